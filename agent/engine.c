@@ -1,0 +1,537 @@
+#include "engine.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "criu.h"
+#include "log.h"
+#include "manifest.h"
+#include "proc.h"
+#include "rootfs.h"
+#include "util.h"
+
+void engine_result_free(struct engine_result *r)
+{
+  free(r->message);
+  free(r->image_dir);
+  memset(r, 0, sizeof *r);
+}
+
+void engine_source_free(struct engine_source *s)
+{
+  free(s->root);
+  free(s->id);
+  free(s->bundle);
+  memset(s, 0, sizeof *s);
+}
+
+static void set_result(struct engine_result *r, enum engine_exit code, const char *outcome, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_result(struct engine_result *r, enum engine_exit code, const char *outcome, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  char *m = NULL;
+  if (vasprintf(&m, fmt, ap) < 0)
+    m = NULL;
+  va_end(ap);
+  free(r->message);
+  r->message = m;
+  r->exit_code = code;
+  r->outcome = outcome;
+}
+
+static struct ferry_runc runc_for(const struct engine_opts *o, const char *root, const char *log)
+{
+  struct ferry_runc r = { .runc = o->runc, .criu = o->criu, .root = root, .log = log, .timeout_ms = o->timeout_ms };
+  return r;
+}
+
+/* A fresh work directory WORK/NAME/WHAT. */
+static char *work_subdir(const struct engine_opts *o, const char *name, const char *what, ferry_error *err)
+{
+  char *d = ferry_asprintf("%s/%s/%s", o->work_dir, name, what);
+  if (ferry_rm_rf(d, err) < 0 || ferry_mkdir_p(d, 0700, err) < 0) {
+    free(d);
+    return NULL;
+  }
+  return d;
+}
+
+/* runc's error plus the error lines of CRIU's log in the work directory. */
+static char *describe_criu_failure(const ferry_error *err, const char *work, const char *logname)
+{
+  char *log = ferry_path_join(work, logname);
+  char *criu = ferry_criu_log_errors(log, 4);
+  char *m = criu ? ferry_asprintf("%s; CRIU (%s): %s", ferry_error_msg(err), log, criu)
+                 : ferry_asprintf("%s (CRIU log: %s)", ferry_error_msg(err), log);
+  free(criu);
+  free(log);
+  return m;
+}
+
+/* CRIU writes its restore statistics into the images directory; the image stays
+ * as its manifest lists it, so a later restore or rollback verifies again. */
+static void drop_restore_stats(const char *criu_dir)
+{
+  char *p = ferry_path_join(criu_dir, "stats-restore");
+  if (unlink(p) < 0 && errno != ENOENT)
+    log_warn("remove %s: %s", p, strerror(errno));
+  free(p);
+}
+
+/* Restores `id` under `root` from the CRIU images in criu_dir (no verification,
+ * no rootfs changes): the shared last step of restore and rollback. On failure
+ * whatever runc left of the container is removed. */
+static int restore_from(const struct engine_opts *o, const char *root, const char *bundle, const char *id,
+                        const char *criu_dir, const struct ferry_criu_flags *flags, const char *work,
+                        const char *log_path, char **why)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  char *runc_log = ferry_path_join(work, "runc.log");
+  char *cfg = NULL;
+  int in = -1, out = -1, rc = -1;
+  struct ferry_runc r = runc_for(o, root, runc_log);
+  /* CRIU reads the images through paths and fds after it entered the container's
+   * mount namespace: it must be given the directory itself, not links to it. */
+  if (ferry_criu_write_config(work, flags->tcp_close, &cfg, &err) < 0 ||
+      ferry_stdio_relay(log_path, &in, &out, &err) < 0) {
+    *why = ferry_strdup(ferry_error_msg(&err));
+    goto out;
+  }
+  int restored = ferry_runc_restore(&r, id, bundle, criu_dir, work, flags, cfg, in, out, &err);
+  drop_restore_stats(criu_dir);
+  if (restored < 0) {
+    *why = describe_criu_failure(&err, work, "restore.log");
+    ferry_error_clear(&err);
+    if (ferry_runc_remove(&r, id, &err) < 0)
+      log_error("after the failed restore: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  rc = 0;
+out:
+  if (in >= 0)
+    close(in);
+  if (out >= 0)
+    close(out);
+  ferry_error_clear(&err);
+  free(runc_log);
+  free(cfg);
+  return rc;
+}
+
+/* After the freeze: put the container back on the source from criu_dir. */
+static void rollback(const struct engine_opts *o, const struct engine_source *src, const char *name,
+                     const char *criu_dir, const char *what_failed, struct engine_result *res)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  char *work = work_subdir(o, name, "rollback", &err);
+  char *why = NULL;
+  if (!work) {
+    why = ferry_strdup(ferry_error_msg(&err));
+  } else {
+    char *log = ferry_asprintf("%s/%s/%s.log", o->work_dir, name, src->id);
+    struct ferry_criu_flags f = o->flags;
+    f.leave_running = 0;
+    log_warn("%s; restoring container %s on the source from %s", what_failed, src->id, criu_dir);
+    if (restore_from(o, src->root, src->bundle, src->id, criu_dir, &f, work, log, &why) == 0) {
+      set_result(res, ENGINE_ROLLED_BACK, "rolled-back", "%s; rolled back: container %s runs again on the source",
+                 what_failed, src->id);
+      log_warn("rolled back: container %s runs again on the source (runc root %s)", src->id, src->root);
+    }
+    free(log);
+  }
+  if (why) {
+    set_result(res, ENGINE_LOST, "lost",
+               "%s; ROLLBACK FAILED, container %s is not running: %s. Its image is in %s; restore it by hand with "
+               "ferry-agent restore",
+               what_failed, src->id, why, criu_dir);
+    log_error("%s", res->message);
+  }
+  free(why);
+  free(work);
+  ferry_error_clear(&err);
+}
+
+static char *kernel_release(void)
+{
+  struct utsname u;
+  return uname(&u) == 0 ? ferry_strdup(u.release) : ferry_strdup("unknown");
+}
+
+/* After a failed `runc checkpoint`: make sure the container runs on the source. */
+static void recover_failed_dump(const struct engine_opts *o, const struct engine_source *src, const char *name,
+                                const char *tmpdir, const char *why, struct engine_result *res)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_runc r = runc_for(o, src->root, NULL);
+  struct ferry_runc_state st;
+  if (ferry_runc_state(&r, src->id, &st, &err) == 0) {
+    if (strcmp(st.status, "paused") == 0) {
+      /* CRIU died with the cgroup frozen: thaw it. */
+      log_warn("container %s was left paused by the failed dump; resuming it", src->id);
+      if (ferry_runc_resume(&r, src->id, &err) < 0)
+        log_error("resume %s: %s", src->id, ferry_error_msg(&err));
+      ferry_runc_state_free(&st);
+      ferry_error_clear(&err);
+      if (ferry_runc_state(&r, src->id, &st, &err) < 0) {
+        set_result(res, ENGINE_LOST, "lost", "checkpoint failed: %s; the container's state is unknown: %s", why,
+                   ferry_error_msg(&err));
+        ferry_error_clear(&err);
+        return;
+      }
+    }
+    int running = strcmp(st.status, "running") == 0;
+    set_result(res, running ? ENGINE_FAILED_UNTOUCHED : ENGINE_LOST, running ? "failed" : "lost",
+               "checkpoint failed: %s; the container %s on the source", why,
+               running ? "still runs" : "is no longer running");
+    ferry_runc_state_free(&st);
+    ferry_error_clear(&err);
+    return;
+  }
+  ferry_error_clear(&err);
+  /* Gone: the dump finished but something after it failed. Restore from what CRIU wrote. */
+  char *criu_dir = ferry_path_join(tmpdir, "criu");
+  char *what = ferry_asprintf("checkpoint failed after the container stopped: %s", why);
+  rollback(o, src, name, criu_dir, what, res);
+  free(what);
+  free(criu_dir);
+}
+
+int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
+                      const char *name, struct engine_source *src, struct engine_result *res)
+{
+  memset(src, 0, sizeof *src);
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_runc_state st = { 0 };
+  struct ferry_manifest m = { 0 };
+  char *tmpdir = NULL, *work = NULL, *criu_v = NULL, *runc_v = NULL, *config = NULL;
+  char *criu_dir = NULL, *runc_log = NULL, *cfg = NULL;
+  struct ferry_runc r = runc_for(o, root, NULL);
+  int64_t t_start = ferry_now_mono_ms();
+
+  /* Before the freeze: every check that can fail without touching the container. */
+  if (ferry_image_name_valid(name, &err) < 0) {
+    set_result(res, ENGINE_USAGE, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (ferry_runc_state(&r, id, &st, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (strcmp(st.status, "running") != 0 && strcmp(st.status, "paused") != 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "container %s is %s, not running", id, st.status);
+    goto out;
+  }
+  src->root = ferry_strdup(root);
+  src->id = ferry_strdup(id);
+  src->bundle = ferry_strdup(st.bundle);
+  char *cfg_path = ferry_path_join(st.bundle, "config.json");
+  int rc = ferry_read_file(cfg_path, &config, NULL, &err);
+  free(cfg_path);
+  if (rc < 0 || ferry_criu_version(o->criu, &criu_v, &err) < 0 || ferry_runc_version(o->runc, &runc_v, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (ferry_store_begin(store, name, &tmpdir, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (!(work = work_subdir(o, name, "dump", &err)) || ferry_criu_write_config(work, o->flags.tcp_close, &cfg, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  criu_dir = ferry_path_join(tmpdir, "criu");
+  runc_log = ferry_path_join(work, "runc.log");
+  r.log = runc_log;
+
+  /* The freeze. */
+  m.freeze_start_ms = ferry_now_real_ms();
+  src->freeze_mono_ms = ferry_now_mono_ms();
+  log_info("checkpointing container %s (runc root %s) into %s", id, root, tmpdir);
+  if (ferry_runc_checkpoint(&r, id, criu_dir, work, &o->flags, cfg, &err) < 0) {
+    char *why = describe_criu_failure(&err, work, "dump.log");
+    if (o->flags.leave_running)
+      set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "checkpoint failed: %s; the container still runs", why);
+    else
+      recover_failed_dump(o, src, name, tmpdir, why, res);
+    free(why);
+    goto out;
+  }
+  int64_t t_dumped = ferry_now_mono_ms();
+  res->dump_ms = t_dumped - src->freeze_mono_ms;
+
+  /* After the freeze: anything that fails now is rolled back from criu_dir. */
+  const char *what = NULL;
+  char *tar = ferry_path_join(tmpdir, "rootfs-diff.tar");
+  const char *used = "none";
+  uint64_t entries = 0;
+  if (ferry_rootfs_diff_create(st.rootfs, o->rootfs_diff, st.created_ms, tar, &used, &entries, &err) < 0)
+    what = "saving the root filesystem changes failed";
+  free(tar);
+  int64_t t_rootfs = ferry_now_mono_ms();
+  res->rootfs_ms = t_rootfs - t_dumped;
+  if (!what) {
+    char *cfg_out = ferry_path_join(tmpdir, "config.json");
+    char *logs = ferry_path_join(tmpdir, "logs");
+    char *log_src = ferry_path_join(work, "dump.log"), *log_dst = ferry_path_join(logs, "dump.log");
+    if (ferry_write_file(cfg_out, config, strlen(config), &err) < 0 || ferry_mkdir_p(logs, 0750, &err) < 0 ||
+        ferry_copy_file(log_src, log_dst, &err) < 0)
+      what = "writing the image failed";
+    free(cfg_out);
+    free(logs);
+    free(log_src);
+    free(log_dst);
+  }
+  if (!what) {
+    m.name = ferry_strdup(name);
+    m.container_id = ferry_strdup(id);
+    m.source_node = ferry_strdup(o->node);
+    m.strategy = ferry_strdup("stopAndCopy");
+    m.criu_version = criu_v;
+    m.runc_version = runc_v;
+    criu_v = runc_v = NULL;
+    m.kernel = kernel_release();
+    m.rootfs_diff = ferry_strdup(used);
+    m.leave_running = o->flags.leave_running;
+    m.tcp_established = o->flags.tcp_established;
+    m.tcp_close = o->flags.tcp_close;
+    m.file_locks = o->flags.file_locks;
+    m.ext_unix_sk = o->flags.ext_unix_sk;
+    m.shell_job = o->flags.shell_job;
+    m.created_ms = ferry_now_real_ms();
+    m.dump_ms = res->dump_ms;
+    m.rootfs_ms = res->rootfs_ms;
+    if (ferry_manifest_scan(tmpdir, &m, &err) < 0)
+      what = "hashing the image failed";
+  }
+  if (!what) {
+    m.write_ms = ferry_now_mono_ms() - t_rootfs;
+    if (ferry_manifest_write(tmpdir, &m, &err) < 0 || ferry_store_publish(store, name, tmpdir, &err) < 0)
+      what = "publishing the image failed";
+  }
+  if (what) {
+    char *full = ferry_asprintf("%s: %s", what, ferry_error_msg(&err));
+    if (o->flags.leave_running)
+      set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s; the container still runs", full);
+    else
+      rollback(o, src, name, criu_dir, full, res);
+    free(full);
+    goto out;
+  }
+  res->write_ms = ferry_now_mono_ms() - t_rootfs;
+  res->bytes = m.total_bytes;
+  res->image_dir = ferry_store_image_dir(store, name);
+  res->total_ms = ferry_now_mono_ms() - t_start;
+  set_result(res, ENGINE_OK, "checkpointed", "container %s checkpointed into %s (%llu bytes, rootfs diff: %s, %llu entries)",
+             id, res->image_dir, (unsigned long long)m.total_bytes, used, (unsigned long long)entries);
+  free(tmpdir);
+  tmpdir = NULL; /* published: nothing to remove */
+out:
+  if (tmpdir)
+    ferry_store_abort(tmpdir);
+  free(tmpdir);
+  free(work);
+  free(criu_v);
+  free(runc_v);
+  free(config);
+  free(criu_dir);
+  free(runc_log);
+  free(cfg);
+  ferry_runc_state_free(&st);
+  ferry_manifest_free(&m);
+  ferry_error_clear(&err);
+  return res->exit_code == ENGINE_OK ? 0 : -1;
+}
+
+/* The target's config.json: the image's, with the root at "rootfs" and the
+ * network namespace at netns. An existing config.json (the runtime's) is kept,
+ * only its network namespace replaced when netns is given. */
+static int prepare_config(const char *image_dir, const char *bundle, const char *netns, char **rootfs,
+                          ferry_error *err)
+{
+  char *dst = ferry_path_join(bundle, "config.json");
+  int have = ferry_path_exists(dst);
+  char *src = have ? ferry_strdup(dst) : ferry_path_join(image_dir, "config.json");
+  char *text = NULL;
+  int rc = -1;
+  json_object *o = NULL;
+  if (ferry_read_file(src, &text, NULL, err) < 0)
+    goto out;
+  o = json_tokener_parse(text);
+  json_object *root = NULL, *path = NULL, *linux_ = NULL, *nss = NULL;
+  if (!o || !json_object_object_get_ex(o, "root", &root) || !json_object_object_get_ex(root, "path", &path)) {
+    ferry_error_set(err, 0, "%s: not an OCI config (no root.path)", src);
+    goto out;
+  }
+  if (!have)
+    json_object_object_add(root, "path", json_object_new_string("rootfs"));
+  json_object_object_get_ex(root, "path", &path);
+  const char *rp = json_object_get_string(path);
+  *rootfs = rp[0] == '/' ? ferry_strdup(rp) : ferry_path_join(bundle, rp);
+  if (netns) {
+    if (!json_object_object_get_ex(o, "linux", &linux_) || !json_object_object_get_ex(linux_, "namespaces", &nss) ||
+        !json_object_is_type(nss, json_type_array)) {
+      ferry_error_set(err, 0, "%s: no linux.namespaces to put the network namespace in", src);
+      goto out;
+    }
+    int set = 0;
+    for (size_t i = 0; i < json_object_array_length(nss); i++) {
+      json_object *ns = json_object_array_get_idx(nss, i), *type;
+      if (json_object_object_get_ex(ns, "type", &type) && !strcmp(json_object_get_string(type), "network")) {
+        json_object_object_add(ns, "path", json_object_new_string(netns));
+        set = 1;
+      }
+    }
+    if (!set) {
+      json_object *ns = json_object_new_object();
+      json_object_object_add(ns, "type", json_object_new_string("network"));
+      json_object_object_add(ns, "path", json_object_new_string(netns));
+      json_object_array_add(nss, ns);
+    }
+  }
+  if (!have || netns) {
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    if (ferry_write_file_atomic(dst, s, strlen(s), err) < 0)
+      goto out;
+  }
+  if (!ferry_is_dir(*rootfs)) {
+    ferry_error_set(err, ENOENT, "target root filesystem %s (the node prepares it from the container image)", *rootfs);
+    free(*rootfs);
+    *rootfs = NULL;
+    goto out;
+  }
+  rc = 0;
+out:
+  json_object_put(o);
+  free(text);
+  free(src);
+  free(dst);
+  return rc;
+}
+
+int engine_restore(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
+                   const char *name, struct engine_result *res)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_manifest m = { 0 };
+  char *image_dir = NULL, *rootfs = NULL, *work = NULL, *criu_dir = NULL, *tar = NULL, *log = NULL, *why = NULL;
+  int64_t t0 = ferry_now_mono_ms();
+  const char *id = NULL;
+  if (ferry_image_name_valid(name, &err) < 0) {
+    set_result(res, ENGINE_USAGE, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (ferry_store_open(store, name, &image_dir, &err) < 0 || ferry_manifest_load(image_dir, &m, &err) < 0 ||
+      ferry_manifest_verify(image_dir, &m, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore refused: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  int64_t t_verified = ferry_now_mono_ms();
+  res->verify_ms = t_verified - t0;
+  id = t->id ? t->id : m.container_id;
+  struct ferry_runc r = runc_for(o, t->root, NULL);
+  struct ferry_runc_state st;
+  if (ferry_runc_state(&r, id, &st, &err) == 0) {
+    ferry_runc_state_free(&st);
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "a container %s already exists in runc root %s", id, t->root);
+    goto out;
+  }
+  ferry_error_clear(&err);
+  if (prepare_config(image_dir, t->bundle, t->netns, &rootfs, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  tar = ferry_path_join(image_dir, "rootfs-diff.tar");
+  uint64_t entries = 0;
+  if (ferry_path_exists(tar) && ferry_rootfs_diff_apply(tar, rootfs, &entries, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore: applying the root filesystem changes: %s",
+               ferry_error_msg(&err));
+    goto out;
+  }
+  char *sub = ferry_asprintf("restore-%s", id);
+  work = work_subdir(o, name, sub, &err);
+  free(sub);
+  if (!work) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  log = t->log ? ferry_strdup(t->log) : ferry_asprintf("%s/%s/%s.log", o->work_dir, name, id);
+  criu_dir = ferry_path_join(image_dir, "criu");
+  /* Options the dump was made with must be given to the restore too. */
+  struct ferry_criu_flags f = o->flags;
+  f.tcp_established |= m.tcp_established;
+  f.file_locks |= m.file_locks;
+  f.ext_unix_sk |= m.ext_unix_sk;
+  f.shell_job |= m.shell_job;
+  f.leave_running = 0;
+  int64_t t_restore = ferry_now_mono_ms();
+  log_info("restoring container %s (runc root %s, bundle %s) from %s", id, t->root, t->bundle, image_dir);
+  if (restore_from(o, t->root, t->bundle, id, criu_dir, &f, work, log, &why) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s", why);
+    goto out;
+  }
+  int64_t t_done = ferry_now_mono_ms();
+  res->restore_ms = t_done - t_restore;
+  res->total_ms = t_done - t0;
+  if (m.freeze_start_ms > 0 && !m.leave_running)
+    res->downtime_ms = ferry_now_real_ms() - m.freeze_start_ms;
+  res->bytes = m.total_bytes;
+  res->image_dir = ferry_strdup(image_dir);
+  set_result(res, ENGINE_OK, "restored", "container %s restored under runc root %s from %s (%llu rootfs entries)", id,
+             t->root, image_dir, (unsigned long long)entries);
+out:
+  free(image_dir);
+  free(rootfs);
+  free(work);
+  free(criu_dir);
+  free(tar);
+  free(log);
+  free(why);
+  ferry_manifest_free(&m);
+  ferry_error_clear(&err);
+  return res->exit_code == ENGINE_OK ? 0 : -1;
+}
+
+int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
+                   const struct ferry_store *store, const char *name, struct engine_result *res)
+{
+  if (o->flags.leave_running) {
+    set_result(res, ENGINE_USAGE, "failed", "--leave-running makes a copy, not a move: use checkpoint and restore");
+    return -1;
+  }
+  struct engine_source src;
+  int64_t t0 = ferry_now_mono_ms();
+  if (engine_checkpoint(o, root, id, store, name, &src, res) < 0) {
+    engine_source_free(&src);
+    return -1;
+  }
+  struct engine_result rr = { 0 };
+  int rc = 0;
+  if (engine_restore(o, t, store, name, &rr) < 0) {
+    char *what = ferry_asprintf("%s", rr.message ? rr.message : "restore failed");
+    char *criu_dir = ferry_asprintf("%s/criu", res->image_dir);
+    rollback(o, &src, name, criu_dir, what, res);
+    free(criu_dir);
+    free(what);
+    rc = -1;
+  } else {
+    int64_t now = ferry_now_mono_ms();
+    res->verify_ms = rr.verify_ms;
+    res->restore_ms = rr.restore_ms;
+    res->downtime_ms = now - src.freeze_mono_ms;
+    res->total_ms = now - t0;
+    set_result(res, ENGINE_OK, "migrated", "container %s moved from runc root %s to %s as %s (image %s)", id, root,
+               t->root, t->id ? t->id : id, res->image_dir);
+  }
+  engine_result_free(&rr);
+  engine_source_free(&src);
+  return rc;
+}

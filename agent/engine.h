@@ -1,0 +1,58 @@
+/* The node migration engine: checkpoint a runc container into a store, restore it
+ * from there on another node, and roll back when anything fails after the freeze.
+ * The workload ends running exactly once: on the target, or again on the source. */
+#ifndef FERRY_ENGINE_H
+#define FERRY_ENGINE_H
+
+#include <stdint.h>
+
+#include "runc.h"
+#include "store.h"
+
+enum engine_exit {
+  ENGINE_OK = 0,
+  ENGINE_FAILED_UNTOUCHED = 1, /* failed before the freeze (or restore failed): nothing changed */
+  ENGINE_USAGE = 2,
+  ENGINE_ROLLED_BACK = 3, /* failed after the freeze; running again on the source */
+  ENGINE_LOST = 4,        /* failed after the freeze and the rollback failed */
+};
+
+struct engine_opts {
+  const char *runc, *criu, *work_dir, *node;
+  struct ferry_criu_flags flags;
+  const char *rootfs_diff; /* auto, overlay, scan, none */
+  int timeout_ms;          /* per runc call */
+};
+
+struct engine_result {
+  enum engine_exit exit_code;
+  const char *outcome; /* checkpointed, restored, migrated, rolled-back, failed, lost */
+  char *message;
+  char *image_dir;
+  int64_t dump_ms, rootfs_ms, write_ms, verify_ms, restore_ms, downtime_ms, total_ms;
+  uint64_t bytes;
+};
+
+/* Where the source container was, for a rollback. */
+struct engine_source {
+  char *root, *id, *bundle;
+  int64_t freeze_mono_ms;
+};
+
+void engine_result_free(struct engine_result *r);
+void engine_source_free(struct engine_source *s);
+
+int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
+                      const char *name, struct engine_source *src, struct engine_result *res);
+
+struct engine_target {
+  const char *root, *bundle, *netns, *id, *log;
+};
+
+int engine_restore(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
+                   const char *name, struct engine_result *res);
+
+int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
+                   const struct ferry_store *store, const char *name, struct engine_result *res);
+
+#endif

@@ -1,0 +1,50 @@
+/* manifest.json: what an image holds (every file with its size and SHA-256) and
+ * how it was made. Written last, verified first. manifest.sha256 holds the
+ * SHA-256 of manifest.json itself, so no byte of the image goes unchecked. */
+#ifndef FERRY_MANIFEST_H
+#define FERRY_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define FERRY_MANIFEST_FILE "manifest.json"
+#define FERRY_MANIFEST_SUM_FILE "manifest.sha256"
+
+struct ferry_manifest_file {
+  char *path; /* relative to the image directory */
+  uint64_t size;
+  char sha256[65];
+};
+
+struct ferry_manifest {
+  char *name, *container_id, *source_node, *strategy;
+  char *criu_version, *runc_version, *kernel;
+  char *rootfs_diff; /* overlay, scan, none */
+  int leave_running, tcp_established, tcp_close, file_locks, ext_unix_sk, shell_job;
+  int64_t created_ms, freeze_start_ms;
+  int64_t dump_ms, rootfs_ms, write_ms;
+  struct ferry_manifest_file *files;
+  size_t nfiles;
+  uint64_t total_bytes;
+};
+
+/* SHA-256 of a file as 64 lowercase hex characters (+ NUL) in out. */
+int ferry_sha256_file(const char *path, char out[65], uint64_t *size, ferry_error *err);
+void ferry_sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Lists and hashes every file below dir (but the manifest's own two files) into m. */
+int ferry_manifest_scan(const char *dir, struct ferry_manifest *m, ferry_error *err);
+char *ferry_manifest_to_json(const struct ferry_manifest *m);
+int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_error *err);
+/* Writes manifest.json and manifest.sha256 into dir (fsynced). */
+int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, ferry_error *err);
+/* Reads manifest.json after checking it against manifest.sha256. */
+int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *err);
+/* Checks dir against m: every listed file present with its size and SHA-256,
+ * nothing else. On failure err names every problem (up to a few). */
+int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err);
+void ferry_manifest_free(struct ferry_manifest *m);
+
+#endif

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Sets up a Debian bookworm machine for building, testing and demoing Ferry.
+# Idempotent: every step checks first and does nothing when already done.
+#
+#   - build and test packages from bookworm (compilers, -dev libraries, cmocka,
+#     runc, iproute2, a static busybox for test root filesystems, bats, kubectl's
+#     absence is tolerated here: issue 3 needs it)
+#   - CRIU 4.2 from Debian forky, unpacked into $FERRY_CRIU_PREFIX together with
+#     forky's own libc and loader, and a wrapper script that runs it through that
+#     loader. The system's libc is never touched. See docs/criu.md for why.
+set -euo pipefail
+
+PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
+CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
+STAMP=/var/lib/ferry/deps.stamp
+# bump when the package list below changes so machines re-run the installer
+DEPS_VERSION=4
+
+log() { printf 'install-deps: %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    log "must run as root (apt-get, /opt)"
+    exit 1
+  fi
+}
+
+APT_PKGS=(
+  build-essential pkg-config make gcc clang
+  libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libcmocka-dev
+  libmicrohttpd-dev
+  runc iproute2 busybox-static
+  bats bats-assert bats-support
+  valgrind curl ca-certificates procps psmisc util-linux e2fsprogs
+  kmod file xz-utils zstd iptables libarchive-dev
+)
+
+apt_ready=0
+apt_update_once() {
+  if [ "$apt_ready" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    apt_ready=1
+  fi
+}
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PKGS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing from bookworm: ${missing[*]}"
+    apt_update_once
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# The archive bookworm is served from; forky comes from the same place.
+archive_uri() {
+  local uri=""
+  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+    uri=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1=="deb" && $0 !~ /security/ {print $2; exit}' /etc/apt/sources.list)
+  fi
+  [ -n "$uri" ] || { log "cannot find the Debian archive address in apt's sources"; exit 1; }
+  printf '%s\n' "$uri"
+}
+
+criu_works() {
+  [ -x "$PREFIX/bin/criu" ] || return 1
+  local v
+  v=$("$PREFIX/bin/criu" --version 2>/dev/null | awk '/^Version:/{print $2}')
+  case "$v" in 4.[2-9]*|[5-9].*) return 0 ;; *) return 1 ;; esac
+}
+
+install_criu() {
+  if criu_works; then
+    return 0
+  fi
+  log "installing CRIU from Debian $CRIU_SUITE into $PREFIX (system libc untouched)"
+  local t
+  t=$(mktemp -d /tmp/ferry-criu.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$t'" RETURN
+  mkdir -p "$t/lists/partial" "$t/debs" "$t/archives/partial"
+  echo "deb $(archive_uri) $CRIU_SUITE main" > "$t/sources.list"
+  local A=(-o "Dir::Etc::SourceList=$t/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+           -o "Dir::State::Lists=$t/lists" -o "Dir::Cache::Archives=$t/archives"
+           -o "Dir::Cache::pkgcache=$t/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$t/srcpkgcache.bin"
+           -o APT::Architecture=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  apt-get "${A[@]}" update -qq
+  # Resolve criu's whole dependency closure against the forky lists (never a fixed
+  # list: library package names change between releases).
+  local pkgs
+  pkgs=$(apt-cache "${A[@]}" depends --recurse --no-recommends --no-suggests \
+           --no-conflicts --no-breaks --no-replaces --no-enhances --no-pre-depends criu \
+         | awk '/^[a-z0-9]/{print $1}' | grep -v '^<' | sort -u)
+  # Pre-Depends of the libraries (libc6 etc.) are needed too; add them.
+  pkgs=$(printf '%s\n' $pkgs $(apt-cache "${A[@]}" depends --recurse --no-recommends \
+           --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances criu \
+         | awk '/^[a-z0-9]/{print $1}') | sort -u)
+  # Keep real packages only (virtual names have no candidate), and skip the ones that
+  # only matter to dpkg maintainer scripts.
+  local real=()
+  for p in $pkgs; do
+    case "$p" in debconf|debconf-2.0|perl-base|dpkg|install-info|base-files|libc-bin|tzdata) continue ;; esac
+    if apt-cache "${A[@]}" show "$p" >/dev/null 2>&1 && \
+       [ -n "$(apt-cache "${A[@]}" policy "$p" | awk '/Candidate:/{print $2}' | grep -v none)" ]; then
+      real+=("$p")
+    fi
+  done
+  log "criu closure: ${#real[@]} packages"
+  (cd "$t/debs" && apt-get "${A[@]}" download "${real[@]}" >/dev/null)
+  rm -rf "$PREFIX.new"
+  mkdir -p "$PREFIX.new"
+  for f in "$t"/debs/*.deb; do dpkg-deb -x "$f" "$PREFIX.new"; done
+  local L=$PREFIX/usr/lib/x86_64-linux-gnu
+  [ -x "$PREFIX.new/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ] || \
+    { log "forky's loader missing from the unpacked packages"; exit 1; }
+  [ -x "$PREFIX.new/usr/sbin/criu" ] || { log "criu binary missing from the unpacked packages"; exit 1; }
+  mkdir -p "$PREFIX.new/bin"
+  # The wrapper runc gets as --criu. It must exec (runc talks to it over a socket
+  # pair it passes as fd 3 to 'criu swrk'), and pass every argument unchanged.
+  cat > "$PREFIX.new/bin/criu" <<EOF
+#!/bin/sh
+# Runs Debian $CRIU_SUITE's CRIU through its own loader and libraries (installed by
+# Ferry's scripts/install-deps.sh); the system's libc stays as it is.
+exec $L/ld-linux-x86-64.so.2 --library-path $L:$PREFIX/lib/x86_64-linux-gnu $PREFIX/usr/sbin/criu "\$@"
+EOF
+  chmod 0755 "$PREFIX.new/bin/criu"
+  rm -rf "$PREFIX.old"
+  [ -d "$PREFIX" ] && mv "$PREFIX" "$PREFIX.old"
+  mv "$PREFIX.new" "$PREFIX"
+  rm -rf "$PREFIX.old"
+  criu_works || { log "CRIU installed but '$PREFIX/bin/criu --version' fails"; exit 1; }
+  log "$("$PREFIX/bin/criu" --version | head -1)"
+}
+
+main() {
+  need_root
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works \
+     && command -v runc >/dev/null && [ -x /bin/busybox ]; then
+    exit 0
+  fi
+  install_apt
+  install_criu
+  mkdir -p "$(dirname "$STAMP")"
+  echo "$DEPS_VERSION" > "$STAMP"
+  log "done"
+}
+
+main "$@"

@@ -295,10 +295,34 @@ int ferry_rootfs_diff_create(const char *rootfs, const char *method, int64_t sin
 
 /* ---- applying the diff ---- */
 
+/* Walks rel one component at a time, refusing every symlink: where openat2 is
+ * missing (kernels before 5.6, valgrind). */
+static int open_nofollow_walk(int rootfd, const char *rel, int flags)
+{
+  int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+  char *dup = ferry_strdup(rel), *save = NULL;
+  char *part = strtok_r(dup, "/", &save);
+  while (fd >= 0 && part) {
+    char *next = strtok_r(NULL, "/", &save);
+    int f = next ? O_RDONLY | O_DIRECTORY : flags;
+    int nfd = (!strcmp(part, "..")) ? (errno = EXDEV, -1) : openat(fd, part, f | O_NOFOLLOW | O_CLOEXEC);
+    int e = errno;
+    close(fd);
+    errno = e;
+    fd = nfd;
+    part = next;
+  }
+  free(dup);
+  return fd;
+}
+
 static int open_in_root(int rootfd, const char *rel, int flags)
 {
   struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
-  return (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+  int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+  if (fd < 0 && errno == ENOSYS)
+    fd = open_nofollow_walk(rootfd, rel, flags);
+  return fd;
 }
 
 static int rm_at(int dirfd, const char *name, ferry_error *err);

@@ -182,15 +182,25 @@ static void recover_failed_dump(const struct engine_opts *o, const struct engine
       ferry_runc_state_free(&st);
       ferry_error_clear(&err);
       if (ferry_runc_state(&r, src->id, &st, &err) < 0) {
-        set_result(res, ENGINE_LOST, "lost", "checkpoint failed: %s; the container's state is unknown: %s", why,
+        set_result(res, ENGINE_LOST, "lost", "the dump failed: %s; the container's state is unknown: %s", why,
                    ferry_error_msg(&err));
         ferry_error_clear(&err);
         return;
       }
     }
     int running = strcmp(st.status, "running") == 0;
+    /* A CRIU that died mid-dump leaves the network locked: traffic dropped. */
+    int locked = 0;
+    char *netns = ferry_asprintf("/proc/%d/ns/net", (int)st.pid);
+    if (running && ferry_criu_netns_unlock(netns, &locked, &err) < 0) {
+      log_error("container %s runs but its network may still be locked by CRIU: %s", src->id, ferry_error_msg(&err));
+      ferry_error_clear(&err);
+    } else if (locked) {
+      log_warn("removed the network lock the failed dump left on container %s", src->id);
+    }
+    free(netns);
     set_result(res, running ? ENGINE_FAILED_UNTOUCHED : ENGINE_LOST, running ? "failed" : "lost",
-               "checkpoint failed: %s; the container %s on the source", why,
+               "the dump failed: %s; the container %s on the source", why,
                running ? "still runs" : "is no longer running");
     ferry_runc_state_free(&st);
     ferry_error_clear(&err);
@@ -199,7 +209,7 @@ static void recover_failed_dump(const struct engine_opts *o, const struct engine
   ferry_error_clear(&err);
   /* Gone: the dump finished but something after it failed. Restore from what CRIU wrote. */
   char *criu_dir = ferry_path_join(tmpdir, "criu");
-  char *what = ferry_asprintf("checkpoint failed after the container stopped: %s", why);
+  char *what = ferry_asprintf("the dump failed after the container stopped: %s", why);
   rollback(o, src, name, criu_dir, what, res);
   free(what);
   free(criu_dir);
@@ -259,7 +269,7 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
   if (ferry_runc_checkpoint(&r, id, criu_dir, work, &o->flags, cfg, &err) < 0) {
     char *why = describe_criu_failure(&err, work, "dump.log");
     if (o->flags.leave_running)
-      set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "checkpoint failed: %s; the container still runs", why);
+      set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "the dump failed: %s; the container still runs", why);
     else
       recover_failed_dump(o, src, name, tmpdir, why, res);
     free(why);

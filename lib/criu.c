@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proc.h"
 #include "util.h"
 
@@ -118,5 +119,64 @@ int ferry_criu_write_config(const char *dir, int tcp_close, char **path, ferry_e
     return -1;
   }
   *path = p;
+  return 0;
+}
+
+static int in_netns(const char *netns_path, const char *const *cmd, int *ok, ferry_error *err)
+{
+  char *net = ferry_asprintf("--net=%s", netns_path);
+  const char *argv[16] = { "nsenter", net };
+  size_t n = 2;
+  for (size_t i = 0; cmd[i] && n < 15; i++)
+    argv[n++] = cmd[i];
+  argv[n] = NULL;
+  struct ferry_proc_opts o = FERRY_PROC_OPTS_INIT;
+  o.argv = argv;
+  o.timeout_ms = 20000;
+  struct ferry_proc_result res;
+  int rc = ferry_proc_run(&o, &res, err);
+  if (rc == 0) {
+    *ok = ferry_proc_ok(&res);
+    if (!*ok && !strstr(res.errout, "No chain") && !strstr(res.errout, "does not exist") &&
+        !strstr(res.errout, "Bad rule"))
+      log_debug("%s in %s: %s", cmd[0], netns_path, res.errout);
+    ferry_proc_result_free(&res);
+  }
+  free(net);
+  return rc;
+}
+
+int ferry_criu_netns_unlock(const char *netns_path, int *was_locked, ferry_error *err)
+{
+  static const char *const tools[] = { "iptables", "ip6tables" };
+  *was_locked = 0;
+  for (size_t t = 0; t < 2; t++) {
+    const char *list[] = { tools[t], "-w", "-n", "-L", "CRIU", NULL };
+    int ok = 0;
+    if (in_netns(netns_path, list, &ok, err) < 0)
+      return ferry_error_prefix(err, "network lock in %s", netns_path);
+    if (!ok)
+      continue; /* no CRIU chain: not locked */
+    *was_locked = 1;
+    const char *const steps[][5] = {
+      { "-D", "INPUT", "-j", "CRIU", NULL },
+      { "-D", "OUTPUT", "-j", "CRIU", NULL },
+      { "-F", "CRIU", NULL },
+      { "-X", "CRIU", NULL },
+    };
+    for (size_t i = 0; i < 4; i++) {
+      const char *cmd[8] = { tools[t], "-w" };
+      size_t n = 2;
+      for (size_t j = 0; steps[i][j]; j++)
+        cmd[n++] = steps[i][j];
+      cmd[n] = NULL;
+      if (in_netns(netns_path, cmd, &ok, err) < 0)
+        return ferry_error_prefix(err, "network unlock in %s", netns_path);
+    }
+    if (in_netns(netns_path, list, &ok, err) < 0)
+      return -1;
+    if (ok)
+      return ferry_error_set(err, 0, "%s: CRIU's network lock is still in place in %s", tools[t], netns_path);
+  }
   return 0;
 }

@@ -21,4 +21,11 @@ char *ferry_criu_log_errors(const char *log_path, int max_lines);
  * flag for; *path is NULL when there is nothing to write. */
 int ferry_criu_write_config(const char *dir, int tcp_close, char **path, ferry_error *err);
 
+/* Removes CRIU's network lock (its iptables chain "CRIU", jumped to from INPUT
+ * and OUTPUT, IPv4 and IPv6) from the network namespace at netns_path. CRIU
+ * locks a container's network for the dump and leaves it locked when it dies in
+ * the middle of one: the container runs on but its traffic is dropped. Sets
+ * *was_locked. */
+int ferry_criu_netns_unlock(const char *netns_path, int *was_locked, ferry_error *err);
+
 #endif

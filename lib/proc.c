@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -316,6 +317,7 @@ int ferry_stdio_relay(const char *log_path, int *in_fd, int *out_fd, ferry_error
     pid_t r = fork();
     if (r != 0)
       _exit(r < 0 ? 1 : 0);
+    prctl(PR_SET_NAME, "ferry-relay", 0, 0, 0);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     close(inp[0]);

@@ -75,8 +75,8 @@ bench: deps all
 	@bash bench/run.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -Ilib lib agent
-	shellcheck -x scripts/*.sh tests/run tests/node/helpers.bash bench/*.sh
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash bench/*.sh
 
 clean:
 	rm -rf build build-asan bin

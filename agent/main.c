@@ -453,14 +453,18 @@ static int cmd_check(const struct globals *g, int argc, char **argv)
   if (g->json) {
     printf("%s\n", text);
   } else {
-    json_object_object_foreach(o, key, val)
-    {
-      if (json_object_is_type(val, json_type_object)) {
-        printf("%-20s\n", key);
-        json_object_object_foreach(val, k2, v2) printf("  %-18s %s\n", k2, json_object_get_string(v2));
-      } else {
+    struct json_object_iterator it = json_object_iter_begin(o), end = json_object_iter_end(o);
+    for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
+      const char *key = json_object_iter_peek_name(&it);
+      json_object *val = json_object_iter_peek_value(&it);
+      if (!json_object_is_type(val, json_type_object)) {
         printf("%-20s %s\n", key, json_object_get_string(val));
+        continue;
       }
+      printf("%s\n", key);
+      struct json_object_iterator i2 = json_object_iter_begin(val), e2 = json_object_iter_end(val);
+      for (; !json_object_iter_equal(&i2, &e2); json_object_iter_next(&i2))
+        printf("  %-18s %s\n", json_object_iter_peek_name(&i2), json_object_get_string(json_object_iter_peek_value(&i2)));
     }
   }
   if (rc)

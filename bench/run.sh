@@ -21,7 +21,7 @@ source scripts/lib/nodes.sh
 SIZES=${BENCH_SIZES:-64 512}
 RUNS=${BENCH_RUNS:-5}
 CRIU=${FERRY_CRIU:-/opt/ferry/criu/bin/criu}
-AGENT=$top/bin/ferry-agent
+AGENT=${FERRY_BIN:-$top/bin}/ferry-agent
 NODES_NET=10.231.11
 work=$(mktemp -d /var/tmp/ferry-bench.XXXXXX)
 trap 'nodes_cleanup; rm -rf "$work"' EXIT
@@ -66,7 +66,7 @@ print("\t".join(map(str, ["ferry-agent migrate", sys.argv[2], t["downtimeMs"], t
 PY
   remove a "$id"
   remove b "$id"
-  rm -rf "${NODES_STORE:?}/$id" "$(nodes_work a)/$id"
+  rm -rf "${NODES_STORE:?}/$id" "${NODES_DIR:?}/a/work/$id"
 }
 
 bench_runc() { # SIZE RUN

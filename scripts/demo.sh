@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/nodes.sh
 source scripts/lib/nodes.sh
-AGENT=$PWD/bin/ferry-agent
+AGENT=${FERRY_BIN:-$PWD/bin}/ferry-agent
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 http() { ip netns exec "$NODES_NS_CLIENT" curl -sf -m 2 "http://$1:8080/$2"; }

@@ -93,21 +93,19 @@ install_criu() {
   apt-get "${A[@]}" update -qq
   # Resolve criu's whole dependency closure against the forky lists (never a fixed
   # list: library package names change between releases).
+  # Pre-Depends (libc6 and friends) are part of the closure too: no --no-pre-depends.
   local pkgs
   pkgs=$(apt-cache "${A[@]}" depends --recurse --no-recommends --no-suggests \
-           --no-conflicts --no-breaks --no-replaces --no-enhances --no-pre-depends criu \
-         | awk '/^[a-z0-9]/{print $1}' | grep -v '^<' | sort -u)
-  # Pre-Depends of the libraries (libc6 etc.) are needed too; add them.
-  pkgs=$(printf '%s\n' $pkgs $(apt-cache "${A[@]}" depends --recurse --no-recommends \
-           --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances criu \
-         | awk '/^[a-z0-9]/{print $1}') | sort -u)
+           --no-conflicts --no-breaks --no-replaces --no-enhances criu \
+         | awk '/^[a-z0-9]/{print $1}' | sort -u)
   # Keep real packages only (virtual names have no candidate), and skip the ones that
   # only matter to dpkg maintainer scripts.
   local real=()
+  local p
   for p in $pkgs; do
     case "$p" in debconf|debconf-2.0|perl-base|dpkg|install-info|base-files|libc-bin|tzdata) continue ;; esac
     if apt-cache "${A[@]}" show "$p" >/dev/null 2>&1 && \
-       [ -n "$(apt-cache "${A[@]}" policy "$p" | awk '/Candidate:/{print $2}' | grep -v none)" ]; then
+       apt-cache "${A[@]}" policy "$p" | awk '/Candidate:/{print $2}' | grep -vq none; then
       real+=("$p")
     fi
   done

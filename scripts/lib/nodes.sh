@@ -12,6 +12,8 @@
 #   nodes_cleanup            remove everything nodes_setup and nodes_bundle made
 #
 # Needs root, runc, busybox (static), python3, bin/ferry-workload.
+# Sets NODES_DIR, NODES_STORE, NODES_NS_{A,B,CLIENT,NET}, NODES_ADDR_{A,B,CLIENT}.
+# shellcheck disable=SC2034 # the variables are for the scripts that source this
 
 NODES_NET=${NODES_NET:-10.231.9}
 
@@ -115,7 +117,7 @@ nodes_cleanup() {
   done
   # relays end by themselves once their container is gone
   local m
-  for m in $(awk -v d="$NODES_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+  awk -v d="$NODES_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true
   done
   local ns

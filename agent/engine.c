@@ -280,10 +280,12 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
 
   /* After the freeze: anything that fails now is rolled back from criu_dir. */
   const char *what = NULL;
+  if (ferry_writeback_tree(tmpdir, &err) < 0)
+    what = "writing the image failed";
   char *tar = ferry_path_join(tmpdir, "rootfs-diff.tar");
   const char *used = "none";
   uint64_t entries = 0;
-  if (ferry_rootfs_diff_create(st.rootfs, o->rootfs_diff, st.created_ms, tar, &used, &entries, &err) < 0)
+  if (!what && ferry_rootfs_diff_create(st.rootfs, o->rootfs_diff, st.created_ms, tar, &used, &entries, &err) < 0)
     what = "saving the root filesystem changes failed";
   free(tar);
   int64_t t_rootfs = ferry_now_mono_ms();

@@ -273,7 +273,7 @@ int ferry_copy_file(const char *src, const char *dst, ferry_error *err)
   return r;
 }
 
-static int fsync_tree_rec(int fd_dir, const char *path, ferry_error *err)
+static int fsync_tree_rec(int fd_dir, const char *path, int start_only, ferry_error *err)
 {
   DIR *d = fdopendir(fd_dir);
   if (!d) {
@@ -302,17 +302,22 @@ static int fsync_tree_rec(int fd_dir, const char *path, ferry_error *err)
     }
     if (S_ISDIR(st.st_mode)) {
       char *sub = ferry_path_join(path, de->d_name);
-      r = fsync_tree_rec(fd, sub, err);
+      r = fsync_tree_rec(fd, sub, start_only, err);
       free(sub);
     } else {
-      if (S_ISREG(st.st_mode) && fsync(fd) < 0)
+      if (S_ISREG(st.st_mode) && start_only) {
+        /* Only start writeback; a later fsync waits for what is left. */
+        if (sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE) < 0 && errno != ESPIPE && errno != EINVAL)
+          r = ferry_error_set(err, errno, "start writeback of %s/%s", path, de->d_name);
+      } else if (S_ISREG(st.st_mode) && fsync(fd) < 0) {
         r = ferry_error_set(err, errno, "fsync %s/%s", path, de->d_name);
+      }
       close(fd);
     }
   }
   if (r == 0 && errno != 0 && !de)
     r = ferry_error_set(err, errno, "readdir %s", path);
-  if (r == 0 && fsync(dirfd(d)) < 0 && errno != EINVAL)
+  if (r == 0 && !start_only && fsync(dirfd(d)) < 0 && errno != EINVAL)
     r = ferry_error_set(err, errno, "fsync %s", path);
   closedir(d);
   return r;
@@ -323,7 +328,15 @@ int ferry_fsync_tree(const char *path, ferry_error *err)
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return ferry_error_set(err, errno, "open %s", path);
-  return fsync_tree_rec(fd, path, err);
+  return fsync_tree_rec(fd, path, 0, err);
+}
+
+int ferry_writeback_tree(const char *path, ferry_error *err)
+{
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return ferry_error_set(err, errno, "open %s", path);
+  return fsync_tree_rec(fd, path, 1, err);
 }
 
 static __thread uint64_t tree_total;

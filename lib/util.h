@@ -37,6 +37,9 @@ int ferry_copy_file(const char *src, const char *dst, ferry_error *err);
 int ferry_fsync_path(const char *path, ferry_error *err);
 /* fsync every file and directory below path, then path itself. */
 int ferry_fsync_tree(const char *path, ferry_error *err);
+/* Starts writeback of every file below path without waiting (sync_file_range),
+ * so that a later ferry_fsync_tree finds little left to do. */
+int ferry_writeback_tree(const char *path, ferry_error *err);
 /* Total size in bytes of the regular files below path. */
 int ferry_tree_size(const char *path, uint64_t *out, ferry_error *err);
 int ferry_path_exists(const char *path);

@@ -99,10 +99,10 @@ static int parse_cmd(int argc, char **argv, const char *cmd, const int *allowed,
   memset(c, 0, sizeof *c);
   c->rootfs_diff = "auto";
   c->timeout_s = 300;
-  optind = 1;
+  optind = 0; /* 0, not 1: glibc then forgets the global scan's "+" ordering */
   opterr = 0;
   int opt;
-  while ((opt = getopt_long(argc, argv, "+", cmd_long, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "", cmd_long, NULL)) != -1) {
     if (opt == O_HELP) {
       usage(stdout);
       exit(0);

@@ -1,0 +1,111 @@
+#!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
+# Moving running containers between two nodes with real runc and CRIU.
+
+load helpers
+
+setup_file() { nodes_file_setup; }
+teardown_file() { nodes_cleanup; }
+setup() { nodes_reset; }
+teardown() {
+  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
+  nodes_reset
+}
+
+@test "check: CRIU 4.2, runc, and a passing checkpoint/restore self-test" {
+  run agent a check
+  assert_success
+  assert_output --regexp 'criuVersion +4\.[2-9]'
+  assert_output --regexp 'runcVersion +1\.'
+  assert_output --regexp 'passed +true'
+  run --separate-stderr agent a --json check
+  assert_success
+  echo "$output" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["selfTest"]["passed"] is True and r["migrationsPossible"] is True, r'
+  [ -f "$NODES_DIR/a/check.json" ]
+}
+
+@test "migrate: a counting container with 64 MiB moves to B and goes on from its count" {
+  start_on_a w1 workload --mem 64
+  nodes_wait_count "$A_ROOTFS" 5
+  before=$(count_in "$A_ROOTFS")
+  bundle_on_b w1
+  run --separate-stderr agent a --json migrate $(migrate_args w1 img-w1) --log "$NODES_DIR/b/work/w1.log"
+  assert_success
+  echo "$output" | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["outcome"]=="migrated" and r["timings"]["downtimeMs"]>0 and r["bytes"]>64<<20, r'
+  # gone from A, running on B, inside B's network namespace
+  [ "$(containers_on a)" -eq 0 ]
+  [ "$(state_of b w1)" = running ]
+  [ "$(readlink "/proc/$(pid_of b w1)/ns/net")" = "$(ip netns exec "$NODES_NS_B" readlink /proc/self/ns/net)" ]
+  # the count goes on from where it was: never back to the start ...
+  after=$(count_in "$B_BUNDLE/rootfs")
+  [ "$after" -ge "$before" ]
+  nodes_wait_count "$B_BUNDLE/rootfs" "$after"
+  # ... and the process was not started anew: a fresh start prints "ready"
+  run cat "$NODES_DIR/b/work/w1.log"
+  refute_output --partial "ready"
+  # its memory came along: the 64 MiB pattern checks out
+  run verify_mem "$B_BUNDLE/rootfs"
+  assert_output --regexp '^ok [0-9]+ 64$'
+}
+
+@test "migrate: a server answers on node B's address after the move, no longer on A's" {
+  start_on_a web sh -c 'workload --mem 8 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 2
+  run from_client "$NODES_ADDR_A" index.html
+  assert_success
+  assert_output "ferry demo page"
+  bundle_on_b web
+  run agent a migrate $(migrate_args web img-web)
+  assert_success
+  assert_output --partial "migrated"
+  assert_output --regexp 'downtime: +[0-9]+ ms'
+  run from_client "$NODES_ADDR_B" index.html
+  assert_success
+  assert_output "ferry demo page"
+  run from_client "$NODES_ADDR_B" count
+  assert_success
+  [ "$output" -gt 2 ]
+  run from_client "$NODES_ADDR_A" index.html
+  assert_failure
+}
+
+@test "checkpoint, inspect and restore as separate commands, into the node's own config" {
+  start_on_a w2 workload --mem 16
+  nodes_wait_count "$A_ROOTFS" 3
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-w2 w2
+  assert_success
+  assert_output --partial "checkpointed"
+  [ "$(containers_on a)" -eq 0 ]
+  run agent a inspect --store "dir://$NODES_STORE" --image img-w2
+  assert_success
+  assert_output --partial "verified:    yes"
+  assert_output --partial "criu/pages-1.img"
+  assert_output --partial "rootfs-diff.tar"
+  assert_output --partial "rootfs diff: overlay"
+  frozen=$(count_in "$A_ROOTFS")
+  bundle_on_b w2 keep # the runtime on B wrote config.json already (network namespace B)
+  run agent b restore --root "$(nodes_root b)" --store "dir://$NODES_STORE" --image img-w2 \
+    --bundle "$B_BUNDLE" --id w2-moved
+  assert_success
+  assert_output --regexp 'downtime: +[0-9]+ ms'
+  [ "$(state_of b w2-moved)" = running ]
+  # the file the container wrote came along in the root filesystem diff
+  [ "$(count_in "$B_BUNDLE/rootfs")" -ge "$frozen" ]
+  nodes_wait_count "$B_BUNDLE/rootfs" "$frozen"
+  run verify_mem "$B_BUNDLE/rootfs"
+  assert_output --regexp '^ok [0-9]+ 16$'
+}
+
+@test "checkpoint --leave-running keeps the source and makes a copy that restores" {
+  start_on_a w3 workload --mem 8
+  nodes_wait_count "$A_ROOTFS" 3
+  run agent a checkpoint --leave-running --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-w3 w3
+  assert_success
+  [ "$(state_of a w3)" = running ]
+  bundle_on_b w3
+  run agent b restore --root "$(nodes_root b)" --store "dir://$NODES_STORE" --image img-w3 --bundle "$B_BUNDLE" \
+    --netns "/var/run/netns/$NODES_NS_B"
+  assert_success
+  [ "$(state_of b w3)" = running ]
+  [ "$(state_of a w3)" = running ]
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env bats
+# Faults: whatever breaks, the workload ends running exactly once.
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+setup_file() { nodes_file_setup; }
+teardown_file() { nodes_cleanup; }
+setup() { nodes_reset; }
+teardown() {
+  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
+  umount "$NODES_DIR/small" 2>/dev/null || true
+  nodes_reset
+}
+
+# Makes a good image of a running container on A (A keeps running).
+good_image() { # ID IMAGE
+  start_on_a "$1" workload --mem 8
+  nodes_wait_count "$A_ROOTFS" 2
+  agent a checkpoint --leave-running --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image "$2" "$1" >/dev/null 2>&1
+}
+
+@test "an altered, truncated, extra or missing file in the image is refused; nothing runs on B" {
+  good_image v1 img-good
+  [ "$(state_of a v1)" = running ]
+  for case in altered truncated extra missing; do
+    cp -a "$NODES_STORE/img-good" "$NODES_STORE/img-$case"
+  done
+  pages=criu/pages-1.img
+  printf 'X' | dd of="$NODES_STORE/img-altered/$pages" bs=1 seek=4096 conv=notrunc status=none
+  truncate -s -1 "$NODES_STORE/img-truncated/$pages"
+  echo extra > "$NODES_STORE/img-extra/criu/extra.img"
+  rm "$NODES_STORE/img-missing/criu/core-1.img"
+  declare -A expect=(
+    [altered]="criu/pages-1.img was altered"
+    [truncated]="criu/pages-1.img has"
+    [extra]="criu/extra.img is not in the manifest"
+    [missing]="criu/core-1.img is missing"
+  )
+  for case in altered truncated extra missing; do
+    bundle_on_b "v1-$case"
+    run agent b restore --root "$(nodes_root b)" --store "dir://$NODES_STORE" --image "img-$case" \
+      --bundle "$B_BUNDLE" --id "v1-$case" --netns "/var/run/netns/$NODES_NS_B"
+    assert_failure 1
+    assert_output --partial "restore refused"
+    assert_output --partial "${expect[$case]}"
+    [ "$(containers_on b)" -eq 0 ]
+    run agent a inspect --store "dir://$NODES_STORE" --image "img-$case"
+    assert_failure 1
+    assert_output --partial "verified:    NO"
+  done
+  # the untouched image still restores, and the source ran all along
+  [ "$(state_of a v1)" = running ]
+  bundle_on_b v1-good
+  run agent b restore --root "$(nodes_root b)" --store "dir://$NODES_STORE" --image img-good --bundle "$B_BUNDLE" \
+    --id v1-good --netns "/var/run/netns/$NODES_NS_B"
+  assert_success
+}
+
+@test "CRIU killed in the middle of the dump: the container runs on, reachable, and no image is left" {
+  start_on_a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 2 600
+  log="$NODES_DIR/a/work/img-big/dump/dump.log"
+  agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-big big \
+    >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  ckpt=$!
+  # wait until CRIU is copying memory, then kill it
+  dumping=
+  for ((i = 0; i < 2000; i++)); do
+    if pgrep -f 'criu: dump' >/dev/null && grep -qs 'Dumping pages' "$log"; then
+      dumping=1
+      break
+    fi
+    sleep 0.005
+  done
+  [ -n "$dumping" ] || fail "CRIU never reached the memory dump"
+  pkill -KILL -f 'criu: dump'
+  rc=0
+  wait "$ckpt" || rc=$?
+  cat "$BATS_TEST_TMPDIR/out"
+  [ "$rc" -eq 1 ] || fail "checkpoint exited $rc, expected 1 (the dump was killed, the container untouched)"
+  grep -q "the container still runs on the source" "$BATS_TEST_TMPDIR/out"
+  [ "$(state_of a big)" = running ]
+  now=$(count_in "$A_ROOTFS")
+  nodes_wait_count "$A_ROOTFS" "$now" 600
+  run verify_mem "$A_ROOTFS"
+  assert_output --regexp '^ok [0-9]+ 512$'
+  # CRIU had locked the container's network; Ferry took the lock off
+  run from_client "$NODES_ADDR_A" index.html
+  assert_success
+  assert_output "ferry demo page"
+  run ls -A "$NODES_STORE"
+  assert_output ""
+}
+
+@test "a store that fills up: the checkpoint fails, the container runs on, the store stays empty" {
+  mkdir -p "$NODES_DIR/small"
+  mount -t tmpfs -o size=24m tmpfs "$NODES_DIR/small"
+  start_on_a full workload --mem 64
+  nodes_wait_count "$A_ROOTFS" 2
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_DIR/small" --image img-full full
+  [ "$status" -eq 1 ] || [ "$status" -eq 3 ] || fail "exit $status, expected 1 or 3"
+  assert_output --partial "No space left on device"
+  [ "$(state_of a full)" = running ]
+  now=$(count_in "$A_ROOTFS")
+  nodes_wait_count "$A_ROOTFS" "$now"
+  run verify_mem "$A_ROOTFS"
+  assert_output --regexp '^ok [0-9]+ 64$'
+  run ls -A "$NODES_DIR/small"
+  assert_output ""
+}
+
+@test "a restore that fails on B is rolled back to A: one copy, running, reachable" {
+  start_on_a rb sh -c 'workload --mem 64 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 3
+  before=$(count_in "$A_ROOTFS")
+  bundle_on_b rb
+  rm "$B_BUNDLE/rootfs/bin/workload" # B's image lacks the program: CRIU cannot restore there
+  run agent a migrate $(migrate_args rb img-rb)
+  assert_failure 3
+  assert_output --partial "restore failed, nothing runs on the target"
+  assert_output --partial "rolled back"
+  [ "$(containers_on b)" -eq 0 ]
+  [ "$(state_of a rb)" = running ]
+  [ "$(pgrep -xc workload)" -eq 1 ]
+  [ "$(pgrep -xc httpd)" -eq 1 ]
+  nodes_wait_count "$A_ROOTFS" "$before"
+  run verify_mem "$A_ROOTFS"
+  assert_output --regexp '^ok [0-9]+ 64$'
+  run from_client "$NODES_ADDR_A" index.html
+  assert_success
+  # the image stays, verified, for another try
+  run agent a inspect --store "dir://$NODES_STORE" --image img-rb
+  assert_success
+}

@@ -77,6 +77,9 @@ bundle_on_b() {
   [ "${2:-}" = keep ] || rm -f "$B_BUNDLE/config.json"
 }
 
+# live NAME: how many processes called NAME are alive (zombies are not).
+live() { ps -eo stat=,comm= | awk -v n="$1" '$2 == n && $1 !~ /^Z/' | grep -c . || true; }
+
 count_in() { cat "$1/tmp/count"; }
 
 # verify_mem ROOTFS: the workload checks its whole buffer; prints its answer.

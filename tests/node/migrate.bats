@@ -109,3 +109,29 @@ teardown() {
   [ "$(state_of b w3)" = running ]
   [ "$(state_of a w3)" = running ]
 }
+
+@test "migrate: a bind-mounted volume on shared storage comes along as an external mount" {
+  vol="$NODES_DIR/volume"
+  mkdir -p "$vol"
+  bundle=$(nodes_bundle a vol workload --mem 8 --dir /data)
+  python3 - "$bundle/config.json" "$vol" <<'PY'
+import json, sys
+path, vol = sys.argv[1], sys.argv[2]
+c = json.load(open(path))
+c["mounts"].append({"destination": "/data", "type": "bind", "source": vol, "options": ["rbind", "rw"]})
+json.dump(c, open(path, "w"), indent=2)
+PY
+  mkdir -p "$bundle/rootfs/data"
+  agent a run --root "$(nodes_root a)" --bundle "$bundle" vol >/dev/null
+  for ((i = 0; i < 200; i++)); do [ -s "$vol/count" ] && break; sleep 0.05; done
+  before=$(cat "$vol/count")
+  bundle_on_b vol
+  mkdir -p "$B_BUNDLE/rootfs/data"
+  run agent a migrate $(migrate_args vol img-vol)
+  assert_success
+  [ "$(state_of b vol)" = running ]
+  # the restored process writes through the same volume
+  for ((i = 0; i < 200; i++)); do [ "$(cat "$vol/count")" -gt "$before" ] && break; sleep 0.05; done
+  [ "$(cat "$vol/count")" -gt "$before" ]
+  grep -q "$vol" "/proc/$(pid_of b vol)/mountinfo"
+}

@@ -34,7 +34,7 @@ nodes_setup() {
   mkdir -p "$base"/{bin,dev,proc,sys,tmp,etc,www,data}
   cp /bin/busybox "$base/bin/busybox"
   local a
-  for a in sh cat echo ls sleep httpd wget mkdir rm touch; do ln -sf busybox "$base/bin/$a"; done
+  for a in sh cat echo ls sleep httpd wget mkdir rm touch nc; do ln -sf busybox "$base/bin/$a"; done
   cp "$NODES_BIN/ferry-workload" "$base/bin/workload"
   echo "root:x:0:0:root:/:/bin/sh" > "$base/etc/passwd"
   echo "ferry demo page" > "$base/www/index.html"

@@ -67,6 +67,7 @@ start_on_a() {
   shift
   bundle=$(nodes_bundle a "$id" "$@")
   agent a run --root "$(nodes_root a)" --bundle "$bundle" "$id" >/dev/null
+  # shellcheck disable=SC2034 # read by the tests
   A_ROOTFS=$bundle/rootfs
 }
 

@@ -9,6 +9,7 @@ teardown_file() { nodes_cleanup; }
 setup() { nodes_reset; }
 teardown() {
   [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
+  pkill -f 'sleep 99999' 2>/dev/null || true
   nodes_reset
 }
 
@@ -134,4 +135,58 @@ PY
   for ((i = 0; i < 200; i++)); do [ "$(cat "$vol/count")" -gt "$before" ] && break; sleep 0.05; done
   [ "$(cat "$vol/count")" -gt "$before" ]
   grep -q "$vol" "/proc/$(pid_of b vol)/mountinfo"
+}
+
+# A container holding an established TCP connection to a server on the client.
+tcp_setup() {
+  recv="$BATS_TEST_TMPDIR/recv"
+  : > "$recv"
+  # (busybox nc hangs up when its stdin ends: give it one that does not)
+  ip netns exec "$NODES_NS_CLIENT" sh -c 'sleep 99999 | exec busybox nc -l -p 9000' > "$recv" 3>&- &
+  for ((i = 0; i < 100; i++)); do
+    ip netns exec "$NODES_NS_CLIENT" ss -ltn | grep -q ':9000' && break
+    sleep 0.05
+  done
+  start_on_a tcp sh -c "workload --mem 8 & (until [ -f /tmp/count ]; do sleep 0.05; done; while cat /tmp/count; do sleep 0.1; done) | nc $NODES_ADDR_CLIENT 9000; echo connection closed; exec sleep 100000"
+  for ((i = 0; i < 100; i++)); do [ -s "$recv" ] && break; sleep 0.05; done
+  [ -s "$recv" ]
+  seen=0 # (not "lines": bats' run sets that)
+}
+
+# received_more_than N: the server gets new lines (bounded wait).
+received_more_than() {
+  for ((i = 0; i < 200; i++)); do
+    [ "$(wc -l < "$recv")" -gt "$1" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+@test "an established TCP connection: refused without an option, kept with --tcp-established, closed with --tcp-close" {
+  tcp_setup
+  # without an option CRIU refuses, and says why; the container is untouched
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image tcp-0 tcp
+  assert_failure 1
+  assert_output --regexp 'TCP|tcp'
+  [ "$(state_of a tcp)" = running ]
+  seen=$(wc -l < "$recv")
+  received_more_than "$seen"
+  # the address stays (restore on the same node): the connection survives
+  run agent a checkpoint --tcp-established --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image tcp-1 tcp
+  assert_success
+  seen=$(wc -l < "$recv")
+  run agent a restore --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image tcp-1 \
+    --bundle "$NODES_DIR/a/bundles/tcp" --log "$BATS_TEST_TMPDIR/a.log"
+  assert_success
+  received_more_than "$seen"
+  # the address changes (another node): the connection is closed, the workload goes on
+  bundle_on_b tcp
+  run agent a migrate --tcp-close $(migrate_args tcp tcp-2) --log "$BATS_TEST_TMPDIR/b.log"
+  assert_success
+  [ "$(state_of b tcp)" = running ]
+  for ((i = 0; i < 100; i++)); do grep -q "connection closed" "$BATS_TEST_TMPDIR/b.log" && break; sleep 0.05; done
+  run cat "$BATS_TEST_TMPDIR/b.log"
+  assert_output --partial "connection closed"
+  now=$(count_in "$B_BUNDLE/rootfs")
+  nodes_wait_count "$B_BUNDLE/rootfs" "$now"
 }

@@ -69,17 +69,25 @@ PY
   rm -rf "${NODES_STORE:?}/$id" "${NODES_DIR:?}/a/work/$id"
 }
 
+fail_runc() { # ID dump|restore
+  echo "bench: plain runc $2 of $1 failed:" >&2
+  cat "$work/$1.log" >&2
+  grep -h 'Error' "$work/w-$1-$2/$2.log" >&2 || true
+  exit 1
+}
+
 bench_runc() { # SIZE RUN
   local id="r$1-$2" a b t0 t1 t2 img="$NODES_STORE/plain-$1-$2"
   a=$(start_workload a "$id" "$1")
   b=$(nodes_bundle b "$id" /bin/workload --mem "$1")
   t0=$(now_ms)
-  runc --criu "$CRIU" --root "$(nodes_root a)" checkpoint --image-path "$img" \
-    --work-path "$work/w-$id-dump" "$id"
+  runc --criu "$CRIU" --root "$(nodes_root a)" --log "$work/$id.log" --log-format json checkpoint \
+    --image-path "$img" --work-path "$work/w-$id-dump" "$id" || fail_runc "$id" dump
   t1=$(now_ms)
   # stdio: pipes, as the container had (a host file cannot be restored)
-  runc --criu "$CRIU" --root "$(nodes_root b)" restore --detach --image-path "$img" \
-    --work-path "$work/w-$id-restore" --bundle "$b" "$id" < <(:) > >(cat > /dev/null) 2>&1
+  runc --criu "$CRIU" --root "$(nodes_root b)" --log "$work/$id.log" --log-format json restore --detach \
+    --image-path "$img" --work-path "$work/w-$id-restore" --bundle "$b" "$id" < <(:) > >(cat > /dev/null) 2>&1 ||
+    fail_runc "$id" restore
   t2=$(now_ms)
   nodes_wait_count "$b/rootfs" 0 600 >/dev/null
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t1 - t0))" \

@@ -3,7 +3,7 @@
 # "N passed, N failed". See README.md.
 
 CC      ?= gcc
-PKGS    := json-c libarchive libcrypto
+PKGS    := json-c libarchive libcrypto libcurl yaml-0.1 libmicrohttpd
 BUILD   ?= build
 BIN     ?= bin
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
@@ -23,14 +23,17 @@ LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 AGENT_SRC := $(wildcard agent/*.c)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+# kube-lite: the API server for tests and the demo (kubelite/*.c).
+KL_SRC    := $(wildcard kubelite/*.c)
+KL_OBJ    := $(KL_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-unit test-asan test-node demo bench clean lint
 
-all: $(BIN)/ferry-agent $(BIN)/ferry-workload
+all: $(BIN)/ferry-agent $(BIN)/ferry-workload $(if $(KL_SRC),$(BIN)/kube-lite)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -40,6 +43,10 @@ $(BUILD)/libferry.a: $(LIB_OBJ)
 $(BIN)/ferry-agent: $(AGENT_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(BUILD)/libferry.a $(LDLIBS)
+
+$(BIN)/kube-lite: $(KL_OBJ) $(BUILD)/libferry.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(KL_OBJ) $(BUILD)/libferry.a $(LDLIBS) -lpthread
 
 # The test and demo workload runs inside busybox root filesystems: static.
 $(BIN)/ferry-workload: tests/workload/workload.c

@@ -37,6 +37,8 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
 static void init_curl(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
+void ferry_kube_global_init(void) { pthread_once(&curl_once, init_curl); }
+
 static char *dup_or_null(const char *s) { return s ? ferry_strdup(s) : NULL; }
 
 static char *dup_mem(const char *p, size_t n)
@@ -51,7 +53,7 @@ static char *dup_mem(const char *p, size_t n)
   return r;
 }
 
-static void copy_config(struct ferry_kube_config *d, const struct ferry_kube_config *s)
+void ferry_kube_config_copy(struct ferry_kube_config *d, const struct ferry_kube_config *s)
 {
   memset(d, 0, sizeof *d);
   d->source = dup_or_null(s->source);
@@ -80,6 +82,44 @@ static void copy_config(struct ferry_kube_config *d, const struct ferry_kube_con
     }                                                                                                                  \
   } while (0)
 
+int ferry_kube_curl_setup(const struct ferry_kube_config *cfg, void *handle, ferry_error *err)
+{
+  CURL *h = handle;
+  SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+  SETOPT(h, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
+  SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+  SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (cfg->insecure_skip_tls_verify) {
+    SETOPT(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    SETOPT(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (cfg->ca_pem) {
+    struct curl_blob blob = { cfg->ca_pem, cfg->ca_pem_len, CURL_BLOB_COPY };
+    SETOPT(h, CURLOPT_CAINFO_BLOB, &blob);
+  } else if (cfg->ca_file) {
+    SETOPT(h, CURLOPT_CAINFO, cfg->ca_file);
+  }
+  if (cfg->cert_pem) {
+    struct curl_blob cert = { cfg->cert_pem, cfg->cert_pem_len, CURL_BLOB_COPY };
+    struct curl_blob key = { cfg->key_pem, cfg->key_pem_len, CURL_BLOB_COPY };
+    SETOPT(h, CURLOPT_SSLCERT_BLOB, &cert);
+    SETOPT(h, CURLOPT_SSLKEY_BLOB, &key);
+    SETOPT(h, CURLOPT_SSLCERTTYPE, "PEM");
+  } else if (cfg->cert_file) {
+    SETOPT(h, CURLOPT_SSLCERT, cfg->cert_file);
+    SETOPT(h, CURLOPT_SSLKEY, cfg->key_file);
+  }
+  return 0;
+fail:
+  return -1;
+}
+
+char *ferry_kube_auth_header(const struct ferry_kube_config *cfg)
+{
+  return cfg->token ? ferry_asprintf("Authorization: Bearer %s", cfg->token) : NULL;
+}
+
 int ferry_kube_open(const struct ferry_kube_config *cfg, struct ferry_kube **out, ferry_error *err)
 {
   pthread_once(&curl_once, init_curl);
@@ -90,46 +130,21 @@ int ferry_kube_open(const struct ferry_kube_config *cfg, struct ferry_kube **out
   struct ferry_kube *k = calloc(1, sizeof *k);
   if (!k)
     abort();
-  copy_config(&k->cfg, cfg);
+  ferry_kube_config_copy(&k->cfg, cfg);
   k->timeout_ms = 30000;
   k->curl = curl_easy_init();
   if (!k->curl) {
     ferry_error_set(err, ENOMEM, "curl_easy_init");
-    goto fail;
+    ferry_kube_close(k);
+    return -1;
   }
-  CURL *h = k->curl;
-  SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-  SETOPT(h, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION);
-  SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
-  SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (k->cfg.insecure_skip_tls_verify) {
-    SETOPT(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    SETOPT(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  if (ferry_kube_curl_setup(&k->cfg, k->curl, err) < 0) {
+    ferry_kube_close(k);
+    return -1;
   }
-  if (k->cfg.ca_pem) {
-    struct curl_blob blob = { k->cfg.ca_pem, k->cfg.ca_pem_len, CURL_BLOB_COPY };
-    SETOPT(h, CURLOPT_CAINFO_BLOB, &blob);
-  } else if (k->cfg.ca_file) {
-    SETOPT(h, CURLOPT_CAINFO, k->cfg.ca_file);
-  }
-  if (k->cfg.cert_pem) {
-    struct curl_blob cert = { k->cfg.cert_pem, k->cfg.cert_pem_len, CURL_BLOB_COPY };
-    struct curl_blob key = { k->cfg.key_pem, k->cfg.key_pem_len, CURL_BLOB_COPY };
-    SETOPT(h, CURLOPT_SSLCERT_BLOB, &cert);
-    SETOPT(h, CURLOPT_SSLKEY_BLOB, &key);
-    SETOPT(h, CURLOPT_SSLCERTTYPE, "PEM");
-  } else if (k->cfg.cert_file) {
-    SETOPT(h, CURLOPT_SSLCERT, k->cfg.cert_file);
-    SETOPT(h, CURLOPT_SSLKEY, k->cfg.key_file);
-  }
-  if (k->cfg.token)
-    k->auth_header = ferry_asprintf("Authorization: Bearer %s", k->cfg.token);
+  k->auth_header = ferry_kube_auth_header(&k->cfg);
   *out = k;
   return 0;
-fail:
-  ferry_kube_close(k);
-  return -1;
 }
 
 void ferry_kube_close(struct ferry_kube *k)

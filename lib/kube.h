@@ -83,6 +83,14 @@ int ferry_kube_update_retry(struct ferry_kube *k, const struct ferry_kube_resour
                             const char *sub, ferry_kube_mutate_fn mutate, void *ctx, int attempts, json_object **out,
                             ferry_error *err);
 
+/* For other users of libcurl (watches): TLS, CA, client certificate and
+ * timeouts of cfg on a CURL easy handle; the Authorization header line (NULL
+ * without a token; caller frees); a deep copy of a configuration. */
+void ferry_kube_global_init(void);
+int ferry_kube_curl_setup(const struct ferry_kube_config *cfg, void *curl_easy, ferry_error *err);
+char *ferry_kube_auth_header(const struct ferry_kube_config *cfg);
+void ferry_kube_config_copy(struct ferry_kube_config *dst, const struct ferry_kube_config *src);
+
 /* Small accessors for objects. */
 const char *ferry_kube_str(json_object *obj, const char *dotted_path); /* "metadata.name" */
 

@@ -17,6 +17,7 @@ static struct {
   int end_stream;      /* end the open watch normally */
   int fail_next_watch; /* answer the next watch with 500 */
   int stopping;
+  intptr_t gen; /* the newest watch connection; older ones only end */
   char watch_query[16][512];
   int nwatches;
   struct MHD_Daemon *d;
@@ -41,10 +42,10 @@ static void set_list(const char *json)
 
 static ssize_t stream(void *cls, uint64_t pos, char *buf, size_t max)
 {
-  (void)cls;
   (void)pos;
+  intptr_t gen = (intptr_t)cls;
   pthread_mutex_lock(&S.mu);
-  while (!S.nevents && !S.end_stream && !S.stopping) {
+  while (gen == S.gen && !S.nevents && !S.end_stream && !S.stopping) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 50 * 1000 * 1000;
@@ -55,7 +56,9 @@ static ssize_t stream(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_cond_timedwait(&S.cv, &S.mu, &ts);
   }
   ssize_t r;
-  if (S.nevents) {
+  if (gen != S.gen) {
+    r = MHD_CONTENT_READER_END_OF_STREAM; /* a stream the client already left */
+  } else if (S.nevents) {
     char *line = S.events[0];
     memmove(S.events, S.events + 1, (size_t)--S.nevents * sizeof S.events[0]);
     r = snprintf(buf, max, "%s\n", line);
@@ -94,6 +97,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     pthread_mutex_lock(&S.mu);
     int fail = S.fail_next_watch;
     S.fail_next_watch = 0;
+    intptr_t gen = ++S.gen;
+    pthread_cond_broadcast(&S.cv);
     if (S.nwatches < 16) {
       S.watch_query[S.nwatches][0] = '\0';
       MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect, S.watch_query[S.nwatches]);
@@ -105,7 +110,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
       resp = MHD_create_response_from_buffer(sizeof st - 1, (void *)st, MHD_RESPMEM_PERSISTENT);
       code = 500;
     } else {
-      resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream, NULL, NULL);
+      resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream, (void *)gen, NULL);
     }
   } else {
     pthread_mutex_lock(&S.mu);

@@ -12,8 +12,8 @@ static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
   char *list;          /* the next list answer */
-  char *events[16];    /* queued watch lines */
-  int nevents;
+  char *events[64];    /* queued watch lines: events[head..nevents) */
+  int head, nevents;
   int end_stream;      /* end the open watch normally */
   int fail_next_watch; /* answer the next watch with 500 */
   int stopping;
@@ -45,7 +45,7 @@ static ssize_t stream(void *cls, uint64_t pos, char *buf, size_t max)
   (void)pos;
   intptr_t gen = (intptr_t)cls;
   pthread_mutex_lock(&S.mu);
-  while (gen == S.gen && !S.nevents && !S.end_stream && !S.stopping) {
+  while (gen == S.gen && S.head == S.nevents && !S.end_stream && !S.stopping) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 50 * 1000 * 1000;
@@ -58,9 +58,8 @@ static ssize_t stream(void *cls, uint64_t pos, char *buf, size_t max)
   ssize_t r;
   if (gen != S.gen) {
     r = MHD_CONTENT_READER_END_OF_STREAM; /* a stream the client already left */
-  } else if (S.nevents) {
-    char *line = S.events[0];
-    memmove(S.events, S.events + 1, (size_t)--S.nevents * sizeof S.events[0]);
+  } else if (S.head < S.nevents) {
+    char *line = S.events[S.head++];
     r = snprintf(buf, max, "%s\n", line);
     free(line);
   } else {
@@ -144,7 +143,7 @@ static int teardown(void **state)
   pthread_mutex_unlock(&S.mu);
   MHD_stop_daemon(S.d);
   free(S.list);
-  for (int i = 0; i < S.nevents; i++)
+  for (int i = S.head; i < S.nevents; i++)
     free(S.events[i]);
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "testutil.h"
 
+#include "events.h"
 #include "kube.h"
 
 #define TOKEN "t0ken"
@@ -334,6 +335,43 @@ static void test_conflict_retry(void **state)
   ferry_kube_close(k);
 }
 
+static void test_events(void **state)
+{
+  (void)state;
+  struct ferry_kube *k = open_client(TOKEN, 1, 0);
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_recorder *rec = ferry_recorder_new(k, "ferry-controller", "node-a");
+  json_object *pm = json_tokener_parse("{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\","
+                                       "\"metadata\":{\"name\":\"pm1\",\"namespace\":\"ns\",\"uid\":\"u1\"}}");
+  assert_int_equal(ferry_record_event(rec, pm, "Normal", "Checkpointed", &err, "checkpointed %s in %d ms", "web", 42), 0);
+  struct req r = last();
+  assert_string_equal(r.method, "POST");
+  assert_string_equal(r.url, "/api/v1/namespaces/ns/events");
+  assert_non_null(strstr(r.body, "\"involvedObject\":{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\""));
+  assert_non_null(strstr(r.body, "\"reason\":\"Checkpointed\""));
+  assert_non_null(strstr(r.body, "\"message\":\"checkpointed web in 42 ms\""));
+  assert_non_null(strstr(r.body, "\"source\":{\"component\":\"ferry-controller\",\"host\":\"node-a\"}"));
+  assert_non_null(strstr(r.body, "\"count\":1"));
+  /* the same event again: counted on the stored Event (named "p" by this server) */
+  assert_int_equal(ferry_record_event(rec, pm, "Normal", "Checkpointed", &err, "checkpointed %s in %d ms", "web", 42), 0);
+  r = last();
+  assert_string_equal(r.method, "PATCH");
+  assert_string_equal(r.url, "/api/v1/namespaces/ns/events/p");
+  assert_string_equal(r.ctype, "application/merge-patch+json");
+  assert_non_null(strstr(r.body, "\"count\":2"));
+  /* another message is another event; a cluster-scoped object's events go to default */
+  json_object *node = json_tokener_parse("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}}");
+  assert_int_equal(ferry_record_event(rec, node, "Warning", "DrainBlocked", &err, "pod %s is not migratable", "db-0"), 0);
+  r = last();
+  assert_string_equal(r.method, "POST");
+  assert_string_equal(r.url, "/api/v1/namespaces/default/events");
+  assert_non_null(strstr(r.body, "\"type\":\"Warning\""));
+  json_object_put(pm);
+  json_object_put(node);
+  ferry_recorder_free(rec);
+  ferry_kube_close(k);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -342,6 +380,7 @@ int main(void)
     cmocka_unit_test(test_list_pages_and_selectors),
     cmocka_unit_test(test_writes),
     cmocka_unit_test(test_conflict_retry),
+    cmocka_unit_test(test_events),
   };
   return cmocka_run_group_tests_name("kubernetes client", tests, setup, teardown);
 }

@@ -64,6 +64,16 @@ static int run_criu(const char *const *argv, int timeout_ms, char **why)
   return ok ? 0 : -1;
 }
 
+/* Adds the error lines of CRIU's log to *why. */
+static void explain(char **why, const char *img, const char *logname)
+{
+  char *log = ferry_path_join(img, logname);
+  char *n = ferry_criu_explain(*why, log);
+  free(log);
+  free(*why);
+  *why = n;
+}
+
 /* Checkpoint and restore a child process with CRIU directly: proves dump,
  * parasite cure (which hangs on VMs without hardware breakpoints with old CRIU)
  * and restore work, each under a deadline. */
@@ -122,13 +132,7 @@ static int self_test(const char *criu, const char *work_dir, int timeout_ms, jso
   const char *dump[] = { criu, "dump", "-t", pidbuf, "-D", img, "-o", "dump.log", "-v4", NULL };
   int64_t t0 = ferry_now_mono_ms();
   if (run_criu(dump, timeout_ms, &why) < 0) {
-    char *log = ferry_path_join(img, "dump.log");
-    char *errs = ferry_criu_log_errors(log, 3);
-    char *n = ferry_asprintf("%s%s%s (log %s)", why, errs ? ": " : "", errs ? errs : "", log);
-    free(why);
-    why = n;
-    free(errs);
-    free(log);
+    explain(&why, img, "dump.log");
     goto out;
   }
   dump_ms = ferry_now_mono_ms() - t0;
@@ -139,13 +143,7 @@ static int self_test(const char *criu, const char *work_dir, int timeout_ms, jso
   const char *restore[] = { criu, "restore", "-D", img, "-d", "-o", "restore.log", "-v4", "--pidfile", pidfile, NULL };
   t0 = ferry_now_mono_ms();
   if (run_criu(restore, timeout_ms, &why) < 0) {
-    char *log = ferry_path_join(img, "restore.log");
-    char *errs = ferry_criu_log_errors(log, 3);
-    char *n = ferry_asprintf("%s%s%s (log %s)", why, errs ? ": " : "", errs ? errs : "", log);
-    free(why);
-    why = n;
-    free(errs);
-    free(log);
+    explain(&why, img, "restore.log");
     goto out;
   }
   restore_ms = ferry_now_mono_ms() - t0;

@@ -69,10 +69,7 @@ static char *work_subdir(const struct engine_opts *o, const char *name, const ch
 static char *describe_criu_failure(const ferry_error *err, const char *work, const char *logname)
 {
   char *log = ferry_path_join(work, logname);
-  char *criu = ferry_criu_log_errors(log, 4);
-  char *m = criu ? ferry_asprintf("%s; CRIU (%s): %s", ferry_error_msg(err), log, criu)
-                 : ferry_asprintf("%s (CRIU log: %s)", ferry_error_msg(err), log);
-  free(criu);
+  char *m = ferry_criu_explain(ferry_error_msg(err), log);
   free(log);
   return m;
 }

@@ -107,6 +107,15 @@ char *ferry_criu_log_errors(const char *log_path, int max_lines)
   return r;
 }
 
+char *ferry_criu_explain(const char *what, const char *log_path)
+{
+  char *errs = ferry_criu_log_errors(log_path, 4);
+  char *m = errs ? ferry_asprintf("%s; CRIU (%s): %s", what, log_path, errs)
+                 : ferry_asprintf("%s (CRIU log: %s)", what, log_path);
+  free(errs);
+  return m;
+}
+
 int ferry_criu_write_config(const char *dir, int tcp_close, char **path, ferry_error *err)
 {
   *path = NULL;

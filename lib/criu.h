@@ -17,6 +17,8 @@ int ferry_criu_check_all(const char *criu, char **output, int *ok, ferry_error *
  * "; " (NULL when none or unreadable). Parses text so tests can feed it. */
 char *ferry_criu_log_errors_text(const char *log_text, int max_lines);
 char *ferry_criu_log_errors(const char *log_path, int max_lines);
+/* "WHAT; CRIU (LOG): Error lines" or "WHAT (CRIU log: LOG)". Caller frees. */
+char *ferry_criu_explain(const char *what, const char *log_path);
 /* Writes a CRIU configuration file (one option per line) for options runc has no
  * flag for; *path is NULL when there is nothing to write. */
 int ferry_criu_write_config(const char *dir, int tcp_close, char **path, ferry_error *err);

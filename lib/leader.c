@@ -66,6 +66,17 @@ static void observe(struct ferry_leader *l, const char *rv, int64_t now_ms)
   }
 }
 
+/* After a successful write of the lease holding it. */
+static int now_leading(struct ferry_leader *l, json_object *stored, int64_t now_ms, const char *how)
+{
+  observe(l, ferry_kube_str(stored, "metadata.resourceVersion"), now_ms);
+  l->last_renew_ms = now_ms;
+  if (!l->leading)
+    log_info("leader election %s/%s: %s acquired the lease%s", l->ns, l->name, l->identity, how);
+  l->leading = 1;
+  return 1;
+}
+
 static int give_up_if_stale(struct ferry_leader *l, int64_t now_ms, int64_t renew_deadline_ms)
 {
   if (l->leading && now_ms - l->last_renew_ms > renew_deadline_ms) {
@@ -104,12 +115,8 @@ int ferry_leader_tick(struct ferry_leader *l, int64_t now_ms, int64_t renew_dead
       }
       return give_up_if_stale(l, now_ms, renew_deadline_ms);
     }
-    observe(l, ferry_kube_str(out, "metadata.resourceVersion"), now_ms);
+    now_leading(l, out, now_ms, "");
     json_object_put(out);
-    l->last_renew_ms = now_ms;
-    if (!l->leading)
-      log_info("leader election %s/%s: %s acquired the lease", l->ns, l->name, l->identity);
-    l->leading = 1;
     return 1;
   }
   const char *holder = ferry_kube_str(lease, "spec.holderIdentity");
@@ -145,15 +152,10 @@ int ferry_leader_tick(struct ferry_leader *l, int64_t now_ms, int64_t renew_dead
     }
     return give_up_if_stale(l, now_ms, renew_deadline_ms);
   }
-  observe(l, ferry_kube_str(out, "metadata.resourceVersion"), now_ms);
-  json_object_put(out);
-  l->last_renew_ms = now_ms;
-  if (!l->leading) {
+  if (!l->leading)
     l->transitions = mine ? transitions : transitions + 1;
-    log_info("leader election %s/%s: %s acquired the lease%s", l->ns, l->name, l->identity,
-             vacant ? " (released by its holder)" : mine ? "" : " (the holder stopped renewing)");
-  }
-  l->leading = 1;
+  now_leading(l, out, now_ms, vacant ? " (released by its holder)" : mine ? "" : " (the holder stopped renewing)");
+  json_object_put(out);
   return 1;
 }
 

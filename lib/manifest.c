@@ -32,51 +32,26 @@ void ferry_sha256_hex(const void *data, size_t len, char out[65])
   to_hex(md, mdlen, out);
 }
 
+static int digest_chunk(void *ctx, const void *buf, size_t n, ferry_error *err)
+{
+  return EVP_DigestUpdate(ctx, buf, n) ? 0 : ferry_error_set(err, 0, "SHA-256 update failed");
+}
+
 int ferry_sha256_file(const char *path, char out[65], uint64_t *size, ferry_error *err)
 {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return ferry_error_set(err, errno, "open %s", path);
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
     EVP_MD_CTX_free(ctx);
-    close(fd);
     return ferry_error_set(err, 0, "SHA-256 init failed");
   }
-  size_t bufsize = 1 << 20;
-  unsigned char *buf = malloc(bufsize);
-  if (!buf)
-    abort();
-  uint64_t total = 0;
-  int rc = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, bufsize);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      rc = ferry_error_set(err, errno, "read %s", path);
-      break;
-    }
-    if (n == 0)
-      break;
-    if (!EVP_DigestUpdate(ctx, buf, (size_t)n)) {
-      rc = ferry_error_set(err, 0, "SHA-256 update failed");
-      break;
-    }
-    total += (uint64_t)n;
-  }
+  int rc = ferry_read_chunks(path, 1 << 20, digest_chunk, ctx, size, err);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0;
   if (rc == 0 && !EVP_DigestFinal_ex(ctx, md, &mdlen))
     rc = ferry_error_set(err, 0, "SHA-256 final failed");
-  if (rc == 0) {
+  if (rc == 0)
     to_hex(md, mdlen, out);
-    if (size)
-      *size = total;
-  }
-  free(buf);
   EVP_MD_CTX_free(ctx);
-  close(fd);
   return rc;
 }
 

@@ -141,30 +141,17 @@ struct diff_writer {
 
 static struct diff_writer *W; /* nftw has no user pointer */
 
+static int archive_chunk(void *ctx, const void *buf, size_t n, ferry_error *err)
+{
+  struct archive *out = ctx;
+  if (archive_write_data(out, buf, n) != (la_ssize_t)n)
+    return ferry_error_set(err, archive_errno(out), "write rootfs diff: %s", archive_error_string(out));
+  return 0;
+}
+
 static int copy_data(struct archive *out, const char *path, ferry_error *err)
 {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return ferry_error_set(err, errno, "open %s", path);
-  char buf[1 << 16];
-  int rc = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      rc = ferry_error_set(err, errno, "read %s", path);
-      break;
-    }
-    if (n == 0)
-      break;
-    if (archive_write_data(out, buf, (size_t)n) != n) {
-      rc = ferry_error_set(err, archive_errno(out), "write rootfs diff: %s", archive_error_string(out));
-      break;
-    }
-  }
-  close(fd);
-  return rc;
+  return ferry_read_chunks(path, 1 << 16, archive_chunk, out, NULL, err);
 }
 
 static int add_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

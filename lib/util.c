@@ -237,37 +237,57 @@ int ferry_write_file_atomic(const char *path, const void *data, size_t len, ferr
   return r;
 }
 
-int ferry_copy_file(const char *src, const char *dst, ferry_error *err)
+int ferry_read_chunks(const char *path, size_t chunk, ferry_chunk_fn fn, void *ctx, uint64_t *total, ferry_error *err)
 {
-  int in = open(src, O_RDONLY | O_CLOEXEC);
-  if (in < 0)
-    return ferry_error_set(err, errno, "open %s", src);
-  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (out < 0) {
-    int e = errno;
-    close(in);
-    return ferry_error_set(err, e, "create %s", dst);
-  }
-  char buf[1 << 16];
-  int r = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return ferry_error_set(err, errno, "open %s", path);
+  char *buf = malloc(chunk);
+  if (!buf)
+    oom();
+  uint64_t sum = 0;
+  int rc = 0;
   for (;;) {
-    ssize_t n = read(in, buf, sizeof buf);
+    ssize_t n = read(fd, buf, chunk);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
-      r = ferry_error_set(err, errno, "read %s", src);
+      rc = ferry_error_set(err, errno, "read %s", path);
       break;
     }
     if (n == 0)
       break;
-    if (write_all(out, buf, (size_t)n) < 0) {
-      r = ferry_error_set(err, errno, "write %s", dst);
+    if ((rc = fn(ctx, buf, (size_t)n, err)) < 0)
       break;
-    }
+    sum += (uint64_t)n;
   }
+  free(buf);
+  close(fd);
+  if (rc == 0 && total)
+    *total = sum;
+  return rc;
+}
+
+struct copy_ctx {
+  int out;
+  const char *dst;
+};
+
+static int write_chunk(void *ctx, const void *buf, size_t n, ferry_error *err)
+{
+  struct copy_ctx *c = ctx;
+  return write_all(c->out, buf, n) < 0 ? ferry_error_set(err, errno, "write %s", c->dst) : 0;
+}
+
+int ferry_copy_file(const char *src, const char *dst, ferry_error *err)
+{
+  int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0)
+    return ferry_error_set(err, errno, "create %s", dst);
+  struct copy_ctx c = { out, dst };
+  int r = ferry_read_chunks(src, 1 << 16, write_chunk, &c, NULL, err);
   if (r == 0 && fsync(out) < 0)
     r = ferry_error_set(err, errno, "fsync %s", dst);
-  close(in);
   if (close(out) < 0 && r == 0)
     r = ferry_error_set(err, errno, "close %s", dst);
   return r;

@@ -34,6 +34,10 @@ int ferry_write_file(const char *path, const void *data, size_t len, ferry_error
 /* Writes to path.tmp, fsyncs, renames over path, fsyncs the directory. */
 int ferry_write_file_atomic(const char *path, const void *data, size_t len, ferry_error *err);
 int ferry_copy_file(const char *src, const char *dst, ferry_error *err);
+/* Reads path (never through a final symlink) in chunks, calling fn for each;
+ * fn returns 0, or -1 with err set to stop. *total (optional): bytes read. */
+typedef int (*ferry_chunk_fn)(void *ctx, const void *buf, size_t n, ferry_error *err);
+int ferry_read_chunks(const char *path, size_t chunk, ferry_chunk_fn fn, void *ctx, uint64_t *total, ferry_error *err);
 int ferry_fsync_path(const char *path, ferry_error *err);
 /* fsync every file and directory below path, then path itself. */
 int ferry_fsync_tree(const char *path, ferry_error *err);

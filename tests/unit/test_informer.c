@@ -1,10 +1,10 @@
 /* Informers against a scripted API server that streams watch events
  * (libmicrohttpd, a thread per connection). */
-#include <microhttpd.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include "testutil.h"
+#include "fakeapi.h"
 
 #include "informer.h"
 
@@ -126,11 +126,8 @@ static int setup(void **state)
 {
   (void)state;
   S.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
-                         NULL, MHD_OPTION_END);
-  if (!S.d)
-    return -1;
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
-  S.port = info ? info->port : 0;
+                         NULL, MHD_OPTION_SOCK_ADDR, fa_loopback(), MHD_OPTION_END);
+  S.port = fa_port(S.d);
   return S.port ? 0 : -1;
 }
 

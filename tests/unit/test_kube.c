@@ -2,11 +2,11 @@
  * what it sends (paths, queries, content types, bodies, token) and how it reads
  * answers (Status errors, paging, conflicts). Its behaviour against a real API
  * server's semantics is tested with kube-lite (tests/kube). */
-#include <microhttpd.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include "testutil.h"
+#include "fakeapi.h"
 
 #include "events.h"
 #include "kube.h"
@@ -27,11 +27,6 @@ static struct {
   int port;
 } S = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-struct upload {
-  char body[2048];
-  size_t len;
-};
-
 static enum MHD_Result collect_args(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
   (void)kind;
@@ -41,33 +36,14 @@ static enum MHD_Result collect_args(void *cls, enum MHD_ValueKind kind, const ch
   return MHD_YES;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *json)
-{
-  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(resp, "Content-Type", "application/json");
-  enum MHD_Result r = MHD_queue_response(c, code, resp);
-  MHD_destroy_response(resp);
-  return r;
-}
-
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                const char *version, const char *data, size_t *size, void **con_cls)
 {
   (void)cls;
   (void)version;
-  struct upload *u = *con_cls;
-  if (!u) {
-    u = calloc(1, sizeof *u);
-    *con_cls = u;
+  struct fa_upload *u;
+  if (!fa_body(con_cls, data, size, &u))
     return MHD_YES;
-  }
-  if (*size) {
-    size_t n = *size < sizeof u->body - 1 - u->len ? *size : sizeof u->body - 1 - u->len;
-    memcpy(u->body + u->len, data, n);
-    u->len += n;
-    *size = 0;
-    return MHD_YES;
-  }
   struct req r = { 0 };
   snprintf(r.method, sizeof r.method, "%s", method);
   snprintf(r.url, sizeof r.url, "%s", url);
@@ -76,33 +52,29 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   const char *au = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   snprintf(r.ctype, sizeof r.ctype, "%s", ct ? ct : "");
   snprintf(r.auth, sizeof r.auth, "%s", au ? au : "");
-  memcpy(r.body, u->body, u->len);
+  memcpy(r.body, u->body, u->len < sizeof r.body - 1 ? u->len : sizeof r.body - 1);
   free(u);
-  *con_cls = NULL;
   pthread_mutex_lock(&S.mu);
   if (S.n < 32)
     S.log[S.n++] = r;
   int conflict = !strcmp(method, "PUT") && S.conflicts_left > 0 ? S.conflicts_left-- : 0;
   pthread_mutex_unlock(&S.mu);
   if (strcmp(r.auth, "Bearer " TOKEN) != 0)
-    return reply(c, 401, "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Unauthorized\",\"reason\":"
-                         "\"Unauthorized\",\"code\":401}");
+    return fa_status(c, 401, "Unauthorized", "Unauthorized");
   if (!strcmp(url, "/api/v1/namespaces/ns/pods/missing"))
-    return reply(c, 404, "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"pods \\\"missing\\\" not found\","
-                         "\"reason\":\"NotFound\",\"code\":404}");
+    return fa_status(c, 404, "NotFound", "pods \\\"missing\\\" not found");
   if (conflict)
-    return reply(c, 409, "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"the object has been modified\","
-                         "\"reason\":\"Conflict\",\"code\":409}");
+    return fa_status(c, 409, "Conflict", "the object has been modified");
   if (!strcmp(url, "/api/v1/nodes") && !strcmp(method, "GET")) {
     if (!strstr(r.query, "continue="))
-      return reply(c, 200, "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"7\",\"continue\":\"page 2\"},"
+      return fa_reply(c, 200, "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"7\",\"continue\":\"page 2\"},"
                            "\"items\":[{\"metadata\":{\"name\":\"n1\"}}]}");
-    return reply(c, 200, "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"9\"},"
+    return fa_reply(c, 200, "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"9\"},"
                          "\"items\":[{\"metadata\":{\"name\":\"n2\"}},{\"metadata\":{\"name\":\"n3\"}}]}");
   }
   if (!strcmp(url, "/garbage"))
-    return reply(c, 200, "<html>not json");
-  return reply(c, 200, "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"},"
+    return fa_reply(c, 200, "<html>not json");
+  return fa_reply(c, 200, "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"},"
                        "\"spec\":{\"nodeName\":\"n1\"}}");
 }
 
@@ -131,11 +103,8 @@ static int setup(void **state)
   S.key_pem = tu_read(S.dir, "srv.key");
   S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, handler,
                          NULL, MHD_OPTION_HTTPS_MEM_KEY, S.key_pem, MHD_OPTION_HTTPS_MEM_CERT, S.cert_pem,
-                         MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
-  if (!S.d)
-    return -1;
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
-  S.port = info ? info->port : 0;
+                         MHD_OPTION_SOCK_ADDR, fa_loopback(), MHD_OPTION_END);
+  S.port = fa_port(S.d);
   return S.port ? 0 : -1;
 }
 

@@ -1,10 +1,10 @@
 /* Leader election against a scripted API server holding one Lease with real
  * resourceVersion semantics (409 on a stale write). Time is passed in, so no
  * test sleeps. */
-#include <microhttpd.h>
 #include <pthread.h>
 
 #include "testutil.h"
+#include "fakeapi.h"
 
 #include "leader.h"
 
@@ -20,25 +20,9 @@ static struct {
   int port;
 } S = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
-struct upload {
-  char body[8192];
-  size_t len;
-};
-
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *json)
-{
-  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_MUST_COPY);
-  MHD_add_response_header(r, "Content-Type", "application/json");
-  enum MHD_Result x = MHD_queue_response(c, code, r);
-  MHD_destroy_response(r);
-  return x;
-}
-
 static enum MHD_Result status(struct MHD_Connection *c, unsigned code, const char *reason)
 {
-  char buf[256];
-  snprintf(buf, sizeof buf, "{\"kind\":\"Status\",\"code\":%u,\"reason\":\"%s\",\"message\":\"%s\"}", code, reason, reason);
-  return reply(c, code, buf);
+  return fa_status(c, code, reason, reason);
 }
 
 /* Stores obj as the lease with a new resourceVersion; answers it. */
@@ -51,7 +35,7 @@ static enum MHD_Result store(struct MHD_Connection *c, json_object *obj, unsigne
   json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
   json_object_put(S.lease);
   S.lease = obj;
-  return reply(c, code, json_object_to_json_string(obj));
+  return fa_reply(c, code, json_object_to_json_string(obj));
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -59,27 +43,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 {
   (void)cls;
   (void)version;
-  struct upload *u = *con_cls;
-  if (!u) {
-    *con_cls = calloc(1, sizeof *u);
+  struct fa_upload *u;
+  if (!fa_body(con_cls, data, size, &u))
     return MHD_YES;
-  }
-  if (*size) {
-    size_t n = *size < sizeof u->body - 1 - u->len ? *size : sizeof u->body - 1 - u->len;
-    memcpy(u->body + u->len, data, n);
-    u->len += n;
-    *size = 0;
-    return MHD_YES;
-  }
   json_object *body = u->len ? json_tokener_parse(u->body) : NULL;
   free(u);
-  *con_cls = NULL;
   pthread_mutex_lock(&S.mu);
   enum MHD_Result r;
   if (S.fail_all) {
     r = status(c, 503, "ServiceUnavailable");
   } else if (!strcmp(method, "GET") && !strcmp(url, LEASE_PATH)) {
-    r = S.lease ? reply(c, 200, json_object_to_json_string(S.lease)) : status(c, 404, "NotFound");
+    r = S.lease ? fa_reply(c, 200, json_object_to_json_string(S.lease)) : status(c, 404, "NotFound");
   } else if (!strcmp(method, "POST") && !strcmp(url, "/apis/coordination.k8s.io/v1/namespaces/ferry-system/leases")) {
     r = S.lease ? status(c, 409, "AlreadyExists") : store(c, json_object_get(body), 201);
   } else if (!strcmp(method, "PUT") && !strcmp(url, LEASE_PATH)) {
@@ -111,9 +85,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static int setup(void **state)
 {
   (void)state;
-  S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL, MHD_OPTION_END);
-  const union MHD_DaemonInfo *info = S.d ? MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT) : NULL;
-  S.port = info ? info->port : 0;
+  S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
+                         fa_loopback(), MHD_OPTION_END);
+  S.port = fa_port(S.d);
   return S.port ? 0 : -1;
 }
 

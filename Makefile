@@ -59,7 +59,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(filter-out $(BUILD)/agent
 	$(CC) $(CFLAGS) -Iagent $(LDFLAGS) -o $@ $< $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJ)) \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
 
-unit-bins: $(UNIT_BIN)
+# Test tools (tests/tools/*.c): programs the shell tests drive.
+TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
+$(BUILD)/tests/tools/%: tests/tools/%.c $(BUILD)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libferry.a $(LDLIBS)
+
+unit-bins: $(UNIT_BIN) $(TOOL_BIN)
 
 deps:
 	@bash scripts/install-deps.sh
@@ -78,8 +84,13 @@ test-node:
 demo: deps all
 	@bash scripts/demo.sh
 
-bench: deps all
+$(BUILD)/bench/informer-bench: bench/informer_bench.c $(BUILD)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libferry.a $(LDLIBS)
+
+bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/run.sh
+	@bash bench/informer.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent

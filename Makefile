@@ -93,8 +93,8 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/informer.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash bench/*.sh
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent kubelite tests/tools
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash tests/kube/helpers.bash bench/*.sh
 
 clean:
 	rm -rf build build-asan bin

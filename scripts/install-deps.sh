@@ -14,7 +14,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=4
+DEPS_VERSION=5
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -32,7 +32,7 @@ APT_PKGS=(
   runc iproute2 busybox-static
   bats bats-assert bats-support
   valgrind curl ca-certificates procps psmisc util-linux e2fsprogs
-  kmod file xz-utils zstd iptables libarchive-dev
+  kmod file xz-utils zstd iptables libarchive-dev openssl
 )
 
 apt_ready=0
@@ -144,6 +144,8 @@ main() {
   fi
   install_apt
   install_criu
+  # kubectl checks kube-lite (tests/kube); Debian bookworm does not package it.
+  command -v kubectl >/dev/null || log "warning: kubectl is not installed: the kube-lite tests need it"
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"
   log "done"

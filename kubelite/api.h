@@ -1,0 +1,26 @@
+/* kube-lite's HTTP side: routing, verbs, watches, errors as Kubernetes Status. */
+#ifndef KL_API_H
+#define KL_API_H
+
+#include <microhttpd.h>
+
+#include "store.h"
+
+struct kl_server {
+  struct kl_store store;
+  const char *token;     /* required bearer token, or NULL */
+  const char *data_file; /* persistence, or NULL */
+  int faults;            /* POST /kube-lite/faults allowed */
+  int fail_writes;       /* fault: the next N writes fail ... */
+  unsigned fail_code;    /* ... with this code */
+  volatile int stopping;
+};
+
+enum MHD_Result kl_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                          const char *version, const char *data, size_t *size, void **con_cls);
+void kl_request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe);
+
+/* Creates the namespaces every cluster has; loads data_file when it exists. */
+int kl_server_start(struct kl_server *srv, char *why, size_t why_len);
+
+#endif

@@ -1,0 +1,44 @@
+# shellcheck shell=bash
+# kube-lite for a test file: started on 127.0.0.1 (a free port) in setup_file,
+# stopped in teardown_file; kubectl and the C client use the kubeconfig it writes.
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+KL_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+export FERRY_BIN=${FERRY_BIN:-$KL_TOP/bin}
+# shellcheck disable=SC2034 # used by the tests
+KUBECLIENT=$KL_TOP/build/tests/tools/kubeclient
+
+# kl_start NAME [kube-lite options...]: starts one; sets KL_KC_<NAME> and KL_PID_<NAME>.
+kl_start() {
+  local name=$1
+  shift
+  local kc="$BATS_FILE_TMPDIR/$name.kubeconfig" log="$BATS_FILE_TMPDIR/$name.log"
+  rm -f "$kc"
+  "$FERRY_BIN/kube-lite" --listen 127.0.0.1:0 --kubeconfig-out "$kc" "$@" >"$log" 2>&1 3>&- &
+  local pid=$! i
+  for ((i = 0; i < 100; i++)); do
+    [ -s "$kc" ] && break
+    sleep 0.05
+  done
+  [ -s "$kc" ] || { cat "$log"; return 1; }
+  printf -v "KL_KC_$name" '%s' "$kc"
+  printf -v "KL_PID_$name" '%s' "$pid"
+  export "KL_KC_$name" "KL_PID_$name"
+}
+
+kl_stop() {
+  local pidvar="KL_PID_$1"
+  [ -n "${!pidvar:-}" ] || return 0
+  kill -TERM "${!pidvar}" 2>/dev/null || true
+  wait "${!pidvar}" 2>/dev/null || true
+}
+
+kl_port() { sed -n 's#.*server: https\{0,1\}://127.0.0.1:\([0-9]*\).*#\1#p' "$1"; }
+
+# kl_fault KUBECONFIG JSON
+kl_fault() { curl -sf -XPOST -d "$2" "http://127.0.0.1:$(kl_port "$1")/kube-lite/faults" >/dev/null; }
+
+# kubectl does not fetch OpenAPI from kube-lite: client-side validation is off.
+k() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
+kcreate() { kubectl --kubeconfig "$KUBECONFIG" create --validate=false "$@"; }

@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# kube-lite checked with a client no one here wrote: kubectl.
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() {
+  kl_start main --faults
+}
+teardown_file() { kl_stop main; }
+setup() { export KUBECONFIG=$KL_KC_main; }
+
+@test "discovery: namespaces, api-resources, raw paths" {
+  run k get namespaces -o name
+  assert_success
+  assert_output --partial "namespace/default"
+  assert_output --partial "namespace/kube-system"
+  run k api-resources
+  assert_success
+  assert_output --regexp 'pods +po +v1 +true +Pod'
+  assert_output --regexp 'leases +coordination.k8s.io/v1 +true +Lease'
+  run k get --raw /version
+  assert_output --partial '"gitVersion":"v1.32.0-kube-lite"'
+}
+
+@test "create, get, label, annotate, patch (merge, json, strategic), delete" {
+  kcreate -f - <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec: {nodeName: node-a, containers: [{name: c, image: busybox}]}
+Y
+  run k get pod web -o jsonpath='{.spec.nodeName}'
+  assert_output "node-a"
+  k label pod web tier=front
+  k annotate pod web ferry.dev/migrate-to=auto
+  run k get pods -l 'tier in (front,back)' -o name
+  assert_output "pod/web"
+  run k get pods -l 'tier!=front' -o name
+  assert_output ""
+  k patch pod web --type merge -p '{"metadata":{"labels":{"m":"1"}}}'
+  k patch pod web --type json -p '[{"op":"add","path":"/metadata/labels/j","value":"2"}]'
+  k patch pod web --type strategic -p '{"metadata":{"labels":{"s":"3"}}}'
+  run k get pod web -o jsonpath='{.metadata.labels.m}{.metadata.labels.j}{.metadata.labels.s}{.metadata.annotations.ferry\.dev/migrate-to}'
+  assert_output "123auto"
+  run k get pods --field-selector spec.nodeName=node-a -o name
+  assert_output "pod/web"
+  run k delete pod web
+  assert_success
+  run k get pod web
+  assert_failure
+  assert_output --partial 'pods "web" not found'
+}
+
+@test "apply creates, then applies a change" {
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n' > "$BATS_TEST_TMPDIR/svc.yaml"
+  run k apply --validate=false -f "$BATS_TEST_TMPDIR/svc.yaml"
+  assert_success
+  assert_output --partial "service/svc created"
+  sed -i 's/port: 80/port: 8080/' "$BATS_TEST_TMPDIR/svc.yaml"
+  run k apply --validate=false -f "$BATS_TEST_TMPDIR/svc.yaml"
+  assert_success
+  assert_output --partial "service/svc configured"
+  run k get svc svc -o jsonpath='{.spec.ports[0].port}'
+  assert_output "8080"
+}
+
+@test "a stale resourceVersion is a conflict" {
+  kcreate -f - <<'Y'
+apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: l1}
+spec: {holderIdentity: a}
+Y
+  k get lease l1 -o json > "$BATS_TEST_TMPDIR/old.json"
+  k patch lease l1 --type merge -p '{"spec":{"holderIdentity":"b"}}'
+  run k replace --validate=false -f "$BATS_TEST_TMPDIR/old.json"
+  assert_failure
+  assert_output --partial "the object has been modified"
+}
+
+@test "watch: kubectl get -w sees changes" {
+  k get pods -w --output-watch-events -o json > "$BATS_TEST_TMPDIR/watch.out" 2>&1 3>&- &
+  watcher=$!
+  sleep 0.5
+  kcreate -f - <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: watched}
+spec: {containers: [{name: c, image: busybox}]}
+Y
+  k delete pod watched
+  for ((i = 0; i < 100; i++)); do grep -q '"DELETED"' "$BATS_TEST_TMPDIR/watch.out" && break; sleep 0.05; done
+  kill "$watcher" 2>/dev/null || true
+  run cat "$BATS_TEST_TMPDIR/watch.out"
+  assert_output --regexp '"type": ?"ADDED"'
+  assert_output --regexp '"type": ?"DELETED"'
+  assert_output --regexp '"name": ?"watched"'
+}
+
+@test "410 Gone for a watch from a forgotten history" {
+  kl_fault "$KUBECONFIG" '{"forgetHistory":true}'
+  run k get --raw '/api/v1/pods?watch=true&resourceVersion=1&timeoutSeconds=2'
+  assert_output --partial '"code":410'
+  assert_output --partial '"reason":"Expired"'
+}
+
+@test "injected write failures come back as Status errors" {
+  kl_fault "$KUBECONFIG" '{"failWrites":1,"code":500}'
+  run k label namespace default x=y
+  assert_failure
+  assert_output --partial "injected failure"
+  run k label namespace default x=y
+  assert_success
+}
+
+@test "custom resources: a CRD and its objects" {
+  kcreate -f - <<'Y'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: podmigrations.ferry.dev}
+spec:
+  group: ferry.dev
+  scope: Namespaced
+  names: {plural: podmigrations, singular: podmigration, kind: PodMigration, shortNames: [pm]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+Y
+  kcreate -f - <<'Y'
+apiVersion: ferry.dev/v1alpha1
+kind: PodMigration
+metadata: {name: move-web}
+spec: {pod: web}
+Y
+  run k get podmigrations -o name
+  assert_output "podmigration.ferry.dev/move-web"
+  run k get pm move-web -o jsonpath='{.spec.pod}'
+  assert_output "web"
+  run k patch pm move-web --type strategic -p '{"spec":{"pod":"x"}}'
+  assert_failure
+}
+
+@test "protobuf is refused with 415, not misread" {
+  run k create namespace protons
+  assert_failure
+  assert_output --partial "JSON only"
+}

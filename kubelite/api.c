@@ -79,6 +79,17 @@ static const char *arg(struct MHD_Connection *c, const char *k)
   return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, k);
 }
 
+/* A boolean query parameter as the API server parses it (Go's strconv.ParseBool). */
+static int arg_true(struct MHD_Connection *c, const char *k)
+{
+  static const char *const yes[] = { "1", "t", "T", "true", "True", "TRUE" };
+  const char *v = arg(c, k);
+  for (size_t i = 0; v && i < sizeof yes / sizeof yes[0]; i++)
+    if (!strcmp(v, yes[i]))
+      return 1;
+  return 0;
+}
+
 static json_object *meta_of(json_object *o)
 {
   json_object *m;
@@ -372,8 +383,7 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
   kl_resource_key(&rt->r, kk, sizeof kk);
   json_object *items = sorted_items(kl_store_kind(s, kk), rt, sel);
   json_object_array_sort(items, by_key);
-  const char *w = arg(c, "watch");
-  if (w && (!strcmp(w, "true") || !strcmp(w, "1"))) {
+  if (arg_true(c, "watch")) {
     struct watch *wt = calloc(1, sizeof *wt);
     if (!wt)
       abort();
@@ -383,9 +393,8 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
     snprintf(wt->ns, sizeof wt->ns, "%s", rt->ns);
     wt->sel = sel;
     const char *rv = arg(c, "resourceVersion");
-    const char *bm = arg(c, "allowWatchBookmarks");
     const char *to = arg(c, "timeoutSeconds");
-    wt->bookmarks = bm && !strcmp(bm, "true");
+    wt->bookmarks = arg_true(c, "allowWatchBookmarks");
     wt->deadline = ferry_now_mono_ms() + (to ? atol(to) : 1800) * 1000;
     wt->epoch = s->watch_epoch;
     wt->last_sent = ferry_now_mono_ms();

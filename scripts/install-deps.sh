@@ -14,7 +14,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=5
+DEPS_VERSION=6
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -32,7 +32,7 @@ APT_PKGS=(
   runc iproute2 busybox-static
   bats bats-assert bats-support
   valgrind curl ca-certificates procps psmisc util-linux e2fsprogs
-  kmod file xz-utils zstd iptables libarchive-dev openssl
+  kmod file xz-utils zstd iptables libarchive-dev openssl python3-kubernetes
 )
 
 apt_ready=0

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "patch.h"
 #include "resources.h"
+#include "schema.h"
 #include "select.h"
 #include "util.h"
 
@@ -449,6 +450,45 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
   return x;
 }
 
+static int is_custom(const struct kl_resource *r) { return r->group[0] && !strstr(r->group, ".k8s.io"); }
+
+/* For a custom resource: validates obj (defaults applied, unknown fields pruned).
+ * Returns 1 and queues the 422 answer in *x when it is invalid. */
+static int invalid_custom(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *obj,
+                          enum MHD_Result *x)
+{
+  if (!is_custom(&rt->r))
+    return 0;
+  char key[256];
+  snprintf(key, sizeof key, "%s.%s", rt->r.plural, rt->r.group);
+  json_object *crd;
+  if (!json_object_object_get_ex(kl_store_kind(s, "apiextensions.k8s.io/customresourcedefinitions"), key, &crd))
+    return 0;
+  json_object *causes = NULL;
+  int n = kl_schema_validate(crd, rt->r.version, obj, &causes);
+  if (n) {
+    const char *name = ferry_kube_str(obj, "metadata.name") ?: "";
+    char msg[1024];
+    int l = snprintf(msg, sizeof msg, "%s.%s \"%s\" is invalid: ", rt->r.kind, rt->r.group, name);
+    for (int i = 0; i < n && l < (int)sizeof msg; i++) {
+      json_object *cz = json_object_array_get_idx(causes, (size_t)i);
+      l += snprintf(msg + l, sizeof msg - (size_t)l, "%s%s: %s", i ? ", " : (n > 1 ? "[" : ""),
+                    ferry_kube_str(cz, "field"), ferry_kube_str(cz, "message"));
+    }
+    if (n > 1 && l < (int)sizeof msg)
+      snprintf(msg + l, sizeof msg - (size_t)l, "]");
+    json_object *st = status_obj(422, "Invalid", rt->r.kind, name, msg);
+    json_object *details;
+    json_object_object_get_ex(st, "details", &details);
+    json_object_object_add(details, "group", json_object_new_string(rt->r.group));
+    json_object_object_add(details, "causes", json_object_get(causes));
+    *x = send_json(c, 422, st);
+    json_object_put(st);
+  }
+  json_object_put(causes);
+  return n > 0;
+}
+
 static int namespace_exists(struct kl_store *s, const char *ns)
 {
   return json_object_object_get_ex(kl_store_kind(s, "/namespaces"), ns, NULL);
@@ -493,6 +533,11 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   kl_resource_api_version(&rt->r, av, sizeof av);
   set_str(obj, "apiVersion", av);
   set_str(obj, "kind", rt->r.kind);
+  enum MHD_Result bad;
+  if (invalid_custom(s, c, rt, obj, &bad)) {
+    free(key);
+    return bad;
+  }
   new_uid(uid, sizeof uid);
   now_rfc3339(now, sizeof now);
   set_str(meta, "uid", uid);
@@ -556,6 +601,11 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
   kl_resource_api_version(&rt->r, av, sizeof av);
   set_str(result, "apiVersion", av);
   set_str(result, "kind", rt->r.kind);
+  enum MHD_Result bad;
+  if (invalid_custom(s, c, rt, result, &bad)) {
+    json_object_put(result);
+    return bad;
+  }
   json_object *cspec = NULL, *nspec = NULL;
   json_object_object_get_ex(cur, "spec", &cspec);
   json_object_object_get_ex(result, "spec", &nspec);

@@ -113,7 +113,7 @@ Y
   assert_success
 }
 
-@test "custom resources: a CRD and its objects" {
+@test "custom resources: a CRD, its objects, schema validation, defaults and pruning" {
   kcreate -f - <<'Y'
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -127,18 +127,52 @@ spec:
     served: true
     storage: true
     subresources: {status: {}}
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [pod]
+            properties:
+              pod: {type: string}
+              strategy: {type: string, enum: [stopAndCopy, preCopy, postCopy], default: stopAndCopy}
+              timeoutSeconds: {type: integer, minimum: 1, default: 600}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
 Y
   kcreate -f - <<'Y'
 apiVersion: ferry.dev/v1alpha1
 kind: PodMigration
 metadata: {name: move-web}
-spec: {pod: web}
+spec: {pod: web, unknownField: 1}
 Y
   run k get podmigrations -o name
   assert_output "podmigration.ferry.dev/move-web"
-  run k get pm move-web -o jsonpath='{.spec.pod}'
-  assert_output "web"
+  # defaults applied, unknown fields pruned
+  run k get pm move-web -o jsonpath='{.spec}'
+  assert_output '{"pod":"web","strategy":"stopAndCopy","timeoutSeconds":600}'
+  # violations are 422 with every cause named
+  run kcreate -f - <<'Y'
+apiVersion: ferry.dev/v1alpha1
+kind: PodMigration
+metadata: {name: bad}
+spec: {strategy: fast, timeoutSeconds: 0}
+Y
+  assert_failure
+  assert_output --partial 'spec.pod: Required value'
+  assert_output --partial 'spec.strategy: Unsupported value: "fast": supported values: "stopAndCopy", "preCopy", "postCopy"'
+  assert_output --partial 'spec.timeoutSeconds in body should be greater than or equal to 1'
+  run k patch pm move-web --type merge -p '{"spec":{"timeoutSeconds":"soon"}}'
+  assert_failure
+  assert_output --partial 'must be of type integer'
+  # the status subresource: the main resource ignores status, /status takes it
+  k patch pm move-web --type merge -p '{"status":{"phase":"Ignored"}}'
+  run k get pm move-web -o jsonpath='{.status.phase}'
+  assert_output ""
+  k patch pm move-web --subresource status --type merge -p '{"status":{"phase":"Pending"}}'
+  run k get pm move-web -o jsonpath='{.status.phase}'
+  assert_output "Pending"
+  # strategic merge patch is for built-in kinds only
   run k patch pm move-web --type strategic -p '{"spec":{"pod":"x"}}'
   assert_failure
 }

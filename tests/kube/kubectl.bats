@@ -178,7 +178,9 @@ Y
 }
 
 @test "protobuf is refused with 415, not misread" {
-  run k create namespace protons
-  assert_failure
+  # (kubectl 1.32's generator commands, e.g. "create namespace", send protobuf; 1.31's send JSON)
+  run curl -s -w '\n%{http_code}' -XPOST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
+    --data-binary 'k8s-not-json' "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces"
+  assert_line --index 1 "415"
   assert_output --partial "JSON only"
 }

@@ -154,6 +154,8 @@ static void persist(struct kl_server *srv)
   json_object_put(o);
 }
 
+static int is_custom(const struct kl_resource *r) { return r->group[0] && !strstr(r->group, ".k8s.io"); }
+
 /* ---------- routing ---------- */
 
 struct route {
@@ -450,8 +452,6 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
   return x;
 }
 
-static int is_custom(const struct kl_resource *r) { return r->group[0] && !strstr(r->group, ".k8s.io"); }
-
 /* For a custom resource: validates obj (defaults applied, unknown fields pruned).
  * Returns 1 and queues the 422 answer in *x when it is invalid. */
 static int invalid_custom(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *obj,
@@ -665,10 +665,10 @@ static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c,
     rc = kl_json_patch(&doc, patch, why, sizeof why);
     if (rc == 0 && !strcmp(ferry_kube_str(doc, "metadata.resourceVersion") ?: "", ferry_kube_str(cur, "metadata.resourceVersion") ?: ""))
       json_object_object_del(meta_of(doc), "resourceVersion");
-  } else if (ctype && (!strncmp(ctype, "application/merge-patch+json", 28) ||
-                       (!strncmp(ctype, "application/strategic-merge-patch+json", 38) &&
-                        (!rt->r.group[0] || strstr(rt->r.group, ".k8s.io"))))) {
+  } else if (ctype && !strncmp(ctype, "application/merge-patch+json", 28)) {
     rc = kl_merge_patch(&doc, patch);
+  } else if (ctype && !strncmp(ctype, "application/strategic-merge-patch+json", 38) && !is_custom(&rt->r)) {
+    rc = kl_strategic_patch(&doc, patch);
   } else {
     json_object_put(doc);
     return fail(c, 415, "UnsupportedMediaType", NULL, NULL, "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json%s",

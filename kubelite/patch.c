@@ -174,3 +174,111 @@ int kl_json_patch(json_object **doc, json_object *ops, char *why, size_t why_len
   }
   return 0;
 }
+
+/* The merge key of a list field, or NULL when the list is replaced whole. */
+static const char *merge_key(const char *field, json_object *elems)
+{
+  static const struct {
+    const char *field, *key;
+  } keys[] = {
+    { "containers", "name" },        { "initContainers", "name" }, { "ephemeralContainers", "name" },
+    { "volumes", "name" },           { "env", "name" },            { "imagePullSecrets", "name" },
+    { "volumeMounts", "mountPath" }, { "conditions", "type" },     { "ownerReferences", "uid" },
+    { "hostAliases", "ip" },
+  };
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (!strcmp(field, keys[i].field))
+      return keys[i].key;
+  if (!strcmp(field, "ports")) { /* container ports by containerPort, service ports by port */
+    json_object *first = json_object_array_length(elems) ? json_object_array_get_idx(elems, 0) : NULL;
+    return first && json_object_object_get_ex(first, "containerPort", NULL) ? "containerPort" : "port";
+  }
+  return NULL;
+}
+
+static const char *directive(json_object *o, const char *name)
+{
+  json_object *v;
+  return json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, name, &v) ? json_object_get_string(v)
+                                                                                            : NULL;
+}
+
+static int strategic(json_object **doc, json_object *patch);
+
+static void merge_list(json_object *cur, json_object *patch, const char *key)
+{
+  for (size_t i = 0; i < json_object_array_length(patch); i++) {
+    json_object *p = json_object_array_get_idx(patch, i), *pk;
+    if (!json_object_object_get_ex(p, key, &pk))
+      continue;
+    size_t at = json_object_array_length(cur);
+    for (size_t j = 0; j < json_object_array_length(cur); j++) {
+      json_object *ck;
+      if (json_object_object_get_ex(json_object_array_get_idx(cur, j), key, &ck) && json_object_equal(ck, pk)) {
+        at = j;
+        break;
+      }
+    }
+    const char *d = directive(p, "$patch");
+    if (d && !strcmp(d, "delete")) {
+      if (at < json_object_array_length(cur))
+        json_object_array_del_idx(cur, at, 1);
+    } else if (at < json_object_array_length(cur)) {
+      json_object *e = json_object_get(json_object_array_get_idx(cur, at));
+      strategic(&e, p);
+      json_object_array_put_idx(cur, at, e);
+    } else {
+      json_object *e = NULL;
+      strategic(&e, p);
+      json_object_array_add(cur, e);
+    }
+  }
+}
+
+static int strategic(json_object **doc, json_object *patch)
+{
+  if (!json_object_is_type(patch, json_type_object))
+    return kl_merge_patch(doc, patch);
+  const char *d = directive(patch, "$patch");
+  if (d && !strcmp(d, "replace")) {
+    json_object *copy = NULL;
+    json_object_deep_copy(patch, &copy, NULL);
+    json_object_object_del(copy, "$patch");
+    json_object_put(*doc);
+    *doc = copy;
+    return 0;
+  }
+  if (!*doc || !json_object_is_type(*doc, json_type_object)) {
+    json_object_put(*doc);
+    *doc = json_object_new_object();
+  }
+  json_object_object_foreach(patch, k, val)
+  {
+    if (k[0] == '$') /* $patch, $retainKeys, $setElementOrder/..., $deleteFromPrimitiveList/... */
+      continue;
+    json_object *cur = NULL;
+    int has = json_object_object_get_ex(*doc, k, &cur);
+    const char *key = json_object_is_type(val, json_type_array) ? merge_key(k, val) : NULL;
+    if (!val) {
+      json_object_object_del(*doc, k);
+    } else if (key && has && json_object_is_type(cur, json_type_array)) {
+      merge_list(cur, val, key);
+    } else if (json_object_is_type(val, json_type_object)) {
+      json_object *sub = has ? json_object_get(cur) : NULL;
+      strategic(&sub, val);
+      json_object_object_add(*doc, k, sub);
+    } else {
+      json_object *copy = NULL;
+      if (key) { /* a new keyed list: its elements may carry directives too */
+        copy = json_object_new_array();
+        merge_list(copy, val, key);
+      } else {
+        json_object_deep_copy(val, &copy, NULL);
+      }
+      json_object_object_add(*doc, k, copy);
+    }
+  }
+  return 0;
+}
+
+int kl_strategic_patch(json_object **doc, json_object *patch) { return strategic(doc, patch); }

@@ -51,6 +51,22 @@ Y
   assert_output --partial 'pods "web" not found'
 }
 
+@test "strategic merge patch merges lists by key, as the API server does" {
+  kcreate -f - <<'Y'
+apiVersion: v1
+kind: Pod
+metadata: {name: sp}
+spec:
+  containers:
+  - {name: a, image: busybox, env: [{name: X, value: "1"}]}
+  - {name: b, image: busybox}
+Y
+  k patch pod sp --type strategic -p '{"spec":{"containers":[{"name":"a","env":[{"name":"Y","value":"2"}]},{"name":"b","$patch":"delete"},{"name":"c","image":"nginx"}]}}'
+  run k get pod sp -o jsonpath='{range .spec.containers[*]}{.name}={.image}{range .env[*]},{.name}{end};{end}'
+  assert_output "a=busybox,X,Y;c=nginx;"
+  k delete pod sp
+}
+
 @test "apply creates, then applies a change" {
   printf 'apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n' > "$BATS_TEST_TMPDIR/svc.yaml"
   run k apply --validate=false -f "$BATS_TEST_TMPDIR/svc.yaml"

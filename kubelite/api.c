@@ -156,6 +156,15 @@ static void persist(struct kl_server *srv)
 
 static int is_custom(const struct kl_resource *r) { return r->group[0] && !strstr(r->group, ".k8s.io"); }
 
+/* apiVersion and kind are the resource's, whatever the client sent. */
+static void set_type(const struct kl_resource *r, json_object *o)
+{
+  char av[192];
+  kl_resource_api_version(r, av, sizeof av);
+  set_str(o, "apiVersion", av);
+  set_str(o, "kind", r->kind);
+}
+
 /* ---------- routing ---------- */
 
 struct route {
@@ -522,7 +531,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
     if (!namespace_exists(s, rt->ns))
       return fail(c, 404, "NotFound", "namespaces", rt->ns, "namespaces \"%s\" not found", rt->ns);
   }
-  char kk[256], av[192], uid[40], now[32];
+  char kk[256], uid[40], now[32];
   kl_resource_key(&rt->r, kk, sizeof kk);
   json_object *kind_map = kl_store_kind(s, kk);
   char *key = obj_key(&rt->r, rt->ns, name);
@@ -530,9 +539,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
     free(key);
     return fail(c, 409, "AlreadyExists", rt->r.plural, name, "%s \"%s\" already exists", rt->r.plural, name);
   }
-  kl_resource_api_version(&rt->r, av, sizeof av);
-  set_str(obj, "apiVersion", av);
-  set_str(obj, "kind", rt->r.kind);
+  set_type(&rt->r, obj);
   enum MHD_Result bad;
   if (invalid_custom(s, c, rt, obj, &bad)) {
     free(key);
@@ -597,10 +604,7 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
     else
       json_object_object_del(m, owned[i]);
   }
-  char av[192];
-  kl_resource_api_version(&rt->r, av, sizeof av);
-  set_str(result, "apiVersion", av);
-  set_str(result, "kind", rt->r.kind);
+  set_type(&rt->r, result);
   enum MHD_Result bad;
   if (invalid_custom(s, c, rt, result, &bad)) {
     json_object_put(result);

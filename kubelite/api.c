@@ -14,6 +14,7 @@
 #include "resources.h"
 #include "schema.h"
 #include "select.h"
+#include "table.h"
 #include "util.h"
 
 #define BOOKMARK_EVERY_MS 1000
@@ -364,6 +365,35 @@ static void watch_free(void *cls)
 
 /* ---------- verbs (s->mu held) ---------- */
 
+/* The CRD that defines a custom resource, or NULL. */
+static json_object *crd_of(struct kl_store *s, const struct kl_resource *r)
+{
+  if (!is_custom(r))
+    return NULL;
+  char key[256];
+  snprintf(key, sizeof key, "%s.%s", r->plural, r->group);
+  json_object *crd = NULL;
+  json_object_object_get_ex(kl_store_kind(s, "apiextensions.k8s.io/customresourcedefinitions"), key, &crd);
+  return crd;
+}
+
+/* kubectl asks for a Table (Accept: ...;as=Table); answers one when the CRD has
+ * printer columns. Returns 1 when it answered. */
+static int answer_table(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *items,
+                        enum MHD_Result *x)
+{
+  const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+  json_object *crd = accept && strstr(accept, "as=Table") ? crd_of(s, &rt->r) : NULL;
+  char rv[32];
+  snprintf(rv, sizeof rv, "%lld", (long long)s->rv);
+  json_object *t = crd ? kl_table(crd, rt->r.version, items, rv) : NULL;
+  if (!t)
+    return 0;
+  *x = send_json(c, 200, t);
+  json_object_put(t);
+  return 1;
+}
+
 static json_object *sorted_items(json_object *kind_map, const struct route *rt, struct kl_selector *sel)
 {
   json_object *items = json_object_new_array();
@@ -441,6 +471,11 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
   for (size_t i = start; i < end; i++)
     json_object_array_add(page, json_object_get(json_object_array_get_idx(items, i)));
   json_object_put(items);
+  enum MHD_Result tx;
+  if (answer_table(s, c, rt, page, &tx)) {
+    json_object_put(page);
+    return tx;
+  }
   json_object *list = json_object_new_object(), *meta = json_object_new_object();
   char av[192], kind[96], rv[32];
   kl_resource_api_version(&rt->r, av, sizeof av);
@@ -466,12 +501,8 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
 static int invalid_custom(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *obj,
                           enum MHD_Result *x)
 {
-  if (!is_custom(&rt->r))
-    return 0;
-  char key[256];
-  snprintf(key, sizeof key, "%s.%s", rt->r.plural, rt->r.group);
-  json_object *crd;
-  if (!json_object_object_get_ex(kl_store_kind(s, "apiextensions.k8s.io/customresourcedefinitions"), key, &crd))
+  json_object *crd = crd_of(s, &rt->r);
+  if (!crd)
     return 0;
   json_object *causes = NULL;
   int n = kl_schema_validate(crd, rt->r.version, obj, &causes);
@@ -899,7 +930,15 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
     x = fail(c, 404, "NotFound", NULL, NULL, "%s has no status subresource", rt.r.plural);
   } else if (!strcmp(method, "GET")) {
     json_object *cur = find(s, &rt);
-    x = cur ? send_json(c, 200, cur) : not_found(c, &rt);
+    if (!cur) {
+      x = not_found(c, &rt);
+    } else {
+      json_object *one = json_object_new_array();
+      json_object_array_add(one, json_object_get(cur));
+      if (rt.sub[0] || !answer_table(s, c, &rt, one, &x))
+        x = send_json(c, 200, cur);
+      json_object_put(one);
+    }
   } else if (!strcmp(method, "PUT")) {
     json_object *cur = find(s, &rt);
     if (!cur)

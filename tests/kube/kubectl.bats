@@ -193,6 +193,39 @@ Y
   assert_failure
 }
 
+@test "printer columns: kubectl get shows a CRD's additionalPrinterColumns" {
+  kcreate -f - <<'Y'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: trips.ferry.dev}
+spec:
+  group: ferry.dev
+  scope: Cluster
+  names: {plural: trips, singular: trip, kind: Trip}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    additionalPrinterColumns:
+    - {name: Phase, type: string, jsonPath: .status.phase}
+    - {name: Pod, type: string, jsonPath: .spec.pod}
+    - {name: Downtime, type: integer, jsonPath: .status.freezeMillis, priority: 1}
+    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+Y
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: Trip\nmetadata: {name: t1}\nspec: {pod: web}\n' | kcreate -f -
+  k patch trip t1 --subresource status --type merge -p '{"status":{"phase":"Restoring","freezeMillis":312}}'
+  run k get trips
+  assert_line --index 0 --regexp '^NAME +PHASE +POD +AGE$'
+  assert_line --index 1 --regexp '^t1 +Restoring +web +[0-9]+s$'
+  run k get trips -o wide
+  assert_line --index 0 --regexp '^NAME +PHASE +POD +DOWNTIME +AGE$'
+  assert_line --index 1 --regexp '^t1 +Restoring +web +312 +[0-9]+s$'
+  run k get trip t1
+  assert_line --index 1 --regexp '^t1 +Restoring +web'
+}
+
 @test "protobuf is refused with 415, not misread" {
   # (kubectl 1.32's generator commands, e.g. "create namespace", send protobuf; 1.31's send JSON)
   run curl -s -w '\n%{http_code}' -XPOST -H 'Content-Type: application/vnd.kubernetes.protobuf' \

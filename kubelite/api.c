@@ -10,6 +10,7 @@
 
 #include "kube.h"
 #include "log.h"
+#include "openapi.h"
 #include "patch.h"
 #include "resources.h"
 #include "schema.h"
@@ -24,7 +25,40 @@ struct body {
   size_t len, cap;
 };
 
+/* What one request asks beyond its verb and path (its handling is on one thread). */
+enum field_validation { FV_WARN, FV_STRICT, FV_IGNORE };
+static __thread struct {
+  int dry_run;                /* dryRun=All: everything but the write */
+  enum field_validation fv;   /* fieldValidation=, the server's default Warn */
+  json_object *warnings;      /* strings, sent as Warning: 299 headers */
+} req;
+
+static void warn(const char *msg)
+{
+  if (!req.warnings)
+    req.warnings = json_object_new_array();
+  json_object_array_add(req.warnings, json_object_new_string(msg));
+}
+
 /* ---------- answers ---------- */
+
+/* Warning: 299 - "text", quotes and backslashes escaped (RFC 7234). */
+static void add_warnings(struct MHD_Response *r)
+{
+  for (size_t i = 0; req.warnings && i < json_object_array_length(req.warnings); i++) {
+    const char *w = json_object_get_string(json_object_array_get_idx(req.warnings, i));
+    char buf[1024];
+    size_t l = (size_t)snprintf(buf, sizeof buf, "299 - \"");
+    for (const char *p = w; *p && l + 4 < sizeof buf; p++) {
+      if (*p == '"' || *p == '\\')
+        buf[l++] = '\\';
+      buf[l++] = *p;
+    }
+    buf[l++] = '"';
+    buf[l] = '\0';
+    MHD_add_response_header(r, "Warning", buf);
+  }
+}
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, json_object *o)
 {
@@ -32,6 +66,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned code, json_o
   struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
   MHD_add_response_header(r, "Content-Type", "application/json");
   MHD_add_response_header(r, "Cache-Control", "no-cache, private");
+  add_warnings(r);
   enum MHD_Result x = MHD_queue_response(c, code, r);
   MHD_destroy_response(r);
   return x;
@@ -155,7 +190,7 @@ static void persist(struct kl_server *srv)
   json_object_put(o);
 }
 
-static int is_custom(const struct kl_resource *r) { return r->group[0] && !strstr(r->group, ".k8s.io"); }
+static int is_custom(const struct kl_resource *r) { return r->custom; }
 
 /* apiVersion and kind are the resource's, whatever the client sent. */
 static void set_type(const struct kl_resource *r, json_object *o)
@@ -496,17 +531,78 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
   return x;
 }
 
-/* For a custom resource: validates obj (defaults applied, unknown fields pruned).
- * Returns 1 and queues the 422 answer in *x when it is invalid. */
-static int invalid_custom(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *obj,
-                          enum MHD_Result *x)
+/* Fields that are not the kind's: under fieldValidation=Strict the request fails
+ * with 400 as the API server's strict decoding does; under Warn (the default)
+ * each becomes a Warning header; under Ignore they are dropped silently. */
+static int refuse_unknown(struct MHD_Connection *c, const struct route *rt, json_object *unknown, enum MHD_Result *x)
 {
-  json_object *crd = crd_of(s, &rt->r);
-  if (!crd)
+  size_t n = json_object_array_length(unknown);
+  if (!n || req.fv == FV_IGNORE)
     return 0;
-  json_object *causes = NULL;
-  int n = kl_schema_validate(crd, rt->r.version, obj, &causes);
-  if (n) {
+  if (req.fv == FV_WARN) {
+    for (size_t i = 0; i < n; i++) {
+      char *w = ferry_asprintf("unknown field \"%s\"", json_object_get_string(json_object_array_get_idx(unknown, i)));
+      warn(w);
+      free(w);
+    }
+    return 0;
+  }
+  char msg[1024];
+  int l = snprintf(msg, sizeof msg, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: ", rt->r.kind,
+                   rt->r.version, rt->r.kind);
+  for (size_t i = 0; i < n && l < (int)sizeof msg; i++)
+    l += snprintf(msg + l, sizeof msg - (size_t)l, "%sunknown field \"%s\"", i ? ", " : "",
+                  json_object_get_string(json_object_array_get_idx(unknown, i)));
+  json_object *st = status_obj(400, "BadRequest", NULL, NULL, msg);
+  *x = send_json(c, 400, st);
+  json_object_put(st);
+  return 1;
+}
+
+/* metadata's fields (ObjectMeta): anything else is unknown, and dropped. */
+static void unknown_metadata(json_object *obj, json_object *unknown)
+{
+  static const char *const known[] = { "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
+                                       "generation", "creationTimestamp", "deletionTimestamp",
+                                       "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
+                                       "finalizers", "managedFields" };
+  json_object *m, *drop = json_object_new_array();
+  if (json_object_object_get_ex(obj, "metadata", &m) && json_object_is_type(m, json_type_object)) {
+    json_object_object_foreach(m, k, v)
+    {
+      (void)v;
+      size_t i = 0;
+      while (i < sizeof known / sizeof known[0] && strcmp(known[i], k) != 0)
+        i++;
+      if (i == sizeof known / sizeof known[0])
+        json_object_array_add(drop, json_object_new_string(k));
+    }
+    for (size_t i = 0; i < json_object_array_length(drop); i++) {
+      const char *field = json_object_get_string(json_object_array_get_idx(drop, i));
+      char *path = ferry_asprintf("metadata.%s", field);
+      json_object_array_add(unknown, json_object_new_string(path));
+      free(path);
+      json_object_object_del(m, field);
+    }
+  }
+  json_object_put(drop);
+}
+
+/* Decodes and validates obj as the API server would before a write: unknown
+ * fields (metadata's for every kind; for custom resources whatever the CRD's
+ * schema prunes) per fieldValidation, then the schema's rules (defaults applied).
+ * Returns 1 with the 400 or 422 answer queued in *x when the write must not happen.
+ * kube-lite has no schemas for built-in kinds: their spec and status are taken as sent. */
+static int invalid(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *obj,
+                   enum MHD_Result *x)
+{
+  json_object *unknown = json_object_new_array(), *causes = NULL;
+  unknown_metadata(obj, unknown);
+  json_object *crd = crd_of(s, &rt->r);
+  int n = crd ? kl_schema_validate(crd, rt->r.version, obj, &causes, unknown) : 0;
+  int bad = refuse_unknown(c, rt, unknown, x);
+  json_object_put(unknown);
+  if (!bad && n) {
     const char *name = ferry_kube_str(obj, "metadata.name") ?: "";
     char msg[1024];
     int l = snprintf(msg, sizeof msg, "%s.%s \"%s\" is invalid: ", rt->r.kind, rt->r.group, name);
@@ -524,9 +620,10 @@ static int invalid_custom(struct kl_store *s, struct MHD_Connection *c, const st
     json_object_object_add(details, "causes", json_object_get(causes));
     *x = send_json(c, 422, st);
     json_object_put(st);
+    bad = 1;
   }
   json_object_put(causes);
-  return n > 0;
+  return bad;
 }
 
 static int namespace_exists(struct kl_store *s, const char *ns)
@@ -572,7 +669,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   }
   set_type(&rt->r, obj);
   enum MHD_Result bad;
-  if (invalid_custom(s, c, rt, obj, &bad)) {
+  if (invalid(s, c, rt, obj, &bad)) {
     free(key);
     return bad;
   }
@@ -584,6 +681,11 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   json_object_object_del(meta, "deletionTimestamp");
   if (!strcmp(kk, "/namespaces") && !json_object_object_get_ex(obj, "status", NULL))
     json_object_object_add(obj, "status", json_tokener_parse("{\"phase\":\"Active\"}"));
+  if (req.dry_run) { /* the object as it would be, not stored */
+    free(key);
+    json_object_object_del(meta, "resourceVersion");
+    return send_json(c, 201, obj);
+  }
   set_rv(s, obj);
   json_object_object_add(kind_map, key, json_object_get(obj));
   kl_store_record(s, kk, "ADDED", obj);
@@ -637,7 +739,7 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
   }
   set_type(&rt->r, result);
   enum MHD_Result bad;
-  if (invalid_custom(s, c, rt, result, &bad)) {
+  if (invalid(s, c, rt, result, &bad)) {
     json_object_put(result);
     return bad;
   }
@@ -648,6 +750,11 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
     json_object *g;
     int gen = json_object_object_get_ex(cm, "generation", &g) ? json_object_get_int(g) : 1;
     json_object_object_add(m, "generation", json_object_new_int(gen + 1));
+  }
+  if (req.dry_run) {
+    enum MHD_Result x = send_json(c, 200, result);
+    json_object_put(result);
+    return x;
   }
   set_rv(s, result);
   char kk[256];
@@ -707,7 +814,7 @@ static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c,
   } else {
     json_object_put(doc);
     return fail(c, 415, "UnsupportedMediaType", NULL, NULL, "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json%s",
-                rt->r.group[0] && !strstr(rt->r.group, ".k8s.io") ? "" : ", application/strategic-merge-patch+json");
+                is_custom(&rt->r) ? "" : ", application/strategic-merge-patch+json");
   }
   if (rc < 0) {
     json_object_put(doc);
@@ -733,6 +840,18 @@ static void delete_now(struct kl_server *srv, const struct route *rt, json_objec
   json_object_put(gone);
 }
 
+/* DeleteOptions carry dryRun in the body: {"dryRun": ["All"]}. */
+static int dry_run_in(json_object *opts)
+{
+  json_object *d;
+  if (!opts || !json_object_object_get_ex(opts, "dryRun", &d) || !json_object_is_type(d, json_type_array))
+    return 0;
+  for (size_t i = 0; i < json_object_array_length(d); i++)
+    if (!strcmp(json_object_get_string(json_object_array_get_idx(d, i)) ?: "", "All"))
+      return 1;
+  return 0;
+}
+
 static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, json_object *opts)
 {
   json_object *cur = find(&srv->store, rt);
@@ -749,6 +868,8 @@ static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c
     return fail(c, 409, "Conflict", rt->r.plural, rt->name,
                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
                 rt->r.plural, rt->name, prv, rv);
+  if (req.dry_run || dry_run_in(opts))
+    return send_json(c, 200, cur);
   json_object *answer = json_object_get(cur);
   if (has_finalizers(cur)) {
     if (!json_object_object_get_ex(meta_of(cur), "deletionTimestamp", NULL)) {
@@ -796,19 +917,19 @@ static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c
   return x;
 }
 
-static enum MHD_Result do_faults(struct kl_server *srv, struct MHD_Connection *c, json_object *req)
+static enum MHD_Result do_faults(struct kl_server *srv, struct MHD_Connection *c, json_object *ask)
 {
   json_object *v;
   struct kl_store *s = &srv->store;
-  if (json_object_object_get_ex(req, "dropWatches", &v) && json_object_get_boolean(v)) {
+  if (json_object_object_get_ex(ask, "dropWatches", &v) && json_object_get_boolean(v)) {
     s->watch_epoch++;
     pthread_cond_broadcast(&s->cv);
   }
-  if (json_object_object_get_ex(req, "forgetHistory", &v) && json_object_get_boolean(v))
+  if (json_object_object_get_ex(ask, "forgetHistory", &v) && json_object_get_boolean(v))
     kl_store_forget(s);
-  if (json_object_object_get_ex(req, "failWrites", &v)) {
+  if (json_object_object_get_ex(ask, "failWrites", &v)) {
     srv->fail_writes = json_object_get_int(v);
-    srv->fail_code = json_object_object_get_ex(req, "code", &v) ? (unsigned)json_object_get_int(v) : 500;
+    srv->fail_code = json_object_object_get_ex(ask, "code", &v) ? (unsigned)json_object_get_int(v) : 500;
   }
   json_object *o = status_obj(200, "", NULL, NULL, "faults set");
   enum MHD_Result x = send_json(c, 200, o);
@@ -857,6 +978,15 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
     MHD_destroy_response(r);
     return x;
   }
+  int reading = !strcmp(method, "GET");
+  const char *dry = reading ? NULL : arg(c, "dryRun"), *fv = reading ? NULL : arg(c, "fieldValidation");
+  if (dry && strcmp(dry, "All") != 0)
+    return fail(c, 400, "BadRequest", NULL, NULL, "dryRun: Unsupported value: \"%s\": supported values: \"All\"", dry);
+  if (fv && *fv && strcmp(fv, "Strict") && strcmp(fv, "Warn") && strcmp(fv, "Ignore"))
+    return fail(c, 400, "BadRequest", NULL, NULL,
+                "fieldValidation: Unsupported value: \"%s\": supported values: \"Ignore\", \"Strict\", \"Warn\"", fv);
+  req.dry_run = dry != NULL;
+  req.fv = !fv || !*fv || !strcmp(fv, "Warn") ? FV_WARN : !strcmp(fv, "Strict") ? FV_STRICT : FV_IGNORE;
   json_object *body = NULL;
   const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
   if (b && b->len && ctype && strstr(ctype, "protobuf"))
@@ -880,6 +1010,12 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
     srv->fail_writes--;
     x = fail(c, srv->fail_code, srv->fail_code == 409 ? "Conflict" : "InternalError", NULL, NULL,
              "injected failure (kube-lite --faults)");
+    goto out;
+  }
+  if (!strcmp(method, "GET") && (!strcmp(url, "/openapi/v3") || !strncmp(url, "/openapi/v3/", 12))) {
+    json_object *spec = url[11] ? kl_openapi_gv(s, url + 12) : kl_openapi_index(s);
+    x = spec ? send_json(c, 200, spec) : fail(c, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
+    json_object_put(spec);
     goto out;
   }
   struct route rt;
@@ -917,7 +1053,11 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
       x = fail(c, 405, "MethodNotAllowed", NULL, NULL, "eviction is a POST on pods");
     else if (!cur)
       x = not_found(c, &rt);
-    else {
+    else if (req.dry_run || dry_run_in(body ? json_object_object_get(body, "deleteOptions") : NULL)) {
+      json_object *st = status_obj(201, "", NULL, NULL, "");
+      x = send_json(c, 201, st);
+      json_object_put(st);
+    } else {
       delete_now(srv, &rt, cur);
       persist(srv);
       json_object *st = status_obj(201, "", NULL, NULL, "");
@@ -958,6 +1098,8 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
 out:
   pthread_mutex_unlock(&s->mu);
   json_object_put(body);
+  json_object_put(req.warnings);
+  req.warnings = NULL;
   return x;
 }
 

@@ -1,21 +1,29 @@
 #include "resources.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kube.h"
 
 static const struct kl_resource BUILTIN[] = {
-  { "", "v1", "namespaces", "namespace", "Namespace", "ns", 0, 1 },
-  { "", "v1", "nodes", "node", "Node", "no", 0, 1 },
-  { "", "v1", "pods", "pod", "Pod", "po", 1, 1 },
-  { "", "v1", "services", "service", "Service", "svc", 1, 1 },
-  { "", "v1", "endpoints", "endpoints", "Endpoints", "ep", 1, 0 },
-  { "", "v1", "events", "event", "Event", "ev", 1, 0 },
-  { "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", "", 1, 0 },
-  { "coordination.k8s.io", "v1", "leases", "lease", "Lease", "", 1, 0 },
+  { "", "v1", "namespaces", "namespace", "Namespace", "ns", 0, 1, 0 },
+  { "", "v1", "nodes", "node", "Node", "no", 0, 1, 0 },
+  { "", "v1", "pods", "pod", "Pod", "po", 1, 1, 0 },
+  { "", "v1", "services", "service", "Service", "svc", 1, 1, 0 },
+  { "", "v1", "endpoints", "endpoints", "Endpoints", "ep", 1, 0, 0 },
+  { "", "v1", "events", "event", "Event", "ev", 1, 0, 0 },
+  { "", "v1", "configmaps", "configmap", "ConfigMap", "cm", 1, 0, 0 },
+  { "", "v1", "secrets", "secret", "Secret", "", 1, 0, 0 },
+  { "", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", "sa", 1, 0, 0 },
+  { "apps", "v1", "deployments", "deployment", "Deployment", "deploy", 1, 1, 0 },
+  { "apps", "v1", "replicasets", "replicaset", "ReplicaSet", "rs", 1, 1, 0 },
+  { "apps", "v1", "statefulsets", "statefulset", "StatefulSet", "sts", 1, 1, 0 },
+  { "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "pdb", 1, 1, 0 },
+  { "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", "", 1, 0, 0 },
+  { "coordination.k8s.io", "v1", "leases", "lease", "Lease", "", 1, 0, 0 },
   { "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition", "CustomResourceDefinition",
-    "crd,crds", 0, 1 },
+    "crd,crds", 0, 1, 0 },
 };
 #define NBUILTIN (sizeof BUILTIN / sizeof BUILTIN[0])
 
@@ -50,6 +58,7 @@ static int from_crd(json_object *crd, const char *version, struct kl_resource *r
     const char *scope = str(crd, "spec.scope");
     r->namespaced = !scope || strcmp(scope, "Cluster") != 0;
     r->has_status = json_object_object_get_ex(v, "subresources", &sub) && json_object_object_get_ex(sub, "status", &st);
+    r->custom = 1;
     return 0;
   }
   return -1;
@@ -190,4 +199,39 @@ json_object *kl_discovery_resources(struct kl_store *s, const char *group, const
   json_object_object_add(o, "groupVersion", json_object_new_string(gv));
   json_object_object_add(o, "resources", list);
   return o;
+}
+
+struct kl_resource *kl_resources_all(struct kl_store *s, size_t *n)
+{
+  json_object *crds = kl_store_kind(s, "apiextensions.k8s.io/customresourcedefinitions");
+  size_t cap = NBUILTIN;
+  json_object_object_foreach(crds, k0, crd0)
+  {
+    (void)k0;
+    json_object *spec, *versions;
+    if (json_object_object_get_ex(crd0, "spec", &spec) && json_object_object_get_ex(spec, "versions", &versions) &&
+        json_object_is_type(versions, json_type_array))
+      cap += json_object_array_length(versions);
+  }
+  struct kl_resource *all = calloc(cap, sizeof *all);
+  if (!all) {
+    *n = 0;
+    return NULL;
+  }
+  memcpy(all, BUILTIN, sizeof BUILTIN);
+  *n = NBUILTIN;
+  json_object_object_foreach(crds, key, crd)
+  {
+    (void)key;
+    json_object *spec, *versions;
+    if (!json_object_object_get_ex(crd, "spec", &spec) || !json_object_object_get_ex(spec, "versions", &versions) ||
+        !json_object_is_type(versions, json_type_array))
+      continue;
+    for (size_t i = 0; i < json_object_array_length(versions) && *n < cap; i++) {
+      const char *name = str(json_object_array_get_idx(versions, i), "name");
+      if (name && from_crd(crd, name, &all[*n]) == 0)
+        (*n)++;
+    }
+  }
+  return all;
 }

@@ -9,11 +9,15 @@
 struct kl_resource {
   char group[128], version[32], plural[64], singular[64], kind[64], short_names[64];
   int namespaced, has_status;
+  int custom; /* defined by a CRD */
 };
 
 /* Finds group/version/plural (built-in, then the stored CRDs; s->mu held). */
 int kl_resource_find(struct kl_store *s, const char *group, const char *version, const char *plural,
                      struct kl_resource *out);
+/* Every resource served now: the built-in ones, then each served version of
+ * each CRD (s->mu held). A new array of *n (free it), NULL when out of memory. */
+struct kl_resource *kl_resources_all(struct kl_store *s, size_t *n);
 /* "group/plural", the key of the resource's objects in the store. */
 void kl_resource_key(const struct kl_resource *r, char *buf, size_t len);
 /* The apiVersion string: "v1" or "group/version". */

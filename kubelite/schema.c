@@ -74,7 +74,7 @@ static void apply_defaults(json_object *props, json_object *v)
   }
 }
 
-static void check(json_object *schema, json_object *v, const char *path, json_object *causes)
+static void check(json_object *schema, json_object *v, const char *path, json_object *causes, json_object *pruned)
 {
   const char *type = sget(schema, "type");
   if (type && !type_ok(type, v)) {
@@ -109,7 +109,7 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
   if (json_object_is_type(v, json_type_array) && json_object_object_get_ex(schema, "items", &x))
     for (size_t i = 0; i < json_object_array_length(v); i++) {
       char *p = ferry_asprintf("%s[%zu]", path, i);
-      check(x, json_object_array_get_idx(v, i), p, causes);
+      check(x, json_object_array_get_idx(v, i), p, causes, pruned);
       free(p);
     }
   if (!json_object_is_type(v, json_type_object))
@@ -135,11 +135,14 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
     json_object *sub = NULL;
     char *p = join(path, k);
     if (props && json_object_object_get_ex(props, k, &sub))
-      check(sub, val, p, causes);
+      check(sub, val, p, causes, pruned);
     else if (addl && json_object_is_type(addl, json_type_object))
-      check(addl, val, p, causes);
-    else if (!preserve && (props || addl) && *path) /* pruned, as the API server prunes */
+      check(addl, val, p, causes, pruned);
+    else if (!preserve && !bget(schema, "additionalProperties")) { /* pruned, as the API server prunes */
       json_object_array_add(unknown, json_object_new_string(k));
+      if (pruned)
+        json_object_array_add(pruned, json_object_new_string(p));
+    }
     free(p);
   }
   for (size_t i = 0; i < json_object_array_length(unknown); i++)
@@ -147,31 +150,48 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
   json_object_put(unknown);
 }
 
-int kl_schema_validate(json_object *crd, const char *version, json_object *obj, json_object **causes)
+json_object *kl_schema_of(json_object *crd, const char *version)
 {
-  *causes = json_object_new_array();
-  json_object *spec, *versions, *schema = NULL;
-  if (!json_object_object_get_ex(crd, "spec", &spec) || !json_object_object_get_ex(spec, "versions", &versions))
-    return 0;
+  json_object *spec, *versions;
+  if (!json_object_object_get_ex(crd, "spec", &spec) || !json_object_object_get_ex(spec, "versions", &versions) ||
+      !json_object_is_type(versions, json_type_array))
+    return NULL;
   for (size_t i = 0; i < json_object_array_length(versions); i++) {
     json_object *ver = json_object_array_get_idx(versions, i), *s1, *s2;
     if (!strcmp(sget(ver, "name") ?: "", version) && json_object_object_get_ex(ver, "schema", &s1) &&
         json_object_object_get_ex(s1, "openAPIV3Schema", &s2))
-      schema = s2;
+      return s2;
   }
+  return NULL;
+}
+
+int kl_schema_validate(json_object *crd, const char *version, json_object *obj, json_object **causes,
+                       json_object *pruned)
+{
+  *causes = json_object_new_array();
+  json_object *schema = kl_schema_of(crd, version);
   if (!schema)
     return 0;
   /* apiVersion, kind and metadata are the server's; the rest follows the schema */
   json_object *props = NULL;
   json_object_object_get_ex(schema, "properties", &props);
+  json_object *unknown = json_object_new_array();
   json_object_object_foreach(obj, k, val)
   {
     if (!strcmp(k, "apiVersion") || !strcmp(k, "kind") || !strcmp(k, "metadata"))
       continue;
     json_object *ps;
-    if (props && json_object_object_get_ex(props, k, &ps))
-      check(ps, val, k, *causes);
+    if (props && json_object_object_get_ex(props, k, &ps)) {
+      check(ps, val, k, *causes, pruned);
+    } else if (!bget(schema, "x-kubernetes-preserve-unknown-fields")) {
+      json_object_array_add(unknown, json_object_new_string(k));
+      if (pruned)
+        json_object_array_add(pruned, json_object_new_string(k));
+    }
   }
+  for (size_t i = 0; i < json_object_array_length(unknown); i++)
+    json_object_object_del(obj, json_object_get_string(json_object_array_get_idx(unknown, i)));
+  json_object_put(unknown);
   apply_defaults(props, obj);
   json_object *req;
   if (json_object_object_get_ex(schema, "required", &req) && json_object_is_type(req, json_type_array))

@@ -39,6 +39,7 @@ kl_port() { sed -n 's#.*server: https\{0,1\}://127.0.0.1:\([0-9]*\).*#\1#p' "$1"
 # kl_fault KUBECONFIG JSON
 kl_fault() { curl -sf -XPOST -d "$2" "http://127.0.0.1:$(kl_port "$1")/kube-lite/faults" >/dev/null; }
 
-# kubectl does not fetch OpenAPI from kube-lite: client-side validation is off.
+# kubectl as an operator runs it: validation on (kube-lite serves /openapi/v3 and
+# fieldValidation, so kubectl leaves the checking to the server).
 k() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
-kcreate() { kubectl --kubeconfig "$KUBECONFIG" create --validate=false "$@"; }
+kcreate() { kubectl --kubeconfig "$KUBECONFIG" create "$@"; }

@@ -69,11 +69,11 @@ Y
 
 @test "apply creates, then applies a change" {
   printf 'apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n' > "$BATS_TEST_TMPDIR/svc.yaml"
-  run k apply --validate=false -f "$BATS_TEST_TMPDIR/svc.yaml"
+  run k apply -f "$BATS_TEST_TMPDIR/svc.yaml"
   assert_success
   assert_output --partial "service/svc created"
   sed -i 's/port: 80/port: 8080/' "$BATS_TEST_TMPDIR/svc.yaml"
-  run k apply --validate=false -f "$BATS_TEST_TMPDIR/svc.yaml"
+  run k apply -f "$BATS_TEST_TMPDIR/svc.yaml"
   assert_success
   assert_output --partial "service/svc configured"
   run k get svc svc -o jsonpath='{.spec.ports[0].port}'
@@ -89,7 +89,7 @@ spec: {holderIdentity: a}
 Y
   k get lease l1 -o json > "$BATS_TEST_TMPDIR/old.json"
   k patch lease l1 --type merge -p '{"spec":{"holderIdentity":"b"}}'
-  run k replace --validate=false -f "$BATS_TEST_TMPDIR/old.json"
+  run k replace -f "$BATS_TEST_TMPDIR/old.json"
   assert_failure
   assert_output --partial "the object has been modified"
 }
@@ -156,12 +156,16 @@ spec:
               timeoutSeconds: {type: integer, minimum: 1, default: 600}
           status: {type: object, x-kubernetes-preserve-unknown-fields: true}
 Y
-  kcreate -f - <<'Y'
-apiVersion: ferry.dev/v1alpha1
-kind: PodMigration
-metadata: {name: move-web}
-spec: {pod: web, unknownField: 1}
-Y
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: move-web}\nspec: {pod: web, unknownField: 1}\n' \
+    > "$BATS_TEST_TMPDIR/pm.yaml"
+  # kubectl's default (Strict): an unknown field refuses the object
+  run kcreate -f "$BATS_TEST_TMPDIR/pm.yaml"
+  assert_failure
+  assert_output --partial 'PodMigration in version "v1alpha1" cannot be handled as a PodMigration: strict decoding error: unknown field "spec.unknownField"'
+  # Warn: created with a warning, the field pruned
+  run kcreate --validate=warn -f "$BATS_TEST_TMPDIR/pm.yaml"
+  assert_success
+  assert_output --partial 'Warning: unknown field "spec.unknownField"'
   run k get podmigrations -o name
   assert_output "podmigration.ferry.dev/move-web"
   # defaults applied, unknown fields pruned
@@ -224,6 +228,58 @@ Y
   assert_line --index 1 --regexp '^t1 +Restoring +web +312 +[0-9]+s$'
   run k get trip t1
   assert_line --index 1 --regexp '^t1 +Restoring +web'
+}
+
+@test "OpenAPI v3: kubectl validates through the server, explain reads a CRD's schema" {
+  run k get --raw /openapi/v3
+  assert_output --regexp '"api/v1":\{"serverRelativeURL":"/openapi/v3/api/v1\?hash=[0-9a-f]{64}"'
+  # kubectl looks for fieldValidation on each kind's PATCH operation
+  run k get --raw /openapi/v3/api/v1
+  assert_output --partial '"/api/v1/namespaces/{namespace}/pods/{name}":'
+  assert_output --partial '"name":"fieldValidation","in":"query"'
+  run k get --raw /openapi/v3/apis/nothing.example/v1
+  assert_failure
+  # unknown metadata fields: refused under Strict (kubectl's default), warned under Warn
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: ov, colour: blue}\nspec: {ports: [{port: 80}]}\n' > "$BATS_TEST_TMPDIR/s.yaml"
+  run k apply -f "$BATS_TEST_TMPDIR/s.yaml"
+  assert_failure
+  assert_output --partial 'strict decoding error: unknown field "metadata.colour"'
+  run k apply --validate=warn -f "$BATS_TEST_TMPDIR/s.yaml"
+  assert_success
+  assert_output --partial 'Warning: unknown field "metadata.colour"'
+  # explain: the CRD's schema (the custom resources test made it)
+  run k explain pm.spec.strategy
+  assert_success
+  assert_output --partial 'ENUM:'
+  assert_output --partial 'stopAndCopy'
+}
+
+@test "dry run: create, patch, delete and evict answer but write nothing" {
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: dry}\nspec: {containers: [{name: c, image: busybox}]}\n' > "$BATS_TEST_TMPDIR/p.yaml"
+  run kcreate --dry-run=server -f "$BATS_TEST_TMPDIR/p.yaml"
+  assert_success
+  assert_output --partial '(server dry run)'
+  run k get pod dry
+  assert_failure
+  kcreate -f "$BATS_TEST_TMPDIR/p.yaml"
+  rv=$(k get pod dry -o jsonpath='{.metadata.resourceVersion}')
+  run k label pod dry --dry-run=server a=b
+  assert_success
+  run k delete pod dry --dry-run=server
+  assert_success
+  run k get pod dry -o jsonpath='{.metadata.resourceVersion}{.metadata.labels}'
+  assert_output "$rv"
+  run curl -s -XPOST -H 'Content-Type: application/json' \
+    -d '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"dry"},"deleteOptions":{"dryRun":["All"]}}' \
+    "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces/default/pods/dry/eviction"
+  assert_output --partial '"code":201'
+  run k get pod dry -o jsonpath='{.metadata.resourceVersion}'
+  assert_output "$rv"
+  run k get --raw '/api/v1/namespaces/default/pods?dryRun=Some'
+  assert_success # reads ignore it
+  run curl -s -XDELETE "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces/default/pods/dry?dryRun=Some"
+  assert_output --partial 'dryRun: Unsupported value: \"Some\"'
+  k delete pod dry
 }
 
 @test "protobuf is refused with 415, not misread" {

@@ -12,7 +12,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-nonliteral \
            -D_FORTIFY_SOURCE=2 -fstack-protector-strong -Ilib \
            -DFERRY_VERSION=\"$(VERSION)\" $(shell pkg-config --cflags $(PKGS))
-LDLIBS  += $(shell pkg-config --libs $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lm
 
 ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
@@ -23,6 +23,8 @@ LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 AGENT_SRC := $(wildcard agent/*.c)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
+CTL_SRC   := $(wildcard controller/*.c)
+CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 # kube-lite: the API server for tests and the demo (kubelite/*.c).
 KL_SRC    := $(wildcard kubelite/*.c)
 KL_OBJ    := $(KL_SRC:%.c=$(BUILD)/%.o)
@@ -31,9 +33,9 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-unit test-asan test-node demo bench clean lint
 
-all: $(BIN)/ferry-agent $(BIN)/ferry-workload $(if $(KL_SRC),$(BIN)/kube-lite)
+all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-workload $(if $(KL_SRC),$(BIN)/kube-lite)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h controller/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -44,6 +46,10 @@ $(BIN)/ferry-agent: $(AGENT_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(AGENT_OBJ) $(BUILD)/libferry.a $(LDLIBS)
 
+$(BIN)/ferry-controller: $(CTL_OBJ) $(BUILD)/libferry.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(BUILD)/libferry.a $(LDLIBS)
+
 $(BIN)/kube-lite: $(KL_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(KL_OBJ) $(BUILD)/libferry.a $(LDLIBS) -lpthread
@@ -53,10 +59,11 @@ $(BIN)/ferry-workload: tests/workload/workload.c
 	@mkdir -p $(BIN)
 	$(CC) -O2 -static -Wall -Wextra -Werror -o $@ $<
 
-# Unit tests link the library and the agent's objects but its main().
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJ))
+# Unit tests link the library and the agent's and the controller's objects but their main().
+UNIT_OBJ := $(filter-out $(BUILD)/agent/main.o $(BUILD)/controller/main.o,$(AGENT_OBJ) $(CTL_OBJ))
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iagent $(LDFLAGS) -o $@ $< $(filter-out $(BUILD)/agent/main.o,$(AGENT_OBJ)) \
+	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
 
 # Test tools (tests/tools/*.c): programs the shell tests drive.
@@ -93,8 +100,8 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/informer.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent kubelite tests/tools
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash tests/kube/helpers.bash bench/*.sh
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller kubelite tests/tools
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash bench/*.sh
 
 clean:
 	rm -rf build build-asan bin

@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "criu.h"
+#include "daemon.h"
 #include "engine.h"
 #include "log.h"
 #include "manifest.h"
@@ -41,6 +42,7 @@ static void usage(FILE *f)
         "  restore     verify an image and restore its container on this node\n"
         "  migrate     checkpoint, restore on the target, roll back on failure\n"
         "  inspect     print and verify an image\n"
+        "  daemon      do this node's part of PodMigrations (watches the Kubernetes API)\n"
         "\n"
         "exit codes: 0 done, 1 failed (nothing changed), 2 usage, 3 rolled back to the source,\n"
         "            4 rollback failed (container not running)\n"
@@ -186,11 +188,18 @@ static int check_image_arg(const char *cmd, const char *name)
   return 0;
 }
 
+/* extra (may be NULL, taken): more fields for the JSON answer. */
 static void print_result(const struct globals *g, const char *cmd, const char *container,
-                         const struct engine_result *r)
+                         const struct engine_result *r, json_object *extra)
 {
   if (g->json) {
     json_object *o = json_object_new_object();
+    if (extra) {
+      json_object_object_foreach(extra, ek, ev)
+      {
+        json_object_object_add(o, ek, json_object_get(ev));
+      }
+    }
     json_object_object_add(o, "command", json_object_new_string(cmd));
     json_object_object_add(o, "outcome", json_object_new_string(r->outcome ? r->outcome : "failed"));
     json_object_object_add(o, "exitCode", json_object_new_int(r->exit_code));
@@ -210,6 +219,7 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
     json_object_object_add(o, "timings", t);
     json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r->bytes));
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    fflush(stdout);
     json_object_put(o);
   } else if (r->exit_code == ENGINE_OK) {
     printf("%s: %s\n", r->outcome, r->message ? r->message : "");
@@ -227,7 +237,11 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
   }
   if (r->exit_code != ENGINE_OK)
     log_error("%s %s: %s", cmd, r->outcome ? r->outcome : "failed", r->message ? r->message : "failed");
+  json_object_put(extra);
 }
+
+/* A monotonic instant as wall-clock milliseconds (for comparing across nodes). */
+static int64_t wall_of(int64_t mono_ms) { return ferry_now_real_ms() - (ferry_now_mono_ms() - mono_ms); }
 
 static struct engine_opts engine_opts_for(const struct globals *g, const struct cmd_opts *c)
 {
@@ -267,8 +281,14 @@ static int cmd_checkpoint(const struct globals *g, int argc, char **argv)
   struct engine_opts o = engine_opts_for(g, &c);
   struct engine_result r = { 0 };
   struct engine_source src;
+  memset(&src, 0, sizeof src);
   engine_checkpoint(&o, c.root, argv[optind], &s, c.image, &src, &r);
-  print_result(g, "checkpoint", argv[optind], &r);
+  json_object *extra = json_object_new_object();
+  if (src.bundle)
+    json_object_object_add(extra, "bundle", json_object_new_string(src.bundle));
+  if (src.freeze_mono_ms)
+    json_object_object_add(extra, "frozenAtMs", json_object_new_int64(wall_of(src.freeze_mono_ms)));
+  print_result(g, "checkpoint", argv[optind], &r, extra);
   rc = (int)r.exit_code;
   engine_source_free(&src);
   engine_result_free(&r);
@@ -296,7 +316,10 @@ static int cmd_restore(const struct globals *g, int argc, char **argv)
   struct engine_target t = { c.root, c.bundle, c.netns, c.id, c.log };
   struct engine_result r = { 0 };
   engine_restore(&o, &t, &s, c.image, &r);
-  print_result(g, "restore", c.id, &r);
+  json_object *extra = json_object_new_object();
+  if (r.exit_code == ENGINE_OK)
+    json_object_object_add(extra, "restoredAtMs", json_object_new_int64(ferry_now_real_ms()));
+  print_result(g, "restore", c.id, &r, extra);
   rc = (int)r.exit_code;
   engine_result_free(&r);
   ferry_store_free(&s);
@@ -324,7 +347,7 @@ static int cmd_migrate(const struct globals *g, int argc, char **argv)
   struct engine_target t = { c.to_root, c.to_bundle, c.to_netns, c.id, c.log };
   struct engine_result r = { 0 };
   engine_migrate(&o, c.root, argv[optind], &t, &s, c.image, &r);
-  print_result(g, "migrate", argv[optind], &r);
+  print_result(g, "migrate", argv[optind], &r, NULL);
   rc = (int)r.exit_code;
   engine_result_free(&r);
   ferry_store_free(&s);
@@ -543,6 +566,10 @@ int main(int argc, char **argv)
     return cmd_migrate(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "inspect"))
     return cmd_inspect(&g, sub_argc, sub_argv);
+  if (!strcmp(cmd, "daemon")) {
+    struct daemon_globals dg = { g.criu, g.runc, g.work_dir, g.node };
+    return agent_daemon(&dg, sub_argc, sub_argv);
+  }
   fprintf(stderr, "ferry-agent: unknown command %s\n", cmd);
   usage(stderr);
   return 2;

@@ -1,0 +1,1036 @@
+/* The agent daemon: this node's part of each PodMigration (see daemon.h and
+ * lib/podmigration.h for the phases).
+ *
+ *   source: Scheduled -> Checkpointing (child: checkpoint) -> Transferring
+ *           RollingBack -> (container running? unlock; else child: restore here) -> RolledBack
+ *   target: Transferring -> Restoring (child: restore) -> Restored=True (the controller finishes)
+ *           RollingBack -> remove what was restored here -> TargetReleased=True
+ *
+ * A phase change is written (conditionally) before the step starts, so a
+ * second agent or a restarted one never starts it twice; a step whose child
+ * died without an answer is treated as interrupted: the workload is made to
+ * run on the source again. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "criu.h"
+#include "events.h"
+#include "informer.h"
+#include "kube.h"
+#include "log.h"
+#include "metrics.h"
+#include "podmigration.h"
+#include "queue.h"
+#include "runc.h"
+#include "util.h"
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+struct daemon {
+  const struct daemon_globals *g;
+  const char *kubeconfig, *store, *runc_root, *state_dir, *rootfs_base, *netns, *pod_ip, *ns, *metrics_listen;
+  int lease_seconds;
+  char self[PATH_MAX];
+  struct ferry_kube *kube;
+  struct ferry_informers *inf;
+  struct ferry_informer *pms;
+  struct queue *q;
+  struct ferry_recorder *rec;
+  struct metrics *m;
+  unsigned long long cpu_busy, cpu_total; /* /proc/stat at the last report */
+  int ops;                                 /* steps started and not yet answered */
+};
+
+static json_object *get(json_object *o, const char *k)
+{
+  json_object *v = NULL;
+  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
+
+static void event(struct daemon *d, json_object *obj, const char *type, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void event(struct daemon *d, json_object *obj, const char *type, const char *reason, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_record_event(d->rec, obj, type, reason, &err, "%s", msg) < 0)
+    log_warn("event %s: %s", reason, ferry_error_msg(&err));
+  ferry_error_clear(&err);
+}
+
+/* ---------- steps as child processes ---------- */
+
+enum op_state { OP_NONE, OP_RUNNING, OP_DONE, OP_DIED };
+
+static char *op_path(struct daemon *d, const char *uid, const char *step, const char *ext)
+{
+  return ferry_asprintf("%s/ops/%s.%s.%s", d->state_dir, uid, step, ext);
+}
+
+/* Field 22 of /proc/PID/stat: when the process started (tells a reused PID apart). */
+static unsigned long long start_time(pid_t pid, char *state)
+{
+  char path[64], *text = NULL;
+  size_t len;
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  ferry_error err = FERRY_ERROR_INIT;
+  unsigned long long t = 0;
+  if (ferry_read_file(path, &text, &len, &err) == 0) {
+    const char *p = strrchr(text, ')'); /* the command may hold spaces */
+    if (p) {
+      char st = 0;
+      int field = 2;
+      for (p++; *p && field < 22; p++)
+        if (*p == ' ') {
+          field++;
+          if (field == 3)
+            st = p[1];
+        }
+      t = strtoull(p, NULL, 10);
+      if (state)
+        *state = st;
+    }
+  }
+  ferry_error_clear(&err);
+  free(text);
+  return t;
+}
+
+static enum op_state op_check(struct daemon *d, const char *uid, const char *step, json_object **result)
+{
+  *result = NULL;
+  char *pidf = op_path(d, uid, step, "pid"), *outf = op_path(d, uid, step, "json"), *text = NULL;
+  size_t len;
+  ferry_error err = FERRY_ERROR_INIT;
+  enum op_state s = OP_NONE;
+  if (ferry_read_file(pidf, &text, &len, &err) == 0) {
+    long long pid = 0;
+    unsigned long long started = 0;
+    char st = 0;
+    if (sscanf(text, "%lld %llu", &pid, &started) == 2 && pid > 0 && kill((pid_t)pid, 0) == 0 &&
+        start_time((pid_t)pid, &st) == started && st != 'Z') {
+      s = OP_RUNNING;
+    } else {
+      free(text);
+      text = NULL;
+      ferry_error_clear(&err);
+      s = OP_DIED;
+      if (ferry_read_file(outf, &text, &len, &err) == 0 && (*result = json_tokener_parse(text)) != NULL)
+        s = OP_DONE;
+    }
+  }
+  ferry_error_clear(&err);
+  free(text);
+  free(pidf);
+  free(outf);
+  return s;
+}
+
+static void op_clear(struct daemon *d, const char *uid, const char *step)
+{
+  if (d->ops > 0)
+    d->ops--;
+  metrics_ops(d->m, d->ops);
+  static const char *const exts[] = { "pid", "json" };
+  for (size_t i = 0; i < 2; i++) {
+    char *p = op_path(d, uid, step, exts[i]);
+    if (unlink(p) < 0 && errno != ENOENT)
+      log_warn("removing %s: %m", p);
+    free(p);
+  }
+}
+
+/* Starts `ferry-agent --json ARGS...` with its answer going to the .json file
+ * and its log to the .log file; records PID and start time in the .pid file. */
+static int op_start(struct daemon *d, const char *uid, const char *step, char *const *args, ferry_error *err)
+{
+  char *pidf = op_path(d, uid, step, "pid"), *outf = op_path(d, uid, step, "json"), *logf = op_path(d, uid, step, "log");
+  char *argv[64];
+  int n = 0;
+  argv[n++] = d->self;
+  argv[n++] = "--json";
+  argv[n++] = "--criu";
+  argv[n++] = (char *)d->g->criu;
+  argv[n++] = "--runc";
+  argv[n++] = (char *)d->g->runc;
+  argv[n++] = "--work-dir";
+  argv[n++] = (char *)d->g->work_dir;
+  argv[n++] = "--node";
+  argv[n++] = (char *)d->g->node;
+  for (int i = 0; args[i] && n < 63; i++)
+    argv[n++] = args[i];
+  argv[n] = NULL;
+  int rc = -1;
+  int out = open(outf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int logfd = out >= 0 ? open(logf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+  if (out < 0 || logfd < 0) {
+    ferry_error_set(err, errno, "opening %s", out < 0 ? outf : logf);
+    goto done;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    ferry_error_set(err, errno, "fork");
+    goto done;
+  }
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDONLY);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(logfd, 2) < 0)
+      _exit(127);
+    execv(d->self, argv);
+    _exit(127);
+  }
+  char line[64];
+  snprintf(line, sizeof line, "%d %llu\n", (int)pid, start_time(pid, NULL));
+  if (ferry_write_file_atomic(pidf, line, strlen(line), err) < 0) {
+    kill(pid, SIGKILL); /* without its record no one could tell how it ended */
+    goto done;
+  }
+  log_info("started %s for %s (pid %d, log %s)", step, uid, (int)pid, logf);
+  metrics_ops(d->m, ++d->ops);
+  rc = 0;
+done:
+  if (out >= 0)
+    close(out);
+  if (logfd >= 0)
+    close(logfd);
+  free(pidf);
+  free(outf);
+  free(logf);
+  return rc;
+}
+
+/* ---------- this node's view of a migration ---------- */
+
+static const char *container_id(json_object *pm)
+{
+  json_object *cs = get(get(pm, "status"), "containers");
+  const char *id = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
+  const char *sep = id ? strstr(id, "://") : NULL;
+  return sep ? sep + 3 : id;
+}
+
+static char *image_name(json_object *pm)
+{
+  const char *uid = str(pm, "metadata.uid") ?: "0";
+  return ferry_asprintf("%s.%s.%.8s", str(pm, "metadata.namespace"), str(pm, "metadata.name"), uid);
+}
+
+static void add_flags(json_object *pm, char **args, int *n)
+{
+  static const struct {
+    const char *field, *flag;
+  } map[] = { { "tcpEstablished", "--tcp-established" }, { "tcpClose", "--tcp-close" },
+              { "fileLocks", "--file-locks" },           { "extUnixSockets", "--ext-unix-sk" },
+              { "shellJob", "--shell-job" } };
+  json_object *o = get(get(pm, "spec"), "options");
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+    json_object *v = get(o, map[i].field);
+    if (v && json_object_get_boolean(v))
+      args[(*n)++] = (char *)map[i].flag;
+  }
+}
+
+static int write_pm(struct daemon *d, json_object *pm, json_object *patch, ferry_error *err)
+{
+  struct ferry_kube_status st = { 0 };
+  int rc = pm_write_status(d->kube, pm, patch, 1, NULL, &st, err);
+  json_object_put(patch);
+  return rc;
+}
+
+static struct ferry_runc runc_for(struct daemon *d)
+{
+  struct ferry_runc r = { .runc = d->g->runc, .criu = d->g->criu, .root = d->runc_root, .log = NULL, .timeout_ms = 30000 };
+  return r;
+}
+
+static char *bundle_dir(struct daemon *d, json_object *pm)
+{
+  return ferry_asprintf("%s/bundles/%s", d->state_dir, str(pm, "status.targetPod") ?: "unknown");
+}
+
+/* A bundle for the restored container: an overlay of the node's copy of the
+ * image (--rootfs-base) with a fresh upper layer; config.json comes from the
+ * checkpoint image. (With ferry-runc the runtime makes the bundle instead.) */
+static int make_bundle(struct daemon *d, const char *dir, ferry_error *err)
+{
+  char *rootfs = ferry_path_join(dir, "rootfs"), *upper = ferry_path_join(dir, "upper"), *work = ferry_path_join(dir, "work");
+  int rc = -1;
+  if (ferry_mkdir_p(rootfs, 0755, err) < 0 || ferry_mkdir_p(upper, 0755, err) < 0 || ferry_mkdir_p(work, 0755, err) < 0)
+    goto out;
+  char *opts = ferry_asprintf("lowerdir=%s,upperdir=%s,workdir=%s", d->rootfs_base, upper, work);
+  if (mount("overlay", rootfs, "overlay", 0, opts) < 0 && errno != EBUSY) {
+    ferry_error_set(err, errno, "mounting the overlay root filesystem at %s", rootfs);
+    free(opts);
+    goto out;
+  }
+  free(opts);
+  rc = 0;
+out:
+  free(rootfs);
+  free(upper);
+  free(work);
+  return rc;
+}
+
+static void remove_bundle(const char *dir)
+{
+  char *rootfs = ferry_path_join(dir, "rootfs");
+  if (umount2(rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+    log_warn("unmounting %s: %m", rootfs);
+  free(rootfs);
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_rm_rf(dir, &err) < 0)
+    log_warn("removing %s: %s", dir, ferry_error_msg(&err));
+  ferry_error_clear(&err);
+}
+
+/* ---------- source ---------- */
+
+static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid"), *id = container_id(pm);
+  if (!id || !*id) {
+    json_object *p = pm_status_patch(PM_FAILED, "NoContainer", "the pod's container ID is unknown");
+    return write_pm(d, pm, p, err);
+  }
+  json_object *patch = pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  char *name = image_name(pm);
+  char *args[24];
+  int n = 0;
+  args[n++] = "checkpoint";
+  args[n++] = "--root";
+  args[n++] = (char *)d->runc_root;
+  args[n++] = "--store";
+  args[n++] = (char *)d->store;
+  args[n++] = "--image";
+  args[n++] = name;
+  add_flags(pm, args, &n);
+  args[n++] = (char *)id;
+  args[n] = NULL;
+  int rc = op_start(d, uid, "checkpoint", args, err);
+  free(name);
+  return rc;
+}
+
+static void set_container_field(json_object *patch, json_object *pm, const char *key, const char *value)
+{
+  json_object *cs = get(get(pm, "status"), "containers"), *copy = NULL;
+  json_object_deep_copy(cs, &copy, NULL);
+  if (!copy || !json_object_array_length(copy)) {
+    json_object_put(copy);
+    return;
+  }
+  json_object_object_add(json_object_array_get_idx(copy, 0), key, json_object_new_string(value));
+  json_object *st;
+  if (json_object_object_get_ex(patch, "status", &st) && json_object_object_get_ex(st, "containers", NULL)) {
+    json_object *have = get(st, "containers");
+    json_object_object_add(json_object_array_get_idx(have, 0), key, json_object_new_string(value));
+    json_object_put(copy);
+    return;
+  }
+  pm_patch_set(patch, "containers", copy);
+}
+
+static void timings_into(json_object *patch, json_object *pm, json_object *result, const char *const *keys, size_t n)
+{
+  json_object *t = NULL, *old = get(get(pm, "status"), "timings");
+  if (old)
+    json_object_deep_copy(old, &t, NULL);
+  else
+    t = json_object_new_object();
+  json_object *rt = get(result, "timings");
+  for (size_t i = 0; i < n; i += 2) {
+    json_object *v = get(rt, keys[i]);
+    if (v)
+      json_object_object_add(t, keys[i + 1], json_object_new_int64(json_object_get_int64(v)));
+  }
+  pm_patch_set(patch, "timings", t);
+}
+
+static void format_ms(int64_t ms, char *buf, size_t len)
+{
+  char t[40];
+  ferry_format_time(ms, t, sizeof t);
+  /* 2026-11-25T04:01:48Z -> 2026-11-25T04:01:48.123Z */
+  size_t l = strlen(t);
+  if (l && t[l - 1] == 'Z')
+    t[l - 1] = '\0';
+  snprintf(buf, len, "%s.%03dZ", t, (int)(ms % 1000));
+}
+
+static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object *res, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid");
+  int code = json_object_get_int(get(res, "exitCode"));
+  const char *msg = str(res, "message") ?: "";
+  json_object *patch;
+  if (code == 0) {
+    char *image = ferry_asprintf("%s/%s", d->store, str(res, "image") ? strrchr(str(res, "image"), '/') + 1 : "");
+    char when[48];
+    format_ms(json_object_get_int64(get(res, "frozenAtMs")), when, sizeof when);
+    patch = pm_status_patch(PM_TRANSFERRING, "Checkpointed", "image %s published", image);
+    pm_patch_set(patch, "image", json_object_new_string(image));
+    pm_patch_set(patch, "bytes", json_object_new_int64(json_object_get_int64(get(res, "bytes"))));
+    pm_patch_set(patch, "frozenAt", json_object_new_string(when));
+    static const char *const keys[] = { "dumpMs", "dump", "rootfsMs", "rootfs", "writeMs", "write" };
+    timings_into(patch, pm, res, keys, 6);
+    if (str(res, "bundle"))
+      set_container_field(patch, pm, "bundle", str(res, "bundle"));
+    set_container_field(patch, pm, "runtimeRoot", d->runc_root);
+    metrics_count(d->m, "source", "checkpointed");
+    metrics_observe_bytes(d->m, (double)json_object_get_int64(get(res, "bytes")));
+    event(d, pm, "Normal", "Checkpointed", "%s: frozen and saved, %lld bytes (dump %lld ms)", d->g->node,
+          (long long)json_object_get_int64(get(res, "bytes")),
+          (long long)json_object_get_int64(get(get(res, "timings"), "dumpMs")));
+    free(image);
+  } else if (code == 1) { /* the engine's promise: nothing changed, the container runs */
+    patch = pm_status_patch(PM_FAILED, "CheckpointFailed", "%s", msg);
+    metrics_count(d->m, "source", "failed");
+    event(d, pm, "Warning", "CheckpointFailed", "%s: %s (the pod keeps running there)", d->g->node, msg);
+  } else {
+    patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointFailed", "%s", msg);
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_CHECKPOINTING));
+    event(d, pm, "Warning", "CheckpointFailed", "%s: %s", d->g->node, msg);
+  }
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  op_clear(d, uid, "checkpoint");
+  return 0;
+}
+
+/* The source container's state: 1 running (or paused, resumed now), 0 gone, -1 error. */
+static int source_running(struct daemon *d, const char *id, ferry_error *err)
+{
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  memset(&st, 0, sizeof st);
+  if (ferry_runc_state(&r, id, &st, err) < 0) {
+    if (err->errnum == ENOENT) {
+      ferry_error_clear(err);
+      return 0;
+    }
+    return -1;
+  }
+  int running = st.status && (!strcmp(st.status, "running") || !strcmp(st.status, "paused"));
+  if (running && !strcmp(st.status, "paused") && ferry_runc_resume(&r, id, err) < 0) {
+    ferry_runc_state_free(&st);
+    return -1;
+  }
+  if (running) { /* a dump cut short leaves CRIU's network lock behind */
+    char *netns = ferry_asprintf("/proc/%d/ns/net", (int)st.pid);
+    int was = 0;
+    if (ferry_criu_netns_unlock(netns, &was, err) < 0)
+      log_warn("unlocking %s: %s", netns, ferry_error_msg(err));
+    else if (was)
+      log_info("removed CRIU's network lock from container %s", id);
+    ferry_error_clear(err);
+    free(netns);
+  }
+  ferry_runc_state_free(&st);
+  return running;
+}
+
+static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid"), *id = container_id(pm), *from = str(pm, "status.rollbackFrom") ?: "";
+  if (!strcmp(from, PM_RESTORING) && !pm_condition_true(pm, "TargetReleased")) {
+    *requeue_ms = 1000; /* the target may still hold a copy: never two */
+    return 0;
+  }
+  json_object *res = NULL;
+  enum op_state s = op_check(d, uid, "rollback", &res);
+  if (s == OP_RUNNING) {
+    *requeue_ms = 300;
+    return 0;
+  }
+  if (s == OP_DONE || s == OP_DIED) {
+    int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
+    const char *msg = res ? str(res, "message") ?: "" : "the restore process ended without an answer";
+    json_object *patch = ok ? pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s", d->g->node)
+                            : pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, msg);
+    metrics_count(d->m, "source", ok ? "rolled_back" : "lost");
+    if (ok)
+      event(d, pm, "Normal", "RolledBack", "restored on %s from %s", d->g->node, str(pm, "status.image") ?: "the image");
+    else
+      event(d, pm, "Warning", "WorkloadLost", "the rollback on %s failed: %s; the pod's container is not running", d->g->node, msg);
+    json_object_put(res);
+    if (write_pm(d, pm, patch, err) < 0)
+      return -1;
+    op_clear(d, uid, "rollback");
+    return 0;
+  }
+  int running = id ? source_running(d, id, err) : -1;
+  if (running < 0 && id)
+    return -1;
+  if (running == 1) {
+    metrics_count(d->m, "source", "rolled_back");
+    event(d, pm, "Normal", "RolledBack", "the container never stopped on %s; it runs there", d->g->node);
+    return write_pm(d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running on %s (it was never stopped)", d->g->node), err);
+  }
+  const char *image = str(pm, "status.image"), *bundle = NULL;
+  json_object *cs = get(get(pm, "status"), "containers");
+  if (cs && json_object_array_length(cs))
+    bundle = str(json_object_array_get_idx(cs, 0), "bundle");
+  if (!image || !bundle || !id) {
+    event(d, pm, "Warning", "WorkloadLost", "the container is gone from %s and no image was published", d->g->node);
+    metrics_count(d->m, "source", "lost");
+    return write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "the container is gone from %s and no image was published", d->g->node), err);
+  }
+  const char *name = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+  char *args[24];
+  int n = 0;
+  args[n++] = "restore";
+  args[n++] = "--root";
+  args[n++] = (char *)d->runc_root;
+  args[n++] = "--store";
+  args[n++] = (char *)d->store;
+  args[n++] = "--image";
+  args[n++] = (char *)name;
+  args[n++] = "--bundle";
+  args[n++] = (char *)bundle;
+  args[n++] = "--id";
+  args[n++] = (char *)id;
+  add_flags(pm, args, &n);
+  args[n] = NULL;
+  *requeue_ms = 300;
+  return op_start(d, uid, "rollback", args, err);
+}
+
+static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *phase = pm_phase(pm), *uid = str(pm, "metadata.uid");
+  if (!strcmp(phase, PM_SCHEDULED)) {
+    if (get(get(pm, "metadata"), "deletionTimestamp"))
+      return 0; /* cancelled: the controller ends it */
+    *requeue_ms = 300;
+    return source_checkpoint(d, pm, err);
+  }
+  if (!strcmp(phase, PM_CHECKPOINTING)) {
+    json_object *res = NULL;
+    enum op_state s = op_check(d, uid, "checkpoint", &res);
+    if (s == OP_RUNNING) {
+      *requeue_ms = 300;
+      return 0;
+    }
+    if (s == OP_DONE) {
+      int rc = source_checkpoint_done(d, pm, res, err);
+      json_object_put(res);
+      return rc;
+    }
+    /* the checkpoint died with no answer (or never started): make sure the pod runs here */
+    json_object *patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointInterrupted",
+                                         "the checkpoint on %s ended without an answer", d->g->node);
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_CHECKPOINTING));
+    event(d, pm, "Warning", "CheckpointInterrupted", "the checkpoint on %s ended without an answer; rolling back", d->g->node);
+    if (write_pm(d, pm, patch, err) < 0)
+      return -1;
+    op_clear(d, uid, "checkpoint");
+    return 0;
+  }
+  if (!strcmp(phase, PM_ROLLING_BACK))
+    return source_rollback(d, pm, requeue_ms, err);
+  return 0;
+}
+
+/* ---------- target ---------- */
+
+static int target_restore(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid"), *image = str(pm, "status.image") ?: "";
+  size_t sl = strlen(d->store);
+  if (strncmp(image, d->store, sl) != 0 || image[sl] != '/') {
+    json_object *p = pm_status_patch(PM_ROLLING_BACK, "StoreMismatch", "image %s is not in this node's store %s", image, d->store);
+    pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+    return write_pm(d, pm, p, err);
+  }
+  json_object *patch = pm_status_patch(PM_RESTORING, "Restoring", "verifying and restoring on %s", d->g->node);
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  char *bundle = bundle_dir(d, pm);
+  char cid[254];
+  snprintf(cid, sizeof cid, "%s", str(pm, "status.targetPod") ?: uid);
+  int rc = make_bundle(d, bundle, err);
+  if (rc == 0) {
+    char *args[24];
+    int n = 0;
+    args[n++] = "restore";
+    args[n++] = "--root";
+    args[n++] = (char *)d->runc_root;
+    args[n++] = "--store";
+    args[n++] = (char *)d->store;
+    args[n++] = "--image";
+    args[n++] = (char *)image + sl + 1;
+    args[n++] = "--bundle";
+    args[n++] = bundle;
+    args[n++] = "--id";
+    args[n++] = cid;
+    if (d->netns) {
+      args[n++] = "--netns";
+      args[n++] = (char *)d->netns;
+    }
+    add_flags(pm, args, &n);
+    args[n] = NULL;
+    rc = op_start(d, uid, "restore", args, err);
+  }
+  free(bundle);
+  return rc;
+}
+
+/* The restored pod, as a kubelet would report it. */
+static int report_pod(struct daemon *d, json_object *pm, const char *cid, ferry_error *err)
+{
+  char now[40];
+  ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+  json_object *cs = get(get(pm, "status"), "containers");
+  const char *cname = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : "main";
+  char *patch = ferry_asprintf(
+      "{\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],\"startTime\":\"%s\","
+      "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
+      "{\"type\":\"ContainersReady\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}],"
+      "\"containerStatuses\":[{\"name\":\"%s\",\"containerID\":\"runc://%s\",\"ready\":true,\"started\":true,"
+      "\"restartCount\":0,\"state\":{\"running\":{\"startedAt\":\"%s\"}}}]}}",
+      d->pod_ip, d->pod_ip, now, now, now, cname, cid, now);
+  int rc = ferry_kube_patch(d->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pm, "status.targetPod"),
+                            FERRY_PATCH_MERGE, patch, "status", NULL, NULL, err);
+  free(patch);
+  return rc;
+}
+
+static int target_restored(struct daemon *d, json_object *pm, json_object *res, const char *cid, ferry_error *err)
+{
+  if (report_pod(d, pm, cid, err) < 0)
+    return -1;
+  json_object *patch = pm_status_patch(NULL, "Restored", "running on %s", d->g->node);
+  pm_patch_set(patch, "targetPodIP", json_object_new_string(d->pod_ip));
+  set_container_field(patch, pm, "restoredID", cid);
+  int64_t restored = res ? json_object_get_int64(get(res, "restoredAtMs")) : ferry_now_real_ms();
+  int64_t frozen = ferry_parse_time_ms(str(pm, "status.frozenAt") ?: "");
+  char when[48], dt[32];
+  format_ms(restored, when, sizeof when);
+  pm_patch_set(patch, "restoredAt", json_object_new_string(when));
+  if (frozen > 0 && restored >= frozen) {
+    pm_patch_set(patch, "freezeMillis", json_object_new_int64(restored - frozen));
+    pm_format_duration(restored - frozen, dt, sizeof dt);
+    pm_patch_set(patch, "downtime", json_object_new_string(dt));
+    metrics_observe_downtime(d->m, (double)(restored - frozen) / 1000.0);
+  }
+  if (res) {
+    static const char *const keys[] = { "verifyMs", "verify", "restoreMs", "restore" };
+    timings_into(patch, pm, res, keys, 4);
+  }
+  pm_patch_condition(patch, pm, "Restored", 1, "Restored", d->g->node);
+  metrics_count(d->m, "target", "restored");
+  event(d, pm, "Normal", "Restored", "running on %s as %s (%s)", d->g->node, cid, d->pod_ip);
+  return write_pm(d, pm, patch, err);
+}
+
+/* Nothing of the migration runs here any more: container and bundle gone. */
+static int target_release(struct daemon *d, json_object *pm, const char *cid, ferry_error *err)
+{
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  memset(&st, 0, sizeof st);
+  if (ferry_runc_state(&r, cid, &st, err) == 0) {
+    ferry_runc_state_free(&st);
+    if (ferry_runc_remove(&r, cid, err) < 0)
+      return -1;
+    log_info("removed restored container %s", cid);
+  } else if (err->errnum != ENOENT) {
+    return -1;
+  }
+  ferry_error_clear(err);
+  char *bundle = bundle_dir(d, pm);
+  remove_bundle(bundle);
+  free(bundle);
+  (void)pm;
+  return 0;
+}
+
+static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *phase = pm_phase(pm), *uid = str(pm, "metadata.uid");
+  char cid[254];
+  snprintf(cid, sizeof cid, "%s", str(pm, "status.targetPod") ?: uid);
+  if (!strcmp(phase, PM_TRANSFERRING)) {
+    if (get(get(pm, "metadata"), "deletionTimestamp"))
+      return 0;
+    *requeue_ms = 300;
+    return target_restore(d, pm, err);
+  }
+  if (!strcmp(phase, PM_RESTORING) && !pm_condition_true(pm, "Restored")) {
+    json_object *res = NULL;
+    enum op_state s = op_check(d, uid, "restore", &res);
+    if (s == OP_RUNNING) {
+      *requeue_ms = 300;
+      return 0;
+    }
+    int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
+    if (!ok && s != OP_DONE) { /* no answer: is it running anyway? */
+      struct ferry_runc r = runc_for(d);
+      struct ferry_runc_state st;
+      memset(&st, 0, sizeof st);
+      if (ferry_runc_state(&r, cid, &st, err) == 0) {
+        ok = st.status && !strcmp(st.status, "running");
+        ferry_runc_state_free(&st);
+      }
+      ferry_error_clear(err);
+    }
+    int rc;
+    if (ok) {
+      rc = target_restored(d, pm, s == OP_DONE ? res : NULL, cid, err);
+    } else {
+      const char *msg = res ? str(res, "message") ?: "" : "the restore ended without an answer";
+      rc = target_release(d, pm, cid, err);
+      if (rc == 0) {
+        json_object *patch = pm_status_patch(PM_ROLLING_BACK, "RestoreFailed", "restore on %s failed: %s", d->g->node, msg);
+        pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_RESTORING));
+        pm_patch_condition(patch, pm, "TargetReleased", 1, "RestoreFailed", d->g->node);
+        metrics_count(d->m, "target", "failed");
+        event(d, pm, "Warning", "RestoreFailed", "%s: %s; rolling back to %s", d->g->node, msg,
+              str(pm, "status.sourceNode") ?: "the source");
+        rc = write_pm(d, pm, patch, err);
+      }
+    }
+    json_object_put(res);
+    if (rc == 0)
+      op_clear(d, uid, "restore");
+    return rc;
+  }
+  if (!strcmp(phase, PM_ROLLING_BACK) && !pm_condition_true(pm, "TargetReleased")) {
+    json_object *res = NULL;
+    if (op_check(d, uid, "restore", &res) == OP_RUNNING) {
+      *requeue_ms = 300; /* let it finish, then remove what it made */
+      return 0;
+    }
+    json_object_put(res);
+    if (target_release(d, pm, cid, err) < 0)
+      return -1;
+    op_clear(d, uid, "restore");
+    json_object *patch = pm_status_patch(NULL, NULL, NULL);
+    pm_patch_condition(patch, pm, "TargetReleased", 1, "RollingBack", d->g->node);
+    return write_pm(d, pm, patch, err);
+  }
+  if ((!strcmp(phase, PM_FAILED) || !strcmp(phase, PM_ROLLED_BACK)) && !pm_condition_true(pm, "TargetReleased")) {
+    char *bundle = bundle_dir(d, pm); /* a local leftover only */
+    struct stat sb;
+    if (stat(bundle, &sb) == 0 && target_release(d, pm, cid, err) < 0) {
+      free(bundle);
+      return -1;
+    }
+    free(bundle);
+  }
+  return 0;
+}
+
+/* ---------- the loop ---------- */
+
+static void enqueue(void *ctx, json_object *pm)
+{
+  struct daemon *d = ctx;
+  const char *s = str(pm, "status.sourceNode") ?: "", *t = str(pm, "status.targetNode") ?: "";
+  if (strcmp(s, d->g->node) != 0 && strcmp(t, d->g->node) != 0)
+    return;
+  char *key = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  queue_add(d->q, key, ferry_now_mono_ms());
+  free(key);
+}
+static void enqueue_upd(void *ctx, json_object *old, json_object *pm) { (void)old; enqueue(ctx, pm); }
+
+static int step(struct daemon *d, const char *key, int64_t *requeue_ms, ferry_error *err)
+{
+  char ns[256];
+  const char *slash = strchr(key, '/');
+  if (!slash || (size_t)(slash - key) >= sizeof ns)
+    return 0;
+  memcpy(ns, key, (size_t)(slash - key));
+  ns[slash - key] = '\0';
+  json_object *pm = ferry_informer_get(d->pms, ns, slash + 1);
+  if (!pm)
+    return 0;
+  json_object_get(pm); /* the cache may change under a long step */
+  int rc = 0;
+  if (!strcmp(str(pm, "status.sourceNode") ?: "", d->g->node))
+    rc = source_step(d, pm, requeue_ms, err);
+  if (rc == 0 && !strcmp(str(pm, "status.targetNode") ?: "", d->g->node)) {
+    int64_t again = 0;
+    rc = target_step(d, pm, &again, err);
+    if (again && (!*requeue_ms || again < *requeue_ms))
+      *requeue_ms = again;
+  }
+  json_object_put(pm);
+  return rc;
+}
+
+/* CPU use since the last call (0..1) from /proc/stat. */
+static double cpu_use(struct daemon *d)
+{
+  char *text = NULL;
+  size_t len;
+  ferry_error err = FERRY_ERROR_INIT;
+  double use = 0;
+  unsigned long long v[8] = { 0 };
+  if (ferry_read_file("/proc/stat", &text, &len, &err) == 0 &&
+      sscanf(text, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+             &v[7]) == 8) {
+    unsigned long long total = 0, idle = v[3] + v[4];
+    for (int i = 0; i < 8; i++)
+      total += v[i];
+    unsigned long long busy = total - idle;
+    if (d->cpu_total && total > d->cpu_total)
+      use = (double)(busy - d->cpu_busy) / (double)(total - d->cpu_total);
+    d->cpu_busy = busy;
+    d->cpu_total = total;
+  }
+  ferry_error_clear(&err);
+  free(text);
+  return use;
+}
+
+static double meminfo(const char *text, const char *key)
+{
+  const char *p = strstr(text, key);
+  return p ? strtod(p + strlen(key), NULL) : 0;
+}
+
+/* The node's load for the controller: CPU and memory use, load average, and
+ * CPU pressure (PSI) where the kernel has it. */
+static char *load_report(struct daemon *d)
+{
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "cpu", json_object_new_double(cpu_use(d)));
+  json_object_object_add(o, "cpus", json_object_new_int((int)sysconf(_SC_NPROCESSORS_ONLN)));
+  char *text = NULL;
+  size_t len;
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_read_file("/proc/loadavg", &text, &len, &err) == 0)
+    json_object_object_add(o, "load1", json_object_new_double(strtod(text, NULL)));
+  ferry_error_clear(&err);
+  free(text);
+  text = NULL;
+  if (ferry_read_file("/proc/meminfo", &text, &len, &err) == 0) {
+    double total = meminfo(text, "MemTotal:"), avail = meminfo(text, "MemAvailable:");
+    if (total > 0)
+      json_object_object_add(o, "memory", json_object_new_double(1.0 - avail / total));
+  }
+  ferry_error_clear(&err);
+  free(text);
+  text = NULL;
+  if (ferry_read_file("/proc/pressure/cpu", &text, &len, &err) == 0) {
+    const char *p = strstr(text, "avg10=");
+    if (p)
+      json_object_object_add(o, "psiCpuSome10", json_object_new_double(strtod(p + 6, NULL)));
+  }
+  ferry_error_clear(&err);
+  free(text);
+  char *out = ferry_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+  json_object_put(o);
+  return out;
+}
+
+/* The node's agent Lease: renewTime now, the load in an annotation. */
+static int renew_lease(struct daemon *d, ferry_error *err)
+{
+  char now[48], *load = load_report(d);
+  format_ms(ferry_now_real_ms(), now, sizeof now);
+  /* MicroTime: six fractional digits */
+  char micro[48];
+  snprintf(micro, sizeof micro, "%.*s000Z", (int)strlen(now) - 1, now);
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, d->g->node);
+  json_object *lease = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
+              *ann = json_object_new_object(), *labels = json_object_new_object();
+  json_object_object_add(lease, "apiVersion", json_object_new_string("coordination.k8s.io/v1"));
+  json_object_object_add(lease, "kind", json_object_new_string("Lease"));
+  json_object_object_add(meta, "name", json_object_new_string(name));
+  json_object_object_add(meta, "namespace", json_object_new_string(d->ns));
+  json_object_object_add(labels, "app.kubernetes.io/name", json_object_new_string("ferry"));
+  json_object_object_add(labels, "app.kubernetes.io/component", json_object_new_string("agent"));
+  json_object_object_add(meta, "labels", labels);
+  json_object_object_add(ann, FERRY_ANN_LOAD, json_object_new_string(load));
+  json_object_object_add(meta, "annotations", ann);
+  json_object_object_add(lease, "metadata", meta);
+  json_object_object_add(spec, "holderIdentity", json_object_new_string(d->g->node));
+  json_object_object_add(spec, "leaseDurationSeconds", json_object_new_int(d->lease_seconds));
+  json_object_object_add(spec, "renewTime", json_object_new_string(micro));
+  json_object_object_add(lease, "spec", spec);
+  free(load);
+  const char *patch = json_object_to_json_string_ext(lease, JSON_C_TO_STRING_PLAIN);
+  struct ferry_kube_status st = { 0 };
+  int rc = ferry_kube_patch(d->kube, &FERRY_KUBE_LEASES, d->ns, name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err);
+  if (rc < 0 && st.code == 404) {
+    ferry_error_clear(err);
+    rc = ferry_kube_create(d->kube, &FERRY_KUBE_LEASES, d->ns, lease, NULL, NULL, err);
+  }
+  json_object_put(lease);
+  return rc;
+}
+
+static void reap(void)
+{
+  while (waitpid(-1, NULL, WNOHANG) > 0)
+    ;
+}
+
+static void usage(FILE *f)
+{
+  fputs("usage: ferry-agent [--node NAME ...] daemon --store URL --runc-root DIR [--kubeconfig FILE]\n"
+        "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
+        "         [--rootfs-base DIR --netns PATH --pod-ip IP]\n"
+        "  --runc-root:   the runtime's state root of this node's pod containers\n"
+        "  --rootfs-base, --netns, --pod-ip: where restored containers get their root filesystem, network\n"
+        "                 namespace and address on nodes without ferry-runc (tests, the demo)\n",
+        f);
+}
+
+int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
+{
+  struct daemon d;
+  memset(&d, 0, sizeof d);
+  d.g = g;
+  d.state_dir = "/var/lib/ferry";
+  d.ns = "ferry-system";
+  d.metrics_listen = "0.0.0.0:9470";
+  d.lease_seconds = 40;
+  static const struct option opts[] = {
+    { "kubeconfig", required_argument, NULL, 'k' }, { "store", required_argument, NULL, 's' },
+    { "runc-root", required_argument, NULL, 'r' },  { "state-dir", required_argument, NULL, 'S' },
+    { "namespace", required_argument, NULL, 'n' },  { "metrics-listen", required_argument, NULL, 'm' },
+    { "rootfs-base", required_argument, NULL, 'b' }, { "netns", required_argument, NULL, 'N' },
+    { "pod-ip", required_argument, NULL, 'p' },     { "lease-seconds", required_argument, NULL, 'l' },
+    { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
+  };
+  optind = 0;
+  int o;
+  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    switch (o) {
+    case 'k': d.kubeconfig = optarg; break;
+    case 's': d.store = optarg; break;
+    case 'r': d.runc_root = optarg; break;
+    case 'S': d.state_dir = optarg; break;
+    case 'n': d.ns = optarg; break;
+    case 'm': d.metrics_listen = optarg; break;
+    case 'b': d.rootfs_base = optarg; break;
+    case 'N': d.netns = optarg; break;
+    case 'p': d.pod_ip = optarg; break;
+    case 'l': d.lease_seconds = atoi(optarg); break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc || !d.store || !d.runc_root || !d.rootfs_base || !d.pod_ip || d.lease_seconds < 3) {
+    fprintf(stderr, "ferry-agent daemon: --store, --runc-root, --rootfs-base and --pod-ip are required\n");
+    usage(stderr);
+    return 2;
+  }
+  ssize_t n = readlink("/proc/self/exe", d.self, sizeof d.self - 1);
+  if (n <= 0) {
+    log_error("readlink /proc/self/exe: %m");
+    return 1;
+  }
+  d.self[n] = '\0';
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) {
+    log_error("sigaction: %m");
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_kube_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  ferry_kube_global_init();
+  int rc = 1, port = 0;
+  char *ops = ferry_asprintf("%s/ops", d.state_dir), *bundles = ferry_asprintf("%s/bundles", d.state_dir);
+  if (ferry_mkdir_p(ops, 0700, &err) < 0 || ferry_mkdir_p(bundles, 0700, &err) < 0 ||
+      ferry_mkdir_p(g->work_dir, 0700, &err) < 0 || ferry_kube_config_auto(d.kubeconfig, NULL, &cfg, &err) < 0 ||
+      ferry_kube_open(&cfg, &d.kube, &err) < 0 || ferry_informers_new(&cfg, &d.inf, &err) < 0 ||
+      metrics_start(d.metrics_listen, g->node, &d.m, &port, &err) < 0) {
+    log_error("daemon: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  d.q = queue_new(50, 30000);
+  d.rec = ferry_recorder_new(d.kube, "ferry-agent", g->node);
+  struct ferry_informer_handlers h = { enqueue, enqueue_upd, NULL, &d };
+  if (!d.q || !d.rec || ferry_informer_add(d.inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d.pms, &err) < 0) {
+    log_error("daemon: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d", g->node, d.store, d.runc_root, port);
+  int64_t next_lease = 0, last_lease_ok = 0;
+  rc = 0;
+  while (!stop) {
+    reap();
+    int64_t now = ferry_now_mono_ms();
+    if (now >= next_lease) {
+      if (renew_lease(&d, &err) < 0) {
+        log_warn("renewing the agent lease: %s", ferry_error_msg(&err));
+        ferry_error_clear(&err);
+        next_lease = now + 2000;
+      } else {
+        last_lease_ok = now;
+        next_lease = now + d.lease_seconds * 1000 / 4;
+      }
+    }
+    int synced = ferry_informer_synced(d.pms), lease_ok = last_lease_ok && now - last_lease_ok < d.lease_seconds * 1000;
+    metrics_set_ready(d.m, synced && lease_ok, !synced ? "PodMigrations not listed yet" : "the agent Lease is not renewed");
+    int64_t wait = -1;
+    char *key = synced ? queue_pop(d.q, ferry_now_mono_ms(), &wait) : NULL;
+    if (key) {
+      int64_t again = 0;
+      if (step(&d, key, &again, &err) < 0) {
+        int64_t delay = queue_add_rate_limited(d.q, key, ferry_now_mono_ms());
+        log_warn("%s: %s (retry in %lld ms)", key, ferry_error_msg(&err), (long long)delay);
+        ferry_error_clear(&err);
+      } else {
+        queue_forget(d.q, key);
+        if (again)
+          queue_add_after(d.q, key, ferry_now_mono_ms(), again);
+      }
+      free(key);
+      continue;
+    }
+    long timeout = wait >= 0 && wait < 200 ? (long)wait : 200;
+    if (ferry_informers_run(d.inf, timeout, &err) < 0) {
+      log_error("informers: %s", ferry_error_msg(&err));
+      rc = 1;
+      break;
+    }
+  }
+  log_info("ferry-agent daemon stopped (steps still running go on; their answers are picked up at the next start)");
+out:
+  ferry_error_clear(&err);
+  metrics_stop(d.m);
+  ferry_recorder_free(d.rec);
+  queue_free(d.q);
+  ferry_informers_free(d.inf);
+  ferry_kube_close(d.kube);
+  ferry_kube_config_free(&cfg);
+  free(ops);
+  free(bundles);
+  return rc;
+}

@@ -1,0 +1,24 @@
+/* The agent's HTTP endpoints (libmicrohttpd, its own thread): /healthz (the
+ * process answers), /readyz (caches synced and the node Lease renewed lately)
+ * and Prometheus /metrics. Counters are updated by the daemon loop. */
+#ifndef FERRY_AGENT_METRICS_H
+#define FERRY_AGENT_METRICS_H
+
+#include <stdint.h>
+
+#include "error.h"
+
+struct metrics;
+
+/* listen: "IP:PORT" (port 0 picks one; *port receives it). */
+int metrics_start(const char *listen, const char *node, struct metrics **out, int *port, ferry_error *err);
+void metrics_stop(struct metrics *m);
+
+void metrics_set_ready(struct metrics *m, int ready, const char *why);
+/* role: source or target; outcome: checkpointed, restored, failed, rolled_back, lost. */
+void metrics_count(struct metrics *m, const char *role, const char *outcome);
+void metrics_ops(struct metrics *m, int in_progress);
+void metrics_observe_downtime(struct metrics *m, double seconds);
+void metrics_observe_bytes(struct metrics *m, double bytes);
+
+#endif

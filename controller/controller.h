@@ -1,0 +1,46 @@
+/* ferry-controller's state: informers, the work queue, the event recorder.
+ * Reconcilers read only the informers' caches and write through the API; the
+ * PodMigration status is the one record of progress. */
+#ifndef FERRY_CONTROLLER_H
+#define FERRY_CONTROLLER_H
+
+#include <json-c/json.h>
+#include <stdint.h>
+
+#include "events.h"
+#include "informer.h"
+#include "kube.h"
+#include "queue.h"
+
+struct ctl {
+  struct ferry_kube *kube;
+  struct ferry_informers *inf;
+  struct ferry_informer *pods, *nodes, *pms, *policies, *services, *slices, *endpoints, *leases;
+  struct queue *q;
+  struct ferry_recorder *rec;
+  const char *agent_ns;  /* where agents keep their Leases */
+  int agent_stale_s;     /* an agent whose Lease is older is gone */
+};
+
+/* Keys: "pm/NS/NAME" for PodMigrations, "pod/NS/NAME" for annotated pods. */
+void ctl_enqueue_pm(struct ctl *c, json_object *pm);
+
+/* One PodMigration: moves it along its state machine as far as it can now.
+ * Returns 0 (done, or *requeue_ms > 0 to look again), -1 to retry with
+ * backoff (err set: an API call failed). */
+int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
+/* One pod: the ferry.dev/migrate-to annotation becomes a PodMigration. */
+int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
+
+/* Is a Ferry agent running on node (its Lease renewed lately)? *cpu: its reported CPU use (0..1, 0 unknown). */
+int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);
+
+/* services.c: Services without a selector follow the pod. drain marks the source
+ * address not ready; follow points it at the target; undrain makes it ready again.
+ * *touched (new array, may be NULL) lists "NS/KIND/NAME IP:PORT" entries changed. */
+int svc_drain(struct ctl *c, const char *ns, const char *ip, json_object **touched, ferry_error *err);
+int svc_follow(struct ctl *c, const char *ns, const char *from_ip, const char *to_ip, const char *to_node,
+               json_object **touched, ferry_error *err);
+int svc_undrain(struct ctl *c, const char *ns, const char *ip, ferry_error *err);
+
+#endif

@@ -1,0 +1,130 @@
+/* The pod annotation ferry.dev/migrate-to: NODE|auto asks for a migration: the
+ * controller creates the PodMigration (reason Annotation) and names it in the
+ * pod's ferry.dev/migration annotation; the outcome comes back on the pod as
+ * ferry.dev/migration-result (see reconcile.c's clean_up). */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "log.h"
+#include "manifest.h"
+#include "podmigration.h"
+#include "util.h"
+
+static json_object *get(json_object *o, const char *k)
+{
+  json_object *v = NULL;
+  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+static const char *annotation(json_object *pod, const char *key)
+{
+  json_object *v = get(get(get(pod, "metadata"), "annotations"), key);
+  return v ? json_object_get_string(v) : NULL;
+}
+
+/* A node name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.'; at most 253). */
+static int node_name_valid(const char *s)
+{
+  size_t n = strlen(s);
+  if (n == 0 || n > 253 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-' || s[i] == '.'))
+      return 0;
+  return 1;
+}
+
+struct for_pod {
+  const char *ns, *pod;
+  int active, ended;
+};
+
+static void count_pms(void *ctx, json_object *pm)
+{
+  struct for_pod *f = ctx;
+  if (strcmp(ferry_kube_str(pm, "metadata.namespace") ?: "", f->ns) != 0 ||
+      strcmp(ferry_kube_str(pm, "spec.pod") ?: "", f->pod) != 0)
+    return;
+  if (pm_phase_is_terminal(pm_phase(pm)))
+    f->ended++;
+  else
+    f->active++;
+}
+
+int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err)
+{
+  *requeue_ms = 0;
+  json_object *pod = ferry_informer_get(c->pods, ns, name);
+  const char *want = pod ? annotation(pod, FERRY_ANN_MIGRATE_TO) : NULL;
+  if (!want || get(get(pod, "metadata"), "deletionTimestamp"))
+    return 0;
+  struct for_pod f = { ns, name, 0, 0 };
+  ferry_informer_each(c->pms, count_pms, &f);
+  if (f.active)
+    return 0; /* one at a time; its end removes the annotation */
+  struct ferry_kube_status st = { 0 };
+  if (strcmp(want, "auto") != 0 && !node_name_valid(want)) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "Invalid: %s=\"%.200s\" is neither a node name nor \"auto\"", FERRY_ANN_MIGRATE_TO, want);
+    ferry_error e2 = FERRY_ERROR_INIT;
+    if (ferry_record_event(c->rec, pod, "Warning", "InvalidAnnotation", &e2, "%s", msg) < 0)
+      log_warn("event: %s", ferry_error_msg(&e2));
+    ferry_error_clear(&e2);
+    char *patch = NULL;
+    json_object *p = json_object_new_object(), *m = json_object_new_object(), *a = json_object_new_object();
+    json_object_object_add(a, FERRY_ANN_MIGRATE_TO, NULL);
+    json_object_object_add(a, FERRY_ANN_RESULT, json_object_new_string(msg));
+    json_object_object_add(m, "annotations", a);
+    json_object_object_add(p, "metadata", m);
+    patch = ferry_strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
+    json_object_put(p);
+    int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err);
+    free(patch);
+    return rc;
+  }
+  /* a name derived from the pod and the request: a retried reconcile finds the one it made */
+  char seed[512], h[65], pm_name[254];
+  snprintf(seed, sizeof seed, "%s/%s/%d", ferry_kube_str(pod, "metadata.uid") ?: name, want, f.ended);
+  ferry_sha256_hex(seed, strlen(seed), h);
+  snprintf(pm_name, sizeof pm_name, "%.*s-%.5s", 240, name, h);
+  json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
+              *labels = json_object_new_object();
+  json_object_object_add(pm, "apiVersion", json_object_new_string("ferry.dev/v1alpha1"));
+  json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
+  json_object_object_add(meta, "name", json_object_new_string(pm_name));
+  json_object_object_add(meta, "namespace", json_object_new_string(ns));
+  json_object_object_add(labels, FERRY_LABEL_POD, json_object_new_string(strlen(name) <= 63 ? name : "long-name"));
+  json_object_object_add(meta, "labels", labels);
+  json_object_object_add(pm, "metadata", meta);
+  json_object_object_add(spec, "pod", json_object_new_string(name));
+  if (strcmp(want, "auto") != 0)
+    json_object_object_add(spec, "targetNode", json_object_new_string(want));
+  json_object_object_add(spec, "reason", json_object_new_string("Annotation"));
+  json_object_object_add(pm, "spec", spec);
+  int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODMIGRATIONS, ns, pm, NULL, &st, err);
+  json_object_put(pm);
+  if (rc < 0 && st.code != 409)
+    return -1;
+  ferry_error_clear(err);
+  if (rc == 0) {
+    log_info("pod %s/%s: %s=%s: created podmigration %s", ns, name, FERRY_ANN_MIGRATE_TO, want, pm_name);
+    ferry_error e2 = FERRY_ERROR_INIT;
+    if (ferry_record_event(c->rec, pod, "Normal", "MigrationRequested", &e2, "created PodMigration %s (to %s)", pm_name,
+                           want) < 0)
+      log_warn("event: %s", ferry_error_msg(&e2));
+    ferry_error_clear(&e2);
+  }
+  char *ref = ferry_asprintf("%s/%s", ns, pm_name);
+  json_object *p = json_object_new_object(), *m = json_object_new_object(), *a = json_object_new_object();
+  json_object_object_add(a, FERRY_ANN_MIGRATION, json_object_new_string(ref));
+  json_object_object_add(m, "annotations", a);
+  json_object_object_add(p, "metadata", m);
+  free(ref);
+  rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE,
+                        json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), NULL, NULL, &st, err);
+  json_object_put(p);
+  return rc;
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# PodMigrations end to end: kube-lite, ferry-controller, two ferry-agent daemons,
+# real runc and CRIU on two network-namespace nodes.
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() { cluster_up; }
+teardown_file() { cluster_down; }
+teardown() {
+  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
+}
+
+@test "ferry.dev/migrate-to=auto: Succeeded, state intact on B, the Service's endpoints follow" {
+  pod_on_a web sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
+  external_service web-ext "$NODES_ADDR_A"
+  wait_for 100 eval '[ -n "$(http "$NODES_ADDR_A" /count)" ]'
+  before=$(http "$NODES_ADDR_A" /count)
+  k annotate pod web ferry.dev/migrate-to=auto
+  wait_for 50 eval '[ -n "$(pm_of web)" ]'
+  pm=$(pm_of web)
+  wait_phase "$pm" Succeeded
+  # the count goes on from where it was, on B's address; A's is silent
+  after=$(http "$NODES_ADDR_B" /count)
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  run http "$NODES_ADDR_A" /count
+  assert_failure
+  run k get pm "$pm" -o jsonpath='{.status.sourceNode} {.status.targetNode} {.status.reason}'
+  assert_output "node-a node-b Succeeded"
+  run k get pm "$pm" -o jsonpath='{.status.freezeMillis}'
+  [ "$output" -gt 0 ]
+  # the restored pod: on B, same labels, Running and Ready with B's address; the source pod gone
+  target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
+  run k get pod "$target" -o jsonpath='{.spec.nodeName} {.metadata.labels.app} {.status.phase} {.status.podIP}'
+  assert_output "node-b web Running $NODES_ADDR_B"
+  run k get pod web
+  assert_failure
+  run k get pod "$target" -o jsonpath='{.metadata.annotations.ferry\.dev/migration-result}'
+  assert_output --partial "Succeeded"
+  # the selector-less Service's endpoints point at B, and the status says so
+  run k get endpointslice web-ext-1 -o jsonpath='{.endpoints[0].addresses[0]} {.endpoints[0].conditions.ready} {.endpoints[0].nodeName}'
+  assert_output "$NODES_ADDR_B true node-b"
+  run k get endpoints web-ext -o jsonpath='{.subsets[0].addresses[0].ip}'
+  assert_output "$NODES_ADDR_B"
+  run k get pm "$pm" -o jsonpath='{.status.endpoints.before[0]} / {.status.endpoints.after[0]}'
+  assert_output "default/endpointslices/web-ext-1 $NODES_ADDR_A / default/endpointslices/web-ext-1 $NODES_ADDR_B"
+  # kubectl get pm shows the columns; describe shows the events
+  run k get pm "$pm"
+  assert_output --regexp "$pm +Succeeded +web +node-a +node-b +[0-9]+ms"
+  run k describe pm "$pm"
+  assert_output --partial "Checkpointed"
+  assert_output --partial "Restored"
+}
+
+@test "a migration to a node that does not fit is refused, with the reason; the pod keeps running" {
+  pod_on_a stay workload --mem 8
+  k patch node node-b --type merge -p '{"spec":{"taints":[{"key":"dedicated","value":"gpu","effect":"NoSchedule"}]}}'
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: to-b}\nspec: {pod: stay, targetNode: node-b}\n' | k apply -f -
+  wait_phase to-b Failed
+  run k get pm to-b -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output "TargetDoesNotFit: node node-b: tainted (taint dedicated=gpu:NoSchedule)"
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: anywhere}\nspec: {pod: stay}\n' | k apply -f -
+  wait_phase anywhere Failed
+  run k get pm anywhere -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output "NoNodeFits: 0/2 nodes fit: 1 is the source, 1 tainted"
+  [ "$(running_on a stay-main)" = running ]
+  k patch node node-b --type json -p '[{"op":"remove","path":"/spec/taints"}]'
+}

@@ -38,11 +38,16 @@ cluster_up() {
 cluster_down() {
   local p
   for p in "$BATS_FILE_TMPDIR"/*.pid; do
-    [ -f "$p" ] && kill -TERM -- "-$(cat "$p")" 2>/dev/null
+    [ -f "$p" ] && pkill -CONT -s "$(cat "$p")" 2>/dev/null
+    [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null
   done
-  sleep 0.3
+  local i
+  for ((i = 0; i < 30; i++)); do # they stop within a loop turn (200 ms); sanitizers then report
+    pgrep -s "$(cat "$BATS_FILE_TMPDIR"/*.pid | paste -sd,)" >/dev/null 2>&1 || break
+    sleep 0.1
+  done
   for p in "$BATS_FILE_TMPDIR"/*.pid; do
-    [ -f "$p" ] && kill -KILL -- "-$(cat "$p")" 2>/dev/null
+    [ -f "$p" ] && pkill -KILL -s "$(cat "$p")" 2>/dev/null
   done
   kl_stop main
   nodes_cleanup
@@ -53,8 +58,10 @@ cluster_down() {
   fi
 }
 
-# Each daemon runs in a process group of its own (setsid), so a test can kill
-# one with everything it started, as a node losing the agent's pod would.
+# Each daemon runs in a session of its own (setsid), so a test can kill one with
+# everything it started (runc and CRIU run in process groups of their own, but in
+# its session), as a node losing the agent's pod (its cgroup) would. Containers
+# and their stdio relays leave the session, as they leave a real agent's pod.
 agent_start() {
   local n=$1 addr ns
   addr=$([ "$n" = a ] && echo "$NODES_ADDR_A" || echo "$NODES_ADDR_B")
@@ -67,7 +74,7 @@ agent_start() {
   echo $! >"$BATS_FILE_TMPDIR/agent-$n.pid"
 }
 
-agent_kill() { kill -KILL -- "-$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")" 2>/dev/null || true; }
+agent_kill() { pkill -KILL -s "$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")" 2>/dev/null || true; }
 
 controller_start() {
   local i=$1
@@ -76,7 +83,7 @@ controller_start() {
   echo $! >"$BATS_FILE_TMPDIR/controller-$i.pid"
 }
 
-controller_kill() { kill -KILL -- "-$(cat "$BATS_FILE_TMPDIR/controller-$1.pid")" 2>/dev/null || true; }
+controller_kill() { pkill -KILL -s "$(cat "$BATS_FILE_TMPDIR/controller-$1.pid")" 2>/dev/null || true; }
 
 agents_ready() {
   k get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1
@@ -167,3 +174,27 @@ cluster_diagnose() {
 
 # Live processes of a container's workload on a node (runc's view).
 running_on() { runc --root "$(nodes_root "$1")" list 2>/dev/null | awk -v id="$2" '$1 == id {print $3}'; }
+
+# Stop and continue a daemon with everything it started (its process group).
+agent_pause() { pkill -STOP -s "$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")"; }
+agent_resume() { pkill -CONT -s "$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")"; }
+
+# wait_phase_seen PM PHASE: until the phase is PHASE (any, also passing ones), fast polling.
+wait_phase_seen() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    [ "$(pm_phase "$1")" = "$2" ] && return 0
+    sleep 0.05
+  done
+  echo "podmigration $1 never reached $2 (now $(pm_phase "$1"))" >&2
+  return 1
+}
+
+# migrate NAME [TARGET]: a PodMigration for pod NAME.
+migrate() {
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: %s}\nspec: {pod: %s%s}\n' \
+    "m-$1" "$1" "${2:+, targetNode: $2}" | k apply -f - >/dev/null
+}
+
+# count_on ADDR: the workload's count served there (empty when unreachable).
+count_on() { http "$1" /count; }

@@ -65,3 +65,68 @@ teardown() {
   [ "$(running_on a stay-main)" = running ]
   k patch node node-b --type json -p '[{"op":"remove","path":"/spec/taints"}]'
 }
+
+@test "the agents serve /healthz, /readyz and Prometheus /metrics" {
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$BATS_FILE_TMPDIR/agent-a.log" | tail -1)
+  run curl -sf "http://127.0.0.1:$port/healthz"
+  assert_output "ok"
+  run curl -sf "http://127.0.0.1:$port/readyz"
+  assert_output "ok"
+  run curl -sf "http://127.0.0.1:$port/metrics"
+  assert_output --partial '# TYPE ferry_agent_downtime_seconds histogram'
+  assert_output --regexp 'ferry_agent_migrations_total\{node="node-a",role="source",outcome="checkpointed"\} [1-9]'
+  assert_output --partial 'ferry_agent_info{node="node-a"'
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$BATS_FILE_TMPDIR/agent-b.log" | tail -1)
+  run curl -sf "http://127.0.0.1:$port/metrics"
+  assert_output --regexp 'ferry_agent_downtime_seconds_count\{node="node-b"\} [1-9]'
+  run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing"
+  assert_output 404
+  # the load report the controller reads
+  run k get lease -n ferry-system ferry-agent-node-b -o jsonpath='{.metadata.annotations.ferry\.dev/load}'
+  assert_output --regexp '"cpu":[0-9.]+,"cpus":[0-9]+,"load1":[0-9.]+,"memory":[0-9.]+'
+}
+
+@test "a bad ferry.dev/migrate-to value: a Warning event and the result on the pod, no migration" {
+  pod_on_a odd workload --mem 8
+  k annotate pod odd ferry.dev/migrate-to=Not_A_Node
+  wait_for 50 eval '[ -n "$(k get pod odd -o jsonpath="{.metadata.annotations.ferry\.dev/migration-result}")" ]'
+  run k get pod odd -o jsonpath='{.metadata.annotations}'
+  assert_output --partial 'Invalid: ferry.dev/migrate-to=\"Not_A_Node\" is neither a node name nor \"auto\"'
+  refute_output --partial '"ferry.dev/migrate-to"'
+  run k get events --field-selector involvedObject.name=odd -o jsonpath='{.items[*].reason}'
+  assert_output --partial InvalidAnnotation
+  run k get pm -l ferry.dev/pod=odd -o name
+  assert_output ""
+}
+
+@test "limits: a second migration from the same node waits while the first runs" {
+  pod_on_a q1 workload --mem 8
+  pod_on_a q2 workload --mem 8
+  agent_pause b
+  migrate q1 node-b
+  wait_phase_seen m-q1 Transferring
+  migrate q2 node-b
+  wait_for 50 eval '[[ "$(k get pm m-q2 -o jsonpath="{.status.message}")" == waiting:* ]]'
+  run k get pm m-q2 -o jsonpath='{.status.phase}: {.status.message}'
+  assert_output "Pending: waiting: 1 migrations running on node-a (limit 1)"
+  agent_resume b
+  wait_phase m-q1 Succeeded
+  wait_phase m-q2 Succeeded
+}
+
+@test "deleting a PodMigration after the freeze rolls it back; the PodMigration goes once it has" {
+  pod_on_a del1 workload --mem 8
+  agent_pause b
+  migrate del1 node-b
+  wait_phase_seen m-del1 Transferring
+  [ -z "$(running_on a del1-main)" ] # frozen and dumped: not running anywhere now
+  k delete pm m-del1 --wait=false
+  wait_for 100 eval '! k get pm m-del1 >/dev/null 2>&1'
+  [ "$(running_on a del1-main)" = running ]
+  agent_resume b
+  sleep 1
+  run runc --root "$(nodes_root b)" list -q
+  refute_output --partial del1
+  run k get pods -o name
+  refute_output --partial "del1-"
+}

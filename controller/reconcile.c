@@ -414,6 +414,29 @@ static int delete_pod(struct ctl *c, const char *ns, const char *name, ferry_err
   return rc;
 }
 
+/* The pod's Ready condition (strategic merge: conditions merge by type). Taking
+ * it away before the freeze makes the endpoints controller drop the pod from
+ * selector Services; a kubelet sets it again on its next status sync, by which
+ * time the container is frozen or gone. */
+static int set_pod_ready(struct ctl *c, const char *ns, const char *name, int ready, ferry_error *err)
+{
+  char now[40];
+  ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+  char *patch = ferry_asprintf("{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\",\"reason\":\"%s\","
+                               "\"message\":\"%s\",\"lastTransitionTime\":\"%s\"}]}}",
+                               ready ? "True" : "False", ready ? "FerryMigrationEnded" : "FerryMigrating",
+                               ready ? "the migration ended; the pod runs here" : "Ferry is moving this pod: no new traffic",
+                               now);
+  struct ferry_kube_status st = { 0 };
+  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_STRATEGIC, patch, "status", NULL, &st, err);
+  free(patch);
+  if (rc < 0 && st.code == 404) {
+    ferry_error_clear(err);
+    return 0;
+  }
+  return rc;
+}
+
 /* ---------- phases ---------- */
 
 static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
@@ -482,7 +505,10 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     return -1;
   ferry_error_clear(err);
 
-  /* selector-less Services stop sending to the source before it freezes */
+  /* Services stop sending to the source before it freezes: selector ones
+   * through its readiness, selector-less ones by their endpoints */
+  if (set_pod_ready(c, ns, pod_name, 0, err) < 0)
+    return -1;
   json_object *before = NULL;
   if (svc_drain(c, ns, ip, &before, err) < 0) {
     json_object_put(before);
@@ -571,6 +597,8 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
       rc = delete_pod(c, ns, tpod, err);
     if (rc == 0 && src_ip && *src_ip)
       rc = svc_undrain(c, ns, src_ip, err);
+    if (rc == 0 && str(pm, "status.sourceNode")) /* it was drained: it runs there again */
+      rc = set_pod_ready(c, ns, str(pm, "spec.pod"), 1, err);
     const char *kv[] = { FERRY_ANN_RESULT, result, FERRY_ANN_MIGRATE_TO, NULL, FERRY_ANN_MIGRATION, ref };
     if (rc == 0)
       rc = annotate_pod(c, ns, str(pm, "spec.pod"), kv, 6, err);

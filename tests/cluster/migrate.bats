@@ -130,3 +130,25 @@ teardown() {
   run k get pods -o name
   refute_output --partial "del1-"
 }
+
+@test "before the freeze the source pod stops being Ready (selector Services drop it); a phase timeout rolls back" {
+  pod_on_a tm workload --mem 8
+  agent_pause b
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-tm}\nspec: {pod: tm, targetNode: node-b, phaseTimeoutSeconds: 2}\n' | k apply -f -
+  wait_phase_seen m-tm Transferring
+  run k get pod tm -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
+  assert_output "False FerryMigrating"
+  # nobody restores within 2 s: the controller rolls back, the source restores from the image
+  wait_phase m-tm RolledBack
+  run k get pm m-tm -o jsonpath='{.status.rollbackFrom}'
+  assert_output Transferring
+  run k describe pm m-tm
+  assert_output --partial "Timeout"
+  [ "$(running_on a tm-main)" = running ]
+  run k get pod tm -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'
+  assert_output "True"
+  agent_resume b
+  sleep 1
+  run runc --root "$(nodes_root b)" list -q
+  refute_output --partial tm-
+}

@@ -102,11 +102,7 @@ clear_a() {
   before=$(count_on "$NODES_ADDR_A")
   # agent B restores into a network namespace that does not exist
   agent_kill b
-  setsid "$AGENT" --node node-b --work-dir "$(nodes_work b)" daemon --kubeconfig "$KUBECONFIG" \
-    --store "dir://$NODES_STORE" --runc-root "$(nodes_root b)" --state-dir "$NODES_DIR/b/state" \
-    --metrics-listen 127.0.0.1:0 --lease-seconds 8 --rootfs-base "$NODES_DIR/base" \
-    --netns /var/run/netns/ferry-missing --pod-ip "$NODES_ADDR_B" >>"$BATS_FILE_TMPDIR/agent-b.log" 2>&1 3>&- &
-  echo $! >"$BATS_FILE_TMPDIR/agent-b.pid"
+  agent_start b --netns /var/run/netns/ferry-missing
   migrate f1 node-b
   wait_phase m-f1 RolledBack
   run k get pm m-f1 -o jsonpath='{.status.rollbackFrom}'
@@ -128,12 +124,12 @@ clear_a() {
   agent_pause b
   migrate w1 node-b
   wait_phase_seen m-w1 Transferring
-  kl_fault "$KUBECONFIG" '{"dropWatches":true,"forgetHistory":true}'
-  kl_fault "$KUBECONFIG" '{"failWrites":2,"code":409}'
+  kl_fault '{"dropWatches":true,"forgetHistory":true}'
+  kl_fault '{"failWrites":2,"code":409}'
   agent_resume b
   wait_phase m-w1 Succeeded
   [ -n "$(count_on "$NODES_ADDR_B")" ]
-  grep -q 'is too old.*listing again' "$BATS_FILE_TMPDIR"/controller-1.log "$BATS_FILE_TMPDIR"/agent-*.log
+  grep -q 'is too old.*listing again' "$CLUSTER_DIR"/controller-1.log "$CLUSTER_DIR"/agent-*.log
 }
 
 @test "two controller replicas: only the leader acts; killing it hands over" {
@@ -147,13 +143,13 @@ clear_a() {
   agent_pause a
   migrate l1 node-b
   wait_phase_seen m-l1 Scheduled
-  run grep -c 'moving pod l1' "$BATS_FILE_TMPDIR/controller-2.log"
+  run grep -c 'moving pod l1' "$CLUSTER_DIR/controller-2.log"
   assert_output 0
   controller_kill 1
   agent_resume a
   wait_phase m-l1 Succeeded
   run k get lease -n ferry-system ferry-controller -o jsonpath='{.spec.holderIdentity}'
   assert_output controller-2
-  grep -q 'leading: reconciling' "$BATS_FILE_TMPDIR/controller-2.log"
+  grep -q 'leading: reconciling' "$CLUSTER_DIR/controller-2.log"
   controller_start 1
 }

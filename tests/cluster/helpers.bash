@@ -1,92 +1,47 @@
 # shellcheck shell=bash
-# A small cluster on one machine: kube-lite as the API server, two nodes (network
-# namespaces from scripts/lib/nodes.sh, real runc and CRIU), a ferry-agent daemon
-# per node and ferry-controller. The tests play the kubelet where Ferry does
-# not (issue 5's node runner will): they start a pod's container with
-# `ferry-agent run` and write its Pod object and status.
+# The cluster of scripts/lib/cluster.sh for a test file: kube-lite, two nodes in
+# network namespaces (real runc and CRIU), an agent daemon per node and the
+# controller, started in setup_file. The tests play the kubelet where Ferry does
+# not yet (issue 5's node runner will).
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
-load ../kube/helpers
 
 FERRY_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 export FERRY_BIN=${FERRY_BIN:-$FERRY_TOP/bin}
-AGENT=$FERRY_BIN/ferry-agent
-# shellcheck source=scripts/lib/nodes.sh
-source "$FERRY_TOP/scripts/lib/nodes.sh"
+# shellcheck source=scripts/lib/cluster.sh
+source "$FERRY_TOP/scripts/lib/cluster.sh"
+
+k() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 
 cluster_up() {
   export NODES_TAG="c$$" NODES_NET=10.231.8
-  nodes_setup "$BATS_FILE_TMPDIR/nodes"
-  export NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET NODES_ADDR_A NODES_ADDR_B NODES_ADDR_CLIENT
-  kl_start main --faults
-  # shellcheck disable=SC2154 # set by kl_start
-  export KUBECONFIG=$KL_KC_main
-  k apply -f "$FERRY_TOP/crd/" >/dev/null
-  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry-system}\n' | k apply -f - >/dev/null
-  local n
-  for n in a b; do
-    printf 'apiVersion: v1\nkind: Node\nmetadata: {name: node-%s, labels: {kubernetes.io/hostname: node-%s}}\nspec: {}\n' "$n" "$n" | k apply -f - >/dev/null
-    k patch node "node-$n" --subresource status --type merge \
-      -p '{"status":{"conditions":[{"type":"Ready","status":"True"}],"allocatable":{"cpu":"2","memory":"4Gi","pods":"110"}}}' >/dev/null
-  done
-  agent_start a
-  agent_start b
-  controller_start 1
-  wait_for 100 agents_ready
+  cluster_setup "$BATS_FILE_TMPDIR/cluster"
+  export CLUSTER_DIR CLUSTER_BIN KUBECONFIG NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET \
+    NODES_ADDR_A NODES_ADDR_B NODES_ADDR_CLIENT
 }
 
 cluster_down() {
-  local p
-  for p in "$BATS_FILE_TMPDIR"/*.pid; do
-    [ -f "$p" ] && pkill -CONT -s "$(cat "$p")" 2>/dev/null
-    [ -f "$p" ] && kill -TERM "$(cat "$p")" 2>/dev/null
-  done
-  local i
-  for ((i = 0; i < 30; i++)); do # they stop within a loop turn (200 ms); sanitizers then report
-    pgrep -s "$(cat "$BATS_FILE_TMPDIR"/*.pid | paste -sd,)" >/dev/null 2>&1 || break
-    sleep 0.1
-  done
-  for p in "$BATS_FILE_TMPDIR"/*.pid; do
-    [ -f "$p" ] && pkill -KILL -s "$(cat "$p")" 2>/dev/null
-  done
-  kl_stop main
-  nodes_cleanup
+  cluster_teardown
   # the daemons' sanitizer reports (ASan/UBSan builds) end up in their logs
-  if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$BATS_FILE_TMPDIR"/*.log 2>/dev/null; then
-    grep -h -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$BATS_FILE_TMPDIR"/*.log | head -80
+  if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/*.log 2>/dev/null; then
+    grep -h -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/*.log | head -80
     return 1
   fi
 }
 
-# Each daemon runs in a session of its own (setsid), so a test can kill one with
-# everything it started (runc and CRIU run in process groups of their own, but in
-# its session), as a node losing the agent's pod (its cgroup) would. Containers
-# and their stdio relays leave the session, as they leave a real agent's pod.
-agent_start() {
-  local n=$1 addr ns
-  addr=$([ "$n" = a ] && echo "$NODES_ADDR_A" || echo "$NODES_ADDR_B")
-  ns=$(nodes_ns "$n")
-  setsid "$AGENT" --node "node-$n" --work-dir "$(nodes_work "$n")" --log-level debug daemon \
-    --kubeconfig "$KUBECONFIG" --store "dir://$NODES_STORE" --runc-root "$(nodes_root "$n")" \
-    --state-dir "$NODES_DIR/$n/state" --metrics-listen 127.0.0.1:0 --lease-seconds 8 \
-    --rootfs-base "$NODES_DIR/base" --netns "/var/run/netns/$ns" --pod-ip "$addr" \
-    >>"$BATS_FILE_TMPDIR/agent-$n.log" 2>&1 3>&- &
-  echo $! >"$BATS_FILE_TMPDIR/agent-$n.pid"
-}
+agent_start() { cluster_agent_start "$@"; }
+agent_kill() { cluster_signal KILL "agent-$1"; }
+agent_pause() { cluster_signal STOP "agent-$1"; }
+agent_resume() { cluster_signal CONT "agent-$1"; }
+controller_start() { cluster_controller_start "$1"; }
+controller_kill() { cluster_signal KILL "controller-$1"; }
+pod_on_a() { cluster_pod_on_a "$@"; }
 
-agent_kill() { pkill -KILL -s "$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")" 2>/dev/null || true; }
-
-controller_start() {
-  local i=$1
-  setsid "$FERRY_BIN/ferry-controller" --kubeconfig "$KUBECONFIG" --identity "controller-$i" --lease-seconds 4 \
-    --agent-stale-seconds 20 --log-level debug >>"$BATS_FILE_TMPDIR/controller-$i.log" 2>&1 3>&- &
-  echo $! >"$BATS_FILE_TMPDIR/controller-$i.pid"
-}
-
-controller_kill() { pkill -KILL -s "$(cat "$BATS_FILE_TMPDIR/controller-$1.pid")" 2>/dev/null || true; }
-
-agents_ready() {
-  k get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1
+# kl_fault JSON: kube-lite's fault injection.
+kl_fault() {
+  local port
+  port=$(sed -n 's#.*server: http://127.0.0.1:\([0-9]*\).*#\1#p' "$KUBECONFIG")
+  curl -sf -XPOST -d "$1" "http://127.0.0.1:$port/kube-lite/faults" >/dev/null
 }
 
 # wait_for TRIES CMD...: every 0.1 s until CMD succeeds.
@@ -98,26 +53,6 @@ wait_for() {
     sleep 0.1
   done
   return 1
-}
-
-# pod_on_a NAME CMD...: the pod's container on node A (runc id NAME-main),
-# its Pod object, and the status a kubelet would write.
-pod_on_a() {
-  local name=$1 bundle
-  shift
-  bundle=$(nodes_bundle a "$name-main" "$@")
-  "$AGENT" --work-dir "$(nodes_work a)" run --root "$(nodes_root a)" --bundle "$bundle" "$name-main" >/dev/null 3>&-
-  k apply -f - >/dev/null <<Y
-apiVersion: v1
-kind: Pod
-metadata: {name: $name, labels: {app: $name}}
-spec:
-  nodeName: node-a
-  containers: [{name: main, image: ferry/workload, resources: {requests: {cpu: 100m, memory: 64Mi}}}]
-Y
-  k patch pod "$name" --subresource status --type merge -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$NODES_ADDR_A\",
-    \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],
-    \"containerStatuses\":[{\"name\":\"main\",\"containerID\":\"runc://$name-main\",\"ready\":true}]}}" >/dev/null
 }
 
 # A Service without a selector, its endpoints written by hand (EndpointSlice and Endpoints).
@@ -166,7 +101,7 @@ wait_phase() {
 # On failure: what the controller and the agents said.
 cluster_diagnose() {
   local f
-  for f in "$BATS_FILE_TMPDIR"/controller-*.log "$BATS_FILE_TMPDIR"/agent-*.log; do
+  for f in "$CLUSTER_DIR"/controller-*.log "$CLUSTER_DIR"/agent-*.log; do
     echo "--- $f"
     tail -25 "$f"
   done
@@ -175,9 +110,6 @@ cluster_diagnose() {
 # Live processes of a container's workload on a node (runc's view).
 running_on() { runc --root "$(nodes_root "$1")" list 2>/dev/null | awk -v id="$2" '$1 == id {print $3}'; }
 
-# Stop and continue a daemon with everything it started (its process group).
-agent_pause() { pkill -STOP -s "$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")"; }
-agent_resume() { pkill -CONT -s "$(cat "$BATS_FILE_TMPDIR/agent-$1.pid")"; }
 
 # wait_phase_seen PM PHASE: until the phase is PHASE (any, also passing ones), fast polling.
 wait_phase_seen() {

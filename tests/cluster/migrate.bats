@@ -67,7 +67,7 @@ teardown() {
 }
 
 @test "the agents serve /healthz, /readyz and Prometheus /metrics" {
-  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$BATS_FILE_TMPDIR/agent-a.log" | tail -1)
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-a.log" | tail -1)
   run curl -sf "http://127.0.0.1:$port/healthz"
   assert_output "ok"
   run curl -sf "http://127.0.0.1:$port/readyz"
@@ -76,7 +76,7 @@ teardown() {
   assert_output --partial '# TYPE ferry_agent_downtime_seconds histogram'
   assert_output --regexp 'ferry_agent_migrations_total\{node="node-a",role="source",outcome="checkpointed"\} [1-9]'
   assert_output --partial 'ferry_agent_info{node="node-a"'
-  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$BATS_FILE_TMPDIR/agent-b.log" | tail -1)
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-b.log" | tail -1)
   run curl -sf "http://127.0.0.1:$port/metrics"
   assert_output --regexp 'ferry_agent_downtime_seconds_count\{node="node-b"\} [1-9]'
   run curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/nothing"

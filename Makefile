@@ -98,6 +98,7 @@ $(BUILD)/bench/informer-bench: bench/informer_bench.c $(BUILD)/libferry.a
 bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/run.sh
 	@bash bench/informer.sh
+	@bash bench/cluster.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller kubelite tests/tools

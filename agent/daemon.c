@@ -53,6 +53,10 @@ struct daemon {
   struct metrics *m;
   unsigned long long cpu_busy, cpu_total; /* /proc/stat at the last report */
   int ops;                                 /* steps started and not yet answered */
+  struct {
+    pid_t pid;
+    char *key;
+  } children[16]; /* our running steps: their exit wakes their migration at once */
 };
 
 static json_object *get(json_object *o, const char *k)
@@ -162,8 +166,19 @@ static void op_clear(struct daemon *d, const char *uid, const char *step)
 
 /* Starts `ferry-agent --json ARGS...` with its answer going to the .json file
  * and its log to the .log file; records PID and start time in the .pid file. */
-static int op_start(struct daemon *d, const char *uid, const char *step, char *const *args, ferry_error *err)
+static void remember_child(struct daemon *d, pid_t pid, json_object *pm)
 {
+  for (size_t i = 0; i < sizeof d->children / sizeof d->children[0]; i++)
+    if (!d->children[i].pid) {
+      d->children[i].pid = pid;
+      d->children[i].key = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+      return;
+    }
+}
+
+static int op_start(struct daemon *d, json_object *pm, const char *step, char *const *args, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid");
   char *pidf = op_path(d, uid, step, "pid"), *outf = op_path(d, uid, step, "json"), *logf = op_path(d, uid, step, "log");
   char *argv[64];
   int n = 0;
@@ -206,6 +221,7 @@ static int op_start(struct daemon *d, const char *uid, const char *step, char *c
     goto done;
   }
   log_info("started %s for %s (pid %d, log %s)", step, uid, (int)pid, logf);
+  remember_child(d, pid, pm);
   metrics_ops(d->m, ++d->ops);
   rc = 0;
 done:
@@ -309,7 +325,7 @@ static void remove_bundle(const char *dir)
 
 static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid"), *id = container_id(pm);
+  const char *id = container_id(pm);
   if (!id || !*id) {
     json_object *p = pm_status_patch(PM_FAILED, "NoContainer", "the pod's container ID is unknown");
     return write_pm(d, pm, p, err);
@@ -330,7 +346,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   add_flags(pm, args, &n);
   args[n++] = (char *)id;
   args[n] = NULL;
-  int rc = op_start(d, uid, "checkpoint", args, err);
+  int rc = op_start(d, pm, "checkpoint", args, err);
   free(name);
   return rc;
 }
@@ -516,7 +532,7 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
   add_flags(pm, args, &n);
   args[n] = NULL;
   *requeue_ms = 300;
-  return op_start(d, uid, "rollback", args, err);
+  return op_start(d, pm, "rollback", args, err);
 }
 
 static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
@@ -593,7 +609,7 @@ static int target_restore(struct daemon *d, json_object *pm, ferry_error *err)
     }
     add_flags(pm, args, &n);
     args[n] = NULL;
-    rc = op_start(d, uid, "restore", args, err);
+    rc = op_start(d, pm, "restore", args, err);
   }
   free(bundle);
   return rc;
@@ -888,10 +904,26 @@ static int renew_lease(struct daemon *d, ferry_error *err)
   return rc;
 }
 
-static void reap(void)
+/* Collects ended children; a step's end puts its migration on the queue now. */
+static void reap(struct daemon *d)
 {
-  while (waitpid(-1, NULL, WNOHANG) > 0)
-    ;
+  pid_t pid;
+  while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+    for (size_t i = 0; i < sizeof d->children / sizeof d->children[0]; i++)
+      if (d->children[i].pid == pid) {
+        queue_add(d->q, d->children[i].key, ferry_now_mono_ms());
+        free(d->children[i].key);
+        d->children[i].key = NULL;
+        d->children[i].pid = 0;
+      }
+}
+
+static int children_running(const struct daemon *d)
+{
+  for (size_t i = 0; i < sizeof d->children / sizeof d->children[0]; i++)
+    if (d->children[i].pid)
+      return 1;
+  return 0;
 }
 
 static void usage(FILE *f)
@@ -984,7 +1016,7 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
   int64_t next_lease = 0, last_lease_ok = 0;
   rc = 0;
   while (!stop) {
-    reap();
+    reap(&d);
     int64_t now = ferry_now_mono_ms();
     if (now >= next_lease) {
       if (renew_lease(&d, &err) < 0) {
@@ -1014,7 +1046,8 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
       free(key);
       continue;
     }
-    long timeout = wait >= 0 && wait < 200 ? (long)wait : 200;
+    long cap = children_running(&d) ? 20 : 200; /* a step's end is noticed within 20 ms */
+    long timeout = wait >= 0 && wait < cap ? (long)wait : cap;
     if (ferry_informers_run(d.inf, timeout, &err) < 0) {
       log_error("informers: %s", ferry_error_msg(&err));
       rc = 1;
@@ -1030,6 +1063,8 @@ out:
   ferry_informers_free(d.inf);
   ferry_kube_close(d.kube);
   ferry_kube_config_free(&cfg);
+  for (size_t i = 0; i < sizeof d.children / sizeof d.children[0]; i++)
+    free(d.children[i].key);
   free(ops);
   free(bundles);
   return rc;

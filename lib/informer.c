@@ -41,6 +41,7 @@ struct ferry_informers {
   CURLM *multi;
   struct ferry_informer **infs;
   size_t n;
+  unsigned long changes; /* objects added, updated or deleted: ends a run early */
 };
 
 int ferry_watch_event_parse(const char *line, char *type, size_t type_len, json_object **obj, ferry_error *err)
@@ -97,6 +98,7 @@ static void apply_upsert(struct ferry_informer *inf, json_object *obj)
   if (json_object_object_get_ex(inf->cache, key, &old))
     json_object_get(old);
   json_object_object_add(inf->cache, key, obj);
+  inf->g->changes++;
   if (old) {
     const char *orv = ferry_kube_str(old, "metadata.resourceVersion"), *nrv = ferry_kube_str(obj, "metadata.resourceVersion");
     if (inf->h.on_update && !(orv && nrv && strcmp(orv, nrv) == 0))
@@ -115,6 +117,7 @@ static void apply_delete(struct ferry_informer *inf, json_object *obj)
   if (key && json_object_object_get_ex(inf->cache, key, &old)) {
     json_object_get(old);
     json_object_object_del(inf->cache, key);
+    inf->g->changes++;
     if (inf->h.on_delete)
       inf->h.on_delete(inf->h.ctx, obj);
     json_object_put(old);
@@ -388,6 +391,7 @@ int ferry_informer_add(struct ferry_informers *g, const struct ferry_kube_resour
 int ferry_informers_run(struct ferry_informers *g, long timeout_ms, ferry_error *err)
 {
   int64_t deadline = ferry_now_mono_ms() + timeout_ms;
+  unsigned long changes = g->changes;
   for (;;) {
     int64_t now = ferry_now_mono_ms();
     int64_t next = deadline;
@@ -418,7 +422,7 @@ int ferry_informers_run(struct ferry_informers *g, long timeout_ms, ferry_error 
         watch_done(inf, msg->data.result);
     }
     now = ferry_now_mono_ms();
-    if (now >= deadline)
+    if (now >= deadline || g->changes != changes) /* the caller has work to do */
       return 0;
     int64_t wait = (next > now ? next : now) - now;
     if (wait > 100)

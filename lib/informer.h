@@ -37,7 +37,8 @@ int ferry_informer_add(struct ferry_informers *g, const struct ferry_kube_resour
                        const struct ferry_informer_handlers *h, struct ferry_informer **out, ferry_error *err);
 
 /* Drives every informer for up to timeout_ms: lists what needs listing, keeps
- * the watches going, dispatches events. Returns -1 only on a local failure
+ * the watches going, dispatches events. Returns as soon as a pass changed a
+ * cache, so the caller acts on the change without waiting out the timeout. Returns -1 only on a local failure
  * (out of memory, libcurl); API errors are retried with backoff and logged. */
 int ferry_informers_run(struct ferry_informers *g, long timeout_ms, ferry_error *err);
 

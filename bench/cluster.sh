@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Control-plane benchmark: a PodMigration from creation to Succeeded through
+# kube-lite, ferry-controller and the two agent daemons (scripts/lib/cluster.sh),
+# for workloads holding N MiB of touched memory. Reports the downtime the status
+# records (freezeMillis: the freeze on the source to running on the target), the
+# time the engine's steps took within it, what is left (handing over between the
+# agents through the API: status writes, watch events, child process start-up),
+# and the whole migration (totalMillis: accepted to Succeeded).
+#
+#   bench/cluster.sh                   sizes 64 512, 5 runs each
+#   BENCH_SIZES="64" BENCH_RUNS=3 bench/cluster.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/cluster.sh
+source scripts/lib/cluster.sh
+
+SIZES=${BENCH_SIZES:-64 512}
+RUNS=${BENCH_RUNS:-5}
+NODES_NET=10.231.12
+work=$(mktemp -d /var/tmp/ferry-bench-cluster.XXXXXX)
+trap 'cluster_teardown; rm -rf "$work"' EXIT
+cluster_setup "$work/cluster"
+raw=$work/raw.tsv
+: >"$raw"
+
+for size in $SIZES; do
+  for ((i = 1; i <= RUNS; i++)); do
+    echo "bench: ${size} MiB run $i/$RUNS" >&2
+    name="w$size-$i"
+    cluster_pod_on_a "$name" /bin/workload --mem "$size"
+    nodes_wait_count "$NODES_DIR/a/bundles/$name-main/rootfs" 2 1200 >/dev/null
+    printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-%s}\nspec: {pod: %s, targetNode: node-b}\n' \
+      "$name" "$name" | cluster_kubectl apply -f - >/dev/null
+    for ((t = 0; t < 1200; t++)); do
+      phase=$(cluster_kubectl get pm "m-$name" -o jsonpath='{.status.phase}')
+      case $phase in Succeeded | Failed | RolledBack) break ;; esac
+      sleep 0.1
+    done
+    [ "$phase" = Succeeded ] || { cluster_kubectl get pm "m-$name" -o yaml >&2; exit 1; }
+    cluster_kubectl get pm "m-$name" -o json | python3 -c '
+import json, sys
+s = json.load(sys.stdin)["status"]; t = s["timings"]
+steps = sum(t.get(k, 0) for k in ("dump", "rootfs", "write", "verify", "restore"))
+print("\t".join(map(str, [sys.argv[1], s["freezeMillis"], t["dump"], t.get("write", 0) + t.get("rootfs", 0),
+                          t["verify"], t["restore"], s["freezeMillis"] - steps, s["totalMillis"], s["bytes"]])))' \
+      "$size" >>"$raw"
+    # free the memory: the moved container on B, its Pod object
+    target=$(cluster_kubectl get pm "m-$name" -o jsonpath='{.status.targetPod}')
+    runc --root "$(nodes_root b)" delete -f "$target" >/dev/null 2>&1 || true
+    cluster_kubectl delete pod "$target" --wait=false >/dev/null
+    rm -rf "${NODES_STORE:?}"/*
+  done
+done
+
+stamp=$(date -u +%Y-%m-%dT%H%MZ)
+out=bench/results/cluster-$stamp.md
+{
+  echo "# Control plane: PodMigration downtime and duration ($stamp)"
+  echo
+  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
+    "kernel $(uname -r); $(runc --version | head -1); kube-lite, ferry-controller and two ferry-agent daemons"
+  echo "on one machine (scripts/lib/cluster.sh), a local directory as the shared store. stopAndCopy."
+  echo "$RUNS runs per row; median (min-max). \"handover\" is the downtime not spent in the engine's steps:"
+  echo "status writes, watch events and starting the restore process on the target."
+  echo
+  python3 - "$raw" <<'PY'
+import sys, statistics
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.rstrip("\n").split("\t")
+    rows.setdefault(int(f[0]), []).append([int(x) for x in f[1:]])
+def cell(vals):
+    return f"{statistics.median(vals):.0f} ({min(vals)}-{max(vals)})"
+print("| memory | downtime ms | dump ms | rootfs + write ms | verify ms | restore ms | handover ms | total ms | image MiB |")
+print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+for size, rs in sorted(rows.items()):
+    c = list(zip(*rs))
+    print(f"| {size} MiB | {cell(c[0])} | {cell(c[1])} | {cell(c[2])} | {cell(c[3])} | {cell(c[4])} | {cell(c[5])} | "
+          f"{cell(c[6])} | {statistics.median(c[7]) / 1048576:.1f} |")
+PY
+} | tee "$out"
+echo "bench: written to $out" >&2

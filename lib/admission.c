@@ -1,0 +1,102 @@
+#include "admission.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int name_ok(const char *s)
+{
+  if (!s || !*s || strlen(s) > 253)
+    return 0;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+      return 0;
+  return 1;
+}
+
+static char *record_path(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  if (!name_ok(ns) || !name_ok(pod) || !name_ok(container)) {
+    ferry_error_set(err, EINVAL, "admission: not Kubernetes names: namespace \"%s\", pod \"%s\", container \"%s\"",
+                    ns ? ns : "", pod ? pod : "", container ? container : "");
+    return NULL;
+  }
+  return ferry_asprintf("%s/%s_%s_%s.json", dir, ns, pod, container);
+}
+
+int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,
+                          const struct ferry_admission *a, ferry_error *err)
+{
+  char *path = record_path(dir, ns, pod, container, err);
+  if (!path || ferry_mkdir_p(dir, 0700, err) < 0) {
+    free(path);
+    return -1;
+  }
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "podMigration", json_object_new_string(a->pod_migration));
+  json_object_object_add(o, "store", json_object_new_string(a->store));
+  json_object_object_add(o, "image", json_object_new_string(a->image));
+  const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  int rc = ferry_write_file_atomic(path, text, strlen(text), err);
+  json_object_put(o);
+  free(path);
+  return rc;
+}
+
+int ferry_admission_read(const char *dir, const char *ns, const char *pod, const char *container,
+                         struct ferry_admission *a, ferry_error *err)
+{
+  memset(a, 0, sizeof *a);
+  char *path = record_path(dir, ns, pod, container, err), *text = NULL;
+  size_t len;
+  if (!path || ferry_read_file(path, &text, &len, err) < 0) {
+    free(path);
+    return -1;
+  }
+  json_object *o = json_tokener_parse(text), *v;
+  int rc = -1;
+  if (!o || !json_object_is_type(o, json_type_object)) {
+    ferry_error_set(err, EINVAL, "admission record %s: not a JSON object", path);
+    goto out;
+  }
+  const char *keys[] = { "podMigration", "store", "image" };
+  char **dst[] = { &a->pod_migration, &a->store, &a->image };
+  for (int i = 0; i < 3; i++) {
+    if (!json_object_object_get_ex(o, keys[i], &v) || !json_object_is_type(v, json_type_string)) {
+      ferry_error_set(err, EINVAL, "admission record %s: %s missing", path, keys[i]);
+      ferry_admission_free(a);
+      goto out;
+    }
+    *dst[i] = ferry_strdup(json_object_get_string(v));
+  }
+  rc = 0;
+out:
+  json_object_put(o);
+  free(text);
+  free(path);
+  return rc;
+}
+
+int ferry_admission_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  char *path = record_path(dir, ns, pod, container, err);
+  if (!path)
+    return -1;
+  int rc = 0;
+  if (unlink(path) < 0 && errno != ENOENT)
+    rc = ferry_error_set(err, errno, "removing %s", path);
+  free(path);
+  return rc;
+}
+
+void ferry_admission_free(struct ferry_admission *a)
+{
+  free(a->pod_migration);
+  free(a->store);
+  free(a->image);
+  memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+# ferry-runc called exactly as containerd-shim-runc-v2 calls runc: global --root,
+# --log, --log-format json; create --bundle --pid-file; start; state; kill;
+# delete --force. A plain container behaves as under runc; a container whose pod
+# asks to be restored (and was admitted) comes back from a Ferry image.
+bats_require_minimum_version 1.5.0
+load /usr/lib/bats/bats-support/load
+load /usr/lib/bats/bats-assert/load
+
+FERRY_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+export FERRY_BIN=${FERRY_BIN:-$FERRY_TOP/bin}
+# shellcheck source=scripts/lib/nodes.sh
+source "$FERRY_TOP/scripts/lib/nodes.sh"
+
+setup_file() {
+  export NODES_TAG="r$$" NODES_NET=10.231.6
+  nodes_setup "$BATS_FILE_TMPDIR/nodes"
+  export NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET NODES_ADDR_A NODES_ADDR_B
+}
+teardown_file() { nodes_cleanup; }
+setup() {
+  export FERRY_RUNC_STATE=$BATS_TEST_TMPDIR/state FERRY_ADMISSION_DIR=$BATS_TEST_TMPDIR/admitted
+  LOG=$BATS_TEST_TMPDIR/runc.log
+}
+
+# shim ROOT ARGS...: as the shim calls the runtime: the container's stdio are
+# pipes the shim drains (the drains must not hold bats' own output open)
+shim() {
+  local root=$1
+  shift
+  "$RUNTIME" --root "$root" --log "$LOG" --log-format json "$@" < <(:) > >(cat >/dev/null 2>&1) 2> >(cat >/dev/null 2>&1)
+}
+
+# annotate BUNDLE KEY=VALUE...: annotations in config.json, as the runtime passes the pod's
+annotate() {
+  python3 - "$@" <<'PY'
+import json, sys
+path = sys.argv[1] + "/config.json"
+c = json.load(open(path))
+for kv in sys.argv[2:]:
+    k, v = kv.split("=", 1)
+    c.setdefault("annotations", {})[k] = v
+json.dump(c, open(path, "w"), indent=2)
+PY
+}
+
+state_of() { runc --root "$1" state "$2" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo gone; }
+
+@test "a container that is not migrating: the same answers and states as plain runc" {
+  root=$(nodes_root a)
+  for rt in runc ferry; do
+    RUNTIME=$([ $rt = runc ] && command -v runc || echo "$FERRY_BIN/ferry-runc")
+    id=plain-$rt
+    bundle=$(nodes_bundle a "$id" workload --mem 4)
+    annotate "$bundle" io.kubernetes.cri.container-type=container io.kubernetes.cri.sandbox-name=p
+    run shim "$root" create --bundle "$bundle" --pid-file "$BATS_TEST_TMPDIR/$id.pid" "$id"
+    echo "$status" >"$BATS_TEST_TMPDIR/$rt.trace"
+    state_of "$root" "$id" >>"$BATS_TEST_TMPDIR/$rt.trace"
+    [ -s "$BATS_TEST_TMPDIR/$id.pid" ] && echo pidfile >>"$BATS_TEST_TMPDIR/$rt.trace"
+    run shim "$root" start "$id"
+    echo "$status $(state_of "$root" "$id")" >>"$BATS_TEST_TMPDIR/$rt.trace"
+    run shim "$root" kill "$id" KILL
+    echo "$status" >>"$BATS_TEST_TMPDIR/$rt.trace"
+    for ((i = 0; i < 50; i++)); do [ "$(state_of "$root" "$id")" = stopped ] && break; sleep 0.05; done
+    state_of "$root" "$id" >>"$BATS_TEST_TMPDIR/$rt.trace"
+    run shim "$root" delete --force "$id"
+    echo "$status $(state_of "$root" "$id")" >>"$BATS_TEST_TMPDIR/$rt.trace"
+    run shim "$root" state nothing-here
+    echo "$status" >>"$BATS_TEST_TMPDIR/$rt.trace"
+  done
+  run cat "$BATS_TEST_TMPDIR/ferry.trace"
+  assert_output "$(cat "$BATS_TEST_TMPDIR/runc.trace")"
+  assert_output "0
+created
+pidfile
+0 running
+0
+stopped
+0 gone
+1"
+}
+
+@test "every command and flag reaches runc unchanged" {
+  printf '#!/bin/sh\nprintf "%%s\\n" "$@" >> %s\n' "$BATS_TEST_TMPDIR/args" >"$BATS_TEST_TMPDIR/fake-runc"
+  chmod +x "$BATS_TEST_TMPDIR/fake-runc"
+  bundle=$BATS_TEST_TMPDIR/b
+  mkdir -p "$bundle"
+  echo '{"annotations":{"io.kubernetes.cri.container-type":"container"}}' >"$bundle/config.json"
+  local -a calls=(
+    "--root /r --log /l.json --log-format json --systemd-cgroup create --bundle $bundle --pid-file /p --console-socket /s c1"
+    "--root /r --log /l.json --log-format json --systemd-cgroup start c1"
+    "--root /r --log /l.json --log-format json --systemd-cgroup state c1"
+    "--root /r --log /l.json --log-format json --systemd-cgroup kill --all c1 9"
+    "--root /r --log /l.json --log-format json --systemd-cgroup delete --force c1"
+    "--root=/r --debug exec --process /proc.json --detach c1"
+    "--version"
+  )
+  for c in "${calls[@]}"; do
+    rm -f "$BATS_TEST_TMPDIR/args"
+    # shellcheck disable=SC2086 # word splitting is the point
+    FERRY_RUNC_BINARY=$BATS_TEST_TMPDIR/fake-runc "$FERRY_BIN/ferry-runc" $c
+    run paste -sd' ' "$BATS_TEST_TMPDIR/args"
+    assert_output "$c"
+  done
+}
+
+# A workload checkpointed on A; the runtime's bundle for it on B.
+checkpoint_on_a() {
+  local id=$1
+  bundle=$(nodes_bundle a "$id" workload --mem 8)
+  "$FERRY_BIN/ferry-agent" --work-dir "$(nodes_work a)" run --root "$(nodes_root a)" --bundle "$bundle" "$id" >/dev/null 3>&-
+  nodes_wait_count "$bundle/rootfs" 3 >/dev/null
+  echo "written on A" >"$bundle/rootfs/data/note"
+  "$FERRY_BIN/ferry-agent" --work-dir "$(nodes_work a)" checkpoint --root "$(nodes_root a)" \
+    --store "dir://$NODES_STORE" --image "img-$id" "$id" >/dev/null 3>&-
+  COUNT_AT_DUMP=$(cat "$bundle/rootfs/tmp/count")
+  TARGET=$(nodes_bundle b "$id-new" workload --mem 8)
+  annotate "$TARGET" io.kubernetes.cri.container-type=container io.kubernetes.cri.sandbox-namespace=default \
+    io.kubernetes.cri.sandbox-name=web-new io.kubernetes.cri.container-name=main \
+    ferry.dev/restore-from=default/move-web
+}
+
+admit() { # POD_MIGRATION IMAGE
+  mkdir -p "$FERRY_ADMISSION_DIR"
+  printf '{"podMigration":"%s","store":"dir://%s","image":"%s"}' "$1" "$NODES_STORE" "$2" \
+    >"$FERRY_ADMISSION_DIR/default_web-new_main.json"
+}
+
+@test "create of an admitted restore: restored into the runtime's bundle, start is a no-op, kill and delete as usual" {
+  checkpoint_on_a rs1
+  admit default/move-web img-rs1
+  RUNTIME=$FERRY_BIN/ferry-runc
+  root=$(nodes_root b)
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs1-new
+  assert_success
+  [ "$(state_of "$root" rs1-new)" = running ]
+  [ "$(cat "$BATS_TEST_TMPDIR/rs.pid")" = "$(runc --root "$root" state rs1-new | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')" ]
+  # the same process, counting on from where it was frozen; the file it wrote came along
+  nodes_wait_count "$TARGET/rootfs" "$COUNT_AT_DUMP" >/dev/null
+  run cat "$TARGET/rootfs/data/note"
+  assert_output "written on A"
+  grep -q '"level":"info","msg":"ferry-runc: restoring default/web-new container rs1-new' "$LOG"
+  run shim "$root" start rs1-new
+  assert_success
+  [ "$(state_of "$root" rs1-new)" = running ]
+  run shim "$root" kill rs1-new KILL
+  assert_success
+  for ((i = 0; i < 50; i++)); do [ "$(state_of "$root" rs1-new)" = stopped ] && break; sleep 0.05; done
+  run shim "$root" delete --force rs1-new
+  assert_success
+  [ "$(state_of "$root" rs1-new)" = gone ]
+  [ ! -e "$FERRY_RUNC_STATE/${root//\//_}/rs1-new" ]
+}
+
+@test "a restore nobody admitted, or admitted for another migration, is refused; nothing runs" {
+  checkpoint_on_a rs2
+  RUNTIME=$FERRY_BIN/ferry-runc
+  root=$(nodes_root b)
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs2-new
+  assert_failure
+  run tail -1 "$LOG"
+  assert_output --regexp '"level":"error","msg":"ferry-runc: pod default/web-new asks to be restored from PodMigration default/move-web, but no migration of its container main to this node was admitted'
+  [ "$(state_of "$root" rs2-new)" = gone ]
+  admit default/other img-rs2
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs2-new
+  assert_failure
+  run tail -1 "$LOG"
+  assert_output --partial 'but this node admitted default/other for it; refusing'
+  [ "$(state_of "$root" rs2-new)" = gone ]
+  # an altered image is refused before anything is touched
+  admit default/move-web img-rs2
+  echo x >>"$NODES_STORE/img-rs2/config.json"
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs2-new
+  assert_failure
+  run tail -1 "$LOG"
+  assert_output --partial 'restore of default/web-new (default/move-web) refused'
+  [ "$(state_of "$root" rs2-new)" = gone ]
+}

@@ -168,6 +168,14 @@ static char *obj_key(const struct kl_resource *r, const char *ns, const char *na
   return r->namespaced ? ferry_asprintf("%s/%s", ns ? ns : "", name) : ferry_strdup(name);
 }
 
+/* A pod its kubelet is still stopping: deleted with a grace period, not yet
+ * confirmed by a delete with gracePeriodSeconds 0. */
+static int terminating(json_object *o)
+{
+  json_object *g;
+  return json_object_object_get_ex(meta_of(o), "deletionGracePeriodSeconds", &g) && json_object_get_int64(g) > 0;
+}
+
 static int has_finalizers(json_object *o)
 {
   json_object *f;
@@ -418,10 +426,13 @@ static int answer_table(struct kl_store *s, struct MHD_Connection *c, const stru
                         enum MHD_Result *x)
 {
   const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-  json_object *crd = accept && strstr(accept, "as=Table") ? crd_of(s, &rt->r) : NULL;
+  if (!accept || !strstr(accept, "as=Table"))
+    return 0;
+  json_object *crd = crd_of(s, &rt->r);
   char rv[32];
   snprintf(rv, sizeof rv, "%lld", (long long)s->rv);
-  json_object *t = crd ? kl_table(crd, rt->r.version, items, rv) : NULL;
+  json_object *t = crd ? kl_table(crd, rt->r.version, items, rv)
+                       : !is_custom(&rt->r) ? kl_table_builtin(rt->r.group, rt->r.plural, items, rv) : NULL;
   if (!t)
     return 0;
   *x = send_json(c, 200, t);
@@ -761,7 +772,7 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
   kl_resource_key(&rt->r, kk, sizeof kk);
   char *key = obj_key(&rt->r, rt->ns, rt->name);
   json_object *kind_map = kl_store_kind(s, kk);
-  if (json_object_object_get_ex(m, "deletionTimestamp", NULL) && !has_finalizers(result)) {
+  if (json_object_object_get_ex(m, "deletionTimestamp", NULL) && !has_finalizers(result) && !terminating(result)) {
     json_object_object_del(kind_map, key); /* the last finalizer is gone */
     kl_store_record(s, kk, "DELETED", result);
   } else {
@@ -825,6 +836,53 @@ static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c,
   return x;
 }
 
+static int is_core_pod(const struct route *rt) { return !rt->r.group[0] && !strcmp(rt->r.plural, "pods"); }
+
+/* The grace period a pod deletion asks for: DeleteOptions, then the query,
+ * then the pod's terminationGracePeriodSeconds, then 30 (as the API server). A
+ * pod no kubelet runs (unbound, or finished) goes at once: -1. */
+static int64_t pod_grace(struct MHD_Connection *c, json_object *opts, json_object *pod)
+{
+  const char *node = ferry_kube_str(pod, "spec.nodeName"), *phase = ferry_kube_str(pod, "status.phase") ?: "";
+  if (!node || !*node || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
+    return -1;
+  json_object *g = NULL, *spec;
+  const char *q = arg(c, "gracePeriodSeconds");
+  if (opts && json_object_object_get_ex(opts, "gracePeriodSeconds", &g) && !json_object_is_type(g, json_type_null))
+    return json_object_get_int64(g);
+  if (q && *q)
+    return strtoll(q, NULL, 10);
+  if (json_object_object_get_ex(pod, "spec", &spec) && json_object_object_get_ex(spec, "terminationGracePeriodSeconds", &g))
+    return json_object_get_int64(g);
+  return 30;
+}
+
+/* Marks a bound pod terminating: deletionTimestamp is when the grace period
+ * ends; the kubelet stops the containers and deletes it with grace 0. A
+ * shorter grace period than the one set shortens it, a longer one does not.
+ * Returns the stored object (the store owns it). */
+static json_object *pod_terminate(struct kl_server *srv, const struct route *rt, json_object *cur, int64_t grace)
+{
+  json_object *g;
+  int64_t had = json_object_object_get_ex(meta_of(cur), "deletionGracePeriodSeconds", &g) ? json_object_get_int64(g) : -1;
+  if (had >= 0 && had <= grace)
+    return cur;
+  json_object *next = NULL;
+  json_object_deep_copy(cur, &next, NULL);
+  char when[40];
+  ferry_format_time(ferry_now_real_ms() + grace * 1000, when, sizeof when);
+  set_str(meta_of(next), "deletionTimestamp", when);
+  json_object_object_add(meta_of(next), "deletionGracePeriodSeconds", json_object_new_int64(grace));
+  set_rv(&srv->store, next);
+  char kk[256];
+  kl_resource_key(&rt->r, kk, sizeof kk);
+  char *key = obj_key(&rt->r, rt->ns, rt->name);
+  json_object_object_add(kl_store_kind(&srv->store, kk), key, next);
+  free(key);
+  kl_store_record(&srv->store, kk, "MODIFIED", next);
+  return next;
+}
+
 static void delete_now(struct kl_server *srv, const struct route *rt, json_object *cur)
 {
   struct kl_store *s = &srv->store;
@@ -870,6 +928,15 @@ static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c
                 rt->r.plural, rt->name, prv, rv);
   if (req.dry_run || dry_run_in(opts))
     return send_json(c, 200, cur);
+  int64_t grace = is_core_pod(rt) ? pod_grace(c, opts, cur) : -1;
+  if (grace > 0) {
+    json_object *now = pod_terminate(srv, rt, cur, grace);
+    persist(srv);
+    return send_json(c, 200, now);
+  }
+  if (grace == 0 && terminating(cur)) { /* the kubelet confirms: the grace period is over */
+    json_object_object_add(meta_of(cur), "deletionGracePeriodSeconds", json_object_new_int64(0));
+  }
   json_object *answer = json_object_get(cur);
   if (has_finalizers(cur)) {
     if (!json_object_object_get_ex(meta_of(cur), "deletionTimestamp", NULL)) {
@@ -914,6 +981,77 @@ static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c
   persist(srv);
   enum MHD_Result x = send_json(c, 200, answer);
   json_object_put(answer);
+  return x;
+}
+
+/* POST pods/NAME/binding: what a scheduler does. Sets spec.nodeName once and
+ * the PodScheduled condition; a bound pod answers 409. */
+static enum MHD_Result do_binding(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, json_object *b)
+{
+  if (!is_core_pod(rt))
+    return fail(c, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
+  json_object *cur = find(&srv->store, rt);
+  if (!cur)
+    return not_found(c, rt);
+  const char *node = b ? ferry_kube_str(b, "target.name") : NULL, *kind = b ? ferry_kube_str(b, "target.kind") : NULL;
+  if (!node || !*node)
+    return fail(c, 422, "Invalid", "pods", rt->name, "Binding.core \"%s\" is invalid: target.name: Required value", rt->name);
+  if (kind && *kind && strcmp(kind, "Node") != 0)
+    return fail(c, 422, "Invalid", "pods", rt->name,
+                "Binding.core \"%s\" is invalid: target.kind: Unsupported value: \"%s\": supported values: \"Node\"", rt->name, kind);
+  const char *bound = ferry_kube_str(cur, "spec.nodeName");
+  if (bound && *bound)
+    return fail(c, 409, "Conflict", "pods/binding", rt->name,
+                "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned to node \"%s\"", rt->name,
+                rt->name, bound);
+  if (json_object_object_get_ex(meta_of(cur), "deletionTimestamp", NULL))
+    return fail(c, 409, "Conflict", "pods/binding", rt->name,
+                "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, cannot be assigned to a host",
+                rt->name, rt->name);
+  if (req.dry_run) {
+    json_object *st = status_obj(201, "", NULL, NULL, "");
+    enum MHD_Result x = send_json(c, 201, st);
+    json_object_put(st);
+    return x;
+  }
+  json_object *next = NULL, *spec, *status, *conds;
+  json_object_deep_copy(cur, &next, NULL);
+  if (!json_object_object_get_ex(next, "spec", &spec)) {
+    spec = json_object_new_object();
+    json_object_object_add(next, "spec", spec);
+  }
+  set_str(spec, "nodeName", node);
+  if (!json_object_object_get_ex(next, "status", &status)) {
+    status = json_object_new_object();
+    json_object_object_add(next, "status", status);
+  }
+  if (!json_object_object_get_ex(status, "conditions", &conds) || !json_object_is_type(conds, json_type_array)) {
+    conds = json_object_new_array();
+    json_object_object_add(status, "conditions", conds);
+  }
+  char now[32];
+  now_rfc3339(now, sizeof now);
+  json_object *cond = json_object_new_object();
+  set_str(cond, "type", "PodScheduled");
+  set_str(cond, "status", "True");
+  set_str(cond, "lastTransitionTime", now);
+  for (size_t i = json_object_array_length(conds); i-- > 0;)
+    if (!strcmp(ferry_kube_str(json_object_array_get_idx(conds, i), "type") ?: "", "PodScheduled"))
+      json_object_array_del_idx(conds, i, 1);
+  json_object_array_add(conds, cond);
+  if (!ferry_kube_str(next, "status.phase"))
+    set_str(status, "phase", "Pending");
+  set_rv(&srv->store, next);
+  char kk[256];
+  kl_resource_key(&rt->r, kk, sizeof kk);
+  char *key = obj_key(&rt->r, rt->ns, rt->name);
+  json_object_object_add(kl_store_kind(&srv->store, kk), key, next);
+  free(key);
+  kl_store_record(&srv->store, kk, "MODIFIED", next);
+  persist(srv);
+  json_object *st = status_obj(201, "", NULL, NULL, "");
+  enum MHD_Result x = send_json(c, 201, st);
+  json_object_put(st);
   return x;
 }
 
@@ -1043,7 +1181,7 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
       x = fail(c, 405, "MethodNotAllowed", NULL, NULL, "%s is not allowed on a collection", method);
     goto out;
   }
-  if (rt.sub[0] && strcmp(rt.sub, "status") != 0 && strcmp(rt.sub, "eviction") != 0) {
+  if (rt.sub[0] && strcmp(rt.sub, "status") != 0 && strcmp(rt.sub, "eviction") != 0 && strcmp(rt.sub, "binding") != 0) {
     x = fail(c, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
     goto out;
   }
@@ -1058,12 +1196,21 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
       x = send_json(c, 201, st);
       json_object_put(st);
     } else {
-      delete_now(srv, &rt, cur);
+      json_object *opts = body ? json_object_object_get(body, "deleteOptions") : NULL;
+      int64_t grace = pod_grace(c, opts, cur);
+      if (grace > 0)
+        pod_terminate(srv, &rt, cur, grace);
+      else
+        delete_now(srv, &rt, cur);
       persist(srv);
       json_object *st = status_obj(201, "", NULL, NULL, "");
       x = send_json(c, 201, st);
       json_object_put(st);
     }
+    goto out;
+  }
+  if (!strcmp(rt.sub, "binding")) {
+    x = do_binding(srv, c, &rt, body);
     goto out;
   }
   if (rt.sub[0] && !rt.r.has_status) {

@@ -157,8 +157,10 @@ static void add_resource(json_object *list, const struct kl_resource *r)
     json_object_object_add(o, "shortNames", sn);
   }
   json_object_array_add(list, o);
-  const char *subs[2] = { r->has_status ? "status" : NULL, !strcmp(r->plural, "pods") && !r->group[0] ? "eviction" : NULL };
-  for (int i = 0; i < 2; i++) {
+  int core_pods = !strcmp(r->plural, "pods") && !r->group[0];
+  const char *subs[3] = { r->has_status ? "status" : NULL, core_pods ? "eviction" : NULL, core_pods ? "binding" : NULL };
+  static const char *const sub_kinds[3] = { NULL, "Eviction", "Binding" };
+  for (int i = 0; i < 3; i++) {
     if (!subs[i])
       continue;
     char name[128];
@@ -167,7 +169,7 @@ static void add_resource(json_object *list, const struct kl_resource *r)
     json_object_object_add(so, "name", json_object_new_string(name));
     json_object_object_add(so, "singularName", json_object_new_string(""));
     json_object_object_add(so, "namespaced", json_object_new_boolean(r->namespaced));
-    json_object_object_add(so, "kind", json_object_new_string(i ? "Eviction" : r->kind));
+    json_object_object_add(so, "kind", json_object_new_string(i ? sub_kinds[i] : r->kind));
     json_object_object_add(so, "verbs", json_tokener_parse(i ? "[\"create\"]" : "[\"get\",\"patch\",\"update\"]"));
     json_object_array_add(list, so);
   }

@@ -110,3 +110,129 @@ json_object *kl_table(json_object *crd, const char *version, json_object *items,
   json_object_object_add(t, "rows", rows);
   return t;
 }
+
+/* ---- built-in kinds: the columns the API server prints for them ---- */
+
+static json_object *coldef(const char *name, const char *type, int priority, const char *desc)
+{
+  json_object *d = json_object_new_object();
+  json_object_object_add(d, "name", json_object_new_string(name));
+  json_object_object_add(d, "type", json_object_new_string(type));
+  json_object_object_add(d, "format", json_object_new_string(!strcmp(name, "Name") ? "name" : ""));
+  json_object_object_add(d, "description", json_object_new_string(desc));
+  json_object_object_add(d, "priority", json_object_new_int(priority));
+  return d;
+}
+
+static const char *cond_status(json_object *obj, const char *type)
+{
+  json_object *st, *conds;
+  if (!json_object_object_get_ex(obj, "status", &st) || !json_object_object_get_ex(st, "conditions", &conds) ||
+      !json_object_is_type(conds, json_type_array))
+    return NULL;
+  for (size_t i = 0; i < json_object_array_length(conds); i++) {
+    json_object *c = json_object_array_get_idx(conds, i);
+    if (!strcmp(ferry_kube_str(c, "type") ?: "", type))
+      return ferry_kube_str(c, "status");
+  }
+  return NULL;
+}
+
+/* NAME READY STATUS RESTARTS AGE | IP NODE: STATUS as kubectl shows it (a
+ * waiting or terminated container's reason, Terminating while deleting). */
+static void pod_cells(json_object *obj, json_object *cells)
+{
+  json_object *spec, *st, *cs = NULL, *ctrs = NULL;
+  int total = 0, ready = 0, restarts = 0;
+  const char *reason = NULL;
+  if (json_object_object_get_ex(obj, "spec", &spec) && json_object_object_get_ex(spec, "containers", &ctrs))
+    total = (int)json_object_array_length(ctrs);
+  if (json_object_object_get_ex(obj, "status", &st) && json_object_object_get_ex(st, "containerStatuses", &cs) &&
+      json_object_is_type(cs, json_type_array)) {
+    for (size_t i = 0; i < json_object_array_length(cs); i++) {
+      json_object *c = json_object_array_get_idx(cs, i), *v;
+      if (json_object_object_get_ex(c, "ready", &v) && json_object_get_boolean(v))
+        ready++;
+      if (json_object_object_get_ex(c, "restartCount", &v))
+        restarts += json_object_get_int(v);
+      const char *r = ferry_kube_str(c, "state.waiting.reason") ?: ferry_kube_str(c, "state.terminated.reason");
+      if (r && !reason)
+        reason = r;
+    }
+  }
+  char buf[32];
+  snprintf(buf, sizeof buf, "%d/%d", ready, total);
+  json_object_array_add(cells, json_object_new_string(buf));
+  const char *status = ferry_kube_str(obj, "metadata.deletionTimestamp") ? "Terminating"
+                       : reason                                           ? reason
+                                                                          : ferry_kube_str(obj, "status.phase") ?: "Pending";
+  json_object_array_add(cells, json_object_new_string(status));
+  json_object_array_add(cells, json_object_new_int(restarts));
+  age(ferry_kube_str(obj, "metadata.creationTimestamp") ?: "", buf, sizeof buf);
+  json_object_array_add(cells, json_object_new_string(buf));
+  json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "status.podIP") ?: "<none>"));
+  json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "spec.nodeName") ?: "<none>"));
+}
+
+/* NAME STATUS ROLES AGE VERSION */
+static void node_cells(json_object *obj, json_object *cells)
+{
+  const char *ready = cond_status(obj, "Ready");
+  json_object *spec, *u;
+  int cordoned = json_object_object_get_ex(obj, "spec", &spec) && json_object_object_get_ex(spec, "unschedulable", &u) &&
+                 json_object_get_boolean(u);
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s%s", ready && !strcmp(ready, "True") ? "Ready" : ready ? "NotReady" : "Unknown",
+           cordoned ? ",SchedulingDisabled" : "");
+  json_object_array_add(cells, json_object_new_string(buf));
+  json_object_array_add(cells, json_object_new_string("<none>"));
+  age(ferry_kube_str(obj, "metadata.creationTimestamp") ?: "", buf, sizeof buf);
+  json_object_array_add(cells, json_object_new_string(buf));
+  json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "status.nodeInfo.kubeletVersion") ?: ""));
+}
+
+json_object *kl_table_builtin(const char *group, const char *plural, json_object *items, const char *rv)
+{
+  void (*fill)(json_object *, json_object *);
+  json_object *defs = json_object_new_array();
+  json_object_array_add(defs, coldef("Name", "string", 0, "Name of the object"));
+  if (!group[0] && !strcmp(plural, "pods")) {
+    fill = pod_cells;
+    json_object_array_add(defs, coldef("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."));
+    json_object_array_add(defs, coldef("Status", "string", 0, "The aggregate status of the containers in this pod."));
+    json_object_array_add(defs, coldef("Restarts", "integer", 0, "The number of times the containers in this pod have been restarted."));
+    json_object_array_add(defs, coldef("Age", "string", 0, "CreationTimestamp"));
+    json_object_array_add(defs, coldef("IP", "string", 1, "IP address allocated to the pod."));
+    json_object_array_add(defs, coldef("Node", "string", 1, "Name of the node the pod is assigned to."));
+  } else if (!group[0] && !strcmp(plural, "nodes")) {
+    fill = node_cells;
+    json_object_array_add(defs, coldef("Status", "string", 0, "The status of the node"));
+    json_object_array_add(defs, coldef("Roles", "string", 0, "The roles of the node"));
+    json_object_array_add(defs, coldef("Age", "string", 0, "CreationTimestamp"));
+    json_object_array_add(defs, coldef("Version", "string", 0, "Kubelet Version reported by the node."));
+  } else {
+    json_object_put(defs);
+    return NULL;
+  }
+  json_object *t = json_object_new_object(), *rows = json_object_new_array(), *meta = json_object_new_object();
+  json_object_object_add(t, "kind", json_object_new_string("Table"));
+  json_object_object_add(t, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
+  json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
+  json_object_object_add(t, "metadata", meta);
+  for (size_t r = 0; r < json_object_array_length(items); r++) {
+    json_object *obj = json_object_array_get_idx(items, r), *row = json_object_new_object(), *cells = json_object_new_array();
+    json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "metadata.name") ?: ""));
+    fill(obj, cells);
+    json_object_object_add(row, "cells", cells);
+    json_object *pom = json_object_new_object(), *m;
+    json_object_object_add(pom, "kind", json_object_new_string("PartialObjectMetadata"));
+    json_object_object_add(pom, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
+    if (json_object_object_get_ex(obj, "metadata", &m))
+      json_object_object_add(pom, "metadata", json_object_get(m));
+    json_object_object_add(row, "object", pom);
+    json_object_array_add(rows, row);
+  }
+  json_object_object_add(t, "columnDefinitions", defs);
+  json_object_object_add(t, "rows", rows);
+  return t;
+}

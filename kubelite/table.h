@@ -10,4 +10,8 @@
  * array of objects; rv the list's resourceVersion. */
 json_object *kl_table(json_object *crd, const char *version, json_object *items, const char *rv);
 
+/* Pods and Nodes as the API server prints them (kubectl get pods / nodes);
+ * NULL for other built-in kinds. */
+json_object *kl_table_builtin(const char *group, const char *plural, json_object *items, const char *rv);
+
 #endif

@@ -44,7 +44,8 @@ Y
   assert_output "123auto"
   run k get pods --field-selector spec.nodeName=node-a -o name
   assert_output "pod/web"
-  run k delete pod web
+  # bound to a node no kubelet runs: as on a real cluster, only a forced delete removes it
+  run k delete pod web --grace-period=0 --force
   assert_success
   run k get pod web
   assert_failure
@@ -288,4 +289,42 @@ Y
     --data-binary 'k8s-not-json' "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces"
   assert_line --index 1 "415"
   assert_output --partial "JSON only"
+}
+
+@test "pods: binding assigns a node once; a bound pod terminates gracefully until its kubelet confirms" {
+  printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: gp}\nspec: {schedulerName: ferry, terminationGracePeriodSeconds: 20, containers: [{name: c, image: busybox}]}\n' \
+    >"$BATS_TEST_TMPDIR/p.yaml"
+  kcreate -f "$BATS_TEST_TMPDIR/p.yaml"
+  printf '{"apiVersion":"v1","kind":"Binding","metadata":{"name":"gp"},"target":{"apiVersion":"v1","kind":"Node","name":"node-x"}}' \
+    >"$BATS_TEST_TMPDIR/b.json"
+  run k create --raw /api/v1/namespaces/default/pods/gp/binding -f "$BATS_TEST_TMPDIR/b.json"
+  assert_success
+  run k get pod gp -o jsonpath='{.spec.nodeName} {.status.conditions[?(@.type=="PodScheduled")].status}'
+  assert_output "node-x True"
+  run k create --raw /api/v1/namespaces/default/pods/gp/binding -f "$BATS_TEST_TMPDIR/b.json"
+  assert_failure
+  assert_output --partial 'pod gp is already assigned to node "node-x"'
+  run k get --raw /api/v1
+  assert_output --partial '"name":"pods/binding"'
+  # bound: delete marks it; the grace period is the pod's own
+  run k delete pod gp --wait=false
+  assert_success
+  run k get pod gp -o jsonpath='{.metadata.deletionGracePeriodSeconds}'
+  assert_output 20
+  run k get pod gp
+  assert_output --partial Terminating
+  # a shorter grace period shortens it; the kubelet's delete with 0 removes it
+  k delete pod gp --wait=false --grace-period=5
+  run k get pod gp -o jsonpath='{.metadata.deletionGracePeriodSeconds}'
+  assert_output 5
+  run curl -s -XDELETE -H 'Content-Type: application/json' -d '{"gracePeriodSeconds":0}' \
+    "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces/default/pods/gp"
+  assert_success
+  run k get pod gp
+  assert_failure
+  # an unbound pod goes at once
+  kcreate -f "$BATS_TEST_TMPDIR/p.yaml"
+  k delete pod gp --wait=false
+  run k get pod gp
+  assert_failure
 }

@@ -154,6 +154,15 @@ static int verbs(struct ferry_kube *k, const char *ns)
   ferry_error_clear(&err);
   CHECK(ferry_kube_evict(k, ns, "p2", &st, &err) == 0, "evict p2");
   ferry_error_clear(&err);
+  /* p2 is bound to a node: evicted, it terminates (its kubelet would finish the delete) */
+  CHECK(ferry_kube_get(k, &FERRY_KUBE_PODS, ns, "p2", &out, &st, &err) == 0 && ferry_kube_str(out, "metadata.deletionTimestamp"),
+        "p2 is terminating");
+  json_object_put(out);
+  out = NULL;
+  ferry_error_clear(&err);
+  d.grace_period_seconds = 0;
+  CHECK(ferry_kube_delete(k, &FERRY_KUBE_PODS, ns, "p2", &d, &st, &err) == 0, "the kubelet's delete with grace 0");
+  ferry_error_clear(&err);
   CHECK(ferry_kube_get(k, &FERRY_KUBE_PODS, ns, "p2", &out, &st, &err) < 0 && st.code == 404, "p2 is gone");
   ferry_error_clear(&err);
   return failures ? 1 : 0;

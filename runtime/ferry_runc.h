@@ -33,8 +33,8 @@ void report_info(const struct invocation *in, const char *fmt, ...) __attribute_
 
 /* create: restores when the bundle's annotations ask for it and the restore
  * was admitted; returns 1 when the container is a plain one (the caller passes
- * the command to runc), else does not return on success (it becomes runc
- * restore) and returns -1 on a refused or failed restore (reported). */
+ * the command to runc), 0 when it was restored, -1 on a refused or failed
+ * restore or a create of a departed container (reported). */
 int maybe_restore(const struct invocation *in);
 
 /* Replaces this process with the real runc and the same arguments. */

@@ -154,8 +154,8 @@ int main(int argc, char **argv)
   const char *cmd = in.cmd_at > 0 ? argv[in.cmd_at] : "";
   if (!strcmp(cmd, "create")) {
     int r = maybe_restore(&in);
-    if (r < 0)
-      return 1;
+    if (r <= 0)
+      return r < 0 ? 1 : 0;
   } else if (!strcmp(cmd, "start")) {
     const char *id = command_id(&in);
     char *marker = id ? restored_marker(&in, id) : NULL;

@@ -4,13 +4,17 @@
  * ferry.dev/restore-from: NS/PODMIGRATION is restored when this node's agent
  * admitted that migration for this pod and container (lib/admission.h): the
  * image is verified, the root filesystem changes it carries are applied to the
- * bundle's root, and the process becomes `runc restore --detach` with the
- * caller's global options, --pid-file and --console-socket, and stdio. */
+ * bundle's root, and `runc restore --detach` runs with the caller's global
+ * options, --pid-file and --console-socket, and stdio; its outcome and timings
+ * are recorded for the node's agent, and the admission is used up.
+ * Any create of a container whose pod was checkpointed away from this node
+ * (a departed record) is refused: the kubelet must not restart it here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "admission.h"
@@ -82,11 +86,29 @@ int maybe_restore(const struct invocation *in)
     goto out; /* runc reports a missing or broken config.json its own way */
   const char *from = annotation(cfg, FERRY_ANN_RESTORE_FROM, NULL);
   const char *type = annotation(cfg, "io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType");
-  if (!from || (type && strcmp(type, "container") != 0))
-    goto out; /* not asked for, or the sandbox: a plain create */
+  if (type && strcmp(type, "container") != 0)
+    goto out; /* the sandbox: a plain create */
   const char *ns = annotation(cfg, "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace");
   const char *pod = annotation(cfg, "io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name");
   const char *cname = annotation(cfg, "io.kubernetes.cri.container-name", "io.kubernetes.container.name");
+  const char *puid = annotation(cfg, "io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid");
+  const char *dir = getenv("FERRY_ADMISSION_DIR") && *getenv("FERRY_ADMISSION_DIR") ? getenv("FERRY_ADMISSION_DIR")
+                                                                                      : FERRY_ADMISSION_DIR;
+  if (puid && cname) { /* checkpointed away: never a second copy */
+    char *pm = NULL;
+    int departed = ferry_departed_read(dir, puid, cname, &pm, &err);
+    ferry_error_clear(&err);
+    if (departed == 1) {
+      report_error(in, "container %s of pod %s/%s was checkpointed by PodMigration %s: it is not started again here "
+                       "(the migration restores it, here or on its target)",
+                   cname, ns ? ns : "", pod ? pod : "", pm);
+      free(pm);
+      rc = -1;
+      goto out;
+    }
+  }
+  if (!from)
+    goto out; /* not asked for: a plain create */
   rc = -1;
   if (!ns || !pod || !cname) {
     report_error(in, "container %s: %s is set but the pod namespace, pod name or container name annotation is missing "
@@ -94,10 +116,20 @@ int maybe_restore(const struct invocation *in)
                  FERRY_ANN_RESTORE_FROM);
     goto out;
   }
-  const char *dir = getenv("FERRY_ADMISSION_DIR") && *getenv("FERRY_ADMISSION_DIR") ? getenv("FERRY_ADMISSION_DIR")
-                                                                                      : FERRY_ADMISSION_DIR;
   struct ferry_admission adm;
   if (ferry_admission_read(dir, ns, pod, cname, &adm, &err) < 0) {
+    struct ferry_restored done;
+    ferry_error e2 = FERRY_ERROR_INIT;
+    if (err.errnum == ENOENT && ferry_restored_read(dir, ns, pod, cname, &done, &e2) == 0) {
+      int same = !strcmp(done.pod_migration, from);
+      ferry_restored_free(&done);
+      if (same) { /* the kubelet restarts a container restored before: it starts fresh, as any restart */
+        report_info(in, "%s/%s container %s was restored by %s before; this create starts it fresh", ns, pod, cname, from);
+        rc = 1;
+        goto out;
+      }
+    }
+    ferry_error_clear(&e2);
     report_error(in, "pod %s/%s asks to be restored from PodMigration %s, but no migration of its container %s to this "
                      "node was admitted (%s); refusing",
                  ns, pod, from, cname, ferry_error_msg(&err));
@@ -113,12 +145,14 @@ int maybe_restore(const struct invocation *in)
   struct ferry_store store;
   struct ferry_manifest m = { 0 };
   char *image_dir = NULL, *tar = NULL, *rootfs = NULL, *criu_dir = NULL, *work = NULL, *marker = NULL;
+  int64_t t0 = ferry_now_mono_ms(), t_verified, t_rootfs;
   int store_ok = ferry_store_parse(adm.store, &store, &err) == 0;
   if (!store_ok || ferry_store_open(&store, adm.image, &image_dir, &err) < 0 ||
       ferry_manifest_load(image_dir, &m, &err) < 0 || ferry_manifest_verify(image_dir, &m, &err) < 0) {
     report_error(in, "restore of %s/%s (%s) refused: %s", ns, pod, from, ferry_error_msg(&err));
     goto fail;
   }
+  t_verified = ferry_now_mono_ms();
   json_object *root, *rp;
   const char *rpath = json_object_object_get_ex(cfg, "root", &root) && json_object_object_get_ex(root, "path", &rp)
                           ? json_object_get_string(rp)
@@ -130,6 +164,7 @@ int maybe_restore(const struct invocation *in)
     report_error(in, "restore of %s/%s: applying the root filesystem changes: %s", ns, pod, ferry_error_msg(&err));
     goto fail;
   }
+  t_rootfs = ferry_now_mono_ms();
   marker = restored_marker(in, o.id);
   char *mdir = ferry_strdup(marker);
   *strrchr(mdir, '/') = '\0';
@@ -187,10 +222,37 @@ int maybe_restore(const struct invocation *in)
   /* (not on stderr: the caller's stdio is the container's) */
   report_info(in, "restoring %s/%s container %s from %s (%s, %llu root filesystem changes)", ns, pod, o.id, image_dir,
               from, (unsigned long long)entries);
-  execvp(in->runc, argv);
-  report_error(in, "cannot run %s: %s", in->runc, strerror(errno));
+  /* runc restore as a child: its answer is recorded for the node's agent */
+  int status = 0;
+  pid_t child = fork();
+  if (child == 0) {
+    execvp(in->runc, argv);
+    report_error(in, "cannot run %s: %s", in->runc, strerror(errno));
+    _exit(127);
+  }
   free(argv);
-  unlink(marker);
+  if (child < 0) {
+    report_error(in, "fork: %s", strerror(errno));
+  } else {
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+      ;
+  }
+  if (child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    struct ferry_restored done = { (char *)from, (char *)o.id, ferry_now_real_ms(), t_verified - t0, t_rootfs - t_verified,
+                                   ferry_now_mono_ms() - t_rootfs };
+    /* the admission is used up: a restart of this container starts it fresh */
+    if (ferry_restored_write(dir, ns, pod, cname, &done, &err) < 0 || ferry_admission_remove(dir, ns, pod, cname, &err) < 0)
+      report_info(in, "recording the restore of %s/%s: %s", ns, pod, ferry_error_msg(&err));
+    report_info(in, "restored %s/%s container %s (verify %lld ms, rootfs %lld ms, restore %lld ms)", ns, pod, o.id,
+                (long long)done.verify_ms, (long long)done.rootfs_ms, (long long)done.restore_ms);
+    rc = 0;
+  } else {
+    if (child > 0)
+      report_error(in, "restore of %s/%s container %s from %s failed (runc %s %d; its log: %s)", ns, pod, o.id, from,
+                   WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+                   in->log ? in->log : "none");
+    unlink(marker);
+  }
 fail:
   free(image_dir);
   free(tar);

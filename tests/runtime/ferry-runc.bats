@@ -150,6 +150,37 @@ admit() { # POD_MIGRATION IMAGE
   assert_success
   [ "$(state_of "$root" rs1-new)" = gone ]
   [ ! -e "$FERRY_RUNC_STATE/${root//\//_}/rs1-new" ]
+  # the restore is recorded for the agent, and the admission is used up
+  run python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["podMigration"], r["containerID"], r["restoredAtMs"] > 0)' \
+    "$FERRY_ADMISSION_DIR/default_web-new_main.restored.json"
+  assert_output "default/move-web rs1-new True"
+  [ ! -e "$FERRY_ADMISSION_DIR/default_web-new_main.json" ]
+  # the kubelet restarting the container: a plain create, it starts fresh
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs1-new
+  assert_success
+  [ "$(state_of "$root" rs1-new)" = created ]
+  grep -q 'restored by default/move-web before; this create starts it fresh' "$LOG"
+  shim "$root" delete --force rs1-new
+}
+
+@test "a container checkpointed away is not created again on its source" {
+  RUNTIME=$FERRY_BIN/ferry-runc
+  root=$(nodes_root a)
+  bundle=$(nodes_bundle a dep1 workload --mem 4)
+  annotate "$bundle" io.kubernetes.cri.container-type=container io.kubernetes.cri.sandbox-namespace=default \
+    io.kubernetes.cri.sandbox-name=web io.kubernetes.cri.container-name=main io.kubernetes.cri.sandbox-uid=0f1e2d3c-aaaa-bbbb-cccc-000000000001
+  mkdir -p "$FERRY_ADMISSION_DIR/departed"
+  echo -n default/move-web >"$FERRY_ADMISSION_DIR/departed/0f1e2d3c-aaaa-bbbb-cccc-000000000001_main"
+  run shim "$root" create --bundle "$bundle" --pid-file "$BATS_TEST_TMPDIR/d.pid" dep1
+  assert_failure
+  run tail -1 "$LOG"
+  assert_output --partial 'container main of pod default/web was checkpointed by PodMigration default/move-web: it is not started again here'
+  [ "$(state_of "$root" dep1)" = gone ]
+  # rolled back: the record goes, the kubelet may create it again
+  rm "$FERRY_ADMISSION_DIR/departed/0f1e2d3c-aaaa-bbbb-cccc-000000000001_main"
+  run shim "$root" create --bundle "$bundle" --pid-file "$BATS_TEST_TMPDIR/d.pid" dep1
+  assert_success
+  shim "$root" delete --force dep1
 }
 
 @test "a restore nobody admitted, or admitted for another migration, is refused; nothing runs" {

@@ -3,8 +3,11 @@
  *
  *   source: Scheduled -> Checkpointing (child: checkpoint) -> Transferring
  *           RollingBack -> (container running? unlock; else child: restore here) -> RolledBack
- *   target: Transferring -> Restoring (child: restore) -> Restored=True (the controller finishes)
- *           RollingBack -> remove what was restored here -> TargetReleased=True
+ *   target: Transferring -> admit the restore, bind the target pod here -> Restoring;
+ *           the kubelet runs the pod, ferry-runc restores it -> Restored=True (the controller finishes)
+ *           RollingBack -> admission withdrawn, target pod deleted and gone -> TargetReleased=True
+ * Before the freeze the source records the container as departed, so
+ * ferry-runc refuses the kubelet's restart of it; a rollback removes that. 
  *
  * A phase change is written (conditionally) before the step starts, so a
  * second agent or a restarted one never starts it twice; a step whose child
@@ -26,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "criu.h"
 #include "events.h"
 #include "informer.h"
@@ -42,12 +46,12 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
 
 struct daemon {
   const struct daemon_globals *g;
-  const char *kubeconfig, *store, *runc_root, *state_dir, *rootfs_base, *netns, *pod_ip, *ns, *metrics_listen;
+  const char *kubeconfig, *store, *runc_root, *state_dir, *admission_dir, *ns, *metrics_listen;
   int lease_seconds;
   char self[PATH_MAX];
   struct ferry_kube *kube;
   struct ferry_informers *inf;
-  struct ferry_informer *pms;
+  struct ferry_informer *pms, *pods; /* every PodMigration; the pods bound to this node */
   struct queue *q;
   struct ferry_recorder *rec;
   struct metrics *m;
@@ -280,48 +284,38 @@ static struct ferry_runc runc_for(struct daemon *d)
   return r;
 }
 
-static char *bundle_dir(struct daemon *d, json_object *pm)
+/* ---------- source ---------- */
+
+/* The source pod's UID and container name, for the departed record. */
+static int source_pod(struct daemon *d, json_object *pm, const char **uid, const char **cname, ferry_error *err)
 {
-  return ferry_asprintf("%s/bundles/%s", d->state_dir, str(pm, "status.targetPod") ?: "unknown");
+  json_object *pod = ferry_informer_get(d->pods, str(pm, "metadata.namespace"), str(pm, "spec.pod") ?: "");
+  json_object *cs = get(get(pm, "status"), "containers");
+  *cname = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
+  *uid = pod ? str(pod, "metadata.uid") : NULL;
+  if (!*uid || !*cname)
+    return ferry_error_set(err, ENOENT, "the source pod %s (or its container) is not among this node's pods",
+                           str(pm, "spec.pod") ?: "");
+  return 0;
 }
 
-/* A bundle for the restored container: an overlay of the node's copy of the
- * image (--rootfs-base) with a fresh upper layer; config.json comes from the
- * checkpoint image. (With ferry-runc the runtime makes the bundle instead.) */
-static int make_bundle(struct daemon *d, const char *dir, ferry_error *err)
+/* on: the source container went into a checkpoint; off: it is to run here again. */
+static int departed(struct daemon *d, json_object *pm, int on, ferry_error *err)
 {
-  char *rootfs = ferry_path_join(dir, "rootfs"), *upper = ferry_path_join(dir, "upper"), *work = ferry_path_join(dir, "work");
-  int rc = -1;
-  if (ferry_mkdir_p(rootfs, 0755, err) < 0 || ferry_mkdir_p(upper, 0755, err) < 0 || ferry_mkdir_p(work, 0755, err) < 0)
-    goto out;
-  char *opts = ferry_asprintf("lowerdir=%s,upperdir=%s,workdir=%s", d->rootfs_base, upper, work);
-  if (mount("overlay", rootfs, "overlay", 0, opts) < 0 && errno != EBUSY) {
-    ferry_error_set(err, errno, "mounting the overlay root filesystem at %s", rootfs);
-    free(opts);
-    goto out;
+  const char *uid, *cname;
+  if (source_pod(d, pm, &uid, &cname, err) < 0) {
+    if (!on) { /* the pod is gone: so is any restart of it */
+      ferry_error_clear(err);
+      return 0;
+    }
+    return -1;
   }
-  free(opts);
-  rc = 0;
-out:
-  free(rootfs);
-  free(upper);
-  free(work);
+  char *ref = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  int rc = on ? ferry_departed_write(d->admission_dir, uid, cname, ref, err)
+              : ferry_departed_remove(d->admission_dir, uid, cname, err);
+  free(ref);
   return rc;
 }
-
-static void remove_bundle(const char *dir)
-{
-  char *rootfs = ferry_path_join(dir, "rootfs");
-  if (umount2(rootfs, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-    log_warn("unmounting %s: %m", rootfs);
-  free(rootfs);
-  ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_rm_rf(dir, &err) < 0)
-    log_warn("removing %s: %s", dir, ferry_error_msg(&err));
-  ferry_error_clear(&err);
-}
-
-/* ---------- source ---------- */
 
 static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err)
 {
@@ -332,6 +326,8 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   }
   json_object *patch = pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
   if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  if (departed(d, pm, 1, err) < 0) /* before the freeze: the kubelet must not restart it here */
     return -1;
   char *name = image_name(pm);
   char *args[24];
@@ -568,81 +564,87 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
   }
   if (!strcmp(phase, PM_ROLLING_BACK))
     return source_rollback(d, pm, requeue_ms, err);
+  if (!strcmp(phase, PM_ROLLED_BACK) || !strcmp(phase, PM_FAILED))
+    return departed(d, pm, 0, err); /* it runs here again (or is lost: then the kubelet may start it afresh) */
   return 0;
 }
 
 /* ---------- target ---------- */
 
-static int target_restore(struct daemon *d, json_object *pm, ferry_error *err)
+/* The target pod and its one container, from this node's pod cache (NULL until bound here). */
+static json_object *target_pod(struct daemon *d, json_object *pm)
 {
-  const char *uid = str(pm, "metadata.uid"), *image = str(pm, "status.image") ?: "";
+  return ferry_informer_get(d->pods, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "");
+}
+
+static const char *container_name(json_object *pm)
+{
+  json_object *cs = get(get(pm, "status"), "containers");
+  return cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
+}
+
+/* POST pods/NAME/binding to this node: the kubelet starts it, ferry-runc restores it. */
+static int bind_here(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *ns = str(pm, "metadata.namespace"), *name = str(pm, "status.targetPod") ?: "";
+  char *path = ferry_kube_path(&FERRY_KUBE_PODS, ns, name, "binding", NULL);
+  char *body = ferry_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+                              "\"target\":{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"%s\"}}",
+                              name, ns, d->g->node);
+  struct ferry_kube_status st = { 0 };
+  int rc = ferry_kube_request(d->kube, "POST", path, "application/json", body, NULL, &st, err);
+  char *here = ferry_asprintf("\"%s\"", d->g->node);
+  if (rc < 0 && st.code == 409 && strstr(st.message, here)) { /* bound here already */
+    ferry_error_clear(err);
+    rc = 0;
+  }
+  free(here);
+  free(path);
+  free(body);
+  return rc;
+}
+
+static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *image = str(pm, "status.image") ?: "", *cname = container_name(pm);
   size_t sl = strlen(d->store);
-  if (strncmp(image, d->store, sl) != 0 || image[sl] != '/') {
+  if (strncmp(image, d->store, sl) != 0 || image[sl] != '/' || !cname) {
     json_object *p = pm_status_patch(PM_ROLLING_BACK, "StoreMismatch", "image %s is not in this node's store %s", image, d->store);
     pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
     return write_pm(d, pm, p, err);
   }
-  json_object *patch = pm_status_patch(PM_RESTORING, "Restoring", "verifying and restoring on %s", d->g->node);
+  /* ferry-runc restores this pod's container from this image, once, and nothing else */
+  char *ref = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  struct ferry_admission a = { ref, (char *)d->store, (char *)image + sl + 1 };
+  int rc = ferry_admission_write(d->admission_dir, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", cname,
+                                 &a, err);
+  free(ref);
+  if (rc < 0)
+    return -1;
+  json_object *patch = pm_status_patch(PM_RESTORING, "Restoring", "pod %s bound to %s: verifying and restoring",
+                                       str(pm, "status.targetPod") ?: "", d->g->node);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
-  char *bundle = bundle_dir(d, pm);
-  char cid[254];
-  snprintf(cid, sizeof cid, "%s", str(pm, "status.targetPod") ?: uid);
-  int rc = make_bundle(d, bundle, err);
-  if (rc == 0) {
-    char *args[24];
-    int n = 0;
-    args[n++] = "restore";
-    args[n++] = "--root";
-    args[n++] = (char *)d->runc_root;
-    args[n++] = "--store";
-    args[n++] = (char *)d->store;
-    args[n++] = "--image";
-    args[n++] = (char *)image + sl + 1;
-    args[n++] = "--bundle";
-    args[n++] = bundle;
-    args[n++] = "--id";
-    args[n++] = cid;
-    if (d->netns) {
-      args[n++] = "--netns";
-      args[n++] = (char *)d->netns;
-    }
-    add_flags(pm, args, &n);
-    args[n] = NULL;
-    rc = op_start(d, pm, "restore", args, err);
-  }
-  free(bundle);
-  return rc;
+  return bind_here(d, pm, err);
 }
 
-/* The restored pod, as a kubelet would report it. */
-static int report_pod(struct daemon *d, json_object *pm, const char *cid, ferry_error *err)
+static int target_restored(struct daemon *d, json_object *pm, json_object *pod, ferry_error *err)
 {
-  char now[40];
-  ferry_format_time(ferry_now_real_ms(), now, sizeof now);
-  json_object *cs = get(get(pm, "status"), "containers");
-  const char *cname = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : "main";
-  char *patch = ferry_asprintf(
-      "{\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"podIPs\":[{\"ip\":\"%s\"}],\"startTime\":\"%s\","
-      "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"},"
-      "{\"type\":\"ContainersReady\",\"status\":\"True\",\"lastTransitionTime\":\"%s\"}],"
-      "\"containerStatuses\":[{\"name\":\"%s\",\"containerID\":\"runc://%s\",\"ready\":true,\"started\":true,"
-      "\"restartCount\":0,\"state\":{\"running\":{\"startedAt\":\"%s\"}}}]}}",
-      d->pod_ip, d->pod_ip, now, now, now, cname, cid, now);
-  int rc = ferry_kube_patch(d->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pm, "status.targetPod"),
-                            FERRY_PATCH_MERGE, patch, "status", NULL, NULL, err);
-  free(patch);
-  return rc;
-}
-
-static int target_restored(struct daemon *d, json_object *pm, json_object *res, const char *cid, ferry_error *err)
-{
-  if (report_pod(d, pm, cid, err) < 0)
-    return -1;
+  const char *cname = container_name(pm), *ns = str(pm, "metadata.namespace"), *tpod = str(pm, "status.targetPod");
+  const char *ip = str(pod, "status.podIP") ?: "";
+  struct ferry_restored r;
+  ferry_error e2 = FERRY_ERROR_INIT;
+  int have = ferry_restored_read(d->admission_dir, ns, tpod, cname, &r, &e2) == 0;
+  if (!have)
+    log_warn("%s: no restore record from ferry-runc (%s); timing from now", tpod, ferry_error_msg(&e2));
+  ferry_error_clear(&e2);
+  json_object *cs = get(get(pod, "status"), "containerStatuses");
+  const char *cid = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
+  const char *sep = cid ? strstr(cid, "://") : NULL;
   json_object *patch = pm_status_patch(NULL, "Restored", "running on %s", d->g->node);
-  pm_patch_set(patch, "targetPodIP", json_object_new_string(d->pod_ip));
-  set_container_field(patch, pm, "restoredID", cid);
-  int64_t restored = res ? json_object_get_int64(get(res, "restoredAtMs")) : ferry_now_real_ms();
+  pm_patch_set(patch, "targetPodIP", json_object_new_string(ip));
+  set_container_field(patch, pm, "restoredID", sep ? sep + 3 : have ? r.container_id : "");
+  int64_t restored = have ? r.restored_at_ms : ferry_now_real_ms();
   int64_t frozen = ferry_parse_time_ms(str(pm, "status.frozenAt") ?: "");
   char when[48], dt[32];
   format_ms(restored, when, sizeof when);
@@ -653,113 +655,184 @@ static int target_restored(struct daemon *d, json_object *pm, json_object *res, 
     pm_patch_set(patch, "downtime", json_object_new_string(dt));
     metrics_observe_downtime(d->m, (double)(restored - frozen) / 1000.0);
   }
-  if (res) {
+  if (have) {
+    json_object *res = json_object_new_object(), *t = json_object_new_object();
+    json_object_object_add(t, "verifyMs", json_object_new_int64(r.verify_ms));
+    json_object_object_add(t, "restoreMs", json_object_new_int64(r.rootfs_ms + r.restore_ms));
+    json_object_object_add(res, "timings", t);
     static const char *const keys[] = { "verifyMs", "verify", "restoreMs", "restore" };
     timings_into(patch, pm, res, keys, 4);
+    json_object_put(res);
+    ferry_restored_free(&r);
   }
   pm_patch_condition(patch, pm, "Restored", 1, "Restored", d->g->node);
   metrics_count(d->m, "target", "restored");
-  event(d, pm, "Normal", "Restored", "running on %s as %s (%s)", d->g->node, cid, d->pod_ip);
+  event(d, pm, "Normal", "Restored", "running on %s as pod %s (%s)", d->g->node, tpod, ip);
   return write_pm(d, pm, patch, err);
 }
 
-/* Nothing of the migration runs here any more: container and bundle gone. */
-static int target_release(struct daemon *d, json_object *pm, const char *cid, ferry_error *err)
+/* Why the target pod's container does not run, when the kubelet gave up on it
+ * (NULL while it is still being created). */
+static const char *target_failure(json_object *pod)
 {
-  struct ferry_runc r = runc_for(d);
-  struct ferry_runc_state st;
-  memset(&st, 0, sizeof st);
-  if (ferry_runc_state(&r, cid, &st, err) == 0) {
-    ferry_runc_state_free(&st);
-    if (ferry_runc_remove(&r, cid, err) < 0)
-      return -1;
-    log_info("removed restored container %s", cid);
-  } else if (err->errnum != ENOENT) {
+  json_object *cs = get(get(pod, "status"), "containerStatuses");
+  json_object *c = cs && json_object_array_length(cs) ? json_object_array_get_idx(cs, 0) : NULL;
+  const char *reason = c ? str(c, "state.waiting.reason") : NULL;
+  static const char *const errors[] = { "CreateContainerError", "RunContainerError", "CreateContainerConfigError",
+                                        "ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff" };
+  for (size_t i = 0; reason && i < sizeof errors / sizeof errors[0]; i++)
+    if (!strcmp(reason, errors[i]))
+      return str(c, "state.waiting.message") ?: reason;
+  if (c && str(c, "state.terminated.reason"))
+    return "the restored container exited";
+  return NULL;
+}
+
+/* Nothing of the migration may run here: the admission withdrawn (no further
+ * restore), the target pod deleted and gone (its kubelet stopped what ran).
+ * 1 when released, 0 while the pod is still going. */
+static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *ns = str(pm, "metadata.namespace"), *tpod = str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
+  if (cname && ferry_admission_remove(d->admission_dir, ns, tpod, cname, err) < 0)
     return -1;
+  json_object *pod = NULL;
+  struct ferry_kube_status st = { 0 };
+  if (!*tpod)
+    return 1;
+  if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ns, tpod, &pod, &st, err) < 0) {
+    if (st.code != 404)
+      return -1;
+    ferry_error_clear(err);
+    if (cname)
+      ferry_restored_remove(d->admission_dir, ns, tpod, cname, err);
+    ferry_error_clear(err);
+    return 1;
   }
-  ferry_error_clear(err);
-  char *bundle = bundle_dir(d, pm);
-  remove_bundle(bundle);
-  free(bundle);
-  (void)pm;
-  return 0;
+  int rc = 0;
+  if (!get(get(pod, "metadata"), "deletionTimestamp")) {
+    struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+    o.uid = str(pod, "metadata.uid");
+    o.grace_period_seconds = 1; /* not 0: the pod object must stay until its kubelet has stopped it */
+    if (ferry_kube_delete(d->kube, &FERRY_KUBE_PODS, ns, tpod, &o, &st, err) < 0 && st.code != 404)
+      rc = -1;
+    else
+      log_info("%s: deleting the target pod %s; released once it is gone", str(pm, "metadata.name"), tpod);
+  }
+  json_object_put(pod);
+  return rc;
+}
+
+/* The reason the restore failed, once recorded (condition Restored=False, RestoreFailed). */
+static const char *restore_failed(json_object *pm)
+{
+  json_object *conds = get(get(pm, "status"), "conditions");
+  for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+    json_object *c = json_object_array_get_idx(conds, i);
+    if (!strcmp(str(c, "type") ?: "", "Restored") && !strcmp(str(c, "status") ?: "", "False") &&
+        !strcmp(str(c, "reason") ?: "", "RestoreFailed"))
+      return str(c, "message") ?: "";
+  }
+  return NULL;
+}
+
+/* The failure is written first (Restored=False): the release that follows may
+ * take a while and survive a restart of this agent. */
+static int record_restore_failure(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
+{
+  json_object *patch = pm_status_patch(NULL, NULL, NULL);
+  pm_patch_condition(patch, pm, "Restored", 0, "RestoreFailed", why);
+  metrics_count(d->m, "target", "failed");
+  event(d, pm, "Warning", "RestoreFailed", "%s: %s; rolling back to %s", d->g->node, why,
+        str(pm, "status.sourceNode") ?: "the source");
+  return write_pm(d, pm, patch, err);
 }
 
 static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *phase = pm_phase(pm), *uid = str(pm, "metadata.uid");
-  char cid[254];
-  snprintf(cid, sizeof cid, "%s", str(pm, "status.targetPod") ?: uid);
+  const char *phase = pm_phase(pm);
   if (!strcmp(phase, PM_TRANSFERRING)) {
     if (get(get(pm, "metadata"), "deletionTimestamp"))
       return 0;
     *requeue_ms = 300;
-    return target_restore(d, pm, err);
+    return target_admit(d, pm, err);
   }
   if (!strcmp(phase, PM_RESTORING) && !pm_condition_true(pm, "Restored")) {
-    json_object *res = NULL;
-    enum op_state s = op_check(d, uid, "restore", &res);
-    if (s == OP_RUNNING) {
-      *requeue_ms = 300;
-      return 0;
-    }
-    int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
-    if (!ok && s != OP_DONE) { /* no answer: is it running anyway? */
-      struct ferry_runc r = runc_for(d);
-      struct ferry_runc_state st;
-      memset(&st, 0, sizeof st);
-      if (ferry_runc_state(&r, cid, &st, err) == 0) {
-        ok = st.status && !strcmp(st.status, "running");
-        ferry_runc_state_free(&st);
+    *requeue_ms = 500;
+    const char *failed = restore_failed(pm);
+    if (failed) { /* the kubelet could not run it: nothing may run here before the source takes over */
+      int released = target_release(d, pm, err);
+      if (released <= 0) {
+        *requeue_ms = 200;
+        return released;
       }
-      ferry_error_clear(err);
+      json_object *patch = pm_status_patch(PM_ROLLING_BACK, "RestoreFailed", "restore on %s failed: %s", d->g->node, failed);
+      pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_RESTORING));
+      pm_patch_condition(patch, pm, "TargetReleased", 1, "RestoreFailed", d->g->node);
+      return write_pm(d, pm, patch, err);
     }
-    int rc;
-    if (ok) {
-      rc = target_restored(d, pm, s == OP_DONE ? res : NULL, cid, err);
-    } else {
-      const char *msg = res ? str(res, "message") ?: "" : "the restore ended without an answer";
-      rc = target_release(d, pm, cid, err);
-      if (rc == 0) {
-        json_object *patch = pm_status_patch(PM_ROLLING_BACK, "RestoreFailed", "restore on %s failed: %s", d->g->node, msg);
-        pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_RESTORING));
-        pm_patch_condition(patch, pm, "TargetReleased", 1, "RestoreFailed", d->g->node);
-        metrics_count(d->m, "target", "failed");
-        event(d, pm, "Warning", "RestoreFailed", "%s: %s; rolling back to %s", d->g->node, msg,
-              str(pm, "status.sourceNode") ?: "the source");
-        rc = write_pm(d, pm, patch, err);
+    json_object *pod = target_pod(d, pm);
+    if (!pod) { /* not bound here yet (a restart between admission and binding), gone, or the cache is behind */
+      json_object *cur = NULL;
+      struct ferry_kube_status st = { 0 };
+      if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", &cur,
+                         &st, err) < 0) {
+        if (st.code != 404)
+          return -1;
+        ferry_error_clear(err);
+        return record_restore_failure(d, pm, "the target pod is gone", err);
       }
+      const char *node = str(cur, "spec.nodeName");
+      int rc = 0;
+      if (!node || !*node)
+        rc = bind_here(d, pm, err);
+      else if (strcmp(node, d->g->node) != 0)
+        rc = record_restore_failure(d, pm, "the target pod was bound to another node", err);
+      json_object_put(cur);
+      return rc;
     }
-    json_object_put(res);
-    if (rc == 0)
-      op_clear(d, uid, "restore");
+    json_object_get(pod);
+    json_object *cs = get(get(pod, "status"), "containerStatuses");
+    json_object *c = cs && json_object_array_length(cs) ? json_object_array_get_idx(cs, 0) : NULL;
+    int rc = 0;
+    const char *why;
+    if (c && get(get(c, "state"), "running"))
+      rc = target_restored(d, pm, pod, err);
+    else if ((why = target_failure(pod)))
+      rc = record_restore_failure(d, pm, why, err);
+    json_object_put(pod);
     return rc;
   }
   if (!strcmp(phase, PM_ROLLING_BACK) && !pm_condition_true(pm, "TargetReleased")) {
-    json_object *res = NULL;
-    if (op_check(d, uid, "restore", &res) == OP_RUNNING) {
-      *requeue_ms = 300; /* let it finish, then remove what it made */
-      return 0;
+    int released = target_release(d, pm, err);
+    if (released <= 0) {
+      *requeue_ms = 300;
+      return released;
     }
-    json_object_put(res);
-    if (target_release(d, pm, cid, err) < 0)
-      return -1;
-    op_clear(d, uid, "restore");
     json_object *patch = pm_status_patch(NULL, NULL, NULL);
     pm_patch_condition(patch, pm, "TargetReleased", 1, "RollingBack", d->g->node);
     return write_pm(d, pm, patch, err);
   }
-  if ((!strcmp(phase, PM_FAILED) || !strcmp(phase, PM_ROLLED_BACK)) && !pm_condition_true(pm, "TargetReleased")) {
-    char *bundle = bundle_dir(d, pm); /* a local leftover only */
-    struct stat sb;
-    if (stat(bundle, &sb) == 0 && target_release(d, pm, cid, err) < 0) {
-      free(bundle);
-      return -1;
-    }
-    free(bundle);
+  if (!strcmp(phase, PM_FAILED) || !strcmp(phase, PM_ROLLED_BACK)) { /* leftovers only */
+    const char *cname = container_name(pm);
+    if (cname && ferry_admission_remove(d->admission_dir, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "",
+                                        cname, err) < 0)
+      log_warn("%s", ferry_error_msg(err));
+    ferry_error_clear(err);
   }
   return 0;
 }
+
+/* A pod of this node changed: the migration it is the target of looks again. */
+static void pod_changed(void *ctx, json_object *pod)
+{
+  struct daemon *d = ctx;
+  json_object *v = get(get(get(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  const char *ref = v ? json_object_get_string(v) : NULL;
+  if (ref && strchr(ref, '/'))
+    queue_add(d->q, ref, ferry_now_mono_ms());
+}
+static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
 
 /* ---------- the loop ---------- */
 
@@ -930,10 +1003,9 @@ static void usage(FILE *f)
 {
   fputs("usage: ferry-agent [--node NAME ...] daemon --store URL --runc-root DIR [--kubeconfig FILE]\n"
         "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
-        "         [--rootfs-base DIR --netns PATH --pod-ip IP]\n"
-        "  --runc-root:   the runtime's state root of this node's pod containers\n"
-        "  --rootfs-base, --netns, --pod-ip: where restored containers get their root filesystem, network\n"
-        "                 namespace and address on nodes without ferry-runc (tests, the demo)\n",
+        "         [--admission-dir DIR]\n"
+        "  --runc-root:     the runtime's state root of this node's pod containers\n"
+        "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n",
         f);
 }
 
@@ -946,12 +1018,12 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
   d.ns = "ferry-system";
   d.metrics_listen = "0.0.0.0:9470";
   d.lease_seconds = 40;
+  d.admission_dir = FERRY_ADMISSION_DIR;
   static const struct option opts[] = {
     { "kubeconfig", required_argument, NULL, 'k' }, { "store", required_argument, NULL, 's' },
     { "runc-root", required_argument, NULL, 'r' },  { "state-dir", required_argument, NULL, 'S' },
     { "namespace", required_argument, NULL, 'n' },  { "metrics-listen", required_argument, NULL, 'm' },
-    { "rootfs-base", required_argument, NULL, 'b' }, { "netns", required_argument, NULL, 'N' },
-    { "pod-ip", required_argument, NULL, 'p' },     { "lease-seconds", required_argument, NULL, 'l' },
+    { "admission-dir", required_argument, NULL, 'a' }, { "lease-seconds", required_argument, NULL, 'l' },
     { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
   };
   optind = 0;
@@ -964,16 +1036,14 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
     case 'S': d.state_dir = optarg; break;
     case 'n': d.ns = optarg; break;
     case 'm': d.metrics_listen = optarg; break;
-    case 'b': d.rootfs_base = optarg; break;
-    case 'N': d.netns = optarg; break;
-    case 'p': d.pod_ip = optarg; break;
+    case 'a': d.admission_dir = optarg; break;
     case 'l': d.lease_seconds = atoi(optarg); break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (optind != argc || !d.store || !d.runc_root || !d.rootfs_base || !d.pod_ip || d.lease_seconds < 3) {
-    fprintf(stderr, "ferry-agent daemon: --store, --runc-root, --rootfs-base and --pod-ip are required\n");
+  if (optind != argc || !d.store || !d.runc_root || d.lease_seconds < 3) {
+    fprintf(stderr, "ferry-agent daemon: --store and --runc-root are required\n");
     usage(stderr);
     return 2;
   }
@@ -997,8 +1067,8 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
   memset(&cfg, 0, sizeof cfg);
   ferry_kube_global_init();
   int rc = 1, port = 0;
-  char *ops = ferry_asprintf("%s/ops", d.state_dir), *bundles = ferry_asprintf("%s/bundles", d.state_dir);
-  if (ferry_mkdir_p(ops, 0700, &err) < 0 || ferry_mkdir_p(bundles, 0700, &err) < 0 ||
+  char *ops = ferry_asprintf("%s/ops", d.state_dir), *fs = ferry_asprintf("spec.nodeName=%s", g->node);
+  if (ferry_mkdir_p(ops, 0700, &err) < 0 || ferry_mkdir_p(d.admission_dir, 0700, &err) < 0 ||
       ferry_mkdir_p(g->work_dir, 0700, &err) < 0 || ferry_kube_config_auto(d.kubeconfig, NULL, &cfg, &err) < 0 ||
       ferry_kube_open(&cfg, &d.kube, &err) < 0 || ferry_informers_new(&cfg, &d.inf, &err) < 0 ||
       metrics_start(d.metrics_listen, g->node, &d.m, &port, &err) < 0) {
@@ -1007,8 +1077,9 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
   }
   d.q = queue_new(50, 30000);
   d.rec = ferry_recorder_new(d.kube, "ferry-agent", g->node);
-  struct ferry_informer_handlers h = { enqueue, enqueue_upd, NULL, &d };
-  if (!d.q || !d.rec || ferry_informer_add(d.inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d.pms, &err) < 0) {
+  struct ferry_informer_handlers h = { enqueue, enqueue_upd, NULL, &d }, hp = { pod_changed, pod_updated, NULL, &d };
+  if (!d.q || !d.rec || ferry_informer_add(d.inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d.pms, &err) < 0 ||
+      ferry_informer_add(d.inf, &FERRY_KUBE_PODS, NULL, NULL, fs, &hp, &d.pods, &err) < 0) {
     log_error("daemon: %s", ferry_error_msg(&err));
     goto out;
   }
@@ -1028,7 +1099,7 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
         next_lease = now + d.lease_seconds * 1000 / 4;
       }
     }
-    int synced = ferry_informer_synced(d.pms), lease_ok = last_lease_ok && now - last_lease_ok < d.lease_seconds * 1000;
+    int synced = ferry_informer_synced(d.pms) && ferry_informer_synced(d.pods), lease_ok = last_lease_ok && now - last_lease_ok < d.lease_seconds * 1000;
     metrics_set_ready(d.m, synced && lease_ok, !synced ? "PodMigrations not listed yet" : "the agent Lease is not renewed");
     int64_t wait = -1;
     char *key = synced ? queue_pop(d.q, ferry_now_mono_ms(), &wait) : NULL;
@@ -1066,6 +1137,6 @@ out:
   for (size_t i = 0; i < sizeof d.children / sizeof d.children[0]; i++)
     free(d.children[i].key);
   free(ops);
-  free(bundles);
+  free(fs);
   return rc;
 }

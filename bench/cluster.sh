@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Control-plane benchmark: a PodMigration from creation to Succeeded through
-# kube-lite, ferry-controller and the two agent daemons (scripts/lib/cluster.sh),
+# kube-lite, ferry-controller, the two agent daemons and the two kubelet-lites
+# (the target pod restored by ferry-runc; scripts/lib/cluster.sh),
 # for workloads holding N MiB of touched memory. Reports the downtime the status
 # records (freezeMillis: the freeze on the source to running on the target), the
 # time the engine's steps took within it, what is left (handing over between the
@@ -28,7 +29,8 @@ for size in $SIZES; do
     echo "bench: ${size} MiB run $i/$RUNS" >&2
     name="w$size-$i"
     cluster_pod_on_a "$name" /bin/workload --mem "$size"
-    nodes_wait_count "$NODES_DIR/a/bundles/$name-main/rootfs" 2 1200 >/dev/null
+    uid=$(cluster_kubectl get pod "$name" -o jsonpath='{.metadata.uid}')
+    nodes_wait_count "$NODES_DIR/a/kubelet/pods/$uid/main/bundle/rootfs" 2 1200 >/dev/null
     printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-%s}\nspec: {pod: %s, targetNode: node-b}\n' \
       "$name" "$name" | cluster_kubectl apply -f - >/dev/null
     for ((t = 0; t < 1200; t++)); do
@@ -44,10 +46,9 @@ steps = sum(t.get(k, 0) for k in ("dump", "rootfs", "write", "verify", "restore"
 print("\t".join(map(str, [sys.argv[1], s["freezeMillis"], t["dump"], t.get("write", 0) + t.get("rootfs", 0),
                           t["verify"], t["restore"], s["freezeMillis"] - steps, s["totalMillis"], s["bytes"]])))' \
       "$size" >>"$raw"
-    # free the memory: the moved container on B, its Pod object
+    # free the memory: the moved pod on B (its kubelet stops it)
     target=$(cluster_kubectl get pm "m-$name" -o jsonpath='{.status.targetPod}')
-    runc --root "$(nodes_root b)" delete -f "$target" >/dev/null 2>&1 || true
-    cluster_kubectl delete pod "$target" --wait=false >/dev/null
+    cluster_kubectl delete pod "$target" --grace-period=1 --timeout=60s >/dev/null
     rm -rf "${NODES_STORE:?}"/*
   done
 done
@@ -58,10 +59,10 @@ out=bench/results/cluster-$stamp.md
   echo "# Control plane: PodMigration downtime and duration ($stamp)"
   echo
   echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
-    "kernel $(uname -r); $(runc --version | head -1); kube-lite, ferry-controller and two ferry-agent daemons"
+    "kernel $(uname -r); $(runc --version | head -1); kube-lite, ferry-controller, two ferry-agent daemons and two kubelet-lites"
   echo "on one machine (scripts/lib/cluster.sh), a local directory as the shared store. stopAndCopy."
   echo "$RUNS runs per row; median (min-max). \"handover\" is the downtime not spent in the engine's steps:"
-  echo "status writes, watch events and starting the restore process on the target."
+  echo "status writes, watch events, binding the target pod, its kubelet making the sandbox and calling ferry-runc."
   echo
   python3 - "$raw" <<'PY'
 import sys, statistics

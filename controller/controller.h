@@ -20,6 +20,7 @@ struct ctl {
   struct ferry_recorder *rec;
   const char *agent_ns;  /* where agents keep their Leases */
   int agent_stale_s;     /* an agent whose Lease is older is gone */
+  const char *runtime_class; /* pods must run with it to move ("" : no check) */
 };
 
 /* Keys: "pm/NS/NAME" for PodMigrations, "pod/NS/NAME" for annotated pods. */

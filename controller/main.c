@@ -22,8 +22,11 @@ static void usage(FILE *f)
 {
   fprintf(f, "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
              "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
-             "                        [--agent-stale-seconds N] [--log-level LEVEL] [--log-format text|json]\n"
-             "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n");
+             "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
+             "                        [--log-level LEVEL] [--log-format text|json]\n"
+             "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
+             "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
+             "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n");
 }
 
 /* ---------- informer handlers: everything ends as a queue key ---------- */
@@ -117,7 +120,7 @@ static void work(struct ctl *c, int64_t budget_ms)
 
 int main(int argc, char **argv)
 {
-  const char *kubeconfig = NULL, *context = NULL, *ns = "ferry-system", *identity = NULL;
+  const char *kubeconfig = NULL, *context = NULL, *ns = "ferry-system", *identity = NULL, *runtime_class = "ferry";
   int lease_seconds = 15, elect = 1, stale = 40;
   static const struct option opts[] = {
     { "kubeconfig", required_argument, NULL, 'k' }, { "context", required_argument, NULL, 'c' },
@@ -125,6 +128,7 @@ int main(int argc, char **argv)
     { "lease-seconds", required_argument, NULL, 'l' }, { "no-leader-elect", no_argument, NULL, 'N' },
     { "agent-stale-seconds", required_argument, NULL, 's' }, { "log-level", required_argument, NULL, 'L' },
     { "log-format", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
+    { "runtime-class", required_argument, NULL, 'R' },
     { NULL, 0, NULL, 0 },
   };
   int o;
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
     case 'l': lease_seconds = atoi(optarg); break;
     case 'N': elect = 0; break;
     case 's': stale = atoi(optarg); break;
+    case 'R': runtime_class = optarg; break;
     case 'L': {
       enum ferry_log_level lv;
       if (ferry_log_parse_level(optarg, &lv) < 0) {
@@ -179,6 +184,7 @@ int main(int argc, char **argv)
   memset(&c, 0, sizeof c);
   c.agent_ns = ns;
   c.agent_stale_s = stale;
+  c.runtime_class = runtime_class;
   int rc = 1;
   if (ferry_kube_config_auto(kubeconfig, context, &cfg, &err) < 0 || ferry_kube_open(&cfg, &c.kube, &err) < 0 ||
       ferry_informers_new(&cfg, &c.inf, &err) < 0) {

@@ -322,7 +322,10 @@ static json_object *target_pod_object(json_object *pm, json_object *pod, const c
   json_object_deep_copy(get(pod, "spec"), &spec, NULL);
   if (!spec)
     spec = json_object_new_object();
-  json_object_object_add(spec, "nodeName", json_object_new_string(node));
+  /* unbound, and no scheduler's: the target's agent binds it once the restore is admitted there */
+  json_object_object_del(spec, "nodeName");
+  json_object_object_add(spec, "schedulerName", json_object_new_string(FERRY_SCHEDULER_NAME));
+  (void)node;
   json_object_object_add(tp, "spec", spec);
   json_object_object_add(tp, "status", json_tokener_parse("{\"phase\":\"Pending\"}"));
   return tp;
@@ -401,10 +404,10 @@ static int annotate_pod(struct ctl *c, const char *ns, const char *name, const c
   return rc;
 }
 
+/* With the pod's own grace period: its kubelet stops what runs and then removes it. */
 static int delete_pod(struct ctl *c, const char *ns, const char *name, ferry_error *err)
 {
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
-  o.grace_period_seconds = 0;
   struct ferry_kube_status st = { 0 };
   int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, name, &o, &st, err);
   if (rc < 0 && st.code == 404) {
@@ -456,6 +459,15 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     return fail_pm(c, pm, pod, "Unsupported", "only pods with exactly one running container can move yet", err);
   if (!ctl_agent_ready(c, source, NULL))
     return fail_pm(c, pm, pod, "NoAgentOnSource", "no Ferry agent runs on the source node", err);
+  const char *rclass = str(pod, "spec.runtimeClassName") ?: "";
+  if (c->runtime_class && *c->runtime_class && strcmp(rclass, c->runtime_class) != 0) {
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "the pod runs with RuntimeClass \"%s\", not \"%s\": only ferry-runc can restore it on the target and keep the "
+             "kubelet from restarting it on the source",
+             rclass, c->runtime_class);
+    return fail_pm(c, pm, pod, "RuntimeClassRequired", msg, err);
+  }
 
   struct policy pol;
   policy_for(c, pod, ns, &pol);

@@ -63,25 +63,41 @@ int net_ip_of(const struct kubelet_cfg *cfg, const char *uid, char *ip, size_t i
   return -1;
 }
 
-/* The pod's address: the one it has, or the lowest free one. */
+/* The pod's address: the one it has, or the next free one after the last
+ * handed out (as host-local IPAM does: a released address is not reused at
+ * once, while its old owner's MAC may still sit in its peers' ARP caches). */
 static int allocate(const struct kubelet_cfg *cfg, const char *uid, char *ip, size_t iplen, ferry_error *err)
 {
   if (net_ip_of(cfg, uid, ip, iplen) == 0)
     return 0;
-  char *dir = ferry_path_join(cfg->state_dir, "ips");
+  char *dir = ferry_path_join(cfg->state_dir, "ips"), *lastp = ferry_path_join(dir, "last"), *text = NULL;
   int rc = ferry_mkdir_p(dir, 0700, err);
-  for (uint32_t a = cfg->pool_first; rc == 0 && a <= cfg->pool_last; a++) {
-    struct in_addr in = { htonl(a) };
-    char *path = ferry_path_join(dir, inet_ntoa(in));
+  uint32_t n = cfg->pool_last - cfg->pool_first + 1, start = 0;
+  size_t len;
+  ferry_error e2 = FERRY_ERROR_INIT;
+  struct in_addr last;
+  if (ferry_read_file(lastp, &text, &len, &e2) == 0 && inet_pton(AF_INET, text, &last) == 1 &&
+      ntohl(last.s_addr) >= cfg->pool_first && ntohl(last.s_addr) <= cfg->pool_last)
+    start = ntohl(last.s_addr) - cfg->pool_first + 1;
+  ferry_error_clear(&e2);
+  free(text);
+  for (uint32_t i = 0; rc == 0 && i < n; i++) {
+    struct in_addr in = { htonl(cfg->pool_first + (start + i) % n) };
+    char addr[INET_ADDRSTRLEN];
+    snprintf(addr, sizeof addr, "%s", inet_ntoa(in));
+    char *path = ferry_path_join(dir, addr);
     int taken = ferry_path_exists(path);
     if (!taken && ferry_write_file(path, uid, strlen(uid), err) == 0) {
-      snprintf(ip, iplen, "%s", inet_ntoa(in));
+      snprintf(ip, iplen, "%s", addr);
       free(path);
+      rc = ferry_write_file_atomic(lastp, addr, strlen(addr), err);
+      free(lastp);
       free(dir);
-      return 0;
+      return rc;
     }
     free(path);
   }
+  free(lastp);
   free(dir);
   return rc < 0 ? -1 : ferry_error_set(err, ENOSPC, "no free pod address on this node");
 }

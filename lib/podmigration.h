@@ -25,6 +25,7 @@
 #define FERRY_ANN_MIGRATION "ferry.dev/migration"   /* on pods: NS/NAME of the PodMigration, then its outcome */
 #define FERRY_ANN_RESULT "ferry.dev/migration-result"
 #define FERRY_ANN_RESTORE_FROM "ferry.dev/restore-from" /* on target pods: NS/NAME of the PodMigration */
+#define FERRY_SCHEDULER_NAME "ferry" /* target pods: no scheduler binds them; the target's agent does */
 #define FERRY_LABEL_POD "ferry.dev/pod"              /* on PodMigrations: the pod's name */
 #define FERRY_FINALIZER "ferry.dev/migration"
 #define FERRY_AGENT_LEASE_PREFIX "ferry-agent-"

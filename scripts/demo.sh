@@ -1,51 +1,85 @@
 #!/usr/bin/env bash
-# The local demo migration (README's first command, `make demo`): two nodes in
-# their own network namespaces, a container that counts in memory and serves its
-# count over HTTP moves from node A to node B while it runs, and goes on counting.
+# The local demo migration (README's first command, `make demo`): a one-machine
+# cluster (kube-lite as the API server; two nodes in network namespaces, each
+# with kubelet-lite and a ferry-agent; ferry-controller). A pod that counts in
+# memory and serves its count over HTTP, behind a Service, moves from node-a to
+# node-b when it is annotated; the Service's endpoint follows and the count goes on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# shellcheck source=scripts/lib/nodes.sh
-source scripts/lib/nodes.sh
-AGENT=${FERRY_BIN:-$PWD/bin}/ferry-agent
+# shellcheck source=scripts/lib/cluster.sh
+source scripts/lib/cluster.sh
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-http() { ip netns exec "$NODES_NS_CLIENT" curl -sf -m 2 "http://$1:8080/$2"; }
+run() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
+http() { ip netns exec "$NODES_NS_CLIENT" wget -q -t 1 -T 2 -O - "http://$1:8080/$2" 2>/dev/null; }
+kubectl() { command kubectl --kubeconfig "$KUBECONFIG" "$@"; }
+svc_ip() { kubectl get endpointslice counter-1 -o jsonpath='{.endpoints[0].addresses[0]}'; }
 
 dir=$(mktemp -d /var/tmp/ferry-demo.XXXXXX)
-trap 'nodes_cleanup; rm -rf "$dir"' EXIT
-nodes_setup "$dir/nodes"
+trap 'cluster_teardown; rm -rf "$dir"' EXIT
+NODES_NET=10.231.9
+say "a cluster on this machine: kube-lite, ferry-controller, node-a and node-b (kubelet-lite + ferry-agent each)"
+cluster_setup "$dir/cluster"
+run kubectl get nodes -o wide
+run kubectl get runtimeclass ferry
 
-say "node A ($NODES_ADDR_A, netns $NODES_NS_A), node B ($NODES_ADDR_B, netns $NODES_NS_B), a client ($NODES_ADDR_CLIENT), one shared store"
-"$AGENT" --work-dir "$(nodes_work a)" check | sed 's/^/  /'
+say "a workload on node-a: 64 MiB of patterned memory and a counter, served over HTTP; RuntimeClass ferry"
+cluster_pod a counter sh -c 'workload --mem 64 & exec httpd -f -p 8080 -h /www'
+src=$(cluster_pod_ip counter)
+kubectl apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Service
+metadata: {name: counter}
+spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: counter-1, labels: {kubernetes.io/service-name: counter}}
+addressType: IPv4
+endpoints: [{addresses: ["$src"], conditions: {ready: true}, nodeName: node-a}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+Y
+run kubectl get pods -o wide
+for _ in $(seq 50); do [ -n "$(http "$src" count)" ] && break; sleep 0.2; done
+echo "  Service counter -> $(svc_ip)"
+for _ in 1 2 3; do echo "  GET http://$(svc_ip):8080/count -> $(http "$(svc_ip)" count)"; sleep 0.5; done
+before=$(http "$src" count)
 
-say "start the workload on node A: 64 MiB of patterned memory, a counter, busybox httpd serving it"
-a=$(nodes_bundle a counter sh -c 'workload --mem 64 & exec httpd -f -p 8080 -h /www')
-"$AGENT" --work-dir "$(nodes_work a)" run --root "$(nodes_root a)" --bundle "$a" counter
-nodes_wait_count "$a/rootfs" 10 >/dev/null
-for _ in 1 2 3; do echo "  GET http://$NODES_ADDR_A:8080/count -> $(http "$NODES_ADDR_A" count)"; sleep 0.5; done
-
-say "migrate it to node B (checkpoint, verify, restore; rollback to A on any failure)"
-b=$(nodes_bundle b counter sh -c 'true') # node B prepares the same image; the config comes from the checkpoint
-rm -f "$b/config.json"
-"$AGENT" --work-dir "$(nodes_work a)" migrate --root "$(nodes_root a)" --store "dir://$NODES_STORE" \
-  --image counter-1 --to-root "$(nodes_root b)" --to-bundle "$b" --to-netns "/var/run/netns/$NODES_NS_B" counter \
-  | sed 's/^/  /'
-
-say "the count goes on on node B, over HTTP on B's address"
-for _ in 1 2 3; do echo "  GET http://$NODES_ADDR_B:8080/count -> $(http "$NODES_ADDR_B" count)"; sleep 0.5; done
-if http "$NODES_ADDR_A" count >/dev/null; then
-  echo "  node A still answers: that would be two copies" >&2
+say "move it: kubectl annotate pod counter ferry.dev/migrate-to=auto"
+run kubectl annotate pod counter ferry.dev/migrate-to=auto
+pm=
+for _ in $(seq 100); do
+  pm=$(kubectl get pm -l ferry.dev/pod=counter -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)
+  [ -n "$pm" ] && break
+  sleep 0.1
+done
+phase=
+for _ in $(seq 600); do
+  phase=$(kubectl get pm "$pm" -o jsonpath='{.status.phase}')
+  case $phase in Succeeded | Failed | RolledBack) break ;; esac
+  sleep 0.1
+done
+run kubectl get pm -o wide
+if [ "$phase" != Succeeded ]; then
+  kubectl describe pm "$pm"
   exit 1
 fi
-echo "  node A's address no longer answers (the container left it; CRIU keeps A's network locked, so"
-echo "  clients see silence rather than resets until the old pod's namespace is gone)"
-echo "  runc on A: $(runc --root "$(nodes_root a)" list -q | wc -l) containers; on B: $(runc --root "$(nodes_root b)" list -q | tr '\n' ' ')"
+run kubectl describe pm "$pm"
 
-say "its memory came along intact"
-touch "$b/rootfs/tmp/verify-request"
-for _ in $(seq 100); do [ -s "$b/rootfs/tmp/verify" ] && break; sleep 0.1; done
-echo "  workload's own check of its 64 MiB: $(cat "$b/rootfs/tmp/verify")"
-
-say "the image in the store"
-"$AGENT" inspect --store "dir://$NODES_STORE" --image counter-1 | sed -n '1,10p;$p' | sed 's/^/  /'
+say "the pod runs on node-b now, restored by ferry-runc inside the pod kubelet-lite made; the Service follows"
+run kubectl get pods -o wide
+dst=$(kubectl get pm "$pm" -o jsonpath='{.status.targetPodIP}')
+echo "  Service counter -> $(svc_ip)   (was $src)"
+for _ in 1 2 3; do echo "  GET http://$(svc_ip):8080/count -> $(http "$(svc_ip)" count)"; sleep 0.5; done
+after=$(http "$dst" count)
+if [ -z "$after" ] || [ "$after" -lt "$before" ]; then
+  echo "  the count did not go on (before $before, after ${after:-nothing})" >&2
+  exit 1
+fi
+if http "$src" count >/dev/null; then
+  echo "  the old address still answers: that would be two copies" >&2
+  exit 1
+fi
+echo "  counted $before before the move, $after after it: the same process, its memory intact"
+echo "  downtime (frozen on node-a until running on node-b): $(kubectl get pm "$pm" -o jsonpath='{.status.downtime}')"
 say "done; cleaning up"

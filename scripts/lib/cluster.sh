@@ -1,15 +1,17 @@
 # shellcheck shell=bash
 # A small Kubernetes cluster on one machine, for the tests, the benchmarks and
 # the demo: kube-lite as the API server, the two nodes of nodes.sh (network
-# namespaces, real runc and CRIU, one shared store), a ferry-agent daemon per
-# node and ferry-controller. Until the node runner (issue 5) plays the kubelet,
-# cluster_pod_on_a starts a pod's container with `ferry-agent run` and writes its
-# Pod object and status.
+# namespaces, real runc and CRIU, one shared store), on each node kubelet-lite
+# (pods in network namespaces of their own on the nodes' bridge, containers
+# through ferry-runc by RuntimeClass "ferry") and a ferry-agent daemon, and
+# ferry-controller.
 #
-#   cluster_setup DIR        nodes, kube-lite, CRDs, Node objects, agents, controller
+#   cluster_setup DIR        nodes, kube-lite, CRDs, RuntimeClass, kubelets, agents, controller
 #   cluster_teardown         stop everything, remove DIR
-#   cluster_agent_start a|b  cluster_controller_start N   (logs and pids in DIR)
-#   cluster_pod_on_a NAME CMD...
+#   cluster_agent_start a|b [ARGS]   cluster_kubelet_start a|b [VAR=VALUE...]
+#   cluster_controller_start N       (logs and pids in DIR)
+#   cluster_pod NODE NAME CMD...     a pod running CMD on node-NODE; waits until it runs
+#   cluster_pod_ip NAME
 #
 # Each daemon runs in a session of its own (setsid): killing the session kills
 # what it started (runc and CRIU have process groups of their own, but stay in
@@ -45,33 +47,45 @@ cluster_setup() {
   export KUBECONFIG
   cluster_kubectl apply -f "$top/crd/" >/dev/null
   printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry-system}\n' | cluster_kubectl apply -f - >/dev/null
-  local n
-  for n in a b; do
-    printf 'apiVersion: v1\nkind: Node\nmetadata: {name: node-%s, labels: {kubernetes.io/hostname: node-%s}}\nspec: {}\n' \
-      "$n" "$n" | cluster_kubectl apply -f - >/dev/null
-    cluster_kubectl patch node "node-$n" --subresource status --type merge \
-      -p '{"status":{"conditions":[{"type":"Ready","status":"True"}],"allocatable":{"cpu":"2","memory":"16Gi","pods":"110"}}}' >/dev/null
-  done
+  cluster_kubectl apply -f "$top/deploy/runtimeclass.yaml" >/dev/null
+  cluster_kubelet_start a
+  cluster_kubelet_start b
   cluster_agent_start a
   cluster_agent_start b
   cluster_controller_start 1
   for ((i = 0; i < 100; i++)); do
-    cluster_kubectl get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1 && return 0
+    cluster_kubectl get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1 &&
+      cluster_kubectl get node node-a node-b >/dev/null 2>&1 && return 0
     sleep 0.1
   done
-  echo "cluster: the agents did not register" >&2
+  echo "cluster: the agents or kubelets did not register" >&2
   return 1
 }
 
-cluster_agent_start() {
-  local n=$1 addr ns
+# cluster_kubelet_start a|b [VAR=VALUE...]: kubelet-lite for node-a|b; its
+# runtimes (ferry-runc) see the node's admission directory and the variables given.
+cluster_kubelet_start() {
+  local n=$1 addr range
   shift
   addr=$([ "$n" = a ] && echo "$NODES_ADDR_A" || echo "$NODES_ADDR_B")
-  ns=$(nodes_ns "$n")
+  range=$([ "$n" = a ] && echo "$NODES_NET.64-$NODES_NET.95" || echo "$NODES_NET.96-$NODES_NET.127")
+  mkdir -p "$NODES_DIR/$n/admitted"
+  setsid env FERRY_ADMISSION_DIR="$NODES_DIR/$n/admitted" FERRY_RUNC_STATE="$NODES_DIR/$n/ferry-runc" "$@" \
+    "$CLUSTER_BIN/kubelet-lite" --node "node-$n" --kubeconfig "$KUBECONFIG" --state-dir "$NODES_DIR/$n/kubelet" \
+    --root "$(nodes_root "$n")" --image ferry/workload="$NODES_DIR/base" --pod-network "$NODES_NS_NET/br0" \
+    --pod-range "$range" --prefix-len 24 --host-ip "$addr" --runtime-handler ferry="$CLUSTER_BIN/ferry-runc" \
+    --pod-annotations ferry.dev/ --log-level debug >>"$CLUSTER_DIR/kubelet-$n.log" 2>&1 3>&- &
+  echo $! >"$CLUSTER_DIR/kubelet-$n.pid"
+}
+
+cluster_agent_start() {
+  local n=$1
+  shift
+  mkdir -p "$NODES_DIR/$n/admitted"
   setsid "$CLUSTER_BIN/ferry-agent" --node "node-$n" --work-dir "$(nodes_work "$n")" --log-level debug daemon \
     --kubeconfig "$KUBECONFIG" --store "dir://$NODES_STORE" --runc-root "$(nodes_root "$n")" \
     --state-dir "$NODES_DIR/$n/state" --metrics-listen 127.0.0.1:0 --lease-seconds 8 \
-    --rootfs-base "$NODES_DIR/base" --netns "/var/run/netns/$ns" --pod-ip "$addr" "$@" \
+    --admission-dir "$NODES_DIR/$n/admitted" "$@" \
     >>"$CLUSTER_DIR/agent-$n.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/agent-$n.pid"
 }
@@ -86,26 +100,35 @@ cluster_controller_start() {
 # cluster_signal SIGNAL NAME: to the session of agent-a, controller-1, kube-lite...
 cluster_signal() { pkill "-$1" -s "$(cat "$CLUSTER_DIR/$2.pid")" 2>/dev/null || true; }
 
-# cluster_pod_on_a NAME CMD...: the pod's container on node A (runc id NAME-main),
-# its Pod object, and the status a kubelet would write.
-cluster_pod_on_a() {
-  local name=$1 bundle
-  shift
-  bundle=$(nodes_bundle a "$name-main" "$@")
-  "$CLUSTER_BIN/ferry-agent" --work-dir "$(nodes_work a)" run --root "$(nodes_root a)" --bundle "$bundle" \
-    "$name-main" >/dev/null 3>&-
+# cluster_pod NODE NAME CMD...: a pod (label app=NAME, RuntimeClass ferry) on
+# node-NODE running CMD in the workload image; waits until it runs with an address.
+cluster_pod() {
+  local node=$1 name=$2 i cmd=""
+  shift 2
+  local a
+  for a in "$@"; do cmd+="${cmd:+, }$(printf '%s' "$a" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read()))')"; done
   cluster_kubectl apply -f - >/dev/null <<Y
 apiVersion: v1
 kind: Pod
 metadata: {name: $name, labels: {app: $name}}
 spec:
-  nodeName: node-a
-  containers: [{name: main, image: ferry/workload, resources: {requests: {cpu: 100m, memory: 64Mi}}}]
+  nodeName: node-$node
+  runtimeClassName: ferry
+  terminationGracePeriodSeconds: 2
+  containers: [{name: main, image: ferry/workload, command: [$cmd], resources: {requests: {cpu: 100m, memory: 64Mi}}}]
 Y
-  cluster_kubectl patch pod "$name" --subresource status --type merge -p "{\"status\":{\"phase\":\"Running\",
-    \"podIP\":\"$NODES_ADDR_A\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],
-    \"containerStatuses\":[{\"name\":\"main\",\"containerID\":\"runc://$name-main\",\"ready\":true}]}}" >/dev/null
+  for ((i = 0; i < 200; i++)); do
+    [ "$(cluster_kubectl get pod "$name" -o jsonpath='{.status.phase}/{.status.containerStatuses[0].ready}' 2>/dev/null)" = "Running/true" ] &&
+      return 0
+    sleep 0.05
+  done
+  echo "cluster: pod $name did not start" >&2
+  cluster_kubectl get pod "$name" -o yaml >&2
+  return 1
 }
+
+cluster_pod_on_a() { cluster_pod a "$@"; }
+cluster_pod_ip() { cluster_kubectl get pod "$1" -o jsonpath='{.status.podIP}' 2>/dev/null; }
 
 cluster_teardown() {
   [ -n "${CLUSTER_DIR:-}" ] || return 0
@@ -122,6 +145,13 @@ cluster_teardown() {
   done
   for p in "$CLUSTER_DIR"/*.pid; do
     [ -f "$p" ] && pkill -KILL -s "$(cat "$p")" 2>/dev/null
+  done
+  # the pods' network namespaces (kubelet-lite names them kl-UID8)
+  local f uid
+  for f in "$NODES_DIR"/*/kubelet/ips/*; do
+    if [ ! -f "$f" ] || [ "${f##*/}" = last ]; then continue; fi
+    uid=$(tr -d '-' <"$f")
+    ip netns del "kl-${uid:0:8}" 2>/dev/null || true
   done
   nodes_cleanup
 }

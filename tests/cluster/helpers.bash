@@ -1,8 +1,7 @@
 # shellcheck shell=bash
 # The cluster of scripts/lib/cluster.sh for a test file: kube-lite, two nodes in
-# network namespaces (real runc and CRIU), an agent daemon per node and the
-# controller, started in setup_file. The tests play the kubelet where Ferry does
-# not yet (issue 5's node runner will).
+# network namespaces (real runc and CRIU), kubelet-lite and an agent daemon per
+# node and the controller, started in setup_file.
 load /usr/lib/bats/bats-support/load
 load /usr/lib/bats/bats-assert/load
 
@@ -36,6 +35,11 @@ agent_resume() { cluster_signal CONT "agent-$1"; }
 controller_start() { cluster_controller_start "$1"; }
 controller_kill() { cluster_signal KILL "controller-$1"; }
 pod_on_a() { cluster_pod_on_a "$@"; }
+kubelet_kill() { cluster_signal KILL "kubelet-$1"; }
+kubelet_start() { cluster_kubelet_start "$@"; }
+ip_of() { cluster_pod_ip "$1"; }
+# target_ip PM: the restored pod's address
+target_ip() { k get pm "$1" -o jsonpath='{.status.targetPodIP}' 2>/dev/null; }
 
 # kl_fault JSON: kube-lite's fault injection.
 kl_fault() {
@@ -78,7 +82,7 @@ subsets: [{addresses: [{ip: "$ip", nodeName: node-a}], ports: [{name: http, port
 Y
 }
 
-# http NODE_ADDR PATH: from the client namespace.
+# http POD_ADDR PATH: from the client namespace.
 http() { ip netns exec "$NODES_NS_CLIENT" wget -q -t 1 -T 2 -O - "http://$1:8080$2" 2>/dev/null; }
 
 pm_phase() { k get pm "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
@@ -107,8 +111,9 @@ cluster_diagnose() {
   done
 }
 
-# Live processes of a container's workload on a node (runc's view).
-running_on() { runc --root "$(nodes_root "$1")" list 2>/dev/null | awk -v id="$2" '$1 == id {print $3}'; }
+# running_on NODE POD: the state of the pod's container on the node (runc's view;
+# kubelet-lite names it POD-main-UID8), empty when it has none.
+running_on() { runc --root "$(nodes_root "$1")" list 2>/dev/null | awk -v p="$2-main-" 'index($1, p) == 1 {print $3}'; }
 
 
 # wait_phase_seen PM PHASE: until the phase is PHASE (any, also passing ones), fast polling.

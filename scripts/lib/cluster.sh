@@ -134,17 +134,18 @@ cluster_teardown() {
   [ -n "${CLUSTER_DIR:-}" ] || return 0
   local p i sessions
   sessions=$(cat "$CLUSTER_DIR"/*.pid 2>/dev/null | paste -sd,)
+  # (|| true: this runs from EXIT traps of scripts with set -e)
   for p in "$CLUSTER_DIR"/*.pid; do
     [ -f "$p" ] || continue
-    pkill -CONT -s "$(cat "$p")" 2>/dev/null
-    kill -TERM "$(cat "$p")" 2>/dev/null
+    pkill -CONT -s "$(cat "$p")" 2>/dev/null || true
+    kill -TERM "$(cat "$p")" 2>/dev/null || true
   done
   for ((i = 0; i < 30; i++)); do # they stop within a loop turn (200 ms); sanitizers then report
     if [ -z "$sessions" ] || ! pgrep -s "$sessions" >/dev/null 2>&1; then break; fi
     sleep 0.1
   done
   for p in "$CLUSTER_DIR"/*.pid; do
-    [ -f "$p" ] && pkill -KILL -s "$(cat "$p")" 2>/dev/null
+    if [ -f "$p" ]; then pkill -KILL -s "$(cat "$p")" 2>/dev/null || true; fi
   done
   # the pods' network namespaces (kubelet-lite names them kl-UID8)
   local f uid

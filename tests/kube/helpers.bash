@@ -25,13 +25,21 @@ kl_start() {
   printf -v "KL_KC_$name" '%s' "$kc"
   printf -v "KL_PID_$name" '%s' "$pid"
   export "KL_KC_$name" "KL_PID_$name"
+  # tests run in subshells: teardown_file finds the process through this file
+  echo "$pid" >"$BATS_FILE_TMPDIR/$name.pid"
 }
 
 kl_stop() {
-  local pidvar="KL_PID_$1"
-  [ -n "${!pidvar:-}" ] || return 0
-  kill -TERM "${!pidvar}" 2>/dev/null || true
-  wait "${!pidvar}" 2>/dev/null || true
+  local f="$BATS_FILE_TMPDIR/$1.pid" pid i
+  [ -f "$f" ] || return 0
+  pid=$(cat "$f")
+  rm -f "$f"
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
 }
 
 kl_port() { sed -n 's#.*server: https\{0,1\}://127.0.0.1:\([0-9]*\).*#\1#p' "$1"; }

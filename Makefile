@@ -27,6 +27,8 @@ CTL_SRC   := $(wildcard controller/*.c)
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 RT_SRC    := $(wildcard runtime/*.c)
 RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/%.o)
+PLUG_SRC  := $(wildcard plugin/*.c)
+PLUG_OBJ  := $(PLUG_SRC:%.c=$(BUILD)/%.o)
 KLET_SRC  := $(wildcard kubeletlite/*.c)
 KLET_OBJ  := $(KLET_SRC:%.c=$(BUILD)/%.o)
 # kube-lite: the API server for tests and the demo (kubelite/*.c).
@@ -37,9 +39,9 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-unit test-asan test-node demo bench clean lint
 
-all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite
+all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h kubeletlite/*.h controller/*.h runtime/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h kubeletlite/*.h plugin/*.h controller/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -57,6 +59,10 @@ $(BIN)/ferry-controller: $(CTL_OBJ) $(BUILD)/libferry.a
 $(BIN)/ferry-runc: $(RT_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(RT_OBJ) $(BUILD)/libferry.a $(LDLIBS)
+
+$(BIN)/kubectl-ferry: $(PLUG_OBJ) $(BUILD)/libferry.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(PLUG_OBJ) $(BUILD)/libferry.a $(LDLIBS)
 
 $(BIN)/kubelet-lite: $(KLET_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
@@ -113,7 +119,7 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/cluster.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller runtime kubelite kubeletlite tests/tools
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller runtime kubelite kubeletlite plugin tests/tools
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash bench/*.sh
 
 clean:

@@ -48,7 +48,7 @@ static void pod_changed(void *ctx, json_object *pod)
   if (!json_object_object_get_ex(pod, "metadata", &meta) || !json_object_object_get_ex(meta, "annotations", &ann))
     return;
   const char *ns = ferry_kube_str(pod, "metadata.namespace"), *name = ferry_kube_str(pod, "metadata.name");
-  if (json_object_object_get_ex(ann, FERRY_ANN_MIGRATE_TO, &v))
+  if (json_object_object_get_ex(ann, FERRY_ANN_MIGRATE_TO, &v) || json_object_object_get_ex(ann, FERRY_ANN_MIGRATABLE, &v))
     enqueue(c, "pod", ns, name);
   /* a target pod's status moves its migration */
   if (json_object_object_get_ex(ann, FERRY_ANN_RESTORE_FROM, &v)) {
@@ -61,6 +61,29 @@ static void pod_changed(void *ctx, json_object *pod)
   }
 }
 static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
+
+/* A cordoned node: its migratable pods are looked at (trigger.c moves them). */
+struct on_node {
+  struct ctl *c;
+  const char *node;
+};
+static void pod_on_node(void *ctx, json_object *pod)
+{
+  struct on_node *o = ctx;
+  if (!strcmp(ferry_kube_str(pod, "spec.nodeName") ?: "", o->node))
+    pod_changed(o->c, pod);
+}
+static void node_updated(void *ctx, json_object *old, json_object *node)
+{
+  struct ctl *c = ctx;
+  (void)old;
+  json_object *spec, *u;
+  if (json_object_object_get_ex(node, "spec", &spec) && json_object_object_get_ex(spec, "unschedulable", &u) &&
+      json_object_get_boolean(u)) {
+    struct on_node o = { c, ferry_kube_str(node, "metadata.name") ?: "" };
+    ferry_informer_each(c->pods, pod_on_node, &o);
+  }
+}
 
 static int add_informer(struct ctl *c, const struct ferry_kube_resource *r, const char *ns, void (*add)(void *, json_object *),
                         void (*upd)(void *, json_object *, json_object *), struct ferry_informer **out, ferry_error *err)
@@ -198,7 +221,7 @@ int main(int argc, char **argv)
     goto out;
   }
   if (add_informer(&c, &FERRY_KUBE_PODS, NULL, pod_changed, pod_updated, &c.pods, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_NODES, NULL, NULL, NULL, &c.nodes, &err) < 0 ||
+      add_informer(&c, &FERRY_KUBE_NODES, NULL, NULL, node_updated, &c.nodes, &err) < 0 ||
       add_informer(&c, &FERRY_KUBE_PODMIGRATIONS, NULL, pm_changed, pm_updated, &c.pms, &err) < 0 ||
       add_informer(&c, &FERRY_KUBE_MIGRATIONPOLICIES, NULL, NULL, NULL, &c.policies, &err) < 0 ||
       add_informer(&c, &FERRY_KUBE_SERVICES, NULL, NULL, NULL, &c.services, &err) < 0 ||

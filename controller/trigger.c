@@ -1,7 +1,10 @@
 /* The pod annotation ferry.dev/migrate-to: NODE|auto asks for a migration: the
  * controller creates the PodMigration (reason Annotation) and names it in the
  * pod's ferry.dev/migration annotation; the outcome comes back on the pod as
- * ferry.dev/migration-result (see reconcile.c's clean_up). */
+ * ferry.dev/migration-result (see reconcile.c's clean_up).
+ * A pod annotated ferry.dev/migratable: "true" on a cordoned node is moved the
+ * same way (reason Drain, target auto), once: after a failed attempt it stays
+ * for `kubectl ferry drain` (or whoever drains the node) to evict. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +42,7 @@ static int node_name_valid(const char *s)
 
 struct for_pod {
   const char *ns, *pod;
-  int active, ended;
+  int active, ended, drained;
 };
 
 static void count_pms(void *ctx, json_object *pm)
@@ -52,17 +55,35 @@ static void count_pms(void *ctx, json_object *pm)
     f->ended++;
   else
     f->active++;
+  if (!strcmp(ferry_kube_str(pm, "spec.reason") ?: "", "Drain"))
+    f->drained++;
+}
+
+/* The pod opted in to migration and its node is cordoned. */
+static int draining(struct ctl *c, json_object *pod)
+{
+  const char *opt = annotation(pod, FERRY_ANN_MIGRATABLE), *node = ferry_kube_str(pod, "spec.nodeName");
+  if (!opt || strcmp(opt, "true") != 0 || !node || strcmp(ferry_kube_str(pod, "status.phase") ?: "", "Running") != 0)
+    return 0;
+  json_object *n = ferry_informer_get(c->nodes, NULL, node), *u = get(get(n, "spec"), "unschedulable");
+  return u && json_object_get_boolean(u);
 }
 
 int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err)
 {
   *requeue_ms = 0;
   json_object *pod = ferry_informer_get(c->pods, ns, name);
-  const char *want = pod ? annotation(pod, FERRY_ANN_MIGRATE_TO) : NULL;
-  if (!want || get(get(pod, "metadata"), "deletionTimestamp"))
+  const char *want = pod ? annotation(pod, FERRY_ANN_MIGRATE_TO) : NULL, *reason = "Annotation";
+  if (!pod || get(get(pod, "metadata"), "deletionTimestamp"))
     return 0;
-  struct for_pod f = { ns, name, 0, 0 };
+  struct for_pod f = { ns, name, 0, 0, 0 };
   ferry_informer_each(c->pms, count_pms, &f);
+  if (!want && draining(c, pod) && !f.drained) {
+    want = "auto";
+    reason = "Drain";
+  }
+  if (!want)
+    return 0;
   if (f.active)
     return 0; /* one at a time; its end removes the annotation */
   struct ferry_kube_status st = { 0 };
@@ -102,7 +123,7 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
   json_object_object_add(spec, "pod", json_object_new_string(name));
   if (strcmp(want, "auto") != 0)
     json_object_object_add(spec, "targetNode", json_object_new_string(want));
-  json_object_object_add(spec, "reason", json_object_new_string("Annotation"));
+  json_object_object_add(spec, "reason", json_object_new_string(reason));
   json_object_object_add(pm, "spec", spec);
   int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODMIGRATIONS, ns, pm, NULL, &st, err);
   json_object_put(pm);
@@ -110,7 +131,10 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
     return -1;
   ferry_error_clear(err);
   if (rc == 0) {
-    log_info("pod %s/%s: %s=%s: created podmigration %s", ns, name, FERRY_ANN_MIGRATE_TO, want, pm_name);
+    if (!strcmp(reason, "Drain"))
+      log_info("pod %s/%s: its node is cordoned and it is migratable: created podmigration %s", ns, name, pm_name);
+    else
+      log_info("pod %s/%s: %s=%s: created podmigration %s", ns, name, FERRY_ANN_MIGRATE_TO, want, pm_name);
     ferry_error e2 = FERRY_ERROR_INIT;
     if (ferry_record_event(c->rec, pod, "Normal", "MigrationRequested", &e2, "created PodMigration %s (to %s)", pm_name,
                            want) < 0)

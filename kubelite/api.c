@@ -10,6 +10,7 @@
 
 #include "kube.h"
 #include "log.h"
+#include "disruption.h"
 #include "openapi.h"
 #include "patch.h"
 #include "resources.h"
@@ -1197,6 +1198,12 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
       json_object_put(st);
     } else {
       json_object *opts = body ? json_object_object_get(body, "deleteOptions") : NULL;
+      char why[512];
+      if (kl_eviction_blocked(kl_store_kind(s, "/pods"), kl_store_kind(s, "policy/poddisruptionbudgets"), cur, why,
+                              sizeof why)) {
+        x = fail(c, 429, "TooManyRequests", "pods", rt.name, "%s", why);
+        goto out;
+      }
       int64_t grace = pod_grace(c, opts, cur);
       if (grace > 0)
         pod_terminate(srv, &rt, cur, grace);

@@ -24,6 +24,7 @@
 #define FERRY_ANN_MIGRATE_TO "ferry.dev/migrate-to"
 #define FERRY_ANN_MIGRATION "ferry.dev/migration"   /* on pods: NS/NAME of the PodMigration, then its outcome */
 #define FERRY_ANN_RESULT "ferry.dev/migration-result"
+#define FERRY_ANN_MIGRATABLE "ferry.dev/migratable" /* on pods: "true": a drain (cordon) migrates it instead of evicting it */
 #define FERRY_ANN_RESTORE_FROM "ferry.dev/restore-from" /* on target pods: NS/NAME of the PodMigration */
 #define FERRY_SCHEDULER_NAME "ferry" /* target pods: no scheduler binds them; the target's agent does */
 #define FERRY_LABEL_POD "ferry.dev/pod"              /* on PodMigrations: the pod's name */

@@ -328,3 +328,28 @@ Y
   run k get pod gp
   assert_failure
 }
+
+@test "eviction honours PodDisruptionBudgets (maxUnavailable as a percentage, matchExpressions): 429 while the budget holds" {
+  for p in pa pb; do
+    printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, labels: {tier: db}}\nspec: {nodeName: node-x, containers: [{name: c, image: busybox}]}\n' "$p" | kcreate -f -
+    k patch pod "$p" --subresource status --type merge -p '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}'
+  done
+  printf 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: db}\nspec: {maxUnavailable: "0%%", selector: {matchExpressions: [{key: tier, operator: In, values: [db]}]}}\n' | kcreate -f -
+  evict() {
+    curl -s -XPOST -H 'Content-Type: application/json' -d "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"$1\"}}" \
+      "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces/default/pods/$1/eviction"
+  }
+  run evict pa
+  assert_output --partial '"code":429'
+  assert_output --partial "The disruption budget db needs 2 healthy pods and has 2 currently"
+  k patch pdb db --type merge -p '{"spec":{"maxUnavailable":"50%"}}'
+  run evict pa
+  assert_output --partial '"code":201'
+  run k get pod pa -o jsonpath='{.metadata.deletionTimestamp}'
+  assert_output --regexp '.+'
+  # pa is terminating, so no longer healthy: pb may not go too
+  run evict pb
+  assert_output --partial '"code":429'
+  k delete pdb db
+  k delete pod pa pb --grace-period=0 --force
+}

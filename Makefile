@@ -27,6 +27,8 @@ CTL_SRC   := $(wildcard controller/*.c)
 CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
 RT_SRC    := $(wildcard runtime/*.c)
 RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/%.o)
+KCM_SRC   := $(wildcard kcmlite/*.c)
+KCM_OBJ   := $(KCM_SRC:%.c=$(BUILD)/%.o)
 PLUG_SRC  := $(wildcard plugin/*.c)
 PLUG_OBJ  := $(PLUG_SRC:%.c=$(BUILD)/%.o)
 KLET_SRC  := $(wildcard kubeletlite/*.c)
@@ -39,9 +41,9 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps test test-unit test-asan test-node demo bench clean lint
 
-all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry
+all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h kubeletlite/*.h plugin/*.h controller/*.h runtime/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h kubeletlite/*.h kcmlite/*.h plugin/*.h controller/*.h runtime/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -59,6 +61,10 @@ $(BIN)/ferry-controller: $(CTL_OBJ) $(BUILD)/libferry.a
 $(BIN)/ferry-runc: $(RT_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(RT_OBJ) $(BUILD)/libferry.a $(LDLIBS)
+
+$(BIN)/controller-manager-lite: $(KCM_OBJ) $(BUILD)/libferry.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $(KCM_OBJ) $(BUILD)/libferry.a $(LDLIBS)
 
 $(BIN)/kubectl-ferry: $(PLUG_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
@@ -119,7 +125,7 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/cluster.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller runtime kubelite kubeletlite plugin tests/tools
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller runtime kubelite kubeletlite kcmlite plugin tests/tools
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash bench/*.sh
 
 clean:

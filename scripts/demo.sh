@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local demo migration (README's first command, `make demo`): a one-machine
-# cluster (kube-lite as the API server; two nodes in network namespaces, each
-# with kubelet-lite and a ferry-agent; ferry-controller). A pod that counts in
+# cluster (kube-lite as the API server, controller-manager-lite; two nodes in
+# network namespaces, each with kubelet-lite and a ferry-agent; ferry-controller). A pod that counts in
 # memory and serves its count over HTTP, behind a Service, moves from node-a to
 # node-b when it is annotated; the Service's endpoint follows and the count goes on.
 set -euo pipefail
@@ -13,7 +13,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '  $ %s\n' "$*"; "$@" 2>&1 | sed 's/^/    /'; }
 http() { ip netns exec "$NODES_NS_CLIENT" wget -q -t 1 -T 2 -O - "http://$1:8080/$2" 2>/dev/null; }
 kubectl() { command kubectl --kubeconfig "$KUBECONFIG" "$@"; }
-svc_ip() { kubectl get endpointslice counter-1 -o jsonpath='{.endpoints[0].addresses[0]}'; }
+# the Service's ready endpoint, as controller-manager-lite's endpoints controller keeps it
+svc_ip() { kubectl get endpoints counter -o jsonpath='{.subsets[0].addresses[0].ip}' 2>/dev/null; }
 
 dir=$(mktemp -d /var/tmp/ferry-demo.XXXXXX)
 trap 'cluster_teardown; rm -rf "$dir"' EXIT
@@ -30,15 +31,9 @@ kubectl apply -f - >/dev/null <<Y
 apiVersion: v1
 kind: Service
 metadata: {name: counter}
-spec: {ports: [{name: http, port: 80, targetPort: 8080}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: counter-1, labels: {kubernetes.io/service-name: counter}}
-addressType: IPv4
-endpoints: [{addresses: ["$src"], conditions: {ready: true}, nodeName: node-a}]
-ports: [{name: http, port: 8080, protocol: TCP}]
+spec: {selector: {app: counter}, ports: [{name: http, port: 80, targetPort: 8080}]}
 Y
+for _ in $(seq 50); do [ "$(svc_ip)" = "$src" ] && break; sleep 0.1; done
 run kubectl get pods -o wide
 for _ in $(seq 50); do [ -n "$(http "$src" count)" ] && break; sleep 0.2; done
 echo "  Service counter -> $(svc_ip)"
@@ -69,6 +64,7 @@ run kubectl describe pm "$pm"
 say "the pod runs on node-b now, restored by ferry-runc inside the pod kubelet-lite made; the Service follows"
 run kubectl get pods -o wide
 dst=$(kubectl get pm "$pm" -o jsonpath='{.status.targetPodIP}')
+for _ in $(seq 50); do [ "$(svc_ip)" = "$dst" ] && break; sleep 0.1; done
 echo "  Service counter -> $(svc_ip)   (was $src)"
 for _ in 1 2 3; do echo "  GET http://$(svc_ip):8080/count -> $(http "$(svc_ip)" count)"; sleep 0.5; done
 after=$(http "$dst" count)

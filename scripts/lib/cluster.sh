@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # A small Kubernetes cluster on one machine, for the tests, the benchmarks and
-# the demo: kube-lite as the API server, the two nodes of nodes.sh (network
-# namespaces, real runc and CRIU, one shared store), on each node kubelet-lite
+# the demo: kube-lite as the API server, controller-manager-lite (scheduler,
+# Deployments, ReplicaSets, StatefulSets, Service endpoints), the two nodes of
+# nodes.sh (network namespaces, real runc and CRIU, one shared store), on each node kubelet-lite
 # (pods in network namespaces of their own on the nodes' bridge, containers
 # through ferry-runc by RuntimeClass "ferry") and a ferry-agent daemon, and
 # ferry-controller.
@@ -48,6 +49,8 @@ cluster_setup() {
   cluster_kubectl apply -f "$top/crd/" >/dev/null
   printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry-system}\n' | cluster_kubectl apply -f - >/dev/null
   cluster_kubectl apply -f "$top/deploy/runtimeclass.yaml" >/dev/null
+  setsid "$CLUSTER_BIN/controller-manager-lite" --kubeconfig "$KUBECONFIG" >>"$CLUSTER_DIR/controller-manager.log" 2>&1 3>&- &
+  echo $! >"$CLUSTER_DIR/controller-manager.pid"
   cluster_kubelet_start a
   cluster_kubelet_start b
   cluster_agent_start a

@@ -14,6 +14,9 @@ teardown() {
   pod_on_a web sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
   src=$(ip_of web)
   external_service web-ext "$src"
+  # and one with a selector, whose endpoints the endpoints controller keeps
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n' | k apply -f -
+  wait_for 50 eval '[ "$(k get endpointslice web-kcm -o jsonpath="{.endpoints[0].addresses[0]}")" = "$src" ]'
   wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
   before=$(http "$src" /count)
   k annotate pod web ferry.dev/migrate-to=auto
@@ -44,6 +47,10 @@ teardown() {
   assert_output "$dst true node-b"
   run k get endpoints web-ext -o jsonpath='{.subsets[0].addresses[0].ip}'
   assert_output "$dst"
+  # the Service with a selector: the restored pod (same labels) is its one ready endpoint
+  wait_for 50 eval '[ "$(k get endpoints web -o jsonpath="{.subsets[0].addresses[*].ip}")" = "$dst" ]'
+  run k get endpointslice web-kcm -o jsonpath='{.endpoints[*].addresses[0]} {.endpoints[*].conditions.ready}'
+  assert_output "$dst true"
   run k get pm "$pm" -o jsonpath='{.status.endpoints.before[0]} / {.status.endpoints.after[0]}'
   assert_output "default/endpointslices/web-ext-1 $src / default/endpointslices/web-ext-1 $dst"
   # kubectl get pm shows the columns; describe shows the events
@@ -134,12 +141,18 @@ teardown() {
 
 @test "before the freeze the source pod stops being Ready (selector Services drop it); a phase timeout rolls back" {
   pod_on_a tm workload --mem 8
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: tm}\nspec: {selector: {app: tm}, ports: [{port: 80}]}\n' | k apply -f -
+  wait_for 50 eval '[ "$(k get endpointslice tm-kcm -o jsonpath="{.endpoints[0].conditions.ready}")" = true ]'
   agent_pause a
   agent_pause b
   printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-tm}\nspec: {pod: tm, targetNode: node-b, phaseTimeoutSeconds: 2}\n' | k apply -f -
   wait_phase_seen m-tm Scheduled
   run k get pod tm -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
   assert_output "False FerryMigrating"
+  # so the endpoints controller takes it out of the Service before the freeze
+  wait_for 50 eval '[ "$(k get endpointslice tm-kcm -o jsonpath="{.endpoints[0].conditions.ready}")" = false ]'
+  run k get endpoints tm -o jsonpath='{.subsets[0].addresses}'
+  assert_output ""
   agent_resume a
   wait_phase_seen m-tm Transferring
   # nobody restores within 2 s: the controller rolls back, the source restores from the image
@@ -150,6 +163,7 @@ teardown() {
   assert_output --partial "Timeout"
   [ "$(running_on a tm)" = running ]
   wait_for 50 eval '[ "$(k get pod tm -o jsonpath="{.status.conditions[?(@.type==\"Ready\")].status}")" = True ]'
+  wait_for 50 eval '[ "$(k get endpointslice tm-kcm -o jsonpath="{.endpoints[0].conditions.ready}")" = true ]'
   agent_resume b
   wait_for 50 eval '! k get pods -o name | grep -q "tm-"'
   run runc --root "$(nodes_root b)" list -q

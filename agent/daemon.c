@@ -606,6 +606,8 @@ static int bind_here(struct daemon *d, json_object *pm, ferry_error *err)
 
 static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
 {
+  if (!str(pm, "status.targetPod"))
+    return 0; /* an owned pod's replacement is not there yet (the controller records it) */
   const char *image = str(pm, "status.image") ?: "", *cname = container_name(pm);
   size_t sl = strlen(d->store);
   if (strncmp(image, d->store, sl) != 0 || image[sl] != '/' || !cname) {

@@ -21,6 +21,7 @@ struct ctl {
   const char *agent_ns;  /* where agents keep their Leases */
   int agent_stale_s;     /* an agent whose Lease is older is gone */
   const char *runtime_class; /* pods must run with it to move ("" : no check) */
+  struct webhook *webhook;   /* the pod admission webhook, or NULL (owned pods cannot move) */
 };
 
 /* Keys: "pm/NS/NAME" for PodMigrations, "pod/NS/NAME" for annotated pods. */
@@ -32,6 +33,25 @@ void ctl_enqueue_pm(struct ctl *c, json_object *pm);
 int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
 /* One pod: the ferry.dev/migrate-to annotation becomes a PodMigration. */
 int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
+
+/* owned.c: pods a ReplicaSet controls. The source pod is quarantined from its
+ * owner once it is checkpointed (ownerReferences and selector labels taken
+ * away, kept in an annotation), so the owner makes a replacement, which the
+ * webhook turns into the target pod; a rollback gives the source pod back. */
+json_object *owned_controller_ref(json_object *pod);
+int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err);
+int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err);
+
+/* webhook.c: POST /mutate-pods over TLS. The owner's replacement pod for a
+ * PodMigration in Transferring gets ferry.dev/restore-from and schedulerName
+ * ferry (its target's agent binds it); during a rollback it gets only
+ * schedulerName ferry, so it never runs. The main loop publishes what the
+ * webhook needs (webhook_publish): it answers from that copy, not the API. */
+struct webhook;
+int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
+                  ferry_error *err);
+void webhook_publish(struct webhook *w, struct ferry_informer *pms);
+void webhook_stop(struct webhook *w);
 
 /* Is a Ferry agent running on node (its Lease renewed lately)? *cpu: its reported CPU use (0..1, 0 unknown). */
 int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);

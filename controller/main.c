@@ -23,10 +23,12 @@ static void usage(FILE *f)
   fprintf(f, "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
              "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
              "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
+             "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
              "                        [--log-level LEVEL] [--log-format text|json]\n"
              "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
              "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
-             "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n");
+             "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
+             "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
 }
 
 /* ---------- informer handlers: everything ends as a queue key ---------- */
@@ -144,6 +146,7 @@ static void work(struct ctl *c, int64_t budget_ms)
 int main(int argc, char **argv)
 {
   const char *kubeconfig = NULL, *context = NULL, *ns = "ferry-system", *identity = NULL, *runtime_class = "ferry";
+  const char *webhook_listen = NULL, *webhook_cert = NULL, *webhook_key = NULL;
   int lease_seconds = 15, elect = 1, stale = 40;
   static const struct option opts[] = {
     { "kubeconfig", required_argument, NULL, 'k' }, { "context", required_argument, NULL, 'c' },
@@ -151,7 +154,8 @@ int main(int argc, char **argv)
     { "lease-seconds", required_argument, NULL, 'l' }, { "no-leader-elect", no_argument, NULL, 'N' },
     { "agent-stale-seconds", required_argument, NULL, 's' }, { "log-level", required_argument, NULL, 'L' },
     { "log-format", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
-    { "runtime-class", required_argument, NULL, 'R' },
+    { "runtime-class", required_argument, NULL, 'R' },  { "webhook-listen", required_argument, NULL, 'W' },
+    { "webhook-cert", required_argument, NULL, 'C' },   { "webhook-key", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 },
   };
   int o;
@@ -165,6 +169,9 @@ int main(int argc, char **argv)
     case 'N': elect = 0; break;
     case 's': stale = atoi(optarg); break;
     case 'R': runtime_class = optarg; break;
+    case 'W': webhook_listen = optarg; break;
+    case 'C': webhook_cert = optarg; break;
+    case 'K': webhook_key = optarg; break;
     case 'L': {
       enum ferry_log_level lv;
       if (ferry_log_parse_level(optarg, &lv) < 0) {
@@ -179,7 +186,7 @@ int main(int argc, char **argv)
     default: usage(stderr); return 2;
     }
   }
-  if (optind != argc || lease_seconds < 2 || stale < 1) {
+  if (optind != argc || lease_seconds < 2 || stale < 1 || (webhook_listen && (!webhook_cert || !webhook_key))) {
     usage(stderr);
     return 2;
   }
@@ -231,6 +238,14 @@ int main(int argc, char **argv)
     log_error("%s", ferry_error_msg(&err));
     goto out;
   }
+  if (webhook_listen) {
+    int wport = 0;
+    if (webhook_start(webhook_listen, webhook_cert, webhook_key, &c.webhook, &wport, &err) < 0) {
+      log_error("webhook: %s", ferry_error_msg(&err));
+      goto out;
+    }
+    log_info("admission webhook on https://%s (port %d)/mutate-pods", webhook_listen, wport);
+  }
   struct ferry_leader leader;
   ferry_leader_init(&leader, c.kube, ns, "ferry-controller", identity, lease_seconds);
   log_info("ferry-controller %s starting as %s (leader election %s)", FERRY_VERSION, identity, elect ? "on" : "off");
@@ -278,6 +293,7 @@ int main(int argc, char **argv)
       }
       work(&c, 500);
     }
+    webhook_publish(c.webhook, c.pms);
   }
   if (elect && leader.leading && ferry_leader_release(&leader, &err) < 0)
     log_warn("releasing the lease: %s", ferry_error_msg(&err));
@@ -286,6 +302,7 @@ int main(int argc, char **argv)
   log_info("ferry-controller stopped");
 out:
   ferry_error_clear(&err);
+  webhook_stop(c.webhook);
   ferry_recorder_free(c.rec);
   queue_free(c.q);
   ferry_informers_free(c.inf);

@@ -459,6 +459,18 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     return fail_pm(c, pm, pod, "Unsupported", "only pods with exactly one running container can move yet", err);
   if (!ctl_agent_ready(c, source, NULL))
     return fail_pm(c, pm, pod, "NoAgentOnSource", "no Ferry agent runs on the source node", err);
+  json_object *owner = owned_controller_ref(pod);
+  if (owner && strcmp(str(owner, "kind") ?: "", "ReplicaSet") != 0) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "pods controlled by a %s cannot move yet (bare pods and ReplicaSet/Deployment pods can)",
+             str(owner, "kind") ?: "?");
+    return fail_pm(c, pm, pod, "UnsupportedOwner", msg, err);
+  }
+  if (owner && !c->webhook)
+    return fail_pm(c, pm, pod, "NoWebhook",
+                   "a ReplicaSet's pod moves through the controller's admission webhook, which is not running "
+                   "(--webhook-listen)",
+                   err);
   const char *rclass = str(pod, "spec.runtimeClassName") ?: "";
   if (c->runtime_class && *c->runtime_class && strcmp(rclass, c->runtime_class) != 0) {
     char msg[512];
@@ -509,13 +521,15 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     ferry_sha256_hex(uid, strlen(uid), h);
     snprintf(tname, sizeof tname, "%.*s-%.5s", 240, base_name(pod), h);
   }
-  json_object *tp = target_pod_object(pm, pod, tname, target_name);
-  struct ferry_kube_status st = { 0 };
-  int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODS, ns, tp, NULL, &st, err);
-  json_object_put(tp);
-  if (rc < 0 && st.code != 409)
-    return -1;
-  ferry_error_clear(err);
+  if (!owner) { /* an owned pod's target is the replacement its owner makes (owned.c) */
+    json_object *tp = target_pod_object(pm, pod, tname, target_name);
+    struct ferry_kube_status st = { 0 };
+    int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODS, ns, tp, NULL, &st, err);
+    json_object_put(tp);
+    if (rc < 0 && st.code != 409)
+      return -1;
+    ferry_error_clear(err);
+  }
 
   /* Services stop sending to the source before it freezes: selector ones
    * through its readiness, selector-less ones by their endpoints */
@@ -529,7 +543,15 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   json_object *patch = pm_status_patch(PM_SCHEDULED, "Scheduled", "moving %s from %s to %s", pod_name, source, target_name);
   pm_patch_set(patch, "sourceNode", json_object_new_string(source));
   pm_patch_set(patch, "targetNode", json_object_new_string(target_name));
-  pm_patch_set(patch, "targetPod", json_object_new_string(tname));
+  if (owner) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "kind", json_object_new_string(str(owner, "kind") ?: ""));
+    json_object_object_add(o, "name", json_object_new_string(str(owner, "name") ?: ""));
+    json_object_object_add(o, "uid", json_object_new_string(str(owner, "uid") ?: ""));
+    pm_patch_set(patch, "owner", o);
+  } else {
+    pm_patch_set(patch, "targetPod", json_object_new_string(tname));
+  }
   pm_patch_set(patch, "sourcePodIP", json_object_new_string(ip));
   pm_patch_set(patch, "strategy", json_object_new_string(strategy));
   json_object *gen = get(get(pm, "metadata"), "generation");
@@ -553,7 +575,11 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   pm_patch_set(patch, "endpoints", eps);
   if (write_status(c, pm, patch, err) < 0)
     return -1;
-  event(c, pm, "Normal", "Scheduled", "moving pod %s from %s to %s (target pod %s)", pod_name, source, target_name, tname);
+  if (owner)
+    event(c, pm, "Normal", "Scheduled", "moving pod %s from %s to %s (its replicaset %s makes the target pod)", pod_name,
+          source, target_name, str(owner, "name"));
+  else
+    event(c, pm, "Normal", "Scheduled", "moving pod %s from %s to %s (target pod %s)", pod_name, source, target_name, tname);
   event(c, pod, "Normal", "Migrating", "%s: moving to %s", str(pm, "metadata.name"), target_name);
   return 0;
 }
@@ -605,7 +631,11 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
     const char *kv[] = { FERRY_ANN_RESULT, result, FERRY_ANN_RESTORE_FROM, NULL };
     rc = tpod ? annotate_pod(c, ns, tpod, kv, 4, err) : 0;
   } else {
-    if (tpod && *tpod)
+    /* an owned source pod goes back to its owner first: with the target pod
+     * gone before, the owner would make a replacement nobody holds */
+    if (str(pm, "status.owner.uid"))
+      rc = owned_release_source(c, pm, err);
+    if (rc == 0 && tpod && *tpod)
       rc = delete_pod(c, ns, tpod, err);
     if (rc == 0 && src_ip && *src_ip)
       rc = svc_undrain(c, ns, src_ip, err);
@@ -676,6 +706,9 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
     return clean_up(c, pm, err);
   if (!strcmp(phase, PM_RESTORING) && pm_condition_true(pm, "Restored"))
     return finish(c, pm, err);
+  if (!strcmp(phase, PM_TRANSFERRING) && str(pm, "status.owner.uid") && !str(pm, "status.targetPod") &&
+      owned_transfer(c, pm, requeue_ms, err) < 0)
+    return -1;
   if (!deadline_passed(c, pm, requeue_ms))
     return 0;
   char msg[256];

@@ -10,6 +10,7 @@
 
 #include "kube.h"
 #include "log.h"
+#include "admission.h"
 #include "disruption.h"
 #include "openapi.h"
 #include "patch.h"
@@ -648,6 +649,13 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   struct kl_store *s = &srv->store;
   if (!json_object_is_type(obj, json_type_object))
     return fail(c, 400, "BadRequest", NULL, NULL, "the request body is not a JSON object");
+  if (!req.dry_run) { /* mutating admission comes first, before names are generated (as in the API server) */
+    char why[768];
+    int code = 500;
+    if (kl_admit_create(kl_store_kind(s, "admissionregistration.k8s.io/mutatingwebhookconfigurations"), &rt->r,
+                        rt->r.namespaced ? rt->ns : NULL, &obj, &code, why, sizeof why) < 0)
+      return fail(c, (unsigned)code, code == 500 ? "InternalError" : "BadRequest", NULL, NULL, "%s", why);
+  }
   json_object *meta = meta_of(obj);
   const char *name = ferry_kube_str(obj, "metadata.name"), *gen = ferry_kube_str(obj, "metadata.generateName");
   char generated[300];

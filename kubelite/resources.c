@@ -23,6 +23,8 @@ static const struct kl_resource BUILTIN[] = {
   { "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", "", 1, 0, 0 },
   { "coordination.k8s.io", "v1", "leases", "lease", "Lease", "", 1, 0, 0 },
   { "node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", "", 0, 0, 0 },
+  { "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration",
+    "MutatingWebhookConfiguration", "", 0, 0, 0 },
   { "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition", "CustomResourceDefinition",
     "crd,crds", 0, 1, 0 },
 };

@@ -55,6 +55,7 @@ cluster_setup() {
   cluster_kubelet_start b
   cluster_agent_start a
   cluster_agent_start b
+  cluster_webhook_setup
   cluster_controller_start 1
   for ((i = 0; i < 100; i++)); do
     cluster_kubectl get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1 &&
@@ -93,10 +94,36 @@ cluster_agent_start() {
   echo $! >"$CLUSTER_DIR/agent-$n.pid"
 }
 
+# The controller's pod admission webhook: a self-signed certificate for
+# 127.0.0.1, a free port for controller-1, and the MutatingWebhookConfiguration
+# that has kube-lite call it (failurePolicy Ignore: pods are never refused).
+cluster_webhook_setup() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-webhook -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$CLUSTER_DIR/webhook.key" -out "$CLUSTER_DIR/webhook.crt" >/dev/null 2>&1 || return 1
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
+    >"$CLUSTER_DIR/webhook.port"
+  cluster_kubectl apply -f - >/dev/null <<Y
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: ferry}
+webhooks:
+- name: pods.ferry.dev
+  clientConfig: {url: "https://127.0.0.1:$(cat "$CLUSTER_DIR/webhook.port")/mutate-pods", caBundle: "$(base64 -w0 <"$CLUSTER_DIR/webhook.crt")"}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
+  failurePolicy: Ignore
+  sideEffects: None
+  admissionReviewVersions: [v1]
+  timeoutSeconds: 5
+Y
+}
+
 cluster_controller_start() {
-  local i=$1
+  local i=$1 port=0
+  [ "$i" = 1 ] && port=$(cat "$CLUSTER_DIR/webhook.port")
   setsid "$CLUSTER_BIN/ferry-controller" --kubeconfig "$KUBECONFIG" --identity "controller-$i" --lease-seconds 4 \
-    --agent-stale-seconds 20 --log-level debug >>"$CLUSTER_DIR/controller-$i.log" 2>&1 3>&- &
+    --agent-stale-seconds 20 --log-level debug --webhook-listen "127.0.0.1:$port" \
+    --webhook-cert "$CLUSTER_DIR/webhook.crt" --webhook-key "$CLUSTER_DIR/webhook.key" \
+    >>"$CLUSTER_DIR/controller-$i.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/controller-$i.pid"
 }
 

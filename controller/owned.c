@@ -1,0 +1,147 @@
+/* Pods a ReplicaSet controls (Deployment pods): see controller.h. The source
+ * pod is quarantined once it is checkpointed: its ownerReferences and the
+ * labels its ReplicaSet selects by are taken away (kept in the annotation
+ * ferry.dev/quarantine), so the ReplicaSet neither counts nor adopts it and makes
+ * a replacement; the webhook makes that the target pod, which this file
+ * records in the status. After a rollback the source pod gets its owner and
+ * labels back, and the ReplicaSet removes the replacement it no longer needs
+ * (the webhook held it unbound, so it never ran). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "log.h"
+#include "podmigration.h"
+#include "util.h"
+
+#define ANN_QUARANTINE "ferry.dev/quarantine"
+
+static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
+static json_object *get(json_object *o, const char *k)
+{
+  json_object *v = NULL;
+  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+json_object *owned_controller_ref(json_object *pod)
+{
+  json_object *owners = get(get(pod, "metadata"), "ownerReferences");
+  for (size_t i = 0; owners && i < json_object_array_length(owners); i++) {
+    json_object *o = json_object_array_get_idx(owners, i), *c = get(o, "controller");
+    if (c && json_object_get_boolean(c))
+      return o;
+  }
+  return NULL;
+}
+
+static const struct ferry_kube_resource REPLICASETS = { "apps", "v1", "replicasets", 1 };
+
+/* The source pod leaves its ReplicaSet: no owner, none of the selector's labels. */
+static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_error *err)
+{
+  const char *ns = str(pm, "metadata.namespace"), *rs_name = str(pm, "status.owner.name") ?: "";
+  json_object *rs = NULL;
+  if (ferry_kube_get(c->kube, &REPLICASETS, ns, rs_name, &rs, NULL, err) < 0)
+    return -1;
+  json_object *sel = get(get(rs, "spec"), "selector"), *labels = json_object_new_object(), *saved = json_object_new_object();
+  json_object *have = get(get(pod, "metadata"), "labels");
+  json_object_object_foreach(get(sel, "matchLabels"), k, v)
+  {
+    (void)v;
+    json_object_object_add(labels, k, NULL);
+  }
+  json_object *me = get(sel, "matchExpressions");
+  for (size_t i = 0; me && i < json_object_array_length(me); i++)
+    json_object_object_add(labels, str(json_object_array_get_idx(me, i), "key") ?: "", NULL);
+  json_object_object_add(saved, "ownerReferences", json_object_get(get(get(pod, "metadata"), "ownerReferences")));
+  json_object_object_add(saved, "labels", have ? json_object_get(have) : json_object_new_object());
+  json_object *patch = json_object_new_object(), *meta = json_object_new_object(), *ann = json_object_new_object();
+  json_object_object_add(ann, ANN_QUARANTINE, json_object_new_string(json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN)));
+  json_object_object_add(meta, "annotations", ann);
+  json_object_object_add(meta, "labels", labels);
+  json_object_object_add(meta, "ownerReferences", NULL);
+  json_object_object_add(patch, "metadata", meta);
+  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, str(pod, "metadata.name"), FERRY_PATCH_MERGE,
+                            json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
+  json_object_put(patch);
+  json_object_put(saved);
+  json_object_put(rs);
+  if (rc == 0) {
+    log_info("podmigration %s/%s: pod %s quarantined from replicaset %s", ns, str(pm, "metadata.name"), str(pod, "metadata.name"),
+             rs_name);
+    ferry_error e2 = FERRY_ERROR_INIT;
+    ferry_record_event(c->rec, pm, "Normal", "Quarantined", &e2,
+                       "pod %s left replicaset %s (owner and selector labels kept in %s); the replicaset makes the target pod",
+                       str(pod, "metadata.name"), rs_name, ANN_QUARANTINE);
+    ferry_error_clear(&e2);
+  }
+  return rc;
+}
+
+struct find {
+  const char *ref, *not_uid;
+  json_object *found;
+};
+static void find_target(void *ctx, json_object *pod)
+{
+  struct find *f = ctx;
+  json_object *v = get(get(get(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  if (v && !strcmp(json_object_get_string(v), f->ref) && strcmp(str(pod, "metadata.uid") ?: "", f->not_uid) != 0 &&
+      !str(pod, "metadata.deletionTimestamp"))
+    f->found = pod;
+}
+
+int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *ns = str(pm, "metadata.namespace"), *owner_uid = str(pm, "status.owner.uid") ?: "";
+  json_object *pod = ferry_informer_get(c->pods, ns, str(pm, "spec.pod") ?: ""), *ref = pod ? owned_controller_ref(pod) : NULL;
+  *requeue_ms = 200;
+  if (ref && !strcmp(str(ref, "uid") ?: "", owner_uid)) {
+    /* the owner makes the replacement within milliseconds of the quarantine:
+     * the webhook must know this migration waits for it before that */
+    webhook_publish(c->webhook, c->pms);
+    return quarantine(c, pm, pod, err);
+  }
+  char *want = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
+  struct find f = { want, pod ? str(pod, "metadata.uid") ?: "" : "", NULL };
+  ferry_informer_each(c->pods, find_target, &f);
+  int rc = 0;
+  if (f.found) {
+    json_object *patch = pm_status_patch(NULL, "Replaced", "replicaset %s made pod %s; restoring it on %s",
+                                         str(pm, "status.owner.name") ?: "", str(f.found, "metadata.name"),
+                                         str(pm, "status.targetNode") ?: "");
+    pm_patch_set(patch, "targetPod", json_object_new_string(str(f.found, "metadata.name")));
+    struct ferry_kube_status st = { 0 };
+    rc = pm_write_status(c->kube, pm, patch, 1, NULL, &st, err);
+    json_object_put(patch);
+  }
+  free(want);
+  return rc;
+}
+
+/* After a rollback (or a failure after the quarantine): owner and labels back. */
+int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err)
+{
+  const char *ns = str(pm, "metadata.namespace"), *name = str(pm, "spec.pod") ?: "";
+  json_object *pod = ferry_informer_get(c->pods, ns, name);
+  json_object *q = get(get(get(pod, "metadata"), "annotations"), ANN_QUARANTINE);
+  if (!q)
+    return 0;
+  json_object *saved = json_tokener_parse(json_object_get_string(q));
+  if (!saved)
+    return ferry_error_set(err, 0, "pod %s: annotation %s is not JSON", name, ANN_QUARANTINE);
+  json_object *patch = json_object_new_object(), *meta = json_object_new_object(), *ann = json_object_new_object();
+  json_object_object_add(ann, ANN_QUARANTINE, NULL);
+  json_object_object_add(meta, "annotations", ann);
+  json_object_object_add(meta, "labels", json_object_get(get(saved, "labels")));
+  json_object_object_add(meta, "ownerReferences", json_object_get(get(saved, "ownerReferences")));
+  json_object_object_add(patch, "metadata", meta);
+  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE,
+                            json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
+  json_object_put(patch);
+  json_object_put(saved);
+  if (rc == 0)
+    log_info("podmigration %s/%s: pod %s is its replicaset's again", ns, str(pm, "metadata.name"), name);
+  return rc;
+}

@@ -1,0 +1,290 @@
+/* The pod admission webhook (see controller.h). libmicrohttpd with TLS, its own
+ * thread; it reads a table the main loop publishes under a mutex. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "log.h"
+#include "podmigration.h"
+#include "util.h"
+
+#define MAX_STEERS 256
+#define MAX_BODY (4 << 20)
+
+struct steer {
+  char pm[300];        /* NS/NAME */
+  char owner_uid[64];
+  int rolling_back;    /* 1: hold replacements (unbound, never run) */
+  int claimed;         /* a replacement was steered to the restore already */
+};
+
+struct webhook {
+  struct MHD_Daemon *d;
+  char *cert, *key;
+  pthread_mutex_t mu;
+  struct steer s[MAX_STEERS];
+  int n;
+};
+
+struct req {
+  char *body;
+  size_t len;
+  int too_big;
+};
+
+static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
+
+struct pub {
+  struct steer s[MAX_STEERS];
+  int n;
+};
+
+static void collect(void *ctx, json_object *pm)
+{
+  struct pub *p = ctx;
+  const char *owner = str(pm, "status.owner.uid"), *phase = pm_phase(pm), *target = str(pm, "status.targetPod");
+  if (!owner || p->n >= MAX_STEERS)
+    return;
+  /* The first replacement while the image waits for it becomes the target pod;
+   * any other one the owner makes before the migration has ended (the target
+   * pod deleted after a failed restore, a rollback) is held unbound, until the
+   * source pod is its owner's again (clean_up) or the move succeeded. */
+  int transferring = !strcmp(phase, PM_TRANSFERRING) && (!target || !*target);
+  int ended = !strcmp(phase, PM_SUCCEEDED) || (pm_phase_is_terminal(phase) && pm_condition_true(pm, "CleanedUp"));
+  int before_freeze = !strcmp(phase, PM_PENDING) || !strcmp(phase, PM_SCHEDULED) || !strcmp(phase, PM_CHECKPOINTING);
+  if (ended || before_freeze)
+    return;
+  int rolling = !transferring;
+  struct steer *s = &p->s[p->n++];
+  memset(s, 0, sizeof *s);
+  snprintf(s->pm, sizeof s->pm, "%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  snprintf(s->owner_uid, sizeof s->owner_uid, "%s", owner);
+  s->rolling_back = rolling;
+}
+
+void webhook_publish(struct webhook *w, struct ferry_informer *pms)
+{
+  if (!w)
+    return;
+  struct pub *p = calloc(1, sizeof *p);
+  if (!p)
+    return;
+  ferry_informer_each(pms, collect, p);
+  pthread_mutex_lock(&w->mu);
+  for (int i = 0; i < p->n; i++) /* claims survive a publish */
+    for (int j = 0; j < w->n; j++)
+      if (!strcmp(p->s[i].pm, w->s[j].pm))
+        p->s[i].claimed = w->s[j].claimed;
+  memcpy(w->s, p->s, sizeof p->s);
+  w->n = p->n;
+  pthread_mutex_unlock(&w->mu);
+  free(p);
+}
+
+static char *b64(const char *in)
+{
+  size_t n = strlen(in);
+  char *out = malloc(4 * ((n + 2) / 3) + 1);
+  if (out)
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)n);
+  return out;
+}
+
+/* The AdmissionReview answer for one pod: allowed always (failing a pod create
+ * would be worse than not steering it), with a JSONPatch when it is ours. */
+static char *review(struct webhook *w, json_object *rv)
+{
+  json_object *req = NULL, *pod = NULL;
+  json_object_object_get_ex(rv, "request", &req);
+  json_object_object_get_ex(req, "object", &pod);
+  const char *uid = str(req, "uid") ?: "";
+  char pm[300] = "";
+  int restore = 0;
+  json_object *owners = NULL, *m = NULL;
+  if (pod && json_object_object_get_ex(pod, "metadata", &m))
+    json_object_object_get_ex(m, "ownerReferences", &owners);
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; owners && i < json_object_array_length(owners) && !pm[0]; i++) {
+    json_object *o = json_object_array_get_idx(owners, i), *ctl;
+    if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
+      continue;
+    for (int j = 0; j < w->n; j++)
+      if (!strcmp(w->s[j].owner_uid, str(o, "uid") ?: "")) {
+        if (w->s[j].rolling_back) {
+          snprintf(pm, sizeof pm, "%s", w->s[j].pm);
+        } else if (!w->s[j].claimed) {
+          snprintf(pm, sizeof pm, "%s", w->s[j].pm);
+          restore = 1;
+          w->s[j].claimed = 1;
+        }
+        break;
+      }
+  }
+  pthread_mutex_unlock(&w->mu);
+  json_object *out = json_object_new_object(), *resp = json_object_new_object();
+  json_object_object_add(out, "apiVersion", json_object_new_string("admission.k8s.io/v1"));
+  json_object_object_add(out, "kind", json_object_new_string("AdmissionReview"));
+  json_object_object_add(resp, "uid", json_object_new_string(uid));
+  json_object_object_add(resp, "allowed", json_object_new_boolean(1));
+  if (pm[0]) {
+    json_object *ops = json_object_new_array(), *ann = NULL, *have = NULL, *op;
+    if (m && json_object_object_get_ex(m, "annotations", &have))
+      json_object_deep_copy(have, &ann, NULL);
+    if (!ann)
+      ann = json_object_new_object();
+    if (restore) {
+      json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(pm));
+      json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(pm));
+    } else {
+      json_object_object_add(ann, "ferry.dev/held-by", json_object_new_string(pm));
+    }
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("add"));
+    json_object_object_add(op, "path", json_object_new_string("/metadata/annotations"));
+    json_object_object_add(op, "value", ann);
+    json_object_array_add(ops, op);
+    op = json_object_new_object();
+    json_object_object_add(op, "op", json_object_new_string("add"));
+    json_object_object_add(op, "path", json_object_new_string("/spec/schedulerName"));
+    json_object_object_add(op, "value", json_object_new_string(FERRY_SCHEDULER_NAME));
+    json_object_array_add(ops, op);
+    char *patch = b64(json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN));
+    json_object_put(ops);
+    if (patch) {
+      json_object_object_add(resp, "patchType", json_object_new_string("JSONPatch"));
+      json_object_object_add(resp, "patch", json_object_new_string(patch));
+      free(patch);
+    }
+    log_info("webhook: a new pod of %s/%s %s for podmigration %s", str(pod, "metadata.namespace") ?: str(req, "namespace") ?: "",
+             str(pod, "metadata.generateName") ?: str(pod, "metadata.name") ?: "",
+             restore ? "becomes the target pod" : "is held unbound until the migration has ended", pm);
+  }
+  json_object_object_add(out, "response", resp);
+  char *text = ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+  json_object_put(out);
+  return text;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+                              const char *data, size_t *size, void **con_cls)
+{
+  struct webhook *w = cls;
+  (void)version;
+  struct req *r = *con_cls;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r)
+      return MHD_NO;
+    *con_cls = r;
+    return MHD_YES;
+  }
+  if (*size) {
+    if (r->len + *size > MAX_BODY) {
+      r->too_big = 1;
+    } else {
+      char *nb = realloc(r->body, r->len + *size + 1);
+      if (!nb)
+        return MHD_NO;
+      memcpy(nb + r->len, data, *size);
+      r->body = nb;
+      r->len += *size;
+      r->body[r->len] = '\0';
+    }
+    *size = 0;
+    return MHD_YES;
+  }
+  unsigned code = 200;
+  char *text = NULL;
+  json_object *rv = r->body ? json_tokener_parse(r->body) : NULL;
+  if (strcmp(method, "POST") != 0 || strcmp(url, "/mutate-pods") != 0) {
+    code = 404;
+    text = ferry_strdup("not found\n");
+  } else if (r->too_big || !rv) {
+    code = 400;
+    text = ferry_strdup("an AdmissionReview (JSON) is expected\n");
+  } else {
+    text = review(w, rv);
+  }
+  json_object_put(rv);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+  MHD_add_response_header(resp, "Content-Type", code == 200 ? "application/json" : "text/plain");
+  enum MHD_Result x = MHD_queue_response(c, code, resp);
+  MHD_destroy_response(resp);
+  return x;
+}
+
+static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+  (void)cls;
+  (void)c;
+  (void)toe;
+  struct req *r = *con_cls;
+  if (r) {
+    free(r->body);
+    free(r);
+  }
+  *con_cls = NULL;
+}
+
+int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
+                  ferry_error *err)
+{
+  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+    return ferry_error_set(err, ENOTSUP, "this libmicrohttpd has no TLS: the webhook cannot be served");
+  char host[64];
+  const char *colon = strrchr(listen, ':');
+  if (!colon || (size_t)(colon - listen) >= sizeof host)
+    return ferry_error_set(err, EINVAL, "--webhook-listen %s: expected IP:PORT", listen);
+  memcpy(host, listen, (size_t)(colon - listen));
+  host[colon - listen] = '\0';
+  struct sockaddr_in sin;
+  memset(&sin, 0, sizeof sin);
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons((uint16_t)atoi(colon + 1));
+  if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+    return ferry_error_set(err, EINVAL, "--webhook-listen %s: not an IPv4 address", listen);
+  struct webhook *w = calloc(1, sizeof *w);
+  if (!w)
+    return ferry_error_set(err, ENOMEM, "webhook");
+  size_t len;
+  if (ferry_read_file(cert_file, &w->cert, &len, err) < 0 || ferry_read_file(key_file, &w->key, &len, err) < 0) {
+    free(w->cert);
+    free(w->key);
+    free(w);
+    return -1;
+  }
+  pthread_mutex_init(&w->mu, NULL);
+  w->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, w,
+                          MHD_OPTION_HTTPS_MEM_CERT, w->cert, MHD_OPTION_HTTPS_MEM_KEY, w->key, MHD_OPTION_SOCK_ADDR,
+                          (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, done, w, MHD_OPTION_END);
+  if (!w->d) {
+    pthread_mutex_destroy(&w->mu);
+    free(w->cert);
+    free(w->key);
+    free(w);
+    return ferry_error_set(err, 0, "cannot serve the webhook on %s (address, certificate or key)", listen);
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
+  if (port)
+    *port = info ? (int)info->port : atoi(colon + 1);
+  *out = w;
+  return 0;
+}
+
+void webhook_stop(struct webhook *w)
+{
+  if (!w)
+    return;
+  MHD_stop_daemon(w->d);
+  pthread_mutex_destroy(&w->mu);
+  free(w->cert);
+  free(w->key);
+  free(w);
+}

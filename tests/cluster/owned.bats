@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# Pods a Deployment owns: the ReplicaSet makes the target pod (the source pod is
+# quarantined from it once checkpointed), Ferry's admission webhook steers that
+# pod to be restored on the target; never two copies, and a rollback gives the
+# source pod back to its ReplicaSet.
+bats_require_minimum_version 1.5.0
+load helpers
+
+setup_file() { cluster_up; }
+teardown_file() { cluster_down; }
+teardown() {
+  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
+  k delete pm --all --wait=false >/dev/null 2>&1 || true
+  k delete deploy --all >/dev/null 2>&1 || true
+  k delete statefulset --all >/dev/null 2>&1 || true
+  k uncordon node-b >/dev/null 2>&1 || true
+  wait_for 150 eval '[ -z "$(k get pods -o name 2>/dev/null)" ]'
+}
+
+# deployment NAME: one replica of the counting web server, started on node-a
+deployment() {
+  local name=$1 # (eval in wait_for sees locals, not $1)
+  k cordon node-b >/dev/null
+  k apply -f - >/dev/null <<Y
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $1}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $1}}
+  template:
+    metadata: {labels: {app: $1}}
+    spec:
+      runtimeClassName: ferry
+      terminationGracePeriodSeconds: 2
+      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem 16 & exec httpd -f -p 8080 -h /www"]}]
+Y
+  wait_for 200 eval '[ "$(k get pods -l app=$name -o jsonpath="{.items[0].status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
+  k uncordon node-b >/dev/null
+}
+live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; print(" ".join(p["metadata"]["name"] for p in json.load(sys.stdin)["items"] if not p["metadata"].get("deletionTimestamp")))'; }
+
+@test "a Deployment's pod moves: its ReplicaSet's replacement is restored on the target, one pod, state intact" {
+  deployment dep
+  src_pod=$(live_pods dep)
+  src=$(ip_of "$src_pod")
+  rs_uid=$(k get rs -l app=dep -o jsonpath='{.items[0].metadata.uid}')
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  k annotate pod "$src_pod" ferry.dev/migrate-to=node-b
+  wait_for 50 eval '[ -n "$(pm_of "$src_pod")" ]'
+  pm=$(pm_of "$src_pod")
+  wait_phase "$pm" Succeeded
+  target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
+  [ "$target" != "$src_pod" ]
+  run k get pm "$pm" -o jsonpath='{.status.owner.kind} {.status.owner.uid}'
+  assert_output "ReplicaSet $rs_uid"
+  # the target is the ReplicaSet's own pod, restored on node-b; the source is gone
+  run k get pod "$target" -o jsonpath='{.metadata.ownerReferences[0].kind} {.metadata.ownerReferences[0].uid} {.spec.nodeName} {.spec.schedulerName} {.metadata.annotations.ferry\.dev/migration-result}'
+  assert_output --regexp "^ReplicaSet $rs_uid node-b ferry Succeeded: "
+  after=$(count_on "$(target_ip "$pm")")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  wait_for 100 eval '[ "$(live_pods dep)" = "$target" ]'
+  sleep 1
+  run live_pods dep
+  assert_output "$target"
+  run k get rs -l app=dep -o jsonpath='{.items[0].status.replicas}'
+  assert_output 1
+  run k describe pm "$pm"
+  assert_output --partial "Quarantined"
+  grep -q "webhook: a new pod of default/dep-" "$CLUSTER_DIR/controller-1.log"
+}
+
+@test "a Deployment's pod whose restore fails: rolled back, the source pod is its ReplicaSet's again, one pod runs" {
+  deployment dfail
+  src_pod=$(live_pods dfail)
+  src=$(ip_of "$src_pod")
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  kubelet_kill b
+  kubelet_start b FERRY_CRIU=/nonexistent/criu
+  k annotate pod "$src_pod" ferry.dev/migrate-to=node-b
+  wait_for 50 eval '[ -n "$(pm_of "$src_pod")" ]'
+  pm=$(pm_of "$src_pod")
+  wait_phase "$pm" RolledBack
+  # the source pod runs again, owned and labelled as before; the replicaset's extra pod goes
+  wait_for 100 eval '[ "$(live_pods dfail)" = "$src_pod" ]'
+  run k get pod "$src_pod" -o jsonpath='{.metadata.ownerReferences[0].kind} {.metadata.labels.app} {.metadata.annotations.ferry\.dev/quarantine}'
+  assert_output "ReplicaSet dfail "
+  [ "$(running_on a "$src_pod")" = running ]
+  [ -z "$(runc --root "$(nodes_root b)" list -q)" ]
+  after=$(count_on "$src")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  sleep 1
+  run live_pods dfail
+  assert_output "$src_pod"
+  kubelet_kill b
+  kubelet_start b
+}
+
+@test "a StatefulSet's pod is refused, with the reason; it keeps running" {
+  k cordon node-b >/dev/null
+  k apply -f - >/dev/null <<'Y'
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      runtimeClassName: ferry
+      terminationGracePeriodSeconds: 2
+      containers: [{name: main, image: ferry/workload, command: [workload, --mem, "8"]}]
+Y
+  wait_for 200 eval '[ "$(k get pod db-0 -o jsonpath="{.status.containerStatuses[0].ready}")" = true ]'
+  k uncordon node-b >/dev/null
+  k annotate pod db-0 ferry.dev/migrate-to=auto
+  wait_for 50 eval '[ -n "$(pm_of db-0)" ]'
+  wait_phase "$(pm_of db-0)" Failed
+  run k get pm "$(pm_of db-0)" -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output "UnsupportedOwner: pods controlled by a StatefulSet cannot move yet (bare pods and ReplicaSet/Deployment pods can)"
+  [ "$(running_on a db-0)" = running ]
+}

@@ -78,4 +78,60 @@ if http "$src" count >/dev/null; then
 fi
 echo "  counted $before before the move, $after after it: the same process, its memory intact"
 echo "  downtime (frozen on node-a until running on node-b): $(kubectl get pm "$pm" -o jsonpath='{.status.downtime}')"
+
+say "the same for a pod a Deployment owns: its ReplicaSet makes the new pod, Ferry's webhook has it restored"
+kubectl cordon node-b >/dev/null # so that the Deployment's pod starts on node-a
+kubectl apply -f - >/dev/null <<'Y'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      runtimeClassName: ferry
+      terminationGracePeriodSeconds: 2
+      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem 64 & exec httpd -f -p 8080 -h /www"]}]
+Y
+web=
+for _ in $(seq 200); do
+  web=$(kubectl get pods -l app=web -o jsonpath='{.items[?(@.status.containerStatuses[0].ready==true)].metadata.name}' 2>/dev/null || true)
+  [ -n "$web" ] && break
+  sleep 0.1
+done
+kubectl uncordon node-b >/dev/null
+run kubectl get deploy,rs,pods -l app=web -o wide
+wsrc=$(cluster_pod_ip "$web")
+for _ in $(seq 50); do [ -n "$(http "$wsrc" count)" ] && break; sleep 0.2; done
+wbefore=$(http "$wsrc" count)
+echo "  GET http://$wsrc:8080/count -> $wbefore"
+run kubectl annotate pod "$web" ferry.dev/migrate-to=node-b
+wpm=
+for _ in $(seq 100); do
+  wpm=$(kubectl get pm -l ferry.dev/pod="$web" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)
+  [ -n "$wpm" ] && break
+  sleep 0.1
+done
+for _ in $(seq 600); do
+  phase=$(kubectl get pm "$wpm" -o jsonpath='{.status.phase}')
+  case $phase in Succeeded | Failed | RolledBack) break ;; esac
+  sleep 0.1
+done
+if [ "$phase" != Succeeded ]; then
+  kubectl describe pm "$wpm"
+  exit 1
+fi
+run kubectl get events --field-selector involvedObject.name="$wpm" -o custom-columns=REASON:.reason,MESSAGE:.message
+for _ in $(seq 100); do [ "$(kubectl get pods -l app=web -o name | wc -l)" = 1 ] && break; sleep 0.1; done
+run kubectl get rs,pods -l app=web -o wide
+wdst=$(kubectl get pm "$wpm" -o jsonpath='{.status.targetPodIP}')
+wafter=$(http "$wdst" count)
+echo "  GET http://$wdst:8080/count -> $wafter   (was $wbefore on node-a)"
+if [ -z "$wafter" ] || [ "$wafter" -lt "$wbefore" ]; then
+  echo "  the Deployment's pod did not go on counting" >&2
+  exit 1
+fi
+echo "  the ReplicaSet's own pod, restored on node-b; downtime $(kubectl get pm "$wpm" -o jsonpath='{.status.downtime}')"
 say "done; cleaning up"

@@ -465,6 +465,64 @@ static int source_running(struct daemon *d, const char *id, ferry_error *err)
   return running;
 }
 
+static int bind_pod_here(struct daemon *d, const char *ns, const char *name, ferry_error *err);
+static const char *target_failure(json_object *pod);
+
+/* A StatefulSet's source pod was deleted to make way for its replacement: the
+ * rollback restores the image into the pod the StatefulSet makes again, here
+ * (admitted for ferry-runc, bound to this node). Returns 2 when the original
+ * pod is still there (the rollback is in place, as for any pod). */
+static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *ns = str(pm, "metadata.namespace"), *name = str(pm, "spec.pod") ?: "";
+  json_object *cs = get(get(pm, "status"), "containers");
+  const char *cname = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
+  json_object *pod = NULL;
+  struct ferry_kube_status st = { 0 };
+  *requeue_ms = 300;
+  if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ns, name, &pod, &st, err) < 0) {
+    if (st.code != 404)
+      return -1;
+    ferry_error_clear(err);
+    return 0; /* the StatefulSet makes it again */
+  }
+  int rc = 0;
+  const char *uid = str(pod, "metadata.uid") ?: "", *node = str(pod, "spec.nodeName");
+  json_object *ann = get(get(get(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  char *ref = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
+  if (!strcmp(uid, str(pm, "status.sourcePodUID") ?: "")) {
+    rc = str(pod, "metadata.deletionTimestamp") ? 0 : 2; /* being deleted: wait; still there: in place */
+  } else if (!ann || strcmp(json_object_get_string(ann), ref) != 0 || str(pod, "metadata.deletionTimestamp")) {
+    rc = 0; /* not (yet) the pod to restore into */
+  } else if (!node || !*node) {
+    const char *image = str(pm, "status.image") ?: "";
+    size_t sl = strlen(d->store);
+    struct ferry_admission a = { ref, (char *)d->store, (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1) };
+    if (!cname || ferry_admission_write(d->admission_dir, ns, name, cname, &a, err) < 0 ||
+        bind_pod_here(d, ns, name, err) < 0)
+      rc = -1;
+    else
+      log_info("%s: restoring into the statefulset's new pod %s here", str(pm, "metadata.name"), name);
+  } else if (!strcmp(node, d->g->node)) {
+    json_object *pcs = get(get(pod, "status"), "containerStatuses");
+    json_object *c0 = pcs && json_object_array_length(pcs) ? json_object_array_get_idx(pcs, 0) : NULL;
+    const char *why = target_failure(pod);
+    if (c0 && get(get(c0, "state"), "running")) {
+      metrics_count(d->m, "source", "rolled_back");
+      event(d, pm, "Normal", "RolledBack", "restored on %s into the statefulset's pod %s", d->g->node, name);
+      rc = write_pm(d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s as a new pod %s", d->g->node, name),
+                    err);
+    } else if (why) {
+      metrics_count(d->m, "source", "lost");
+      event(d, pm, "Warning", "WorkloadLost", "the rollback into %s on %s failed: %s", name, d->g->node, why);
+      rc = write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, why), err);
+    }
+  }
+  free(ref);
+  json_object_put(pod);
+  return rc;
+}
+
 static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *uid = str(pm, "metadata.uid"), *id = container_id(pm), *from = str(pm, "status.rollbackFrom") ?: "";
@@ -493,6 +551,11 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
       return -1;
     op_clear(d, uid, "rollback");
     return 0;
+  }
+  if (!strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet")) {
+    int done = rollback_into_new_pod(d, pm, requeue_ms, err);
+    if (done != 2)
+      return done;
   }
   int running = id ? source_running(d, id, err) : -1;
   if (running < 0 && id)
@@ -583,10 +646,14 @@ static const char *container_name(json_object *pm)
   return cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
 }
 
-/* POST pods/NAME/binding to this node: the kubelet starts it, ferry-runc restores it. */
 static int bind_here(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *name = str(pm, "status.targetPod") ?: "";
+  return bind_pod_here(d, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", err);
+}
+
+/* POST pods/NAME/binding to this node: the kubelet starts it, ferry-runc restores it. */
+static int bind_pod_here(struct daemon *d, const char *ns, const char *name, ferry_error *err)
+{
   char *path = ferry_kube_path(&FERRY_KUBE_PODS, ns, name, "binding", NULL);
   char *body = ferry_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
                               "\"target\":{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"%s\"}}",
@@ -690,6 +757,12 @@ static const char *target_failure(json_object *pod)
   return NULL;
 }
 
+/* A pod of that name is bound to this node now (a StatefulSet's, restored here by a rollback). */
+static int pod_bound_here(struct daemon *d, const char *ns, const char *name)
+{
+  return ferry_informer_get(d->pods, ns, name) != NULL;
+}
+
 /* Nothing of the migration may run here: the admission withdrawn (no further
  * restore), the target pod deleted and gone (its kubelet stopped what ran).
  * 1 when released, 0 while the pod is still going. */
@@ -700,13 +773,16 @@ static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
     return -1;
   json_object *pod = NULL;
   struct ferry_kube_status st = { 0 };
-  if (!*tpod)
-    return 1;
-  if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ns, tpod, &pod, &st, err) < 0) {
-    if (st.code != 404)
+  const char *tuid = str(pm, "status.targetPodUID");
+  if (!*tpod || (!tuid && str(pm, "status.owner.uid")))
+    return 1; /* an owned pod's replacement never became the target: nothing of it ran here */
+  if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ns, tpod, &pod, &st, err) < 0 ||
+      (tuid && strcmp(str(pod, "metadata.uid") ?: "", tuid) != 0)) { /* gone (a pod by its name may be another) */
+    if (!pod && st.code != 404)
       return -1;
+    json_object_put(pod);
     ferry_error_clear(err);
-    if (cname)
+    if (cname && !pod_bound_here(d, ns, tpod))
       ferry_restored_remove(d->admission_dir, ns, tpod, cname, err);
     ferry_error_clear(err);
     return 1;
@@ -784,9 +860,11 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
         ferry_error_clear(err);
         return record_restore_failure(d, pm, "the target pod is gone", err);
       }
-      const char *node = str(cur, "spec.nodeName");
+      const char *node = str(cur, "spec.nodeName"), *tuid = str(pm, "status.targetPodUID");
       int rc = 0;
-      if (!node || !*node)
+      if (tuid && strcmp(str(cur, "metadata.uid") ?: "", tuid) != 0)
+        rc = record_restore_failure(d, pm, "the target pod is gone (another pod has its name)", err);
+      else if (!node || !*node)
         rc = bind_here(d, pm, err);
       else if (strcmp(node, d->g->node) != 0)
         rc = record_restore_failure(d, pm, "the target pod was bound to another node", err);

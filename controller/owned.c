@@ -92,26 +92,53 @@ static void find_target(void *ctx, json_object *pod)
     f->found = pod;
 }
 
+/* A StatefulSet's pod: its replacement has its name, so it must be gone first. */
+static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_error *err)
+{
+  if (str(pod, "metadata.deletionTimestamp"))
+    return 0; /* its kubelet is finishing it */
+  webhook_publish(c->webhook, c->pms);
+  struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+  o.uid = str(pod, "metadata.uid");
+  struct ferry_kube_status st = { 0 };
+  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pod, "metadata.name"), &o, &st, err) < 0) {
+    if (st.code != 404 && st.code != 409)
+      return -1;
+    ferry_error_clear(err);
+  }
+  ferry_error e2 = FERRY_ERROR_INIT;
+  ferry_record_event(c->rec, pm, "Normal", "Replacing", &e2,
+                     "pod %s deleted (its container is in the image); statefulset %s makes it again, to be restored on %s",
+                     str(pod, "metadata.name"), str(pm, "status.owner.name") ?: "", str(pm, "status.targetNode") ?: "");
+  ferry_error_clear(&e2);
+  return 0;
+}
+
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *ns = str(pm, "metadata.namespace"), *owner_uid = str(pm, "status.owner.uid") ?: "";
   json_object *pod = ferry_informer_get(c->pods, ns, str(pm, "spec.pod") ?: ""), *ref = pod ? owned_controller_ref(pod) : NULL;
   *requeue_ms = 200;
-  if (ref && !strcmp(str(ref, "uid") ?: "", owner_uid)) {
+  int is_source = pod && !strcmp(str(pod, "metadata.uid") ?: "", str(pm, "status.sourcePodUID") ?: "");
+  if (is_source && !strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet"))
+    return make_way(c, pm, pod, err);
+  if (is_source && ref && !strcmp(str(ref, "uid") ?: "", owner_uid)) {
     /* the owner makes the replacement within milliseconds of the quarantine:
      * the webhook must know this migration waits for it before that */
     webhook_publish(c->webhook, c->pms);
     return quarantine(c, pm, pod, err);
   }
   char *want = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
-  struct find f = { want, pod ? str(pod, "metadata.uid") ?: "" : "", NULL };
+  struct find f = { want, str(pm, "status.sourcePodUID") ?: "", NULL };
   ferry_informer_each(c->pods, find_target, &f);
   int rc = 0;
   if (f.found) {
-    json_object *patch = pm_status_patch(NULL, "Replaced", "replicaset %s made pod %s; restoring it on %s",
-                                         str(pm, "status.owner.name") ?: "", str(f.found, "metadata.name"),
+    json_object *patch = pm_status_patch(NULL, "Replaced", "%s %s made pod %s; restoring it on %s",
+                                         str(pm, "status.owner.kind") ?: "", str(pm, "status.owner.name") ?: "",
+                                         str(f.found, "metadata.name"),
                                          str(pm, "status.targetNode") ?: "");
     pm_patch_set(patch, "targetPod", json_object_new_string(str(f.found, "metadata.name")));
+    pm_patch_set(patch, "targetPodUID", json_object_new_string(str(f.found, "metadata.uid") ?: ""));
     struct ferry_kube_status st = { 0 };
     rc = pm_write_status(c->kube, pm, patch, 1, NULL, &st, err);
     json_object_put(patch);

@@ -404,13 +404,33 @@ static int annotate_pod(struct ctl *c, const char *ns, const char *name, const c
   return rc;
 }
 
-/* With the pod's own grace period: its kubelet stops what runs and then removes it. */
-static int delete_pod(struct ctl *c, const char *ns, const char *name, ferry_error *err)
+/* The source pod, and only it (a StatefulSet's replacement has its name). */
+static int delete_source_pod(struct ctl *c, json_object *pm, ferry_error *err)
 {
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+  o.uid = str(pm, "status.sourcePodUID");
   struct ferry_kube_status st = { 0 };
-  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, name, &o, &st, err);
-  if (rc < 0 && st.code == 404) {
+  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pm, "spec.pod"), &o, &st, err);
+  if (rc < 0 && (st.code == 404 || st.code == 409)) { /* gone, or another pod by that name */
+    ferry_error_clear(err);
+    return 0;
+  }
+  return rc;
+}
+
+/* The target pod, and only the one Ferry restored into (by UID when known). */
+static int delete_target_pod(struct ctl *c, json_object *pm, ferry_error *err)
+{
+  const char *tpod = str(pm, "status.targetPod"), *tuid = str(pm, "status.targetPodUID");
+  if (!tpod || !*tpod)
+    return 0;
+  if (!tuid && str(pm, "status.owner.uid") && !strcmp(tpod, str(pm, "spec.pod") ?: ""))
+    return 0; /* a StatefulSet's pod by the source's name, never confirmed as ours */
+  struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+  o.uid = tuid;
+  struct ferry_kube_status st = { 0 };
+  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), tpod, &o, &st, err);
+  if (rc < 0 && (st.code == 404 || st.code == 409)) {
     ferry_error_clear(err);
     return 0;
   }
@@ -460,9 +480,10 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   if (!ctl_agent_ready(c, source, NULL))
     return fail_pm(c, pm, pod, "NoAgentOnSource", "no Ferry agent runs on the source node", err);
   json_object *owner = owned_controller_ref(pod);
-  if (owner && strcmp(str(owner, "kind") ?: "", "ReplicaSet") != 0) {
+  if (owner && strcmp(str(owner, "kind") ?: "", "ReplicaSet") != 0 && strcmp(str(owner, "kind") ?: "", "StatefulSet") != 0) {
     char msg[300];
-    snprintf(msg, sizeof msg, "pods controlled by a %s cannot move yet (bare pods and ReplicaSet/Deployment pods can)",
+    snprintf(msg, sizeof msg,
+             "pods controlled by a %s cannot move yet (bare pods and ReplicaSet, Deployment and StatefulSet pods can)",
              str(owner, "kind") ?: "?");
     return fail_pm(c, pm, pod, "UnsupportedOwner", msg, err);
   }
@@ -553,6 +574,7 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     pm_patch_set(patch, "targetPod", json_object_new_string(tname));
   }
   pm_patch_set(patch, "sourcePodIP", json_object_new_string(ip));
+  pm_patch_set(patch, "sourcePodUID", json_object_new_string(str(pod, "metadata.uid") ?: ""));
   pm_patch_set(patch, "strategy", json_object_new_string(strategy));
   json_object *gen = get(get(pm, "metadata"), "generation");
   if (gen)
@@ -596,7 +618,7 @@ static int finish(struct ctl *c, json_object *pm, ferry_error *err)
     json_object_put(after);
     return -1;
   }
-  if (delete_pod(c, ns, str(pm, "spec.pod"), err) < 0) {
+  if (delete_source_pod(c, pm, err) < 0) {
     json_object_put(after);
     return -1;
   }
@@ -636,7 +658,7 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
     if (str(pm, "status.owner.uid"))
       rc = owned_release_source(c, pm, err);
     if (rc == 0 && tpod && *tpod)
-      rc = delete_pod(c, ns, tpod, err);
+      rc = delete_target_pod(c, pm, err);
     if (rc == 0 && src_ip && *src_ip)
       rc = svc_undrain(c, ns, src_ip, err);
     if (rc == 0 && str(pm, "status.sourceNode")) /* it was drained: it runs there again */

@@ -51,7 +51,9 @@ static void count_pms(void *ctx, json_object *pm)
   if (strcmp(ferry_kube_str(pm, "metadata.namespace") ?: "", f->ns) != 0 ||
       strcmp(ferry_kube_str(pm, "spec.pod") ?: "", f->pod) != 0)
     return;
-  if (pm_phase_is_terminal(pm_phase(pm)))
+  /* ended once cleaned up: until then its end is still being written on the pod
+   * (the annotation this trigger reads is removed last) */
+  if (pm_phase_is_terminal(pm_phase(pm)) && pm_condition_true(pm, "CleanedUp"))
     f->ended++;
   else
     f->active++;

@@ -21,6 +21,8 @@
 struct steer {
   char pm[300];        /* NS/NAME */
   char owner_uid[64];
+  char pod[254];       /* the source pod's name */
+  int statefulset;     /* replacements have the source's name */
   int rolling_back;    /* 1: hold replacements (unbound, never run) */
   int claimed;         /* a replacement was steered to the restore already */
 };
@@ -66,6 +68,8 @@ static void collect(void *ctx, json_object *pm)
   memset(s, 0, sizeof *s);
   snprintf(s->pm, sizeof s->pm, "%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
   snprintf(s->owner_uid, sizeof s->owner_uid, "%s", owner);
+  snprintf(s->pod, sizeof s->pod, "%s", str(pm, "spec.pod") ?: "");
+  s->statefulset = !strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet");
   s->rolling_back = rolling;
 }
 
@@ -117,7 +121,14 @@ static char *review(struct webhook *w, json_object *rv)
       continue;
     for (int j = 0; j < w->n; j++)
       if (!strcmp(w->s[j].owner_uid, str(o, "uid") ?: "")) {
-        if (w->s[j].rolling_back) {
+        if (w->s[j].statefulset) {
+          /* the pod by the source's name: restored where the migration says (its target, or the source when
+           * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
+          if (!strcmp(str(pod, "metadata.name") ?: "", w->s[j].pod)) {
+            snprintf(pm, sizeof pm, "%s", w->s[j].pm);
+            restore = 1;
+          }
+        } else if (w->s[j].rolling_back) {
           snprintf(pm, sizeof pm, "%s", w->s[j].pm);
         } else if (!w->s[j].claimed) {
           snprintf(pm, sizeof pm, "%s", w->s[j].pm);
@@ -164,7 +175,7 @@ static char *review(struct webhook *w, json_object *rv)
     }
     log_info("webhook: a new pod of %s/%s %s for podmigration %s", str(pod, "metadata.namespace") ?: str(req, "namespace") ?: "",
              str(pod, "metadata.generateName") ?: str(pod, "metadata.name") ?: "",
-             restore ? "becomes the target pod" : "is held unbound until the migration has ended", pm);
+             restore ? "is to be restored from the image" : "is held unbound until the migration has ended", pm);
   }
   json_object_object_add(out, "response", resp);
   char *text = ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));

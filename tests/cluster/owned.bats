@@ -13,6 +13,7 @@ teardown() {
   k delete pm --all --wait=false >/dev/null 2>&1 || true
   k delete deploy --all >/dev/null 2>&1 || true
   k delete statefulset --all >/dev/null 2>&1 || true
+  k delete pods --all --wait=false >/dev/null 2>&1 || true
   k uncordon node-b >/dev/null 2>&1 || true
   wait_for 150 eval '[ -z "$(k get pods -o name 2>/dev/null)" ]'
 }
@@ -98,29 +99,71 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   kubelet_start b
 }
 
-@test "a StatefulSet's pod is refused, with the reason; it keeps running" {
+# statefulset NAME: one replica of the counting web server, started on node-a
+statefulset() {
+  local name=$1
   k cordon node-b >/dev/null
-  k apply -f - >/dev/null <<'Y'
+  k apply -f - >/dev/null <<Y
 apiVersion: apps/v1
 kind: StatefulSet
-metadata: {name: db}
+metadata: {name: $name}
 spec:
   replicas: 1
-  serviceName: db
-  selector: {matchLabels: {app: db}}
+  serviceName: $name
+  selector: {matchLabels: {app: $name}}
   template:
-    metadata: {labels: {app: db}}
+    metadata: {labels: {app: $name}}
     spec:
       runtimeClassName: ferry
       terminationGracePeriodSeconds: 2
-      containers: [{name: main, image: ferry/workload, command: [workload, --mem, "8"]}]
+      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem 16 & exec httpd -f -p 8080 -h /www"]}]
 Y
-  wait_for 200 eval '[ "$(k get pod db-0 -o jsonpath="{.status.containerStatuses[0].ready}")" = true ]'
+  wait_for 200 eval '[ "$(k get pod $name-0 -o jsonpath="{.status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
   k uncordon node-b >/dev/null
-  k annotate pod db-0 ferry.dev/migrate-to=auto
+}
+
+@test "a StatefulSet's pod moves under its own name: deleted once checkpointed, made again, restored on the target" {
+  statefulset db
+  src=$(ip_of db-0)
+  uid=$(k get pod db-0 -o jsonpath='{.metadata.uid}')
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  k annotate pod db-0 ferry.dev/migrate-to=node-b
   wait_for 50 eval '[ -n "$(pm_of db-0)" ]'
-  wait_phase "$(pm_of db-0)" Failed
-  run k get pm "$(pm_of db-0)" -o jsonpath='{.status.reason}: {.status.message}'
-  assert_output "UnsupportedOwner: pods controlled by a StatefulSet cannot move yet (bare pods and ReplicaSet/Deployment pods can)"
-  [ "$(running_on a db-0)" = running ]
+  pm=$(pm_of db-0)
+  wait_phase "$pm" Succeeded
+  run k get pm "$pm" -o jsonpath='{.status.owner.kind} {.status.targetPod}'
+  assert_output "StatefulSet db-0"
+  run k get pod db-0 -o jsonpath='{.spec.nodeName} {.metadata.ownerReferences[0].kind} {.spec.hostname}'
+  assert_output "node-b StatefulSet db-0"
+  [ "$(k get pod db-0 -o jsonpath='{.metadata.uid}')" != "$uid" ]
+  after=$(count_on "$(ip_of db-0)")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  sleep 1
+  [ "$(running_on b db-0)" = running ]
+  [ -z "$(running_on a db-0)" ]
+  run k describe pm "$pm"
+  assert_output --partial "Replacing"
+}
+
+@test "a StatefulSet's pod whose restore fails: rolled back into its new pod on the source, state intact, one copy" {
+  statefulset sf
+  src=$(ip_of sf-0)
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  kubelet_kill b
+  kubelet_start b FERRY_CRIU=/nonexistent/criu
+  k annotate pod sf-0 ferry.dev/migrate-to=node-b
+  wait_for 50 eval '[ -n "$(pm_of sf-0)" ]'
+  pm=$(pm_of sf-0)
+  wait_phase "$pm" RolledBack
+  run k get pod sf-0 -o jsonpath='{.spec.nodeName} {.metadata.ownerReferences[0].kind}'
+  assert_output "node-a StatefulSet"
+  wait_for 100 eval '[ -n "$(count_on "$(ip_of sf-0)")" ]'
+  after=$(count_on "$(ip_of sf-0)")
+  [ "$after" -ge "$before" ]
+  [ "$(running_on a sf-0)" = running ]
+  [ -z "$(runc --root "$(nodes_root b)" list -q)" ]
+  kubelet_kill b
+  kubelet_start b
 }

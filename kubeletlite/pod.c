@@ -240,6 +240,34 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
   json_object *root;
   if (json_object_object_get_ex(cfg, "root", &root))
     json_object_object_add(root, "readonly", json_object_new_boolean(0));
+  /* volumes: hostPath only, bind-mounted where the container's volumeMounts say */
+  json_object *mounts, *vms, *vols = NULL, *pspec;
+  if (json_object_object_get_ex(pod, "spec", &pspec))
+    json_object_object_get_ex(pspec, "volumes", &vols);
+  if (json_object_object_get_ex(cfg, "mounts", &mounts) && json_object_object_get_ex(cspec, "volumeMounts", &vms)) {
+    for (size_t i = 0; i < json_object_array_length(vms); i++) {
+      json_object *vm = json_object_array_get_idx(vms, i), *src = NULL;
+      for (size_t j = 0; vols && j < json_object_array_length(vols) && !src; j++) {
+        json_object *vol = json_object_array_get_idx(vols, j);
+        if (!strcmp(str(vol, "name") ?: "", str(vm, "name") ?: ""))
+          src = vol;
+      }
+      const char *host = src ? str(src, "hostPath.path") : NULL, *dest = str(vm, "mountPath");
+      if (!host || !dest) {
+        json_object_put(cfg);
+        return ferry_error_set(err, EINVAL, "volumeMount %s: kubelet-lite mounts hostPath volumes only",
+                               str(vm, "name") ?: "");
+      }
+      json_object *ro = NULL, *m = json_object_new_object();
+      json_object_object_get_ex(vm, "readOnly", &ro);
+      json_object_object_add(m, "destination", json_object_new_string(dest));
+      json_object_object_add(m, "type", json_object_new_string("bind"));
+      json_object_object_add(m, "source", json_object_new_string(host));
+      json_object_object_add(m, "options", json_tokener_parse(ro && json_object_get_boolean(ro) ? "[\"rbind\",\"ro\"]"
+                                                                                           : "[\"rbind\",\"rw\"]"));
+      json_object_array_add(mounts, m);
+    }
+  }
   json_object_object_add(cfg, "hostname", json_object_new_string(s->name));
   json_object *linux_, *nss;
   char *ns = net_ns_name(s->uid), *nspath = ferry_asprintf("/var/run/netns/%s", ns);

@@ -99,9 +99,11 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   kubelet_start b
 }
 
-# statefulset NAME: one replica of the counting web server, started on node-a
+# statefulset NAME: one replica of the counting web server, started on node-a,
+# with a hostPath volume on storage both nodes share (its data in /data)
 statefulset() {
   local name=$1
+  mkdir -p "$NODES_DIR/shared/$name"
   k cordon node-b >/dev/null
   k apply -f - >/dev/null <<Y
 apiVersion: apps/v1
@@ -116,13 +118,18 @@ spec:
     spec:
       runtimeClassName: ferry
       terminationGracePeriodSeconds: 2
-      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem 16 & exec httpd -f -p 8080 -h /www"]}]
+      volumes: [{name: data, hostPath: {path: "$NODES_DIR/shared/$name"}}]
+      containers:
+      - name: main
+        image: ferry/workload
+        volumeMounts: [{name: data, mountPath: /data}]
+        command: [sh, -c, "echo started on \$(hostname) >> /data/log; workload --mem 16 & exec httpd -f -p 8080 -h /www"]
 Y
   wait_for 200 eval '[ "$(k get pod $name-0 -o jsonpath="{.status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
   k uncordon node-b >/dev/null
 }
 
-@test "a StatefulSet's pod moves under its own name: deleted once checkpointed, made again, restored on the target" {
+@test "a StatefulSet's pod moves under its own name and with its volume: deleted once checkpointed, made again, restored on the target" {
   statefulset db
   src=$(ip_of db-0)
   uid=$(k get pod db-0 -o jsonpath='{.metadata.uid}')
@@ -144,6 +151,13 @@ Y
   [ -z "$(running_on a db-0)" ]
   run k describe pm "$pm"
   assert_output --partial "Replacing"
+  # its volume came along: the restored process writes to the same storage, and never started again
+  pid=$(runc --root "$(nodes_root b)" state "$(runc --root "$(nodes_root b)" list -q | grep '^db-0-main-')" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+  nsenter -t "$pid" -m sh -c 'echo written after the move >> /data/log'
+  run cat "$NODES_DIR/shared/db/log"
+  assert_output "started on db-0
+written after the move"
 }
 
 @test "a StatefulSet's pod whose restore fails: rolled back into its new pod on the source, state intact, one copy" {

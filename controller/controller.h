@@ -38,7 +38,6 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
  * owner once it is checkpointed (ownerReferences and selector labels taken
  * away, kept in an annotation), so the owner makes a replacement, which the
  * webhook turns into the target pod; a rollback gives the source pod back. */
-json_object *owned_controller_ref(json_object *pod);
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err);
 int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err);
 

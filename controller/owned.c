@@ -24,17 +24,6 @@ static json_object *get(json_object *o, const char *k)
   return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
 }
 
-json_object *owned_controller_ref(json_object *pod)
-{
-  json_object *owners = get(get(pod, "metadata"), "ownerReferences");
-  for (size_t i = 0; owners && i < json_object_array_length(owners); i++) {
-    json_object *o = json_object_array_get_idx(owners, i), *c = get(o, "controller");
-    if (c && json_object_get_boolean(c))
-      return o;
-  }
-  return NULL;
-}
-
 static const struct ferry_kube_resource REPLICASETS = { "apps", "v1", "replicasets", 1 };
 
 /* The source pod leaves its ReplicaSet: no owner, none of the selector's labels. */
@@ -117,7 +106,7 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *ns = str(pm, "metadata.namespace"), *owner_uid = str(pm, "status.owner.uid") ?: "";
-  json_object *pod = ferry_informer_get(c->pods, ns, str(pm, "spec.pod") ?: ""), *ref = pod ? owned_controller_ref(pod) : NULL;
+  json_object *pod = ferry_informer_get(c->pods, ns, str(pm, "spec.pod") ?: ""), *ref = pod ? ferry_kube_controller_ref(pod) : NULL;
   *requeue_ms = 200;
   int is_source = pod && !strcmp(str(pod, "metadata.uid") ?: "", str(pm, "status.sourcePodUID") ?: "");
   if (is_source && !strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet"))

@@ -479,7 +479,7 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     return fail_pm(c, pm, pod, "Unsupported", "only pods with exactly one running container can move yet", err);
   if (!ctl_agent_ready(c, source, NULL))
     return fail_pm(c, pm, pod, "NoAgentOnSource", "no Ferry agent runs on the source node", err);
-  json_object *owner = owned_controller_ref(pod);
+  json_object *owner = ferry_kube_controller_ref(pod);
   if (owner && strcmp(str(owner, "kind") ?: "", "ReplicaSet") != 0 && strcmp(str(owner, "kind") ?: "", "StatefulSet") != 0) {
     char msg[300];
     snprintf(msg, sizeof msg,

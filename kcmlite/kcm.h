@@ -31,8 +31,6 @@ int kcm_endpoints(struct kcm *k);
 /* shared helpers (main.c) */
 const char *kcm_str(json_object *o, const char *path);
 json_object *kcm_get(json_object *o, const char *key);
-/* The controller reference of obj (ownerReferences[].controller) or NULL. */
-json_object *kcm_controller_of(json_object *obj);
 int kcm_pod_ready(json_object *pod);
 int kcm_pod_active(json_object *pod); /* not terminating, not finished */
 /* A pod from a template, owned by owner (kind, apiVersion). name or generate_name. */

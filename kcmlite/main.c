@@ -24,17 +24,6 @@ json_object *kcm_get(json_object *o, const char *key)
   return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
-json_object *kcm_controller_of(json_object *obj)
-{
-  json_object *owners = kcm_get(kcm_get(obj, "metadata"), "ownerReferences");
-  for (size_t i = 0; owners && i < json_object_array_length(owners); i++) {
-    json_object *o = json_object_array_get_idx(owners, i), *c = kcm_get(o, "controller");
-    if (c && json_object_get_boolean(c))
-      return o;
-  }
-  return NULL;
-}
-
 int kcm_pod_active(json_object *pod)
 {
   const char *phase = kcm_str(pod, "status.phase") ?: "";

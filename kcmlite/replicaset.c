@@ -13,7 +13,7 @@
 
 static int owned_by(json_object *pod, const char *uid)
 {
-  json_object *ref = kcm_controller_of(pod);
+  json_object *ref = ferry_kube_controller_ref(pod);
   return ref && !strcmp(kcm_str(ref, "uid") ?: "", uid);
 }
 
@@ -107,7 +107,7 @@ int kcm_replicasets(struct kcm *k)
   /* garbage collection: a pod whose controller (ReplicaSet or StatefulSet) is gone goes too */
   json_object *ssets = kcm_list(k->statefulsets);
   for (size_t j = 0; j < json_object_array_length(pods); j++) {
-    json_object *p = json_object_array_get_idx(pods, j), *ref = kcm_controller_of(p);
+    json_object *p = json_object_array_get_idx(pods, j), *ref = ferry_kube_controller_ref(p);
     const char *kind = ref ? kcm_str(ref, "kind") ?: "" : "";
     json_object *owners = !strcmp(kind, "ReplicaSet") ? sets : !strcmp(kind, "StatefulSet") ? ssets : NULL;
     if (!owners || kcm_str(p, "metadata.deletionTimestamp"))
@@ -147,7 +147,7 @@ int kcm_deployments(struct kcm *k)
     char *rsname = ferry_asprintf("%s-%s", name, hash);
     int have_current = 0, ready = 0, total = 0;
     for (size_t j = 0; j < json_object_array_length(sets); j++) {
-      json_object *rs = json_object_array_get_idx(sets, j), *ref = kcm_controller_of(rs);
+      json_object *rs = json_object_array_get_idx(sets, j), *ref = ferry_kube_controller_ref(rs);
       if (!ref || strcmp(kcm_str(ref, "uid") ?: "", uid) != 0)
         continue;
       int current = !strcmp(kcm_str(rs, "metadata.name") ?: "", rsname);
@@ -227,7 +227,7 @@ int kcm_deployments(struct kcm *k)
   }
   /* ReplicaSets of a Deployment that is gone */
   for (size_t j = 0; j < json_object_array_length(sets); j++) {
-    json_object *rs = json_object_array_get_idx(sets, j), *ref = kcm_controller_of(rs);
+    json_object *rs = json_object_array_get_idx(sets, j), *ref = ferry_kube_controller_ref(rs);
     if (!ref || strcmp(kcm_str(ref, "kind") ?: "", "Deployment") != 0 || kcm_str(rs, "metadata.deletionTimestamp"))
       continue;
     int found = 0;

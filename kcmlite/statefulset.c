@@ -27,7 +27,7 @@ int kcm_statefulsets(struct kcm *k)
       snprintf(pod_name, sizeof pod_name, "%s-%d", name, n);
       json_object *p = ferry_informer_get(k->pods, ns, pod_name);
       if (p) {
-        json_object *ref = kcm_controller_of(p);
+        json_object *ref = ferry_kube_controller_ref(p);
         if (!ref || strcmp(kcm_str(ref, "uid") ?: "", uid) != 0)
           break; /* someone else's pod has the name: wait */
         have++;
@@ -64,7 +64,7 @@ int kcm_statefulsets(struct kcm *k)
     for (int n = want + 100; n >= want; n--) {
       char pod_name[300];
       snprintf(pod_name, sizeof pod_name, "%s-%d", name, n);
-      json_object *p = ferry_informer_get(k->pods, ns, pod_name), *ref = p ? kcm_controller_of(p) : NULL;
+      json_object *p = ferry_informer_get(k->pods, ns, pod_name), *ref = p ? ferry_kube_controller_ref(p) : NULL;
       if (!ref || strcmp(kcm_str(ref, "uid") ?: "", uid) != 0 || kcm_str(p, "metadata.deletionTimestamp"))
         continue;
       ferry_error err = FERRY_ERROR_INIT;

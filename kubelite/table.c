@@ -69,6 +69,19 @@ static json_object *cell(json_object *col, json_object *obj)
   return json_object_get(cur);
 }
 
+/* A Table row: its cells (taken) and the object's metadata, as PartialObjectMetadata. */
+static json_object *table_row(json_object *obj, json_object *cells)
+{
+  json_object *row = json_object_new_object(), *pom = json_object_new_object(), *m;
+  json_object_object_add(row, "cells", cells);
+  json_object_object_add(pom, "kind", json_object_new_string("PartialObjectMetadata"));
+  json_object_object_add(pom, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
+  if (json_object_object_get_ex(obj, "metadata", &m))
+    json_object_object_add(pom, "metadata", json_object_get(m));
+  json_object_object_add(row, "object", pom);
+  return row;
+}
+
 json_object *kl_table(json_object *crd, const char *version, json_object *items, const char *rv)
 {
   json_object *cols = printer_columns(crd, version);
@@ -93,18 +106,11 @@ json_object *kl_table(json_object *crd, const char *version, json_object *items,
     json_object_array_add(defs, d);
   }
   for (size_t r = 0; r < json_object_array_length(items); r++) {
-    json_object *obj = json_object_array_get_idx(items, r), *row = json_object_new_object(), *cells = json_object_new_array();
+    json_object *obj = json_object_array_get_idx(items, r), *cells = json_object_new_array();
     json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "metadata.name") ?: ""));
     for (size_t i = 0; i < json_object_array_length(cols); i++)
       json_object_array_add(cells, cell(json_object_array_get_idx(cols, i), obj));
-    json_object_object_add(row, "cells", cells);
-    json_object *pom = json_object_new_object(), *m;
-    json_object_object_add(pom, "kind", json_object_new_string("PartialObjectMetadata"));
-    json_object_object_add(pom, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
-    if (json_object_object_get_ex(obj, "metadata", &m))
-      json_object_object_add(pom, "metadata", json_object_get(m));
-    json_object_object_add(row, "object", pom);
-    json_object_array_add(rows, row);
+    json_object_array_add(rows, table_row(obj, cells));
   }
   json_object_object_add(t, "columnDefinitions", defs);
   json_object_object_add(t, "rows", rows);
@@ -220,17 +226,10 @@ json_object *kl_table_builtin(const char *group, const char *plural, json_object
   json_object_object_add(meta, "resourceVersion", json_object_new_string(rv));
   json_object_object_add(t, "metadata", meta);
   for (size_t r = 0; r < json_object_array_length(items); r++) {
-    json_object *obj = json_object_array_get_idx(items, r), *row = json_object_new_object(), *cells = json_object_new_array();
+    json_object *obj = json_object_array_get_idx(items, r), *cells = json_object_new_array();
     json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "metadata.name") ?: ""));
     fill(obj, cells);
-    json_object_object_add(row, "cells", cells);
-    json_object *pom = json_object_new_object(), *m;
-    json_object_object_add(pom, "kind", json_object_new_string("PartialObjectMetadata"));
-    json_object_object_add(pom, "apiVersion", json_object_new_string("meta.k8s.io/v1"));
-    if (json_object_object_get_ex(obj, "metadata", &m))
-      json_object_object_add(pom, "metadata", json_object_get(m));
-    json_object_object_add(row, "object", pom);
-    json_object_array_add(rows, row);
+    json_object_array_add(rows, table_row(obj, cells));
   }
   json_object_object_add(t, "columnDefinitions", defs);
   json_object_object_add(t, "rows", rows);

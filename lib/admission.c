@@ -28,6 +28,18 @@ static char *record_path(const char *dir, const char *ns, const char *pod, const
   return ferry_asprintf("%s/%s_%s_%s.json", dir, ns, pod, container);
 }
 
+/* Removes path (gone already is fine) and frees it; NULL (a bad name) is -1. */
+static int remove_path(char *path, ferry_error *err)
+{
+  if (!path)
+    return -1;
+  int rc = 0;
+  if (unlink(path) < 0 && errno != ENOENT)
+    rc = ferry_error_set(err, errno, "removing %s", path);
+  free(path);
+  return rc;
+}
+
 int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,
                           const struct ferry_admission *a, ferry_error *err)
 {
@@ -83,14 +95,7 @@ out:
 
 int ferry_admission_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
 {
-  char *path = record_path(dir, ns, pod, container, err);
-  if (!path)
-    return -1;
-  int rc = 0;
-  if (unlink(path) < 0 && errno != ENOENT)
-    rc = ferry_error_set(err, errno, "removing %s", path);
-  free(path);
-  return rc;
+  return remove_path(record_path(dir, ns, pod, container, err), err);
 }
 
 void ferry_admission_free(struct ferry_admission *a)
@@ -163,14 +168,7 @@ int ferry_restored_read(const char *dir, const char *ns, const char *pod, const 
 
 int ferry_restored_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
 {
-  char *path = restored_path(dir, ns, pod, container, err);
-  if (!path)
-    return -1;
-  int rc = 0;
-  if (unlink(path) < 0 && errno != ENOENT)
-    rc = ferry_error_set(err, errno, "removing %s", path);
-  free(path);
-  return rc;
+  return remove_path(restored_path(dir, ns, pod, container, err), err);
 }
 
 void ferry_restored_free(struct ferry_restored *r)
@@ -231,12 +229,5 @@ int ferry_departed_read(const char *dir, const char *pod_uid, const char *contai
 
 int ferry_departed_remove(const char *dir, const char *pod_uid, const char *container, ferry_error *err)
 {
-  char *path = departed_path(dir, pod_uid, container, err);
-  if (!path)
-    return -1;
-  int rc = 0;
-  if (unlink(path) < 0 && errno != ENOENT)
-    rc = ferry_error_set(err, errno, "removing %s", path);
-  free(path);
-  return rc;
+  return remove_path(departed_path(dir, pod_uid, container, err), err);
 }

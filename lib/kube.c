@@ -532,3 +532,17 @@ const char *ferry_kube_str(json_object *obj, const char *dotted)
   }
   return cur && json_object_is_type(cur, json_type_string) ? json_object_get_string(cur) : NULL;
 }
+
+json_object *ferry_kube_controller_ref(json_object *obj)
+{
+  json_object *m, *owners, *c;
+  if (!obj || !json_object_object_get_ex(obj, "metadata", &m) || !json_object_object_get_ex(m, "ownerReferences", &owners) ||
+      !json_object_is_type(owners, json_type_array))
+    return NULL;
+  for (size_t i = 0; i < json_object_array_length(owners); i++) {
+    json_object *o = json_object_array_get_idx(owners, i);
+    if (json_object_object_get_ex(o, "controller", &c) && json_object_get_boolean(c))
+      return o;
+  }
+  return NULL;
+}

@@ -93,5 +93,7 @@ void ferry_kube_config_copy(struct ferry_kube_config *dst, const struct ferry_ku
 
 /* Small accessors for objects. */
 const char *ferry_kube_str(json_object *obj, const char *dotted_path); /* "metadata.name" */
+/* The object's controller: the ownerReferences entry with controller: true (borrowed), or NULL. */
+json_object *ferry_kube_controller_ref(json_object *obj);
 
 #endif

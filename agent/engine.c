@@ -11,16 +11,29 @@
 #include <unistd.h>
 
 #include "criu.h"
+#include "lazy.h"
 #include "log.h"
 #include "manifest.h"
 #include "proc.h"
 #include "rootfs.h"
 #include "util.h"
 
+int engine_strategy_parse(const char *name)
+{
+  if (!name || !strcmp(name, "stopAndCopy"))
+    return STRATEGY_STOP_AND_COPY;
+  if (!strcmp(name, "preCopy"))
+    return STRATEGY_PRE_COPY;
+  if (!strcmp(name, "postCopy"))
+    return STRATEGY_POST_COPY;
+  return -1;
+}
+
 void engine_result_free(struct engine_result *r)
 {
   free(r->message);
   free(r->image_dir);
+  free(r->strategy_note);
   memset(r, 0, sizeof *r);
 }
 
@@ -165,7 +178,7 @@ static char *kernel_release(void)
 
 /* After a failed `runc checkpoint`: make sure the container runs on the source. */
 static void recover_failed_dump(const struct engine_opts *o, const struct engine_source *src, const char *name,
-                                const char *tmpdir, const char *why, struct engine_result *res)
+                                const char *tmpdir, const char *why, int lazy, struct engine_result *res)
 {
   ferry_error err = FERRY_ERROR_INIT;
   struct ferry_runc r = runc_for(o, src->root, NULL);
@@ -204,6 +217,12 @@ static void recover_failed_dump(const struct engine_opts *o, const struct engine
     return;
   }
   ferry_error_clear(&err);
+  if (lazy || !tmpdir) {
+    /* A lazy image holds no memory: nothing to restore from. */
+    set_result(res, ENGINE_LOST, "lost", "%s; the container %s is gone from the source and its memory was never "
+               "written anywhere (post-copy)", why, src->id);
+    return;
+  }
   /* Gone: the dump finished but something after it failed. Restore from what CRIU wrote. */
   char *criu_dir = ferry_path_join(tmpdir, "criu");
   char *what = ferry_asprintf("the dump failed after the container stopped: %s", why);
@@ -212,8 +231,11 @@ static void recover_failed_dump(const struct engine_opts *o, const struct engine
   free(criu_dir);
 }
 
-int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
-                      const char *name, struct engine_source *src, struct engine_result *res)
+/* ls: NULL for a full dump; for post-copy, the lazy dump's processes, left
+ * running (serving pages) when this returns 0. */
+static int checkpoint_impl(const struct engine_opts *o, const char *root, const char *id,
+                           const struct ferry_store *store, const char *name, struct engine_source *src,
+                           struct lazy_source *ls, struct engine_result *res)
 {
   memset(src, 0, sizeof *src);
   ferry_error err = FERRY_ERROR_INIT;
@@ -262,13 +284,20 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
   /* The freeze. */
   m.freeze_start_ms = ferry_now_real_ms();
   src->freeze_mono_ms = ferry_now_mono_ms();
-  log_info("checkpointing container %s (runc root %s) into %s", id, root, tmpdir);
-  if (ferry_runc_checkpoint(&r, id, criu_dir, work, &o->flags, cfg, &err) < 0) {
+  log_info("checkpointing container %s (runc root %s) into %s%s", id, root, tmpdir,
+           ls ? " (lazy pages: memory stays on the source)" : "");
+  if (ls) {
+    if (lazy_dump_start(&r, id, criu_dir, work, &o->flags, cfg, o->page_server ? o->page_server : "127.0.0.1:0",
+                        o->bandwidth, o->timeout_ms, ls, &err) < 0) {
+      recover_failed_dump(o, src, name, tmpdir, ferry_error_msg(&err), 1, res);
+      goto out;
+    }
+  } else if (ferry_runc_checkpoint(&r, id, criu_dir, work, &o->flags, cfg, &err) < 0) {
     char *why = describe_criu_failure(&err, work, "dump.log");
     if (o->flags.leave_running)
       set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "the dump failed: %s; the container still runs", why);
     else
-      recover_failed_dump(o, src, name, tmpdir, why, res);
+      recover_failed_dump(o, src, name, tmpdir, why, 0, res);
     free(why);
     goto out;
   }
@@ -303,7 +332,9 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
     m.name = ferry_strdup(name);
     m.container_id = ferry_strdup(id);
     m.source_node = ferry_strdup(o->node);
-    m.strategy = ferry_strdup("stopAndCopy");
+    m.strategy = ferry_strdup(ls ? "postCopy" : "stopAndCopy");
+    m.lazy_pages = ls != NULL;
+    m.page_server = ls ? ferry_strdup(ls->page_server) : NULL;
     m.criu_version = criu_v;
     m.runc_version = runc_v;
     criu_v = runc_v = NULL;
@@ -328,15 +359,22 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
   }
   if (what) {
     char *full = ferry_asprintf("%s: %s", what, ferry_error_msg(&err));
-    if (o->flags.leave_running)
+    if (o->flags.leave_running) {
       set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s; the container still runs", full);
-    else
+    } else if (ls) {
+      /* CRIU still holds the frozen container: stop it, then thaw the container. */
+      lazy_dump_abort(ls);
+      recover_failed_dump(o, src, name, tmpdir, full, 1, res);
+    } else {
       rollback(o, src, name, criu_dir, full, res);
+    }
     free(full);
     goto out;
   }
   res->write_ms = ferry_now_mono_ms() - t_rootfs;
   res->bytes = m.total_bytes;
+  res->bytes_during_freeze = o->flags.leave_running ? 0 : m.total_bytes;
+  res->strategy = ls ? "postCopy" : "stopAndCopy";
   res->image_dir = ferry_store_image_dir(store, name);
   res->total_ms = ferry_now_mono_ms() - t_start;
   set_result(res, ENGINE_OK, "checkpointed", "container %s checkpointed into %s (%llu bytes, rootfs diff: %s, %llu entries)",
@@ -358,6 +396,18 @@ out:
   ferry_manifest_free(&m);
   ferry_error_clear(&err);
   return res->exit_code == ENGINE_OK ? 0 : -1;
+}
+
+int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
+                      const char *name, struct engine_source *src, struct engine_result *res)
+{
+  if (engine_strategy_parse(o->strategy) != STRATEGY_STOP_AND_COPY) {
+    set_result(res, ENGINE_USAGE, "failed", "checkpoint writes a whole image (stopAndCopy); %s needs both nodes: use "
+               "migrate", o->strategy);
+    memset(src, 0, sizeof *src);
+    return -1;
+  }
+  return checkpoint_impl(o, root, id, store, name, src, NULL, res);
 }
 
 /* The target's config.json: the image's, with the root at "rootfs" and the
@@ -426,8 +476,16 @@ out:
   return rc;
 }
 
-int engine_restore(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
-                   const char *name, struct engine_result *res)
+/* lazy: NULL for a whole image; for post-copy, *lazy->daemon is set to the
+ * lazy-pages daemon left running (pulling pages) when this returns 0, and
+ * lazy->work to its work directory. */
+struct lazy_restore {
+  pid_t daemon;
+  char *work;
+};
+
+static int restore_impl(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
+                        const char *name, struct lazy_restore *lazy, struct engine_result *res)
 {
   ferry_error err = FERRY_ERROR_INIT;
   struct ferry_manifest m = { 0 };
@@ -445,6 +503,17 @@ int engine_restore(const struct engine_opts *o, const struct engine_target *t, c
   }
   int64_t t_verified = ferry_now_mono_ms();
   res->verify_ms = t_verified - t0;
+  if (m.lazy_pages && !lazy) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed",
+               "restore refused: image %s holds no memory (post-copy: its pages were served by the source's page "
+               "server %s while the migration ran)",
+               name, m.page_server);
+    goto out;
+  }
+  if (!m.lazy_pages && lazy) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "image %s is not a post-copy image", name);
+    goto out;
+  }
   id = t->id ? t->id : m.container_id;
   struct ferry_runc r = runc_for(o, t->root, NULL);
   struct ferry_runc_state st;
@@ -482,17 +551,33 @@ int engine_restore(const struct engine_opts *o, const struct engine_target *t, c
   f.shell_job |= m.shell_job;
   f.leave_running = 0;
   int64_t t_restore = ferry_now_mono_ms();
-  log_info("restoring container %s (runc root %s, bundle %s) from %s", id, t->root, t->bundle, image_dir);
+  if (lazy) {
+    f.lazy_pages = 1;
+    if (lazy_daemon_start(o->criu, criu_dir, work, m.page_server, &lazy->daemon, &err) < 0) {
+      set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s",
+                 ferry_error_msg(&err));
+      goto out;
+    }
+  }
+  log_info("restoring container %s (runc root %s, bundle %s) from %s%s", id, t->root, t->bundle, image_dir,
+           lazy ? ", memory from the source's page server" : "");
   if (restore_from(o, t->root, t->bundle, id, criu_dir, &f, work, log, &why) < 0) {
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s", why);
+    if (lazy && lazy->daemon > 0) {
+      ferry_proc_kill_group(lazy->daemon);
+      lazy->daemon = 0;
+    }
     goto out;
   }
+  if (lazy)
+    lazy->work = ferry_strdup(work);
   int64_t t_done = ferry_now_mono_ms();
   res->restore_ms = t_done - t_restore;
   res->total_ms = t_done - t0;
   if (m.freeze_start_ms > 0 && !m.leave_running)
     res->downtime_ms = ferry_now_real_ms() - m.freeze_start_ms;
   res->bytes = m.total_bytes;
+  res->strategy = m.lazy_pages ? "postCopy" : "stopAndCopy";
   res->image_dir = ferry_strdup(image_dir);
   set_result(res, ENGINE_OK, "restored", "container %s restored under runc root %s from %s (%llu rootfs entries)", id,
              t->root, image_dir, (unsigned long long)entries);
@@ -509,6 +594,121 @@ out:
   return res->exit_code == ENGINE_OK ? 0 : -1;
 }
 
+int engine_restore(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
+                   const char *name, struct engine_result *res)
+{
+  return restore_impl(o, t, store, name, NULL, res);
+}
+
+char *engine_precopy_unsupported(const char *criu)
+{
+  int track = ferry_criu_feature(criu, "mem_dirty_track");
+  if (track == 1)
+    return NULL;
+  return ferry_strdup(track == 0 ? "preCopy needs the kernel's soft-dirty page tracking, which this node does not "
+                                   "have (criu check --feature mem_dirty_track): ran stopAndCopy instead"
+                                 : "preCopy: could not tell whether this node tracks dirty memory (criu check "
+                                   "--feature mem_dirty_track failed): ran stopAndCopy instead");
+}
+
+/* The source after a post-copy failed: CRIU stopped, the container thawed. */
+static void postcopy_recover(const struct engine_opts *o, const struct engine_source *src, const char *name,
+                             const char *why, struct engine_result *res)
+{
+  struct engine_result rr = { 0 };
+  recover_failed_dump(o, src, name, NULL, why, 1, &rr);
+  if (rr.exit_code == ENGINE_FAILED_UNTOUCHED)
+    set_result(res, ENGINE_ROLLED_BACK, "rolled-back", "%s; rolled back: container %s runs again on the source "
+               "from where it was frozen", why, src->id);
+  else
+    set_result(res, ENGINE_LOST, "lost", "%s", rr.message ? rr.message : why);
+  log_warn("%s", res->message);
+  engine_result_free(&rr);
+}
+
+/* Post-copy: a small image through the store, the memory from the source's page
+ * server. Downtime ends when the target runs; the source is released only when
+ * its last page arrived. */
+static int migrate_postcopy(const struct engine_opts *o, const char *root, const char *id,
+                            const struct engine_target *t, const struct ferry_store *store, const char *name,
+                            struct engine_result *res)
+{
+  char *why_unsupported = lazy_unsupported_reason();
+  if (why_unsupported) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "postCopy is not possible on this node: %s", why_unsupported);
+    free(why_unsupported);
+    return -1;
+  }
+  struct engine_source src;
+  struct lazy_source ls = { 0 };
+  struct lazy_restore lr = { 0 };
+  struct engine_result rr = { 0 };
+  char *why = NULL;
+  int rc = -1;
+  int64_t t0 = ferry_now_mono_ms();
+  if (checkpoint_impl(o, root, id, store, name, &src, &ls, res) < 0)
+    goto out;
+  if (restore_impl(o, t, store, name, &lr, &rr) < 0) {
+    lazy_dump_abort(&ls);
+    postcopy_recover(o, &src, name, rr.message ? rr.message : "restore failed", res);
+    goto out;
+  }
+  int64_t t_running = ferry_now_mono_ms();
+  res->verify_ms = rr.verify_ms;
+  res->restore_ms = rr.restore_ms;
+  res->downtime_ms = t_running - src.freeze_mono_ms;
+  log_info("container %s runs on the target after %lld ms; its memory follows from %s", id,
+           (long long)res->downtime_ms, ls.page_server);
+  int page_timeout = o->timeout_ms > 0 ? o->timeout_ms : -1;
+  if (lazy_daemon_wait(lr.daemon, lr.work, page_timeout, &why) < 0) {
+    lr.daemon = 0;
+    /* The target has holes in its memory: it must not run on. */
+    struct ferry_runc tr = runc_for(o, t->root, NULL);
+    ferry_error err = FERRY_ERROR_INIT;
+    const char *tid = t->id ? t->id : id;
+    if (ferry_runc_remove(&tr, tid, &err) < 0)
+      log_error("removing the half-restored target %s: %s", tid, ferry_error_msg(&err));
+    ferry_error_clear(&err);
+    /* CRIU on the source sees the connection drop and thaws the container itself;
+     * give it a moment, then make sure. */
+    char *dump_why = NULL;
+    if (lazy_dump_finish(&ls, 10000, &dump_why) == 0) {
+      set_result(res, ENGINE_LOST, "lost", "post-copy failed after the target started: %s; the target was killed and "
+                 "the source had already released its container", why);
+    } else {
+      char *all = ferry_asprintf("post-copy failed after the target started (%lld ms): %s; source: %s; the target "
+                                 "was killed, what it did since it started is lost",
+                                 (long long)(ferry_now_mono_ms() - t_running), why, dump_why);
+      postcopy_recover(o, &src, name, all, res);
+      free(all);
+    }
+    free(dump_why);
+    goto out;
+  }
+  lr.daemon = 0;
+  res->pages_ms = ferry_now_mono_ms() - t_running;
+  if (lazy_dump_finish(&ls, 30000, &why) < 0) {
+    /* Every page arrived, yet the source's CRIU failed at its end: the target has
+     * everything and runs; the source container may be left frozen. */
+    log_warn("every page arrived but the source's CRIU ended badly: %s", why);
+  }
+  res->bytes_after_restore = lazy_source_bytes(&ls);
+  res->total_ms = ferry_now_mono_ms() - t0;
+  set_result(res, ENGINE_OK, "migrated", "container %s moved from runc root %s to %s as %s by post-copy (image %s, "
+             "%llu bytes of memory after the restore)", id, root, t->root, t->id ? t->id : id, res->image_dir,
+             (unsigned long long)res->bytes_after_restore);
+  rc = 0;
+out:
+  if (lr.daemon > 0)
+    ferry_proc_kill_group(lr.daemon);
+  free(lr.work);
+  free(why);
+  lazy_source_free(&ls);
+  engine_result_free(&rr);
+  engine_source_free(&src);
+  return rc;
+}
+
 int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
                    const struct ferry_store *store, const char *name, struct engine_result *res)
 {
@@ -516,9 +716,25 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
     set_result(res, ENGINE_USAGE, "failed", "--leave-running makes a copy, not a move: use checkpoint and restore");
     return -1;
   }
+  int strategy = engine_strategy_parse(o->strategy);
+  if (strategy < 0) {
+    set_result(res, ENGINE_USAGE, "failed", "unknown strategy %s (stopAndCopy, preCopy, postCopy)", o->strategy);
+    return -1;
+  }
+  if (strategy == STRATEGY_POST_COPY)
+    return migrate_postcopy(o, root, id, t, store, name, res);
+  char *note = NULL;
+  if (strategy == STRATEGY_PRE_COPY && !(note = engine_precopy_unsupported(o->criu))) {
+    /* Never reached on kernels without soft-dirty; see engine_precopy_unsupported. */
+    note = ferry_strdup("preCopy: iterative pre-dumps are not implemented yet; ran stopAndCopy");
+  }
+  if (note)
+    log_warn("%s", note);
   struct engine_source src;
   int64_t t0 = ferry_now_mono_ms();
-  if (engine_checkpoint(o, root, id, store, name, &src, res) < 0) {
+  int ck = checkpoint_impl(o, root, id, store, name, &src, NULL, res);
+  res->strategy_note = note;
+  if (ck < 0) {
     engine_source_free(&src);
     return -1;
   }

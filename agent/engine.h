@@ -21,7 +21,10 @@ struct engine_opts {
   const char *runc, *criu, *work_dir, *node;
   struct ferry_criu_flags flags;
   const char *rootfs_diff; /* auto, overlay, scan, none */
-  int timeout_ms;          /* per runc call */
+  int timeout_ms;          /* per runc call, and per page transfer */
+  const char *strategy;    /* stopAndCopy (NULL), preCopy, postCopy */
+  const char *page_server; /* postCopy: ADDR:PORT the source serves pages on (port 0: any) */
+  uint64_t bandwidth;      /* bytes per second for pages moved between nodes; 0: no limit */
 };
 
 struct engine_result {
@@ -30,7 +33,11 @@ struct engine_result {
   char *message;
   char *image_dir;
   int64_t dump_ms, rootfs_ms, write_ms, verify_ms, restore_ms, downtime_ms, total_ms;
-  uint64_t bytes;
+  int64_t pages_ms;    /* postCopy: from the target running to its last page */
+  uint64_t bytes;      /* the image */
+  uint64_t bytes_before_freeze, bytes_during_freeze, bytes_after_restore;
+  const char *strategy; /* the one used */
+  char *strategy_note;  /* why it is not the one asked for, when it is not */
 };
 
 /* Where the source container was, for a rollback. */
@@ -38,6 +45,13 @@ struct engine_source {
   char *root, *id, *bundle;
   int64_t freeze_mono_ms;
 };
+
+/* The strategies, parsed; -1 for anything else. */
+enum engine_strategy { STRATEGY_STOP_AND_COPY, STRATEGY_PRE_COPY, STRATEGY_POST_COPY };
+int engine_strategy_parse(const char *name);
+/* Why preCopy cannot pre-dump on this node (the sentence says what runs instead),
+ * or NULL when it can. Caller frees. */
+char *engine_precopy_unsupported(const char *criu);
 
 void engine_result_free(struct engine_result *r);
 void engine_source_free(struct engine_source *s);

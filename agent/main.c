@@ -16,6 +16,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "proc.h"
+#include "relay.h"
 #include "runc.h"
 #include "store.h"
 #include "util.h"
@@ -63,12 +64,14 @@ struct cmd_opts {
   int timeout_s;
   struct ferry_criu_flags flags;
   const char *rootfs_diff;
+  const char *strategy, *page_server;
+  uint64_t bandwidth;
 };
 
 enum {
   O_ROOT = 256, O_STORE, O_IMAGE, O_BUNDLE, O_NETNS, O_ID, O_LOG, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_TIMEOUT,
   O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF,
-  O_HELP
+  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_HELP
 };
 
 static const struct option cmd_long[] = {
@@ -91,6 +94,9 @@ static const struct option cmd_long[] = {
   { "leave-running", no_argument, NULL, O_LEAVE_RUNNING },
   { "manage-cgroups-mode", required_argument, NULL, O_CGROUPS_MODE },
   { "rootfs-diff", required_argument, NULL, O_ROOTFS_DIFF },
+  { "strategy", required_argument, NULL, O_STRATEGY },
+  { "page-server", required_argument, NULL, O_PAGE_SERVER },
+  { "bandwidth", required_argument, NULL, O_BANDWIDTH },
   { "help", no_argument, NULL, O_HELP },
   { NULL, 0, NULL, 0 },
 };
@@ -157,6 +163,23 @@ static int parse_cmd(int argc, char **argv, const char *cmd, const int *allowed,
       }
       c->rootfs_diff = optarg;
       break;
+    case O_STRATEGY:
+      if (engine_strategy_parse(optarg) < 0) {
+        fprintf(stderr, "ferry-agent %s: --strategy is stopAndCopy, preCopy or postCopy, not %s\n", cmd, optarg);
+        return 2;
+      }
+      c->strategy = optarg;
+      break;
+    case O_PAGE_SERVER: c->page_server = optarg; break;
+    case O_BANDWIDTH: {
+      ferry_error e = FERRY_ERROR_INIT;
+      if (ferry_relay_parse_bandwidth(optarg, &c->bandwidth, &e) < 0) {
+        fprintf(stderr, "ferry-agent %s: --%s\n", cmd, ferry_error_msg(&e));
+        ferry_error_clear(&e);
+        return 2;
+      }
+      break;
+    }
     }
   }
   if (c->flags.tcp_established && c->flags.tcp_close) {
@@ -216,8 +239,18 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
     json_object_object_add(t, "restoreMs", json_object_new_int64(r->restore_ms));
     json_object_object_add(t, "downtimeMs", json_object_new_int64(r->downtime_ms));
     json_object_object_add(t, "totalMs", json_object_new_int64(r->total_ms));
+    json_object_object_add(t, "pagesMs", json_object_new_int64(r->pages_ms));
     json_object_object_add(o, "timings", t);
     json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r->bytes));
+    json_object *b = json_object_new_object();
+    json_object_object_add(b, "beforeFreeze", json_object_new_int64((int64_t)r->bytes_before_freeze));
+    json_object_object_add(b, "duringFreeze", json_object_new_int64((int64_t)r->bytes_during_freeze));
+    json_object_object_add(b, "afterRestore", json_object_new_int64((int64_t)r->bytes_after_restore));
+    json_object_object_add(o, "bytesMoved", b);
+    if (r->strategy)
+      json_object_object_add(o, "strategy", json_object_new_string(r->strategy));
+    if (r->strategy_note)
+      json_object_object_add(o, "strategyNote", json_object_new_string(r->strategy_note));
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     fflush(stdout);
     json_object_put(o);
@@ -233,7 +266,13 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
       printf("  restore:   %6lld ms\n", (long long)r->restore_ms);
     if (r->downtime_ms)
       printf("  downtime:  %6lld ms (frozen on the source to running here)\n", (long long)r->downtime_ms);
+    if (r->pages_ms)
+      printf("  pages:     %6lld ms (running here to the last page from the source)\n", (long long)r->pages_ms);
     printf("  image:     %llu bytes\n", (unsigned long long)r->bytes);
+    if (r->bytes_after_restore)
+      printf("  memory:    %llu bytes after the restore (post-copy)\n", (unsigned long long)r->bytes_after_restore);
+    if (r->strategy)
+      printf("  strategy:  %s%s%s\n", r->strategy, r->strategy_note ? ": " : "", r->strategy_note ? r->strategy_note : "");
   }
   if (r->exit_code != ENGINE_OK)
     log_error("%s %s: %s", cmd, r->outcome ? r->outcome : "failed", r->message ? r->message : "failed");
@@ -246,7 +285,8 @@ static int64_t wall_of(int64_t mono_ms) { return ferry_now_real_ms() - (ferry_no
 static struct engine_opts engine_opts_for(const struct globals *g, const struct cmd_opts *c)
 {
   struct engine_opts o = { .runc = g->runc, .criu = g->criu, .work_dir = g->work_dir, .node = g->node,
-                           .flags = c->flags, .rootfs_diff = c->rootfs_diff, .timeout_ms = c->timeout_s * 1000 };
+                           .flags = c->flags, .rootfs_diff = c->rootfs_diff, .timeout_ms = c->timeout_s * 1000,
+                           .strategy = c->strategy, .page_server = c->page_server, .bandwidth = c->bandwidth };
   return o;
 }
 
@@ -330,7 +370,8 @@ static int cmd_migrate(const struct globals *g, int argc, char **argv)
 {
   static const int allowed[] = { O_ROOT, O_STORE, O_IMAGE, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_ID, O_LOG,
                                  O_TIMEOUT, O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB,
-                                 O_CGROUPS_MODE, O_ROOTFS_DIFF, O_LEAVE_RUNNING, 0 };
+                                 O_CGROUPS_MODE, O_ROOTFS_DIFF, O_LEAVE_RUNNING, O_STRATEGY,
+                                 O_PAGE_SERVER, O_BANDWIDTH, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "migrate", allowed, &c);
   if (rc || (rc = require("migrate", "--root", c.root)) || (rc = require("migrate", "--to-root", c.to_root)) ||

@@ -146,6 +146,8 @@ char *ferry_manifest_to_json(const struct ferry_manifest *m)
   json_object_object_add(opts, "fileLocks", json_object_new_boolean(m->file_locks));
   json_object_object_add(opts, "extUnixSk", json_object_new_boolean(m->ext_unix_sk));
   json_object_object_add(opts, "shellJob", json_object_new_boolean(m->shell_job));
+  json_object_object_add(opts, "lazyPages", json_object_new_boolean(m->lazy_pages));
+  put_str(opts, "pageServer", m->page_server);
   json_object_object_add(o, "options", opts);
   json_object *t = json_object_new_object();
   json_object_object_add(t, "freezeStartUnixMs", json_object_new_int64(m->freeze_start_ms));
@@ -272,6 +274,15 @@ int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_e
   get_bool(opts, "fileLocks", &m->file_locks);
   get_bool(opts, "extUnixSk", &m->ext_unix_sk);
   get_bool(opts, "shellJob", &m->shell_job);
+  get_bool(opts, "lazyPages", &m->lazy_pages);
+  if (opts && get_str(opts, "pageServer", &m->page_server, 0, err) < 0) {
+    rc = -1;
+    goto out;
+  }
+  if (m->lazy_pages && !m->page_server) {
+    rc = ferry_error_set(err, 0, "manifest: options.lazyPages without options.pageServer");
+    goto out;
+  }
   if (json_object_object_get_ex(o, "timings", &t) &&
       (get_i64(t, "freezeStartUnixMs", &m->freeze_start_ms, err) < 0 || get_i64(t, "dumpMs", &m->dump_ms, err) < 0 ||
        get_i64(t, "rootfsMs", &m->rootfs_ms, err) < 0 || get_i64(t, "writeMs", &m->write_ms, err) < 0)) {
@@ -433,6 +444,7 @@ void ferry_manifest_free(struct ferry_manifest *m)
   free(m->container_id);
   free(m->source_node);
   free(m->strategy);
+  free(m->page_server);
   free(m->criu_version);
   free(m->runc_version);
   free(m->kernel);

@@ -23,6 +23,10 @@ struct ferry_manifest {
   char *criu_version, *runc_version, *kernel;
   char *rootfs_diff; /* overlay, scan, none */
   int leave_running, tcp_established, tcp_close, file_locks, ext_unix_sk, shell_job;
+  /* Post-copy: the memory is not in the image; the source's page server
+   * (page_server, through its relay) serves it while the migration runs. */
+  int lazy_pages;
+  char *page_server;
   int64_t created_ms, freeze_start_ms;
   int64_t dump_ms, rootfs_ms, write_ms;
   struct ferry_manifest_file *files;

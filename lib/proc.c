@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "log.h"
 
 extern char **environ;
 
@@ -125,7 +126,8 @@ int ferry_proc_run(const struct ferry_proc_opts *o, struct ferry_proc_result *re
     return ferry_error_set(err, e, "fork for %s", o->argv[0]);
   }
   if (pid == 0) {
-    setpgid(0, 0);
+    if (!o->same_group)
+      setpgid(0, 0);
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, NULL);
@@ -253,6 +255,53 @@ const char *ferry_proc_describe(const struct ferry_proc_result *res, const struc
   else
     snprintf(buf, len, "killed by signal %d (%s)", res->signal, strsignal(res->signal));
   return buf;
+}
+
+int ferry_proc_fork_group(int (*fn)(void *ctx), void *ctx, pid_t *pid, ferry_error *err)
+{
+  pid_t p = fork();
+  if (p < 0)
+    return ferry_error_set(err, errno, "fork");
+  if (p == 0) {
+    if (setpgid(0, 0) < 0)
+      _exit(127);
+    _exit(fn(ctx) & 0xff);
+  }
+  /* Also from the parent, so a kill right after the fork reaches the group. */
+  if (setpgid(p, p) < 0 && errno != EACCES && errno != ESRCH)
+    log_debug("setpgid %d: %s", (int)p, strerror(errno));
+  *pid = p;
+  return 0;
+}
+
+int ferry_proc_wait_child(pid_t pid, int timeout_ms, int *code)
+{
+  int64_t deadline = timeout_ms >= 0 ? ferry_now_mono_ms() + timeout_ms : 0;
+  for (;;) {
+    int status = 0;
+    pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) {
+      *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return 1;
+    }
+    if (w < 0 && errno != EINTR)
+      return -1;
+    if (timeout_ms >= 0 && ferry_now_mono_ms() >= deadline)
+      return 0;
+    usleep(5000);
+  }
+}
+
+void ferry_proc_kill_group(pid_t pid)
+{
+  if (pid <= 0)
+    return;
+  if (kill(-pid, SIGKILL) < 0 && errno != ESRCH)
+    log_warn("kill process group %d: %s", (int)pid, strerror(errno));
+  kill(pid, SIGKILL);
+  int code;
+  if (ferry_proc_wait_child(pid, 10000, &code) == 0)
+    log_warn("process %d did not end after SIGKILL", (int)pid);
 }
 
 static void relay_loop(int rfd, const char *log_path)

@@ -12,6 +12,7 @@ struct ferry_proc_opts {
   /* The child's stdio: -1 means /dev/null for stdin, captured for stdout/stderr. */
   int stdin_fd, stdout_fd, stderr_fd;
   int timeout_ms; /* 0: no deadline; past it the child's process group gets SIGKILL */
+  int same_group; /* 1: the child stays in the caller's process group (see ferry_proc_fork_group) */
 };
 
 struct ferry_proc_result {
@@ -23,7 +24,7 @@ struct ferry_proc_result {
   char *errout;  /* captured stderr */
 };
 
-#define FERRY_PROC_OPTS_INIT { NULL, NULL, -1, -1, -1, 0 }
+#define FERRY_PROC_OPTS_INIT { NULL, NULL, -1, -1, -1, 0, 0 }
 
 /* Runs the program to completion. Returns -1 only when it could not be run;
  * a non-zero exit is reported in *res, not as an error. */
@@ -35,6 +36,17 @@ int ferry_proc_ok(const struct ferry_proc_result *res);
 const char *ferry_proc_describe(const struct ferry_proc_result *res, const struct ferry_proc_opts *opts, char *buf, size_t len);
 /* The argv joined by spaces (for logs); caller frees. */
 char *ferry_proc_cmdline(const char *const *argv);
+
+/* Runs fn(ctx) in a forked child that leads a process group of its own; the child
+ * exits with fn's return value. Programs it runs with same_group stay in that
+ * group, so ferry_proc_kill_group stops all of them at once. */
+int ferry_proc_fork_group(int (*fn)(void *ctx), void *ctx, pid_t *pid, ferry_error *err);
+/* Waits for a child at most timeout_ms (< 0: forever). Returns 1 when it ended
+ * (*code: its exit status, or 128 + the signal that killed it), 0 when it still
+ * runs, -1 on error. */
+int ferry_proc_wait_child(pid_t pid, int timeout_ms, int *code);
+/* SIGKILL to pid's process group, then reaps pid. */
+void ferry_proc_kill_group(pid_t pid);
 
 /* Stdio for a container, as containerd's shim gives it: a pipe for stdin (EOF)
  * and one pipe for stdout+stderr whose read end a relay process (reparented to

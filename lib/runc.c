@@ -127,6 +127,7 @@ static int run_runc(const struct ferry_runc *r, struct argv *a, const char *cons
   o.stdout_fd = out;
   o.stderr_fd = out;
   o.timeout_ms = r->timeout_ms;
+  o.same_group = r->same_group;
   struct ferry_proc_result res;
   char *cmd = ferry_proc_cmdline(a->v);
   log_debug("run: %s", cmd);
@@ -223,6 +224,8 @@ static void criu_flag_args(struct argv *a, const struct ferry_criu_flags *f, int
     add(a, "--manage-cgroups-mode");
     add(a, f->manage_cgroups_mode);
   }
+  if (f->lazy_pages)
+    add(a, "--lazy-pages");
 }
 
 int ferry_runc_checkpoint(const struct ferry_runc *r, const char *id, const char *image_path, const char *work_path,
@@ -236,6 +239,16 @@ int ferry_runc_checkpoint(const struct ferry_runc *r, const char *id, const char
   add(&a, "--work-path");
   add(&a, work_path);
   criu_flag_args(&a, f, 1);
+  char status_fd[16];
+  if (f->lazy_pages) {
+    if (!f->page_server)
+      return ferry_error_set(err, EINVAL, "a lazy-pages checkpoint needs a page server address");
+    snprintf(status_fd, sizeof status_fd, "%d", f->status_fd);
+    add(&a, "--page-server");
+    add(&a, f->page_server);
+    add(&a, "--status-fd");
+    add(&a, status_fd);
+  }
   add(&a, id);
   char *env_cfg = criu_config ? ferry_asprintf("CRIU_CONFIG_FILE=%s", criu_config) : NULL;
   const char *env[] = { env_cfg, NULL };

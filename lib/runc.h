@@ -14,6 +14,7 @@ struct ferry_runc {
   const char *root; /* state root */
   const char *log;  /* --log file for this call's errors (optional) */
   int timeout_ms;   /* per call; 0: none */
+  int same_group;   /* runc stays in the caller's process group (ferry_proc_fork_group) */
 };
 
 struct ferry_runc_state {
@@ -35,6 +36,13 @@ int ferry_runc_version(const char *runc, char **version, ferry_error *err);
 struct ferry_criu_flags {
   int tcp_established, tcp_close, file_locks, ext_unix_sk, shell_job, leave_running;
   const char *manage_cgroups_mode;
+  /* Post-copy. Checkpoint: CRIU keeps the frozen tasks and serves their memory
+   * from a page server on page_server ("ADDR:PORT") once the dump is written, and
+   * writes one byte to status_fd then. Restore: pages come from the lazy-pages
+   * daemon whose socket is in the work directory. */
+  int lazy_pages;
+  const char *page_server;
+  int status_fd;
 };
 
 /* Extra arguments for the CRIU options (the ones runc has flags for). */

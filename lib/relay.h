@@ -1,0 +1,43 @@
+/* A TCP relay between two nodes' CRIU processes: the target's lazy-pages daemon
+ * connects to it, it connects to the source's CRIU page server, and copies both
+ * ways. It exists to bound the bandwidth a migration takes from a node (a token
+ * bucket on the bytes going to the target, like KubeVirt's bandwidthPerMigration)
+ * and to count the bytes moved after the freeze. */
+#ifndef FERRY_RELAY_H
+#define FERRY_RELAY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+struct ferry_relay_stats {
+  uint64_t to_client;   /* bytes from the upstream (the page server) to the client */
+  uint64_t from_client; /* bytes from the client to the upstream */
+  int64_t first_ms, last_ms; /* monotonic: the connection accepted, the relay ended */
+  char *error;          /* NULL when both sides closed cleanly */
+};
+
+/* "ADDR:PORT" (IPv4, or [IPv6]:PORT) into a listening TCP socket (port 0: any
+ * free port). *bound gets "ADDR:PORT" with the port the kernel chose. */
+int ferry_relay_listen(const char *addr_port, int *fd, char **bound, ferry_error *err);
+
+/* Parses a bandwidth: a Kubernetes quantity of bytes per second ("64Mi", "100M",
+ * "0" = unlimited). */
+int ferry_relay_parse_bandwidth(const char *text, uint64_t *bytes_per_s, ferry_error *err);
+
+/* Accepts one connection on listen_fd (waiting at most accept_timeout_ms), connects
+ * to upstream ("ADDR:PORT"), copies both ways until either side closes; upstream to
+ * client at most bytes_per_s (0: unlimited). Fills *st. */
+int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
+                    struct ferry_relay_stats *st, ferry_error *err);
+
+/* ferry_relay_run in a child process, which writes its stats as JSON to
+ * stats_path when it ends. Closes listen_fd in the caller. */
+int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
+                      const char *stats_path, pid_t *pid, ferry_error *err);
+/* Reads what a spawned relay wrote. */
+int ferry_relay_stats_load(const char *stats_path, struct ferry_relay_stats *st, ferry_error *err);
+void ferry_relay_stats_free(struct ferry_relay_stats *st);
+
+#endif

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "criu.h"
+#include "engine.h"
+#include "lazy.h"
 #include "log.h"
 #include "proc.h"
 #include "runc.h"
@@ -223,6 +225,16 @@ int ferry_check_node(const char *criu, const char *runc, const char *work_dir, i
     ferry_error_clear(&err);
     json_object_object_add(out, "lazyPages", tristate(ferry_criu_feature(criu, "uffd-noncoop")));
     json_object_object_add(out, "dirtyTracking", tristate(ferry_criu_feature(criu, "mem_dirty_track")));
+    /* What each strategy would do here, with the reason when it cannot run. */
+    json_object *st = json_object_new_object();
+    char *why = lazy_unsupported_reason();
+    json_object_object_add(st, "postCopy", json_object_new_string(why ? why : "ok"));
+    free(why);
+    why = engine_precopy_unsupported(criu);
+    json_object_object_add(st, "preCopy", json_object_new_string(why ? why : "ok"));
+    free(why);
+    json_object_object_add(st, "stopAndCopy", json_object_new_string("ok"));
+    json_object_object_add(out, "strategies", st);
     if (ferry_mkdir_p(work_dir, 0700, &err) < 0) {
       json_object_object_add(out, "workDirError", json_object_new_string(ferry_error_msg(&err)));
       usable = 0;

@@ -606,9 +606,9 @@ char *engine_precopy_unsupported(const char *criu)
   if (track == 1)
     return NULL;
   return ferry_strdup(track == 0 ? "preCopy needs the kernel's soft-dirty page tracking, which this node does not "
-                                   "have (criu check --feature mem_dirty_track): ran stopAndCopy instead"
+                                   "have (criu check --feature mem_dirty_track): preCopy migrations run as stopAndCopy"
                                  : "preCopy: could not tell whether this node tracks dirty memory (criu check "
-                                   "--feature mem_dirty_track failed): ran stopAndCopy instead");
+                                   "--feature mem_dirty_track failed): preCopy migrations run as stopAndCopy");
 }
 
 /* The source after a post-copy failed: CRIU stopped, the container thawed. */

@@ -159,8 +159,21 @@ install_kube_tools() {
   done
 }
 
+# CRIU's page server (post-copy) grows a pipe to 4 MiB; without CAP_SYS_RESOURCE
+# (this VM has none) that needs fs.pipe-max-size >= 4 MiB, else lazy page
+# transfers fail. Not persistent: done on every run.
+tune_kernel() {
+  local want=4194304 cur
+  cur=$(cat /proc/sys/fs/pipe-max-size)
+  if [ "$cur" -lt "$want" ]; then
+    echo "$want" > /proc/sys/fs/pipe-max-size
+    log "fs.pipe-max-size: $cur -> $want (for CRIU's lazy-pages page server)"
+  fi
+}
+
 main() {
   need_root
+  tune_kernel
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null; then
     exit 0

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "admission.h"
+#include "relay.h"
 #include "criu.h"
 #include "events.h"
 #include "informer.h"
@@ -47,6 +48,8 @@ static void on_signal(int sig) { (void)sig; stop = 1; }
 struct daemon {
   const struct daemon_globals *g;
   const char *kubeconfig, *store, *runc_root, *state_dir, *admission_dir, *ns, *metrics_listen;
+  const char *bandwidth;   /* post-copy pages from this node: bytes/s quantity, NULL for no limit */
+  char *migration_address; /* where this node serves post-copy pages (its InternalIP by default) */
   int lease_seconds;
   char self[PATH_MAX];
   struct ferry_kube *kube;
@@ -159,8 +162,8 @@ static void op_clear(struct daemon *d, const char *uid, const char *step)
   if (d->ops > 0)
     d->ops--;
   metrics_ops(d->m, d->ops);
-  static const char *const exts[] = { "pid", "json" };
-  for (size_t i = 0; i < 2; i++) {
+  static const char *const exts[] = { "pid", "json", "ready" };
+  for (size_t i = 0; i < 3; i++) {
     char *p = op_path(d, uid, step, exts[i]);
     if (unlink(p) < 0 && errno != ENOENT)
       log_warn("removing %s: %m", p);
@@ -255,6 +258,29 @@ static char *image_name(json_object *pm)
   return ferry_asprintf("%s.%s.%.8s", str(pm, "metadata.namespace"), str(pm, "metadata.name"), uid);
 }
 
+static int is_postcopy(json_object *pm) { return !strcmp(str(pm, "status.strategy") ?: "", "postCopy"); }
+
+/* Asks a step to stop (SIGTERM: it ends what it runs and answers). 1 when it is
+ * not running (any more), 0 while it still does. */
+static int op_stop(struct daemon *d, json_object *pm, const char *step)
+{
+  json_object *res = NULL;
+  enum op_state s = op_check(d, str(pm, "metadata.uid"), step, &res);
+  json_object_put(res);
+  if (s != OP_RUNNING)
+    return 1;
+  char *pidf = op_path(d, str(pm, "metadata.uid"), step, "pid"), *text = NULL;
+  ferry_error err = FERRY_ERROR_INIT;
+  long long pid = 0;
+  if (ferry_read_file(pidf, &text, NULL, &err) == 0 && sscanf(text, "%lld", &pid) == 1 && pid > 0 &&
+      kill((pid_t)pid, SIGTERM) == 0)
+    log_info("%s: asked the %s step (pid %lld) to stop", str(pm, "metadata.name"), step, pid);
+  ferry_error_clear(&err);
+  free(text);
+  free(pidf);
+  return 0;
+}
+
 static void add_flags(json_object *pm, char **args, int *n)
 {
   static const struct {
@@ -330,7 +356,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   if (departed(d, pm, 1, err) < 0) /* before the freeze: the kubelet must not restart it here */
     return -1;
   char *name = image_name(pm);
-  char *args[24];
+  char *args[40];
   int n = 0;
   args[n++] = "checkpoint";
   args[n++] = "--root";
@@ -340,10 +366,42 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   args[n++] = "--image";
   args[n++] = name;
   add_flags(pm, args, &n);
+  char *listen = NULL, *ready = NULL;
+  const char *strategy = str(pm, "status.strategy");
+  if (strategy && !strcmp(strategy, "preCopy")) {
+    args[n++] = "--strategy";
+    args[n++] = "preCopy";
+  } else if (is_postcopy(pm)) {
+    if (!d->migration_address) {
+      free(name);
+      json_object *p = pm_status_patch(PM_FAILED, "NoMigrationAddress", "postCopy: node %s has no address to serve "
+                                       "memory on (no InternalIP; set the agent's --migration-address)", d->g->node);
+      departed(d, pm, 0, err);
+      return write_pm(d, pm, p, err);
+    }
+    listen = strchr(d->migration_address, ':') ? ferry_asprintf("[%s]:0", d->migration_address)
+                                                : ferry_asprintf("%s:0", d->migration_address);
+    ready = op_path(d, str(pm, "metadata.uid"), "checkpoint", "ready");
+    unlink(ready);
+    args[n++] = "--strategy";
+    args[n++] = "postCopy";
+    args[n++] = "--page-server";
+    args[n++] = listen;
+    args[n++] = "--ready-file";
+    args[n++] = ready;
+    args[n++] = "--timeout";
+    args[n++] = "86400";
+    if (d->bandwidth) {
+      args[n++] = "--bandwidth";
+      args[n++] = (char *)d->bandwidth;
+    }
+  }
   args[n++] = (char *)id;
   args[n] = NULL;
   int rc = op_start(d, pm, "checkpoint", args, err);
   free(name);
+  free(listen);
+  free(ready);
   return rc;
 }
 
@@ -393,7 +451,9 @@ static void format_ms(int64_t ms, char *buf, size_t len)
   snprintf(buf, len, "%s.%03dZ", t, (int)(ms % 1000));
 }
 
-static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object *res, ferry_error *err)
+/* res: the checkpoint step's answer; ready: it is post-copy's first answer (the
+ * step goes on serving memory, so it is not cleared). */
+static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object *res, int ready, ferry_error *err)
 {
   const char *uid = str(pm, "metadata.uid");
   int code = json_object_get_int(get(res, "exitCode"));
@@ -412,6 +472,17 @@ static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object
     if (str(res, "bundle"))
       set_container_field(patch, pm, "bundle", str(res, "bundle"));
     set_container_field(patch, pm, "runtimeRoot", d->runc_root);
+    if (str(res, "strategy"))
+      pm_patch_set(patch, "strategy", json_object_new_string(str(res, "strategy")));
+    if (str(res, "strategyNote")) {
+      pm_patch_set(patch, "strategyNote", json_object_new_string(str(res, "strategyNote")));
+      event(d, pm, "Warning", "StrategyFallback", "%s", str(res, "strategyNote"));
+    }
+    if (str(res, "pageServer"))
+      pm_patch_set(patch, "pageServer", json_object_new_string(str(res, "pageServer")));
+    json_object *bm = get(res, "bytesMoved");
+    if (bm)
+      pm_patch_set(patch, "bytesMoved", json_object_get(bm));
     metrics_count(d->m, "source", "checkpointed");
     metrics_observe_bytes(d->m, (double)json_object_get_int64(get(res, "bytes")));
     event(d, pm, "Normal", "Checkpointed", "%s: frozen and saved, %lld bytes (dump %lld ms)", d->g->node,
@@ -427,6 +498,46 @@ static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object
     pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_CHECKPOINTING));
     event(d, pm, "Warning", "CheckpointFailed", "%s: %s", d->g->node, msg);
   }
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  if (!ready)
+    op_clear(d, uid, "checkpoint");
+  return 0;
+}
+
+/* Post-copy after the freeze: the checkpoint step serves the memory until the
+ * last page went. Its end: every page sent (the container is gone from here), or
+ * the transfer failed (CRIU thawed the container: roll back). */
+static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid");
+  json_object *res = NULL;
+  enum op_state s = op_check(d, uid, "checkpoint", &res);
+  if (s == OP_RUNNING || s == OP_NONE) {
+    *requeue_ms = s == OP_RUNNING ? 500 : 0;
+    return 0;
+  }
+  int code = s == OP_DONE ? json_object_get_int(get(res, "exitCode")) : -1;
+  const char *msg = res ? str(res, "message") ?: "" : "the checkpoint step ended without an answer";
+  json_object *patch;
+  if (code == 0) {
+    patch = pm_status_patch(NULL, NULL, NULL);
+    json_object *bm = NULL, *old = get(get(pm, "status"), "bytesMoved");
+    if (old)
+      json_object_deep_copy(old, &bm, NULL);
+    else
+      bm = json_object_new_object();
+    json_object_object_add(bm, "afterRestore",
+                           json_object_new_int64(json_object_get_int64(get(get(res, "bytesMoved"), "afterRestore"))));
+    pm_patch_set(patch, "bytesMoved", bm);
+    pm_patch_condition(patch, pm, "SourceReleased", 1, "PagesSent", msg);
+    event(d, pm, "Normal", "SourceReleased", "%s: %s", d->g->node, msg);
+  } else {
+    patch = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy: %s", msg);
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase(pm)));
+    event(d, pm, "Warning", "PagesFailed", "%s: %s", d->g->node, msg);
+  }
+  json_object_put(res);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   op_clear(d, uid, "checkpoint");
@@ -497,7 +608,8 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
   } else if (!node || !*node) {
     const char *image = str(pm, "status.image") ?: "";
     size_t sl = strlen(d->store);
-    struct ferry_admission a = { ref, (char *)d->store, (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1) };
+    struct ferry_admission a = { .pod_migration = ref, .store = (char *)d->store,
+                                 .image = (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1) };
     if (!cname || ferry_admission_write(d->admission_dir, ns, name, cname, &a, err) < 0 ||
         bind_pod_here(d, ns, name, err) < 0)
       rc = -1;
@@ -606,12 +718,26 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
   if (!strcmp(phase, PM_CHECKPOINTING)) {
     json_object *res = NULL;
     enum op_state s = op_check(d, uid, "checkpoint", &res);
+    if (s == OP_RUNNING && is_postcopy(pm)) { /* frozen and serving once its first answer is there */
+      char *ready = op_path(d, uid, "checkpoint", "ready"), *text = NULL;
+      ferry_error e2 = FERRY_ERROR_INIT;
+      json_object *r = ferry_read_file(ready, &text, NULL, &e2) == 0 ? json_tokener_parse(text) : NULL;
+      ferry_error_clear(&e2);
+      free(text);
+      free(ready);
+      int rc = 0;
+      if (r)
+        rc = source_checkpoint_done(d, pm, r, 1, err);
+      *requeue_ms = 300;
+      json_object_put(r);
+      return rc;
+    }
     if (s == OP_RUNNING) {
       *requeue_ms = 300;
       return 0;
     }
     if (s == OP_DONE) {
-      int rc = source_checkpoint_done(d, pm, res, err);
+      int rc = source_checkpoint_done(d, pm, res, 0, err);
       json_object_put(res);
       return rc;
     }
@@ -625,8 +751,29 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     op_clear(d, uid, "checkpoint");
     return 0;
   }
-  if (!strcmp(phase, PM_ROLLING_BACK))
+  if ((!strcmp(phase, PM_TRANSFERRING) || !strcmp(phase, PM_RESTORING)) && is_postcopy(pm) && !pm_condition_true(pm, "SourceReleased"))
+    return source_serving(d, pm, requeue_ms, err);
+  if (!strcmp(phase, PM_ROLLING_BACK)) {
+    /* post-copy: CRIU may still hold the frozen container; once the target holds
+     * no copy, stop it (the step thaws the container and answers) */
+    json_object *res = NULL;
+    if (is_postcopy(pm) && op_check(d, uid, "checkpoint", &res) != OP_NONE) {
+      json_object_put(res);
+      const char *from = str(pm, "status.rollbackFrom") ?: "";
+      if (!strcmp(from, PM_RESTORING) && !pm_condition_true(pm, "TargetReleased")) {
+        *requeue_ms = 500;
+        return 0;
+      }
+      if (!op_stop(d, pm, "checkpoint")) {
+        *requeue_ms = 300;
+        return 0;
+      }
+      op_clear(d, uid, "checkpoint");
+    } else {
+      json_object_put(res);
+    }
     return source_rollback(d, pm, requeue_ms, err);
+  }
   if (!strcmp(phase, PM_ROLLED_BACK) || !strcmp(phase, PM_FAILED))
     return departed(d, pm, 0, err); /* it runs here again (or is lost: then the kubelet may start it afresh) */
   return 0;
@@ -671,6 +818,41 @@ static int bind_pod_here(struct daemon *d, const char *ns, const char *name, fer
   return rc;
 }
 
+/* Post-copy on the target: the `pages` step (CRIU's lazy-pages daemon) started
+ * once; 1 when its socket is there (*lazy_dir: its directory), 0 while it comes
+ * up, -1 on error, or when it ended before it was ready (then rolled back). */
+static int pages_ready(struct daemon *d, json_object *pm, const char *image, char **lazy_dir, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid");
+  char *dir = ferry_asprintf("%s/%s/lazy", d->g->work_dir, image);
+  char *sock = ferry_path_join(dir, "lazy-pages.socket");
+  json_object *res = NULL;
+  enum op_state s = op_check(d, uid, "pages", &res);
+  int rc = 0;
+  if (s == OP_NONE) {
+    char *args[] = { "pages", "--store", (char *)d->store, "--image", (char *)image, "--lazy-dir", dir, "--timeout",
+                     "86400", NULL };
+    rc = op_start(d, pm, "pages", args, err);
+  } else if (s == OP_RUNNING) {
+    rc = ferry_path_exists(sock) ? 1 : 0;
+  } else {
+    const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
+    json_object *p = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy on %s: %s", d->g->node, msg);
+    pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+    event(d, pm, "Warning", "PagesFailed", "%s: %s", d->g->node, msg);
+    rc = write_pm(d, pm, p, err) < 0 ? -1 : 0;
+    if (rc == 0)
+      op_clear(d, uid, "pages");
+  }
+  json_object_put(res);
+  free(sock);
+  if (rc == 1)
+    *lazy_dir = dir;
+  else
+    free(dir);
+  return rc;
+}
+
 static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
 {
   if (!str(pm, "status.targetPod"))
@@ -682,12 +864,21 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
     pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
     return write_pm(d, pm, p, err);
   }
+  /* post-copy: CRIU's lazy-pages daemon runs first; the restore connects to it */
+  char *lazy_dir = NULL;
+  if (is_postcopy(pm)) {
+    int ready = pages_ready(d, pm, image + sl + 1, &lazy_dir, err);
+    if (ready <= 0)
+      return ready;
+  }
   /* ferry-runc restores this pod's container from this image, once, and nothing else */
   char *ref = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
-  struct ferry_admission a = { ref, (char *)d->store, (char *)image + sl + 1 };
+  struct ferry_admission a = { .pod_migration = ref, .store = (char *)d->store, .image = (char *)image + sl + 1,
+                               .lazy_dir = lazy_dir };
   int rc = ferry_admission_write(d->admission_dir, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", cname,
                                  &a, err);
   free(ref);
+  free(lazy_dir);
   if (rc < 0)
     return -1;
   json_object *patch = pm_status_patch(PM_RESTORING, "Restoring", "pod %s bound to %s: verifying and restoring",
@@ -826,6 +1017,59 @@ static int record_restore_failure(struct daemon *d, json_object *pm, const char 
   return write_pm(d, pm, patch, err);
 }
 
+/* Post-copy, restored: the pod runs while its memory arrives. When the pages
+ * step fails the pod's memory has holes: its container is killed at once and
+ * never started again here (a departed record), then the migration rolls back. */
+static int target_pages(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid");
+  json_object *res = NULL;
+  enum op_state s = op_check(d, uid, "pages", &res);
+  if (s == OP_RUNNING) {
+    *requeue_ms = 500;
+    return 0;
+  }
+  int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
+  const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
+  json_object *patch;
+  if (ok) {
+    patch = pm_status_patch(NULL, NULL, NULL);
+    pm_patch_condition(patch, pm, "MemoryTransferred", 1, "PagesArrived", msg);
+    static const char *const keys[] = { "pagesMs", "pages" };
+    timings_into(patch, pm, res, keys, 2);
+    event(d, pm, "Normal", "MemoryTransferred", "%s: %s in %lld ms", d->g->node, msg,
+          (long long)json_object_get_int64(get(get(res, "timings"), "pagesMs")));
+  } else {
+    const char *ns = str(pm, "metadata.namespace"), *tpod = str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
+    json_object *pod = target_pod(d, pm);
+    const char *tuid = pod ? str(pod, "metadata.uid") : str(pm, "status.targetPodUID");
+    struct ferry_restored r;
+    ferry_error e2 = FERRY_ERROR_INIT;
+    char *ref = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
+    if (tuid && cname && ferry_departed_write(d->admission_dir, tuid, cname, ref, &e2) < 0)
+      log_error("%s: %s", tpod, ferry_error_msg(&e2));
+    ferry_error_clear(&e2);
+    if (cname && ferry_restored_read(d->admission_dir, ns, tpod, cname, &r, &e2) == 0) {
+      struct ferry_runc rr = runc_for(d);
+      if (ferry_runc_kill(&rr, r.container_id, "KILL", &e2) < 0)
+        log_warn("killing %s (memory incomplete): %s", r.container_id, ferry_error_msg(&e2));
+      else
+        log_warn("%s: killed container %s: its memory did not all arrive", tpod, r.container_id);
+      ferry_restored_free(&r);
+    }
+    ferry_error_clear(&e2);
+    free(ref);
+    patch = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy to %s: %s", d->g->node, msg);
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_RESTORING));
+    event(d, pm, "Warning", "PagesFailed", "%s: %s; the restored container was stopped", d->g->node, msg);
+  }
+  json_object_put(res);
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  op_clear(d, uid, "pages");
+  return 0;
+}
+
 static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *phase = pm_phase(pm);
@@ -883,7 +1127,13 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     json_object_put(pod);
     return rc;
   }
+  if (!strcmp(phase, PM_RESTORING) && is_postcopy(pm) && !pm_condition_true(pm, "MemoryTransferred"))
+    return target_pages(d, pm, requeue_ms, err);
   if (!strcmp(phase, PM_ROLLING_BACK) && !pm_condition_true(pm, "TargetReleased")) {
+    if (is_postcopy(pm) && !op_stop(d, pm, "pages")) { /* the lazy-pages daemon goes first */
+      *requeue_ms = 300;
+      return 0;
+    }
     int released = target_release(d, pm, err);
     if (released <= 0) {
       *requeue_ms = 300;
@@ -894,6 +1144,10 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     return write_pm(d, pm, patch, err);
   }
   if (!strcmp(phase, PM_FAILED) || !strcmp(phase, PM_ROLLED_BACK)) { /* leftovers only */
+    if (is_postcopy(pm) && !op_stop(d, pm, "pages")) {
+      *requeue_ms = 300;
+      return 0;
+    }
     const char *cname = container_name(pm);
     if (cname && ferry_admission_remove(d->admission_dir, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "",
                                         cname, err) < 0)
@@ -1079,13 +1333,37 @@ static int children_running(const struct daemon *d)
   return 0;
 }
 
+/* The Node's first InternalIP (where other nodes reach this one), or NULL. */
+static char *node_internal_ip(struct daemon *d)
+{
+  json_object *node = NULL;
+  struct ferry_kube_status st = { 0 };
+  ferry_error err = FERRY_ERROR_INIT;
+  char *ip = NULL;
+  if (ferry_kube_get(d->kube, &FERRY_KUBE_NODES, NULL, d->g->node, &node, &st, &err) == 0) {
+    json_object *addrs = get(get(node, "status"), "addresses");
+    for (size_t i = 0; addrs && !ip && i < json_object_array_length(addrs); i++) {
+      json_object *a = json_object_array_get_idx(addrs, i);
+      if (!strcmp(str(a, "type") ?: "", "InternalIP") && str(a, "address"))
+        ip = ferry_strdup(str(a, "address"));
+    }
+  } else {
+    log_warn("node %s: %s", d->g->node, ferry_error_msg(&err));
+  }
+  ferry_error_clear(&err);
+  json_object_put(node);
+  return ip;
+}
+
 static void usage(FILE *f)
 {
   fputs("usage: ferry-agent [--node NAME ...] daemon --store URL --runc-root DIR [--kubeconfig FILE]\n"
         "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
-        "         [--admission-dir DIR]\n"
+        "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
         "  --runc-root:     the runtime's state root of this node's pod containers\n"
-        "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n",
+        "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
+        "  --migration-address: where other nodes fetch post-copy memory from (default: the Node's InternalIP)\n"
+        "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n",
         f);
 }
 
@@ -1104,6 +1382,7 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
     { "runc-root", required_argument, NULL, 'r' },  { "state-dir", required_argument, NULL, 'S' },
     { "namespace", required_argument, NULL, 'n' },  { "metrics-listen", required_argument, NULL, 'm' },
     { "admission-dir", required_argument, NULL, 'a' }, { "lease-seconds", required_argument, NULL, 'l' },
+    { "migration-address", required_argument, NULL, 'A' }, { "migration-bandwidth", required_argument, NULL, 'B' },
     { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
   };
   optind = 0;
@@ -1118,6 +1397,18 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
     case 'm': d.metrics_listen = optarg; break;
     case 'a': d.admission_dir = optarg; break;
     case 'l': d.lease_seconds = atoi(optarg); break;
+    case 'A': d.migration_address = ferry_strdup(optarg); break;
+    case 'B': {
+      uint64_t bps;
+      ferry_error e = FERRY_ERROR_INIT;
+      if (ferry_relay_parse_bandwidth(optarg, &bps, &e) < 0) {
+        fprintf(stderr, "ferry-agent daemon: --migration-%s\n", ferry_error_msg(&e));
+        ferry_error_clear(&e);
+        return 2;
+      }
+      d.bandwidth = optarg;
+      break;
+    }
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
@@ -1163,7 +1454,10 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
     log_error("daemon: %s", ferry_error_msg(&err));
     goto out;
   }
-  log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d", g->node, d.store, d.runc_root, port);
+  if (!d.migration_address)
+    d.migration_address = node_internal_ip(&d);
+  log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d, post-copy memory served on %s",
+           g->node, d.store, d.runc_root, port, d.migration_address ? d.migration_address : "(no InternalIP: none)");
   int64_t next_lease = 0, last_lease_ok = 0;
   rc = 0;
   while (!stop) {
@@ -1218,5 +1512,6 @@ out:
     free(d.children[i].key);
   free(ops);
   free(fs);
+  free(d.migration_address);
   return rc;
 }

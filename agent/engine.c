@@ -29,6 +29,16 @@ int engine_strategy_parse(const char *name)
   return -1;
 }
 
+/* What a preCopy request runs as on this node, said once in the log. */
+static char *precopy_note(const char *criu)
+{
+  char *note = engine_precopy_unsupported(criu);
+  if (!note) /* a node with soft-dirty tracking: the pre-dump rounds are not written yet */
+    note = ferry_strdup("preCopy: iterative pre-dumps are not implemented yet; preCopy migrations run as stopAndCopy");
+  log_warn("%s", note);
+  return note;
+}
+
 void engine_result_free(struct engine_result *r)
 {
   free(r->message);
@@ -401,13 +411,16 @@ out:
 int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
                       const char *name, struct engine_source *src, struct engine_result *res)
 {
-  if (engine_strategy_parse(o->strategy) != STRATEGY_STOP_AND_COPY) {
-    set_result(res, ENGINE_USAGE, "failed", "checkpoint writes a whole image (stopAndCopy); %s needs both nodes: use "
-               "migrate", o->strategy);
+  int strategy = engine_strategy_parse(o->strategy);
+  if (strategy == STRATEGY_POST_COPY || strategy < 0) {
+    set_result(res, ENGINE_USAGE, "failed", "a whole-image checkpoint is stopAndCopy (or preCopy), not %s", o->strategy);
     memset(src, 0, sizeof *src);
     return -1;
   }
-  return checkpoint_impl(o, root, id, store, name, src, NULL, res);
+  char *note = strategy == STRATEGY_PRE_COPY ? precopy_note(o->criu) : NULL;
+  int rc = checkpoint_impl(o, root, id, store, name, src, NULL, res);
+  res->strategy_note = note;
+  return rc;
 }
 
 /* The target's config.json: the image's, with the root at "rootfs" and the
@@ -709,6 +722,88 @@ out:
   return rc;
 }
 
+int engine_postcopy_checkpoint(const struct engine_opts *o, const char *root, const char *id,
+                               const struct ferry_store *store, const char *name, struct engine_source *src,
+                               struct lazy_source *ls, struct engine_result *res)
+{
+  char *why = lazy_unsupported_reason();
+  if (why) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "postCopy is not possible on this node: %s", why);
+    free(why);
+    memset(src, 0, sizeof *src);
+    return -1;
+  }
+  if (o->flags.leave_running) {
+    set_result(res, ENGINE_USAGE, "failed", "postCopy moves the container: --leave-running does not apply");
+    memset(src, 0, sizeof *src);
+    return -1;
+  }
+  if (checkpoint_impl(o, root, id, store, name, src, ls, res) < 0)
+    return -1;
+  set_result(res, ENGINE_OK, "serving", "container %s frozen, image %s published, memory served on %s", id,
+             res->image_dir, ls->page_server);
+  return 0;
+}
+
+int engine_postcopy_release(const struct engine_opts *o, const struct engine_source *src, struct lazy_source *ls,
+                            const char *name, struct engine_result *res)
+{
+  char *why = NULL;
+  int64_t t0 = ferry_now_mono_ms();
+  int rc = lazy_dump_finish(ls, o->timeout_ms > 0 ? o->timeout_ms : -1, &why);
+  res->bytes_after_restore = lazy_source_bytes(ls);
+  if (rc == 0) {
+    res->pages_ms = ferry_now_mono_ms() - t0;
+    set_result(res, ENGINE_OK, "released", "every page of container %s was sent (%llu bytes); it is gone from the source",
+               src->id, (unsigned long long)res->bytes_after_restore);
+  } else {
+    char *all = ferry_asprintf("post-copy did not finish: %s", why);
+    postcopy_recover(o, src, name, all, res);
+    free(all);
+  }
+  free(why);
+  return rc;
+}
+
+int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store *store, const char *name,
+                          const char *lazy_work, struct engine_result *res)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_manifest m = { 0 };
+  char *image_dir = NULL, *criu_dir = NULL, *why = NULL;
+  pid_t daemon = 0;
+  int64_t t0 = ferry_now_mono_ms();
+  if (ferry_store_open(store, name, &image_dir, &err) < 0 || ferry_manifest_load(image_dir, &m, &err) < 0 ||
+      ferry_manifest_verify(image_dir, &m, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "pages: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (!m.lazy_pages) {
+    set_result(res, ENGINE_USAGE, "failed", "image %s is not a post-copy image", name);
+    goto out;
+  }
+  criu_dir = ferry_path_join(image_dir, "criu");
+  if (ferry_rm_rf(lazy_work, &err) < 0 || ferry_mkdir_p(lazy_work, 0700, &err) < 0 ||
+      lazy_daemon_start(o->criu, criu_dir, lazy_work, m.page_server, &daemon, &err) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "pages: %s", ferry_error_msg(&err));
+    goto out;
+  }
+  log_info("lazy-pages daemon for image %s ready in %s, fetching from %s", name, lazy_work, m.page_server);
+  if (lazy_daemon_wait(daemon, lazy_work, o->timeout_ms > 0 ? o->timeout_ms : -1, &why) < 0) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", why);
+    goto out;
+  }
+  res->pages_ms = ferry_now_mono_ms() - t0;
+  set_result(res, ENGINE_OK, "pages-arrived", "every page of image %s arrived from %s", name, m.page_server);
+out:
+  free(image_dir);
+  free(criu_dir);
+  free(why);
+  ferry_manifest_free(&m);
+  ferry_error_clear(&err);
+  return res->exit_code == ENGINE_OK ? 0 : -1;
+}
+
 int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
                    const struct ferry_store *store, const char *name, struct engine_result *res)
 {
@@ -723,13 +818,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   }
   if (strategy == STRATEGY_POST_COPY)
     return migrate_postcopy(o, root, id, t, store, name, res);
-  char *note = NULL;
-  if (strategy == STRATEGY_PRE_COPY && !(note = engine_precopy_unsupported(o->criu))) {
-    /* Never reached on kernels without soft-dirty; see engine_precopy_unsupported. */
-    note = ferry_strdup("preCopy: iterative pre-dumps are not implemented yet; ran stopAndCopy");
-  }
-  if (note)
-    log_warn("%s", note);
+  char *note = strategy == STRATEGY_PRE_COPY ? precopy_note(o->criu) : NULL;
   struct engine_source src;
   int64_t t0 = ferry_now_mono_ms();
   int ck = checkpoint_impl(o, root, id, store, name, &src, NULL, res);

@@ -69,4 +69,19 @@ int engine_restore(const struct engine_opts *o, const struct engine_target *t, c
 int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
                    const struct ferry_store *store, const char *name, struct engine_result *res);
 
+/* Post-copy split over two nodes' agents (the daemon's steps). The source:
+ * freeze, publish the small image and serve the memory (0: serving on
+ * ls->page_server); then wait until every page went (0: released, the container
+ * is gone) or thaw the container when the transfer fails. */
+struct lazy_source;
+int engine_postcopy_checkpoint(const struct engine_opts *o, const char *root, const char *id,
+                               const struct ferry_store *store, const char *name, struct engine_source *src,
+                               struct lazy_source *ls, struct engine_result *res);
+int engine_postcopy_release(const struct engine_opts *o, const struct engine_source *src, struct lazy_source *ls,
+                            const char *name, struct engine_result *res);
+/* The target: CRIU's lazy-pages daemon for the image, with its socket in
+ * lazy_work (where the restore must find it), run until every page arrived. */
+int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store *store, const char *name,
+                          const char *lazy_work, struct engine_result *res);
+
 #endif

@@ -23,6 +23,24 @@
  * descriptor", the lazy transfer fails). */
 #define CRIU_PAGE_PIPE_BYTES 4194304L
 
+volatile sig_atomic_t lazy_stop;
+
+/* ferry_proc_wait_child in slices, giving up when lazy_stop is set (returns 2). */
+static int wait_or_stop(pid_t pid, int timeout_ms, int *code)
+{
+  int64_t deadline = timeout_ms >= 0 ? ferry_now_mono_ms() + timeout_ms : 0;
+  for (;;) {
+    int64_t left = timeout_ms >= 0 ? deadline - ferry_now_mono_ms() : 200;
+    int r = ferry_proc_wait_child(pid, left < 0 ? 0 : left > 200 ? 200 : (int)left, code);
+    if (r != 0)
+      return r;
+    if (lazy_stop)
+      return 2;
+    if (timeout_ms >= 0 && ferry_now_mono_ms() >= deadline)
+      return 0;
+  }
+}
+
 static int has_cap(int cap)
 {
   char *text = NULL;
@@ -206,9 +224,10 @@ void lazy_dump_abort(struct lazy_source *ls)
 int lazy_dump_finish(struct lazy_source *ls, int timeout_ms, char **why)
 {
   int code = 0;
-  int ended = ls->dump_pid > 0 ? ferry_proc_wait_child(ls->dump_pid, timeout_ms, &code) : 1;
+  int ended = ls->dump_pid > 0 ? wait_or_stop(ls->dump_pid, timeout_ms, &code) : 1;
   if (ended != 1) {
-    *why = ferry_asprintf("CRIU's page server did not finish within %d ms", timeout_ms);
+    *why = ended == 2 ? ferry_strdup("stopped before CRIU's page server had sent every page")
+                      : ferry_asprintf("CRIU's page server did not finish within %d ms", timeout_ms);
     lazy_dump_abort(ls);
     return -1;
   }
@@ -324,13 +343,14 @@ int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, 
 int lazy_daemon_wait(pid_t pid, const char *work, int timeout_ms, char **why)
 {
   int code = 0;
-  int ended = ferry_proc_wait_child(pid, timeout_ms, &code);
+  int ended = wait_or_stop(pid, timeout_ms, &code);
   if (ended == 1 && code == 0)
     return 0;
   char *log = ferry_path_join(work, "lazy-pages.log");
   if (ended != 1) {
     ferry_proc_kill_group(pid);
-    char *what = ferry_asprintf("not every page arrived within %d ms", timeout_ms);
+    char *what = ended == 2 ? ferry_strdup("stopped before every page arrived")
+                            : ferry_asprintf("not every page arrived within %d ms", timeout_ms);
     *why = ferry_criu_explain(what, log);
     free(what);
   } else {

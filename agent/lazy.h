@@ -13,6 +13,12 @@
 #include "error.h"
 #include "runc.h"
 
+#include <signal.h>
+
+/* Set (by a SIGTERM handler) to give up waiting: the waits below then stop what
+ * they wait for and fail. */
+extern volatile sig_atomic_t lazy_stop;
+
 struct lazy_source {
   pid_t dump_pid;    /* leads the process group of runc and CRIU */
   pid_t relay_pid;

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "proc.h"
+#include "lazy.h"
 #include "relay.h"
 #include "runc.h"
 #include "store.h"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
         "  checkpoint  checkpoint a container into a store\n"
         "  restore     verify an image and restore its container on this node\n"
         "  migrate     checkpoint, restore on the target, roll back on failure\n"
+        "  pages       post-copy on the target: fetch an image's memory from its source\n"
         "  inspect     print and verify an image\n"
         "  daemon      do this node's part of PodMigrations (watches the Kubernetes API)\n"
         "\n"
@@ -64,14 +66,14 @@ struct cmd_opts {
   int timeout_s;
   struct ferry_criu_flags flags;
   const char *rootfs_diff;
-  const char *strategy, *page_server;
+  const char *strategy, *page_server, *ready_file, *lazy_dir;
   uint64_t bandwidth;
 };
 
 enum {
   O_ROOT = 256, O_STORE, O_IMAGE, O_BUNDLE, O_NETNS, O_ID, O_LOG, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_TIMEOUT,
   O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF,
-  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_HELP
+  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, O_LAZY_DIR, O_HELP
 };
 
 static const struct option cmd_long[] = {
@@ -97,6 +99,8 @@ static const struct option cmd_long[] = {
   { "strategy", required_argument, NULL, O_STRATEGY },
   { "page-server", required_argument, NULL, O_PAGE_SERVER },
   { "bandwidth", required_argument, NULL, O_BANDWIDTH },
+  { "ready-file", required_argument, NULL, O_READY_FILE },
+  { "lazy-dir", required_argument, NULL, O_LAZY_DIR },
   { "help", no_argument, NULL, O_HELP },
   { NULL, 0, NULL, 0 },
 };
@@ -171,6 +175,8 @@ static int parse_cmd(int argc, char **argv, const char *cmd, const int *allowed,
       c->strategy = optarg;
       break;
     case O_PAGE_SERVER: c->page_server = optarg; break;
+    case O_READY_FILE: c->ready_file = optarg; break;
+    case O_LAZY_DIR: c->lazy_dir = optarg; break;
     case O_BANDWIDTH: {
       ferry_error e = FERRY_ERROR_INIT;
       if (ferry_relay_parse_bandwidth(optarg, &c->bandwidth, &e) < 0) {
@@ -211,11 +217,11 @@ static int check_image_arg(const char *cmd, const char *name)
   return 0;
 }
 
-/* extra (may be NULL, taken): more fields for the JSON answer. */
-static void print_result(const struct globals *g, const char *cmd, const char *container,
-                         const struct engine_result *r, json_object *extra)
+/* The JSON answer. extra (may be NULL, not taken): more fields. */
+static json_object *result_json(const char *cmd, const char *container, const struct engine_result *r,
+                                json_object *extra)
 {
-  if (g->json) {
+  {
     json_object *o = json_object_new_object();
     if (extra) {
       json_object_object_foreach(extra, ek, ev)
@@ -251,6 +257,16 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
       json_object_object_add(o, "strategy", json_object_new_string(r->strategy));
     if (r->strategy_note)
       json_object_object_add(o, "strategyNote", json_object_new_string(r->strategy_note));
+    return o;
+  }
+}
+
+/* extra (may be NULL, taken): more fields for the JSON answer. */
+static void print_result(const struct globals *g, const char *cmd, const char *container,
+                         const struct engine_result *r, json_object *extra)
+{
+  if (g->json) {
+    json_object *o = result_json(cmd, container, r, extra);
     printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     fflush(stdout);
     json_object_put(o);
@@ -303,10 +319,93 @@ static int open_store(const char *cmd, const char *url, struct ferry_store *s)
   return 0;
 }
 
+static void on_term(int sig)
+{
+  (void)sig;
+  lazy_stop = 1;
+}
+
+/* SIGTERM and SIGINT end a post-copy wait cleanly (CRIU stopped, the container thawed). */
+static void stop_on_term(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_term;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+}
+
+/* The source's half of a post-copy: the answer "serving" goes to --ready-file
+ * (or stdout) once the image is published; the process stays until the last page
+ * went, then answers again (released, or rolled back). */
+static int checkpoint_postcopy(const struct globals *g, const struct cmd_opts *c, const struct engine_opts *o,
+                               const struct ferry_store *s, const char *id)
+{
+  stop_on_term();
+  struct engine_result r = { 0 };
+  struct engine_source src;
+  struct lazy_source ls = { 0 };
+  int rc;
+  json_object *extra = json_object_new_object();
+  if (engine_postcopy_checkpoint(o, c->root, id, s, c->image, &src, &ls, &r) == 0) {
+    json_object_object_add(extra, "bundle", json_object_new_string(src.bundle));
+    json_object_object_add(extra, "frozenAtMs", json_object_new_int64(wall_of(src.freeze_mono_ms)));
+    json_object_object_add(extra, "pageServer", json_object_new_string(ls.page_server));
+    json_object *ready = result_json("checkpoint", id, &r, extra);
+    const char *text = json_object_to_json_string_ext(ready, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    ferry_error err = FERRY_ERROR_INIT;
+    if (c->ready_file) {
+      if (ferry_write_file_atomic(c->ready_file, text, strlen(text), &err) < 0) {
+        log_error("%s", ferry_error_msg(&err)); /* no one will know to restore: give up now */
+        lazy_stop = 1;
+      }
+    } else if (g->json) {
+      printf("%s\n", text);
+      fflush(stdout);
+    } else {
+      printf("serving: %s\n", r.message);
+      fflush(stdout);
+    }
+    ferry_error_clear(&err);
+    json_object_put(ready);
+    engine_postcopy_release(o, &src, &ls, c->image, &r);
+  }
+  print_result(g, "checkpoint", id, &r, extra);
+  rc = (int)r.exit_code;
+  lazy_source_free(&ls);
+  engine_source_free(&src);
+  engine_result_free(&r);
+  return rc;
+}
+
+/* The target's half of a post-copy: CRIU's lazy-pages daemon, until every page arrived. */
+static int cmd_pages(const struct globals *g, int argc, char **argv)
+{
+  static const int allowed[] = { O_STORE, O_IMAGE, O_LAZY_DIR, O_TIMEOUT, 0 };
+  struct cmd_opts c;
+  int rc = parse_cmd(argc, argv, "pages", allowed, &c);
+  if (rc || (rc = check_image_arg("pages", c.image)) || (rc = require("pages", "--lazy-dir", c.lazy_dir)))
+    return rc;
+  struct ferry_store s;
+  if ((rc = open_store("pages", c.store, &s)))
+    return rc;
+  stop_on_term();
+  struct engine_opts o = engine_opts_for(g, &c);
+  struct engine_result r = { 0 };
+  engine_postcopy_pages(&o, &s, c.image, c.lazy_dir, &r);
+  print_result(g, "pages", NULL, &r, NULL);
+  rc = (int)r.exit_code;
+  engine_result_free(&r);
+  ferry_store_free(&s);
+  return rc;
+}
+
 static int cmd_checkpoint(const struct globals *g, int argc, char **argv)
 {
   static const int allowed[] = { O_ROOT, O_STORE, O_IMAGE, O_TIMEOUT, O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS,
-                                 O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF, 0 };
+                                 O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF,
+                                 O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "checkpoint", allowed, &c);
   if (rc || (rc = require("checkpoint", "--root", c.root)) || (rc = check_image_arg("checkpoint", c.image)))
@@ -319,6 +418,11 @@ static int cmd_checkpoint(const struct globals *g, int argc, char **argv)
   if ((rc = open_store("checkpoint", c.store, &s)))
     return rc;
   struct engine_opts o = engine_opts_for(g, &c);
+  if (engine_strategy_parse(c.strategy) == STRATEGY_POST_COPY) {
+    rc = checkpoint_postcopy(g, &c, &o, &s, argv[optind]);
+    ferry_store_free(&s);
+    return rc;
+  }
   struct engine_result r = { 0 };
   struct engine_source src;
   memset(&src, 0, sizeof src);
@@ -605,6 +709,8 @@ int main(int argc, char **argv)
     return cmd_restore(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "migrate"))
     return cmd_migrate(&g, sub_argc, sub_argv);
+  if (!strcmp(cmd, "pages"))
+    return cmd_pages(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "inspect"))
     return cmd_inspect(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "daemon")) {

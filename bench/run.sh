@@ -1,30 +1,60 @@
 #!/usr/bin/env bash
-# Node engine benchmark: downtime and image size of `ferry-agent migrate` for a
-# workload holding N MiB of touched memory, next to plain `runc checkpoint` +
-# `runc restore` of the same workload between the same two nodes, in the same run.
+# Node engine benchmark: for a workload holding N MiB of touched memory, the
+# downtime, total time and bytes moved of each Ferry strategy (`ferry-agent
+# migrate --strategy ...`), next to plain `runc checkpoint` + `runc restore` and
+# `podman container checkpoint --export` + `podman container restore --import`
+# (Debian's podman, through runc and the same CRIU) of the same workload, in the
+# same run, alternating the order.
 #
-#   bench/run.sh                    sizes 64 512, 5 runs each
-#   BENCH_SIZES="64 512 2048" BENCH_RUNS=3 bench/run.sh
+#   bench/run.sh                                   sizes 64 512 2048, 5 runs each
+#   BENCH_SIZES="64 512" BENCH_RUNS=3 bench/run.sh
+#   BENCH_TOOLS="postCopy runc" bench/run.sh       a subset (stopAndCopy preCopy postCopy runc podman)
 #
-# Downtime: from the start of the checkpoint (the container freezes within
-# milliseconds of it) to the restored process running on the target (runc restore
-# returned). For Ferry it also includes writing the root filesystem changes, the
+# Downtime: from the freeze (the start of the dump) to the process running again
+# on the target. For Ferry it includes writing the root filesystem changes, the
 # manifest with every file's SHA-256, the fsyncs and the verification before the
-# restore: what a migration that never restores a corrupted image costs.
-# Results: a Markdown table on stdout and in bench/results/.
+# restore. For postCopy the memory arrives after that: "total" runs until the
+# last page arrived and the source was released. For runc and podman, total =
+# downtime (nothing happens before or after the freeze).
+# Results: bench/results/strategies-STAMP.md (Markdown table) and .png (gnuplot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 # shellcheck source=scripts/lib/nodes.sh
 source scripts/lib/nodes.sh
 
-SIZES=${BENCH_SIZES:-64 512}
+SIZES=${BENCH_SIZES:-64 512 2048}
 RUNS=${BENCH_RUNS:-5}
+TOOLS=${BENCH_TOOLS:-stopAndCopy preCopy postCopy runc podman}
 CRIU=${FERRY_CRIU:-/opt/ferry/criu/bin/criu}
-AGENT=${FERRY_BIN:-$top/bin}/ferry-agent
 NODES_NET=10.231.11
+
+# What the benchmark needs besides the test dependencies: podman and gnuplot.
+need=()
+command -v podman >/dev/null || need+=(podman)
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+if ((${#need[@]})); then
+  echo "bench: installing ${need[*]}" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}" >&2
+fi
+# CRIU's page server needs 4 MiB pipes (see docs/strategies.md)
+[ "$(cat /proc/sys/fs/pipe-max-size)" -ge 4194304 ] || echo 4194304 > /proc/sys/fs/pipe-max-size
+
 work=$(mktemp -d /var/tmp/ferry-bench.XXXXXX)
-trap 'nodes_cleanup; rm -rf "$work"' EXIT
+# a copy of the binaries: a rebuild during the run must not change them
+cp -a "${FERRY_BIN:-$top/bin}" "$work/bin"
+export FERRY_BIN=$work/bin
+AGENT=$FERRY_BIN/ferry-agent
+# podman: its own storage under $work, runc as the runtime, and runc finds this CRIU on PATH.
+PODMAN=(podman --root "$work/podman/root" --runroot "$work/podman/run" --storage-driver vfs --runtime runc
+        --cgroup-manager cgroupfs --events-backend none)
+cleanup() {
+  "${PODMAN[@]}" rm -af -t 0 >/dev/null 2>&1 || true
+  nodes_cleanup
+  umount -R "$work/podman" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
 nodes_setup "$work/nodes"
 raw=$work/raw.tsv
 : > "$raw"
@@ -35,37 +65,53 @@ start_workload() { # NODE ID SIZE -> prints the bundle
   local b
   b=$(nodes_bundle "$1" "$2" /bin/workload --mem "$3")
   "$AGENT" --work-dir "$(nodes_work "$1")" run --root "$(nodes_root "$1")" --bundle "$b" "$2" >/dev/null
-  nodes_wait_count "$b/rootfs" 2 600 >/dev/null
+  nodes_wait_count "$b/rootfs" 2 1200 >/dev/null
   echo "$b"
 }
 
 remove() { # NODE ID
   runc --root "$(nodes_root "$1")" delete -f "$2" >/dev/null 2>&1 || true
-  umount "$NODES_DIR/$1/bundles/$2/rootfs" 2>/dev/null || true
+  while umount "$NODES_DIR/$1/bundles/$2/rootfs" 2>/dev/null; do :; done
   rm -rf "$NODES_DIR/$1/bundles/$2" "$NODES_DIR/$1/layers/$2"
 }
 
-bench_ferry() { # SIZE RUN
-  local id="f$1-$2" a b t0 t1 json
-  a=$(start_workload a "$id" "$1")
-  b=$(nodes_bundle b "$id" /bin/workload --mem "$1")
-  t0=$(now_ms)
-  json=$("$AGENT" --json --work-dir "$(nodes_work a)" migrate --root "$(nodes_root a)" \
+# check_moved ROOTFS SIZE: the count goes on and the memory checks out.
+check_moved() {
+  local before v i
+  before=$(cat "$1/tmp/count")
+  nodes_wait_count "$1" "$before" 1200 >/dev/null
+  rm -f "$1/tmp/verify"
+  touch "$1/tmp/verify-request"
+  for ((i = 0; i < 1200; i++)); do
+    [ -s "$1/tmp/verify" ] && break
+    sleep 0.05
+  done
+  v=$(cat "$1/tmp/verify" 2>/dev/null || true)
+  [[ "$v" == "ok "*" $2" ]] || { echo "bench: memory check after the move: '$v'" >&2; exit 1; }
+}
+
+# columns: tool size downtime_ms total_ms bytes_before bytes_during bytes_after note
+bench_ferry() { # STRATEGY SIZE RUN
+  local strategy=$1 size=$2 id="f${1:0:4}$2-$3" tid a b json
+  tid=$id-b
+  a=$(start_workload a "$id" "$size")
+  b=$(nodes_bundle b "$tid" /bin/workload --mem "$size")
+  rm -f "$b/config.json"
+  json=$("$AGENT" --json --log-level warn --work-dir "$(nodes_work a)" migrate --root "$(nodes_root a)" \
     --store "dir://$NODES_STORE" --image "$id" --to-root "$(nodes_root b)" --to-bundle "$b" \
-    --to-netns "/var/run/netns/$(nodes_ns b)" "$id")
-  t1=$(now_ms)
-  local before
-  before=$(cat "$b/rootfs/tmp/count")
-  nodes_wait_count "$b/rootfs" "$before" 600 >/dev/null # it goes on counting on the target
-  python3 - "$json" "$1" "$((t1 - t0))" >> "$raw" <<'PY'
+    --to-netns "/var/run/netns/$(nodes_ns b)" --id "$tid" --strategy "$strategy" --timeout 900 "$id")
+  check_moved "$b/rootfs" "$size"
+  python3 - "$json" "$size" "$strategy" >> "$raw" <<'PY'
 import json, sys
-r = json.loads(sys.argv[1]); t = r["timings"]
+r = json.loads(sys.argv[1]); t = r["timings"]; b = r["bytesMoved"]
 assert r["outcome"] == "migrated", r
-print("\t".join(map(str, ["ferry-agent migrate", sys.argv[2], t["downtimeMs"], t["dumpMs"],
-                          t["restoreMs"], r["bytes"], sys.argv[3]])))
+used = r["strategy"]
+tool = "ferry " + sys.argv[3] + ("" if used == sys.argv[3] else f" (ran {used})")
+print("\t".join(map(str, [tool, sys.argv[2], t["downtimeMs"], t["totalMs"], b["beforeFreeze"],
+                          b["duringFreeze"], b["afterRestore"], r.get("strategyNote", "")])))
 PY
   remove a "$id"
-  remove b "$id"
+  remove b "$tid"
   rm -rf "${NODES_STORE:?}/$id" "${NODES_DIR:?}/a/work/$id"
 }
 
@@ -77,59 +123,136 @@ fail_runc() { # ID dump|restore
 }
 
 bench_runc() { # SIZE RUN
-  local id="r$1-$2" a b t0 t1 t2 img="$NODES_STORE/plain-$1-$2"
+  local id="r$1-$2" a b t0 t2 img="$NODES_STORE/plain-$1-$2"
   a=$(start_workload a "$id" "$1")
   b=$(nodes_bundle b "$id" /bin/workload --mem "$1")
+  # plain runc carries no file-system changes: B restores on A's root file system
+  # (files the process holds open, such as a half-written one, must be there)
+  mount --bind "$a/rootfs" "$b/rootfs"
   t0=$(now_ms)
   runc --criu "$CRIU" --root "$(nodes_root a)" --log "$work/$id.log" --log-format json checkpoint \
     --image-path "$img" --work-path "$work/w-$id-dump" "$id" || fail_runc "$id" dump
-  t1=$(now_ms)
   # stdio: pipes, as the container had (a host file cannot be restored)
   runc --criu "$CRIU" --root "$(nodes_root b)" --log "$work/$id.log" --log-format json restore --detach \
     --image-path "$img" --work-path "$work/w-$id-restore" --bundle "$b" "$id" < <(:) > >(cat > /dev/null) 2>&1 ||
     fail_runc "$id" restore
   t2=$(now_ms)
-  nodes_wait_count "$b/rootfs" 0 600 >/dev/null
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t1 - t0))" \
-    "$((t2 - t1))" "$(du -sb "$img" | cut -f1)" "$((t2 - t0))" >> "$raw"
+  check_moved "$b/rootfs" "$1"
+  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t2 - t0))" \
+    "$(du -sb "$img" | cut -f1)" >> "$raw"
   remove a "$id"
   remove b "$id"
   rm -rf "$img" "$work/w-$id-dump" "$work/w-$id-restore"
 }
 
+podman_image_ready=
+podman_image() {
+  [ -n "$podman_image_ready" ] && return 0
+  tar -C "$NODES_DIR/base" -cf "$work/base.tar" .
+  "${PODMAN[@]}" import "$work/base.tar" localhost/ferry-bench:latest >/dev/null
+  podman_image_ready=1
+}
+
+bench_podman() { # SIZE RUN
+  local id="p$1-$2" t0 t2 m exp
+  exp="$work/$id.tar"
+  podman_image
+  PATH="$(dirname "$CRIU"):$PATH" "${PODMAN[@]}" run -d --name "$id" --network none \
+    --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 localhost/ferry-bench:latest /bin/workload --mem "$1" >/dev/null
+  m=$("${PODMAN[@]}" mount "$id")
+  nodes_wait_count "$m" 2 1200 >/dev/null
+  t0=$(now_ms)
+  PATH="$(dirname "$CRIU"):$PATH" "${PODMAN[@]}" container checkpoint --export "$exp" --compress none "$id" >/dev/null
+  "${PODMAN[@]}" rm -f "$id" >/dev/null
+  PATH="$(dirname "$CRIU"):$PATH" "${PODMAN[@]}" container restore --import "$exp" >/dev/null
+  t2=$(now_ms)
+  m=$("${PODMAN[@]}" mount "$id")
+  check_moved "$m" "$1"
+  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t\n' "podman checkpoint --export + restore --import" "$1" "$((t2 - t0))" \
+    "$((t2 - t0))" "$(stat -c %s "$exp")" >> "$raw"
+  "${PODMAN[@]}" rm -f -t 0 "$id" >/dev/null
+  rm -f "$exp"
+}
+
+run_tool() { # TOOL SIZE RUN
+  case $1 in
+  runc) bench_runc "$2" "$3" ;;
+  podman) bench_podman "$2" "$3" ;;
+  *) bench_ferry "$1" "$2" "$3" ;;
+  esac
+}
+
 for size in $SIZES; do
   for ((i = 1; i <= RUNS; i++)); do
-    echo "bench: ${size} MiB run $i/$RUNS" >&2
-    # alternate the order so neither tool always runs on a warmer page cache
-    if ((i % 2)); then bench_ferry "$size" "$i"; bench_runc "$size" "$i"
-    else bench_runc "$size" "$i"; bench_ferry "$size" "$i"; fi
+    # rotate the order so no tool always runs first on a cold or warm page cache
+    read -r -a tools <<< "$TOOLS"
+    n=${#tools[@]}
+    for ((k = 0; k < n; k++)); do
+      tool=${tools[$(((k + i) % n))]}
+      echo "bench: ${size} MiB run $i/$RUNS: $tool" >&2
+      run_tool "$tool" "$size" "$i"
+    done
   done
 done
 
 stamp=$(date -u +%Y-%m-%dT%H%MZ)
-out=bench/results/node-engine-$stamp.md
+out=bench/results/strategies-$stamp
+machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, \
+$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 {
-  echo "# Node engine: stop-and-copy downtime ($stamp)"
+  echo "# Migration strategies: downtime, total time, bytes moved ($stamp)"
   echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
-    "$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r);" \
-    "CRIU $("$CRIU" --version | awk '/^Version:/{print $2}'), $(runc --version | head -1)."
-  echo "Store: a local directory ($(df -T "$NODES_STORE" | awk 'NR==2{print $2}')). $RUNS runs per row; median (min-max)."
+  echo "Machine: $machine; CRIU $("$CRIU" --version | awk '/^Version:/{print $2}'), $(runc --version | head -1)," \
+    "$(podman --version)."
+  echo "Both nodes are network namespaces on this machine; the store is a local directory" \
+    "($(df -T "$NODES_STORE" | awk 'NR==2{print $2}')); post-copy pages go over loopback through Ferry's relay" \
+    "(no bandwidth limit). $RUNS runs per row; median (min-max). Every move was checked: the count went on and" \
+    "the memory pattern verified."
   echo
-  python3 - "$raw" <<'PY'
+  python3 - "$raw" "$out.tsv" <<'PY'
 import sys, statistics
-rows = {}
+rows, notes = {}, {}
 for line in open(sys.argv[1]):
-    tool, size, down, dump, rest, size_b, wall = line.rstrip("\n").split("\t")
-    rows.setdefault((int(size), tool), []).append([int(down), int(dump), int(rest), int(size_b), int(wall)])
+    tool, size, down, total, before, during, after, note = line.rstrip("\n").split("\t")
+    rows.setdefault((int(size), tool), []).append([int(down), int(total), int(before), int(during), int(after)])
+    if note:
+        notes[tool] = note
 def cell(vals):
     return f"{statistics.median(vals):.0f} ({min(vals)}-{max(vals)})"
-print("| memory | tool | downtime ms | dump ms | restore ms | image MiB | command wall ms |")
+def mib(vals):
+    return f"{statistics.median(vals) / 1048576:.1f}"
+print("| memory | tool | downtime ms | total ms | MiB before freeze | MiB during freeze | MiB after restore |")
 print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
-for (size, tool), rs in sorted(rows.items()):
-    cols = list(zip(*rs))
-    print(f"| {size} MiB | {tool} | {cell(cols[0])} | {cell(cols[1])} | {cell(cols[2])} | "
-          f"{statistics.median(cols[3]) / 1048576:.1f} | {cell(cols[4])} |")
+tools = []
+with open(sys.argv[2], "w") as tsv:
+    for (size, tool), rs in sorted(rows.items()):
+        c = list(zip(*rs))
+        print(f"| {size} MiB | {tool} | {cell(c[0])} | {cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {mib(c[4])} |")
+        if tool not in tools:
+            tools.append(tool)
+        tsv.write(f"{tools.index(tool)}\t{size}\t{statistics.median(c[0])}\t{min(c[0])}\t{max(c[0])}\t{tool}\n")
+for tool, note in notes.items():
+    print(f"\n{tool}: {note}")
 PY
-} | tee "$out"
-echo "bench: written to $out" >&2
+} | tee "$out.md"
+# The plot: median downtime (min-max bars) per tool against memory size.
+python3 - "$out.tsv" "$out.gp" "$out.png" "$machine" <<'PY'
+import sys
+tsv, gp, png, machine = sys.argv[1:]
+tools = {}
+for line in open(tsv):
+    idx, size, med, lo, hi, tool = line.rstrip("\n").split("\t")
+    tools.setdefault(int(idx), tool)
+with open(gp, "w") as f:
+    f.write(f'set terminal pngcairo size 1000,600 font ",10"\nset output "{png}"\n')
+    f.write(f'set title "Downtime by memory size (median, min-max)\\n{machine}"\n')
+    f.write('set xlabel "touched memory (MiB)"\nset ylabel "downtime (ms)"\nset logscale xy\n')
+    f.write('set key left top\nset grid\nset xtics (64, 512, 2048)\n')
+    parts = []
+    for i, t in sorted(tools.items()):
+        parts.append(f'"{tsv}" using ($1=={i} ? $2 : NaN):3:4:5 with yerrorlines lw 2 title "{t}"')
+    f.write("plot " + ", \\\n     ".join(parts) + "\n")
+PY
+gnuplot "$out.gp"
+rm -f "$out.gp"
+echo "bench: written to $out.md, $out.png (data $out.tsv)" >&2

@@ -504,9 +504,17 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
 
   struct policy pol;
   policy_for(c, pod, ns, &pol);
-  const char *strategy = str(pm, "spec.strategy") ?: pol.strategy;
-  if (strcmp(strategy, "stopAndCopy") != 0)
-    return fail_pm(c, pm, pod, "StrategyNotSupported", "only stopAndCopy is implemented (preCopy and postCopy: not yet)", err);
+  const char *asked = str(pm, "spec.strategy"), *strategy = asked ?: pol.strategy, *note = NULL;
+  if (!strcmp(strategy, "postCopy") && owner && !strcmp(str(owner, "kind") ?: "", "StatefulSet")) {
+    /* the successor of a StatefulSet's pod takes its name: it can only come once
+     * the source pod is gone, which would end the source serving the memory */
+    static const char why[] = "postCopy cannot move a StatefulSet's pod: its successor, of the same name, is made only "
+                               "after the source pod is deleted, and the source must live until its memory has moved";
+    if (asked)
+      return fail_pm(c, pm, pod, "StrategyNotSupported", why, err);
+    strategy = "stopAndCopy";
+    note = why;
+  }
 
   char why[512];
   const char *reason = NULL;
@@ -576,6 +584,8 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   pm_patch_set(patch, "sourcePodIP", json_object_new_string(ip));
   pm_patch_set(patch, "sourcePodUID", json_object_new_string(str(pod, "metadata.uid") ?: ""));
   pm_patch_set(patch, "strategy", json_object_new_string(strategy));
+  if (note)
+    pm_patch_set(patch, "strategyNote", json_object_new_string(note));
   json_object *gen = get(get(pm, "metadata"), "generation");
   if (gen)
     pm_patch_set(patch, "observedGeneration", json_object_get(gen));
@@ -726,7 +736,11 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
     return schedule(c, pm, requeue_ms, err);
   if (pm_phase_is_terminal(phase))
     return clean_up(c, pm, err);
-  if (!strcmp(phase, PM_RESTORING) && pm_condition_true(pm, "Restored"))
+  /* post-copy: the pod runs on the target once Restored, but the source is kept
+   * until every page arrived and the source let go */
+  if (!strcmp(phase, PM_RESTORING) && pm_condition_true(pm, "Restored") &&
+      (strcmp(str(pm, "status.strategy") ?: "", "postCopy") != 0 ||
+       (pm_condition_true(pm, "MemoryTransferred") && pm_condition_true(pm, "SourceReleased"))))
     return finish(c, pm, err);
   if (!strcmp(phase, PM_TRANSFERRING) && str(pm, "status.owner.uid") && !str(pm, "status.targetPod") &&
       owned_transfer(c, pm, requeue_ms, err) < 0)

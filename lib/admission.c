@@ -52,6 +52,8 @@ int ferry_admission_write(const char *dir, const char *ns, const char *pod, cons
   json_object_object_add(o, "podMigration", json_object_new_string(a->pod_migration));
   json_object_object_add(o, "store", json_object_new_string(a->store));
   json_object_object_add(o, "image", json_object_new_string(a->image));
+  if (a->lazy_dir)
+    json_object_object_add(o, "lazyDir", json_object_new_string(a->lazy_dir));
   const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
   int rc = ferry_write_file_atomic(path, text, strlen(text), err);
   json_object_put(o);
@@ -85,6 +87,8 @@ int ferry_admission_read(const char *dir, const char *ns, const char *pod, const
     }
     *dst[i] = ferry_strdup(json_object_get_string(v));
   }
+  if (json_object_object_get_ex(o, "lazyDir", &v) && json_object_is_type(v, json_type_string))
+    a->lazy_dir = ferry_strdup(json_object_get_string(v));
   rc = 0;
 out:
   json_object_put(o);
@@ -103,6 +107,7 @@ void ferry_admission_free(struct ferry_admission *a)
   free(a->pod_migration);
   free(a->store);
   free(a->image);
+  free(a->lazy_dir);
   memset(a, 0, sizeof *a);
 }
 

@@ -18,6 +18,7 @@ struct ferry_admission {
   char *pod_migration; /* NS/NAME */
   char *store;         /* dir:///... */
   char *image;         /* the image's name in the store */
+  char *lazy_dir;      /* post-copy: the work directory of the lazy-pages daemon (NULL otherwise) */
 };
 
 int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,

@@ -177,6 +177,16 @@ int maybe_restore(const struct invocation *in)
     goto fail;
   }
   criu_dir = ferry_path_join(image_dir, "criu");
+  /* post-copy: the memory comes from the lazy-pages daemon the agent started,
+   * whose socket runc's CRIU finds in its work directory */
+  char *lazy_sock = adm.lazy_dir ? ferry_path_join(adm.lazy_dir, "lazy-pages.socket") : NULL;
+  int lazy_ok = !m.lazy_pages || (lazy_sock && ferry_path_exists(lazy_sock));
+  free(lazy_sock);
+  if (!lazy_ok) {
+    report_error(in, "restore of %s/%s: image %s holds no memory (post-copy) and no lazy-pages daemon runs for it%s%s",
+                 ns, pod, adm.image, adm.lazy_dir ? " in " : "", adm.lazy_dir ? adm.lazy_dir : "");
+    goto fail;
+  }
   /* runc [global options as given] restore --detach ...: stdio and the console socket are the caller's */
   char **argv = calloc((size_t)in->argc + 24, sizeof *argv);
   if (!argv) {
@@ -198,7 +208,9 @@ int maybe_restore(const struct invocation *in)
   argv[n++] = "--image-path";
   argv[n++] = criu_dir;
   argv[n++] = "--work-path";
-  argv[n++] = work;
+  argv[n++] = m.lazy_pages ? adm.lazy_dir : work;
+  if (m.lazy_pages)
+    argv[n++] = "--lazy-pages";
   if (o.pid_file) {
     argv[n++] = "--pid-file";
     argv[n++] = (char *)o.pid_file;

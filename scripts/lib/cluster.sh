@@ -89,7 +89,7 @@ cluster_agent_start() {
   setsid "$CLUSTER_BIN/ferry-agent" --node "node-$n" --work-dir "$(nodes_work "$n")" --log-level debug daemon \
     --kubeconfig "$KUBECONFIG" --store "dir://$NODES_STORE" --runc-root "$(nodes_root "$n")" \
     --state-dir "$NODES_DIR/$n/state" --metrics-listen 127.0.0.1:0 --lease-seconds 8 \
-    --admission-dir "$NODES_DIR/$n/admitted" "$@" \
+    --admission-dir "$NODES_DIR/$n/admitted" --migration-address 127.0.0.1 "$@" \
     >>"$CLUSTER_DIR/agent-$n.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/agent-$n.pid"
 }

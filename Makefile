@@ -3,7 +3,7 @@
 # "N passed, N failed". See README.md.
 
 CC      ?= gcc
-PKGS    := json-c libarchive libcrypto libcurl yaml-0.1 libmicrohttpd
+PKGS    := json-c libarchive libcrypto libcurl yaml-0.1 libmicrohttpd libzstd liblz4
 BUILD   ?= build
 BIN     ?= bin
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)

@@ -44,6 +44,7 @@ void engine_result_free(struct engine_result *r)
   free(r->message);
   free(r->image_dir);
   free(r->strategy_note);
+  free(r->criu_dir);
   memset(r, 0, sizeof *r);
 }
 
@@ -241,6 +242,19 @@ static void recover_failed_dump(const struct engine_opts *o, const struct engine
   free(criu_dir);
 }
 
+/* The raw image an encoded checkpoint was written to on this node's disk. */
+static void drop_stage(const struct engine_opts *o, const char *name)
+{
+  if (!ferry_codec_active(o->codec))
+    return;
+  char *d = ferry_asprintf("%s/%s/stage", o->work_dir, name);
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_rm_rf(d, &err) < 0)
+    log_warn("removing %s: %s", d, ferry_error_msg(&err));
+  ferry_error_clear(&err);
+  free(d);
+}
+
 /* ls: NULL for a full dump; for post-copy, the lazy dump's processes, left
  * running (serving pages) when this returns 0. */
 static int checkpoint_impl(const struct engine_opts *o, const char *root, const char *id,
@@ -252,9 +266,11 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
   struct ferry_runc_state st = { 0 };
   struct ferry_manifest m = { 0 };
   char *tmpdir = NULL, *work = NULL, *criu_v = NULL, *runc_v = NULL, *config = NULL;
-  char *criu_dir = NULL, *runc_log = NULL, *cfg = NULL;
+  char *criu_dir = NULL, *runc_log = NULL, *cfg = NULL, *stage = NULL;
   struct ferry_runc r = runc_for(o, root, NULL);
   int64_t t_start = ferry_now_mono_ms();
+  int encode = ferry_codec_active(o->codec);
+  struct ferry_manifest raw = { 0 };
 
   /* Before the freeze: every check that can fail without touching the container. */
   if (ferry_image_name_valid(name, &err) < 0) {
@@ -287,7 +303,14 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
     goto out;
   }
-  criu_dir = ferry_path_join(tmpdir, "criu");
+  /* An encoded image (compressed, encrypted) is written on this node's own disk
+   * first and encoded into the store after: the store never holds it raw. */
+  if (encode && !(stage = work_subdir(o, name, "stage", &err))) {
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&err));
+    goto out;
+  }
+  const char *img = encode ? stage : tmpdir;
+  criu_dir = ferry_path_join(img, "criu");
   runc_log = ferry_path_join(work, "runc.log");
   r.log = runc_log;
 
@@ -299,7 +322,7 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
   if (ls) {
     if (lazy_dump_start(&r, id, criu_dir, work, &o->flags, cfg, o->page_server ? o->page_server : "127.0.0.1:0",
                         o->bandwidth, o->timeout_ms, ls, &err) < 0) {
-      recover_failed_dump(o, src, name, tmpdir, ferry_error_msg(&err), 1, res);
+      recover_failed_dump(o, src, name, img, ferry_error_msg(&err), 1, res);
       goto out;
     }
   } else if (ferry_runc_checkpoint(&r, id, criu_dir, work, &o->flags, cfg, &err) < 0) {
@@ -307,7 +330,7 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
     if (o->flags.leave_running)
       set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "the dump failed: %s; the container still runs", why);
     else
-      recover_failed_dump(o, src, name, tmpdir, why, 0, res);
+      recover_failed_dump(o, src, name, img, why, 0, res);
     free(why);
     goto out;
   }
@@ -316,9 +339,9 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
 
   /* After the freeze: anything that fails now is rolled back from criu_dir. */
   const char *what = NULL;
-  if (ferry_writeback_tree(tmpdir, &err) < 0)
+  if (ferry_writeback_tree(img, &err) < 0)
     what = "writing the image failed";
-  char *tar = ferry_path_join(tmpdir, "rootfs-diff.tar");
+  char *tar = ferry_path_join(img, "rootfs-diff.tar");
   const char *used = "none";
   uint64_t entries = 0;
   if (!what && ferry_rootfs_diff_create(st.rootfs, o->rootfs_diff, st.created_ms, tar, &used, &entries, &err) < 0)
@@ -327,8 +350,8 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
   int64_t t_rootfs = ferry_now_mono_ms();
   res->rootfs_ms = t_rootfs - t_dumped;
   if (!what) {
-    char *cfg_out = ferry_path_join(tmpdir, "config.json");
-    char *logs = ferry_path_join(tmpdir, "logs");
+    char *cfg_out = ferry_path_join(img, "config.json");
+    char *logs = ferry_path_join(img, "logs");
     char *log_src = ferry_path_join(work, "dump.log"), *log_dst = ferry_path_join(logs, "dump.log");
     if (ferry_write_file(cfg_out, config, strlen(config), &err) < 0 || ferry_mkdir_p(logs, 0750, &err) < 0 ||
         ferry_copy_file(log_src, log_dst, &err) < 0)
@@ -359,8 +382,26 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
     m.created_ms = ferry_now_real_ms();
     m.dump_ms = res->dump_ms;
     m.rootfs_ms = res->rootfs_ms;
-    if (ferry_manifest_scan(tmpdir, &m, &err) < 0)
+    if (encode && ferry_codec_encode_tree(o->codec, stage, tmpdir, &raw, &err) < 0)
+      what = "encoding the image failed";
+    else if (ferry_manifest_scan(tmpdir, &m, &err) < 0)
       what = "hashing the image failed";
+  }
+  if (!what && encode) {
+    m.compression = o->codec->comp != FERRY_COMP_NONE ? ferry_strdup(ferry_codec_compression_name(o->codec->comp)) : NULL;
+    m.encryption = o->codec->encrypt ? ferry_strdup("aes-256-gcm") : NULL;
+    m.key_id = o->codec->encrypt ? ferry_strdup(o->codec->key_id) : NULL;
+    for (size_t i = 0; i < m.nfiles; i++) {
+      const struct ferry_manifest_file *f = ferry_manifest_find(&raw, m.files[i].path);
+      if (!f) {
+        ferry_error_set(&err, 0, "%s was not encoded", m.files[i].path);
+        what = "encoding the image failed";
+        break;
+      }
+      m.files[i].raw_size = f->raw_size;
+      memcpy(m.files[i].raw_sha256, f->raw_sha256, 65);
+      res->bytes_raw += f->raw_size;
+    }
   }
   if (!what) {
     m.write_ms = ferry_now_mono_ms() - t_rootfs;
@@ -374,7 +415,7 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
     } else if (ls) {
       /* CRIU still holds the frozen container: stop it, then thaw the container. */
       lazy_dump_abort(ls);
-      recover_failed_dump(o, src, name, tmpdir, full, 1, res);
+      recover_failed_dump(o, src, name, img, full, 1, res);
     } else {
       rollback(o, src, name, criu_dir, full, res);
     }
@@ -386,6 +427,7 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
   res->bytes_during_freeze = o->flags.leave_running ? 0 : m.total_bytes;
   res->strategy = ls ? "postCopy" : "stopAndCopy";
   res->image_dir = ferry_store_image_dir(store, name);
+  res->criu_dir = ferry_strdup(criu_dir);
   res->total_ms = ferry_now_mono_ms() - t_start;
   set_result(res, ENGINE_OK, "checkpointed", "container %s checkpointed into %s (%llu bytes, rootfs diff: %s, %llu entries)",
              id, res->image_dir, (unsigned long long)m.total_bytes, used, (unsigned long long)entries);
@@ -402,8 +444,10 @@ out:
   free(criu_dir);
   free(runc_log);
   free(cfg);
+  free(stage);
   ferry_runc_state_free(&st);
   ferry_manifest_free(&m);
+  ferry_manifest_free(&raw);
   ferry_error_clear(&err);
   return res->exit_code == ENGINE_OK ? 0 : -1;
 }
@@ -420,6 +464,8 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
   char *note = strategy == STRATEGY_PRE_COPY ? precopy_note(o->criu) : NULL;
   int rc = checkpoint_impl(o, root, id, store, name, src, NULL, res);
   res->strategy_note = note;
+  if (res->exit_code != ENGINE_LOST) /* when lost, the raw image is what is left */
+    drop_stage(o, name);
   return rc;
 }
 
@@ -495,7 +541,48 @@ out:
 struct lazy_restore {
   pid_t daemon;
   char *work;
+  char *decoded; /* the decoded image the daemon reads, removed at the end */
 };
+
+/* Verifies image NAME; an encoded one is decoded (and checked) into the work
+ * directory WORK/NAME/SUB, which *use_dir then names (the caller removes it);
+ * else *use_dir is the image itself. */
+static int open_image(const struct engine_opts *o, const struct ferry_store *store, const char *name, const char *sub,
+                      struct ferry_manifest *m, char **image_dir, char **use_dir, ferry_error *err)
+{
+  if (ferry_store_open(store, name, image_dir, err) < 0 || ferry_manifest_load(*image_dir, m, err) < 0 ||
+      ferry_manifest_verify(*image_dir, m, err) < 0)
+    return -1;
+  if (!ferry_manifest_encoded(m)) {
+    *use_dir = ferry_strdup(*image_dir);
+    return 0;
+  }
+  char *dir = work_subdir(o, name, sub, err);
+  if (!dir)
+    return -1;
+  if (ferry_codec_decode_tree(o->codec, m, *image_dir, dir, err) < 0) {
+    ferry_error e2 = FERRY_ERROR_INIT;
+    ferry_rm_rf(dir, &e2);
+    ferry_error_clear(&e2);
+    free(dir);
+    return -1;
+  }
+  *use_dir = dir;
+  return 0;
+}
+
+/* Removes a decoded copy of an image (raw memory must not linger on disk). */
+static void drop_decoded(const char *image_dir, char **use_dir)
+{
+  if (*use_dir && image_dir && strcmp(*use_dir, image_dir) != 0) {
+    ferry_error err = FERRY_ERROR_INIT;
+    if (ferry_rm_rf(*use_dir, &err) < 0)
+      log_warn("removing the decoded image %s: %s", *use_dir, ferry_error_msg(&err));
+    ferry_error_clear(&err);
+  }
+  free(*use_dir);
+  *use_dir = NULL;
+}
 
 static int restore_impl(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
                         const char *name, struct lazy_restore *lazy, struct engine_result *res)
@@ -503,14 +590,17 @@ static int restore_impl(const struct engine_opts *o, const struct engine_target 
   ferry_error err = FERRY_ERROR_INIT;
   struct ferry_manifest m = { 0 };
   char *image_dir = NULL, *rootfs = NULL, *work = NULL, *criu_dir = NULL, *tar = NULL, *log = NULL, *why = NULL;
+  char *use_dir = NULL;
   int64_t t0 = ferry_now_mono_ms();
   const char *id = NULL;
   if (ferry_image_name_valid(name, &err) < 0) {
     set_result(res, ENGINE_USAGE, "failed", "%s", ferry_error_msg(&err));
     goto out;
   }
-  if (ferry_store_open(store, name, &image_dir, &err) < 0 || ferry_manifest_load(image_dir, &m, &err) < 0 ||
-      ferry_manifest_verify(image_dir, &m, &err) < 0) {
+  char *dsub = ferry_asprintf("decoded-%s", t->id ? t->id : "restore");
+  int opened = open_image(o, store, name, dsub, &m, &image_dir, &use_dir, &err);
+  free(dsub);
+  if (opened < 0) {
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore refused: %s", ferry_error_msg(&err));
     goto out;
   }
@@ -536,11 +626,11 @@ static int restore_impl(const struct engine_opts *o, const struct engine_target 
     goto out;
   }
   ferry_error_clear(&err);
-  if (prepare_config(image_dir, t->bundle, t->netns, &rootfs, &err) < 0) {
+  if (prepare_config(use_dir, t->bundle, t->netns, &rootfs, &err) < 0) {
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore: %s", ferry_error_msg(&err));
     goto out;
   }
-  tar = ferry_path_join(image_dir, "rootfs-diff.tar");
+  tar = ferry_path_join(use_dir, "rootfs-diff.tar");
   uint64_t entries = 0;
   if (ferry_path_exists(tar) && ferry_rootfs_diff_apply(tar, rootfs, &entries, &err) < 0) {
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "restore: applying the root filesystem changes: %s",
@@ -555,7 +645,7 @@ static int restore_impl(const struct engine_opts *o, const struct engine_target 
     goto out;
   }
   log = t->log ? ferry_strdup(t->log) : ferry_asprintf("%s/%s/%s.log", o->work_dir, name, id);
-  criu_dir = ferry_path_join(image_dir, "criu");
+  criu_dir = ferry_path_join(use_dir, "criu");
   /* Options the dump was made with must be given to the restore too. */
   struct ferry_criu_flags f = o->flags;
   f.tcp_established |= m.tcp_established;
@@ -582,8 +672,13 @@ static int restore_impl(const struct engine_opts *o, const struct engine_target 
     }
     goto out;
   }
-  if (lazy)
+  if (lazy) {
     lazy->work = ferry_strdup(work);
+    if (strcmp(use_dir, image_dir) != 0) { /* the daemon reads it until the last page */
+      lazy->decoded = use_dir;
+      use_dir = NULL;
+    }
+  }
   int64_t t_done = ferry_now_mono_ms();
   res->restore_ms = t_done - t_restore;
   res->total_ms = t_done - t0;
@@ -595,6 +690,7 @@ static int restore_impl(const struct engine_opts *o, const struct engine_target 
   set_result(res, ENGINE_OK, "restored", "container %s restored under runc root %s from %s (%llu rootfs entries)", id,
              t->root, image_dir, (unsigned long long)entries);
 out:
+  drop_decoded(image_dir, &use_dir);
   free(image_dir);
   free(rootfs);
   free(work);
@@ -715,10 +811,12 @@ out:
   if (lr.daemon > 0)
     ferry_proc_kill_group(lr.daemon);
   free(lr.work);
+  drop_decoded("", &lr.decoded);
   free(why);
   lazy_source_free(&ls);
   engine_result_free(&rr);
   engine_source_free(&src);
+  drop_stage(o, name);
   return rc;
 }
 
@@ -762,6 +860,7 @@ int engine_postcopy_release(const struct engine_opts *o, const struct engine_sou
     free(all);
   }
   free(why);
+  drop_stage(o, name);
   return rc;
 }
 
@@ -770,11 +869,10 @@ int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store 
 {
   ferry_error err = FERRY_ERROR_INIT;
   struct ferry_manifest m = { 0 };
-  char *image_dir = NULL, *criu_dir = NULL, *why = NULL;
+  char *image_dir = NULL, *criu_dir = NULL, *why = NULL, *use_dir = NULL;
   pid_t daemon = 0;
   int64_t t0 = ferry_now_mono_ms();
-  if (ferry_store_open(store, name, &image_dir, &err) < 0 || ferry_manifest_load(image_dir, &m, &err) < 0 ||
-      ferry_manifest_verify(image_dir, &m, &err) < 0) {
+  if (open_image(o, store, name, "decoded-pages", &m, &image_dir, &use_dir, &err) < 0) {
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "pages: %s", ferry_error_msg(&err));
     goto out;
   }
@@ -782,7 +880,7 @@ int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store 
     set_result(res, ENGINE_USAGE, "failed", "image %s is not a post-copy image", name);
     goto out;
   }
-  criu_dir = ferry_path_join(image_dir, "criu");
+  criu_dir = ferry_path_join(use_dir, "criu");
   if (ferry_rm_rf(lazy_work, &err) < 0 || ferry_mkdir_p(lazy_work, 0700, &err) < 0 ||
       lazy_daemon_start(o->criu, criu_dir, lazy_work, m.page_server, &daemon, &err) < 0) {
     set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "pages: %s", ferry_error_msg(&err));
@@ -796,6 +894,7 @@ int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store 
   res->pages_ms = ferry_now_mono_ms() - t0;
   set_result(res, ENGINE_OK, "pages-arrived", "every page of image %s arrived from %s", name, m.page_server);
 out:
+  drop_decoded(image_dir, &use_dir);
   free(image_dir);
   free(criu_dir);
   free(why);
@@ -831,7 +930,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   int rc = 0;
   if (engine_restore(o, t, store, name, &rr) < 0) {
     char *what = ferry_asprintf("%s", rr.message ? rr.message : "restore failed");
-    char *criu_dir = ferry_asprintf("%s/criu", res->image_dir);
+    char *criu_dir = ferry_strdup(res->criu_dir);
     rollback(o, &src, name, criu_dir, what, res);
     free(criu_dir);
     free(what);
@@ -847,5 +946,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   }
   engine_result_free(&rr);
   engine_source_free(&src);
+  if (res->exit_code != ENGINE_LOST)
+    drop_stage(o, name);
   return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 
+#include "codec.h"
 #include "runc.h"
 #include "store.h"
 
@@ -25,6 +26,7 @@ struct engine_opts {
   const char *strategy;    /* stopAndCopy (NULL), preCopy, postCopy */
   const char *page_server; /* postCopy: ADDR:PORT the source serves pages on (port 0: any) */
   uint64_t bandwidth;      /* bytes per second for pages moved between nodes; 0: no limit */
+  const struct ferry_codec *codec; /* how images are stored (NULL: as they are); its key decodes them */
 };
 
 struct engine_result {
@@ -34,7 +36,9 @@ struct engine_result {
   char *image_dir;
   int64_t dump_ms, rootfs_ms, write_ms, verify_ms, restore_ms, downtime_ms, total_ms;
   int64_t pages_ms;    /* postCopy: from the target running to its last page */
-  uint64_t bytes;      /* the image */
+  uint64_t bytes;      /* the image as stored */
+  uint64_t bytes_raw;  /* the image before encoding (0 when not encoded) */
+  char *criu_dir;      /* checkpoint: CRIU's images as written, for a rollback on this node */
   uint64_t bytes_before_freeze, bytes_during_freeze, bytes_after_restore;
   const char *strategy; /* the one used */
   char *strategy_note;  /* why it is not the one asked for, when it is not */

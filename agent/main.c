@@ -68,12 +68,13 @@ struct cmd_opts {
   const char *rootfs_diff;
   const char *strategy, *page_server, *ready_file, *lazy_dir;
   uint64_t bandwidth;
+  struct ferry_codec codec;
 };
 
 enum {
   O_ROOT = 256, O_STORE, O_IMAGE, O_BUNDLE, O_NETNS, O_ID, O_LOG, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_TIMEOUT,
   O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF,
-  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, O_LAZY_DIR, O_HELP
+  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, O_LAZY_DIR, O_COMPRESS, O_KEY_FILE, O_HELP
 };
 
 static const struct option cmd_long[] = {
@@ -101,6 +102,8 @@ static const struct option cmd_long[] = {
   { "bandwidth", required_argument, NULL, O_BANDWIDTH },
   { "ready-file", required_argument, NULL, O_READY_FILE },
   { "lazy-dir", required_argument, NULL, O_LAZY_DIR },
+  { "compress", required_argument, NULL, O_COMPRESS },
+  { "encryption-key-file", required_argument, NULL, O_KEY_FILE },
   { "help", no_argument, NULL, O_HELP },
   { NULL, 0, NULL, 0 },
 };
@@ -177,6 +180,17 @@ static int parse_cmd(int argc, char **argv, const char *cmd, const int *allowed,
     case O_PAGE_SERVER: c->page_server = optarg; break;
     case O_READY_FILE: c->ready_file = optarg; break;
     case O_LAZY_DIR: c->lazy_dir = optarg; break;
+    case O_COMPRESS:
+    case O_KEY_FILE: {
+      ferry_error e = FERRY_ERROR_INIT;
+      if ((opt == O_COMPRESS ? ferry_codec_parse_compression(optarg, &c->codec, &e)
+                             : ferry_codec_load_key(optarg, &c->codec, &e)) < 0) {
+        fprintf(stderr, "ferry-agent %s: %s\n", cmd, ferry_error_msg(&e));
+        ferry_error_clear(&e);
+        return 2;
+      }
+      break;
+    }
     case O_BANDWIDTH: {
       ferry_error e = FERRY_ERROR_INIT;
       if (ferry_relay_parse_bandwidth(optarg, &c->bandwidth, &e) < 0) {
@@ -248,6 +262,8 @@ static json_object *result_json(const char *cmd, const char *container, const st
     json_object_object_add(t, "pagesMs", json_object_new_int64(r->pages_ms));
     json_object_object_add(o, "timings", t);
     json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r->bytes));
+    if (r->bytes_raw)
+      json_object_object_add(o, "rawBytes", json_object_new_int64((int64_t)r->bytes_raw));
     json_object *b = json_object_new_object();
     json_object_object_add(b, "beforeFreeze", json_object_new_int64((int64_t)r->bytes_before_freeze));
     json_object_object_add(b, "duringFreeze", json_object_new_int64((int64_t)r->bytes_during_freeze));
@@ -285,6 +301,8 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
     if (r->pages_ms)
       printf("  pages:     %6lld ms (running here to the last page from the source)\n", (long long)r->pages_ms);
     printf("  image:     %llu bytes\n", (unsigned long long)r->bytes);
+    if (r->bytes_raw)
+      printf("  encoded:   from %llu bytes\n", (unsigned long long)r->bytes_raw);
     if (r->bytes_after_restore)
       printf("  memory:    %llu bytes after the restore (post-copy)\n", (unsigned long long)r->bytes_after_restore);
     if (r->strategy)
@@ -302,7 +320,8 @@ static struct engine_opts engine_opts_for(const struct globals *g, const struct 
 {
   struct engine_opts o = { .runc = g->runc, .criu = g->criu, .work_dir = g->work_dir, .node = g->node,
                            .flags = c->flags, .rootfs_diff = c->rootfs_diff, .timeout_ms = c->timeout_s * 1000,
-                           .strategy = c->strategy, .page_server = c->page_server, .bandwidth = c->bandwidth };
+                           .strategy = c->strategy, .page_server = c->page_server, .bandwidth = c->bandwidth,
+                           .codec = &c->codec };
   return o;
 }
 
@@ -382,7 +401,7 @@ static int checkpoint_postcopy(const struct globals *g, const struct cmd_opts *c
 /* The target's half of a post-copy: CRIU's lazy-pages daemon, until every page arrived. */
 static int cmd_pages(const struct globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { O_STORE, O_IMAGE, O_LAZY_DIR, O_TIMEOUT, 0 };
+  static const int allowed[] = { O_STORE, O_IMAGE, O_LAZY_DIR, O_TIMEOUT, O_KEY_FILE, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "pages", allowed, &c);
   if (rc || (rc = check_image_arg("pages", c.image)) || (rc = require("pages", "--lazy-dir", c.lazy_dir)))
@@ -405,7 +424,7 @@ static int cmd_checkpoint(const struct globals *g, int argc, char **argv)
 {
   static const int allowed[] = { O_ROOT, O_STORE, O_IMAGE, O_TIMEOUT, O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS,
                                  O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF,
-                                 O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, 0 };
+                                 O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, O_COMPRESS, O_KEY_FILE, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "checkpoint", allowed, &c);
   if (rc || (rc = require("checkpoint", "--root", c.root)) || (rc = check_image_arg("checkpoint", c.image)))
@@ -443,7 +462,7 @@ static int cmd_checkpoint(const struct globals *g, int argc, char **argv)
 static int cmd_restore(const struct globals *g, int argc, char **argv)
 {
   static const int allowed[] = { O_ROOT, O_STORE, O_IMAGE, O_BUNDLE, O_NETNS, O_ID, O_LOG, O_TIMEOUT, O_TCP_EST,
-                                 O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB, O_CGROUPS_MODE, 0 };
+                                 O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB, O_CGROUPS_MODE, O_KEY_FILE, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "restore", allowed, &c);
   if (rc || (rc = require("restore", "--root", c.root)) || (rc = require("restore", "--bundle", c.bundle)) ||
@@ -475,7 +494,7 @@ static int cmd_migrate(const struct globals *g, int argc, char **argv)
   static const int allowed[] = { O_ROOT, O_STORE, O_IMAGE, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_ID, O_LOG,
                                  O_TIMEOUT, O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB,
                                  O_CGROUPS_MODE, O_ROOTFS_DIFF, O_LEAVE_RUNNING, O_STRATEGY,
-                                 O_PAGE_SERVER, O_BANDWIDTH, 0 };
+                                 O_PAGE_SERVER, O_BANDWIDTH, O_COMPRESS, O_KEY_FILE, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "migrate", allowed, &c);
   if (rc || (rc = require("migrate", "--root", c.root)) || (rc = require("migrate", "--to-root", c.to_root)) ||
@@ -578,6 +597,9 @@ static int cmd_inspect(const struct globals *g, int argc, char **argv)
            m.runc_version ? m.runc_version : "-", m.kernel ? m.kernel : "-", m.rootfs_diff);
     printf("timings:     dump %lld ms, rootfs %lld ms, write %lld ms\n", (long long)m.dump_ms, (long long)m.rootfs_ms,
            (long long)m.write_ms);
+    if (ferry_manifest_encoded(&m))
+      printf("encoding:    compression %s, encryption %s%s%s\n", m.compression ? m.compression : "none",
+             m.encryption ? m.encryption : "none", m.key_id ? ", key " : "", m.key_id ? m.key_id : "");
     printf("files:       %zu, %llu bytes\n", m.nfiles, (unsigned long long)m.total_bytes);
     for (size_t i = 0; i < m.nfiles; i++)
       printf("  %12llu  %.16s  %s\n", (unsigned long long)m.files[i].size, m.files[i].sha256, m.files[i].path);

@@ -15,7 +15,9 @@
 # manifest with every file's SHA-256, the fsyncs and the verification before the
 # restore. For postCopy the memory arrives after that: "total" runs until the
 # last page arrived and the source was released. For runc and podman, total =
-# downtime (nothing happens before or after the freeze).
+# downtime (nothing happens before or after the freeze). Plain runc carries no
+# file-system changes, so its restore on B uses A's root file system (a bind
+# mount); podman's export carries them like Ferry's image.
 # Results: bench/results/strategies-STAMP.md (Markdown table) and .png (gnuplot).
 set -euo pipefail
 cd "$(dirname "$0")/.."

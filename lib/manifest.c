@@ -65,7 +65,19 @@ static void add_file(struct ferry_manifest *m, const char *rel, uint64_t size, c
   f->path = ferry_strdup(rel);
   f->size = size;
   memcpy(f->sha256, sha, 65);
+  f->raw_size = 0;
+  f->raw_sha256[0] = '\0';
   m->total_bytes += size;
+}
+
+int ferry_manifest_encoded(const struct ferry_manifest *m) { return m->compression || m->encryption; }
+
+struct ferry_manifest_file *ferry_manifest_find(const struct ferry_manifest *m, const char *path)
+{
+  for (size_t i = 0; i < m->nfiles; i++)
+    if (!strcmp(m->files[i].path, path))
+      return &m->files[i];
+  return NULL;
 }
 
 /* Walks dir in sorted order; every regular file becomes an entry, anything else
@@ -155,6 +167,13 @@ char *ferry_manifest_to_json(const struct ferry_manifest *m)
   json_object_object_add(t, "rootfsMs", json_object_new_int64(m->rootfs_ms));
   json_object_object_add(t, "writeMs", json_object_new_int64(m->write_ms));
   json_object_object_add(o, "timings", t);
+  if (ferry_manifest_encoded(m)) {
+    json_object *e = json_object_new_object();
+    put_str(e, "compression", m->compression);
+    put_str(e, "encryption", m->encryption);
+    put_str(e, "keyId", m->key_id);
+    json_object_object_add(o, "encoding", e);
+  }
   json_object_object_add(o, "totalBytes", json_object_new_int64((int64_t)m->total_bytes));
   json_object *files = json_object_new_array();
   for (size_t i = 0; i < m->nfiles; i++) {
@@ -162,6 +181,10 @@ char *ferry_manifest_to_json(const struct ferry_manifest *m)
     put_str(f, "path", m->files[i].path);
     json_object_object_add(f, "size", json_object_new_int64((int64_t)m->files[i].size));
     put_str(f, "sha256", m->files[i].sha256);
+    if (m->files[i].raw_sha256[0]) {
+      json_object_object_add(f, "rawSize", json_object_new_int64((int64_t)m->files[i].raw_size));
+      put_str(f, "rawSha256", m->files[i].raw_sha256);
+    }
     json_object_array_add(files, f);
   }
   json_object_object_add(o, "files", files);
@@ -283,6 +306,19 @@ int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_e
     rc = ferry_error_set(err, 0, "manifest: options.lazyPages without options.pageServer");
     goto out;
   }
+  json_object *enc = NULL;
+  if (json_object_object_get_ex(o, "encoding", &enc) &&
+      (get_str(enc, "compression", &m->compression, 0, err) < 0 || get_str(enc, "encryption", &m->encryption, 0, err) < 0 ||
+       get_str(enc, "keyId", &m->key_id, 0, err) < 0)) {
+    rc = -1;
+    goto out;
+  }
+  if ((m->compression && strcmp(m->compression, "zstd") && strcmp(m->compression, "lz4")) ||
+      (m->encryption && (strcmp(m->encryption, "aes-256-gcm") || !m->key_id))) {
+    rc = ferry_error_set(err, 0, "manifest: unknown encoding (compression %s, encryption %s)",
+                         m->compression ? m->compression : "none", m->encryption ? m->encryption : "none");
+    goto out;
+  }
   if (json_object_object_get_ex(o, "timings", &t) &&
       (get_i64(t, "freezeStartUnixMs", &m->freeze_start_ms, err) < 0 || get_i64(t, "dumpMs", &m->dump_ms, err) < 0 ||
        get_i64(t, "rootfsMs", &m->rootfs_ms, err) < 0 || get_i64(t, "writeMs", &m->write_ms, err) < 0)) {
@@ -312,6 +348,19 @@ int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_e
       goto out;
     }
     add_file(m, path, (uint64_t)json_object_get_int64(s), sha);
+    json_object *rs, *rh;
+    if (json_object_object_get_ex(f, "rawSha256", &rh) && json_object_object_get_ex(f, "rawSize", &rs)) {
+      const char *raw = json_object_get_string(rh);
+      if (!is_hex64(raw) || !json_object_is_type(rs, json_type_int) || json_object_get_int64(rs) < 0) {
+        rc = ferry_error_set(err, 0, "manifest: files[%zu] (%s) has an invalid rawSize or rawSha256", i, path);
+        goto out;
+      }
+      m->files[m->nfiles - 1].raw_size = (uint64_t)json_object_get_int64(rs);
+      memcpy(m->files[m->nfiles - 1].raw_sha256, raw, 65);
+    } else if (ferry_manifest_encoded(m)) {
+      rc = ferry_error_set(err, 0, "manifest: files[%zu] (%s) of an encoded image has no rawSize and rawSha256", i, path);
+      goto out;
+    }
   }
 out:
   json_object_put(o);
@@ -445,6 +494,9 @@ void ferry_manifest_free(struct ferry_manifest *m)
   free(m->source_node);
   free(m->strategy);
   free(m->page_server);
+  free(m->compression);
+  free(m->encryption);
+  free(m->key_id);
   free(m->criu_version);
   free(m->runc_version);
   free(m->kernel);

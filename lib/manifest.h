@@ -16,6 +16,10 @@ struct ferry_manifest_file {
   char *path; /* relative to the image directory */
   uint64_t size;
   char sha256[65];
+  /* When the image is encoded (compressed and/or encrypted): the file as it was
+   * before (raw_sha256[0] == 0 otherwise). */
+  uint64_t raw_size;
+  char raw_sha256[65];
 };
 
 struct ferry_manifest {
@@ -27,6 +31,10 @@ struct ferry_manifest {
    * (page_server, through its relay) serves it while the migration runs. */
   int lazy_pages;
   char *page_server;
+  /* How the files are stored (lib/codec.h): NULL when as they are. */
+  char *compression; /* zstd, lz4 */
+  char *encryption;  /* aes-256-gcm */
+  char *key_id;      /* the key's ID (16 hex characters), never the key */
   int64_t created_ms, freeze_start_ms;
   int64_t dump_ms, rootfs_ms, write_ms;
   struct ferry_manifest_file *files;
@@ -49,6 +57,10 @@ int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *
 /* Checks dir against m: every listed file present with its size and SHA-256,
  * nothing else. On failure err names every problem (up to a few). */
 int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err);
+/* 1 when the image's files are stored compressed or encrypted. */
+int ferry_manifest_encoded(const struct ferry_manifest *m);
+/* The entry for path, or NULL. */
+struct ferry_manifest_file *ferry_manifest_find(const struct ferry_manifest *m, const char *path);
 void ferry_manifest_free(struct ferry_manifest *m);
 
 #endif

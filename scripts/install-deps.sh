@@ -14,7 +14,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=7
+DEPS_VERSION=8
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -28,7 +28,7 @@ need_root() {
 APT_PKGS=(
   build-essential pkg-config make gcc clang
   libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libcmocka-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev libzstd-dev liblz4-dev
   runc iproute2 busybox-static
   bats bats-assert bats-support
   valgrind curl ca-certificates procps psmisc util-linux e2fsprogs unzip

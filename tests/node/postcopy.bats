@@ -174,6 +174,11 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
   run agent a migrate --bandwidth lots x
   assert_failure 2
   assert_output --partial "bandwidth lots"
-  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image x --strategy postCopy x
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image x --strategy postCopy \
+    --leave-running x
   assert_failure 2
+  assert_output --partial "--leave-running does not apply"
+  run agent b pages --store "dir://$NODES_STORE" --image x
+  assert_failure 2
+  assert_output --partial "--lazy-dir is required"
 }

@@ -31,6 +31,8 @@
 
 #include "admission.h"
 #include "relay.h"
+#include "codec.h"
+#include <openssl/crypto.h>
 #include "criu.h"
 #include "events.h"
 #include "informer.h"
@@ -49,6 +51,8 @@ struct daemon {
   const struct daemon_globals *g;
   const char *kubeconfig, *store, *runc_root, *state_dir, *admission_dir, *ns, *metrics_listen;
   const char *bandwidth;   /* post-copy pages from this node: bytes/s quantity, NULL for no limit */
+  const char *compress;    /* images written compressed: zstd, lz4 (NULL: not) */
+  const char *key_file;    /* images encrypted with this key (a mounted Secret; NULL: not) */
   char *migration_address; /* where this node serves post-copy pages (its InternalIP by default) */
   int lease_seconds;
   char self[PATH_MAX];
@@ -281,6 +285,19 @@ static int op_stop(struct daemon *d, json_object *pm, const char *step)
   return 0;
 }
 
+/* How this node stores images (checkpoint) and reads them (restore, pages). */
+static void add_codec(struct daemon *d, char **args, int *n, int writing)
+{
+  if (writing && d->compress) {
+    args[(*n)++] = "--compress";
+    args[(*n)++] = (char *)d->compress;
+  }
+  if (d->key_file) {
+    args[(*n)++] = "--encryption-key-file";
+    args[(*n)++] = (char *)d->key_file;
+  }
+}
+
 static void add_flags(json_object *pm, char **args, int *n)
 {
   static const struct {
@@ -366,6 +383,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   args[n++] = "--image";
   args[n++] = name;
   add_flags(pm, args, &n);
+  add_codec(d, args, &n, 1);
   char *listen = NULL, *ready = NULL;
   const char *strategy = str(pm, "status.strategy");
   if (strategy && !strcmp(strategy, "preCopy")) {
@@ -701,6 +719,7 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
   args[n++] = "--id";
   args[n++] = (char *)id;
   add_flags(pm, args, &n);
+  add_codec(d, args, &n, 0);
   args[n] = NULL;
   *requeue_ms = 300;
   return op_start(d, pm, "rollback", args, err);
@@ -830,8 +849,11 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
   enum op_state s = op_check(d, uid, "pages", &res);
   int rc = 0;
   if (s == OP_NONE) {
-    char *args[] = { "pages", "--store", (char *)d->store, "--image", (char *)image, "--lazy-dir", dir, "--timeout",
-                     "86400", NULL };
+    char *args[16] = { "pages", "--store", (char *)d->store, "--image", (char *)image, "--lazy-dir", dir, "--timeout",
+                       "86400" };
+    int n = 9;
+    add_codec(d, args, &n, 0);
+    args[n] = NULL;
     rc = op_start(d, pm, "pages", args, err);
   } else if (s == OP_RUNNING) {
     rc = ferry_path_exists(sock) ? 1 : 0;
@@ -1363,7 +1385,9 @@ static void usage(FILE *f)
         "  --runc-root:     the runtime's state root of this node's pod containers\n"
         "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
         "  --migration-address: where other nodes fetch post-copy memory from (default: the Node's InternalIP)\n"
-        "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n",
+        "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n"
+        "  --image-compression zstd|lz4[:LEVEL], --encryption-key-file FILE: how images are stored (every\n"
+        "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n",
         f);
 }
 
@@ -1383,6 +1407,7 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
     { "namespace", required_argument, NULL, 'n' },  { "metrics-listen", required_argument, NULL, 'm' },
     { "admission-dir", required_argument, NULL, 'a' }, { "lease-seconds", required_argument, NULL, 'l' },
     { "migration-address", required_argument, NULL, 'A' }, { "migration-bandwidth", required_argument, NULL, 'B' },
+    { "image-compression", required_argument, NULL, 'C' }, { "encryption-key-file", required_argument, NULL, 'K' },
     { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
   };
   optind = 0;
@@ -1398,6 +1423,22 @@ int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
     case 'a': d.admission_dir = optarg; break;
     case 'l': d.lease_seconds = atoi(optarg); break;
     case 'A': d.migration_address = ferry_strdup(optarg); break;
+    case 'C':
+    case 'K': {
+      struct ferry_codec c = { 0 };
+      ferry_error e = FERRY_ERROR_INIT;
+      if ((o == 'C' ? ferry_codec_parse_compression(optarg, &c, &e) : ferry_codec_load_key(optarg, &c, &e)) < 0) {
+        fprintf(stderr, "ferry-agent daemon: %s\n", ferry_error_msg(&e));
+        ferry_error_clear(&e);
+        return 2;
+      }
+      if (o == 'C')
+        d.compress = c.comp == FERRY_COMP_NONE ? NULL : optarg;
+      else
+        d.key_file = optarg;
+      OPENSSL_cleanse(&c, sizeof c);
+      break;
+    }
     case 'B': {
       uint64_t bps;
       ferry_error e = FERRY_ERROR_INIT;

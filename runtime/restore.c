@@ -10,6 +10,7 @@
  * Any create of a container whose pod was checkpointed away from this node
  * (a departed record) is refused: the kubelet must not restart it here. */
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "admission.h"
+#include "codec.h"
 #include "criu.h"
 #include "ferry_runc.h"
 #include "manifest.h"
@@ -145,12 +147,39 @@ int maybe_restore(const struct invocation *in)
   struct ferry_store store;
   struct ferry_manifest m = { 0 };
   char *image_dir = NULL, *tar = NULL, *rootfs = NULL, *criu_dir = NULL, *work = NULL, *marker = NULL;
+  char *decoded = NULL;
   int64_t t0 = ferry_now_mono_ms(), t_verified, t_rootfs;
   int store_ok = ferry_store_parse(adm.store, &store, &err) == 0;
   if (!store_ok || ferry_store_open(&store, adm.image, &image_dir, &err) < 0 ||
       ferry_manifest_load(image_dir, &m, &err) < 0 || ferry_manifest_verify(image_dir, &m, &err) < 0) {
     report_error(in, "restore of %s/%s (%s) refused: %s", ns, pod, from, ferry_error_msg(&err));
     goto fail;
+  }
+  /* an encoded image (compressed, encrypted) is decoded and checked into this
+   * runtime's state directory first; the key is the node's (FERRY_ENCRYPTION_KEY_FILE) */
+  if (ferry_manifest_encoded(&m)) {
+    struct ferry_codec codec = { 0 };
+    const char *keyf = getenv("FERRY_ENCRYPTION_KEY_FILE");
+    char *mk = restored_marker(in, o.id);
+    *strrchr(mk, '/') = '\0';
+    decoded = ferry_asprintf("%s/image-%s", mk, o.id);
+    free(mk);
+    ferry_error e2 = FERRY_ERROR_INIT;
+    ferry_rm_rf(decoded, &e2);
+    ferry_error_clear(&e2);
+    if ((m.encryption && (!keyf || !*keyf)) ||
+        (m.encryption && ferry_codec_load_key(keyf, &codec, &err) < 0) ||
+        ferry_codec_decode_tree(m.encryption ? &codec : NULL, &m, image_dir, decoded, &err) < 0) {
+      if (m.encryption && (!keyf || !*keyf))
+        ferry_error_set(&err, 0, "image %s is encrypted (key %s) and FERRY_ENCRYPTION_KEY_FILE is not set for ferry-runc",
+                        adm.image, m.key_id);
+      report_error(in, "restore of %s/%s (%s) refused: %s", ns, pod, from, ferry_error_msg(&err));
+      OPENSSL_cleanse(&codec, sizeof codec);
+      goto fail;
+    }
+    OPENSSL_cleanse(&codec, sizeof codec);
+    free(image_dir);
+    image_dir = ferry_strdup(decoded);
   }
   t_verified = ferry_now_mono_ms();
   json_object *root, *rp;
@@ -266,6 +295,13 @@ int maybe_restore(const struct invocation *in)
     unlink(marker);
   }
 fail:
+  if (decoded) { /* CRIU has read what it needs; the raw image must not linger */
+    ferry_error e3 = FERRY_ERROR_INIT;
+    if (ferry_rm_rf(decoded, &e3) < 0)
+      report_info(in, "removing %s: %s", decoded, ferry_error_msg(&e3));
+    ferry_error_clear(&e3);
+    free(decoded);
+  }
   free(image_dir);
   free(tar);
   free(rootfs);

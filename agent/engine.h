@@ -36,6 +36,7 @@ struct engine_result {
   char *image_dir;
   int64_t dump_ms, rootfs_ms, write_ms, verify_ms, restore_ms, downtime_ms, total_ms;
   int64_t pages_ms;    /* postCopy: from the target running to its last page */
+  int64_t transfer_ms; /* a direct transfer of the image to the target's store */
   uint64_t bytes;      /* the image as stored */
   uint64_t bytes_raw;  /* the image before encoding (0 when not encoded) */
   char *criu_dir;      /* checkpoint: CRIU's images as written, for a rollback on this node */
@@ -65,6 +66,9 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
 
 struct engine_target {
   const char *root, *bundle, *netns, *id, *log;
+  /* The target node's own store, when it is not the source's: the image is
+   * streamed there directly (lib/stream.h) before the restore. NULL: shared. */
+  const struct ferry_store *store;
 };
 
 int engine_restore(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,

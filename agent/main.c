@@ -18,6 +18,8 @@
 #include "proc.h"
 #include "lazy.h"
 #include "relay.h"
+#include "stream.h"
+#include <openssl/crypto.h>
 #include "runc.h"
 #include "store.h"
 #include "util.h"
@@ -44,6 +46,8 @@ static void usage(FILE *f)
         "  restore     verify an image and restore its container on this node\n"
         "  migrate     checkpoint, restore on the target, roll back on failure\n"
         "  pages       post-copy on the target: fetch an image's memory from its source\n"
+        "  send        send an image straight to another node's receive (no shared storage)\n"
+        "  receive     receive one image from another node's send into this node's store\n"
         "  inspect     print and verify an image\n"
         "  daemon      do this node's part of PodMigrations (watches the Kubernetes API)\n"
         "\n"
@@ -62,11 +66,11 @@ static const char *env_or(const char *name, const char *dflt)
 /* Options of checkpoint/restore/migrate. */
 struct cmd_opts {
   const char *root, *store, *image, *bundle, *netns, *id, *log;
-  const char *to_root, *to_bundle, *to_netns;
+  const char *to_root, *to_bundle, *to_netns, *to_store;
   int timeout_s;
   struct ferry_criu_flags flags;
   const char *rootfs_diff;
-  const char *strategy, *page_server, *ready_file, *lazy_dir;
+  const char *strategy, *page_server, *ready_file, *lazy_dir, *listen, *to, *token_file;
   uint64_t bandwidth;
   struct ferry_codec codec;
 };
@@ -74,7 +78,7 @@ struct cmd_opts {
 enum {
   O_ROOT = 256, O_STORE, O_IMAGE, O_BUNDLE, O_NETNS, O_ID, O_LOG, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_TIMEOUT,
   O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB, O_LEAVE_RUNNING, O_CGROUPS_MODE, O_ROOTFS_DIFF,
-  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, O_LAZY_DIR, O_COMPRESS, O_KEY_FILE, O_HELP
+  O_STRATEGY, O_PAGE_SERVER, O_BANDWIDTH, O_READY_FILE, O_LAZY_DIR, O_COMPRESS, O_KEY_FILE, O_TO_STORE, O_LISTEN, O_TO, O_TOKEN_FILE, O_HELP
 };
 
 static const struct option cmd_long[] = {
@@ -88,6 +92,10 @@ static const struct option cmd_long[] = {
   { "to-root", required_argument, NULL, O_TO_ROOT },
   { "to-bundle", required_argument, NULL, O_TO_BUNDLE },
   { "to-netns", required_argument, NULL, O_TO_NETNS },
+  { "to-store", required_argument, NULL, O_TO_STORE },
+  { "listen", required_argument, NULL, O_LISTEN },
+  { "to", required_argument, NULL, O_TO },
+  { "token-file", required_argument, NULL, O_TOKEN_FILE },
   { "timeout", required_argument, NULL, O_TIMEOUT },
   { "tcp-established", no_argument, NULL, O_TCP_EST },
   { "tcp-close", no_argument, NULL, O_TCP_CLOSE },
@@ -140,6 +148,10 @@ static int parse_cmd(int argc, char **argv, const char *cmd, const int *allowed,
     case O_TO_ROOT: c->to_root = optarg; break;
     case O_TO_BUNDLE: c->to_bundle = optarg; break;
     case O_TO_NETNS: c->to_netns = optarg; break;
+    case O_TO_STORE: c->to_store = optarg; break;
+    case O_LISTEN: c->listen = optarg; break;
+    case O_TO: c->to = optarg; break;
+    case O_TOKEN_FILE: c->token_file = optarg; break;
     case O_TIMEOUT: {
       char *end;
       long v = strtol(optarg, &end, 10);
@@ -260,6 +272,7 @@ static json_object *result_json(const char *cmd, const char *container, const st
     json_object_object_add(t, "downtimeMs", json_object_new_int64(r->downtime_ms));
     json_object_object_add(t, "totalMs", json_object_new_int64(r->total_ms));
     json_object_object_add(t, "pagesMs", json_object_new_int64(r->pages_ms));
+    json_object_object_add(t, "transferMs", json_object_new_int64(r->transfer_ms));
     json_object_object_add(o, "timings", t);
     json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r->bytes));
     if (r->bytes_raw)
@@ -298,6 +311,8 @@ static void print_result(const struct globals *g, const char *cmd, const char *c
       printf("  restore:   %6lld ms\n", (long long)r->restore_ms);
     if (r->downtime_ms)
       printf("  downtime:  %6lld ms (frozen on the source to running here)\n", (long long)r->downtime_ms);
+    if (r->transfer_ms)
+      printf("  transfer:  %6lld ms (the image sent to the target's store)\n", (long long)r->transfer_ms);
     if (r->pages_ms)
       printf("  pages:     %6lld ms (running here to the last page from the source)\n", (long long)r->pages_ms);
     printf("  image:     %llu bytes\n", (unsigned long long)r->bytes);
@@ -398,6 +413,123 @@ static int checkpoint_postcopy(const struct globals *g, const struct cmd_opts *c
   return rc;
 }
 
+/* A transfer's token from its file (64 hex characters). */
+static int read_token(const char *cmd, const char *path, char out[65])
+{
+  char *text = NULL;
+  ferry_error err = FERRY_ERROR_INIT;
+  if (require(cmd, "--token-file", path))
+    return 2;
+  if (ferry_read_file(path, &text, NULL, &err) < 0) {
+    fprintf(stderr, "ferry-agent %s: %s\n", cmd, ferry_error_msg(&err));
+    ferry_error_clear(&err);
+    return 2;
+  }
+  size_t l = strcspn(text, "\r\n");
+  int ok = l == 64;
+  if (ok)
+    memcpy(out, text, 65), out[64] = '\0';
+  OPENSSL_cleanse(text, strlen(text));
+  free(text);
+  if (!ok) {
+    fprintf(stderr, "ferry-agent %s: %s: expected a 64-character token\n", cmd, path);
+    return 2;
+  }
+  return 0;
+}
+
+/* The target's half of a direct transfer: one image, received into --store. */
+static int cmd_receive(const struct globals *g, int argc, char **argv)
+{
+  static const int allowed[] = { O_STORE, O_LISTEN, O_TOKEN_FILE, O_READY_FILE, O_TIMEOUT, 0 };
+  struct cmd_opts c;
+  char token[65];
+  int rc = parse_cmd(argc, argv, "receive", allowed, &c);
+  if (rc || (rc = require("receive", "--listen", c.listen)) || (rc = read_token("receive", c.token_file, token)))
+    return rc;
+  struct ferry_store s;
+  if ((rc = open_store("receive", c.store, &s)))
+    return rc;
+  struct engine_result r = { 0 };
+  ferry_error err = FERRY_ERROR_INIT;
+  int fd = -1;
+  char *bound = NULL, *name = NULL;
+  uint64_t bytes = 0;
+  int64_t t0 = ferry_now_mono_ms();
+  json_object *extra = json_object_new_object();
+  if (ferry_relay_listen(c.listen, &fd, &bound, &err) < 0) {
+    r.exit_code = ENGINE_FAILED_UNTOUCHED;
+    r.message = ferry_strdup(ferry_error_msg(&err));
+  } else {
+    json_object_object_add(extra, "listen", json_object_new_string(bound));
+    const char *text = json_object_to_json_string(extra);
+    if (c.ready_file && ferry_write_file_atomic(c.ready_file, text, strlen(text), &err) < 0)
+      log_error("%s", ferry_error_msg(&err));
+    else if (!c.ready_file)
+      fprintf(stderr, "receiving on %s\n", bound);
+    ferry_error_clear(&err);
+    if (ferry_stream_receive(fd, token, &s, c.timeout_s * 1000, &name, &bytes, &err) < 0) {
+      r.exit_code = ENGINE_FAILED_UNTOUCHED;
+      r.message = ferry_strdup(ferry_error_msg(&err));
+    } else {
+      r.outcome = "received";
+      r.image_dir = ferry_store_image_dir(&s, name);
+      r.bytes = bytes;
+      r.transfer_ms = ferry_now_mono_ms() - t0;
+      r.message = ferry_asprintf("image %s received into %s (%llu bytes)", name, s.url, (unsigned long long)bytes);
+    }
+    close(fd);
+  }
+  print_result(g, "receive", NULL, &r, extra);
+  rc = (int)r.exit_code;
+  OPENSSL_cleanse(token, sizeof token);
+  free(bound);
+  free(name);
+  engine_result_free(&r);
+  ferry_store_free(&s);
+  ferry_error_clear(&err);
+  return rc;
+}
+
+/* The source's half of a direct transfer. */
+static int cmd_send(const struct globals *g, int argc, char **argv)
+{
+  static const int allowed[] = { O_STORE, O_IMAGE, O_TO, O_TOKEN_FILE, O_BANDWIDTH, O_TIMEOUT, 0 };
+  struct cmd_opts c;
+  char token[65];
+  int rc = parse_cmd(argc, argv, "send", allowed, &c);
+  if (rc || (rc = check_image_arg("send", c.image)) || (rc = require("send", "--to", c.to)) ||
+      (rc = read_token("send", c.token_file, token)))
+    return rc;
+  struct ferry_store s;
+  if ((rc = open_store("send", c.store, &s)))
+    return rc;
+  struct engine_result r = { 0 };
+  ferry_error err = FERRY_ERROR_INIT;
+  char *dir = NULL;
+  uint64_t bytes = 0;
+  int64_t t0 = ferry_now_mono_ms();
+  if (ferry_store_open(&s, c.image, &dir, &err) < 0 ||
+      ferry_stream_send(dir, c.image, c.to, token, c.bandwidth, &bytes, &err) < 0) {
+    r.exit_code = ENGINE_FAILED_UNTOUCHED;
+    r.message = ferry_strdup(ferry_error_msg(&err));
+  } else {
+    r.outcome = "sent";
+    r.bytes = bytes;
+    r.bytes_during_freeze = bytes;
+    r.transfer_ms = ferry_now_mono_ms() - t0;
+    r.message = ferry_asprintf("image %s sent to %s (%llu bytes)", c.image, c.to, (unsigned long long)bytes);
+  }
+  print_result(g, "send", NULL, &r, NULL);
+  rc = (int)r.exit_code;
+  OPENSSL_cleanse(token, sizeof token);
+  free(dir);
+  engine_result_free(&r);
+  ferry_store_free(&s);
+  ferry_error_clear(&err);
+  return rc;
+}
+
 /* The target's half of a post-copy: CRIU's lazy-pages daemon, until every page arrived. */
 static int cmd_pages(const struct globals *g, int argc, char **argv)
 {
@@ -476,7 +608,7 @@ static int cmd_restore(const struct globals *g, int argc, char **argv)
   if ((rc = open_store("restore", c.store, &s)))
     return rc;
   struct engine_opts o = engine_opts_for(g, &c);
-  struct engine_target t = { c.root, c.bundle, c.netns, c.id, c.log };
+  struct engine_target t = { c.root, c.bundle, c.netns, c.id, c.log, NULL };
   struct engine_result r = { 0 };
   engine_restore(&o, &t, &s, c.image, &r);
   json_object *extra = json_object_new_object();
@@ -494,7 +626,7 @@ static int cmd_migrate(const struct globals *g, int argc, char **argv)
   static const int allowed[] = { O_ROOT, O_STORE, O_IMAGE, O_TO_ROOT, O_TO_BUNDLE, O_TO_NETNS, O_ID, O_LOG,
                                  O_TIMEOUT, O_TCP_EST, O_TCP_CLOSE, O_FILE_LOCKS, O_EXT_UNIX, O_SHELL_JOB,
                                  O_CGROUPS_MODE, O_ROOTFS_DIFF, O_LEAVE_RUNNING, O_STRATEGY,
-                                 O_PAGE_SERVER, O_BANDWIDTH, O_COMPRESS, O_KEY_FILE, 0 };
+                                 O_PAGE_SERVER, O_BANDWIDTH, O_COMPRESS, O_KEY_FILE, O_TO_STORE, 0 };
   struct cmd_opts c;
   int rc = parse_cmd(argc, argv, "migrate", allowed, &c);
   if (rc || (rc = require("migrate", "--root", c.root)) || (rc = require("migrate", "--to-root", c.to_root)) ||
@@ -508,13 +640,24 @@ static int cmd_migrate(const struct globals *g, int argc, char **argv)
   if ((rc = open_store("migrate", c.store, &s)))
     return rc;
   struct engine_opts o = engine_opts_for(g, &c);
-  struct engine_target t = { c.to_root, c.to_bundle, c.to_netns, c.id, c.log };
+  struct ferry_store to_store;
+  int have_to = 0;
+  if (c.to_store) {
+    if ((rc = open_store("migrate", c.to_store, &to_store))) {
+      ferry_store_free(&s);
+      return rc;
+    }
+    have_to = 1;
+  }
+  struct engine_target t = { c.to_root, c.to_bundle, c.to_netns, c.id, c.log, have_to ? &to_store : NULL };
   struct engine_result r = { 0 };
   engine_migrate(&o, c.root, argv[optind], &t, &s, c.image, &r);
   print_result(g, "migrate", argv[optind], &r, NULL);
   rc = (int)r.exit_code;
   engine_result_free(&r);
   ferry_store_free(&s);
+  if (have_to)
+    ferry_store_free(&to_store);
   return rc;
 }
 
@@ -731,6 +874,10 @@ int main(int argc, char **argv)
     return cmd_restore(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "migrate"))
     return cmd_migrate(&g, sub_argc, sub_argv);
+  if (!strcmp(cmd, "send"))
+    return cmd_send(&g, sub_argc, sub_argv);
+  if (!strcmp(cmd, "receive"))
+    return cmd_receive(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "pages"))
     return cmd_pages(&g, sub_argc, sub_argv);
   if (!strcmp(cmd, "inspect"))

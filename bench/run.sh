@@ -92,7 +92,7 @@ check_moved() {
   [[ "$v" == "ok "*" $2" ]] || { echo "bench: memory check after the move: '$v'" >&2; exit 1; }
 }
 
-# columns: tool size downtime_ms total_ms bytes_before bytes_during bytes_after note
+# columns: tool size downtime_ms total_ms bytes_before bytes_during bytes_after dump_ms restore_ms note
 bench_ferry() { # STRATEGY SIZE RUN
   local strategy=$1 size=$2 id="f${1:0:4}$2-$3" tid a b json
   tid=$id-b
@@ -110,7 +110,8 @@ assert r["outcome"] == "migrated", r
 used = r["strategy"]
 tool = "ferry " + sys.argv[3] + ("" if used == sys.argv[3] else f" (ran {used})")
 print("\t".join(map(str, [tool, sys.argv[2], t["downtimeMs"], t["totalMs"], b["beforeFreeze"],
-                          b["duringFreeze"], b["afterRestore"], r.get("strategyNote", "")])))
+                          b["duringFreeze"], b["afterRestore"], t["dumpMs"], t["restoreMs"],
+                          r.get("strategyNote", "")])))
 PY
   remove a "$id"
   remove b "$tid"
@@ -125,7 +126,7 @@ fail_runc() { # ID dump|restore
 }
 
 bench_runc() { # SIZE RUN
-  local id="r$1-$2" a b t0 t2 img="$NODES_STORE/plain-$1-$2"
+  local id="r$1-$2" a b t0 t1 t2 img="$NODES_STORE/plain-$1-$2"
   a=$(start_workload a "$id" "$1")
   b=$(nodes_bundle b "$id" /bin/workload --mem "$1")
   # plain runc carries no file-system changes: B restores on A's root file system
@@ -134,14 +135,15 @@ bench_runc() { # SIZE RUN
   t0=$(now_ms)
   runc --criu "$CRIU" --root "$(nodes_root a)" --log "$work/$id.log" --log-format json checkpoint \
     --image-path "$img" --work-path "$work/w-$id-dump" "$id" || fail_runc "$id" dump
+  t1=$(now_ms)
   # stdio: pipes, as the container had (a host file cannot be restored)
   runc --criu "$CRIU" --root "$(nodes_root b)" --log "$work/$id.log" --log-format json restore --detach \
     --image-path "$img" --work-path "$work/w-$id-restore" --bundle "$b" "$id" < <(:) > >(cat > /dev/null) 2>&1 ||
     fail_runc "$id" restore
   t2=$(now_ms)
   check_moved "$b/rootfs" "$1"
-  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t2 - t0))" \
-    "$(du -sb "$img" | cut -f1)" >> "$raw"
+  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t%s\t%s\t\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t2 - t0))" \
+    "$(du -sb "$img" | cut -f1)" "$((t1 - t0))" "$((t2 - t1))" >> "$raw"
   remove a "$id"
   remove b "$id"
   rm -rf "$img" "$work/w-$id-dump" "$work/w-$id-restore"
@@ -156,7 +158,7 @@ podman_image() {
 }
 
 bench_podman() { # SIZE RUN
-  local id="p$1-$2" t0 t2 m exp
+  local id="p$1-$2" t0 t1 t2 m exp
   exp="$work/$id.tar"
   podman_image
   PATH="$(dirname "$CRIU"):$PATH" "${PODMAN[@]}" run -d --name "$id" --network none \
@@ -165,13 +167,14 @@ bench_podman() { # SIZE RUN
   nodes_wait_count "$m" 2 1200 >/dev/null
   t0=$(now_ms)
   PATH="$(dirname "$CRIU"):$PATH" "${PODMAN[@]}" container checkpoint --export "$exp" --compress none "$id" >/dev/null
+  t1=$(now_ms)
   "${PODMAN[@]}" rm -f "$id" >/dev/null
   PATH="$(dirname "$CRIU"):$PATH" "${PODMAN[@]}" container restore --import "$exp" >/dev/null
   t2=$(now_ms)
   m=$("${PODMAN[@]}" mount "$id")
   check_moved "$m" "$1"
-  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t\n' "podman checkpoint --export + restore --import" "$1" "$((t2 - t0))" \
-    "$((t2 - t0))" "$(stat -c %s "$exp")" >> "$raw"
+  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t%s\t%s\t\n' "podman checkpoint --export + restore --import" "$1" \
+    "$((t2 - t0))" "$((t2 - t0))" "$(stat -c %s "$exp")" "$((t1 - t0))" "$((t2 - t1))" >> "$raw"
   "${PODMAN[@]}" rm -f -t 0 "$id" >/dev/null
   rm -f "$exp"
 }
@@ -215,24 +218,33 @@ $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname
 import sys, statistics
 rows, notes = {}, {}
 for line in open(sys.argv[1]):
-    tool, size, down, total, before, during, after, note = line.rstrip("\n").split("\t")
-    rows.setdefault((int(size), tool), []).append([int(down), int(total), int(before), int(during), int(after)])
+    tool, size, down, total, before, during, after, dump, rest, note = line.rstrip("\n").split("\t")
+    rows.setdefault((int(size), tool), []).append([int(down), int(total), int(before), int(during), int(after),
+                                                   int(dump), int(rest)])
     if note:
         notes[tool] = note
 def cell(vals):
     return f"{statistics.median(vals):.0f} ({min(vals)}-{max(vals)})"
 def mib(vals):
     return f"{statistics.median(vals) / 1048576:.1f}"
-print("| memory | tool | downtime ms | total ms | MiB before freeze | MiB during freeze | MiB after restore |")
-print("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+print("| memory | tool | downtime ms | of which dump ms | of which restore ms | total ms | MiB before freeze |"
+      " MiB during freeze | MiB after restore |")
+print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 tools = []
 with open(sys.argv[2], "w") as tsv:
     for (size, tool), rs in sorted(rows.items()):
         c = list(zip(*rs))
-        print(f"| {size} MiB | {tool} | {cell(c[0])} | {cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {mib(c[4])} |")
+        print(f"| {size} MiB | {tool} | {cell(c[0])} | {statistics.median(c[5]):.0f} | {statistics.median(c[6]):.0f} | "
+              f"{cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {mib(c[4])} |")
         if tool not in tools:
             tools.append(tool)
-        tsv.write(f"{tools.index(tool)}\t{size}\t{statistics.median(c[0])}\t{min(c[0])}\t{max(c[0])}\t{tool}\n")
+    # the plot's data: one block per tool (gnuplot's "index")
+    for i, t in enumerate(tools):
+        for (size, tool), rs in sorted(rows.items()):
+            if tool == t:
+                d = list(zip(*rs))[0]
+                tsv.write(f"{size}\t{statistics.median(d)}\t{min(d)}\t{max(d)}\t{tool}\n")
+        tsv.write("\n\n")
 for tool, note in notes.items():
     print(f"\n{tool}: {note}")
 PY
@@ -241,10 +253,11 @@ PY
 python3 - "$out.tsv" "$out.gp" "$out.png" "$machine" <<'PY'
 import sys
 tsv, gp, png, machine = sys.argv[1:]
-tools = {}
-for line in open(tsv):
-    idx, size, med, lo, hi, tool = line.rstrip("\n").split("\t")
-    tools.setdefault(int(idx), tool)
+tools, block = {}, 0
+for line in open(tsv).read().split("\n\n\n"):
+    if line.strip():
+        tools[block] = line.strip().split("\n")[0].split("\t")[4]
+        block += 1
 with open(gp, "w") as f:
     f.write(f'set terminal pngcairo size 1000,600 font ",10"\nset output "{png}"\n')
     f.write(f'set title "Downtime by memory size (median, min-max)\\n{machine}"\n')
@@ -252,7 +265,7 @@ with open(gp, "w") as f:
     f.write('set key left top\nset grid\nset xtics (64, 512, 2048)\n')
     parts = []
     for i, t in sorted(tools.items()):
-        parts.append(f'"{tsv}" using ($1=={i} ? $2 : NaN):3:4:5 with yerrorlines lw 2 title "{t}"')
+        parts.append(f'"{tsv}" index {i} using 1:2:3:4 with yerrorlines lw 2 title "{t}"')
     f.write("plot " + ", \\\n     ".join(parts) + "\n")
 PY
 gnuplot "$out.gp"

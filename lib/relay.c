@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "quantity.h"
@@ -105,7 +106,7 @@ int ferry_relay_parse_bandwidth(const char *text, uint64_t *bytes_per_s, ferry_e
   return 0;
 }
 
-static int connect_to(const char *ap, ferry_error *err)
+int ferry_tcp_connect(const char *ap, ferry_error *err)
 {
   struct addrinfo *ai = NULL;
   if (resolve(ap, 0, &ai, err) < 0)
@@ -135,14 +136,29 @@ static int connect_to(const char *ap, ferry_error *err)
   return s;
 }
 
-/* A token bucket: tokens are bytes; refilled at rate per second up to burst. */
-struct bucket {
-  uint64_t rate, burst;
-  double tokens;
-  int64_t last_ms;
-};
+void ferry_bucket_init(struct ferry_bucket *b, uint64_t rate)
+{
+  b->rate = rate;
+  b->burst = rate / 20 > CHUNK ? rate / 20 : CHUNK;
+  b->tokens = (double)(rate ? b->burst : 0);
+  b->last_ms = ferry_now_mono_ms();
+}
 
-static void bucket_fill(struct bucket *b)
+void ferry_bucket_take(struct ferry_bucket *b, uint64_t n)
+{
+  if (!b->rate)
+    return;
+  ferry_bucket_fill(b);
+  b->tokens -= (double)n;
+  if (b->tokens < 0) { /* in debt: wait until it is paid */
+    double ms = -b->tokens * 1000.0 / (double)b->rate;
+    struct timespec ts = { (time_t)(ms / 1000.0), (long)((ms - (double)(long)(ms / 1000.0) * 1000.0) * 1e6) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+      ;
+  }
+}
+
+void ferry_bucket_fill(struct ferry_bucket *b)
 {
   int64_t now = ferry_now_mono_ms();
   b->tokens += (double)(now - b->last_ms) * (double)b->rate / 1000.0;
@@ -184,7 +200,7 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
   if (client < 0)
     return ferry_error_set(err, errno, "relay: accept");
   st->first_ms = ferry_now_mono_ms();
-  int up = connect_to(upstream, err);
+  int up = ferry_tcp_connect(upstream, err);
   if (up < 0) {
     close(client);
     st->last_ms = ferry_now_mono_ms();
@@ -196,9 +212,8 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
     close(up);
     return ferry_error_set(err, errno, "relay: TCP_NODELAY");
   }
-  struct bucket b = { .rate = bytes_per_s, .burst = bytes_per_s / 20 > CHUNK ? bytes_per_s / 20 : CHUNK };
-  b.tokens = (double)(bytes_per_s ? b.burst : 0);
-  b.last_ms = ferry_now_mono_ms();
+  struct ferry_bucket b;
+  ferry_bucket_init(&b, bytes_per_s);
   char *buf = malloc(CHUNK);
   if (!buf)
     abort();
@@ -207,7 +222,7 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
     int wait_ms = -1;
     short up_events = POLLIN;
     if (bytes_per_s) {
-      bucket_fill(&b);
+      ferry_bucket_fill(&b);
       if (b.tokens < 1.0) {
         /* Out of tokens: stop reading from the page server until enough came back. */
         up_events = 0;

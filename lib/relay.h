@@ -22,6 +22,9 @@ struct ferry_relay_stats {
  * free port). *bound gets "ADDR:PORT" with the port the kernel chose. */
 int ferry_relay_listen(const char *addr_port, int *fd, char **bound, ferry_error *err);
 
+/* A TCP connection to "ADDR:PORT" (TCP_NODELAY), or -1 with err. */
+int ferry_tcp_connect(const char *addr_port, ferry_error *err);
+
 /* Parses a bandwidth: a Kubernetes quantity of bytes per second ("64Mi", "100M",
  * "0" = unlimited). */
 int ferry_relay_parse_bandwidth(const char *text, uint64_t *bytes_per_s, ferry_error *err);
@@ -31,6 +34,19 @@ int ferry_relay_parse_bandwidth(const char *text, uint64_t *bytes_per_s, ferry_e
  * client at most bytes_per_s (0: unlimited). Fills *st. */
 int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
                     struct ferry_relay_stats *st, ferry_error *err);
+
+/* A token bucket of bytes: at most rate bytes per second, bursts of burst. */
+struct ferry_bucket {
+  uint64_t rate, burst;
+  double tokens;
+  int64_t last_ms;
+};
+/* rate 0: no limit. */
+void ferry_bucket_init(struct ferry_bucket *b, uint64_t rate);
+/* Refills from the clock. */
+void ferry_bucket_fill(struct ferry_bucket *b);
+/* Sleeps until n bytes may go, then takes them. */
+void ferry_bucket_take(struct ferry_bucket *b, uint64_t n);
 
 /* ferry_relay_run in a child process, which writes its stats as JSON to
  * stats_path when it ends. Closes listen_fd in the caller. */

@@ -123,18 +123,7 @@ struct out {
 
 static int write_all(int fd, const void *p, size_t n, const char *path, ferry_error *err)
 {
-  const char *b = p;
-  while (n) {
-    ssize_t w = write(fd, b, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return ferry_error_set(err, errno, "write %s", path);
-    }
-    b += w;
-    n -= (size_t)w;
-  }
-  return 0;
+  return ferry_write_all(fd, p, n) < 0 ? ferry_error_set(err, errno, "write %s", path) : 0;
 }
 
 static int out_put(struct out *o, const void *p, size_t n, ferry_error *err)
@@ -276,8 +265,7 @@ int ferry_codec_encode_file(const struct ferry_codec *c, const char *src, const 
   unsigned int sl = 0;
   if (out_finish(&o, err) < 0 || !EVP_DigestFinal_ex(md, sum, &sl))
     goto out;
-  for (unsigned i = 0; i < 32; i++)
-    snprintf(raw_sha256 + 2 * i, 3, "%02x", sum[i]);
+  ferry_hex(sum, 32, raw_sha256);
   *raw_size = total;
   if (fsync(fd) < 0) {
     ferry_error_set(err, errno, "fsync %s", dst);
@@ -456,8 +444,7 @@ int ferry_codec_decode_file(const struct ferry_codec *c, const char *src, const 
     ferry_error_set(err, 0, "SHA-256 of %s", dst);
     goto out;
   }
-  for (unsigned i = 0; i < 32; i++)
-    snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+  ferry_hex(sum, 32, hex);
   if (d.total != raw_size || strcmp(hex, raw_sha256) != 0) {
     ferry_error_set(err, 0, "%s: decoded to %llu bytes with SHA-256 %.12s..., the manifest says %llu bytes, %.12s...",
                     src, (unsigned long long)d.total, hex, (unsigned long long)raw_size, raw_sha256);

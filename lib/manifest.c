@@ -13,23 +13,13 @@
 
 #include "util.h"
 
-static void to_hex(const unsigned char *md, unsigned len, char out[65])
-{
-  static const char hex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len && i < 32; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
-}
-
 void ferry_sha256_hex(const void *data, size_t len, char out[65])
 {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned mdlen = 0;
   if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL))
     abort();
-  to_hex(md, mdlen, out);
+  ferry_hex(md, mdlen < 32 ? mdlen : 32, out);
 }
 
 static int digest_chunk(void *ctx, const void *buf, size_t n, ferry_error *err)
@@ -50,7 +40,7 @@ int ferry_sha256_file(const char *path, char out[65], uint64_t *size, ferry_erro
   if (rc == 0 && !EVP_DigestFinal_ex(ctx, md, &mdlen))
     rc = ferry_error_set(err, 0, "SHA-256 final failed");
   if (rc == 0)
-    to_hex(md, mdlen, out);
+    ferry_hex(md, mdlen < 32 ? mdlen : 32, out);
   EVP_MD_CTX_free(ctx);
   return rc;
 }

@@ -167,9 +167,9 @@ void ferry_bucket_fill(struct ferry_bucket *b)
   b->last_ms = now;
 }
 
-/* Writes all of buf to fd (blocking socket). */
-static int write_all(int fd, const char *buf, size_t n)
+int ferry_send_all(int fd, const void *data, size_t n)
 {
+  const char *buf = data;
   while (n > 0) {
     ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
     if (w < 0) {
@@ -243,7 +243,7 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
         want = b.tokens >= 1.0 ? (size_t)b.tokens : 1;
       ssize_t n = recv(up, buf, want, 0);
       if (n > 0) {
-        if (write_all(client, buf, (size_t)n) < 0) {
+        if (ferry_send_all(client, buf, (size_t)n) < 0) {
           rc = ferry_error_set(err, errno, "relay: sending to the client");
           break;
         }
@@ -260,7 +260,7 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
     if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = recv(client, buf, CHUNK, 0);
       if (n > 0) {
-        if (write_all(up, buf, (size_t)n) < 0) {
+        if (ferry_send_all(up, buf, (size_t)n) < 0) {
           rc = ferry_error_set(err, errno, "relay: sending to %s", upstream);
           break;
         }

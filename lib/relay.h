@@ -22,6 +22,9 @@ struct ferry_relay_stats {
  * free port). *bound gets "ADDR:PORT" with the port the kernel chose. */
 int ferry_relay_listen(const char *addr_port, int *fd, char **bound, ferry_error *err);
 
+/* send(2) with MSG_NOSIGNAL until all of data went; -1 with errno set. */
+int ferry_send_all(int fd, const void *data, size_t n);
+
 /* A TCP connection to "ADDR:PORT" (TCP_NODELAY), or -1 with err. */
 int ferry_tcp_connect(const char *addr_port, ferry_error *err);
 

@@ -145,16 +145,9 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
   struct body *b = ctx;
   size_t len = size * n;
   if (b->fd >= 0) {
-    size_t done = 0;
-    while (done < len) {
-      ssize_t w = write(b->fd, p + done, len - done);
-      if (w < 0) {
-        if (errno == EINTR)
-          continue;
-        b->failed = errno;
-        return 0;
-      }
-      done += (size_t)w;
+    if (ferry_write_all(b->fd, p, len) < 0) {
+      b->failed = errno;
+      return 0;
     }
     return len;
   }

@@ -28,24 +28,8 @@ int ferry_stream_token(char out[65], ferry_error *err)
   unsigned char r[32];
   if (RAND_bytes(r, sizeof r) != 1)
     return ferry_error_set(err, 0, "no random bytes for a transfer token");
-  for (int i = 0; i < 32; i++)
-    snprintf(out + 2 * i, 3, "%02x", r[i]);
-  return 0;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-  const char *b = p;
-  while (n) {
-    ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      return -1;
-    }
-    b += w;
-    n -= (size_t)w;
-  }
+  ferry_hex(r, sizeof r, out);
+  OPENSSL_cleanse(r, sizeof r);
   return 0;
 }
 
@@ -67,7 +51,7 @@ static la_ssize_t on_write(struct archive *a, void *ctx, const void *buf, size_t
   while (left) { /* in slices, so the bucket paces the stream evenly */
     size_t k = left > 65536 ? 65536 : left;
     ferry_bucket_take(&s->bucket, k);
-    if (send_all(s->fd, p, k) < 0) {
+    if (ferry_send_all(s->fd, p, k) < 0) {
       s->error = errno;
       return -1;
     }
@@ -171,7 +155,7 @@ int ferry_stream_send(const char *dir, const char *name, const char *addr, const
   char *head = ferry_asprintf("%s %s %s\n", MAGIC, token, name);
   struct archive *a = archive_write_new();
   int rc = -1;
-  if (send_all(fd, head, strlen(head)) < 0) {
+  if (ferry_send_all(fd, head, strlen(head)) < 0) {
     ferry_error_set(err, errno, "send image %s to %s", name, addr);
     goto out;
   }
@@ -376,7 +360,7 @@ reply:
     for (char *c = ans; *c && c[1]; c++)
       if (*c == '\n')
         *c = ' ';
-    if (send_all(fd, ans, strlen(ans)) < 0)
+    if (ferry_send_all(fd, ans, strlen(ans)) < 0)
       log_warn("receive: answering the sender: %s", strerror(errno));
     free(ans);
   }

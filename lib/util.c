@@ -168,7 +168,17 @@ int ferry_read_file(const char *path, char **out, size_t *len, ferry_error *err)
   return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+void ferry_hex(const unsigned char *in, size_t n, char *out)
+{
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[in[i] >> 4];
+    out[2 * i + 1] = digits[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+int ferry_write_all(int fd, const void *data, size_t len)
 {
   const char *p = data;
   while (len) {
@@ -189,7 +199,7 @@ int ferry_write_file(const char *path, const void *data, size_t len, ferry_error
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return ferry_error_set(err, errno, "create %s", path);
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  if (ferry_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
     int e = errno;
     close(fd);
     return ferry_error_set(err, e, "write %s", path);
@@ -276,7 +286,7 @@ struct copy_ctx {
 static int write_chunk(void *ctx, const void *buf, size_t n, ferry_error *err)
 {
   struct copy_ctx *c = ctx;
-  return write_all(c->out, buf, n) < 0 ? ferry_error_set(err, errno, "write %s", c->dst) : 0;
+  return ferry_write_all(c->out, buf, n) < 0 ? ferry_error_set(err, errno, "write %s", c->dst) : 0;
 }
 
 int ferry_copy_file(const char *src, const char *dst, ferry_error *err)

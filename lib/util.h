@@ -31,6 +31,10 @@ int ferry_rm_rf(const char *path, ferry_error *err);
 int ferry_read_file(const char *path, char **out, size_t *len, ferry_error *err);
 /* Writes data to path (0644) and fsyncs it. */
 int ferry_write_file(const char *path, const void *data, size_t len, ferry_error *err);
+/* write(2) until all of data went (EINTR retried); -1 with errno set. */
+int ferry_write_all(int fd, const void *data, size_t len);
+/* n bytes as 2n lowercase hex characters and a NUL into out. */
+void ferry_hex(const unsigned char *in, size_t n, char *out);
 /* Writes to path.tmp, fsyncs, renames over path, fsyncs the directory. */
 int ferry_write_file_atomic(const char *path, const void *data, size_t len, ferry_error *err);
 int ferry_copy_file(const char *src, const char *dst, ferry_error *err);

@@ -70,6 +70,19 @@ archive_uri() {
   printf '%s\n' "$uri"
 }
 
+# suite_apt SUITE DIR: an apt configuration in DIR that reaches another Debian
+# suite without touching the system's; its apt options go into SUITE_APT.
+suite_apt() {
+  local t=$2
+  mkdir -p "$t/lists/partial" "$t/archives/partial"
+  echo "deb $(archive_uri) $1 main" > "$t/sources.list"
+  SUITE_APT=(-o "Dir::Etc::SourceList=$t/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+             -o "Dir::State::Lists=$t/lists" -o "Dir::Cache::Archives=$t/archives"
+             -o "Dir::Cache::pkgcache=$t/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$t/srcpkgcache.bin"
+             -o APT::Architecture=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  apt-get "${SUITE_APT[@]}" update -qq
+}
+
 criu_works() {
   [ -x "$PREFIX/bin/criu" ] || return 1
   local v
@@ -86,13 +99,9 @@ install_criu() {
   t=$(mktemp -d /tmp/ferry-criu.XXXXXX)
   # shellcheck disable=SC2064
   trap "rm -rf '$t'" RETURN
-  mkdir -p "$t/lists/partial" "$t/debs" "$t/archives/partial"
-  echo "deb $(archive_uri) $CRIU_SUITE main" > "$t/sources.list"
-  local A=(-o "Dir::Etc::SourceList=$t/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-           -o "Dir::State::Lists=$t/lists" -o "Dir::Cache::Archives=$t/archives"
-           -o "Dir::Cache::pkgcache=$t/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$t/srcpkgcache.bin"
-           -o APT::Architecture=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-  apt-get "${A[@]}" update -qq
+  mkdir -p "$t/debs"
+  suite_apt "$CRIU_SUITE" "$t"
+  local A=("${SUITE_APT[@]}")
   # Resolve criu's whole dependency closure against the forky lists (never a fixed
   # list: library package names change between releases).
   # Pre-Depends (libc6 and friends) are part of the closure too: no --no-pre-depends.
@@ -152,13 +161,8 @@ install_moto() {
   t=$(mktemp -d /tmp/ferry-moto.XXXXXX)
   # shellcheck disable=SC2064
   trap "rm -rf '$t'" RETURN
-  mkdir -p "$t/lists/partial" "$t/archives/partial"
-  echo "deb $(archive_uri) trixie main" > "$t/sources.list"
-  local A=(-o "Dir::Etc::SourceList=$t/sources.list" -o Dir::Etc::SourceParts=/nonexistent
-           -o "Dir::State::Lists=$t/lists" -o "Dir::Cache::Archives=$t/archives"
-           -o "Dir::Cache::pkgcache=$t/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$t/srcpkgcache.bin"
-           -o APT::Architecture=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
-  apt-get "${A[@]}" update -qq
+  suite_apt trixie "$t"
+  local A=("${SUITE_APT[@]}")
   (cd "$t" && apt-get "${A[@]}" download python3-moto >/dev/null)
   rm -rf "$MOTO_PREFIX.new"
   mkdir -p "$MOTO_PREFIX.new"

@@ -23,6 +23,20 @@ postcopy_args() { # ID IMAGE EXTRA...
     --to-bundle "$B_BUNDLE" --to-netns "/var/run/netns/$NODES_NS_B" --id "$id-b" --strategy postCopy "$@" "$id"
 }
 
+# migrate_slowly ID: a post-copy of ID over a slow link (8 MiB/s) in the
+# background (its pid in MIGRATION, its answer in the test's out and err files);
+# returns once the target runs and is still fetching memory.
+migrate_slowly() {
+  agent a --json migrate $(postcopy_args "$1" "img-$1" --bandwidth 8Mi) >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+  MIGRATION=$!
+  local i
+  for ((i = 0; i < 400; i++)); do
+    [ "$(state_of b "$1-b")" = running ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
 # field JSON EXPR: a Python expression over the agent's JSON answer r.
 field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1"; }
 
@@ -74,17 +88,10 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
   nodes_wait_count "$A_ROOTFS" 3
   bundle_on_b pc2-b
   # a slow link (8 MiB/s: 16 s for the memory) so the transfer is surely under way when it dies
-  agent a --json migrate $(postcopy_args pc2 img-pc2 --bandwidth 8Mi) > "$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
-  local m=$!
-  local i
-  for ((i = 0; i < 400; i++)); do
-    [ "$(state_of b pc2-b)" = running ] && break
-    sleep 0.05
-  done
-  [ "$(state_of b pc2-b)" = running ]
+  migrate_slowly pc2
   pkill -KILL -f 'lazy-pages --images-dir'
   local rc=0
-  wait "$m" || rc=$?
+  wait "$MIGRATION" || rc=$?
   cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
   [ "$rc" -eq 3 ]
   run cat "$BATS_TEST_TMPDIR/out"
@@ -103,17 +110,10 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
   start_on_a pc3 workload --mem 128
   nodes_wait_count "$A_ROOTFS" 3
   bundle_on_b pc3-b
-  agent a --json migrate $(postcopy_args pc3 img-pc3 --bandwidth 8Mi) > "$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
-  local m=$!
-  local i
-  for ((i = 0; i < 400; i++)); do
-    [ "$(state_of b pc3-b)" = running ] && break
-    sleep 0.05
-  done
-  [ "$(state_of b pc3-b)" = running ]
+  migrate_slowly pc3
   pkill -KILL -f 'criu: dump'
   local rc=0
-  wait "$m" || rc=$?
+  wait "$MIGRATION" || rc=$?
   cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
   [ "$rc" -eq 3 ]
   [ "$(containers_on b)" -eq 0 ]

@@ -115,9 +115,9 @@ PY
   run checkpoint --store "dir://$NODES_STORE" --image x --tcp-established --tcp-close steady
   assert_failure 2
   assert_output --partial "exclude each other"
-  run checkpoint --store "s3://bucket" --image x steady
+  run checkpoint --store "nfs://server/export" --image x steady
   assert_failure 2
-  assert_output --partial "unsupported scheme s3"
+  assert_output --partial "unsupported scheme nfs (supported: dir://, s3://)"
   run agent a migrate --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image x --to-root /r \
     --to-bundle /b --leave-running steady
   assert_failure 2

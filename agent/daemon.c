@@ -264,6 +264,7 @@ static char *image_name(json_object *pm)
 }
 
 static int is_postcopy(json_object *pm) { return !strcmp(str(pm, "status.strategy") ?: "", "postCopy"); }
+static pid_t child_pid(struct daemon *d, json_object *pm, const char *step);
 
 /* Asks a step to stop (SIGTERM: it ends what it runs and answers). 1 when it is
  * not running (any more), 0 while it still does. */
@@ -274,15 +275,9 @@ static int op_stop(struct daemon *d, json_object *pm, const char *step)
   json_object_put(res);
   if (s != OP_RUNNING)
     return 1;
-  char *pidf = op_path(d, str(pm, "metadata.uid"), step, "pid"), *text = NULL;
-  ferry_error err = FERRY_ERROR_INIT;
-  long long pid = 0;
-  if (ferry_read_file(pidf, &text, NULL, &err) == 0 && sscanf(text, "%lld", &pid) == 1 && pid > 0 &&
-      kill((pid_t)pid, SIGTERM) == 0)
-    log_info("%s: asked the %s step (pid %lld) to stop", str(pm, "metadata.name"), step, pid);
-  ferry_error_clear(&err);
-  free(text);
-  free(pidf);
+  pid_t pid = child_pid(d, pm, step);
+  if (pid > 0 && kill(pid, SIGTERM) == 0)
+    log_info("%s: asked the %s step (pid %d) to stop", str(pm, "metadata.name"), step, (int)pid);
   return 0;
 }
 
@@ -842,6 +837,20 @@ static int bind_pod_here(struct daemon *d, const char *ns, const char *name, fer
   return rc;
 }
 
+/* The PID a running step recorded (-1 when none). */
+static pid_t child_pid(struct daemon *d, json_object *pm, const char *step)
+{
+  char *pidf = op_path(d, str(pm, "metadata.uid"), step, "pid"), *text = NULL;
+  ferry_error err = FERRY_ERROR_INIT;
+  long long pid = -1;
+  if (ferry_read_file(pidf, &text, NULL, &err) < 0 || sscanf(text, "%lld", &pid) != 1 || pid <= 0)
+    pid = -1;
+  ferry_error_clear(&err);
+  free(text);
+  free(pidf);
+  return (pid_t)pid;
+}
+
 /* Post-copy on the target: the `pages` step (CRIU's lazy-pages daemon) started
  * once; 1 when its socket is there (*lazy_dir: its directory), 0 while it comes
  * up, -1 on error, or when it ended before it was ready (then rolled back). */
@@ -860,9 +869,18 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
     add_codec(d, args, &n, 0);
     args[n] = NULL;
     rc = op_start(d, pm, "pages", args, err);
-  } else if (s == OP_RUNNING) {
+    if (rc == 0)
+      s = OP_RUNNING;
+  }
+  if (s == OP_RUNNING) {
+    /* the pod is frozen meanwhile: wait for the daemon's socket here (it takes a
+     * few hundred ms) rather than a requeue later; the step's end is seen next time */
+    int64_t until = ferry_now_mono_ms() + 3000;
+    pid_t pid = child_pid(d, pm, "pages");
+    while (pid > 0 && !ferry_path_exists(sock) && ferry_now_mono_ms() < until && kill(pid, 0) == 0)
+      usleep(5000);
     rc = ferry_path_exists(sock) ? 1 : 0;
-  } else {
+  } else if (s != OP_NONE) {
     const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
     json_object *p = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy on %s: %s", d->g->node, msg);
     pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));

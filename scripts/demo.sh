@@ -4,6 +4,7 @@
 # network namespaces, each with kubelet-lite and a ferry-agent; ferry-controller). A pod that counts in
 # memory and serves its count over HTTP, behind a Service, moves from node-a to
 # node-b when it is annotated; the Service's endpoint follows and the count goes on.
+# Then a Deployment's pod; then a 512 MiB pod by post-copy and back by stop-and-copy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/cluster.sh
@@ -134,4 +135,32 @@ if [ -z "$wafter" ] || [ "$wafter" -lt "$wbefore" ]; then
   exit 1
 fi
 echo "  the ReplicaSet's own pod, restored on node-b; downtime $(kubectl get pm "$wpm" -o jsonpath='{.status.downtime}')"
+say "post-copy: a pod holding 512 MiB runs on node-b at once; its memory follows from node-a"
+cluster_pod a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
+bsrc=$(cluster_pod_ip big)
+for _ in $(seq 100); do [ -n "$(http "$bsrc" count)" ] && break; sleep 0.2; done
+# wait_pm NAME: until the PodMigration ends; fails unless it Succeeded
+wait_pm() {
+  local p=
+  for _ in $(seq 900); do
+    p=$(kubectl get pm "$1" -o jsonpath='{.status.phase}')
+    case $p in Succeeded | Failed | RolledBack) break ;; esac
+    sleep 0.1
+  done
+  [ "$p" = Succeeded ] || { kubectl describe pm "$1"; return 1; }
+}
+printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: big-lazy}\nspec: {pod: big, targetNode: node-b, strategy: postCopy}\n' |
+  kubectl apply -f - >/dev/null
+echo "  $ kubectl apply -f - <<< 'kind: PodMigration ... spec: {pod: big, targetNode: node-b, strategy: postCopy}'"
+wait_pm big-lazy
+run kubectl get pm big-lazy -o custom-columns=STRATEGY:.status.strategy,DOWNTIME:.status.downtime,BYTES-FROZEN:.status.bytesMoved.duringFreeze,BYTES-AFTER:.status.bytesMoved.afterRestore,PAGES-MS:.status.timings.pages
+bpod=$(kubectl get pm big-lazy -o jsonpath='{.status.targetPod}')
+echo "  GET http://$(cluster_pod_ip "$bpod"):8080/count -> $(http "$(cluster_pod_ip "$bpod")" count)"
+say "the same pod back to node-a by stop-and-copy, for comparison"
+printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: big-back}\nspec: {pod: %s, targetNode: node-a, strategy: stopAndCopy}\n' "$bpod" |
+  kubectl apply -f - >/dev/null
+wait_pm big-back
+run kubectl get pm big-lazy big-back -o custom-columns=NAME:.metadata.name,STRATEGY:.status.strategy,DOWNTIME:.status.downtime,TOTAL-MS:.status.totalMillis
+echo "  post-copy's downtime does not grow with the memory; stop-and-copy's does (docs/strategies.md)"
+
 say "done; cleaning up"

@@ -109,6 +109,15 @@ cluster_diagnose() {
     echo "--- $f"
     tail -25 "$f"
   done
+  # the agents' steps (checkpoint, restore, pages, ...): their logs and answers
+  for f in $(ls -t "$NODES_DIR"/*/state/ops/*.log "$NODES_DIR"/*/state/ops/*.json 2>/dev/null | head -6); do
+    echo "--- $f"
+    tail -8 "$f"
+  done
+  for f in "$CLUSTER_DIR"/kubelet-*.log; do
+    echo "--- $f (last lines)"
+    tail -8 "$f"
+  done
 }
 
 # running_on NODE POD: the state of the pod's container on the node (runc's view;

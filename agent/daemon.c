@@ -527,8 +527,14 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
   const char *uid = str(pm, "metadata.uid");
   json_object *res = NULL;
   enum op_state s = op_check(d, uid, "checkpoint", &res);
+  if (s == OP_RUNNING && pm_condition_true(pm, "MemoryTransferred")) {
+    /* the target has every page: the step lets CRIU release the source */
+    pid_t pid = child_pid(d, pm, "checkpoint");
+    if (pid > 0 && kill(pid, SIGUSR1) < 0)
+      log_warn("%s: telling the checkpoint step that every page arrived: %m", str(pm, "metadata.name"));
+  }
   if (s == OP_RUNNING || s == OP_NONE) {
-    *requeue_ms = s == OP_RUNNING ? 500 : 0;
+    *requeue_ms = s == OP_RUNNING ? 300 : 0;
     return 0;
   }
   int code = s == OP_DONE ? json_object_get_int(get(res, "exitCode")) : -1;

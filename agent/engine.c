@@ -781,24 +781,18 @@ static int migrate_postcopy(const struct engine_opts *o, const char *root, const
     if (ferry_runc_remove(&tr, tid, &err) < 0)
       log_error("removing the half-restored target %s: %s", tid, ferry_error_msg(&err));
     ferry_error_clear(&err);
-    /* CRIU on the source sees the connection drop and thaws the container itself;
-     * give it a moment, then make sure. */
-    char *dump_why = NULL;
-    if (lazy_dump_finish(&ls, 10000, &dump_why) == 0) {
-      set_result(res, ENGINE_LOST, "lost", "post-copy failed after the target started: %s; the target was killed and "
-                 "the source had already released its container", why);
-    } else {
-      char *all = ferry_asprintf("post-copy failed after the target started (%lld ms): %s; source: %s; the target "
-                                 "was killed, what it did since it started is lost",
-                                 (long long)(ferry_now_mono_ms() - t_running), why, dump_why);
-      postcopy_recover(o, &src, name, all, res);
-      free(all);
-    }
-    free(dump_why);
+    /* The relay resets CRIU's session: CRIU fails the dump and thaws the container. */
+    lazy_dump_abort(&ls);
+    char *all = ferry_asprintf("post-copy failed after the target started (%lld ms): %s; the target was killed, what "
+                               "it did since it started is lost",
+                               (long long)(ferry_now_mono_ms() - t_running), why);
+    postcopy_recover(o, &src, name, all, res);
+    free(all);
     goto out;
   }
   lr.daemon = 0;
   res->pages_ms = ferry_now_mono_ms() - t_running;
+  lazy_dump_commit(&ls); /* the target has every page: CRIU may release the source */
   if (lazy_dump_finish(&ls, 30000, &why) < 0) {
     /* Every page arrived, yet the source's CRIU failed at its end: the target has
      * everything and runs; the source container may be left frozen. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,7 @@
  * descriptor", the lazy transfer fails). */
 #define CRIU_PAGE_PIPE_BYTES 4194304L
 
-volatile sig_atomic_t lazy_stop;
+volatile sig_atomic_t lazy_stop, lazy_commit;
 
 /* ferry_proc_wait_child in slices, giving up when lazy_stop is set (returns 2). */
 static int wait_or_stop(pid_t pid, int timeout_ms, int *code)
@@ -173,7 +174,7 @@ int lazy_dump_start(const struct ferry_runc *r, const char *id, const char *criu
     goto fail;
   }
   /* The relay connects to CRIU only when the target does: it can start now. */
-  if (ferry_relay_spawn(lfd, criu_addr, bytes_per_s, timeout_ms, ls->relay_stats, &ls->relay_pid, err) < 0) {
+  if (ferry_relay_spawn(lfd, criu_addr, bytes_per_s, timeout_ms, 1, ls->relay_stats, &ls->relay_pid, err) < 0) {
     lfd = -1;
     close(sp[0]);
     goto fail;
@@ -213,21 +214,44 @@ fail:
 
 void lazy_dump_abort(struct lazy_source *ls)
 {
+  int code;
+  if (ls->relay_pid > 0 && kill(ls->relay_pid, SIGUSR2) == 0 && ls->dump_pid > 0 &&
+      ferry_proc_wait_child(ls->dump_pid, 10000, &code) == 1)
+    ls->dump_pid = 0; /* CRIU saw the reset, thawed the container and ended */
   if (ls->dump_pid > 0)
     ferry_proc_kill_group(ls->dump_pid);
   ls->dump_pid = 0;
-  if (ls->relay_pid > 0)
+  if (ls->relay_pid > 0 && ferry_proc_wait_child(ls->relay_pid, 2000, &code) != 1)
     ferry_proc_kill_group(ls->relay_pid);
   ls->relay_pid = 0;
 }
 
+void lazy_dump_commit(struct lazy_source *ls)
+{
+  if (ls->relay_pid > 0 && kill(ls->relay_pid, SIGUSR1) < 0)
+    log_warn("telling the relay to release the source: %s", strerror(errno));
+}
+
 int lazy_dump_finish(struct lazy_source *ls, int timeout_ms, char **why)
 {
-  int code = 0;
-  int ended = ls->dump_pid > 0 ? wait_or_stop(ls->dump_pid, timeout_ms, &code) : 1;
-  if (ended != 1) {
-    *why = ended == 2 ? ferry_strdup("stopped before CRIU's page server had sent every page")
-                      : ferry_asprintf("CRIU's page server did not finish within %d ms", timeout_ms);
+  int code = 0, ended = ls->dump_pid > 0 ? 0 : 1, committed = 0;
+  int64_t deadline = timeout_ms >= 0 ? ferry_now_mono_ms() + timeout_ms : 0;
+  while (!ended) {
+    if (lazy_commit && !committed) {
+      lazy_dump_commit(ls);
+      committed = 1;
+    }
+    int left = timeout_ms < 0 ? -1 : (int)(deadline - ferry_now_mono_ms());
+    if (timeout_ms >= 0 && left <= 0)
+      break;
+    ended = wait_or_stop(ls->dump_pid, left < 0 || left > 200 ? 200 : left, &code);
+    if (ended == 2 || ended < 0)
+      break;
+    ended = ended == 1;
+  }
+  if (!ended) {
+    *why = lazy_stop ? ferry_strdup("stopped before the target had every page")
+                     : ferry_asprintf("CRIU's page server did not finish within %d ms", timeout_ms);
     lazy_dump_abort(ls);
     return -1;
   }

@@ -18,6 +18,9 @@
 /* Set (by a SIGTERM handler) to give up waiting: the waits below then stop what
  * they wait for and fail. */
 extern volatile sig_atomic_t lazy_stop;
+/* Set (by a SIGUSR1 handler) when the target has every page: lazy_dump_finish
+ * then lets CRIU release the source. */
+extern volatile sig_atomic_t lazy_commit;
 
 struct lazy_source {
   pid_t dump_pid;    /* leads the process group of runc and CRIU */
@@ -34,12 +37,16 @@ struct lazy_source {
 int lazy_dump_start(const struct ferry_runc *r, const char *id, const char *criu_dir, const char *work,
                     const struct ferry_criu_flags *flags, const char *criu_config, const char *listen,
                     uint64_t bytes_per_s, int timeout_ms, struct lazy_source *ls, ferry_error *err);
-/* Kills CRIU before it sent every page: the container stays frozen on the
- * source (the caller thaws it). */
+/* Ends the lazy dump before the target has everything: the relay resets CRIU's
+ * session, CRIU fails the dump and thaws the container; what is left after a
+ * while is killed (then the container may stay frozen: the caller thaws it). */
 void lazy_dump_abort(struct lazy_source *ls);
-/* Waits for CRIU to finish serving (at most timeout_ms). 0: every page was sent
- * and CRIU ended the source's tasks; -1: it failed (*why) or timed out (then it
- * is killed). */
+/* The target has every page: CRIU may end the session and release the source. */
+void lazy_dump_commit(struct lazy_source *ls);
+/* Waits for CRIU to finish serving (at most timeout_ms), committing when
+ * lazy_commit is set. 0: the target had every page and CRIU ended the source's
+ * tasks; -1: it failed (*why), was stopped (lazy_stop) or timed out (then it is
+ * aborted). */
 int lazy_dump_finish(struct lazy_source *ls, int timeout_ms, char **why);
 /* Bytes the relay moved to the target (0 when unknown). */
 uint64_t lazy_source_bytes(const struct lazy_source *ls);

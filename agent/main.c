@@ -359,7 +359,14 @@ static void on_term(int sig)
   lazy_stop = 1;
 }
 
-/* SIGTERM and SIGINT end a post-copy wait cleanly (CRIU stopped, the container thawed). */
+static void on_commit(int sig)
+{
+  (void)sig;
+  lazy_commit = 1;
+}
+
+/* SIGTERM and SIGINT end a post-copy wait cleanly (CRIU stopped, the container
+ * thawed); SIGUSR1 says the target has every page (the source may go). */
 static void stop_on_term(void)
 {
   struct sigaction sa;
@@ -368,6 +375,8 @@ static void stop_on_term(void)
   sigemptyset(&sa.sa_mask);
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_commit; /* the agent daemon: the target has every page */
+  sigaction(SIGUSR1, &sa, NULL);
 }
 
 /* The source's half of a post-copy: the answer "serving" goes to --ready-file

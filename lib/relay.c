@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "quantity.h"
 #include "util.h"
 
@@ -183,7 +184,74 @@ int ferry_send_all(int fd, const void *data, size_t n)
   return 0;
 }
 
-int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
+/* CRIU's page-server protocol (criu/page-xfer.c): the daemon's requests are
+ * struct page_server_iov { u32 cmd; u64 nr_pages; u64 vaddr; u64 dst_id; },
+ * 32 bytes on x86-64; the session ends with PS_IOV_CLOSE, answered by an int32. */
+#define PS_IOV_SIZE 32
+#define PS_IOV_CLOSE 0x1023
+#define PS_IOV_FORCE_CLOSE 0x1024
+
+static volatile sig_atomic_t relay_commit, relay_abort;
+static void on_commit(int sig) { (void)sig; relay_commit = 1; }
+static void on_abort(int sig) { (void)sig; relay_abort = 1; }
+
+/* Ends the upstream connection with a reset: CRIU sees an error, not an end. */
+static void reset_close(int fd)
+{
+  struct linger l = { 1, 0 };
+  if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0)
+    shutdown(fd, SHUT_RDWR);
+  close(fd);
+}
+
+/* Sends the held close to CRIU and waits for its answer. */
+static int commit_close(int up, const unsigned char *rec, ferry_error *err)
+{
+  if (ferry_send_all(up, rec, PS_IOV_SIZE) < 0)
+    return ferry_error_set(err, errno, "relay: passing the close to the page server");
+  int32_t status = -1;
+  size_t got = 0;
+  while (got < sizeof status) {
+    ssize_t n = recv(up, (char *)&status + got, sizeof status - got, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return ferry_error_set(err, n < 0 ? errno : 0, "relay: the page server did not answer the close");
+    got += (size_t)n;
+  }
+  return status == 0 ? 0 : ferry_error_set(err, 0, "relay: the page server answered the close with %d", (int)status);
+}
+
+/* The daemon's requests, one 32-byte record at a time: all but the close go
+ * upstream; the close is answered here and kept (*holding). */
+struct ps_reader {
+  unsigned char rec[PS_IOV_SIZE], held[PS_IOV_SIZE];
+  size_t len;
+  int holding;
+};
+
+static int ps_take(struct ps_reader *r, int client, int up, const char *buf, size_t n, ferry_error *err)
+{
+  memcpy(r->rec + r->len, buf, n);
+  r->len += n;
+  if (r->len < PS_IOV_SIZE)
+    return 0;
+  r->len = 0;
+  uint32_t cmd;
+  memcpy(&cmd, r->rec, sizeof cmd);
+  if (cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE) {
+    int32_t ok = 0;
+    memcpy(r->held, r->rec, PS_IOV_SIZE);
+    r->holding = 1;
+    if (ferry_send_all(client, &ok, sizeof ok) < 0)
+      log_debug("relay: the lazy-pages daemon left before the close was answered");
+    return 0;
+  }
+  return ferry_send_all(up, r->rec, PS_IOV_SIZE) < 0 ? ferry_error_set(err, errno, "relay: sending a request upstream")
+                                                     : 0;
+}
+
+int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
                     struct ferry_relay_stats *st, ferry_error *err)
 {
   memset(st, 0, sizeof *st);
@@ -191,11 +259,23 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
   int pr;
   do
     pr = poll(&lp, 1, accept_timeout_ms > 0 ? accept_timeout_ms : -1);
-  while (pr < 0 && errno == EINTR);
-  if (pr < 0)
-    return ferry_error_set(err, errno, "relay: poll");
-  if (pr == 0)
-    return ferry_error_set(err, ETIMEDOUT, "relay: nobody connected within %d ms", accept_timeout_ms);
+  while (pr < 0 && errno == EINTR && !relay_abort);
+  if (relay_abort || pr <= 0) {
+    if (relay_abort)
+      ferry_error_set(err, ECANCELED, "relay: stopped before anyone connected");
+    else if (pr < 0)
+      ferry_error_set(err, errno, "relay: poll");
+    else
+      ferry_error_set(err, ETIMEDOUT, "relay: nobody connected within %d ms", accept_timeout_ms);
+    if (hold_close) { /* CRIU waits for a session: give it one that fails, so it thaws its source */
+      ferry_error e2 = FERRY_ERROR_INIT;
+      int up = ferry_tcp_connect(upstream, &e2);
+      if (up >= 0)
+        reset_close(up);
+      ferry_error_clear(&e2);
+    }
+    return -1;
+  }
   int client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
   if (client < 0)
     return ferry_error_set(err, errno, "relay: accept");
@@ -214,11 +294,26 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
   }
   struct ferry_bucket b;
   ferry_bucket_init(&b, bytes_per_s);
+  struct ps_reader ps = { .len = 0 };
   char *buf = malloc(CHUNK);
   if (!buf)
     abort();
-  int rc = 0, up_open = 1, client_open = 1;
-  while (up_open && client_open) {
+  int rc = 0, up_open = 1, client_open = 1, abort_up = 0;
+  while (up_open && (client_open || ps.holding)) {
+    if (hold_close && relay_abort) {
+      abort_up = 1;
+      rc = ferry_error_set(err, ECANCELED, "relay: told to abort");
+      break;
+    }
+    if (ps.holding && relay_commit) {
+      if (commit_close(up, ps.held, err) < 0) {
+        abort_up = 1;
+        rc = -1;
+      } else {
+        st->committed = 1;
+      }
+      break;
+    }
     int wait_ms = -1;
     short up_events = POLLIN;
     if (bytes_per_s) {
@@ -229,7 +324,9 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
         wait_ms = (int)((1.0 - b.tokens) * 1000.0 / (double)bytes_per_s) + 1;
       }
     }
-    struct pollfd p[2] = { { up, up_events, 0 }, { client, POLLIN, 0 } };
+    if (hold_close && (wait_ms < 0 || wait_ms > 100))
+      wait_ms = 100; /* the decision signals are looked at between polls */
+    struct pollfd p[2] = { { up, up_events, 0 }, { client_open && !ps.holding ? client : -1, POLLIN, 0 } };
     pr = poll(p, 2, wait_ms);
     if (pr < 0) {
       if (errno == EINTR)
@@ -243,8 +340,9 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
         want = b.tokens >= 1.0 ? (size_t)b.tokens : 1;
       ssize_t n = recv(up, buf, want, 0);
       if (n > 0) {
-        if (ferry_send_all(client, buf, (size_t)n) < 0) {
+        if (client_open && ferry_send_all(client, buf, (size_t)n) < 0) {
           rc = ferry_error_set(err, errno, "relay: sending to the client");
+          abort_up = hold_close;
           break;
         }
         st->to_client += (uint64_t)n;
@@ -257,32 +355,47 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
         break;
       }
     }
-    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = recv(client, buf, CHUNK, 0);
+    if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = recv(client, buf, hold_close ? PS_IOV_SIZE - ps.len : CHUNK, 0);
       if (n > 0) {
-        if (ferry_send_all(up, buf, (size_t)n) < 0) {
-          rc = ferry_error_set(err, errno, "relay: sending to %s", upstream);
+        st->from_client += (uint64_t)n;
+        if (hold_close ? ps_take(&ps, client, up, buf, (size_t)n, err) < 0 : ferry_send_all(up, buf, (size_t)n) < 0) {
+          if (!hold_close)
+            ferry_error_set(err, errno, "relay: sending to %s", upstream);
+          rc = -1;
+          abort_up = hold_close;
           break;
         }
-        st->from_client += (uint64_t)n;
       } else if (n == 0) {
         client_open = 0;
+        if (hold_close && !ps.holding) { /* gone without its close: never an end for CRIU */
+          abort_up = 1;
+          rc = ferry_error_set(err, 0, "relay: the lazy-pages daemon went away before it closed the session");
+          break;
+        }
       } else if (errno != EINTR && errno != EAGAIN) {
         rc = ferry_error_set(err, errno, "relay: reading from the client");
+        abort_up = hold_close;
         break;
       }
     }
   }
-  /* Whichever side closed first, the other is told (it sees EOF) by closing both. */
+  if (hold_close && !up_open && !st->committed && rc == 0)
+    rc = ferry_error_set(err, 0, "relay: the page server ended the session");
+  /* Whichever side closed first, the other is told (it sees EOF) by closing both;
+   * an aborted lazy session is reset so that CRIU thaws its source. */
   free(buf);
-  close(up);
+  if (abort_up)
+    reset_close(up);
+  else
+    close(up);
   close(client);
   st->last_ms = ferry_now_mono_ms();
   return rc;
 }
 
 int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
-                      const char *stats_path, pid_t *pid, ferry_error *err)
+                      int hold_close, const char *stats_path, pid_t *pid, ferry_error *err)
 {
   pid_t p = fork();
   if (p < 0) {
@@ -292,13 +405,22 @@ int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s,
   }
   if (p == 0) {
     signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_commit;
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_abort;
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     struct ferry_relay_stats st;
     ferry_error e = FERRY_ERROR_INIT;
-    int rc = ferry_relay_run(listen_fd, upstream, bytes_per_s, accept_timeout_ms, &st, &e);
+    int rc = ferry_relay_run(listen_fd, upstream, bytes_per_s, accept_timeout_ms, hold_close, &st, &e);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "bytesToClient", json_object_new_int64((int64_t)st.to_client));
     json_object_object_add(o, "bytesFromClient", json_object_new_int64((int64_t)st.from_client));
     json_object_object_add(o, "ms", json_object_new_int64(st.last_ms - st.first_ms));
+    json_object_object_add(o, "committed", json_object_new_boolean(st.committed));
     if (rc < 0)
       json_object_object_add(o, "error", json_object_new_string(ferry_error_msg(&e)));
     const char *s = json_object_to_json_string(o);
@@ -330,6 +452,8 @@ int ferry_relay_stats_load(const char *stats_path, struct ferry_relay_stats *st,
     st->last_ms = json_object_get_int64(v);
   if (json_object_object_get_ex(o, "error", &v))
     st->error = ferry_strdup(json_object_get_string(v));
+  if (json_object_object_get_ex(o, "committed", &v))
+    st->committed = json_object_get_boolean(v);
   json_object_put(o);
   return 0;
 }

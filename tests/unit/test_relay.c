@@ -2,6 +2,7 @@
  * never goes faster than its bandwidth, reports an upstream that is not there. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,7 +77,7 @@ static void run_case(size_t n, uint64_t rate, int64_t *ms, struct ferry_relay_st
   pid_t srv = serve(up, n);
   char *stats = ferry_asprintf("/tmp/ferry-relay-test-%d.json", (int)getpid());
   pid_t relay;
-  assert_int_equal(ferry_relay_spawn(rl, up_addr, rate, 5000, stats, &relay, &err), 0);
+  assert_int_equal(ferry_relay_spawn(rl, up_addr, rate, 5000, 0, stats, &relay, &err), 0);
   int64_t t0 = ferry_now_mono_ms();
   assert_int_equal(client(relay_addr), n);
   *ms = ferry_now_mono_ms() - t0;
@@ -137,13 +138,13 @@ static void test_upstream_missing(void **state)
     _exit(s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : 1);
   }
   struct ferry_relay_stats st;
-  assert_int_equal(ferry_relay_run(rl, dead, 0, 5000, &st, &err), -1);
+  assert_int_equal(ferry_relay_run(rl, dead, 0, 5000, 0, &st, &err), -1);
   assert_non_null(strstr(ferry_error_msg(&err), "connect to"));
   int status;
   waitpid(p, &status, 0);
   ferry_error_clear(&err);
   /* nobody connecting at all */
-  assert_int_equal(ferry_relay_run(rl, dead, 0, 100, &st, &err), -1);
+  assert_int_equal(ferry_relay_run(rl, dead, 0, 100, 0, &st, &err), -1);
   assert_non_null(strstr(ferry_error_msg(&err), "nobody connected"));
   ferry_error_clear(&err);
   close(rl);
@@ -178,6 +179,154 @@ static void test_parse(void **state)
   ferry_error_clear(&err);
 }
 
+/* ---------- a lazy session through the relay (hold_close) ---------- */
+
+#define REC 32
+enum ending { END_NONE, END_CLOSE, END_RESET, END_EOF };
+
+/* Plays CRIU's page server: answers each GET with 8 bytes, a close with an int32 0. */
+struct fake_criu {
+  pthread_t th;
+  int lfd;
+  enum ending how;
+};
+
+static void *criu_main(void *p)
+{
+  struct fake_criu *f = p;
+  int c = accept(f->lfd, NULL, NULL);
+  unsigned char rec[REC];
+  for (;;) {
+    ssize_t n = recv(c, rec, REC, MSG_WAITALL);
+    if (n == 0) {
+      f->how = END_EOF;
+      break;
+    }
+    if (n < 0) {
+      f->how = errno == ECONNRESET ? END_RESET : END_NONE;
+      break;
+    }
+    uint32_t cmd;
+    memcpy(&cmd, rec, 4);
+    if (cmd == 0x1023) {
+      int32_t ok = 0;
+      send(c, &ok, 4, MSG_NOSIGNAL);
+      f->how = END_CLOSE;
+      break;
+    }
+    send(c, "PAGEDATA", 8, MSG_NOSIGNAL);
+  }
+  close(c);
+  return NULL;
+}
+
+static int connect_to(const char *addr)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  int fd = ferry_tcp_connect(addr, &err);
+  assert_true(fd >= 0);
+  return fd;
+}
+
+static void send_rec(int fd, uint32_t cmd)
+{
+  unsigned char rec[REC] = { 0 };
+  memcpy(rec, &cmd, 4);
+  assert_int_equal(send(fd, rec, REC, 0), REC);
+}
+
+/* Starts the fake CRIU and a holding relay; *client is connected through it. */
+static void lazy_session(struct fake_criu *f, pid_t *relay, int *client, char *stats)
+{
+  ferry_error err = FERRY_ERROR_INIT;
+  int rl;
+  char *up_addr = NULL, *relay_addr = NULL;
+  assert_int_equal(ferry_relay_listen("127.0.0.1:0", &f->lfd, &up_addr, &err), 0);
+  assert_int_equal(ferry_relay_listen("127.0.0.1:0", &rl, &relay_addr, &err), 0);
+  f->how = END_NONE;
+  assert_int_equal(pthread_create(&f->th, NULL, criu_main, f), 0);
+  assert_int_equal(ferry_relay_spawn(rl, up_addr, 0, 5000, 1, stats, relay, &err), 0);
+  *client = connect_to(relay_addr);
+  send_rec(*client, 7); /* PS_IOV_GET */
+  char page[8];
+  assert_int_equal(recv(*client, page, 8, MSG_WAITALL), 8);
+  assert_memory_equal(page, "PAGEDATA", 8);
+  free(up_addr);
+  free(relay_addr);
+}
+
+static void finish_session(struct fake_criu *f, pid_t relay)
+{
+  int st;
+  assert_int_equal(waitpid(relay, &st, 0), relay);
+  assert_int_equal(pthread_join(f->th, NULL), 0);
+  close(f->lfd);
+}
+
+/* The daemon goes away without its close: CRIU must see a reset, never an end. */
+static void test_hold_gone_without_close(void **state)
+{
+  (void)state;
+  struct fake_criu f;
+  pid_t relay;
+  int client;
+  char stats[64];
+  snprintf(stats, sizeof stats, "/tmp/ferry-relay-hold-%d.json", (int)getpid());
+  lazy_session(&f, &relay, &client, stats);
+  close(client);
+  finish_session(&f, relay);
+  assert_int_equal(f.how, END_RESET);
+  unlink(stats);
+}
+
+/* The daemon's close is answered by the relay; CRIU gets it only on commit. */
+static void test_hold_then_commit(void **state)
+{
+  (void)state;
+  struct fake_criu f;
+  pid_t relay;
+  int client;
+  char stats[64];
+  snprintf(stats, sizeof stats, "/tmp/ferry-relay-hold-%d.json", (int)getpid());
+  lazy_session(&f, &relay, &client, stats);
+  send_rec(client, 0x1023);
+  int32_t ans = -1;
+  assert_int_equal(recv(client, &ans, 4, MSG_WAITALL), 4);
+  assert_int_equal(ans, 0);
+  close(client);
+  usleep(300000);
+  assert_int_equal(f.how, END_NONE); /* held: CRIU still waits */
+  assert_int_equal(kill(relay, SIGUSR1), 0);
+  finish_session(&f, relay);
+  assert_int_equal(f.how, END_CLOSE);
+  struct ferry_relay_stats st;
+  ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_relay_stats_load(stats, &st, &err), 0);
+  assert_true(st.committed);
+  ferry_relay_stats_free(&st);
+  unlink(stats);
+}
+
+/* A held close that is aborted: CRIU sees a reset. */
+static void test_hold_then_abort(void **state)
+{
+  (void)state;
+  struct fake_criu f;
+  pid_t relay;
+  int client;
+  char stats[64];
+  snprintf(stats, sizeof stats, "/tmp/ferry-relay-hold-%d.json", (int)getpid());
+  lazy_session(&f, &relay, &client, stats);
+  send_rec(client, 0x1023);
+  int32_t ans = -1;
+  assert_int_equal(recv(client, &ans, 4, MSG_WAITALL), 4);
+  close(client);
+  assert_int_equal(kill(relay, SIGUSR2), 0);
+  finish_session(&f, relay);
+  assert_int_equal(f.how, END_RESET);
+  unlink(stats);
+}
+
 int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
@@ -186,6 +335,9 @@ int main(void)
     cmocka_unit_test(test_bandwidth_bound),
     cmocka_unit_test(test_upstream_missing),
     cmocka_unit_test(test_parse),
+    cmocka_unit_test(test_hold_gone_without_close),
+    cmocka_unit_test(test_hold_then_commit),
+    cmocka_unit_test(test_hold_then_abort),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

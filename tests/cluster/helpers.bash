@@ -110,7 +110,7 @@ cluster_diagnose() {
     tail -25 "$f"
   done
   # the agents' steps (checkpoint, restore, pages, ...): their logs and answers
-  for f in $(ls -t "$NODES_DIR"/*/state/ops/*.log "$NODES_DIR"/*/state/ops/*.json 2>/dev/null | head -6); do
+  find "$NODES_DIR"/*/state/ops -name '*.log' -o -name '*.json' 2>/dev/null | while read -r f; do
     echo "--- $f"
     tail -8 "$f"
   done

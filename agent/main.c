@@ -842,21 +842,13 @@ int main(int argc, char **argv)
     case 'w': g.work_dir = optarg; break;
     case 'n': g.node = optarg; break;
     case 'j': g.json = 1; break;
-    case 'l': {
-      enum ferry_log_level lvl;
-      if (ferry_log_parse_level(optarg, &lvl) < 0) {
-        fprintf(stderr, "ferry-agent: --log-level is debug, info, warn or error\n");
+    case 'l':
+      if (ferry_log_level_option("ferry-agent", optarg) < 0)
         return 2;
-      }
-      ferry_log_set_level(lvl);
       break;
-    }
     case 'f':
-      if (strcmp(optarg, "text") && strcmp(optarg, "json")) {
-        fprintf(stderr, "ferry-agent: --log-format is text or json\n");
+      if (ferry_log_format_option("ferry-agent", optarg) < 0)
         return 2;
-      }
-      ferry_log_set_json(!strcmp(optarg, "json"));
       break;
     case 'h': usage(stdout); return 0;
     case 'V': printf("ferry-agent %s\n", FERRY_VERSION); return 0;

@@ -172,16 +172,14 @@ int main(int argc, char **argv)
     case 'W': webhook_listen = optarg; break;
     case 'C': webhook_cert = optarg; break;
     case 'K': webhook_key = optarg; break;
-    case 'L': {
-      enum ferry_log_level lv;
-      if (ferry_log_parse_level(optarg, &lv) < 0) {
-        fprintf(stderr, "ferry-controller: unknown log level %s\n", optarg);
+    case 'L':
+      if (ferry_log_level_option("ferry-controller", optarg) < 0)
         return 2;
-      }
-      ferry_log_set_level(lv);
       break;
-    }
-    case 'F': ferry_log_set_json(!strcmp(optarg, "json")); break;
+    case 'F':
+      if (ferry_log_format_option("ferry-controller", optarg) < 0)
+        return 2;
+      break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

@@ -167,16 +167,14 @@ int main(int argc, char **argv)
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
     case 'k': kubeconfig = optarg; break;
-    case 'L': {
-      enum ferry_log_level lv;
-      if (ferry_log_parse_level(optarg, &lv) < 0) {
-        fprintf(stderr, "controller-manager-lite: unknown log level %s\n", optarg);
+    case 'L':
+      if (ferry_log_level_option("controller-manager-lite", optarg) < 0)
         return 2;
-      }
-      ferry_log_set_level(lv);
       break;
-    }
-    case 'F': ferry_log_set_json(!strcmp(optarg, "json")); break;
+    case 'F':
+      if (ferry_log_format_option("controller-manager-lite", optarg) < 0)
+        return 2;
+      break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

@@ -213,16 +213,14 @@ int main(int argc, char **argv)
     case 'p': k.cfg.prefix_len = atoi(optarg); break;
     case 'H': k.cfg.host_ip = optarg; break;
     case 'k': kubeconfig = optarg; break;
-    case 'L': {
-      enum ferry_log_level lv;
-      if (ferry_log_parse_level(optarg, &lv) < 0) {
-        fprintf(stderr, "kubelet-lite: unknown log level %s\n", optarg);
+    case 'L':
+      if (ferry_log_level_option("kubelet-lite", optarg) < 0)
         return 2;
-      }
-      ferry_log_set_level(lv);
       break;
-    }
-    case 'F': ferry_log_set_json(!strcmp(optarg, "json")); break;
+    case 'F':
+      if (ferry_log_format_option("kubelet-lite", optarg) < 0)
+        return 2;
+      break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

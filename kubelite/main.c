@@ -67,15 +67,10 @@ int main(int argc, char **argv)
     case 'a': ca = optarg; break;
     case 'd': srv.data_file = optarg; break;
     case 'f': srv.faults = 1; break;
-    case 'v': {
-      enum ferry_log_level lvl;
-      if (ferry_log_parse_level(optarg, &lvl) < 0) {
-        usage(stderr);
+    case 'v':
+      if (ferry_log_level_option("kube-lite", optarg) < 0)
         return 2;
-      }
-      ferry_log_set_level(lvl);
       break;
-    }
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

@@ -58,3 +58,24 @@ void ferry_log(enum ferry_log_level level, const char *fmt, ...)
   }
   free(msg);
 }
+
+int ferry_log_level_option(const char *prog, const char *value)
+{
+  enum ferry_log_level lv;
+  if (ferry_log_parse_level(value, &lv) < 0) {
+    fprintf(stderr, "%s: --log-level is debug, info, warn or error, not %s\n", prog, value);
+    return -1;
+  }
+  ferry_log_set_level(lv);
+  return 0;
+}
+
+int ferry_log_format_option(const char *prog, const char *value)
+{
+  if (strcmp(value, "text") != 0 && strcmp(value, "json") != 0) {
+    fprintf(stderr, "%s: --log-format is text or json, not %s\n", prog, value);
+    return -1;
+  }
+  ferry_log_set_json(!strcmp(value, "json"));
+  return 0;
+}

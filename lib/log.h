@@ -9,6 +9,10 @@ void ferry_log_set_level(enum ferry_log_level level);
 /* Returns -1 for an unknown name. */
 int ferry_log_parse_level(const char *name, enum ferry_log_level *out);
 void ferry_log_set_json(int on);
+/* The --log-level and --log-format options every binary takes: applies value,
+ * or prints "PROG: --OPTION is ..." to stderr and returns -1 for a bad one. */
+int ferry_log_level_option(const char *prog, const char *value);
+int ferry_log_format_option(const char *prog, const char *value);
 void ferry_log(enum ferry_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) ferry_log(FERRY_LOG_DEBUG, __VA_ARGS__)

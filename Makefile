@@ -19,31 +19,31 @@ CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitiz
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-LIB_SRC   := $(wildcard lib/*.c)
-LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
-AGENT_SRC := $(wildcard agent/*.c)
-AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
-CTL_SRC   := $(wildcard controller/*.c)
-CTL_OBJ   := $(CTL_SRC:%.c=$(BUILD)/%.o)
-RT_SRC    := $(wildcard runtime/*.c)
-RT_OBJ    := $(RT_SRC:%.c=$(BUILD)/%.o)
-KCM_SRC   := $(wildcard kcmlite/*.c)
-KCM_OBJ   := $(KCM_SRC:%.c=$(BUILD)/%.o)
-PLUG_SRC  := $(wildcard plugin/*.c)
-PLUG_OBJ  := $(PLUG_SRC:%.c=$(BUILD)/%.o)
-KLET_SRC  := $(wildcard kubeletlite/*.c)
-KLET_OBJ  := $(KLET_SRC:%.c=$(BUILD)/%.o)
-# kube-lite: the API server for tests and the demo (kubelite/*.c).
-KL_SRC    := $(wildcard kubelite/*.c)
-KL_OBJ    := $(KL_SRC:%.c=$(BUILD)/%.o)
+# Each binary is the C files under its folder (subfolders included); lib/ is
+# libferry.a, which every binary links. Headers are included path-qualified
+# from lib/ ("kube/informer.h") and plainly from a binary's own folder.
+srcs = $(shell find $(1) -name '*.c' | sort)
+objs = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+LIB_SRC   := $(call srcs,lib)
+LIB_OBJ   := $(call objs,$(LIB_SRC))
+AGENT_OBJ := $(call objs,$(call srcs,agent))
+CTL_OBJ   := $(call objs,$(call srcs,controller))
+RT_OBJ    := $(call objs,$(call srcs,ferry-runc))
+PLUG_OBJ  := $(call objs,$(call srcs,kubectl-ferry))
+# The stand-ins for tests and the demo (lite/): kube-lite, controller-manager-lite, kubelet-lite.
+KL_OBJ    := $(call objs,$(call srcs,lite/kube-lite))
+KCM_OBJ   := $(call objs,$(call srcs,lite/controller-manager-lite))
+KLET_OBJ  := $(call objs,$(call srcs,lite/kubelet-lite))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
 .PHONY: all deps test test-unit test-asan test-node demo bench clean lint
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h agent/*.h kubelite/*.h kubeletlite/*.h kcmlite/*.h plugin/*.h controller/*.h runtime/*.h)
+$(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -125,7 +125,7 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/cluster.sh
 
 lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller runtime kubelite kubeletlite kcmlite plugin tests/tools
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/node/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash bench/*.sh
 
 clean:

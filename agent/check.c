@@ -11,13 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "criu.h"
+#include "runtime/criu.h"
 #include "engine.h"
 #include "lazy.h"
-#include "log.h"
-#include "proc.h"
-#include "runc.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "runtime/runc.h"
+#include "base/util.h"
 
 static long read_count(const char *dir)
 {

@@ -1,5 +1,5 @@
 /* The agent daemon: this node's part of each PodMigration (see daemon.h and
- * lib/podmigration.h for the phases).
+ * lib/api/podmigration.h for the phases).
  *
  *   source: Scheduled -> Checkpointing (child: checkpoint) -> Transferring
  *           RollingBack -> (container running? unlock; else child: restore here) -> RolledBack
@@ -29,21 +29,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "admission.h"
-#include "relay.h"
-#include "stream.h"
-#include "codec.h"
+#include "api/admission.h"
+#include "runtime/relay.h"
+#include "image/stream.h"
+#include "image/codec.h"
 #include <openssl/crypto.h>
-#include "criu.h"
-#include "events.h"
-#include "informer.h"
-#include "kube.h"
-#include "log.h"
+#include "runtime/criu.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/kube.h"
+#include "base/log.h"
 #include "metrics.h"
-#include "podmigration.h"
-#include "queue.h"
-#include "runc.h"
-#include "util.h"
+#include "api/podmigration.h"
+#include "kube/queue.h"
+#include "runtime/runc.h"
+#include "base/util.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }
@@ -509,7 +509,7 @@ static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object
     event(d, pm, "Warning", "CheckpointFailed", "%s: %s (the pod keeps running there)", d->g->node, msg);
   } else {
     patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointFailed", "%s", msg);
-    pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_CHECKPOINTING));
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(PM_CHECKPOINTING)));
     event(d, pm, "Warning", "CheckpointFailed", "%s: %s", d->g->node, msg);
   }
   if (write_pm(d, pm, patch, err) < 0)
@@ -541,7 +541,7 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
   const char *msg = res ? str(res, "message") ?: "" : "the checkpoint step ended without an answer";
   json_object *patch;
   if (code == 0) {
-    patch = pm_status_patch(NULL, NULL, NULL);
+    patch = pm_status_patch(PM_NONE, NULL, NULL);
     json_object *bm = NULL, *old = get(get(pm, "status"), "bytesMoved");
     if (old)
       json_object_deep_copy(old, &bm, NULL);
@@ -554,7 +554,7 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
     event(d, pm, "Normal", "SourceReleased", "%s: %s", d->g->node, msg);
   } else {
     patch = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy: %s", msg);
-    pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase(pm)));
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(pm_phase(pm))));
     event(d, pm, "Warning", "PagesFailed", "%s: %s", d->g->node, msg);
   }
   json_object_put(res);
@@ -659,7 +659,7 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
 static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *uid = str(pm, "metadata.uid"), *id = container_id(pm), *from = str(pm, "status.rollbackFrom") ?: "";
-  if (!strcmp(from, PM_RESTORING) && !pm_condition_true(pm, "TargetReleased")) {
+  if (pm_phase_parse(from) == PM_RESTORING && !pm_condition_true(pm, "TargetReleased")) {
     *requeue_ms = 1000; /* the target may still hold a copy: never two */
     return 0;
   }
@@ -730,14 +730,15 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
 
 static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *phase = pm_phase(pm), *uid = str(pm, "metadata.uid");
-  if (!strcmp(phase, PM_SCHEDULED)) {
+  enum pm_phase phase = pm_phase(pm);
+  const char *uid = str(pm, "metadata.uid");
+  if (phase == PM_SCHEDULED) {
     if (get(get(pm, "metadata"), "deletionTimestamp"))
       return 0; /* cancelled: the controller ends it */
     *requeue_ms = 300;
     return source_checkpoint(d, pm, err);
   }
-  if (!strcmp(phase, PM_CHECKPOINTING)) {
+  if (phase == PM_CHECKPOINTING) {
     json_object *res = NULL;
     enum op_state s = op_check(d, uid, "checkpoint", &res);
     if (s == OP_RUNNING && is_postcopy(pm)) { /* frozen and serving once its first answer is there */
@@ -766,26 +767,26 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     /* the checkpoint died with no answer (or never started): make sure the pod runs here */
     json_object *patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointInterrupted",
                                          "the checkpoint on %s ended without an answer", d->g->node);
-    pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_CHECKPOINTING));
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(PM_CHECKPOINTING)));
     event(d, pm, "Warning", "CheckpointInterrupted", "the checkpoint on %s ended without an answer; rolling back", d->g->node);
     if (write_pm(d, pm, patch, err) < 0)
       return -1;
     op_clear(d, uid, "checkpoint");
     return 0;
   }
-  if ((!strcmp(phase, PM_TRANSFERRING) || !strcmp(phase, PM_RESTORING)) && !is_postcopy(pm) &&
+  if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && !is_postcopy(pm) &&
       str(pm, "status.transfer.address"))
     return source_send(d, pm, requeue_ms, err);
-  if ((!strcmp(phase, PM_TRANSFERRING) || !strcmp(phase, PM_RESTORING)) && is_postcopy(pm) && !pm_condition_true(pm, "SourceReleased"))
+  if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && is_postcopy(pm) && !pm_condition_true(pm, "SourceReleased"))
     return source_serving(d, pm, requeue_ms, err);
-  if (!strcmp(phase, PM_ROLLING_BACK)) {
+  if (phase == PM_ROLLING_BACK) {
     /* post-copy: CRIU may still hold the frozen container; once the target holds
      * no copy, stop it (the step thaws the container and answers) */
     json_object *res = NULL;
     if (is_postcopy(pm) && op_check(d, uid, "checkpoint", &res) != OP_NONE) {
       json_object_put(res);
       const char *from = str(pm, "status.rollbackFrom") ?: "";
-      if (!strcmp(from, PM_RESTORING) && !pm_condition_true(pm, "TargetReleased")) {
+      if (pm_phase_parse(from) == PM_RESTORING && !pm_condition_true(pm, "TargetReleased")) {
         *requeue_ms = 500;
         return 0;
       }
@@ -799,7 +800,7 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     }
     return source_rollback(d, pm, requeue_ms, err);
   }
-  if (!strcmp(phase, PM_ROLLED_BACK) || !strcmp(phase, PM_FAILED))
+  if (phase == PM_ROLLED_BACK || phase == PM_FAILED)
     return departed(d, pm, 0, err); /* it runs here again (or is lost: then the kubelet may start it afresh) */
   return 0;
 }
@@ -889,7 +890,7 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
   } else if (s != OP_NONE) {
     const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
     json_object *p = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy on %s: %s", d->g->node, msg);
-    pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+    pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
     event(d, pm, "Warning", "PagesFailed", "%s: %s", d->g->node, msg);
     rc = write_pm(d, pm, p, err) < 0 ? -1 : 0;
     if (rc == 0)
@@ -931,7 +932,7 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
     if (!d->migration_address) {
       json_object *p = pm_status_patch(PM_ROLLING_BACK, "NoMigrationAddress", "the image is in another store and "
                                        "node %s has no address to receive it on (set --migration-address)", d->g->node);
-      pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+      pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
       return write_pm(d, pm, p, err);
     }
     char token[65];
@@ -958,7 +959,7 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
     if (ready && !str(pm, "status.transfer.address")) {
       char *tf = op_path(d, uid, "receive", "token"), *token = NULL;
       if (ferry_read_file(tf, &token, NULL, err) == 0) {
-        json_object *p = pm_status_patch(NULL, NULL, NULL), *t = json_object_new_object();
+        json_object *p = pm_status_patch(PM_NONE, NULL, NULL), *t = json_object_new_object();
         json_object_object_add(t, "address", json_object_new_string(str(ready, "listen") ?: ""));
         json_object_object_add(t, "token", json_object_new_string(token));
         pm_patch_set(p, "transfer", t);
@@ -977,7 +978,7 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
   json_object *p;
   if (ok) {
     char *mine = ferry_asprintf("%s/%s", d->store, name);
-    p = pm_status_patch(NULL, "Transferred", "image %s received from %s", mine, str(pm, "status.sourceNode") ?: "the source");
+    p = pm_status_patch(PM_NONE, "Transferred", "image %s received from %s", mine, str(pm, "status.sourceNode") ?: "the source");
     pm_patch_set(p, "image", json_object_new_string(mine));
     static const char *const keys[] = { "transferMs", "transfer" };
     timings_into(p, pm, res, keys, 2);
@@ -987,7 +988,7 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
   } else {
     const char *msg = res ? str(res, "message") ?: "" : "the receive step ended without an answer";
     p = pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "receiving the image on %s: %s", d->g->node, msg);
-    pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+    pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
     event(d, pm, "Warning", "TransferFailed", "%s: %s", d->g->node, msg);
   }
   json_object_put(res);
@@ -1027,9 +1028,9 @@ static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     const char *msg = res ? str(res, "message") ?: "" : "the send step ended without an answer";
     if (ok) {
       event(d, pm, "Normal", "Sent", "%s: %s", d->g->node, msg);
-    } else if (!strcmp(pm_phase(pm), PM_TRANSFERRING)) {
+    } else if (pm_phase(pm) == PM_TRANSFERRING) {
       json_object *p = pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "sending the image from %s: %s", d->g->node, msg);
-      pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+      pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
       event(d, pm, "Warning", "TransferFailed", "%s: %s", d->g->node, msg);
       rc = write_pm(d, pm, p, err);
     }
@@ -1050,7 +1051,7 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
     return target_receive(d, pm, err); /* from another node's store, straight */
   if (strncmp(image, d->store, sl) != 0 || image[sl] != '/' || !cname) {
     json_object *p = pm_status_patch(PM_ROLLING_BACK, "StoreMismatch", "image %s is not in this node's store %s", image, d->store);
-    pm_patch_set(p, "rollbackFrom", json_object_new_string(PM_TRANSFERRING));
+    pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
     return write_pm(d, pm, p, err);
   }
   /* post-copy: CRIU's lazy-pages daemon runs first; the restore connects to it */
@@ -1090,7 +1091,7 @@ static int target_restored(struct daemon *d, json_object *pm, json_object *pod, 
   json_object *cs = get(get(pod, "status"), "containerStatuses");
   const char *cid = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
   const char *sep = cid ? strstr(cid, "://") : NULL;
-  json_object *patch = pm_status_patch(NULL, "Restored", "running on %s", d->g->node);
+  json_object *patch = pm_status_patch(PM_NONE, "Restored", "running on %s", d->g->node);
   pm_patch_set(patch, "targetPodIP", json_object_new_string(ip));
   set_container_field(patch, pm, "restoredID", sep ? sep + 3 : have ? r.container_id : "");
   int64_t restored = have ? r.restored_at_ms : ferry_now_real_ms();
@@ -1198,7 +1199,7 @@ static const char *restore_failed(json_object *pm)
  * take a while and survive a restart of this agent. */
 static int record_restore_failure(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
 {
-  json_object *patch = pm_status_patch(NULL, NULL, NULL);
+  json_object *patch = pm_status_patch(PM_NONE, NULL, NULL);
   pm_patch_condition(patch, pm, "Restored", 0, "RestoreFailed", why);
   metrics_count(d->m, "target", "failed");
   event(d, pm, "Warning", "RestoreFailed", "%s: %s; rolling back to %s", d->g->node, why,
@@ -1222,7 +1223,7 @@ static int target_pages(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
   const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
   json_object *patch;
   if (ok) {
-    patch = pm_status_patch(NULL, NULL, NULL);
+    patch = pm_status_patch(PM_NONE, NULL, NULL);
     pm_patch_condition(patch, pm, "MemoryTransferred", 1, "PagesArrived", msg);
     static const char *const keys[] = { "pagesMs", "pages" };
     timings_into(patch, pm, res, keys, 2);
@@ -1249,7 +1250,7 @@ static int target_pages(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
     ferry_error_clear(&e2);
     free(ref);
     patch = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy to %s: %s", d->g->node, msg);
-    pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_RESTORING));
+    pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(PM_RESTORING)));
     event(d, pm, "Warning", "PagesFailed", "%s: %s; the restored container was stopped", d->g->node, msg);
   }
   json_object_put(res);
@@ -1261,14 +1262,14 @@ static int target_pages(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
 
 static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *phase = pm_phase(pm);
-  if (!strcmp(phase, PM_TRANSFERRING)) {
+  enum pm_phase phase = pm_phase(pm);
+  if (phase == PM_TRANSFERRING) {
     if (get(get(pm, "metadata"), "deletionTimestamp"))
       return 0;
     *requeue_ms = 300;
     return target_admit(d, pm, err);
   }
-  if (!strcmp(phase, PM_RESTORING) && !pm_condition_true(pm, "Restored")) {
+  if (phase == PM_RESTORING && !pm_condition_true(pm, "Restored")) {
     *requeue_ms = 500;
     const char *failed = restore_failed(pm);
     if (failed) { /* the kubelet could not run it: nothing may run here before the source takes over */
@@ -1278,7 +1279,7 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
         return released;
       }
       json_object *patch = pm_status_patch(PM_ROLLING_BACK, "RestoreFailed", "restore on %s failed: %s", d->g->node, failed);
-      pm_patch_set(patch, "rollbackFrom", json_object_new_string(PM_RESTORING));
+      pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(PM_RESTORING)));
       pm_patch_condition(patch, pm, "TargetReleased", 1, "RestoreFailed", d->g->node);
       return write_pm(d, pm, patch, err);
     }
@@ -1316,9 +1317,9 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     json_object_put(pod);
     return rc;
   }
-  if (!strcmp(phase, PM_RESTORING) && is_postcopy(pm) && !pm_condition_true(pm, "MemoryTransferred"))
+  if (phase == PM_RESTORING && is_postcopy(pm) && !pm_condition_true(pm, "MemoryTransferred"))
     return target_pages(d, pm, requeue_ms, err);
-  if (!strcmp(phase, PM_ROLLING_BACK) && !pm_condition_true(pm, "TargetReleased")) {
+  if (phase == PM_ROLLING_BACK && !pm_condition_true(pm, "TargetReleased")) {
     if (is_postcopy(pm) && !op_stop(d, pm, "pages")) { /* the lazy-pages daemon goes first */
       *requeue_ms = 300;
       return 0;
@@ -1328,11 +1329,11 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
       *requeue_ms = 300;
       return released;
     }
-    json_object *patch = pm_status_patch(NULL, NULL, NULL);
+    json_object *patch = pm_status_patch(PM_NONE, NULL, NULL);
     pm_patch_condition(patch, pm, "TargetReleased", 1, "RollingBack", d->g->node);
     return write_pm(d, pm, patch, err);
   }
-  if (!strcmp(phase, PM_FAILED) || !strcmp(phase, PM_ROLLED_BACK)) { /* leftovers only */
+  if (phase == PM_FAILED || phase == PM_ROLLED_BACK) { /* leftovers only */
     if (is_postcopy(pm) && !op_stop(d, pm, "pages")) {
       *requeue_ms = 300;
       return 0;

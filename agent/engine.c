@@ -10,15 +10,15 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include "criu.h"
+#include "runtime/criu.h"
 #include "lazy.h"
-#include "log.h"
-#include "manifest.h"
-#include "proc.h"
-#include "relay.h"
-#include "rootfs.h"
-#include "stream.h"
-#include "util.h"
+#include "base/log.h"
+#include "image/manifest.h"
+#include "base/proc.h"
+#include "runtime/relay.h"
+#include "image/rootfs.h"
+#include "image/stream.h"
+#include "base/util.h"
 
 int engine_strategy_parse(const char *name)
 {

@@ -6,9 +6,9 @@
 
 #include <stdint.h>
 
-#include "codec.h"
-#include "runc.h"
-#include "store.h"
+#include "image/codec.h"
+#include "runtime/runc.h"
+#include "image/store.h"
 
 enum engine_exit {
   ENGINE_OK = 0,
@@ -67,7 +67,7 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
 struct engine_target {
   const char *root, *bundle, *netns, *id, *log;
   /* The target node's own store, when it is not the source's: the image is
-   * streamed there directly (lib/stream.h) before the restore. NULL: shared. */
+   * streamed there directly (lib/image/stream.h) before the restore. NULL: shared. */
   const struct ferry_store *store;
 };
 

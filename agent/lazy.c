@@ -11,11 +11,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "criu.h"
-#include "log.h"
-#include "proc.h"
-#include "relay.h"
-#include "util.h"
+#include "runtime/criu.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "runtime/relay.h"
+#include "base/util.h"
 
 /* CRIU's page server tees pages through a pipe it grows to 1 << PAGE_ALLOC_COSTLY_ORDER
  * pages' worth of pipe buffers; the kernel rounds that up to 4 MiB. Beyond

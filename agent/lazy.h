@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "runc.h"
+#include "base/error.h"
+#include "runtime/runc.h"
 
 #include <signal.h>
 

@@ -10,19 +10,19 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "criu.h"
+#include "runtime/criu.h"
 #include "daemon.h"
 #include "engine.h"
-#include "log.h"
-#include "manifest.h"
-#include "proc.h"
+#include "base/log.h"
+#include "image/manifest.h"
+#include "base/proc.h"
 #include "lazy.h"
-#include "relay.h"
-#include "stream.h"
+#include "runtime/relay.h"
+#include "image/stream.h"
 #include <openssl/crypto.h>
-#include "runc.h"
-#include "store.h"
-#include "util.h"
+#include "runtime/runc.h"
+#include "image/store.h"
+#include "base/util.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "0.1.0"

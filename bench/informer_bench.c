@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "informer.h"
-#include "util.h"
+#include "kube/informer.h"
+#include "base/util.h"
 
 static int npods, nevents;
 static char *list_json;

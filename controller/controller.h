@@ -7,10 +7,10 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
-#include "events.h"
-#include "informer.h"
-#include "kube.h"
-#include "queue.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/kube.h"
+#include "kube/queue.h"
 
 struct ctl {
   struct ferry_kube *kube;

@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "controller.h"
-#include "leader.h"
-#include "log.h"
-#include "podmigration.h"
-#include "util.h"
+#include "kube/leader.h"
+#include "base/log.h"
+#include "api/podmigration.h"
+#include "base/util.h"
 
 static volatile sig_atomic_t stop;
 static void on_signal(int sig) { (void)sig; stop = 1; }

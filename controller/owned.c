@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "controller.h"
-#include "log.h"
-#include "podmigration.h"
-#include "util.h"
+#include "base/log.h"
+#include "api/podmigration.h"
+#include "base/util.h"
 
 #define ANN_QUARANTINE "ferry.dev/quarantine"
 
@@ -122,7 +122,7 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
   ferry_informer_each(c->pods, find_target, &f);
   int rc = 0;
   if (f.found) {
-    json_object *patch = pm_status_patch(NULL, "Replaced", "%s %s made pod %s; restoring it on %s",
+    json_object *patch = pm_status_patch(PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s",
                                          str(pm, "status.owner.kind") ?: "", str(pm, "status.owner.name") ?: "",
                                          str(f.found, "metadata.name"),
                                          str(pm, "status.targetNode") ?: "");

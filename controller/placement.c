@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kube.h"
-#include "quantity.h"
+#include "kube/kube.h"
+#include "kube/quantity.h"
 
 static const char *const MISFIT_TEXT[MISFIT__COUNT] = {
   [FIT] = "fits",

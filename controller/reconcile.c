@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "controller.h"
-#include "log.h"
-#include "manifest.h"
+#include "base/log.h"
+#include "base/hash.h"
 #include "placement.h"
-#include "podmigration.h"
-#include "util.h"
+#include "api/podmigration.h"
+#include "base/util.h"
 
 #define WAIT_RETRY_MS 2000
 #define DEFAULT_PHASE_TIMEOUT_S 300
@@ -534,7 +534,7 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     snprintf(wait, sizeof wait, "waiting: %d migrations running on %s (limit %d)", b.on_target, target_name, pol.per_node);
   if (*wait) {
     *requeue_ms = WAIT_RETRY_MS;
-    if (!strcmp(str(pm, "status.message") ?: "", wait) && !strcmp(str(pm, "status.phase") ?: "", PM_PENDING))
+    if (!strcmp(str(pm, "status.message") ?: "", wait) && pm_phase(pm) == PM_PENDING)
       return 0;
     return write_status(c, pm, pm_status_patch(PM_PENDING, "Waiting", "%s", wait), err);
   }
@@ -653,13 +653,14 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
 {
   if (pm_condition_true(pm, "CleanedUp"))
     return 0;
-  const char *ns = str(pm, "metadata.namespace"), *phase = pm_phase(pm);
+  const char *ns = str(pm, "metadata.namespace");
+  enum pm_phase phase = pm_phase(pm);
   const char *tpod = str(pm, "status.targetPod"), *src_ip = str(pm, "status.sourcePodIP");
   char *ref = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
   char result[600];
-  snprintf(result, sizeof result, "%s: %s", phase, str(pm, "status.message") ?: "");
+  snprintf(result, sizeof result, "%s: %s", pm_phase_name(phase), str(pm, "status.message") ?: "");
   int rc = 0;
-  if (!strcmp(phase, PM_SUCCEEDED)) {
+  if (phase == PM_SUCCEEDED) {
     const char *kv[] = { FERRY_ANN_RESULT, result, FERRY_ANN_RESTORE_FROM, NULL };
     rc = tpod ? annotate_pod(c, ns, tpod, kv, 4, err) : 0;
   } else {
@@ -680,8 +681,8 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
   free(ref);
   if (rc < 0)
     return -1;
-  json_object *patch = pm_status_patch(NULL, NULL, NULL);
-  pm_patch_condition(patch, pm, "CleanedUp", 1, phase, "");
+  json_object *patch = pm_status_patch(PM_NONE, NULL, NULL);
+  pm_patch_condition(patch, pm, "CleanedUp", 1, pm_phase_name(phase), "");
   return write_status(c, pm, patch, err);
 }
 
@@ -701,7 +702,7 @@ static int deadline_passed(struct ctl *c, json_object *pm, int64_t *requeue_ms)
 static int roll_back(struct ctl *c, json_object *pm, const char *reason, const char *msg, ferry_error *err)
 {
   json_object *patch = pm_status_patch(PM_ROLLING_BACK, reason, "%s", msg);
-  pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase(pm)));
+  pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(pm_phase(pm))));
   if (write_status(c, pm, patch, err) < 0)
     return -1;
   event(c, pm, "Warning", reason, "%s; rolling back to %s", msg, str(pm, "status.sourceNode") ?: "the source");
@@ -714,7 +715,7 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
   json_object *pm = ferry_informer_get(c->pms, ns, name);
   if (!pm)
     return 0;
-  const char *phase = pm_phase(pm);
+  enum pm_phase phase = pm_phase(pm);
   int deleting = get(get(pm, "metadata"), "deletionTimestamp") != NULL;
   if (deleting) {
     if (!has_finalizer(pm))
@@ -724,34 +725,34 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
         return -1;
       return set_finalizer(c, pm, 0, err);
     }
-    if (!strcmp(phase, PM_PENDING) || !strcmp(phase, PM_SCHEDULED))
+    if (phase == PM_PENDING || phase == PM_SCHEDULED)
       return fail_pm(c, pm, NULL, "Cancelled", "the PodMigration was deleted before the pod was frozen", err);
-    if (strcmp(phase, PM_ROLLING_BACK) != 0)
+    if (phase != PM_ROLLING_BACK)
       return roll_back(c, pm, "Cancelled", "the PodMigration was deleted", err);
     return 0; /* the agents are rolling back; the end state removes the finalizer */
   }
   if (!has_finalizer(pm) && !pm_phase_is_terminal(phase))
     return set_finalizer(c, pm, 1, err);
-  if (!strcmp(phase, PM_PENDING))
+  if (phase == PM_PENDING)
     return schedule(c, pm, requeue_ms, err);
   if (pm_phase_is_terminal(phase))
     return clean_up(c, pm, err);
   /* post-copy: the pod runs on the target once Restored, but the source is kept
    * until every page arrived and the source let go */
-  if (!strcmp(phase, PM_RESTORING) && pm_condition_true(pm, "Restored") &&
+  if (phase == PM_RESTORING && pm_condition_true(pm, "Restored") &&
       (strcmp(str(pm, "status.strategy") ?: "", "postCopy") != 0 ||
        (pm_condition_true(pm, "MemoryTransferred") && pm_condition_true(pm, "SourceReleased"))))
     return finish(c, pm, err);
-  if (!strcmp(phase, PM_TRANSFERRING) && str(pm, "status.owner.uid") && !str(pm, "status.targetPod") &&
+  if (phase == PM_TRANSFERRING && str(pm, "status.owner.uid") && !str(pm, "status.targetPod") &&
       owned_transfer(c, pm, requeue_ms, err) < 0)
     return -1;
   if (!deadline_passed(c, pm, requeue_ms))
     return 0;
   char msg[256];
-  snprintf(msg, sizeof msg, "%s took longer than its timeout", phase);
-  if (!strcmp(phase, PM_SCHEDULED))
+  snprintf(msg, sizeof msg, "%s took longer than its timeout", pm_phase_name(phase));
+  if (phase == PM_SCHEDULED)
     return fail_pm(c, pm, NULL, "Timeout", msg, err);
-  if (!strcmp(phase, PM_CHECKPOINTING) || !strcmp(phase, PM_TRANSFERRING) || !strcmp(phase, PM_RESTORING))
+  if (phase == PM_CHECKPOINTING || phase == PM_TRANSFERRING || phase == PM_RESTORING)
     return roll_back(c, pm, "Timeout", msg, err);
   /* RollingBack past its deadline: only the agents can finish it; say so, loudly, once a phase */
   log_error("podmigration %s/%s: rollback has not finished; the source agent on %s must restore the pod", ns, name,

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "controller.h"
-#include "log.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/util.h"
 
 enum svc_op { DRAIN, FOLLOW, UNDRAIN };
 

@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "controller.h"
-#include "log.h"
-#include "manifest.h"
-#include "podmigration.h"
-#include "util.h"
+#include "base/log.h"
+#include "base/hash.h"
+#include "api/podmigration.h"
+#include "base/util.h"
 
 static json_object *get(json_object *o, const char *k)
 {

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "controller.h"
-#include "log.h"
-#include "podmigration.h"
-#include "util.h"
+#include "base/log.h"
+#include "api/podmigration.h"
+#include "base/util.h"
 
 #define MAX_STEERS 256
 #define MAX_BODY (4 << 20)
@@ -51,16 +51,17 @@ struct pub {
 static void collect(void *ctx, json_object *pm)
 {
   struct pub *p = ctx;
-  const char *owner = str(pm, "status.owner.uid"), *phase = pm_phase(pm), *target = str(pm, "status.targetPod");
+  const char *owner = str(pm, "status.owner.uid"), *target = str(pm, "status.targetPod");
+  enum pm_phase phase = pm_phase(pm);
   if (!owner || p->n >= MAX_STEERS)
     return;
   /* The first replacement while the image waits for it becomes the target pod;
    * any other one the owner makes before the migration has ended (the target
    * pod deleted after a failed restore, a rollback) is held unbound, until the
    * source pod is its owner's again (clean_up) or the move succeeded. */
-  int transferring = !strcmp(phase, PM_TRANSFERRING) && (!target || !*target);
-  int ended = !strcmp(phase, PM_SUCCEEDED) || (pm_phase_is_terminal(phase) && pm_condition_true(pm, "CleanedUp"));
-  int before_freeze = !strcmp(phase, PM_PENDING) || !strcmp(phase, PM_SCHEDULED) || !strcmp(phase, PM_CHECKPOINTING);
+  int transferring = phase == PM_TRANSFERRING && (!target || !*target);
+  int ended = phase == PM_SUCCEEDED || (pm_phase_is_terminal(phase) && pm_condition_true(pm, "CleanedUp"));
+  int before_freeze = phase == PM_PENDING || phase == PM_SCHEDULED || phase == PM_CHECKPOINTING;
   if (ended || before_freeze)
     return;
   int rolling = !transferring;

@@ -14,12 +14,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "informer.h"
-#include "kube.h"
-#include "kubeconfig.h"
-#include "leader.h"
-#include "log.h"
-#include "util.h"
+#include "kube/informer.h"
+#include "kube/kube.h"
+#include "kube/kubeconfig.h"
+#include "kube/leader.h"
+#include "base/log.h"
+#include "base/util.h"
 
 static volatile sig_atomic_t stop;
 static void on_term(int sig) { (void)sig; stop = 1; }

@@ -9,10 +9,10 @@
 
 #include "testutil.h"
 
-#include "codec.h"
-#include "error.h"
-#include "manifest.h"
-#include "util.h"
+#include "image/codec.h"
+#include "base/error.h"
+#include "image/manifest.h"
+#include "base/util.h"
 
 static char dir[64];
 

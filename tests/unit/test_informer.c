@@ -6,7 +6,7 @@
 #include "testutil.h"
 #include "fakeapi.h"
 
-#include "informer.h"
+#include "kube/informer.h"
 
 static struct {
   pthread_mutex_t mu;

@@ -8,8 +8,8 @@
 #include "testutil.h"
 #include "fakeapi.h"
 
-#include "events.h"
-#include "kube.h"
+#include "kube/events.h"
+#include "kube/kube.h"
 
 #define TOKEN "t0ken"
 

@@ -4,7 +4,7 @@
 
 #include "testutil.h"
 
-#include "kubeconfig.h"
+#include "kube/kubeconfig.h"
 
 /* "-----BEGIN CERTIFICATE-----\nCA\n" in base64 */
 #define CA_B64 "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCkNBCg=="

@@ -6,7 +6,7 @@
 #include "testutil.h"
 #include "fakeapi.h"
 
-#include "leader.h"
+#include "kube/leader.h"
 
 #define LEASE_PATH "/apis/coordination.k8s.io/v1/namespaces/ferry-system/leases/ferry-controller"
 

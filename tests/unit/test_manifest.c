@@ -6,8 +6,8 @@
 
 #include "testutil.h"
 
-#include "manifest.h"
-#include "store.h"
+#include "image/manifest.h"
+#include "image/store.h"
 
 static void test_image_names(void **state)
 {

@@ -1,9 +1,9 @@
 /* Parsers of what other programs print: mountinfo, runc state and logs, CRIU logs. */
 #include "testutil.h"
 
-#include "criu.h"
-#include "rootfs.h"
-#include "runc.h"
+#include "runtime/criu.h"
+#include "image/rootfs.h"
+#include "runtime/runc.h"
 
 static const char MOUNTINFO[] =
     "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"

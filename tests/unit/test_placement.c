@@ -6,9 +6,9 @@
 #include <json-c/json.h>
 
 #include "placement.h"
-#include "podmigration.h"
-#include "quantity.h"
-#include "queue.h"
+#include "api/podmigration.h"
+#include "kube/quantity.h"
+#include "kube/queue.h"
 
 static json_object *J(const char *text)
 {
@@ -182,13 +182,16 @@ static void test_status_patch(void **state)
   json_object *pm = J("{\"status\":{\"phase\":\"Restoring\",\"conditions\":[{\"type\":\"Restored\",\"status\":"
                       "\"False\",\"lastTransitionTime\":\"2026-01-01T00:00:00Z\"},{\"type\":\"X\",\"status\":\"True\","
                       "\"lastTransitionTime\":\"2026-01-02T00:00:00Z\"}]}}");
-  assert_string_equal(pm_phase(pm), "Restoring");
+  assert_int_equal(pm_phase(pm), PM_RESTORING);
+  assert_string_equal(pm_phase_name(pm_phase(pm)), "Restoring");
+  assert_int_equal(pm_phase_parse("Bogus"), PM_UNKNOWN);
+  assert_int_equal(pm_phase_parse(""), PM_PENDING);
   assert_false(pm_condition_true(pm, "Restored"));
   assert_true(pm_condition_true(pm, "X"));
-  assert_true(pm_phase_is_active("Restoring"));
-  assert_false(pm_phase_is_active("Pending"));
-  assert_true(pm_phase_is_terminal("RolledBack"));
-  json_object *patch = pm_status_patch("Succeeded", "Done", "moved %d", 1);
+  assert_true(pm_phase_is_active(PM_RESTORING));
+  assert_false(pm_phase_is_active(PM_PENDING));
+  assert_true(pm_phase_is_terminal(PM_ROLLED_BACK));
+  json_object *patch = pm_status_patch(PM_SUCCEEDED, "Done", "moved %d", 1);
   pm_patch_condition(patch, pm, "Restored", 1, "Restored", "b");
   pm_patch_condition(patch, pm, "X", 1, "Again", "");
   json_object *st = json_object_object_get(patch, "status");

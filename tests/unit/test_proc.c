@@ -5,8 +5,8 @@
 
 #include "testutil.h"
 
-#include "error.h"
-#include "proc.h"
+#include "base/error.h"
+#include "base/proc.h"
 
 static void test_capture_and_exit(void **state)
 {

@@ -12,9 +12,9 @@
 
 #include "testutil.h"
 
-#include "error.h"
-#include "relay.h"
-#include "util.h"
+#include "base/error.h"
+#include "runtime/relay.h"
+#include "base/util.h"
 
 /* An upstream that reads a 4-byte request, answers with n bytes of a pattern, closes. */
 static pid_t serve(int lfd, size_t n)

@@ -7,7 +7,7 @@
 
 #include "testutil.h"
 
-#include "rootfs.h"
+#include "image/rootfs.h"
 
 struct fx {
   char *top, *lower, *upper, *work, *merged, *target, *tar;

@@ -5,10 +5,10 @@
 
 #include "testutil.h"
 
-#include "error.h"
-#include "s3.h"
-#include "store.h"
-#include "util.h"
+#include "base/error.h"
+#include "image/s3.h"
+#include "image/store.h"
+#include "base/util.h"
 
 static void clear_env(void)
 {

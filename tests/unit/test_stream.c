@@ -13,12 +13,12 @@
 
 #include "testutil.h"
 
-#include "error.h"
-#include "manifest.h"
-#include "relay.h"
-#include "store.h"
-#include "stream.h"
-#include "util.h"
+#include "base/error.h"
+#include "image/manifest.h"
+#include "runtime/relay.h"
+#include "image/store.h"
+#include "image/stream.h"
+#include "base/util.h"
 
 static char dir[64];
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util.h"
+#include "base/util.h"
 
 static inline char *tu_mkdtemp(void)
 {

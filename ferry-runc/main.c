@@ -1,0 +1,175 @@
+/* ferry-runc: containerd (a runtime handler with BinaryName) and CRI-O (a
+ * runtime with runtime_path) call it exactly as they call runc. Every command and
+ * flag passes to runc unchanged (the process becomes runc), except:
+ *   create  of a container whose pod asks to be restored: see restore.c;
+ *   start   of a container ferry-runc restored: already running, nothing to do;
+ *   delete  also forgets that a container was restored.
+ * Environment: FERRY_RUNC_BINARY (the real runc, default "runc" on PATH),
+ * FERRY_CRIU (CRIU for restores), FERRY_RUNC_STATE (markers, default
+ * /run/ferry-runc), FERRY_ADMISSION_DIR (default /var/lib/ferry/admitted). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry_runc.h"
+#include "base/util.h"
+
+static const char *env_or(const char *name, const char *dflt)
+{
+  const char *v = getenv(name);
+  return v && *v ? v : dflt;
+}
+
+/* runc's global flags that take a value. */
+static int takes_value(const char *flag)
+{
+  static const char *const with[] = { "--root", "--log", "--log-format", "--criu", "--rootless", NULL };
+  for (int i = 0; with[i]; i++)
+    if (!strcmp(flag, with[i]))
+      return 1;
+  return 0;
+}
+
+/* "--root X" or "--root=X" at argv[*i]: the value, advancing *i past it. */
+static const char *value_of(char **argv, int argc, int *i, const char *flag)
+{
+  size_t n = strlen(flag);
+  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
+    return argv[*i] + n + 1;
+  if (!strcmp(argv[*i], flag) && *i + 1 < argc)
+    return argv[++*i];
+  return NULL;
+}
+
+static void parse(int argc, char **argv, struct invocation *in)
+{
+  memset(in, 0, sizeof *in);
+  in->argc = argc;
+  in->argv = argv;
+  in->cmd_at = -1;
+  in->runc = env_or("FERRY_RUNC_BINARY", "runc");
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i], *v;
+    if (a[0] != '-') {
+      in->cmd_at = i;
+      return;
+    }
+    if ((v = value_of(argv, argc, &i, "--root")))
+      in->root = v;
+    else if ((v = value_of(argv, argc, &i, "--log")))
+      in->log = v;
+    else if ((v = value_of(argv, argc, &i, "--log-format")))
+      in->log_json = !strcmp(v, "json");
+    else if ((v = value_of(argv, argc, &i, "--criu")))
+      in->criu = v;
+    else if (takes_value(a) && i + 1 < argc)
+      i++;
+  }
+}
+
+char *restored_marker(const struct invocation *in, const char *id)
+{
+  /* one directory per runc root: containers of different roots may share IDs */
+  char *root = ferry_strdup(in->root ? in->root : "/run/runc");
+  for (char *p = root; *p; p++)
+    if (*p == '/')
+      *p = '_';
+  char *m = ferry_asprintf("%s/%s/%s", env_or("FERRY_RUNC_STATE", "/run/ferry-runc"), root, id);
+  free(root);
+  return m;
+}
+
+static void log_line(const struct invocation *in, const char *level, const char *msg)
+{
+  if (!in->log)
+    return;
+  FILE *f = fopen(in->log, "a");
+  if (!f)
+    return;
+  char now[40];
+  ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+  if (in->log_json) {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "level", json_object_new_string(level));
+    char *m = ferry_asprintf("ferry-runc: %s", msg);
+    json_object_object_add(o, "msg", json_object_new_string(m));
+    free(m);
+    json_object_object_add(o, "time", json_object_new_string(now));
+    fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(o);
+  } else {
+    fprintf(f, "time=\"%s\" level=%s msg=\"ferry-runc: %s\"\n", now, level, msg);
+  }
+  fclose(f);
+}
+
+void report_error(const struct invocation *in, const char *fmt, ...)
+{
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "ferry-runc: %s\n", msg);
+  log_line(in, "error", msg);
+}
+
+void report_info(const struct invocation *in, const char *fmt, ...)
+{
+  char msg[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  log_line(in, "info", msg);
+}
+
+int exec_runc(const struct invocation *in, char **argv)
+{
+  argv[0] = (char *)in->runc;
+  execvp(in->runc, argv);
+  report_error(in, "cannot run %s: %s", in->runc, strerror(errno));
+  return 127;
+}
+
+/* The container ID: the command's last non-flag argument. */
+static const char *command_id(const struct invocation *in)
+{
+  const char *id = NULL;
+  for (int i = in->cmd_at + 1; i < in->argc; i++)
+    if (in->argv[i][0] != '-')
+      id = in->argv[i];
+  return id;
+}
+
+int main(int argc, char **argv)
+{
+  struct invocation in;
+  parse(argc, argv, &in);
+  const char *cmd = in.cmd_at > 0 ? argv[in.cmd_at] : "";
+  if (!strcmp(cmd, "create")) {
+    int r = maybe_restore(&in);
+    if (r <= 0)
+      return r < 0 ? 1 : 0;
+  } else if (!strcmp(cmd, "start")) {
+    const char *id = command_id(&in);
+    char *marker = id ? restored_marker(&in, id) : NULL;
+    struct stat sb;
+    int restored = marker && stat(marker, &sb) == 0;
+    free(marker);
+    if (restored)
+      return 0; /* restored already running: the start that follows create */
+  } else if (!strcmp(cmd, "delete")) {
+    const char *id = command_id(&in);
+    char *marker = id ? restored_marker(&in, id) : NULL;
+    if (marker && unlink(marker) < 0 && errno != ENOENT)
+      report_error(&in, "removing %s: %s", marker, strerror(errno));
+    free(marker);
+  }
+  return exec_runc(&in, argv);
+}

@@ -1,0 +1,238 @@
+#include "api/admission.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+static int name_ok(const char *s)
+{
+  if (!s || !*s || strlen(s) > 253)
+    return 0;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.'))
+      return 0;
+  return 1;
+}
+
+static char *record_path(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  if (!name_ok(ns) || !name_ok(pod) || !name_ok(container)) {
+    ferry_error_set(err, EINVAL, "admission: not Kubernetes names: namespace \"%s\", pod \"%s\", container \"%s\"",
+                    ns ? ns : "", pod ? pod : "", container ? container : "");
+    return NULL;
+  }
+  return ferry_asprintf("%s/%s_%s_%s.json", dir, ns, pod, container);
+}
+
+/* Removes path (gone already is fine) and frees it; NULL (a bad name) is -1. */
+static int remove_path(char *path, ferry_error *err)
+{
+  if (!path)
+    return -1;
+  int rc = 0;
+  if (unlink(path) < 0 && errno != ENOENT)
+    rc = ferry_error_set(err, errno, "removing %s", path);
+  free(path);
+  return rc;
+}
+
+int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,
+                          const struct ferry_admission *a, ferry_error *err)
+{
+  char *path = record_path(dir, ns, pod, container, err);
+  if (!path || ferry_mkdir_p(dir, 0700, err) < 0) {
+    free(path);
+    return -1;
+  }
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "podMigration", json_object_new_string(a->pod_migration));
+  json_object_object_add(o, "store", json_object_new_string(a->store));
+  json_object_object_add(o, "image", json_object_new_string(a->image));
+  if (a->lazy_dir)
+    json_object_object_add(o, "lazyDir", json_object_new_string(a->lazy_dir));
+  const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  int rc = ferry_write_file_atomic(path, text, strlen(text), err);
+  json_object_put(o);
+  free(path);
+  return rc;
+}
+
+int ferry_admission_read(const char *dir, const char *ns, const char *pod, const char *container,
+                         struct ferry_admission *a, ferry_error *err)
+{
+  memset(a, 0, sizeof *a);
+  char *path = record_path(dir, ns, pod, container, err), *text = NULL;
+  size_t len;
+  if (!path || ferry_read_file(path, &text, &len, err) < 0) {
+    free(path);
+    return -1;
+  }
+  json_object *o = json_tokener_parse(text), *v;
+  int rc = -1;
+  if (!o || !json_object_is_type(o, json_type_object)) {
+    ferry_error_set(err, EINVAL, "admission record %s: not a JSON object", path);
+    goto out;
+  }
+  const char *keys[] = { "podMigration", "store", "image" };
+  char **dst[] = { &a->pod_migration, &a->store, &a->image };
+  for (int i = 0; i < 3; i++) {
+    if (!json_object_object_get_ex(o, keys[i], &v) || !json_object_is_type(v, json_type_string)) {
+      ferry_error_set(err, EINVAL, "admission record %s: %s missing", path, keys[i]);
+      ferry_admission_free(a);
+      goto out;
+    }
+    *dst[i] = ferry_strdup(json_object_get_string(v));
+  }
+  if (json_object_object_get_ex(o, "lazyDir", &v) && json_object_is_type(v, json_type_string))
+    a->lazy_dir = ferry_strdup(json_object_get_string(v));
+  rc = 0;
+out:
+  json_object_put(o);
+  free(text);
+  free(path);
+  return rc;
+}
+
+int ferry_admission_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  return remove_path(record_path(dir, ns, pod, container, err), err);
+}
+
+void ferry_admission_free(struct ferry_admission *a)
+{
+  free(a->pod_migration);
+  free(a->store);
+  free(a->image);
+  free(a->lazy_dir);
+  memset(a, 0, sizeof *a);
+}
+
+/* ---------- restore results ---------- */
+
+static char *restored_path(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  char *p = record_path(dir, ns, pod, container, err);
+  if (!p)
+    return NULL;
+  char *r = ferry_asprintf("%.*s.restored.json", (int)(strlen(p) - 5), p);
+  free(p);
+  return r;
+}
+
+int ferry_restored_write(const char *dir, const char *ns, const char *pod, const char *container,
+                         const struct ferry_restored *r, ferry_error *err)
+{
+  char *path = restored_path(dir, ns, pod, container, err);
+  if (!path)
+    return -1;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "podMigration", json_object_new_string(r->pod_migration ? r->pod_migration : ""));
+  json_object_object_add(o, "containerID", json_object_new_string(r->container_id ? r->container_id : ""));
+  json_object_object_add(o, "restoredAtMs", json_object_new_int64(r->restored_at_ms));
+  json_object_object_add(o, "verifyMs", json_object_new_int64(r->verify_ms));
+  json_object_object_add(o, "rootfsMs", json_object_new_int64(r->rootfs_ms));
+  json_object_object_add(o, "restoreMs", json_object_new_int64(r->restore_ms));
+  const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  int rc = ferry_write_file_atomic(path, text, strlen(text), err);
+  json_object_put(o);
+  free(path);
+  return rc;
+}
+
+int ferry_restored_read(const char *dir, const char *ns, const char *pod, const char *container, struct ferry_restored *r,
+                        ferry_error *err)
+{
+  memset(r, 0, sizeof *r);
+  char *path = restored_path(dir, ns, pod, container, err), *text = NULL;
+  size_t len;
+  if (!path || ferry_read_file(path, &text, &len, err) < 0) {
+    free(path);
+    return -1;
+  }
+  json_object *o = json_tokener_parse(text), *v;
+  int rc = 0;
+  if (!o || !json_object_is_type(o, json_type_object)) {
+    rc = ferry_error_set(err, EINVAL, "restore record %s: not a JSON object", path);
+  } else {
+    r->pod_migration = ferry_strdup(json_object_object_get_ex(o, "podMigration", &v) ? json_object_get_string(v) : "");
+    r->container_id = ferry_strdup(json_object_object_get_ex(o, "containerID", &v) ? json_object_get_string(v) : "");
+    r->restored_at_ms = json_object_object_get_ex(o, "restoredAtMs", &v) ? json_object_get_int64(v) : 0;
+    r->verify_ms = json_object_object_get_ex(o, "verifyMs", &v) ? json_object_get_int64(v) : 0;
+    r->rootfs_ms = json_object_object_get_ex(o, "rootfsMs", &v) ? json_object_get_int64(v) : 0;
+    r->restore_ms = json_object_object_get_ex(o, "restoreMs", &v) ? json_object_get_int64(v) : 0;
+  }
+  json_object_put(o);
+  free(text);
+  free(path);
+  return rc;
+}
+
+int ferry_restored_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  return remove_path(restored_path(dir, ns, pod, container, err), err);
+}
+
+void ferry_restored_free(struct ferry_restored *r)
+{
+  free(r->pod_migration);
+  free(r->container_id);
+  memset(r, 0, sizeof *r);
+}
+
+/* ---------- departed containers ---------- */
+
+static int uid_ok(const char *s)
+{
+  if (!s || !*s || strlen(s) > 64)
+    return 0;
+  for (const char *p = s; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+      return 0;
+  return 1;
+}
+
+static char *departed_path(const char *dir, const char *uid, const char *container, ferry_error *err)
+{
+  if (!uid_ok(uid) || !name_ok(container)) {
+    ferry_error_set(err, EINVAL, "departed record: not a pod UID and container name: \"%s\", \"%s\"", uid ? uid : "",
+                    container ? container : "");
+    return NULL;
+  }
+  return ferry_asprintf("%s/departed/%s_%s", dir, uid, container);
+}
+
+int ferry_departed_write(const char *dir, const char *pod_uid, const char *container, const char *pod_migration,
+                         ferry_error *err)
+{
+  char *path = departed_path(dir, pod_uid, container, err), *sub = ferry_path_join(dir, "departed");
+  int rc = !path || ferry_mkdir_p(sub, 0700, err) < 0 ? -1
+                                                        : ferry_write_file_atomic(path, pod_migration, strlen(pod_migration), err);
+  free(sub);
+  free(path);
+  return rc;
+}
+
+int ferry_departed_read(const char *dir, const char *pod_uid, const char *container, char **pod_migration, ferry_error *err)
+{
+  *pod_migration = NULL;
+  char *path = departed_path(dir, pod_uid, container, err);
+  if (!path)
+    return -1;
+  size_t len;
+  int rc = ferry_read_file(path, pod_migration, &len, err);
+  free(path);
+  if (rc < 0 && err->errnum == ENOENT) {
+    ferry_error_clear(err);
+    return 0;
+  }
+  return rc < 0 ? -1 : 1;
+}
+
+int ferry_departed_remove(const char *dir, const char *pod_uid, const char *container, ferry_error *err)
+{
+  return remove_path(departed_path(dir, pod_uid, container, err), err);
+}

@@ -1,0 +1,151 @@
+#include "kube/events.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/util.h"
+
+#define MAX_REMEMBERED 512
+
+struct remembered {
+  char *key;  /* involved uid + type + reason + message */
+  char *name; /* the Event's name */
+  char *ns;
+  int count;
+};
+
+struct ferry_recorder {
+  struct ferry_kube *kube;
+  char *component, *host;
+  struct remembered seen[MAX_REMEMBERED];
+  size_t nseen, next; /* a ring: the oldest is forgotten first */
+};
+
+struct ferry_recorder *ferry_recorder_new(struct ferry_kube *kube, const char *component, const char *host)
+{
+  struct ferry_recorder *r = calloc(1, sizeof *r);
+  if (!r)
+    abort();
+  r->kube = kube;
+  r->component = ferry_strdup(component);
+  r->host = host ? ferry_strdup(host) : NULL;
+  return r;
+}
+
+static void forget(struct remembered *m)
+{
+  free(m->key);
+  free(m->name);
+  free(m->ns);
+  memset(m, 0, sizeof *m);
+}
+
+void ferry_recorder_free(struct ferry_recorder *r)
+{
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->nseen; i++)
+    forget(&r->seen[i]);
+  free(r->component);
+  free(r->host);
+  free(r);
+}
+
+static void now_rfc3339(char *buf, size_t len) { ferry_format_time(ferry_now_real_ms(), buf, len); }
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+  if (v)
+    json_object_object_add(o, k, json_object_new_string(v));
+}
+
+int ferry_record_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,
+                       ferry_error *err, const char *fmt, ...)
+{
+  char *msg = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&msg, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return ferry_error_set(err, 0, "out of memory");
+  const char *name = ferry_kube_str(involved, "metadata.name"), *ons = ferry_kube_str(involved, "metadata.namespace");
+  const char *uid = ferry_kube_str(involved, "metadata.uid");
+  const char *ns = ons && *ons ? ons : "default"; /* events about cluster-scoped objects live in default */
+  char stamp[32];
+  now_rfc3339(stamp, sizeof stamp);
+  char *key = ferry_asprintf("%s/%s/%s/%s/%s", uid ? uid : "", name ? name : "", type, reason, msg);
+  int rc = 0;
+  for (size_t i = 0; i < r->nseen; i++) {
+    struct remembered *m = &r->seen[i];
+    if (strcmp(m->key, key) != 0)
+      continue;
+    /* The same event again: count it on the existing object. */
+    char *patch = ferry_asprintf("{\"count\":%d,\"lastTimestamp\":\"%s\"}", m->count + 1, stamp);
+    struct ferry_kube_status st;
+    rc = ferry_kube_patch(r->kube, &FERRY_KUBE_EVENTS, m->ns, m->name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err);
+    free(patch);
+    if (rc == 0) {
+      m->count++;
+      free(key);
+      free(msg);
+      return 0;
+    }
+    if (st.code != 404)
+      goto out;
+    ferry_error_clear(err); /* the event expired on the server: make a new one */
+    forget(m);
+    m->key = ferry_strdup(""); /* an empty slot never matches */
+    break;
+  }
+  json_object *ev = json_object_new_object(), *meta = json_object_new_object(), *io = json_object_new_object(),
+              *src = json_object_new_object(), *out = NULL;
+  add_str(ev, "apiVersion", "v1");
+  add_str(ev, "kind", "Event");
+  char *ev_name = ferry_asprintf("%s.%llx", name ? name : "unknown", (unsigned long long)ferry_now_real_ms() * 1000);
+  add_str(meta, "name", ev_name);
+  add_str(meta, "namespace", ns);
+  json_object_object_add(ev, "metadata", meta);
+  add_str(io, "apiVersion", ferry_kube_str(involved, "apiVersion"));
+  add_str(io, "kind", ferry_kube_str(involved, "kind"));
+  add_str(io, "name", name);
+  add_str(io, "namespace", ons);
+  add_str(io, "uid", uid);
+  add_str(io, "resourceVersion", ferry_kube_str(involved, "metadata.resourceVersion"));
+  json_object_object_add(ev, "involvedObject", io);
+  add_str(ev, "type", type);
+  add_str(ev, "reason", reason);
+  add_str(ev, "message", msg);
+  add_str(src, "component", r->component);
+  add_str(src, "host", r->host);
+  json_object_object_add(ev, "source", src);
+  add_str(ev, "reportingComponent", r->component);
+  add_str(ev, "reportingInstance", r->host ? r->host : r->component);
+  add_str(ev, "firstTimestamp", stamp);
+  add_str(ev, "lastTimestamp", stamp);
+  json_object_object_add(ev, "count", json_object_new_int(1));
+  rc = ferry_kube_create(r->kube, &FERRY_KUBE_EVENTS, ns, ev, &out, NULL, err);
+  if (rc == 0) {
+    struct remembered *m = &r->seen[r->next];
+    forget(m);
+    m->key = key;
+    key = NULL;
+    const char *stored = ferry_kube_str(out, "metadata.name");
+    m->name = ferry_strdup(stored ? stored : ev_name);
+    m->ns = ferry_strdup(ns);
+    m->count = 1;
+    r->next = (r->next + 1) % MAX_REMEMBERED;
+    if (r->nseen < MAX_REMEMBERED)
+      r->nseen++;
+  }
+  json_object_put(out);
+  json_object_put(ev);
+  free(ev_name);
+out:
+  free(key);
+  free(msg);
+  return rc;
+}

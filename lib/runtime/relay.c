@@ -1,0 +1,465 @@
+#include "runtime/relay.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "kube/quantity.h"
+#include "base/util.h"
+
+#define CHUNK (256 * 1024)
+
+/* "ADDR:PORT" / "[ADDR]:PORT" into host and port strings. */
+static int split_addr(const char *ap, char *host, size_t hlen, char *port, size_t plen, ferry_error *err)
+{
+  const char *colon = strrchr(ap ? ap : "", ':');
+  if (!ap || !colon || colon == ap || !colon[1])
+    return ferry_error_set(err, 0, "address %s: expected ADDR:PORT", ap ? ap : "(null)");
+  const char *h = ap;
+  size_t hl = (size_t)(colon - ap);
+  if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+    h++;
+    hl -= 2;
+  }
+  if (hl >= hlen || strlen(colon + 1) >= plen)
+    return ferry_error_set(err, 0, "address %s: too long", ap);
+  memcpy(host, h, hl);
+  host[hl] = '\0';
+  strcpy(port, colon + 1);
+  for (const char *p = port; *p; p++)
+    if (*p < '0' || *p > '9')
+      return ferry_error_set(err, 0, "address %s: port %s is not a number", ap, port);
+  if (atoi(port) > 65535)
+    return ferry_error_set(err, 0, "address %s: port %s out of range", ap, port);
+  return 0;
+}
+
+static int resolve(const char *ap, int passive, struct addrinfo **res, ferry_error *err)
+{
+  char host[256], port[16];
+  if (split_addr(ap, host, sizeof host, port, sizeof port, err) < 0)
+    return -1;
+  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                            .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) };
+  int rc = getaddrinfo(host, port, &hints, res);
+  if (rc != 0)
+    return ferry_error_set(err, 0, "address %s: %s", ap, gai_strerror(rc));
+  return 0;
+}
+
+int ferry_relay_listen(const char *addr_port, int *fd, char **bound, ferry_error *err)
+{
+  struct addrinfo *ai = NULL;
+  if (resolve(addr_port, 1, &ai, err) < 0)
+    return -1;
+  int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    freeaddrinfo(ai);
+    return ferry_error_set(err, errno, "socket for %s", addr_port);
+  }
+  int one = 1;
+  if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 || bind(s, ai->ai_addr, ai->ai_addrlen) < 0 ||
+      listen(s, 4) < 0) {
+    int e = errno;
+    close(s);
+    freeaddrinfo(ai);
+    return ferry_error_set(err, e, "listen on %s", addr_port);
+  }
+  freeaddrinfo(ai);
+  struct sockaddr_storage ss;
+  socklen_t sl = sizeof ss;
+  char host[INET6_ADDRSTRLEN] = "", port[8] = "";
+  if (getsockname(s, (struct sockaddr *)&ss, &sl) < 0 ||
+      getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+    int e = errno;
+    close(s);
+    return ferry_error_set(err, e, "getsockname for %s", addr_port);
+  }
+  *bound = ss.ss_family == AF_INET6 ? ferry_asprintf("[%s]:%s", host, port) : ferry_asprintf("%s:%s", host, port);
+  *fd = s;
+  return 0;
+}
+
+int ferry_relay_parse_bandwidth(const char *text, uint64_t *bytes_per_s, ferry_error *err)
+{
+  int64_t milli = 0;
+  if (ferry_quantity_milli(text, &milli, err) < 0)
+    return ferry_error_prefix(err, "bandwidth %s", text ? text : "");
+  if (milli < 0)
+    return ferry_error_set(err, 0, "bandwidth %s: must not be negative", text);
+  *bytes_per_s = (uint64_t)(milli / 1000);
+  if (milli > 0 && *bytes_per_s < 4096)
+    return ferry_error_set(err, 0, "bandwidth %s: at least 4Ki (bytes per second) or 0 for no limit", text);
+  return 0;
+}
+
+int ferry_tcp_connect(const char *ap, ferry_error *err)
+{
+  struct addrinfo *ai = NULL;
+  if (resolve(ap, 0, &ai, err) < 0)
+    return -1;
+  int s = -1, e = 0;
+  for (struct addrinfo *p = ai; p; p = p->ai_next) {
+    s = socket(p->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+      e = errno;
+      continue;
+    }
+    if (connect(s, p->ai_addr, p->ai_addrlen) == 0)
+      break;
+    e = errno;
+    close(s);
+    s = -1;
+  }
+  freeaddrinfo(ai);
+  if (s < 0)
+    return ferry_error_set(err, e, "connect to %s", ap);
+  int one = 1;
+  if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
+    e = errno;
+    close(s);
+    return ferry_error_set(err, e, "TCP_NODELAY to %s", ap);
+  }
+  return s;
+}
+
+void ferry_bucket_init(struct ferry_bucket *b, uint64_t rate)
+{
+  b->rate = rate;
+  b->burst = rate / 20 > CHUNK ? rate / 20 : CHUNK;
+  b->tokens = (double)(rate ? b->burst : 0);
+  b->last_ms = ferry_now_mono_ms();
+}
+
+void ferry_bucket_take(struct ferry_bucket *b, uint64_t n)
+{
+  if (!b->rate)
+    return;
+  ferry_bucket_fill(b);
+  b->tokens -= (double)n;
+  if (b->tokens < 0) { /* in debt: wait until it is paid */
+    double ms = -b->tokens * 1000.0 / (double)b->rate;
+    struct timespec ts = { (time_t)(ms / 1000.0), (long)((ms - (double)(long)(ms / 1000.0) * 1000.0) * 1e6) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+      ;
+  }
+}
+
+void ferry_bucket_fill(struct ferry_bucket *b)
+{
+  int64_t now = ferry_now_mono_ms();
+  b->tokens += (double)(now - b->last_ms) * (double)b->rate / 1000.0;
+  if (b->tokens > (double)b->burst)
+    b->tokens = (double)b->burst;
+  b->last_ms = now;
+}
+
+int ferry_send_all(int fd, const void *data, size_t n)
+{
+  const char *buf = data;
+  while (n > 0) {
+    ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    buf += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* CRIU's page-server protocol (criu/page-xfer.c): the daemon's requests are
+ * struct page_server_iov { u32 cmd; u64 nr_pages; u64 vaddr; u64 dst_id; },
+ * 32 bytes on x86-64; the session ends with PS_IOV_CLOSE, answered by an int32. */
+#define PS_IOV_SIZE 32
+#define PS_IOV_CLOSE 0x1023
+#define PS_IOV_FORCE_CLOSE 0x1024
+
+static volatile sig_atomic_t relay_commit, relay_abort;
+static void on_commit(int sig) { (void)sig; relay_commit = 1; }
+static void on_abort(int sig) { (void)sig; relay_abort = 1; }
+
+/* Ends the upstream connection with a reset: CRIU sees an error, not an end. */
+static void reset_close(int fd)
+{
+  struct linger l = { 1, 0 };
+  if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l) < 0)
+    shutdown(fd, SHUT_RDWR);
+  close(fd);
+}
+
+/* Sends the held close to CRIU and waits for its answer. */
+static int commit_close(int up, const unsigned char *rec, ferry_error *err)
+{
+  if (ferry_send_all(up, rec, PS_IOV_SIZE) < 0)
+    return ferry_error_set(err, errno, "relay: passing the close to the page server");
+  int32_t status = -1;
+  size_t got = 0;
+  while (got < sizeof status) {
+    ssize_t n = recv(up, (char *)&status + got, sizeof status - got, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return ferry_error_set(err, n < 0 ? errno : 0, "relay: the page server did not answer the close");
+    got += (size_t)n;
+  }
+  return status == 0 ? 0 : ferry_error_set(err, 0, "relay: the page server answered the close with %d", (int)status);
+}
+
+/* The daemon's requests, one 32-byte record at a time: all but the close go
+ * upstream; the close is answered here and kept (*holding). */
+struct ps_reader {
+  unsigned char rec[PS_IOV_SIZE], held[PS_IOV_SIZE];
+  size_t len;
+  int holding;
+};
+
+static int ps_take(struct ps_reader *r, int client, int up, const char *buf, size_t n, ferry_error *err)
+{
+  memcpy(r->rec + r->len, buf, n);
+  r->len += n;
+  if (r->len < PS_IOV_SIZE)
+    return 0;
+  r->len = 0;
+  uint32_t cmd;
+  memcpy(&cmd, r->rec, sizeof cmd);
+  if (cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE) {
+    int32_t ok = 0;
+    memcpy(r->held, r->rec, PS_IOV_SIZE);
+    r->holding = 1;
+    if (ferry_send_all(client, &ok, sizeof ok) < 0)
+      log_debug("relay: the lazy-pages daemon left before the close was answered");
+    return 0;
+  }
+  return ferry_send_all(up, r->rec, PS_IOV_SIZE) < 0 ? ferry_error_set(err, errno, "relay: sending a request upstream")
+                                                     : 0;
+}
+
+int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
+                    struct ferry_relay_stats *st, ferry_error *err)
+{
+  memset(st, 0, sizeof *st);
+  struct pollfd lp = { listen_fd, POLLIN, 0 };
+  int pr;
+  do
+    pr = poll(&lp, 1, accept_timeout_ms > 0 ? accept_timeout_ms : -1);
+  while (pr < 0 && errno == EINTR && !relay_abort);
+  if (relay_abort || pr <= 0) {
+    if (relay_abort)
+      ferry_error_set(err, ECANCELED, "relay: stopped before anyone connected");
+    else if (pr < 0)
+      ferry_error_set(err, errno, "relay: poll");
+    else
+      ferry_error_set(err, ETIMEDOUT, "relay: nobody connected within %d ms", accept_timeout_ms);
+    if (hold_close) { /* CRIU waits for a session: give it one that fails, so it thaws its source */
+      ferry_error e2 = FERRY_ERROR_INIT;
+      int up = ferry_tcp_connect(upstream, &e2);
+      if (up >= 0)
+        reset_close(up);
+      ferry_error_clear(&e2);
+    }
+    return -1;
+  }
+  int client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  if (client < 0)
+    return ferry_error_set(err, errno, "relay: accept");
+  st->first_ms = ferry_now_mono_ms();
+  int up = ferry_tcp_connect(upstream, err);
+  if (up < 0) {
+    close(client);
+    st->last_ms = ferry_now_mono_ms();
+    return ferry_error_prefix(err, "relay");
+  }
+  int one = 1;
+  if (setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
+    close(client);
+    close(up);
+    return ferry_error_set(err, errno, "relay: TCP_NODELAY");
+  }
+  struct ferry_bucket b;
+  ferry_bucket_init(&b, bytes_per_s);
+  struct ps_reader ps = { .len = 0 };
+  char *buf = malloc(CHUNK);
+  if (!buf)
+    abort();
+  int rc = 0, up_open = 1, client_open = 1, abort_up = 0;
+  while (up_open && (client_open || ps.holding)) {
+    if (hold_close && relay_abort) {
+      abort_up = 1;
+      rc = ferry_error_set(err, ECANCELED, "relay: told to abort");
+      break;
+    }
+    if (ps.holding && relay_commit) {
+      if (commit_close(up, ps.held, err) < 0) {
+        abort_up = 1;
+        rc = -1;
+      } else {
+        st->committed = 1;
+      }
+      break;
+    }
+    int wait_ms = -1;
+    short up_events = POLLIN;
+    if (bytes_per_s) {
+      ferry_bucket_fill(&b);
+      if (b.tokens < 1.0) {
+        /* Out of tokens: stop reading from the page server until enough came back. */
+        up_events = 0;
+        wait_ms = (int)((1.0 - b.tokens) * 1000.0 / (double)bytes_per_s) + 1;
+      }
+    }
+    if (hold_close && (wait_ms < 0 || wait_ms > 100))
+      wait_ms = 100; /* the decision signals are looked at between polls */
+    struct pollfd p[2] = { { up, up_events, 0 }, { client_open && !ps.holding ? client : -1, POLLIN, 0 } };
+    pr = poll(p, 2, wait_ms);
+    if (pr < 0) {
+      if (errno == EINTR)
+        continue;
+      rc = ferry_error_set(err, errno, "relay: poll");
+      break;
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      size_t want = CHUNK;
+      if (bytes_per_s && b.tokens < (double)want)
+        want = b.tokens >= 1.0 ? (size_t)b.tokens : 1;
+      ssize_t n = recv(up, buf, want, 0);
+      if (n > 0) {
+        if (client_open && ferry_send_all(client, buf, (size_t)n) < 0) {
+          rc = ferry_error_set(err, errno, "relay: sending to the client");
+          abort_up = hold_close;
+          break;
+        }
+        st->to_client += (uint64_t)n;
+        if (bytes_per_s)
+          b.tokens -= (double)n;
+      } else if (n == 0) {
+        up_open = 0;
+      } else if (errno != EINTR && errno != EAGAIN) {
+        rc = ferry_error_set(err, errno, "relay: reading from %s", upstream);
+        break;
+      }
+    }
+    if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = recv(client, buf, hold_close ? PS_IOV_SIZE - ps.len : CHUNK, 0);
+      if (n > 0) {
+        st->from_client += (uint64_t)n;
+        if (hold_close ? ps_take(&ps, client, up, buf, (size_t)n, err) < 0 : ferry_send_all(up, buf, (size_t)n) < 0) {
+          if (!hold_close)
+            ferry_error_set(err, errno, "relay: sending to %s", upstream);
+          rc = -1;
+          abort_up = hold_close;
+          break;
+        }
+      } else if (n == 0) {
+        client_open = 0;
+        if (hold_close && !ps.holding) { /* gone without its close: never an end for CRIU */
+          abort_up = 1;
+          rc = ferry_error_set(err, 0, "relay: the lazy-pages daemon went away before it closed the session");
+          break;
+        }
+      } else if (errno != EINTR && errno != EAGAIN) {
+        rc = ferry_error_set(err, errno, "relay: reading from the client");
+        abort_up = hold_close;
+        break;
+      }
+    }
+  }
+  if (hold_close && !up_open && !st->committed && rc == 0)
+    rc = ferry_error_set(err, 0, "relay: the page server ended the session");
+  /* Whichever side closed first, the other is told (it sees EOF) by closing both;
+   * an aborted lazy session is reset so that CRIU thaws its source. */
+  free(buf);
+  if (abort_up)
+    reset_close(up);
+  else
+    close(up);
+  close(client);
+  st->last_ms = ferry_now_mono_ms();
+  return rc;
+}
+
+int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
+                      int hold_close, const char *stats_path, pid_t *pid, ferry_error *err)
+{
+  pid_t p = fork();
+  if (p < 0) {
+    int e = errno;
+    close(listen_fd);
+    return ferry_error_set(err, e, "fork the relay");
+  }
+  if (p == 0) {
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_commit;
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_abort;
+    sigaction(SIGUSR2, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    struct ferry_relay_stats st;
+    ferry_error e = FERRY_ERROR_INIT;
+    int rc = ferry_relay_run(listen_fd, upstream, bytes_per_s, accept_timeout_ms, hold_close, &st, &e);
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "bytesToClient", json_object_new_int64((int64_t)st.to_client));
+    json_object_object_add(o, "bytesFromClient", json_object_new_int64((int64_t)st.from_client));
+    json_object_object_add(o, "ms", json_object_new_int64(st.last_ms - st.first_ms));
+    json_object_object_add(o, "committed", json_object_new_boolean(st.committed));
+    if (rc < 0)
+      json_object_object_add(o, "error", json_object_new_string(ferry_error_msg(&e)));
+    const char *s = json_object_to_json_string(o);
+    ferry_error we = FERRY_ERROR_INIT;
+    int wrc = ferry_write_file_atomic(stats_path, s, strlen(s), &we);
+    json_object_put(o);
+    _exit(rc < 0 || wrc < 0 ? 1 : 0);
+  }
+  close(listen_fd);
+  *pid = p;
+  return 0;
+}
+
+int ferry_relay_stats_load(const char *stats_path, struct ferry_relay_stats *st, ferry_error *err)
+{
+  memset(st, 0, sizeof *st);
+  char *text = NULL;
+  if (ferry_read_file(stats_path, &text, NULL, err) < 0)
+    return ferry_error_prefix(err, "relay stats");
+  json_object *o = json_tokener_parse(text), *v;
+  free(text);
+  if (!o)
+    return ferry_error_set(err, 0, "relay stats %s: not JSON", stats_path);
+  if (json_object_object_get_ex(o, "bytesToClient", &v))
+    st->to_client = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "bytesFromClient", &v))
+    st->from_client = (uint64_t)json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "ms", &v))
+    st->last_ms = json_object_get_int64(v);
+  if (json_object_object_get_ex(o, "error", &v))
+    st->error = ferry_strdup(json_object_get_string(v));
+  if (json_object_object_get_ex(o, "committed", &v))
+    st->committed = json_object_get_boolean(v);
+  json_object_put(o);
+  return 0;
+}
+
+void ferry_relay_stats_free(struct ferry_relay_stats *st)
+{
+  free(st->error);
+  memset(st, 0, sizeof *st);
+}

@@ -1,0 +1,122 @@
+#include "disruption.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube/kube.h"
+
+static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
+
+static const char *label(json_object *obj, const char *key)
+{
+  json_object *m, *l, *v;
+  if (json_object_object_get_ex(obj, "metadata", &m) && json_object_object_get_ex(m, "labels", &l) &&
+      json_object_object_get_ex(l, key, &v))
+    return json_object_get_string(v);
+  return NULL;
+}
+
+/* A LabelSelector (matchLabels, matchExpressions In/NotIn/Exists/DoesNotExist).
+ * An empty selector selects every pod of the namespace (policy/v1). */
+static int selects(json_object *sel, json_object *pod)
+{
+  json_object *ml, *me;
+  if (!sel)
+    return 1;
+  if (json_object_object_get_ex(sel, "matchLabels", &ml) && json_object_is_type(ml, json_type_object)) {
+    json_object_object_foreach(ml, k, v)
+    {
+      const char *have = label(pod, k);
+      if (!have || strcmp(have, json_object_get_string(v)) != 0)
+        return 0;
+    }
+  }
+  if (json_object_object_get_ex(sel, "matchExpressions", &me) && json_object_is_type(me, json_type_array)) {
+    for (size_t i = 0; i < json_object_array_length(me); i++) {
+      json_object *e = json_object_array_get_idx(me, i), *vals = NULL;
+      const char *key = str(e, "key") ?: "", *op = str(e, "operator") ?: "", *have = label(pod, key);
+      json_object_object_get_ex(e, "values", &vals);
+      int in = 0;
+      for (size_t j = 0; have && vals && j < json_object_array_length(vals); j++)
+        if (!strcmp(json_object_get_string(json_object_array_get_idx(vals, j)), have))
+          in = 1;
+      if ((!strcmp(op, "In") && !in) || (!strcmp(op, "NotIn") && in) || (!strcmp(op, "Exists") && !have) ||
+          (!strcmp(op, "DoesNotExist") && have))
+        return 0;
+    }
+  }
+  return 1;
+}
+
+static int ready(json_object *pod)
+{
+  json_object *st, *conds;
+  if (ferry_kube_str(pod, "metadata.deletionTimestamp") || !json_object_object_get_ex(pod, "status", &st) ||
+      !json_object_object_get_ex(st, "conditions", &conds) || !json_object_is_type(conds, json_type_array))
+    return 0;
+  for (size_t i = 0; i < json_object_array_length(conds); i++) {
+    json_object *c = json_object_array_get_idx(conds, i);
+    if (!strcmp(str(c, "type") ?: "", "Ready"))
+      return !strcmp(str(c, "status") ?: "", "True");
+  }
+  return 0;
+}
+
+/* An IntOrString: a number, or a percentage of total rounded up (as the disruption controller). */
+static long scaled(json_object *v, long total)
+{
+  if (json_object_is_type(v, json_type_string)) {
+    const char *s = json_object_get_string(v);
+    if (s[0] && s[strlen(s) - 1] == '%')
+      return (long)ceil((double)atol(s) * (double)total / 100.0);
+    return atol(s);
+  }
+  return json_object_get_int(v);
+}
+
+int kl_eviction_blocked(json_object *pods, json_object *pdbs, json_object *pod, char *why, size_t why_len)
+{
+  const char *ns = str(pod, "metadata.namespace") ?: "";
+  if (!pdbs || !ready(pod)) /* a pod that is not ready does not count against a budget */
+    return 0;
+  json_object_object_foreach(pdbs, key, pdb)
+  {
+    (void)key;
+    json_object *spec, *sel = NULL, *min = NULL, *max = NULL;
+    if (strcmp(str(pdb, "metadata.namespace") ?: "", ns) != 0 || !json_object_object_get_ex(pdb, "spec", &spec))
+      continue;
+    json_object_object_get_ex(spec, "selector", &sel);
+    if (!selects(sel, pod))
+      continue;
+    long expected = 0, healthy = 0;
+    json_object_object_foreach(pods, k2, p)
+    {
+      (void)k2;
+      if (strcmp(str(p, "metadata.namespace") ?: "", ns) != 0 || !selects(sel, p))
+        continue;
+      const char *phase = str(p, "status.phase") ?: "";
+      if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
+        continue;
+      expected++;
+      healthy += ready(p);
+    }
+    long desired;
+    if (json_object_object_get_ex(spec, "minAvailable", &min))
+      desired = scaled(min, expected);
+    else if (json_object_object_get_ex(spec, "maxUnavailable", &max))
+      desired = expected - scaled(max, expected);
+    else
+      desired = expected; /* neither: no disruption allowed */
+    long allowed = healthy - desired;
+    if (allowed < 1) {
+      snprintf(why, why_len,
+               "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget %s needs %ld "
+               "healthy pods and has %ld currently",
+               str(pdb, "metadata.name") ?: "", desired, healthy);
+      return 1;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,302 @@
+/* kubelet-lite: the kubelet for one node on kube-lite (tests and the demo). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kube/kubeconfig.h"
+#include "kubelet.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "base/util.h"
+
+static const struct ferry_kube_resource RUNTIMECLASSES = { "node.k8s.io", "v1", "runtimeclasses", 0 };
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static void usage(FILE *f)
+{
+  fprintf(f,
+          "usage: kubelet-lite --node NAME --state-dir DIR --root RUNC_ROOT --image NAME=DIR...\n"
+          "                    --pod-network NETNS/BRIDGE --pod-range FIRST-LAST --prefix-len N [--host-ip IP]\n"
+          "                    [--runtime-handler NAME=BINARY]... [--pod-annotations PREFIX]...\n"
+          "                    [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
+          "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.\n"
+          "  --runtime-handler: RuntimeClass handler -> OCI runtime (runc=runc is the default handler)\n"
+          "  --pod-annotations: pod annotations with this prefix reach the runtime (containerd's pod_annotations)\n");
+}
+
+static int pair(char *arg, const char *out[2])
+{
+  char *eq = strchr(arg, '=');
+  if (!eq || eq == arg || !eq[1])
+    return -1;
+  *eq = '\0';
+  out[0] = arg;
+  out[1] = eq + 1;
+  return 0;
+}
+
+static void changed(void *ctx, json_object *pod) { pod_sync(ctx, pod); }
+static void updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_sync(ctx, pod); }
+static void each(void *ctx, json_object *pod) { pod_sync(ctx, pod); }
+
+/* `runc spec`: the defaults every container's config starts from. */
+static int load_template(struct kubelet *k, ferry_error *err)
+{
+  char *dir = ferry_asprintf("%s/template", k->cfg.state_dir), *path = ferry_path_join(dir, "config.json"), *text = NULL;
+  size_t len;
+  int rc = ferry_mkdir_p(dir, 0700, err);
+  if (rc == 0) {
+    unlink(path);
+    const char *argv[] = { k->cfg.handlers[0][1], "spec", "--bundle", dir, NULL };
+    struct ferry_proc_opts o = FERRY_PROC_OPTS_INIT;
+    struct ferry_proc_result r;
+    o.argv = argv;
+    o.timeout_ms = 10000;
+    rc = ferry_proc_run(&o, &r, err);
+    if (rc == 0) {
+      if (!ferry_proc_ok(&r))
+        rc = ferry_error_set(err, EIO, "%s spec: %s", argv[0], r.errout);
+      ferry_proc_result_free(&r);
+    }
+  }
+  if (rc == 0 && ferry_read_file(path, &text, &len, err) == 0 && !(k->tmpl = json_tokener_parse(text)))
+    rc = ferry_error_set(err, EINVAL, "%s: not JSON", path);
+  else if (!text)
+    rc = -1;
+  free(text);
+  free(path);
+  free(dir);
+  return rc;
+}
+
+/* The Node: Ready, with its address and version (registered if missing). */
+static int node_status(struct kubelet *k, ferry_error *err)
+{
+  json_object *node = NULL;
+  struct ferry_kube_status st;
+  if (ferry_kube_get(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, &node, &st, err) < 0) {
+    if (st.code != 404)
+      return -1;
+    ferry_error_clear(err);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN), pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    char *body = ferry_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"%s\",\"labels\":"
+                                "{\"kubernetes.io/hostname\":\"%s\",\"kubernetes.io/os\":\"linux\"}},\"spec\":{}}",
+                                k->cfg.node, k->cfg.node);
+    json_object *o = json_tokener_parse(body);
+    free(body);
+    int rc = ferry_kube_create(k->kube, &FERRY_KUBE_NODES, NULL, o, NULL, NULL, err);
+    json_object_put(o);
+    if (rc < 0)
+      return -1;
+    char *alloc = ferry_asprintf("{\"status\":{\"capacity\":{\"cpu\":\"%ld\",\"memory\":\"%ldKi\",\"pods\":\"110\"},"
+                                 "\"allocatable\":{\"cpu\":\"%ld\",\"memory\":\"%ldKi\",\"pods\":\"110\"}}}",
+                                 cpus, pages / 1024 * psize, cpus, pages / 1024 * psize);
+    rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, alloc, "status", NULL, NULL, err);
+    free(alloc);
+    if (rc < 0)
+      return -1;
+  }
+  json_object_put(node);
+  char now[40];
+  ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+  char *patch = ferry_asprintf(
+      "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\","
+      "\"message\":\"kubelet-lite is posting ready status\",\"lastHeartbeatTime\":\"%s\"}],"
+      "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"%s\"},{\"type\":\"Hostname\",\"address\":\"%s\"}],"
+      "\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0-kubelet-lite\",\"containerRuntimeVersion\":\"runc\","
+      "\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}",
+      now, k->cfg.host_ip ?: "127.0.0.1", k->cfg.node);
+  int rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, patch, "status", NULL, NULL, err);
+  free(patch);
+  return rc;
+}
+
+static int parse_range(const char *arg, struct kubelet_cfg *c)
+{
+  char buf[64];
+  snprintf(buf, sizeof buf, "%s", arg);
+  char *dash = strchr(buf, '-');
+  struct in_addr a, b;
+  if (!dash)
+    return -1;
+  *dash = '\0';
+  if (inet_pton(AF_INET, buf, &a) != 1 || inet_pton(AF_INET, dash + 1, &b) != 1)
+    return -1;
+  c->pool_first = ntohl(a.s_addr);
+  c->pool_last = ntohl(b.s_addr);
+  return c->pool_first <= c->pool_last ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+  struct kubelet k;
+  memset(&k, 0, sizeof k);
+  const char *kubeconfig = NULL;
+  k.cfg.handlers[0][0] = "runc";
+  k.cfg.handlers[0][1] = "runc";
+  k.cfg.nhandlers = 1;
+  k.cfg.prefix_len = 24;
+  static const struct option opts[] = {
+    { "node", required_argument, NULL, 'n' },          { "state-dir", required_argument, NULL, 's' },
+    { "root", required_argument, NULL, 'r' },          { "image", required_argument, NULL, 'i' },
+    { "pod-network", required_argument, NULL, 'N' },  { "pod-range", required_argument, NULL, 'R' },
+    { "prefix-len", required_argument, NULL, 'p' },    { "host-ip", required_argument, NULL, 'H' },
+    { "runtime-handler", required_argument, NULL, 'x' }, { "pod-annotations", required_argument, NULL, 'a' },
+    { "kubeconfig", required_argument, NULL, 'k' },    { "log-level", required_argument, NULL, 'L' },
+    { "log-format", required_argument, NULL, 'F' },    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+  };
+  int o;
+  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    const char *kv[2];
+    switch (o) {
+    case 'n': k.cfg.node = optarg; break;
+    case 's': k.cfg.state_dir = optarg; break;
+    case 'r': k.cfg.runc_root = optarg; break;
+    case 'i':
+      if (k.cfg.nimages >= KL_MAX_IMAGES || pair(optarg, kv) < 0) {
+        fprintf(stderr, "kubelet-lite: --image NAME=DIR\n");
+        return 2;
+      }
+      k.cfg.images[k.cfg.nimages][0] = kv[0];
+      k.cfg.images[k.cfg.nimages++][1] = kv[1];
+      break;
+    case 'x': {
+      if (pair(optarg, kv) < 0) {
+        fprintf(stderr, "kubelet-lite: --runtime-handler NAME=BINARY\n");
+        return 2;
+      }
+      int i = 0;
+      while (i < k.cfg.nhandlers && strcmp(k.cfg.handlers[i][0], kv[0]) != 0)
+        i++;
+      if (i >= KL_MAX_HANDLERS) {
+        fprintf(stderr, "kubelet-lite: too many runtime handlers\n");
+        return 2;
+      }
+      k.cfg.handlers[i][0] = kv[0];
+      k.cfg.handlers[i][1] = kv[1];
+      if (i == k.cfg.nhandlers)
+        k.cfg.nhandlers++;
+      break;
+    }
+    case 'a':
+      if (k.cfg.nprefixes >= KL_MAX_PREFIXES)
+        return 2;
+      k.cfg.pod_annotations[k.cfg.nprefixes++] = optarg;
+      break;
+    case 'N': {
+      char *slash = strchr(optarg, '/');
+      if (!slash || !slash[1]) {
+        fprintf(stderr, "kubelet-lite: --pod-network NETNS/BRIDGE\n");
+        return 2;
+      }
+      *slash = '\0';
+      k.cfg.bridge_netns = optarg;
+      k.cfg.bridge = slash + 1;
+      break;
+    }
+    case 'R':
+      if (parse_range(optarg, &k.cfg) < 0) {
+        fprintf(stderr, "kubelet-lite: --pod-range FIRST-LAST (IPv4)\n");
+        return 2;
+      }
+      break;
+    case 'p': k.cfg.prefix_len = atoi(optarg); break;
+    case 'H': k.cfg.host_ip = optarg; break;
+    case 'k': kubeconfig = optarg; break;
+    case 'L':
+      if (ferry_log_level_option("kubelet-lite", optarg) < 0)
+        return 2;
+      break;
+    case 'F':
+      if (ferry_log_format_option("kubelet-lite", optarg) < 0)
+        return 2;
+      break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind != argc || !k.cfg.node || !k.cfg.state_dir || !k.cfg.runc_root || !k.cfg.bridge || !k.cfg.pool_first ||
+      k.cfg.prefix_len < 1 || k.cfg.prefix_len > 32) {
+    usage(stderr);
+    return 2;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) {
+    log_error("sigaction: %s", strerror(errno));
+    return 1;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  /* containers' first processes become our children when their runtime exits: their exit codes are ours to read */
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+    log_warn("PR_SET_CHILD_SUBREAPER: %s (exit codes will be unknown)", strerror(errno));
+
+  ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_kube_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  ferry_kube_global_init();
+  int rc = 1;
+  char *fs = ferry_asprintf("spec.nodeName=%s", k.cfg.node);
+  struct ferry_informer_handlers h = { changed, updated, NULL, &k };
+  if (ferry_mkdir_p(k.cfg.state_dir, 0700, &err) < 0 || load_template(&k, &err) < 0 ||
+      ferry_kube_config_auto(kubeconfig, NULL, &cfg, &err) < 0 || ferry_kube_open(&cfg, &k.kube, &err) < 0 ||
+      ferry_informers_new(&cfg, &k.inf, &err) < 0 ||
+      ferry_informer_add(k.inf, &FERRY_KUBE_PODS, NULL, NULL, fs, &h, &k.pods, &err) < 0 ||
+      ferry_informer_add(k.inf, &RUNTIMECLASSES, NULL, NULL, NULL, NULL, &k.rclasses, &err) < 0) {
+    log_error("%s", ferry_error_msg(&err));
+    goto out;
+  }
+  if (!(k.rec = ferry_recorder_new(k.kube, "kubelet", k.cfg.node))) {
+    log_error("out of memory");
+    goto out;
+  }
+  log_info("kubelet-lite on node %s: runc root %s, state %s", k.cfg.node, k.cfg.runc_root, k.cfg.state_dir);
+  rc = 0;
+  int64_t next_beat = 0, next_sweep = 0;
+  while (!stop) {
+    int64_t now = ferry_now_mono_ms();
+    if (now >= next_beat) {
+      if (node_status(&k, &err) < 0)
+        log_warn("node status: %s", ferry_error_msg(&err));
+      ferry_error_clear(&err);
+      next_beat = now + 10000;
+    }
+    if (ferry_informers_run(k.inf, 250, &err) < 0) {
+      log_error("informers: %s", ferry_error_msg(&err));
+      rc = 1;
+      break;
+    }
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+      pod_reap(&k, pid, status);
+    if (ferry_informer_synced(k.pods) && ferry_informer_synced(k.rclasses) && ferry_now_mono_ms() >= next_sweep) {
+      /* what the watch does not say: containers that ended, back-offs that ran out */
+      ferry_informer_each(k.pods, each, &k);
+      pod_sync_orphans(&k);
+      next_sweep = ferry_now_mono_ms() + 500;
+    }
+  }
+  log_info("kubelet-lite stopped (containers keep running, as under a real kubelet)");
+out:
+  free(fs);
+  ferry_error_clear(&err);
+  pod_state_free_all(&k);
+  json_object_put(k.tmpl);
+  ferry_recorder_free(k.rec);
+  ferry_informers_free(k.inf);
+  ferry_kube_close(k.kube);
+  ferry_kube_config_free(&cfg);
+  return rc;
+}

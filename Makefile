@@ -47,6 +47,10 @@ $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# A binary's own headers: "engine/engine.h" from agent/daemon/ as from agent/.
+$(BUILD)/agent/%.o: CFLAGS += -Iagent
+$(BUILD)/controller/%.o: CFLAGS += -Icontroller
+
 $(BUILD)/libferry.a: $(LIB_OBJ)
 	$(AR) rcs $@ $^
 

@@ -71,13 +71,6 @@ struct daemon {
   } children[16]; /* our running steps: their exit wakes their migration at once */
 };
 
-static json_object *get(json_object *o, const char *k)
-{
-  json_object *v = NULL;
-  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 static void event(struct daemon *d, json_object *obj, const char *type, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -183,14 +176,14 @@ static void remember_child(struct daemon *d, pid_t pid, json_object *pm)
   for (size_t i = 0; i < sizeof d->children / sizeof d->children[0]; i++)
     if (!d->children[i].pid) {
       d->children[i].pid = pid;
-      d->children[i].key = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+      d->children[i].key = ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
       return;
     }
 }
 
 static int op_start(struct daemon *d, json_object *pm, const char *step, char *const *args, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid");
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
   char *pidf = op_path(d, uid, step, "pid"), *outf = op_path(d, uid, step, "json"), *logf = op_path(d, uid, step, "log");
   char *argv[64];
   int n = 0;
@@ -251,19 +244,19 @@ done:
 
 static const char *container_id(json_object *pm)
 {
-  json_object *cs = get(get(pm, "status"), "containers");
-  const char *id = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers");
+  const char *id = cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
   const char *sep = id ? strstr(id, "://") : NULL;
   return sep ? sep + 3 : id;
 }
 
 static char *image_name(json_object *pm)
 {
-  const char *uid = str(pm, "metadata.uid") ?: "0";
-  return ferry_asprintf("%s.%s.%.8s", str(pm, "metadata.namespace"), str(pm, "metadata.name"), uid);
+  const char *uid = ferry_kube_str(pm, "metadata.uid") ?: "0";
+  return ferry_asprintf("%s.%s.%.8s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"), uid);
 }
 
-static int is_postcopy(json_object *pm) { return !strcmp(str(pm, "status.strategy") ?: "", "postCopy"); }
+static int is_postcopy(json_object *pm) { return !strcmp(ferry_kube_str(pm, "status.strategy") ?: "", "postCopy"); }
 static pid_t child_pid(struct daemon *d, json_object *pm, const char *step);
 
 /* Asks a step to stop (SIGTERM: it ends what it runs and answers). 1 when it is
@@ -271,13 +264,13 @@ static pid_t child_pid(struct daemon *d, json_object *pm, const char *step);
 static int op_stop(struct daemon *d, json_object *pm, const char *step)
 {
   json_object *res = NULL;
-  enum op_state s = op_check(d, str(pm, "metadata.uid"), step, &res);
+  enum op_state s = op_check(d, ferry_kube_str(pm, "metadata.uid"), step, &res);
   json_object_put(res);
   if (s != OP_RUNNING)
     return 1;
   pid_t pid = child_pid(d, pm, step);
   if (pid > 0 && kill(pid, SIGTERM) == 0)
-    log_info("%s: asked the %s step (pid %d) to stop", str(pm, "metadata.name"), step, (int)pid);
+    log_info("%s: asked the %s step (pid %d) to stop", ferry_kube_str(pm, "metadata.name"), step, (int)pid);
   return 0;
 }
 
@@ -301,9 +294,9 @@ static void add_flags(json_object *pm, char **args, int *n)
   } map[] = { { "tcpEstablished", "--tcp-established" }, { "tcpClose", "--tcp-close" },
               { "fileLocks", "--file-locks" },           { "extUnixSockets", "--ext-unix-sk" },
               { "shellJob", "--shell-job" } };
-  json_object *o = get(get(pm, "spec"), "options");
+  json_object *o = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "options");
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-    json_object *v = get(o, map[i].field);
+    json_object *v = ferry_kube_obj(o, map[i].field);
     if (v && json_object_get_boolean(v))
       args[(*n)++] = (char *)map[i].flag;
   }
@@ -328,13 +321,13 @@ static struct ferry_runc runc_for(struct daemon *d)
 /* The source pod's UID and container name, for the departed record. */
 static int source_pod(struct daemon *d, json_object *pm, const char **uid, const char **cname, ferry_error *err)
 {
-  json_object *pod = ferry_informer_get(d->pods, str(pm, "metadata.namespace"), str(pm, "spec.pod") ?: "");
-  json_object *cs = get(get(pm, "status"), "containers");
-  *cname = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
-  *uid = pod ? str(pod, "metadata.uid") : NULL;
+  json_object *pod = ferry_informer_get(d->pods, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "spec.pod") ?: "");
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers");
+  *cname = cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "name") : NULL;
+  *uid = pod ? ferry_kube_str(pod, "metadata.uid") : NULL;
   if (!*uid || !*cname)
     return ferry_error_set(err, ENOENT, "the source pod %s (or its container) is not among this node's pods",
-                           str(pm, "spec.pod") ?: "");
+                           ferry_kube_str(pm, "spec.pod") ?: "");
   return 0;
 }
 
@@ -349,7 +342,7 @@ static int departed(struct daemon *d, json_object *pm, int on, ferry_error *err)
     }
     return -1;
   }
-  char *ref = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  char *ref = ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   int rc = on ? ferry_departed_write(d->admission_dir, uid, cname, ref, err)
               : ferry_departed_remove(d->admission_dir, uid, cname, err);
   free(ref);
@@ -381,7 +374,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   add_flags(pm, args, &n);
   add_codec(d, args, &n, 1);
   char *listen = NULL, *ready = NULL;
-  const char *strategy = str(pm, "status.strategy");
+  const char *strategy = ferry_kube_str(pm, "status.strategy");
   if (strategy && !strcmp(strategy, "preCopy")) {
     args[n++] = "--strategy";
     args[n++] = "preCopy";
@@ -395,7 +388,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
     }
     listen = strchr(d->migration_address, ':') ? ferry_asprintf("[%s]:0", d->migration_address)
                                                 : ferry_asprintf("%s:0", d->migration_address);
-    ready = op_path(d, str(pm, "metadata.uid"), "checkpoint", "ready");
+    ready = op_path(d, ferry_kube_str(pm, "metadata.uid"), "checkpoint", "ready");
     unlink(ready);
     args[n++] = "--strategy";
     args[n++] = "postCopy";
@@ -421,7 +414,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
 
 static void set_container_field(json_object *patch, json_object *pm, const char *key, const char *value)
 {
-  json_object *cs = get(get(pm, "status"), "containers"), *copy = NULL;
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers"), *copy = NULL;
   json_object_deep_copy(cs, &copy, NULL);
   if (!copy || !json_object_array_length(copy)) {
     json_object_put(copy);
@@ -430,7 +423,7 @@ static void set_container_field(json_object *patch, json_object *pm, const char 
   json_object_object_add(json_object_array_get_idx(copy, 0), key, json_object_new_string(value));
   json_object *st;
   if (json_object_object_get_ex(patch, "status", &st) && json_object_object_get_ex(st, "containers", NULL)) {
-    json_object *have = get(st, "containers");
+    json_object *have = ferry_kube_obj(st, "containers");
     json_object_object_add(json_object_array_get_idx(have, 0), key, json_object_new_string(value));
     json_object_put(copy);
     return;
@@ -440,14 +433,14 @@ static void set_container_field(json_object *patch, json_object *pm, const char 
 
 static void timings_into(json_object *patch, json_object *pm, json_object *result, const char *const *keys, size_t n)
 {
-  json_object *t = NULL, *old = get(get(pm, "status"), "timings");
+  json_object *t = NULL, *old = ferry_kube_obj(ferry_kube_obj(pm, "status"), "timings");
   if (old)
     json_object_deep_copy(old, &t, NULL);
   else
     t = json_object_new_object();
-  json_object *rt = get(result, "timings");
+  json_object *rt = ferry_kube_obj(result, "timings");
   for (size_t i = 0; i < n; i += 2) {
-    json_object *v = get(rt, keys[i]);
+    json_object *v = ferry_kube_obj(rt, keys[i]);
     if (v)
       json_object_object_add(t, keys[i + 1], json_object_new_int64(json_object_get_int64(v)));
   }
@@ -469,39 +462,39 @@ static void format_ms(int64_t ms, char *buf, size_t len)
  * step goes on serving memory, so it is not cleared). */
 static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object *res, int ready, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid");
-  int code = json_object_get_int(get(res, "exitCode"));
-  const char *msg = str(res, "message") ?: "";
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
+  int code = json_object_get_int(ferry_kube_obj(res, "exitCode"));
+  const char *msg = ferry_kube_str(res, "message") ?: "";
   json_object *patch;
   if (code == 0) {
-    char *image = ferry_asprintf("%s/%s", d->store, str(res, "image") ? strrchr(str(res, "image"), '/') + 1 : "");
+    char *image = ferry_asprintf("%s/%s", d->store, ferry_kube_str(res, "image") ? strrchr(ferry_kube_str(res, "image"), '/') + 1 : "");
     char when[48];
-    format_ms(json_object_get_int64(get(res, "frozenAtMs")), when, sizeof when);
+    format_ms(json_object_get_int64(ferry_kube_obj(res, "frozenAtMs")), when, sizeof when);
     patch = pm_status_patch(PM_TRANSFERRING, "Checkpointed", "image %s published", image);
     pm_patch_set(patch, "image", json_object_new_string(image));
-    pm_patch_set(patch, "bytes", json_object_new_int64(json_object_get_int64(get(res, "bytes"))));
+    pm_patch_set(patch, "bytes", json_object_new_int64(json_object_get_int64(ferry_kube_obj(res, "bytes"))));
     pm_patch_set(patch, "frozenAt", json_object_new_string(when));
     static const char *const keys[] = { "dumpMs", "dump", "rootfsMs", "rootfs", "writeMs", "write" };
     timings_into(patch, pm, res, keys, 6);
-    if (str(res, "bundle"))
-      set_container_field(patch, pm, "bundle", str(res, "bundle"));
+    if (ferry_kube_str(res, "bundle"))
+      set_container_field(patch, pm, "bundle", ferry_kube_str(res, "bundle"));
     set_container_field(patch, pm, "runtimeRoot", d->runc_root);
-    if (str(res, "strategy"))
-      pm_patch_set(patch, "strategy", json_object_new_string(str(res, "strategy")));
-    if (str(res, "strategyNote")) {
-      pm_patch_set(patch, "strategyNote", json_object_new_string(str(res, "strategyNote")));
-      event(d, pm, "Warning", "StrategyFallback", "%s", str(res, "strategyNote"));
+    if (ferry_kube_str(res, "strategy"))
+      pm_patch_set(patch, "strategy", json_object_new_string(ferry_kube_str(res, "strategy")));
+    if (ferry_kube_str(res, "strategyNote")) {
+      pm_patch_set(patch, "strategyNote", json_object_new_string(ferry_kube_str(res, "strategyNote")));
+      event(d, pm, "Warning", "StrategyFallback", "%s", ferry_kube_str(res, "strategyNote"));
     }
-    if (str(res, "pageServer"))
-      pm_patch_set(patch, "pageServer", json_object_new_string(str(res, "pageServer")));
-    json_object *bm = get(res, "bytesMoved");
+    if (ferry_kube_str(res, "pageServer"))
+      pm_patch_set(patch, "pageServer", json_object_new_string(ferry_kube_str(res, "pageServer")));
+    json_object *bm = ferry_kube_obj(res, "bytesMoved");
     if (bm)
       pm_patch_set(patch, "bytesMoved", json_object_get(bm));
     metrics_count(d->m, "source", "checkpointed");
-    metrics_observe_bytes(d->m, (double)json_object_get_int64(get(res, "bytes")));
+    metrics_observe_bytes(d->m, (double)json_object_get_int64(ferry_kube_obj(res, "bytes")));
     event(d, pm, "Normal", "Checkpointed", "%s: frozen and saved, %lld bytes (dump %lld ms)", d->g->node,
-          (long long)json_object_get_int64(get(res, "bytes")),
-          (long long)json_object_get_int64(get(get(res, "timings"), "dumpMs")));
+          (long long)json_object_get_int64(ferry_kube_obj(res, "bytes")),
+          (long long)json_object_get_int64(ferry_kube_obj(ferry_kube_obj(res, "timings"), "dumpMs")));
     free(image);
   } else if (code == 1) { /* the engine's promise: nothing changed, the container runs */
     patch = pm_status_patch(PM_FAILED, "CheckpointFailed", "%s", msg);
@@ -524,31 +517,31 @@ static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object
  * the transfer failed (CRIU thawed the container: roll back). */
 static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid");
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
   json_object *res = NULL;
   enum op_state s = op_check(d, uid, "checkpoint", &res);
   if (s == OP_RUNNING && pm_condition_true(pm, "MemoryTransferred")) {
     /* the target has every page: the step lets CRIU release the source */
     pid_t pid = child_pid(d, pm, "checkpoint");
     if (pid > 0 && kill(pid, SIGUSR1) < 0)
-      log_warn("%s: telling the checkpoint step that every page arrived: %m", str(pm, "metadata.name"));
+      log_warn("%s: telling the checkpoint step that every page arrived: %m", ferry_kube_str(pm, "metadata.name"));
   }
   if (s == OP_RUNNING || s == OP_NONE) {
     *requeue_ms = s == OP_RUNNING ? 300 : 0;
     return 0;
   }
-  int code = s == OP_DONE ? json_object_get_int(get(res, "exitCode")) : -1;
-  const char *msg = res ? str(res, "message") ?: "" : "the checkpoint step ended without an answer";
+  int code = s == OP_DONE ? json_object_get_int(ferry_kube_obj(res, "exitCode")) : -1;
+  const char *msg = res ? ferry_kube_str(res, "message") ?: "" : "the checkpoint step ended without an answer";
   json_object *patch;
   if (code == 0) {
     patch = pm_status_patch(PM_NONE, NULL, NULL);
-    json_object *bm = NULL, *old = get(get(pm, "status"), "bytesMoved");
+    json_object *bm = NULL, *old = ferry_kube_obj(ferry_kube_obj(pm, "status"), "bytesMoved");
     if (old)
       json_object_deep_copy(old, &bm, NULL);
     else
       bm = json_object_new_object();
     json_object_object_add(bm, "afterRestore",
-                           json_object_new_int64(json_object_get_int64(get(get(res, "bytesMoved"), "afterRestore"))));
+                           json_object_new_int64(json_object_get_int64(ferry_kube_obj(ferry_kube_obj(res, "bytesMoved"), "afterRestore"))));
     pm_patch_set(patch, "bytesMoved", bm);
     pm_patch_condition(patch, pm, "SourceReleased", 1, "PagesSent", msg);
     event(d, pm, "Normal", "SourceReleased", "%s: %s", d->g->node, msg);
@@ -606,9 +599,9 @@ static const char *target_failure(json_object *pod);
  * pod is still there (the rollback is in place, as for any pod). */
 static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *name = str(pm, "spec.pod") ?: "";
-  json_object *cs = get(get(pm, "status"), "containers");
-  const char *cname = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers");
+  const char *cname = cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "name") : NULL;
   json_object *pod = NULL;
   struct ferry_kube_status st = { 0 };
   *requeue_ms = 300;
@@ -619,15 +612,15 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
     return 0; /* the StatefulSet makes it again */
   }
   int rc = 0;
-  const char *uid = str(pod, "metadata.uid") ?: "", *node = str(pod, "spec.nodeName");
-  json_object *ann = get(get(get(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
-  char *ref = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
-  if (!strcmp(uid, str(pm, "status.sourcePodUID") ?: "")) {
-    rc = str(pod, "metadata.deletionTimestamp") ? 0 : 2; /* being deleted: wait; still there: in place */
-  } else if (!ann || strcmp(json_object_get_string(ann), ref) != 0 || str(pod, "metadata.deletionTimestamp")) {
+  const char *uid = ferry_kube_str(pod, "metadata.uid") ?: "", *node = ferry_kube_str(pod, "spec.nodeName");
+  json_object *ann = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  char *ref = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
+  if (!strcmp(uid, ferry_kube_str(pm, "status.sourcePodUID") ?: "")) {
+    rc = ferry_kube_str(pod, "metadata.deletionTimestamp") ? 0 : 2; /* being deleted: wait; still there: in place */
+  } else if (!ann || strcmp(json_object_get_string(ann), ref) != 0 || ferry_kube_str(pod, "metadata.deletionTimestamp")) {
     rc = 0; /* not (yet) the pod to restore into */
   } else if (!node || !*node) {
-    const char *image = str(pm, "status.image") ?: "";
+    const char *image = ferry_kube_str(pm, "status.image") ?: "";
     size_t sl = strlen(d->store);
     struct ferry_admission a = { .pod_migration = ref, .store = (char *)d->store,
                                  .image = (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1) };
@@ -635,12 +628,12 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
         bind_pod_here(d, ns, name, err) < 0)
       rc = -1;
     else
-      log_info("%s: restoring into the statefulset's new pod %s here", str(pm, "metadata.name"), name);
+      log_info("%s: restoring into the statefulset's new pod %s here", ferry_kube_str(pm, "metadata.name"), name);
   } else if (!strcmp(node, d->g->node)) {
-    json_object *pcs = get(get(pod, "status"), "containerStatuses");
+    json_object *pcs = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
     json_object *c0 = pcs && json_object_array_length(pcs) ? json_object_array_get_idx(pcs, 0) : NULL;
     const char *why = target_failure(pod);
-    if (c0 && get(get(c0, "state"), "running")) {
+    if (c0 && ferry_kube_obj(ferry_kube_obj(c0, "state"), "running")) {
       metrics_count(d->m, "source", "rolled_back");
       event(d, pm, "Normal", "RolledBack", "restored on %s into the statefulset's pod %s", d->g->node, name);
       rc = write_pm(d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s as a new pod %s", d->g->node, name),
@@ -658,7 +651,7 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
 
 static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid"), *id = container_id(pm), *from = str(pm, "status.rollbackFrom") ?: "";
+  const char *uid = ferry_kube_str(pm, "metadata.uid"), *id = container_id(pm), *from = ferry_kube_str(pm, "status.rollbackFrom") ?: "";
   if (pm_phase_parse(from) == PM_RESTORING && !pm_condition_true(pm, "TargetReleased")) {
     *requeue_ms = 1000; /* the target may still hold a copy: never two */
     return 0;
@@ -670,13 +663,13 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
     return 0;
   }
   if (s == OP_DONE || s == OP_DIED) {
-    int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
-    const char *msg = res ? str(res, "message") ?: "" : "the restore process ended without an answer";
+    int ok = s == OP_DONE && json_object_get_int(ferry_kube_obj(res, "exitCode")) == 0;
+    const char *msg = res ? ferry_kube_str(res, "message") ?: "" : "the restore process ended without an answer";
     json_object *patch = ok ? pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s", d->g->node)
                             : pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, msg);
     metrics_count(d->m, "source", ok ? "rolled_back" : "lost");
     if (ok)
-      event(d, pm, "Normal", "RolledBack", "restored on %s from %s", d->g->node, str(pm, "status.image") ?: "the image");
+      event(d, pm, "Normal", "RolledBack", "restored on %s from %s", d->g->node, ferry_kube_str(pm, "status.image") ?: "the image");
     else
       event(d, pm, "Warning", "WorkloadLost", "the rollback on %s failed: %s; the pod's container is not running", d->g->node, msg);
     json_object_put(res);
@@ -685,7 +678,7 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
     op_clear(d, uid, "rollback");
     return 0;
   }
-  if (!strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet")) {
+  if (!strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet")) {
     int done = rollback_into_new_pod(d, pm, requeue_ms, err);
     if (done != 2)
       return done;
@@ -698,10 +691,10 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
     event(d, pm, "Normal", "RolledBack", "the container never stopped on %s; it runs there", d->g->node);
     return write_pm(d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running on %s (it was never stopped)", d->g->node), err);
   }
-  const char *image = str(pm, "status.image"), *bundle = NULL;
-  json_object *cs = get(get(pm, "status"), "containers");
+  const char *image = ferry_kube_str(pm, "status.image"), *bundle = NULL;
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers");
   if (cs && json_object_array_length(cs))
-    bundle = str(json_object_array_get_idx(cs, 0), "bundle");
+    bundle = ferry_kube_str(json_object_array_get_idx(cs, 0), "bundle");
   if (!image || !bundle || !id) {
     event(d, pm, "Warning", "WorkloadLost", "the container is gone from %s and no image was published", d->g->node);
     metrics_count(d->m, "source", "lost");
@@ -731,9 +724,9 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
 static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   enum pm_phase phase = pm_phase(pm);
-  const char *uid = str(pm, "metadata.uid");
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
   if (phase == PM_SCHEDULED) {
-    if (get(get(pm, "metadata"), "deletionTimestamp"))
+    if (ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "deletionTimestamp"))
       return 0; /* cancelled: the controller ends it */
     *requeue_ms = 300;
     return source_checkpoint(d, pm, err);
@@ -775,7 +768,7 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     return 0;
   }
   if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && !is_postcopy(pm) &&
-      str(pm, "status.transfer.address"))
+      ferry_kube_str(pm, "status.transfer.address"))
     return source_send(d, pm, requeue_ms, err);
   if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && is_postcopy(pm) && !pm_condition_true(pm, "SourceReleased"))
     return source_serving(d, pm, requeue_ms, err);
@@ -785,7 +778,7 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     json_object *res = NULL;
     if (is_postcopy(pm) && op_check(d, uid, "checkpoint", &res) != OP_NONE) {
       json_object_put(res);
-      const char *from = str(pm, "status.rollbackFrom") ?: "";
+      const char *from = ferry_kube_str(pm, "status.rollbackFrom") ?: "";
       if (pm_phase_parse(from) == PM_RESTORING && !pm_condition_true(pm, "TargetReleased")) {
         *requeue_ms = 500;
         return 0;
@@ -810,18 +803,18 @@ static int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
 /* The target pod and its one container, from this node's pod cache (NULL until bound here). */
 static json_object *target_pod(struct daemon *d, json_object *pm)
 {
-  return ferry_informer_get(d->pods, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "");
+  return ferry_informer_get(d->pods, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "");
 }
 
 static const char *container_name(json_object *pm)
 {
-  json_object *cs = get(get(pm, "status"), "containers");
-  return cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "name") : NULL;
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers");
+  return cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "name") : NULL;
 }
 
 static int bind_here(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  return bind_pod_here(d, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", err);
+  return bind_pod_here(d, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "", err);
 }
 
 /* POST pods/NAME/binding to this node: the kubelet starts it, ferry-runc restores it. */
@@ -847,7 +840,7 @@ static int bind_pod_here(struct daemon *d, const char *ns, const char *name, fer
 /* The PID a running step recorded (-1 when none). */
 static pid_t child_pid(struct daemon *d, json_object *pm, const char *step)
 {
-  char *pidf = op_path(d, str(pm, "metadata.uid"), step, "pid"), *text = NULL;
+  char *pidf = op_path(d, ferry_kube_str(pm, "metadata.uid"), step, "pid"), *text = NULL;
   ferry_error err = FERRY_ERROR_INIT;
   long long pid = -1;
   if (ferry_read_file(pidf, &text, NULL, &err) < 0 || sscanf(text, "%lld", &pid) != 1 || pid <= 0)
@@ -863,7 +856,7 @@ static pid_t child_pid(struct daemon *d, json_object *pm, const char *step)
  * up, -1 on error, or when it ended before it was ready (then rolled back). */
 static int pages_ready(struct daemon *d, json_object *pm, const char *image, char **lazy_dir, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid");
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
   char *dir = ferry_asprintf("%s/%s/lazy", d->g->work_dir, image);
   char *sock = ferry_path_join(dir, "lazy-pages.socket");
   json_object *res = NULL;
@@ -888,7 +881,7 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
       usleep(5000);
     rc = ferry_path_exists(sock) ? 1 : 0;
   } else if (s != OP_NONE) {
-    const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
+    const char *msg = res ? ferry_kube_str(res, "message") ?: "" : "the pages step ended without an answer";
     json_object *p = pm_status_patch(PM_ROLLING_BACK, "PagesFailed", "post-copy on %s: %s", d->g->node, msg);
     pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
     event(d, pm, "Warning", "PagesFailed", "%s: %s", d->g->node, msg);
@@ -908,7 +901,7 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
 /* Reads an op's small JSON side file (ready); NULL when not there. */
 static json_object *op_side(struct daemon *d, json_object *pm, const char *step, const char *ext)
 {
-  char *p = op_path(d, str(pm, "metadata.uid"), step, ext), *text = NULL;
+  char *p = op_path(d, ferry_kube_str(pm, "metadata.uid"), step, ext), *text = NULL;
   ferry_error err = FERRY_ERROR_INIT;
   json_object *o = ferry_read_file(p, &text, NULL, &err) == 0 ? json_tokener_parse(text) : NULL;
   ferry_error_clear(&err);
@@ -923,7 +916,7 @@ static json_object *op_side(struct daemon *d, json_object *pm, const char *step,
  * step. 1 once the image is in this node's store, 0 while it comes, -1 on error. */
 static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid"), *image = str(pm, "status.image") ?: "";
+  const char *uid = ferry_kube_str(pm, "metadata.uid"), *image = ferry_kube_str(pm, "status.image") ?: "";
   const char *name = strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
   json_object *res = NULL;
   enum op_state s = op_check(d, uid, "receive", &res);
@@ -956,11 +949,11 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
   }
   if (s == OP_RUNNING) {
     json_object *ready = op_side(d, pm, "receive", "ready");
-    if (ready && !str(pm, "status.transfer.address")) {
+    if (ready && !ferry_kube_str(pm, "status.transfer.address")) {
       char *tf = op_path(d, uid, "receive", "token"), *token = NULL;
       if (ferry_read_file(tf, &token, NULL, err) == 0) {
         json_object *p = pm_status_patch(PM_NONE, NULL, NULL), *t = json_object_new_object();
-        json_object_object_add(t, "address", json_object_new_string(str(ready, "listen") ?: ""));
+        json_object_object_add(t, "address", json_object_new_string(ferry_kube_str(ready, "listen") ?: ""));
         json_object_object_add(t, "token", json_object_new_string(token));
         pm_patch_set(p, "transfer", t);
         rc = write_pm(d, pm, p, err);
@@ -974,19 +967,19 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
     json_object_put(ready);
     return rc;
   }
-  int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
+  int ok = s == OP_DONE && json_object_get_int(ferry_kube_obj(res, "exitCode")) == 0;
   json_object *p;
   if (ok) {
     char *mine = ferry_asprintf("%s/%s", d->store, name);
-    p = pm_status_patch(PM_NONE, "Transferred", "image %s received from %s", mine, str(pm, "status.sourceNode") ?: "the source");
+    p = pm_status_patch(PM_NONE, "Transferred", "image %s received from %s", mine, ferry_kube_str(pm, "status.sourceNode") ?: "the source");
     pm_patch_set(p, "image", json_object_new_string(mine));
     static const char *const keys[] = { "transferMs", "transfer" };
     timings_into(p, pm, res, keys, 2);
     event(d, pm, "Normal", "Transferred", "%s: image received straight from %s in %lld ms", d->g->node,
-          str(pm, "status.sourceNode") ?: "the source", (long long)json_object_get_int64(get(get(res, "timings"), "transferMs")));
+          ferry_kube_str(pm, "status.sourceNode") ?: "the source", (long long)json_object_get_int64(ferry_kube_obj(ferry_kube_obj(res, "timings"), "transferMs")));
     free(mine);
   } else {
-    const char *msg = res ? str(res, "message") ?: "" : "the receive step ended without an answer";
+    const char *msg = res ? ferry_kube_str(res, "message") ?: "" : "the receive step ended without an answer";
     p = pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "receiving the image on %s: %s", d->g->node, msg);
     pm_patch_set(p, "rollbackFrom", json_object_new_string(pm_phase_name(PM_TRANSFERRING)));
     event(d, pm, "Warning", "TransferFailed", "%s: %s", d->g->node, msg);
@@ -1001,8 +994,8 @@ static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
 /* The source's half of a direct transfer, once the target listens. */
 static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid"), *image = str(pm, "status.image") ?: "";
-  const char *to = str(pm, "status.transfer.address"), *token = str(pm, "status.transfer.token");
+  const char *uid = ferry_kube_str(pm, "metadata.uid"), *image = ferry_kube_str(pm, "status.image") ?: "";
+  const char *to = ferry_kube_str(pm, "status.transfer.address"), *token = ferry_kube_str(pm, "status.transfer.token");
   json_object *res = NULL;
   enum op_state s = op_check(d, uid, "send", &res);
   int rc = 0;
@@ -1024,8 +1017,8 @@ static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     }
     free(tf);
   } else if (s == OP_DONE || s == OP_DIED) {
-    int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
-    const char *msg = res ? str(res, "message") ?: "" : "the send step ended without an answer";
+    int ok = s == OP_DONE && json_object_get_int(ferry_kube_obj(res, "exitCode")) == 0;
+    const char *msg = res ? ferry_kube_str(res, "message") ?: "" : "the send step ended without an answer";
     if (ok) {
       event(d, pm, "Normal", "Sent", "%s: %s", d->g->node, msg);
     } else if (pm_phase(pm) == PM_TRANSFERRING) {
@@ -1043,9 +1036,9 @@ static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
 
 static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  if (!str(pm, "status.targetPod"))
+  if (!ferry_kube_str(pm, "status.targetPod"))
     return 0; /* an owned pod's replacement is not there yet (the controller records it) */
-  const char *image = str(pm, "status.image") ?: "", *cname = container_name(pm);
+  const char *image = ferry_kube_str(pm, "status.image") ?: "", *cname = container_name(pm);
   size_t sl = strlen(d->store);
   if (cname && (strncmp(image, d->store, sl) != 0 || image[sl] != '/') && strrchr(image, '/') && !is_postcopy(pm))
     return target_receive(d, pm, err); /* from another node's store, straight */
@@ -1062,17 +1055,17 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
       return ready;
   }
   /* ferry-runc restores this pod's container from this image, once, and nothing else */
-  char *ref = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  char *ref = ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   struct ferry_admission a = { .pod_migration = ref, .store = (char *)d->store, .image = (char *)image + sl + 1,
                                .lazy_dir = lazy_dir };
-  int rc = ferry_admission_write(d->admission_dir, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", cname,
+  int rc = ferry_admission_write(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "", cname,
                                  &a, err);
   free(ref);
   free(lazy_dir);
   if (rc < 0)
     return -1;
   json_object *patch = pm_status_patch(PM_RESTORING, "Restoring", "pod %s bound to %s: verifying and restoring",
-                                       str(pm, "status.targetPod") ?: "", d->g->node);
+                                       ferry_kube_str(pm, "status.targetPod") ?: "", d->g->node);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   return bind_here(d, pm, err);
@@ -1080,22 +1073,22 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
 
 static int target_restored(struct daemon *d, json_object *pm, json_object *pod, ferry_error *err)
 {
-  const char *cname = container_name(pm), *ns = str(pm, "metadata.namespace"), *tpod = str(pm, "status.targetPod");
-  const char *ip = str(pod, "status.podIP") ?: "";
+  const char *cname = container_name(pm), *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod");
+  const char *ip = ferry_kube_str(pod, "status.podIP") ?: "";
   struct ferry_restored r;
   ferry_error e2 = FERRY_ERROR_INIT;
   int have = ferry_restored_read(d->admission_dir, ns, tpod, cname, &r, &e2) == 0;
   if (!have)
     log_warn("%s: no restore record from ferry-runc (%s); timing from now", tpod, ferry_error_msg(&e2));
   ferry_error_clear(&e2);
-  json_object *cs = get(get(pod, "status"), "containerStatuses");
-  const char *cid = cs && json_object_array_length(cs) ? str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
+  const char *cid = cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
   const char *sep = cid ? strstr(cid, "://") : NULL;
   json_object *patch = pm_status_patch(PM_NONE, "Restored", "running on %s", d->g->node);
   pm_patch_set(patch, "targetPodIP", json_object_new_string(ip));
   set_container_field(patch, pm, "restoredID", sep ? sep + 3 : have ? r.container_id : "");
   int64_t restored = have ? r.restored_at_ms : ferry_now_real_ms();
-  int64_t frozen = ferry_parse_time_ms(str(pm, "status.frozenAt") ?: "");
+  int64_t frozen = ferry_parse_time_ms(ferry_kube_str(pm, "status.frozenAt") ?: "");
   char when[48], dt[32];
   format_ms(restored, when, sizeof when);
   pm_patch_set(patch, "restoredAt", json_object_new_string(when));
@@ -1125,15 +1118,15 @@ static int target_restored(struct daemon *d, json_object *pm, json_object *pod, 
  * (NULL while it is still being created). */
 static const char *target_failure(json_object *pod)
 {
-  json_object *cs = get(get(pod, "status"), "containerStatuses");
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
   json_object *c = cs && json_object_array_length(cs) ? json_object_array_get_idx(cs, 0) : NULL;
-  const char *reason = c ? str(c, "state.waiting.reason") : NULL;
+  const char *reason = c ? ferry_kube_str(c, "state.waiting.reason") : NULL;
   static const char *const errors[] = { "CreateContainerError", "RunContainerError", "CreateContainerConfigError",
                                         "ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff" };
   for (size_t i = 0; reason && i < sizeof errors / sizeof errors[0]; i++)
     if (!strcmp(reason, errors[i]))
-      return str(c, "state.waiting.message") ?: reason;
-  if (c && str(c, "state.terminated.reason"))
+      return ferry_kube_str(c, "state.waiting.message") ?: reason;
+  if (c && ferry_kube_str(c, "state.terminated.reason"))
     return "the restored container exited";
   return NULL;
 }
@@ -1149,16 +1142,16 @@ static int pod_bound_here(struct daemon *d, const char *ns, const char *name)
  * 1 when released, 0 while the pod is still going. */
 static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *tpod = str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
   if (cname && ferry_admission_remove(d->admission_dir, ns, tpod, cname, err) < 0)
     return -1;
   json_object *pod = NULL;
   struct ferry_kube_status st = { 0 };
-  const char *tuid = str(pm, "status.targetPodUID");
-  if (!*tpod || (!tuid && str(pm, "status.owner.uid")))
+  const char *tuid = ferry_kube_str(pm, "status.targetPodUID");
+  if (!*tpod || (!tuid && ferry_kube_str(pm, "status.owner.uid")))
     return 1; /* an owned pod's replacement never became the target: nothing of it ran here */
   if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ns, tpod, &pod, &st, err) < 0 ||
-      (tuid && strcmp(str(pod, "metadata.uid") ?: "", tuid) != 0)) { /* gone (a pod by its name may be another) */
+      (tuid && strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", tuid) != 0)) { /* gone (a pod by its name may be another) */
     if (!pod && st.code != 404)
       return -1;
     json_object_put(pod);
@@ -1169,14 +1162,14 @@ static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
     return 1;
   }
   int rc = 0;
-  if (!get(get(pod, "metadata"), "deletionTimestamp")) {
+  if (!ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "deletionTimestamp")) {
     struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
-    o.uid = str(pod, "metadata.uid");
+    o.uid = ferry_kube_str(pod, "metadata.uid");
     o.grace_period_seconds = 1; /* not 0: the pod object must stay until its kubelet has stopped it */
     if (ferry_kube_delete(d->kube, &FERRY_KUBE_PODS, ns, tpod, &o, &st, err) < 0 && st.code != 404)
       rc = -1;
     else
-      log_info("%s: deleting the target pod %s; released once it is gone", str(pm, "metadata.name"), tpod);
+      log_info("%s: deleting the target pod %s; released once it is gone", ferry_kube_str(pm, "metadata.name"), tpod);
   }
   json_object_put(pod);
   return rc;
@@ -1185,12 +1178,12 @@ static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
 /* The reason the restore failed, once recorded (condition Restored=False, RestoreFailed). */
 static const char *restore_failed(json_object *pm)
 {
-  json_object *conds = get(get(pm, "status"), "conditions");
+  json_object *conds = ferry_kube_obj(ferry_kube_obj(pm, "status"), "conditions");
   for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
     json_object *c = json_object_array_get_idx(conds, i);
-    if (!strcmp(str(c, "type") ?: "", "Restored") && !strcmp(str(c, "status") ?: "", "False") &&
-        !strcmp(str(c, "reason") ?: "", "RestoreFailed"))
-      return str(c, "message") ?: "";
+    if (!strcmp(ferry_kube_str(c, "type") ?: "", "Restored") && !strcmp(ferry_kube_str(c, "status") ?: "", "False") &&
+        !strcmp(ferry_kube_str(c, "reason") ?: "", "RestoreFailed"))
+      return ferry_kube_str(c, "message") ?: "";
   }
   return NULL;
 }
@@ -1203,7 +1196,7 @@ static int record_restore_failure(struct daemon *d, json_object *pm, const char 
   pm_patch_condition(patch, pm, "Restored", 0, "RestoreFailed", why);
   metrics_count(d->m, "target", "failed");
   event(d, pm, "Warning", "RestoreFailed", "%s: %s; rolling back to %s", d->g->node, why,
-        str(pm, "status.sourceNode") ?: "the source");
+        ferry_kube_str(pm, "status.sourceNode") ?: "the source");
   return write_pm(d, pm, patch, err);
 }
 
@@ -1212,15 +1205,15 @@ static int record_restore_failure(struct daemon *d, json_object *pm, const char 
  * never started again here (a departed record), then the migration rolls back. */
 static int target_pages(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *uid = str(pm, "metadata.uid");
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
   json_object *res = NULL;
   enum op_state s = op_check(d, uid, "pages", &res);
   if (s == OP_RUNNING) {
     *requeue_ms = 500;
     return 0;
   }
-  int ok = s == OP_DONE && json_object_get_int(get(res, "exitCode")) == 0;
-  const char *msg = res ? str(res, "message") ?: "" : "the pages step ended without an answer";
+  int ok = s == OP_DONE && json_object_get_int(ferry_kube_obj(res, "exitCode")) == 0;
+  const char *msg = res ? ferry_kube_str(res, "message") ?: "" : "the pages step ended without an answer";
   json_object *patch;
   if (ok) {
     patch = pm_status_patch(PM_NONE, NULL, NULL);
@@ -1228,14 +1221,14 @@ static int target_pages(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
     static const char *const keys[] = { "pagesMs", "pages" };
     timings_into(patch, pm, res, keys, 2);
     event(d, pm, "Normal", "MemoryTransferred", "%s: %s in %lld ms", d->g->node, msg,
-          (long long)json_object_get_int64(get(get(res, "timings"), "pagesMs")));
+          (long long)json_object_get_int64(ferry_kube_obj(ferry_kube_obj(res, "timings"), "pagesMs")));
   } else {
-    const char *ns = str(pm, "metadata.namespace"), *tpod = str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
+    const char *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
     json_object *pod = target_pod(d, pm);
-    const char *tuid = pod ? str(pod, "metadata.uid") : str(pm, "status.targetPodUID");
+    const char *tuid = pod ? ferry_kube_str(pod, "metadata.uid") : ferry_kube_str(pm, "status.targetPodUID");
     struct ferry_restored r;
     ferry_error e2 = FERRY_ERROR_INIT;
-    char *ref = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
+    char *ref = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
     if (tuid && cname && ferry_departed_write(d->admission_dir, tuid, cname, ref, &e2) < 0)
       log_error("%s: %s", tpod, ferry_error_msg(&e2));
     ferry_error_clear(&e2);
@@ -1264,7 +1257,7 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
 {
   enum pm_phase phase = pm_phase(pm);
   if (phase == PM_TRANSFERRING) {
-    if (get(get(pm, "metadata"), "deletionTimestamp"))
+    if (ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "deletionTimestamp"))
       return 0;
     *requeue_ms = 300;
     return target_admit(d, pm, err);
@@ -1287,16 +1280,16 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     if (!pod) { /* not bound here yet (a restart between admission and binding), gone, or the cache is behind */
       json_object *cur = NULL;
       struct ferry_kube_status st = { 0 };
-      if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "", &cur,
+      if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "", &cur,
                          &st, err) < 0) {
         if (st.code != 404)
           return -1;
         ferry_error_clear(err);
         return record_restore_failure(d, pm, "the target pod is gone", err);
       }
-      const char *node = str(cur, "spec.nodeName"), *tuid = str(pm, "status.targetPodUID");
+      const char *node = ferry_kube_str(cur, "spec.nodeName"), *tuid = ferry_kube_str(pm, "status.targetPodUID");
       int rc = 0;
-      if (tuid && strcmp(str(cur, "metadata.uid") ?: "", tuid) != 0)
+      if (tuid && strcmp(ferry_kube_str(cur, "metadata.uid") ?: "", tuid) != 0)
         rc = record_restore_failure(d, pm, "the target pod is gone (another pod has its name)", err);
       else if (!node || !*node)
         rc = bind_here(d, pm, err);
@@ -1306,11 +1299,11 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
       return rc;
     }
     json_object_get(pod);
-    json_object *cs = get(get(pod, "status"), "containerStatuses");
+    json_object *cs = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
     json_object *c = cs && json_object_array_length(cs) ? json_object_array_get_idx(cs, 0) : NULL;
     int rc = 0;
     const char *why;
-    if (c && get(get(c, "state"), "running"))
+    if (c && ferry_kube_obj(ferry_kube_obj(c, "state"), "running"))
       rc = target_restored(d, pm, pod, err);
     else if ((why = target_failure(pod)))
       rc = record_restore_failure(d, pm, why, err);
@@ -1339,7 +1332,7 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
       return 0;
     }
     const char *cname = container_name(pm);
-    if (cname && ferry_admission_remove(d->admission_dir, str(pm, "metadata.namespace"), str(pm, "status.targetPod") ?: "",
+    if (cname && ferry_admission_remove(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "",
                                         cname, err) < 0)
       log_warn("%s", ferry_error_msg(err));
     ferry_error_clear(err);
@@ -1351,7 +1344,7 @@ static int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
 static void pod_changed(void *ctx, json_object *pod)
 {
   struct daemon *d = ctx;
-  json_object *v = get(get(get(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   const char *ref = v ? json_object_get_string(v) : NULL;
   if (ref && strchr(ref, '/'))
     queue_add(d->q, ref, ferry_now_mono_ms());
@@ -1363,10 +1356,10 @@ static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)o
 static void enqueue(void *ctx, json_object *pm)
 {
   struct daemon *d = ctx;
-  const char *s = str(pm, "status.sourceNode") ?: "", *t = str(pm, "status.targetNode") ?: "";
+  const char *s = ferry_kube_str(pm, "status.sourceNode") ?: "", *t = ferry_kube_str(pm, "status.targetNode") ?: "";
   if (strcmp(s, d->g->node) != 0 && strcmp(t, d->g->node) != 0)
     return;
-  char *key = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  char *key = ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   queue_add(d->q, key, ferry_now_mono_ms());
   free(key);
 }
@@ -1385,9 +1378,9 @@ static int step(struct daemon *d, const char *key, int64_t *requeue_ms, ferry_er
     return 0;
   json_object_get(pm); /* the cache may change under a long step */
   int rc = 0;
-  if (!strcmp(str(pm, "status.sourceNode") ?: "", d->g->node))
+  if (!strcmp(ferry_kube_str(pm, "status.sourceNode") ?: "", d->g->node))
     rc = source_step(d, pm, requeue_ms, err);
-  if (rc == 0 && !strcmp(str(pm, "status.targetNode") ?: "", d->g->node)) {
+  if (rc == 0 && !strcmp(ferry_kube_str(pm, "status.targetNode") ?: "", d->g->node)) {
     int64_t again = 0;
     rc = target_step(d, pm, &again, err);
     if (again && (!*requeue_ms || again < *requeue_ms))
@@ -1531,11 +1524,11 @@ static char *node_internal_ip(struct daemon *d)
   ferry_error err = FERRY_ERROR_INIT;
   char *ip = NULL;
   if (ferry_kube_get(d->kube, &FERRY_KUBE_NODES, NULL, d->g->node, &node, &st, &err) == 0) {
-    json_object *addrs = get(get(node, "status"), "addresses");
+    json_object *addrs = ferry_kube_obj(ferry_kube_obj(node, "status"), "addresses");
     for (size_t i = 0; addrs && !ip && i < json_object_array_length(addrs); i++) {
       json_object *a = json_object_array_get_idx(addrs, i);
-      if (!strcmp(str(a, "type") ?: "", "InternalIP") && str(a, "address"))
-        ip = ferry_strdup(str(a, "address"));
+      if (!strcmp(ferry_kube_str(a, "type") ?: "", "InternalIP") && ferry_kube_str(a, "address"))
+        ip = ferry_strdup(ferry_kube_str(a, "address"));
     }
   } else {
     log_warn("node %s: %s", d->g->node, ferry_error_msg(&err));

@@ -17,33 +17,26 @@
 
 #define ANN_QUARANTINE "ferry.dev/quarantine"
 
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
-static json_object *get(json_object *o, const char *k)
-{
-  json_object *v = NULL;
-  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 static const struct ferry_kube_resource REPLICASETS = { "apps", "v1", "replicasets", 1 };
 
 /* The source pod leaves its ReplicaSet: no owner, none of the selector's labels. */
 static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *rs_name = str(pm, "status.owner.name") ?: "";
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *rs_name = ferry_kube_str(pm, "status.owner.name") ?: "";
   json_object *rs = NULL;
   if (ferry_kube_get(c->kube, &REPLICASETS, ns, rs_name, &rs, NULL, err) < 0)
     return -1;
-  json_object *sel = get(get(rs, "spec"), "selector"), *labels = json_object_new_object(), *saved = json_object_new_object();
-  json_object *have = get(get(pod, "metadata"), "labels");
-  json_object_object_foreach(get(sel, "matchLabels"), k, v)
+  json_object *sel = ferry_kube_obj(ferry_kube_obj(rs, "spec"), "selector"), *labels = json_object_new_object(), *saved = json_object_new_object();
+  json_object *have = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels");
+  json_object_object_foreach(ferry_kube_obj(sel, "matchLabels"), k, v)
   {
     (void)v;
     json_object_object_add(labels, k, NULL);
   }
-  json_object *me = get(sel, "matchExpressions");
+  json_object *me = ferry_kube_obj(sel, "matchExpressions");
   for (size_t i = 0; me && i < json_object_array_length(me); i++)
-    json_object_object_add(labels, str(json_object_array_get_idx(me, i), "key") ?: "", NULL);
-  json_object_object_add(saved, "ownerReferences", json_object_get(get(get(pod, "metadata"), "ownerReferences")));
+    json_object_object_add(labels, ferry_kube_str(json_object_array_get_idx(me, i), "key") ?: "", NULL);
+  json_object_object_add(saved, "ownerReferences", json_object_get(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences")));
   json_object_object_add(saved, "labels", have ? json_object_get(have) : json_object_new_object());
   json_object *patch = json_object_new_object(), *meta = json_object_new_object(), *ann = json_object_new_object();
   json_object_object_add(ann, ANN_QUARANTINE, json_object_new_string(json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN)));
@@ -51,18 +44,18 @@ static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_er
   json_object_object_add(meta, "labels", labels);
   json_object_object_add(meta, "ownerReferences", NULL);
   json_object_object_add(patch, "metadata", meta);
-  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, str(pod, "metadata.name"), FERRY_PATCH_MERGE,
+  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, ferry_kube_str(pod, "metadata.name"), FERRY_PATCH_MERGE,
                             json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
   json_object_put(patch);
   json_object_put(saved);
   json_object_put(rs);
   if (rc == 0) {
-    log_info("podmigration %s/%s: pod %s quarantined from replicaset %s", ns, str(pm, "metadata.name"), str(pod, "metadata.name"),
+    log_info("podmigration %s/%s: pod %s quarantined from replicaset %s", ns, ferry_kube_str(pm, "metadata.name"), ferry_kube_str(pod, "metadata.name"),
              rs_name);
     ferry_error e2 = FERRY_ERROR_INIT;
     ferry_record_event(c->rec, pm, "Normal", "Quarantined", &e2,
                        "pod %s left replicaset %s (owner and selector labels kept in %s); the replicaset makes the target pod",
-                       str(pod, "metadata.name"), rs_name, ANN_QUARANTINE);
+                       ferry_kube_str(pod, "metadata.name"), rs_name, ANN_QUARANTINE);
     ferry_error_clear(&e2);
   }
   return rc;
@@ -75,22 +68,22 @@ struct find {
 static void find_target(void *ctx, json_object *pod)
 {
   struct find *f = ctx;
-  json_object *v = get(get(get(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
-  if (v && !strcmp(json_object_get_string(v), f->ref) && strcmp(str(pod, "metadata.uid") ?: "", f->not_uid) != 0 &&
-      !str(pod, "metadata.deletionTimestamp"))
+  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  if (v && !strcmp(json_object_get_string(v), f->ref) && strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", f->not_uid) != 0 &&
+      !ferry_kube_str(pod, "metadata.deletionTimestamp"))
     f->found = pod;
 }
 
 /* A StatefulSet's pod: its replacement has its name, so it must be gone first. */
 static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_error *err)
 {
-  if (str(pod, "metadata.deletionTimestamp"))
+  if (ferry_kube_str(pod, "metadata.deletionTimestamp"))
     return 0; /* its kubelet is finishing it */
   webhook_publish(c->webhook, c->pms);
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
-  o.uid = str(pod, "metadata.uid");
+  o.uid = ferry_kube_str(pod, "metadata.uid");
   struct ferry_kube_status st = { 0 };
-  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pod, "metadata.name"), &o, &st, err) < 0) {
+  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pod, "metadata.name"), &o, &st, err) < 0) {
     if (st.code != 404 && st.code != 409)
       return -1;
     ferry_error_clear(err);
@@ -98,36 +91,36 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
   ferry_error e2 = FERRY_ERROR_INIT;
   ferry_record_event(c->rec, pm, "Normal", "Replacing", &e2,
                      "pod %s deleted (its container is in the image); statefulset %s makes it again, to be restored on %s",
-                     str(pod, "metadata.name"), str(pm, "status.owner.name") ?: "", str(pm, "status.targetNode") ?: "");
+                     ferry_kube_str(pod, "metadata.name"), ferry_kube_str(pm, "status.owner.name") ?: "", ferry_kube_str(pm, "status.targetNode") ?: "");
   ferry_error_clear(&e2);
   return 0;
 }
 
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *owner_uid = str(pm, "status.owner.uid") ?: "";
-  json_object *pod = ferry_informer_get(c->pods, ns, str(pm, "spec.pod") ?: ""), *ref = pod ? ferry_kube_controller_ref(pod) : NULL;
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *owner_uid = ferry_kube_str(pm, "status.owner.uid") ?: "";
+  json_object *pod = ferry_informer_get(c->pods, ns, ferry_kube_str(pm, "spec.pod") ?: ""), *ref = pod ? ferry_kube_controller_ref(pod) : NULL;
   *requeue_ms = 200;
-  int is_source = pod && !strcmp(str(pod, "metadata.uid") ?: "", str(pm, "status.sourcePodUID") ?: "");
-  if (is_source && !strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet"))
+  int is_source = pod && !strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "");
+  if (is_source && !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet"))
     return make_way(c, pm, pod, err);
-  if (is_source && ref && !strcmp(str(ref, "uid") ?: "", owner_uid)) {
+  if (is_source && ref && !strcmp(ferry_kube_str(ref, "uid") ?: "", owner_uid)) {
     /* the owner makes the replacement within milliseconds of the quarantine:
      * the webhook must know this migration waits for it before that */
     webhook_publish(c->webhook, c->pms);
     return quarantine(c, pm, pod, err);
   }
-  char *want = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
-  struct find f = { want, str(pm, "status.sourcePodUID") ?: "", NULL };
+  char *want = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
+  struct find f = { want, ferry_kube_str(pm, "status.sourcePodUID") ?: "", NULL };
   ferry_informer_each(c->pods, find_target, &f);
   int rc = 0;
   if (f.found) {
     json_object *patch = pm_status_patch(PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s",
-                                         str(pm, "status.owner.kind") ?: "", str(pm, "status.owner.name") ?: "",
-                                         str(f.found, "metadata.name"),
-                                         str(pm, "status.targetNode") ?: "");
-    pm_patch_set(patch, "targetPod", json_object_new_string(str(f.found, "metadata.name")));
-    pm_patch_set(patch, "targetPodUID", json_object_new_string(str(f.found, "metadata.uid") ?: ""));
+                                         ferry_kube_str(pm, "status.owner.kind") ?: "", ferry_kube_str(pm, "status.owner.name") ?: "",
+                                         ferry_kube_str(f.found, "metadata.name"),
+                                         ferry_kube_str(pm, "status.targetNode") ?: "");
+    pm_patch_set(patch, "targetPod", json_object_new_string(ferry_kube_str(f.found, "metadata.name")));
+    pm_patch_set(patch, "targetPodUID", json_object_new_string(ferry_kube_str(f.found, "metadata.uid") ?: ""));
     struct ferry_kube_status st = { 0 };
     rc = pm_write_status(c->kube, pm, patch, 1, NULL, &st, err);
     json_object_put(patch);
@@ -139,9 +132,9 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
 /* After a rollback (or a failure after the quarantine): owner and labels back. */
 int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *name = str(pm, "spec.pod") ?: "";
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
   json_object *pod = ferry_informer_get(c->pods, ns, name);
-  json_object *q = get(get(get(pod, "metadata"), "annotations"), ANN_QUARANTINE);
+  json_object *q = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), ANN_QUARANTINE);
   if (!q)
     return 0;
   json_object *saved = json_tokener_parse(json_object_get_string(q));
@@ -150,14 +143,14 @@ int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err)
   json_object *patch = json_object_new_object(), *meta = json_object_new_object(), *ann = json_object_new_object();
   json_object_object_add(ann, ANN_QUARANTINE, NULL);
   json_object_object_add(meta, "annotations", ann);
-  json_object_object_add(meta, "labels", json_object_get(get(saved, "labels")));
-  json_object_object_add(meta, "ownerReferences", json_object_get(get(saved, "ownerReferences")));
+  json_object_object_add(meta, "labels", json_object_get(ferry_kube_obj(saved, "labels")));
+  json_object_object_add(meta, "ownerReferences", json_object_get(ferry_kube_obj(saved, "ownerReferences")));
   json_object_object_add(patch, "metadata", meta);
   int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE,
                             json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
   json_object_put(patch);
   json_object_put(saved);
   if (rc == 0)
-    log_info("podmigration %s/%s: pod %s is its replicaset's again", ns, str(pm, "metadata.name"), name);
+    log_info("podmigration %s/%s: pod %s is its replicaset's again", ns, ferry_kube_str(pm, "metadata.name"), name);
   return rc;
 }

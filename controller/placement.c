@@ -23,19 +23,13 @@ static const char *const MISFIT_TEXT[MISFIT__COUNT] = {
 
 const char *placement_misfit_text(enum misfit m) { return m < MISFIT__COUNT ? MISFIT_TEXT[m] : "unknown"; }
 
-static json_object *get(json_object *o, const char *k)
-{
-  json_object *v = NULL;
-  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 static json_object *path(json_object *o, const char *dotted)
 {
   char buf[256];
   snprintf(buf, sizeof buf, "%s", dotted);
   char *save = NULL;
   for (char *p = strtok_r(buf, ".", &save); p && o; p = strtok_r(NULL, ".", &save))
-    o = get(o, p);
+    o = ferry_kube_obj(o, p);
   return o;
 }
 
@@ -55,9 +49,9 @@ static int64_t containers_request(json_object *list, const char *resource, int s
   for (size_t i = 0; list && i < json_object_array_length(list); i++) {
     json_object *c = json_object_array_get_idx(list, i);
     json_object *req = path(c, "resources.requests");
-    int64_t v = quantity(get(req, resource));
-    if (!req || !get(req, resource)) /* requests default to limits */
-      v = quantity(get(path(c, "resources.limits"), resource));
+    int64_t v = quantity(ferry_kube_obj(req, resource));
+    if (!req || !ferry_kube_obj(req, resource)) /* requests default to limits */
+      v = quantity(ferry_kube_obj(path(c, "resources.limits"), resource));
     total = sum ? total + v : (v > total ? v : total);
   }
   return total;
@@ -65,15 +59,15 @@ static int64_t containers_request(json_object *list, const char *resource, int s
 
 int64_t placement_pod_request(json_object *pod, const char *resource)
 {
-  json_object *spec = get(pod, "spec");
-  int64_t run = containers_request(get(spec, "containers"), resource, 1);
-  int64_t init = containers_request(get(spec, "initContainers"), resource, 0);
+  json_object *spec = ferry_kube_obj(pod, "spec");
+  int64_t run = containers_request(ferry_kube_obj(spec, "containers"), resource, 1);
+  int64_t init = containers_request(ferry_kube_obj(spec, "initContainers"), resource, 0);
   return run > init ? run : init;
 }
 
 static const char *label(json_object *node, const char *key)
 {
-  json_object *v = get(path(node, "metadata.labels"), key);
+  json_object *v = ferry_kube_obj(path(node, "metadata.labels"), key);
   return v ? json_object_get_string(v) : NULL;
 }
 
@@ -102,7 +96,7 @@ static int in_values(json_object *values, const char *s)
 static int requirement_matches(const char *have, json_object *req)
 {
   const char *op = ferry_kube_str(req, "operator") ?: "";
-  json_object *values = get(req, "values");
+  json_object *values = ferry_kube_obj(req, "values");
   if (!strcmp(op, "In"))
     return in_values(values, have);
   if (!strcmp(op, "NotIn"))
@@ -132,7 +126,7 @@ static int affinity_matches(json_object *pod, json_object *node)
     return 1;
   for (size_t t = 0; t < json_object_array_length(terms); t++) {
     json_object *term = json_object_array_get_idx(terms, t);
-    json_object *exprs = get(term, "matchExpressions"), *fields = get(term, "matchFields");
+    json_object *exprs = ferry_kube_obj(term, "matchExpressions"), *fields = ferry_kube_obj(term, "matchFields");
     if ((!exprs || !json_object_array_length(exprs)) && (!fields || !json_object_array_length(fields)))
       continue; /* an empty term matches nothing */
     int ok = 1;
@@ -183,9 +177,9 @@ static int node_ready(json_object *node)
 /* allocatable, or capacity when the node reports no allocatable; -1: not reported. */
 static int64_t allocatable(json_object *node, const char *resource)
 {
-  json_object *v = get(path(node, "status.allocatable"), resource);
+  json_object *v = ferry_kube_obj(path(node, "status.allocatable"), resource);
   if (!v)
-    v = get(path(node, "status.capacity"), resource);
+    v = ferry_kube_obj(path(node, "status.capacity"), resource);
   return v ? quantity(v) : -1;
 }
 

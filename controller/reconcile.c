@@ -26,17 +26,10 @@
 #define WAIT_RETRY_MS 2000
 #define DEFAULT_PHASE_TIMEOUT_S 300
 
-static json_object *get(json_object *o, const char *k)
-{
-  json_object *v = NULL;
-  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 void ctl_enqueue_pm(struct ctl *c, json_object *pm)
 {
-  char *key = ferry_asprintf("pm/%s/%s", str(pm, "metadata.namespace") ?: "", str(pm, "metadata.name") ?: "");
+  char *key = ferry_asprintf("pm/%s/%s", ferry_kube_str(pm, "metadata.namespace") ?: "", ferry_kube_str(pm, "metadata.name") ?: "");
   queue_add(c->q, key, ferry_now_mono_ms());
   free(key);
 }
@@ -52,7 +45,7 @@ static void event(struct ctl *c, json_object *obj, const char *type, const char 
   va_end(ap);
   ferry_error err = FERRY_ERROR_INIT;
   if (obj && ferry_record_event(c->rec, obj, type, reason, &err, "%s", msg) < 0)
-    log_warn("event %s on %s: %s", reason, str(obj, "metadata.name") ?: "?", ferry_error_msg(&err));
+    log_warn("event %s on %s: %s", reason, ferry_kube_str(obj, "metadata.name") ?: "?", ferry_error_msg(&err));
   ferry_error_clear(&err);
 }
 
@@ -67,11 +60,11 @@ int ctl_agent_ready(struct ctl *c, const char *node, double *cpu)
     *cpu = 0;
   if (!lease)
     return 0;
-  int64_t renewed = ferry_parse_time_ms(str(lease, "spec.renewTime") ?: "");
+  int64_t renewed = ferry_parse_time_ms(ferry_kube_str(lease, "spec.renewTime") ?: "");
   if (renewed <= 0 || ferry_now_real_ms() - renewed > (int64_t)c->agent_stale_s * 1000)
     return 0;
-  json_object *ann = get(get(lease, "metadata"), "annotations");
-  const char *load = str(ann, FERRY_ANN_LOAD);
+  json_object *ann = ferry_kube_obj(ferry_kube_obj(lease, "metadata"), "annotations");
+  const char *load = ferry_kube_str(ann, FERRY_ANN_LOAD);
   if (cpu && load) {
     json_object *l = json_tokener_parse(load), *v;
     if (l && json_object_object_get_ex(l, "cpu", &v))
@@ -98,7 +91,7 @@ struct policy_pick {
 static void pick_policy(void *ctx, json_object *pol)
 {
   struct policy_pick *p = ctx;
-  json_object *spec = get(pol, "spec"), *nss = get(spec, "namespaces");
+  json_object *spec = ferry_kube_obj(pol, "spec"), *nss = ferry_kube_obj(spec, "namespaces");
   if (nss && json_object_array_length(nss)) {
     int in = 0;
     for (size_t i = 0; i < json_object_array_length(nss); i++)
@@ -106,22 +99,22 @@ static void pick_policy(void *ctx, json_object *pol)
     if (!in)
       return;
   }
-  json_object *ml = get(get(spec, "podSelector"), "matchLabels"), *labels = get(get(p->pod, "metadata"), "labels");
+  json_object *ml = ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"), *labels = ferry_kube_obj(ferry_kube_obj(p->pod, "metadata"), "labels");
   if (ml) {
     json_object_object_foreach(ml, k, v)
     {
-      json_object *hv = get(labels, k);
+      json_object *hv = ferry_kube_obj(labels, k);
       if (!hv || strcmp(json_object_get_string(hv), json_object_get_string(v)) != 0)
         return;
     }
   }
-  if (!p->best || strcmp(str(pol, "metadata.name"), str(p->best, "metadata.name")) < 0)
+  if (!p->best || strcmp(ferry_kube_str(pol, "metadata.name"), ferry_kube_str(p->best, "metadata.name")) < 0)
     p->best = pol;
 }
 
 static int int_or(json_object *o, const char *k, int def)
 {
-  json_object *v = get(o, k);
+  json_object *v = ferry_kube_obj(o, k);
   return v ? json_object_get_int(v) : def;
 }
 
@@ -129,12 +122,12 @@ static void policy_for(struct ctl *c, json_object *pod, const char *ns, struct p
 {
   struct policy_pick p = { pod, ns, NULL };
   ferry_informer_each(c->policies, pick_policy, &p);
-  json_object *spec = get(p.best, "spec");
-  out->name = p.best ? str(p.best, "metadata.name") : NULL;
+  json_object *spec = ferry_kube_obj(p.best, "spec");
+  out->name = p.best ? ferry_kube_str(p.best, "metadata.name") : NULL;
   out->per_node = int_or(spec, "maxParallelPerNode", 1);
   out->total = int_or(spec, "maxParallel", 4);
   out->phase_timeout_s = int_or(spec, "phaseTimeoutSeconds", DEFAULT_PHASE_TIMEOUT_S);
-  out->strategy = str(spec, "defaultStrategy") ?: "stopAndCopy";
+  out->strategy = ferry_kube_str(spec, "defaultStrategy") ?: "stopAndCopy";
 }
 
 struct busy {
@@ -145,10 +138,10 @@ struct busy {
 static void count_busy(void *ctx, json_object *pm)
 {
   struct busy *b = ctx;
-  if (!strcmp(str(pm, "metadata.uid") ?: "", b->uid) || !pm_phase_is_active(pm_phase(pm)))
+  if (!strcmp(ferry_kube_str(pm, "metadata.uid") ?: "", b->uid) || !pm_phase_is_active(pm_phase(pm)))
     return;
   b->total++;
-  const char *s = str(pm, "status.sourceNode") ?: "", *t = str(pm, "status.targetNode") ?: "";
+  const char *s = ferry_kube_str(pm, "status.sourceNode") ?: "", *t = ferry_kube_str(pm, "status.targetNode") ?: "";
   if (b->source && (!strcmp(s, b->source) || !strcmp(t, b->source)))
     b->on_source++;
   if (b->target && (!strcmp(s, b->target) || !strcmp(t, b->target)))
@@ -158,11 +151,11 @@ static void count_busy(void *ctx, json_object *pm)
 /* The phase timeout of this migration: its own, else its policy's. */
 static int phase_timeout_s(struct ctl *c, json_object *pm, json_object *pod)
 {
-  json_object *v = get(get(pm, "spec"), "phaseTimeoutSeconds");
+  json_object *v = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "phaseTimeoutSeconds");
   if (v)
     return json_object_get_int(v);
   struct policy pol;
-  policy_for(c, pod, str(pm, "metadata.namespace") ?: "", &pol);
+  policy_for(c, pod, ferry_kube_str(pm, "metadata.namespace") ?: "", &pol);
   return pol.phase_timeout_s;
 }
 
@@ -179,7 +172,7 @@ struct usage {
 static void add_use(void *ctx, json_object *pod)
 {
   struct usage *u = ctx;
-  const char *node = str(pod, "spec.nodeName"), *phase = str(pod, "status.phase") ?: "";
+  const char *node = ferry_kube_str(pod, "spec.nodeName"), *phase = ferry_kube_str(pod, "status.phase") ?: "";
   if (!node || !*node || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
     return;
   size_t i = 0;
@@ -220,7 +213,7 @@ struct choice {
 static void consider(void *ctx, json_object *node)
 {
   struct choice *ch = ctx;
-  const char *name = str(node, "metadata.name") ?: "";
+  const char *name = ferry_kube_str(node, "metadata.name") ?: "";
   double cpu = 0;
   int agent = ctl_agent_ready(ch->c, name, &cpu);
   struct node_use u = use_of(ch->use, name);
@@ -231,7 +224,7 @@ static void consider(void *ctx, json_object *node)
     return;
   double score = placement_score(ch->pod, node, &u, cpu);
   if (!ch->best || score < ch->best_score ||
-      (score == ch->best_score && strcmp(name, str(ch->best, "metadata.name")) < 0)) {
+      (score == ch->best_score && strcmp(name, ferry_kube_str(ch->best, "metadata.name")) < 0)) {
     ch->best = node;
     ch->best_score = score;
   }
@@ -244,8 +237,8 @@ static json_object *choose_target(struct ctl *c, json_object *pm, json_object *p
 {
   struct usage use = { NULL, 0 };
   ferry_informer_each(c->pods, add_use, &use);
-  json_object *selector = get(get(pm, "spec"), "nodeSelector");
-  const char *want = str(pm, "spec.targetNode");
+  json_object *selector = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "nodeSelector");
+  const char *want = ferry_kube_str(pm, "spec.targetNode");
   json_object *result = NULL;
   if (want && *want) {
     json_object *node = ferry_informer_get(c->nodes, NULL, want);
@@ -288,8 +281,8 @@ static int is_ferry_annotation(const char *k)
 /* The source pod's name without an earlier migration's suffix. */
 static const char *base_name(json_object *pod)
 {
-  json_object *v = get(get(get(pod, "metadata"), "annotations"), "ferry.dev/original-name");
-  return v ? json_object_get_string(v) : str(pod, "metadata.name");
+  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), "ferry.dev/original-name");
+  return v ? json_object_get_string(v) : ferry_kube_str(pod, "metadata.name");
 }
 
 static json_object *target_pod_object(json_object *pm, json_object *pod, const char *name, const char *node)
@@ -298,13 +291,13 @@ static json_object *target_pod_object(json_object *pm, json_object *pod, const c
   json_object_object_add(tp, "apiVersion", json_object_new_string("v1"));
   json_object_object_add(tp, "kind", json_object_new_string("Pod"));
   json_object_object_add(meta, "name", json_object_new_string(name));
-  json_object_object_add(meta, "namespace", json_object_new_string(str(pod, "metadata.namespace") ?: ""));
-  json_object *labels = get(get(pod, "metadata"), "labels"), *owners = get(get(pod, "metadata"), "ownerReferences");
+  json_object_object_add(meta, "namespace", json_object_new_string(ferry_kube_str(pod, "metadata.namespace") ?: ""));
+  json_object *labels = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels"), *owners = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences");
   if (labels) /* the same labels: selector Services route to the restored pod */
     json_object_object_add(meta, "labels", json_object_get(labels));
   if (owners)
     json_object_object_add(meta, "ownerReferences", json_object_get(owners));
-  json_object *src_ann = get(get(pod, "metadata"), "annotations");
+  json_object *src_ann = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations");
   if (src_ann) {
     json_object_object_foreach(src_ann, k, v)
     {
@@ -312,14 +305,14 @@ static json_object *target_pod_object(json_object *pm, json_object *pod, const c
         json_object_object_add(ann, k, json_object_get(v));
     }
   }
-  char *from = ferry_asprintf("%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  char *from = ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(from));
   json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(from));
   json_object_object_add(ann, "ferry.dev/original-name", json_object_new_string(base_name(pod)));
   free(from);
   json_object_object_add(meta, "annotations", ann);
   json_object_object_add(tp, "metadata", meta);
-  json_object_deep_copy(get(pod, "spec"), &spec, NULL);
+  json_object_deep_copy(ferry_kube_obj(pod, "spec"), &spec, NULL);
   if (!spec)
     spec = json_object_new_object();
   /* unbound, and no scheduler's: the target's agent binds it once the restore is admitted there */
@@ -343,20 +336,20 @@ static int write_status(struct ctl *c, json_object *pm, json_object *patch, ferr
 
 static int fail_pm(struct ctl *c, json_object *pm, json_object *pod, const char *reason, const char *msg, ferry_error *err)
 {
-  log_info("podmigration %s/%s failed: %s: %s", str(pm, "metadata.namespace"), str(pm, "metadata.name"), reason, msg);
+  log_info("podmigration %s/%s failed: %s: %s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"), reason, msg);
   json_object *patch = pm_status_patch(PM_FAILED, reason, "%s", msg);
   int rc = write_status(c, pm, patch, err);
   if (rc == 0) {
     event(c, pm, "Warning", reason, "%s", msg);
     if (pod)
-      event(c, pod, "Warning", "MigrationFailed", "%s: %s", str(pm, "metadata.name"), msg);
+      event(c, pod, "Warning", "MigrationFailed", "%s: %s", ferry_kube_str(pm, "metadata.name"), msg);
   }
   return rc;
 }
 
 static int has_finalizer(json_object *pm)
 {
-  json_object *f = get(get(pm, "metadata"), "finalizers");
+  json_object *f = ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "finalizers");
   for (size_t i = 0; f && i < json_object_array_length(f); i++)
     if (!strcmp(json_object_get_string(json_object_array_get_idx(f, i)), FERRY_FINALIZER))
       return 1;
@@ -366,7 +359,7 @@ static int has_finalizer(json_object *pm)
 /* Adds (or removes) Ferry's finalizer: a conditional merge patch of the whole list. */
 static int set_finalizer(struct ctl *c, json_object *pm, int on, ferry_error *err)
 {
-  json_object *list = json_object_new_array(), *f = get(get(pm, "metadata"), "finalizers");
+  json_object *list = json_object_new_array(), *f = ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "finalizers");
   for (size_t i = 0; f && i < json_object_array_length(f); i++) {
     json_object *x = json_object_array_get_idx(f, i);
     if (strcmp(json_object_get_string(x), FERRY_FINALIZER) != 0)
@@ -376,9 +369,9 @@ static int set_finalizer(struct ctl *c, json_object *pm, int on, ferry_error *er
     json_object_array_add(list, json_object_new_string(FERRY_FINALIZER));
   json_object *patch = json_object_new_object(), *meta = json_object_new_object();
   json_object_object_add(meta, "finalizers", list);
-  json_object_object_add(meta, "resourceVersion", json_object_new_string(str(pm, "metadata.resourceVersion") ?: ""));
+  json_object_object_add(meta, "resourceVersion", json_object_new_string(ferry_kube_str(pm, "metadata.resourceVersion") ?: ""));
   json_object_object_add(patch, "metadata", meta);
-  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODMIGRATIONS, str(pm, "metadata.namespace"), str(pm, "metadata.name"),
+  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODMIGRATIONS, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"),
                             FERRY_PATCH_MERGE, json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL,
                             NULL, err);
   json_object_put(patch);
@@ -408,9 +401,9 @@ static int annotate_pod(struct ctl *c, const char *ns, const char *name, const c
 static int delete_source_pod(struct ctl *c, json_object *pm, ferry_error *err)
 {
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
-  o.uid = str(pm, "status.sourcePodUID");
+  o.uid = ferry_kube_str(pm, "status.sourcePodUID");
   struct ferry_kube_status st = { 0 };
-  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), str(pm, "spec.pod"), &o, &st, err);
+  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "spec.pod"), &o, &st, err);
   if (rc < 0 && (st.code == 404 || st.code == 409)) { /* gone, or another pod by that name */
     ferry_error_clear(err);
     return 0;
@@ -421,15 +414,15 @@ static int delete_source_pod(struct ctl *c, json_object *pm, ferry_error *err)
 /* The target pod, and only the one Ferry restored into (by UID when known). */
 static int delete_target_pod(struct ctl *c, json_object *pm, ferry_error *err)
 {
-  const char *tpod = str(pm, "status.targetPod"), *tuid = str(pm, "status.targetPodUID");
+  const char *tpod = ferry_kube_str(pm, "status.targetPod"), *tuid = ferry_kube_str(pm, "status.targetPodUID");
   if (!tpod || !*tpod)
     return 0;
-  if (!tuid && str(pm, "status.owner.uid") && !strcmp(tpod, str(pm, "spec.pod") ?: ""))
+  if (!tuid && ferry_kube_str(pm, "status.owner.uid") && !strcmp(tpod, ferry_kube_str(pm, "spec.pod") ?: ""))
     return 0; /* a StatefulSet's pod by the source's name, never confirmed as ours */
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
   o.uid = tuid;
   struct ferry_kube_status st = { 0 };
-  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, str(pm, "metadata.namespace"), tpod, &o, &st, err);
+  int rc = ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"), tpod, &o, &st, err);
   if (rc < 0 && (st.code == 404 || st.code == 409)) {
     ferry_error_clear(err);
     return 0;
@@ -464,27 +457,27 @@ static int set_pod_ready(struct ctl *c, const char *ns, const char *name, int re
 
 static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *pod_name = str(pm, "spec.pod") ?: "";
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *pod_name = ferry_kube_str(pm, "spec.pod") ?: "";
   json_object *pod = ferry_informer_get(c->pods, ns, pod_name);
   if (!pod)
     return fail_pm(c, pm, NULL, "PodNotFound", "pod not found", err);
-  const char *source = str(pod, "spec.nodeName"), *phase = str(pod, "status.phase") ?: "";
-  const char *ip = str(pod, "status.podIP");
+  const char *source = ferry_kube_str(pod, "spec.nodeName"), *phase = ferry_kube_str(pod, "status.phase") ?: "";
+  const char *ip = ferry_kube_str(pod, "status.podIP");
   if (!source || !*source || strcmp(phase, "Running") != 0 || !ip || !*ip)
     return fail_pm(c, pm, pod, "PodNotRunning", "the pod is not running on a node (phase, node or address missing)", err);
-  if (get(get(pod, "metadata"), "deletionTimestamp"))
+  if (ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "deletionTimestamp"))
     return fail_pm(c, pm, pod, "PodTerminating", "the pod is being deleted", err);
-  json_object *statuses = get(get(pod, "status"), "containerStatuses");
+  json_object *statuses = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
   if (!statuses || json_object_array_length(statuses) != 1)
     return fail_pm(c, pm, pod, "Unsupported", "only pods with exactly one running container can move yet", err);
   if (!ctl_agent_ready(c, source, NULL))
     return fail_pm(c, pm, pod, "NoAgentOnSource", "no Ferry agent runs on the source node", err);
   json_object *owner = ferry_kube_controller_ref(pod);
-  if (owner && strcmp(str(owner, "kind") ?: "", "ReplicaSet") != 0 && strcmp(str(owner, "kind") ?: "", "StatefulSet") != 0) {
+  if (owner && strcmp(ferry_kube_str(owner, "kind") ?: "", "ReplicaSet") != 0 && strcmp(ferry_kube_str(owner, "kind") ?: "", "StatefulSet") != 0) {
     char msg[300];
     snprintf(msg, sizeof msg,
              "pods controlled by a %s cannot move yet (bare pods and ReplicaSet, Deployment and StatefulSet pods can)",
-             str(owner, "kind") ?: "?");
+             ferry_kube_str(owner, "kind") ?: "?");
     return fail_pm(c, pm, pod, "UnsupportedOwner", msg, err);
   }
   if (owner && !c->webhook)
@@ -492,7 +485,7 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
                    "a ReplicaSet's pod moves through the controller's admission webhook, which is not running "
                    "(--webhook-listen)",
                    err);
-  const char *rclass = str(pod, "spec.runtimeClassName") ?: "";
+  const char *rclass = ferry_kube_str(pod, "spec.runtimeClassName") ?: "";
   if (c->runtime_class && *c->runtime_class && strcmp(rclass, c->runtime_class) != 0) {
     char msg[512];
     snprintf(msg, sizeof msg,
@@ -504,8 +497,8 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
 
   struct policy pol;
   policy_for(c, pod, ns, &pol);
-  const char *asked = str(pm, "spec.strategy"), *strategy = asked ?: pol.strategy, *note = NULL;
-  if (!strcmp(strategy, "postCopy") && owner && !strcmp(str(owner, "kind") ?: "", "StatefulSet")) {
+  const char *asked = ferry_kube_str(pm, "spec.strategy"), *strategy = asked ?: pol.strategy, *note = NULL;
+  if (!strcmp(strategy, "postCopy") && owner && !strcmp(ferry_kube_str(owner, "kind") ?: "", "StatefulSet")) {
     /* the successor of a StatefulSet's pod takes its name: it can only come once
      * the source pod is gone, which would end the source serving the memory */
     static const char why[] = "postCopy cannot move a StatefulSet's pod: its successor, of the same name, is made only "
@@ -521,9 +514,9 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   json_object *target = choose_target(c, pm, pod, why, sizeof why, &reason);
   if (!target)
     return fail_pm(c, pm, pod, reason, why, err);
-  const char *target_name = str(target, "metadata.name");
+  const char *target_name = ferry_kube_str(target, "metadata.name");
 
-  struct busy b = { str(pm, "metadata.uid") ?: "", source, target_name, 0, 0, 0 };
+  struct busy b = { ferry_kube_str(pm, "metadata.uid") ?: "", source, target_name, 0, 0, 0 };
   ferry_informer_each(c->pms, count_busy, &b);
   char wait[256] = "";
   if (b.total >= pol.total)
@@ -534,18 +527,18 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     snprintf(wait, sizeof wait, "waiting: %d migrations running on %s (limit %d)", b.on_target, target_name, pol.per_node);
   if (*wait) {
     *requeue_ms = WAIT_RETRY_MS;
-    if (!strcmp(str(pm, "status.message") ?: "", wait) && pm_phase(pm) == PM_PENDING)
+    if (!strcmp(ferry_kube_str(pm, "status.message") ?: "", wait) && pm_phase(pm) == PM_PENDING)
       return 0;
     return write_status(c, pm, pm_status_patch(PM_PENDING, "Waiting", "%s", wait), err);
   }
 
   /* the target pod: created first, so a restart finds it under the same name */
   char tname[254];
-  const char *have = str(pm, "status.targetPod");
+  const char *have = ferry_kube_str(pm, "status.targetPod");
   if (have && *have) {
     snprintf(tname, sizeof tname, "%s", have);
   } else {
-    const char *uid = str(pm, "metadata.uid") ?: "00000";
+    const char *uid = ferry_kube_str(pm, "metadata.uid") ?: "00000";
     char h[65];
     ferry_sha256_hex(uid, strlen(uid), h);
     snprintf(tname, sizeof tname, "%.*s-%.5s", 240, base_name(pod), h);
@@ -574,22 +567,22 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   pm_patch_set(patch, "targetNode", json_object_new_string(target_name));
   if (owner) {
     json_object *o = json_object_new_object();
-    json_object_object_add(o, "kind", json_object_new_string(str(owner, "kind") ?: ""));
-    json_object_object_add(o, "name", json_object_new_string(str(owner, "name") ?: ""));
-    json_object_object_add(o, "uid", json_object_new_string(str(owner, "uid") ?: ""));
+    json_object_object_add(o, "kind", json_object_new_string(ferry_kube_str(owner, "kind") ?: ""));
+    json_object_object_add(o, "name", json_object_new_string(ferry_kube_str(owner, "name") ?: ""));
+    json_object_object_add(o, "uid", json_object_new_string(ferry_kube_str(owner, "uid") ?: ""));
     pm_patch_set(patch, "owner", o);
   } else {
     pm_patch_set(patch, "targetPod", json_object_new_string(tname));
   }
   pm_patch_set(patch, "sourcePodIP", json_object_new_string(ip));
-  pm_patch_set(patch, "sourcePodUID", json_object_new_string(str(pod, "metadata.uid") ?: ""));
+  pm_patch_set(patch, "sourcePodUID", json_object_new_string(ferry_kube_str(pod, "metadata.uid") ?: ""));
   pm_patch_set(patch, "strategy", json_object_new_string(strategy));
   if (note)
     pm_patch_set(patch, "strategyNote", json_object_new_string(note));
-  json_object *gen = get(get(pm, "metadata"), "generation");
+  json_object *gen = ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "generation");
   if (gen)
     pm_patch_set(patch, "observedGeneration", json_object_get(gen));
-  if (!str(pm, "status.startTime")) {
+  if (!ferry_kube_str(pm, "status.startTime")) {
     char now[40];
     ferry_format_time(ferry_now_real_ms(), now, sizeof now);
     pm_patch_set(patch, "startTime", json_object_new_string(now));
@@ -597,8 +590,8 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
   json_object *containers = json_object_new_array();
   for (size_t i = 0; i < json_object_array_length(statuses); i++) {
     json_object *cs = json_object_array_get_idx(statuses, i), *o = json_object_new_object();
-    json_object_object_add(o, "name", json_object_new_string(str(cs, "name") ?: ""));
-    json_object_object_add(o, "containerID", json_object_new_string(str(cs, "containerID") ?: ""));
+    json_object_object_add(o, "name", json_object_new_string(ferry_kube_str(cs, "name") ?: ""));
+    json_object_object_add(o, "containerID", json_object_new_string(ferry_kube_str(cs, "containerID") ?: ""));
     json_object_array_add(containers, o);
   }
   pm_patch_set(patch, "containers", containers);
@@ -609,18 +602,18 @@ static int schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_e
     return -1;
   if (owner)
     event(c, pm, "Normal", "Scheduled", "moving pod %s from %s to %s (its replicaset %s makes the target pod)", pod_name,
-          source, target_name, str(owner, "name"));
+          source, target_name, ferry_kube_str(owner, "name"));
   else
     event(c, pm, "Normal", "Scheduled", "moving pod %s from %s to %s (target pod %s)", pod_name, source, target_name, tname);
-  event(c, pod, "Normal", "Migrating", "%s: moving to %s", str(pm, "metadata.name"), target_name);
+  event(c, pod, "Normal", "Migrating", "%s: moving to %s", ferry_kube_str(pm, "metadata.name"), target_name);
   return 0;
 }
 
 /* Restored: Services follow, the source pod goes, Succeeded. */
 static int finish(struct ctl *c, json_object *pm, ferry_error *err)
 {
-  const char *ns = str(pm, "metadata.namespace"), *src_ip = str(pm, "status.sourcePodIP") ?: "";
-  const char *to_ip = str(pm, "status.targetPodIP"), *to_node = str(pm, "status.targetNode");
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *src_ip = ferry_kube_str(pm, "status.sourcePodIP") ?: "";
+  const char *to_ip = ferry_kube_str(pm, "status.targetPodIP"), *to_node = ferry_kube_str(pm, "status.targetNode");
   if (!to_ip || !*to_ip)
     return ferry_error_set(err, 0, "restored, but the target pod has no address in the status");
   json_object *after = NULL;
@@ -632,10 +625,10 @@ static int finish(struct ctl *c, json_object *pm, ferry_error *err)
     json_object_put(after);
     return -1;
   }
-  int64_t start = ferry_parse_time_ms(str(pm, "status.startTime") ?: "");
+  int64_t start = ferry_parse_time_ms(ferry_kube_str(pm, "status.startTime") ?: "");
   json_object *patch = pm_status_patch(PM_SUCCEEDED, "Succeeded", "running on %s as %s (%s)", to_node,
-                                       str(pm, "status.targetPod"), to_ip);
-  json_object *eps = json_object_new_object(), *before = get(get(get(pm, "status"), "endpoints"), "before");
+                                       ferry_kube_str(pm, "status.targetPod"), to_ip);
+  json_object *eps = json_object_new_object(), *before = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pm, "status"), "endpoints"), "before");
   json_object_object_add(eps, "before", before ? json_object_get(before) : json_object_new_array());
   json_object_object_add(eps, "after", after);
   pm_patch_set(patch, "endpoints", eps);
@@ -643,8 +636,8 @@ static int finish(struct ctl *c, json_object *pm, ferry_error *err)
     pm_patch_set(patch, "totalMillis", json_object_new_int64(ferry_now_real_ms() - start));
   if (write_status(c, pm, patch, err) < 0)
     return -1;
-  event(c, pm, "Normal", "Succeeded", "pod %s now runs on %s as %s, downtime %s", str(pm, "spec.pod"), to_node,
-        str(pm, "status.targetPod"), str(pm, "status.downtime") ?: "?");
+  event(c, pm, "Normal", "Succeeded", "pod %s now runs on %s as %s, downtime %s", ferry_kube_str(pm, "spec.pod"), to_node,
+        ferry_kube_str(pm, "status.targetPod"), ferry_kube_str(pm, "status.downtime") ?: "?");
   return 0;
 }
 
@@ -653,12 +646,12 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
 {
   if (pm_condition_true(pm, "CleanedUp"))
     return 0;
-  const char *ns = str(pm, "metadata.namespace");
+  const char *ns = ferry_kube_str(pm, "metadata.namespace");
   enum pm_phase phase = pm_phase(pm);
-  const char *tpod = str(pm, "status.targetPod"), *src_ip = str(pm, "status.sourcePodIP");
-  char *ref = ferry_asprintf("%s/%s", ns, str(pm, "metadata.name"));
+  const char *tpod = ferry_kube_str(pm, "status.targetPod"), *src_ip = ferry_kube_str(pm, "status.sourcePodIP");
+  char *ref = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
   char result[600];
-  snprintf(result, sizeof result, "%s: %s", pm_phase_name(phase), str(pm, "status.message") ?: "");
+  snprintf(result, sizeof result, "%s: %s", pm_phase_name(phase), ferry_kube_str(pm, "status.message") ?: "");
   int rc = 0;
   if (phase == PM_SUCCEEDED) {
     const char *kv[] = { FERRY_ANN_RESULT, result, FERRY_ANN_RESTORE_FROM, NULL };
@@ -666,17 +659,17 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
   } else {
     /* an owned source pod goes back to its owner first: with the target pod
      * gone before, the owner would make a replacement nobody holds */
-    if (str(pm, "status.owner.uid"))
+    if (ferry_kube_str(pm, "status.owner.uid"))
       rc = owned_release_source(c, pm, err);
     if (rc == 0 && tpod && *tpod)
       rc = delete_target_pod(c, pm, err);
     if (rc == 0 && src_ip && *src_ip)
       rc = svc_undrain(c, ns, src_ip, err);
-    if (rc == 0 && str(pm, "status.sourceNode")) /* it was drained: it runs there again */
-      rc = set_pod_ready(c, ns, str(pm, "spec.pod"), 1, err);
+    if (rc == 0 && ferry_kube_str(pm, "status.sourceNode")) /* it was drained: it runs there again */
+      rc = set_pod_ready(c, ns, ferry_kube_str(pm, "spec.pod"), 1, err);
     const char *kv[] = { FERRY_ANN_RESULT, result, FERRY_ANN_MIGRATE_TO, NULL, FERRY_ANN_MIGRATION, ref };
     if (rc == 0)
-      rc = annotate_pod(c, ns, str(pm, "spec.pod"), kv, 6, err);
+      rc = annotate_pod(c, ns, ferry_kube_str(pm, "spec.pod"), kv, 6, err);
   }
   free(ref);
   if (rc < 0)
@@ -688,9 +681,9 @@ static int clean_up(struct ctl *c, json_object *pm, ferry_error *err)
 
 static int deadline_passed(struct ctl *c, json_object *pm, int64_t *requeue_ms)
 {
-  const char *ns = str(pm, "metadata.namespace");
-  json_object *pod = ferry_informer_get(c->pods, ns, str(pm, "spec.pod") ?: "");
-  int64_t since = ferry_parse_time_ms(str(pm, "status.phaseTime") ?: "");
+  const char *ns = ferry_kube_str(pm, "metadata.namespace");
+  json_object *pod = ferry_informer_get(c->pods, ns, ferry_kube_str(pm, "spec.pod") ?: "");
+  int64_t since = ferry_parse_time_ms(ferry_kube_str(pm, "status.phaseTime") ?: "");
   int64_t limit = (int64_t)phase_timeout_s(c, pm, pod) * 1000, left = since + limit - ferry_now_real_ms();
   if (since <= 0 || left > 0) {
     *requeue_ms = since <= 0 ? WAIT_RETRY_MS : left + 50;
@@ -705,7 +698,7 @@ static int roll_back(struct ctl *c, json_object *pm, const char *reason, const c
   pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(pm_phase(pm))));
   if (write_status(c, pm, patch, err) < 0)
     return -1;
-  event(c, pm, "Warning", reason, "%s; rolling back to %s", msg, str(pm, "status.sourceNode") ?: "the source");
+  event(c, pm, "Warning", reason, "%s; rolling back to %s", msg, ferry_kube_str(pm, "status.sourceNode") ?: "the source");
   return 0;
 }
 
@@ -716,7 +709,7 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
   if (!pm)
     return 0;
   enum pm_phase phase = pm_phase(pm);
-  int deleting = get(get(pm, "metadata"), "deletionTimestamp") != NULL;
+  int deleting = ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "deletionTimestamp") != NULL;
   if (deleting) {
     if (!has_finalizer(pm))
       return 0;
@@ -740,10 +733,10 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
   /* post-copy: the pod runs on the target once Restored, but the source is kept
    * until every page arrived and the source let go */
   if (phase == PM_RESTORING && pm_condition_true(pm, "Restored") &&
-      (strcmp(str(pm, "status.strategy") ?: "", "postCopy") != 0 ||
+      (strcmp(ferry_kube_str(pm, "status.strategy") ?: "", "postCopy") != 0 ||
        (pm_condition_true(pm, "MemoryTransferred") && pm_condition_true(pm, "SourceReleased"))))
     return finish(c, pm, err);
-  if (phase == PM_TRANSFERRING && str(pm, "status.owner.uid") && !str(pm, "status.targetPod") &&
+  if (phase == PM_TRANSFERRING && ferry_kube_str(pm, "status.owner.uid") && !ferry_kube_str(pm, "status.targetPod") &&
       owned_transfer(c, pm, requeue_ms, err) < 0)
     return -1;
   if (!deadline_passed(c, pm, requeue_ms))
@@ -756,7 +749,7 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
     return roll_back(c, pm, "Timeout", msg, err);
   /* RollingBack past its deadline: only the agents can finish it; say so, loudly, once a phase */
   log_error("podmigration %s/%s: rollback has not finished; the source agent on %s must restore the pod", ns, name,
-            str(pm, "status.sourceNode") ?: "?");
+            ferry_kube_str(pm, "status.sourceNode") ?: "?");
   event(c, pm, "Warning", "RollbackStuck", "the rollback has not finished within the phase timeout");
   *requeue_ms = 30000;
   return 0;

@@ -16,15 +16,9 @@
 #include "api/podmigration.h"
 #include "base/util.h"
 
-static json_object *get(json_object *o, const char *k)
-{
-  json_object *v = NULL;
-  return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 static const char *annotation(json_object *pod, const char *key)
 {
-  json_object *v = get(get(get(pod, "metadata"), "annotations"), key);
+  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), key);
   return v ? json_object_get_string(v) : NULL;
 }
 
@@ -67,7 +61,7 @@ static int draining(struct ctl *c, json_object *pod)
   const char *opt = annotation(pod, FERRY_ANN_MIGRATABLE), *node = ferry_kube_str(pod, "spec.nodeName");
   if (!opt || strcmp(opt, "true") != 0 || !node || strcmp(ferry_kube_str(pod, "status.phase") ?: "", "Running") != 0)
     return 0;
-  json_object *n = ferry_informer_get(c->nodes, NULL, node), *u = get(get(n, "spec"), "unschedulable");
+  json_object *n = ferry_informer_get(c->nodes, NULL, node), *u = ferry_kube_obj(ferry_kube_obj(n, "spec"), "unschedulable");
   return u && json_object_get_boolean(u);
 }
 
@@ -76,7 +70,7 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
   *requeue_ms = 0;
   json_object *pod = ferry_informer_get(c->pods, ns, name);
   const char *want = pod ? annotation(pod, FERRY_ANN_MIGRATE_TO) : NULL, *reason = "Annotation";
-  if (!pod || get(get(pod, "metadata"), "deletionTimestamp"))
+  if (!pod || ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "deletionTimestamp"))
     return 0;
   struct for_pod f = { ns, name, 0, 0, 0 };
   ferry_informer_each(c->pms, count_pms, &f);

@@ -41,7 +41,6 @@ struct req {
   int too_big;
 };
 
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 struct pub {
   struct steer s[MAX_STEERS];
@@ -51,7 +50,7 @@ struct pub {
 static void collect(void *ctx, json_object *pm)
 {
   struct pub *p = ctx;
-  const char *owner = str(pm, "status.owner.uid"), *target = str(pm, "status.targetPod");
+  const char *owner = ferry_kube_str(pm, "status.owner.uid"), *target = ferry_kube_str(pm, "status.targetPod");
   enum pm_phase phase = pm_phase(pm);
   if (!owner || p->n >= MAX_STEERS)
     return;
@@ -67,10 +66,10 @@ static void collect(void *ctx, json_object *pm)
   int rolling = !transferring;
   struct steer *s = &p->s[p->n++];
   memset(s, 0, sizeof *s);
-  snprintf(s->pm, sizeof s->pm, "%s/%s", str(pm, "metadata.namespace"), str(pm, "metadata.name"));
+  snprintf(s->pm, sizeof s->pm, "%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   snprintf(s->owner_uid, sizeof s->owner_uid, "%s", owner);
-  snprintf(s->pod, sizeof s->pod, "%s", str(pm, "spec.pod") ?: "");
-  s->statefulset = !strcmp(str(pm, "status.owner.kind") ?: "", "StatefulSet");
+  snprintf(s->pod, sizeof s->pod, "%s", ferry_kube_str(pm, "spec.pod") ?: "");
+  s->statefulset = !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet");
   s->rolling_back = rolling;
 }
 
@@ -109,7 +108,7 @@ static char *review(struct webhook *w, json_object *rv)
   json_object *req = NULL, *pod = NULL;
   json_object_object_get_ex(rv, "request", &req);
   json_object_object_get_ex(req, "object", &pod);
-  const char *uid = str(req, "uid") ?: "";
+  const char *uid = ferry_kube_str(req, "uid") ?: "";
   char pm[300] = "";
   int restore = 0;
   json_object *owners = NULL, *m = NULL;
@@ -121,11 +120,11 @@ static char *review(struct webhook *w, json_object *rv)
     if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
       continue;
     for (int j = 0; j < w->n; j++)
-      if (!strcmp(w->s[j].owner_uid, str(o, "uid") ?: "")) {
+      if (!strcmp(w->s[j].owner_uid, ferry_kube_str(o, "uid") ?: "")) {
         if (w->s[j].statefulset) {
           /* the pod by the source's name: restored where the migration says (its target, or the source when
            * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
-          if (!strcmp(str(pod, "metadata.name") ?: "", w->s[j].pod)) {
+          if (!strcmp(ferry_kube_str(pod, "metadata.name") ?: "", w->s[j].pod)) {
             snprintf(pm, sizeof pm, "%s", w->s[j].pm);
             restore = 1;
           }
@@ -174,8 +173,8 @@ static char *review(struct webhook *w, json_object *rv)
       json_object_object_add(resp, "patch", json_object_new_string(patch));
       free(patch);
     }
-    log_info("webhook: a new pod of %s/%s %s for podmigration %s", str(pod, "metadata.namespace") ?: str(req, "namespace") ?: "",
-             str(pod, "metadata.generateName") ?: str(pod, "metadata.name") ?: "",
+    log_info("webhook: a new pod of %s/%s %s for podmigration %s", ferry_kube_str(pod, "metadata.namespace") ?: ferry_kube_str(req, "namespace") ?: "",
+             ferry_kube_str(pod, "metadata.generateName") ?: ferry_kube_str(pod, "metadata.name") ?: "",
              restore ? "is to be restored from the image" : "is held unbound until the migration has ended", pm);
   }
   json_object_object_add(out, "response", resp);

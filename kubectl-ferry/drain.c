@@ -14,7 +14,6 @@
 #include "api/podmigration.h"
 #include "base/util.h"
 
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 static const char *annotation(json_object *pod, const char *key)
 {
@@ -31,7 +30,7 @@ static int owned_by_daemonset(json_object *pod)
   if (!json_object_object_get_ex(pod, "metadata", &m) || !json_object_object_get_ex(m, "ownerReferences", &owners))
     return 0;
   for (size_t i = 0; i < json_object_array_length(owners); i++)
-    if (!strcmp(str(json_object_array_get_idx(owners, i), "kind") ?: "", "DaemonSet"))
+    if (!strcmp(ferry_kube_str(json_object_array_get_idx(owners, i), "kind") ?: "", "DaemonSet"))
       return 1;
   return 0;
 }
@@ -54,7 +53,7 @@ static json_object *drain_pm(struct ferry_kube *k, const char *ns, const char *p
   if (ferry_kube_list(k, &FERRY_KUBE_PODMIGRATIONS, ns, sel, NULL, 0, &items, &rv, err) == 0) {
     for (size_t i = 0; i < json_object_array_length(items); i++) {
       json_object *pm = json_object_array_get_idx(items, i);
-      if (!strcmp(str(pm, "spec.reason") ?: "", "Drain") && !strcmp(str(pm, "spec.pod") ?: "", pod))
+      if (!strcmp(ferry_kube_str(pm, "spec.reason") ?: "", "Drain") && !strcmp(ferry_kube_str(pm, "spec.pod") ?: "", pod))
         found = pm;
     }
     if (found)
@@ -96,11 +95,11 @@ int ferry_drain(struct ferry_kube *k, const char *node, int timeout_s)
   }
   for (size_t i = 0; i < n; i++) {
     json_object *p = json_object_array_get_idx(pods, i);
-    const char *phase = str(p, "status.phase") ?: "";
-    if (owned_by_daemonset(p) || annotation(p, "kubernetes.io/config.mirror") || str(p, "metadata.deletionTimestamp") ||
+    const char *phase = ferry_kube_str(p, "status.phase") ?: "";
+    if (owned_by_daemonset(p) || annotation(p, "kubernetes.io/config.mirror") || ferry_kube_str(p, "metadata.deletionTimestamp") ||
         !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")) {
       if (owned_by_daemonset(p))
-        printf("Warning: ignoring DaemonSet-managed pod %s/%s\n", str(p, "metadata.namespace"), str(p, "metadata.name"));
+        printf("Warning: ignoring DaemonSet-managed pod %s/%s\n", ferry_kube_str(p, "metadata.namespace"), ferry_kube_str(p, "metadata.name"));
       continue;
     }
     const char *opt = annotation(p, FERRY_ANN_MIGRATABLE);
@@ -113,17 +112,17 @@ int ferry_drain(struct ferry_kube *k, const char *node, int timeout_s)
       if (what[i] != 1)
         continue;
       json_object *p = json_object_array_get_idx(pods, i);
-      const char *ns = str(p, "metadata.namespace"), *name = str(p, "metadata.name");
+      const char *ns = ferry_kube_str(p, "metadata.namespace"), *name = ferry_kube_str(p, "metadata.name");
       json_object *pm = drain_pm(k, ns, name, &err);
       ferry_error_clear(&err);
       enum pm_phase phase = pm ? pm_phase(pm) : PM_PENDING;
       if (pm && pm_phase_is_terminal(phase)) {
         if (phase == PM_SUCCEEDED) {
-          printf("pod/%s migrated to %s as %s (downtime %s, podmigration %s)\n", name, str(pm, "status.targetNode") ?: "?",
-                 str(pm, "status.targetPod") ?: "?", str(pm, "status.downtime") ?: "?", str(pm, "metadata.name"));
+          printf("pod/%s migrated to %s as %s (downtime %s, podmigration %s)\n", name, ferry_kube_str(pm, "status.targetNode") ?: "?",
+                 ferry_kube_str(pm, "status.targetPod") ?: "?", ferry_kube_str(pm, "status.downtime") ?: "?", ferry_kube_str(pm, "metadata.name"));
         } else {
           fprintf(stderr, "error: pod %s/%s was not migrated: podmigration %s %s: %s (it runs on, on %s)\n", ns, name,
-                  str(pm, "metadata.name"), pm_phase_name(phase), str(pm, "status.message") ?: "", node);
+                  ferry_kube_str(pm, "metadata.name"), pm_phase_name(phase), ferry_kube_str(pm, "status.message") ?: "", node);
           failed++;
         }
         what[i] = 3;
@@ -139,7 +138,7 @@ int ferry_drain(struct ferry_kube *k, const char *node, int timeout_s)
     if (what[i] == 1) {
       json_object *p = json_object_array_get_idx(pods, i);
       fprintf(stderr, "error: pod %s/%s: no migration finished within the timeout (is ferry-controller running?)\n",
-              str(p, "metadata.namespace"), str(p, "metadata.name"));
+              ferry_kube_str(p, "metadata.namespace"), ferry_kube_str(p, "metadata.name"));
       failed++;
     }
   /* the others: evicted, as kubectl drain does */
@@ -147,7 +146,7 @@ int ferry_drain(struct ferry_kube *k, const char *node, int timeout_s)
     if (what[i] != 2)
       continue;
     json_object *p = json_object_array_get_idx(pods, i);
-    const char *ns = str(p, "metadata.namespace"), *name = str(p, "metadata.name");
+    const char *ns = ferry_kube_str(p, "metadata.namespace"), *name = ferry_kube_str(p, "metadata.name");
     for (;;) {
       struct ferry_kube_status st = { 0 };
       if (ferry_kube_evict(k, ns, name, &st, &err) == 0 || st.code == 404) {
@@ -172,12 +171,12 @@ int ferry_drain(struct ferry_kube *k, const char *node, int timeout_s)
     if (what[i] != 2)
       continue;
     json_object *p = json_object_array_get_idx(pods, i), *cur = NULL;
-    const char *ns = str(p, "metadata.namespace"), *name = str(p, "metadata.name"), *uid = str(p, "metadata.uid");
+    const char *ns = ferry_kube_str(p, "metadata.namespace"), *name = ferry_kube_str(p, "metadata.name"), *uid = ferry_kube_str(p, "metadata.uid");
     for (;;) {
       struct ferry_kube_status st = { 0 };
       int rc = ferry_kube_get(k, &FERRY_KUBE_PODS, ns, name, &cur, &st, &err);
       ferry_error_clear(&err);
-      int gone = (rc < 0 && st.code == 404) || (rc == 0 && strcmp(str(cur, "metadata.uid") ?: "", uid ?: "") != 0);
+      int gone = (rc < 0 && st.code == 404) || (rc == 0 && strcmp(ferry_kube_str(cur, "metadata.uid") ?: "", uid ?: "") != 0);
       json_object_put(cur);
       cur = NULL;
       if (gone) {

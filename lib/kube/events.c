@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/cleanup.h"
+#include "base/log.h"
 #include "base/util.h"
 
 #define MAX_REMEMBERED 512
@@ -148,4 +150,17 @@ out:
   free(key);
   free(msg);
   return rc;
+}
+
+void ferry_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,
+                 const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (involved && ferry_record_event(r, involved, type, reason, &err, "%s", msg) < 0)
+    log_warn("event %s on %s: %s", reason, ferry_kube_str(involved, "metadata.name") ?: "?", ferry_error_msg(&err));
 }

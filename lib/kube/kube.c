@@ -514,7 +514,7 @@ int ferry_kube_update_retry(struct ferry_kube *k, const struct ferry_kube_resour
                          attempts);
 }
 
-const char *ferry_kube_str(json_object *obj, const char *dotted)
+json_object *ferry_kube_obj(json_object *obj, const char *dotted)
 {
   char key[128];
   const char *p = dotted;
@@ -530,7 +530,13 @@ const char *ferry_kube_str(json_object *obj, const char *dotted)
       return NULL;
     p = dot ? dot + 1 : p + l;
   }
-  return cur && json_object_is_type(cur, json_type_string) ? json_object_get_string(cur) : NULL;
+  return cur;
+}
+
+const char *ferry_kube_str(json_object *obj, const char *dotted)
+{
+  json_object *v = ferry_kube_obj(obj, dotted);
+  return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
 json_object *ferry_kube_controller_ref(json_object *obj)

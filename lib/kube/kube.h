@@ -92,7 +92,10 @@ char *ferry_kube_auth_header(const struct ferry_kube_config *cfg);
 void ferry_kube_config_copy(struct ferry_kube_config *dst, const struct ferry_kube_config *src);
 
 /* Small accessors for objects. */
-const char *ferry_kube_str(json_object *obj, const char *dotted_path); /* "metadata.name" */
+/* The value at a dotted path ("metadata.name", "status"), NULL when absent or obj is NULL. */
+json_object *ferry_kube_obj(json_object *obj, const char *dotted_path);
+/* The same when it is a string. */
+const char *ferry_kube_str(json_object *obj, const char *dotted_path);
 /* The object's controller: the ownerReferences entry with controller: true (borrowed), or NULL. */
 json_object *ferry_kube_controller_ref(json_object *obj);
 

@@ -11,7 +11,6 @@
 #include "patch.h"
 #include "base/util.h"
 
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 static int in_list(json_object *list, const char *v)
 {
@@ -81,7 +80,7 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx)
 /* POSTs the review; the answer's "response" (new reference) or NULL with why. */
 static json_object *call(json_object *wh, const char *review, char *why, size_t why_len)
 {
-  const char *url = str(wh, "clientConfig.url"), *ca = str(wh, "clientConfig.caBundle");
+  const char *url = ferry_kube_str(wh, "clientConfig.url"), *ca = ferry_kube_str(wh, "clientConfig.caBundle");
   if (!url) {
     snprintf(why, why_len, "clientConfig.url is required (kube-lite cannot reach webhooks by Service)");
     return NULL;
@@ -151,8 +150,8 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
       json_object *wh = json_object_array_get_idx(whs, i);
       if (!rule_matches(wh, r) || !object_matches(wh, *obj))
         continue;
-      const char *name = str(wh, "name") ?: "";
-      int fail_closed = strcmp(str(wh, "failurePolicy") ?: "Fail", "Ignore") != 0;
+      const char *name = ferry_kube_str(wh, "name") ?: "";
+      int fail_closed = strcmp(ferry_kube_str(wh, "failurePolicy") ?: "Fail", "Ignore") != 0;
       char uid[40];
       unsigned char rnd[16];
       FILE *f = fopen("/dev/urandom", "r");
@@ -175,7 +174,7 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
       json_object_object_add(res, "resource", json_object_new_string(r->plural));
       json_object_object_add(req, "kind", kind);
       json_object_object_add(req, "resource", res);
-      json_object_object_add(req, "name", json_object_new_string(str(*obj, "metadata.name") ?: ""));
+      json_object_object_add(req, "name", json_object_new_string(ferry_kube_str(*obj, "metadata.name") ?: ""));
       if (ns && *ns)
         json_object_object_add(req, "namespace", json_object_new_string(ns));
       json_object_object_add(req, "operation", json_object_new_string("CREATE"));
@@ -200,11 +199,11 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
         *code = json_object_object_get_ex(resp, "status", &st) && json_object_object_get_ex(st, "code", &c)
                     ? json_object_get_int(c)
                     : 400;
-        snprintf(why, why_len, "admission webhook \"%s\" denied the request: %s", name, str(resp, "status.message") ?: "");
+        snprintf(why, why_len, "admission webhook \"%s\" denied the request: %s", name, ferry_kube_str(resp, "status.message") ?: "");
         json_object_put(resp);
         return -1;
       }
-      const char *patch = str(resp, "patch");
+      const char *patch = ferry_kube_str(resp, "patch");
       if (patch && *patch) {
         char *text = NULL, pwhy[256];
         size_t len = 0;
@@ -213,7 +212,7 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
         if (ferry_base64_decode(patch, &text, &len) == 0 && (ops = json_tokener_parse(text)) &&
             json_object_is_type(ops, json_type_array))
           for (size_t j = 0; j < json_object_array_length(ops); j++)
-            root_op |= !strcmp(str(json_object_array_get_idx(ops, j), "path") ?: "", "");
+            root_op |= !strcmp(ferry_kube_str(json_object_array_get_idx(ops, j), "path") ?: "", "");
         if (!ops || root_op || kl_json_patch(obj, ops, pwhy, sizeof pwhy) < 0) {
           *code = 500;
           snprintf(why, why_len, "Internal error occurred: admission webhook \"%s\" returned a patch that cannot be applied",
@@ -224,7 +223,7 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
           return -1;
         }
         log_info("admission webhook %s mutated %s %s/%s", name, r->plural, ns ? ns : "",
-                 str(*obj, "metadata.name") ?: str(*obj, "metadata.generateName") ?: "");
+                 ferry_kube_str(*obj, "metadata.name") ?: ferry_kube_str(*obj, "metadata.generateName") ?: "");
         free(text);
         json_object_put(ops);
       }

@@ -7,7 +7,6 @@
 
 #include "kube/kube.h"
 
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 static const char *label(json_object *obj, const char *key)
 {
@@ -36,7 +35,7 @@ static int selects(json_object *sel, json_object *pod)
   if (json_object_object_get_ex(sel, "matchExpressions", &me) && json_object_is_type(me, json_type_array)) {
     for (size_t i = 0; i < json_object_array_length(me); i++) {
       json_object *e = json_object_array_get_idx(me, i), *vals = NULL;
-      const char *key = str(e, "key") ?: "", *op = str(e, "operator") ?: "", *have = label(pod, key);
+      const char *key = ferry_kube_str(e, "key") ?: "", *op = ferry_kube_str(e, "operator") ?: "", *have = label(pod, key);
       json_object_object_get_ex(e, "values", &vals);
       int in = 0;
       for (size_t j = 0; have && vals && j < json_object_array_length(vals); j++)
@@ -58,8 +57,8 @@ static int ready(json_object *pod)
     return 0;
   for (size_t i = 0; i < json_object_array_length(conds); i++) {
     json_object *c = json_object_array_get_idx(conds, i);
-    if (!strcmp(str(c, "type") ?: "", "Ready"))
-      return !strcmp(str(c, "status") ?: "", "True");
+    if (!strcmp(ferry_kube_str(c, "type") ?: "", "Ready"))
+      return !strcmp(ferry_kube_str(c, "status") ?: "", "True");
   }
   return 0;
 }
@@ -78,14 +77,14 @@ static long scaled(json_object *v, long total)
 
 int kl_eviction_blocked(json_object *pods, json_object *pdbs, json_object *pod, char *why, size_t why_len)
 {
-  const char *ns = str(pod, "metadata.namespace") ?: "";
+  const char *ns = ferry_kube_str(pod, "metadata.namespace") ?: "";
   if (!pdbs || !ready(pod)) /* a pod that is not ready does not count against a budget */
     return 0;
   json_object_object_foreach(pdbs, key, pdb)
   {
     (void)key;
     json_object *spec, *sel = NULL, *min = NULL, *max = NULL;
-    if (strcmp(str(pdb, "metadata.namespace") ?: "", ns) != 0 || !json_object_object_get_ex(pdb, "spec", &spec))
+    if (strcmp(ferry_kube_str(pdb, "metadata.namespace") ?: "", ns) != 0 || !json_object_object_get_ex(pdb, "spec", &spec))
       continue;
     json_object_object_get_ex(spec, "selector", &sel);
     if (!selects(sel, pod))
@@ -94,9 +93,9 @@ int kl_eviction_blocked(json_object *pods, json_object *pdbs, json_object *pod, 
     json_object_object_foreach(pods, k2, p)
     {
       (void)k2;
-      if (strcmp(str(p, "metadata.namespace") ?: "", ns) != 0 || !selects(sel, p))
+      if (strcmp(ferry_kube_str(p, "metadata.namespace") ?: "", ns) != 0 || !selects(sel, p))
         continue;
-      const char *phase = str(p, "status.phase") ?: "";
+      const char *phase = ferry_kube_str(p, "status.phase") ?: "";
       if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
         continue;
       expected++;
@@ -114,7 +113,7 @@ int kl_eviction_blocked(json_object *pods, json_object *pdbs, json_object *pod, 
       snprintf(why, why_len,
                "Cannot evict pod as it would violate the pod's disruption budget. The disruption budget %s needs %ld "
                "healthy pods and has %ld currently",
-               str(pdb, "metadata.name") ?: "", desired, healthy);
+               ferry_kube_str(pdb, "metadata.name") ?: "", desired, healthy);
       return 1;
     }
   }

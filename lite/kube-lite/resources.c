@@ -30,7 +30,6 @@ static const struct kl_resource BUILTIN[] = {
 };
 #define NBUILTIN (sizeof BUILTIN / sizeof BUILTIN[0])
 
-static const char *str(json_object *o, const char *path) { return ferry_kube_str(o, path); }
 
 /* Fills r from a CRD for one of its served versions. */
 static int from_crd(json_object *crd, const char *version, struct kl_resource *r)
@@ -40,17 +39,17 @@ static int from_crd(json_object *crd, const char *version, struct kl_resource *r
     return -1;
   for (size_t i = 0; i < json_object_array_length(versions); i++) {
     json_object *v = json_object_array_get_idx(versions, i), *served, *sub, *st;
-    const char *name = str(v, "name");
+    const char *name = ferry_kube_str(v, "name");
     if (!name || (version && strcmp(name, version) != 0))
       continue;
     if (json_object_object_get_ex(v, "served", &served) && !json_object_get_boolean(served))
       continue;
     memset(r, 0, sizeof *r);
-    snprintf(r->group, sizeof r->group, "%s", str(crd, "spec.group") ?: "");
+    snprintf(r->group, sizeof r->group, "%s", ferry_kube_str(crd, "spec.group") ?: "");
     snprintf(r->version, sizeof r->version, "%s", name);
-    snprintf(r->plural, sizeof r->plural, "%s", str(crd, "spec.names.plural") ?: "");
-    snprintf(r->singular, sizeof r->singular, "%s", str(crd, "spec.names.singular") ?: "");
-    snprintf(r->kind, sizeof r->kind, "%s", str(crd, "spec.names.kind") ?: "");
+    snprintf(r->plural, sizeof r->plural, "%s", ferry_kube_str(crd, "spec.names.plural") ?: "");
+    snprintf(r->singular, sizeof r->singular, "%s", ferry_kube_str(crd, "spec.names.singular") ?: "");
+    snprintf(r->kind, sizeof r->kind, "%s", ferry_kube_str(crd, "spec.names.kind") ?: "");
     json_object *names, *shorts;
     if (json_object_object_get_ex(spec, "names", &names) && json_object_object_get_ex(names, "shortNames", &shorts))
       for (size_t k = 0; k < json_object_array_length(shorts); k++) {
@@ -58,7 +57,7 @@ static int from_crd(json_object *crd, const char *version, struct kl_resource *r
         snprintf(r->short_names + l, sizeof r->short_names - l, "%s%s", l ? "," : "",
                  json_object_get_string(json_object_array_get_idx(shorts, k)));
       }
-    const char *scope = str(crd, "spec.scope");
+    const char *scope = ferry_kube_str(crd, "spec.scope");
     r->namespaced = !scope || strcmp(scope, "Cluster") != 0;
     r->has_status = json_object_object_get_ex(v, "subresources", &sub) && json_object_object_get_ex(sub, "status", &st);
     r->custom = 1;
@@ -79,7 +78,7 @@ int kl_resource_find(struct kl_store *s, const char *group, const char *version,
   json_object_object_foreach(crds, key, crd)
   {
     (void)key;
-    const char *g = str(crd, "spec.group"), *p = str(crd, "spec.names.plural");
+    const char *g = ferry_kube_str(crd, "spec.group"), *p = ferry_kube_str(crd, "spec.names.plural");
     if (g && p && !strcmp(g, group) && !strcmp(p, plural) && from_crd(crd, version, out) == 0)
       return 0;
   }
@@ -105,7 +104,7 @@ json_object *kl_discovery_api(void)
 static void add_group(json_object *groups, const char *name, const char *version)
 {
   for (size_t i = 0; i < json_object_array_length(groups); i++)
-    if (!strcmp(str(json_object_array_get_idx(groups, i), "name") ?: "", name))
+    if (!strcmp(ferry_kube_str(json_object_array_get_idx(groups, i), "name") ?: "", name))
       return;
   char gv[256];
   snprintf(gv, sizeof gv, "%s/%s", name, version);
@@ -233,7 +232,7 @@ struct kl_resource *kl_resources_all(struct kl_store *s, size_t *n)
         !json_object_is_type(versions, json_type_array))
       continue;
     for (size_t i = 0; i < json_object_array_length(versions) && *n < cap; i++) {
-      const char *name = str(json_object_array_get_idx(versions, i), "name");
+      const char *name = ferry_kube_str(json_object_array_get_idx(versions, i), "name");
       if (name && from_crd(crd, name, &all[*n]) == 0)
         (*n)++;
     }

@@ -43,11 +43,10 @@ struct pod_state {
   int stopping, seen;
 };
 
-static const char *str(json_object *o, const char *p) { return ferry_kube_str(o, p); }
 
 static struct pod_state *state_of(struct kubelet *k, json_object *pod, int create)
 {
-  const char *uid = str(pod, "metadata.uid") ?: "";
+  const char *uid = ferry_kube_str(pod, "metadata.uid") ?: "";
   for (struct pod_state *s = k->local; s; s = s->next)
     if (!strcmp(s->uid, uid))
       return s;
@@ -57,16 +56,16 @@ static struct pod_state *state_of(struct kubelet *k, json_object *pod, int creat
   if (!s)
     return NULL;
   snprintf(s->uid, sizeof s->uid, "%s", uid);
-  snprintf(s->ns, sizeof s->ns, "%s", str(pod, "metadata.namespace") ?: "default");
-  snprintf(s->name, sizeof s->name, "%s", str(pod, "metadata.name") ?: "");
+  snprintf(s->ns, sizeof s->ns, "%s", ferry_kube_str(pod, "metadata.namespace") ?: "default");
+  snprintf(s->name, sizeof s->name, "%s", ferry_kube_str(pod, "metadata.name") ?: "");
   s->start_ms = ferry_now_real_ms();
   json_object *spec, *ctrs;
   if (json_object_object_get_ex(pod, "spec", &spec) && json_object_object_get_ex(spec, "containers", &ctrs))
     for (size_t i = 0; i < json_object_array_length(ctrs) && s->nctr < MAX_CTRS; i++) {
       json_object *c = json_object_array_get_idx(ctrs, i);
       struct ctr *ct = &s->c[s->nctr++];
-      snprintf(ct->name, sizeof ct->name, "%s", str(c, "name") ?: "c");
-      snprintf(ct->image, sizeof ct->image, "%s", str(c, "image") ?: "");
+      snprintf(ct->name, sizeof ct->name, "%s", ferry_kube_str(c, "name") ?: "c");
+      snprintf(ct->image, sizeof ct->image, "%s", ferry_kube_str(c, "image") ?: "");
       /* an ID per pod and container, stable across this runner's restarts */
       char *id = ferry_asprintf("%.60s-%.40s-%.8s", s->name, ct->name, s->uid);
       snprintf(ct->id, sizeof ct->id, "%s", id);
@@ -217,11 +216,11 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
     json_object_put(args);
     json_object_put(cfg);
     return ferry_error_set(err, EINVAL, "container %s has no command: kubelet-lite's images have no entrypoint",
-                           str(cspec, "name") ?: "");
+                           ferry_kube_str(cspec, "name") ?: "");
   }
   json_object_object_add(process, "args", args);
   json_object_object_add(process, "terminal", json_object_new_boolean(0));
-  json_object_object_add(process, "cwd", json_object_new_string(str(cspec, "workingDir") ?: "/"));
+  json_object_object_add(process, "cwd", json_object_new_string(ferry_kube_str(cspec, "workingDir") ?: "/"));
   json_object *env = json_object_new_array();
   json_object_array_add(env, json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
   char *h = ferry_asprintf("HOSTNAME=%s", s->name);
@@ -230,7 +229,7 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
   if (json_object_object_get_ex(cspec, "env", &v) && json_object_is_type(v, json_type_array))
     for (size_t i = 0; i < json_object_array_length(v); i++) {
       json_object *e = json_object_array_get_idx(v, i);
-      char *kv = ferry_asprintf("%s=%s", str(e, "name") ?: "", str(e, "value") ?: "");
+      char *kv = ferry_asprintf("%s=%s", ferry_kube_str(e, "name") ?: "", ferry_kube_str(e, "value") ?: "");
       json_object_array_add(env, json_object_new_string(kv));
       free(kv);
     }
@@ -249,14 +248,14 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
       json_object *vm = json_object_array_get_idx(vms, i), *src = NULL;
       for (size_t j = 0; vols && j < json_object_array_length(vols) && !src; j++) {
         json_object *vol = json_object_array_get_idx(vols, j);
-        if (!strcmp(str(vol, "name") ?: "", str(vm, "name") ?: ""))
+        if (!strcmp(ferry_kube_str(vol, "name") ?: "", ferry_kube_str(vm, "name") ?: ""))
           src = vol;
       }
-      const char *host = src ? str(src, "hostPath.path") : NULL, *dest = str(vm, "mountPath");
+      const char *host = src ? ferry_kube_str(src, "hostPath.path") : NULL, *dest = ferry_kube_str(vm, "mountPath");
       if (!host || !dest) {
         json_object_put(cfg);
         return ferry_error_set(err, EINVAL, "volumeMount %s: kubelet-lite mounts hostPath volumes only",
-                               str(vm, "name") ?: "");
+                               ferry_kube_str(vm, "name") ?: "");
       }
       json_object *ro = NULL, *m = json_object_new_object();
       json_object_object_get_ex(vm, "readOnly", &ro);
@@ -274,15 +273,15 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
   if (json_object_object_get_ex(cfg, "linux", &linux_) && json_object_object_get_ex(linux_, "namespaces", &nss))
     for (size_t i = 0; i < json_object_array_length(nss); i++) {
       json_object *n = json_object_array_get_idx(nss, i);
-      if (!strcmp(str(n, "type") ?: "", "network"))
+      if (!strcmp(ferry_kube_str(n, "type") ?: "", "network"))
         json_object_object_add(n, "path", json_object_new_string(nspath));
     }
   free(ns);
   free(nspath);
   json_object *ann = json_object_new_object();
   add_ann(ann, "io.kubernetes.cri.container-type", "container");
-  add_ann(ann, "io.kubernetes.cri.container-name", str(cspec, "name"));
-  add_ann(ann, "io.kubernetes.cri.image-name", str(cspec, "image"));
+  add_ann(ann, "io.kubernetes.cri.container-name", ferry_kube_str(cspec, "name"));
+  add_ann(ann, "io.kubernetes.cri.image-name", ferry_kube_str(cspec, "image"));
   add_ann(ann, "io.kubernetes.cri.sandbox-id", s->uid);
   add_ann(ann, "io.kubernetes.cri.sandbox-name", s->name);
   add_ann(ann, "io.kubernetes.cri.sandbox-namespace", s->ns);
@@ -375,7 +374,7 @@ static json_object *container_spec(json_object *pod, const char *name)
   json_object *spec, *ctrs;
   if (json_object_object_get_ex(pod, "spec", &spec) && json_object_object_get_ex(spec, "containers", &ctrs))
     for (size_t i = 0; i < json_object_array_length(ctrs); i++)
-      if (!strcmp(str(json_object_array_get_idx(ctrs, i), "name") ?: "", name))
+      if (!strcmp(ferry_kube_str(json_object_array_get_idx(ctrs, i), "name") ?: "", name))
         return json_object_array_get_idx(ctrs, i);
   return NULL;
 }
@@ -461,7 +460,7 @@ void pod_reap(struct kubelet *k, pid_t pid, int status)
 
 /* ---------- the loop's look at one container ---------- */
 
-static const char *restart_policy(json_object *pod) { return str(pod, "spec.restartPolicy") ?: "Always"; }
+static const char *restart_policy(json_object *pod) { return ferry_kube_str(pod, "spec.restartPolicy") ?: "Always"; }
 
 static void check_container(struct kubelet *k, struct pod_state *s, struct ctr *c, json_object *pod)
 {
@@ -677,18 +676,18 @@ static int stop_pod(struct kubelet *k, struct pod_state *s, int64_t grace_s)
 
 void pod_sync(struct kubelet *k, json_object *pod)
 {
-  if (strcmp(str(pod, "spec.nodeName") ?: "", k->cfg.node) != 0)
+  if (strcmp(ferry_kube_str(pod, "spec.nodeName") ?: "", k->cfg.node) != 0)
     return;
-  const char *phase = str(pod, "status.phase") ?: "";
+  const char *phase = ferry_kube_str(pod, "status.phase") ?: "";
   struct pod_state *s = state_of(k, pod, 0);
-  int deleting = str(pod, "metadata.deletionTimestamp") != NULL;
+  int deleting = ferry_kube_str(pod, "metadata.deletionTimestamp") != NULL;
   if (!s && (deleting || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
     if (deleting) { /* not ours any more (or never started): confirm the delete */
       struct ferry_kube_delete_opts d = FERRY_KUBE_DELETE_OPTS_INIT;
       d.grace_period_seconds = 0;
-      d.uid = str(pod, "metadata.uid");
+      d.uid = ferry_kube_str(pod, "metadata.uid");
       ferry_error err = FERRY_ERROR_INIT;
-      if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, str(pod, "metadata.namespace"), str(pod, "metadata.name"), &d,
+      if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, ferry_kube_str(pod, "metadata.namespace"), ferry_kube_str(pod, "metadata.name"), &d,
                             NULL, &err) < 0)
         log_debug("%s", ferry_error_msg(&err));
       ferry_error_clear(&err);
@@ -720,10 +719,10 @@ void pod_sync(struct kubelet *k, json_object *pod)
     return;
   }
   /* the runtime the pod's RuntimeClass names */
-  const char *rc_name = str(pod, "spec.runtimeClassName"), *handler = "runc";
+  const char *rc_name = ferry_kube_str(pod, "spec.runtimeClassName"), *handler = "runc";
   if (rc_name && *rc_name) {
     json_object *cls = ferry_informer_get(k->rclasses, NULL, rc_name);
-    handler = cls ? str(cls, "handler") : NULL;
+    handler = cls ? ferry_kube_str(cls, "handler") : NULL;
     if (!handler) {
       for (int i = 0; i < s->nctr; i++)
         set_waiting(&s->c[i], "ContainerCreating", NULL);

@@ -89,9 +89,13 @@ $(BIN)/ferry-workload: tests/workload/workload.c
 
 # Unit tests link the library and the agent's and the controller's objects but their main().
 UNIT_OBJ := $(filter-out $(BUILD)/agent/main.o $(BUILD)/controller/main.o,$(AGENT_OBJ) $(CTL_OBJ))
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ)
+# Every unit test may use the fake API server (tests/unit/fake_api.h).
+$(BUILD)/tests/fake_api.o: tests/unit/fake_api.c tests/unit/fake_api.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) \
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ) $(BUILD)/tests/fake_api.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/tests/fake_api.o \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
 
 # Test tools (tests/tools/*.c): programs the shell tests drive.

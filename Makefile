@@ -39,7 +39,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench clean lint
+.PHONY: all deps test test-unit test-asan test-node demo bench clean lint format
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -131,6 +131,11 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/run.sh
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
+
+# Every C file of the tree in the style of .clang-format.
+C_FILES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(C_FILES)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools

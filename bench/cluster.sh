@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/cluster.sh
 source scripts/lib/cluster.sh
+# shellcheck source=scripts/lib/bench.sh
+source scripts/lib/bench.sh
 
 SIZES=${BENCH_SIZES:-64 512}
 RUNS=${BENCH_RUNS:-5}
@@ -37,11 +39,7 @@ for size in $SIZES; do
     nodes_wait_count "$NODES_DIR/a/kubelet/pods/$uid/main/bundle/rootfs" 2 1200 >/dev/null
     printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-%s}\nspec: {pod: %s, targetNode: node-b, strategy: %s}\n' \
       "$name" "$name" "$strategy" | cluster_kubectl apply -f - >/dev/null
-    for ((t = 0; t < 1200; t++)); do
-      phase=$(cluster_kubectl get pm "m-$name" -o jsonpath='{.status.phase}')
-      case $phase in Succeeded | Failed | RolledBack) break ;; esac
-      sleep 0.1
-    done
+    phase=$(cluster_pm_end "m-$name" 1200)
     [ "$phase" = Succeeded ] || { cluster_kubectl get pm "m-$name" -o yaml >&2; exit 1; }
     cluster_kubectl get pm "m-$name" -o json | python3 -c '
 import json, sys
@@ -60,13 +58,10 @@ print("\t".join(map(str, [sys.argv[1], s["strategy"], s["freezeMillis"], t["dump
   done
 done
 
-stamp=$(date -u +%Y-%m-%dT%H%MZ)
-out=bench/results/cluster-$stamp.md
+bench_results cluster
 {
-  echo "# Control plane: PodMigration downtime and duration ($stamp)"
-  echo
-  echo "Machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores," \
-    "kernel $(uname -r); $(runc --version | head -1); kube-lite, ferry-controller, two ferry-agent daemons and two kubelet-lites"
+  bench_header "Control plane: PodMigration downtime and duration" \
+    "$(runc --version | head -1); kube-lite, ferry-controller, two ferry-agent daemons and two kubelet-lites"
   echo "on one machine (scripts/lib/cluster.sh), a local directory as the shared store; post-copy pages over loopback."
   echo "pages: for postCopy, from running on the target to its last page."
   echo "$RUNS runs per row; median (min-max). \"handover\" is the downtime not spent in the engine's steps:"
@@ -89,5 +84,5 @@ for (size, strategy), rs in sorted(rows.items()):
           f"{cell(c[5])} | {statistics.median(c[6]):.0f} | {cell(c[7])} | {statistics.median(c[8]) / 1048576:.1f} | "
           f"{statistics.median(c[9]) / 1048576:.1f} |")
 PY
-} | tee "$out"
-echo "bench: written to $out" >&2
+} | tee "$out.md"
+echo "bench: written to $out.md" >&2

@@ -24,6 +24,8 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 # shellcheck source=scripts/lib/nodes.sh
 source scripts/lib/nodes.sh
+# shellcheck source=scripts/lib/bench.sh
+source scripts/lib/bench.sh
 
 SIZES=${BENCH_SIZES:-64 512 2048}
 RUNS=${BENCH_RUNS:-5}
@@ -200,10 +202,8 @@ for size in $SIZES; do
   done
 done
 
-stamp=$(date -u +%Y-%m-%dT%H%MZ)
-out=bench/results/strategies-$stamp
-machine="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, \
-$(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
+bench_results strategies
+machine="$(bench_machine), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 {
   echo "# Migration strategies: downtime, total time, bytes moved ($stamp)"
   echo

@@ -16,6 +16,20 @@ http() { ip netns exec "$NODES_NS_CLIENT" wget -q -t 1 -T 2 -O - "http://$1:8080
 kubectl() { command kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 # the Service's ready endpoint, as controller-manager-lite's endpoints controller keeps it
 svc_ip() { kubectl get endpoints counter -o jsonpath='{.subsets[0].addresses[0].ip}' 2>/dev/null; }
+# migration_of POD: the PodMigration the controller made for POD (waits up to 10 s for it)
+migration_of() {
+  local pm=''
+  for _ in $(seq 100); do
+    pm=$(cluster_pm_of "$1" || true)
+    [ -n "$pm" ] && break
+    sleep 0.1
+  done
+  echo "$pm"
+}
+# wait_pm NAME [TRIES]: until the PodMigration ends (TRIES times 0.1 s at the most); fails unless it Succeeded
+wait_pm() {
+  [ "$(cluster_pm_end "$1" "${2:-600}")" = Succeeded ] || { kubectl describe pm "$1"; return 1; }
+}
 
 dir=$(mktemp -d /var/tmp/ferry-demo.XXXXXX)
 trap 'cluster_teardown; rm -rf "$dir"' EXIT
@@ -43,18 +57,8 @@ before=$(http "$src" count)
 
 say "move it: kubectl annotate pod counter ferry.dev/migrate-to=auto"
 run kubectl annotate pod counter ferry.dev/migrate-to=auto
-pm=
-for _ in $(seq 100); do
-  pm=$(kubectl get pm -l ferry.dev/pod=counter -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)
-  [ -n "$pm" ] && break
-  sleep 0.1
-done
-phase=
-for _ in $(seq 600); do
-  phase=$(kubectl get pm "$pm" -o jsonpath='{.status.phase}')
-  case $phase in Succeeded | Failed | RolledBack) break ;; esac
-  sleep 0.1
-done
+pm=$(migration_of counter)
+phase=$(cluster_pm_end "$pm")
 run kubectl get pm -o wide
 if [ "$phase" != Succeeded ]; then
   kubectl describe pm "$pm"
@@ -81,49 +85,16 @@ echo "  counted $before before the move, $after after it: the same process, its 
 echo "  downtime (frozen on node-a until running on node-b): $(kubectl get pm "$pm" -o jsonpath='{.status.downtime}')"
 
 say "the same for a pod a Deployment owns: its ReplicaSet makes the new pod, Ferry's webhook has it restored"
-kubectl cordon node-b >/dev/null # so that the Deployment's pod starts on node-a
-kubectl apply -f - >/dev/null <<'Y'
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      runtimeClassName: ferry
-      terminationGracePeriodSeconds: 2
-      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem 64 & exec httpd -f -p 8080 -h /www"]}]
-Y
-web=
-for _ in $(seq 200); do
-  web=$(kubectl get pods -l app=web -o jsonpath='{.items[?(@.status.containerStatuses[0].ready==true)].metadata.name}' 2>/dev/null || true)
-  [ -n "$web" ] && break
-  sleep 0.1
-done
-kubectl uncordon node-b >/dev/null
+cluster_deployment web 64 # its pod starts on node-a
+web=$(kubectl get pods -l app=web -o jsonpath='{.items[?(@.status.containerStatuses[0].ready==true)].metadata.name}')
 run kubectl get deploy,rs,pods -l app=web -o wide
 wsrc=$(cluster_pod_ip "$web")
 for _ in $(seq 50); do [ -n "$(http "$wsrc" count)" ] && break; sleep 0.2; done
 wbefore=$(http "$wsrc" count)
 echo "  GET http://$wsrc:8080/count -> $wbefore"
 run kubectl annotate pod "$web" ferry.dev/migrate-to=node-b
-wpm=
-for _ in $(seq 100); do
-  wpm=$(kubectl get pm -l ferry.dev/pod="$web" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null || true)
-  [ -n "$wpm" ] && break
-  sleep 0.1
-done
-for _ in $(seq 600); do
-  phase=$(kubectl get pm "$wpm" -o jsonpath='{.status.phase}')
-  case $phase in Succeeded | Failed | RolledBack) break ;; esac
-  sleep 0.1
-done
-if [ "$phase" != Succeeded ]; then
-  kubectl describe pm "$wpm"
-  exit 1
-fi
+wpm=$(migration_of "$web")
+wait_pm "$wpm"
 run kubectl get events --field-selector involvedObject.name="$wpm" -o custom-columns=REASON:.reason,MESSAGE:.message
 for _ in $(seq 100); do [ "$(kubectl get pods -l app=web -o name | wc -l)" = 1 ] && break; sleep 0.1; done
 run kubectl get rs,pods -l app=web -o wide
@@ -139,27 +110,17 @@ say "post-copy: a pod holding 512 MiB runs on node-b at once; its memory follows
 cluster_pod a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
 bsrc=$(cluster_pod_ip big)
 for _ in $(seq 100); do [ -n "$(http "$bsrc" count)" ] && break; sleep 0.2; done
-# wait_pm NAME: until the PodMigration ends; fails unless it Succeeded
-wait_pm() {
-  local p=
-  for _ in $(seq 900); do
-    p=$(kubectl get pm "$1" -o jsonpath='{.status.phase}')
-    case $p in Succeeded | Failed | RolledBack) break ;; esac
-    sleep 0.1
-  done
-  [ "$p" = Succeeded ] || { kubectl describe pm "$1"; return 1; }
-}
 printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: big-lazy}\nspec: {pod: big, targetNode: node-b, strategy: postCopy}\n' |
   kubectl apply -f - >/dev/null
 echo "  $ kubectl apply -f - <<< 'kind: PodMigration ... spec: {pod: big, targetNode: node-b, strategy: postCopy}'"
-wait_pm big-lazy
+wait_pm big-lazy 900
 run kubectl get pm big-lazy -o custom-columns=STRATEGY:.status.strategy,DOWNTIME:.status.downtime,BYTES-FROZEN:.status.bytesMoved.duringFreeze,BYTES-AFTER:.status.bytesMoved.afterRestore,PAGES-MS:.status.timings.pages
 bpod=$(kubectl get pm big-lazy -o jsonpath='{.status.targetPod}')
 echo "  GET http://$(cluster_pod_ip "$bpod"):8080/count -> $(http "$(cluster_pod_ip "$bpod")" count)"
 say "the same pod back to node-a by stop-and-copy, for comparison"
 printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: big-back}\nspec: {pod: %s, targetNode: node-a, strategy: stopAndCopy}\n' "$bpod" |
   kubectl apply -f - >/dev/null
-wait_pm big-back
+wait_pm big-back 900
 run kubectl get pm big-lazy big-back -o custom-columns=NAME:.metadata.name,STRATEGY:.status.strategy,DOWNTIME:.status.downtime,TOTAL-MS:.status.totalMillis
 echo "  post-copy's downtime does not grow with the memory; stop-and-copy's does (docs/strategies.md)"
 

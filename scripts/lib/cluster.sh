@@ -13,6 +13,10 @@
 #   cluster_controller_start N       (logs and pids in DIR)
 #   cluster_pod NODE NAME CMD...     a pod running CMD on node-NODE; waits until it runs
 #   cluster_pod_ip NAME
+#   cluster_apply_on_a NAME          applies a workload (stdin) so that its pod, app=NAME, runs on node-a
+#   cluster_deployment NAME MEM      a Deployment's pod serving its count on node-a; waits until it is ready
+#   cluster_pm_of POD                the PodMigration of POD
+#   cluster_pm_end PM [TRIES]        waits until PodMigration PM ends; prints its phase
 #
 # Each daemon runs in a session of its own (setsid): killing the session kills
 # what it started (runc and CRIU have process groups of their own, but stay in
@@ -159,6 +163,57 @@ Y
 
 cluster_pod_on_a() { cluster_pod a "$@"; }
 cluster_pod_ip() { cluster_kubectl get pod "$1" -o jsonpath='{.status.podIP}' 2>/dev/null; }
+
+# cluster_apply_on_a NAME: applies the manifest on stdin, a workload of one pod
+# labelled app=NAME, with node-b cordoned until that pod is ready, so that it runs on node-a.
+cluster_apply_on_a() {
+  local name=$1 i ready=''
+  cluster_kubectl cordon node-b >/dev/null
+  cluster_kubectl apply -f - >/dev/null
+  for ((i = 0; i < 200; i++)); do
+    ready=$(cluster_kubectl get pods -l "app=$name" -o jsonpath='{.items[0].status.containerStatuses[0].ready}' 2>/dev/null || true)
+    [ "$ready" = true ] && break
+    sleep 0.1
+  done
+  cluster_kubectl uncordon node-b >/dev/null
+  [ "$ready" = true ] || { echo "cluster: the pod of $name did not get ready" >&2; return 1; }
+}
+
+# cluster_deployment NAME MEM: a Deployment NAME (one replica, label app=NAME,
+# RuntimeClass ferry) of the workload holding MEM MiB and serving its count over
+# HTTP, its pod on node-a; waits until that pod is ready.
+cluster_deployment() {
+  local name=$1 mem=$2
+  cluster_apply_on_a "$name" <<Y
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: $name}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: $name}}
+  template:
+    metadata: {labels: {app: $name}}
+    spec:
+      runtimeClassName: ferry
+      terminationGracePeriodSeconds: 2
+      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem $mem & exec httpd -f -p 8080 -h /www"]}]
+Y
+}
+
+# cluster_pm_of POD: the name of the PodMigration of POD (empty while there is none).
+cluster_pm_of() { cluster_kubectl get pm -l "ferry.dev/pod=$1" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null; }
+
+# cluster_pm_end PM [TRIES]: waits until PodMigration PM ended (Succeeded, Failed or
+# RolledBack; every 0.1 s, TRIES times at the most, 600 by default); prints its phase.
+cluster_pm_end() {
+  local tries=${2:-600} i phase=
+  for ((i = 0; i < tries; i++)); do
+    phase=$(cluster_kubectl get pm "$1" -o jsonpath='{.status.phase}')
+    case $phase in Succeeded | Failed | RolledBack) break ;; esac
+    sleep 0.1
+  done
+  echo "$phase"
+}
 
 cluster_teardown() {
   [ -n "${CLUSTER_DIR:-}" ] || return 0

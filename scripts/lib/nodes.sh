@@ -10,6 +10,7 @@
 #   nodes_setup DIR          make DIR/{base,store,a,b}, namespaces, the veth link
 #   nodes_bundle NODE ID ARGS...   a bundle for container ID on NODE (a or b)
 #   nodes_cleanup            remove everything nodes_setup and nodes_bundle made
+#   nodes_export             export what nodes_setup set (for what runs apart: bats tests)
 #
 # Needs root, runc, busybox (static), python3, bin/ferry-workload.
 # Sets NODES_DIR, NODES_STORE, NODES_NS_{A,B,CLIENT,NET}, NODES_ADDR_{A,B,CLIENT}.
@@ -60,6 +61,11 @@ nodes_setup() {
     ip -n "$ns" addr add "$addr/24" dev eth0
     ip -n "$ns" link set eth0 up
   done
+}
+
+nodes_export() {
+  export NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET NODES_ADDR_A NODES_ADDR_B \
+    NODES_ADDR_CLIENT
 }
 
 # nodes_ns a|b, nodes_root a|b, nodes_work a|b

@@ -14,19 +14,10 @@ setup_file() {
     agent_start "$n" --store "dir://$NODES_DIR/$n/images"
   done
 }
-teardown_file() { cluster_down; }
-teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
-}
 
 @test "a pod moves between nodes with their own stores: the image is sent straight to B" {
-  pod_on_a local sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
-  src=$(ip_of local)
-  wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
-  before=$(http "$src" /count)
-  k annotate pod local ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of local)" ]'
-  pm=$(pm_of local)
+  counting_pod local
+  annotate_move local node-b
   wait_phase "$pm" Succeeded
   image=$(k get pm "$pm" -o jsonpath='{.status.image}')
   [[ "$image" == "dir://$NODES_DIR/b/images/"* ]]

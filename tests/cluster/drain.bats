@@ -5,17 +5,13 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() { cluster_up; }
-teardown_file() { cluster_down; }
 teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
+  cluster_test_teardown
   k uncordon node-a >/dev/null 2>&1 || true
   k delete pdb --all >/dev/null 2>&1 || true
-  k delete pods --all --wait=false >/dev/null 2>&1 || true
-  wait_for 100 eval '[ -z "$(k get pods -o name 2>/dev/null)" ]'
+  clear_pods
 }
 
-web_pod() { pod_on_a "$1" sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'; }
 # kubectl runs the plugin (kubectl-ferry on PATH) with the same KUBECONFIG
 kferry() { PATH="$FERRY_BIN:$PATH" kubectl ferry "$@"; }
 

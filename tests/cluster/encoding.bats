@@ -17,19 +17,10 @@ setup_file() {
     kubelet_start "$n" FERRY_ENCRYPTION_KEY_FILE="$KEY"
   done
 }
-teardown_file() { cluster_down; }
-teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
-}
 
 @test "an encrypted, compressed image moves a pod; the store holds only ciphertext" {
-  pod_on_a sealed sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
-  src=$(ip_of sealed)
-  wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
-  before=$(http "$src" /count)
-  k annotate pod sealed ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of sealed)" ]'
-  pm=$(pm_of sealed)
+  counting_pod sealed
+  annotate_move sealed node-b
   wait_phase "$pm" Succeeded
   dst=$(target_ip "$pm")
   after=$(http "$dst" /count)
@@ -49,12 +40,10 @@ teardown() {
 @test "a target whose runtime lacks the key: the restore fails, the pod is restored on A from the encrypted image" {
   kubelet_kill b
   kubelet_start b
-  pod_on_a keyless sh -c 'workload --mem 8 & exec httpd -f -p 8080 -h /www'
+  web_pod keyless 8
   src=$(ip_of keyless)
   wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
-  k annotate pod keyless ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of keyless)" ]'
-  pm=$(pm_of keyless)
+  annotate_move keyless node-b
   wait_phase "$pm" RolledBack
   run k get pm "$pm" -o jsonpath='{.status.conditions[?(@.type=="Restored")].message}'
   assert_output --partial "FERRY_ENCRYPTION_KEY_FILE is not set"

@@ -5,31 +5,18 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() { cluster_up; }
-teardown_file() { cluster_down; }
 teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
+  cluster_test_teardown
   agent_resume a 2>/dev/null || true
   agent_resume b 2>/dev/null || true
-}
-
-web_pod() { pod_on_a "$1" sh -c "workload --mem ${2:-16} & exec httpd -f -p 8080 -h /www"; }
-
-# The pods of finished tests are stopped and gone (their kubelets confirm).
-clear_a() {
-  k delete pods --all --wait=false >/dev/null 2>&1 || true
-  wait_for 100 eval '[ -z "$(k get pods -o name 2>/dev/null)" ]'
 }
 
 @test "the controller killed in each phase: a new one finishes every migration" {
   local phase holder n=0
   for phase in Scheduled Checkpointing Transferring Restoring; do
     n=$((n + 1))
-    clear_a
-    web_pod "r$n" 64
-    src=$(ip_of "r$n")
-    wait_for 100 eval '[ -n "$(count_on "$src")" ]'
-    before=$(count_on "$src")
+    clear_pods
+    counting_pod "r$n" 64
     # hold the migration in the phase: stop the agent that moves it on
     case $phase in
       Scheduled) holder=a; agent_pause a ;;
@@ -54,7 +41,7 @@ clear_a() {
 }
 
 @test "the source agent killed mid-checkpoint: rolled back, the pod runs on its source" {
-  clear_a
+  clear_pods
   web_pod k1 256
   src=$(ip_of k1)
   wait_for 100 eval '[ -n "$(count_on "$src")" ]'
@@ -80,11 +67,8 @@ clear_a() {
 }
 
 @test "a failed restore on the target: rolled back from the image, the pod runs once, on its source" {
-  clear_a
-  web_pod f1 16
-  src=$(ip_of f1)
-  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
-  before=$(count_on "$src")
+  clear_pods
+  counting_pod f1 16
   # on B, ferry-runc's CRIU cannot run: the kubelet's create of the restored container fails
   kubelet_kill b
   kubelet_start b FERRY_CRIU=/nonexistent/criu
@@ -105,7 +89,7 @@ clear_a() {
 }
 
 @test "kube-lite drops every watch and forgets its history mid-migration: same outcome" {
-  clear_a
+  clear_pods
   web_pod w1 16
   wait_for 100 eval '[ -n "$(count_on "$(ip_of w1)")" ]'
   agent_pause b
@@ -120,7 +104,7 @@ clear_a() {
 }
 
 @test "two controller replicas: only the leader acts; killing it hands over" {
-  clear_a
+  clear_pods
   controller_start 2
   sleep 1
   holder=$(k get lease -n ferry-system ferry-controller -o jsonpath='{.spec.holderIdentity}')

@@ -2,30 +2,34 @@
 # The cluster of scripts/lib/cluster.sh for a test file: kube-lite, two nodes in
 # network namespaces (real runc and CRIU), kubelet-lite and an agent daemon per
 # node and the controller, started in setup_file.
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
+# These are the hooks of a test file unless it defines its own (calling these).
+load ../lib/common
 
-FERRY_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-export FERRY_BIN=${FERRY_BIN:-$FERRY_TOP/bin}
 # shellcheck source=scripts/lib/cluster.sh
 source "$FERRY_TOP/scripts/lib/cluster.sh"
+
+setup_file() { cluster_up; }
+teardown_file() { cluster_down; }
+teardown() { cluster_test_teardown; }
 
 k() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 
 cluster_up() {
   export NODES_TAG="c$$" NODES_NET=10.231.8
   cluster_setup "$BATS_FILE_TMPDIR/cluster"
-  export CLUSTER_DIR CLUSTER_BIN KUBECONFIG NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET \
-    NODES_ADDR_A NODES_ADDR_B NODES_ADDR_CLIENT
+  export CLUSTER_DIR CLUSTER_BIN KUBECONFIG
+  nodes_export
 }
 
 cluster_down() {
   cluster_teardown
   # the daemons' sanitizer reports (ASan/UBSan builds) end up in their logs
-  if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/*.log 2>/dev/null; then
-    grep -h -A30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$CLUSTER_DIR"/*.log | head -80
-    return 1
-  fi
+  no_sanitizer_reports "$CLUSTER_DIR"/*.log
+}
+
+# cluster_test_teardown: after a test: when it failed, what the daemons said.
+cluster_test_teardown() {
+  if test_failed; then cluster_diagnose; fi
 }
 
 agent_start() { cluster_agent_start "$@"; }
@@ -46,17 +50,6 @@ kl_fault() {
   local port
   port=$(sed -n 's#.*server: http://127.0.0.1:\([0-9]*\).*#\1#p' "$KUBECONFIG")
   curl -sf -XPOST -d "$1" "http://127.0.0.1:$port/kube-lite/faults" >/dev/null
-}
-
-# wait_for TRIES CMD...: every 0.1 s until CMD succeeds.
-wait_for() {
-  local tries=$1 i
-  shift
-  for ((i = 0; i < tries; i++)); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 # A Service without a selector, its endpoints written by hand (EndpointSlice and Endpoints).
@@ -86,7 +79,7 @@ Y
 http() { ip netns exec "$NODES_NS_CLIENT" wget -q -t 1 -T 2 -O - "http://$1:8080$2" 2>/dev/null; }
 
 pm_phase() { k get pm "$1" -o jsonpath='{.status.phase}' 2>/dev/null; }
-pm_of() { k get pm -l "ferry.dev/pod=$1" -o jsonpath='{.items[0].metadata.name}' 2>/dev/null; }
+pm_of() { cluster_pm_of "$1"; }
 
 # wait_phase PM PHASE [TRIES]
 wait_phase() {
@@ -144,3 +137,36 @@ migrate() {
 
 # count_on ADDR: the workload's count served there (empty when unreachable).
 count_on() { http "$1" /count; }
+
+# web_pod NAME [MEM]: pod NAME on node-a running the counting web server (MEM MiB, 16 by default).
+web_pod() { pod_on_a "$1" sh -c "workload --mem ${2:-16} & exec httpd -f -p 8080 -h /www"; }
+
+# counting_pod NAME [MEM]: web_pod NAME [MEM]; once it counts, sets src (its
+# address) and before (its count).
+counting_pod() {
+  web_pod "$@"
+  src=$(ip_of "$1")
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  # shellcheck disable=SC2034 # read by the tests
+  before=$(count_on "$src")
+}
+
+# annotate_move POD TARGET: POD annotated ferry.dev/migrate-to=TARGET; once the
+# controller made its PodMigration, sets pm to its name.
+annotate_move() {
+  local pod=$1 # (eval in wait_for sees locals, not $1)
+  k annotate pod "$pod" ferry.dev/migrate-to="$2"
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 50 eval '[ -n "$(pm_of "$pod")" ]'
+  # shellcheck disable=SC2034 # read by the tests
+  pm=$(pm_of "$pod")
+}
+
+# clear_pods [TRIES]: every pod deleted, and gone (their kubelets confirm; TRIES
+# times 0.1 s at the most, 100 by default).
+clear_pods() {
+  k delete pods --all --wait=false >/dev/null 2>&1 || true
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for "${1:-100}" eval '[ -z "$(k get pods -o name 2>/dev/null)" ]'
+}

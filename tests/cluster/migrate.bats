@@ -4,14 +4,8 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() { cluster_up; }
-teardown_file() { cluster_down; }
-teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
-}
-
 @test "ferry.dev/migrate-to=auto: Succeeded, state intact on B, the Service's endpoints follow" {
-  pod_on_a web sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
+  web_pod web
   src=$(ip_of web)
   external_service web-ext "$src"
   # and one with a selector, whose endpoints the endpoints controller keeps
@@ -19,9 +13,7 @@ teardown() {
   wait_for 50 eval '[ "$(k get endpointslice web-kcm -o jsonpath="{.endpoints[0].addresses[0]}")" = "$src" ]'
   wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
   before=$(http "$src" /count)
-  k annotate pod web ferry.dev/migrate-to=auto
-  wait_for 50 eval '[ -n "$(pm_of web)" ]'
-  pm=$(pm_of web)
+  annotate_move web auto
   wait_phase "$pm" Succeeded
   # the count goes on from where it was, at the new pod's address; the old one is silent
   dst=$(target_ip "$pm")

@@ -6,39 +6,17 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() { cluster_up; }
-teardown_file() { cluster_down; }
 teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
+  cluster_test_teardown
   k delete pm --all --wait=false >/dev/null 2>&1 || true
   k delete deploy --all >/dev/null 2>&1 || true
   k delete statefulset --all >/dev/null 2>&1 || true
-  k delete pods --all --wait=false >/dev/null 2>&1 || true
   k uncordon node-b >/dev/null 2>&1 || true
-  wait_for 150 eval '[ -z "$(k get pods -o name 2>/dev/null)" ]'
+  clear_pods 150
 }
 
 # deployment NAME: one replica of the counting web server, started on node-a
-deployment() {
-  local name=$1 # (eval in wait_for sees locals, not $1)
-  k cordon node-b >/dev/null
-  k apply -f - >/dev/null <<Y
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: $1}
-spec:
-  replicas: 1
-  selector: {matchLabels: {app: $1}}
-  template:
-    metadata: {labels: {app: $1}}
-    spec:
-      runtimeClassName: ferry
-      terminationGracePeriodSeconds: 2
-      containers: [{name: main, image: ferry/workload, command: [sh, -c, "workload --mem 16 & exec httpd -f -p 8080 -h /www"]}]
-Y
-  wait_for 200 eval '[ "$(k get pods -l app=$name -o jsonpath="{.items[0].status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
-  k uncordon node-b >/dev/null
-}
+deployment() { cluster_deployment "$1" 16; }
 live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; print(" ".join(p["metadata"]["name"] for p in json.load(sys.stdin)["items"] if not p["metadata"].get("deletionTimestamp")))'; }
 
 @test "a Deployment's pod moves: its ReplicaSet's replacement is restored on the target, one pod, state intact" {
@@ -48,9 +26,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   rs_uid=$(k get rs -l app=dep -o jsonpath='{.items[0].metadata.uid}')
   wait_for 100 eval '[ -n "$(count_on "$src")" ]'
   before=$(count_on "$src")
-  k annotate pod "$src_pod" ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of "$src_pod")" ]'
-  pm=$(pm_of "$src_pod")
+  annotate_move "$src_pod" node-b
   wait_phase "$pm" Succeeded
   target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
   [ "$target" != "$src_pod" ]
@@ -80,9 +56,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   before=$(count_on "$src")
   kubelet_kill b
   kubelet_start b FERRY_CRIU=/nonexistent/criu
-  k annotate pod "$src_pod" ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of "$src_pod")" ]'
-  pm=$(pm_of "$src_pod")
+  annotate_move "$src_pod" node-b
   wait_phase "$pm" RolledBack
   # the source pod runs again, owned and labelled as before; the replicaset's extra pod goes
   wait_for 100 eval '[ "$(live_pods dfail)" = "$src_pod" ]'
@@ -104,8 +78,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
 statefulset() {
   local name=$1
   mkdir -p "$NODES_DIR/shared/$name"
-  k cordon node-b >/dev/null
-  k apply -f - >/dev/null <<Y
+  cluster_apply_on_a "$name" <<Y
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: $name}
@@ -125,8 +98,6 @@ spec:
         volumeMounts: [{name: data, mountPath: /data}]
         command: [sh, -c, "echo started on \$(hostname) >> /data/log; workload --mem 16 & exec httpd -f -p 8080 -h /www"]
 Y
-  wait_for 200 eval '[ "$(k get pod $name-0 -o jsonpath="{.status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
-  k uncordon node-b >/dev/null
 }
 
 @test "a StatefulSet's pod moves under its own name and with its volume: deleted once checkpointed, made again, restored on the target" {
@@ -135,9 +106,7 @@ Y
   uid=$(k get pod db-0 -o jsonpath='{.metadata.uid}')
   wait_for 100 eval '[ -n "$(count_on "$src")" ]'
   before=$(count_on "$src")
-  k annotate pod db-0 ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of db-0)" ]'
-  pm=$(pm_of db-0)
+  annotate_move db-0 node-b
   wait_phase "$pm" Succeeded
   run k get pm "$pm" -o jsonpath='{.status.owner.kind} {.status.targetPod}'
   assert_output "StatefulSet db-0"
@@ -167,9 +136,7 @@ written after the move"
   before=$(count_on "$src")
   kubelet_kill b
   kubelet_start b FERRY_CRIU=/nonexistent/criu
-  k annotate pod sf-0 ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of sf-0)" ]'
-  pm=$(pm_of sf-0)
+  annotate_move sf-0 node-b
   wait_phase "$pm" RolledBack
   run k get pod sf-0 -o jsonpath='{.spec.nodeName} {.metadata.ownerReferences[0].kind}'
   assert_output "node-a StatefulSet"

@@ -25,17 +25,13 @@ teardown_file() {
   "$FERRY_TOP/tests/tools/s3-server.sh" stop "$S3DIR"
 }
 teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || { cluster_diagnose; tail -5 "$S3DIR/server.log"; }
+  cluster_test_teardown
+  if test_failed; then tail -5 "$S3DIR/server.log"; fi
 }
 
 @test "a pod moves through an s3:// store: uploaded by A, downloaded and restored by B's runtime" {
-  pod_on_a cloud sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
-  src=$(ip_of cloud)
-  wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
-  before=$(http "$src" /count)
-  k annotate pod cloud ferry.dev/migrate-to=node-b
-  wait_for 50 eval '[ -n "$(pm_of cloud)" ]'
-  pm=$(pm_of cloud)
+  counting_pod cloud
+  annotate_move cloud node-b
   wait_phase "$pm" Succeeded
   image=$(k get pm "$pm" -o jsonpath='{.status.image}')
   [[ "$image" == s3://cluster-images/ferry/* ]]

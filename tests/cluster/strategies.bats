@@ -11,10 +11,6 @@ setup_file() {
   agent_kill a
   agent_start a --migration-bandwidth 16Mi
 }
-teardown_file() { cluster_down; }
-teardown() {
-  [ -n "${BATS_TEST_COMPLETED:-}" ] || cluster_diagnose
-}
 
 pm_yaml() { # NAME POD STRATEGY
   printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: %s}\nspec: {pod: %s, targetNode: node-b, strategy: %s}\n' "$@"
@@ -23,10 +19,7 @@ pm_yaml() { # NAME POD STRATEGY
 jp() { k get pm "$1" -o jsonpath="$2"; }
 
 @test "postCopy: the pod runs on B while its memory follows; Succeeded once every page arrived" {
-  pod_on_a lazy sh -c 'workload --mem 16 & exec httpd -f -p 8080 -h /www'
-  src=$(ip_of lazy)
-  wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
-  before=$(http "$src" /count)
+  counting_pod lazy
   pm_yaml lazy-1 lazy postCopy | k apply -f -
   wait_phase lazy-1 Succeeded
   run jp lazy-1 '{.status.strategy} {.status.reason}'
@@ -51,7 +44,7 @@ jp() { k get pm "$1" -o jsonpath="$2"; }
 }
 
 @test "postCopy: the target's lazy-pages daemon killed half-way: the target is stopped, the pod runs on A from its freeze" {
-  pod_on_a half sh -c 'workload --mem 128 & exec httpd -f -p 8080 -h /www'
+  web_pod half 128
   src=$(ip_of half)
   wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
   pm_yaml half-1 half postCopy | k apply -f -
@@ -77,7 +70,7 @@ jp() { k get pm "$1" -o jsonpath="$2"; }
 }
 
 @test "preCopy from a MigrationPolicy's default, on nodes without dirty-page tracking: runs as stopAndCopy and says so" {
-  if /opt/ferry/criu/bin/criu check --feature mem_dirty_track >/dev/null 2>&1; then
+  if criu_tracks_dirty_memory; then
     skip "these nodes track dirty memory"
   fi
   printf 'apiVersion: ferry.dev/v1alpha1\nkind: MigrationPolicy\nmetadata: {name: pre}\nspec: {defaultStrategy: preCopy, podSelector: {matchLabels: {app: pre}}}\n' | k apply -f -

@@ -5,16 +5,13 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() {
-  kl_start main --faults
-}
+setup_file() { kl_start main --faults; }
 teardown_file() {
   pkill -f 'kubeclient.*lead' 2>/dev/null || true
   kl_stop main
   kl_stop tls
   kl_stop saved
 }
-setup() { export KUBECONFIG=$KL_KC_main; }
 
 @test "every verb answers as a real API server does" {
   run "$KUBECLIENT" verbs team-a

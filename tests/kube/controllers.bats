@@ -20,7 +20,6 @@ teardown_file() {
   kill -TERM "$(cat "$BATS_FILE_TMPDIR/kcm.pid")" 2>/dev/null || true
   kl_stop main
 }
-setup() { export KUBECONFIG=$KL_KC_main; }
 
 # waits up to 5 s for CMD's output to be WANT
 until_is() {

@@ -1,13 +1,17 @@
 # shellcheck shell=bash
 # kube-lite for a test file: started on 127.0.0.1 (a free port) in setup_file,
 # stopped in teardown_file; kubectl and the C client use the kubeconfig it writes.
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
+# These are the hooks of a test file unless it defines its own: kube-lite "main"
+# for the file, its kubeconfig for every test.
+load ../lib/common
 
-KL_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-export FERRY_BIN=${FERRY_BIN:-$KL_TOP/bin}
 # shellcheck disable=SC2034 # used by the tests
-KUBECLIENT=$KL_TOP/build/tests/tools/kubeclient
+KUBECLIENT=$FERRY_BUILD/tests/tools/kubeclient
+
+setup_file() { kl_start main; }
+teardown_file() { kl_stop main; }
+# shellcheck disable=SC2154 # (kl_start sets KL_KC_main)
+setup() { export KUBECONFIG=$KL_KC_main; }
 
 # kl_start NAME [kube-lite options...]: starts one; sets KL_KC_<NAME> and KL_PID_<NAME>.
 kl_start() {

@@ -3,11 +3,7 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() {
-  kl_start main --faults
-}
-teardown_file() { kl_stop main; }
-setup() { export KUBECONFIG=$KL_KC_main; }
+setup_file() { kl_start main --faults; }
 
 @test "discovery: namespaces, api-resources, raw paths" {
   run k get namespaces -o name
@@ -130,20 +126,18 @@ Y
   assert_success
 }
 
+# ferry_crd PLURAL SCOPE NAMES: a CustomResourceDefinition in group ferry.dev with
+# one version, v1alpha1 (served, stored, a status subresource); NAMES: the rest of
+# its names after the plural; the rest of the version (schema, columns) on stdin.
+ferry_crd() {
+  printf 'apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: %s.ferry.dev}\nspec:\n' "$1"
+  printf '  group: ferry.dev\n  scope: %s\n  names: {plural: %s, %s}\n' "$2" "$1" "$3"
+  printf '  versions:\n  - name: v1alpha1\n    served: true\n    storage: true\n    subresources: {status: {}}\n'
+  cat
+}
+
 @test "custom resources: a CRD, its objects, schema validation, defaults and pruning" {
-  kcreate -f - <<'Y'
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: podmigrations.ferry.dev}
-spec:
-  group: ferry.dev
-  scope: Namespaced
-  names: {plural: podmigrations, singular: podmigration, kind: PodMigration, shortNames: [pm]}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    subresources: {status: {}}
+  ferry_crd podmigrations Namespaced 'singular: podmigration, kind: PodMigration, shortNames: [pm]' <<'Y' | kcreate -f -
     schema:
       openAPIV3Schema:
         type: object
@@ -199,19 +193,7 @@ Y
 }
 
 @test "printer columns: kubectl get shows a CRD's additionalPrinterColumns" {
-  kcreate -f - <<'Y'
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: trips.ferry.dev}
-spec:
-  group: ferry.dev
-  scope: Cluster
-  names: {plural: trips, singular: trip, kind: Trip}
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    subresources: {status: {}}
+  ferry_crd trips Cluster 'singular: trip, kind: Trip' <<'Y' | kcreate -f -
     additionalPrinterColumns:
     - {name: Phase, type: string, jsonPath: .status.phase}
     - {name: Pod, type: string, jsonPath: .spec.pod}

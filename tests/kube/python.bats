@@ -3,9 +3,6 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() { kl_start main; }
-teardown_file() { kl_stop main; }
-
 @test "the Python client lists, creates, selects, patches and watches" {
   # Debian's package is for Debian's python3, not for a python3 earlier in PATH
   run /usr/bin/python3 "$BATS_TEST_DIRNAME/pyclient.py" "$KL_KC_main"

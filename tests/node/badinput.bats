@@ -4,18 +4,12 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-setup_file() { nodes_file_setup; }
-teardown_file() { nodes_cleanup; }
 setup() {
   nodes_reset
   start_on_a steady workload --mem 8
   nodes_wait_count "$A_ROOTFS" 2
 }
-teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
-  umount "$NODES_DIR/ro" 2>/dev/null || true
-  nodes_reset
-}
+teardown() { nodes_teardown umount "$NODES_DIR/ro"; }
 
 # The container on A was never stopped: still running, still counting.
 untouched() {

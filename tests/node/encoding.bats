@@ -13,14 +13,6 @@ setup_file() {
   head -c 32 /dev/urandom > "$OTHER_KEY"
   export KEY OTHER_KEY
 }
-teardown_file() { nodes_cleanup; }
-setup() { nodes_reset; }
-teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
-  nodes_reset
-}
-
-field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1"; }
 
 @test "migrate with zstd and encryption: the store holds only ciphertext, the container moves intact" {
   start_on_a e1 workload --mem 32
@@ -43,11 +35,17 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
   assert_output --regexp 'encoding: +compression zstd, encryption aes-256-gcm, key [0-9a-f]{16}'
 }
 
-@test "an encrypted image is refused without its key or with another key; nothing runs on B; its key restores it" {
-  start_on_a e2 workload --mem 8
+# checkpoint_encrypted ID COMPRESSION: run: an 8 MiB workload ID on A checkpointed
+# into image img-ID, compressed so and encrypted with KEY.
+checkpoint_encrypted() {
+  start_on_a "$1" workload --mem 8
   nodes_wait_count "$A_ROOTFS" 3
-  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-e2 \
-    --compress lz4 --encryption-key-file "$KEY" e2
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image "img-$1" \
+    --compress "$2" --encryption-key-file "$KEY" "$1"
+}
+
+@test "an encrypted image is refused without its key or with another key; nothing runs on B; its key restores it" {
+  checkpoint_encrypted e2 lz4
   assert_success
   bundle_on_b e2
   restore_b() { agent b restore --root "$(nodes_root b)" --store "dir://$NODES_STORE" --image img-e2 --bundle "$B_BUNDLE" "$@"; }
@@ -66,10 +64,7 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
 }
 
 @test "an altered encrypted file is refused before decoding" {
-  start_on_a e3 workload --mem 8
-  nodes_wait_count "$A_ROOTFS" 3
-  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-e3 \
-    --compress zstd --encryption-key-file "$KEY" e3
+  checkpoint_encrypted e3 zstd
   assert_success
   f=$(find "$NODES_STORE/img-e3/criu" -name 'pages-*.img' | head -1)
   printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc status=none

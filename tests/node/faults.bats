@@ -4,14 +4,7 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-setup_file() { nodes_file_setup; }
-teardown_file() { nodes_cleanup; }
-setup() { nodes_reset; }
-teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
-  umount "$NODES_DIR/small" 2>/dev/null || true
-  nodes_reset
-}
+teardown() { nodes_teardown umount "$NODES_DIR/small"; }
 
 # Makes a good image of a running container on A (A keeps running).
 good_image() { # ID IMAGE

@@ -2,21 +2,34 @@
 # Shared by the node tests: two nodes and a client in network namespaces (from
 # scripts/lib/nodes.sh), real runc and CRIU, one shared store. Each file gets its
 # nodes in setup_file; every test starts from empty nodes (teardown resets them).
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
+# These are the hooks of a test file unless it defines its own (calling these).
+load ../lib/common
 
-FERRY_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-export FERRY_BIN=${FERRY_BIN:-$FERRY_TOP/bin}
 AGENT=$FERRY_BIN/ferry-agent
 # shellcheck source=scripts/lib/nodes.sh
 source "$FERRY_TOP/scripts/lib/nodes.sh"
+
+setup_file() { nodes_file_setup; }
+teardown_file() { nodes_cleanup; }
+setup() { nodes_reset; }
+# shellcheck disable=SC2119 # (the files with more to clean up pass it)
+teardown() { nodes_teardown; }
 
 nodes_file_setup() {
   export NODES_TAG="t$$"
   export NODES_NET=10.231.7
   nodes_setup "$BATS_FILE_TMPDIR/nodes"
-  export NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET \
-    NODES_ADDR_A NODES_ADDR_B NODES_ADDR_CLIENT
+  nodes_export
+}
+
+# nodes_teardown [CMD...]: after a test: when it failed, what ferry-agent and CRIU
+# said; then CMD (what the file's tests may leave behind; its failure ignored);
+# then empty nodes.
+# shellcheck disable=SC2120 # (the test files pass CMD)
+nodes_teardown() {
+  if test_failed; then diagnose; fi
+  if [ $# -gt 0 ]; then "$@" 2>/dev/null || true; fi
+  nodes_reset
 }
 
 # Everything a test made on the nodes goes; the namespaces stay for the next test.
@@ -105,6 +118,9 @@ containers_on() { runc --root "$(nodes_root "$1")" list -q | grep -c . || true; 
 
 # from_client ADDR PATH: an HTTP GET from the client namespace.
 from_client() { ip netns exec "$NODES_NS_CLIENT" curl -sf -m 3 "http://$1:8080/$2"; }
+
+# field JSON EXPR: a Python expression over the agent's JSON answer r.
+field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1"; }
 
 migrate_args() { # ID IMAGE
   echo --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image "$2" --to-root "$(nodes_root b)" \

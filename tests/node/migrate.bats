@@ -4,14 +4,7 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-setup_file() { nodes_file_setup; }
-teardown_file() { nodes_cleanup; }
-setup() { nodes_reset; }
-teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
-  pkill -f 'sleep 99999' 2>/dev/null || true
-  nodes_reset
-}
+teardown() { nodes_teardown pkill -f 'sleep 99999'; }
 
 @test "check: CRIU 4.2, runc, and a passing checkpoint/restore self-test" {
   run agent a check

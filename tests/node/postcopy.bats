@@ -6,15 +6,8 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-setup_file() { nodes_file_setup; }
-teardown_file() { nodes_cleanup; }
-setup() { nodes_reset; }
-teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
-  # a test that failed half-way may leave CRIU or the relay behind
-  pkill -f 'lazy-pages --images-dir' 2>/dev/null || true
-  nodes_reset
-}
+# a test that failed half-way may leave CRIU or the relay behind
+teardown() { nodes_teardown pkill -f 'lazy-pages --images-dir'; }
 
 postcopy_args() { # ID IMAGE EXTRA...
   local id=$1 img=$2
@@ -37,15 +30,27 @@ migrate_slowly() {
   return 1
 }
 
-# field JSON EXPR: a Python expression over the agent's JSON answer r.
-field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1"; }
+# postcopy_killed ID PATTERN: a 128 MiB workload ID on A moved by migrate_slowly
+# (8 MiB/s: 16 s for the memory, so the transfer is surely under way when it
+# dies), the process matching PATTERN killed; sets MIGRATION_RC to the
+# migration's exit status and shows its answer.
+postcopy_killed() {
+  start_on_a "$1" workload --mem 128
+  nodes_wait_count "$A_ROOTFS" 3
+  bundle_on_b "$1-b"
+  migrate_slowly "$1"
+  pkill -KILL -f "$2"
+  MIGRATION_RC=0
+  wait "$MIGRATION" || MIGRATION_RC=$?
+  cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+}
 
 @test "check: says which strategies this node can run and why not" {
   run --separate-stderr agent a --json check
   assert_success
   [ "$(field "$output" 'r["strategies"]["stopAndCopy"]')" = ok ]
   [ "$(field "$output" 'r["strategies"]["postCopy"]')" = ok ]
-  if "${FERRY_CRIU:-/opt/ferry/criu/bin/criu}" check --feature mem_dirty_track >/dev/null 2>&1; then
+  if criu_tracks_dirty_memory; then
     [ "$(field "$output" 'r["strategies"]["preCopy"]')" = ok ]
   else
     [[ "$(field "$output" 'r["strategies"]["preCopy"]')" == *"soft-dirty"*"run as stopAndCopy"* ]]
@@ -84,16 +89,8 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
 }
 
 @test "postCopy: the page transfer killed half-way: the target is removed, the source runs on from the freeze" {
-  start_on_a pc2 workload --mem 128
-  nodes_wait_count "$A_ROOTFS" 3
-  bundle_on_b pc2-b
-  # a slow link (8 MiB/s: 16 s for the memory) so the transfer is surely under way when it dies
-  migrate_slowly pc2
-  pkill -KILL -f 'lazy-pages --images-dir'
-  local rc=0
-  wait "$MIGRATION" || rc=$?
-  cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
-  [ "$rc" -eq 3 ]
+  postcopy_killed pc2 'lazy-pages --images-dir'
+  [ "$MIGRATION_RC" -eq 3 ]
   run cat "$BATS_TEST_TMPDIR/out"
   [ "$(field "$output" 'r["outcome"]')" = rolled-back ]
   assert_output --partial "criu lazy-pages failed"
@@ -107,15 +104,8 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
 }
 
 @test "postCopy: the source's page server killed half-way: the target is removed, the source is thawed" {
-  start_on_a pc3 workload --mem 128
-  nodes_wait_count "$A_ROOTFS" 3
-  bundle_on_b pc3-b
-  migrate_slowly pc3
-  pkill -KILL -f 'criu: dump'
-  local rc=0
-  wait "$MIGRATION" || rc=$?
-  cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
-  [ "$rc" -eq 3 ]
+  postcopy_killed pc3 'criu: dump'
+  [ "$MIGRATION_RC" -eq 3 ]
   [ "$(containers_on b)" -eq 0 ]
   [ "$(state_of a pc3)" = running ]
   now=$(count_in "$A_ROOTFS")
@@ -152,7 +142,7 @@ field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1
 }
 
 @test "preCopy without soft-dirty tracking: says so and moves the container by stopAndCopy" {
-  if "${FERRY_CRIU:-/opt/ferry/criu/bin/criu}" check --feature mem_dirty_track >/dev/null 2>&1; then
+  if criu_tracks_dirty_memory; then
     skip "this kernel tracks dirty memory"
   fi
   start_on_a pre1 workload --mem 16

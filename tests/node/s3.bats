@@ -23,8 +23,8 @@ setup() {
   rm -rf "$S3DIR"/cache-*
 }
 teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && { diagnose; tail -5 "$S3DIR/server.log"; }
-  nodes_reset
+  nodes_teardown
+  if test_failed; then tail -5 "$S3DIR/server.log"; fi
 }
 
 # on NODE ARGS...: ferry-agent on that node, with its own local copies of S3 images

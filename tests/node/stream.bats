@@ -5,19 +5,11 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 
-setup_file() { nodes_file_setup; }
-teardown_file() { nodes_cleanup; }
 setup() {
   nodes_reset
   rm -rf "$NODES_DIR"/{a,b}/images
   mkdir -p "$NODES_DIR"/{a,b}/images
 }
-teardown() {
-  [ -z "${BATS_TEST_COMPLETED:-}" ] && diagnose
-  nodes_reset
-}
-
-field() { python3 -c "import json,sys; r=json.loads(sys.argv[1]); print($2)" "$1"; }
 
 direct_args() { # ID IMAGE
   echo --root "$(nodes_root a)" --store "dir://$NODES_DIR/a/images" --to-store "dir://$NODES_DIR/b/images" \

@@ -4,24 +4,7 @@
 # delete --force. A plain container behaves as under runc; a container whose pod
 # asks to be restored (and was admitted) comes back from a Ferry image.
 bats_require_minimum_version 1.5.0
-load /usr/lib/bats/bats-support/load
-load /usr/lib/bats/bats-assert/load
-
-FERRY_TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
-export FERRY_BIN=${FERRY_BIN:-$FERRY_TOP/bin}
-# shellcheck source=scripts/lib/nodes.sh
-source "$FERRY_TOP/scripts/lib/nodes.sh"
-
-setup_file() {
-  export NODES_TAG="r$$" NODES_NET=10.231.6
-  nodes_setup "$BATS_FILE_TMPDIR/nodes"
-  export NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET NODES_ADDR_A NODES_ADDR_B
-}
-teardown_file() { nodes_cleanup; }
-setup() {
-  export FERRY_RUNC_STATE=$BATS_TEST_TMPDIR/state FERRY_ADMISSION_DIR=$BATS_TEST_TMPDIR/admitted
-  LOG=$BATS_TEST_TMPDIR/runc.log
-}
+load helpers
 
 # shim ROOT ARGS...: as the shim calls the runtime: the container's stdio are
 # pipes the shim drains (the drains must not hold bats' own output open)

@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "runtime/criu.h"
-#include "daemon.h"
+#include "daemon/daemon.h"
 #include "engine.h"
 #include "base/log.h"
 #include "image/manifest.h"

@@ -1,3 +1,4 @@
+/* The agent's HTTP endpoints and Prometheus counters (see metrics.h). */
 #include "metrics.h"
 
 #include <arpa/inet.h>

@@ -1,0 +1,157 @@
+/* `ferry-agent daemon`: the node side of PodMigrations. Watches the ones whose
+ * source or target is this node and does this node's part with the engine,
+ * each step in a child process (`ferry-agent --json checkpoint|restore`) whose
+ * answer is kept in STATE_DIR/ops, so a restarted daemon finds out how a step
+ * it started ended. Renews the node's agent Lease with its load, and serves
+ * /healthz, /readyz and /metrics.
+ *
+ * This node's part of each PodMigration (see lib/api/podmigration.h for the phases):
+ *
+ *   source (source.c): Scheduled -> Checkpointing (child: checkpoint) -> Transferring
+ *           RollingBack -> (container running? unlock; else child: restore here) -> RolledBack
+ *   target (target.c): Transferring -> admit the restore, bind the target pod here -> Restoring;
+ *           the kubelet runs the pod, ferry-runc restores it -> Restored=True (the controller finishes)
+ *           RollingBack -> admission withdrawn, target pod deleted and gone -> TargetReleased=True
+ * Before the freeze the source records the container as departed, so
+ * ferry-runc refuses the kubelet's restart of it; a rollback removes that.
+ *
+ * A phase change is written (conditionally) before the step starts, so a
+ * second agent or a restarted one never starts it twice; a step whose child
+ * died without an answer is treated as interrupted: the workload is made to
+ * run on the source again.
+ *
+ * The files: loop.c (options, start-up, the loop, the work queue), ops.c (steps
+ * as child processes), source.c, target.c, status.c (reading a migration and
+ * writing its status), node.c (the node's Lease and load), metrics.c. */
+#ifndef FERRY_AGENT_DAEMON_H
+#define FERRY_AGENT_DAEMON_H
+
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "api/podmigration.h"
+#include "base/error.h"
+#include "runtime/runc.h"
+
+struct daemon_globals {
+  const char *criu, *runc, *work_dir, *node;
+};
+
+/* The `daemon` command (agent/main.c): argv after the global options. */
+int agent_daemon(const struct daemon_globals *g, int argc, char **argv);
+
+/* How long a step waits before its migration is looked at again (ms). */
+enum {
+  REQUEUE_CHILD_POLL_MS = 300,             /* a step's child process runs: look for its answer */
+  REQUEUE_CHILD_STOP_MS = 300,             /* a child was asked to stop (SIGTERM): look whether it has */
+  REQUEUE_ADMIT_POLL_MS = 300,             /* Transferring on the target: the image, the pages daemon, the bind */
+  REQUEUE_NEW_POD_MS = 300,                /* a StatefulSet's rollback: its new pod to come, be bound, run */
+  REQUEUE_TARGET_RELEASE_MS = 1000,        /* a source rollback from Restoring: the target to hold no copy */
+  REQUEUE_POSTCOPY_RELEASE_MS = 500,       /* the same, before the post-copy checkpoint step is stopped */
+  REQUEUE_RESTORE_POLL_MS = 500,           /* Restoring: the kubelet to run the target pod */
+  REQUEUE_RESTORE_FAILED_RELEASE_MS = 200, /* a failed restore: the target pod to be gone */
+  REQUEUE_ROLLBACK_RELEASE_MS = 300,       /* a rollback: the target pod to be gone */
+  REQUEUE_PAGES_POLL_MS = 500,             /* post-copy, restored: the last page to arrive */
+};
+
+enum {
+  DAEMON_MAX_CHILDREN = 16,   /* steps whose exit the daemon watches for at once */
+  RUNC_TIMEOUT_MS = 30000,    /* the daemon's own runc calls (state, resume, kill) */
+};
+/* --timeout of the steps (seconds): a post-copy source serves its memory, and
+ * the target's pages step fetches it, for up to a day; a direct transfer of
+ * the image gets ten minutes. */
+#define STEP_PAGES_TIMEOUT_S "86400"
+#define STEP_TRANSFER_TIMEOUT_S "600"
+
+struct daemon {
+  const struct daemon_globals *g;
+  const char *kubeconfig, *store, *runc_root, *state_dir, *admission_dir, *ns, *metrics_listen;
+  const char *bandwidth;   /* post-copy pages from this node: bytes/s quantity, NULL for no limit */
+  const char *compress;    /* images written compressed: zstd, lz4 (NULL: not) */
+  const char *key_file;    /* images encrypted with this key (a mounted Secret; NULL: not) */
+  char *migration_address; /* where this node serves post-copy pages (its InternalIP by default) */
+  int lease_seconds;
+  char self[PATH_MAX];
+  struct ferry_kube *kube;
+  struct ferry_informers *inf;
+  struct ferry_informer *pms, *pods; /* every PodMigration; the pods bound to this node */
+  struct queue *q;
+  struct ferry_recorder *rec;
+  struct metrics *m;
+  unsigned long long cpu_busy, cpu_total; /* /proc/stat at the last report */
+  int ops;                                 /* steps started and not yet answered */
+  struct {
+    pid_t pid;
+    char *key;
+  } children[DAEMON_MAX_CHILDREN]; /* our running steps: their exit wakes their migration at once */
+};
+
+/* ---------- the two sides: one pass over a migration of this node ---------- */
+
+/* Each does what the migration's phase asks of this node and returns; *requeue_ms
+ * (set when there is more to do): when to look again. -1 on error (retried). */
+int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err);
+int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err);
+
+/* target.c, for the source's rollback into a StatefulSet's new pod. */
+int bind_pod_here(struct daemon *d, const char *ns, const char *name, ferry_error *err);
+const char *target_failure(json_object *pod);
+
+/* ---------- ops.c: steps as child processes ---------- */
+
+enum op_state { OP_NONE, OP_RUNNING, OP_DONE, OP_DIED };
+
+/* STATE_DIR/ops/UID.STEP.EXT (caller frees). */
+char *op_path(struct daemon *d, const char *uid, const char *step, const char *ext);
+/* How the step stands; *result: its answer when OP_DONE (caller puts). */
+enum op_state op_check(struct daemon *d, const char *uid, const char *step, json_object **result);
+/* The step's answer is taken: its files go. */
+void op_clear(struct daemon *d, const char *uid, const char *step);
+int op_start(struct daemon *d, json_object *pm, const char *step, char *const *args, ferry_error *err);
+int op_stop(struct daemon *d, json_object *pm, const char *step);
+/* An op's small JSON side file (ready); NULL when not there. */
+json_object *op_side(struct daemon *d, json_object *pm, const char *step, const char *ext);
+pid_t child_pid(struct daemon *d, json_object *pm, const char *step);
+/* The answer's exit code is 0. */
+int op_ok(enum op_state s, json_object *res);
+/* The answer's message, or fallback when the step ended without one. */
+const char *op_message(json_object *res, const char *fallback);
+void reap(struct daemon *d);
+int children_running(const struct daemon *d);
+void children_free(struct daemon *d);
+
+/* A step's arguments: how this node stores images, the PodMigration's CRIU options. */
+void add_codec(struct daemon *d, char **args, int *n, int writing);
+void add_flags(json_object *pm, char **args, int *n);
+struct ferry_runc runc_for(struct daemon *d);
+
+/* ---------- status.c: this node's view of a migration ---------- */
+
+const char *container_id(json_object *pm);
+const char *container_name(json_object *pm);
+char *image_name(json_object *pm);
+/* The part of an image reference after its last '/'. */
+const char *image_base(const char *image);
+/* "NAMESPACE/NAME" of the migration (caller frees). */
+char *pm_ref(json_object *pm);
+int is_postcopy(json_object *pm);
+int is_precopy(json_object *pm);
+/* "ADDR:0" or "[ADDR]:0": a port of this node's migration address (caller frees). */
+char *migration_listen(struct daemon *d);
+/* Writes the patch (taken) conditionally. */
+int write_pm(struct daemon *d, json_object *pm, json_object *patch, ferry_error *err);
+void rollback_from(json_object *patch, enum pm_phase from);
+void set_container_field(json_object *patch, json_object *pm, const char *key, const char *value);
+/* keys: pairs of (the answer's timings key, the status timings key). */
+void timings_into(json_object *patch, json_object *pm, json_object *result, const char *const *keys, size_t n);
+void format_ms(int64_t ms, char *buf, size_t len);
+
+/* ---------- node.c: the node ---------- */
+
+int renew_lease(struct daemon *d, ferry_error *err);
+char *node_internal_ip(struct daemon *d);
+
+#endif

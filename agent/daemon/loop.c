@@ -1,0 +1,330 @@
+/* `ferry-agent daemon`: its options, its start-up, and the loop: the informers
+ * put a migration of this node on the work queue when it (or its target pod)
+ * changes, or when one of its steps' child process ends; step() hands it to
+ * this node's side (source.c, target.c), which asks to look again later while
+ * there is more to do. The loop also renews the node's agent Lease. */
+#include "daemon.h"
+
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/admission.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/signals.h"
+#include "base/util.h"
+#include "image/codec.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "kube/kube.h"
+#include "kube/queue.h"
+#include "metrics.h"
+#include "runtime/relay.h"
+
+enum {
+  QUEUE_BASE_DELAY_MS = 50,    /* a failed step's first retry; it doubles each time */
+  QUEUE_MAX_DELAY_MS = 30000,  /* ... up to this */
+  LEASE_RETRY_MS = 2000,       /* a failed Lease renewal is tried again this soon */
+  LOOP_CHILD_WAIT_MS = 20,     /* a step's end is noticed within this while one runs */
+  LOOP_IDLE_WAIT_MS = 200,     /* the longest the informers run before the loop looks around */
+  DEFAULT_LEASE_SECONDS = 40,
+  MIN_LEASE_SECONDS = 3,
+};
+
+/* ---------- the informers' handlers: the work queue ---------- */
+
+static void enqueue(void *ctx, json_object *pm)
+{
+  struct daemon *d = ctx;
+  const char *s = ferry_kube_str(pm, "status.sourceNode") ?: "", *t = ferry_kube_str(pm, "status.targetNode") ?: "";
+  if (strcmp(s, d->g->node) != 0 && strcmp(t, d->g->node) != 0)
+    return;
+  cleanup_free char *key = pm_ref(pm);
+  queue_add(d->q, key, ferry_now_mono_ms());
+}
+static void enqueue_upd(void *ctx, json_object *old, json_object *pm) { (void)old; enqueue(ctx, pm); }
+
+/* A pod of this node changed: the migration it is the target of looks again. */
+static void pod_changed(void *ctx, json_object *pod)
+{
+  struct daemon *d = ctx;
+  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  const char *ref = v ? json_object_get_string(v) : NULL;
+  if (ref && strchr(ref, '/'))
+    queue_add(d->q, ref, ferry_now_mono_ms());
+}
+static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
+
+/* One pass over the migration NAMESPACE/NAME: this node's source side, then its target side. */
+static int step(struct daemon *d, const char *key, int64_t *requeue_ms, ferry_error *err)
+{
+  char ns[256];
+  const char *slash = strchr(key, '/');
+  if (!slash || (size_t)(slash - key) >= sizeof ns)
+    return 0;
+  memcpy(ns, key, (size_t)(slash - key));
+  ns[slash - key] = '\0';
+  json_object *found = ferry_informer_get(d->pms, ns, slash + 1);
+  if (!found)
+    return 0;
+  cleanup_json json_object *pm = json_object_get(found); /* the cache may change under a long step */
+  int rc = 0;
+  if (!strcmp(ferry_kube_str(pm, "status.sourceNode") ?: "", d->g->node))
+    rc = source_step(d, pm, requeue_ms, err);
+  if (rc == 0 && !strcmp(ferry_kube_str(pm, "status.targetNode") ?: "", d->g->node)) {
+    int64_t again = 0;
+    rc = target_step(d, pm, &again, err);
+    if (again && (!*requeue_ms || again < *requeue_ms))
+      *requeue_ms = again;
+  }
+  return rc;
+}
+
+/* ---------- options ---------- */
+
+static void usage(FILE *f)
+{
+  fputs("usage: ferry-agent [--node NAME ...] daemon --store URL --runc-root DIR [--kubeconfig FILE]\n"
+        "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
+        "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
+        "  --runc-root:     the runtime's state root of this node's pod containers\n"
+        "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
+        "  --migration-address: where other nodes fetch post-copy memory from (default: the Node's InternalIP)\n"
+        "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n"
+        "  --image-compression zstd|lz4[:LEVEL], --encryption-key-file FILE: how images are stored (every\n"
+        "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n",
+        f);
+}
+
+/* --image-compression (o 'C') or --encryption-key-file ('K'), checked now. */
+static int codec_option(struct daemon *d, int o, const char *arg)
+{
+  struct ferry_codec c = { 0 };
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  if ((o == 'C' ? ferry_codec_parse_compression(arg, &c, &e) : ferry_codec_load_key(arg, &c, &e)) < 0) {
+    fprintf(stderr, "ferry-agent daemon: %s\n", ferry_error_msg(&e));
+    return -1;
+  }
+  if (o == 'C')
+    d->compress = c.comp == FERRY_COMP_NONE ? NULL : arg;
+  else
+    d->key_file = arg;
+  OPENSSL_cleanse(&c, sizeof c);
+  return 0;
+}
+
+static int bandwidth_option(struct daemon *d, const char *arg)
+{
+  uint64_t bps;
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  if (ferry_relay_parse_bandwidth(arg, &bps, &e) < 0) {
+    fprintf(stderr, "ferry-agent daemon: --migration-%s\n", ferry_error_msg(&e));
+    return -1;
+  }
+  d->bandwidth = arg;
+  return 0;
+}
+
+/* 1 when the daemon is to run; otherwise *code is the exit code (help, a bad option). */
+static int parse_options(struct daemon *d, int argc, char **argv, int *code)
+{
+  static const struct option opts[] = {
+    { "kubeconfig", required_argument, NULL, 'k' }, { "store", required_argument, NULL, 's' },
+    { "runc-root", required_argument, NULL, 'r' },  { "state-dir", required_argument, NULL, 'S' },
+    { "namespace", required_argument, NULL, 'n' },  { "metrics-listen", required_argument, NULL, 'm' },
+    { "admission-dir", required_argument, NULL, 'a' }, { "lease-seconds", required_argument, NULL, 'l' },
+    { "migration-address", required_argument, NULL, 'A' }, { "migration-bandwidth", required_argument, NULL, 'B' },
+    { "image-compression", required_argument, NULL, 'C' }, { "encryption-key-file", required_argument, NULL, 'K' },
+    { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
+  };
+  d->state_dir = "/var/lib/ferry";
+  d->ns = "ferry-system";
+  d->metrics_listen = "0.0.0.0:9470";
+  d->lease_seconds = DEFAULT_LEASE_SECONDS;
+  d->admission_dir = FERRY_ADMISSION_DIR;
+  *code = 2;
+  optind = 0;
+  int o;
+  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+    switch (o) {
+    case 'k': d->kubeconfig = optarg; break;
+    case 's': d->store = optarg; break;
+    case 'r': d->runc_root = optarg; break;
+    case 'S': d->state_dir = optarg; break;
+    case 'n': d->ns = optarg; break;
+    case 'm': d->metrics_listen = optarg; break;
+    case 'a': d->admission_dir = optarg; break;
+    case 'l': d->lease_seconds = atoi(optarg); break;
+    case 'A':
+      free(d->migration_address);
+      d->migration_address = ferry_strdup(optarg);
+      break;
+    case 'C':
+    case 'K':
+      if (codec_option(d, o, optarg) < 0)
+        return 0;
+      break;
+    case 'B':
+      if (bandwidth_option(d, optarg) < 0)
+        return 0;
+      break;
+    case 'h': usage(stdout); *code = 0; return 0;
+    default: usage(stderr); return 0;
+    }
+  }
+  if (optind != argc || !d->store || !d->runc_root || d->lease_seconds < MIN_LEASE_SECONDS) {
+    fprintf(stderr, "ferry-agent daemon: --store and --runc-root are required\n");
+    usage(stderr);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---------- start-up ---------- */
+
+/* This binary's path, which the steps run as. */
+static int find_self(struct daemon *d)
+{
+  ssize_t n = readlink("/proc/self/exe", d->self, sizeof d->self - 1);
+  if (n <= 0) {
+    log_error("readlink /proc/self/exe: %m");
+    return -1;
+  }
+  d->self[n] = '\0';
+  return 0;
+}
+
+/* The state directories, the API client and the informers, the metrics endpoint,
+ * the work queue and the event recorder; the migration address. */
+static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_error *err)
+{
+  const struct daemon_globals *g = d->g;
+  ferry_kube_global_init();
+  int port = 0;
+  cleanup_free char *ops = ferry_asprintf("%s/ops", d->state_dir);
+  cleanup_free char *fs = ferry_asprintf("spec.nodeName=%s", g->node);
+  if (ferry_mkdir_p(ops, 0700, err) < 0 || ferry_mkdir_p(d->admission_dir, 0700, err) < 0 ||
+      ferry_mkdir_p(g->work_dir, 0700, err) < 0 || ferry_kube_config_auto(d->kubeconfig, NULL, cfg, err) < 0 ||
+      ferry_kube_open(cfg, &d->kube, err) < 0 || ferry_informers_new(cfg, &d->inf, err) < 0 ||
+      metrics_start(d->metrics_listen, g->node, &d->m, &port, err) < 0) {
+    log_error("daemon: %s", ferry_error_msg(err));
+    return -1;
+  }
+  d->q = queue_new(QUEUE_BASE_DELAY_MS, QUEUE_MAX_DELAY_MS);
+  d->rec = ferry_recorder_new(d->kube, "ferry-agent", g->node);
+  struct ferry_informer_handlers h = { enqueue, enqueue_upd, NULL, d }, hp = { pod_changed, pod_updated, NULL, d };
+  if (!d->q || !d->rec || ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d->pms, err) < 0 ||
+      ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, fs, &hp, &d->pods, err) < 0) {
+    log_error("daemon: %s", ferry_error_msg(err));
+    return -1;
+  }
+  if (!d->migration_address)
+    d->migration_address = node_internal_ip(d);
+  log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d, post-copy memory served on %s",
+           g->node, d->store, d->runc_root, port, d->migration_address ? d->migration_address : "(no InternalIP: none)");
+  return 0;
+}
+
+static void daemon_free(struct daemon *d, struct ferry_kube_config *cfg)
+{
+  metrics_stop(d->m);
+  ferry_recorder_free(d->rec);
+  queue_free(d->q);
+  ferry_informers_free(d->inf);
+  ferry_kube_close(d->kube);
+  ferry_kube_config_free(cfg);
+  children_free(d);
+  free(d->migration_address);
+}
+
+/* ---------- the loop ---------- */
+
+/* Renews the agent Lease when it is due; *last_ok: when it last was. */
+static void lease_tick(struct daemon *d, int64_t now, int64_t *next, int64_t *last_ok)
+{
+  if (now < *next)
+    return;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (renew_lease(d, &err) < 0) {
+    log_warn("renewing the agent lease: %s", ferry_error_msg(&err));
+    *next = now + LEASE_RETRY_MS;
+  } else {
+    *last_ok = now;
+    *next = now + d->lease_seconds * 1000 / 4;
+  }
+}
+
+/* Steps the migration key; a failure is retried with backoff, more to do is looked at after the step's delay. */
+static void work(struct daemon *d, const char *key)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  int64_t again = 0;
+  if (step(d, key, &again, &err) < 0) {
+    int64_t delay = queue_add_rate_limited(d->q, key, ferry_now_mono_ms());
+    log_warn("%s: %s (retry in %lld ms)", key, ferry_error_msg(&err), (long long)delay);
+    return;
+  }
+  queue_forget(d->q, key);
+  if (again)
+    queue_add_after(d->q, key, ferry_now_mono_ms(), again);
+}
+
+/* Until SIGTERM/SIGINT: children reaped, the Lease renewed, readiness told, one
+ * migration stepped per pass, the informers run in between. */
+static int daemon_loop(struct daemon *d, ferry_error *err)
+{
+  int64_t next_lease = 0, last_lease_ok = 0;
+  int rc = 0;
+  while (!ferry_stopping) {
+    reap(d);
+    int64_t now = ferry_now_mono_ms();
+    lease_tick(d, now, &next_lease, &last_lease_ok);
+    int synced = ferry_informer_synced(d->pms) && ferry_informer_synced(d->pods), lease_ok = last_lease_ok && now - last_lease_ok < d->lease_seconds * 1000;
+    metrics_set_ready(d->m, synced && lease_ok, !synced ? "PodMigrations not listed yet" : "the agent Lease is not renewed");
+    int64_t wait = -1;
+    cleanup_free char *key = synced ? queue_pop(d->q, ferry_now_mono_ms(), &wait) : NULL;
+    if (key) {
+      work(d, key);
+      continue;
+    }
+    long cap = children_running(d) ? LOOP_CHILD_WAIT_MS : LOOP_IDLE_WAIT_MS;
+    long timeout = wait >= 0 && wait < cap ? (long)wait : cap;
+    if (ferry_informers_run(d->inf, timeout, err) < 0) {
+      log_error("informers: %s", ferry_error_msg(err));
+      rc = 1;
+      break;
+    }
+  }
+  log_info("ferry-agent daemon stopped (steps still running go on; their answers are picked up at the next start)");
+  return rc;
+}
+
+int agent_daemon(const struct daemon_globals *g, int argc, char **argv)
+{
+  struct daemon d;
+  memset(&d, 0, sizeof d);
+  d.g = g;
+  int code;
+  if (!parse_options(&d, argc, argv, &code)) {
+    free(d.migration_address);
+    return code;
+  }
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (find_self(&d) < 0 || ferry_catch_stop_signals(&err) < 0) {
+    if (err.msg)
+      log_error("%s", ferry_error_msg(&err));
+    free(d.migration_address);
+    return 1;
+  }
+  struct ferry_kube_config cfg;
+  memset(&cfg, 0, sizeof cfg);
+  int rc = 1;
+  if (daemon_start(&d, &cfg, &err) == 0)
+    rc = daemon_loop(&d, &err);
+  daemon_free(&d, &cfg);
+  return rc;
+}

@@ -1,0 +1,490 @@
+/* The agent daemon's steps (agent/daemon/source.c, target.c) against the fake
+ * API server: given a PodMigration's status and the pods in the informer
+ * caches, which status writes, events and API calls follow. Steps that run
+ * runc or CRIU in a child process are left out, or only the write before the
+ * child is checked; a finished step's answer is put in its ops files as the
+ * child would leave it. The runtime is a script that answers `runc state`. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "api/admission.h"
+#include "api/podmigration.h"
+#include "base/cleanup.h"
+#include "daemon/daemon.h"
+#include "fake_api.h"
+#include "kube/events.h"
+#include "kube/informer.h"
+#include "testutil.h"
+
+#define NODE "node-a"
+
+struct fixture {
+  struct fake_api *f;
+  struct daemon_globals g;
+  struct daemon d;
+  char *dir, *state, *adm, *store, *runc_root, *runc, *work;
+};
+
+/* `runc state` answers: the container runs (state "running"), or there is none. */
+static const char *RUNC_RUNNING =
+    "#!/bin/sh\n"
+    "for a; do id=$a; done\n"
+    "echo '{\"id\":\"'$id'\",\"pid\":999999999,\"status\":\"running\",\"bundle\":\"/run/b\"}'\n";
+static const char *RUNC_GONE = "#!/bin/sh\necho 'container does not exist' >&2\nexit 1\n";
+
+static void fake_runc(struct fixture *x, const char *script)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_write_file(x->runc, script, strlen(script), &err), 0);
+  assert_int_equal(chmod(x->runc, 0700), 0);
+}
+
+static int setup(void **state)
+{
+  struct fixture *x = calloc(1, sizeof *x);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  x->dir = tu_mkdtemp();
+  x->state = ferry_path_join(x->dir, "state");
+  x->adm = ferry_path_join(x->dir, "admission");
+  x->store = ferry_path_join(x->dir, "store");
+  x->runc_root = ferry_path_join(x->dir, "runc");
+  x->runc = ferry_path_join(x->dir, "runc.sh");
+  x->work = ferry_path_join(x->dir, "work");
+  cleanup_free char *ops = ferry_path_join(x->state, "ops");
+  assert_int_equal(ferry_mkdir_p(ops, 0700, &err), 0);
+  assert_int_equal(ferry_mkdir_p(x->adm, 0700, &err), 0);
+  fake_runc(x, RUNC_GONE);
+  x->g = (struct daemon_globals){ .criu = "criu", .runc = x->runc, .work_dir = x->work, .node = NODE };
+  x->f = fake_api_new();
+  struct daemon *d = &x->d;
+  d->g = &x->g;
+  d->store = x->store;
+  d->runc_root = x->runc_root;
+  d->state_dir = x->state;
+  d->admission_dir = x->adm;
+  d->ns = "ferry-system";
+  d->lease_seconds = 40;
+  snprintf(d->self, sizeof d->self, "/bin/true"); /* a step's child, should one start, does nothing */
+  d->kube = fake_api_kube(x->f);
+  d->inf = fake_api_informers(x->f);
+  d->rec = ferry_recorder_new(d->kube, "ferry-agent", NODE);
+  assert_int_equal(ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, NULL, &d->pms, &err), 0);
+  assert_int_equal(ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, "spec.nodeName=" NODE, NULL, &d->pods, &err), 0);
+  *state = x;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct fixture *x = *state;
+  ferry_recorder_free(x->d.rec);
+  ferry_informers_free(x->d.inf);
+  children_free(&x->d);
+  free(x->d.migration_address);
+  fake_api_free(x->f);
+  free(x->state);
+  free(x->adm);
+  free(x->store);
+  free(x->runc_root);
+  free(x->runc);
+  free(x->work);
+  tu_rm(x->dir);
+  free(x);
+  return 0;
+}
+
+/* Stores the PodMigration default/pm with this status (JSON members) and
+ * returns it as this node's informer has it. */
+static json_object *pm_with(struct fixture *x, const char *meta, const char *status)
+{
+  char json[4096];
+  snprintf(json, sizeof json,
+           "{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\",\"metadata\":{\"name\":\"pm\","
+           "\"namespace\":\"default\"%s},\"spec\":{\"pod\":\"web\"},\"status\":{%s}}",
+           meta, status);
+  fake_api_put(x->f, &FERRY_KUBE_PODMIGRATIONS, json);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  json_object *pm = ferry_informer_get(x->d.pms, "default", "pm");
+  assert_non_null(pm);
+  return pm;
+}
+
+/* A pod default/NAME; node: its spec.nodeName (NULL: not bound). Returns its uid. */
+static const char *pod(struct fixture *x, const char *name, const char *node, const char *status)
+{
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"default\"},"
+           "\"spec\":{%s%s%s},\"status\":{%s}}",
+           name, node ? "\"nodeName\":\"" : "", node ? node : "", node ? "\"" : "", status ? status : "");
+  json_object *stored = fake_api_put(x->f, &FERRY_KUBE_PODS, json);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  return ferry_kube_str(stored, "metadata.uid");
+}
+
+/* A finished step's files: its PID record (a process that is gone) and its answer. */
+static void op_answer(struct fixture *x, json_object *pm, const char *step, const char *answer)
+{
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
+  char rel[256];
+  snprintf(rel, sizeof rel, "ops/%s.%s.pid", uid, step);
+  tu_write(x->state, rel, "999999999 1\n");
+  if (answer) {
+    snprintf(rel, sizeof rel, "ops/%s.%s.json", uid, step);
+    tu_write(x->state, rel, answer);
+  }
+}
+
+static int op_file_exists(struct fixture *x, json_object *pm, const char *step, const char *ext)
+{
+  cleanup_free char *p = op_path(&x->d, ferry_kube_str(pm, "metadata.uid"), step, ext);
+  return ferry_path_exists(p);
+}
+
+/* The n-th status write to default/pm. */
+static json_object *status_write(struct fixture *x, size_t n)
+{
+  return fake_api_write(x->f, "PATCH", "/namespaces/default/podmigrations/pm/status", n);
+}
+
+static json_object *condition(json_object *write, const char *type)
+{
+  json_object *conds = ferry_kube_obj(write, "status.conditions");
+  for (size_t i = 0; conds && i < json_object_array_length(conds); i++)
+    if (!strcmp(ferry_kube_str(json_object_array_get_idx(conds, i), "type") ?: "", type))
+      return json_object_array_get_idx(conds, i);
+  return NULL;
+}
+
+static void assert_phase(json_object *write, const char *phase, const char *reason)
+{
+  assert_non_null(write);
+  assert_string_equal(ferry_kube_str(write, "status.phase") ?: "(none)", phase);
+  assert_string_equal(ferry_kube_str(write, "status.reason") ?: "(none)", reason);
+}
+
+/* Runs one source (or target) step; its return code, *requeue: what it asked. */
+static int run(struct fixture *x, int target, json_object *pm, int64_t *requeue)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  *requeue = 0;
+  fake_api_clear_log(x->f);
+  json_object_get(pm);
+  int rc = target ? target_step(&x->d, pm, requeue, &err) : source_step(&x->d, pm, requeue, &err);
+  json_object_put(pm);
+  if (rc < 0) {
+    fprintf(stderr, "step: %s\n", ferry_error_msg(&err));
+    fake_api_dump(x->f);
+  }
+  return rc;
+}
+
+/* ---------- source ---------- */
+
+static void test_scheduled_without_container_id_fails(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "", "\"phase\":\"Scheduled\"");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(fake_api_nwrites(x->f), 1);
+  assert_phase(status_write(x, 0), "Failed", "NoContainer");
+  assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"), "the pod's container ID is unknown");
+}
+
+static void test_scheduled_cancelled_does_nothing(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, ",\"deletionTimestamp\":\"2026-12-01T00:00:00Z\",\"finalizers\":[\"ferry.dev/migration\"]",
+                            "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(fake_api_nwrites(x->f), 0);
+  assert_int_equal(requeue, 0);
+}
+
+/* Checkpointing is written before the step starts, and the container recorded as departed before the freeze. */
+static void test_scheduled_writes_checkpointing_then_starts_the_step(void **state)
+{
+  struct fixture *x = *state;
+  const char *uid = pod(x, "web", NODE, NULL);
+  json_object *pm = pm_with(x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(requeue, REQUEUE_CHILD_POLL_MS);
+  assert_int_equal(fake_api_nwrites(x->f), 1);
+  assert_phase(status_write(x, 0), "Checkpointing", "Checkpointing");
+  assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"), "checkpointing container abc on " NODE);
+  cleanup_free char *ref = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_departed_read(x->adm, uid, "app", &ref, &err), 1);
+  assert_string_equal(ref, "default/pm");
+  assert_true(op_file_exists(x, pm, "checkpoint", "pid"));
+  assert_int_equal(x->d.ops, 1);
+  assert_true(children_running(&x->d));
+  while (waitpid(-1, NULL, 0) > 0)
+    ;
+}
+
+static void test_checkpoint_answer_publishes_the_image(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "", "\"phase\":\"Checkpointing\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  op_answer(x, pm, "checkpoint",
+            "{\"exitCode\":0,\"image\":\"/elsewhere/default.pm.abcd\",\"bytes\":4096,\"frozenAtMs\":1700000000123,"
+            "\"timings\":{\"dumpMs\":12},\"bundle\":\"/run/b\"}");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_phase(w, "Transferring", "Checkpointed");
+  char image[512];
+  snprintf(image, sizeof image, "%s/default.pm.abcd", x->store);
+  assert_string_equal(ferry_kube_str(w, "status.image"), image);
+  assert_int_equal(json_object_get_int64(ferry_kube_obj(w, "status.bytes")), 4096);
+  assert_string_equal(ferry_kube_str(w, "status.frozenAt"), "2023-11-14T22:13:20.123Z");
+  assert_int_equal(json_object_get_int64(ferry_kube_obj(w, "status.timings.dump")), 12);
+  json_object *c0 = json_object_array_get_idx(ferry_kube_obj(w, "status.containers"), 0);
+  assert_string_equal(ferry_kube_str(c0, "bundle"), "/run/b");
+  assert_string_equal(ferry_kube_str(c0, "runtimeRoot"), x->runc_root);
+  assert_int_equal(fake_api_nevents(x->f), 1);
+  assert_string_equal(fake_api_event(x->f, 0), "Checkpointed: " NODE ": frozen and saved, 4096 bytes (dump 12 ms)");
+  assert_false(op_file_exists(x, pm, "checkpoint", "pid"));
+}
+
+static void test_checkpoint_that_changed_nothing_fails(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "", "\"phase\":\"Checkpointing\"");
+  op_answer(x, pm, "checkpoint", "{\"exitCode\":1,\"message\":\"no space\"}");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_phase(status_write(x, 0), "Failed", "CheckpointFailed");
+  assert_string_equal(fake_api_event(x->f, 0), "CheckpointFailed: " NODE ": no space (the pod keeps running there)");
+}
+
+static void test_checkpoint_without_answer_rolls_back(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "", "\"phase\":\"Checkpointing\"");
+  op_answer(x, pm, "checkpoint", NULL);
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_phase(w, "RollingBack", "CheckpointInterrupted");
+  assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Checkpointing");
+  assert_string_equal(fake_api_event(x->f, 0),
+                      "CheckpointInterrupted: the checkpoint on " NODE " ended without an answer; rolling back");
+}
+
+static void test_rollback_of_a_container_that_never_stopped(void **state)
+{
+  struct fixture *x = *state;
+  fake_runc(x, RUNC_RUNNING);
+  json_object *pm = pm_with(x, "", "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
+                                   "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_phase(w, "RolledBack", "RolledBack");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "running on " NODE " (it was never stopped)");
+  assert_string_equal(fake_api_event(x->f, 0), "RolledBack: the container never stopped on " NODE "; it runs there");
+}
+
+static void test_rollback_without_container_or_image_loses_the_workload(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "", "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
+                                   "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_phase(status_write(x, 0), "Failed", "WorkloadLost");
+  assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"),
+                      "the container is gone from " NODE " and no image was published");
+}
+
+static void test_rollback_from_restoring_waits_for_the_target(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "", "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Restoring\"");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(fake_api_nwrites(x->f), 0);
+  assert_int_equal(requeue, REQUEUE_TARGET_RELEASE_MS);
+}
+
+/* ---------- target ---------- */
+
+static char *transferring(const char *image_dir, const char *extra)
+{
+  char status[1024];
+  snprintf(status, sizeof status,
+           "\"phase\":\"Transferring\",\"image\":\"%s/default.pm.abcd\",\"targetPod\":\"web-ferry\","
+           "\"sourceNode\":\"node-b\",\"containers\":[{\"name\":\"app\"}]%s",
+           image_dir, extra);
+  return ferry_strdup(status);
+}
+
+static void test_transferring_admits_the_restore_and_binds_the_pod(void **state)
+{
+  struct fixture *x = *state;
+  pod(x, "web-ferry", NULL, NULL);
+  cleanup_free char *st = transferring(x->store, "");
+  json_object *pm = pm_with(x, "", st);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  assert_int_equal(requeue, REQUEUE_ADMIT_POLL_MS);
+  assert_int_equal(fake_api_nwrites(x->f), 2);
+  assert_phase(status_write(x, 0), "Restoring", "Restoring");
+  assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"),
+                      "pod web-ferry bound to " NODE ": verifying and restoring");
+  json_object *b = fake_api_write(x->f, "POST", "/namespaces/default/pods/web-ferry/binding", 0);
+  assert_non_null(b);
+  assert_string_equal(ferry_kube_str(b, "target.name"), NODE);
+  struct ferry_admission a;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_admission_read(x->adm, "default", "web-ferry", "app", &a, &err), 0);
+  assert_string_equal(a.pod_migration, "default/pm");
+  assert_string_equal(a.image, "default.pm.abcd");
+  ferry_admission_free(&a);
+}
+
+static void test_transferring_postcopy_from_another_store_rolls_back(void **state)
+{
+  struct fixture *x = *state;
+  cleanup_free char *st = transferring("/elsewhere", ",\"strategy\":\"postCopy\"");
+  json_object *pm = pm_with(x, "", st);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_phase(w, "RollingBack", "StoreMismatch");
+  assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Transferring");
+}
+
+static void test_transferring_from_another_store_needs_an_address(void **state)
+{
+  struct fixture *x = *state;
+  cleanup_free char *st = transferring("/elsewhere", "");
+  json_object *pm = pm_with(x, "", st);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_phase(w, "RollingBack", "NoMigrationAddress");
+  assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Transferring");
+}
+
+static const char *RESTORING = "\"phase\":\"Restoring\",\"targetPod\":\"web-ferry\",\"frozenAt\":\"2026-12-01T00:00:00.000Z\","
+                               "\"sourceNode\":\"node-b\",\"containers\":[{\"name\":\"app\"}]";
+
+static void test_restoring_pod_running_is_restored(void **state)
+{
+  struct fixture *x = *state;
+  pod(x, "web-ferry", NODE,
+      "\"podIP\":\"10.0.0.9\",\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://new\","
+      "\"state\":{\"running\":{}}}]");
+  json_object *pm = pm_with(x, "", RESTORING);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  assert_int_equal(requeue, REQUEUE_RESTORE_POLL_MS);
+  json_object *w = status_write(x, 0);
+  assert_null(ferry_kube_str(w, "status.phase"));
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "Restored");
+  assert_string_equal(ferry_kube_str(w, "status.targetPodIP"), "10.0.0.9");
+  assert_string_equal(ferry_kube_str(condition(w, "Restored"), "status"), "True");
+  json_object *c0 = json_object_array_get_idx(ferry_kube_obj(w, "status.containers"), 0);
+  assert_string_equal(ferry_kube_str(c0, "restoredID"), "new");
+  assert_string_equal(fake_api_event(x->f, 0), "Restored: running on " NODE " as pod web-ferry (10.0.0.9)");
+}
+
+static void test_restoring_pod_in_crashloop_records_the_failure(void **state)
+{
+  struct fixture *x = *state;
+  pod(x, "web-ferry", NODE,
+      "\"containerStatuses\":[{\"name\":\"app\",\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\","
+      "\"message\":\"back-off restarting\"}}}]");
+  json_object *pm = pm_with(x, "", RESTORING);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  json_object *c = condition(status_write(x, 0), "Restored");
+  assert_string_equal(ferry_kube_str(c, "status"), "False");
+  assert_string_equal(ferry_kube_str(c, "reason"), "RestoreFailed");
+  assert_string_equal(ferry_kube_str(c, "message"), "back-off restarting");
+  assert_string_equal(fake_api_event(x->f, 0), "RestoreFailed: " NODE ": back-off restarting; rolling back to node-b");
+}
+
+static void test_failed_restore_once_released_rolls_back(void **state)
+{
+  struct fixture *x = *state;
+  char status[1024];
+  snprintf(status, sizeof status,
+           "%s,\"targetPodUID\":\"uid-gone\",\"conditions\":[{\"type\":\"Restored\",\"status\":\"False\","
+           "\"reason\":\"RestoreFailed\",\"message\":\"it crashed\"}]",
+           RESTORING);
+  json_object *pm = pm_with(x, "", status);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_phase(w, "RollingBack", "RestoreFailed");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "restore on " NODE " failed: it crashed");
+  assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Restoring");
+  assert_string_equal(ferry_kube_str(condition(w, "TargetReleased"), "status"), "True");
+}
+
+static void test_rolling_back_deletes_the_target_pod_then_releases(void **state)
+{
+  struct fixture *x = *state;
+  const char *uid = pod(x, "web-ferry", NODE, NULL);
+  char status[512];
+  snprintf(status, sizeof status,
+           "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Restoring\",\"targetPod\":\"web-ferry\","
+           "\"targetPodUID\":\"%s\",\"containers\":[{\"name\":\"app\"}]",
+           uid);
+  json_object *pm = pm_with(x, "", status);
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  assert_int_equal(requeue, REQUEUE_ROLLBACK_RELEASE_MS);
+  assert_int_equal(fake_api_nwrites(x->f), 1);
+  json_object *del = fake_api_write(x->f, "DELETE", "/namespaces/default/pods/web-ferry", 0);
+  assert_non_null(del);
+  assert_int_equal(json_object_get_int(ferry_kube_obj(del, "gracePeriodSeconds")), 1);
+  assert_null(fake_api_obj(x->f, &FERRY_KUBE_PODS, "default", "web-ferry"));
+
+  assert_int_equal(run(x, 1, pm, &requeue), 0); /* gone: released */
+  json_object *w = status_write(x, 0);
+  assert_non_null(w);
+  json_object *c = condition(w, "TargetReleased");
+  assert_string_equal(ferry_kube_str(c, "status"), "True");
+  assert_string_equal(ferry_kube_str(c, "reason"), "RollingBack");
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_scheduled_without_container_id_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_scheduled_cancelled_does_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_scheduled_writes_checkpointing_then_starts_the_step, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_checkpoint_answer_publishes_the_image, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_checkpoint_that_changed_nothing_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_checkpoint_without_answer_rolls_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rollback_of_a_container_that_never_stopped, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rollback_without_container_or_image_loses_the_workload, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rollback_from_restoring_waits_for_the_target, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_transferring_admits_the_restore_and_binds_the_pod, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_transferring_postcopy_from_another_store_rolls_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_transferring_from_another_store_needs_an_address, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_restoring_pod_running_is_restored, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_restoring_pod_in_crashloop_records_the_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_failed_restore_once_released_rolls_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rolling_back_deletes_the_target_pod_then_releases, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,9 +1,7 @@
 /* The pod admission webhook (see controller.h). libmicrohttpd with TLS, its own
  * thread; it reads a table the main loop publishes under a mutex. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +9,8 @@
 #include <string.h>
 
 #include "controller.h"
+#include "base/cleanup.h"
+#include "base/httpd.h"
 #include "base/log.h"
 #include "api/podmigration.h"
 #include "base/util.h"
@@ -28,8 +28,7 @@ struct steer {
 };
 
 struct webhook {
-  struct MHD_Daemon *d;
-  char *cert, *key;
+  struct ferry_httpd *httpd;
   pthread_mutex_t mu;
   struct steer s[MAX_STEERS];
   int n;
@@ -247,45 +246,19 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_R
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err)
 {
-  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-    return ferry_error_set(err, ENOTSUP, "this libmicrohttpd has no TLS: the webhook cannot be served");
-  char host[64];
-  const char *colon = strrchr(listen, ':');
-  if (!colon || (size_t)(colon - listen) >= sizeof host)
-    return ferry_error_set(err, EINVAL, "--webhook-listen %s: expected IP:PORT", listen);
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons((uint16_t)atoi(colon + 1));
-  if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-    return ferry_error_set(err, EINVAL, "--webhook-listen %s: not an IPv4 address", listen);
-  struct webhook *w = calloc(1, sizeof *w);
+  cleanup_free struct webhook *w = calloc(1, sizeof *w);
   if (!w)
     return ferry_error_set(err, ENOMEM, "webhook");
-  size_t len;
-  if (ferry_read_file(cert_file, &w->cert, &len, err) < 0 || ferry_read_file(key_file, &w->key, &len, err) < 0) {
-    free(w->cert);
-    free(w->key);
-    free(w);
+  pthread_mutex_init(&w->mu, NULL);
+  struct ferry_httpd_opts o = {
+    .listen = listen, .flag = "--webhook-listen", .what = "the webhook", .cert_file = cert_file, .key_file = key_file,
+    .handler = answer, .handler_cls = w, .completed = done, .completed_cls = w,
+  };
+  if (ferry_httpd_start(&o, &w->httpd, port, err) < 0) {
+    pthread_mutex_destroy(&w->mu);
     return -1;
   }
-  pthread_mutex_init(&w->mu, NULL);
-  w->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, w,
-                          MHD_OPTION_HTTPS_MEM_CERT, w->cert, MHD_OPTION_HTTPS_MEM_KEY, w->key, MHD_OPTION_SOCK_ADDR,
-                          (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, done, w, MHD_OPTION_END);
-  if (!w->d) {
-    pthread_mutex_destroy(&w->mu);
-    free(w->cert);
-    free(w->key);
-    free(w);
-    return ferry_error_set(err, 0, "cannot serve the webhook on %s (address, certificate or key)", listen);
-  }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
-  if (port)
-    *port = info ? (int)info->port : atoi(colon + 1);
-  *out = w;
+  *out = ferry_steal(&w);
   return 0;
 }
 
@@ -293,9 +266,7 @@ void webhook_stop(struct webhook *w)
 {
   if (!w)
     return;
-  MHD_stop_daemon(w->d);
+  ferry_httpd_stop(w->httpd);
   pthread_mutex_destroy(&w->mu);
-  free(w->cert);
-  free(w->key);
   free(w);
 }

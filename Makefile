@@ -39,7 +39,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench clean lint
+.PHONY: all deps test test-unit test-asan test-node demo bench clean lint format
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -89,9 +89,13 @@ $(BIN)/ferry-workload: tests/workload/workload.c
 
 # Unit tests link the library and the agent's and the controller's objects but their main().
 UNIT_OBJ := $(filter-out $(BUILD)/agent/main.o $(BUILD)/controller/main.o,$(AGENT_OBJ) $(CTL_OBJ))
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ)
+# Every unit test may use the fake API server (tests/unit/fake_api.h).
+$(BUILD)/tests/fake_api.o: tests/unit/fake_api.c tests/unit/fake_api.h $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) \
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ) $(BUILD)/tests/fake_api.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/tests/fake_api.o \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
 
 # Test tools (tests/tools/*.c): programs the shell tests drive.
@@ -127,6 +131,11 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/run.sh
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
+
+# Every C file of the tree in the style of .clang-format.
+C_FILES = $(shell git ls-files '*.c' '*.h')
+format:
+	clang-format -i $(C_FILES)
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools

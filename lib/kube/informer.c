@@ -320,6 +320,26 @@ int ferry_informers_new(const struct ferry_kube_config *cfg, struct ferry_inform
   return 0;
 }
 
+struct ferry_informers *ferry_informers_open_fake(ferry_kube_exchange_fn exchange, void *ctx)
+{
+  struct ferry_informers *g = calloc(1, sizeof *g);
+  if (!g)
+    abort();
+  g->kube = ferry_kube_open_fake(exchange, ctx);
+  g->multi = curl_multi_init();
+  if (!g->multi)
+    abort();
+  return g;
+}
+
+int ferry_informers_relist(struct ferry_informers *g, ferry_error *err)
+{
+  for (size_t i = 0; i < g->n; i++)
+    if (do_list(g->infs[i]) < 0)
+      return ferry_error_set(err, 0, "informer %s: the list failed", g->infs[i]->r.plural);
+  return 0;
+}
+
 static void informer_free(struct ferry_informer *inf)
 {
   if (inf->watch) {

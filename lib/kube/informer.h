@@ -30,6 +30,12 @@ struct ferry_informer_stats {
 
 int ferry_informers_new(const struct ferry_kube_config *cfg, struct ferry_informers **out, ferry_error *err);
 void ferry_informers_free(struct ferry_informers *g);
+/* Informers whose lists go to a fake API server (tests/unit/fake_api.h): they
+ * are filled by ferry_informers_relist, never by a watch. */
+struct ferry_informers *ferry_informers_open_fake(ferry_kube_exchange_fn exchange, void *ctx);
+/* Lists every informer now and reconciles its cache (adds, updates, deletes
+ * with their handlers), as after a 410 Gone. */
+int ferry_informers_relist(struct ferry_informers *g, ferry_error *err);
 
 /* ns NULL: all namespaces. Selectors may be NULL. */
 int ferry_informer_add(struct ferry_informers *g, const struct ferry_kube_resource *r, const char *ns,

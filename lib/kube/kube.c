@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -31,7 +32,12 @@ struct ferry_kube {
   CURL *curl;
   long timeout_ms;
   char *auth_header;
+  ferry_kube_exchange_fn exchange; /* http_exchange, or a fake API's */
+  void *exchange_ctx;
 };
+
+static int http_exchange(void *ctx, const char *method, const char *path, const char *content_type, const char *body,
+                         long *code, char **answer, ferry_error *err);
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -143,8 +149,22 @@ int ferry_kube_open(const struct ferry_kube_config *cfg, struct ferry_kube **out
     return -1;
   }
   k->auth_header = ferry_kube_auth_header(&k->cfg);
+  k->exchange = http_exchange;
+  k->exchange_ctx = k;
   *out = k;
   return 0;
+}
+
+struct ferry_kube *ferry_kube_open_fake(ferry_kube_exchange_fn exchange, void *ctx)
+{
+  struct ferry_kube *k = calloc(1, sizeof *k);
+  if (!k)
+    abort();
+  k->cfg.server = ferry_strdup("fake://");
+  k->timeout_ms = 30000;
+  k->exchange = exchange;
+  k->exchange_ctx = ctx;
+  return k;
 }
 
 void ferry_kube_close(struct ferry_kube *k)
@@ -251,42 +271,26 @@ static void read_status(long code, const char *body, struct ferry_kube_status *s
   json_object_put(o);
 }
 
-int ferry_kube_request(struct ferry_kube *k, const char *method, const char *path, const char *content_type,
-                       const char *body, json_object **resp, struct ferry_kube_status *st, ferry_error *err)
+/* The HTTP exchange over libcurl: *code and *body (caller frees) on any answer. */
+static int http_exchange(void *ctx, const char *method, const char *path, const char *content_type, const char *body,
+                         long *code, char **answer, ferry_error *err)
 {
-  struct ferry_kube_status local;
-  if (!st)
-    st = &local;
-  memset(st, 0, sizeof *st);
-  if (resp)
-    *resp = NULL;
+  struct ferry_kube *k = ctx;
   CURL *h = k->curl;
-  char *url = ferry_asprintf("%s%s", k->cfg.server, path);
-  struct curl_slist *hdrs = NULL, *t;
-  struct buf b = { 0 };
-  int rc = -1;
-#define ADDHDR(s)                                                                                                      \
-  do {                                                                                                                 \
-    if (!(t = curl_slist_append(hdrs, s))) {                                                                           \
-      ferry_error_set(err, ENOMEM, "curl_slist_append");                                                               \
-      goto out;                                                                                                        \
-    }                                                                                                                  \
-    hdrs = t;                                                                                                          \
-  } while (0)
-  ADDHDR("Accept: application/json");
-  if (k->auth_header)
-    ADDHDR(k->auth_header);
-  if (body) {
-    char *ct = ferry_asprintf("Content-Type: %s", content_type ? content_type : "application/json");
-    t = curl_slist_append(hdrs, ct);
-    free(ct);
+  cleanup_free char *url = ferry_asprintf("%s%s", k->cfg.server, path);
+  cleanup_free char *ct = body ? ferry_asprintf("Content-Type: %s", content_type ? content_type : "application/json")
+                               : NULL;
+  struct curl_slist *hdrs = NULL;
+  const char *lines[] = { "Accept: application/json", k->auth_header, ct };
+  for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
+    struct curl_slist *t = lines[i] ? curl_slist_append(hdrs, lines[i]) : hdrs;
     if (!t) {
-      ferry_error_set(err, ENOMEM, "curl_slist_append");
-      goto out;
+      curl_slist_free_all(hdrs);
+      return ferry_error_set(err, ENOMEM, "curl_slist_append");
     }
     hdrs = t;
   }
-#undef ADDHDR
+  struct buf b = { 0 };
   /* A body makes it a POST-like request; none, a GET-like one. Either way the
    * method itself is the custom request string. */
   CURLcode c;
@@ -298,41 +302,50 @@ int ferry_kube_request(struct ferry_kube *k, const char *method, const char *pat
       (c = body ? curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body))
                 : curl_easy_setopt(h, CURLOPT_HTTPGET, 1L)) != CURLE_OK ||
       (c = body ? curl_easy_setopt(h, CURLOPT_POSTFIELDS, body) : CURLE_OK) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK) {
+      (c = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK)
     ferry_error_set(err, 0, "%s %s: libcurl: %s", method, path, curl_easy_strerror(c));
-    goto out;
-  }
-  c = curl_easy_perform(h);
-  if (c != CURLE_OK) {
+  else if ((c = curl_easy_perform(h)) != CURLE_OK)
     ferry_error_set(err, 0, "%s %s%s: %s", method, k->cfg.server, path, curl_easy_strerror(c));
-    goto out;
-  }
-  long code = 0;
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-  if (code < 200 || code > 299) {
-    read_status(code, b.data, st);
-    ferry_error_set(err, 0, "%s %s: %ld %s: %s", method, path, code, st->reason[0] ? st->reason : "Error",
-                    st->message);
-    goto out;
-  }
-  st->code = code;
-  if (resp && b.len) {
-    enum json_tokener_error je;
-    *resp = json_tokener_parse_verbose(b.data, &je);
-    if (!*resp) {
-      ferry_error_set(err, 0, "%s %s: the API server's answer is not JSON (%s)", method, path,
-                      json_tokener_error_desc(je));
-      goto out;
-    }
-  }
-  rc = 0;
-out:
+  else
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, NULL);
   curl_slist_free_all(hdrs);
-  free(b.data);
-  free(url);
-  return rc;
+  if (c != CURLE_OK) {
+    free(b.data);
+    return -1;
+  }
+  *answer = b.data;
+  return 0;
+}
+
+int ferry_kube_request(struct ferry_kube *k, const char *method, const char *path, const char *content_type,
+                       const char *body, json_object **resp, struct ferry_kube_status *st, ferry_error *err)
+{
+  struct ferry_kube_status local;
+  if (!st)
+    st = &local;
+  memset(st, 0, sizeof *st);
+  if (resp)
+    *resp = NULL;
+  long code = 0;
+  cleanup_free char *answer = NULL;
+  if (k->exchange(k->exchange_ctx, method, path, content_type, body, &code, &answer, err) < 0)
+    return -1;
+  if (code < 200 || code > 299) {
+    read_status(code, answer, st);
+    return ferry_error_set(err, 0, "%s %s: %ld %s: %s", method, path, code, st->reason[0] ? st->reason : "Error",
+                           st->message);
+  }
+  st->code = code;
+  if (resp && answer && *answer) {
+    enum json_tokener_error je;
+    *resp = json_tokener_parse_verbose(answer, &je);
+    if (!*resp)
+      return ferry_error_set(err, 0, "%s %s: the API server's answer is not JSON (%s)", method, path,
+                             json_tokener_error_desc(je));
+  }
+  return 0;
 }
 
 int ferry_kube_get(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, const char *name,

@@ -40,6 +40,13 @@ struct ferry_kube_delete_opts {
 #define FERRY_KUBE_DELETE_OPTS_INIT { NULL, NULL, -1, NULL }
 
 int ferry_kube_open(const struct ferry_kube_config *cfg, struct ferry_kube **out, ferry_error *err);
+/* How a request reaches the API server: one exchange, the answer's HTTP code in
+ * *code and its body in *answer (heap, may be NULL); -1 when nothing came back. */
+typedef int (*ferry_kube_exchange_fn)(void *ctx, const char *method, const char *path, const char *content_type,
+                                      const char *body, long *code, char **answer, ferry_error *err);
+/* A client whose requests go to exchange instead of over HTTP: the unit tests'
+ * fake API server (tests/unit/fake_api.h), as client-go's fake clientset. */
+struct ferry_kube *ferry_kube_open_fake(ferry_kube_exchange_fn exchange, void *ctx);
 void ferry_kube_close(struct ferry_kube *k);
 const struct ferry_kube_config *ferry_kube_get_config(const struct ferry_kube *k);
 /* Per-request deadline (default 30 s). */

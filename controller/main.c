@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "controller.h"
-#include "api/podmigration.h"
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/signals.h"
@@ -43,60 +42,6 @@ static void usage(FILE *f)
              "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
              "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
              "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
-}
-
-/* ---------- informer handlers: everything ends as a queue key ---------- */
-
-static void enqueue(struct ctl *c, const char *kind, const char *ns, const char *name)
-{
-  cleanup_free char *key = ferry_asprintf("%s/%s/%s", kind, ns ? ns : "", name ? name : "");
-  queue_add(c->q, key, ferry_now_mono_ms());
-}
-
-static void pm_changed(void *ctx, json_object *pm) { ctl_enqueue_pm(ctx, pm); }
-static void pm_updated(void *ctx, json_object *old, json_object *pm) { (void)old; ctl_enqueue_pm(ctx, pm); }
-
-static void pod_changed(void *ctx, json_object *pod)
-{
-  struct ctl *c = ctx;
-  json_object *meta, *ann, *v;
-  if (!json_object_object_get_ex(pod, "metadata", &meta) || !json_object_object_get_ex(meta, "annotations", &ann))
-    return;
-  const char *ns = ferry_kube_str(pod, "metadata.namespace"), *name = ferry_kube_str(pod, "metadata.name");
-  if (json_object_object_get_ex(ann, FERRY_ANN_MIGRATE_TO, &v) || json_object_object_get_ex(ann, FERRY_ANN_MIGRATABLE, &v))
-    enqueue(c, "pod", ns, name);
-  /* a target pod's status moves its migration */
-  if (json_object_object_get_ex(ann, FERRY_ANN_RESTORE_FROM, &v)) {
-    const char *ref = json_object_get_string(v), *slash = strchr(ref, '/');
-    if (slash) {
-      cleanup_free char *key = ferry_asprintf("pm/%s", ref);
-      queue_add(c->q, key, ferry_now_mono_ms());
-    }
-  }
-}
-static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
-
-/* A cordoned node: its migratable pods are looked at (trigger.c moves them). */
-struct on_node {
-  struct ctl *c;
-  const char *node;
-};
-static void pod_on_node(void *ctx, json_object *pod)
-{
-  struct on_node *o = ctx;
-  if (!strcmp(ferry_kube_str(pod, "spec.nodeName") ?: "", o->node))
-    pod_changed(o->c, pod);
-}
-static void node_updated(void *ctx, json_object *old, json_object *node)
-{
-  struct ctl *c = ctx;
-  (void)old;
-  json_object *spec, *u;
-  if (json_object_object_get_ex(node, "spec", &spec) && json_object_object_get_ex(spec, "unschedulable", &u) &&
-      json_object_get_boolean(u)) {
-    struct on_node o = { c, ferry_kube_str(node, "metadata.name") ?: "" };
-    ferry_informer_each(c->pods, pod_on_node, &o);
-  }
 }
 
 /* ---------- the work queue ---------- */
@@ -210,36 +155,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---------- start-up ---------- */
 
-static int add_informer(struct ctl *c, const struct ferry_kube_resource *r, const char *ns, void (*add)(void *, json_object *),
-                        void (*upd)(void *, json_object *, json_object *), struct ferry_informer **out, ferry_error *err)
-{
-  struct ferry_informer_handlers h = { add, upd, NULL, c };
-  return ferry_informer_add(c->inf, r, ns, NULL, NULL, &h, out, err);
-}
-
-static int add_informers(struct ctl *c, const char *lease_ns, ferry_error *err)
-{
-  if (add_informer(c, &FERRY_KUBE_PODS, NULL, pod_changed, pod_updated, &c->pods, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_NODES, NULL, NULL, node_updated, &c->nodes, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_PODMIGRATIONS, NULL, pm_changed, pm_updated, &c->pms, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_MIGRATIONPOLICIES, NULL, NULL, NULL, &c->policies, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_SERVICES, NULL, NULL, NULL, &c->services, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_ENDPOINTSLICES, NULL, NULL, NULL, &c->slices, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_ENDPOINTS, NULL, NULL, NULL, &c->endpoints, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_LEASES, lease_ns, NULL, NULL, &c->leases, err) < 0)
-    return -1;
-  return 0;
-}
-
-static int all_synced(struct ctl *c)
-{
-  struct ferry_informer *all[] = { c->pods, c->nodes, c->pms, c->policies, c->services, c->slices, c->endpoints, c->leases };
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (!ferry_informer_synced(all[i]))
-      return 0;
-  return 1;
-}
-
 /* The API client, the informers, the queue, the recorder and the webhook. Logs what failed. */
 static int start(struct ctl *c, const struct options *o, struct ferry_kube_config *cfg)
 {
@@ -258,7 +173,7 @@ static int start(struct ctl *c, const struct options *o, struct ferry_kube_confi
     log_error("out of memory");
     return -1;
   }
-  if (add_informers(c, o->ns, &err) < 0) {
+  if (ctl_watch(c, o->ns, &err) < 0) {
     log_error("%s", ferry_error_msg(&err));
     return -1;
   }
@@ -321,13 +236,13 @@ static int run(struct ctl *c, struct loop *l)
       log_error("informers: %s", ferry_error_msg(&err));
       return 1;
     }
-    if (!l->synced && all_synced(c)) {
+    if (!l->synced && ctl_synced(c)) {
       l->synced = 1;
       log_info("caches synced");
     }
     if (l->leading && l->synced) {
       if (ferry_now_mono_ms() >= l->next_resync) { /* a periodic resync, as controllers have */
-        ferry_informer_each(c->pms, pm_changed, c);
+        ctl_enqueue_all_pms(c);
         l->next_resync = ferry_now_mono_ms() + RESYNC_MS;
       }
       work(c, WORK_BUDGET_MS);

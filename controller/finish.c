@@ -17,7 +17,8 @@
 /* ---------- pod writes ---------- */
 
 /* Annotations on a pod (value NULL removes one); a missing pod is fine. */
-static int annotate_pod(struct ctl *c, const char *ns, const char *name, const char *const *kv, size_t n, ferry_error *err)
+static int annotate_pod(struct ctl *c, const char *ns, const char *name, const char *const *kv, size_t n,
+                        ferry_error *err)
 {
   cleanup_json json_object *patch = json_object_new_object();
   json_object *meta = json_object_new_object(), *ann = json_object_new_object();
@@ -75,7 +76,8 @@ static json_object *succeeded_patch(json_object *pm, const char *to_node, const 
   int64_t start = ferry_parse_time_ms(ferry_kube_str(pm, "status.startTime") ?: "");
   json_object *patch = pm_status_patch(PM_SUCCEEDED, "Succeeded", "running on %s as %s (%s)", to_node,
                                        ferry_kube_str(pm, "status.targetPod"), to_ip);
-  json_object *eps = json_object_new_object(), *before = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pm, "status"), "endpoints"), "before");
+  json_object *eps = json_object_new_object(),
+              *before = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pm, "status"), "endpoints"), "before");
   json_object_object_add(eps, "before", before ? json_object_get(before) : json_object_new_array());
   json_object_object_add(eps, "after", after);
   pm_patch_set(patch, "endpoints", eps);
@@ -96,8 +98,9 @@ int ctl_finish(struct ctl *c, json_object *pm, ferry_error *err)
     return -1;
   if (ctl_write_status(c, pm, succeeded_patch(pm, to_node, to_ip, ferry_steal(&after)), err) < 0)
     return -1;
-  ferry_event(c->rec, pm, "Normal", "Succeeded", "pod %s now runs on %s as %s, downtime %s", ferry_kube_str(pm, "spec.pod"),
-              to_node, ferry_kube_str(pm, "status.targetPod"), ferry_kube_str(pm, "status.downtime") ?: "?");
+  ferry_event(c->rec, pm, "Normal", "Succeeded", "pod %s now runs on %s as %s, downtime %s",
+              ferry_kube_str(pm, "spec.pod"), to_node, ferry_kube_str(pm, "status.targetPod"),
+              ferry_kube_str(pm, "status.downtime") ?: "?");
   return 0;
 }
 

@@ -17,12 +17,12 @@
 
 #define DEFAULT_LEASE_SECONDS 15
 #define DEFAULT_AGENT_STALE_S 40
-#define QUEUE_BACKOFF_BASE_MS 5      /* a failed key's first retry; doubles per failure */
-#define QUEUE_BACKOFF_MAX_MS 60000   /* ... up to this */
-#define FOLLOWER_RETRY_MS 1000       /* how often a replica without the lease tries for it */
-#define POLL_MS 200                  /* the longest the informers are waited on */
-#define RESYNC_MS 30000              /* every PodMigration is looked at this often */
-#define WORK_BUDGET_MS 500           /* the longest one pass reconciles before the informers run again */
+#define QUEUE_BACKOFF_BASE_MS 5    /* a failed key's first retry; doubles per failure */
+#define QUEUE_BACKOFF_MAX_MS 60000 /* ... up to this */
+#define FOLLOWER_RETRY_MS 1000     /* how often a replica without the lease tries for it */
+#define POLL_MS 200                /* the longest the informers are waited on */
+#define RESYNC_MS 30000            /* every PodMigration is looked at this often */
+#define WORK_BUDGET_MS 500         /* the longest one pass reconciles before the informers run again */
 
 struct options {
   const char *kubeconfig, *context, *ns, *identity, *runtime_class;
@@ -33,15 +33,16 @@ struct options {
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
-             "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
-             "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
-             "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
-             "                        [--log-level LEVEL] [--log-format text|json]\n"
-             "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
-             "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
-             "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
-             "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
+  fprintf(f,
+          "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
+          "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
+          "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
+          "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
+          "                        [--log-level LEVEL] [--log-format text|json]\n"
+          "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
+          "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
+          "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
+          "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
 }
 
 /* ---------- the work queue ---------- */
@@ -101,33 +102,73 @@ static long poll_timeout(struct ctl *c, int ready)
 
 /* ---------- options ---------- */
 
+/* Without --identity: HOST_PID, unique among the replicas. */
+static void default_identity(struct options *o)
+{
+  char host[256] = "controller";
+  if (gethostname(host, sizeof host) < 0)
+    snprintf(host, sizeof host, "controller");
+  snprintf(o->id, sizeof o->id, "%s_%d", host, (int)getpid());
+  if (!o->identity)
+    o->identity = o->id;
+}
+
 /* 0: run; -1: exit 0 (--help); else the exit code (2: a bad option). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
   static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' }, { "context", required_argument, NULL, 'c' },
-    { "namespace", required_argument, NULL, 'n' },  { "identity", required_argument, NULL, 'i' },
-    { "lease-seconds", required_argument, NULL, 'l' }, { "no-leader-elect", no_argument, NULL, 'N' },
-    { "agent-stale-seconds", required_argument, NULL, 's' }, { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
-    { "runtime-class", required_argument, NULL, 'R' },  { "webhook-listen", required_argument, NULL, 'W' },
-    { "webhook-cert", required_argument, NULL, 'C' },   { "webhook-key", required_argument, NULL, 'K' },
+    { "kubeconfig", required_argument, NULL, 'k' },
+    { "context", required_argument, NULL, 'c' },
+    { "namespace", required_argument, NULL, 'n' },
+    { "identity", required_argument, NULL, 'i' },
+    { "lease-seconds", required_argument, NULL, 'l' },
+    { "no-leader-elect", no_argument, NULL, 'N' },
+    { "agent-stale-seconds", required_argument, NULL, 's' },
+    { "log-level", required_argument, NULL, 'L' },
+    { "log-format", required_argument, NULL, 'F' },
+    { "help", no_argument, NULL, 'h' },
+    { "runtime-class", required_argument, NULL, 'R' },
+    { "webhook-listen", required_argument, NULL, 'W' },
+    { "webhook-cert", required_argument, NULL, 'C' },
+    { "webhook-key", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 },
   };
   int opt;
   while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (opt) {
-    case 'k': o->kubeconfig = optarg; break;
-    case 'c': o->context = optarg; break;
-    case 'n': o->ns = optarg; break;
-    case 'i': o->identity = optarg; break;
-    case 'l': o->lease_seconds = atoi(optarg); break;
-    case 'N': o->elect = 0; break;
-    case 's': o->stale = atoi(optarg); break;
-    case 'R': o->runtime_class = optarg; break;
-    case 'W': o->webhook_listen = optarg; break;
-    case 'C': o->webhook_cert = optarg; break;
-    case 'K': o->webhook_key = optarg; break;
+    case 'k':
+      o->kubeconfig = optarg;
+      break;
+    case 'c':
+      o->context = optarg;
+      break;
+    case 'n':
+      o->ns = optarg;
+      break;
+    case 'i':
+      o->identity = optarg;
+      break;
+    case 'l':
+      o->lease_seconds = atoi(optarg);
+      break;
+    case 'N':
+      o->elect = 0;
+      break;
+    case 's':
+      o->stale = atoi(optarg);
+      break;
+    case 'R':
+      o->runtime_class = optarg;
+      break;
+    case 'W':
+      o->webhook_listen = optarg;
+      break;
+    case 'C':
+      o->webhook_cert = optarg;
+      break;
+    case 'K':
+      o->webhook_key = optarg;
+      break;
     case 'L':
       if (ferry_log_level_option("ferry-controller", optarg) < 0)
         return 2;
@@ -136,20 +177,20 @@ static int parse_options(int argc, char **argv, struct options *o)
       if (ferry_log_format_option("ferry-controller", optarg) < 0)
         return 2;
       break;
-    case 'h': usage(stdout); return -1;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return -1;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
-  if (optind != argc || o->lease_seconds < 2 || o->stale < 1 || (o->webhook_listen && (!o->webhook_cert || !o->webhook_key))) {
+  if (optind != argc || o->lease_seconds < 2 || o->stale < 1 ||
+      (o->webhook_listen && (!o->webhook_cert || !o->webhook_key))) {
     usage(stderr);
     return 2;
   }
-  char host[256] = "controller";
-  if (gethostname(host, sizeof host) < 0)
-    snprintf(host, sizeof host, "controller");
-  snprintf(o->id, sizeof o->id, "%s_%d", host, (int)getpid());
-  if (!o->identity)
-    o->identity = o->id;
+  default_identity(o);
   return 0;
 }
 
@@ -256,7 +297,8 @@ static int lead_and_run(struct ctl *c, const struct options *o)
 {
   struct loop l = { .elect = o->elect, .lease_seconds = o->lease_seconds, .leading = !o->elect };
   ferry_leader_init(&l.leader, c->kube, o->ns, "ferry-controller", o->identity, o->lease_seconds);
-  log_info("ferry-controller %s starting as %s (leader election %s)", FERRY_VERSION, o->identity, o->elect ? "on" : "off");
+  log_info("ferry-controller %s starting as %s (leader election %s)", FERRY_VERSION, o->identity,
+           o->elect ? "on" : "off");
   int rc = run(c, &l);
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (o->elect && l.leader.leading && ferry_leader_release(&l.leader, &err) < 0)
@@ -268,8 +310,11 @@ static int lead_and_run(struct ctl *c, const struct options *o)
 
 int main(int argc, char **argv)
 {
-  struct options o = { .ns = "ferry-system", .runtime_class = "ferry", .lease_seconds = DEFAULT_LEASE_SECONDS,
-                       .elect = 1, .stale = DEFAULT_AGENT_STALE_S };
+  struct options o = { .ns = "ferry-system",
+                       .runtime_class = "ferry",
+                       .lease_seconds = DEFAULT_LEASE_SECONDS,
+                       .elect = 1,
+                       .stale = DEFAULT_AGENT_STALE_S };
   int exit_code = parse_options(argc, argv, &o);
   if (exit_code)
     return exit_code < 0 ? 0 : exit_code;

@@ -27,7 +27,8 @@ static void pick_policy(void *ctx, json_object *pol)
     if (!in)
       return;
   }
-  json_object *ml = ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"), *labels = ferry_kube_obj(ferry_kube_obj(p->pod, "metadata"), "labels");
+  json_object *ml = ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"),
+              *labels = ferry_kube_obj(ferry_kube_obj(p->pod, "metadata"), "labels");
   if (ml) {
     json_object_object_foreach(ml, k, v)
     {

@@ -25,7 +25,7 @@
 #include "base/log.h"
 #include "base/util.h"
 
-#define DEADLINE_SLACK_MS 50          /* look again just after the deadline, not just before */
+#define DEADLINE_SLACK_MS 50           /* look again just after the deadline, not just before */
 #define ROLLBACK_STUCK_REPEAT_MS 30000 /* how often a stuck rollback is reported */
 #define TIMEOUT_MSG_LEN 256
 
@@ -48,7 +48,8 @@ int ctl_write_status(struct ctl *c, json_object *pm, json_object *patch, ferry_e
 
 int ctl_fail(struct ctl *c, json_object *pm, json_object *pod, const char *reason, const char *msg, ferry_error *err)
 {
-  log_info("podmigration %s/%s failed: %s: %s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"), reason, msg);
+  log_info("podmigration %s/%s failed: %s: %s", ferry_kube_str(pm, "metadata.namespace"),
+           ferry_kube_str(pm, "metadata.name"), reason, msg);
   json_object *patch = pm_status_patch(PM_FAILED, reason, "%s", msg);
   int rc = ctl_write_status(c, pm, patch, err);
   if (rc == 0) {
@@ -65,7 +66,8 @@ static int roll_back(struct ctl *c, json_object *pm, const char *reason, const c
   pm_patch_set(patch, "rollbackFrom", json_object_new_string(pm_phase_name(pm_phase(pm))));
   if (ctl_write_status(c, pm, patch, err) < 0)
     return -1;
-  ferry_event(c->rec, pm, "Warning", reason, "%s; rolling back to %s", msg, ferry_kube_str(pm, "status.sourceNode") ?: "the source");
+  ferry_event(c->rec, pm, "Warning", reason, "%s; rolling back to %s", msg,
+              ferry_kube_str(pm, "status.sourceNode") ?: "the source");
   return 0;
 }
 
@@ -94,7 +96,8 @@ static int set_finalizer(struct ctl *c, json_object *pm, int on, ferry_error *er
   cleanup_json json_object *patch = json_object_new_object();
   json_object *meta = json_object_new_object();
   json_object_object_add(meta, "finalizers", list);
-  json_object_object_add(meta, "resourceVersion", json_object_new_string(ferry_kube_str(pm, "metadata.resourceVersion") ?: ""));
+  json_object_object_add(meta, "resourceVersion",
+                         json_object_new_string(ferry_kube_str(pm, "metadata.resourceVersion") ?: ""));
   json_object_object_add(patch, "metadata", meta);
   return ferry_kube_patch(c->kube, &FERRY_KUBE_PODMIGRATIONS, ferry_kube_str(pm, "metadata.namespace"),
                           ferry_kube_str(pm, "metadata.name"), FERRY_PATCH_MERGE,

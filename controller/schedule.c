@@ -23,10 +23,10 @@
 struct move {
   json_object *pm, *pod;
   const char *ns, *pod_name;
-  const char *source, *ip;      /* the pod's node and address */
+  const char *source, *ip;       /* the pod's node and address */
   json_object *statuses, *owner; /* its container statuses; its controller (NULL: a bare pod) */
-  const char *strategy, *note;  /* the strategy, and why it is not the one asked for */
-  const char *target;           /* the target node */
+  const char *strategy, *note;   /* the strategy, and why it is not the one asked for */
+  const char *target;            /* the target node */
   char target_pod[NAME_MAX_LEN];
 };
 
@@ -53,7 +53,8 @@ static const char *pod_refusal(struct ctl *c, const struct move *m, char *msg, s
     return refuse(msg, len, "NoAgentOnSource", "no Ferry agent runs on the source node");
   const char *kind = ferry_kube_str(m->owner, "kind") ?: "";
   if (m->owner && strcmp(kind, "ReplicaSet") != 0 && strcmp(kind, "StatefulSet") != 0) {
-    snprintf(msg, len, "pods controlled by a %s cannot move yet (bare pods and ReplicaSet, Deployment and StatefulSet pods can)",
+    snprintf(msg, len,
+             "pods controlled by a %s cannot move yet (bare pods and ReplicaSet, Deployment and StatefulSet pods can)",
              ferry_kube_str(m->owner, "kind") ?: "?");
     return "UnsupportedOwner";
   }
@@ -63,10 +64,11 @@ static const char *pod_refusal(struct ctl *c, const struct move *m, char *msg, s
                   "(--webhook-listen)");
   const char *rclass = ferry_kube_str(m->pod, "spec.runtimeClassName") ?: "";
   if (c->runtime_class && *c->runtime_class && strcmp(rclass, c->runtime_class) != 0) {
-    snprintf(msg, len,
-             "the pod runs with RuntimeClass \"%s\", not \"%s\": only ferry-runc can restore it on the target and keep the "
-             "kubelet from restarting it on the source",
-             rclass, c->runtime_class);
+    snprintf(
+        msg, len,
+        "the pod runs with RuntimeClass \"%s\", not \"%s\": only ferry-runc can restore it on the target and keep the "
+        "kubelet from restarting it on the source",
+        rclass, c->runtime_class);
     return "RuntimeClassRequired";
   }
   return NULL;
@@ -116,14 +118,16 @@ static int is_ferry_annotation(const char *k)
 /* The source pod's name without an earlier migration's suffix. */
 static const char *base_name(json_object *pod)
 {
-  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), "ferry.dev/original-name");
+  json_object *v =
+      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), "ferry.dev/original-name");
   return v ? json_object_get_string(v) : ferry_kube_str(pod, "metadata.name");
 }
 
 /* The source pod's annotations but Ferry's, and the ones that make it this migration's target. */
 static json_object *target_annotations(json_object *pm, json_object *pod)
 {
-  json_object *ann = json_object_new_object(), *src_ann = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations");
+  json_object *ann = json_object_new_object(),
+              *src_ann = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations");
   if (src_ann) {
     json_object_object_foreach(src_ann, k, v)
     {
@@ -131,7 +135,8 @@ static json_object *target_annotations(json_object *pm, json_object *pod)
         json_object_object_add(ann, k, json_object_get(v));
     }
   }
-  cleanup_free char *from = ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
+  cleanup_free char *from =
+      ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(from));
   json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(from));
   json_object_object_add(ann, "ferry.dev/original-name", json_object_new_string(base_name(pod)));
@@ -145,7 +150,8 @@ static json_object *target_pod_object(json_object *pm, json_object *pod, const c
   json_object_object_add(tp, "kind", json_object_new_string("Pod"));
   json_object_object_add(meta, "name", json_object_new_string(name));
   json_object_object_add(meta, "namespace", json_object_new_string(ferry_kube_str(pod, "metadata.namespace") ?: ""));
-  json_object *labels = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels"), *owners = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences");
+  json_object *labels = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels"),
+              *owners = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences");
   if (labels) /* the same labels: selector Services route to the restored pod */
     json_object_object_add(meta, "labels", json_object_get(labels));
   if (owners)
@@ -204,7 +210,8 @@ int ctl_set_pod_ready(struct ctl *c, const char *ns, const char *name, int ready
       ready ? "True" : "False", ready ? "FerryMigrationEnded" : "FerryMigrating",
       ready ? "the migration ended; the pod runs here" : "Ferry is moving this pod: no new traffic", now);
   struct ferry_kube_status st = { 0 };
-  int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_STRATEGIC, patch, "status", NULL, &st, err);
+  int rc =
+      ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_STRATEGIC, patch, "status", NULL, &st, err);
   if (rc < 0 && st.code == 404) {
     ferry_error_clear(err);
     return 0;
@@ -247,7 +254,8 @@ static json_object *container_ids(json_object *statuses)
 /* The Scheduled status: where from and to, the source pod as it was, the endpoints drained (before, taken). */
 static json_object *scheduled_patch(const struct move *m, json_object *before)
 {
-  json_object *patch = pm_status_patch(PM_SCHEDULED, "Scheduled", "moving %s from %s to %s", m->pod_name, m->source, m->target);
+  json_object *patch =
+      pm_status_patch(PM_SCHEDULED, "Scheduled", "moving %s from %s to %s", m->pod_name, m->source, m->target);
   pm_patch_set(patch, "sourceNode", json_object_new_string(m->source));
   pm_patch_set(patch, "targetNode", json_object_new_string(m->target));
   if (m->owner)
@@ -279,12 +287,14 @@ static int write_scheduled(struct ctl *c, const struct move *m, json_object *bef
   if (ctl_write_status(c, m->pm, scheduled_patch(m, before), err) < 0)
     return -1;
   if (m->owner)
-    ferry_event(c->rec, m->pm, "Normal", "Scheduled", "moving pod %s from %s to %s (its replicaset %s makes the target pod)",
-                m->pod_name, m->source, m->target, ferry_kube_str(m->owner, "name"));
+    ferry_event(c->rec, m->pm, "Normal", "Scheduled",
+                "moving pod %s from %s to %s (its replicaset %s makes the target pod)", m->pod_name, m->source,
+                m->target, ferry_kube_str(m->owner, "name"));
   else
-    ferry_event(c->rec, m->pm, "Normal", "Scheduled", "moving pod %s from %s to %s (target pod %s)", m->pod_name, m->source,
-                m->target, m->target_pod);
-  ferry_event(c->rec, m->pod, "Normal", "Migrating", "%s: moving to %s", ferry_kube_str(m->pm, "metadata.name"), m->target);
+    ferry_event(c->rec, m->pm, "Normal", "Scheduled", "moving pod %s from %s to %s (target pod %s)", m->pod_name,
+                m->source, m->target, m->target_pod);
+  ferry_event(c->rec, m->pod, "Normal", "Migrating", "%s: moving to %s", ferry_kube_str(m->pm, "metadata.name"),
+              m->target);
   return 0;
 }
 
@@ -306,7 +316,9 @@ static int wait_for_room(struct ctl *c, struct move *m, const struct policy *pol
 
 int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  struct move m = { .pm = pm, .ns = ferry_kube_str(pm, "metadata.namespace"), .pod_name = ferry_kube_str(pm, "spec.pod") ?: "" };
+  struct move m = { .pm = pm,
+                    .ns = ferry_kube_str(pm, "metadata.namespace"),
+                    .pod_name = ferry_kube_str(pm, "spec.pod") ?: "" };
   char why[REASON_MSG_LEN];
   const char *refusal = find_pod(c, &m, why, sizeof why);
   if (refusal)

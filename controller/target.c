@@ -40,7 +40,7 @@ struct usage {
   struct {
     char node[254];
     struct node_use use;
-  } *v;
+  } * v;
   size_t n;
 };
 

@@ -16,7 +16,11 @@ static void enqueue(struct ctl *c, const char *kind, const char *ns, const char 
 }
 
 static void pm_changed(void *ctx, json_object *pm) { ctl_enqueue_pm(ctx, pm); }
-static void pm_updated(void *ctx, json_object *old, json_object *pm) { (void)old; ctl_enqueue_pm(ctx, pm); }
+static void pm_updated(void *ctx, json_object *old, json_object *pm)
+{
+  (void)old;
+  ctl_enqueue_pm(ctx, pm);
+}
 
 static void pod_changed(void *ctx, json_object *pod)
 {
@@ -25,7 +29,8 @@ static void pod_changed(void *ctx, json_object *pod)
   if (!json_object_object_get_ex(pod, "metadata", &meta) || !json_object_object_get_ex(meta, "annotations", &ann))
     return;
   const char *ns = ferry_kube_str(pod, "metadata.namespace"), *name = ferry_kube_str(pod, "metadata.name");
-  if (json_object_object_get_ex(ann, FERRY_ANN_MIGRATE_TO, &v) || json_object_object_get_ex(ann, FERRY_ANN_MIGRATABLE, &v))
+  if (json_object_object_get_ex(ann, FERRY_ANN_MIGRATE_TO, &v) ||
+      json_object_object_get_ex(ann, FERRY_ANN_MIGRATABLE, &v))
     enqueue(c, "pod", ns, name);
   /* a target pod's status moves its migration */
   if (json_object_object_get_ex(ann, FERRY_ANN_RESTORE_FROM, &v)) {
@@ -36,7 +41,11 @@ static void pod_changed(void *ctx, json_object *pod)
     }
   }
 }
-static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
+static void pod_updated(void *ctx, json_object *old, json_object *pod)
+{
+  (void)old;
+  pod_changed(ctx, pod);
+}
 
 /* A cordoned node: its migratable pods are looked at (trigger.c moves them). */
 struct on_node {
@@ -63,8 +72,9 @@ static void node_updated(void *ctx, json_object *old, json_object *node)
 
 void ctl_enqueue_all_pms(struct ctl *c) { ferry_informer_each(c->pms, pm_changed, c); }
 
-static int add_informer(struct ctl *c, const struct ferry_kube_resource *r, const char *ns, void (*add)(void *, json_object *),
-                        void (*upd)(void *, json_object *, json_object *), struct ferry_informer **out, ferry_error *err)
+static int add_informer(struct ctl *c, const struct ferry_kube_resource *r, const char *ns,
+                        void (*add)(void *, json_object *), void (*upd)(void *, json_object *, json_object *),
+                        struct ferry_informer **out, ferry_error *err)
 {
   struct ferry_informer_handlers h = { add, upd, NULL, c };
   return ferry_informer_add(c->inf, r, ns, NULL, NULL, &h, out, err);
@@ -86,10 +96,10 @@ int ctl_watch(struct ctl *c, const char *lease_ns, ferry_error *err)
 
 int ctl_synced(struct ctl *c)
 {
-  struct ferry_informer *all[] = { c->pods, c->nodes, c->pms, c->policies, c->services, c->slices, c->endpoints, c->leases };
+  struct ferry_informer *all[] = { c->pods,     c->nodes,  c->pms,       c->policies,
+                                   c->services, c->slices, c->endpoints, c->leases };
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
     if (!ferry_informer_synced(all[i]))
       return 0;
   return 1;
 }
-

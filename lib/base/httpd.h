@@ -10,10 +10,10 @@
 #include "base/error.h"
 
 struct ferry_httpd_opts {
-  const char *listen;     /* "IPv4:PORT" */
-  const char *flag;       /* the option listen came from, for its errors: "--webhook-listen" */
-  const char *what;       /* what is served, for the TLS errors: "the webhook" */
-  const char *cert_file;  /* both set: HTTPS with these PEM files; both NULL: plain HTTP */
+  const char *listen;    /* "IPv4:PORT" */
+  const char *flag;      /* the option listen came from, for its errors: "--webhook-listen" */
+  const char *what;      /* what is served, for the TLS errors: "the webhook" */
+  const char *cert_file; /* both set: HTTPS with these PEM files; both NULL: plain HTTP */
   const char *key_file;
   MHD_AccessHandlerCallback handler; /* called with handler_cls */
   void *handler_cls;

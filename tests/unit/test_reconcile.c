@@ -93,8 +93,8 @@ static void put_node(struct env *e, const char *name)
                                            name);
   fake_api_put(e->f, &FERRY_KUBE_NODES, node);
   cleanup_free char *now = iso_time(0);
-  cleanup_free char *lease = ferry_asprintf("{\"metadata\":{\"name\":\"" FERRY_AGENT_LEASE_PREFIX "%s\",\"namespace\":\"" AGENT_NS
-                                            "\"},\"spec\":{\"renewTime\":\"%s\"}}",
+  cleanup_free char *lease = ferry_asprintf("{\"metadata\":{\"name\":\"" FERRY_AGENT_LEASE_PREFIX
+                                            "%s\",\"namespace\":\"" AGENT_NS "\"},\"spec\":{\"renewTime\":\"%s\"}}",
                                             name, now);
   fake_api_put(e->f, &FERRY_KUBE_LEASES, lease);
 }
@@ -102,11 +102,12 @@ static void put_node(struct env *e, const char *name)
 /* default/web running on node-a with one container, under the ferry RuntimeClass. Its UID (the fake's). */
 static const char *put_source_pod(struct env *e)
 {
-  json_object *pod = fake_api_put(e->f, &FERRY_KUBE_PODS,
-               "{\"metadata\":{\"name\":\"web\",\"namespace\":\"" NS "\",\"labels\":{\"app\":\"web\"}},"
-               "\"spec\":{\"nodeName\":\"node-a\",\"runtimeClassName\":\"ferry\",\"containers\":[{\"name\":\"app\"}]},"
-               "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.5\",\"containerStatuses\":"
-               "[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]}}");
+  json_object *pod = fake_api_put(
+      e->f, &FERRY_KUBE_PODS,
+      "{\"metadata\":{\"name\":\"web\",\"namespace\":\"" NS "\",\"labels\":{\"app\":\"web\"}},"
+      "\"spec\":{\"nodeName\":\"node-a\",\"runtimeClassName\":\"ferry\",\"containers\":[{\"name\":\"app\"}]},"
+      "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.5\",\"containerStatuses\":"
+      "[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]}}");
   return ferry_kube_str(pod, "metadata.uid");
 }
 
@@ -126,8 +127,9 @@ static json_object *status_write(struct env *e, size_t n)
 static void test_new_pm_gets_the_finalizer(void **state)
 {
   struct env *e = *state;
-  fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS, "{\"metadata\":{\"name\":\"pm\",\"namespace\":\"" NS "\"},"
-                                                "\"spec\":{\"pod\":\"web\"}}");
+  fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS,
+               "{\"metadata\":{\"name\":\"pm\",\"namespace\":\"" NS "\"},"
+               "\"spec\":{\"pod\":\"web\"}}");
   assert_int_equal(reconcile(e, NULL), 0);
   json_object *w = fake_api_write(e->f, "PATCH", "/podmigrations/pm", 0);
   assert_non_null(w);
@@ -189,9 +191,10 @@ static void test_pending_with_target_is_scheduled(void **state)
   /* the source drained: not Ready */
   json_object *ready = fake_api_write(e->f, "PATCH", "/pods/web/status", 0);
   assert_non_null(ready);
-  assert_string_equal(ferry_kube_str(json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(ready, "status"), "conditions"), 0),
-                                     "reason"),
-                      "FerryMigrating");
+  assert_string_equal(
+      ferry_kube_str(json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(ready, "status"), "conditions"), 0),
+                     "reason"),
+      "FerryMigrating");
 
   json_object *w = status_write(e, 0);
   assert_non_null(w);
@@ -216,7 +219,8 @@ static void test_pending_waits_for_the_limit(void **state)
   put_node(e, "node-b");
   put_source_pod(e);
   fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS,
-               "{\"metadata\":{\"name\":\"other\",\"namespace\":\"" NS "\",\"uid\":\"other-uid\"},\"spec\":{\"pod\":\"db\"},"
+               "{\"metadata\":{\"name\":\"other\",\"namespace\":\"" NS
+               "\",\"uid\":\"other-uid\"},\"spec\":{\"pod\":\"db\"},"
                "\"status\":{\"phase\":\"Checkpointing\",\"sourceNode\":\"node-a\",\"targetNode\":\"node-c\"}}");
   put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
   int64_t requeue = 0;
@@ -273,9 +277,9 @@ static void test_checkpointing_past_its_deadline_rolls_back(void **state)
 {
   struct env *e = *state;
   cleanup_free char *long_ago = iso_time(400 * 1000);
-  cleanup_free char *extra = ferry_asprintf(
-      "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Checkpointing\",\"phaseTime\":\"%s\",\"sourceNode\":\"node-a\"}",
-      long_ago);
+  cleanup_free char *extra = ferry_asprintf("\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Checkpointing\","
+                                            "\"phaseTime\":\"%s\",\"sourceNode\":\"node-a\"}",
+                                            long_ago);
   put_pm(e, extra);
   assert_int_equal(reconcile(e, NULL), 0);
   json_object *w = status_write(e, 0);
@@ -283,15 +287,16 @@ static void test_checkpointing_past_its_deadline_rolls_back(void **state)
   assert_string_equal(ferry_kube_str(w, "status.reason"), "Timeout");
   assert_string_equal(ferry_kube_str(w, "status.message"), "Checkpointing took longer than its timeout");
   assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Checkpointing");
-  assert_string_equal(fake_api_event(e->f, 0), "Timeout: Checkpointing took longer than its timeout; rolling back to node-a");
+  assert_string_equal(fake_api_event(e->f, 0),
+                      "Timeout: Checkpointing took longer than its timeout; rolling back to node-a");
 }
 
 static void test_scheduled_past_its_deadline_fails(void **state)
 {
   struct env *e = *state;
   cleanup_free char *long_ago = iso_time(400 * 1000);
-  cleanup_free char *extra = ferry_asprintf("\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Scheduled\",\"phaseTime\":\"%s\"}",
-                                            long_ago);
+  cleanup_free char *extra =
+      ferry_asprintf("\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Scheduled\",\"phaseTime\":\"%s\"}", long_ago);
   put_pm(e, extra);
   assert_int_equal(reconcile(e, NULL), 0);
   json_object *w = status_write(e, 0);
@@ -304,7 +309,8 @@ static void test_rolled_back_is_cleaned_up(void **state)
 {
   struct env *e = *state;
   put_source_pod(e);
-  json_object *tp = fake_api_put(e->f, &FERRY_KUBE_PODS, "{\"metadata\":{\"name\":\"web-12345\",\"namespace\":\"" NS "\"}}");
+  json_object *tp =
+      fake_api_put(e->f, &FERRY_KUBE_PODS, "{\"metadata\":{\"name\":\"web-12345\",\"namespace\":\"" NS "\"}}");
   cleanup_free char *extra = ferry_asprintf(
       "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"RolledBack\",\"message\":\"restored on node-a\","
       "\"sourceNode\":\"node-a\",\"targetPod\":\"web-12345\",\"targetPodUID\":\"%s\"}",
@@ -315,9 +321,10 @@ static void test_rolled_back_is_cleaned_up(void **state)
   assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "web-12345"));
   json_object *ready = fake_api_write(e->f, "PATCH", "/pods/web/status", 0);
   assert_non_null(ready);
-  assert_string_equal(ferry_kube_str(json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(ready, "status"), "conditions"), 0),
-                                     "reason"),
-                      "FerryMigrationEnded");
+  assert_string_equal(
+      ferry_kube_str(json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(ready, "status"), "conditions"), 0),
+                     "reason"),
+      "FerryMigrationEnded");
   json_object *ann = fake_api_write(e->f, "PATCH", "/namespaces/" NS "/pods/web", 0);
   assert_non_null(ann);
   assert_string_equal(annotation(ann, FERRY_ANN_RESULT), "RolledBack: restored on node-a");
@@ -334,7 +341,8 @@ static void test_rolled_back_is_cleaned_up(void **state)
 static void test_cleaned_up_does_nothing(void **state)
 {
   struct env *e = *state;
-  put_pm(e, "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Failed\",\"conditions\":[{\"type\":\"CleanedUp\",\"status\":\"True\"}]}");
+  put_pm(e, "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Failed\",\"conditions\":[{\"type\":\"CleanedUp\","
+            "\"status\":\"True\"}]}");
   assert_int_equal(reconcile(e, NULL), 0);
   assert_int_equal(fake_api_nwrites(e->f), 0);
 }
@@ -342,17 +350,17 @@ static void test_cleaned_up_does_nothing(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_new_pm_gets_the_finalizer, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pending_without_pod_fails, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_post_copy_waits_for_the_memory, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_checkpointing_past_its_deadline_rolls_back, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_new_pm_gets_the_finalizer, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_without_pod_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_post_copy_waits_for_the_memory, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_checkpointing_past_its_deadline_rolls_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

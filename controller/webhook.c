@@ -100,6 +100,68 @@ static char *b64(const char *in)
   return out;
 }
 
+/* The migration a new pod belongs to (pm filled; empty: none), and whether it
+ * is to be restored (*restore) or only held unbound. Claims a ReplicaSet's
+ * replacement: only the first one is restored. */
+static void steer(struct webhook *w, json_object *pod, json_object *owners, char *pm, size_t pm_len, int *restore)
+{
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; owners && i < json_object_array_length(owners) && !pm[0]; i++) {
+    json_object *o = json_object_array_get_idx(owners, i), *ctl;
+    if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
+      continue;
+    for (int j = 0; j < w->n; j++)
+      if (!strcmp(w->s[j].owner_uid, ferry_kube_str(o, "uid") ?: "")) {
+        if (w->s[j].statefulset) {
+          /* the pod by the source's name: restored where the migration says (its target, or the source when
+           * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
+          if (!strcmp(ferry_kube_str(pod, "metadata.name") ?: "", w->s[j].pod)) {
+            snprintf(pm, pm_len, "%s", w->s[j].pm);
+            *restore = 1;
+          }
+        } else if (w->s[j].rolling_back) {
+          snprintf(pm, pm_len, "%s", w->s[j].pm);
+        } else if (!w->s[j].claimed) {
+          snprintf(pm, pm_len, "%s", w->s[j].pm);
+          *restore = 1;
+          w->s[j].claimed = 1;
+        }
+        break;
+      }
+  }
+  pthread_mutex_unlock(&w->mu);
+}
+
+static json_object *add_op(const char *path, json_object *value)
+{
+  json_object *op = json_object_new_object();
+  json_object_object_add(op, "op", json_object_new_string("add"));
+  json_object_object_add(op, "path", json_object_new_string(path));
+  json_object_object_add(op, "value", value);
+  return op;
+}
+
+/* The JSONPatch (base64) that makes the pod pm's: its annotations (kept, plus
+ * ferry.dev/restore-from and ferry.dev/migration, or ferry.dev/held-by) and schedulerName ferry. */
+static char *steer_patch(json_object *meta, const char *pm, int restore)
+{
+  json_object *ann = NULL, *have = NULL;
+  if (meta && json_object_object_get_ex(meta, "annotations", &have))
+    json_object_deep_copy(have, &ann, NULL);
+  if (!ann)
+    ann = json_object_new_object();
+  if (restore) {
+    json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(pm));
+    json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(pm));
+  } else {
+    json_object_object_add(ann, "ferry.dev/held-by", json_object_new_string(pm));
+  }
+  cleanup_json json_object *ops = json_object_new_array();
+  json_object_array_add(ops, add_op("/metadata/annotations", ann));
+  json_object_array_add(ops, add_op("/spec/schedulerName", json_object_new_string(FERRY_SCHEDULER_NAME)));
+  return b64(json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN));
+}
+
 /* The AdmissionReview answer for one pod: allowed always (failing a pod create
  * would be worse than not steering it), with a JSONPatch when it is ours. */
 static char *review(struct webhook *w, json_object *rv)
@@ -113,73 +175,26 @@ static char *review(struct webhook *w, json_object *rv)
   json_object *owners = NULL, *m = NULL;
   if (pod && json_object_object_get_ex(pod, "metadata", &m))
     json_object_object_get_ex(m, "ownerReferences", &owners);
-  pthread_mutex_lock(&w->mu);
-  for (size_t i = 0; owners && i < json_object_array_length(owners) && !pm[0]; i++) {
-    json_object *o = json_object_array_get_idx(owners, i), *ctl;
-    if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
-      continue;
-    for (int j = 0; j < w->n; j++)
-      if (!strcmp(w->s[j].owner_uid, ferry_kube_str(o, "uid") ?: "")) {
-        if (w->s[j].statefulset) {
-          /* the pod by the source's name: restored where the migration says (its target, or the source when
-           * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
-          if (!strcmp(ferry_kube_str(pod, "metadata.name") ?: "", w->s[j].pod)) {
-            snprintf(pm, sizeof pm, "%s", w->s[j].pm);
-            restore = 1;
-          }
-        } else if (w->s[j].rolling_back) {
-          snprintf(pm, sizeof pm, "%s", w->s[j].pm);
-        } else if (!w->s[j].claimed) {
-          snprintf(pm, sizeof pm, "%s", w->s[j].pm);
-          restore = 1;
-          w->s[j].claimed = 1;
-        }
-        break;
-      }
-  }
-  pthread_mutex_unlock(&w->mu);
-  json_object *out = json_object_new_object(), *resp = json_object_new_object();
+  steer(w, pod, owners, pm, sizeof pm, &restore);
+  cleanup_json json_object *out = json_object_new_object();
+  json_object *resp = json_object_new_object();
   json_object_object_add(out, "apiVersion", json_object_new_string("admission.k8s.io/v1"));
   json_object_object_add(out, "kind", json_object_new_string("AdmissionReview"));
   json_object_object_add(resp, "uid", json_object_new_string(uid));
   json_object_object_add(resp, "allowed", json_object_new_boolean(1));
   if (pm[0]) {
-    json_object *ops = json_object_new_array(), *ann = NULL, *have = NULL, *op;
-    if (m && json_object_object_get_ex(m, "annotations", &have))
-      json_object_deep_copy(have, &ann, NULL);
-    if (!ann)
-      ann = json_object_new_object();
-    if (restore) {
-      json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(pm));
-      json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(pm));
-    } else {
-      json_object_object_add(ann, "ferry.dev/held-by", json_object_new_string(pm));
-    }
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string("/metadata/annotations"));
-    json_object_object_add(op, "value", ann);
-    json_object_array_add(ops, op);
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string("/spec/schedulerName"));
-    json_object_object_add(op, "value", json_object_new_string(FERRY_SCHEDULER_NAME));
-    json_object_array_add(ops, op);
-    char *patch = b64(json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN));
-    json_object_put(ops);
+    cleanup_free char *patch = steer_patch(m, pm, restore);
     if (patch) {
       json_object_object_add(resp, "patchType", json_object_new_string("JSONPatch"));
       json_object_object_add(resp, "patch", json_object_new_string(patch));
-      free(patch);
     }
-    log_info("webhook: a new pod of %s/%s %s for podmigration %s", ferry_kube_str(pod, "metadata.namespace") ?: ferry_kube_str(req, "namespace") ?: "",
+    log_info("webhook: a new pod of %s/%s %s for podmigration %s",
+             ferry_kube_str(pod, "metadata.namespace") ?: ferry_kube_str(req, "namespace") ?: "",
              ferry_kube_str(pod, "metadata.generateName") ?: ferry_kube_str(pod, "metadata.name") ?: "",
              restore ? "is to be restored from the image" : "is held unbound until the migration has ended", pm);
   }
   json_object_object_add(out, "response", resp);
-  char *text = ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
-  json_object_put(out);
-  return text;
+  return ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,

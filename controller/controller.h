@@ -24,8 +24,13 @@ struct ctl {
   struct webhook *webhook;   /* the pod admission webhook, or NULL (owned pods cannot move) */
 };
 
-/* Keys: "pm/NS/NAME" for PodMigrations, "pod/NS/NAME" for annotated pods. */
+/* watch.c: the informers (c->inf set), their changes queued as keys:
+ * "pm/NS/NAME" for PodMigrations, "pod/NS/NAME" for annotated pods. Leases are
+ * watched in lease_ns. ctl_synced: every informer has listed. */
+int ctl_watch(struct ctl *c, const char *lease_ns, ferry_error *err);
+int ctl_synced(struct ctl *c);
 void ctl_enqueue_pm(struct ctl *c, json_object *pm);
+void ctl_enqueue_all_pms(struct ctl *c); /* a resync */
 
 /* One PodMigration: moves it along its state machine as far as it can now.
  * Returns 0 (done, or *requeue_ms > 0 to look again), -1 to retry with

@@ -3,175 +3,172 @@
  * PodMigration through its state machine (reconcile.c). Runs as several
  * replicas: the one holding the Lease acts, the others keep warm caches. */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "controller.h"
-#include "kube/leader.h"
+#include "base/cleanup.h"
 #include "base/log.h"
-#include "api/podmigration.h"
+#include "base/signals.h"
 #include "base/util.h"
+#include "kube/leader.h"
 
-static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+#define DEFAULT_LEASE_SECONDS 15
+#define DEFAULT_AGENT_STALE_S 40
+#define QUEUE_BACKOFF_BASE_MS 5    /* a failed key's first retry; doubles per failure */
+#define QUEUE_BACKOFF_MAX_MS 60000 /* ... up to this */
+#define FOLLOWER_RETRY_MS 1000     /* how often a replica without the lease tries for it */
+#define POLL_MS 200                /* the longest the informers are waited on */
+#define RESYNC_MS 30000            /* every PodMigration is looked at this often */
+#define WORK_BUDGET_MS 500         /* the longest one pass reconciles before the informers run again */
+
+struct options {
+  const char *kubeconfig, *context, *ns, *identity, *runtime_class;
+  const char *webhook_listen, *webhook_cert, *webhook_key;
+  int lease_seconds, elect, stale;
+  char id[320]; /* the default identity: HOST_PID */
+};
 
 static void usage(FILE *f)
 {
-  fprintf(f, "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
-             "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
-             "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
-             "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
-             "                        [--log-level LEVEL] [--log-format text|json]\n"
-             "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
-             "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
-             "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
-             "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
+  fprintf(f,
+          "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
+          "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
+          "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
+          "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
+          "                        [--log-level LEVEL] [--log-format text|json]\n"
+          "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
+          "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
+          "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
+          "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
 }
 
-/* ---------- informer handlers: everything ends as a queue key ---------- */
+/* ---------- the work queue ---------- */
 
-static void enqueue(struct ctl *c, const char *kind, const char *ns, const char *name)
+/* One key: "pm/NS/NAME" or "pod/NS/NAME" reconciled; a failure retried with backoff, a requeue after its delay. */
+static void work_one(struct ctl *c, const char *key)
 {
-  char *key = ferry_asprintf("%s/%s/%s", kind, ns ? ns : "", name ? name : "");
-  queue_add(c->q, key, ferry_now_mono_ms());
-  free(key);
-}
-
-static void pm_changed(void *ctx, json_object *pm) { ctl_enqueue_pm(ctx, pm); }
-static void pm_updated(void *ctx, json_object *old, json_object *pm) { (void)old; ctl_enqueue_pm(ctx, pm); }
-
-static void pod_changed(void *ctx, json_object *pod)
-{
-  struct ctl *c = ctx;
-  json_object *meta, *ann, *v;
-  if (!json_object_object_get_ex(pod, "metadata", &meta) || !json_object_object_get_ex(meta, "annotations", &ann))
-    return;
-  const char *ns = ferry_kube_str(pod, "metadata.namespace"), *name = ferry_kube_str(pod, "metadata.name");
-  if (json_object_object_get_ex(ann, FERRY_ANN_MIGRATE_TO, &v) || json_object_object_get_ex(ann, FERRY_ANN_MIGRATABLE, &v))
-    enqueue(c, "pod", ns, name);
-  /* a target pod's status moves its migration */
-  if (json_object_object_get_ex(ann, FERRY_ANN_RESTORE_FROM, &v)) {
-    const char *ref = json_object_get_string(v), *slash = strchr(ref, '/');
-    if (slash) {
-      char *key = ferry_asprintf("pm/%s", ref);
-      queue_add(c->q, key, ferry_now_mono_ms());
-      free(key);
-    }
+  char kind[8] = "", *ns = NULL, *name = NULL;
+  cleanup_free char *copy = ferry_strdup(key);
+  char *s1 = strchr(copy, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
+  if (s1 && s2) {
+    *s1 = *s2 = '\0';
+    snprintf(kind, sizeof kind, "%s", copy);
+    ns = s1 + 1;
+    name = s2 + 1;
+  }
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  int64_t again = 0;
+  int rc = 0;
+  if (!strcmp(kind, "pm"))
+    rc = ctl_reconcile_pm(c, ns, name, &again, &err);
+  else if (!strcmp(kind, "pod"))
+    rc = ctl_reconcile_pod(c, ns, name, &again, &err);
+  if (rc < 0) {
+    int64_t d = queue_add_rate_limited(c->q, key, ferry_now_mono_ms());
+    log_warn("%s: %s (retry in %lld ms)", key, ferry_error_msg(&err), (long long)d);
+  } else {
+    queue_forget(c->q, key);
+    if (again > 0)
+      queue_add_after(c->q, key, ferry_now_mono_ms(), again);
   }
 }
-static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
-
-/* A cordoned node: its migratable pods are looked at (trigger.c moves them). */
-struct on_node {
-  struct ctl *c;
-  const char *node;
-};
-static void pod_on_node(void *ctx, json_object *pod)
-{
-  struct on_node *o = ctx;
-  if (!strcmp(ferry_kube_str(pod, "spec.nodeName") ?: "", o->node))
-    pod_changed(o->c, pod);
-}
-static void node_updated(void *ctx, json_object *old, json_object *node)
-{
-  struct ctl *c = ctx;
-  (void)old;
-  json_object *spec, *u;
-  if (json_object_object_get_ex(node, "spec", &spec) && json_object_object_get_ex(spec, "unschedulable", &u) &&
-      json_object_get_boolean(u)) {
-    struct on_node o = { c, ferry_kube_str(node, "metadata.name") ?: "" };
-    ferry_informer_each(c->pods, pod_on_node, &o);
-  }
-}
-
-static int add_informer(struct ctl *c, const struct ferry_kube_resource *r, const char *ns, void (*add)(void *, json_object *),
-                        void (*upd)(void *, json_object *, json_object *), struct ferry_informer **out, ferry_error *err)
-{
-  struct ferry_informer_handlers h = { add, upd, NULL, c };
-  return ferry_informer_add(c->inf, r, ns, NULL, NULL, &h, out, err);
-}
-
-static int all_synced(struct ctl *c)
-{
-  struct ferry_informer *all[] = { c->pods, c->nodes, c->pms, c->policies, c->services, c->slices, c->endpoints, c->leases };
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (!ferry_informer_synced(all[i]))
-      return 0;
-  return 1;
-}
-
-struct requeue_ctx {
-  struct ctl *c;
-};
-static void requeue_all(void *ctx, json_object *pm) { ctl_enqueue_pm(((struct requeue_ctx *)ctx)->c, pm); }
 
 /* Runs due keys for at most budget_ms. */
 static void work(struct ctl *c, int64_t budget_ms)
 {
   int64_t until = ferry_now_mono_ms() + budget_ms, wait;
   char *key;
-  while (!stop && ferry_now_mono_ms() < until && (key = queue_pop(c->q, ferry_now_mono_ms(), &wait))) {
-    char kind[8] = "", *ns = NULL, *name = NULL;
-    char *copy = ferry_strdup(key), *s1 = strchr(copy, '/'), *s2 = s1 ? strchr(s1 + 1, '/') : NULL;
-    if (s1 && s2) {
-      *s1 = *s2 = '\0';
-      snprintf(kind, sizeof kind, "%s", copy);
-      ns = s1 + 1;
-      name = s2 + 1;
-    }
-    ferry_error err = FERRY_ERROR_INIT;
-    int64_t again = 0;
-    int rc = 0;
-    if (!strcmp(kind, "pm"))
-      rc = ctl_reconcile_pm(c, ns, name, &again, &err);
-    else if (!strcmp(kind, "pod"))
-      rc = ctl_reconcile_pod(c, ns, name, &again, &err);
-    if (rc < 0) {
-      int64_t d = queue_add_rate_limited(c->q, key, ferry_now_mono_ms());
-      log_warn("%s: %s (retry in %lld ms)", key, ferry_error_msg(&err), (long long)d);
-    } else {
-      queue_forget(c->q, key);
-      if (again > 0)
-        queue_add_after(c->q, key, ferry_now_mono_ms(), again);
-    }
-    ferry_error_clear(&err);
-    free(copy);
+  while (!ferry_stopping && ferry_now_mono_ms() < until && (key = queue_pop(c->q, ferry_now_mono_ms(), &wait))) {
+    work_one(c, key);
     free(key);
   }
 }
 
-int main(int argc, char **argv)
+/* How long the informers may be waited on: until the next due key when leading, else POLL_MS. */
+static long poll_timeout(struct ctl *c, int ready)
 {
-  const char *kubeconfig = NULL, *context = NULL, *ns = "ferry-system", *identity = NULL, *runtime_class = "ferry";
-  const char *webhook_listen = NULL, *webhook_cert = NULL, *webhook_key = NULL;
-  int lease_seconds = 15, elect = 1, stale = 40;
+  int64_t wait = -1;
+  char *peek = queue_pop(c->q, ferry_now_mono_ms(), &wait);
+  if (peek) { /* due now: put it back, run below */
+    queue_add(c->q, peek, ferry_now_mono_ms());
+    free(peek);
+    wait = 0;
+  }
+  return ready && wait >= 0 && wait < POLL_MS ? (long)wait : POLL_MS;
+}
+
+/* ---------- options ---------- */
+
+/* Without --identity: HOST_PID, unique among the replicas. */
+static void default_identity(struct options *o)
+{
+  char host[256] = "controller";
+  if (gethostname(host, sizeof host) < 0)
+    snprintf(host, sizeof host, "controller");
+  snprintf(o->id, sizeof o->id, "%s_%d", host, (int)getpid());
+  if (!o->identity)
+    o->identity = o->id;
+}
+
+/* 0: run; -1: exit 0 (--help); else the exit code (2: a bad option). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
   static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' }, { "context", required_argument, NULL, 'c' },
-    { "namespace", required_argument, NULL, 'n' },  { "identity", required_argument, NULL, 'i' },
-    { "lease-seconds", required_argument, NULL, 'l' }, { "no-leader-elect", no_argument, NULL, 'N' },
-    { "agent-stale-seconds", required_argument, NULL, 's' }, { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
-    { "runtime-class", required_argument, NULL, 'R' },  { "webhook-listen", required_argument, NULL, 'W' },
-    { "webhook-cert", required_argument, NULL, 'C' },   { "webhook-key", required_argument, NULL, 'K' },
+    { "kubeconfig", required_argument, NULL, 'k' },
+    { "context", required_argument, NULL, 'c' },
+    { "namespace", required_argument, NULL, 'n' },
+    { "identity", required_argument, NULL, 'i' },
+    { "lease-seconds", required_argument, NULL, 'l' },
+    { "no-leader-elect", no_argument, NULL, 'N' },
+    { "agent-stale-seconds", required_argument, NULL, 's' },
+    { "log-level", required_argument, NULL, 'L' },
+    { "log-format", required_argument, NULL, 'F' },
+    { "help", no_argument, NULL, 'h' },
+    { "runtime-class", required_argument, NULL, 'R' },
+    { "webhook-listen", required_argument, NULL, 'W' },
+    { "webhook-cert", required_argument, NULL, 'C' },
+    { "webhook-key", required_argument, NULL, 'K' },
     { NULL, 0, NULL, 0 },
   };
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (o) {
-    case 'k': kubeconfig = optarg; break;
-    case 'c': context = optarg; break;
-    case 'n': ns = optarg; break;
-    case 'i': identity = optarg; break;
-    case 'l': lease_seconds = atoi(optarg); break;
-    case 'N': elect = 0; break;
-    case 's': stale = atoi(optarg); break;
-    case 'R': runtime_class = optarg; break;
-    case 'W': webhook_listen = optarg; break;
-    case 'C': webhook_cert = optarg; break;
-    case 'K': webhook_key = optarg; break;
+  int opt;
+  while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    switch (opt) {
+    case 'k':
+      o->kubeconfig = optarg;
+      break;
+    case 'c':
+      o->context = optarg;
+      break;
+    case 'n':
+      o->ns = optarg;
+      break;
+    case 'i':
+      o->identity = optarg;
+      break;
+    case 'l':
+      o->lease_seconds = atoi(optarg);
+      break;
+    case 'N':
+      o->elect = 0;
+      break;
+    case 's':
+      o->stale = atoi(optarg);
+      break;
+    case 'R':
+      o->runtime_class = optarg;
+      break;
+    case 'W':
+      o->webhook_listen = optarg;
+      break;
+    case 'C':
+      o->webhook_cert = optarg;
+      break;
+    case 'K':
+      o->webhook_key = optarg;
+      break;
     case 'L':
       if (ferry_log_level_option("ferry-controller", optarg) < 0)
         return 2;
@@ -180,131 +177,158 @@ int main(int argc, char **argv)
       if (ferry_log_format_option("ferry-controller", optarg) < 0)
         return 2;
       break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return -1;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
-  if (optind != argc || lease_seconds < 2 || stale < 1 || (webhook_listen && (!webhook_cert || !webhook_key))) {
+  if (optind != argc || o->lease_seconds < 2 || o->stale < 1 ||
+      (o->webhook_listen && (!o->webhook_cert || !o->webhook_key))) {
     usage(stderr);
     return 2;
   }
-  char host[256] = "controller", id[320];
-  if (gethostname(host, sizeof host) < 0)
-    snprintf(host, sizeof host, "controller");
-  snprintf(id, sizeof id, "%s_%d", host, (int)getpid());
-  if (!identity)
-    identity = id;
+  default_identity(o);
+  return 0;
+}
 
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) {
-    log_error("sigaction: %m");
+/* ---------- start-up ---------- */
+
+/* The API client, the informers, the queue, the recorder and the webhook. Logs what failed. */
+static int start(struct ctl *c, const struct options *o, struct ferry_kube_config *cfg)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  c->agent_ns = o->ns;
+  c->agent_stale_s = o->stale;
+  c->runtime_class = o->runtime_class;
+  if (ferry_kube_config_auto(o->kubeconfig, o->context, cfg, &err) < 0 || ferry_kube_open(cfg, &c->kube, &err) < 0 ||
+      ferry_informers_new(cfg, &c->inf, &err) < 0) {
+    log_error("%s", ferry_error_msg(&err));
+    return -1;
+  }
+  c->q = queue_new(QUEUE_BACKOFF_BASE_MS, QUEUE_BACKOFF_MAX_MS);
+  c->rec = ferry_recorder_new(c->kube, "ferry-controller", NULL);
+  if (!c->q || !c->rec) {
+    log_error("out of memory");
+    return -1;
+  }
+  if (ctl_watch(c, o->ns, &err) < 0) {
+    log_error("%s", ferry_error_msg(&err));
+    return -1;
+  }
+  if (o->webhook_listen) {
+    int wport = 0;
+    if (webhook_start(o->webhook_listen, o->webhook_cert, o->webhook_key, &c->webhook, &wport, &err) < 0) {
+      log_error("webhook: %s", ferry_error_msg(&err));
+      return -1;
+    }
+    log_info("admission webhook on https://%s (port %d)/mutate-pods", o->webhook_listen, wport);
+  }
+  return 0;
+}
+
+static void stop_all(struct ctl *c, struct ferry_kube_config *cfg)
+{
+  webhook_stop(c->webhook);
+  ferry_recorder_free(c->rec);
+  queue_free(c->q);
+  ferry_informers_free(c->inf);
+  ferry_kube_close(c->kube);
+  ferry_kube_config_free(cfg);
+}
+
+/* ---------- the loop ---------- */
+
+struct loop {
+  struct ferry_leader leader;
+  int elect, lease_seconds;
+  int leading, was_leading, synced;
+  int64_t next_tick, next_resync;
+};
+
+/* Leader election: renew or try for the lease when due; a change is logged. */
+static void elect(struct loop *l)
+{
+  int64_t now = ferry_now_mono_ms();
+  if (l->elect && now >= l->next_tick) {
+    cleanup_error ferry_error err = FERRY_ERROR_INIT;
+    if (ferry_leader_tick(&l->leader, now, (int64_t)l->lease_seconds * 1000 * 2 / 3, &err) < 0)
+      log_warn("leader election: %s", ferry_error_msg(&err));
+    l->leading = l->leader.leading;
+    l->next_tick = now + (l->leading ? l->lease_seconds * 1000 / 3 : FOLLOWER_RETRY_MS);
+  }
+  if (l->leading != l->was_leading) {
+    log_info("%s", l->leading ? "leading: reconciling" : "lost the lease: standing by");
+    l->was_leading = l->leading;
+    if (l->leading)
+      l->next_resync = 0; /* pick up every migration where it stands */
+  }
+}
+
+/* Reconciles until a stop signal (0) or the informers fail (1). */
+static int run(struct ctl *c, struct loop *l)
+{
+  while (!ferry_stopping) {
+    elect(l);
+    cleanup_error ferry_error err = FERRY_ERROR_INIT;
+    if (ferry_informers_run(c->inf, poll_timeout(c, l->leading && l->synced), &err) < 0) {
+      log_error("informers: %s", ferry_error_msg(&err));
+      return 1;
+    }
+    if (!l->synced && ctl_synced(c)) {
+      l->synced = 1;
+      log_info("caches synced");
+    }
+    if (l->leading && l->synced) {
+      if (ferry_now_mono_ms() >= l->next_resync) { /* a periodic resync, as controllers have */
+        ctl_enqueue_all_pms(c);
+        l->next_resync = ferry_now_mono_ms() + RESYNC_MS;
+      }
+      work(c, WORK_BUDGET_MS);
+    }
+    webhook_publish(c->webhook, c->pms);
+  }
+  return 0;
+}
+
+static int lead_and_run(struct ctl *c, const struct options *o)
+{
+  struct loop l = { .elect = o->elect, .lease_seconds = o->lease_seconds, .leading = !o->elect };
+  ferry_leader_init(&l.leader, c->kube, o->ns, "ferry-controller", o->identity, o->lease_seconds);
+  log_info("ferry-controller %s starting as %s (leader election %s)", FERRY_VERSION, o->identity,
+           o->elect ? "on" : "off");
+  int rc = run(c, &l);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (o->elect && l.leader.leading && ferry_leader_release(&l.leader, &err) < 0)
+    log_warn("releasing the lease: %s", ferry_error_msg(&err));
+  ferry_leader_free(&l.leader);
+  log_info("ferry-controller stopped");
+  return rc;
+}
+
+int main(int argc, char **argv)
+{
+  struct options o = { .ns = "ferry-system",
+                       .runtime_class = "ferry",
+                       .lease_seconds = DEFAULT_LEASE_SECONDS,
+                       .elect = 1,
+                       .stale = DEFAULT_AGENT_STALE_S };
+  int exit_code = parse_options(argc, argv, &o);
+  if (exit_code)
+    return exit_code < 0 ? 0 : exit_code;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_catch_stop_signals(&err) < 0) {
+    log_error("%s", ferry_error_msg(&err));
     return 1;
   }
-  signal(SIGPIPE, SIG_IGN);
-
-  ferry_error err = FERRY_ERROR_INIT;
   struct ferry_kube_config cfg;
   memset(&cfg, 0, sizeof cfg);
   ferry_kube_global_init();
   struct ctl c;
   memset(&c, 0, sizeof c);
-  c.agent_ns = ns;
-  c.agent_stale_s = stale;
-  c.runtime_class = runtime_class;
-  int rc = 1;
-  if (ferry_kube_config_auto(kubeconfig, context, &cfg, &err) < 0 || ferry_kube_open(&cfg, &c.kube, &err) < 0 ||
-      ferry_informers_new(&cfg, &c.inf, &err) < 0) {
-    log_error("%s", ferry_error_msg(&err));
-    goto out;
-  }
-  c.q = queue_new(5, 60000);
-  c.rec = ferry_recorder_new(c.kube, "ferry-controller", NULL);
-  if (!c.q || !c.rec) {
-    log_error("out of memory");
-    goto out;
-  }
-  if (add_informer(&c, &FERRY_KUBE_PODS, NULL, pod_changed, pod_updated, &c.pods, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_NODES, NULL, NULL, node_updated, &c.nodes, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_PODMIGRATIONS, NULL, pm_changed, pm_updated, &c.pms, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_MIGRATIONPOLICIES, NULL, NULL, NULL, &c.policies, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_SERVICES, NULL, NULL, NULL, &c.services, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_ENDPOINTSLICES, NULL, NULL, NULL, &c.slices, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_ENDPOINTS, NULL, NULL, NULL, &c.endpoints, &err) < 0 ||
-      add_informer(&c, &FERRY_KUBE_LEASES, ns, NULL, NULL, &c.leases, &err) < 0) {
-    log_error("%s", ferry_error_msg(&err));
-    goto out;
-  }
-  if (webhook_listen) {
-    int wport = 0;
-    if (webhook_start(webhook_listen, webhook_cert, webhook_key, &c.webhook, &wport, &err) < 0) {
-      log_error("webhook: %s", ferry_error_msg(&err));
-      goto out;
-    }
-    log_info("admission webhook on https://%s (port %d)/mutate-pods", webhook_listen, wport);
-  }
-  struct ferry_leader leader;
-  ferry_leader_init(&leader, c.kube, ns, "ferry-controller", identity, lease_seconds);
-  log_info("ferry-controller %s starting as %s (leader election %s)", FERRY_VERSION, identity, elect ? "on" : "off");
-  int leading = !elect, was_leading = 0, synced = 0;
-  int64_t next_tick = 0, next_resync = 0;
-  rc = 0;
-  while (!stop) {
-    int64_t now = ferry_now_mono_ms();
-    if (elect && now >= next_tick) {
-      if (ferry_leader_tick(&leader, now, (int64_t)lease_seconds * 1000 * 2 / 3, &err) < 0) {
-        log_warn("leader election: %s", ferry_error_msg(&err));
-        ferry_error_clear(&err);
-      }
-      leading = leader.leading;
-      next_tick = now + (leading ? lease_seconds * 1000 / 3 : 1000);
-    }
-    if (leading != was_leading) {
-      log_info("%s", leading ? "leading: reconciling" : "lost the lease: standing by");
-      was_leading = leading;
-      if (leading)
-        next_resync = 0; /* pick up every migration where it stands */
-    }
-    int64_t wait = -1;
-    char *peek = queue_pop(c.q, ferry_now_mono_ms(), &wait);
-    if (peek) { /* due now: put it back, run below */
-      queue_add(c.q, peek, ferry_now_mono_ms());
-      free(peek);
-      wait = 0;
-    }
-    long timeout = leading && synced && wait >= 0 && wait < 200 ? (long)wait : 200;
-    if (ferry_informers_run(c.inf, timeout, &err) < 0) {
-      log_error("informers: %s", ferry_error_msg(&err));
-      rc = 1;
-      break;
-    }
-    if (!synced && all_synced(&c)) {
-      synced = 1;
-      log_info("caches synced");
-    }
-    if (leading && synced) {
-      if (ferry_now_mono_ms() >= next_resync) { /* a periodic resync, as controllers have */
-        struct requeue_ctx rq = { &c };
-        ferry_informer_each(c.pms, requeue_all, &rq);
-        next_resync = ferry_now_mono_ms() + 30000;
-      }
-      work(&c, 500);
-    }
-    webhook_publish(c.webhook, c.pms);
-  }
-  if (elect && leader.leading && ferry_leader_release(&leader, &err) < 0)
-    log_warn("releasing the lease: %s", ferry_error_msg(&err));
-  ferry_error_clear(&err);
-  ferry_leader_free(&leader);
-  log_info("ferry-controller stopped");
-out:
-  ferry_error_clear(&err);
-  webhook_stop(c.webhook);
-  ferry_recorder_free(c.rec);
-  queue_free(c.q);
-  ferry_informers_free(c.inf);
-  ferry_kube_close(c.kube);
-  ferry_kube_config_free(&cfg);
+  int rc = start(&c, &o, &cfg) < 0 ? 1 : lead_and_run(&c, &o);
+  stop_all(&c, &cfg);
   return rc;
 }

@@ -11,11 +11,13 @@
 #include <string.h>
 
 #include "controller.h"
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "api/podmigration.h"
 #include "base/util.h"
 
 #define ANN_QUARANTINE "ferry.dev/quarantine"
+#define REPLACEMENT_POLL_MS 200 /* the owner makes its replacement within moments */
 
 static const struct ferry_kube_resource REPLICASETS = { "apps", "v1", "replicasets", 1 };
 
@@ -23,10 +25,11 @@ static const struct ferry_kube_resource REPLICASETS = { "apps", "v1", "replicase
 static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *rs_name = ferry_kube_str(pm, "status.owner.name") ?: "";
-  json_object *rs = NULL;
+  cleanup_json json_object *rs = NULL;
   if (ferry_kube_get(c->kube, &REPLICASETS, ns, rs_name, &rs, NULL, err) < 0)
     return -1;
-  json_object *sel = ferry_kube_obj(ferry_kube_obj(rs, "spec"), "selector"), *labels = json_object_new_object(), *saved = json_object_new_object();
+  json_object *sel = ferry_kube_obj(ferry_kube_obj(rs, "spec"), "selector"), *labels = json_object_new_object();
+  cleanup_json json_object *saved = json_object_new_object();
   json_object *have = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels");
   json_object_object_foreach(ferry_kube_obj(sel, "matchLabels"), k, v)
   {
@@ -38,7 +41,8 @@ static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_er
     json_object_object_add(labels, ferry_kube_str(json_object_array_get_idx(me, i), "key") ?: "", NULL);
   json_object_object_add(saved, "ownerReferences", json_object_get(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences")));
   json_object_object_add(saved, "labels", have ? json_object_get(have) : json_object_new_object());
-  json_object *patch = json_object_new_object(), *meta = json_object_new_object(), *ann = json_object_new_object();
+  cleanup_json json_object *patch = json_object_new_object();
+  json_object *meta = json_object_new_object(), *ann = json_object_new_object();
   json_object_object_add(ann, ANN_QUARANTINE, json_object_new_string(json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN)));
   json_object_object_add(meta, "annotations", ann);
   json_object_object_add(meta, "labels", labels);
@@ -46,17 +50,12 @@ static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_er
   json_object_object_add(patch, "metadata", meta);
   int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, ferry_kube_str(pod, "metadata.name"), FERRY_PATCH_MERGE,
                             json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
-  json_object_put(patch);
-  json_object_put(saved);
-  json_object_put(rs);
   if (rc == 0) {
     log_info("podmigration %s/%s: pod %s quarantined from replicaset %s", ns, ferry_kube_str(pm, "metadata.name"), ferry_kube_str(pod, "metadata.name"),
              rs_name);
-    ferry_error e2 = FERRY_ERROR_INIT;
-    ferry_record_event(c->rec, pm, "Normal", "Quarantined", &e2,
-                       "pod %s left replicaset %s (owner and selector labels kept in %s); the replicaset makes the target pod",
-                       ferry_kube_str(pod, "metadata.name"), rs_name, ANN_QUARANTINE);
-    ferry_error_clear(&e2);
+    ferry_event(c->rec, pm, "Normal", "Quarantined",
+                "pod %s left replicaset %s (owner and selector labels kept in %s); the replicaset makes the target pod",
+                ferry_kube_str(pod, "metadata.name"), rs_name, ANN_QUARANTINE);
   }
   return rc;
 }
@@ -88,11 +87,10 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
       return -1;
     ferry_error_clear(err);
   }
-  ferry_error e2 = FERRY_ERROR_INIT;
-  ferry_record_event(c->rec, pm, "Normal", "Replacing", &e2,
-                     "pod %s deleted (its container is in the image); statefulset %s makes it again, to be restored on %s",
-                     ferry_kube_str(pod, "metadata.name"), ferry_kube_str(pm, "status.owner.name") ?: "", ferry_kube_str(pm, "status.targetNode") ?: "");
-  ferry_error_clear(&e2);
+  ferry_event(c->rec, pm, "Normal", "Replacing",
+              "pod %s deleted (its container is in the image); statefulset %s makes it again, to be restored on %s",
+              ferry_kube_str(pod, "metadata.name"), ferry_kube_str(pm, "status.owner.name") ?: "",
+              ferry_kube_str(pm, "status.targetNode") ?: "");
   return 0;
 }
 
@@ -100,7 +98,7 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *owner_uid = ferry_kube_str(pm, "status.owner.uid") ?: "";
   json_object *pod = ferry_informer_get(c->pods, ns, ferry_kube_str(pm, "spec.pod") ?: ""), *ref = pod ? ferry_kube_controller_ref(pod) : NULL;
-  *requeue_ms = 200;
+  *requeue_ms = REPLACEMENT_POLL_MS;
   int is_source = pod && !strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "");
   if (is_source && !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet"))
     return make_way(c, pm, pod, err);
@@ -110,23 +108,19 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
     webhook_publish(c->webhook, c->pms);
     return quarantine(c, pm, pod, err);
   }
-  char *want = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
+  cleanup_free char *want = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
   struct find f = { want, ferry_kube_str(pm, "status.sourcePodUID") ?: "", NULL };
   ferry_informer_each(c->pods, find_target, &f);
-  int rc = 0;
-  if (f.found) {
-    json_object *patch = pm_status_patch(PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s",
-                                         ferry_kube_str(pm, "status.owner.kind") ?: "", ferry_kube_str(pm, "status.owner.name") ?: "",
-                                         ferry_kube_str(f.found, "metadata.name"),
-                                         ferry_kube_str(pm, "status.targetNode") ?: "");
-    pm_patch_set(patch, "targetPod", json_object_new_string(ferry_kube_str(f.found, "metadata.name")));
-    pm_patch_set(patch, "targetPodUID", json_object_new_string(ferry_kube_str(f.found, "metadata.uid") ?: ""));
-    struct ferry_kube_status st = { 0 };
-    rc = pm_write_status(c->kube, pm, patch, 1, NULL, &st, err);
-    json_object_put(patch);
-  }
-  free(want);
-  return rc;
+  if (!f.found)
+    return 0;
+  cleanup_json json_object *patch = pm_status_patch(
+      PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s", ferry_kube_str(pm, "status.owner.kind") ?: "",
+      ferry_kube_str(pm, "status.owner.name") ?: "", ferry_kube_str(f.found, "metadata.name"),
+      ferry_kube_str(pm, "status.targetNode") ?: "");
+  pm_patch_set(patch, "targetPod", json_object_new_string(ferry_kube_str(f.found, "metadata.name")));
+  pm_patch_set(patch, "targetPodUID", json_object_new_string(ferry_kube_str(f.found, "metadata.uid") ?: ""));
+  struct ferry_kube_status st = { 0 };
+  return pm_write_status(c->kube, pm, patch, 1, NULL, &st, err);
 }
 
 /* After a rollback (or a failure after the quarantine): owner and labels back. */
@@ -137,10 +131,11 @@ int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err)
   json_object *q = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), ANN_QUARANTINE);
   if (!q)
     return 0;
-  json_object *saved = json_tokener_parse(json_object_get_string(q));
+  cleanup_json json_object *saved = json_tokener_parse(json_object_get_string(q));
   if (!saved)
     return ferry_error_set(err, 0, "pod %s: annotation %s is not JSON", name, ANN_QUARANTINE);
-  json_object *patch = json_object_new_object(), *meta = json_object_new_object(), *ann = json_object_new_object();
+  cleanup_json json_object *patch = json_object_new_object();
+  json_object *meta = json_object_new_object(), *ann = json_object_new_object();
   json_object_object_add(ann, ANN_QUARANTINE, NULL);
   json_object_object_add(meta, "annotations", ann);
   json_object_object_add(meta, "labels", json_object_get(ferry_kube_obj(saved, "labels")));
@@ -148,8 +143,6 @@ int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err)
   json_object_object_add(patch, "metadata", meta);
   int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE,
                             json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
-  json_object_put(patch);
-  json_object_put(saved);
   if (rc == 0)
     log_info("podmigration %s/%s: pod %s is its replicaset's again", ns, ferry_kube_str(pm, "metadata.name"), name);
   return rc;

@@ -11,10 +11,14 @@
 #include <string.h>
 
 #include "controller.h"
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/hash.h"
 #include "api/podmigration.h"
 #include "base/util.h"
+
+#define LABEL_VALUE_MAX 63 /* a label value's longest */
+#define PM_NAME_BASE 240   /* the pod name's share of the PodMigration's name */
 
 static const char *annotation(json_object *pod, const char *key)
 {
@@ -65,6 +69,70 @@ static int draining(struct ctl *c, json_object *pod)
   return u && json_object_get_boolean(u);
 }
 
+/* Annotations on the pod (value NULL removes one): a merge patch. */
+static int annotate(struct ctl *c, const char *ns, const char *name, json_object *ann, ferry_error *err)
+{
+  cleanup_json json_object *p = json_object_new_object();
+  json_object *m = json_object_new_object();
+  json_object_object_add(m, "annotations", ann);
+  json_object_object_add(p, "metadata", m);
+  struct ferry_kube_status st = { 0 };
+  return ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE,
+                          json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), NULL, NULL, &st, err);
+}
+
+/* A migrate-to that names no node: said on the pod (event and result), and the annotation taken away. */
+static int refuse_annotation(struct ctl *c, json_object *pod, const char *ns, const char *name, const char *want,
+                             ferry_error *err)
+{
+  char msg[512];
+  snprintf(msg, sizeof msg, "Invalid: %s=\"%.200s\" is neither a node name nor \"auto\"", FERRY_ANN_MIGRATE_TO, want);
+  ferry_event(c->rec, pod, "Warning", "InvalidAnnotation", "%s", msg);
+  json_object *a = json_object_new_object();
+  json_object_object_add(a, FERRY_ANN_MIGRATE_TO, NULL);
+  json_object_object_add(a, FERRY_ANN_RESULT, json_object_new_string(msg));
+  return annotate(c, ns, name, a, err);
+}
+
+static json_object *pm_object(const char *ns, const char *name, const char *pm_name, const char *want, const char *reason)
+{
+  json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
+              *labels = json_object_new_object();
+  json_object_object_add(pm, "apiVersion", json_object_new_string("ferry.dev/v1alpha1"));
+  json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
+  json_object_object_add(meta, "name", json_object_new_string(pm_name));
+  json_object_object_add(meta, "namespace", json_object_new_string(ns));
+  json_object_object_add(labels, FERRY_LABEL_POD, json_object_new_string(strlen(name) <= LABEL_VALUE_MAX ? name : "long-name"));
+  json_object_object_add(meta, "labels", labels);
+  json_object_object_add(pm, "metadata", meta);
+  json_object_object_add(spec, "pod", json_object_new_string(name));
+  if (strcmp(want, "auto") != 0)
+    json_object_object_add(spec, "targetNode", json_object_new_string(want));
+  json_object_object_add(spec, "reason", json_object_new_string(reason));
+  json_object_object_add(pm, "spec", spec);
+  return pm;
+}
+
+/* The PodMigration (one that exists already, from an earlier try, is fine). */
+static int create_pm(struct ctl *c, json_object *pod, const char *ns, const char *name, const char *pm_name,
+                     const char *want, const char *reason, ferry_error *err)
+{
+  cleanup_json json_object *pm = pm_object(ns, name, pm_name, want, reason);
+  struct ferry_kube_status st = { 0 };
+  int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODMIGRATIONS, ns, pm, NULL, &st, err);
+  if (rc < 0 && st.code != 409)
+    return -1;
+  ferry_error_clear(err);
+  if (rc == 0) {
+    if (!strcmp(reason, "Drain"))
+      log_info("pod %s/%s: its node is cordoned and it is migratable: created podmigration %s", ns, name, pm_name);
+    else
+      log_info("pod %s/%s: %s=%s: created podmigration %s", ns, name, FERRY_ANN_MIGRATE_TO, want, pm_name);
+    ferry_event(c->rec, pod, "Normal", "MigrationRequested", "created PodMigration %s (to %s)", pm_name, want);
+  }
+  return 0;
+}
+
 int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err)
 {
   *requeue_ms = 0;
@@ -82,69 +150,17 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
     return 0;
   if (f.active)
     return 0; /* one at a time; its end removes the annotation */
-  struct ferry_kube_status st = { 0 };
-  if (strcmp(want, "auto") != 0 && !node_name_valid(want)) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "Invalid: %s=\"%.200s\" is neither a node name nor \"auto\"", FERRY_ANN_MIGRATE_TO, want);
-    ferry_error e2 = FERRY_ERROR_INIT;
-    if (ferry_record_event(c->rec, pod, "Warning", "InvalidAnnotation", &e2, "%s", msg) < 0)
-      log_warn("event: %s", ferry_error_msg(&e2));
-    ferry_error_clear(&e2);
-    char *patch = NULL;
-    json_object *p = json_object_new_object(), *m = json_object_new_object(), *a = json_object_new_object();
-    json_object_object_add(a, FERRY_ANN_MIGRATE_TO, NULL);
-    json_object_object_add(a, FERRY_ANN_RESULT, json_object_new_string(msg));
-    json_object_object_add(m, "annotations", a);
-    json_object_object_add(p, "metadata", m);
-    patch = ferry_strdup(json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN));
-    json_object_put(p);
-    int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err);
-    free(patch);
-    return rc;
-  }
+  if (strcmp(want, "auto") != 0 && !node_name_valid(want))
+    return refuse_annotation(c, pod, ns, name, want, err);
   /* a name derived from the pod and the request: a retried reconcile finds the one it made */
   char seed[512], h[65], pm_name[254];
   snprintf(seed, sizeof seed, "%s/%s/%d", ferry_kube_str(pod, "metadata.uid") ?: name, want, f.ended);
   ferry_sha256_hex(seed, strlen(seed), h);
-  snprintf(pm_name, sizeof pm_name, "%.*s-%.5s", 240, name, h);
-  json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
-              *labels = json_object_new_object();
-  json_object_object_add(pm, "apiVersion", json_object_new_string("ferry.dev/v1alpha1"));
-  json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
-  json_object_object_add(meta, "name", json_object_new_string(pm_name));
-  json_object_object_add(meta, "namespace", json_object_new_string(ns));
-  json_object_object_add(labels, FERRY_LABEL_POD, json_object_new_string(strlen(name) <= 63 ? name : "long-name"));
-  json_object_object_add(meta, "labels", labels);
-  json_object_object_add(pm, "metadata", meta);
-  json_object_object_add(spec, "pod", json_object_new_string(name));
-  if (strcmp(want, "auto") != 0)
-    json_object_object_add(spec, "targetNode", json_object_new_string(want));
-  json_object_object_add(spec, "reason", json_object_new_string(reason));
-  json_object_object_add(pm, "spec", spec);
-  int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODMIGRATIONS, ns, pm, NULL, &st, err);
-  json_object_put(pm);
-  if (rc < 0 && st.code != 409)
+  snprintf(pm_name, sizeof pm_name, "%.*s-%.5s", PM_NAME_BASE, name, h);
+  if (create_pm(c, pod, ns, name, pm_name, want, reason, err) < 0)
     return -1;
-  ferry_error_clear(err);
-  if (rc == 0) {
-    if (!strcmp(reason, "Drain"))
-      log_info("pod %s/%s: its node is cordoned and it is migratable: created podmigration %s", ns, name, pm_name);
-    else
-      log_info("pod %s/%s: %s=%s: created podmigration %s", ns, name, FERRY_ANN_MIGRATE_TO, want, pm_name);
-    ferry_error e2 = FERRY_ERROR_INIT;
-    if (ferry_record_event(c->rec, pod, "Normal", "MigrationRequested", &e2, "created PodMigration %s (to %s)", pm_name,
-                           want) < 0)
-      log_warn("event: %s", ferry_error_msg(&e2));
-    ferry_error_clear(&e2);
-  }
-  char *ref = ferry_asprintf("%s/%s", ns, pm_name);
-  json_object *p = json_object_new_object(), *m = json_object_new_object(), *a = json_object_new_object();
+  cleanup_free char *ref = ferry_asprintf("%s/%s", ns, pm_name);
+  json_object *a = json_object_new_object();
   json_object_object_add(a, FERRY_ANN_MIGRATION, json_object_new_string(ref));
-  json_object_object_add(m, "annotations", a);
-  json_object_object_add(p, "metadata", m);
-  free(ref);
-  rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE,
-                        json_object_to_json_string_ext(p, JSON_C_TO_STRING_PLAIN), NULL, NULL, &st, err);
-  json_object_put(p);
-  return rc;
+  return annotate(c, ns, name, a, err);
 }

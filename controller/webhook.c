@@ -1,9 +1,7 @@
 /* The pod admission webhook (see controller.h). libmicrohttpd with TLS, its own
  * thread; it reads a table the main loop publishes under a mutex. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,6 +9,8 @@
 #include <string.h>
 
 #include "controller.h"
+#include "base/cleanup.h"
+#include "base/httpd.h"
 #include "base/log.h"
 #include "api/podmigration.h"
 #include "base/util.h"
@@ -28,8 +28,7 @@ struct steer {
 };
 
 struct webhook {
-  struct MHD_Daemon *d;
-  char *cert, *key;
+  struct ferry_httpd *httpd;
   pthread_mutex_t mu;
   struct steer s[MAX_STEERS];
   int n;
@@ -101,6 +100,68 @@ static char *b64(const char *in)
   return out;
 }
 
+/* The migration a new pod belongs to (pm filled; empty: none), and whether it
+ * is to be restored (*restore) or only held unbound. Claims a ReplicaSet's
+ * replacement: only the first one is restored. */
+static void steer(struct webhook *w, json_object *pod, json_object *owners, char *pm, size_t pm_len, int *restore)
+{
+  pthread_mutex_lock(&w->mu);
+  for (size_t i = 0; owners && i < json_object_array_length(owners) && !pm[0]; i++) {
+    json_object *o = json_object_array_get_idx(owners, i), *ctl;
+    if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
+      continue;
+    for (int j = 0; j < w->n; j++)
+      if (!strcmp(w->s[j].owner_uid, ferry_kube_str(o, "uid") ?: "")) {
+        if (w->s[j].statefulset) {
+          /* the pod by the source's name: restored where the migration says (its target, or the source when
+           * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
+          if (!strcmp(ferry_kube_str(pod, "metadata.name") ?: "", w->s[j].pod)) {
+            snprintf(pm, pm_len, "%s", w->s[j].pm);
+            *restore = 1;
+          }
+        } else if (w->s[j].rolling_back) {
+          snprintf(pm, pm_len, "%s", w->s[j].pm);
+        } else if (!w->s[j].claimed) {
+          snprintf(pm, pm_len, "%s", w->s[j].pm);
+          *restore = 1;
+          w->s[j].claimed = 1;
+        }
+        break;
+      }
+  }
+  pthread_mutex_unlock(&w->mu);
+}
+
+static json_object *add_op(const char *path, json_object *value)
+{
+  json_object *op = json_object_new_object();
+  json_object_object_add(op, "op", json_object_new_string("add"));
+  json_object_object_add(op, "path", json_object_new_string(path));
+  json_object_object_add(op, "value", value);
+  return op;
+}
+
+/* The JSONPatch (base64) that makes the pod pm's: its annotations (kept, plus
+ * ferry.dev/restore-from and ferry.dev/migration, or ferry.dev/held-by) and schedulerName ferry. */
+static char *steer_patch(json_object *meta, const char *pm, int restore)
+{
+  json_object *ann = NULL, *have = NULL;
+  if (meta && json_object_object_get_ex(meta, "annotations", &have))
+    json_object_deep_copy(have, &ann, NULL);
+  if (!ann)
+    ann = json_object_new_object();
+  if (restore) {
+    json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(pm));
+    json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(pm));
+  } else {
+    json_object_object_add(ann, "ferry.dev/held-by", json_object_new_string(pm));
+  }
+  cleanup_json json_object *ops = json_object_new_array();
+  json_object_array_add(ops, add_op("/metadata/annotations", ann));
+  json_object_array_add(ops, add_op("/spec/schedulerName", json_object_new_string(FERRY_SCHEDULER_NAME)));
+  return b64(json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN));
+}
+
 /* The AdmissionReview answer for one pod: allowed always (failing a pod create
  * would be worse than not steering it), with a JSONPatch when it is ours. */
 static char *review(struct webhook *w, json_object *rv)
@@ -114,73 +175,26 @@ static char *review(struct webhook *w, json_object *rv)
   json_object *owners = NULL, *m = NULL;
   if (pod && json_object_object_get_ex(pod, "metadata", &m))
     json_object_object_get_ex(m, "ownerReferences", &owners);
-  pthread_mutex_lock(&w->mu);
-  for (size_t i = 0; owners && i < json_object_array_length(owners) && !pm[0]; i++) {
-    json_object *o = json_object_array_get_idx(owners, i), *ctl;
-    if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
-      continue;
-    for (int j = 0; j < w->n; j++)
-      if (!strcmp(w->s[j].owner_uid, ferry_kube_str(o, "uid") ?: "")) {
-        if (w->s[j].statefulset) {
-          /* the pod by the source's name: restored where the migration says (its target, or the source when
-           * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
-          if (!strcmp(ferry_kube_str(pod, "metadata.name") ?: "", w->s[j].pod)) {
-            snprintf(pm, sizeof pm, "%s", w->s[j].pm);
-            restore = 1;
-          }
-        } else if (w->s[j].rolling_back) {
-          snprintf(pm, sizeof pm, "%s", w->s[j].pm);
-        } else if (!w->s[j].claimed) {
-          snprintf(pm, sizeof pm, "%s", w->s[j].pm);
-          restore = 1;
-          w->s[j].claimed = 1;
-        }
-        break;
-      }
-  }
-  pthread_mutex_unlock(&w->mu);
-  json_object *out = json_object_new_object(), *resp = json_object_new_object();
+  steer(w, pod, owners, pm, sizeof pm, &restore);
+  cleanup_json json_object *out = json_object_new_object();
+  json_object *resp = json_object_new_object();
   json_object_object_add(out, "apiVersion", json_object_new_string("admission.k8s.io/v1"));
   json_object_object_add(out, "kind", json_object_new_string("AdmissionReview"));
   json_object_object_add(resp, "uid", json_object_new_string(uid));
   json_object_object_add(resp, "allowed", json_object_new_boolean(1));
   if (pm[0]) {
-    json_object *ops = json_object_new_array(), *ann = NULL, *have = NULL, *op;
-    if (m && json_object_object_get_ex(m, "annotations", &have))
-      json_object_deep_copy(have, &ann, NULL);
-    if (!ann)
-      ann = json_object_new_object();
-    if (restore) {
-      json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(pm));
-      json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(pm));
-    } else {
-      json_object_object_add(ann, "ferry.dev/held-by", json_object_new_string(pm));
-    }
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string("/metadata/annotations"));
-    json_object_object_add(op, "value", ann);
-    json_object_array_add(ops, op);
-    op = json_object_new_object();
-    json_object_object_add(op, "op", json_object_new_string("add"));
-    json_object_object_add(op, "path", json_object_new_string("/spec/schedulerName"));
-    json_object_object_add(op, "value", json_object_new_string(FERRY_SCHEDULER_NAME));
-    json_object_array_add(ops, op);
-    char *patch = b64(json_object_to_json_string_ext(ops, JSON_C_TO_STRING_PLAIN));
-    json_object_put(ops);
+    cleanup_free char *patch = steer_patch(m, pm, restore);
     if (patch) {
       json_object_object_add(resp, "patchType", json_object_new_string("JSONPatch"));
       json_object_object_add(resp, "patch", json_object_new_string(patch));
-      free(patch);
     }
-    log_info("webhook: a new pod of %s/%s %s for podmigration %s", ferry_kube_str(pod, "metadata.namespace") ?: ferry_kube_str(req, "namespace") ?: "",
+    log_info("webhook: a new pod of %s/%s %s for podmigration %s",
+             ferry_kube_str(pod, "metadata.namespace") ?: ferry_kube_str(req, "namespace") ?: "",
              ferry_kube_str(pod, "metadata.generateName") ?: ferry_kube_str(pod, "metadata.name") ?: "",
              restore ? "is to be restored from the image" : "is held unbound until the migration has ended", pm);
   }
   json_object_object_add(out, "response", resp);
-  char *text = ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
-  json_object_put(out);
-  return text;
+  return ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
@@ -247,45 +261,19 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_R
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err)
 {
-  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-    return ferry_error_set(err, ENOTSUP, "this libmicrohttpd has no TLS: the webhook cannot be served");
-  char host[64];
-  const char *colon = strrchr(listen, ':');
-  if (!colon || (size_t)(colon - listen) >= sizeof host)
-    return ferry_error_set(err, EINVAL, "--webhook-listen %s: expected IP:PORT", listen);
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons((uint16_t)atoi(colon + 1));
-  if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-    return ferry_error_set(err, EINVAL, "--webhook-listen %s: not an IPv4 address", listen);
-  struct webhook *w = calloc(1, sizeof *w);
+  cleanup_free struct webhook *w = calloc(1, sizeof *w);
   if (!w)
     return ferry_error_set(err, ENOMEM, "webhook");
-  size_t len;
-  if (ferry_read_file(cert_file, &w->cert, &len, err) < 0 || ferry_read_file(key_file, &w->key, &len, err) < 0) {
-    free(w->cert);
-    free(w->key);
-    free(w);
+  pthread_mutex_init(&w->mu, NULL);
+  struct ferry_httpd_opts o = {
+    .listen = listen, .flag = "--webhook-listen", .what = "the webhook", .cert_file = cert_file, .key_file = key_file,
+    .handler = answer, .handler_cls = w, .completed = done, .completed_cls = w,
+  };
+  if (ferry_httpd_start(&o, &w->httpd, port, err) < 0) {
+    pthread_mutex_destroy(&w->mu);
     return -1;
   }
-  pthread_mutex_init(&w->mu, NULL);
-  w->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, w,
-                          MHD_OPTION_HTTPS_MEM_CERT, w->cert, MHD_OPTION_HTTPS_MEM_KEY, w->key, MHD_OPTION_SOCK_ADDR,
-                          (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, done, w, MHD_OPTION_END);
-  if (!w->d) {
-    pthread_mutex_destroy(&w->mu);
-    free(w->cert);
-    free(w->key);
-    free(w);
-    return ferry_error_set(err, 0, "cannot serve the webhook on %s (address, certificate or key)", listen);
-  }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_BIND_PORT);
-  if (port)
-    *port = info ? (int)info->port : atoi(colon + 1);
-  *out = w;
+  *out = ferry_steal(&w);
   return 0;
 }
 
@@ -293,9 +281,7 @@ void webhook_stop(struct webhook *w)
 {
   if (!w)
     return;
-  MHD_stop_daemon(w->d);
+  ferry_httpd_stop(w->httpd);
   pthread_mutex_destroy(&w->mu);
-  free(w->cert);
-  free(w->key);
   free(w);
 }

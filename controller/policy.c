@@ -1,0 +1,102 @@
+/* MigrationPolicies and the limits they set: how many migrations may run in
+ * the cluster and on one node, each phase's timeout, the default strategy. */
+#include <stdio.h>
+#include <string.h>
+
+#include "reconcile.h"
+#include "api/podmigration.h"
+
+#define DEFAULT_PER_NODE 1
+#define DEFAULT_TOTAL 4
+#define DEFAULT_PHASE_TIMEOUT_S 300
+
+struct policy_pick {
+  json_object *pod;
+  const char *ns;
+  json_object *best;
+};
+
+static void pick_policy(void *ctx, json_object *pol)
+{
+  struct policy_pick *p = ctx;
+  json_object *spec = ferry_kube_obj(pol, "spec"), *nss = ferry_kube_obj(spec, "namespaces");
+  if (nss && json_object_array_length(nss)) {
+    int in = 0;
+    for (size_t i = 0; i < json_object_array_length(nss); i++)
+      in |= !strcmp(json_object_get_string(json_object_array_get_idx(nss, i)), p->ns);
+    if (!in)
+      return;
+  }
+  json_object *ml = ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"),
+              *labels = ferry_kube_obj(ferry_kube_obj(p->pod, "metadata"), "labels");
+  if (ml) {
+    json_object_object_foreach(ml, k, v)
+    {
+      json_object *hv = ferry_kube_obj(labels, k);
+      if (!hv || strcmp(json_object_get_string(hv), json_object_get_string(v)) != 0)
+        return;
+    }
+  }
+  if (!p->best || strcmp(ferry_kube_str(pol, "metadata.name"), ferry_kube_str(p->best, "metadata.name")) < 0)
+    p->best = pol;
+}
+
+static int int_or(json_object *o, const char *k, int def)
+{
+  json_object *v = ferry_kube_obj(o, k);
+  return v ? json_object_get_int(v) : def;
+}
+
+void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out)
+{
+  struct policy_pick p = { pod, ns, NULL };
+  ferry_informer_each(c->policies, pick_policy, &p);
+  json_object *spec = ferry_kube_obj(p.best, "spec");
+  out->name = p.best ? ferry_kube_str(p.best, "metadata.name") : NULL;
+  out->per_node = int_or(spec, "maxParallelPerNode", DEFAULT_PER_NODE);
+  out->total = int_or(spec, "maxParallel", DEFAULT_TOTAL);
+  out->phase_timeout_s = int_or(spec, "phaseTimeoutSeconds", DEFAULT_PHASE_TIMEOUT_S);
+  out->strategy = ferry_kube_str(spec, "defaultStrategy") ?: "stopAndCopy";
+}
+
+int ctl_phase_timeout_s(struct ctl *c, json_object *pm, json_object *pod)
+{
+  json_object *v = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "phaseTimeoutSeconds");
+  if (v)
+    return json_object_get_int(v);
+  struct policy pol;
+  ctl_policy_for(c, pod, ferry_kube_str(pm, "metadata.namespace") ?: "", &pol);
+  return pol.phase_timeout_s;
+}
+
+struct busy {
+  const char *uid, *source, *target;
+  int on_source, on_target, total;
+};
+
+static void count_busy(void *ctx, json_object *pm)
+{
+  struct busy *b = ctx;
+  if (!strcmp(ferry_kube_str(pm, "metadata.uid") ?: "", b->uid) || !pm_phase_is_active(pm_phase(pm)))
+    return;
+  b->total++;
+  const char *s = ferry_kube_str(pm, "status.sourceNode") ?: "", *t = ferry_kube_str(pm, "status.targetNode") ?: "";
+  if (b->source && (!strcmp(s, b->source) || !strcmp(t, b->source)))
+    b->on_source++;
+  if (b->target && (!strcmp(s, b->target) || !strcmp(t, b->target)))
+    b->on_target++;
+}
+
+void ctl_limits_wait(struct ctl *c, json_object *pm, const struct policy *pol, const char *source, const char *target,
+                     char *wait, size_t wait_len)
+{
+  struct busy b = { ferry_kube_str(pm, "metadata.uid") ?: "", source, target, 0, 0, 0 };
+  ferry_informer_each(c->pms, count_busy, &b);
+  *wait = '\0';
+  if (b.total >= pol->total)
+    snprintf(wait, wait_len, "waiting: %d migrations running in the cluster (limit %d)", b.total, pol->total);
+  else if (b.on_source >= pol->per_node)
+    snprintf(wait, wait_len, "waiting: %d migrations running on %s (limit %d)", b.on_source, source, pol->per_node);
+  else if (b.on_target >= pol->per_node)
+    snprintf(wait, wait_len, "waiting: %d migrations running on %s (limit %d)", b.on_target, target, pol->per_node);
+}

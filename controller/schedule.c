@@ -1,0 +1,346 @@
+/* Pending -> Scheduled, step by step: the pod is found and checked (running,
+ * one container, an agent on its node, an owner Ferry can move, the RuntimeClass),
+ * the strategy settled, the target chosen, the policy's limits respected (else
+ * Pending "Waiting"), the target pod made (unbound, schedulerName ferry: the
+ * target's agent binds it), the source drained from Services, and Scheduled
+ * written with everything the agents need. Any refusal is Failed with its reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile.h"
+#include "api/podmigration.h"
+#include "base/cleanup.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/util.h"
+
+#define NAME_MAX_LEN 254     /* a pod name and its NUL */
+#define TARGET_NAME_BASE 240 /* the base name's share of the target pod's name */
+#define REASON_MSG_LEN 512
+
+/* What schedule() learns about the migration on its way to Scheduled. */
+struct move {
+  json_object *pm, *pod;
+  const char *ns, *pod_name;
+  const char *source, *ip;       /* the pod's node and address */
+  json_object *statuses, *owner; /* its container statuses; its controller (NULL: a bare pod) */
+  const char *strategy, *note;   /* the strategy, and why it is not the one asked for */
+  const char *target;            /* the target node */
+  char target_pod[NAME_MAX_LEN];
+};
+
+/* ---------- the pod ---------- */
+
+/* reason, with msg set to text. */
+static const char *refuse(char *msg, size_t len, const char *reason, const char *text)
+{
+  snprintf(msg, len, "%s", text);
+  return reason;
+}
+
+/* Why the pod cannot move now (msg filled), or NULL. */
+static const char *pod_refusal(struct ctl *c, const struct move *m, char *msg, size_t len)
+{
+  const char *phase = ferry_kube_str(m->pod, "status.phase") ?: "";
+  if (!m->source || !*m->source || strcmp(phase, "Running") != 0 || !m->ip || !*m->ip)
+    return refuse(msg, len, "PodNotRunning", "the pod is not running on a node (phase, node or address missing)");
+  if (ferry_kube_obj(ferry_kube_obj(m->pod, "metadata"), "deletionTimestamp"))
+    return refuse(msg, len, "PodTerminating", "the pod is being deleted");
+  if (!m->statuses || json_object_array_length(m->statuses) != 1)
+    return refuse(msg, len, "Unsupported", "only pods with exactly one running container can move yet");
+  if (!ctl_agent_ready(c, m->source, NULL))
+    return refuse(msg, len, "NoAgentOnSource", "no Ferry agent runs on the source node");
+  const char *kind = ferry_kube_str(m->owner, "kind") ?: "";
+  if (m->owner && strcmp(kind, "ReplicaSet") != 0 && strcmp(kind, "StatefulSet") != 0) {
+    snprintf(msg, len,
+             "pods controlled by a %s cannot move yet (bare pods and ReplicaSet, Deployment and StatefulSet pods can)",
+             ferry_kube_str(m->owner, "kind") ?: "?");
+    return "UnsupportedOwner";
+  }
+  if (m->owner && !c->webhook)
+    return refuse(msg, len, "NoWebhook",
+                  "a ReplicaSet's pod moves through the controller's admission webhook, which is not running "
+                  "(--webhook-listen)");
+  const char *rclass = ferry_kube_str(m->pod, "spec.runtimeClassName") ?: "";
+  if (c->runtime_class && *c->runtime_class && strcmp(rclass, c->runtime_class) != 0) {
+    snprintf(
+        msg, len,
+        "the pod runs with RuntimeClass \"%s\", not \"%s\": only ferry-runc can restore it on the target and keep the "
+        "kubelet from restarting it on the source",
+        rclass, c->runtime_class);
+    return "RuntimeClassRequired";
+  }
+  return NULL;
+}
+
+/* The migration's pod from the cache. NULL when it can move, else why not (msg filled). */
+static const char *find_pod(struct ctl *c, struct move *m, char *msg, size_t len)
+{
+  m->pod = ferry_informer_get(c->pods, m->ns, m->pod_name);
+  if (!m->pod)
+    return refuse(msg, len, "PodNotFound", "pod not found");
+  m->source = ferry_kube_str(m->pod, "spec.nodeName");
+  m->ip = ferry_kube_str(m->pod, "status.podIP");
+  m->statuses = ferry_kube_obj(ferry_kube_obj(m->pod, "status"), "containerStatuses");
+  m->owner = ferry_kube_controller_ref(m->pod);
+  return pod_refusal(c, m, msg, len);
+}
+
+/* The strategy asked for, else the policy's; a StatefulSet's pod cannot
+ * postCopy. NULL, or why not (msg filled). */
+static const char *choose_strategy(struct move *m, const struct policy *pol, char *msg, size_t len)
+{
+  const char *asked = ferry_kube_str(m->pm, "spec.strategy");
+  m->strategy = asked ?: pol->strategy;
+  m->note = NULL;
+  if (!strcmp(m->strategy, "postCopy") && m->owner && !strcmp(ferry_kube_str(m->owner, "kind") ?: "", "StatefulSet")) {
+    /* the successor of a StatefulSet's pod takes its name: it can only come once
+     * the source pod is gone, which would end the source serving the memory */
+    static const char why[] = "postCopy cannot move a StatefulSet's pod: its successor, of the same name, is made only "
+                              "after the source pod is deleted, and the source must live until its memory has moved";
+    if (asked)
+      return refuse(msg, len, "StrategyNotSupported", why);
+    m->strategy = "stopAndCopy";
+    m->note = why;
+  }
+  return NULL;
+}
+
+/* ---------- the target pod ---------- */
+
+static int is_ferry_annotation(const char *k)
+{
+  return !strcmp(k, FERRY_ANN_MIGRATE_TO) || !strcmp(k, FERRY_ANN_MIGRATION) || !strcmp(k, FERRY_ANN_RESULT) ||
+         !strcmp(k, FERRY_ANN_RESTORE_FROM);
+}
+
+/* The source pod's name without an earlier migration's suffix. */
+static const char *base_name(json_object *pod)
+{
+  json_object *v =
+      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), "ferry.dev/original-name");
+  return v ? json_object_get_string(v) : ferry_kube_str(pod, "metadata.name");
+}
+
+/* The source pod's annotations but Ferry's, and the ones that make it this migration's target. */
+static json_object *target_annotations(json_object *pm, json_object *pod)
+{
+  json_object *ann = json_object_new_object(),
+              *src_ann = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations");
+  if (src_ann) {
+    json_object_object_foreach(src_ann, k, v)
+    {
+      if (!is_ferry_annotation(k))
+        json_object_object_add(ann, k, json_object_get(v));
+    }
+  }
+  cleanup_free char *from =
+      ferry_asprintf("%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
+  json_object_object_add(ann, FERRY_ANN_RESTORE_FROM, json_object_new_string(from));
+  json_object_object_add(ann, FERRY_ANN_MIGRATION, json_object_new_string(from));
+  json_object_object_add(ann, "ferry.dev/original-name", json_object_new_string(base_name(pod)));
+  return ann;
+}
+
+static json_object *target_pod_object(json_object *pm, json_object *pod, const char *name)
+{
+  json_object *tp = json_object_new_object(), *meta = json_object_new_object(), *spec = NULL;
+  json_object_object_add(tp, "apiVersion", json_object_new_string("v1"));
+  json_object_object_add(tp, "kind", json_object_new_string("Pod"));
+  json_object_object_add(meta, "name", json_object_new_string(name));
+  json_object_object_add(meta, "namespace", json_object_new_string(ferry_kube_str(pod, "metadata.namespace") ?: ""));
+  json_object *labels = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels"),
+              *owners = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences");
+  if (labels) /* the same labels: selector Services route to the restored pod */
+    json_object_object_add(meta, "labels", json_object_get(labels));
+  if (owners)
+    json_object_object_add(meta, "ownerReferences", json_object_get(owners));
+  json_object_object_add(meta, "annotations", target_annotations(pm, pod));
+  json_object_object_add(tp, "metadata", meta);
+  json_object_deep_copy(ferry_kube_obj(pod, "spec"), &spec, NULL);
+  if (!spec)
+    spec = json_object_new_object();
+  /* unbound, and no scheduler's: the target's agent binds it once the restore is admitted there */
+  json_object_object_del(spec, "nodeName");
+  json_object_object_add(spec, "schedulerName", json_object_new_string(FERRY_SCHEDULER_NAME));
+  json_object_object_add(tp, "spec", spec);
+  json_object_object_add(tp, "status", json_tokener_parse("{\"phase\":\"Pending\"}"));
+  return tp;
+}
+
+/* The target pod: its name (the status's, else the base name and a hash of the
+ * migration's UID), and for a bare pod the pod itself, created first, so a
+ * restart finds it under the same name. An owned pod's target is the
+ * replacement its owner makes (owned.c). */
+static int create_target_pod(struct ctl *c, struct move *m, ferry_error *err)
+{
+  const char *have = ferry_kube_str(m->pm, "status.targetPod");
+  if (have && *have) {
+    snprintf(m->target_pod, sizeof m->target_pod, "%s", have);
+  } else {
+    const char *uid = ferry_kube_str(m->pm, "metadata.uid") ?: "00000";
+    char h[65];
+    ferry_sha256_hex(uid, strlen(uid), h);
+    snprintf(m->target_pod, sizeof m->target_pod, "%.*s-%.5s", TARGET_NAME_BASE, base_name(m->pod), h);
+  }
+  if (m->owner)
+    return 0;
+  cleanup_json json_object *tp = target_pod_object(m->pm, m->pod, m->target_pod);
+  struct ferry_kube_status st = { 0 };
+  if (ferry_kube_create(c->kube, &FERRY_KUBE_PODS, m->ns, tp, NULL, &st, err) < 0 && st.code != 409)
+    return -1;
+  ferry_error_clear(err);
+  return 0;
+}
+
+/* ---------- the source drained ---------- */
+
+/* The pod's Ready condition (strategic merge: conditions merge by type). Taking
+ * it away before the freeze makes the endpoints controller drop the pod from
+ * selector Services; a kubelet sets it again on its next status sync, by which
+ * time the container is frozen or gone. */
+int ctl_set_pod_ready(struct ctl *c, const char *ns, const char *name, int ready, ferry_error *err)
+{
+  char now[40];
+  ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+  cleanup_free char *patch = ferry_asprintf(
+      "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\",\"reason\":\"%s\","
+      "\"message\":\"%s\",\"lastTransitionTime\":\"%s\"}]}}",
+      ready ? "True" : "False", ready ? "FerryMigrationEnded" : "FerryMigrating",
+      ready ? "the migration ended; the pod runs here" : "Ferry is moving this pod: no new traffic", now);
+  struct ferry_kube_status st = { 0 };
+  int rc =
+      ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_STRATEGIC, patch, "status", NULL, &st, err);
+  if (rc < 0 && st.code == 404) {
+    ferry_error_clear(err);
+    return 0;
+  }
+  return rc;
+}
+
+/* Services stop sending to the source before it freezes: selector ones through
+ * its readiness, selector-less ones by their endpoints (*before: what was changed). */
+static int drain_source(struct ctl *c, struct move *m, json_object **before, ferry_error *err)
+{
+  if (ctl_set_pod_ready(c, m->ns, m->pod_name, 0, err) < 0)
+    return -1;
+  return svc_drain(c, m->ns, m->ip, before, err);
+}
+
+/* ---------- Scheduled ---------- */
+
+static json_object *owner_ref(json_object *owner)
+{
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "kind", json_object_new_string(ferry_kube_str(owner, "kind") ?: ""));
+  json_object_object_add(o, "name", json_object_new_string(ferry_kube_str(owner, "name") ?: ""));
+  json_object_object_add(o, "uid", json_object_new_string(ferry_kube_str(owner, "uid") ?: ""));
+  return o;
+}
+
+static json_object *container_ids(json_object *statuses)
+{
+  json_object *containers = json_object_new_array();
+  for (size_t i = 0; i < json_object_array_length(statuses); i++) {
+    json_object *cs = json_object_array_get_idx(statuses, i), *o = json_object_new_object();
+    json_object_object_add(o, "name", json_object_new_string(ferry_kube_str(cs, "name") ?: ""));
+    json_object_object_add(o, "containerID", json_object_new_string(ferry_kube_str(cs, "containerID") ?: ""));
+    json_object_array_add(containers, o);
+  }
+  return containers;
+}
+
+/* The Scheduled status: where from and to, the source pod as it was, the endpoints drained (before, taken). */
+static json_object *scheduled_patch(const struct move *m, json_object *before)
+{
+  json_object *patch =
+      pm_status_patch(PM_SCHEDULED, "Scheduled", "moving %s from %s to %s", m->pod_name, m->source, m->target);
+  pm_patch_set(patch, "sourceNode", json_object_new_string(m->source));
+  pm_patch_set(patch, "targetNode", json_object_new_string(m->target));
+  if (m->owner)
+    pm_patch_set(patch, "owner", owner_ref(m->owner));
+  else
+    pm_patch_set(patch, "targetPod", json_object_new_string(m->target_pod));
+  pm_patch_set(patch, "sourcePodIP", json_object_new_string(m->ip));
+  pm_patch_set(patch, "sourcePodUID", json_object_new_string(ferry_kube_str(m->pod, "metadata.uid") ?: ""));
+  pm_patch_set(patch, "strategy", json_object_new_string(m->strategy));
+  if (m->note)
+    pm_patch_set(patch, "strategyNote", json_object_new_string(m->note));
+  json_object *gen = ferry_kube_obj(ferry_kube_obj(m->pm, "metadata"), "generation");
+  if (gen)
+    pm_patch_set(patch, "observedGeneration", json_object_get(gen));
+  if (!ferry_kube_str(m->pm, "status.startTime")) {
+    char now[40];
+    ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+    pm_patch_set(patch, "startTime", json_object_new_string(now));
+  }
+  pm_patch_set(patch, "containers", container_ids(m->statuses));
+  json_object *eps = json_object_new_object();
+  json_object_object_add(eps, "before", before ? before : json_object_new_array());
+  pm_patch_set(patch, "endpoints", eps);
+  return patch;
+}
+
+static int write_scheduled(struct ctl *c, const struct move *m, json_object *before, ferry_error *err)
+{
+  if (ctl_write_status(c, m->pm, scheduled_patch(m, before), err) < 0)
+    return -1;
+  if (m->owner)
+    ferry_event(c->rec, m->pm, "Normal", "Scheduled",
+                "moving pod %s from %s to %s (its replicaset %s makes the target pod)", m->pod_name, m->source,
+                m->target, ferry_kube_str(m->owner, "name"));
+  else
+    ferry_event(c->rec, m->pm, "Normal", "Scheduled", "moving pod %s from %s to %s (target pod %s)", m->pod_name,
+                m->source, m->target, m->target_pod);
+  ferry_event(c->rec, m->pod, "Normal", "Migrating", "%s: moving to %s", ferry_kube_str(m->pm, "metadata.name"),
+              m->target);
+  return 0;
+}
+
+/* Pending "Waiting" while the limits hold the migration back (written once per message). 1: it waits. */
+static int wait_for_room(struct ctl *c, struct move *m, const struct policy *pol, int64_t *requeue_ms, int *rc,
+                         ferry_error *err)
+{
+  char wait[256];
+  ctl_limits_wait(c, m->pm, pol, m->source, m->target, wait, sizeof wait);
+  if (!*wait)
+    return 0;
+  *requeue_ms = WAIT_RETRY_MS;
+  if (!strcmp(ferry_kube_str(m->pm, "status.message") ?: "", wait) && pm_phase(m->pm) == PM_PENDING)
+    *rc = 0;
+  else
+    *rc = ctl_write_status(c, m->pm, pm_status_patch(PM_PENDING, "Waiting", "%s", wait), err);
+  return 1;
+}
+
+int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  struct move m = { .pm = pm,
+                    .ns = ferry_kube_str(pm, "metadata.namespace"),
+                    .pod_name = ferry_kube_str(pm, "spec.pod") ?: "" };
+  char why[REASON_MSG_LEN];
+  const char *refusal = find_pod(c, &m, why, sizeof why);
+  if (refusal)
+    return ctl_fail(c, pm, m.pod, refusal, why, err);
+
+  struct policy pol;
+  ctl_policy_for(c, m.pod, m.ns, &pol);
+  if ((refusal = choose_strategy(&m, &pol, why, sizeof why)))
+    return ctl_fail(c, pm, m.pod, refusal, why, err);
+
+  json_object *target = ctl_choose_target(c, pm, m.pod, why, sizeof why, &refusal);
+  if (!target)
+    return ctl_fail(c, pm, m.pod, refusal, why, err);
+  m.target = ferry_kube_str(target, "metadata.name");
+
+  int rc;
+  if (wait_for_room(c, &m, &pol, requeue_ms, &rc, err))
+    return rc;
+  if (create_target_pod(c, &m, err) < 0)
+    return -1;
+  cleanup_json json_object *before = NULL;
+  if (drain_source(c, &m, &before, err) < 0)
+    return -1;
+  return write_scheduled(c, &m, ferry_steal(&before), err);
+}

@@ -1,0 +1,152 @@
+/* Where a migrating pod goes: the agents that run (their Leases), what the
+ * pods already on each node use, and the choice of the target node. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile.h"
+#include "placement.h"
+#include "api/podmigration.h"
+#include "base/util.h"
+
+/* ---------- agents ---------- */
+
+int ctl_agent_ready(struct ctl *c, const char *node, double *cpu)
+{
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, node);
+  json_object *lease = ferry_informer_get(c->leases, c->agent_ns, name);
+  if (cpu)
+    *cpu = 0;
+  if (!lease)
+    return 0;
+  int64_t renewed = ferry_parse_time_ms(ferry_kube_str(lease, "spec.renewTime") ?: "");
+  if (renewed <= 0 || ferry_now_real_ms() - renewed > (int64_t)c->agent_stale_s * 1000)
+    return 0;
+  json_object *ann = ferry_kube_obj(ferry_kube_obj(lease, "metadata"), "annotations");
+  const char *load = ferry_kube_str(ann, FERRY_ANN_LOAD);
+  if (cpu && load) {
+    json_object *l = json_tokener_parse(load), *v;
+    if (l && json_object_object_get_ex(l, "cpu", &v))
+      *cpu = json_object_get_double(v);
+    json_object_put(l);
+  }
+  return 1;
+}
+
+/* ---------- what the nodes' pods use ---------- */
+
+struct usage {
+  struct {
+    char node[254];
+    struct node_use use;
+  } * v;
+  size_t n;
+};
+
+static void add_use(void *ctx, json_object *pod)
+{
+  struct usage *u = ctx;
+  const char *node = ferry_kube_str(pod, "spec.nodeName"), *phase = ferry_kube_str(pod, "status.phase") ?: "";
+  if (!node || !*node || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))
+    return;
+  size_t i = 0;
+  while (i < u->n && strcmp(u->v[i].node, node) != 0)
+    i++;
+  if (i == u->n) {
+    void *nv = realloc(u->v, (u->n + 1) * sizeof *u->v);
+    if (!nv)
+      return;
+    u->v = nv;
+    memset(&u->v[i], 0, sizeof u->v[i]);
+    snprintf(u->v[i].node, sizeof u->v[i].node, "%s", node);
+    u->n++;
+  }
+  u->v[i].use.cpu_milli += placement_pod_request(pod, "cpu");
+  u->v[i].use.mem_milli += placement_pod_request(pod, "memory");
+  u->v[i].use.pods++;
+}
+
+static struct node_use use_of(const struct usage *u, const char *node)
+{
+  for (size_t i = 0; i < u->n; i++)
+    if (!strcmp(u->v[i].node, node))
+      return u->v[i].use;
+  struct node_use none = { 0, 0, 0 };
+  return none;
+}
+
+/* ---------- the choice ---------- */
+
+struct choice {
+  struct ctl *c;
+  json_object *pod, *selector;
+  struct usage *use;
+  int counts[MISFIT__COUNT], nodes;
+  json_object *best;
+  double best_score;
+};
+
+static void consider(void *ctx, json_object *node)
+{
+  struct choice *ch = ctx;
+  const char *name = ferry_kube_str(node, "metadata.name") ?: "";
+  double cpu = 0;
+  int agent = ctl_agent_ready(ch->c, name, &cpu);
+  struct node_use u = use_of(ch->use, name);
+  enum misfit m = placement_fit(ch->pod, node, ch->selector, &u, agent, NULL, 0);
+  ch->counts[m]++;
+  ch->nodes++;
+  if (m != FIT)
+    return;
+  double score = placement_score(ch->pod, node, &u, cpu);
+  if (!ch->best || score < ch->best_score ||
+      (score == ch->best_score && strcmp(name, ferry_kube_str(ch->best, "metadata.name")) < 0)) {
+    ch->best = node;
+    ch->best_score = score;
+  }
+}
+
+/* The node the PodMigration names, if the pod fits there. */
+static json_object *asked_target(struct ctl *c, json_object *pod, const char *want, json_object *selector,
+                                 const struct usage *use, char *why, size_t why_len, const char **reason)
+{
+  json_object *node = ferry_informer_get(c->nodes, NULL, want);
+  if (!node) {
+    *reason = "TargetNotFound";
+    snprintf(why, why_len, "node %s does not exist", want);
+    return NULL;
+  }
+  struct node_use u = use_of(use, want);
+  char detail[256];
+  enum misfit m = placement_fit(pod, node, selector, &u, ctl_agent_ready(c, want, NULL), detail, sizeof detail);
+  if (m == FIT)
+    return node;
+  *reason = "TargetDoesNotFit";
+  snprintf(why, why_len, "node %s: %s%s%s%s", want, placement_misfit_text(m), *detail ? " (" : "", detail,
+           *detail ? ")" : "");
+  return NULL;
+}
+
+json_object *ctl_choose_target(struct ctl *c, json_object *pm, json_object *pod, char *why, size_t why_len,
+                               const char **reason)
+{
+  struct usage use = { NULL, 0 };
+  ferry_informer_each(c->pods, add_use, &use);
+  json_object *selector = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "nodeSelector");
+  const char *want = ferry_kube_str(pm, "spec.targetNode");
+  json_object *result = NULL;
+  if (want && *want) {
+    result = asked_target(c, pod, want, selector, &use, why, why_len, reason);
+  } else {
+    struct choice ch = { c, pod, selector, &use, { 0 }, 0, NULL, 0 };
+    ferry_informer_each(c->nodes, consider, &ch);
+    result = ch.best;
+    if (!result) {
+      *reason = "NoNodeFits";
+      placement_summary(ch.counts, ch.nodes, why, why_len);
+    }
+  }
+  free(use.v);
+  return result;
+}

@@ -1,0 +1,366 @@
+/* The controller's PodMigration state machine against the fake API server:
+ * given a migration's status and the pods, nodes and agents in the caches,
+ * which API writes one reconcile makes (reconcile.c, schedule.c, finish.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "api/podmigration.h"
+#include "base/cleanup.h"
+#include "base/util.h"
+#include "controller.h"
+#include "fake_api.h"
+
+#define AGENT_NS "ferry-system"
+#define NS "default"
+
+struct env {
+  struct fake_api *f;
+  struct ctl c;
+};
+
+static int setup(void **state)
+{
+  struct env *e = calloc(1, sizeof *e);
+  e->f = fake_api_new();
+  e->c.kube = fake_api_kube(e->f);
+  e->c.inf = fake_api_informers(e->f);
+  e->c.q = queue_new(5, 60000);
+  e->c.rec = ferry_recorder_new(e->c.kube, "ferry-controller", NULL);
+  e->c.agent_ns = AGENT_NS;
+  e->c.agent_stale_s = 40;
+  e->c.runtime_class = "ferry";
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ctl_watch(&e->c, AGENT_NS, &err), 0);
+  *state = e;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct env *e = *state;
+  ferry_recorder_free(e->c.rec);
+  queue_free(e->c.q);
+  ferry_informers_free(e->c.inf);
+  fake_api_free(e->f);
+  free(e);
+  return 0;
+}
+
+/* The caches filled from the fake, the write log emptied, one reconcile of default/pm. */
+static int reconcile(struct env *e, int64_t *requeue_ms)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  assert_true(ctl_synced(&e->c));
+  fake_api_clear_log(e->f);
+  int64_t ignored;
+  int rc = ctl_reconcile_pm(&e->c, NS, "pm", requeue_ms ? requeue_ms : &ignored, &err);
+  if (rc < 0) {
+    fprintf(stderr, "reconcile: %s\n", ferry_error_msg(&err));
+    fake_api_dump(e->f);
+  }
+  return rc;
+}
+
+static char *iso_time(int64_t ms_ago)
+{
+  char t[40];
+  ferry_format_time(ferry_now_real_ms() - ms_ago, t, sizeof t);
+  return ferry_strdup(t);
+}
+
+/* A PodMigration default/pm with Ferry's finalizer: extra is more of its JSON ("spec" and "status"). */
+static void put_pm(struct env *e, const char *extra)
+{
+  cleanup_free char *pm = ferry_asprintf("{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\","
+                                         "\"metadata\":{\"name\":\"pm\",\"namespace\":\"" NS "\",\"uid\":\"pm-uid\","
+                                         "\"finalizers\":[\"" FERRY_FINALIZER "\"]},%s}",
+                                         extra);
+  fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS, pm);
+}
+
+/* A Ready node with a Ferry agent (its Lease renewed now). */
+static void put_node(struct env *e, const char *name)
+{
+  cleanup_free char *node = ferry_asprintf("{\"metadata\":{\"name\":\"%s\"},\"status\":{\"conditions\":"
+                                           "[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                                           name);
+  fake_api_put(e->f, &FERRY_KUBE_NODES, node);
+  cleanup_free char *now = iso_time(0);
+  cleanup_free char *lease = ferry_asprintf("{\"metadata\":{\"name\":\"" FERRY_AGENT_LEASE_PREFIX
+                                            "%s\",\"namespace\":\"" AGENT_NS "\"},\"spec\":{\"renewTime\":\"%s\"}}",
+                                            name, now);
+  fake_api_put(e->f, &FERRY_KUBE_LEASES, lease);
+}
+
+/* default/web running on node-a with one container, under the ferry RuntimeClass. Its UID (the fake's). */
+static const char *put_source_pod(struct env *e)
+{
+  json_object *pod = fake_api_put(
+      e->f, &FERRY_KUBE_PODS,
+      "{\"metadata\":{\"name\":\"web\",\"namespace\":\"" NS "\",\"labels\":{\"app\":\"web\"}},"
+      "\"spec\":{\"nodeName\":\"node-a\",\"runtimeClassName\":\"ferry\",\"containers\":[{\"name\":\"app\"}]},"
+      "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.5\",\"containerStatuses\":"
+      "[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]}}");
+  return ferry_kube_str(pod, "metadata.uid");
+}
+
+/* An annotation (keys have dots: no ferry_kube_str path). */
+static const char *annotation(json_object *obj, const char *key)
+{
+  json_object *v = NULL;
+  json_object_object_get_ex(ferry_kube_obj(ferry_kube_obj(obj, "metadata"), "annotations"), key, &v);
+  return v ? json_object_get_string(v) : NULL;
+}
+
+static json_object *status_write(struct env *e, size_t n)
+{
+  return fake_api_write(e->f, "PATCH", "/podmigrations/pm/status", n);
+}
+
+static void test_new_pm_gets_the_finalizer(void **state)
+{
+  struct env *e = *state;
+  fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS,
+               "{\"metadata\":{\"name\":\"pm\",\"namespace\":\"" NS "\"},"
+               "\"spec\":{\"pod\":\"web\"}}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = fake_api_write(e->f, "PATCH", "/podmigrations/pm", 0);
+  assert_non_null(w);
+  json_object *list = ferry_kube_obj(ferry_kube_obj(w, "metadata"), "finalizers");
+  assert_int_equal(json_object_array_length(list), 1);
+  assert_string_equal(json_object_get_string(json_object_array_get_idx(list, 0)), FERRY_FINALIZER);
+  assert_int_equal(fake_api_nwrites(e->f), 1);
+}
+
+static void test_pending_without_pod_fails(void **state)
+{
+  struct env *e = *state;
+  put_pm(e, "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_non_null(w);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Failed");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "PodNotFound");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "pod not found");
+  assert_int_equal(fake_api_nwrites(e->f), 1);
+  assert_int_equal(fake_api_nevents(e->f), 1);
+  assert_string_equal(fake_api_event(e->f, 0), "PodNotFound: pod not found");
+}
+
+static void test_pending_wrong_runtime_class_fails(void **state)
+{
+  struct env *e = *state;
+  e->c.runtime_class = "kata";
+  put_node(e, "node-a");
+  put_source_pod(e);
+  put_pm(e, "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Failed");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "RuntimeClassRequired");
+  assert_int_equal(fake_api_nevents(e->f), 2); /* on the migration and on the pod */
+  assert_non_null(strstr(fake_api_event(e->f, 1), "MigrationFailed: pm: the pod runs with RuntimeClass \"ferry\""));
+}
+
+static void test_pending_with_target_is_scheduled(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  cleanup_free char *uid = ferry_strdup(put_source_pod(e));
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+
+  /* the target pod: unbound, for Ferry's own binding, restored from this migration */
+  json_object *tp = fake_api_write(e->f, "POST", "/namespaces/" NS "/pods", 0);
+  assert_non_null(tp);
+  assert_null(ferry_kube_str(tp, "spec.nodeName"));
+  assert_string_equal(ferry_kube_str(tp, "spec.schedulerName"), FERRY_SCHEDULER_NAME);
+  assert_string_equal(annotation(tp, FERRY_ANN_RESTORE_FROM), NS "/pm");
+  const char *tname = ferry_kube_str(tp, "metadata.name");
+  assert_true(!strncmp(tname, "web-", 4) && strlen(tname) == 9);
+  assert_non_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, tname));
+
+  /* the source drained: not Ready */
+  json_object *ready = fake_api_write(e->f, "PATCH", "/pods/web/status", 0);
+  assert_non_null(ready);
+  assert_string_equal(
+      ferry_kube_str(json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(ready, "status"), "conditions"), 0),
+                     "reason"),
+      "FerryMigrating");
+
+  json_object *w = status_write(e, 0);
+  assert_non_null(w);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "moving web from node-a to node-b");
+  assert_string_equal(ferry_kube_str(w, "status.sourceNode"), "node-a");
+  assert_string_equal(ferry_kube_str(w, "status.targetNode"), "node-b");
+  assert_string_equal(ferry_kube_str(w, "status.targetPod"), tname);
+  assert_string_equal(ferry_kube_str(w, "status.sourcePodIP"), "10.0.0.5");
+  assert_string_equal(ferry_kube_str(w, "status.sourcePodUID"), uid);
+  assert_string_equal(ferry_kube_str(w, "status.strategy"), "stopAndCopy");
+  assert_int_equal(fake_api_nwrites(e->f), 3);
+  assert_int_equal(fake_api_nevents(e->f), 2);
+  assert_non_null(strstr(fake_api_event(e->f, 0), "Scheduled: moving pod web from node-a to node-b (target pod web-"));
+  assert_string_equal(fake_api_event(e->f, 1), "Migrating: pm: moving to node-b");
+}
+
+static void test_pending_waits_for_the_limit(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS,
+               "{\"metadata\":{\"name\":\"other\",\"namespace\":\"" NS
+               "\",\"uid\":\"other-uid\"},\"spec\":{\"pod\":\"db\"},"
+               "\"status\":{\"phase\":\"Checkpointing\",\"sourceNode\":\"node-a\",\"targetNode\":\"node-c\"}}");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  int64_t requeue = 0;
+  assert_int_equal(reconcile(e, &requeue), 0);
+  assert_true(requeue > 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Pending");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "Waiting");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "waiting: 1 migrations running on node-a (limit 1)");
+  assert_int_equal(fake_api_nwrites(e->f), 1); /* no target pod yet */
+}
+
+static void test_restored_succeeds_and_deletes_the_source(void **state)
+{
+  struct env *e = *state;
+  const char *uid = put_source_pod(e);
+  cleanup_free char *start = iso_time(5000);
+  cleanup_free char *extra = ferry_asprintf(
+      "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Restoring\",\"phaseTime\":\"%s\",\"startTime\":\"%s\","
+      "\"strategy\":\"stopAndCopy\",\"sourceNode\":\"node-a\",\"targetNode\":\"node-b\",\"targetPod\":\"web-12345\","
+      "\"targetPodIP\":\"10.0.1.7\",\"sourcePodIP\":\"10.0.0.5\",\"sourcePodUID\":\"%s\",\"downtime\":\"312ms\","
+      "\"conditions\":[{\"type\":\"Restored\",\"status\":\"True\"}]}",
+      start, start, uid);
+  put_pm(e, extra);
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_non_null(fake_api_write(e->f, "DELETE", "/namespaces/" NS "/pods/web", 0));
+  assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "web"));
+  json_object *w = status_write(e, 0);
+  assert_non_null(w);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Succeeded");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "running on node-b as web-12345 (10.0.1.7)");
+  assert_non_null(ferry_kube_obj(ferry_kube_obj(w, "status"), "totalMillis"));
+  assert_int_equal(fake_api_nevents(e->f), 1);
+  assert_string_equal(fake_api_event(e->f, 0), "Succeeded: pod web now runs on node-b as web-12345, downtime 312ms");
+}
+
+static void test_post_copy_waits_for_the_memory(void **state)
+{
+  struct env *e = *state;
+  put_source_pod(e);
+  cleanup_free char *now = iso_time(0);
+  cleanup_free char *extra = ferry_asprintf(
+      "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Restoring\",\"phaseTime\":\"%s\",\"strategy\":\"postCopy\","
+      "\"targetPodIP\":\"10.0.1.7\",\"conditions\":[{\"type\":\"Restored\",\"status\":\"True\"}]}",
+      now);
+  put_pm(e, extra);
+  int64_t requeue = 0;
+  assert_int_equal(reconcile(e, &requeue), 0);
+  assert_int_equal(fake_api_nwrites(e->f), 0);
+  assert_true(requeue > 0); /* its deadline */
+}
+
+static void test_checkpointing_past_its_deadline_rolls_back(void **state)
+{
+  struct env *e = *state;
+  cleanup_free char *long_ago = iso_time(400 * 1000);
+  cleanup_free char *extra = ferry_asprintf("\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Checkpointing\","
+                                            "\"phaseTime\":\"%s\",\"sourceNode\":\"node-a\"}",
+                                            long_ago);
+  put_pm(e, extra);
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "RollingBack");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "Timeout");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "Checkpointing took longer than its timeout");
+  assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Checkpointing");
+  assert_string_equal(fake_api_event(e->f, 0),
+                      "Timeout: Checkpointing took longer than its timeout; rolling back to node-a");
+}
+
+static void test_scheduled_past_its_deadline_fails(void **state)
+{
+  struct env *e = *state;
+  cleanup_free char *long_ago = iso_time(400 * 1000);
+  cleanup_free char *extra =
+      ferry_asprintf("\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Scheduled\",\"phaseTime\":\"%s\"}", long_ago);
+  put_pm(e, extra);
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Failed");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "Timeout");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "Scheduled took longer than its timeout");
+}
+
+static void test_rolled_back_is_cleaned_up(void **state)
+{
+  struct env *e = *state;
+  put_source_pod(e);
+  json_object *tp =
+      fake_api_put(e->f, &FERRY_KUBE_PODS, "{\"metadata\":{\"name\":\"web-12345\",\"namespace\":\"" NS "\"}}");
+  cleanup_free char *extra = ferry_asprintf(
+      "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"RolledBack\",\"message\":\"restored on node-a\","
+      "\"sourceNode\":\"node-a\",\"targetPod\":\"web-12345\",\"targetPodUID\":\"%s\"}",
+      ferry_kube_str(tp, "metadata.uid"));
+  put_pm(e, extra);
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_non_null(fake_api_write(e->f, "DELETE", "/namespaces/" NS "/pods/web-12345", 0));
+  assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "web-12345"));
+  json_object *ready = fake_api_write(e->f, "PATCH", "/pods/web/status", 0);
+  assert_non_null(ready);
+  assert_string_equal(
+      ferry_kube_str(json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(ready, "status"), "conditions"), 0),
+                     "reason"),
+      "FerryMigrationEnded");
+  json_object *ann = fake_api_write(e->f, "PATCH", "/namespaces/" NS "/pods/web", 0);
+  assert_non_null(ann);
+  assert_string_equal(annotation(ann, FERRY_ANN_RESULT), "RolledBack: restored on node-a");
+  assert_string_equal(annotation(ann, FERRY_ANN_MIGRATION), NS "/pm");
+  json_object *w = status_write(e, 0);
+  assert_non_null(w);
+  json_object *cond = json_object_array_get_idx(ferry_kube_obj(ferry_kube_obj(w, "status"), "conditions"), 0);
+  assert_string_equal(ferry_kube_str(cond, "type"), "CleanedUp");
+  assert_string_equal(ferry_kube_str(cond, "status"), "True");
+  assert_string_equal(ferry_kube_str(cond, "reason"), "RolledBack");
+  assert_null(ferry_kube_str(w, "status.phase")); /* the phase stays */
+}
+
+static void test_cleaned_up_does_nothing(void **state)
+{
+  struct env *e = *state;
+  put_pm(e, "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Failed\",\"conditions\":[{\"type\":\"CleanedUp\","
+            "\"status\":\"True\"}]}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_int_equal(fake_api_nwrites(e->f), 0);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_new_pm_gets_the_finalizer, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_without_pod_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_post_copy_waits_for_the_memory, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_checkpointing_past_its_deadline_rolls_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -9,14 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "engine/check.h"
 #include "runtime/criu.h"
 #include "daemon.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "base/log.h"
 #include "image/manifest.h"
 #include "base/proc.h"
-#include "lazy.h"
+#include "engine/lazy.h"
 #include "runtime/relay.h"
 #include "image/stream.h"
 #include <openssl/crypto.h>

@@ -88,7 +88,8 @@ static int before_freeze(struct checkpoint *c)
   c->src->id = ferry_strdup(c->id);
   c->src->bundle = ferry_strdup(c->st.bundle);
   cleanup_free char *cfg_path = ferry_path_join(c->st.bundle, "config.json");
-  if (ferry_read_file(cfg_path, &c->config, NULL, &c->err) < 0 || ferry_criu_version(c->o->criu, &c->criu_v, &c->err) < 0 ||
+  if (ferry_read_file(cfg_path, &c->config, NULL, &c->err) < 0 ||
+      ferry_criu_version(c->o->criu, &c->criu_v, &c->err) < 0 ||
       ferry_runc_version(c->o->runc, &c->runc_v, &c->err) < 0)
     return untouched(c);
   if (ferry_store_begin(c->store, c->name, &c->tmpdir, &c->err) < 0)

@@ -396,8 +396,9 @@ int engine_restore_run(const struct engine_opts *o, const struct engine_target *
   res->bytes = c.m.total_bytes;
   res->strategy = engine_strategy_name(c.m.lazy_pages ? STRATEGY_POST_COPY : STRATEGY_STOP_AND_COPY);
   res->image_dir = ferry_strdup(c.image_dir);
-  engine_set_result(res, ENGINE_OK, "restored", "container %s restored under runc root %s from %s (%llu rootfs entries)",
-                    c.id, t->root, c.image_dir, (unsigned long long)c.entries);
+  engine_set_result(res, ENGINE_OK, "restored",
+                    "container %s restored under runc root %s from %s (%llu rootfs entries)", c.id, t->root,
+                    c.image_dir, (unsigned long long)c.entries);
   return 0;
 }
 

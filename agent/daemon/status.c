@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "base/util.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "kube/kube.h"
 
 /* The first container of the migration's status (the one migrated). */

@@ -1,4 +1,6 @@
-#include "lazy.h"
+/* Post-copy's processes: the lazy dump on the source (runc, CRIU's page server and
+ * the relay in front of it) and CRIU's lazy-pages daemon on the target. */
+#include "engine/lazy.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,12 +12,14 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/capability.h>
 
-#include "runtime/criu.h"
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/proc.h"
-#include "runtime/relay.h"
 #include "base/util.h"
+#include "runtime/criu.h"
+#include "runtime/relay.h"
 
 /* CRIU's page server tees pages through a pipe it grows to 1 << PAGE_ALLOC_COSTLY_ORDER
  * pages' worth of pipe buffers; the kernel rounds that up to 4 MiB. Beyond
@@ -23,6 +27,11 @@
  * and later splices into an fd it never opened ("page-pipe: splice: -1: Bad file
  * descriptor", the lazy transfer fails). */
 #define CRIU_PAGE_PIPE_BYTES 4194304L
+/* The slice the waits below sleep in between looks at lazy_stop. */
+#define WAIT_SLICE_MS 200
+/* How long the lazy-pages daemon may take to make its socket: polls of 5 ms. */
+#define DAEMON_SOCKET_POLLS 2000
+#define DAEMON_SOCKET_POLL_US 5000
 
 volatile sig_atomic_t lazy_stop, lazy_commit;
 
@@ -31,8 +40,8 @@ static int wait_or_stop(pid_t pid, int timeout_ms, int *code)
 {
   int64_t deadline = timeout_ms >= 0 ? ferry_now_mono_ms() + timeout_ms : 0;
   for (;;) {
-    int64_t left = timeout_ms >= 0 ? deadline - ferry_now_mono_ms() : 200;
-    int r = ferry_proc_wait_child(pid, left < 0 ? 0 : left > 200 ? 200 : (int)left, code);
+    int64_t left = timeout_ms >= 0 ? deadline - ferry_now_mono_ms() : WAIT_SLICE_MS;
+    int r = ferry_proc_wait_child(pid, left < 0 ? 0 : left > WAIT_SLICE_MS ? WAIT_SLICE_MS : (int)left, code);
     if (r != 0)
       return r;
     if (lazy_stop)
@@ -44,17 +53,14 @@ static int wait_or_stop(pid_t pid, int timeout_ms, int *code)
 
 static int has_cap(int cap)
 {
-  char *text = NULL;
-  ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_read_file("/proc/self/status", &text, NULL, &err) < 0) {
-    ferry_error_clear(&err);
+  cleanup_free char *text = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_read_file("/proc/self/status", &text, NULL, &err) < 0)
     return 0;
-  }
   unsigned long long eff = 0;
   const char *p = strstr(text, "\nCapEff:");
   if (p)
     eff = strtoull(p + 8, NULL, 16);
-  free(text);
   return (eff >> cap) & 1;
 }
 
@@ -64,17 +70,13 @@ char *lazy_unsupported_reason(void)
   if (fd < 0)
     return ferry_asprintf("the kernel has no usable userfaultfd (%s), which CRIU's lazy pages need", strerror(errno));
   close((int)fd);
-  if (has_cap(24 /* CAP_SYS_RESOURCE */))
+  if (has_cap(CAP_SYS_RESOURCE))
     return NULL;
-  char *text = NULL;
-  ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_read_file("/proc/sys/fs/pipe-max-size", &text, NULL, &err) < 0) {
-    char *r = ferry_asprintf("cannot read fs.pipe-max-size: %s", ferry_error_msg(&err));
-    ferry_error_clear(&err);
-    return r;
-  }
+  cleanup_free char *text = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_read_file("/proc/sys/fs/pipe-max-size", &text, NULL, &err) < 0)
+    return ferry_asprintf("cannot read fs.pipe-max-size: %s", ferry_error_msg(&err));
   long max = strtol(text, NULL, 10);
-  free(text);
   if (max < CRIU_PAGE_PIPE_BYTES)
     return ferry_asprintf("fs.pipe-max-size is %ld and the agent lacks CAP_SYS_RESOURCE: CRIU's page server needs "
                           "pipes of %ld bytes (set sysctl fs.pipe-max-size=%ld on the node, or give the agent "
@@ -113,31 +115,76 @@ static int dump_child(void *p)
   c->r.timeout_ms = 0; /* the parent keeps the deadlines */
   c->flags.lazy_pages = 1;
   c->flags.status_fd = c->status_w;
-  ferry_error err = FERRY_ERROR_INIT;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (ferry_runc_checkpoint(&c->r, c->id, c->criu_dir, c->work, &c->flags, c->cfg, &err) == 0)
     return 0;
-  char *log = ferry_path_join(c->work, "dump.log");
-  char *why = ferry_criu_explain(ferry_error_msg(&err), log);
-  ferry_error ignore = FERRY_ERROR_INIT;
+  cleanup_free char *log = ferry_path_join(c->work, "dump.log");
+  cleanup_free char *why = ferry_criu_explain(ferry_error_msg(&err), log);
+  cleanup_error ferry_error ignore = FERRY_ERROR_INIT;
   if (ferry_write_file(c->result, why, strlen(why), &ignore) < 0)
     fprintf(stderr, "%s\n", why);
-  ferry_error_clear(&ignore);
-  free(why);
-  free(log);
-  ferry_error_clear(&err);
   return 1;
 }
 
 static char *read_result(const char *path, const char *fallback)
 {
-  char *text = NULL;
-  ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_read_file(path, &text, NULL, &err) < 0 || !*text) {
-    ferry_error_clear(&err);
-    free(text);
+  cleanup_free char *text = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_read_file(path, &text, NULL, &err) < 0 || !*text)
     return ferry_strdup(fallback);
+  return ferry_steal(&text);
+}
+
+/* A free loopback address for CRIU's page server: it listens on loopback only;
+ * the relay is what the target reaches. */
+static char *loopback_address(ferry_error *err)
+{
+  cleanup_close int probe = -1;
+  char *addr = NULL;
+  if (ferry_relay_listen("127.0.0.1:0", &probe, &addr, err) < 0)
+    return NULL;
+  return addr;
+}
+
+/* Forks the dump child; *status_r: the pipe CRIU says "served" on. */
+static int fork_dump(struct dump_ctx *c, pid_t *pid, int *status_r, ferry_error *err)
+{
+  int sp[2];
+  if (pipe2(sp, O_CLOEXEC) < 0)
+    return ferry_error_set(err, errno, "pipe");
+  c->status_w = sp[1];
+  int forked = ferry_proc_fork_group(dump_child, c, pid, err);
+  close(sp[1]);
+  if (forked < 0) {
+    close(sp[0]);
+    return -1;
   }
-  return text;
+  *status_r = sp[0];
+  return 0;
+}
+
+/* Waits (at most timeout_ms) for CRIU's byte on status_r (closed here): the
+ * image is written and the page server runs. Else why the dump failed. */
+static int wait_served(struct lazy_source *ls, int status_r, int timeout_ms, ferry_error *err)
+{
+  struct pollfd p = { status_r, POLLIN, 0 };
+  int pr;
+  do
+    pr = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
+  while (pr < 0 && errno == EINTR);
+  char byte;
+  ssize_t n = pr > 0 ? read(status_r, &byte, 1) : -1;
+  close(status_r);
+  if (n == 1)
+    return 0;
+  if (pr == 0)
+    return ferry_error_set(err, ETIMEDOUT, "the lazy dump did not finish within %d ms", timeout_ms);
+  /* CRIU ended without serving: the dump failed. */
+  int code = 0;
+  ferry_proc_wait_child(ls->dump_pid, timeout_ms > 0 ? timeout_ms : -1, &code);
+  ls->dump_pid = 0;
+  cleanup_free char *why = read_result(ls->result, "runc checkpoint --lazy-pages ended before the page server started");
+  return ferry_error_set(err, 0, "%s", why);
 }
 
 int lazy_dump_start(const struct ferry_runc *r, const char *id, const char *criu_dir, const char *work,
@@ -149,66 +196,22 @@ int lazy_dump_start(const struct ferry_runc *r, const char *id, const char *criu
   ls->relay_stats = ferry_path_join(work, "relay.json");
   unlink(ls->result);
   unlink(ls->relay_stats);
-  /* CRIU's page server listens on loopback only; the relay is what the target reaches. */
-  int probe = -1, lfd = -1;
-  char *criu_addr = NULL, *probe_addr = NULL;
-  if (ferry_relay_listen("127.0.0.1:0", &probe, &probe_addr, err) < 0)
-    goto fail;
-  close(probe);
-  criu_addr = probe_addr;
-  probe_addr = NULL;
-  if (ferry_relay_listen(listen, &lfd, &ls->page_server, err) < 0)
-    goto fail;
-  int sp[2];
-  if (pipe2(sp, O_CLOEXEC) < 0) {
-    ferry_error_set(err, errno, "pipe");
-    goto fail;
-  }
+  cleanup_free char *criu_addr = loopback_address(err);
+  cleanup_close int lfd = -1;
+  cleanup_close int status_r = -1;
   struct dump_ctx c = { .r = *r, .id = id, .criu_dir = criu_dir, .work = work, .cfg = criu_config,
-                        .result = ls->result, .flags = *flags, .status_w = sp[1] };
+                        .result = ls->result, .flags = *flags };
   c.flags.page_server = criu_addr;
-  int forked = ferry_proc_fork_group(dump_child, &c, &ls->dump_pid, err);
-  close(sp[1]);
-  if (forked < 0) {
-    close(sp[0]);
-    goto fail;
-  }
-  /* The relay connects to CRIU only when the target does: it can start now. */
-  if (ferry_relay_spawn(lfd, criu_addr, bytes_per_s, timeout_ms, 1, ls->relay_stats, &ls->relay_pid, err) < 0) {
-    lfd = -1;
-    close(sp[0]);
-    goto fail;
-  }
-  lfd = -1;
-  struct pollfd p = { sp[0], POLLIN, 0 };
-  int pr;
-  do
-    pr = poll(&p, 1, timeout_ms > 0 ? timeout_ms : -1);
-  while (pr < 0 && errno == EINTR);
-  char byte;
-  ssize_t n = pr > 0 ? read(sp[0], &byte, 1) : -1;
-  close(sp[0]);
-  if (n == 1) {
-    free(criu_addr);
+  /* The relay connects to CRIU only when the target does: it can start before CRIU serves. */
+  if (criu_addr && ferry_relay_listen(listen, &lfd, &ls->page_server, err) == 0 &&
+      fork_dump(&c, &ls->dump_pid, &status_r, err) == 0 &&
+      ferry_relay_spawn(ferry_steal_fd(&lfd), criu_addr, bytes_per_s, timeout_ms, 1, ls->relay_stats, &ls->relay_pid,
+                        err) == 0 &&
+      wait_served(ls, ferry_steal_fd(&status_r), timeout_ms, err) == 0)
     return 0;
-  }
-  if (pr == 0) {
-    ferry_error_set(err, ETIMEDOUT, "the lazy dump did not finish within %d ms", timeout_ms);
-    goto fail;
-  }
-  /* CRIU ended without serving: the dump failed. */
-  int code = 0;
-  ferry_proc_wait_child(ls->dump_pid, timeout_ms > 0 ? timeout_ms : -1, &code);
-  ls->dump_pid = 0;
-  char *why = read_result(ls->result, "runc checkpoint --lazy-pages ended before the page server started");
-  ferry_error_set(err, 0, "%s", why);
-  free(why);
-fail:
-  if (lfd >= 0)
-    close(lfd);
+  if (status_r >= 0) /* before the abort, as CRIU may still write to it */
+    close(ferry_steal_fd(&status_r));
   lazy_dump_abort(ls);
-  free(criu_addr);
-  free(probe_addr);
   return -1;
 }
 
@@ -317,51 +320,46 @@ static int daemon_child(void *p)
   return ok ? 0 : 1;
 }
 
+/* The restore connects to the daemon's socket: waits until the daemon made it. */
+static int wait_socket(const char *work, pid_t *pid, ferry_error *err)
+{
+  cleanup_free char *sock = ferry_path_join(work, "lazy-pages.socket");
+  for (int i = 0; i < DAEMON_SOCKET_POLLS; i++) {
+    if (ferry_path_exists(sock))
+      return 0;
+    int code;
+    if (ferry_proc_wait_child(*pid, 0, &code) == 1) {
+      *pid = 0;
+      cleanup_free char *log = ferry_path_join(work, "lazy-pages.log");
+      cleanup_free char *why = ferry_criu_explain("criu lazy-pages exited before it was ready", log);
+      return ferry_error_set(err, 0, "%s", why);
+    }
+    usleep(DAEMON_SOCKET_POLL_US);
+  }
+  ferry_proc_kill_group(*pid);
+  *pid = 0;
+  return ferry_error_set(err, ETIMEDOUT, "criu lazy-pages did not make its socket within 10 s");
+}
+
 int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server,
                       pid_t *pid, ferry_error *err)
 {
   const char *colon = strrchr(page_server, ':');
   if (!colon || colon == page_server)
     return ferry_error_set(err, 0, "page server %s: expected ADDR:PORT", page_server);
-  char *host = strndup(page_server, (size_t)(colon - page_server));
+  cleanup_free char *host = strndup(page_server, (size_t)(colon - page_server));
   if (!host)
     abort();
   if (host[0] == '[') { /* [v6]:port */
     memmove(host, host + 1, strlen(host));
     host[strcspn(host, "]")] = '\0';
   }
-  char *sock = ferry_path_join(work, "lazy-pages.socket");
+  cleanup_free char *sock = ferry_path_join(work, "lazy-pages.socket");
   unlink(sock);
   struct daemon_ctx c = { .criu = criu, .criu_dir = criu_dir, .work = work, .host = host, .port = colon + 1 };
-  int rc = ferry_proc_fork_group(daemon_child, &c, pid, err);
-  free(host);
-  if (rc < 0) {
-    free(sock);
+  if (ferry_proc_fork_group(daemon_child, &c, pid, err) < 0)
     return -1;
-  }
-  /* The restore connects to this socket: wait until the daemon made it. */
-  for (int i = 0; i < 2000; i++) {
-    if (ferry_path_exists(sock)) {
-      free(sock);
-      return 0;
-    }
-    int code;
-    if (ferry_proc_wait_child(*pid, 0, &code) == 1) {
-      *pid = 0;
-      char *log = ferry_path_join(work, "lazy-pages.log");
-      char *why = ferry_criu_explain("criu lazy-pages exited before it was ready", log);
-      ferry_error_set(err, 0, "%s", why);
-      free(why);
-      free(log);
-      free(sock);
-      return -1;
-    }
-    usleep(5000);
-  }
-  free(sock);
-  ferry_proc_kill_group(*pid);
-  *pid = 0;
-  return ferry_error_set(err, ETIMEDOUT, "criu lazy-pages did not make its socket within 10 s");
+  return wait_socket(work, pid, err);
 }
 
 int lazy_daemon_wait(pid_t pid, const char *work, int timeout_ms, char **why)
@@ -370,18 +368,39 @@ int lazy_daemon_wait(pid_t pid, const char *work, int timeout_ms, char **why)
   int ended = wait_or_stop(pid, timeout_ms, &code);
   if (ended == 1 && code == 0)
     return 0;
-  char *log = ferry_path_join(work, "lazy-pages.log");
+  cleanup_free char *log = ferry_path_join(work, "lazy-pages.log");
+  cleanup_free char *what = NULL;
   if (ended != 1) {
     ferry_proc_kill_group(pid);
-    char *what = ended == 2 ? ferry_strdup("stopped before every page arrived")
-                            : ferry_asprintf("not every page arrived within %d ms", timeout_ms);
-    *why = ferry_criu_explain(what, log);
-    free(what);
+    what = ended == 2 ? ferry_strdup("stopped before every page arrived")
+                      : ferry_asprintf("not every page arrived within %d ms", timeout_ms);
   } else {
-    char *what = ferry_asprintf("criu lazy-pages failed (exit %d) before every page arrived", code);
-    *why = ferry_criu_explain(what, log);
-    free(what);
+    what = ferry_asprintf("criu lazy-pages failed (exit %d) before every page arrived", code);
   }
-  free(log);
+  *why = ferry_criu_explain(what, log);
   return -1;
+}
+
+static void on_stop(int sig)
+{
+  (void)sig;
+  lazy_stop = 1;
+}
+
+static void on_commit(int sig)
+{
+  (void)sig;
+  lazy_commit = 1;
+}
+
+void lazy_catch_signals(void)
+{
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  sa.sa_handler = on_commit; /* the agent daemon: the target has every page */
+  sigaction(SIGUSR1, &sa, NULL);
 }

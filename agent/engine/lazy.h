@@ -21,6 +21,10 @@ extern volatile sig_atomic_t lazy_stop;
 /* Set (by a SIGUSR1 handler) when the target has every page: lazy_dump_finish
  * then lets CRIU release the source. */
 extern volatile sig_atomic_t lazy_commit;
+/* Handlers for the command line's post-copy waits: SIGTERM and SIGINT set
+ * lazy_stop (the wait ends cleanly: CRIU stopped, the container thawed), SIGUSR1
+ * sets lazy_commit (the agent daemon says the target has every page). */
+void lazy_catch_signals(void);
 
 struct lazy_source {
   pid_t dump_pid;    /* leads the process group of runc and CRIU */

@@ -1,6 +1,9 @@
 /* The node migration engine: checkpoint a runc container into a store, restore it
  * from there on another node, and roll back when anything fails after the freeze.
- * The workload ends running exactly once: on the target, or again on the source. */
+ * The workload ends running exactly once: on the target, or again on the source.
+ * checkpoint.c freezes and writes the image, restore.c verifies and restores it
+ * (and rolls back), migrate.c runs both for one move, lazy.c holds post-copy's
+ * processes; common.c has what they share. */
 #ifndef FERRY_ENGINE_H
 #define FERRY_ENGINE_H
 
@@ -51,9 +54,11 @@ struct engine_source {
   int64_t freeze_mono_ms;
 };
 
-/* The strategies, parsed; -1 for anything else. */
+/* The strategies, parsed (NULL is stopAndCopy); -1 for anything else. */
 enum engine_strategy { STRATEGY_STOP_AND_COPY, STRATEGY_PRE_COPY, STRATEGY_POST_COPY };
 int engine_strategy_parse(const char *name);
+/* A strategy's name as images, results and PodMigrations spell it. */
+const char *engine_strategy_name(enum engine_strategy s);
 /* Why preCopy cannot pre-dump on this node (the sentence says what runs instead),
  * or NULL when it can. Caller frees. */
 char *engine_precopy_unsupported(const char *criu);

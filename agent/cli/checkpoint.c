@@ -1,0 +1,124 @@
+/* `ferry-agent checkpoint`: a container into a store; with --strategy postCopy,
+ * the source's half of a post-copy (the command stays, serving the memory). */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "engine/lazy.h"
+
+const char cli_checkpoint_usage[] =
+    "usage: ferry-agent [GLOBAL OPTIONS] checkpoint --root RUNC_ROOT --store URL --image NAME [OPTIONS] ID\n"
+    "       ferry-agent [GLOBAL OPTIONS] checkpoint ... --strategy postCopy --page-server ADDR:PORT\n"
+    "                   [--bandwidth Q] [--ready-file F] ID\n"
+    "Checkpoints container ID into the store; without --leave-running it stops once its image is complete.\n"
+    "\n"
+    "options:\n"
+    "  --root RUNC_ROOT               the runc state root the container runs under\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
+    CLI_USAGE_TIMEOUT
+    "  --strategy S                   stopAndCopy (default), preCopy or postCopy\n"
+    "  --page-server ADDR:PORT        postCopy: where the memory is served (port 0: any)\n"
+    "  --bandwidth Q                  postCopy: at most Q bytes per second leave this node (e.g. 100Mi)\n"
+    "  --ready-file F                 postCopy: where the first answer (serving) goes, else stdout\n"
+    "  --leave-running                keep the container running (a copy, not a move)\n" CLI_USAGE_DIFF
+    CLI_USAGE_COMPRESS CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+
+/* A monotonic instant as wall-clock milliseconds (for comparing across nodes). */
+static int64_t wall_of(int64_t mono_ms) { return ferry_now_real_ms() - (ferry_now_mono_ms() - mono_ms); }
+
+/* The first answer of a post-copy source, "serving", to --ready-file or stdout. */
+static void announce_serving(const struct cli_globals *g, const struct cli_opts *c, const char *id,
+                             const struct engine_result *r, json_object *extra)
+{
+  cleanup_json json_object *ready = cli_result_json("checkpoint", id, r, extra);
+  const char *text = json_object_to_json_string_ext(ready, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (c->ready_file) {
+    if (ferry_write_file_atomic(c->ready_file, text, strlen(text), &err) < 0) {
+      log_error("%s", ferry_error_msg(&err)); /* no one will know to restore: give up now */
+      lazy_stop = 1;
+    }
+  } else if (g->json) {
+    printf("%s\n", text);
+    fflush(stdout);
+  } else {
+    printf("serving: %s\n", r->message);
+    fflush(stdout);
+  }
+}
+
+/* The source's half of a post-copy: the answer "serving" goes to --ready-file
+ * (or stdout) once the image is published; the process stays until the last page
+ * went, then answers again (released, or rolled back). */
+static int checkpoint_postcopy(const struct cli_globals *g, const struct cli_opts *c, const struct engine_opts *o,
+                               const struct ferry_store *s, const char *id)
+{
+  lazy_catch_signals();
+  struct engine_result r = { 0 };
+  struct engine_source src;
+  struct lazy_source ls = { 0 };
+  json_object *extra = json_object_new_object();
+  if (engine_postcopy_checkpoint(o, c->root, id, s, c->image, &src, &ls, &r) == 0) {
+    json_object_object_add(extra, "bundle", json_object_new_string(src.bundle));
+    json_object_object_add(extra, "frozenAtMs", json_object_new_int64(wall_of(src.freeze_mono_ms)));
+    json_object_object_add(extra, "pageServer", json_object_new_string(ls.page_server));
+    announce_serving(g, c, id, &r, extra);
+    engine_postcopy_release(o, &src, &ls, c->image, &r);
+  }
+  cli_print_result(g, "checkpoint", id, &r, extra);
+  int rc = (int)r.exit_code;
+  lazy_source_free(&ls);
+  engine_source_free(&src);
+  engine_result_free(&r);
+  return rc;
+}
+
+/* A whole image: the answer says where the container was and when it froze. */
+static int checkpoint_whole(const struct cli_globals *g, const struct cli_opts *c, const struct engine_opts *o,
+                            const struct ferry_store *s, const char *id)
+{
+  struct engine_result r = { 0 };
+  struct engine_source src;
+  memset(&src, 0, sizeof src);
+  engine_checkpoint(o, c->root, id, s, c->image, &src, &r);
+  json_object *extra = json_object_new_object();
+  if (src.bundle)
+    json_object_object_add(extra, "bundle", json_object_new_string(src.bundle));
+  if (src.freeze_mono_ms)
+    json_object_object_add(extra, "frozenAtMs", json_object_new_int64(wall_of(src.freeze_mono_ms)));
+  cli_print_result(g, "checkpoint", id, &r, extra);
+  int rc = (int)r.exit_code;
+  engine_source_free(&src);
+  engine_result_free(&r);
+  return rc;
+}
+
+int cli_checkpoint(const struct cli_globals *g, int argc, char **argv)
+{
+  static const int allowed[] = { OPT_ROOT, OPT_STORE, OPT_IMAGE, OPT_TIMEOUT, OPT_TCP_EST, OPT_TCP_CLOSE,
+                                 OPT_FILE_LOCKS, OPT_EXT_UNIX, OPT_SHELL_JOB, OPT_LEAVE_RUNNING, OPT_CGROUPS_MODE,
+                                 OPT_ROOTFS_DIFF, OPT_STRATEGY, OPT_PAGE_SERVER, OPT_BANDWIDTH, OPT_READY_FILE,
+                                 OPT_COMPRESS, OPT_KEY_FILE, 0 };
+  struct cli_opts c;
+  int rc = cli_parse(g, argc, argv, allowed, &c);
+  if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_check_image(c.cmd, c.image)))
+    return rc;
+  if (optind != argc - 1) {
+    fprintf(stderr, "ferry-agent checkpoint: exactly one container ID is required\n");
+    return 2;
+  }
+  struct ferry_store s;
+  if ((rc = cli_open_store(c.cmd, c.store, &s)))
+    return rc;
+  struct engine_opts o = cli_engine_opts(g, &c);
+  if (engine_strategy_parse(c.strategy) == STRATEGY_POST_COPY)
+    rc = checkpoint_postcopy(g, &c, &o, &s, argv[optind]);
+  else
+    rc = checkpoint_whole(g, &c, &o, &s, argv[optind]);
+  ferry_store_free(&s);
+  return rc;
+}

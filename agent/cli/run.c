@@ -1,0 +1,51 @@
+/* `ferry-agent run`: start a container with pipes for its stdio, held by a small
+ * relay process (as containerd's shim does), so that it can be checkpointed. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/proc.h"
+#include "base/util.h"
+
+const char cli_run_usage[] =
+    "usage: ferry-agent [GLOBAL OPTIONS] run --root RUNC_ROOT --bundle DIR [--log FILE] [--timeout SECONDS] ID\n"
+    "Starts container ID with runc run --detach, its output appended to FILE by a relay process.\n"
+    "\n"
+    "options:\n"
+    "  --root RUNC_ROOT               the runc state root\n"
+    "  --bundle DIR                   the container's bundle\n"
+    "  --log FILE                     where its output goes (default WORK_DIR/ID.log)\n"
+    "  --timeout SECONDS              for runc (default 300)\n" CLI_USAGE_MORE;
+
+int cli_run(const struct cli_globals *g, int argc, char **argv)
+{
+  static const int allowed[] = { OPT_ROOT, OPT_BUNDLE, OPT_LOG, OPT_TIMEOUT, 0 };
+  struct cli_opts c;
+  int rc = cli_parse(g, argc, argv, allowed, &c);
+  if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_require(c.cmd, "--bundle", c.bundle)))
+    return rc;
+  if (optind != argc - 1) {
+    fprintf(stderr, "ferry-agent run: exactly one container ID is required\n");
+    return 2;
+  }
+  const char *id = argv[optind];
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  cleanup_free char *log = c.log ? ferry_strdup(c.log) : ferry_asprintf("%s/%s.log", g->work_dir, id);
+  cleanup_free char *runc_log = ferry_asprintf("%s/%s.runc.log", g->work_dir, id);
+  cleanup_close int in = -1;
+  cleanup_close int out = -1;
+  struct ferry_runc r = { .runc = g->runc, .root = c.root, .log = runc_log, .timeout_ms = c.timeout_s * 1000 };
+  if (ferry_mkdir_p(g->work_dir, 0700, &err) < 0 || ferry_stdio_relay(log, &in, &out, &err) < 0 ||
+      ferry_runc_run_detached(&r, id, c.bundle, in, out, &err) < 0) {
+    log_error("run %s: %s", id, ferry_error_msg(&err));
+    return 1;
+  }
+  if (g->json)
+    printf("{\"container\":\"%s\",\"log\":\"%s\"}\n", id, log);
+  else
+    printf("started container %s, output in %s\n", id, log);
+  return 0;
+}

@@ -1,15 +1,14 @@
 /* The agent's HTTP endpoints and Prometheus counters (see metrics.h). */
 #include "metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/httpd.h"
 #include "base/util.h"
 
 #define MAX_SERIES 32
@@ -25,7 +24,7 @@ struct histogram {
 };
 
 struct metrics {
-  struct MHD_Daemon *d;
+  struct ferry_httpd *httpd;
   pthread_mutex_t mu;
   char node[256];
   int ready;
@@ -134,36 +133,20 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 
 int metrics_start(const char *listen, const char *node, struct metrics **out, int *port, ferry_error *err)
 {
-  char host[64];
-  const char *colon = strrchr(listen, ':');
-  if (!colon || (size_t)(colon - listen) >= sizeof host)
-    return ferry_error_set(err, 0, "--metrics-listen %s: want IPv4:PORT", listen);
-  memcpy(host, listen, (size_t)(colon - listen));
-  host[colon - listen] = '\0';
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  char *end;
-  long p = strtol(colon + 1, &end, 10);
-  if (*end || p < 0 || p > 65535 || inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-    return ferry_error_set(err, 0, "--metrics-listen %s: want IPv4:PORT", listen);
-  sin.sin_port = htons((uint16_t)p);
   struct metrics *m = calloc(1, sizeof *m);
   if (!m)
     return ferry_error_set(err, ENOMEM, "metrics");
   pthread_mutex_init(&m->mu, NULL);
   snprintf(m->node, sizeof m->node, "%s", node);
   snprintf(m->why, sizeof m->why, "starting");
-  m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, m,
-                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_END);
-  if (!m->d) {
+  struct ferry_httpd_opts o = {
+    .listen = listen, .flag = "--metrics-listen", .what = "metrics", .handler = answer, .handler_cls = m
+  };
+  if (ferry_httpd_start(&o, &m->httpd, port, err) < 0) {
     pthread_mutex_destroy(&m->mu);
     free(m);
-    return ferry_error_set(err, 0, "cannot listen on %s", listen);
+    return -1;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->d, MHD_DAEMON_INFO_BIND_PORT);
-  if (port)
-    *port = info ? (int)info->port : (int)p;
   *out = m;
   return 0;
 }
@@ -172,7 +155,7 @@ void metrics_stop(struct metrics *m)
 {
   if (!m)
     return;
-  MHD_stop_daemon(m->d);
+  ferry_httpd_stop(m->httpd);
   pthread_mutex_destroy(&m->mu);
   free(m);
 }

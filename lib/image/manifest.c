@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/hash.h"
+#include "base/path.h"
 #include "base/util.h"
 
 static void add_file(struct ferry_manifest *m, const char *rel, uint64_t size, const char *sha)
@@ -195,24 +196,6 @@ static int is_hex64(const char *s)
   return 1;
 }
 
-/* An image path must stay inside the image: relative, no "." or ".." parts. */
-static int safe_rel_path(const char *p)
-{
-  if (!*p || *p == '/')
-    return 0;
-  const char *s = p;
-  while (*s) {
-    const char *e = strchr(s, '/');
-    size_t l = e ? (size_t)(e - s) : strlen(s);
-    if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
-      return 0;
-    s += l;
-    if (*s == '/')
-      s++;
-  }
-  return 1;
-}
-
 int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_error *err)
 {
   memset(m, 0, sizeof *m);
@@ -298,8 +281,8 @@ int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_e
       goto out;
     }
     const char *path = json_object_get_string(p), *sha = json_object_get_string(h);
-    if (!safe_rel_path(path)) {
-      rc = ferry_error_set(err, 0, "manifest: files[%zu].path %s leaves the image", i, path);
+    if (ferry_path_rel_ok(path, err) < 0) {
+      rc = ferry_error_prefix(err, "manifest: files[%zu].path %s leaves the image", i, path);
       goto out;
     }
     if (!is_hex64(sha) || json_object_get_int64(s) < 0) {

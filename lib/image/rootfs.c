@@ -200,85 +200,91 @@ static int add_entry(const char *path, const struct stat *st, int flag, struct F
   return 0;
 }
 
+/* Where the diff comes from: *base is the overlay's upper directory (*upper,
+ * which the caller frees) or the root filesystem itself (real, *scan set), or
+ * NULL for "none"; *used names the method applied. */
+static int diff_source(const char *real, const char *method, const char **base, char **upper, int *scan,
+                       const char **used, ferry_error *err)
+{
+  *base = NULL;
+  *upper = NULL;
+  *scan = 0;
+  if (strcmp(method, "none") == 0) {
+    *used = "none";
+    return 0;
+  }
+  struct ferry_mount m = { 0 };
+  cleanup_free char *mi = NULL;
+  if (ferry_read_file("/proc/self/mountinfo", &mi, NULL, err) < 0)
+    return -1;
+  int is_overlay = ferry_mountinfo_find(mi, real, &m) == 0 && m.upperdir;
+  int rc = 0;
+  if (is_overlay && (strstr(m.superopts, "metacopy=on") || strstr(m.superopts, "redirect_dir=on"))) {
+    rc = ferry_error_set(err, 0, "root filesystem %s: overlay with metacopy or redirect_dir keeps data outside the "
+                         "upper directory; use --rootfs-diff scan", real);
+  } else if (strcmp(method, "overlay") == 0 && !is_overlay) {
+    rc = ferry_error_set(err, 0, "root filesystem %s is not an overlay mount (try --rootfs-diff scan)", real);
+  } else if (strcmp(method, "overlay") == 0 || (strcmp(method, "auto") == 0 && is_overlay)) {
+    *upper = ferry_strdup(m.upperdir);
+    *base = *upper;
+    *used = "overlay";
+  } else if (strcmp(method, "scan") == 0 || strcmp(method, "auto") == 0) {
+    *base = real;
+    *scan = 1;
+    *used = "scan";
+  } else {
+    rc = ferry_error_set(err, 0, "unknown --rootfs-diff method %s (auto, overlay, scan, none)", method);
+  }
+  ferry_mount_free(&m);
+  return rc;
+}
+
+/* Every entry below base (changed since since_ms when scanning) into out. */
+static int write_entries(struct archive *out, const char *base, int scan, int64_t since_ms, uint64_t *entries,
+                         ferry_error *err)
+{
+  struct archive *disk = archive_read_disk_new();
+  archive_read_disk_set_standard_lookup(disk);
+  archive_read_disk_set_symlink_physical(disk);
+  struct diff_writer w = { out, disk, base, strlen(base), scan, since_ms, 0, err, 0 };
+  W = &w;
+  int r = nftw(base, add_entry, 64, FTW_PHYS | FTW_MOUNT);
+  W = NULL;
+  int rc = 0;
+  if (w.failed)
+    rc = -1;
+  else if (r != 0)
+    rc = ferry_error_set(err, errno, "walk %s", base);
+  *entries = w.entries;
+  archive_read_free(disk);
+  return rc;
+}
+
 int ferry_rootfs_diff_create(const char *rootfs, const char *method, int64_t since_ms, const char *tar_path,
                              const char **used, uint64_t *entries, ferry_error *err)
 {
   char real[PATH_MAX];
   if (!realpath(rootfs, real))
     return ferry_error_set(err, errno, "root filesystem %s", rootfs);
-  const char *base = NULL;
-  char *upper = NULL;
-  int scan = 0;
-  if (strcmp(method, "none") == 0) {
-    *used = "none";
-  } else {
-    struct ferry_mount m;
-    char *mi = NULL;
-    if (ferry_read_file("/proc/self/mountinfo", &mi, NULL, err) < 0)
-      return -1;
-    int is_overlay = ferry_mountinfo_find(mi, real, &m) == 0 && m.upperdir;
-    free(mi);
-    if (is_overlay && (strstr(m.superopts, "metacopy=on") || strstr(m.superopts, "redirect_dir=on"))) {
-      ferry_error_set(err, 0, "root filesystem %s: overlay with metacopy or redirect_dir keeps data outside the "
-                      "upper directory; use --rootfs-diff scan", real);
-      ferry_mount_free(&m);
-      return -1;
-    }
-    if (strcmp(method, "overlay") == 0 && !is_overlay) {
-      if (m.mountpoint)
-        ferry_mount_free(&m);
-      return ferry_error_set(err, 0, "root filesystem %s is not an overlay mount (try --rootfs-diff scan)", real);
-    }
-    if (strcmp(method, "overlay") == 0 || (strcmp(method, "auto") == 0 && is_overlay)) {
-      upper = ferry_strdup(m.upperdir);
-      base = upper;
-      *used = "overlay";
-    } else if (strcmp(method, "scan") == 0 || strcmp(method, "auto") == 0) {
-      base = real;
-      scan = 1;
-      *used = "scan";
-    } else {
-      if (m.mountpoint)
-        ferry_mount_free(&m);
-      return ferry_error_set(err, 0, "unknown --rootfs-diff method %s (auto, overlay, scan, none)", method);
-    }
-    if (m.mountpoint)
-      ferry_mount_free(&m);
-  }
-
+  const char *base;
+  cleanup_free char *upper = NULL;
+  int scan;
+  if (diff_source(real, method, &base, &upper, &scan, used, err) < 0)
+    return -1;
   struct archive *out = archive_write_new();
-  if (!out) {
-    free(upper);
+  if (!out)
     return ferry_error_set(err, ENOMEM, "archive_write_new");
-  }
   archive_write_set_format_pax_restricted(out);
   if (archive_write_open_filename(out, tar_path) != ARCHIVE_OK) {
     ferry_error_set(err, archive_errno(out), "create %s: %s", tar_path, archive_error_string(out));
     archive_write_free(out);
-    free(upper);
     return -1;
   }
-  int rc = 0;
   *entries = 0;
-  if (base) {
-    struct archive *disk = archive_read_disk_new();
-    archive_read_disk_set_standard_lookup(disk);
-    archive_read_disk_set_symlink_physical(disk);
-    struct diff_writer w = { out, disk, base, strlen(base), scan, since_ms, 0, err, 0 };
-    W = &w;
-    int r = nftw(base, add_entry, 64, FTW_PHYS | FTW_MOUNT);
-    W = NULL;
-    if (w.failed)
-      rc = -1;
-    else if (r != 0)
-      rc = ferry_error_set(err, errno, "walk %s", base);
-    *entries = w.entries;
-    archive_read_free(disk);
-  }
+  int rc = base ? write_entries(out, base, scan, since_ms, entries, err) : 0;
   if (archive_write_close(out) != ARCHIVE_OK && rc == 0)
     rc = ferry_error_set(err, archive_errno(out), "write %s: %s", tar_path, archive_error_string(out));
   archive_write_free(out);
-  free(upper);
   return rc;
 }
 

@@ -516,20 +516,6 @@ int ferry_codec_decode_file(const struct ferry_codec *c, const char *src, const 
 
 /* ---------- whole images ---------- */
 
-/* A raw entry (path, raw size and SHA-256) for the file just encoded. */
-static void add_raw(struct ferry_manifest *raw, const char *rel, uint64_t size, const char *sha)
-{
-  struct ferry_manifest_file *f = realloc(raw->files, (raw->nfiles + 1) * sizeof *f);
-  if (!f)
-    abort();
-  raw->files = f;
-  f = &raw->files[raw->nfiles++];
-  memset(f, 0, sizeof *f);
-  f->path = ferry_strdup(rel);
-  f->raw_size = size;
-  memcpy(f->raw_sha256, sha, 65);
-}
-
 static int encode_rec(const struct ferry_codec *c, const char *src_root, const char *dst_root, const char *rel,
                       struct ferry_manifest *raw, ferry_error *err);
 
@@ -550,7 +536,9 @@ static int encode_entry(const struct ferry_codec *c, const char *src_root, const
   uint64_t size = 0;
   if (ferry_codec_encode_file(c, sp, dp, sha, &size, err) < 0)
     return -1;
-  add_raw(raw, rel, size, sha);
+  struct ferry_manifest_file *f = ferry_manifest_add(raw, rel);
+  f->raw_size = size;
+  memcpy(f->raw_sha256, sha, 65);
   return 0;
 }
 

@@ -16,18 +16,23 @@
 #include "base/path.h"
 #include "base/util.h"
 
-static void add_file(struct ferry_manifest *m, const char *rel, uint64_t size, const char *sha)
+struct ferry_manifest_file *ferry_manifest_add(struct ferry_manifest *m, const char *path)
 {
   struct ferry_manifest_file *f = realloc(m->files, (m->nfiles + 1) * sizeof *f);
   if (!f)
     abort();
   m->files = f;
   f = &m->files[m->nfiles++];
-  f->path = ferry_strdup(rel);
+  memset(f, 0, sizeof *f);
+  f->path = ferry_strdup(path);
+  return f;
+}
+
+static void add_file(struct ferry_manifest *m, const char *rel, uint64_t size, const char *sha)
+{
+  struct ferry_manifest_file *f = ferry_manifest_add(m, rel);
   f->size = size;
   memcpy(f->sha256, sha, 65);
-  f->raw_size = 0;
-  f->raw_sha256[0] = '\0';
   m->total_bytes += size;
 }
 

@@ -66,6 +66,14 @@ char *ferry_strdup(const char *s)
   return r;
 }
 
+void *ferry_malloc(size_t n)
+{
+  void *p = malloc(n ? n : 1);
+  if (!p)
+    oom();
+  return p;
+}
+
 char *ferry_vasprintf(const char *fmt, va_list ap)
 {
   char *r = NULL;

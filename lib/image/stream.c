@@ -197,9 +197,7 @@ int ferry_stream_send(const char *dir, const char *name, const char *addr, const
       archive_write_set_bytes_per_block(a, TAR_BLOCK) != ARCHIVE_OK ||
       archive_write_open(a, &s, NULL, on_write, NULL) != ARCHIVE_OK)
     return ferry_error_set(err, s.error, "send image %s: %s", name, a ? archive_error_string(a) : "out of memory");
-  cleanup_free char *buf = malloc(CHUNK);
-  if (!buf)
-    abort();
+  cleanup_free char *buf = ferry_malloc(CHUNK);
   if (add_tree(a, dir, NULL, buf, err) < 0 || archive_write_close(a) != ARCHIVE_OK)
     return send_failed(fd, &s, a, name, addr, err);
   shutdown(fd, SHUT_WR);
@@ -273,9 +271,7 @@ static int unpack_entries(struct archive *a, struct receiver *r, const char *des
   cleanup_close int destfd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (destfd < 0)
     return ferry_error_set(err, errno, "open %s", dest);
-  cleanup_free char *data = malloc(CHUNK);
-  if (!data)
-    abort();
+  cleanup_free char *data = ferry_malloc(CHUNK);
   archive_read_support_format_tar(a);
   if (archive_read_open(a, r, NULL, on_read, NULL) != ARCHIVE_OK)
     return ferry_error_set(err, 0, "receive: %s", archive_error_string(a));
@@ -291,9 +287,9 @@ static int unpack_entries(struct archive *a, struct receiver *r, const char *des
 
 static int unpack(int fd, const char *dest, uint64_t *bytes, ferry_error *err)
 {
-  cleanup_free char *buf = malloc(CHUNK);
+  cleanup_free char *buf = ferry_malloc(CHUNK);
   cleanup_archive_read struct archive *a = archive_read_new();
-  if (!buf || !a)
+  if (!a)
     abort();
   struct receiver r = { fd, buf, 0 };
   int rc = unpack_entries(a, &r, dest, err);

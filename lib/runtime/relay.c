@@ -417,9 +417,7 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
     close(up);
     return ferry_error_set(err, errno, "relay: TCP_NODELAY");
   }
-  cleanup_free char *buf = malloc(CHUNK);
-  if (!buf)
-    abort();
+  cleanup_free char *buf = ferry_malloc(CHUNK);
   struct relay r = { .client = client, .up = up, .client_open = 1, .up_open = 1, .hold_close = hold_close,
                      .bytes_per_s = bytes_per_s, .upstream = upstream, .buf = buf, .st = st };
   ferry_bucket_init(&r.bucket, bytes_per_s);

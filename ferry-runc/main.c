@@ -108,25 +108,30 @@ static void log_line(const struct invocation *in, const char *level, const char 
   fclose(f);
 }
 
-void report_error(const struct invocation *in, const char *fmt, ...)
+/* fmt formatted, as a line on stderr too when to_stderr, and in --log. */
+__attribute__((format(printf, 4, 0))) static void reportv(const struct invocation *in, const char *level, int to_stderr, const char *fmt, va_list ap)
 {
   char msg[2048];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  if (to_stderr)
+    fprintf(stderr, "ferry-runc: %s\n", msg);
+  log_line(in, level, msg);
+}
+
+void report_error(const struct invocation *in, const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  reportv(in, "error", 1, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "ferry-runc: %s\n", msg);
-  log_line(in, "error", msg);
 }
 
 void report_info(const struct invocation *in, const char *fmt, ...)
 {
-  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
+  reportv(in, "info", 0, fmt, ap);
   va_end(ap);
-  log_line(in, "info", msg);
 }
 
 int exec_runc(const struct invocation *in, char **argv)

@@ -26,6 +26,7 @@
 #include "api/podmigration.h"
 #include "image/rootfs.h"
 #include "image/store.h"
+#include "base/cleanup.h"
 #include "base/util.h"
 
 static const char *annotation(json_object *cfg, const char *k1, const char *k2)
@@ -74,154 +75,195 @@ static int parse_create(const struct invocation *in, struct create_opts *o)
   return o->id ? 0 : -1;
 }
 
-int maybe_restore(const struct invocation *in)
-{
+/* One restore: what the bundle asks for, what was admitted, and what is made
+ * on the way (released by restore_free, the decoded image removed). */
+struct restore {
+  const struct invocation *in;
   struct create_opts o;
-  if (parse_create(in, &o) < 0)
-    return 1; /* runc says what is wrong with the command line */
-  char *cfg_path = ferry_path_join(o.bundle, "config.json"), *text = NULL;
-  size_t len;
-  ferry_error err = FERRY_ERROR_INIT;
-  json_object *cfg = NULL;
-  int rc = 1;
-  if (ferry_read_file(cfg_path, &text, &len, &err) < 0 || !(cfg = json_tokener_parse(text)))
-    goto out; /* runc reports a missing or broken config.json its own way */
-  const char *from = annotation(cfg, FERRY_ANN_RESTORE_FROM, NULL);
-  const char *type = annotation(cfg, "io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType");
-  if (type && strcmp(type, "container") != 0)
-    goto out; /* the sandbox: a plain create */
-  const char *ns = annotation(cfg, "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace");
-  const char *pod = annotation(cfg, "io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name");
-  const char *cname = annotation(cfg, "io.kubernetes.cri.container-name", "io.kubernetes.container.name");
-  const char *puid = annotation(cfg, "io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid");
-  const char *dir = getenv("FERRY_ADMISSION_DIR") && *getenv("FERRY_ADMISSION_DIR") ? getenv("FERRY_ADMISSION_DIR")
-                                                                                      : FERRY_ADMISSION_DIR;
-  if (puid && cname) { /* checkpointed away: never a second copy */
-    char *pm = NULL;
-    int departed = ferry_departed_read(dir, puid, cname, &pm, &err);
-    ferry_error_clear(&err);
-    if (departed == 1) {
-      report_error(in, "container %s of pod %s/%s was checkpointed by PodMigration %s: it is not started again here "
-                       "(the migration restores it, here or on its target)",
-                   cname, ns ? ns : "", pod ? pod : "", pm);
-      free(pm);
-      rc = -1;
-      goto out;
-    }
-  }
-  if (!from)
-    goto out; /* not asked for: a plain create */
-  rc = -1;
-  if (!ns || !pod || !cname) {
-    report_error(in, "container %s: %s is set but the pod namespace, pod name or container name annotation is missing "
-                     "(the runtime must pass io.kubernetes.cri.* or io.kubernetes.pod.* annotations)", o.id,
-                 FERRY_ANN_RESTORE_FROM);
-    goto out;
-  }
+  json_object *cfg;
+  const char *dir; /* the admission records */
+  const char *ns, *pod, *cname, *from;
   struct ferry_admission adm;
-  if (ferry_admission_read(dir, ns, pod, cname, &adm, &err) < 0) {
+  struct ferry_store store;
+  int store_ok;
+  struct ferry_manifest m;
+  char *image_dir, *decoded, *criu_dir, *work, *marker;
+  uint64_t entries;
+  int64_t t0, t_verified, t_rootfs;
+  ferry_error err;
+};
+
+static void restore_free(struct restore *r)
+{
+  if (r->decoded) { /* CRIU has read what it needs; the raw image must not linger */
+    cleanup_error ferry_error e = FERRY_ERROR_INIT;
+    if (ferry_rm_rf(r->decoded, &e) < 0)
+      report_info(r->in, "removing %s: %s", r->decoded, ferry_error_msg(&e));
+    free(r->decoded);
+  }
+  free(r->image_dir);
+  free(r->criu_dir);
+  free(r->work);
+  free(r->marker);
+  ferry_manifest_free(&r->m);
+  if (r->store_ok)
+    ferry_store_free(&r->store);
+  ferry_admission_free(&r->adm);
+  ferry_error_clear(&r->err);
+}
+
+static const char *admission_dir(void)
+{
+  const char *d = getenv("FERRY_ADMISSION_DIR");
+  return d && *d ? d : FERRY_ADMISSION_DIR;
+}
+
+/* 1 (reported) when the pod's container was checkpointed away from this node:
+ * never a second copy. */
+static int departed(const struct restore *r, const char *puid)
+{
+  if (!puid || !r->cname)
+    return 0;
+  cleanup_free char *pm = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_departed_read(r->dir, puid, r->cname, &pm, &err) != 1)
+    return 0;
+  report_error(r->in, "container %s of pod %s/%s was checkpointed by PodMigration %s: it is not started again here "
+                      "(the migration restores it, here or on its target)",
+               r->cname, r->ns ? r->ns : "", r->pod ? r->pod : "", pm);
+  return 1;
+}
+
+/* The admission matching the pod's restore-from: 0 when there is one, 1 when the
+ * container was restored from it before (a restart: a plain create), -1 refused. */
+static int admitted(struct restore *r)
+{
+  const struct invocation *in = r->in;
+  if (!r->ns || !r->pod || !r->cname) {
+    report_error(in, "container %s: %s is set but the pod namespace, pod name or container name annotation is missing "
+                     "(the runtime must pass io.kubernetes.cri.* or io.kubernetes.pod.* annotations)", r->o.id,
+                 FERRY_ANN_RESTORE_FROM);
+    return -1;
+  }
+  if (ferry_admission_read(r->dir, r->ns, r->pod, r->cname, &r->adm, &r->err) < 0) {
     struct ferry_restored done;
-    ferry_error e2 = FERRY_ERROR_INIT;
-    if (err.errnum == ENOENT && ferry_restored_read(dir, ns, pod, cname, &done, &e2) == 0) {
-      int same = !strcmp(done.pod_migration, from);
+    cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
+    if (r->err.errnum == ENOENT && ferry_restored_read(r->dir, r->ns, r->pod, r->cname, &done, &e2) == 0) {
+      int same = !strcmp(done.pod_migration, r->from);
       ferry_restored_free(&done);
       if (same) { /* the kubelet restarts a container restored before: it starts fresh, as any restart */
-        report_info(in, "%s/%s container %s was restored by %s before; this create starts it fresh", ns, pod, cname, from);
-        rc = 1;
-        goto out;
+        report_info(in, "%s/%s container %s was restored by %s before; this create starts it fresh", r->ns, r->pod,
+                    r->cname, r->from);
+        return 1;
       }
     }
-    ferry_error_clear(&e2);
     report_error(in, "pod %s/%s asks to be restored from PodMigration %s, but no migration of its container %s to this "
                      "node was admitted (%s); refusing",
-                 ns, pod, from, cname, ferry_error_msg(&err));
-    goto out;
+                 r->ns, r->pod, r->from, r->cname, ferry_error_msg(&r->err));
+    return -1;
   }
-  if (strcmp(adm.pod_migration, from) != 0) {
-    report_error(in, "pod %s/%s asks to be restored from PodMigration %s, but this node admitted %s for it; refusing", ns,
-                 pod, from, adm.pod_migration);
-    ferry_admission_free(&adm);
-    goto out;
+  if (strcmp(r->adm.pod_migration, r->from) != 0) {
+    report_error(in, "pod %s/%s asks to be restored from PodMigration %s, but this node admitted %s for it; refusing",
+                 r->ns, r->pod, r->from, r->adm.pod_migration);
+    return -1;
   }
-  /* the image: verified before anything is touched */
-  struct ferry_store store;
-  struct ferry_manifest m = { 0 };
-  char *image_dir = NULL, *tar = NULL, *rootfs = NULL, *criu_dir = NULL, *work = NULL, *marker = NULL;
-  char *decoded = NULL;
-  int64_t t0 = ferry_now_mono_ms(), t_verified, t_rootfs;
-  int store_ok = ferry_store_parse(adm.store, &store, &err) == 0;
-  if (!store_ok || ferry_store_open(&store, adm.image, &image_dir, &err) < 0 ||
-      ferry_manifest_load(image_dir, &m, &err) < 0 || ferry_manifest_verify(image_dir, &m, &err) < 0) {
-    report_error(in, "restore of %s/%s (%s) refused: %s", ns, pod, from, ferry_error_msg(&err));
-    goto fail;
+  return 0;
+}
+
+/* The directory of this container's restore state (next to its marker). */
+static char *state_dir(const struct restore *r)
+{
+  char *mk = restored_marker(r->in, r->o.id);
+  *strrchr(mk, '/') = '\0';
+  return mk;
+}
+
+/* An encoded image (compressed, encrypted) is decoded and checked into this
+ * runtime's state directory first; the key is the node's (FERRY_ENCRYPTION_KEY_FILE). */
+static int decode_image(struct restore *r)
+{
+  struct ferry_codec codec = { 0 };
+  const char *keyf = getenv("FERRY_ENCRYPTION_KEY_FILE");
+  cleanup_free char *sdir = state_dir(r);
+  r->decoded = ferry_asprintf("%s/image-%s", sdir, r->o.id);
+  cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
+  ferry_rm_rf(r->decoded, &e2);
+  int rc = 0;
+  if (r->m.encryption && (!keyf || !*keyf))
+    rc = ferry_error_set(&r->err, 0, "image %s is encrypted (key %s) and FERRY_ENCRYPTION_KEY_FILE is not set for ferry-runc",
+                         r->adm.image, r->m.key_id);
+  else if ((r->m.encryption && ferry_codec_load_key(keyf, &codec, &r->err) < 0) ||
+           ferry_codec_decode_tree(r->m.encryption ? &codec : NULL, &r->m, r->image_dir, r->decoded, &r->err) < 0)
+    rc = -1;
+  OPENSSL_cleanse(&codec, sizeof codec);
+  if (rc < 0)
+    return -1;
+  free(r->image_dir);
+  r->image_dir = ferry_strdup(r->decoded);
+  return 0;
+}
+
+/* The image: verified (and decoded) before anything is touched. */
+static int open_image(struct restore *r)
+{
+  r->store_ok = ferry_store_parse(r->adm.store, &r->store, &r->err) == 0;
+  if (!r->store_ok || ferry_store_open(&r->store, r->adm.image, &r->image_dir, &r->err) < 0 ||
+      ferry_manifest_load(r->image_dir, &r->m, &r->err) < 0 || ferry_manifest_verify(r->image_dir, &r->m, &r->err) < 0 ||
+      (ferry_manifest_encoded(&r->m) && decode_image(r) < 0)) {
+    report_error(r->in, "restore of %s/%s (%s) refused: %s", r->ns, r->pod, r->from, ferry_error_msg(&r->err));
+    return -1;
   }
-  /* an encoded image (compressed, encrypted) is decoded and checked into this
-   * runtime's state directory first; the key is the node's (FERRY_ENCRYPTION_KEY_FILE) */
-  if (ferry_manifest_encoded(&m)) {
-    struct ferry_codec codec = { 0 };
-    const char *keyf = getenv("FERRY_ENCRYPTION_KEY_FILE");
-    char *mk = restored_marker(in, o.id);
-    *strrchr(mk, '/') = '\0';
-    decoded = ferry_asprintf("%s/image-%s", mk, o.id);
-    free(mk);
-    ferry_error e2 = FERRY_ERROR_INIT;
-    ferry_rm_rf(decoded, &e2);
-    ferry_error_clear(&e2);
-    if ((m.encryption && (!keyf || !*keyf)) ||
-        (m.encryption && ferry_codec_load_key(keyf, &codec, &err) < 0) ||
-        ferry_codec_decode_tree(m.encryption ? &codec : NULL, &m, image_dir, decoded, &err) < 0) {
-      if (m.encryption && (!keyf || !*keyf))
-        ferry_error_set(&err, 0, "image %s is encrypted (key %s) and FERRY_ENCRYPTION_KEY_FILE is not set for ferry-runc",
-                        adm.image, m.key_id);
-      report_error(in, "restore of %s/%s (%s) refused: %s", ns, pod, from, ferry_error_msg(&err));
-      OPENSSL_cleanse(&codec, sizeof codec);
-      goto fail;
-    }
-    OPENSSL_cleanse(&codec, sizeof codec);
-    free(image_dir);
-    image_dir = ferry_strdup(decoded);
-  }
-  t_verified = ferry_now_mono_ms();
+  return 0;
+}
+
+/* The root filesystem changes the image carries, applied to the bundle's root. */
+static int apply_rootfs(struct restore *r)
+{
   json_object *root, *rp;
-  const char *rpath = json_object_object_get_ex(cfg, "root", &root) && json_object_object_get_ex(root, "path", &rp)
+  const char *rpath = json_object_object_get_ex(r->cfg, "root", &root) && json_object_object_get_ex(root, "path", &rp)
                           ? json_object_get_string(rp)
                           : "rootfs";
-  rootfs = rpath[0] == '/' ? ferry_strdup(rpath) : ferry_path_join(o.bundle, rpath);
-  tar = ferry_path_join(image_dir, "rootfs-diff.tar");
-  uint64_t entries = 0;
-  if (ferry_path_exists(tar) && ferry_rootfs_diff_apply(tar, rootfs, &entries, &err) < 0) {
-    report_error(in, "restore of %s/%s: applying the root filesystem changes: %s", ns, pod, ferry_error_msg(&err));
-    goto fail;
+  cleanup_free char *rootfs = rpath[0] == '/' ? ferry_strdup(rpath) : ferry_path_join(r->o.bundle, rpath);
+  cleanup_free char *tar = ferry_path_join(r->image_dir, "rootfs-diff.tar");
+  if (ferry_path_exists(tar) && ferry_rootfs_diff_apply(tar, rootfs, &r->entries, &r->err) < 0) {
+    report_error(r->in, "restore of %s/%s: applying the root filesystem changes: %s", r->ns, r->pod,
+                 ferry_error_msg(&r->err));
+    return -1;
   }
-  t_rootfs = ferry_now_mono_ms();
-  marker = restored_marker(in, o.id);
-  char *mdir = ferry_strdup(marker);
-  *strrchr(mdir, '/') = '\0';
-  work = ferry_asprintf("%s/work-%s", mdir, o.id);
-  int made = ferry_mkdir_p(mdir, 0700, &err) == 0 && ferry_mkdir_p(work, 0700, &err) == 0 &&
-             ferry_write_file(marker, from, strlen(from), &err) == 0;
-  free(mdir);
-  if (!made) {
-    report_error(in, "restore of %s/%s: %s", ns, pod, ferry_error_msg(&err));
-    goto fail;
+  return 0;
+}
+
+/* The restored marker (its `start` is a no-op) and CRIU's work directory; for
+ * post-copy, the lazy-pages daemon the agent started, whose socket runc's CRIU
+ * finds in its work directory. */
+static int prepare_work(struct restore *r)
+{
+  r->marker = restored_marker(r->in, r->o.id);
+  cleanup_free char *mdir = state_dir(r);
+  r->work = ferry_asprintf("%s/work-%s", mdir, r->o.id);
+  if (ferry_mkdir_p(mdir, 0700, &r->err) < 0 || ferry_mkdir_p(r->work, 0700, &r->err) < 0 ||
+      ferry_write_file(r->marker, r->from, strlen(r->from), &r->err) < 0) {
+    report_error(r->in, "restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&r->err));
+    return -1;
   }
-  criu_dir = ferry_path_join(image_dir, "criu");
-  /* post-copy: the memory comes from the lazy-pages daemon the agent started,
-   * whose socket runc's CRIU finds in its work directory */
-  char *lazy_sock = adm.lazy_dir ? ferry_path_join(adm.lazy_dir, "lazy-pages.socket") : NULL;
-  int lazy_ok = !m.lazy_pages || (lazy_sock && ferry_path_exists(lazy_sock));
-  free(lazy_sock);
-  if (!lazy_ok) {
-    report_error(in, "restore of %s/%s: image %s holds no memory (post-copy) and no lazy-pages daemon runs for it%s%s",
-                 ns, pod, adm.image, adm.lazy_dir ? " in " : "", adm.lazy_dir ? adm.lazy_dir : "");
-    goto fail;
+  r->criu_dir = ferry_path_join(r->image_dir, "criu");
+  cleanup_free char *lazy_sock = r->adm.lazy_dir ? ferry_path_join(r->adm.lazy_dir, "lazy-pages.socket") : NULL;
+  if (r->m.lazy_pages && !(lazy_sock && ferry_path_exists(lazy_sock))) {
+    report_error(r->in, "restore of %s/%s: image %s holds no memory (post-copy) and no lazy-pages daemon runs for it%s%s",
+                 r->ns, r->pod, r->adm.image, r->adm.lazy_dir ? " in " : "", r->adm.lazy_dir ? r->adm.lazy_dir : "");
+    return -1;
   }
-  /* runc [global options as given] restore --detach ...: stdio and the console socket are the caller's */
+  return 0;
+}
+
+/* runc [global options as given] restore --detach ...: stdio and the console
+ * socket are the caller's. NULL when out of memory. */
+static char **restore_argv(const struct restore *r)
+{
+  const struct invocation *in = r->in;
   char **argv = calloc((size_t)in->argc + 24, sizeof *argv);
-  if (!argv) {
-    report_error(in, "out of memory");
-    goto fail;
-  }
+  if (!argv)
+    return NULL;
   int n = 0;
   argv[n++] = (char *)in->runc;
   if (!in->criu) {
@@ -230,92 +272,125 @@ int maybe_restore(const struct invocation *in)
   }
   for (int i = 1; i < in->cmd_at; i++)
     argv[n++] = in->argv[i];
-  argv[n++] = "restore";
-  argv[n++] = "--detach";
-  argv[n++] = "--bundle";
-  argv[n++] = (char *)o.bundle;
-  argv[n++] = "--image-path";
-  argv[n++] = criu_dir;
-  argv[n++] = "--work-path";
-  argv[n++] = m.lazy_pages ? adm.lazy_dir : work;
-  if (m.lazy_pages)
-    argv[n++] = "--lazy-pages";
-  if (o.pid_file) {
-    argv[n++] = "--pid-file";
-    argv[n++] = (char *)o.pid_file;
+  const char *fixed[] = { "restore", "--detach", "--bundle", r->o.bundle, "--image-path", r->criu_dir, "--work-path",
+                          r->m.lazy_pages ? r->adm.lazy_dir : r->work };
+  for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+    argv[n++] = (char *)fixed[i];
+  const struct {
+    int on;
+    const char *flag, *value;
+  } opt[] = {
+    { r->m.lazy_pages, "--lazy-pages", NULL },       { r->o.pid_file != NULL, "--pid-file", r->o.pid_file },
+    { r->o.console_socket != NULL, "--console-socket", r->o.console_socket },
+    { r->o.no_pivot, "--no-pivot", NULL },            { r->m.tcp_established, "--tcp-established", NULL },
+    { r->m.file_locks, "--file-locks", NULL },        { r->m.ext_unix_sk, "--ext-unix-sk", NULL },
+    { r->m.shell_job, "--shell-job", NULL },
+  };
+  for (size_t i = 0; i < sizeof opt / sizeof *opt; i++) {
+    if (!opt[i].on)
+      continue;
+    argv[n++] = (char *)opt[i].flag;
+    if (opt[i].value)
+      argv[n++] = (char *)opt[i].value;
   }
-  if (o.console_socket) {
-    argv[n++] = "--console-socket";
-    argv[n++] = (char *)o.console_socket;
-  }
-  if (o.no_pivot)
-    argv[n++] = "--no-pivot";
-  if (m.tcp_established)
-    argv[n++] = "--tcp-established";
-  if (m.file_locks)
-    argv[n++] = "--file-locks";
-  if (m.ext_unix_sk)
-    argv[n++] = "--ext-unix-sk";
-  if (m.shell_job)
-    argv[n++] = "--shell-job";
-  argv[n++] = (char *)o.id;
+  argv[n++] = (char *)r->o.id;
   argv[n] = NULL;
-  /* (not on stderr: the caller's stdio is the container's) */
-  report_info(in, "restoring %s/%s container %s from %s (%s, %llu root filesystem changes)", ns, pod, o.id, image_dir,
-              from, (unsigned long long)entries);
-  /* runc restore as a child: its answer is recorded for the node's agent */
-  int status = 0;
+  return argv;
+}
+
+/* runc restore as a child; its wait status, or -1 when it could not be started (reported). */
+static int run_runc(const struct restore *r, char **argv)
+{
   pid_t child = fork();
   if (child == 0) {
-    execvp(in->runc, argv);
-    report_error(in, "cannot run %s: %s", in->runc, strerror(errno));
+    execvp(r->in->runc, argv);
+    report_error(r->in, "cannot run %s: %s", r->in->runc, strerror(errno));
     _exit(127);
   }
-  free(argv);
   if (child < 0) {
-    report_error(in, "fork: %s", strerror(errno));
-  } else {
-    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-      ;
+    report_error(r->in, "fork: %s", strerror(errno));
+    return -1;
   }
-  if (child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    struct ferry_restored done = { (char *)from, (char *)o.id, ferry_now_real_ms(), t_verified - t0, t_rootfs - t_verified,
-                                   ferry_now_mono_ms() - t_rootfs };
-    /* the admission is used up: a restart of this container starts it fresh */
-    if (ferry_restored_write(dir, ns, pod, cname, &done, &err) < 0 || ferry_admission_remove(dir, ns, pod, cname, &err) < 0)
-      report_info(in, "recording the restore of %s/%s: %s", ns, pod, ferry_error_msg(&err));
-    report_info(in, "restored %s/%s container %s (verify %lld ms, rootfs %lld ms, restore %lld ms)", ns, pod, o.id,
-                (long long)done.verify_ms, (long long)done.rootfs_ms, (long long)done.restore_ms);
-    rc = 0;
-  } else {
-    if (child > 0)
-      report_error(in, "restore of %s/%s container %s from %s failed (runc %s %d; its log: %s)", ns, pod, o.id, from,
-                   WIFEXITED(status) ? "exit status" : "signal", WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-                   in->log ? in->log : "none");
-    unlink(marker);
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+    ;
+  return status;
+}
+
+/* Runs the restore; its answer is recorded for the node's agent (and the
+ * admission used up: a restart of this container starts it fresh). */
+static int run_restore(struct restore *r)
+{
+  const struct invocation *in = r->in;
+  char **argv = restore_argv(r);
+  if (!argv) {
+    report_error(in, "out of memory");
+    return -1;
   }
-fail:
-  if (decoded) { /* CRIU has read what it needs; the raw image must not linger */
-    ferry_error e3 = FERRY_ERROR_INIT;
-    if (ferry_rm_rf(decoded, &e3) < 0)
-      report_info(in, "removing %s: %s", decoded, ferry_error_msg(&e3));
-    ferry_error_clear(&e3);
-    free(decoded);
+  /* (not on stderr: the caller's stdio is the container's) */
+  report_info(in, "restoring %s/%s container %s from %s (%s, %llu root filesystem changes)", r->ns, r->pod, r->o.id,
+              r->image_dir, r->from, (unsigned long long)r->entries);
+  int status = run_runc(r, argv);
+  free(argv);
+  if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    if (status >= 0)
+      report_error(in, "restore of %s/%s container %s from %s failed (runc %s %d; its log: %s)", r->ns, r->pod, r->o.id,
+                   r->from, WIFEXITED(status) ? "exit status" : "signal",
+                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), in->log ? in->log : "none");
+    unlink(r->marker);
+    return -1;
   }
-  free(image_dir);
-  free(tar);
-  free(rootfs);
-  free(criu_dir);
-  free(work);
-  free(marker);
-  ferry_manifest_free(&m);
-  if (store_ok)
-    ferry_store_free(&store);
-  ferry_admission_free(&adm);
-out:
-  json_object_put(cfg);
-  free(text);
-  free(cfg_path);
-  ferry_error_clear(&err);
-  return rc;
+  struct ferry_restored done = { (char *)r->from, (char *)r->o.id, ferry_now_real_ms(), r->t_verified - r->t0,
+                                 r->t_rootfs - r->t_verified, ferry_now_mono_ms() - r->t_rootfs };
+  if (ferry_restored_write(r->dir, r->ns, r->pod, r->cname, &done, &r->err) < 0 ||
+      ferry_admission_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0)
+    report_info(in, "recording the restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&r->err));
+  report_info(in, "restored %s/%s container %s (verify %lld ms, rootfs %lld ms, restore %lld ms)", r->ns, r->pod, r->o.id,
+              (long long)done.verify_ms, (long long)done.rootfs_ms, (long long)done.restore_ms);
+  return 0;
+}
+
+/* An admitted restore, step by step. */
+static int restore(struct restore *r)
+{
+  int adm = admitted(r);
+  if (adm != 0)
+    return adm;
+  r->t0 = ferry_now_mono_ms();
+  if (open_image(r) < 0)
+    return -1;
+  r->t_verified = ferry_now_mono_ms();
+  if (apply_rootfs(r) < 0)
+    return -1;
+  r->t_rootfs = ferry_now_mono_ms();
+  if (prepare_work(r) < 0)
+    return -1;
+  return run_restore(r);
+}
+
+int maybe_restore(const struct invocation *in)
+{
+  __attribute__((cleanup(restore_free))) struct restore r = { .in = in, .err = FERRY_ERROR_INIT };
+  if (parse_create(in, &r.o) < 0)
+    return 1; /* runc says what is wrong with the command line */
+  cleanup_free char *cfg_path = ferry_path_join(r.o.bundle, "config.json");
+  cleanup_free char *text = NULL;
+  if (ferry_read_file(cfg_path, &text, NULL, &r.err) < 0)
+    return 1; /* runc reports a missing or broken config.json its own way */
+  cleanup_json json_object *cfg = r.cfg = json_tokener_parse(text);
+  if (!cfg)
+    return 1;
+  r.from = annotation(cfg, FERRY_ANN_RESTORE_FROM, NULL);
+  const char *type = annotation(cfg, "io.kubernetes.cri.container-type", "io.kubernetes.cri-o.ContainerType");
+  if (type && strcmp(type, "container") != 0)
+    return 1; /* the sandbox: a plain create */
+  r.ns = annotation(cfg, "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.pod.namespace");
+  r.pod = annotation(cfg, "io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name");
+  r.cname = annotation(cfg, "io.kubernetes.cri.container-name", "io.kubernetes.container.name");
+  r.dir = admission_dir();
+  if (departed(&r, annotation(cfg, "io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid")))
+    return -1;
+  if (!r.from)
+    return 1; /* not asked for: a plain create */
+  return restore(&r);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/util.h"
 
 static int name_ok(const char *s)
@@ -40,61 +41,67 @@ static int remove_path(char *path, ferry_error *err)
   return rc;
 }
 
+/* A record's JSON object written atomically (the object is released). */
+static int write_record(const char *path, json_object *o, ferry_error *err)
+{
+  cleanup_json json_object *owned = o;
+  const char *text = json_object_to_json_string_ext(owned, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  return ferry_write_file_atomic(path, text, strlen(text), err);
+}
+
+/* A record's JSON object (NULL with err set: unreadable, or not an object; what
+ * names the record in the message). */
+static json_object *read_record(const char *path, const char *what, ferry_error *err)
+{
+  cleanup_free char *text = NULL;
+  if (ferry_read_file(path, &text, NULL, err) < 0)
+    return NULL;
+  json_object *o = json_tokener_parse(text);
+  if (!o || !json_object_is_type(o, json_type_object)) {
+    json_object_put(o);
+    ferry_error_set(err, EINVAL, "%s %s: not a JSON object", what, path);
+    return NULL;
+  }
+  return o;
+}
+
 int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,
                           const struct ferry_admission *a, ferry_error *err)
 {
-  char *path = record_path(dir, ns, pod, container, err);
-  if (!path || ferry_mkdir_p(dir, 0700, err) < 0) {
-    free(path);
+  cleanup_free char *path = record_path(dir, ns, pod, container, err);
+  if (!path || ferry_mkdir_p(dir, 0700, err) < 0)
     return -1;
-  }
   json_object *o = json_object_new_object();
   json_object_object_add(o, "podMigration", json_object_new_string(a->pod_migration));
   json_object_object_add(o, "store", json_object_new_string(a->store));
   json_object_object_add(o, "image", json_object_new_string(a->image));
   if (a->lazy_dir)
     json_object_object_add(o, "lazyDir", json_object_new_string(a->lazy_dir));
-  const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  int rc = ferry_write_file_atomic(path, text, strlen(text), err);
-  json_object_put(o);
-  free(path);
-  return rc;
+  return write_record(path, o, err);
 }
 
 int ferry_admission_read(const char *dir, const char *ns, const char *pod, const char *container,
                          struct ferry_admission *a, ferry_error *err)
 {
   memset(a, 0, sizeof *a);
-  char *path = record_path(dir, ns, pod, container, err), *text = NULL;
-  size_t len;
-  if (!path || ferry_read_file(path, &text, &len, err) < 0) {
-    free(path);
+  cleanup_free char *path = record_path(dir, ns, pod, container, err);
+  cleanup_json json_object *o = path ? read_record(path, "admission record", err) : NULL;
+  if (!o)
     return -1;
-  }
-  json_object *o = json_tokener_parse(text), *v;
-  int rc = -1;
-  if (!o || !json_object_is_type(o, json_type_object)) {
-    ferry_error_set(err, EINVAL, "admission record %s: not a JSON object", path);
-    goto out;
-  }
   const char *keys[] = { "podMigration", "store", "image" };
   char **dst[] = { &a->pod_migration, &a->store, &a->image };
+  json_object *v;
   for (int i = 0; i < 3; i++) {
     if (!json_object_object_get_ex(o, keys[i], &v) || !json_object_is_type(v, json_type_string)) {
       ferry_error_set(err, EINVAL, "admission record %s: %s missing", path, keys[i]);
       ferry_admission_free(a);
-      goto out;
+      return -1;
     }
     *dst[i] = ferry_strdup(json_object_get_string(v));
   }
   if (json_object_object_get_ex(o, "lazyDir", &v) && json_object_is_type(v, json_type_string))
     a->lazy_dir = ferry_strdup(json_object_get_string(v));
-  rc = 0;
-out:
-  json_object_put(o);
-  free(text);
-  free(path);
-  return rc;
+  return 0;
 }
 
 int ferry_admission_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
@@ -126,7 +133,7 @@ static char *restored_path(const char *dir, const char *ns, const char *pod, con
 int ferry_restored_write(const char *dir, const char *ns, const char *pod, const char *container,
                          const struct ferry_restored *r, ferry_error *err)
 {
-  char *path = restored_path(dir, ns, pod, container, err);
+  cleanup_free char *path = restored_path(dir, ns, pod, container, err);
   if (!path)
     return -1;
   json_object *o = json_object_new_object();
@@ -136,39 +143,36 @@ int ferry_restored_write(const char *dir, const char *ns, const char *pod, const
   json_object_object_add(o, "verifyMs", json_object_new_int64(r->verify_ms));
   json_object_object_add(o, "rootfsMs", json_object_new_int64(r->rootfs_ms));
   json_object_object_add(o, "restoreMs", json_object_new_int64(r->restore_ms));
-  const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  int rc = ferry_write_file_atomic(path, text, strlen(text), err);
-  json_object_put(o);
-  free(path);
-  return rc;
+  return write_record(path, o, err);
+}
+
+static int64_t get_i64(json_object *o, const char *key)
+{
+  json_object *v;
+  return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : 0;
+}
+
+static char *get_str(json_object *o, const char *key)
+{
+  json_object *v;
+  return ferry_strdup(json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "");
 }
 
 int ferry_restored_read(const char *dir, const char *ns, const char *pod, const char *container, struct ferry_restored *r,
                         ferry_error *err)
 {
   memset(r, 0, sizeof *r);
-  char *path = restored_path(dir, ns, pod, container, err), *text = NULL;
-  size_t len;
-  if (!path || ferry_read_file(path, &text, &len, err) < 0) {
-    free(path);
+  cleanup_free char *path = restored_path(dir, ns, pod, container, err);
+  cleanup_json json_object *o = path ? read_record(path, "restore record", err) : NULL;
+  if (!o)
     return -1;
-  }
-  json_object *o = json_tokener_parse(text), *v;
-  int rc = 0;
-  if (!o || !json_object_is_type(o, json_type_object)) {
-    rc = ferry_error_set(err, EINVAL, "restore record %s: not a JSON object", path);
-  } else {
-    r->pod_migration = ferry_strdup(json_object_object_get_ex(o, "podMigration", &v) ? json_object_get_string(v) : "");
-    r->container_id = ferry_strdup(json_object_object_get_ex(o, "containerID", &v) ? json_object_get_string(v) : "");
-    r->restored_at_ms = json_object_object_get_ex(o, "restoredAtMs", &v) ? json_object_get_int64(v) : 0;
-    r->verify_ms = json_object_object_get_ex(o, "verifyMs", &v) ? json_object_get_int64(v) : 0;
-    r->rootfs_ms = json_object_object_get_ex(o, "rootfsMs", &v) ? json_object_get_int64(v) : 0;
-    r->restore_ms = json_object_object_get_ex(o, "restoreMs", &v) ? json_object_get_int64(v) : 0;
-  }
-  json_object_put(o);
-  free(text);
-  free(path);
-  return rc;
+  r->pod_migration = get_str(o, "podMigration");
+  r->container_id = get_str(o, "containerID");
+  r->restored_at_ms = get_i64(o, "restoredAtMs");
+  r->verify_ms = get_i64(o, "verifyMs");
+  r->rootfs_ms = get_i64(o, "rootfsMs");
+  r->restore_ms = get_i64(o, "restoreMs");
+  return 0;
 }
 
 int ferry_restored_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
@@ -208,23 +212,20 @@ static char *departed_path(const char *dir, const char *uid, const char *contain
 int ferry_departed_write(const char *dir, const char *pod_uid, const char *container, const char *pod_migration,
                          ferry_error *err)
 {
-  char *path = departed_path(dir, pod_uid, container, err), *sub = ferry_path_join(dir, "departed");
-  int rc = !path || ferry_mkdir_p(sub, 0700, err) < 0 ? -1
-                                                        : ferry_write_file_atomic(path, pod_migration, strlen(pod_migration), err);
-  free(sub);
-  free(path);
-  return rc;
+  cleanup_free char *path = departed_path(dir, pod_uid, container, err);
+  cleanup_free char *sub = ferry_path_join(dir, "departed");
+  if (!path || ferry_mkdir_p(sub, 0700, err) < 0)
+    return -1;
+  return ferry_write_file_atomic(path, pod_migration, strlen(pod_migration), err);
 }
 
 int ferry_departed_read(const char *dir, const char *pod_uid, const char *container, char **pod_migration, ferry_error *err)
 {
   *pod_migration = NULL;
-  char *path = departed_path(dir, pod_uid, container, err);
+  cleanup_free char *path = departed_path(dir, pod_uid, container, err);
   if (!path)
     return -1;
-  size_t len;
-  int rc = ferry_read_file(path, pod_migration, &len, err);
-  free(path);
+  int rc = ferry_read_file(path, pod_migration, NULL, err);
   if (rc < 0 && err->errnum == ENOENT) {
     ferry_error_clear(err);
     return 0;

@@ -8,6 +8,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/util.h"
+
 static enum ferry_log_level min_level = FERRY_LOG_INFO;
 static int json_format;
 
@@ -30,12 +32,11 @@ void ferry_log(enum ferry_log_level level, const char *fmt, ...)
 {
   if (level < min_level)
     return;
-  char *msg = NULL;
   va_list ap;
   va_start(ap, fmt);
-  int n = vasprintf(&msg, fmt, ap);
+  char *msg = ferry_vasprintf(fmt, ap);
   va_end(ap);
-  if (n < 0)
+  if (!msg)
     return;
   struct timespec ts;
   struct tm tm;

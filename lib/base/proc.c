@@ -97,134 +97,175 @@ static void child_dup(int from, int to)
     _exit(127);
 }
 
+static void close_pipes(int outp[2], int errp[2])
+{
+  for (int i = 0; i < 2; i++) {
+    if (outp[i] >= 0)
+      close(outp[i]);
+    if (errp[i] >= 0)
+      close(errp[i]);
+  }
+}
+
+/* Pipes for the output the caller did not redirect. */
+static int open_pipes(const struct ferry_proc_opts *o, int outp[2], int errp[2], ferry_error *err)
+{
+  if ((o->stdout_fd < 0 && pipe2(outp, O_CLOEXEC) < 0) || (o->stderr_fd < 0 && pipe2(errp, O_CLOEXEC) < 0)) {
+    int e = errno;
+    close_pipes(outp, errp);
+    return ferry_error_set(err, e, "pipe");
+  }
+  return 0;
+}
+
+/* In the child: its own process group (unless same_group), no blocked signals,
+ * the stdio set up, then the program. */
+static void __attribute__((noreturn)) exec_child(const struct ferry_proc_opts *o, int outp[2], int errp[2], char **env)
+{
+  if (!o->same_group)
+    setpgid(0, 0);
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, NULL);
+  int in = o->stdin_fd;
+  if (in < 0 && (in = open("/dev/null", O_RDONLY)) < 0)
+    _exit(127);
+  int out = o->stdout_fd >= 0 ? o->stdout_fd : outp[1];
+  int er = o->stderr_fd >= 0 ? o->stderr_fd : errp[1];
+  /* Move the sources above 2 first so the dup2s cannot clobber each other. */
+  int fin = fcntl(in, F_DUPFD_CLOEXEC, 3), fout = fcntl(out, F_DUPFD_CLOEXEC, 3), ferr = fcntl(er, F_DUPFD_CLOEXEC, 3);
+  if (fin < 0 || fout < 0 || ferr < 0)
+    _exit(127);
+  child_dup(fin, 0);
+  child_dup(fout, 1);
+  child_dup(ferr, 2);
+  execvpe(o->argv[0], (char *const *)o->argv, env);
+  dprintf(2, "exec %s: %s\n", o->argv[0], strerror(errno));
+  _exit(127);
+}
+
+#define READ_CHUNK 4096
+#define WAIT_SLICE_MS 100 /* the deadline is looked at between polls */
+
+/* The child's captured stdout (0) and stderr (1). */
+struct capture {
+  struct pollfd pfd[2];
+  struct buf b[2];
+  int open_fds;
+};
+
+/* Reads what the ready pipes hold; a pipe at its end is closed. */
+static void read_ready(struct capture *c)
+{
+  for (int i = 0; i < 2; i++) {
+    if (c->pfd[i].fd < 0 || !(c->pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+      continue;
+    char tmp[READ_CHUNK];
+    ssize_t n = read(c->pfd[i].fd, tmp, sizeof tmp);
+    if (n > 0) {
+      buf_add(&c->b[i], tmp, (size_t)n);
+    } else if (n == 0 || errno != EINTR) {
+      close(c->pfd[i].fd);
+      c->pfd[i].fd = -1;
+      c->open_fds--;
+    }
+  }
+}
+
+/* Reads what is left after the child exited (grandchildren may hold the pipes:
+ * only what is already there). */
+static void drain(struct capture *c)
+{
+  for (int i = 0; i < 2; i++) {
+    if (c->pfd[i].fd < 0)
+      continue;
+    int fl = fcntl(c->pfd[i].fd, F_GETFL);
+    if (fl >= 0)
+      fcntl(c->pfd[i].fd, F_SETFL, fl | O_NONBLOCK);
+    char tmp[READ_CHUNK];
+    ssize_t n;
+    while ((n = read(c->pfd[i].fd, tmp, sizeof tmp)) > 0)
+      buf_add(&c->b[i], tmp, (size_t)n);
+    close(c->pfd[i].fd);
+  }
+}
+
+/* How long the next wait may take; past the deadline the child's group is killed. */
+static int next_wait(pid_t pid, int64_t deadline, struct ferry_proc_result *res)
+{
+  int wait_ms = WAIT_SLICE_MS;
+  if (deadline) {
+    int64_t left = deadline - ferry_now_mono_ms();
+    if (left <= 0 && !res->timed_out) {
+      kill(-pid, SIGKILL);
+      kill(pid, SIGKILL);
+      res->timed_out = 1;
+    }
+    if (left > 0 && left < wait_ms)
+      wait_ms = (int)left;
+  }
+  return wait_ms;
+}
+
+/* Captures the output until the child is reaped (1) or waiting fails (0). */
+static int capture_until_exit(pid_t pid, int timeout_ms, struct capture *c, int *status, struct ferry_proc_result *res)
+{
+  int64_t deadline = timeout_ms > 0 ? ferry_now_mono_ms() + timeout_ms : 0;
+  for (;;) {
+    int wait_ms = next_wait(pid, deadline, res);
+    if (c->open_fds > 0) {
+      int pr = poll(c->pfd, 2, wait_ms);
+      if (pr < 0 && errno != EINTR)
+        return 0;
+      if (pr > 0)
+        read_ready(c);
+      if (waitpid(pid, status, WNOHANG) == pid)
+        return 1;
+      continue;
+    }
+    /* Output closed (or not captured): wait for the child itself. */
+    pid_t w = waitpid(pid, status, deadline ? WNOHANG : 0);
+    if (w == pid)
+      return 1;
+    if (w < 0 && errno != EINTR)
+      return 0;
+    if (w == 0)
+      usleep(10000);
+  }
+}
+
 int ferry_proc_run(const struct ferry_proc_opts *o, struct ferry_proc_result *res, ferry_error *err)
 {
   memset(res, 0, sizeof *res);
   int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-  if ((o->stdout_fd < 0 && pipe2(outp, O_CLOEXEC) < 0) || (o->stderr_fd < 0 && pipe2(errp, O_CLOEXEC) < 0)) {
-    int e = errno;
-    for (int i = 0; i < 2; i++) {
-      if (outp[i] >= 0)
-        close(outp[i]);
-      if (errp[i] >= 0)
-        close(errp[i]);
-    }
-    return ferry_error_set(err, e, "pipe");
-  }
+  if (open_pipes(o, outp, errp, err) < 0)
+    return -1;
   char **env = o->env_add ? build_env(o->env_add) : environ;
   pid_t pid = fork();
-  if (pid < 0) {
-    int e = errno;
-    if (env != environ)
-      free(env);
-    for (int i = 0; i < 2; i++) {
-      if (outp[i] >= 0)
-        close(outp[i]);
-      if (errp[i] >= 0)
-        close(errp[i]);
-    }
-    return ferry_error_set(err, e, "fork for %s", o->argv[0]);
-  }
-  if (pid == 0) {
-    if (!o->same_group)
-      setpgid(0, 0);
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    int in = o->stdin_fd;
-    if (in < 0 && (in = open("/dev/null", O_RDONLY)) < 0)
-      _exit(127);
-    int out = o->stdout_fd >= 0 ? o->stdout_fd : outp[1];
-    int er = o->stderr_fd >= 0 ? o->stderr_fd : errp[1];
-    /* Move the sources above 2 first so the dup2s cannot clobber each other. */
-    int fin = fcntl(in, F_DUPFD_CLOEXEC, 3), fout = fcntl(out, F_DUPFD_CLOEXEC, 3),
-        ferr = fcntl(er, F_DUPFD_CLOEXEC, 3);
-    if (fin < 0 || fout < 0 || ferr < 0)
-      _exit(127);
-    child_dup(fin, 0);
-    child_dup(fout, 1);
-    child_dup(ferr, 2);
-    execvpe(o->argv[0], (char *const *)o->argv, env);
-    dprintf(2, "exec %s: %s\n", o->argv[0], strerror(errno));
-    _exit(127);
-  }
+  if (pid == 0)
+    exec_child(o, outp, errp, env);
+  int fork_errno = errno;
   if (env != environ)
     free(env);
+  if (pid < 0) {
+    close_pipes(outp, errp);
+    return ferry_error_set(err, fork_errno, "fork for %s", o->argv[0]);
+  }
   if (outp[1] >= 0)
     close(outp[1]);
   if (errp[1] >= 0)
     close(errp[1]);
-
-  struct buf bo = { 0 }, be = { 0 };
-  int64_t deadline = o->timeout_ms > 0 ? ferry_now_mono_ms() + o->timeout_ms : 0;
-  struct pollfd pfd[2] = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } };
-  int open_fds = (outp[0] >= 0) + (errp[0] >= 0);
+  struct capture c = { .pfd = { { outp[0], POLLIN, 0 }, { errp[0], POLLIN, 0 } },
+                       .open_fds = (outp[0] >= 0) + (errp[0] >= 0) };
   int status = 0;
-  int reaped = 0;
-  while (!reaped) {
-    int wait_ms = 100;
-    if (deadline) {
-      int64_t left = deadline - ferry_now_mono_ms();
-      if (left <= 0 && !res->timed_out) {
-        kill(-pid, SIGKILL);
-        kill(pid, SIGKILL);
-        res->timed_out = 1;
-      }
-      if (left > 0 && left < wait_ms)
-        wait_ms = (int)left;
-    }
-    if (open_fds > 0) {
-      int pr = poll(pfd, 2, wait_ms);
-      if (pr < 0 && errno != EINTR)
-        break;
-      for (int i = 0; i < 2 && pr > 0; i++) {
-        if (pfd[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-          continue;
-        char tmp[4096];
-        ssize_t n = read(pfd[i].fd, tmp, sizeof tmp);
-        if (n > 0) {
-          buf_add(i == 0 ? &bo : &be, tmp, (size_t)n);
-        } else if (n == 0 || errno != EINTR) {
-          close(pfd[i].fd);
-          pfd[i].fd = -1;
-          open_fds--;
-        }
-      }
-    } else {
-      /* Output closed (or not captured): wait for the child itself. */
-      pid_t w = waitpid(pid, &status, deadline ? WNOHANG : 0);
-      if (w == pid)
-        reaped = 1;
-      else if (w < 0 && errno != EINTR)
-        break;
-      else if (w == 0)
-        usleep(10000);
-      continue;
-    }
-    pid_t w = waitpid(pid, &status, WNOHANG);
-    if (w == pid)
-      reaped = 1;
-  }
-  /* Drain what is left after the child exited (grandchildren may hold the pipes:
-   * read only what is already there). */
-  for (int i = 0; i < 2; i++) {
-    if (pfd[i].fd < 0)
-      continue;
-    int fl = fcntl(pfd[i].fd, F_GETFL);
-    if (fl >= 0)
-      fcntl(pfd[i].fd, F_SETFL, fl | O_NONBLOCK);
-    char tmp[4096];
-    ssize_t n;
-    while ((n = read(pfd[i].fd, tmp, sizeof tmp)) > 0)
-      buf_add(i == 0 ? &bo : &be, tmp, (size_t)n);
-    close(pfd[i].fd);
-  }
+  int reaped = capture_until_exit(pid, o->timeout_ms, &c, &status, res);
+  drain(&c);
   if (!reaped) {
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
       ;
   }
-  res->out = buf_take(&bo);
-  res->errout = buf_take(&be);
+  res->out = buf_take(&c.b[0]);
+  res->errout = buf_take(&c.b[1]);
   if (WIFEXITED(status)) {
     res->exited = 1;
     res->exit_code = WEXITSTATUS(status);

@@ -66,14 +66,27 @@ char *ferry_strdup(const char *s)
   return r;
 }
 
-char *ferry_asprintf(const char *fmt, ...)
+void *ferry_malloc(size_t n)
+{
+  void *p = malloc(n ? n : 1);
+  if (!p)
+    oom();
+  return p;
+}
+
+char *ferry_vasprintf(const char *fmt, va_list ap)
 {
   char *r = NULL;
+  return vasprintf(&r, fmt, ap) < 0 ? NULL : r;
+}
+
+char *ferry_asprintf(const char *fmt, ...)
+{
   va_list ap;
   va_start(ap, fmt);
-  int n = vasprintf(&r, fmt, ap);
+  char *r = ferry_vasprintf(fmt, ap);
   va_end(ap);
-  if (n < 0)
+  if (!r)
     oom();
   return r;
 }

@@ -3,6 +3,7 @@
 #ifndef FERRY_UTIL_H
 #define FERRY_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -23,7 +24,10 @@ int64_t ferry_parse_time_ms(const char *s);
 
 char *ferry_path_join(const char *a, const char *b); /* aborts on OOM, never NULL */
 char *ferry_strdup(const char *s);                   /* aborts on OOM */
+void *ferry_malloc(size_t n);                        /* aborts on OOM, never NULL */
 char *ferry_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* vasprintf: the formatted string (caller frees), or NULL when out of memory. */
+char *ferry_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 int ferry_mkdir_p(const char *path, mode_t mode, ferry_error *err);
 /* Removes a tree without following symlinks and without leaving its file system. */

@@ -11,21 +11,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/hash.h"
+#include "base/path.h"
 #include "base/util.h"
 
-static void add_file(struct ferry_manifest *m, const char *rel, uint64_t size, const char *sha)
+struct ferry_manifest_file *ferry_manifest_add(struct ferry_manifest *m, const char *path)
 {
   struct ferry_manifest_file *f = realloc(m->files, (m->nfiles + 1) * sizeof *f);
   if (!f)
     abort();
   m->files = f;
   f = &m->files[m->nfiles++];
-  f->path = ferry_strdup(rel);
+  memset(f, 0, sizeof *f);
+  f->path = ferry_strdup(path);
+  return f;
+}
+
+static void add_file(struct ferry_manifest *m, const char *rel, uint64_t size, const char *sha)
+{
+  struct ferry_manifest_file *f = ferry_manifest_add(m, rel);
   f->size = size;
   memcpy(f->sha256, sha, 65);
-  f->raw_size = 0;
-  f->raw_sha256[0] = '\0';
   m->total_bytes += size;
 }
 
@@ -195,60 +202,31 @@ static int is_hex64(const char *s)
   return 1;
 }
 
-/* An image path must stay inside the image: relative, no "." or ".." parts. */
-static int safe_rel_path(const char *p)
+/* kind, the identifying strings and the creation time. */
+static int parse_header(json_object *o, struct ferry_manifest *m, ferry_error *err)
 {
-  if (!*p || *p == '/')
-    return 0;
-  const char *s = p;
-  while (*s) {
-    const char *e = strchr(s, '/');
-    size_t l = e ? (size_t)(e - s) : strlen(s);
-    if (l == 0 || (l == 1 && s[0] == '.') || (l == 2 && s[0] == '.' && s[1] == '.'))
-      return 0;
-    s += l;
-    if (*s == '/')
-      s++;
-  }
-  return 1;
-}
-
-int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_error *err)
-{
-  memset(m, 0, sizeof *m);
-  enum json_tokener_error jerr = json_tokener_success;
-  json_object *o = json_tokener_parse_verbose(text, &jerr);
-  if (!o)
-    return ferry_error_set(err, 0, "manifest: not valid JSON (%s)", json_tokener_error_desc(jerr));
-  int rc = 0;
-  if (!json_object_is_type(o, json_type_object)) {
-    rc = ferry_error_set(err, 0, "manifest: not a JSON object");
-    goto out;
-  }
-  char *kind = NULL;
-  if (get_str(o, "kind", &kind, 1, err) < 0) {
-    rc = -1;
-    goto out;
-  }
+  cleanup_free char *kind = NULL;
+  if (get_str(o, "kind", &kind, 1, err) < 0)
+    return -1;
   if (strcmp(kind, "CheckpointImage") != 0)
-    rc = ferry_error_set(err, 0, "manifest: kind is %s, expected CheckpointImage", kind);
-  free(kind);
-  if (rc < 0 || get_str(o, "name", &m->name, 1, err) < 0 || get_str(o, "containerId", &m->container_id, 1, err) < 0 ||
+    return ferry_error_set(err, 0, "manifest: kind is %s, expected CheckpointImage", kind);
+  if (get_str(o, "name", &m->name, 1, err) < 0 || get_str(o, "containerId", &m->container_id, 1, err) < 0 ||
       get_str(o, "sourceNode", &m->source_node, 0, err) < 0 || get_str(o, "strategy", &m->strategy, 1, err) < 0 ||
       get_str(o, "criuVersion", &m->criu_version, 0, err) < 0 ||
       get_str(o, "runcVersion", &m->runc_version, 0, err) < 0 || get_str(o, "kernel", &m->kernel, 0, err) < 0 ||
-      get_str(o, "rootfsDiff", &m->rootfs_diff, 1, err) < 0) {
-    rc = -1;
-    goto out;
-  }
-  char *created = NULL;
-  if (get_str(o, "created", &created, 0, err) < 0) {
-    rc = -1;
-    goto out;
-  }
+      get_str(o, "rootfsDiff", &m->rootfs_diff, 1, err) < 0)
+    return -1;
+  cleanup_free char *created = NULL;
+  if (get_str(o, "created", &created, 0, err) < 0)
+    return -1;
   m->created_ms = ferry_parse_time_ms(created);
-  free(created);
-  json_object *opts = NULL, *t = NULL, *files = NULL;
+  return 0;
+}
+
+/* options: CRIU's, and post-copy's page server. */
+static int parse_options(json_object *o, struct ferry_manifest *m, ferry_error *err)
+{
+  json_object *opts = NULL;
   json_object_object_get_ex(o, "options", &opts);
   get_bool(opts, "leaveRunning", &m->leave_running);
   get_bool(opts, "tcpEstablished", &m->tcp_established);
@@ -257,122 +235,126 @@ int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_e
   get_bool(opts, "extUnixSk", &m->ext_unix_sk);
   get_bool(opts, "shellJob", &m->shell_job);
   get_bool(opts, "lazyPages", &m->lazy_pages);
-  if (opts && get_str(opts, "pageServer", &m->page_server, 0, err) < 0) {
-    rc = -1;
-    goto out;
-  }
-  if (m->lazy_pages && !m->page_server) {
-    rc = ferry_error_set(err, 0, "manifest: options.lazyPages without options.pageServer");
-    goto out;
-  }
+  if (opts && get_str(opts, "pageServer", &m->page_server, 0, err) < 0)
+    return -1;
+  if (m->lazy_pages && !m->page_server)
+    return ferry_error_set(err, 0, "manifest: options.lazyPages without options.pageServer");
+  return 0;
+}
+
+/* encoding: a known compression and encryption (with its key's ID), if any. */
+static int parse_encoding(json_object *o, struct ferry_manifest *m, ferry_error *err)
+{
   json_object *enc = NULL;
   if (json_object_object_get_ex(o, "encoding", &enc) &&
       (get_str(enc, "compression", &m->compression, 0, err) < 0 || get_str(enc, "encryption", &m->encryption, 0, err) < 0 ||
-       get_str(enc, "keyId", &m->key_id, 0, err) < 0)) {
-    rc = -1;
-    goto out;
-  }
+       get_str(enc, "keyId", &m->key_id, 0, err) < 0))
+    return -1;
   if ((m->compression && strcmp(m->compression, "zstd") && strcmp(m->compression, "lz4")) ||
-      (m->encryption && (strcmp(m->encryption, "aes-256-gcm") || !m->key_id))) {
-    rc = ferry_error_set(err, 0, "manifest: unknown encoding (compression %s, encryption %s)",
-                         m->compression ? m->compression : "none", m->encryption ? m->encryption : "none");
-    goto out;
-  }
+      (m->encryption && (strcmp(m->encryption, "aes-256-gcm") || !m->key_id)))
+    return ferry_error_set(err, 0, "manifest: unknown encoding (compression %s, encryption %s)",
+                           m->compression ? m->compression : "none", m->encryption ? m->encryption : "none");
+  return 0;
+}
+
+static int parse_timings(json_object *o, struct ferry_manifest *m, ferry_error *err)
+{
+  json_object *t = NULL;
   if (json_object_object_get_ex(o, "timings", &t) &&
       (get_i64(t, "freezeStartUnixMs", &m->freeze_start_ms, err) < 0 || get_i64(t, "dumpMs", &m->dump_ms, err) < 0 ||
-       get_i64(t, "rootfsMs", &m->rootfs_ms, err) < 0 || get_i64(t, "writeMs", &m->write_ms, err) < 0)) {
-    rc = -1;
-    goto out;
+       get_i64(t, "rootfsMs", &m->rootfs_ms, err) < 0 || get_i64(t, "writeMs", &m->write_ms, err) < 0))
+    return -1;
+  return 0;
+}
+
+/* files[i]: a path inside the image, a size and a SHA-256 (and, in an encoded
+ * image, the raw size and SHA-256). */
+static int parse_file(json_object *f, size_t i, struct ferry_manifest *m, ferry_error *err)
+{
+  json_object *p, *s, *h;
+  if (!json_object_is_type(f, json_type_object) || !json_object_object_get_ex(f, "path", &p) ||
+      !json_object_object_get_ex(f, "size", &s) || !json_object_object_get_ex(f, "sha256", &h) ||
+      !json_object_is_type(p, json_type_string) || !json_object_is_type(s, json_type_int) ||
+      !json_object_is_type(h, json_type_string))
+    return ferry_error_set(err, 0, "manifest: files[%zu] needs a string path, an integer size and a string sha256", i);
+  const char *path = json_object_get_string(p), *sha = json_object_get_string(h);
+  if (ferry_path_rel_ok(path, err) < 0)
+    return ferry_error_prefix(err, "manifest: files[%zu].path %s leaves the image", i, path);
+  if (!is_hex64(sha) || json_object_get_int64(s) < 0)
+    return ferry_error_set(err, 0, "manifest: files[%zu] (%s) has an invalid size or sha256", i, path);
+  add_file(m, path, (uint64_t)json_object_get_int64(s), sha);
+  json_object *rs, *rh;
+  if (json_object_object_get_ex(f, "rawSha256", &rh) && json_object_object_get_ex(f, "rawSize", &rs)) {
+    const char *raw = json_object_get_string(rh);
+    if (!is_hex64(raw) || !json_object_is_type(rs, json_type_int) || json_object_get_int64(rs) < 0)
+      return ferry_error_set(err, 0, "manifest: files[%zu] (%s) has an invalid rawSize or rawSha256", i, path);
+    m->files[m->nfiles - 1].raw_size = (uint64_t)json_object_get_int64(rs);
+    memcpy(m->files[m->nfiles - 1].raw_sha256, raw, 65);
+  } else if (ferry_manifest_encoded(m)) {
+    return ferry_error_set(err, 0, "manifest: files[%zu] (%s) of an encoded image has no rawSize and rawSha256", i,
+                           path);
   }
-  if (!json_object_object_get_ex(o, "files", &files) || !json_object_is_type(files, json_type_array)) {
-    rc = ferry_error_set(err, 0, "manifest: field files is missing or not an array");
-    goto out;
-  }
-  for (size_t i = 0; i < json_object_array_length(files); i++) {
-    json_object *f = json_object_array_get_idx(files, i), *p, *s, *h;
-    if (!json_object_is_type(f, json_type_object) || !json_object_object_get_ex(f, "path", &p) ||
-        !json_object_object_get_ex(f, "size", &s) || !json_object_object_get_ex(f, "sha256", &h) ||
-        !json_object_is_type(p, json_type_string) || !json_object_is_type(s, json_type_int) ||
-        !json_object_is_type(h, json_type_string)) {
-      rc = ferry_error_set(err, 0, "manifest: files[%zu] needs a string path, an integer size and a string sha256", i);
-      goto out;
-    }
-    const char *path = json_object_get_string(p), *sha = json_object_get_string(h);
-    if (!safe_rel_path(path)) {
-      rc = ferry_error_set(err, 0, "manifest: files[%zu].path %s leaves the image", i, path);
-      goto out;
-    }
-    if (!is_hex64(sha) || json_object_get_int64(s) < 0) {
-      rc = ferry_error_set(err, 0, "manifest: files[%zu] (%s) has an invalid size or sha256", i, path);
-      goto out;
-    }
-    add_file(m, path, (uint64_t)json_object_get_int64(s), sha);
-    json_object *rs, *rh;
-    if (json_object_object_get_ex(f, "rawSha256", &rh) && json_object_object_get_ex(f, "rawSize", &rs)) {
-      const char *raw = json_object_get_string(rh);
-      if (!is_hex64(raw) || !json_object_is_type(rs, json_type_int) || json_object_get_int64(rs) < 0) {
-        rc = ferry_error_set(err, 0, "manifest: files[%zu] (%s) has an invalid rawSize or rawSha256", i, path);
-        goto out;
-      }
-      m->files[m->nfiles - 1].raw_size = (uint64_t)json_object_get_int64(rs);
-      memcpy(m->files[m->nfiles - 1].raw_sha256, raw, 65);
-    } else if (ferry_manifest_encoded(m)) {
-      rc = ferry_error_set(err, 0, "manifest: files[%zu] (%s) of an encoded image has no rawSize and rawSha256", i, path);
-      goto out;
-    }
-  }
-out:
-  json_object_put(o);
-  if (rc < 0)
+  return 0;
+}
+
+static int parse_files(json_object *o, struct ferry_manifest *m, ferry_error *err)
+{
+  json_object *files = NULL;
+  if (!json_object_object_get_ex(o, "files", &files) || !json_object_is_type(files, json_type_array))
+    return ferry_error_set(err, 0, "manifest: field files is missing or not an array");
+  for (size_t i = 0; i < json_object_array_length(files); i++)
+    if (parse_file(json_object_array_get_idx(files, i), i, m, err) < 0)
+      return -1;
+  return 0;
+}
+
+int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_error *err)
+{
+  memset(m, 0, sizeof *m);
+  enum json_tokener_error jerr = json_tokener_success;
+  cleanup_json json_object *o = json_tokener_parse_verbose(text, &jerr);
+  if (!o)
+    return ferry_error_set(err, 0, "manifest: not valid JSON (%s)", json_tokener_error_desc(jerr));
+  if (!json_object_is_type(o, json_type_object))
+    return ferry_error_set(err, 0, "manifest: not a JSON object");
+  if (parse_header(o, m, err) < 0 || parse_options(o, m, err) < 0 || parse_encoding(o, m, err) < 0 ||
+      parse_timings(o, m, err) < 0 || parse_files(o, m, err) < 0) {
     ferry_manifest_free(m);
-  return rc;
+    return -1;
+  }
+  return 0;
 }
 
 int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, ferry_error *err)
 {
-  char *text = ferry_manifest_to_json(m);
+  cleanup_free char *text = ferry_manifest_to_json(m);
   size_t len = strlen(text);
-  char *p = ferry_path_join(dir, FERRY_MANIFEST_FILE);
-  int rc = ferry_write_file(p, text, len, err);
-  free(p);
-  if (rc == 0) {
-    char sum[65], line[80];
-    ferry_sha256_hex(text, len, sum);
-    int n = snprintf(line, sizeof line, "%s  %s\n", sum, FERRY_MANIFEST_FILE);
-    p = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
-    rc = ferry_write_file(p, line, (size_t)n, err);
-    free(p);
-  }
-  free(text);
-  return rc;
+  cleanup_free char *p = ferry_path_join(dir, FERRY_MANIFEST_FILE);
+  if (ferry_write_file(p, text, len, err) < 0)
+    return -1;
+  char sum[65], line[80];
+  ferry_sha256_hex(text, len, sum);
+  int n = snprintf(line, sizeof line, "%s  %s\n", sum, FERRY_MANIFEST_FILE);
+  cleanup_free char *sp = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
+  return ferry_write_file(sp, line, (size_t)n, err);
 }
 
 int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *err)
 {
   memset(m, 0, sizeof *m);
-  char *p = ferry_path_join(dir, FERRY_MANIFEST_FILE), *sp = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
-  char *text = NULL, *sumtext = NULL;
+  cleanup_free char *p = ferry_path_join(dir, FERRY_MANIFEST_FILE);
+  cleanup_free char *sp = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
+  cleanup_free char *text = NULL, *sumtext = NULL;
   size_t len = 0;
-  int rc = -1;
   if (ferry_read_file(p, &text, &len, err) < 0 || ferry_read_file(sp, &sumtext, NULL, err) < 0)
-    goto out;
+    return -1;
   char want[65] = "", got[65];
-  if (sscanf(sumtext, "%64s", want) != 1 || !is_hex64(want)) {
-    ferry_error_set(err, 0, "%s: not a SHA-256 line", FERRY_MANIFEST_SUM_FILE);
-    goto out;
-  }
+  if (sscanf(sumtext, "%64s", want) != 1 || !is_hex64(want))
+    return ferry_error_set(err, 0, "%s: not a SHA-256 line", FERRY_MANIFEST_SUM_FILE);
   ferry_sha256_hex(text, len, got);
-  if (strcmp(want, got) != 0) {
-    ferry_error_set(err, 0, "%s was altered: sha256 %s, expected %s", FERRY_MANIFEST_FILE, got, want);
-    goto out;
-  }
-  rc = ferry_manifest_from_json(text, m, err);
-out:
-  free(p);
-  free(sp);
-  free(text);
-  free(sumtext);
-  return rc;
+  if (strcmp(want, got) != 0)
+    return ferry_error_set(err, 0, "%s was altered: sha256 %s, expected %s", FERRY_MANIFEST_FILE, got, want);
+  return ferry_manifest_from_json(text, m, err);
 }
 
 static int cmp_path(const void *a, const void *b)

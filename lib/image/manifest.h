@@ -57,6 +57,8 @@ int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *
 int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err);
 /* 1 when the image's files are stored compressed or encrypted. */
 int ferry_manifest_encoded(const struct ferry_manifest *m);
+/* A new entry for path (all else zero) at the end of m's files. */
+struct ferry_manifest_file *ferry_manifest_add(struct ferry_manifest *m, const char *path);
 /* The entry for path, or NULL. */
 struct ferry_manifest_file *ferry_manifest_find(const struct ferry_manifest *m, const char *path);
 void ferry_manifest_free(struct ferry_manifest *m);

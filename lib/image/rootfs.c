@@ -16,7 +16,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/log.h"
+#include "base/path.h"
 #include "base/util.h"
 
 /* ---- mountinfo ---- */
@@ -198,117 +200,105 @@ static int add_entry(const char *path, const struct stat *st, int flag, struct F
   return 0;
 }
 
+/* Where the diff comes from: *base is the overlay's upper directory (*upper,
+ * which the caller frees) or the root filesystem itself (real, *scan set), or
+ * NULL for "none"; *used names the method applied. */
+static int diff_source(const char *real, const char *method, const char **base, char **upper, int *scan,
+                       const char **used, ferry_error *err)
+{
+  *base = NULL;
+  *upper = NULL;
+  *scan = 0;
+  if (strcmp(method, "none") == 0) {
+    *used = "none";
+    return 0;
+  }
+  struct ferry_mount m = { 0 };
+  cleanup_free char *mi = NULL;
+  if (ferry_read_file("/proc/self/mountinfo", &mi, NULL, err) < 0)
+    return -1;
+  int is_overlay = ferry_mountinfo_find(mi, real, &m) == 0 && m.upperdir;
+  int rc = 0;
+  if (is_overlay && (strstr(m.superopts, "metacopy=on") || strstr(m.superopts, "redirect_dir=on"))) {
+    rc = ferry_error_set(err, 0, "root filesystem %s: overlay with metacopy or redirect_dir keeps data outside the "
+                         "upper directory; use --rootfs-diff scan", real);
+  } else if (strcmp(method, "overlay") == 0 && !is_overlay) {
+    rc = ferry_error_set(err, 0, "root filesystem %s is not an overlay mount (try --rootfs-diff scan)", real);
+  } else if (strcmp(method, "overlay") == 0 || (strcmp(method, "auto") == 0 && is_overlay)) {
+    *upper = ferry_strdup(m.upperdir);
+    *base = *upper;
+    *used = "overlay";
+  } else if (strcmp(method, "scan") == 0 || strcmp(method, "auto") == 0) {
+    *base = real;
+    *scan = 1;
+    *used = "scan";
+  } else {
+    rc = ferry_error_set(err, 0, "unknown --rootfs-diff method %s (auto, overlay, scan, none)", method);
+  }
+  ferry_mount_free(&m);
+  return rc;
+}
+
+/* Every entry below base (changed since since_ms when scanning) into out. */
+static int write_entries(struct archive *out, const char *base, int scan, int64_t since_ms, uint64_t *entries,
+                         ferry_error *err)
+{
+  struct archive *disk = archive_read_disk_new();
+  archive_read_disk_set_standard_lookup(disk);
+  archive_read_disk_set_symlink_physical(disk);
+  struct diff_writer w = { out, disk, base, strlen(base), scan, since_ms, 0, err, 0 };
+  W = &w;
+  int r = nftw(base, add_entry, 64, FTW_PHYS | FTW_MOUNT);
+  W = NULL;
+  int rc = 0;
+  if (w.failed)
+    rc = -1;
+  else if (r != 0)
+    rc = ferry_error_set(err, errno, "walk %s", base);
+  *entries = w.entries;
+  archive_read_free(disk);
+  return rc;
+}
+
 int ferry_rootfs_diff_create(const char *rootfs, const char *method, int64_t since_ms, const char *tar_path,
                              const char **used, uint64_t *entries, ferry_error *err)
 {
   char real[PATH_MAX];
   if (!realpath(rootfs, real))
     return ferry_error_set(err, errno, "root filesystem %s", rootfs);
-  const char *base = NULL;
-  char *upper = NULL;
-  int scan = 0;
-  if (strcmp(method, "none") == 0) {
-    *used = "none";
-  } else {
-    struct ferry_mount m;
-    char *mi = NULL;
-    if (ferry_read_file("/proc/self/mountinfo", &mi, NULL, err) < 0)
-      return -1;
-    int is_overlay = ferry_mountinfo_find(mi, real, &m) == 0 && m.upperdir;
-    free(mi);
-    if (is_overlay && (strstr(m.superopts, "metacopy=on") || strstr(m.superopts, "redirect_dir=on"))) {
-      ferry_error_set(err, 0, "root filesystem %s: overlay with metacopy or redirect_dir keeps data outside the "
-                      "upper directory; use --rootfs-diff scan", real);
-      ferry_mount_free(&m);
-      return -1;
-    }
-    if (strcmp(method, "overlay") == 0 && !is_overlay) {
-      if (m.mountpoint)
-        ferry_mount_free(&m);
-      return ferry_error_set(err, 0, "root filesystem %s is not an overlay mount (try --rootfs-diff scan)", real);
-    }
-    if (strcmp(method, "overlay") == 0 || (strcmp(method, "auto") == 0 && is_overlay)) {
-      upper = ferry_strdup(m.upperdir);
-      base = upper;
-      *used = "overlay";
-    } else if (strcmp(method, "scan") == 0 || strcmp(method, "auto") == 0) {
-      base = real;
-      scan = 1;
-      *used = "scan";
-    } else {
-      if (m.mountpoint)
-        ferry_mount_free(&m);
-      return ferry_error_set(err, 0, "unknown --rootfs-diff method %s (auto, overlay, scan, none)", method);
-    }
-    if (m.mountpoint)
-      ferry_mount_free(&m);
-  }
-
+  const char *base;
+  cleanup_free char *upper = NULL;
+  int scan;
+  if (diff_source(real, method, &base, &upper, &scan, used, err) < 0)
+    return -1;
   struct archive *out = archive_write_new();
-  if (!out) {
-    free(upper);
+  if (!out)
     return ferry_error_set(err, ENOMEM, "archive_write_new");
-  }
   archive_write_set_format_pax_restricted(out);
   if (archive_write_open_filename(out, tar_path) != ARCHIVE_OK) {
     ferry_error_set(err, archive_errno(out), "create %s: %s", tar_path, archive_error_string(out));
     archive_write_free(out);
-    free(upper);
     return -1;
   }
-  int rc = 0;
   *entries = 0;
-  if (base) {
-    struct archive *disk = archive_read_disk_new();
-    archive_read_disk_set_standard_lookup(disk);
-    archive_read_disk_set_symlink_physical(disk);
-    struct diff_writer w = { out, disk, base, strlen(base), scan, since_ms, 0, err, 0 };
-    W = &w;
-    int r = nftw(base, add_entry, 64, FTW_PHYS | FTW_MOUNT);
-    W = NULL;
-    if (w.failed)
-      rc = -1;
-    else if (r != 0)
-      rc = ferry_error_set(err, errno, "walk %s", base);
-    *entries = w.entries;
-    archive_read_free(disk);
-  }
+  int rc = base ? write_entries(out, base, scan, since_ms, entries, err) : 0;
   if (archive_write_close(out) != ARCHIVE_OK && rc == 0)
     rc = ferry_error_set(err, archive_errno(out), "write %s: %s", tar_path, archive_error_string(out));
   archive_write_free(out);
-  free(upper);
   return rc;
 }
 
 /* ---- applying the diff ---- */
 
-/* Walks rel one component at a time, refusing every symlink: where openat2 is
- * missing (kernels before 5.6, valgrind). */
-static int open_nofollow_walk(int rootfd, const char *rel, int flags)
-{
-  int fd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
-  char *dup = ferry_strdup(rel), *save = NULL;
-  char *part = strtok_r(dup, "/", &save);
-  while (fd >= 0 && part) {
-    char *next = strtok_r(NULL, "/", &save);
-    int f = next ? O_RDONLY | O_DIRECTORY : flags;
-    int nfd = (!strcmp(part, "..")) ? (errno = EXDEV, -1) : openat(fd, part, f | O_NOFOLLOW | O_CLOEXEC);
-    int e = errno;
-    close(fd);
-    errno = e;
-    fd = nfd;
-    part = next;
-  }
-  free(dup);
-  return fd;
-}
-
+/* Resolves rel inside rootfd: symlinks are followed but never out of it (they
+ * resolve as if rootfd were "/"). Where openat2 is missing (kernels before 5.6,
+ * valgrind) every symlink is refused instead. */
 static int open_in_root(int rootfd, const char *rel, int flags)
 {
   struct open_how how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
   int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
   if (fd < 0 && errno == ENOSYS)
-    fd = open_nofollow_walk(rootfd, rel, flags);
+    fd = ferry_openat_walk(rootfd, rel, flags, 0);
   return fd;
 }
 
@@ -412,20 +402,117 @@ static void strip_overlay_xattrs(struct archive_entry *e)
   }
 }
 
-static int rel_path_ok(const char *p)
+/* The entry's path, checked to stay inside the root filesystem (a directory's
+ * trailing '/', as tar writes it, dropped), as is a hard link's target. NULL
+ * with err set when refused; the caller frees. */
+static char *entry_rel(struct archive_entry *e, ferry_error *err)
 {
-  if (!*p || *p == '/')
-    return 0;
-  for (const char *s = p; *s;) {
-    const char *e = strchr(s, '/');
-    size_t l = e ? (size_t)(e - s) : strlen(s);
-    if (l == 2 && s[0] == '.' && s[1] == '.')
-      return 0;
-    s += l;
-    while (*s == '/')
-      s++;
+  const char *p = archive_entry_pathname(e);
+  if (!p) {
+    ferry_error_set(err, 0, "rootfs diff: entry %s leaves the root filesystem", "(null)");
+    return NULL;
   }
-  return 1;
+  char *rel = ferry_strdup(p);
+  size_t l = strlen(rel);
+  if (archive_entry_filetype(e) == AE_IFDIR && l > 1 && rel[l - 1] == '/')
+    rel[l - 1] = '\0';
+  const char *hl = archive_entry_hardlink(e);
+  if (ferry_path_rel_ok(rel, err) < 0 || (hl && ferry_path_rel_ok(hl, err) < 0)) {
+    ferry_error_prefix(err, "rootfs diff: entry %s leaves the root filesystem", p);
+    free(rel);
+    return NULL;
+  }
+  return rel;
+}
+
+/* What comes before writing an entry: a whiteout removes its path (returns 1:
+ * nothing to write), an opaque directory is emptied first. */
+static int remove_hidden(int rootfd, struct archive_entry *e, const char *rel, ferry_error *err)
+{
+  mode_t type = archive_entry_filetype(e);
+  if (type == AE_IFCHR && archive_entry_rdev(e) == makedev(0, 0))
+    return whiteout(rootfd, rel, err) < 0 ? -1 : 1;
+  if (type == AE_IFDIR && is_opaque(e)) {
+    int dfd = open_in_root(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+    if (dfd >= 0 && empty_dir_fd(dfd, err) < 0)
+      return ferry_error_prefix(err, "opaque directory %s", rel);
+  }
+  return 0;
+}
+
+/* Points the entry (and a hard link's target: relative to the archive as well)
+ * at the target root filesystem. */
+static void retarget(struct archive_entry *e, const char *real, const char *rel)
+{
+  cleanup_free char *full = ferry_path_join(real, rel);
+  archive_entry_copy_pathname(e, full);
+  const char *hl = archive_entry_hardlink(e);
+  if (hl) {
+    cleanup_free char *fhl = ferry_path_join(real, hl);
+    archive_entry_copy_hardlink(e, fhl);
+  }
+}
+
+/* Writes the entry and its data to disk. */
+static int extract_entry(struct archive *in, struct archive *out, struct archive_entry *e, const char *rel,
+                         ferry_error *err)
+{
+  if (archive_write_header(out, e) < ARCHIVE_WARN)
+    return ferry_error_set(err, archive_errno(out), "rootfs diff: extract %s: %s", rel, archive_error_string(out));
+  if (archive_entry_size(e) > 0) {
+    const void *buf;
+    size_t size;
+    la_int64_t off;
+    int dr;
+    while ((dr = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK)
+      if (archive_write_data_block(out, buf, size, off) < ARCHIVE_OK) {
+        dr = ARCHIVE_FATAL;
+        break;
+      }
+    if (dr != ARCHIVE_EOF)
+      return ferry_error_set(err, archive_errno(out), "rootfs diff: extract %s: %s", rel,
+                             archive_error_string(out) ? archive_error_string(out) : archive_error_string(in));
+  }
+  if (archive_write_finish_entry(out) < ARCHIVE_WARN)
+    return ferry_error_set(err, archive_errno(out), "rootfs diff: finish %s: %s", rel, archive_error_string(out));
+  return 0;
+}
+
+/* Every entry of the open archive in, applied below real (rootfd). */
+static int apply_entries(struct archive *in, struct archive *out, int rootfd, const char *real, const char *tar_path,
+                         uint64_t *n, ferry_error *err)
+{
+  struct archive_entry *e;
+  int r;
+  while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+    cleanup_free char *rel = entry_rel(e, err);
+    if (!rel)
+      return -1;
+    int hidden = remove_hidden(rootfd, e, rel, err);
+    if (hidden < 0)
+      return -1;
+    if (!hidden) {
+      strip_overlay_xattrs(e);
+      retarget(e, real, rel);
+      if (extract_entry(in, out, e, rel, err) < 0)
+        return -1;
+    }
+    (*n)++;
+  }
+  if (r != ARCHIVE_EOF)
+    return ferry_error_set(err, archive_errno(in), "read %s: %s", tar_path, archive_error_string(in));
+  return 0;
+}
+
+static struct archive *disk_writer(void)
+{
+  struct archive *out = archive_write_disk_new();
+  archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
+                                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS |
+                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                          ARCHIVE_EXTRACT_UNLINK);
+  archive_write_disk_set_standard_lookup(out);
+  return out;
 }
 
 int ferry_rootfs_diff_apply(const char *tar_path, const char *rootfs, uint64_t *entries, ferry_error *err)
@@ -433,92 +520,22 @@ int ferry_rootfs_diff_apply(const char *tar_path, const char *rootfs, uint64_t *
   char real[PATH_MAX];
   if (!realpath(rootfs, real))
     return ferry_error_set(err, errno, "target root filesystem %s", rootfs);
-  int rootfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int rootfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0)
     return ferry_error_set(err, errno, "open %s", real);
   struct archive *in = archive_read_new();
   archive_read_support_format_tar(in);
-  struct archive *out = archive_write_disk_new();
-  archive_write_disk_set_options(out, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |
-                                          ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_ACL | ARCHIVE_EXTRACT_FFLAGS |
-                                          ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                          ARCHIVE_EXTRACT_UNLINK);
-  archive_write_disk_set_standard_lookup(out);
+  struct archive *out = disk_writer();
   int rc = 0;
   uint64_t n = 0;
-  if (archive_read_open_filename(in, tar_path, 1 << 16) != ARCHIVE_OK) {
+  if (archive_read_open_filename(in, tar_path, 1 << 16) != ARCHIVE_OK)
     rc = ferry_error_set(err, archive_errno(in), "open %s: %s", tar_path, archive_error_string(in));
-    goto out;
-  }
-  struct archive_entry *e;
-  int r;
-  while ((r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-    const char *rel = archive_entry_pathname(e);
-    if (!rel || !rel_path_ok(rel)) {
-      rc = ferry_error_set(err, 0, "rootfs diff: entry %s leaves the root filesystem", rel ? rel : "(null)");
-      break;
-    }
-    mode_t type = archive_entry_filetype(e);
-    if (type == AE_IFCHR && archive_entry_rdev(e) == makedev(0, 0)) {
-      if (whiteout(rootfd, rel, err) < 0) {
-        rc = -1;
-        break;
-      }
-      n++;
-      continue;
-    }
-    if (type == AE_IFDIR && is_opaque(e)) {
-      int dfd = open_in_root(rootfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-      if (dfd >= 0 && empty_dir_fd(dfd, err) < 0) {
-        rc = ferry_error_prefix(err, "opaque directory %s", rel);
-        break;
-      }
-    }
-    strip_overlay_xattrs(e);
-    char *full = ferry_path_join(real, rel);
-    archive_entry_copy_pathname(e, full);
-    /* Hard link targets are relative to the archive as well. */
-    const char *hl = archive_entry_hardlink(e);
-    if (hl) {
-      char *fhl = ferry_path_join(real, hl);
-      archive_entry_copy_hardlink(e, fhl);
-      free(fhl);
-    }
-    free(full);
-    if (archive_write_header(out, e) < ARCHIVE_WARN) {
-      rc = ferry_error_set(err, archive_errno(out), "rootfs diff: extract %s: %s", rel, archive_error_string(out));
-      break;
-    }
-    if (archive_entry_size(e) > 0) {
-      const void *buf;
-      size_t size;
-      la_int64_t off;
-      int dr;
-      while ((dr = archive_read_data_block(in, &buf, &size, &off)) == ARCHIVE_OK)
-        if (archive_write_data_block(out, buf, size, off) < ARCHIVE_OK) {
-          dr = ARCHIVE_FATAL;
-          break;
-        }
-      if (dr != ARCHIVE_EOF) {
-        rc = ferry_error_set(err, archive_errno(out), "rootfs diff: extract %s: %s", rel,
-                             archive_error_string(out) ? archive_error_string(out) : archive_error_string(in));
-        break;
-      }
-    }
-    if (archive_write_finish_entry(out) < ARCHIVE_WARN) {
-      rc = ferry_error_set(err, archive_errno(out), "rootfs diff: finish %s: %s", rel, archive_error_string(out));
-      break;
-    }
-    n++;
-  }
-  if (rc == 0 && r != ARCHIVE_EOF)
-    rc = ferry_error_set(err, archive_errno(in), "read %s: %s", tar_path, archive_error_string(in));
-out:
+  else
+    rc = apply_entries(in, out, rootfd, real, tar_path, &n, err);
   if (archive_write_close(out) != ARCHIVE_OK && rc == 0)
     rc = ferry_error_set(err, archive_errno(out), "rootfs diff: %s", archive_error_string(out));
   archive_write_free(out);
   archive_read_free(in);
-  close(rootfd);
   if (entries)
     *entries = n;
   return rc;

@@ -9,8 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/manifest.h"
+#include "base/cleanup.h"
 #include "base/util.h"
+#include "image/manifest.h"
 
 #ifndef FERRY_VERSION
 #define FERRY_VERSION "0.1.0"
@@ -163,6 +164,85 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
   return len;
 }
 
+/* The method's options: an upload (the open file in) for PUT, no body for HEAD. */
+static CURLcode set_method(CURL *h, const char *method, FILE *in, off_t in_size)
+{
+  CURLcode c = CURLE_OK;
+  if (in) {
+    if ((c = curl_easy_setopt(h, CURLOPT_UPLOAD, 1L)) != CURLE_OK ||
+        (c = curl_easy_setopt(h, CURLOPT_READDATA, in)) != CURLE_OK ||
+        (c = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)in_size)) != CURLE_OK)
+      return c;
+  } else if (!strcmp(method, "HEAD")) {
+    c = curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+  } else if (strcmp(method, "GET") != 0) {
+    c = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+  }
+  return c;
+}
+
+/* What every request has: the URL, SigV4 signing, headers, the body's sink, limits. */
+static CURLcode set_common(CURL *h, const char *url, const char *sigv4, const char *userpwd, struct curl_slist *hdrs,
+                           struct body *b)
+{
+  CURLcode c;
+  if ((c = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_USERPWD, userpwd)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_WRITEDATA, b)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L)) != CURLE_OK ||
+      (c = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK)
+    return c;
+  return CURLE_OK;
+}
+
+/* Sets up and performs the request; the HTTP status, or -1 with err set. */
+static long perform(CURL *h, const struct ferry_s3 *s, const char *method, const char *url, FILE *in, off_t in_size,
+                    const char *payload_sha, struct body *b, ferry_error *err)
+{
+  cleanup_free char *sigv4 = ferry_asprintf("aws:amz:%s:s3", s->region);
+  char *userpwd = ferry_asprintf("%s:%s", s->access_key, s->secret_key);
+  cleanup_free char *sha_hdr = ferry_asprintf("x-amz-content-sha256: %s", payload_sha ? payload_sha : EMPTY_SHA256);
+  cleanup_free char *tok_hdr = s->session_token ? ferry_asprintf("x-amz-security-token: %s", s->session_token) : NULL;
+  struct curl_slist *hdrs = curl_slist_append(NULL, sha_hdr);
+  if (tok_hdr)
+    hdrs = curl_slist_append(hdrs, tok_hdr);
+  /* (no "Expect:" to drop 100-continue: libcurl 7.88's SigV4 would sign the removed header) */
+  long status = -1;
+  CURLcode c = set_method(h, method, in, in_size);
+  if (c == CURLE_OK)
+    c = set_common(h, url, sigv4, userpwd, hdrs, b);
+  if (c == CURLE_OK)
+    c = curl_easy_perform(h);
+  if (c != CURLE_OK)
+    ferry_error_set(err, b->failed, "S3 %s %s: %s", method, url, curl_easy_strerror(c));
+  else
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(hdrs);
+  memset(userpwd, 0, strlen(userpwd));
+  free(userpwd);
+  return status;
+}
+
+/* A GET's body file: synced and kept on success, else removed. */
+static long finish_download(struct body *b, const char *out_path, long status, ferry_error *err)
+{
+  if ((fsync(b->fd) < 0 || close(b->fd) < 0) && status >= 200 && status < 300) {
+    ferry_error_set(err, errno, "write %s", out_path);
+    status = -1;
+  }
+  b->fd = -1;
+  if (status < 200 || status >= 300)
+    unlink(out_path);
+  return status;
+}
+
 /* One signed request. upload: a file for PUT; out_path: where a GET's body goes
  * (on an error status it is read back as the error and removed). Returns the
  * HTTP status, or -1 with err set when there was none. *error_body gets the
@@ -173,61 +253,18 @@ static long request(const struct ferry_s3 *s, const char *method, const char *ke
   CURL *h = curl_easy_init();
   if (!h)
     return ferry_error_set(err, 0, "curl_easy_init failed");
-  char *url = ferry_asprintf("%s/%s/%s", s->endpoint, s->bucket, key);
-  char *sigv4 = ferry_asprintf("aws:amz:%s:s3", s->region);
-  char *userpwd = ferry_asprintf("%s:%s", s->access_key, s->secret_key);
-  char *sha_hdr = ferry_asprintf("x-amz-content-sha256: %s", payload_sha ? payload_sha : EMPTY_SHA256);
-  char *tok_hdr = s->session_token ? ferry_asprintf("x-amz-security-token: %s", s->session_token) : NULL;
-  struct curl_slist *hdrs = curl_slist_append(NULL, sha_hdr);
-  if (tok_hdr)
-    hdrs = curl_slist_append(hdrs, tok_hdr);
-  /* (no "Expect:" to drop 100-continue: libcurl 7.88's SigV4 would sign the removed header) */
+  cleanup_free char *url = ferry_asprintf("%s/%s/%s", s->endpoint, s->bucket, key);
   struct body b = { NULL, 0, -1, 0 };
-  FILE *in = NULL;
+  cleanup_file FILE *in = NULL;
+  struct stat st = { 0 };
   long status = -1;
-  CURLcode c = CURLE_OK;
   if (out_path && (b.fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
     ferry_error_set(err, errno, "create %s", out_path);
-    goto out;
+  } else if (upload && (!(in = fopen(upload, "rb")) || fstat(fileno(in), &st) < 0)) {
+    ferry_error_set(err, errno, "open %s", upload);
+  } else {
+    status = perform(h, s, method, url, in, st.st_size, payload_sha, &b, err);
   }
-  if (upload) {
-    struct stat st;
-    in = fopen(upload, "rb");
-    if (!in || fstat(fileno(in), &st) < 0) {
-      ferry_error_set(err, errno, "open %s", upload);
-      goto out;
-    }
-    if ((c = curl_easy_setopt(h, CURLOPT_UPLOAD, 1L)) != CURLE_OK ||
-        (c = curl_easy_setopt(h, CURLOPT_READDATA, in)) != CURLE_OK ||
-        (c = curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size)) != CURLE_OK)
-      goto curl_failed;
-  } else if (!strcmp(method, "HEAD")) {
-    if ((c = curl_easy_setopt(h, CURLOPT_NOBODY, 1L)) != CURLE_OK)
-      goto curl_failed;
-  } else if (strcmp(method, "GET") != 0) {
-    if ((c = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method)) != CURLE_OK)
-      goto curl_failed;
-  }
-  if ((c = curl_easy_setopt(h, CURLOPT_URL, url)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_USERPWD, userpwd)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_WRITEDATA, &b)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_USERAGENT, "ferry/" FERRY_VERSION)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L)) != CURLE_OK ||
-      (c = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https")) != CURLE_OK)
-    goto curl_failed;
-  c = curl_easy_perform(h);
-  if (c != CURLE_OK) {
-  curl_failed:
-    ferry_error_set(err, b.failed, "S3 %s %s: %s", method, url, curl_easy_strerror(c));
-    goto out;
-  }
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 300 && b.fd >= 0) { /* the body is an error document, not the object */
     char buf[4096];
     ssize_t n = pread(b.fd, buf, sizeof buf - 1, 0);
@@ -238,25 +275,9 @@ static long request(const struct ferry_s3 *s, const char *method, const char *ke
   }
   if (status >= 300 && error_body && b.data)
     *error_body = ferry_strdup(b.data);
-out:
-  if (b.fd >= 0) {
-    if ((fsync(b.fd) < 0 || close(b.fd) < 0) && status >= 200 && status < 300) {
-      ferry_error_set(err, errno, "write %s", out_path);
-      status = -1;
-    }
-    if (status < 200 || status >= 300)
-      unlink(out_path);
-  }
-  if (in)
-    fclose(in);
-  curl_slist_free_all(hdrs);
+  if (b.fd >= 0)
+    status = finish_download(&b, out_path, status, err);
   curl_easy_cleanup(h);
-  free(url);
-  free(sigv4);
-  memset(userpwd, 0, strlen(userpwd));
-  free(userpwd);
-  free(sha_hdr);
-  free(tok_hdr);
   free(b.data);
   return status;
 }

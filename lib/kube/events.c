@@ -64,58 +64,47 @@ static void add_str(json_object *o, const char *k, const char *v)
     json_object_object_add(o, k, json_object_new_string(v));
 }
 
-int ferry_record_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,
-                       ferry_error *err, const char *fmt, ...)
+/* The same event again (key) counted on the Event made before: 1 when done, 0
+ * when there is none to count on (never made, or expired on the server), -1 on error. */
+static int count_again(struct ferry_recorder *r, const char *key, const char *stamp, ferry_error *err)
 {
-  char *msg = NULL;
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vasprintf(&msg, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return ferry_error_set(err, 0, "out of memory");
-  const char *name = ferry_kube_str(involved, "metadata.name"), *ons = ferry_kube_str(involved, "metadata.namespace");
-  const char *uid = ferry_kube_str(involved, "metadata.uid");
-  const char *ns = ons && *ons ? ons : "default"; /* events about cluster-scoped objects live in default */
-  char stamp[32];
-  now_rfc3339(stamp, sizeof stamp);
-  char *key = ferry_asprintf("%s/%s/%s/%s/%s", uid ? uid : "", name ? name : "", type, reason, msg);
-  int rc = 0;
   for (size_t i = 0; i < r->nseen; i++) {
     struct remembered *m = &r->seen[i];
     if (strcmp(m->key, key) != 0)
       continue;
-    /* The same event again: count it on the existing object. */
-    char *patch = ferry_asprintf("{\"count\":%d,\"lastTimestamp\":\"%s\"}", m->count + 1, stamp);
+    cleanup_free char *patch = ferry_asprintf("{\"count\":%d,\"lastTimestamp\":\"%s\"}", m->count + 1, stamp);
     struct ferry_kube_status st;
-    rc = ferry_kube_patch(r->kube, &FERRY_KUBE_EVENTS, m->ns, m->name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err);
-    free(patch);
-    if (rc == 0) {
+    if (ferry_kube_patch(r->kube, &FERRY_KUBE_EVENTS, m->ns, m->name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err) == 0) {
       m->count++;
-      free(key);
-      free(msg);
-      return 0;
+      return 1;
     }
     if (st.code != 404)
-      goto out;
+      return -1;
     ferry_error_clear(err); /* the event expired on the server: make a new one */
     forget(m);
     m->key = ferry_strdup(""); /* an empty slot never matches */
-    break;
+    return 0;
   }
+  return 0;
+}
+
+/* A new Event object (name ev_name, in ns) about involved. */
+static json_object *new_event(const struct ferry_recorder *r, json_object *involved, const char *ns,
+                              const char *ev_name, const char *type, const char *reason, const char *msg,
+                              const char *stamp)
+{
   json_object *ev = json_object_new_object(), *meta = json_object_new_object(), *io = json_object_new_object(),
-              *src = json_object_new_object(), *out = NULL;
+              *src = json_object_new_object();
   add_str(ev, "apiVersion", "v1");
   add_str(ev, "kind", "Event");
-  char *ev_name = ferry_asprintf("%s.%llx", name ? name : "unknown", (unsigned long long)ferry_now_real_ms() * 1000);
   add_str(meta, "name", ev_name);
   add_str(meta, "namespace", ns);
   json_object_object_add(ev, "metadata", meta);
   add_str(io, "apiVersion", ferry_kube_str(involved, "apiVersion"));
   add_str(io, "kind", ferry_kube_str(involved, "kind"));
-  add_str(io, "name", name);
-  add_str(io, "namespace", ons);
-  add_str(io, "uid", uid);
+  add_str(io, "name", ferry_kube_str(involved, "metadata.name"));
+  add_str(io, "namespace", ferry_kube_str(involved, "metadata.namespace"));
+  add_str(io, "uid", ferry_kube_str(involved, "metadata.uid"));
   add_str(io, "resourceVersion", ferry_kube_str(involved, "metadata.resourceVersion"));
   json_object_object_add(ev, "involvedObject", io);
   add_str(ev, "type", type);
@@ -129,27 +118,50 @@ int ferry_record_event(struct ferry_recorder *r, json_object *involved, const ch
   add_str(ev, "firstTimestamp", stamp);
   add_str(ev, "lastTimestamp", stamp);
   json_object_object_add(ev, "count", json_object_new_int(1));
-  rc = ferry_kube_create(r->kube, &FERRY_KUBE_EVENTS, ns, ev, &out, NULL, err);
-  if (rc == 0) {
-    struct remembered *m = &r->seen[r->next];
-    forget(m);
-    m->key = key;
-    key = NULL;
-    const char *stored = ferry_kube_str(out, "metadata.name");
-    m->name = ferry_strdup(stored ? stored : ev_name);
-    m->ns = ferry_strdup(ns);
-    m->count = 1;
-    r->next = (r->next + 1) % MAX_REMEMBERED;
-    if (r->nseen < MAX_REMEMBERED)
-      r->nseen++;
-  }
-  json_object_put(out);
-  json_object_put(ev);
-  free(ev_name);
-out:
-  free(key);
-  free(msg);
-  return rc;
+  return ev;
+}
+
+/* Remembers the Event just made (the oldest remembered is forgotten). */
+static void remember(struct ferry_recorder *r, char *key, const char *name, const char *ns)
+{
+  struct remembered *m = &r->seen[r->next];
+  forget(m);
+  m->key = key;
+  m->name = ferry_strdup(name);
+  m->ns = ferry_strdup(ns);
+  m->count = 1;
+  r->next = (r->next + 1) % MAX_REMEMBERED;
+  if (r->nseen < MAX_REMEMBERED)
+    r->nseen++;
+}
+
+int ferry_record_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,
+                       ferry_error *err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  cleanup_free char *msg = ferry_vasprintf(fmt, ap);
+  va_end(ap);
+  if (!msg)
+    return ferry_error_set(err, 0, "out of memory");
+  const char *name = ferry_kube_str(involved, "metadata.name"), *ons = ferry_kube_str(involved, "metadata.namespace");
+  const char *uid = ferry_kube_str(involved, "metadata.uid");
+  const char *ns = ons && *ons ? ons : "default"; /* events about cluster-scoped objects live in default */
+  char stamp[32];
+  now_rfc3339(stamp, sizeof stamp);
+  cleanup_free char *key = ferry_asprintf("%s/%s/%s/%s/%s", uid ? uid : "", name ? name : "", type, reason, msg);
+  int counted = count_again(r, key, stamp, err);
+  if (counted != 0)
+    return counted < 0 ? -1 : 0;
+  cleanup_free char *ev_name =
+      ferry_asprintf("%s.%llx", name ? name : "unknown", (unsigned long long)ferry_now_real_ms() * 1000);
+  cleanup_json json_object *ev = new_event(r, involved, ns, ev_name, type, reason, msg, stamp);
+  cleanup_json json_object *out = NULL;
+  if (ferry_kube_create(r->kube, &FERRY_KUBE_EVENTS, ns, ev, &out, NULL, err) < 0)
+    return -1;
+  const char *stored = ferry_kube_str(out, "metadata.name");
+  remember(r, ferry_steal(&key), stored ? stored : ev_name, ns);
+  return 0;
 }
 
 void ferry_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "kube/quantity.h"
 #include "base/util.h"
@@ -251,145 +252,183 @@ static int ps_take(struct ps_reader *r, int client, int up, const char *buf, siz
                                                      : 0;
 }
 
-int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
-                    struct ferry_relay_stats *st, ferry_error *err)
+/* Waits for the client to connect. When nobody does and the session is held
+ * for CRIU, CRIU still gets a session, one that fails, so it thaws its source. */
+static int await_client(int listen_fd, const char *upstream, int accept_timeout_ms, int hold_close, ferry_error *err)
 {
-  memset(st, 0, sizeof *st);
   struct pollfd lp = { listen_fd, POLLIN, 0 };
   int pr;
   do
     pr = poll(&lp, 1, accept_timeout_ms > 0 ? accept_timeout_ms : -1);
   while (pr < 0 && errno == EINTR && !relay_abort);
-  if (relay_abort || pr <= 0) {
-    if (relay_abort)
-      ferry_error_set(err, ECANCELED, "relay: stopped before anyone connected");
-    else if (pr < 0)
-      ferry_error_set(err, errno, "relay: poll");
-    else
-      ferry_error_set(err, ETIMEDOUT, "relay: nobody connected within %d ms", accept_timeout_ms);
-    if (hold_close) { /* CRIU waits for a session: give it one that fails, so it thaws its source */
-      ferry_error e2 = FERRY_ERROR_INIT;
-      int up = ferry_tcp_connect(upstream, &e2);
-      if (up >= 0)
-        reset_close(up);
-      ferry_error_clear(&e2);
-    }
-    return -1;
+  if (!relay_abort && pr > 0)
+    return 0;
+  if (relay_abort)
+    ferry_error_set(err, ECANCELED, "relay: stopped before anyone connected");
+  else if (pr < 0)
+    ferry_error_set(err, errno, "relay: poll");
+  else
+    ferry_error_set(err, ETIMEDOUT, "relay: nobody connected within %d ms", accept_timeout_ms);
+  if (hold_close) {
+    cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
+    int up = ferry_tcp_connect(upstream, &e2);
+    if (up >= 0)
+      reset_close(up);
   }
-  int client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+  return -1;
+}
+
+/* One relayed session: the client (CRIU's lazy-pages daemon, or any client)
+ * and the upstream page server. */
+struct relay {
+  int client, up;
+  int client_open, up_open;
+  int abort_up; /* end upstream with a reset */
+  int hold_close;
+  uint64_t bytes_per_s;
+  const char *upstream;
+  struct ferry_bucket bucket;
+  struct ps_reader ps;
+  char *buf;
+  struct ferry_relay_stats *st;
+};
+
+#define READY (POLLIN | POLLHUP | POLLERR)
+#define DECISION_POLL_MS 100 /* the decision signals are looked at between polls */
+
+/* How long the next poll may wait, and whether upstream is read at all: out of
+ * tokens, the page server is not read until enough came back. */
+static int poll_plan(struct relay *r, short *up_events)
+{
+  int wait_ms = -1;
+  *up_events = POLLIN;
+  if (r->bytes_per_s) {
+    ferry_bucket_fill(&r->bucket);
+    if (r->bucket.tokens < 1.0) {
+      *up_events = 0;
+      wait_ms = (int)((1.0 - r->bucket.tokens) * 1000.0 / (double)r->bytes_per_s) + 1;
+    }
+  }
+  if (r->hold_close && (wait_ms < 0 || wait_ms > DECISION_POLL_MS))
+    wait_ms = DECISION_POLL_MS;
+  return wait_ms;
+}
+
+/* Pages from the page server to the client, within the bucket. */
+static int from_upstream(struct relay *r, ferry_error *err)
+{
+  size_t want = CHUNK;
+  if (r->bytes_per_s && r->bucket.tokens < (double)want)
+    want = r->bucket.tokens >= 1.0 ? (size_t)r->bucket.tokens : 1;
+  ssize_t n = recv(r->up, r->buf, want, 0);
+  if (n > 0) {
+    if (r->client_open && ferry_send_all(r->client, r->buf, (size_t)n) < 0) {
+      r->abort_up = r->hold_close;
+      return ferry_error_set(err, errno, "relay: sending to the client");
+    }
+    r->st->to_client += (uint64_t)n;
+    if (r->bytes_per_s)
+      r->bucket.tokens -= (double)n;
+  } else if (n == 0) {
+    r->up_open = 0;
+  } else if (errno != EINTR && errno != EAGAIN) {
+    return ferry_error_set(err, errno, "relay: reading from %s", r->upstream);
+  }
+  return 0;
+}
+
+/* Requests from the client to the page server (a held session's close kept back). */
+static int from_client(struct relay *r, ferry_error *err)
+{
+  ssize_t n = recv(r->client, r->buf, r->hold_close ? PS_IOV_SIZE - r->ps.len : CHUNK, 0);
+  if (n > 0) {
+    r->st->from_client += (uint64_t)n;
+    if (r->hold_close ? ps_take(&r->ps, r->client, r->up, r->buf, (size_t)n, err) < 0
+                      : ferry_send_all(r->up, r->buf, (size_t)n) < 0) {
+      if (!r->hold_close)
+        ferry_error_set(err, errno, "relay: sending to %s", r->upstream);
+      r->abort_up = r->hold_close;
+      return -1;
+    }
+  } else if (n == 0) {
+    r->client_open = 0;
+    if (r->hold_close && !r->ps.holding) { /* gone without its close: never an end for CRIU */
+      r->abort_up = 1;
+      return ferry_error_set(err, 0, "relay: the lazy-pages daemon went away before it closed the session");
+    }
+  } else if (errno != EINTR && errno != EAGAIN) {
+    r->abort_up = r->hold_close;
+    return ferry_error_set(err, errno, "relay: reading from the client");
+  }
+  return 0;
+}
+
+/* Relays until either side ends (or, holding the close, until told to commit or abort). */
+static int relay_loop(struct relay *r, ferry_error *err)
+{
+  while (r->up_open && (r->client_open || r->ps.holding)) {
+    if (r->hold_close && relay_abort) {
+      r->abort_up = 1;
+      return ferry_error_set(err, ECANCELED, "relay: told to abort");
+    }
+    if (r->ps.holding && relay_commit) {
+      if (commit_close(r->up, r->ps.held, err) < 0) {
+        r->abort_up = 1;
+        return -1;
+      }
+      r->st->committed = 1;
+      return 0;
+    }
+    short up_events;
+    int wait_ms = poll_plan(r, &up_events);
+    struct pollfd p[2] = { { r->up, up_events, 0 }, { r->client_open && !r->ps.holding ? r->client : -1, POLLIN, 0 } };
+    if (poll(p, 2, wait_ms) < 0) {
+      if (errno == EINTR)
+        continue;
+      return ferry_error_set(err, errno, "relay: poll");
+    }
+    if ((p[0].revents & READY) && from_upstream(r, err) < 0)
+      return -1;
+    if (p[1].fd >= 0 && (p[1].revents & READY) && from_client(r, err) < 0)
+      return -1;
+  }
+  if (r->hold_close && !r->up_open && !r->st->committed)
+    return ferry_error_set(err, 0, "relay: the page server ended the session");
+  return 0;
+}
+
+int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
+                    struct ferry_relay_stats *st, ferry_error *err)
+{
+  memset(st, 0, sizeof *st);
+  if (await_client(listen_fd, upstream, accept_timeout_ms, hold_close, err) < 0)
+    return -1;
+  cleanup_close int client = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
   if (client < 0)
     return ferry_error_set(err, errno, "relay: accept");
   st->first_ms = ferry_now_mono_ms();
   int up = ferry_tcp_connect(upstream, err);
   if (up < 0) {
-    close(client);
     st->last_ms = ferry_now_mono_ms();
     return ferry_error_prefix(err, "relay");
   }
   int one = 1;
   if (setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
-    close(client);
     close(up);
     return ferry_error_set(err, errno, "relay: TCP_NODELAY");
   }
-  struct ferry_bucket b;
-  ferry_bucket_init(&b, bytes_per_s);
-  struct ps_reader ps = { .len = 0 };
-  char *buf = malloc(CHUNK);
-  if (!buf)
-    abort();
-  int rc = 0, up_open = 1, client_open = 1, abort_up = 0;
-  while (up_open && (client_open || ps.holding)) {
-    if (hold_close && relay_abort) {
-      abort_up = 1;
-      rc = ferry_error_set(err, ECANCELED, "relay: told to abort");
-      break;
-    }
-    if (ps.holding && relay_commit) {
-      if (commit_close(up, ps.held, err) < 0) {
-        abort_up = 1;
-        rc = -1;
-      } else {
-        st->committed = 1;
-      }
-      break;
-    }
-    int wait_ms = -1;
-    short up_events = POLLIN;
-    if (bytes_per_s) {
-      ferry_bucket_fill(&b);
-      if (b.tokens < 1.0) {
-        /* Out of tokens: stop reading from the page server until enough came back. */
-        up_events = 0;
-        wait_ms = (int)((1.0 - b.tokens) * 1000.0 / (double)bytes_per_s) + 1;
-      }
-    }
-    if (hold_close && (wait_ms < 0 || wait_ms > 100))
-      wait_ms = 100; /* the decision signals are looked at between polls */
-    struct pollfd p[2] = { { up, up_events, 0 }, { client_open && !ps.holding ? client : -1, POLLIN, 0 } };
-    pr = poll(p, 2, wait_ms);
-    if (pr < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = ferry_error_set(err, errno, "relay: poll");
-      break;
-    }
-    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      size_t want = CHUNK;
-      if (bytes_per_s && b.tokens < (double)want)
-        want = b.tokens >= 1.0 ? (size_t)b.tokens : 1;
-      ssize_t n = recv(up, buf, want, 0);
-      if (n > 0) {
-        if (client_open && ferry_send_all(client, buf, (size_t)n) < 0) {
-          rc = ferry_error_set(err, errno, "relay: sending to the client");
-          abort_up = hold_close;
-          break;
-        }
-        st->to_client += (uint64_t)n;
-        if (bytes_per_s)
-          b.tokens -= (double)n;
-      } else if (n == 0) {
-        up_open = 0;
-      } else if (errno != EINTR && errno != EAGAIN) {
-        rc = ferry_error_set(err, errno, "relay: reading from %s", upstream);
-        break;
-      }
-    }
-    if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR))) {
-      ssize_t n = recv(client, buf, hold_close ? PS_IOV_SIZE - ps.len : CHUNK, 0);
-      if (n > 0) {
-        st->from_client += (uint64_t)n;
-        if (hold_close ? ps_take(&ps, client, up, buf, (size_t)n, err) < 0 : ferry_send_all(up, buf, (size_t)n) < 0) {
-          if (!hold_close)
-            ferry_error_set(err, errno, "relay: sending to %s", upstream);
-          rc = -1;
-          abort_up = hold_close;
-          break;
-        }
-      } else if (n == 0) {
-        client_open = 0;
-        if (hold_close && !ps.holding) { /* gone without its close: never an end for CRIU */
-          abort_up = 1;
-          rc = ferry_error_set(err, 0, "relay: the lazy-pages daemon went away before it closed the session");
-          break;
-        }
-      } else if (errno != EINTR && errno != EAGAIN) {
-        rc = ferry_error_set(err, errno, "relay: reading from the client");
-        abort_up = hold_close;
-        break;
-      }
-    }
-  }
-  if (hold_close && !up_open && !st->committed && rc == 0)
-    rc = ferry_error_set(err, 0, "relay: the page server ended the session");
+  cleanup_free char *buf = ferry_malloc(CHUNK);
+  struct relay r = { .client = client, .up = up, .client_open = 1, .up_open = 1, .hold_close = hold_close,
+                     .bytes_per_s = bytes_per_s, .upstream = upstream, .buf = buf, .st = st };
+  ferry_bucket_init(&r.bucket, bytes_per_s);
+  int rc = relay_loop(&r, err);
   /* Whichever side closed first, the other is told (it sees EOF) by closing both;
    * an aborted lazy session is reset so that CRIU thaws its source. */
-  free(buf);
-  if (abort_up)
+  if (r.abort_up)
     reset_close(up);
   else
     close(up);
-  close(client);
+  close(ferry_steal_fd(&client));
   st->last_ms = ferry_now_mono_ms();
   return rc;
 }

@@ -66,21 +66,36 @@ enum { GLOBAL_DONE = -1 };
 static int parse_globals(struct cli_globals *g, int argc, char **argv)
 {
   static const struct option global_long[] = {
-    { "criu", required_argument, NULL, 'c' },     { "runc", required_argument, NULL, 'r' },
-    { "work-dir", required_argument, NULL, 'w' }, { "node", required_argument, NULL, 'n' },
-    { "log-level", required_argument, NULL, 'l' }, { "log-format", required_argument, NULL, 'f' },
-    { "json", no_argument, NULL, 'j' },           { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },        { NULL, 0, NULL, 0 },
+    { "criu", required_argument, NULL, 'c' },
+    { "runc", required_argument, NULL, 'r' },
+    { "work-dir", required_argument, NULL, 'w' },
+    { "node", required_argument, NULL, 'n' },
+    { "log-level", required_argument, NULL, 'l' },
+    { "log-format", required_argument, NULL, 'f' },
+    { "json", no_argument, NULL, 'j' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
+    { NULL, 0, NULL, 0 },
   };
   opterr = 0;
   int opt;
   while ((opt = getopt_long(argc, argv, "+h", global_long, NULL)) != -1) {
     switch (opt) {
-    case 'c': g->criu = optarg; break;
-    case 'r': g->runc = optarg; break;
-    case 'w': g->work_dir = optarg; break;
-    case 'n': g->node = optarg; break;
-    case 'j': g->json = 1; break;
+    case 'c':
+      g->criu = optarg;
+      break;
+    case 'r':
+      g->runc = optarg;
+      break;
+    case 'w':
+      g->work_dir = optarg;
+      break;
+    case 'n':
+      g->node = optarg;
+      break;
+    case 'j':
+      g->json = 1;
+      break;
     case 'l':
       if (ferry_log_level_option("ferry-agent", optarg) < 0)
         return 2;
@@ -89,8 +104,12 @@ static int parse_globals(struct cli_globals *g, int argc, char **argv)
       if (ferry_log_format_option("ferry-agent", optarg) < 0)
         return 2;
       break;
-    case 'h': usage(stdout); return 0;
-    case 'V': printf("ferry-agent %s\n", FERRY_VERSION); return 0;
+    case 'h':
+      usage(stdout);
+      return 0;
+    case 'V':
+      printf("ferry-agent %s\n", FERRY_VERSION);
+      return 0;
     default:
       fprintf(stderr, "ferry-agent: unknown option %s\n", argv[optind - 1]);
       usage(stderr);

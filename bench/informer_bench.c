@@ -24,7 +24,8 @@ static char *pod_json(int i, long rv)
 {
   return ferry_asprintf(
       "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-%06d\",\"namespace\":\"team-%d\","
-      "\"uid\":\"%08x-1d2c-4e5f-8a9b-%012d\",\"resourceVersion\":\"%ld\",\"creationTimestamp\":\"2026-11-25T00:00:00Z\","
+      "\"uid\":\"%08x-1d2c-4e5f-8a9b-%012d\",\"resourceVersion\":\"%ld\",\"creationTimestamp\":\"2026-11-25T00:00:"
+      "00Z\","
       "\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"7d9f8c6b5\",\"ferry.dev/migratable\":\"true\"},"
       "\"annotations\":{\"ferry.dev/last-migration\":\"none\"},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
       "\"kind\":\"ReplicaSet\",\"name\":\"web-7d9f8c6b5\",\"uid\":\"0a1b2c3d\",\"controller\":true}]},"
@@ -121,7 +122,9 @@ int main(int argc, char **argv)
   list_json = malloc(cap);
   if (!list_json)
     return 1;
-  len += (size_t)snprintf(list_json, cap, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"1000000\"},\"items\":[");
+  len += (size_t)snprintf(
+      list_json, cap,
+      "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"1000000\"},\"items\":[");
   for (int i = 0; i < npods; i++) {
     char *p = pod_json(i, 1000);
     size_t l = strlen(p);
@@ -158,7 +161,8 @@ int main(int argc, char **argv)
   struct ferry_informer *inf = NULL;
   struct ferry_informer_handlers h = { NULL, on_update, NULL, NULL };
   long rss0 = rss_kib();
-  if (ferry_informers_new(&cfg, &g, &err) < 0 || ferry_informer_add(g, &FERRY_KUBE_PODS, NULL, NULL, NULL, &h, &inf, &err) < 0) {
+  if (ferry_informers_new(&cfg, &g, &err) < 0 ||
+      ferry_informer_add(g, &FERRY_KUBE_PODS, NULL, NULL, NULL, &h, &inf, &err) < 0) {
     fprintf(stderr, "informer-bench: %s\n", ferry_error_msg(&err));
     return 1;
   }
@@ -173,7 +177,8 @@ int main(int argc, char **argv)
     if (ferry_informers_run(g, 10, &err) < 0)
       return 1;
   int64_t t2 = ferry_now_mono_ms();
-  printf("| pods | list bytes | list + sync ms | RSS before KiB | RSS holding the pods KiB | per pod bytes | watch events | events/s |\n");
+  printf("| pods | list bytes | list + sync ms | RSS before KiB | RSS holding the pods KiB | per pod bytes | watch "
+         "events | events/s |\n");
   printf("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   printf("| %d | %zu | %lld | %ld | %ld | %ld | %ld | %.0f |\n", npods, list_bytes, (long long)(t1 - t0), rss0, rss1,
          (rss1 - rss0) * 1024 / npods, events_seen, events_seen * 1000.0 / (double)(t2 - t1 > 0 ? t2 - t1 : 1));

@@ -18,8 +18,8 @@ struct ctl {
   struct ferry_informer *pods, *nodes, *pms, *policies, *services, *slices, *endpoints, *leases;
   struct queue *q;
   struct ferry_recorder *rec;
-  const char *agent_ns;  /* where agents keep their Leases */
-  int agent_stale_s;     /* an agent whose Lease is older is gone */
+  const char *agent_ns;      /* where agents keep their Leases */
+  int agent_stale_s;         /* an agent whose Lease is older is gone */
   const char *runtime_class; /* pods must run with it to move ("" : no check) */
   struct webhook *webhook;   /* the pod admission webhook, or NULL (owned pods cannot move) */
 };

@@ -39,11 +39,13 @@ static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_er
   json_object *me = ferry_kube_obj(sel, "matchExpressions");
   for (size_t i = 0; me && i < json_object_array_length(me); i++)
     json_object_object_add(labels, ferry_kube_str(json_object_array_get_idx(me, i), "key") ?: "", NULL);
-  json_object_object_add(saved, "ownerReferences", json_object_get(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences")));
+  json_object_object_add(saved, "ownerReferences",
+                         json_object_get(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "ownerReferences")));
   json_object_object_add(saved, "labels", have ? json_object_get(have) : json_object_new_object());
   cleanup_json json_object *patch = json_object_new_object();
   json_object *meta = json_object_new_object(), *ann = json_object_new_object();
-  json_object_object_add(ann, ANN_QUARANTINE, json_object_new_string(json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN)));
+  json_object_object_add(ann, ANN_QUARANTINE,
+                         json_object_new_string(json_object_to_json_string_ext(saved, JSON_C_TO_STRING_PLAIN)));
   json_object_object_add(meta, "annotations", ann);
   json_object_object_add(meta, "labels", labels);
   json_object_object_add(meta, "ownerReferences", NULL);
@@ -51,8 +53,8 @@ static int quarantine(struct ctl *c, json_object *pm, json_object *pod, ferry_er
   int rc = ferry_kube_patch(c->kube, &FERRY_KUBE_PODS, ns, ferry_kube_str(pod, "metadata.name"), FERRY_PATCH_MERGE,
                             json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, err);
   if (rc == 0) {
-    log_info("podmigration %s/%s: pod %s quarantined from replicaset %s", ns, ferry_kube_str(pm, "metadata.name"), ferry_kube_str(pod, "metadata.name"),
-             rs_name);
+    log_info("podmigration %s/%s: pod %s quarantined from replicaset %s", ns, ferry_kube_str(pm, "metadata.name"),
+             ferry_kube_str(pod, "metadata.name"), rs_name);
     ferry_event(c->rec, pm, "Normal", "Quarantined",
                 "pod %s left replicaset %s (owner and selector labels kept in %s); the replicaset makes the target pod",
                 ferry_kube_str(pod, "metadata.name"), rs_name, ANN_QUARANTINE);
@@ -67,8 +69,10 @@ struct find {
 static void find_target(void *ctx, json_object *pod)
 {
   struct find *f = ctx;
-  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
-  if (v && !strcmp(json_object_get_string(v), f->ref) && strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", f->not_uid) != 0 &&
+  json_object *v =
+      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  if (v && !strcmp(json_object_get_string(v), f->ref) &&
+      strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", f->not_uid) != 0 &&
       !ferry_kube_str(pod, "metadata.deletionTimestamp"))
     f->found = pod;
 }
@@ -82,7 +86,8 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
   o.uid = ferry_kube_str(pod, "metadata.uid");
   struct ferry_kube_status st = { 0 };
-  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pod, "metadata.name"), &o, &st, err) < 0) {
+  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"),
+                        ferry_kube_str(pod, "metadata.name"), &o, &st, err) < 0) {
     if (st.code != 404 && st.code != 409)
       return -1;
     ferry_error_clear(err);
@@ -97,9 +102,11 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *owner_uid = ferry_kube_str(pm, "status.owner.uid") ?: "";
-  json_object *pod = ferry_informer_get(c->pods, ns, ferry_kube_str(pm, "spec.pod") ?: ""), *ref = pod ? ferry_kube_controller_ref(pod) : NULL;
+  json_object *pod = ferry_informer_get(c->pods, ns, ferry_kube_str(pm, "spec.pod") ?: ""),
+              *ref = pod ? ferry_kube_controller_ref(pod) : NULL;
   *requeue_ms = REPLACEMENT_POLL_MS;
-  int is_source = pod && !strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "");
+  int is_source =
+      pod && !strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "");
   if (is_source && !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet"))
     return make_way(c, pm, pod, err);
   if (is_source && ref && !strcmp(ferry_kube_str(ref, "uid") ?: "", owner_uid)) {
@@ -113,10 +120,10 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
   ferry_informer_each(c->pods, find_target, &f);
   if (!f.found)
     return 0;
-  cleanup_json json_object *patch = pm_status_patch(
-      PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s", ferry_kube_str(pm, "status.owner.kind") ?: "",
-      ferry_kube_str(pm, "status.owner.name") ?: "", ferry_kube_str(f.found, "metadata.name"),
-      ferry_kube_str(pm, "status.targetNode") ?: "");
+  cleanup_json json_object *patch =
+      pm_status_patch(PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s",
+                      ferry_kube_str(pm, "status.owner.kind") ?: "", ferry_kube_str(pm, "status.owner.name") ?: "",
+                      ferry_kube_str(f.found, "metadata.name"), ferry_kube_str(pm, "status.targetNode") ?: "");
   pm_patch_set(patch, "targetPod", json_object_new_string(ferry_kube_str(f.found, "metadata.name")));
   pm_patch_set(patch, "targetPodUID", json_object_new_string(ferry_kube_str(f.found, "metadata.uid") ?: ""));
   struct ferry_kube_status st = { 0 };

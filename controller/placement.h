@@ -11,12 +11,12 @@
 
 enum misfit {
   FIT = 0,
-  MISFIT_SOURCE,        /* the pod is there already */
+  MISFIT_SOURCE, /* the pod is there already */
   MISFIT_NOT_READY,
   MISFIT_UNSCHEDULABLE, /* cordoned */
   MISFIT_NO_AGENT,
-  MISFIT_SELECTOR,      /* nodeSelector (the pod's or the PodMigration's) */
-  MISFIT_AFFINITY,      /* required node affinity */
+  MISFIT_SELECTOR, /* nodeSelector (the pod's or the PodMigration's) */
+  MISFIT_AFFINITY, /* required node affinity */
   MISFIT_TAINT,
   MISFIT_CPU,
   MISFIT_MEMORY,

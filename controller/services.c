@@ -154,7 +154,8 @@ static int run(struct svc_job *j, json_object **touched, ferry_error *err)
   for (size_t i = 0; rc == 0 && i + 1 < json_object_array_length(j->todo); i += 2) {
     const char *kind = json_object_get_string(json_object_array_get_idx(j->todo, i));
     json_object *obj = json_object_array_get_idx(j->todo, i + 1);
-    const struct ferry_kube_resource *r = !strcmp(kind, "endpoints") ? &FERRY_KUBE_ENDPOINTS : &FERRY_KUBE_ENDPOINTSLICES;
+    const struct ferry_kube_resource *r =
+        !strcmp(kind, "endpoints") ? &FERRY_KUBE_ENDPOINTS : &FERRY_KUBE_ENDPOINTSLICES;
     /* a conditional PUT: a 409 fails the reconcile and it runs again on fresh caches */
     rc = ferry_kube_update(j->c->kube, r, j->ns, obj, NULL, NULL, NULL, err);
     if (rc == 0 && touched) {
@@ -164,8 +165,11 @@ static int run(struct svc_job *j, json_object **touched, ferry_error *err)
       free(entry);
     }
     if (rc == 0)
-      log_info("%s %s/%s: %s%s%s", j->op == DRAIN ? "drained" : j->op == FOLLOW ? "pointed" : "restored", kind,
-               ferry_kube_str(obj, "metadata.name"), j->ip, j->op == FOLLOW ? " -> " : "",
+      log_info("%s %s/%s: %s%s%s",
+               j->op == DRAIN    ? "drained"
+               : j->op == FOLLOW ? "pointed"
+                                 : "restored",
+               kind, ferry_kube_str(obj, "metadata.name"), j->ip, j->op == FOLLOW ? " -> " : "",
                j->op == FOLLOW ? j->to_ip : "");
   }
   json_object_put(j->todo);

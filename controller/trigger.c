@@ -65,7 +65,8 @@ static int draining(struct ctl *c, json_object *pod)
   const char *opt = annotation(pod, FERRY_ANN_MIGRATABLE), *node = ferry_kube_str(pod, "spec.nodeName");
   if (!opt || strcmp(opt, "true") != 0 || !node || strcmp(ferry_kube_str(pod, "status.phase") ?: "", "Running") != 0)
     return 0;
-  json_object *n = ferry_informer_get(c->nodes, NULL, node), *u = ferry_kube_obj(ferry_kube_obj(n, "spec"), "unschedulable");
+  json_object *n = ferry_informer_get(c->nodes, NULL, node),
+              *u = ferry_kube_obj(ferry_kube_obj(n, "spec"), "unschedulable");
   return u && json_object_get_boolean(u);
 }
 
@@ -94,7 +95,8 @@ static int refuse_annotation(struct ctl *c, json_object *pod, const char *ns, co
   return annotate(c, ns, name, a, err);
 }
 
-static json_object *pm_object(const char *ns, const char *name, const char *pm_name, const char *want, const char *reason)
+static json_object *pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
+                              const char *reason)
 {
   json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
               *labels = json_object_new_object();
@@ -102,7 +104,8 @@ static json_object *pm_object(const char *ns, const char *name, const char *pm_n
   json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
   json_object_object_add(meta, "name", json_object_new_string(pm_name));
   json_object_object_add(meta, "namespace", json_object_new_string(ns));
-  json_object_object_add(labels, FERRY_LABEL_POD, json_object_new_string(strlen(name) <= LABEL_VALUE_MAX ? name : "long-name"));
+  json_object_object_add(labels, FERRY_LABEL_POD,
+                         json_object_new_string(strlen(name) <= LABEL_VALUE_MAX ? name : "long-name"));
   json_object_object_add(meta, "labels", labels);
   json_object_object_add(pm, "metadata", meta);
   json_object_object_add(spec, "pod", json_object_new_string(name));

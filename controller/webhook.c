@@ -19,12 +19,12 @@
 #define MAX_BODY (4 << 20)
 
 struct steer {
-  char pm[300];        /* NS/NAME */
+  char pm[300]; /* NS/NAME */
   char owner_uid[64];
-  char pod[254];       /* the source pod's name */
-  int statefulset;     /* replacements have the source's name */
-  int rolling_back;    /* 1: hold replacements (unbound, never run) */
-  int claimed;         /* a replacement was steered to the restore already */
+  char pod[254];    /* the source pod's name */
+  int statefulset;  /* replacements have the source's name */
+  int rolling_back; /* 1: hold replacements (unbound, never run) */
+  int claimed;      /* a replacement was steered to the restore already */
 };
 
 struct webhook {
@@ -39,7 +39,6 @@ struct req {
   size_t len;
   int too_big;
 };
-
 
 struct pub {
   struct steer s[MAX_STEERS];
@@ -197,8 +196,8 @@ static char *review(struct webhook *w, json_object *rv)
   return ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 }
 
-static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
-                              const char *data, size_t *size, void **con_cls)
+static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *data, size_t *size, void **con_cls)
 {
   struct webhook *w = cls;
   (void)version;
@@ -266,8 +265,15 @@ int webhook_start(const char *listen, const char *cert_file, const char *key_fil
     return ferry_error_set(err, ENOMEM, "webhook");
   pthread_mutex_init(&w->mu, NULL);
   struct ferry_httpd_opts o = {
-    .listen = listen, .flag = "--webhook-listen", .what = "the webhook", .cert_file = cert_file, .key_file = key_file,
-    .handler = answer, .handler_cls = w, .completed = done, .completed_cls = w,
+    .listen = listen,
+    .flag = "--webhook-listen",
+    .what = "the webhook",
+    .cert_file = cert_file,
+    .key_file = key_file,
+    .handler = answer,
+    .handler_cls = w,
+    .completed = done,
+    .completed_cls = w,
   };
   if (ferry_httpd_start(&o, &w->httpd, port, err) < 0) {
     pthread_mutex_destroy(&w->mu);

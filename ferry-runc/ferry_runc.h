@@ -12,13 +12,13 @@
 /* runc's global options as the caller gave them, and the command's. */
 struct invocation {
   int argc;
-  char **argv;          /* as called, argv[0] ours */
-  int cmd_at;           /* index of the command in argv, or -1 */
-  const char *root;     /* --root (runc's default otherwise) */
-  const char *log;      /* --log */
-  int log_json;         /* --log-format json */
-  const char *criu;     /* --criu */
-  const char *runc;     /* the real runc */
+  char **argv;      /* as called, argv[0] ours */
+  int cmd_at;       /* index of the command in argv, or -1 */
+  const char *root; /* --root (runc's default otherwise) */
+  const char *log;  /* --log */
+  int log_json;     /* --log-format json */
+  const char *criu; /* --criu */
+  const char *runc; /* the real runc */
 };
 
 /* The marker of a restored container: its `start` is a no-op. */

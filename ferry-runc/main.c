@@ -109,7 +109,8 @@ static void log_line(const struct invocation *in, const char *level, const char 
 }
 
 /* fmt formatted, as a line on stderr too when to_stderr, and in --log. */
-__attribute__((format(printf, 4, 0))) static void reportv(const struct invocation *in, const char *level, int to_stderr, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void reportv(const struct invocation *in, const char *level, int to_stderr,
+                                                          const char *fmt, va_list ap)
 {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);

@@ -128,8 +128,9 @@ static int departed(const struct restore *r, const char *puid)
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (ferry_departed_read(r->dir, puid, r->cname, &pm, &err) != 1)
     return 0;
-  report_error(r->in, "container %s of pod %s/%s was checkpointed by PodMigration %s: it is not started again here "
-                      "(the migration restores it, here or on its target)",
+  report_error(r->in,
+               "container %s of pod %s/%s was checkpointed by PodMigration %s: it is not started again here "
+               "(the migration restores it, here or on its target)",
                r->cname, r->ns ? r->ns : "", r->pod ? r->pod : "", pm);
   return 1;
 }
@@ -140,9 +141,10 @@ static int admitted(struct restore *r)
 {
   const struct invocation *in = r->in;
   if (!r->ns || !r->pod || !r->cname) {
-    report_error(in, "container %s: %s is set but the pod namespace, pod name or container name annotation is missing "
-                     "(the runtime must pass io.kubernetes.cri.* or io.kubernetes.pod.* annotations)", r->o.id,
-                 FERRY_ANN_RESTORE_FROM);
+    report_error(in,
+                 "container %s: %s is set but the pod namespace, pod name or container name annotation is missing "
+                 "(the runtime must pass io.kubernetes.cri.* or io.kubernetes.pod.* annotations)",
+                 r->o.id, FERRY_ANN_RESTORE_FROM);
     return -1;
   }
   if (ferry_admission_read(r->dir, r->ns, r->pod, r->cname, &r->adm, &r->err) < 0) {
@@ -157,8 +159,9 @@ static int admitted(struct restore *r)
         return 1;
       }
     }
-    report_error(in, "pod %s/%s asks to be restored from PodMigration %s, but no migration of its container %s to this "
-                     "node was admitted (%s); refusing",
+    report_error(in,
+                 "pod %s/%s asks to be restored from PodMigration %s, but no migration of its container %s to this "
+                 "node was admitted (%s); refusing",
                  r->ns, r->pod, r->from, r->cname, ferry_error_msg(&r->err));
     return -1;
   }
@@ -190,7 +193,8 @@ static int decode_image(struct restore *r)
   ferry_rm_rf(r->decoded, &e2);
   int rc = 0;
   if (r->m.encryption && (!keyf || !*keyf))
-    rc = ferry_error_set(&r->err, 0, "image %s is encrypted (key %s) and FERRY_ENCRYPTION_KEY_FILE is not set for ferry-runc",
+    rc = ferry_error_set(&r->err, 0,
+                         "image %s is encrypted (key %s) and FERRY_ENCRYPTION_KEY_FILE is not set for ferry-runc",
                          r->adm.image, r->m.key_id);
   else if ((r->m.encryption && ferry_codec_load_key(keyf, &codec, &r->err) < 0) ||
            ferry_codec_decode_tree(r->m.encryption ? &codec : NULL, &r->m, r->image_dir, r->decoded, &r->err) < 0)
@@ -208,7 +212,8 @@ static int open_image(struct restore *r)
 {
   r->store_ok = ferry_store_parse(r->adm.store, &r->store, &r->err) == 0;
   if (!r->store_ok || ferry_store_open(&r->store, r->adm.image, &r->image_dir, &r->err) < 0 ||
-      ferry_manifest_load(r->image_dir, &r->m, &r->err) < 0 || ferry_manifest_verify(r->image_dir, &r->m, &r->err) < 0 ||
+      ferry_manifest_load(r->image_dir, &r->m, &r->err) < 0 ||
+      ferry_manifest_verify(r->image_dir, &r->m, &r->err) < 0 ||
       (ferry_manifest_encoded(&r->m) && decode_image(r) < 0)) {
     report_error(r->in, "restore of %s/%s (%s) refused: %s", r->ns, r->pod, r->from, ferry_error_msg(&r->err));
     return -1;
@@ -249,7 +254,8 @@ static int prepare_work(struct restore *r)
   r->criu_dir = ferry_path_join(r->image_dir, "criu");
   cleanup_free char *lazy_sock = r->adm.lazy_dir ? ferry_path_join(r->adm.lazy_dir, "lazy-pages.socket") : NULL;
   if (r->m.lazy_pages && !(lazy_sock && ferry_path_exists(lazy_sock))) {
-    report_error(r->in, "restore of %s/%s: image %s holds no memory (post-copy) and no lazy-pages daemon runs for it%s%s",
+    report_error(r->in,
+                 "restore of %s/%s: image %s holds no memory (post-copy) and no lazy-pages daemon runs for it%s%s",
                  r->ns, r->pod, r->adm.image, r->adm.lazy_dir ? " in " : "", r->adm.lazy_dir ? r->adm.lazy_dir : "");
     return -1;
   }
@@ -268,22 +274,26 @@ static char **restore_argv(const struct restore *r)
   argv[n++] = (char *)in->runc;
   if (!in->criu) {
     argv[n++] = "--criu";
-    argv[n++] = (char *)(getenv("FERRY_CRIU") && *getenv("FERRY_CRIU") ? getenv("FERRY_CRIU") : ferry_criu_default_path());
+    argv[n++] =
+        (char *)(getenv("FERRY_CRIU") && *getenv("FERRY_CRIU") ? getenv("FERRY_CRIU") : ferry_criu_default_path());
   }
   for (int i = 1; i < in->cmd_at; i++)
     argv[n++] = in->argv[i];
-  const char *fixed[] = { "restore", "--detach", "--bundle", r->o.bundle, "--image-path", r->criu_dir, "--work-path",
-                          r->m.lazy_pages ? r->adm.lazy_dir : r->work };
+  const char *fixed[] = { "restore",      "--detach",  "--bundle",    r->o.bundle,
+                          "--image-path", r->criu_dir, "--work-path", r->m.lazy_pages ? r->adm.lazy_dir : r->work };
   for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
     argv[n++] = (char *)fixed[i];
   const struct {
     int on;
     const char *flag, *value;
   } opt[] = {
-    { r->m.lazy_pages, "--lazy-pages", NULL },       { r->o.pid_file != NULL, "--pid-file", r->o.pid_file },
+    { r->m.lazy_pages, "--lazy-pages", NULL },
+    { r->o.pid_file != NULL, "--pid-file", r->o.pid_file },
     { r->o.console_socket != NULL, "--console-socket", r->o.console_socket },
-    { r->o.no_pivot, "--no-pivot", NULL },            { r->m.tcp_established, "--tcp-established", NULL },
-    { r->m.file_locks, "--file-locks", NULL },        { r->m.ext_unix_sk, "--ext-unix-sk", NULL },
+    { r->o.no_pivot, "--no-pivot", NULL },
+    { r->m.tcp_established, "--tcp-established", NULL },
+    { r->m.file_locks, "--file-locks", NULL },
+    { r->m.ext_unix_sk, "--ext-unix-sk", NULL },
     { r->m.shell_job, "--shell-job", NULL },
   };
   for (size_t i = 0; i < sizeof opt / sizeof *opt; i++) {
@@ -340,13 +350,17 @@ static int run_restore(struct restore *r)
     unlink(r->marker);
     return -1;
   }
-  struct ferry_restored done = { (char *)r->from, (char *)r->o.id, ferry_now_real_ms(), r->t_verified - r->t0,
-                                 r->t_rootfs - r->t_verified, ferry_now_mono_ms() - r->t_rootfs };
+  struct ferry_restored done = { (char *)r->from,
+                                 (char *)r->o.id,
+                                 ferry_now_real_ms(),
+                                 r->t_verified - r->t0,
+                                 r->t_rootfs - r->t_verified,
+                                 ferry_now_mono_ms() - r->t_rootfs };
   if (ferry_restored_write(r->dir, r->ns, r->pod, r->cname, &done, &r->err) < 0 ||
       ferry_admission_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0)
     report_info(in, "recording the restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&r->err));
-  report_info(in, "restored %s/%s container %s (verify %lld ms, rootfs %lld ms, restore %lld ms)", r->ns, r->pod, r->o.id,
-              (long long)done.verify_ms, (long long)done.rootfs_ms, (long long)done.restore_ms);
+  report_info(in, "restored %s/%s container %s (verify %lld ms, rootfs %lld ms, restore %lld ms)", r->ns, r->pod,
+              r->o.id, (long long)done.verify_ms, (long long)done.rootfs_ms, (long long)done.restore_ms);
   return 0;
 }
 

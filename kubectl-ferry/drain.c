@@ -37,8 +37,8 @@ static int owned_by_daemonset(json_object *pod)
 
 static int cordon(struct ferry_kube *k, const char *node, ferry_error *err)
 {
-  if (ferry_kube_patch(k, &FERRY_KUBE_NODES, NULL, node, FERRY_PATCH_MERGE, "{\"spec\":{\"unschedulable\":true}}", NULL, NULL,
-                       NULL, err) < 0)
+  if (ferry_kube_patch(k, &FERRY_KUBE_NODES, NULL, node, FERRY_PATCH_MERGE, "{\"spec\":{\"unschedulable\":true}}", NULL,
+                       NULL, NULL, err) < 0)
     return -1;
   printf("node/%s cordoned\n", node);
   return 0;
@@ -61,8 +61,8 @@ static json_object *drain_pm(struct ferry_kube *k, const char *ns, const char *p
   return found ? json_object_get(found) : NULL;
 }
 
-#define POLL_US (300 * 1000)       /* between two looks at a migration or a pod */
-#define EVICT_RETRY_S 5            /* after a 429 (a PodDisruptionBudget said no) */
+#define POLL_US (300 * 1000) /* between two looks at a migration or a pod */
+#define EVICT_RETRY_S 5      /* after a 429 (a PodDisruptionBudget said no) */
 
 /* What drain does with each pod of the node. */
 enum drain_action { DRAIN_IGNORE, DRAIN_MIGRATE, DRAIN_EVICT, DRAIN_DONE };

@@ -24,15 +24,21 @@ int main(int argc, char **argv)
   const char *kubeconfig = NULL, *context = NULL;
   int timeout = 300;
   static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' }, { "context", required_argument, NULL, 'c' },
-    { "timeout", required_argument, NULL, 't' },    { "help", no_argument, NULL, 'h' },
+    { "kubeconfig", required_argument, NULL, 'k' },
+    { "context", required_argument, NULL, 'c' },
+    { "timeout", required_argument, NULL, 't' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
-    case 'k': kubeconfig = optarg; break;
-    case 'c': context = optarg; break;
+    case 'k':
+      kubeconfig = optarg;
+      break;
+    case 'c':
+      context = optarg;
+      break;
     case 't': {
       char *end;
       timeout = (int)strtol(optarg, &end, 10);
@@ -44,8 +50,12 @@ int main(int argc, char **argv)
       }
       break;
     }
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (argc - optind != 2 || strcmp(argv[optind], "drain") != 0) {

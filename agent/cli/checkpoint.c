@@ -19,13 +19,12 @@ const char cli_checkpoint_usage[] =
     "\n"
     "options:\n"
     "  --root RUNC_ROOT               the runc state root the container runs under\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
-    CLI_USAGE_TIMEOUT
-    "  --strategy S                   stopAndCopy (default), preCopy or postCopy\n"
+        CLI_USAGE_TIMEOUT "  --strategy S                   stopAndCopy (default), preCopy or postCopy\n"
     "  --page-server ADDR:PORT        postCopy: where the memory is served (port 0: any)\n"
     "  --bandwidth Q                  postCopy: at most Q bytes per second leave this node (e.g. 100Mi)\n"
     "  --ready-file F                 postCopy: where the first answer (serving) goes, else stdout\n"
     "  --leave-running                keep the container running (a copy, not a move)\n" CLI_USAGE_DIFF
-    CLI_USAGE_COMPRESS CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+        CLI_USAGE_COMPRESS CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
 
 /* A monotonic instant as wall-clock milliseconds (for comparing across nodes). */
 static int64_t wall_of(int64_t mono_ms) { return ferry_now_real_ms() - (ferry_now_mono_ms() - mono_ms); }
@@ -99,10 +98,25 @@ static int checkpoint_whole(const struct cli_globals *g, const struct cli_opts *
 
 int cli_checkpoint(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT, OPT_STORE, OPT_IMAGE, OPT_TIMEOUT, OPT_TCP_EST, OPT_TCP_CLOSE,
-                                 OPT_FILE_LOCKS, OPT_EXT_UNIX, OPT_SHELL_JOB, OPT_LEAVE_RUNNING, OPT_CGROUPS_MODE,
-                                 OPT_ROOTFS_DIFF, OPT_STRATEGY, OPT_PAGE_SERVER, OPT_BANDWIDTH, OPT_READY_FILE,
-                                 OPT_COMPRESS, OPT_KEY_FILE, 0 };
+  static const int allowed[] = { OPT_ROOT,
+                                 OPT_STORE,
+                                 OPT_IMAGE,
+                                 OPT_TIMEOUT,
+                                 OPT_TCP_EST,
+                                 OPT_TCP_CLOSE,
+                                 OPT_FILE_LOCKS,
+                                 OPT_EXT_UNIX,
+                                 OPT_SHELL_JOB,
+                                 OPT_LEAVE_RUNNING,
+                                 OPT_CGROUPS_MODE,
+                                 OPT_ROOTFS_DIFF,
+                                 OPT_STRATEGY,
+                                 OPT_PAGE_SERVER,
+                                 OPT_BANDWIDTH,
+                                 OPT_READY_FILE,
+                                 OPT_COMPRESS,
+                                 OPT_KEY_FILE,
+                                 0 };
   struct cli_opts c;
   int rc = cli_parse(g, argc, argv, allowed, &c);
   if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_check_image(c.cmd, c.image)))

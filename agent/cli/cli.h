@@ -28,19 +28,17 @@ typedef int cli_verb_fn(const struct cli_globals *g, int argc, char **argv);
 /* A row of the verb table. */
 struct cli_verb {
   const char *name;
-  cli_verb_fn *run; /* argv[0] is the verb; returns the exit code */
+  cli_verb_fn *run;    /* argv[0] is the verb; returns the exit code */
   const char *summary; /* one line, in the global usage */
   const char *usage;   /* `ferry-agent VERB --help`; NULL: the verb answers --help itself */
 };
 
-cli_verb_fn cli_check, cli_run, cli_checkpoint, cli_restore, cli_migrate, cli_pages, cli_send, cli_receive,
-    cli_inspect;
-extern const char cli_check_usage[], cli_run_usage[], cli_checkpoint_usage[], cli_restore_usage[],
-    cli_migrate_usage[], cli_pages_usage[], cli_send_usage[], cli_receive_usage[], cli_inspect_usage[];
+cli_verb_fn cli_check, cli_run, cli_checkpoint, cli_restore, cli_migrate, cli_pages, cli_send, cli_receive, cli_inspect;
+extern const char cli_check_usage[], cli_run_usage[], cli_checkpoint_usage[], cli_restore_usage[], cli_migrate_usage[],
+    cli_pages_usage[], cli_send_usage[], cli_receive_usage[], cli_inspect_usage[];
 
 /* Pieces of the verbs' usage texts that several verbs share. */
-#define CLI_USAGE_STORE                                                                                                \
-  "  --store URL                    dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]\n"
+#define CLI_USAGE_STORE "  --store URL                    dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]\n"
 #define CLI_USAGE_IMAGE "  --image NAME                   the image's name in the store ([A-Za-z0-9._-], up to 128)\n"
 #define CLI_USAGE_TIMEOUT "  --timeout SECONDS              per runc call and per transfer (default 300)\n"
 #define CLI_USAGE_KEY "  --encryption-key-file FILE     the image's key (32 bytes, raw, hex or base64)\n"
@@ -62,10 +60,36 @@ extern const char cli_check_usage[], cli_run_usage[], cli_checkpoint_usage[], cl
 
 /* The verbs' options (getopt codes). */
 enum cli_option {
-  OPT_ROOT = 256, OPT_STORE, OPT_IMAGE, OPT_BUNDLE, OPT_NETNS, OPT_ID, OPT_LOG, OPT_TO_ROOT, OPT_TO_BUNDLE,
-  OPT_TO_NETNS, OPT_TIMEOUT, OPT_TCP_EST, OPT_TCP_CLOSE, OPT_FILE_LOCKS, OPT_EXT_UNIX, OPT_SHELL_JOB,
-  OPT_LEAVE_RUNNING, OPT_CGROUPS_MODE, OPT_ROOTFS_DIFF, OPT_STRATEGY, OPT_PAGE_SERVER, OPT_BANDWIDTH,
-  OPT_READY_FILE, OPT_LAZY_DIR, OPT_COMPRESS, OPT_KEY_FILE, OPT_TO_STORE, OPT_LISTEN, OPT_TO, OPT_TOKEN_FILE,
+  OPT_ROOT = 256,
+  OPT_STORE,
+  OPT_IMAGE,
+  OPT_BUNDLE,
+  OPT_NETNS,
+  OPT_ID,
+  OPT_LOG,
+  OPT_TO_ROOT,
+  OPT_TO_BUNDLE,
+  OPT_TO_NETNS,
+  OPT_TIMEOUT,
+  OPT_TCP_EST,
+  OPT_TCP_CLOSE,
+  OPT_FILE_LOCKS,
+  OPT_EXT_UNIX,
+  OPT_SHELL_JOB,
+  OPT_LEAVE_RUNNING,
+  OPT_CGROUPS_MODE,
+  OPT_ROOTFS_DIFF,
+  OPT_STRATEGY,
+  OPT_PAGE_SERVER,
+  OPT_BANDWIDTH,
+  OPT_READY_FILE,
+  OPT_LAZY_DIR,
+  OPT_COMPRESS,
+  OPT_KEY_FILE,
+  OPT_TO_STORE,
+  OPT_LISTEN,
+  OPT_TO,
+  OPT_TOKEN_FILE,
   OPT_HELP
 };
 
@@ -95,8 +119,7 @@ int cli_open_store(const char *cmd, const char *url, struct ferry_store *s);
 struct engine_opts cli_engine_opts(const struct cli_globals *g, const struct cli_opts *c);
 
 /* result.c. The JSON answer; extra (may be NULL, not taken): more fields. */
-json_object *cli_result_json(const char *cmd, const char *container, const struct engine_result *r,
-                             json_object *extra);
+json_object *cli_result_json(const char *cmd, const char *container, const struct engine_result *r, json_object *extra);
 /* Prints the answer (JSON with --json, else text) and logs a failure. extra
  * (may be NULL, taken): more fields for the JSON answer. */
 void cli_print_result(const struct cli_globals *g, const char *cmd, const char *container,

@@ -32,8 +32,8 @@ static void print_text(const char *dir, const struct ferry_manifest *m, int ok, 
 {
   char created[32];
   ferry_format_time(m->created_ms, created, sizeof created);
-  printf("image:       %s\ncontainer:   %s\nsource node: %s\nstrategy:    %s\ncreated:     %s\n", dir,
-         m->container_id, m->source_node ? m->source_node : "-", m->strategy, created);
+  printf("image:       %s\ncontainer:   %s\nsource node: %s\nstrategy:    %s\ncreated:     %s\n", dir, m->container_id,
+         m->source_node ? m->source_node : "-", m->strategy, created);
   printf("criu:        %s\nrunc:        %s\nkernel:      %s\nrootfs diff: %s\n",
          m->criu_version ? m->criu_version : "-", m->runc_version ? m->runc_version : "-", m->kernel ? m->kernel : "-",
          m->rootfs_diff);

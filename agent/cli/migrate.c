@@ -23,14 +23,16 @@ const char cli_migrate_usage[] =
     "  --page-server ADDR:PORT        postCopy: where the memory is served (port 0: any)\n"
     "  --bandwidth Q                  at most Q bytes per second between the nodes (e.g. 100Mi)\n"
     "  --leave-running                refused: a migration moves the container\n" CLI_USAGE_DIFF CLI_USAGE_COMPRESS
-    CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+        CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
 
 int cli_migrate(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT, OPT_STORE, OPT_IMAGE, OPT_TO_ROOT, OPT_TO_BUNDLE, OPT_TO_NETNS, OPT_ID,
-                                 OPT_LOG, OPT_TIMEOUT, OPT_TCP_EST, OPT_TCP_CLOSE, OPT_FILE_LOCKS, OPT_EXT_UNIX,
-                                 OPT_SHELL_JOB, OPT_CGROUPS_MODE, OPT_ROOTFS_DIFF, OPT_LEAVE_RUNNING, OPT_STRATEGY,
-                                 OPT_PAGE_SERVER, OPT_BANDWIDTH, OPT_COMPRESS, OPT_KEY_FILE, OPT_TO_STORE, 0 };
+  static const int allowed[] = { OPT_ROOT,          OPT_STORE,     OPT_IMAGE,        OPT_TO_ROOT,
+                                 OPT_TO_BUNDLE,     OPT_TO_NETNS,  OPT_ID,           OPT_LOG,
+                                 OPT_TIMEOUT,       OPT_TCP_EST,   OPT_TCP_CLOSE,    OPT_FILE_LOCKS,
+                                 OPT_EXT_UNIX,      OPT_SHELL_JOB, OPT_CGROUPS_MODE, OPT_ROOTFS_DIFF,
+                                 OPT_LEAVE_RUNNING, OPT_STRATEGY,  OPT_PAGE_SERVER,  OPT_BANDWIDTH,
+                                 OPT_COMPRESS,      OPT_KEY_FILE,  OPT_TO_STORE,     0 };
   struct cli_opts c;
   int rc = cli_parse(g, argc, argv, allowed, &c);
   if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_require(c.cmd, "--to-root", c.to_root)) ||

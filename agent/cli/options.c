@@ -84,8 +84,8 @@ static int parse_timeout(struct cli_opts *c, const char *v)
 static int parse_codec(struct cli_opts *c, int opt, const char *v)
 {
   cleanup_error ferry_error e = FERRY_ERROR_INIT;
-  if ((opt == OPT_COMPRESS ? ferry_codec_parse_compression(v, &c->codec, &e)
-                           : ferry_codec_load_key(v, &c->codec, &e)) < 0) {
+  if ((opt == OPT_COMPRESS ? ferry_codec_parse_compression(v, &c->codec, &e) : ferry_codec_load_key(v, &c->codec, &e)) <
+      0) {
     fprintf(stderr, "ferry-agent %s: %s\n", c->cmd, ferry_error_msg(&e));
     return 2;
   }
@@ -134,36 +134,86 @@ static int parse_choice(struct cli_opts *c, int opt, const char *v)
 static int apply_option(struct cli_opts *c, int opt, const char *v)
 {
   switch (opt) {
-  case OPT_ROOT: c->root = v; break;
-  case OPT_STORE: c->store = v; break;
-  case OPT_IMAGE: c->image = v; break;
-  case OPT_BUNDLE: c->bundle = v; break;
-  case OPT_NETNS: c->netns = v; break;
-  case OPT_ID: c->id = v; break;
-  case OPT_LOG: c->log = v; break;
-  case OPT_TO_ROOT: c->to_root = v; break;
-  case OPT_TO_BUNDLE: c->to_bundle = v; break;
-  case OPT_TO_NETNS: c->to_netns = v; break;
-  case OPT_TO_STORE: c->to_store = v; break;
-  case OPT_LISTEN: c->listen = v; break;
-  case OPT_TO: c->to = v; break;
-  case OPT_TOKEN_FILE: c->token_file = v; break;
-  case OPT_PAGE_SERVER: c->page_server = v; break;
-  case OPT_READY_FILE: c->ready_file = v; break;
-  case OPT_LAZY_DIR: c->lazy_dir = v; break;
-  case OPT_TCP_EST: c->flags.tcp_established = 1; break;
-  case OPT_TCP_CLOSE: c->flags.tcp_close = 1; break;
-  case OPT_FILE_LOCKS: c->flags.file_locks = 1; break;
-  case OPT_EXT_UNIX: c->flags.ext_unix_sk = 1; break;
-  case OPT_SHELL_JOB: c->flags.shell_job = 1; break;
-  case OPT_LEAVE_RUNNING: c->flags.leave_running = 1; break;
-  case OPT_TIMEOUT: return parse_timeout(c, v);
+  case OPT_ROOT:
+    c->root = v;
+    break;
+  case OPT_STORE:
+    c->store = v;
+    break;
+  case OPT_IMAGE:
+    c->image = v;
+    break;
+  case OPT_BUNDLE:
+    c->bundle = v;
+    break;
+  case OPT_NETNS:
+    c->netns = v;
+    break;
+  case OPT_ID:
+    c->id = v;
+    break;
+  case OPT_LOG:
+    c->log = v;
+    break;
+  case OPT_TO_ROOT:
+    c->to_root = v;
+    break;
+  case OPT_TO_BUNDLE:
+    c->to_bundle = v;
+    break;
+  case OPT_TO_NETNS:
+    c->to_netns = v;
+    break;
+  case OPT_TO_STORE:
+    c->to_store = v;
+    break;
+  case OPT_LISTEN:
+    c->listen = v;
+    break;
+  case OPT_TO:
+    c->to = v;
+    break;
+  case OPT_TOKEN_FILE:
+    c->token_file = v;
+    break;
+  case OPT_PAGE_SERVER:
+    c->page_server = v;
+    break;
+  case OPT_READY_FILE:
+    c->ready_file = v;
+    break;
+  case OPT_LAZY_DIR:
+    c->lazy_dir = v;
+    break;
+  case OPT_TCP_EST:
+    c->flags.tcp_established = 1;
+    break;
+  case OPT_TCP_CLOSE:
+    c->flags.tcp_close = 1;
+    break;
+  case OPT_FILE_LOCKS:
+    c->flags.file_locks = 1;
+    break;
+  case OPT_EXT_UNIX:
+    c->flags.ext_unix_sk = 1;
+    break;
+  case OPT_SHELL_JOB:
+    c->flags.shell_job = 1;
+    break;
+  case OPT_LEAVE_RUNNING:
+    c->flags.leave_running = 1;
+    break;
+  case OPT_TIMEOUT:
+    return parse_timeout(c, v);
   case OPT_CGROUPS_MODE:
   case OPT_ROOTFS_DIFF:
-  case OPT_STRATEGY: return parse_choice(c, opt, v);
+  case OPT_STRATEGY:
+    return parse_choice(c, opt, v);
   case OPT_COMPRESS:
-  case OPT_KEY_FILE: return parse_codec(c, opt, v);
-  case OPT_BANDWIDTH: return parse_bandwidth(c, v);
+  case OPT_KEY_FILE:
+    return parse_codec(c, opt, v);
+  case OPT_BANDWIDTH:
+    return parse_bandwidth(c, v);
   }
   return 0;
 }
@@ -232,9 +282,16 @@ int cli_open_store(const char *cmd, const char *url, struct ferry_store *s)
 
 struct engine_opts cli_engine_opts(const struct cli_globals *g, const struct cli_opts *c)
 {
-  struct engine_opts o = { .runc = g->runc, .criu = g->criu, .work_dir = g->work_dir, .node = g->node,
-                           .flags = c->flags, .rootfs_diff = c->rootfs_diff, .timeout_ms = c->timeout_s * 1000,
-                           .strategy = c->strategy, .page_server = c->page_server, .bandwidth = c->bandwidth,
+  struct engine_opts o = { .runc = g->runc,
+                           .criu = g->criu,
+                           .work_dir = g->work_dir,
+                           .node = g->node,
+                           .flags = c->flags,
+                           .rootfs_diff = c->rootfs_diff,
+                           .timeout_ms = c->timeout_s * 1000,
+                           .strategy = c->strategy,
+                           .page_server = c->page_server,
+                           .bandwidth = c->bandwidth,
                            .codec = &c->codec };
   return o;
 }

@@ -17,13 +17,14 @@ const char cli_restore_usage[] =
     "  --netns PATH                   the network namespace to restore into\n"
     "  --id NEWID                     the restored container's ID (default: the original)\n"
     "  --log FILE                     where its output goes (default WORK_DIR/IMAGE/ID.log)\n" CLI_USAGE_TIMEOUT
-    CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+        CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
 
 int cli_restore(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT, OPT_STORE, OPT_IMAGE, OPT_BUNDLE, OPT_NETNS, OPT_ID, OPT_LOG, OPT_TIMEOUT,
-                                 OPT_TCP_EST, OPT_TCP_CLOSE, OPT_FILE_LOCKS, OPT_EXT_UNIX, OPT_SHELL_JOB,
-                                 OPT_CGROUPS_MODE, OPT_KEY_FILE, 0 };
+  static const int allowed[] = { OPT_ROOT,      OPT_STORE,        OPT_IMAGE,      OPT_BUNDLE,
+                                 OPT_NETNS,     OPT_ID,           OPT_LOG,        OPT_TIMEOUT,
+                                 OPT_TCP_EST,   OPT_TCP_CLOSE,    OPT_FILE_LOCKS, OPT_EXT_UNIX,
+                                 OPT_SHELL_JOB, OPT_CGROUPS_MODE, OPT_KEY_FILE,   0 };
   struct cli_opts c;
   int rc = cli_parse(g, argc, argv, allowed, &c);
   if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_require(c.cmd, "--bundle", c.bundle)) ||

@@ -30,15 +30,11 @@ static json_object *bytes_moved_json(const struct engine_result *r)
   return b;
 }
 
-json_object *cli_result_json(const char *cmd, const char *container, const struct engine_result *r,
-                             json_object *extra)
+json_object *cli_result_json(const char *cmd, const char *container, const struct engine_result *r, json_object *extra)
 {
   json_object *o = json_object_new_object();
   if (extra) {
-    json_object_object_foreach(extra, ek, ev)
-    {
-      json_object_object_add(o, ek, json_object_get(ev));
-    }
+    json_object_object_foreach(extra, ek, ev) { json_object_object_add(o, ek, json_object_get(ev)); }
   }
   json_object_object_add(o, "command", json_object_new_string(cmd));
   json_object_object_add(o, "outcome", json_object_new_string(r->outcome ? r->outcome : "failed"));

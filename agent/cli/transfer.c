@@ -22,8 +22,7 @@ const char cli_receive_usage[] =
     "                   [--ready-file R] [--timeout SECONDS]\n"
     "Receives one image from another node's send, verifies it and publishes it in the store.\n"
     "\n"
-    "options:\n" CLI_USAGE_STORE
-    "  --listen ADDR:PORT             where to listen (port 0: any)\n"
+    "options:\n" CLI_USAGE_STORE "  --listen ADDR:PORT             where to listen (port 0: any)\n"
     "  --token-file F                 the transfer's token (64 hex characters)\n"
     "  --ready-file R                 gets {\"listen\": \"ADDR:PORT\"} once listening\n" CLI_USAGE_TIMEOUT
         CLI_USAGE_MORE;
@@ -33,8 +32,7 @@ const char cli_send_usage[] =
     "                   [--bandwidth Q] [--timeout SECONDS]\n"
     "Sends one image to another node's receive.\n"
     "\n"
-    "options:\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
-    "  --to ADDR:PORT                 where the receiver listens\n"
+    "options:\n" CLI_USAGE_STORE CLI_USAGE_IMAGE "  --to ADDR:PORT                 where the receiver listens\n"
     "  --token-file F                 the transfer's token (64 hex characters)\n"
     "  --bandwidth Q                  at most Q bytes per second (e.g. 100Mi)\n" CLI_USAGE_TIMEOUT CLI_USAGE_MORE;
 

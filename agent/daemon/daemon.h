@@ -57,8 +57,8 @@ enum {
 };
 
 enum {
-  DAEMON_MAX_CHILDREN = 16,   /* steps whose exit the daemon watches for at once */
-  RUNC_TIMEOUT_MS = 30000,    /* the daemon's own runc calls (state, resume, kill) */
+  DAEMON_MAX_CHILDREN = 16, /* steps whose exit the daemon watches for at once */
+  RUNC_TIMEOUT_MS = 30000,  /* the daemon's own runc calls (state, resume, kill) */
 };
 /* --timeout of the steps (seconds): a post-copy source serves its memory, and
  * the target's pages step fetches it, for up to a day; a direct transfer of
@@ -82,7 +82,7 @@ struct daemon {
   struct ferry_recorder *rec;
   struct metrics *m;
   unsigned long long cpu_busy, cpu_total; /* /proc/stat at the last report */
-  int ops;                                 /* steps started and not yet answered */
+  int ops;                                /* steps started and not yet answered */
   struct {
     pid_t pid;
     char *key;

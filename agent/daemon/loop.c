@@ -26,11 +26,11 @@
 #include "runtime/relay.h"
 
 enum {
-  QUEUE_BASE_DELAY_MS = 50,    /* a failed step's first retry; it doubles each time */
-  QUEUE_MAX_DELAY_MS = 30000,  /* ... up to this */
-  LEASE_RETRY_MS = 2000,       /* a failed Lease renewal is tried again this soon */
-  LOOP_CHILD_WAIT_MS = 20,     /* a step's end is noticed within this while one runs */
-  LOOP_IDLE_WAIT_MS = 200,     /* the longest the informers run before the loop looks around */
+  QUEUE_BASE_DELAY_MS = 50,   /* a failed step's first retry; it doubles each time */
+  QUEUE_MAX_DELAY_MS = 30000, /* ... up to this */
+  LEASE_RETRY_MS = 2000,      /* a failed Lease renewal is tried again this soon */
+  LOOP_CHILD_WAIT_MS = 20,    /* a step's end is noticed within this while one runs */
+  LOOP_IDLE_WAIT_MS = 200,    /* the longest the informers run before the loop looks around */
   DEFAULT_LEASE_SECONDS = 40,
   MIN_LEASE_SECONDS = 3,
 };
@@ -46,18 +46,27 @@ static void enqueue(void *ctx, json_object *pm)
   cleanup_free char *key = pm_ref(pm);
   queue_add(d->q, key, ferry_now_mono_ms());
 }
-static void enqueue_upd(void *ctx, json_object *old, json_object *pm) { (void)old; enqueue(ctx, pm); }
+static void enqueue_upd(void *ctx, json_object *old, json_object *pm)
+{
+  (void)old;
+  enqueue(ctx, pm);
+}
 
 /* A pod of this node changed: the migration it is the target of looks again. */
 static void pod_changed(void *ctx, json_object *pod)
 {
   struct daemon *d = ctx;
-  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  json_object *v =
+      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   const char *ref = v ? json_object_get_string(v) : NULL;
   if (ref && strchr(ref, '/'))
     queue_add(d->q, ref, ferry_now_mono_ms());
 }
-static void pod_updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_changed(ctx, pod); }
+static void pod_updated(void *ctx, json_object *old, json_object *pod)
+{
+  (void)old;
+  pod_changed(ctx, pod);
+}
 
 /* One pass over the migration NAMESPACE/NAME: this node's source side, then its target side. */
 static int step(struct daemon *d, const char *key, int64_t *requeue_ms, ferry_error *err)
@@ -133,13 +142,20 @@ static int bandwidth_option(struct daemon *d, const char *arg)
 static int parse_options(struct daemon *d, int argc, char **argv, int *code)
 {
   static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' }, { "store", required_argument, NULL, 's' },
-    { "runc-root", required_argument, NULL, 'r' },  { "state-dir", required_argument, NULL, 'S' },
-    { "namespace", required_argument, NULL, 'n' },  { "metrics-listen", required_argument, NULL, 'm' },
-    { "admission-dir", required_argument, NULL, 'a' }, { "lease-seconds", required_argument, NULL, 'l' },
-    { "migration-address", required_argument, NULL, 'A' }, { "migration-bandwidth", required_argument, NULL, 'B' },
-    { "image-compression", required_argument, NULL, 'C' }, { "encryption-key-file", required_argument, NULL, 'K' },
-    { "help", no_argument, NULL, 'h' },             { NULL, 0, NULL, 0 },
+    { "kubeconfig", required_argument, NULL, 'k' },
+    { "store", required_argument, NULL, 's' },
+    { "runc-root", required_argument, NULL, 'r' },
+    { "state-dir", required_argument, NULL, 'S' },
+    { "namespace", required_argument, NULL, 'n' },
+    { "metrics-listen", required_argument, NULL, 'm' },
+    { "admission-dir", required_argument, NULL, 'a' },
+    { "lease-seconds", required_argument, NULL, 'l' },
+    { "migration-address", required_argument, NULL, 'A' },
+    { "migration-bandwidth", required_argument, NULL, 'B' },
+    { "image-compression", required_argument, NULL, 'C' },
+    { "encryption-key-file", required_argument, NULL, 'K' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
   };
   d->state_dir = "/var/lib/ferry";
   d->ns = "ferry-system";
@@ -151,14 +167,30 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
   int o;
   while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
     switch (o) {
-    case 'k': d->kubeconfig = optarg; break;
-    case 's': d->store = optarg; break;
-    case 'r': d->runc_root = optarg; break;
-    case 'S': d->state_dir = optarg; break;
-    case 'n': d->ns = optarg; break;
-    case 'm': d->metrics_listen = optarg; break;
-    case 'a': d->admission_dir = optarg; break;
-    case 'l': d->lease_seconds = atoi(optarg); break;
+    case 'k':
+      d->kubeconfig = optarg;
+      break;
+    case 's':
+      d->store = optarg;
+      break;
+    case 'r':
+      d->runc_root = optarg;
+      break;
+    case 'S':
+      d->state_dir = optarg;
+      break;
+    case 'n':
+      d->ns = optarg;
+      break;
+    case 'm':
+      d->metrics_listen = optarg;
+      break;
+    case 'a':
+      d->admission_dir = optarg;
+      break;
+    case 'l':
+      d->lease_seconds = atoi(optarg);
+      break;
     case 'A':
       free(d->migration_address);
       d->migration_address = ferry_strdup(optarg);
@@ -172,8 +204,13 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
       if (bandwidth_option(d, optarg) < 0)
         return 0;
       break;
-    case 'h': usage(stdout); *code = 0; return 0;
-    default: usage(stderr); return 0;
+    case 'h':
+      usage(stdout);
+      *code = 0;
+      return 0;
+    default:
+      usage(stderr);
+      return 0;
     }
   }
   if (optind != argc || !d->store || !d->runc_root || d->lease_seconds < MIN_LEASE_SECONDS) {
@@ -217,7 +254,8 @@ static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_e
   d->q = queue_new(QUEUE_BASE_DELAY_MS, QUEUE_MAX_DELAY_MS);
   d->rec = ferry_recorder_new(d->kube, "ferry-agent", g->node);
   struct ferry_informer_handlers h = { enqueue, enqueue_upd, NULL, d }, hp = { pod_changed, pod_updated, NULL, d };
-  if (!d->q || !d->rec || ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d->pms, err) < 0 ||
+  if (!d->q || !d->rec ||
+      ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d->pms, err) < 0 ||
       ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, fs, &hp, &d->pods, err) < 0) {
     log_error("daemon: %s", ferry_error_msg(err));
     return -1;
@@ -225,7 +263,8 @@ static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_e
   if (!d->migration_address)
     d->migration_address = node_internal_ip(d);
   log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d, post-copy memory served on %s",
-           g->node, d->store, d->runc_root, port, d->migration_address ? d->migration_address : "(no InternalIP: none)");
+           g->node, d->store, d->runc_root, port,
+           d->migration_address ? d->migration_address : "(no InternalIP: none)");
   return 0;
 }
 
@@ -283,8 +322,10 @@ static int daemon_loop(struct daemon *d, ferry_error *err)
     reap(d);
     int64_t now = ferry_now_mono_ms();
     lease_tick(d, now, &next_lease, &last_lease_ok);
-    int synced = ferry_informer_synced(d->pms) && ferry_informer_synced(d->pods), lease_ok = last_lease_ok && now - last_lease_ok < d->lease_seconds * 1000;
-    metrics_set_ready(d->m, synced && lease_ok, !synced ? "PodMigrations not listed yet" : "the agent Lease is not renewed");
+    int synced = ferry_informer_synced(d->pms) && ferry_informer_synced(d->pods),
+        lease_ok = last_lease_ok && now - last_lease_ok < d->lease_seconds * 1000;
+    metrics_set_ready(d->m, synced && lease_ok,
+                      !synced ? "PodMigrations not listed yet" : "the agent Lease is not renewed");
     int64_t wait = -1;
     cleanup_free char *key = synced ? queue_pop(d->q, ferry_now_mono_ms(), &wait) : NULL;
     if (key) {

@@ -14,7 +14,9 @@
 #define MAX_SERIES 32
 
 static const double DOWNTIME_BUCKETS[] = { 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
-static const double BYTES_BUCKETS[] = { 1 << 20, 16 << 20, 64 << 20, 256 << 20, 1024.0 * (1 << 20), 4096.0 * (1 << 20) };
+static const double BYTES_BUCKETS[] = {
+  1 << 20, 16 << 20, 64 << 20, 256 << 20, 1024.0 * (1 << 20), 4096.0 * (1 << 20)
+};
 #define NDOWN (sizeof DOWNTIME_BUCKETS / sizeof DOWNTIME_BUCKETS[0])
 #define NBYTES (sizeof BYTES_BUCKETS / sizeof BYTES_BUCKETS[0])
 
@@ -69,10 +71,11 @@ static char *render(struct metrics *m)
   fprintf(f, "# HELP ferry_agent_migrations_total Migration steps this agent finished, by role and outcome.\n"
              "# TYPE ferry_agent_migrations_total counter\n");
   for (size_t i = 0; i < m->nseries; i++)
-    fprintf(f, "ferry_agent_migrations_total{node=\"%s\",role=\"%s\",outcome=\"%s\"} %lu\n", m->node,
-            m->series[i].role, m->series[i].outcome, m->series[i].n);
-  fprintf(f, "# HELP ferry_agent_operations_in_progress Checkpoints, restores and rollbacks running now.\n"
-             "# TYPE ferry_agent_operations_in_progress gauge\nferry_agent_operations_in_progress{node=\"%s\"} %d\n",
+    fprintf(f, "ferry_agent_migrations_total{node=\"%s\",role=\"%s\",outcome=\"%s\"} %lu\n", m->node, m->series[i].role,
+            m->series[i].outcome, m->series[i].n);
+  fprintf(f,
+          "# HELP ferry_agent_operations_in_progress Checkpoints, restores and rollbacks running now.\n"
+          "# TYPE ferry_agent_operations_in_progress gauge\nferry_agent_operations_in_progress{node=\"%s\"} %d\n",
           m->node, m->ops);
   fprintf(f, "# HELP ferry_agent_downtime_seconds From the freeze on the source to running here.\n"
              "# TYPE ferry_agent_downtime_seconds histogram\n");

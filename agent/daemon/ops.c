@@ -246,8 +246,10 @@ void add_flags(json_object *pm, char **args, int *n)
 {
   static const struct {
     const char *field, *flag;
-  } map[] = { { "tcpEstablished", "--tcp-established" }, { "tcpClose", "--tcp-close" },
-              { "fileLocks", "--file-locks" },           { "extUnixSockets", "--ext-unix-sk" },
+  } map[] = { { "tcpEstablished", "--tcp-established" },
+              { "tcpClose", "--tcp-close" },
+              { "fileLocks", "--file-locks" },
+              { "extUnixSockets", "--ext-unix-sk" },
               { "shellJob", "--shell-job" } };
   json_object *o = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "options");
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
@@ -259,7 +261,8 @@ void add_flags(json_object *pm, char **args, int *n)
 
 struct ferry_runc runc_for(struct daemon *d)
 {
-  struct ferry_runc r = { .runc = d->g->runc, .criu = d->g->criu, .root = d->runc_root, .log = NULL,
-                          .timeout_ms = RUNC_TIMEOUT_MS };
+  struct ferry_runc r = {
+    .runc = d->g->runc, .criu = d->g->criu, .root = d->runc_root, .log = NULL, .timeout_ms = RUNC_TIMEOUT_MS
+  };
   return r;
 }

@@ -27,7 +27,8 @@
 /* The source pod's UID and container name, for the departed record. */
 static int source_pod(struct daemon *d, json_object *pm, const char **uid, const char **cname, ferry_error *err)
 {
-  json_object *pod = ferry_informer_get(d->pods, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "spec.pod") ?: "");
+  json_object *pod =
+      ferry_informer_get(d->pods, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "spec.pod") ?: "");
   *cname = container_name(pm);
   *uid = pod ? ferry_kube_str(pod, "metadata.uid") : NULL;
   if (!*uid || !*cname)
@@ -78,14 +79,17 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
     json_object *p = pm_status_patch(PM_FAILED, "NoContainer", "the pod's container ID is unknown");
     return write_pm(d, pm, p, err);
   }
-  json_object *patch = pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
+  json_object *patch =
+      pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   if (departed(d, pm, 1, err) < 0) /* before the freeze: the kubelet must not restart it here */
     return -1;
   if (is_postcopy(pm) && !d->migration_address) {
-    json_object *p = pm_status_patch(PM_FAILED, "NoMigrationAddress", "postCopy: node %s has no address to serve "
-                                     "memory on (no InternalIP; set the agent's --migration-address)", d->g->node);
+    json_object *p = pm_status_patch(PM_FAILED, "NoMigrationAddress",
+                                     "postCopy: node %s has no address to serve "
+                                     "memory on (no InternalIP; set the agent's --migration-address)",
+                                     d->g->node);
     departed(d, pm, 0, err);
     return write_pm(d, pm, p, err);
   }
@@ -120,7 +124,8 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
 /* The checkpoint step's answer, when it succeeded: the image published, Transferring. */
 static json_object *checkpointed_patch(struct daemon *d, json_object *pm, json_object *res)
 {
-  cleanup_free char *image = ferry_asprintf("%s/%s", d->store, ferry_kube_str(res, "image") ? strrchr(ferry_kube_str(res, "image"), '/') + 1 : "");
+  cleanup_free char *image = ferry_asprintf(
+      "%s/%s", d->store, ferry_kube_str(res, "image") ? strrchr(ferry_kube_str(res, "image"), '/') + 1 : "");
   char when[48];
   format_ms(json_object_get_int64(ferry_kube_obj(res, "frozenAtMs")), when, sizeof when);
   json_object *patch = pm_status_patch(PM_TRANSFERRING, "Checkpointed", "image %s published", image);
@@ -202,8 +207,8 @@ static int source_checkpointing(struct daemon *d, json_object *pm, int64_t *requ
   json_object *patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointInterrupted",
                                        "the checkpoint on %s ended without an answer", d->g->node);
   rollback_from(patch, PM_CHECKPOINTING);
-  ferry_event(d->rec, pm, "Warning", "CheckpointInterrupted", "the checkpoint on %s ended without an answer; rolling back",
-              d->g->node);
+  ferry_event(d->rec, pm, "Warning", "CheckpointInterrupted",
+              "the checkpoint on %s ended without an answer; rolling back", d->g->node);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   op_clear(d, uid, "checkpoint");
@@ -241,7 +246,8 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
     else
       bm = json_object_new_object();
     json_object_object_add(bm, "afterRestore",
-                           json_object_new_int64(json_object_get_int64(ferry_kube_obj(ferry_kube_obj(res, "bytesMoved"), "afterRestore"))));
+                           json_object_new_int64(json_object_get_int64(
+                               ferry_kube_obj(ferry_kube_obj(res, "bytesMoved"), "afterRestore"))));
     pm_patch_set(patch, "bytesMoved", bm);
     pm_patch_condition(patch, pm, "SourceReleased", 1, "PagesSent", msg);
     ferry_event(d->rec, pm, "Normal", "SourceReleased", "%s: %s", d->g->node, msg);
@@ -269,8 +275,17 @@ static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     cleanup_free char *tf = op_path(d, uid, "send", "token");
     rc = ferry_write_file(tf, token, strlen(token), err);
     if (rc == 0) {
-      char *args[16] = { "send", "--store", (char *)d->store, "--image", (char *)image_base(image), "--to", (char *)to,
-                         "--token-file", tf, "--timeout", STEP_TRANSFER_TIMEOUT_S };
+      char *args[16] = { "send",
+                         "--store",
+                         (char *)d->store,
+                         "--image",
+                         (char *)image_base(image),
+                         "--to",
+                         (char *)to,
+                         "--token-file",
+                         tf,
+                         "--timeout",
+                         STEP_TRANSFER_TIMEOUT_S };
       int n = 11;
       if (d->bandwidth) {
         args[n++] = "--bandwidth";
@@ -284,7 +299,8 @@ static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
     if (op_ok(s, res)) {
       ferry_event(d->rec, pm, "Normal", "Sent", "%s: %s", d->g->node, msg);
     } else if (pm_phase(pm) == PM_TRANSFERRING) {
-      json_object *p = pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "sending the image from %s: %s", d->g->node, msg);
+      json_object *p =
+          pm_status_patch(PM_ROLLING_BACK, "TransferFailed", "sending the image from %s: %s", d->g->node, msg);
       rollback_from(p, PM_TRANSFERRING);
       ferry_event(d->rec, pm, "Warning", "TransferFailed", "%s: %s", d->g->node, msg);
       rc = write_pm(d, pm, p, err);
@@ -334,7 +350,8 @@ static int admit_new_pod(struct daemon *d, json_object *pm, const char *ref, fer
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
   const char *cname = container_name(pm), *image = ferry_kube_str(pm, "status.image") ?: "";
   size_t sl = strlen(d->store);
-  struct ferry_admission a = { .pod_migration = (char *)ref, .store = (char *)d->store,
+  struct ferry_admission a = { .pod_migration = (char *)ref,
+                               .store = (char *)d->store,
                                .image = (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1) };
   if (!cname || ferry_admission_write(d->admission_dir, ns, name, cname, &a, err) < 0 ||
       bind_pod_here(d, ns, name, err) < 0)
@@ -353,13 +370,15 @@ static int new_pod_outcome(struct daemon *d, json_object *pm, json_object *pod, 
   if (c0 && ferry_kube_obj(ferry_kube_obj(c0, "state"), "running")) {
     metrics_count(d->m, "source", "rolled_back");
     ferry_event(d->rec, pm, "Normal", "RolledBack", "restored on %s into the statefulset's pod %s", d->g->node, name);
-    return write_pm(d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s as a new pod %s", d->g->node, name),
-                    err);
+    return write_pm(
+        d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s as a new pod %s", d->g->node, name),
+        err);
   }
   if (why) {
     metrics_count(d->m, "source", "lost");
     ferry_event(d->rec, pm, "Warning", "WorkloadLost", "the rollback into %s on %s failed: %s", name, d->g->node, why);
-    return write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, why), err);
+    return write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, why),
+                    err);
   }
   return 0;
 }
@@ -381,7 +400,8 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
     return 0; /* the StatefulSet makes it again */
   }
   const char *uid = ferry_kube_str(pod, "metadata.uid") ?: "", *node = ferry_kube_str(pod, "spec.nodeName");
-  json_object *ann = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  json_object *ann =
+      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   cleanup_free char *ref = pm_ref(pm);
   if (!strcmp(uid, ferry_kube_str(pm, "status.sourcePodUID") ?: ""))
     return ferry_kube_str(pod, "metadata.deletionTimestamp") ? 0 : 2; /* being deleted: wait; still there: in place */
@@ -402,9 +422,13 @@ static int restore_here(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
   if (cs && json_object_array_length(cs))
     bundle = ferry_kube_str(json_object_array_get_idx(cs, 0), "bundle");
   if (!image || !bundle || !id) {
-    ferry_event(d->rec, pm, "Warning", "WorkloadLost", "the container is gone from %s and no image was published", d->g->node);
+    ferry_event(d->rec, pm, "Warning", "WorkloadLost", "the container is gone from %s and no image was published",
+                d->g->node);
     metrics_count(d->m, "source", "lost");
-    return write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "the container is gone from %s and no image was published", d->g->node), err);
+    return write_pm(d, pm,
+                    pm_status_patch(PM_FAILED, "WorkloadLost",
+                                    "the container is gone from %s and no image was published", d->g->node),
+                    err);
   }
   char *args[24];
   int n = 0;
@@ -438,8 +462,8 @@ static int rollback_done(struct daemon *d, json_object *pm, enum op_state s, jso
     ferry_event(d->rec, pm, "Normal", "RolledBack", "restored on %s from %s", d->g->node,
                 ferry_kube_str(pm, "status.image") ?: "the image");
   else
-    ferry_event(d->rec, pm, "Warning", "WorkloadLost", "the rollback on %s failed: %s; the pod's container is not running",
-                d->g->node, msg);
+    ferry_event(d->rec, pm, "Warning", "WorkloadLost",
+                "the rollback on %s failed: %s; the pod's container is not running", d->g->node, msg);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   op_clear(d, ferry_kube_str(pm, "metadata.uid"), "rollback");
@@ -448,7 +472,8 @@ static int rollback_done(struct daemon *d, json_object *pm, enum op_state s, jso
 
 static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
-  const char *uid = ferry_kube_str(pm, "metadata.uid"), *id = container_id(pm), *from = ferry_kube_str(pm, "status.rollbackFrom") ?: "";
+  const char *uid = ferry_kube_str(pm, "metadata.uid"), *id = container_id(pm),
+             *from = ferry_kube_str(pm, "status.rollbackFrom") ?: "";
   if (pm_phase_parse(from) == PM_RESTORING && !pm_condition_true(pm, "TargetReleased")) {
     *requeue_ms = REQUEUE_TARGET_RELEASE_MS; /* the target may still hold a copy: never two */
     return 0;
@@ -472,7 +497,8 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
   if (running == 1) {
     metrics_count(d->m, "source", "rolled_back");
     ferry_event(d->rec, pm, "Normal", "RolledBack", "the container never stopped on %s; it runs there", d->g->node);
-    return write_pm(d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running on %s (it was never stopped)", d->g->node), err);
+    return write_pm(
+        d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running on %s (it was never stopped)", d->g->node), err);
   }
   return restore_here(d, pm, requeue_ms, err);
 }
@@ -512,7 +538,8 @@ int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_er
   if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && !is_postcopy(pm) &&
       ferry_kube_str(pm, "status.transfer.address"))
     return source_send(d, pm, requeue_ms, err);
-  if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && is_postcopy(pm) && !pm_condition_true(pm, "SourceReleased"))
+  if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && is_postcopy(pm) &&
+      !pm_condition_true(pm, "SourceReleased"))
     return source_serving(d, pm, requeue_ms, err);
   if (phase == PM_ROLLING_BACK)
     return source_rolling_back(d, pm, requeue_ms, err);

@@ -33,13 +33,11 @@ const char *container_name(json_object *pm)
 char *image_name(json_object *pm)
 {
   const char *uid = ferry_kube_str(pm, "metadata.uid") ?: "0";
-  return ferry_asprintf("%s.%s.%.8s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"), uid);
+  return ferry_asprintf("%s.%s.%.8s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"),
+                        uid);
 }
 
-const char *image_base(const char *image)
-{
-  return strrchr(image, '/') ? strrchr(image, '/') + 1 : image;
-}
+const char *image_base(const char *image) { return strrchr(image, '/') ? strrchr(image, '/') + 1 : image; }
 
 char *pm_ref(json_object *pm)
 {
@@ -59,7 +57,7 @@ int is_precopy(json_object *pm)
 char *migration_listen(struct daemon *d)
 {
   return strchr(d->migration_address, ':') ? ferry_asprintf("[%s]:0", d->migration_address)
-                                            : ferry_asprintf("%s:0", d->migration_address);
+                                           : ferry_asprintf("%s:0", d->migration_address);
 }
 
 int write_pm(struct daemon *d, json_object *pm, json_object *patch, ferry_error *err)

@@ -25,22 +25,24 @@
 enum {
   PAGES_SOCKET_WAIT_MS = 3000, /* the lazy-pages daemon's socket comes up within this */
   PAGES_SOCKET_POLL_US = 5000,
-  STREAM_TOKEN_LEN = 64,       /* hex characters of a direct transfer's one-time token */
+  STREAM_TOKEN_LEN = 64, /* hex characters of a direct transfer's one-time token */
 };
 
 /* The target pod and its one container, from this node's pod cache (NULL until bound here). */
 static json_object *target_pod(struct daemon *d, json_object *pm)
 {
-  return ferry_informer_get(d->pods, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "");
+  return ferry_informer_get(d->pods, ferry_kube_str(pm, "metadata.namespace"),
+                            ferry_kube_str(pm, "status.targetPod") ?: "");
 }
 
 /* POST pods/NAME/binding to this node: the kubelet starts it, ferry-runc restores it. */
 int bind_pod_here(struct daemon *d, const char *ns, const char *name, ferry_error *err)
 {
   cleanup_free char *path = ferry_kube_path(&FERRY_KUBE_PODS, ns, name, "binding", NULL);
-  cleanup_free char *body = ferry_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
-                                           "\"target\":{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"%s\"}}",
-                                           name, ns, d->g->node);
+  cleanup_free char *body =
+      ferry_asprintf("{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"%s\"},"
+                     "\"target\":{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"%s\"}}",
+                     name, ns, d->g->node);
   struct ferry_kube_status st = { 0 };
   int rc = ferry_kube_request(d->kube, "POST", path, "application/json", body, NULL, &st, err);
   cleanup_free char *here = ferry_asprintf("\"%s\"", d->g->node);
@@ -82,8 +84,8 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
   cleanup_json json_object *res = NULL;
   enum op_state s = op_check(d, uid, "pages", &res);
   if (s == OP_NONE) {
-    char *args[16] = { "pages", "--store", (char *)d->store, "--image", (char *)image, "--lazy-dir", dir, "--timeout",
-                       STEP_PAGES_TIMEOUT_S };
+    char *args[16] = { "pages",      "--store", (char *)d->store, "--image",           (char *)image,
+                       "--lazy-dir", dir,       "--timeout",      STEP_PAGES_TIMEOUT_S };
     int n = 9;
     add_codec(d, args, &n, 0);
     args[n] = NULL;
@@ -110,8 +112,10 @@ static int receive_start(struct daemon *d, json_object *pm, ferry_error *err)
 {
   const char *uid = ferry_kube_str(pm, "metadata.uid");
   if (!d->migration_address) {
-    json_object *p = pm_status_patch(PM_ROLLING_BACK, "NoMigrationAddress", "the image is in another store and "
-                                     "node %s has no address to receive it on (set --migration-address)", d->g->node);
+    json_object *p = pm_status_patch(PM_ROLLING_BACK, "NoMigrationAddress",
+                                     "the image is in another store and "
+                                     "node %s has no address to receive it on (set --migration-address)",
+                                     d->g->node);
     rollback_from(p, PM_TRANSFERRING);
     return write_pm(d, pm, p, err);
   }
@@ -124,8 +128,10 @@ static int receive_start(struct daemon *d, json_object *pm, ferry_error *err)
   if (rc == 0)
     rc = ferry_write_file(tf, token, STREAM_TOKEN_LEN, err);
   if (rc == 0) {
-    char *args[] = { "receive", "--store", (char *)d->store, "--listen", listen, "--token-file", tf, "--ready-file",
-                     ready, "--timeout", STEP_TRANSFER_TIMEOUT_S, NULL };
+    char *args[] = {
+      "receive", "--store",   (char *)d->store,        "--listen", listen, "--token-file", tf, "--ready-file",
+      ready,     "--timeout", STEP_TRANSFER_TIMEOUT_S, NULL
+    };
     rc = op_start(d, pm, "receive", args, err);
   }
   OPENSSL_cleanse(token, sizeof token);
@@ -201,7 +207,8 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
   if (cname && (strncmp(image, d->store, sl) != 0 || image[sl] != '/') && strrchr(image, '/') && !is_postcopy(pm))
     return target_receive(d, pm, err); /* from another node's store, straight */
   if (strncmp(image, d->store, sl) != 0 || image[sl] != '/' || !cname) {
-    json_object *p = pm_status_patch(PM_ROLLING_BACK, "StoreMismatch", "image %s is not in this node's store %s", image, d->store);
+    json_object *p =
+        pm_status_patch(PM_ROLLING_BACK, "StoreMismatch", "image %s is not in this node's store %s", image, d->store);
     rollback_from(p, PM_TRANSFERRING);
     return write_pm(d, pm, p, err);
   }
@@ -214,10 +221,11 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
   }
   /* ferry-runc restores this pod's container from this image, once, and nothing else */
   cleanup_free char *ref = pm_ref(pm);
-  struct ferry_admission a = { .pod_migration = ref, .store = (char *)d->store, .image = (char *)image + sl + 1,
-                               .lazy_dir = lazy_dir };
-  if (ferry_admission_write(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "", cname,
-                            &a, err) < 0)
+  struct ferry_admission a = {
+    .pod_migration = ref, .store = (char *)d->store, .image = (char *)image + sl + 1, .lazy_dir = lazy_dir
+  };
+  if (ferry_admission_write(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"),
+                            ferry_kube_str(pm, "status.targetPod") ?: "", cname, &a, err) < 0)
     return -1;
   json_object *patch = pm_status_patch(PM_RESTORING, "Restoring", "pod %s bound to %s: verifying and restoring",
                                        ferry_kube_str(pm, "status.targetPod") ?: "", d->g->node);
@@ -242,7 +250,8 @@ static void restore_timings_into(json_object *patch, json_object *pm, const stru
 
 static int target_restored(struct daemon *d, json_object *pm, json_object *pod, ferry_error *err)
 {
-  const char *cname = container_name(pm), *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod");
+  const char *cname = container_name(pm), *ns = ferry_kube_str(pm, "metadata.namespace"),
+             *tpod = ferry_kube_str(pm, "status.targetPod");
   const char *ip = ferry_kube_str(pod, "status.podIP") ?: "";
   struct ferry_restored r;
   cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
@@ -250,7 +259,8 @@ static int target_restored(struct daemon *d, json_object *pm, json_object *pod, 
   if (!have)
     log_warn("%s: no restore record from ferry-runc (%s); timing from now", tpod, ferry_error_msg(&e2));
   json_object *cs = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
-  const char *cid = cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
+  const char *cid =
+      cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "containerID") : NULL;
   const char *sep = cid ? strstr(cid, "://") : NULL;
   json_object *patch = pm_status_patch(PM_NONE, "Restored", "running on %s", d->g->node);
   pm_patch_set(patch, "targetPodIP", json_object_new_string(ip));
@@ -284,7 +294,8 @@ const char *target_failure(json_object *pod)
   json_object *c = cs && json_object_array_length(cs) ? json_object_array_get_idx(cs, 0) : NULL;
   const char *reason = c ? ferry_kube_str(c, "state.waiting.reason") : NULL;
   static const char *const errors[] = { "CreateContainerError", "RunContainerError", "CreateContainerConfigError",
-                                        "ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "CrashLoopBackOff" };
+                                        "ErrImageNeverPull",    "ErrImagePull",      "ImagePullBackOff",
+                                        "CrashLoopBackOff" };
   for (size_t i = 0; reason && i < sizeof errors / sizeof errors[0]; i++)
     if (!strcmp(reason, errors[i]))
       return ferry_kube_str(c, "state.waiting.message") ?: reason;
@@ -304,7 +315,8 @@ static int pod_bound_here(struct daemon *d, const char *ns, const char *name)
  * 1 when released, 0 while the pod is still going. */
 static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
 {
-  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod") ?: "",
+             *cname = container_name(pm);
   if (cname && ferry_admission_remove(d->admission_dir, ns, tpod, cname, err) < 0)
     return -1;
   cleanup_json json_object *pod = NULL;
@@ -313,7 +325,8 @@ static int target_release(struct daemon *d, json_object *pm, ferry_error *err)
   if (!*tpod || (!tuid && ferry_kube_str(pm, "status.owner.uid")))
     return 1; /* an owned pod's replacement never became the target: nothing of it ran here */
   if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ns, tpod, &pod, &st, err) < 0 ||
-      (tuid && strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", tuid) != 0)) { /* gone (a pod by its name may be another) */
+      (tuid &&
+       strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", tuid) != 0)) { /* gone (a pod by its name may be another) */
     if (!pod && st.code != 404)
       return -1;
     ferry_error_clear(err);
@@ -367,7 +380,8 @@ static int restore_failed_release(struct daemon *d, json_object *pm, const char 
     *requeue_ms = REQUEUE_RESTORE_FAILED_RELEASE_MS;
     return released;
   }
-  json_object *patch = pm_status_patch(PM_ROLLING_BACK, "RestoreFailed", "restore on %s failed: %s", d->g->node, failed);
+  json_object *patch =
+      pm_status_patch(PM_ROLLING_BACK, "RestoreFailed", "restore on %s failed: %s", d->g->node, failed);
   rollback_from(patch, PM_RESTORING);
   pm_patch_condition(patch, pm, "TargetReleased", 1, "RestoreFailed", d->g->node);
   return write_pm(d, pm, patch, err);
@@ -379,8 +393,8 @@ static int target_not_bound(struct daemon *d, json_object *pm, ferry_error *err)
 {
   cleanup_json json_object *cur = NULL;
   struct ferry_kube_status st = { 0 };
-  if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "", &cur,
-                     &st, err) < 0) {
+  if (ferry_kube_get(d->kube, &FERRY_KUBE_PODS, ferry_kube_str(pm, "metadata.namespace"),
+                     ferry_kube_str(pm, "status.targetPod") ?: "", &cur, &st, err) < 0) {
     if (st.code != 404)
       return -1;
     ferry_error_clear(err);
@@ -420,7 +434,8 @@ static int target_restoring(struct daemon *d, json_object *pm, int64_t *requeue_
  * and never started here again (a departed record). */
 static void kill_incomplete(struct daemon *d, json_object *pm)
 {
-  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod") ?: "", *cname = container_name(pm);
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *tpod = ferry_kube_str(pm, "status.targetPod") ?: "",
+             *cname = container_name(pm);
   json_object *pod = target_pod(d, pm);
   const char *tuid = pod ? ferry_kube_str(pod, "metadata.uid") : ferry_kube_str(pm, "status.targetPodUID");
   struct ferry_restored r;
@@ -498,8 +513,8 @@ static int target_leftovers(struct daemon *d, json_object *pm, int64_t *requeue_
     return 0;
   }
   const char *cname = container_name(pm);
-  if (cname && ferry_admission_remove(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "status.targetPod") ?: "",
-                                      cname, err) < 0)
+  if (cname && ferry_admission_remove(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"),
+                                      ferry_kube_str(pm, "status.targetPod") ?: "", cname, err) < 0)
     log_warn("%s", ferry_error_msg(err));
   ferry_error_clear(err);
   return 0;

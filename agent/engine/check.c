@@ -172,8 +172,8 @@ static int dump_counter(struct self_test *t)
 static int restore_counter(struct self_test *t)
 {
   long frozen = read_count(t->dir);
-  const char *restore[] = { t->criu, "restore", "-D", t->img, "-d", "-o", "restore.log", "-v4",
-                            "--pidfile", t->pidfile, NULL };
+  const char *restore[] = { t->criu,       "restore", "-D",        t->img,     "-d", "-o",
+                            "restore.log", "-v4",     "--pidfile", t->pidfile, NULL };
   int64_t t0 = ferry_now_mono_ms();
   if (run_criu(restore, t->timeout_ms, &t->why) < 0) {
     explain(&t->why, t->img, "restore.log");
@@ -208,8 +208,13 @@ static void report(const struct self_test *t, int rc, json_object *out)
 static int self_test(const char *criu, const char *work_dir, int timeout_ms, json_object *out)
 {
   struct self_test t __attribute__((cleanup(self_test_free))) = {
-    .criu = criu, .timeout_ms = timeout_ms, .dir = ferry_asprintf("%s/selftest-%d", work_dir, (int)getpid()),
-    .child = -1, .restored_pid = -1, .dump_ms = -1, .restore_ms = -1,
+    .criu = criu,
+    .timeout_ms = timeout_ms,
+    .dir = ferry_asprintf("%s/selftest-%d", work_dir, (int)getpid()),
+    .child = -1,
+    .restored_pid = -1,
+    .dump_ms = -1,
+    .restore_ms = -1,
   };
   t.img = ferry_path_join(t.dir, "img");
   t.pidfile = ferry_path_join(t.dir, "restored.pid");
@@ -227,10 +232,7 @@ static int self_test(const char *criu, const char *work_dir, int timeout_ms, jso
   return rc;
 }
 
-static json_object *tristate(int v)
-{
-  return v < 0 ? json_object_new_string("unknown") : json_object_new_boolean(v);
-}
+static json_object *tristate(int v) { return v < 0 ? json_object_new_string("unknown") : json_object_new_boolean(v); }
 
 int ferry_check_node(const char *criu, const char *runc, const char *work_dir, int timeout_ms, json_object *out)
 {

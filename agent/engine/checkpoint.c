@@ -27,7 +27,7 @@ struct checkpoint {
   struct ferry_runc r;
   struct ferry_runc_state st;
   struct ferry_manifest m, raw; /* raw: the files before encoding */
-  char *tmpdir; /* the image in the store until it is published (removed when it is not) */
+  char *tmpdir;                 /* the image in the store until it is published (removed when it is not) */
   char *work, *criu_v, *runc_v, *config, *criu_dir, *runc_log, *cfg;
   char *stage;     /* an encoded image is written here first, on this node's disk */
   const char *img; /* where the image is written: stage or tmpdir */
@@ -284,9 +284,19 @@ int engine_checkpoint_run(const struct engine_opts *o, const char *root, const c
 {
   memset(src, 0, sizeof *src);
   struct checkpoint c __attribute__((cleanup(checkpoint_free))) = {
-    .o = o, .root = root, .id = id, .name = name, .store = store, .src = src, .ls = ls, .res = res,
-    .r = engine_runc_for(o, root, NULL), .encode = ferry_codec_active(o->codec), .used = "none",
-    .t_start = ferry_now_mono_ms(), .err = FERRY_ERROR_INIT,
+    .o = o,
+    .root = root,
+    .id = id,
+    .name = name,
+    .store = store,
+    .src = src,
+    .ls = ls,
+    .res = res,
+    .r = engine_runc_for(o, root, NULL),
+    .encode = ferry_codec_active(o->codec),
+    .used = "none",
+    .t_start = ferry_now_mono_ms(),
+    .err = FERRY_ERROR_INIT,
   };
   if (before_freeze(&c) < 0 || freeze(&c) < 0)
     return -1;

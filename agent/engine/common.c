@@ -29,10 +29,7 @@ int engine_strategy_parse(const char *name)
   return -1;
 }
 
-const char *engine_strategy_name(enum engine_strategy s)
-{
-  return strategy_names[s];
-}
+const char *engine_strategy_name(enum engine_strategy s) { return strategy_names[s]; }
 
 char *engine_precopy_unsupported(const char *criu)
 {

@@ -24,11 +24,11 @@ enum engine_exit {
 struct engine_opts {
   const char *runc, *criu, *work_dir, *node;
   struct ferry_criu_flags flags;
-  const char *rootfs_diff; /* auto, overlay, scan, none */
-  int timeout_ms;          /* per runc call, and per page transfer */
-  const char *strategy;    /* stopAndCopy (NULL), preCopy, postCopy */
-  const char *page_server; /* postCopy: ADDR:PORT the source serves pages on (port 0: any) */
-  uint64_t bandwidth;      /* bytes per second for pages moved between nodes; 0: no limit */
+  const char *rootfs_diff;         /* auto, overlay, scan, none */
+  int timeout_ms;                  /* per runc call, and per page transfer */
+  const char *strategy;            /* stopAndCopy (NULL), preCopy, postCopy */
+  const char *page_server;         /* postCopy: ADDR:PORT the source serves pages on (port 0: any) */
+  uint64_t bandwidth;              /* bytes per second for pages moved between nodes; 0: no limit */
   const struct ferry_codec *codec; /* how images are stored (NULL: as they are); its key decodes them */
 };
 

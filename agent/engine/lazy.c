@@ -199,8 +199,9 @@ int lazy_dump_start(const struct ferry_runc *r, const char *id, const char *criu
   cleanup_free char *criu_addr = loopback_address(err);
   cleanup_close int lfd = -1;
   cleanup_close int status_r = -1;
-  struct dump_ctx c = { .r = *r, .id = id, .criu_dir = criu_dir, .work = work, .cfg = criu_config,
-                        .result = ls->result, .flags = *flags };
+  struct dump_ctx c = {
+    .r = *r, .id = id, .criu_dir = criu_dir, .work = work, .cfg = criu_config, .result = ls->result, .flags = *flags
+  };
   c.flags.page_server = criu_addr;
   /* The relay connects to CRIU only when the target does: it can start before CRIU serves. */
   if (criu_addr && ferry_relay_listen(listen, &lfd, &ls->page_server, err) == 0 &&
@@ -301,8 +302,9 @@ static int daemon_child(void *p)
 {
   struct daemon_ctx *c = p;
   raise_nofile();
-  const char *argv[] = { c->criu, "lazy-pages", "--images-dir", c->criu_dir, "--work-dir", c->work, "--page-server",
-                         "--address", c->host, "--port", c->port, "--log-file", "lazy-pages.log", "-v2", NULL };
+  const char *argv[] = { c->criu, "lazy-pages",    "--images-dir",   c->criu_dir, "--work-dir",
+                         c->work, "--page-server", "--address",      c->host,     "--port",
+                         c->port, "--log-file",    "lazy-pages.log", "-v2",       NULL };
   struct ferry_proc_opts o = FERRY_PROC_OPTS_INIT;
   o.argv = argv;
   o.same_group = 1;
@@ -341,8 +343,8 @@ static int wait_socket(const char *work, pid_t *pid, ferry_error *err)
   return ferry_error_set(err, ETIMEDOUT, "criu lazy-pages did not make its socket within 10 s");
 }
 
-int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server,
-                      pid_t *pid, ferry_error *err)
+int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
+                      ferry_error *err)
 {
   const char *colon = strrchr(page_server, ':');
   if (!colon || colon == page_server)

@@ -27,7 +27,7 @@ extern volatile sig_atomic_t lazy_commit;
 void lazy_catch_signals(void);
 
 struct lazy_source {
-  pid_t dump_pid;    /* leads the process group of runc and CRIU */
+  pid_t dump_pid; /* leads the process group of runc and CRIU */
   pid_t relay_pid;
   char *page_server; /* ADDR:PORT the target's lazy-pages daemon connects to */
   char *result;      /* where the dump child writes why it failed */
@@ -59,8 +59,8 @@ void lazy_source_free(struct lazy_source *ls);
 /* Starts `criu lazy-pages` for the images in criu_dir with work as its work
  * directory (runc restore --lazy-pages must use the same one), fetching from
  * page_server; waits until its socket is there. */
-int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server,
-                      pid_t *pid, ferry_error *err);
+int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
+                      ferry_error *err);
 /* Waits for the daemon (at most timeout_ms): 0 when every page arrived, -1 with
  * *why otherwise (killed on timeout). */
 int lazy_daemon_wait(pid_t pid, const char *work, int timeout_ms, char **why);

@@ -29,18 +29,17 @@ static void postcopy_recover(const struct engine_opts *o, const struct engine_so
   struct engine_result rr = { 0 };
   engine_recover_failed_dump(o, src, name, NULL, why, 1, &rr);
   if (rr.exit_code == ENGINE_FAILED_UNTOUCHED)
-    engine_set_result(res, ENGINE_ROLLED_BACK, "rolled-back", "%s; rolled back: container %s runs again on the "
-                      "source from where it was frozen", why, src->id);
+    engine_set_result(res, ENGINE_ROLLED_BACK, "rolled-back",
+                      "%s; rolled back: container %s runs again on the "
+                      "source from where it was frozen",
+                      why, src->id);
   else
     engine_set_result(res, ENGINE_LOST, "lost", "%s", rr.message ? rr.message : why);
   log_warn("%s", res->message);
   engine_result_free(&rr);
 }
 
-static int page_timeout(const struct engine_opts *o)
-{
-  return o->timeout_ms > 0 ? o->timeout_ms : -1;
-}
+static int page_timeout(const struct engine_opts *o) { return o->timeout_ms > 0 ? o->timeout_ms : -1; }
 
 /* One post-copy migration on this node: both halves. */
 struct postcopy {
@@ -110,8 +109,8 @@ static int migrate_postcopy(const struct engine_opts *o, const char *root, const
   res->verify_ms = p.rr.verify_ms;
   res->restore_ms = p.rr.restore_ms;
   res->downtime_ms = t_running - p.src.freeze_mono_ms;
-  log_info("container %s runs on the target after %lld ms; its memory follows from %s", id,
-           (long long)res->downtime_ms, p.ls.page_server);
+  log_info("container %s runs on the target after %lld ms; its memory follows from %s", id, (long long)res->downtime_ms,
+           p.ls.page_server);
   int waited = lazy_daemon_wait(p.lr.daemon, p.lr.work, page_timeout(o), &p.why);
   p.lr.daemon = 0;
   if (waited < 0) {
@@ -127,9 +126,11 @@ static int migrate_postcopy(const struct engine_opts *o, const char *root, const
   }
   res->bytes_after_restore = lazy_source_bytes(&p.ls);
   res->total_ms = ferry_now_mono_ms() - t0;
-  engine_set_result(res, ENGINE_OK, "migrated", "container %s moved from runc root %s to %s as %s by post-copy (image "
-                    "%s, %llu bytes of memory after the restore)", id, root, t->root, t->id ? t->id : id,
-                    res->image_dir, (unsigned long long)res->bytes_after_restore);
+  engine_set_result(res, ENGINE_OK, "migrated",
+                    "container %s moved from runc root %s to %s as %s by post-copy (image "
+                    "%s, %llu bytes of memory after the restore)",
+                    id, root, t->root, t->id ? t->id : id, res->image_dir,
+                    (unsigned long long)res->bytes_after_restore);
   return 0;
 }
 
@@ -207,8 +208,7 @@ int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store 
       engine_set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", why);
     } else {
       res->pages_ms = ferry_now_mono_ms() - t0;
-      engine_set_result(res, ENGINE_OK, "pages-arrived", "every page of image %s arrived from %s", name,
-                        m.page_server);
+      engine_set_result(res, ENGINE_OK, "pages-arrived", "every page of image %s arrived from %s", name, m.page_server);
     }
   }
   engine_drop_decoded(image_dir, &use_dir);
@@ -276,8 +276,8 @@ static int stream_to(const struct engine_opts *o, const struct ferry_store *from
   }
   res->transfer_ms = ferry_now_mono_ms() - t0;
   res->bytes_during_freeze = sent;
-  log_info("image %s sent to the target's store %s in %lld ms (%llu bytes)", name, to->url,
-           (long long)res->transfer_ms, (unsigned long long)sent);
+  log_info("image %s sent to the target's store %s in %lld ms (%llu bytes)", name, to->url, (long long)res->transfer_ms,
+           (unsigned long long)sent);
   return 0;
 }
 
@@ -291,12 +291,12 @@ static int migrate_strategy(const struct engine_opts *o, const struct engine_tar
   }
   int strategy = engine_strategy_parse(o->strategy);
   if (strategy < 0) {
-    engine_set_result(res, ENGINE_USAGE, "failed", "unknown strategy %s (stopAndCopy, preCopy, postCopy)",
-                      o->strategy);
+    engine_set_result(res, ENGINE_USAGE, "failed", "unknown strategy %s (stopAndCopy, preCopy, postCopy)", o->strategy);
     return -1;
   }
   if (strategy == STRATEGY_POST_COPY && t->store) {
-    engine_set_result(res, ENGINE_USAGE, "failed", "postCopy reads its small image from the source's store: "
+    engine_set_result(res, ENGINE_USAGE, "failed",
+                      "postCopy reads its small image from the source's store: "
                       "--to-store does not apply");
     return -1;
   }
@@ -327,7 +327,8 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
     from = t->store;
   if ((t->store && from == store) || engine_restore_run(o, t, from, name, NULL, &rr) < 0) {
     cleanup_free char *what = ferry_asprintf("%s", res->exit_code != ENGINE_OK ? res->message
-                                                   : rr.message ? rr.message : "restore failed");
+                                                   : rr.message                ? rr.message
+                                                                               : "restore failed");
     cleanup_free char *criu_dir = ferry_strdup(res->criu_dir);
     engine_rollback(o, &src, name, criu_dir, what, res);
     rc = -1;

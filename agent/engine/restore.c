@@ -146,8 +146,10 @@ void engine_recover_failed_dump(const struct engine_opts *o, const struct engine
   }
   if (lazy || !tmpdir) {
     /* A lazy image holds no memory: nothing to restore from. */
-    engine_set_result(res, ENGINE_LOST, "lost", "%s; the container %s is gone from the source and its memory was "
-                      "never written anywhere (post-copy)", why, src->id);
+    engine_set_result(res, ENGINE_LOST, "lost",
+                      "%s; the container %s is gone from the source and its memory was "
+                      "never written anywhere (post-copy)",
+                      why, src->id);
     return;
   }
   /* Gone: the dump finished but something after it failed. Restore from what CRIU wrote. */
@@ -183,8 +185,7 @@ static int set_netns(json_object *o, const char *netns, const char *src, ferry_e
 /* The target's config.json: the image's, with the root at "rootfs" and the
  * network namespace at netns. An existing config.json (the runtime's) is kept,
  * only its network namespace replaced when netns is given. */
-static int prepare_config(const char *image_dir, const char *bundle, const char *netns, char **rootfs,
-                          ferry_error *err)
+static int prepare_config(const char *image_dir, const char *bundle, const char *netns, char **rootfs, ferry_error *err)
 {
   cleanup_free char *dst = ferry_path_join(bundle, "config.json");
   int have = ferry_path_exists(dst);
@@ -315,8 +316,8 @@ static int prepare_target(struct restore *c)
   struct ferry_runc_state st;
   if (ferry_runc_state(&r, c->id, &st, &c->err) == 0) {
     ferry_runc_state_free(&st);
-    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "a container %s already exists in runc root %s",
-                      c->id, t->root);
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "a container %s already exists in runc root %s", c->id,
+                      t->root);
     return -1;
   }
   ferry_error_clear(&c->err);
@@ -365,8 +366,7 @@ static int run_restore(struct restore *c)
            lazy ? ", memory from the source's page server" : "");
   cleanup_free char *why = NULL;
   if (restore_from(c->o, t->root, t->bundle, c->id, c->criu_dir, &f, c->work, c->log, &why) < 0) {
-    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s",
-                      why);
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s", why);
     if (lazy && lazy->daemon > 0) {
       ferry_proc_kill_group(lazy->daemon);
       lazy->daemon = 0;
@@ -386,7 +386,13 @@ int engine_restore_run(const struct engine_opts *o, const struct engine_target *
                        const char *name, struct lazy_restore *lazy, struct engine_result *res)
 {
   struct restore c __attribute__((cleanup(restore_free))) = {
-    .o = o, .t = t, .name = name, .lazy = lazy, .res = res, .t0 = ferry_now_mono_ms(), .err = FERRY_ERROR_INIT,
+    .o = o,
+    .t = t,
+    .name = name,
+    .lazy = lazy,
+    .res = res,
+    .t0 = ferry_now_mono_ms(),
+    .err = FERRY_ERROR_INIT,
   };
   if (open_verified(&c, store) < 0 || prepare_target(&c) < 0 || run_restore(&c) < 0)
     return -1;

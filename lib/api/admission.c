@@ -158,8 +158,8 @@ static char *get_str(json_object *o, const char *key)
   return ferry_strdup(json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "");
 }
 
-int ferry_restored_read(const char *dir, const char *ns, const char *pod, const char *container, struct ferry_restored *r,
-                        ferry_error *err)
+int ferry_restored_read(const char *dir, const char *ns, const char *pod, const char *container,
+                        struct ferry_restored *r, ferry_error *err)
 {
   memset(r, 0, sizeof *r);
   cleanup_free char *path = restored_path(dir, ns, pod, container, err);
@@ -219,7 +219,8 @@ int ferry_departed_write(const char *dir, const char *pod_uid, const char *conta
   return ferry_write_file_atomic(path, pod_migration, strlen(pod_migration), err);
 }
 
-int ferry_departed_read(const char *dir, const char *pod_uid, const char *container, char **pod_migration, ferry_error *err)
+int ferry_departed_read(const char *dir, const char *pod_uid, const char *container, char **pod_migration,
+                        ferry_error *err)
 {
   *pod_migration = NULL;
   cleanup_free char *path = departed_path(dir, pod_uid, container, err);

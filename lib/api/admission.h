@@ -40,8 +40,8 @@ struct ferry_restored {
 int ferry_restored_write(const char *dir, const char *ns, const char *pod, const char *container,
                          const struct ferry_restored *r, ferry_error *err);
 /* -1 with ENOENT in err->errnum when there is none. */
-int ferry_restored_read(const char *dir, const char *ns, const char *pod, const char *container, struct ferry_restored *r,
-                        ferry_error *err);
+int ferry_restored_read(const char *dir, const char *ns, const char *pod, const char *container,
+                        struct ferry_restored *r, ferry_error *err);
 int ferry_restored_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err);
 void ferry_restored_free(struct ferry_restored *r);
 
@@ -53,7 +53,8 @@ void ferry_restored_free(struct ferry_restored *r);
 int ferry_departed_write(const char *dir, const char *pod_uid, const char *container, const char *pod_migration,
                          ferry_error *err);
 /* 1 and *pod_migration (caller frees) when recorded, 0 when not, -1 on error. */
-int ferry_departed_read(const char *dir, const char *pod_uid, const char *container, char **pod_migration, ferry_error *err);
+int ferry_departed_read(const char *dir, const char *pod_uid, const char *container, char **pod_migration,
+                        ferry_error *err);
 int ferry_departed_remove(const char *dir, const char *pod_uid, const char *container, ferry_error *err);
 
 #endif

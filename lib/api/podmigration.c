@@ -7,15 +7,18 @@
 #include "base/util.h"
 
 static const char *const phase_names[] = {
-    [PM_PENDING] = "Pending",         [PM_SCHEDULED] = "Scheduled", [PM_CHECKPOINTING] = "Checkpointing",
-    [PM_TRANSFERRING] = "Transferring", [PM_RESTORING] = "Restoring", [PM_SUCCEEDED] = "Succeeded",
-    [PM_FAILED] = "Failed",           [PM_ROLLING_BACK] = "RollingBack", [PM_ROLLED_BACK] = "RolledBack",
+  [PM_PENDING] = "Pending",
+  [PM_SCHEDULED] = "Scheduled",
+  [PM_CHECKPOINTING] = "Checkpointing",
+  [PM_TRANSFERRING] = "Transferring",
+  [PM_RESTORING] = "Restoring",
+  [PM_SUCCEEDED] = "Succeeded",
+  [PM_FAILED] = "Failed",
+  [PM_ROLLING_BACK] = "RollingBack",
+  [PM_ROLLED_BACK] = "RolledBack",
 };
 
-const char *pm_phase_name(enum pm_phase phase)
-{
-  return phase >= 0 && phase < PM_UNKNOWN ? phase_names[phase] : NULL;
-}
+const char *pm_phase_name(enum pm_phase phase) { return phase >= 0 && phase < PM_UNKNOWN ? phase_names[phase] : NULL; }
 
 enum pm_phase pm_phase_parse(const char *name)
 {

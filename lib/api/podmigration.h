@@ -13,29 +13,30 @@
 
 /* A PodMigration's status.phase. pm_phase_name() gives the string the API uses. */
 enum pm_phase {
-  PM_NONE = -1,     /* pm_status_patch: leave the phase as it is */
+  PM_NONE = -1, /* pm_status_patch: leave the phase as it is */
   PM_PENDING,
   PM_SCHEDULED,     /* target chosen, target pod made; the source agent acts */
   PM_CHECKPOINTING, /* the source agent dumps */
   PM_TRANSFERRING,  /* the image is published; the target agent verifies it */
   PM_RESTORING,     /* the target agent restores; Restored=True when done */
   PM_SUCCEEDED,
-  PM_FAILED,        /* nothing was frozen: the pod runs on the source as before */
-  PM_ROLLING_BACK,  /* after the freeze: the source agent restores it there */
+  PM_FAILED,       /* nothing was frozen: the pod runs on the source as before */
+  PM_ROLLING_BACK, /* after the freeze: the source agent restores it there */
   PM_ROLLED_BACK,
-  PM_UNKNOWN,       /* a phase no version of Ferry writes */
+  PM_UNKNOWN, /* a phase no version of Ferry writes */
 };
 
 #define FERRY_ANN_MIGRATE_TO "ferry.dev/migrate-to"
-#define FERRY_ANN_MIGRATION "ferry.dev/migration"   /* on pods: NS/NAME of the PodMigration, then its outcome */
+#define FERRY_ANN_MIGRATION "ferry.dev/migration" /* on pods: NS/NAME of the PodMigration, then its outcome */
 #define FERRY_ANN_RESULT "ferry.dev/migration-result"
-#define FERRY_ANN_MIGRATABLE "ferry.dev/migratable" /* on pods: "true": a drain (cordon) migrates it instead of evicting it */
+#define FERRY_ANN_MIGRATABLE                                                                                           \
+  "ferry.dev/migratable" /* on pods: "true": a drain (cordon) migrates it instead of evicting it */
 #define FERRY_ANN_RESTORE_FROM "ferry.dev/restore-from" /* on target pods: NS/NAME of the PodMigration */
-#define FERRY_SCHEDULER_NAME "ferry" /* target pods: no scheduler binds them; the target's agent does */
-#define FERRY_LABEL_POD "ferry.dev/pod"              /* on PodMigrations: the pod's name */
+#define FERRY_SCHEDULER_NAME "ferry"    /* target pods: no scheduler binds them; the target's agent does */
+#define FERRY_LABEL_POD "ferry.dev/pod" /* on PodMigrations: the pod's name */
 #define FERRY_FINALIZER "ferry.dev/migration"
 #define FERRY_AGENT_LEASE_PREFIX "ferry-agent-"
-#define FERRY_ANN_LOAD "ferry.dev/load"              /* on agent Leases: the node's load, JSON */
+#define FERRY_ANN_LOAD "ferry.dev/load" /* on agent Leases: the node's load, JSON */
 
 /* PM_PENDING when the status has no phase yet. */
 enum pm_phase pm_phase(json_object *pm);

@@ -63,7 +63,4 @@ void ferry_error_clear(ferry_error *err)
   err->errnum = 0;
 }
 
-const char *ferry_error_msg(const ferry_error *err)
-{
-  return err && err->msg ? err->msg : "unknown error";
-}
+const char *ferry_error_msg(const ferry_error *err) { return err && err->msg ? err->msg : "unknown error"; }

@@ -11,12 +11,14 @@ typedef struct ferry_error {
   char *msg;  /* heap; NULL when no error */
 } ferry_error;
 
-#define FERRY_ERROR_INIT { 0, NULL }
+#define FERRY_ERROR_INIT                                                                                               \
+  {                                                                                                                    \
+    0, NULL                                                                                                            \
+  }
 
 /* Set *err (replacing any earlier message). Always returns -1. errnum, when not 0,
  * appends ": strerror(errnum)". */
-int ferry_error_set(ferry_error *err, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ferry_error_set(ferry_error *err, int errnum, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int ferry_error_setv(ferry_error *err, int errnum, const char *fmt, va_list ap);
 /* Prefix the message with "PREFIX: ". Always returns -1. */
 int ferry_error_prefix(ferry_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

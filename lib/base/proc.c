@@ -282,12 +282,10 @@ void ferry_proc_result_free(struct ferry_proc_result *res)
   res->out = res->errout = NULL;
 }
 
-int ferry_proc_ok(const struct ferry_proc_result *res)
-{
-  return res->exited && res->exit_code == 0 && !res->timed_out;
-}
+int ferry_proc_ok(const struct ferry_proc_result *res) { return res->exited && res->exit_code == 0 && !res->timed_out; }
 
-const char *ferry_proc_describe(const struct ferry_proc_result *res, const struct ferry_proc_opts *opts, char *buf, size_t len)
+const char *ferry_proc_describe(const struct ferry_proc_result *res, const struct ferry_proc_opts *opts, char *buf,
+                                size_t len)
 {
   if (res->timed_out)
     snprintf(buf, len, "timed out after %d ms and was killed", opts->timeout_ms);

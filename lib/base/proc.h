@@ -16,7 +16,7 @@ struct ferry_proc_opts {
 };
 
 struct ferry_proc_result {
-  int exited;    /* 1 when the child exited (then exit_code is valid) */
+  int exited; /* 1 when the child exited (then exit_code is valid) */
   int exit_code;
   int signal;    /* the signal that killed it, else 0 */
   int timed_out; /* 1 when we killed it at the deadline */
@@ -24,7 +24,10 @@ struct ferry_proc_result {
   char *errout;  /* captured stderr */
 };
 
-#define FERRY_PROC_OPTS_INIT { NULL, NULL, -1, -1, -1, 0, 0 }
+#define FERRY_PROC_OPTS_INIT                                                                                           \
+  {                                                                                                                    \
+    NULL, NULL, -1, -1, -1, 0, 0                                                                                       \
+  }
 
 /* Runs the program to completion. Returns -1 only when it could not be run;
  * a non-zero exit is reported in *res, not as an error. */
@@ -33,7 +36,8 @@ void ferry_proc_result_free(struct ferry_proc_result *res);
 /* 1 when the run exited 0. */
 int ferry_proc_ok(const struct ferry_proc_result *res);
 /* A one-line description: "exit status 1", "killed by signal 9", "timed out after N ms". */
-const char *ferry_proc_describe(const struct ferry_proc_result *res, const struct ferry_proc_opts *opts, char *buf, size_t len);
+const char *ferry_proc_describe(const struct ferry_proc_result *res, const struct ferry_proc_opts *opts, char *buf,
+                                size_t len);
 /* The argv joined by spaces (for logs); caller frees. */
 char *ferry_proc_cmdline(const char *const *argv);
 

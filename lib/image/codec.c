@@ -100,7 +100,8 @@ int ferry_codec_load_key(const char *path, struct ferry_codec *c, ferry_error *e
   OPENSSL_cleanse(text, len);
   free(text);
   if (!ok)
-    return ferry_error_set(err, 0, "encryption key %s: expected 32 bytes, 64 hex characters or 44 base64 characters", path);
+    return ferry_error_set(err, 0, "encryption key %s: expected 32 bytes, 64 hex characters or 44 base64 characters",
+                           path);
   unsigned char tagged[42];
   memcpy(tagged, "ferry-key:", 10);
   memcpy(tagged + 10, c->key, 32);
@@ -226,7 +227,8 @@ static int encoder_start_cipher(struct encoder *e, ferry_error *err)
       !EVP_CIPHER_CTX_ctrl(e->o.enc, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) ||
       !EVP_EncryptInit_ex(e->o.enc, NULL, NULL, e->c->key, nonce))
     return ferry_error_set(err, 0, "encrypt %s: cannot set up AES-256-GCM", e->o.path);
-  if (write_all(e->o.fd, MAGIC, MAGIC_LEN, e->o.path, err) < 0 || write_all(e->o.fd, nonce, NONCE_LEN, e->o.path, err) < 0)
+  if (write_all(e->o.fd, MAGIC, MAGIC_LEN, e->o.path, err) < 0 ||
+      write_all(e->o.fd, nonce, NONCE_LEN, e->o.path, err) < 0)
     return -1;
   return 0;
 }
@@ -344,7 +346,7 @@ struct dec {
   LZ4F_dctx *lz;
   unsigned char *dbuf;
   size_t dcap;
-  EVP_CIPHER_CTX *dc;          /* NULL: not encrypted */
+  EVP_CIPHER_CTX *dc;         /* NULL: not encrypted */
   unsigned char *rbuf, *pbuf; /* stored bytes read; decrypted */
 };
 
@@ -485,7 +487,8 @@ static int dec_check_sum(struct dec *d, const char *src, const char *raw_sha256,
     return ferry_error_set(err, 0, "SHA-256 of %s", d->path);
   ferry_hex(sum, 32, hex);
   if (d->total != raw_size || strcmp(hex, raw_sha256) != 0)
-    return ferry_error_set(err, 0, "%s: decoded to %llu bytes with SHA-256 %.12s..., the manifest says %llu bytes, %.12s...",
+    return ferry_error_set(err, 0,
+                           "%s: decoded to %llu bytes with SHA-256 %.12s..., the manifest says %llu bytes, %.12s...",
                            src, (unsigned long long)d->total, hex, (unsigned long long)raw_size, raw_sha256);
   return 0;
 }

@@ -17,10 +17,10 @@ enum ferry_compression { FERRY_COMP_NONE, FERRY_COMP_ZSTD, FERRY_COMP_LZ4 };
 
 struct ferry_codec {
   enum ferry_compression comp;
-  int level;             /* zstd level (default 3), lz4: 0 fast */
+  int level; /* zstd level (default 3), lz4: 0 fast */
   int encrypt;
   unsigned char key[32];
-  char key_id[17];       /* 16 hex characters of SHA-256("ferry-key:" key) */
+  char key_id[17]; /* 16 hex characters of SHA-256("ferry-key:" key) */
 };
 
 /* "none", "zstd", "lz4" (with an optional ":LEVEL"). */

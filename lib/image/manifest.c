@@ -247,8 +247,8 @@ static int parse_encoding(json_object *o, struct ferry_manifest *m, ferry_error 
 {
   json_object *enc = NULL;
   if (json_object_object_get_ex(o, "encoding", &enc) &&
-      (get_str(enc, "compression", &m->compression, 0, err) < 0 || get_str(enc, "encryption", &m->encryption, 0, err) < 0 ||
-       get_str(enc, "keyId", &m->key_id, 0, err) < 0))
+      (get_str(enc, "compression", &m->compression, 0, err) < 0 ||
+       get_str(enc, "encryption", &m->encryption, 0, err) < 0 || get_str(enc, "keyId", &m->key_id, 0, err) < 0))
     return -1;
   if ((m->compression && strcmp(m->compression, "zstd") && strcmp(m->compression, "lz4")) ||
       (m->encryption && (strcmp(m->encryption, "aes-256-gcm") || !m->key_id)))
@@ -381,7 +381,7 @@ int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry
   do {                                                                                                                 \
     char *p_ = ferry_asprintf(__VA_ARGS__);                                                                            \
     if (nproblems < 5) {                                                                                               \
-      char *n_ = problems ? ferry_asprintf("%s; %s", problems, p_) : ferry_strdup(p_);                                  \
+      char *n_ = problems ? ferry_asprintf("%s; %s", problems, p_) : ferry_strdup(p_);                                 \
       free(problems);                                                                                                  \
       problems = n_;                                                                                                   \
     }                                                                                                                  \

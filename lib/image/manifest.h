@@ -43,7 +43,6 @@ struct ferry_manifest {
   uint64_t total_bytes;
 };
 
-
 /* Lists and hashes every file below dir (but the manifest's own two files) into m. */
 int ferry_manifest_scan(const char *dir, struct ferry_manifest *m, ferry_error *err);
 char *ferry_manifest_to_json(const struct ferry_manifest *m);

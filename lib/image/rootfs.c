@@ -220,8 +220,10 @@ static int diff_source(const char *real, const char *method, const char **base, 
   int is_overlay = ferry_mountinfo_find(mi, real, &m) == 0 && m.upperdir;
   int rc = 0;
   if (is_overlay && (strstr(m.superopts, "metacopy=on") || strstr(m.superopts, "redirect_dir=on"))) {
-    rc = ferry_error_set(err, 0, "root filesystem %s: overlay with metacopy or redirect_dir keeps data outside the "
-                         "upper directory; use --rootfs-diff scan", real);
+    rc = ferry_error_set(err, 0,
+                         "root filesystem %s: overlay with metacopy or redirect_dir keeps data outside the "
+                         "upper directory; use --rootfs-diff scan",
+                         real);
   } else if (strcmp(method, "overlay") == 0 && !is_overlay) {
     rc = ferry_error_set(err, 0, "root filesystem %s is not an overlay mount (try --rootfs-diff scan)", real);
   } else if (strcmp(method, "overlay") == 0 || (strcmp(method, "auto") == 0 && is_overlay)) {
@@ -342,7 +344,8 @@ static int whiteout(int rootfd, const char *rel, ferry_error *err)
   char *dup = ferry_strdup(rel);
   char *slash = strrchr(dup, '/');
   const char *name = slash ? slash + 1 : dup;
-  int dfd = slash ? (*slash = '\0', open_in_root(rootfd, dup, O_RDONLY | O_DIRECTORY)) : fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+  int dfd =
+      slash ? (*slash = '\0', open_in_root(rootfd, dup, O_RDONLY | O_DIRECTORY)) : fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
   int rc = 0;
   if (dfd < 0) {
     if (errno != ENOENT)

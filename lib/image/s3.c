@@ -77,7 +77,8 @@ int ferry_s3_from_env(const char *bucket, struct ferry_s3 *s, ferry_error *err)
     s->session_token = t ? ferry_strdup(t) : NULL;
   }
   if (!s->access_key || !s->secret_key || !*s->access_key || !*s->secret_key) {
-    ferry_error_set(err, 0, "S3 bucket %s: no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+    ferry_error_set(err, 0,
+                    "S3 bucket %s: no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
                     "FERRY_S3_CREDENTIALS_DIR to a directory with accessKeyId and secretAccessKey%s%s)",
                     bucket, dir ? ": none found in " : "", dir ? dir : "");
     ferry_s3_free(s);

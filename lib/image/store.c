@@ -105,10 +105,7 @@ int ferry_image_name_valid(const char *name, ferry_error *err)
   return 0;
 }
 
-char *ferry_store_image_dir(const struct ferry_store *s, const char *name)
-{
-  return ferry_path_join(s->path, name);
-}
+char *ferry_store_image_dir(const struct ferry_store *s, const char *name) { return ferry_path_join(s->path, name); }
 
 int ferry_store_begin(const struct ferry_store *s, const char *name, char **tmpdir, ferry_error *err)
 {

@@ -24,12 +24,12 @@
 
 #define MAGIC "FERRY-IMAGE/1"
 #define CHUNK (256 * 1024)
-#define PACE_SLICE 65536           /* bytes sent between two bucket takes */
-#define TAR_BLOCK 65536            /* tar block size on the wire */
-#define HEADER_TIMEOUT_MS 10000    /* for the sender's first line */
+#define PACE_SLICE 65536            /* bytes sent between two bucket takes */
+#define TAR_BLOCK 65536             /* tar block size on the wire */
+#define HEADER_TIMEOUT_MS 10000     /* for the sender's first line */
 #define EARLY_REPLY_TIMEOUT_MS 2000 /* for a refusal sent while the image came */
-#define REPLY_TIMEOUT_MS 600000    /* for the receiver's verdict (it verifies the image) */
-#define DRAIN_MS 5000              /* a refused sender's bytes read and dropped */
+#define REPLY_TIMEOUT_MS 600000     /* for the receiver's verdict (it verifies the image) */
+#define DRAIN_MS 5000               /* a refused sender's bytes read and dropped */
 
 static void archive_write_freep(struct archive **a)
 {
@@ -232,8 +232,7 @@ static la_ssize_t on_read(struct archive *a, void *ctx, const void **out)
 }
 
 /* Writes the current entry's data into out (full: its path, for messages). */
-static int write_entry_data(struct archive *a, int out, char *data, const char *rel, const char *full,
-                            ferry_error *err)
+static int write_entry_data(struct archive *a, int out, char *data, const char *rel, const char *full, ferry_error *err)
 {
   la_ssize_t n;
   while ((n = archive_read_data(a, data, CHUNK)) > 0)
@@ -353,8 +352,8 @@ static void answer(int fd, int rc, const ferry_error *err)
     log_warn("receive: answering the sender: %s", strerror(errno));
 }
 
-int ferry_stream_receive(int listen_fd, const char *token, const struct ferry_store *store, int timeout_ms,
-                         char **name, uint64_t *bytes, ferry_error *err)
+int ferry_stream_receive(int listen_fd, const char *token, const struct ferry_store *store, int timeout_ms, char **name,
+                         uint64_t *bytes, ferry_error *err)
 {
   struct pollfd lp = { listen_fd, POLLIN, 0 };
   int pr;

@@ -26,7 +26,7 @@ int ferry_stream_send(const char *dir, const char *name, const char *addr, const
 /* Accepts one sender on listen_fd (waiting at most timeout_ms), checks its token,
  * unpacks the image into the store and publishes it after verifying it. *name
  * (caller frees): the image received. */
-int ferry_stream_receive(int listen_fd, const char *token, const struct ferry_store *store, int timeout_ms,
-                         char **name, uint64_t *bytes, ferry_error *err);
+int ferry_stream_receive(int listen_fd, const char *token, const struct ferry_store *store, int timeout_ms, char **name,
+                         uint64_t *bytes, ferry_error *err);
 
 #endif

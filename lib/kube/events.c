@@ -74,7 +74,8 @@ static int count_again(struct ferry_recorder *r, const char *key, const char *st
       continue;
     cleanup_free char *patch = ferry_asprintf("{\"count\":%d,\"lastTimestamp\":\"%s\"}", m->count + 1, stamp);
     struct ferry_kube_status st;
-    if (ferry_kube_patch(r->kube, &FERRY_KUBE_EVENTS, m->ns, m->name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err) == 0) {
+    if (ferry_kube_patch(r->kube, &FERRY_KUBE_EVENTS, m->ns, m->name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err) ==
+        0) {
       m->count++;
       return 1;
     }
@@ -164,8 +165,8 @@ int ferry_record_event(struct ferry_recorder *r, json_object *involved, const ch
   return 0;
 }
 
-void ferry_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,
-                 const char *fmt, ...)
+void ferry_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason, const char *fmt,
+                 ...)
 {
   char msg[1024];
   va_list ap;

@@ -20,7 +20,7 @@ int ferry_record_event(struct ferry_recorder *r, json_object *involved, const ch
 
 /* The same for callers with nothing to do on failure but say so: a failed
  * write is logged as a warning, naming the reason and the object. */
-void ferry_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason,
-                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void ferry_event(struct ferry_recorder *r, json_object *involved, const char *type, const char *reason, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
 #endif

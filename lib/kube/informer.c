@@ -100,7 +100,8 @@ static void apply_upsert(struct ferry_informer *inf, json_object *obj)
   json_object_object_add(inf->cache, key, obj);
   inf->g->changes++;
   if (old) {
-    const char *orv = ferry_kube_str(old, "metadata.resourceVersion"), *nrv = ferry_kube_str(obj, "metadata.resourceVersion");
+    const char *orv = ferry_kube_str(old, "metadata.resourceVersion"),
+               *nrv = ferry_kube_str(obj, "metadata.resourceVersion");
     if (inf->h.on_update && !(orv && nrv && strcmp(orv, nrv) == 0))
       inf->h.on_update(inf->h.ctx, old, obj);
     json_object_put(old);
@@ -372,8 +373,8 @@ void ferry_informers_free(struct ferry_informers *g)
 }
 
 int ferry_informer_add(struct ferry_informers *g, const struct ferry_kube_resource *r, const char *ns,
-                       const char *label_selector, const char *field_selector,
-                       const struct ferry_informer_handlers *h, struct ferry_informer **out, ferry_error *err)
+                       const char *label_selector, const char *field_selector, const struct ferry_informer_handlers *h,
+                       struct ferry_informer **out, ferry_error *err)
 {
   struct ferry_informer *inf = calloc(1, sizeof *inf);
   if (!inf)

@@ -39,8 +39,8 @@ int ferry_informers_relist(struct ferry_informers *g, ferry_error *err);
 
 /* ns NULL: all namespaces. Selectors may be NULL. */
 int ferry_informer_add(struct ferry_informers *g, const struct ferry_kube_resource *r, const char *ns,
-                       const char *label_selector, const char *field_selector,
-                       const struct ferry_informer_handlers *h, struct ferry_informer **out, ferry_error *err);
+                       const char *label_selector, const char *field_selector, const struct ferry_informer_handlers *h,
+                       struct ferry_informer **out, ferry_error *err);
 
 /* Drives every informer for up to timeout_ms: lists what needs listing, keeps
  * the watches going, dispatches events. Returns as soon as a pass changed a

@@ -209,9 +209,10 @@ char *ferry_kube_escape(const char *s)
 char *ferry_kube_path(const struct ferry_kube_resource *r, const char *ns, const char *name, const char *sub,
                       const char *query)
 {
-  char *base = r->group[0] ? ferry_asprintf("/apis/%s/%s", r->group, r->version) : ferry_asprintf("/api/%s", r->version);
+  char *base =
+      r->group[0] ? ferry_asprintf("/apis/%s/%s", r->group, r->version) : ferry_asprintf("/api/%s", r->version);
   char *p = (r->namespaced && ns) ? ferry_asprintf("%s/namespaces/%s/%s", base, ns, r->plural)
-                                   : ferry_asprintf("%s/%s", base, r->plural);
+                                  : ferry_asprintf("%s/%s", base, r->plural);
   free(base);
   if (name) {
     char *q = ferry_asprintf("%s/%s", p, name);
@@ -278,8 +279,8 @@ static int http_exchange(void *ctx, const char *method, const char *path, const 
   struct ferry_kube *k = ctx;
   CURL *h = k->curl;
   cleanup_free char *url = ferry_asprintf("%s%s", k->cfg.server, path);
-  cleanup_free char *ct = body ? ferry_asprintf("Content-Type: %s", content_type ? content_type : "application/json")
-                               : NULL;
+  cleanup_free char *ct =
+      body ? ferry_asprintf("Content-Type: %s", content_type ? content_type : "application/json") : NULL;
   struct curl_slist *hdrs = NULL;
   const char *lines[] = { "Accept: application/json", k->auth_header, ct };
   for (size_t i = 0; i < sizeof lines / sizeof *lines; i++) {
@@ -357,8 +358,9 @@ int ferry_kube_get(struct ferry_kube *k, const struct ferry_kube_resource *r, co
   return rc;
 }
 
-int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, const char *label_selector,
-                    const char *field_selector, int limit, json_object **items, char **rv, ferry_error *err)
+int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns,
+                    const char *label_selector, const char *field_selector, int limit, json_object **items, char **rv,
+                    ferry_error *err)
 {
   json_object *all = json_object_new_array();
   char *cont = NULL;
@@ -420,10 +422,7 @@ static const char *wire(json_object *o)
   return json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 }
 
-static const char *obj_name(json_object *obj)
-{
-  return ferry_kube_str(obj, "metadata.name");
-}
+static const char *obj_name(json_object *obj) { return ferry_kube_str(obj, "metadata.name"); }
 
 int ferry_kube_create(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, json_object *obj,
                       json_object **out, struct ferry_kube_status *st, ferry_error *err)
@@ -555,8 +554,8 @@ const char *ferry_kube_str(json_object *obj, const char *dotted)
 json_object *ferry_kube_controller_ref(json_object *obj)
 {
   json_object *m, *owners, *c;
-  if (!obj || !json_object_object_get_ex(obj, "metadata", &m) || !json_object_object_get_ex(m, "ownerReferences", &owners) ||
-      !json_object_is_type(owners, json_type_array))
+  if (!obj || !json_object_object_get_ex(obj, "metadata", &m) ||
+      !json_object_object_get_ex(m, "ownerReferences", &owners) || !json_object_is_type(owners, json_type_array))
     return NULL;
   for (size_t i = 0; i < json_object_array_length(owners); i++) {
     json_object *o = json_object_array_get_idx(owners, i);

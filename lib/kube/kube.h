@@ -25,9 +25,9 @@ struct ferry_kube_resource {
   int namespaced;
 };
 
-extern const struct ferry_kube_resource FERRY_KUBE_PODS, FERRY_KUBE_NODES, FERRY_KUBE_NAMESPACES,
-    FERRY_KUBE_SERVICES, FERRY_KUBE_ENDPOINTS, FERRY_KUBE_EVENTS, FERRY_KUBE_ENDPOINTSLICES, FERRY_KUBE_LEASES,
-    FERRY_KUBE_CRDS, FERRY_KUBE_PODMIGRATIONS, FERRY_KUBE_MIGRATIONPOLICIES;
+extern const struct ferry_kube_resource FERRY_KUBE_PODS, FERRY_KUBE_NODES, FERRY_KUBE_NAMESPACES, FERRY_KUBE_SERVICES,
+    FERRY_KUBE_ENDPOINTS, FERRY_KUBE_EVENTS, FERRY_KUBE_ENDPOINTSLICES, FERRY_KUBE_LEASES, FERRY_KUBE_CRDS,
+    FERRY_KUBE_PODMIGRATIONS, FERRY_KUBE_MIGRATIONPOLICIES;
 
 enum ferry_kube_patch { FERRY_PATCH_MERGE, FERRY_PATCH_JSON, FERRY_PATCH_STRATEGIC };
 
@@ -37,7 +37,10 @@ struct ferry_kube_delete_opts {
   long grace_period_seconds;    /* -1: the object's default */
   const char *propagation;      /* Foreground, Background, Orphan, or NULL */
 };
-#define FERRY_KUBE_DELETE_OPTS_INIT { NULL, NULL, -1, NULL }
+#define FERRY_KUBE_DELETE_OPTS_INIT                                                                                    \
+  {                                                                                                                    \
+    NULL, NULL, -1, NULL                                                                                               \
+  }
 
 int ferry_kube_open(const struct ferry_kube_config *cfg, struct ferry_kube **out, ferry_error *err);
 /* How a request reaches the API server: one exchange, the answer's HTTP code in
@@ -66,8 +69,9 @@ int ferry_kube_request(struct ferry_kube *k, const char *method, const char *pat
 int ferry_kube_get(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, const char *name,
                    json_object **obj, struct ferry_kube_status *st, ferry_error *err);
 /* Lists all pages (limit per page, 0: no paging). *items is a new array; *rv the list's resourceVersion. */
-int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, const char *label_selector,
-                    const char *field_selector, int limit, json_object **items, char **rv, ferry_error *err);
+int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns,
+                    const char *label_selector, const char *field_selector, int limit, json_object **items, char **rv,
+                    ferry_error *err);
 int ferry_kube_create(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, json_object *obj,
                       json_object **out, struct ferry_kube_status *st, ferry_error *err);
 /* PUT: obj's metadata.resourceVersion makes it conditional (409 when stale). sub: NULL or "status". */

@@ -216,8 +216,10 @@ static int parse_doc(struct doc *y, const char *context, struct ferry_kube_confi
     c->token = text;
   }
   if (map_get(y, user, "exec") || map_get(y, user, "auth-provider"))
-    return ferry_error_set(err, 0, "kubeconfig %s: %s uses exec or auth-provider credentials, which Ferry does not "
-                           "run; use a token or a client certificate", y->path, where);
+    return ferry_error_set(err, 0,
+                           "kubeconfig %s: %s uses exec or auth-provider credentials, which Ferry does not "
+                           "run; use a token or a client certificate",
+                           y->path, where);
   return 0;
 }
 
@@ -282,9 +284,11 @@ int ferry_kube_config_in_cluster(const char *sa_dir, struct ferry_kube_config *c
   memset(c, 0, sizeof *c);
   const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
   if (!host || !*host || !port || !*port)
-    return ferry_error_set(err, 0, "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
+    return ferry_error_set(err, 0,
+                           "in-cluster config: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be set");
   const char *dir = sa_dir ? sa_dir : SA_DIR;
-  char *tok = ferry_path_join(dir, "token"), *ca = ferry_path_join(dir, "ca.crt"), *ns = ferry_path_join(dir, "namespace");
+  char *tok = ferry_path_join(dir, "token"), *ca = ferry_path_join(dir, "ca.crt"),
+       *ns = ferry_path_join(dir, "namespace");
   char *text = NULL;
   int rc = 0;
   if (ferry_read_file(tok, &text, NULL, err) < 0) {
@@ -306,7 +310,8 @@ int ferry_kube_config_in_cluster(const char *sa_dir, struct ferry_kube_config *c
   c->namespace_ = ferry_strdup(text && *text ? text : "default");
   free(text);
   /* An IPv6 service address needs brackets in a URL. */
-  c->server = strchr(host, ':') ? ferry_asprintf("https://[%s]:%s", host, port) : ferry_asprintf("https://%s:%s", host, port);
+  c->server =
+      strchr(host, ':') ? ferry_asprintf("https://[%s]:%s", host, port) : ferry_asprintf("https://%s:%s", host, port);
   c->source = ferry_strdup("in-cluster");
 out:
   free(tok);

@@ -8,9 +8,9 @@
 #include "base/error.h"
 
 struct ferry_kube_config {
-  char *source;  /* the file it came from, or "in-cluster" */
-  char *context; /* the context used (kubeconfig) */
-  char *server;  /* https://host:port */
+  char *source;     /* the file it came from, or "in-cluster" */
+  char *context;    /* the context used (kubeconfig) */
+  char *server;     /* https://host:port */
   char *namespace_; /* the context's namespace, else "default" */
   int insecure_skip_tls_verify;
   /* Certificate authority: a file, or PEM bytes (from -data). */
@@ -36,8 +36,7 @@ int ferry_kubeconfig_load(const char *path, const char *context, struct ferry_ku
 int ferry_kube_config_in_cluster(const char *sa_dir, struct ferry_kube_config *c, ferry_error *err);
 /* What a Ferry binary uses: an explicit --kubeconfig, else $KUBECONFIG, else
  * in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config. */
-int ferry_kube_config_auto(const char *kubeconfig, const char *context, struct ferry_kube_config *c,
-                           ferry_error *err);
+int ferry_kube_config_auto(const char *kubeconfig, const char *context, struct ferry_kube_config *c, ferry_error *err);
 void ferry_kube_config_free(struct ferry_kube_config *c);
 
 /* Base64 (standard alphabet, padding, whitespace ignored). Exposed for tests. */

@@ -17,9 +17,9 @@ struct ferry_leader {
   int lease_seconds;
   /* state */
   int leading;
-  char *observed_rv;       /* the record's resourceVersion when last seen */
-  int64_t observed_at_ms;  /* our monotonic clock when it last changed */
-  int64_t last_renew_ms;   /* our clock at our last successful renewal */
+  char *observed_rv;      /* the record's resourceVersion when last seen */
+  int64_t observed_at_ms; /* our monotonic clock when it last changed */
+  int64_t last_renew_ms;  /* our clock at our last successful renewal */
   unsigned transitions;
 };
 

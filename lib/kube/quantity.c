@@ -9,9 +9,22 @@ static const struct {
   const char *suffix;
   double factor;
 } SUFFIXES[] = {
-  { "Ki", 1024.0 }, { "Mi", 1048576.0 }, { "Gi", 1073741824.0 }, { "Ti", 1099511627776.0 },
-  { "Pi", 1125899906842624.0 }, { "Ei", 1152921504606846976.0 }, { "n", 1e-9 }, { "u", 1e-6 }, { "m", 1e-3 },
-  { "", 1.0 }, { "k", 1e3 }, { "M", 1e6 }, { "G", 1e9 }, { "T", 1e12 }, { "P", 1e15 }, { "E", 1e18 },
+  { "Ki", 1024.0 },
+  { "Mi", 1048576.0 },
+  { "Gi", 1073741824.0 },
+  { "Ti", 1099511627776.0 },
+  { "Pi", 1125899906842624.0 },
+  { "Ei", 1152921504606846976.0 },
+  { "n", 1e-9 },
+  { "u", 1e-6 },
+  { "m", 1e-3 },
+  { "", 1.0 },
+  { "k", 1e3 },
+  { "M", 1e6 },
+  { "G", 1e9 },
+  { "T", 1e12 },
+  { "P", 1e15 },
+  { "E", 1e18 },
 };
 
 int ferry_quantity_milli(const char *s, int64_t *milli, ferry_error *err)
@@ -33,7 +46,8 @@ int ferry_quantity_milli(const char *s, int64_t *milli, ferry_error *err)
     return ferry_error_set(err, 0, "quantity %s: no number", s);
   double exp10 = 0;
   const char *suffix = p;
-  if ((*p == 'e' || *p == 'E') && (isdigit((unsigned char)p[1]) || ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
+  if ((*p == 'e' || *p == 'E') &&
+      (isdigit((unsigned char)p[1]) || ((p[1] == '+' || p[1] == '-') && isdigit((unsigned char)p[2])))) {
     char *end;
     exp10 = strtod(p + 1, &end);
     suffix = end;

@@ -7,7 +7,7 @@
 
 struct entry {
   char *key;
-  int64_t due;     /* -1: not queued */
+  int64_t due; /* -1: not queued */
   int failures;
 };
 

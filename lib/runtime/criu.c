@@ -36,8 +36,7 @@ int ferry_criu_version(const char *criu, char **version, ferry_error *err)
   char v[64] = "";
   const char *line = strstr(res.out, "Version:");
   if (!ferry_proc_ok(&res) || !line || sscanf(line, "Version: %63s", v) != 1) {
-    ferry_error_set(err, 0, "%s --version failed or printed no version: %s", criu,
-                    *res.errout ? res.errout : res.out);
+    ferry_error_set(err, 0, "%s --version failed or printed no version: %s", criu, *res.errout ? res.errout : res.out);
     ferry_proc_result_free(&res);
     return -1;
   }

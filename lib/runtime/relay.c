@@ -54,7 +54,8 @@ static int resolve(const char *ap, int passive, struct addrinfo **res, ferry_err
   char host[256], port[16];
   if (split_addr(ap, host, sizeof host, port, sizeof port, err) < 0)
     return -1;
-  struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+  struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                            .ai_socktype = SOCK_STREAM,
                             .ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) };
   int rc = getaddrinfo(host, port, &hints, res);
   if (rc != 0)
@@ -85,7 +86,8 @@ int ferry_relay_listen(const char *addr_port, int *fd, char **bound, ferry_error
   socklen_t sl = sizeof ss;
   char host[INET6_ADDRSTRLEN] = "", port[8] = "";
   if (getsockname(s, (struct sockaddr *)&ss, &sl) < 0 ||
-      getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+      getnameinfo((struct sockaddr *)&ss, sl, host, sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) !=
+          0) {
     int e = errno;
     close(s);
     return ferry_error_set(err, e, "getsockname for %s", addr_port);
@@ -193,8 +195,16 @@ int ferry_send_all(int fd, const void *data, size_t n)
 #define PS_IOV_FORCE_CLOSE 0x1024
 
 static volatile sig_atomic_t relay_commit, relay_abort;
-static void on_commit(int sig) { (void)sig; relay_commit = 1; }
-static void on_abort(int sig) { (void)sig; relay_abort = 1; }
+static void on_commit(int sig)
+{
+  (void)sig;
+  relay_commit = 1;
+}
+static void on_abort(int sig)
+{
+  (void)sig;
+  relay_abort = 1;
+}
 
 /* Ends the upstream connection with a reset: CRIU sees an error, not an end. */
 static void reset_close(int fd)
@@ -418,8 +428,15 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
     return ferry_error_set(err, errno, "relay: TCP_NODELAY");
   }
   cleanup_free char *buf = ferry_malloc(CHUNK);
-  struct relay r = { .client = client, .up = up, .client_open = 1, .up_open = 1, .hold_close = hold_close,
-                     .bytes_per_s = bytes_per_s, .upstream = upstream, .buf = buf, .st = st };
+  struct relay r = { .client = client,
+                     .up = up,
+                     .client_open = 1,
+                     .up_open = 1,
+                     .hold_close = hold_close,
+                     .bytes_per_s = bytes_per_s,
+                     .upstream = upstream,
+                     .buf = buf,
+                     .st = st };
   ferry_bucket_init(&r.bucket, bytes_per_s);
   int rc = relay_loop(&r, err);
   /* Whichever side closed first, the other is told (it sees EOF) by closing both;
@@ -433,8 +450,8 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
   return rc;
 }
 
-int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
-                      int hold_close, const char *stats_path, pid_t *pid, ferry_error *err)
+int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
+                      const char *stats_path, pid_t *pid, ferry_error *err)
 {
   pid_t p = fork();
   if (p < 0) {

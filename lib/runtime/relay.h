@@ -12,11 +12,11 @@
 #include "base/error.h"
 
 struct ferry_relay_stats {
-  uint64_t to_client;   /* bytes from the upstream (the page server) to the client */
-  uint64_t from_client; /* bytes from the client to the upstream */
+  uint64_t to_client;        /* bytes from the upstream (the page server) to the client */
+  uint64_t from_client;      /* bytes from the client to the upstream */
   int64_t first_ms, last_ms; /* monotonic: the connection accepted, the relay ended */
-  char *error;          /* NULL when both sides closed cleanly */
-  int committed;        /* hold_close: the close went to CRIU (the source was released) */
+  char *error;               /* NULL when both sides closed cleanly */
+  int committed;             /* hold_close: the close went to CRIU (the source was released) */
 };
 
 /* "ADDR:PORT" (IPv4, or [IPv6]:PORT) into a listening TCP socket (port 0: any
@@ -64,8 +64,8 @@ void ferry_bucket_take(struct ferry_bucket *b, uint64_t n);
 
 /* ferry_relay_run in a child process, which writes its stats as JSON to
  * stats_path when it ends. Closes listen_fd in the caller. */
-int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms,
-                      int hold_close, const char *stats_path, pid_t *pid, ferry_error *err);
+int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
+                      const char *stats_path, pid_t *pid, ferry_error *err);
 /* Reads what a spawned relay wrote. */
 int ferry_relay_stats_load(const char *stats_path, struct ferry_relay_stats *st, ferry_error *err);
 void ferry_relay_stats_free(struct ferry_relay_stats *st);

@@ -258,8 +258,8 @@ int ferry_runc_checkpoint(const struct ferry_runc *r, const char *id, const char
 }
 
 int ferry_runc_restore(const struct ferry_runc *r, const char *id, const char *bundle, const char *image_path,
-                       const char *work_path, const struct ferry_criu_flags *f, const char *criu_config,
-                       int stdio_in, int stdio_out, ferry_error *err)
+                       const char *work_path, const struct ferry_criu_flags *f, const char *criu_config, int stdio_in,
+                       int stdio_out, ferry_error *err)
 {
   struct argv a = { .n = 0 };
   base_args(&a, r);
@@ -280,8 +280,8 @@ int ferry_runc_restore(const struct ferry_runc *r, const char *id, const char *b
   return rc;
 }
 
-int ferry_runc_run_detached(const struct ferry_runc *r, const char *id, const char *bundle, int stdio_in,
-                            int stdio_out, ferry_error *err)
+int ferry_runc_run_detached(const struct ferry_runc *r, const char *id, const char *bundle, int stdio_in, int stdio_out,
+                            ferry_error *err)
 {
   struct argv a = { .n = 0 };
   struct ferry_runc nocriu = *r;

@@ -50,10 +50,10 @@ int ferry_runc_checkpoint(const struct ferry_runc *r, const char *id, const char
                           const struct ferry_criu_flags *f, const char *criu_config, ferry_error *err);
 /* `runc restore --detach`; stdio_in/out become the container's stdin and stdout+stderr. */
 int ferry_runc_restore(const struct ferry_runc *r, const char *id, const char *bundle, const char *image_path,
-                       const char *work_path, const struct ferry_criu_flags *f, const char *criu_config,
-                       int stdio_in, int stdio_out, ferry_error *err);
-int ferry_runc_run_detached(const struct ferry_runc *r, const char *id, const char *bundle, int stdio_in,
-                            int stdio_out, ferry_error *err);
+                       const char *work_path, const struct ferry_criu_flags *f, const char *criu_config, int stdio_in,
+                       int stdio_out, ferry_error *err);
+int ferry_runc_run_detached(const struct ferry_runc *r, const char *id, const char *bundle, int stdio_in, int stdio_out,
+                            ferry_error *err);
 int ferry_runc_kill(const struct ferry_runc *r, const char *id, const char *signal, ferry_error *err);
 int ferry_runc_delete_force(const struct ferry_runc *r, const char *id, ferry_error *err);
 int ferry_runc_resume(const struct ferry_runc *r, const char *id, ferry_error *err);

@@ -17,7 +17,9 @@ static json_object *ports_of(json_object *svc, int for_slice)
   for (size_t i = 0; ports && i < json_object_array_length(ports); i++) {
     json_object *p = json_object_array_get_idx(ports, i), *o = json_object_new_object();
     json_object *tp = kcm_get(p, "targetPort"), *port = kcm_get(p, "port");
-    int number = tp && json_object_is_type(tp, json_type_int) ? json_object_get_int(tp) : port ? json_object_get_int(port) : 0;
+    int number = tp && json_object_is_type(tp, json_type_int) ? json_object_get_int(tp)
+                 : port                                       ? json_object_get_int(port)
+                                                              : 0;
     if (kcm_str(p, "name"))
       json_object_object_add(o, "name", json_object_new_string(kcm_str(p, "name")));
     json_object_object_add(o, "port", json_object_new_int(number));
@@ -28,15 +30,17 @@ static json_object *ports_of(json_object *svc, int for_slice)
   return out;
 }
 
-static void upsert(struct kcm *k, const struct ferry_kube_resource *r, const char *ns, const char *name, json_object *obj)
+static void upsert(struct kcm *k, const struct ferry_kube_resource *r, const char *ns, const char *name,
+                   json_object *obj)
 {
   ferry_error err = FERRY_ERROR_INIT;
   struct ferry_kube_status st = { 0 };
   if (ferry_kube_create(k->kube, r, ns, obj, NULL, &st, &err) == 0)
     return;
   ferry_error_clear(&err);
-  if (st.code == 409 && ferry_kube_patch(k->kube, r, ns, name, FERRY_PATCH_MERGE,
-                                         json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, &err) == 0)
+  if (st.code == 409 &&
+      ferry_kube_patch(k->kube, r, ns, name, FERRY_PATCH_MERGE,
+                       json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN), NULL, NULL, NULL, &err) == 0)
     return;
   log_warn("%s %s/%s: %s", r->plural, ns, name, ferry_error_msg(&err));
   ferry_error_clear(&err);
@@ -59,22 +63,25 @@ int kcm_endpoints(struct kcm *k)
           !strcmp(kcm_str(p, "status.phase") ?: "", "Succeeded") || !strcmp(kcm_str(p, "status.phase") ?: "", "Failed"))
         continue;
       int terminating = kcm_str(p, "metadata.deletionTimestamp") != NULL, ready = kcm_pod_ready(p) && !terminating;
-      char *e = ferry_asprintf("{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":%s,\"serving\":%s,\"terminating\":%s},"
-                               "\"nodeName\":\"%s\",\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"%s\",\"name\":\"%s\","
-                               "\"uid\":\"%s\"}}",
-                               ip, ready ? "true" : "false", kcm_pod_ready(p) ? "true" : "false", terminating ? "true" : "false",
-                               kcm_str(p, "spec.nodeName") ?: "", ns, kcm_str(p, "metadata.name"), kcm_str(p, "metadata.uid") ?: "");
+      char *e = ferry_asprintf(
+          "{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":%s,\"serving\":%s,\"terminating\":%s},"
+          "\"nodeName\":\"%s\",\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"%s\",\"name\":\"%s\","
+          "\"uid\":\"%s\"}}",
+          ip, ready ? "true" : "false", kcm_pod_ready(p) ? "true" : "false", terminating ? "true" : "false",
+          kcm_str(p, "spec.nodeName") ?: "", ns, kcm_str(p, "metadata.name"), kcm_str(p, "metadata.uid") ?: "");
       json_object_array_add(eps, json_tokener_parse(e));
       free(e);
-      char *a = ferry_asprintf("{\"ip\":\"%s\",\"nodeName\":\"%s\",\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"%s\",\"name\":\"%s\"}}",
-                               ip, kcm_str(p, "spec.nodeName") ?: "", ns, kcm_str(p, "metadata.name"));
+      char *a = ferry_asprintf(
+          "{\"ip\":\"%s\",\"nodeName\":\"%s\",\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"%s\",\"name\":\"%s\"}}",
+          ip, kcm_str(p, "spec.nodeName") ?: "", ns, kcm_str(p, "metadata.name"));
       json_object_array_add(ready ? addrs : unready, json_tokener_parse(a));
       free(a);
     }
     char *sname = ferry_asprintf("%s-kcm", name);
     json_object *have = ferry_informer_get(k->slices, ns, sname);
     if (!have || !json_object_equal(kcm_get(have, "endpoints"), eps)) {
-      json_object *slice = json_object_new_object(), *meta = json_object_new_object(), *labels = json_object_new_object();
+      json_object *slice = json_object_new_object(), *meta = json_object_new_object(),
+                  *labels = json_object_new_object();
       json_object_object_add(slice, "apiVersion", json_object_new_string("discovery.k8s.io/v1"));
       json_object_object_add(slice, "kind", json_object_new_string("EndpointSlice"));
       json_object_object_add(meta, "name", json_object_new_string(sname));

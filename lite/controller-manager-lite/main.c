@@ -14,7 +14,11 @@ const struct ferry_kube_resource KCM_REPLICASETS = { "apps", "v1", "replicasets"
 const struct ferry_kube_resource KCM_STATEFULSETS = { "apps", "v1", "statefulsets", 1 };
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_signal(int sig)
+{
+  (void)sig;
+  stop = 1;
+}
 
 const char *kcm_str(json_object *o, const char *path) { return ferry_kube_str(o, path); }
 
@@ -159,14 +163,18 @@ int main(int argc, char **argv)
 {
   const char *kubeconfig = NULL;
   static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' }, { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
+    { "kubeconfig", required_argument, NULL, 'k' },
+    { "log-level", required_argument, NULL, 'L' },
+    { "log-format", required_argument, NULL, 'F' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
-    case 'k': kubeconfig = optarg; break;
+    case 'k':
+      kubeconfig = optarg;
+      break;
     case 'L':
       if (ferry_log_level_option("controller-manager-lite", optarg) < 0)
         return 2;
@@ -175,8 +183,12 @@ int main(int argc, char **argv)
       if (ferry_log_format_option("controller-manager-lite", optarg) < 0)
         return 2;
       break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (optind != argc) {
@@ -216,7 +228,9 @@ int main(int argc, char **argv)
       rc = 1;
       break;
     }
-    struct ferry_informer *all[] = { k.pods, k.nodes, k.services, k.slices, k.deployments, k.replicasets, k.statefulsets };
+    struct ferry_informer *all[] = {
+      k.pods, k.nodes, k.services, k.slices, k.deployments, k.replicasets, k.statefulsets
+    };
     int synced = 1;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
       synced &= ferry_informer_synced(all[i]);

@@ -21,8 +21,8 @@ static void write_status(struct kcm *k, const struct ferry_kube_resource *r, jso
 {
   char *patch = ferry_asprintf("{\"status\":%s}", status_json);
   ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_kube_patch(k->kube, r, kcm_str(obj, "metadata.namespace"), kcm_str(obj, "metadata.name"), FERRY_PATCH_MERGE, patch,
-                       "status", NULL, NULL, &err) < 0)
+  if (ferry_kube_patch(k->kube, r, kcm_str(obj, "metadata.namespace"), kcm_str(obj, "metadata.name"), FERRY_PATCH_MERGE,
+                       patch, "status", NULL, NULL, &err) < 0)
     log_debug("%s", ferry_error_msg(&err));
   ferry_error_clear(&err);
   free(patch);
@@ -58,11 +58,13 @@ int kcm_replicasets(struct kcm *k)
         char *gen = ferry_asprintf("%s-", kcm_str(rs, "metadata.name"));
         int made = 0;
         for (int n = have; n < want; n++) {
-          json_object *pod = kcm_pod_from_template(rs, "ReplicaSet", kcm_get(kcm_get(rs, "spec"), "template"), NULL, gen);
+          json_object *pod =
+              kcm_pod_from_template(rs, "ReplicaSet", kcm_get(kcm_get(rs, "spec"), "template"), NULL, gen);
           ferry_error err = FERRY_ERROR_INIT;
           json_object *out = NULL;
           if (ferry_kube_create(k->kube, &FERRY_KUBE_PODS, ns, pod, &out, NULL, &err) == 0) {
-            log_info("replicaset %s/%s: created pod %s", ns, kcm_str(rs, "metadata.name"), kcm_str(out, "metadata.name"));
+            log_info("replicaset %s/%s: created pod %s", ns, kcm_str(rs, "metadata.name"),
+                     kcm_str(out, "metadata.name"));
             made++;
           } else {
             log_warn("replicaset %s/%s: creating a pod: %s", ns, kcm_str(rs, "metadata.name"), ferry_error_msg(&err));
@@ -85,7 +87,8 @@ int kcm_replicasets(struct kcm *k)
             struct ferry_kube_delete_opts d = FERRY_KUBE_DELETE_OPTS_INIT;
             d.uid = kcm_str(p, "metadata.uid");
             if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, ns, kcm_str(p, "metadata.name"), &d, NULL, &err) == 0) {
-              log_info("replicaset %s/%s: deleted pod %s", ns, kcm_str(rs, "metadata.name"), kcm_str(p, "metadata.name"));
+              log_info("replicaset %s/%s: deleted pod %s", ns, kcm_str(rs, "metadata.name"),
+                       kcm_str(p, "metadata.name"));
               have--;
               writes++;
             }
@@ -98,10 +101,11 @@ int kcm_replicasets(struct kcm *k)
     }
     json_object_put(mine);
     char st[128];
-    snprintf(st, sizeof st, "{\"replicas\":%d,\"readyReplicas\":%d,\"availableReplicas\":%d,\"observedGeneration\":%d}", have,
-             ready, ready, json_object_get_int(kcm_get(kcm_get(rs, "metadata"), "generation")));
+    snprintf(st, sizeof st, "{\"replicas\":%d,\"readyReplicas\":%d,\"availableReplicas\":%d,\"observedGeneration\":%d}",
+             have, ready, ready, json_object_get_int(kcm_get(kcm_get(rs, "metadata"), "generation")));
     json_object *cur = kcm_get(rs, "status");
-    if (!cur || json_object_get_int(kcm_get(cur, "replicas")) != have || json_object_get_int(kcm_get(cur, "readyReplicas")) != ready)
+    if (!cur || json_object_get_int(kcm_get(cur, "replicas")) != have ||
+        json_object_get_int(kcm_get(cur, "readyReplicas")) != ready)
       write_status(k, &KCM_REPLICASETS, rs, st);
   }
   /* garbage collection: a pod whose controller (ReplicaSet or StatefulSet) is gone goes too */
@@ -117,10 +121,10 @@ int kcm_replicasets(struct kcm *k)
       found = !strcmp(kcm_str(json_object_array_get_idx(owners, i), "metadata.uid") ?: "", kcm_str(ref, "uid") ?: "");
     if (!found) {
       ferry_error err = FERRY_ERROR_INIT;
-      if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, kcm_str(p, "metadata.namespace"), kcm_str(p, "metadata.name"), NULL,
-                            NULL, &err) == 0)
-        log_info("garbage collection: pod %s/%s (its %s is gone)", kcm_str(p, "metadata.namespace"), kcm_str(p, "metadata.name"),
-                 kind);
+      if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, kcm_str(p, "metadata.namespace"), kcm_str(p, "metadata.name"),
+                            NULL, NULL, &err) == 0)
+        log_info("garbage collection: pod %s/%s (its %s is gone)", kcm_str(p, "metadata.namespace"),
+                 kcm_str(p, "metadata.name"), kind);
       ferry_error_clear(&err);
       writes++;
     }
@@ -137,7 +141,8 @@ int kcm_deployments(struct kcm *k)
   int writes = 0;
   for (size_t i = 0; i < json_object_array_length(deps); i++) {
     json_object *d = json_object_array_get_idx(deps, i), *tmpl = kcm_get(kcm_get(d, "spec"), "template");
-    const char *ns = kcm_str(d, "metadata.namespace"), *name = kcm_str(d, "metadata.name"), *uid = kcm_str(d, "metadata.uid") ?: "";
+    const char *ns = kcm_str(d, "metadata.namespace"), *name = kcm_str(d, "metadata.name"),
+               *uid = kcm_str(d, "metadata.uid") ?: "";
     if (kcm_str(d, "metadata.deletionTimestamp"))
       continue;
     const char *text = json_object_to_json_string_ext(tmpl, JSON_C_TO_STRING_PLAIN);
@@ -158,8 +163,8 @@ int kcm_deployments(struct kcm *k)
       if (replicas_of(rs) != want) {
         char *patch = ferry_asprintf("{\"spec\":{\"replicas\":%d}}", want);
         ferry_error err = FERRY_ERROR_INIT;
-        if (ferry_kube_patch(k->kube, &KCM_REPLICASETS, ns, kcm_str(rs, "metadata.name"), FERRY_PATCH_MERGE, patch, NULL, NULL,
-                             NULL, &err) == 0) {
+        if (ferry_kube_patch(k->kube, &KCM_REPLICASETS, ns, kcm_str(rs, "metadata.name"), FERRY_PATCH_MERGE, patch,
+                             NULL, NULL, NULL, &err) == 0) {
           log_info("deployment %s/%s: replicaset %s scaled to %d", ns, name, kcm_str(rs, "metadata.name"), want);
           writes++;
         }
@@ -219,8 +224,8 @@ int kcm_deployments(struct kcm *k)
     if (!cur || json_object_get_int(kcm_get(cur, "replicas")) != total ||
         json_object_get_int(kcm_get(cur, "readyReplicas")) != ready) {
       char st[160];
-      snprintf(st, sizeof st, "{\"replicas\":%d,\"readyReplicas\":%d,\"availableReplicas\":%d,\"updatedReplicas\":%d}", total,
-               ready, ready, total);
+      snprintf(st, sizeof st, "{\"replicas\":%d,\"readyReplicas\":%d,\"availableReplicas\":%d,\"updatedReplicas\":%d}",
+               total, ready, ready, total);
       write_status(k, &KCM_DEPLOYMENTS, d, st);
     }
     free(rsname);
@@ -235,8 +240,8 @@ int kcm_deployments(struct kcm *k)
       found = !strcmp(kcm_str(json_object_array_get_idx(deps, i), "metadata.uid") ?: "", kcm_str(ref, "uid") ?: "");
     if (!found) {
       ferry_error err = FERRY_ERROR_INIT;
-      if (ferry_kube_delete(k->kube, &KCM_REPLICASETS, kcm_str(rs, "metadata.namespace"), kcm_str(rs, "metadata.name"), NULL,
-                            NULL, &err) == 0)
+      if (ferry_kube_delete(k->kube, &KCM_REPLICASETS, kcm_str(rs, "metadata.namespace"), kcm_str(rs, "metadata.name"),
+                            NULL, NULL, &err) == 0)
         log_info("garbage collection: replicaset %s (its Deployment is gone)", kcm_str(rs, "metadata.name"));
       ferry_error_clear(&err);
       writes++;

@@ -13,7 +13,8 @@
 
 static int node_ready(json_object *node)
 {
-  json_object *conds = kcm_get(kcm_get(node, "status"), "conditions"), *u = kcm_get(kcm_get(node, "spec"), "unschedulable");
+  json_object *conds = kcm_get(kcm_get(node, "status"), "conditions"),
+              *u = kcm_get(kcm_get(node, "spec"), "unschedulable");
   if (u && json_object_get_boolean(u))
     return 0;
   for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
@@ -58,7 +59,8 @@ int kcm_schedule(struct kcm *k)
   int writes = 0;
   for (size_t i = 0; i < json_object_array_length(pods); i++) {
     json_object *pod = json_object_array_get_idx(pods, i);
-    const char *sched = kcm_str(pod, "spec.schedulerName") ?: "default-scheduler", *node = kcm_str(pod, "spec.nodeName");
+    const char *sched = kcm_str(pod, "spec.schedulerName") ?: "default-scheduler",
+               *node = kcm_str(pod, "spec.nodeName");
     if ((node && *node) || strcmp(sched, "default-scheduler") != 0 || !kcm_pod_active(pod))
       continue;
     json_object *best = NULL;

@@ -21,7 +21,8 @@ int kcm_statefulsets(struct kcm *k)
     const char *uid = kcm_str(ss, "metadata.uid") ?: "";
     if (kcm_str(ss, "metadata.deletionTimestamp"))
       continue;
-    int want = r ? json_object_get_int(r) : 1, ready = 0, have = 0, parallel = !strcmp(kcm_str(ss, "spec.podManagementPolicy") ?: "", "Parallel");
+    int want = r ? json_object_get_int(r) : 1, ready = 0, have = 0,
+        parallel = !strcmp(kcm_str(ss, "spec.podManagementPolicy") ?: "", "Parallel");
     for (int n = 0; n < want; n++) {
       char pod_name[300];
       snprintf(pod_name, sizeof pod_name, "%s-%d", name, n);
@@ -78,9 +79,11 @@ int kcm_statefulsets(struct kcm *k)
     json_object *cur = kcm_get(ss, "status");
     if (!cur || json_object_get_int(kcm_get(cur, "replicas")) != have ||
         json_object_get_int(kcm_get(cur, "readyReplicas")) != ready) {
-      char *patch = ferry_asprintf("{\"status\":{\"replicas\":%d,\"readyReplicas\":%d,\"currentReplicas\":%d}}", have, ready, have);
+      char *patch = ferry_asprintf("{\"status\":{\"replicas\":%d,\"readyReplicas\":%d,\"currentReplicas\":%d}}", have,
+                                   ready, have);
       ferry_error err = FERRY_ERROR_INIT;
-      if (ferry_kube_patch(k->kube, &KCM_STATEFULSETS, ns, name, FERRY_PATCH_MERGE, patch, "status", NULL, NULL, &err) < 0)
+      if (ferry_kube_patch(k->kube, &KCM_STATEFULSETS, ns, name, FERRY_PATCH_MERGE, patch, "status", NULL, NULL, &err) <
+          0)
         log_debug("%s", ferry_error_msg(&err));
       ferry_error_clear(&err);
       free(patch);

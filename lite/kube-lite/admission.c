@@ -11,7 +11,6 @@
 #include "patch.h"
 #include "base/util.h"
 
-
 static int in_list(json_object *list, const char *v)
 {
   for (size_t i = 0; list && i < json_object_array_length(list); i++) {
@@ -50,7 +49,8 @@ static int object_matches(json_object *wh, json_object *obj)
   json_object_object_foreach(ml, k, v)
   {
     json_object *have;
-    if (!labels || !json_object_object_get_ex(labels, k, &have) || strcmp(json_object_get_string(have), json_object_get_string(v)))
+    if (!labels || !json_object_object_get_ex(labels, k, &have) ||
+        strcmp(json_object_get_string(have), json_object_get_string(v)))
       return 0;
   }
   return 1;
@@ -159,8 +159,9 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
         memset(rnd, 0x5a, sizeof rnd);
       if (f)
         fclose(f);
-      snprintf(uid, sizeof uid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
-               rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10], rnd[11], rnd[12], rnd[13], rnd[14], rnd[15]);
+      snprintf(uid, sizeof uid, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
+               rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7], rnd[8], rnd[9], rnd[10], rnd[11], rnd[12], rnd[13],
+               rnd[14], rnd[15]);
       json_object *review = json_object_new_object(), *req = json_object_new_object(), *kind = json_object_new_object(),
                   *res = json_object_new_object();
       json_object_object_add(review, "apiVersion", json_object_new_string("admission.k8s.io/v1"));
@@ -199,7 +200,8 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
         *code = json_object_object_get_ex(resp, "status", &st) && json_object_object_get_ex(st, "code", &c)
                     ? json_object_get_int(c)
                     : 400;
-        snprintf(why, why_len, "admission webhook \"%s\" denied the request: %s", name, ferry_kube_str(resp, "status.message") ?: "");
+        snprintf(why, why_len, "admission webhook \"%s\" denied the request: %s", name,
+                 ferry_kube_str(resp, "status.message") ?: "");
         json_object_put(resp);
         return -1;
       }
@@ -215,8 +217,8 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
             root_op |= !strcmp(ferry_kube_str(json_object_array_get_idx(ops, j), "path") ?: "", "");
         if (!ops || root_op || kl_json_patch(obj, ops, pwhy, sizeof pwhy) < 0) {
           *code = 500;
-          snprintf(why, why_len, "Internal error occurred: admission webhook \"%s\" returned a patch that cannot be applied",
-                   name);
+          snprintf(why, why_len,
+                   "Internal error occurred: admission webhook \"%s\" returned a patch that cannot be applied", name);
           free(text);
           json_object_put(ops);
           json_object_put(resp);

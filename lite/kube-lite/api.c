@@ -30,9 +30,9 @@ struct body {
 /* What one request asks beyond its verb and path (its handling is on one thread). */
 enum field_validation { FV_WARN, FV_STRICT, FV_IGNORE };
 static __thread struct {
-  int dry_run;                /* dryRun=All: everything but the write */
-  enum field_validation fv;   /* fieldValidation=, the server's default Warn */
-  json_object *warnings;      /* strings, sent as Warning: 299 headers */
+  int dry_run;              /* dryRun=All: everything but the write */
+  enum field_validation fv; /* fieldValidation=, the server's default Warn */
+  json_object *warnings;    /* strings, sent as Warning: 299 headers */
 } req;
 
 static void warn(const char *msg)
@@ -139,7 +139,10 @@ static json_object *meta_of(json_object *o)
   return m;
 }
 
-static void set_str(json_object *o, const char *k, const char *v) { json_object_object_add(o, k, json_object_new_string(v)); }
+static void set_str(json_object *o, const char *k, const char *v)
+{
+  json_object_object_add(o, k, json_object_new_string(v));
+}
 
 static void now_rfc3339(char *buf, size_t len) { ferry_format_time(ferry_now_real_ms(), buf, len); }
 
@@ -283,13 +286,13 @@ struct watch {
   struct kl_resource r;
   char ns[256];
   struct kl_selector *sel;
-  int64_t next_rv; /* send events after this */
+  int64_t next_rv;      /* send events after this */
   json_object *initial; /* ADDED events to send first */
   size_t initial_at;
   int bookmarks;
   int64_t deadline, last_sent;
   unsigned epoch;
-  int gone;  /* sent the 410 error: end next */
+  int gone; /* sent the 410 error: end next */
   int ended;
   char *pending; /* a line that did not fit */
   size_t pending_at;
@@ -300,7 +303,8 @@ static char *event_line(const char *type, json_object *obj)
   json_object *ev = json_object_new_object();
   set_str(ev, "type", type);
   json_object_object_add(ev, "object", json_object_get(obj));
-  char *line = ferry_asprintf("%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  char *line = ferry_asprintf(
+      "%s\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(ev);
   return line;
 }
@@ -433,8 +437,9 @@ static int answer_table(struct kl_store *s, struct MHD_Connection *c, const stru
   json_object *crd = crd_of(s, &rt->r);
   char rv[32];
   snprintf(rv, sizeof rv, "%lld", (long long)s->rv);
-  json_object *t = crd ? kl_table(crd, rt->r.version, items, rv)
-                       : !is_custom(&rt->r) ? kl_table_builtin(rt->r.group, rt->r.plural, items, rv) : NULL;
+  json_object *t = crd                  ? kl_table(crd, rt->r.version, items, rv)
+                   : !is_custom(&rt->r) ? kl_table_builtin(rt->r.group, rt->r.plural, items, rv)
+                                        : NULL;
   if (!t)
     return 0;
   *x = send_json(c, 200, t);
@@ -561,8 +566,9 @@ static int refuse_unknown(struct MHD_Connection *c, const struct route *rt, json
     return 0;
   }
   char msg[1024];
-  int l = snprintf(msg, sizeof msg, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: ", rt->r.kind,
-                   rt->r.version, rt->r.kind);
+  int l =
+      snprintf(msg, sizeof msg, "%s in version \"%s\" cannot be handled as a %s: strict decoding error: ", rt->r.kind,
+               rt->r.version, rt->r.kind);
   for (size_t i = 0; i < n && l < (int)sizeof msg; i++)
     l += snprintf(msg + l, sizeof msg - (size_t)l, "%sunknown field \"%s\"", i ? ", " : "",
                   json_object_get_string(json_object_array_get_idx(unknown, i)));
@@ -575,10 +581,21 @@ static int refuse_unknown(struct MHD_Connection *c, const struct route *rt, json
 /* metadata's fields (ObjectMeta): anything else is unknown, and dropped. */
 static void unknown_metadata(json_object *obj, json_object *unknown)
 {
-  static const char *const known[] = { "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion",
-                                       "generation", "creationTimestamp", "deletionTimestamp",
-                                       "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences",
-                                       "finalizers", "managedFields" };
+  static const char *const known[] = { "name",
+                                       "generateName",
+                                       "namespace",
+                                       "selfLink",
+                                       "uid",
+                                       "resourceVersion",
+                                       "generation",
+                                       "creationTimestamp",
+                                       "deletionTimestamp",
+                                       "deletionGracePeriodSeconds",
+                                       "labels",
+                                       "annotations",
+                                       "ownerReferences",
+                                       "finalizers",
+                                       "managedFields" };
   json_object *m, *drop = json_object_new_array();
   if (json_object_object_get_ex(obj, "metadata", &m) && json_object_is_type(m, json_type_object)) {
     json_object_object_foreach(m, k, v)
@@ -644,7 +661,8 @@ static int namespace_exists(struct kl_store *s, const char *ns)
   return json_object_object_get_ex(kl_store_kind(s, "/namespaces"), ns, NULL);
 }
 
-static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, json_object *obj)
+static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt,
+                                 json_object *obj)
 {
   struct kl_store *s = &srv->store;
   if (!json_object_is_type(obj, json_type_object))
@@ -670,11 +688,13 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
     name = ferry_kube_str(obj, "metadata.name");
   }
   if (!name || !*name)
-    return fail(c, 422, "Invalid", rt->r.kind, NULL, "%s \"\" is invalid: metadata.name: Required value: name or generateName is required", rt->r.kind);
+    return fail(c, 422, "Invalid", rt->r.kind, NULL,
+                "%s \"\" is invalid: metadata.name: Required value: name or generateName is required", rt->r.kind);
   const char *ons = ferry_kube_str(obj, "metadata.namespace");
   if (rt->r.namespaced) {
     if (ons && *ons && strcmp(ons, rt->ns) != 0)
-      return fail(c, 400, "BadRequest", NULL, NULL, "the namespace of the provided object does not match the namespace sent on the request");
+      return fail(c, 400, "BadRequest", NULL, NULL,
+                  "the namespace of the provided object does not match the namespace sent on the request");
     set_str(meta, "namespace", rt->ns);
     if (!namespace_exists(s, rt->ns))
       return fail(c, 404, "NotFound", "namespaces", rt->ns, "namespaces \"%s\" not found", rt->ns);
@@ -719,14 +739,17 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
                                     json_object *cur, json_object *next)
 {
   struct kl_store *s = &srv->store;
-  const char *want = ferry_kube_str(next, "metadata.resourceVersion"), *have = ferry_kube_str(cur, "metadata.resourceVersion");
+  const char *want = ferry_kube_str(next, "metadata.resourceVersion"),
+             *have = ferry_kube_str(cur, "metadata.resourceVersion");
   if (want && *want && have && strcmp(want, have) != 0)
     return fail(c, 409, "Conflict", rt->r.plural, rt->name,
-                "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your changes to the latest version and try again",
+                "Operation cannot be fulfilled on %s \"%s\": the object has been modified; please apply your changes "
+                "to the latest version and try again",
                 rt->r.plural, rt->name);
   const char *nname = ferry_kube_str(next, "metadata.name");
   if (nname && strcmp(nname, rt->name) != 0)
-    return fail(c, 400, "BadRequest", NULL, NULL, "the name of the object (%s) does not match the name on the URL (%s)", nname, rt->name);
+    return fail(c, 400, "BadRequest", NULL, NULL, "the name of the object (%s) does not match the name on the URL (%s)",
+                nname, rt->name);
   json_object *result = NULL;
   json_object *cs, *ns;
   if (!strcmp(rt->sub, "status")) {
@@ -750,7 +773,8 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
   }
   /* metadata the server owns */
   json_object *m = meta_of(result), *cm = meta_of(cur), *v;
-  static const char *const owned[] = { "uid", "creationTimestamp", "namespace", "name", "deletionTimestamp", "generation" };
+  static const char *const owned[] = { "uid",  "creationTimestamp", "namespace",
+                                       "name", "deletionTimestamp", "generation" };
   for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) {
     if (json_object_object_get_ex(cm, owned[i], &v))
       json_object_object_add(m, owned[i], json_object_get(v));
@@ -811,8 +835,8 @@ static enum MHD_Result not_found(struct MHD_Connection *c, const struct route *r
   return fail(c, 404, "NotFound", rt->r.plural, rt->name, "%s \"%s\" not found", rt->r.plural, rt->name);
 }
 
-static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, const char *ctype,
-                                json_object *patch)
+static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt,
+                                const char *ctype, json_object *patch)
 {
   json_object *cur = find(&srv->store, rt);
   if (!cur)
@@ -823,9 +847,11 @@ static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c,
   char why[256] = "";
   int rc;
   if (ctype && !strncmp(ctype, "application/json-patch+json", 27)) {
-    json_object_object_add(meta_of(doc), "resourceVersion", json_object_new_string(ferry_kube_str(cur, "metadata.resourceVersion")));
+    json_object_object_add(meta_of(doc), "resourceVersion",
+                           json_object_new_string(ferry_kube_str(cur, "metadata.resourceVersion")));
     rc = kl_json_patch(&doc, patch, why, sizeof why);
-    if (rc == 0 && !strcmp(ferry_kube_str(doc, "metadata.resourceVersion") ?: "", ferry_kube_str(cur, "metadata.resourceVersion") ?: ""))
+    if (rc == 0 && !strcmp(ferry_kube_str(doc, "metadata.resourceVersion") ?: "",
+                           ferry_kube_str(cur, "metadata.resourceVersion") ?: ""))
       json_object_object_del(meta_of(doc), "resourceVersion");
   } else if (ctype && !strncmp(ctype, "application/merge-patch+json", 28)) {
     rc = kl_merge_patch(&doc, patch);
@@ -833,7 +859,9 @@ static enum MHD_Result do_patch(struct kl_server *srv, struct MHD_Connection *c,
     rc = kl_strategic_patch(&doc, patch);
   } else {
     json_object_put(doc);
-    return fail(c, 415, "UnsupportedMediaType", NULL, NULL, "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json%s",
+    return fail(c, 415, "UnsupportedMediaType", NULL, NULL,
+                "the body of the request was in an unknown format - accepted media types include: "
+                "application/json-patch+json, application/merge-patch+json%s",
                 is_custom(&rt->r) ? "" : ", application/strategic-merge-patch+json");
   }
   if (rc < 0) {
@@ -861,7 +889,8 @@ static int64_t pod_grace(struct MHD_Connection *c, json_object *opts, json_objec
     return json_object_get_int64(g);
   if (q && *q)
     return strtoll(q, NULL, 10);
-  if (json_object_object_get_ex(pod, "spec", &spec) && json_object_object_get_ex(spec, "terminationGracePeriodSeconds", &g))
+  if (json_object_object_get_ex(pod, "spec", &spec) &&
+      json_object_object_get_ex(spec, "terminationGracePeriodSeconds", &g))
     return json_object_get_int64(g);
   return 30;
 }
@@ -873,7 +902,8 @@ static int64_t pod_grace(struct MHD_Connection *c, json_object *opts, json_objec
 static json_object *pod_terminate(struct kl_server *srv, const struct route *rt, json_object *cur, int64_t grace)
 {
   json_object *g;
-  int64_t had = json_object_object_get_ex(meta_of(cur), "deletionGracePeriodSeconds", &g) ? json_object_get_int64(g) : -1;
+  int64_t had =
+      json_object_object_get_ex(meta_of(cur), "deletionGracePeriodSeconds", &g) ? json_object_get_int64(g) : -1;
   if (had >= 0 && had <= grace)
     return cur;
   json_object *next = NULL;
@@ -919,21 +949,25 @@ static int dry_run_in(json_object *opts)
   return 0;
 }
 
-static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, json_object *opts)
+static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt,
+                                 json_object *opts)
 {
   json_object *cur = find(&srv->store, rt);
   if (!cur)
     return not_found(c, rt);
   const char *puid = opts ? ferry_kube_str(opts, "preconditions.uid") : NULL;
   const char *prv = opts ? ferry_kube_str(opts, "preconditions.resourceVersion") : NULL;
-  const char *uid = ferry_kube_str(cur, "metadata.uid") ?: "", *rv = ferry_kube_str(cur, "metadata.resourceVersion") ?: "";
+  const char *uid = ferry_kube_str(cur, "metadata.uid") ?: "",
+             *rv = ferry_kube_str(cur, "metadata.resourceVersion") ?: "";
   if (puid && strcmp(puid, uid) != 0)
     return fail(c, 409, "Conflict", rt->r.plural, rt->name,
-                "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in precondition: %s, UID in object meta: %s",
+                "Operation cannot be fulfilled on %s \"%s\": Precondition failed: UID in precondition: %s, UID in "
+                "object meta: %s",
                 rt->r.plural, rt->name, puid, uid);
   if (prv && strcmp(prv, rv) != 0)
     return fail(c, 409, "Conflict", rt->r.plural, rt->name,
-                "Operation cannot be fulfilled on %s \"%s\": Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
+                "Operation cannot be fulfilled on %s \"%s\": Precondition failed: ResourceVersion in precondition: %s, "
+                "ResourceVersion in object meta: %s",
                 rt->r.plural, rt->name, prv, rv);
   if (req.dry_run || dry_run_in(opts))
     return send_json(c, 200, cur);
@@ -995,7 +1029,8 @@ static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c
 
 /* POST pods/NAME/binding: what a scheduler does. Sets spec.nodeName once and
  * the PodScheduled condition; a bound pod answers 409. */
-static enum MHD_Result do_binding(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, json_object *b)
+static enum MHD_Result do_binding(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt,
+                                  json_object *b)
 {
   if (!is_core_pod(rt))
     return fail(c, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
@@ -1004,19 +1039,22 @@ static enum MHD_Result do_binding(struct kl_server *srv, struct MHD_Connection *
     return not_found(c, rt);
   const char *node = b ? ferry_kube_str(b, "target.name") : NULL, *kind = b ? ferry_kube_str(b, "target.kind") : NULL;
   if (!node || !*node)
-    return fail(c, 422, "Invalid", "pods", rt->name, "Binding.core \"%s\" is invalid: target.name: Required value", rt->name);
+    return fail(c, 422, "Invalid", "pods", rt->name, "Binding.core \"%s\" is invalid: target.name: Required value",
+                rt->name);
   if (kind && *kind && strcmp(kind, "Node") != 0)
     return fail(c, 422, "Invalid", "pods", rt->name,
-                "Binding.core \"%s\" is invalid: target.kind: Unsupported value: \"%s\": supported values: \"Node\"", rt->name, kind);
+                "Binding.core \"%s\" is invalid: target.kind: Unsupported value: \"%s\": supported values: \"Node\"",
+                rt->name, kind);
   const char *bound = ferry_kube_str(cur, "spec.nodeName");
   if (bound && *bound)
     return fail(c, 409, "Conflict", "pods/binding", rt->name,
-                "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned to node \"%s\"", rt->name,
-                rt->name, bound);
+                "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is already assigned to node \"%s\"",
+                rt->name, rt->name, bound);
   if (json_object_object_get_ex(meta_of(cur), "deletionTimestamp", NULL))
-    return fail(c, 409, "Conflict", "pods/binding", rt->name,
-                "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, cannot be assigned to a host",
-                rt->name, rt->name);
+    return fail(
+        c, 409, "Conflict", "pods/binding", rt->name,
+        "Operation cannot be fulfilled on pods/binding \"%s\": pod %s is being deleted, cannot be assigned to a host",
+        rt->name, rt->name);
   if (req.dry_run) {
     json_object *st = status_obj(201, "", NULL, NULL, "");
     enum MHD_Result x = send_json(c, 201, st);
@@ -1150,7 +1188,8 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
   pthread_mutex_lock(&s->mu);
   int write = strcmp(method, "GET") != 0;
   if (!strcmp(url, "/kube-lite/faults") && !strcmp(method, "POST")) {
-    x = srv->faults ? do_faults(srv, c, body) : fail(c, 404, "NotFound", NULL, NULL, "fault injection is off (--faults)");
+    x = srv->faults ? do_faults(srv, c, body)
+                    : fail(c, 404, "NotFound", NULL, NULL, "fault injection is off (--faults)");
     goto out;
   }
   if (write && srv->fail_writes > 0) {
@@ -1161,7 +1200,8 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
   }
   if (!strcmp(method, "GET") && (!strcmp(url, "/openapi/v3") || !strncmp(url, "/openapi/v3/", 12))) {
     json_object *spec = url[11] ? kl_openapi_gv(s, url + 12) : kl_openapi_index(s);
-    x = spec ? send_json(c, 200, spec) : fail(c, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
+    x = spec ? send_json(c, 200, spec)
+             : fail(c, 404, "NotFound", NULL, NULL, "the server could not find the requested resource");
     json_object_put(spec);
     goto out;
   }
@@ -1265,8 +1305,8 @@ out:
   return x;
 }
 
-enum MHD_Result kl_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                          const char *version, const char *data, size_t *size, void **con_cls)
+enum MHD_Result kl_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+                          const char *data, size_t *size, void **con_cls)
 {
   (void)version;
   struct kl_server *srv = cls;
@@ -1314,7 +1354,8 @@ int kl_server_start(struct kl_server *srv, char *why, size_t why_len)
     }
     json_object *o = json_tokener_parse(text), *objs, *rv;
     free(text);
-    if (!o || !json_object_object_get_ex(o, "objects", &objs) || !json_object_object_get_ex(o, "resourceVersion", &rv)) {
+    if (!o || !json_object_object_get_ex(o, "objects", &objs) ||
+        !json_object_object_get_ex(o, "resourceVersion", &rv)) {
       json_object_put(o);
       snprintf(why, why_len, "%s: not a kube-lite data file", srv->data_file);
       return -1;

@@ -16,8 +16,8 @@ struct kl_server {
   volatile int stopping;
 };
 
-enum MHD_Result kl_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-                          const char *version, const char *data, size_t *size, void **con_cls);
+enum MHD_Result kl_handle(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+                          const char *data, size_t *size, void **con_cls);
 void kl_request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe);
 
 /* Creates the namespaces every cluster has; loads data_file when it exists. */

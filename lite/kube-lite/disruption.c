@@ -7,7 +7,6 @@
 
 #include "kube/kube.h"
 
-
 static const char *label(json_object *obj, const char *key)
 {
   json_object *m, *l, *v;
@@ -35,7 +34,8 @@ static int selects(json_object *sel, json_object *pod)
   if (json_object_object_get_ex(sel, "matchExpressions", &me) && json_object_is_type(me, json_type_array)) {
     for (size_t i = 0; i < json_object_array_length(me); i++) {
       json_object *e = json_object_array_get_idx(me, i), *vals = NULL;
-      const char *key = ferry_kube_str(e, "key") ?: "", *op = ferry_kube_str(e, "operator") ?: "", *have = label(pod, key);
+      const char *key = ferry_kube_str(e, "key") ?: "", *op = ferry_kube_str(e, "operator") ?: "",
+                 *have = label(pod, key);
       json_object_object_get_ex(e, "values", &vals);
       int in = 0;
       for (size_t j = 0; have && vals && j < json_object_array_length(vals); j++)
@@ -84,7 +84,8 @@ int kl_eviction_blocked(json_object *pods, json_object *pdbs, json_object *pod, 
   {
     (void)key;
     json_object *spec, *sel = NULL, *min = NULL, *max = NULL;
-    if (strcmp(ferry_kube_str(pdb, "metadata.namespace") ?: "", ns) != 0 || !json_object_object_get_ex(pdb, "spec", &spec))
+    if (strcmp(ferry_kube_str(pdb, "metadata.namespace") ?: "", ns) != 0 ||
+        !json_object_object_get_ex(pdb, "spec", &spec))
       continue;
     json_object_object_get_ex(spec, "selector", &sel);
     if (!selects(sel, pod))

@@ -49,30 +49,55 @@ int main(int argc, char **argv)
   const char *listen = "127.0.0.1:0", *kubeconfig_out = NULL, *cert = NULL, *key = NULL, *ca = NULL;
   static struct kl_server srv;
   static const struct option opts[] = {
-    { "listen", required_argument, NULL, 'l' },   { "kubeconfig-out", required_argument, NULL, 'k' },
-    { "token", required_argument, NULL, 't' },    { "tls-cert", required_argument, NULL, 'c' },
-    { "tls-key", required_argument, NULL, 'K' },  { "tls-ca", required_argument, NULL, 'a' },
-    { "data", required_argument, NULL, 'd' },     { "faults", no_argument, NULL, 'f' },
-    { "log-level", required_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
+    { "listen", required_argument, NULL, 'l' },
+    { "kubeconfig-out", required_argument, NULL, 'k' },
+    { "token", required_argument, NULL, 't' },
+    { "tls-cert", required_argument, NULL, 'c' },
+    { "tls-key", required_argument, NULL, 'K' },
+    { "tls-ca", required_argument, NULL, 'a' },
+    { "data", required_argument, NULL, 'd' },
+    { "faults", no_argument, NULL, 'f' },
+    { "log-level", required_argument, NULL, 'v' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int opt;
   while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
     switch (opt) {
-    case 'l': listen = optarg; break;
-    case 'k': kubeconfig_out = optarg; break;
-    case 't': srv.token = optarg; break;
-    case 'c': cert = optarg; break;
-    case 'K': key = optarg; break;
-    case 'a': ca = optarg; break;
-    case 'd': srv.data_file = optarg; break;
-    case 'f': srv.faults = 1; break;
+    case 'l':
+      listen = optarg;
+      break;
+    case 'k':
+      kubeconfig_out = optarg;
+      break;
+    case 't':
+      srv.token = optarg;
+      break;
+    case 'c':
+      cert = optarg;
+      break;
+    case 'K':
+      key = optarg;
+      break;
+    case 'a':
+      ca = optarg;
+      break;
+    case 'd':
+      srv.data_file = optarg;
+      break;
+    case 'f':
+      srv.faults = 1;
+      break;
     case 'v':
       if (ferry_log_level_option("kube-lite", optarg) < 0)
         return 2;
       break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (optind != argc || (!cert) != (!key)) {
@@ -103,8 +128,9 @@ int main(int argc, char **argv)
   ferry_error err = FERRY_ERROR_INIT;
   char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
   size_t ca_len = 0, cert_len = 0;
-  if (cert && (ferry_read_file(cert, &cert_pem, &cert_len, &err) < 0 || ferry_read_file(key, &key_pem, NULL, &err) < 0 ||
-               (ca && ferry_read_file(ca, &ca_pem, &ca_len, &err) < 0))) {
+  if (cert &&
+      (ferry_read_file(cert, &cert_pem, &cert_len, &err) < 0 || ferry_read_file(key, &key_pem, NULL, &err) < 0 ||
+       (ca && ferry_read_file(ca, &ca_pem, &ca_len, &err) < 0))) {
     fprintf(stderr, "kube-lite: %s\n", ferry_error_msg(&err));
     return 1;
   }
@@ -131,13 +157,13 @@ int main(int argc, char **argv)
   char *server = ferry_asprintf("%s://%s:%d", cert ? "https" : "http", host, port);
   if (kubeconfig_out) {
     char *ca_b64 = cert ? (ca_pem ? b64(ca_pem, ca_len) : b64(cert_pem, cert_len)) : NULL;
-    char *yaml = ferry_asprintf("apiVersion: v1\nkind: Config\ncurrent-context: kube-lite\nclusters:\n- name: kube-lite\n"
-                                "  cluster:\n    server: %s\n%s%s%scontexts:\n- name: kube-lite\n  context:\n"
-                                "    cluster: kube-lite\n    user: kube-lite\n    namespace: default\nusers:\n"
-                                "- name: kube-lite\n  user:\n%s%s%s",
-                                server, ca_b64 ? "    certificate-authority-data: " : "", ca_b64 ? ca_b64 : "",
-                                ca_b64 ? "\n" : "", srv.token ? "    token: " : "    {}\n", srv.token ? srv.token : "",
-                                srv.token ? "\n" : "");
+    char *yaml = ferry_asprintf(
+        "apiVersion: v1\nkind: Config\ncurrent-context: kube-lite\nclusters:\n- name: kube-lite\n"
+        "  cluster:\n    server: %s\n%s%s%scontexts:\n- name: kube-lite\n  context:\n"
+        "    cluster: kube-lite\n    user: kube-lite\n    namespace: default\nusers:\n"
+        "- name: kube-lite\n  user:\n%s%s%s",
+        server, ca_b64 ? "    certificate-authority-data: " : "", ca_b64 ? ca_b64 : "", ca_b64 ? "\n" : "",
+        srv.token ? "    token: " : "    {}\n", srv.token ? srv.token : "", srv.token ? "\n" : "");
     if (ferry_write_file_atomic(kubeconfig_out, yaml, strlen(yaml), &err) < 0) {
       fprintf(stderr, "kube-lite: %s\n", ferry_error_msg(&err));
       return 1;

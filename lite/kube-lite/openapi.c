@@ -106,10 +106,12 @@ static json_object *param(const char *name, const char *in, const char *desc)
 static void write_params(json_object *params, int patch)
 {
   json_object_array_add(params, param("dryRun", "query", "All: everything but the write; the only value"));
-  json_object_array_add(params, param("fieldValidation", "query",
-                                      "Ignore, Warn (the default) or Strict: what an unknown field does to the request"));
+  json_object_array_add(params,
+                        param("fieldValidation", "query",
+                              "Ignore, Warn (the default) or Strict: what an unknown field does to the request"));
   if (patch)
-    json_object_array_add(params, param("force", "query", "accepted for server-side apply clients; kube-lite has no apply patches"));
+    json_object_array_add(
+        params, param("force", "query", "accepted for server-side apply clients; kube-lite has no apply patches"));
 }
 
 static json_object *operation(const char *verb, const char *action, const struct kl_resource *r, const char *suffix,
@@ -122,8 +124,8 @@ static json_object *operation(const char *verb, const char *action, const struct
   json_object_object_add(op, "x-kubernetes-action", json_object_new_string(action));
   json_object_object_add(op, "x-kubernetes-group-version-kind", gvk(g, v, kind));
   if (!strcmp(action, "list")) {
-    static const char *const q[] = { "labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
-                                     "timeoutSeconds", "watch", "allowWatchBookmarks" };
+    static const char *const q[] = { "labelSelector",   "fieldSelector",  "limit", "continue",
+                                     "resourceVersion", "timeoutSeconds", "watch", "allowWatchBookmarks" };
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
       json_object_array_add(params, param(q[i], "query", q[i]));
   } else if (!strcmp(action, "post") || !strcmp(action, "put") || !strcmp(action, "patch")) {
@@ -188,10 +190,14 @@ static json_object *object_meta(void)
       "\"labels\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}},"
       "\"annotations\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}},"
       "\"finalizers\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-      "\"ownerReferences\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\",\"name\",\"uid\"],"
-      "\"properties\":{\"apiVersion\":{\"type\":\"string\"},\"kind\":{\"type\":\"string\"},\"name\":{\"type\":\"string\"},"
-      "\"uid\":{\"type\":\"string\"},\"controller\":{\"type\":\"boolean\"},\"blockOwnerDeletion\":{\"type\":\"boolean\"}}}},"
-      "\"managedFields\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}}");
+      "\"ownerReferences\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"required\":[\"apiVersion\",\"kind\","
+      "\"name\",\"uid\"],"
+      "\"properties\":{\"apiVersion\":{\"type\":\"string\"},\"kind\":{\"type\":\"string\"},\"name\":{\"type\":"
+      "\"string\"},"
+      "\"uid\":{\"type\":\"string\"},\"controller\":{\"type\":\"boolean\"},\"blockOwnerDeletion\":{\"type\":"
+      "\"boolean\"}}}},"
+      "\"managedFields\":{\"type\":\"array\",\"items\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":"
+      "true}}}}");
 }
 
 /* The kind's schema: the CRD's own for a custom resource; for a built-in kind,
@@ -242,9 +248,10 @@ static json_object *list_schema(const struct kl_resource *r, const char *item_sc
   json_object_object_add(schema, "required", json_tokener_parse("[\"items\"]"));
   json_object_object_add(props, "apiVersion", json_tokener_parse("{\"type\":\"string\"}"));
   json_object_object_add(props, "kind", json_tokener_parse("{\"type\":\"string\"}"));
-  json_object_object_add(props, "metadata", json_tokener_parse("{\"type\":\"object\",\"properties\":{"
-                                                               "\"resourceVersion\":{\"type\":\"string\"},"
-                                                               "\"continue\":{\"type\":\"string\"}}}"));
+  json_object_object_add(props, "metadata",
+                         json_tokener_parse("{\"type\":\"object\",\"properties\":{"
+                                            "\"resourceVersion\":{\"type\":\"string\"},"
+                                            "\"continue\":{\"type\":\"string\"}}}"));
   json_object_object_add(items, "type", json_object_new_string("array"));
   json_object_object_add(items, "items", ref(item_schema));
   json_object_object_add(props, "items", items);
@@ -300,12 +307,14 @@ static void add_resource(struct kl_store *s, const struct kl_resource *r, json_o
     char ev[700];
     snprintf(ev, sizeof ev, "%s/eviction", item);
     json_object *pe = path_item(paths, ev, 1, 1);
-    json_object_object_add(schemas, "io.k8s.api.policy.v1.Eviction",
-                           json_tokener_parse("{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true,"
-                                              "\"x-kubernetes-group-version-kind\":[{\"group\":\"policy\",\"version\":\"v1\","
-                                              "\"kind\":\"Eviction\"}]}"));
-    json_object_object_add(pe, "post", operation("create", "post", r, "Eviction", "io.k8s.api.policy.v1.Eviction",
-                                                  "policy", "v1", "Eviction"));
+    json_object_object_add(
+        schemas, "io.k8s.api.policy.v1.Eviction",
+        json_tokener_parse("{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true,"
+                           "\"x-kubernetes-group-version-kind\":[{\"group\":\"policy\",\"version\":\"v1\","
+                           "\"kind\":\"Eviction\"}]}"));
+    json_object_object_add(
+        pe, "post",
+        operation("create", "post", r, "Eviction", "io.k8s.api.policy.v1.Eviction", "policy", "v1", "Eviction"));
   }
 }
 
@@ -332,7 +341,8 @@ json_object *kl_openapi_gv(struct kl_store *s, const char *gv)
   json_object_object_add(schemas, "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta", object_meta());
   json_object *doc = json_object_new_object(), *components = json_object_new_object();
   json_object_object_add(doc, "openapi", json_object_new_string("3.0.0"));
-  json_object_object_add(doc, "info", json_tokener_parse("{\"title\":\"Kubernetes (kube-lite)\",\"version\":\"v1.32.0-kube-lite\"}"));
+  json_object_object_add(
+      doc, "info", json_tokener_parse("{\"title\":\"Kubernetes (kube-lite)\",\"version\":\"v1.32.0-kube-lite\"}"));
   json_object_object_add(doc, "paths", paths);
   json_object_object_add(components, "schemas", schemas);
   json_object_object_add(doc, "components", components);

@@ -181,9 +181,15 @@ static const char *merge_key(const char *field, json_object *elems)
   static const struct {
     const char *field, *key;
   } keys[] = {
-    { "containers", "name" },        { "initContainers", "name" }, { "ephemeralContainers", "name" },
-    { "volumes", "name" },           { "env", "name" },            { "imagePullSecrets", "name" },
-    { "volumeMounts", "mountPath" }, { "conditions", "type" },     { "ownerReferences", "uid" },
+    { "containers", "name" },
+    { "initContainers", "name" },
+    { "ephemeralContainers", "name" },
+    { "volumes", "name" },
+    { "env", "name" },
+    { "imagePullSecrets", "name" },
+    { "volumeMounts", "mountPath" },
+    { "conditions", "type" },
+    { "ownerReferences", "uid" },
     { "hostAliases", "ip" },
   };
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

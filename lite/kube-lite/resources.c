@@ -30,7 +30,6 @@ static const struct kl_resource BUILTIN[] = {
 };
 #define NBUILTIN (sizeof BUILTIN / sizeof BUILTIN[0])
 
-
 /* Fills r from a CRD for one of its served versions. */
 static int from_crd(json_object *crd, const char *version, struct kl_resource *r)
 {
@@ -70,7 +69,8 @@ int kl_resource_find(struct kl_store *s, const char *group, const char *version,
                      struct kl_resource *out)
 {
   for (size_t i = 0; i < NBUILTIN; i++)
-    if (!strcmp(BUILTIN[i].group, group) && !strcmp(BUILTIN[i].version, version) && !strcmp(BUILTIN[i].plural, plural)) {
+    if (!strcmp(BUILTIN[i].group, group) && !strcmp(BUILTIN[i].version, version) &&
+        !strcmp(BUILTIN[i].plural, plural)) {
       *out = BUILTIN[i];
       return 0;
     }
@@ -85,7 +85,10 @@ int kl_resource_find(struct kl_store *s, const char *group, const char *version,
   return -1;
 }
 
-void kl_resource_key(const struct kl_resource *r, char *buf, size_t len) { snprintf(buf, len, "%s/%s", r->group, r->plural); }
+void kl_resource_key(const struct kl_resource *r, char *buf, size_t len)
+{
+  snprintf(buf, len, "%s/%s", r->group, r->plural);
+}
 
 void kl_resource_api_version(const struct kl_resource *r, char *buf, size_t len)
 {
@@ -160,7 +163,8 @@ static void add_resource(json_object *list, const struct kl_resource *r)
   }
   json_object_array_add(list, o);
   int core_pods = !strcmp(r->plural, "pods") && !r->group[0];
-  const char *subs[3] = { r->has_status ? "status" : NULL, core_pods ? "eviction" : NULL, core_pods ? "binding" : NULL };
+  const char *subs[3] = { r->has_status ? "status" : NULL, core_pods ? "eviction" : NULL,
+                          core_pods ? "binding" : NULL };
   static const char *const sub_kinds[3] = { NULL, "Eviction", "Binding" };
   for (int i = 0; i < 3; i++) {
     if (!subs[i])

@@ -25,13 +25,20 @@ static void cause(json_object *causes, const char *reason, const char *field, co
 static const char *type_of(json_object *v)
 {
   switch (json_object_get_type(v)) {
-  case json_type_null: return "null";
-  case json_type_boolean: return "boolean";
-  case json_type_double: return "number";
-  case json_type_int: return "integer";
-  case json_type_object: return "object";
-  case json_type_array: return "array";
-  case json_type_string: return "string";
+  case json_type_null:
+    return "null";
+  case json_type_boolean:
+    return "boolean";
+  case json_type_double:
+    return "number";
+  case json_type_int:
+    return "integer";
+  case json_type_object:
+    return "object";
+  case json_type_array:
+    return "array";
+  case json_type_string:
+    return "string";
   }
   return "unknown";
 }
@@ -47,7 +54,8 @@ static int type_ok(const char *want, json_object *v)
 static const char *sget(json_object *o, const char *k)
 {
   json_object *v;
-  return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+  return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
+                                                                                         : NULL;
 }
 
 static int bget(json_object *o, const char *k)
@@ -56,7 +64,10 @@ static int bget(json_object *o, const char *k)
   return json_object_object_get_ex(o, k, &v) && json_object_get_boolean(v);
 }
 
-static char *join(const char *path, const char *key) { return *path ? ferry_asprintf("%s.%s", path, key) : ferry_strdup(key); }
+static char *join(const char *path, const char *key)
+{
+  return *path ? ferry_asprintf("%s.%s", path, key) : ferry_strdup(key);
+}
 
 /* Sets every missing property of v that has a default. */
 static void apply_defaults(json_object *props, json_object *v)
@@ -78,8 +89,8 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
 {
   const char *type = sget(schema, "type");
   if (type && !type_ok(type, v)) {
-    cause(causes, "FieldValueTypeInvalid", path, "Invalid value: \"%s\": %s in body must be of type %s: \"%s\"", type_of(v), path, type,
-          type_of(v));
+    cause(causes, "FieldValueTypeInvalid", path, "Invalid value: \"%s\": %s in body must be of type %s: \"%s\"",
+          type_of(v), path, type, type_of(v));
     return;
   }
   json_object *en, *x;
@@ -100,11 +111,11 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
   if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
     double d = json_object_get_double(v);
     if (json_object_object_get_ex(schema, "minimum", &x) && d < json_object_get_double(x))
-      cause(causes, "FieldValueInvalid", path, "Invalid value: %g: %s in body should be greater than or equal to %g", d, path,
-            json_object_get_double(x));
+      cause(causes, "FieldValueInvalid", path, "Invalid value: %g: %s in body should be greater than or equal to %g", d,
+            path, json_object_get_double(x));
     if (json_object_object_get_ex(schema, "maximum", &x) && d > json_object_get_double(x))
-      cause(causes, "FieldValueInvalid", path, "Invalid value: %g: %s in body should be less than or equal to %g", d, path,
-            json_object_get_double(x));
+      cause(causes, "FieldValueInvalid", path, "Invalid value: %g: %s in body should be less than or equal to %g", d,
+            path, json_object_get_double(x));
   }
   if (json_object_is_type(v, json_type_array) && json_object_object_get_ex(schema, "items", &x))
     for (size_t i = 0; i < json_object_array_length(v); i++) {

@@ -118,7 +118,8 @@ struct kl_selector *kl_selector_parse(const char *labels, const char *fields, ch
   struct kl_selector *s = calloc(1, sizeof *s);
   if (!s)
     abort();
-  if ((labels && parse_list(s, labels, 0, why, why_len) < 0) || (fields && parse_list(s, fields, 1, why, why_len) < 0)) {
+  if ((labels && parse_list(s, labels, 0, why, why_len) < 0) ||
+      (fields && parse_list(s, fields, 1, why, why_len) < 0)) {
     kl_selector_free(s);
     return NULL;
   }

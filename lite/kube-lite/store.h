@@ -24,7 +24,7 @@ struct kl_store {
   json_object *objects; /* "group/plural" -> { "ns/name" -> object } */
   struct kl_event hist[KL_HISTORY];
   size_t hist_start, hist_len;
-  int64_t oldest_rv; /* watches from before this get 410 */
+  int64_t oldest_rv;    /* watches from before this get 410 */
   unsigned watch_epoch; /* bumped to end every open watch (fault injection) */
 };
 

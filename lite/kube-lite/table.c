@@ -102,7 +102,9 @@ json_object *kl_table(json_object *crd, const char *version, json_object *items,
     json_object_object_add(d, "type", json_object_new_string(!strcmp(type, "date") ? "string" : type));
     json_object_object_add(d, "format", json_object_new_string(ferry_kube_str(c, "format") ?: ""));
     json_object_object_add(d, "description", json_object_new_string(ferry_kube_str(c, "description") ?: ""));
-    json_object_object_add(d, "priority", json_object_new_int(json_object_object_get_ex(c, "priority", &pr) ? json_object_get_int(pr) : 0));
+    json_object_object_add(
+        d, "priority",
+        json_object_new_int(json_object_object_get_ex(c, "priority", &pr) ? json_object_get_int(pr) : 0));
     json_object_array_add(defs, d);
   }
   for (size_t r = 0; r < json_object_array_length(items); r++) {
@@ -185,10 +187,13 @@ static void node_cells(json_object *obj, json_object *cells)
 {
   const char *ready = cond_status(obj, "Ready");
   json_object *spec, *u;
-  int cordoned = json_object_object_get_ex(obj, "spec", &spec) && json_object_object_get_ex(spec, "unschedulable", &u) &&
-                 json_object_get_boolean(u);
+  int cordoned = json_object_object_get_ex(obj, "spec", &spec) &&
+                 json_object_object_get_ex(spec, "unschedulable", &u) && json_object_get_boolean(u);
   char buf[64];
-  snprintf(buf, sizeof buf, "%s%s", ready && !strcmp(ready, "True") ? "Ready" : ready ? "NotReady" : "Unknown",
+  snprintf(buf, sizeof buf, "%s%s",
+           ready && !strcmp(ready, "True") ? "Ready"
+           : ready                         ? "NotReady"
+                                           : "Unknown",
            cordoned ? ",SchedulingDisabled" : "");
   json_object_array_add(cells, json_object_new_string(buf));
   json_object_array_add(cells, json_object_new_string("<none>"));
@@ -204,9 +209,11 @@ json_object *kl_table_builtin(const char *group, const char *plural, json_object
   json_object_array_add(defs, coldef("Name", "string", 0, "Name of the object"));
   if (!group[0] && !strcmp(plural, "pods")) {
     fill = pod_cells;
-    json_object_array_add(defs, coldef("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."));
+    json_object_array_add(
+        defs, coldef("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."));
     json_object_array_add(defs, coldef("Status", "string", 0, "The aggregate status of the containers in this pod."));
-    json_object_array_add(defs, coldef("Restarts", "integer", 0, "The number of times the containers in this pod have been restarted."));
+    json_object_array_add(
+        defs, coldef("Restarts", "integer", 0, "The number of times the containers in this pod have been restarted."));
     json_object_array_add(defs, coldef("Age", "string", 0, "CreationTimestamp"));
     json_object_array_add(defs, coldef("IP", "string", 1, "IP address allocated to the pod."));
     json_object_array_add(defs, coldef("Node", "string", 1, "Name of the node the pod is assigned to."));

@@ -23,13 +23,14 @@ struct pod_state;
 
 struct kubelet_cfg {
   const char *node;
-  const char *state_dir;   /* pods/UID/..., ips/ */
-  const char *runc_root;   /* --root given to every runtime */
+  const char *state_dir;                    /* pods/UID/..., ips/ */
+  const char *runc_root;                    /* --root given to every runtime */
   const char *handlers[KL_MAX_HANDLERS][2]; /* RuntimeClass handler -> runtime binary; [0] "runc" default */
   int nhandlers;
-  const char *images[KL_MAX_IMAGES][2];     /* image name -> root filesystem directory */
+  const char *images[KL_MAX_IMAGES][2]; /* image name -> root filesystem directory */
   int nimages;
-  const char *pod_annotations[KL_MAX_PREFIXES]; /* pod annotation prefixes passed to the runtime, as containerd's pod_annotations */
+  const char *pod_annotations
+      [KL_MAX_PREFIXES]; /* pod annotation prefixes passed to the runtime, as containerd's pod_annotations */
   int nprefixes;
   const char *bridge_netns, *bridge; /* the pod network: a bridge in a network namespace */
   uint32_t pool_first, pool_last;    /* pod addresses (host order) */
@@ -44,7 +45,7 @@ struct kubelet {
   struct ferry_informer *pods, *rclasses;
   struct ferry_recorder *rec;
   struct pod_state *local; /* the pods this node runs */
-  json_object *tmpl;  /* `runc spec` as the start of every container's config */
+  json_object *tmpl;       /* `runc spec` as the start of every container's config */
 };
 
 /* net.c: the pod's sandbox. */

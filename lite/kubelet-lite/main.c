@@ -19,7 +19,11 @@
 static const struct ferry_kube_resource RUNTIMECLASSES = { "node.k8s.io", "v1", "runtimeclasses", 0 };
 
 static volatile sig_atomic_t stop;
-static void on_signal(int sig) { (void)sig; stop = 1; }
+static void on_signal(int sig)
+{
+  (void)sig;
+  stop = 1;
+}
 
 static void usage(FILE *f)
 {
@@ -45,13 +49,18 @@ static int pair(char *arg, const char *out[2])
 }
 
 static void changed(void *ctx, json_object *pod) { pod_sync(ctx, pod); }
-static void updated(void *ctx, json_object *old, json_object *pod) { (void)old; pod_sync(ctx, pod); }
+static void updated(void *ctx, json_object *old, json_object *pod)
+{
+  (void)old;
+  pod_sync(ctx, pod);
+}
 static void each(void *ctx, json_object *pod) { pod_sync(ctx, pod); }
 
 /* `runc spec`: the defaults every container's config starts from. */
 static int load_template(struct kubelet *k, ferry_error *err)
 {
-  char *dir = ferry_asprintf("%s/template", k->cfg.state_dir), *path = ferry_path_join(dir, "config.json"), *text = NULL;
+  char *dir = ferry_asprintf("%s/template", k->cfg.state_dir), *path = ferry_path_join(dir, "config.json"),
+       *text = NULL;
   size_t len;
   int rc = ferry_mkdir_p(dir, 0700, err);
   if (rc == 0) {
@@ -100,7 +109,8 @@ static int node_status(struct kubelet *k, ferry_error *err)
     char *alloc = ferry_asprintf("{\"status\":{\"capacity\":{\"cpu\":\"%ld\",\"memory\":\"%ldKi\",\"pods\":\"110\"},"
                                  "\"allocatable\":{\"cpu\":\"%ld\",\"memory\":\"%ldKi\",\"pods\":\"110\"}}}",
                                  cpus, pages / 1024 * psize, cpus, pages / 1024 * psize);
-    rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, alloc, "status", NULL, NULL, err);
+    rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, alloc, "status", NULL, NULL,
+                          err);
     free(alloc);
     if (rc < 0)
       return -1;
@@ -115,7 +125,8 @@ static int node_status(struct kubelet *k, ferry_error *err)
       "\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0-kubelet-lite\",\"containerRuntimeVersion\":\"runc\","
       "\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}",
       now, k->cfg.host_ip ?: "127.0.0.1", k->cfg.node);
-  int rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, patch, "status", NULL, NULL, err);
+  int rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, patch, "status", NULL,
+                            NULL, err);
   free(patch);
   return rc;
 }
@@ -146,22 +157,35 @@ int main(int argc, char **argv)
   k.cfg.nhandlers = 1;
   k.cfg.prefix_len = 24;
   static const struct option opts[] = {
-    { "node", required_argument, NULL, 'n' },          { "state-dir", required_argument, NULL, 's' },
-    { "root", required_argument, NULL, 'r' },          { "image", required_argument, NULL, 'i' },
-    { "pod-network", required_argument, NULL, 'N' },  { "pod-range", required_argument, NULL, 'R' },
-    { "prefix-len", required_argument, NULL, 'p' },    { "host-ip", required_argument, NULL, 'H' },
-    { "runtime-handler", required_argument, NULL, 'x' }, { "pod-annotations", required_argument, NULL, 'a' },
-    { "kubeconfig", required_argument, NULL, 'k' },    { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' },    { "help", no_argument, NULL, 'h' },
+    { "node", required_argument, NULL, 'n' },
+    { "state-dir", required_argument, NULL, 's' },
+    { "root", required_argument, NULL, 'r' },
+    { "image", required_argument, NULL, 'i' },
+    { "pod-network", required_argument, NULL, 'N' },
+    { "pod-range", required_argument, NULL, 'R' },
+    { "prefix-len", required_argument, NULL, 'p' },
+    { "host-ip", required_argument, NULL, 'H' },
+    { "runtime-handler", required_argument, NULL, 'x' },
+    { "pod-annotations", required_argument, NULL, 'a' },
+    { "kubeconfig", required_argument, NULL, 'k' },
+    { "log-level", required_argument, NULL, 'L' },
+    { "log-format", required_argument, NULL, 'F' },
+    { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     const char *kv[2];
     switch (o) {
-    case 'n': k.cfg.node = optarg; break;
-    case 's': k.cfg.state_dir = optarg; break;
-    case 'r': k.cfg.runc_root = optarg; break;
+    case 'n':
+      k.cfg.node = optarg;
+      break;
+    case 's':
+      k.cfg.state_dir = optarg;
+      break;
+    case 'r':
+      k.cfg.runc_root = optarg;
+      break;
     case 'i':
       if (k.cfg.nimages >= KL_MAX_IMAGES || pair(optarg, kv) < 0) {
         fprintf(stderr, "kubelet-lite: --image NAME=DIR\n");
@@ -210,9 +234,15 @@ int main(int argc, char **argv)
         return 2;
       }
       break;
-    case 'p': k.cfg.prefix_len = atoi(optarg); break;
-    case 'H': k.cfg.host_ip = optarg; break;
-    case 'k': kubeconfig = optarg; break;
+    case 'p':
+      k.cfg.prefix_len = atoi(optarg);
+      break;
+    case 'H':
+      k.cfg.host_ip = optarg;
+      break;
+    case 'k':
+      kubeconfig = optarg;
+      break;
     case 'L':
       if (ferry_log_level_option("kubelet-lite", optarg) < 0)
         return 2;
@@ -221,8 +251,12 @@ int main(int argc, char **argv)
       if (ferry_log_format_option("kubelet-lite", optarg) < 0)
         return 2;
       break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (optind != argc || !k.cfg.node || !k.cfg.state_dir || !k.cfg.runc_root || !k.cfg.bridge || !k.cfg.pool_first ||

@@ -122,7 +122,8 @@ int net_setup(const struct kubelet_cfg *cfg, const char *uid, char *ip, size_t i
   if (rc == 0 && !ferry_path_exists(nspath)) {
     snprintf(addr, sizeof addr, "%s/%d", ip, cfg->prefix_len);
     const char *add[] = { "ip", "netns", "add", ns, NULL };
-    const char *link[] = { "ip", "-n", cfg->bridge_netns, "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns, NULL };
+    const char *link[] = { "ip",   "-n",   cfg->bridge_netns, "link", "add", veth, "type", "veth", "peer",
+                           "name", "eth0", "netns",           ns,     NULL };
     const char *master[] = { "ip", "-n", cfg->bridge_netns, "link", "set", veth, "master", cfg->bridge, "up", NULL };
     const char *lo[] = { "ip", "-n", ns, "link", "set", "lo", "up", NULL };
     const char *a[] = { "ip", "-n", ns, "addr", "add", addr, "dev", "eth0", NULL };

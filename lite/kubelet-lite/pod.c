@@ -43,7 +43,6 @@ struct pod_state {
   int stopping, seen;
 };
 
-
 static struct pod_state *state_of(struct kubelet *k, json_object *pod, int create)
 {
   const char *uid = ferry_kube_str(pod, "metadata.uid") ?: "";
@@ -100,7 +99,10 @@ static void set_waiting(struct ctr *c, const char *reason, const char *msg)
   c->message = msg ? ferry_strdup(msg) : NULL;
 }
 
-static char *pod_dir(struct kubelet *k, struct pod_state *s) { return ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid); }
+static char *pod_dir(struct kubelet *k, struct pod_state *s)
+{
+  return ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid);
+}
 
 /* ---------- the runtime, as the shim calls it ---------- */
 
@@ -111,8 +113,8 @@ struct rt_call {
 
 /* RUNTIME --root R --log L --log-format json ARGS...; 0 when it exited 0, else
  * -1 with the runtime's own error (its --log) in err. */
-static int runtime(struct kubelet *k, struct pod_state *s, struct ctr *c, const char *const *args, int in_fd, int out_fd,
-                   ferry_error *err)
+static int runtime(struct kubelet *k, struct pod_state *s, struct ctr *c, const char *const *args, int in_fd,
+                   int out_fd, ferry_error *err)
 {
   char *dir = pod_dir(k, s), *log = ferry_asprintf("%s/%s.runtime.log", dir, c->name);
   const char *argv[32];
@@ -150,7 +152,9 @@ static int runtime(struct kubelet *k, struct pod_state *s, struct ctr *c, const 
       msg = ferry_runc_log_errors(text + before);
     ferry_error_clear(&ignore);
     rc = ferry_error_set(err, EIO, "%s %s: %s", s->runtime, args[0],
-                         msg ? msg : r.errout && *r.errout ? r.errout : ferry_proc_describe(&r, &o, why, sizeof why));
+                         msg                     ? msg
+                         : r.errout && *r.errout ? r.errout
+                                                 : ferry_proc_describe(&r, &o, why, sizeof why));
     free(msg);
     free(text);
   }
@@ -194,13 +198,16 @@ static const char *image_dir(struct kubelet *k, const char *image)
   return NULL;
 }
 
-static void add_ann(json_object *ann, const char *key, const char *v) { json_object_object_add(ann, key, json_object_new_string(v ?: "")); }
+static void add_ann(json_object *ann, const char *key, const char *v)
+{
+  json_object_object_add(ann, key, json_object_new_string(v ?: ""));
+}
 
 /* config.json: `runc spec`'s defaults, the container's command, environment and
  * working directory, the pod's network namespace, and the annotations containerd
  * passes (io.kubernetes.cri.*, plus the pod's annotations it is configured to pass). */
-static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod, json_object *cspec, const char *bundle,
-                        ferry_error *err)
+static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod, json_object *cspec,
+                        const char *bundle, ferry_error *err)
 {
   json_object *cfg = NULL, *process, *args = json_object_new_array(), *v;
   json_object_deep_copy(k->tmpl, &cfg, NULL);
@@ -222,7 +229,8 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
   json_object_object_add(process, "terminal", json_object_new_boolean(0));
   json_object_object_add(process, "cwd", json_object_new_string(ferry_kube_str(cspec, "workingDir") ?: "/"));
   json_object *env = json_object_new_array();
-  json_object_array_add(env, json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+  json_object_array_add(env,
+                        json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"));
   char *h = ferry_asprintf("HOSTNAME=%s", s->name);
   json_object_array_add(env, json_object_new_string(h));
   free(h);
@@ -262,8 +270,9 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
       json_object_object_add(m, "destination", json_object_new_string(dest));
       json_object_object_add(m, "type", json_object_new_string("bind"));
       json_object_object_add(m, "source", json_object_new_string(host));
-      json_object_object_add(m, "options", json_tokener_parse(ro && json_object_get_boolean(ro) ? "[\"rbind\",\"ro\"]"
-                                                                                           : "[\"rbind\",\"rw\"]"));
+      json_object_object_add(
+          m, "options",
+          json_tokener_parse(ro && json_object_get_boolean(ro) ? "[\"rbind\",\"ro\"]" : "[\"rbind\",\"rw\"]"));
       json_object_array_add(mounts, m);
     }
   }
@@ -396,7 +405,8 @@ static void start_container(struct kubelet *k, struct pod_state *s, struct ctr *
                 ferry_error_msg(&err));
     goto failed;
   }
-  char *dir = pod_dir(k, s), *logp = ferry_asprintf("%s/%s.log", dir, c->name), *pidf = ferry_asprintf("%s/%s.pid", dir, c->name);
+  char *dir = pod_dir(k, s), *logp = ferry_asprintf("%s/%s.log", dir, c->name),
+       *pidf = ferry_asprintf("%s/%s.pid", dir, c->name);
   int in_fd = -1, out_fd = -1;
   unlink(pidf);
   int rc = ferry_stdio_relay(logp, &in_fd, &out_fd, &err);
@@ -504,7 +514,8 @@ static void check_container(struct kubelet *k, struct pod_state *s, struct ctr *
     return;
   }
   free(st);
-  if (c->terminated && (!strcmp(restart_policy(pod), "Never") || (!strcmp(restart_policy(pod), "OnFailure") && c->exit_code == 0)))
+  if (c->terminated &&
+      (!strcmp(restart_policy(pod), "Never") || (!strcmp(restart_policy(pod), "OnFailure") && c->exit_code == 0)))
     return;
   if (ferry_now_mono_ms() >= c->next_try_ms)
     start_container(k, s, c, pod);
@@ -574,8 +585,8 @@ static void report(struct kubelet *k, struct pod_state *s, json_object *pod)
   }
   const char *policy = restart_policy(pod);
   const char *phase = running || !strcmp(policy, "Always") ? (running ? "Running" : "Pending")
-                      : done + failed == s->nctr        ? (failed ? "Failed" : "Succeeded")
-                                                        : "Pending";
+                      : done + failed == s->nctr           ? (failed ? "Failed" : "Succeeded")
+                                                           : "Pending";
   if (!running && !strcmp(policy, "Always") && s->nctr && s->c[0].ever_started)
     phase = "Running"; /* restarting: a pod that ran stays Running */
   json_object_object_add(status, "phase", json_object_new_string(phase));
@@ -602,8 +613,8 @@ static void report(struct kubelet *k, struct pod_state *s, json_object *pod)
     json_object *patch = json_object_new_object();
     json_object_object_add(patch, "status", json_object_get(status));
     ferry_error err = FERRY_ERROR_INIT;
-    if (ferry_kube_patch(k->kube, &FERRY_KUBE_PODS, s->ns, s->name, FERRY_PATCH_MERGE, json_object_to_json_string(patch),
-                         "status", NULL, NULL, &err) == 0) {
+    if (ferry_kube_patch(k->kube, &FERRY_KUBE_PODS, s->ns, s->name, FERRY_PATCH_MERGE,
+                         json_object_to_json_string(patch), "status", NULL, NULL, &err) == 0) {
       free(s->last_status);
       s->last_status = ferry_strdup(text);
     } else {
@@ -687,8 +698,8 @@ void pod_sync(struct kubelet *k, json_object *pod)
       d.grace_period_seconds = 0;
       d.uid = ferry_kube_str(pod, "metadata.uid");
       ferry_error err = FERRY_ERROR_INIT;
-      if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, ferry_kube_str(pod, "metadata.namespace"), ferry_kube_str(pod, "metadata.name"), &d,
-                            NULL, &err) < 0)
+      if (ferry_kube_delete(k->kube, &FERRY_KUBE_PODS, ferry_kube_str(pod, "metadata.namespace"),
+                            ferry_kube_str(pod, "metadata.name"), &d, NULL, &err) < 0)
         log_debug("%s", ferry_error_msg(&err));
       ferry_error_clear(&err);
     }

@@ -22,7 +22,11 @@
 #include "base/util.h"
 
 static volatile sig_atomic_t stop;
-static void on_term(int sig) { (void)sig; stop = 1; }
+static void on_term(int sig)
+{
+  (void)sig;
+  stop = 1;
+}
 
 static int failures;
 #define CHECK(cond, ...)                                                                                               \
@@ -31,7 +35,7 @@ static int failures;
       printf("ok - " __VA_ARGS__);                                                                                     \
     } else {                                                                                                           \
       printf("not ok - " __VA_ARGS__);                                                                                 \
-      printf("\n# %s", ferry_error_msg(&err));                                                                          \
+      printf("\n# %s", ferry_error_msg(&err));                                                                         \
       failures++;                                                                                                      \
     }                                                                                                                  \
     printf("\n");                                                                                                      \
@@ -106,8 +110,8 @@ static int verbs(struct ferry_kube *k, const char *ns)
   json_object_put(items);
   free(rv);
   rv = NULL;
-  CHECK(ferry_kube_patch(k, &FERRY_KUBE_PODS, ns, "p0", FERRY_PATCH_MERGE, "{\"metadata\":{\"annotations\":{\"a\":\"1\"}}}",
-                         NULL, &out, &st, &err) == 0 &&
+  CHECK(ferry_kube_patch(k, &FERRY_KUBE_PODS, ns, "p0", FERRY_PATCH_MERGE,
+                         "{\"metadata\":{\"annotations\":{\"a\":\"1\"}}}", NULL, &out, &st, &err) == 0 &&
             !strcmp(ferry_kube_str(out, "metadata.annotations.a") ?: "", "1"),
         "merge patch");
   json_object_put(out);
@@ -155,7 +159,8 @@ static int verbs(struct ferry_kube *k, const char *ns)
   CHECK(ferry_kube_evict(k, ns, "p2", &st, &err) == 0, "evict p2");
   ferry_error_clear(&err);
   /* p2 is bound to a node: evicted, it terminates (its kubelet would finish the delete) */
-  CHECK(ferry_kube_get(k, &FERRY_KUBE_PODS, ns, "p2", &out, &st, &err) == 0 && ferry_kube_str(out, "metadata.deletionTimestamp"),
+  CHECK(ferry_kube_get(k, &FERRY_KUBE_PODS, ns, "p2", &out, &st, &err) == 0 &&
+            ferry_kube_str(out, "metadata.deletionTimestamp"),
         "p2 is terminating");
   json_object_put(out);
   out = NULL;
@@ -174,10 +179,27 @@ static void print_obj(const char *what, json_object *o)
          ferry_kube_str(o, "metadata.resourceVersion") ?: "");
   fflush(stdout);
 }
-static void on_add(void *ctx, json_object *o) { (void)ctx; print_obj("ADD", o); }
-static void on_update(void *ctx, json_object *a, json_object *b) { (void)ctx; (void)a; print_obj("UPDATE", b); }
-static void on_delete(void *ctx, json_object *o) { (void)ctx; print_obj("DELETE", o); }
-static void print_name(void *ctx, json_object *o) { (void)ctx; printf(" %s", ferry_kube_str(o, "metadata.name")); }
+static void on_add(void *ctx, json_object *o)
+{
+  (void)ctx;
+  print_obj("ADD", o);
+}
+static void on_update(void *ctx, json_object *a, json_object *b)
+{
+  (void)ctx;
+  (void)a;
+  print_obj("UPDATE", b);
+}
+static void on_delete(void *ctx, json_object *o)
+{
+  (void)ctx;
+  print_obj("DELETE", o);
+}
+static void print_name(void *ctx, json_object *o)
+{
+  (void)ctx;
+  printf(" %s", ferry_kube_str(o, "metadata.name"));
+}
 
 static int watch(const struct ferry_kube_config *cfg, int seconds, const char *ns)
 {
@@ -185,7 +207,8 @@ static int watch(const struct ferry_kube_config *cfg, int seconds, const char *n
   struct ferry_informers *g = NULL;
   struct ferry_informer *inf = NULL;
   struct ferry_informer_handlers h = { on_add, on_update, on_delete, NULL };
-  if (ferry_informers_new(cfg, &g, &err) < 0 || ferry_informer_add(g, &FERRY_KUBE_PODS, ns, NULL, NULL, &h, &inf, &err) < 0) {
+  if (ferry_informers_new(cfg, &g, &err) < 0 ||
+      ferry_informer_add(g, &FERRY_KUBE_PODS, ns, NULL, NULL, &h, &inf, &err) < 0) {
     fprintf(stderr, "kubeclient: %s\n", ferry_error_msg(&err));
     ferry_informers_free(g);
     return 1;

@@ -290,7 +290,8 @@ static int do_write(struct fake_api *f, const char *method, const struct target 
   }
   const char *want = ferry_kube_str(body, "metadata.resourceVersion");
   if (want && strcmp(want, ferry_kube_str(cur, "metadata.resourceVersion") ?: "") != 0)
-    return fail(code, out, 409, "Conflict", "the object has been modified; please apply your changes to the latest version");
+    return fail(code, out, 409, "Conflict",
+                "the object has been modified; please apply your changes to the latest version");
   json_object *next = NULL;
   json_object_deep_copy(cur, &next, NULL);
   if (!strcmp(method, "PUT")) {

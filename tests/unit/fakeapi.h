@@ -42,11 +42,13 @@ static inline enum MHD_Result fa_reply(struct MHD_Connection *c, unsigned code, 
 }
 
 /* A Kubernetes Status answer. */
-static inline enum MHD_Result fa_status(struct MHD_Connection *c, unsigned code, const char *reason, const char *message)
+static inline enum MHD_Result fa_status(struct MHD_Connection *c, unsigned code, const char *reason,
+                                        const char *message)
 {
   char buf[512];
-  snprintf(buf, sizeof buf, "{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":%u,\"reason\":\"%s\",\"message\":\"%s\"}",
-           code, reason, message);
+  snprintf(buf, sizeof buf,
+           "{\"kind\":\"Status\",\"status\":\"Failure\",\"code\":%u,\"reason\":\"%s\",\"message\":\"%s\"}", code,
+           reason, message);
   return fa_reply(c, code, buf);
 }
 

@@ -77,7 +77,8 @@ static int setup(void **state)
   d->inf = fake_api_informers(x->f);
   d->rec = ferry_recorder_new(d->kube, "ferry-agent", NODE);
   assert_int_equal(ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, NULL, &d->pms, &err), 0);
-  assert_int_equal(ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, "spec.nodeName=" NODE, NULL, &d->pods, &err), 0);
+  assert_int_equal(
+      ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, "spec.nodeName=" NODE, NULL, &d->pods, &err), 0);
   *state = x;
   return 0;
 }
@@ -205,8 +206,9 @@ static void test_scheduled_without_container_id_fails(void **state)
 static void test_scheduled_cancelled_does_nothing(void **state)
 {
   struct fixture *x = *state;
-  json_object *pm = pm_with(x, ",\"deletionTimestamp\":\"2026-12-01T00:00:00Z\",\"finalizers\":[\"ferry.dev/migration\"]",
-                            "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  json_object *pm =
+      pm_with(x, ",\"deletionTimestamp\":\"2026-12-01T00:00:00Z\",\"finalizers\":[\"ferry.dev/migration\"]",
+              "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
   assert_int_equal(fake_api_nwrites(x->f), 0);
@@ -218,7 +220,8 @@ static void test_scheduled_writes_checkpointing_then_starts_the_step(void **stat
 {
   struct fixture *x = *state;
   const char *uid = pod(x, "web", NODE, NULL);
-  json_object *pm = pm_with(x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  json_object *pm = pm_with(
+      x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
   assert_int_equal(requeue, REQUEUE_CHILD_POLL_MS);
@@ -239,7 +242,8 @@ static void test_scheduled_writes_checkpointing_then_starts_the_step(void **stat
 static void test_checkpoint_answer_publishes_the_image(void **state)
 {
   struct fixture *x = *state;
-  json_object *pm = pm_with(x, "", "\"phase\":\"Checkpointing\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  json_object *pm = pm_with(
+      x, "", "\"phase\":\"Checkpointing\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   op_answer(x, pm, "checkpoint",
             "{\"exitCode\":0,\"image\":\"/elsewhere/default.pm.abcd\",\"bytes\":4096,\"frozenAtMs\":1700000000123,"
             "\"timings\":{\"dumpMs\":12},\"bundle\":\"/run/b\"}");
@@ -290,8 +294,9 @@ static void test_rollback_of_a_container_that_never_stopped(void **state)
 {
   struct fixture *x = *state;
   fake_runc(x, RUNC_RUNNING);
-  json_object *pm = pm_with(x, "", "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
-                                   "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  json_object *pm = pm_with(x, "",
+                            "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
+                            "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
   json_object *w = status_write(x, 0);
@@ -303,8 +308,9 @@ static void test_rollback_of_a_container_that_never_stopped(void **state)
 static void test_rollback_without_container_or_image_loses_the_workload(void **state)
 {
   struct fixture *x = *state;
-  json_object *pm = pm_with(x, "", "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
-                                   "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  json_object *pm = pm_with(x, "",
+                            "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
+                            "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
   assert_phase(status_write(x, 0), "Failed", "WorkloadLost");
@@ -382,8 +388,9 @@ static void test_transferring_from_another_store_needs_an_address(void **state)
   assert_string_equal(ferry_kube_str(w, "status.rollbackFrom"), "Transferring");
 }
 
-static const char *RESTORING = "\"phase\":\"Restoring\",\"targetPod\":\"web-ferry\",\"frozenAt\":\"2026-12-01T00:00:00.000Z\","
-                               "\"sourceNode\":\"node-b\",\"containers\":[{\"name\":\"app\"}]";
+static const char *RESTORING =
+    "\"phase\":\"Restoring\",\"targetPod\":\"web-ferry\",\"frozenAt\":\"2026-12-01T00:00:00.000Z\","
+    "\"sourceNode\":\"node-b\",\"containers\":[{\"name\":\"app\"}]";
 
 static void test_restoring_pod_running_is_restored(void **state)
 {

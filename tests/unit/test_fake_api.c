@@ -14,10 +14,12 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 
-static const char *POD = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
-                         "\"labels\":{\"app\":\"web\"}},\"spec\":{\"nodeName\":\"node-a\"}}";
-static const char *PM = "{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\",\"metadata\":{\"name\":\"pm\","
-                        "\"namespace\":\"default\"},\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Scheduled\"}}";
+static const char *POD =
+    "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
+    "\"labels\":{\"app\":\"web\"}},\"spec\":{\"nodeName\":\"node-a\"}}";
+static const char *PM =
+    "{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\",\"metadata\":{\"name\":\"pm\","
+    "\"namespace\":\"default\"},\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Scheduled\"}}";
 
 static void test_get_create_conflict(void **state)
 {
@@ -74,7 +76,8 @@ static void test_informer_relist_selectors_and_events(void **state)
   (void)state;
   struct fake_api *f = fake_api_new();
   fake_api_put(f, &FERRY_KUBE_PODS, POD);
-  fake_api_put(f, &FERRY_KUBE_PODS, "{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},\"spec\":{\"nodeName\":\"node-b\"}}");
+  fake_api_put(f, &FERRY_KUBE_PODS,
+               "{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},\"spec\":{\"nodeName\":\"node-b\"}}");
   struct ferry_informers *g = fake_api_informers(f);
   struct ferry_informer *on_a = NULL;
   int added = 0;
@@ -100,9 +103,9 @@ static void test_informer_relist_selectors_and_events(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_get_create_conflict),
-      cmocka_unit_test(test_conditional_status_write),
-      cmocka_unit_test(test_informer_relist_selectors_and_events),
+    cmocka_unit_test(test_get_create_conflict),
+    cmocka_unit_test(test_conditional_status_write),
+    cmocka_unit_test(test_informer_relist_selectors_and_events),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,8 +11,8 @@
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  char *list;          /* the next list answer */
-  char *events[64];    /* queued watch lines: events[head..nevents) */
+  char *list;       /* the next list answer */
+  char *events[64]; /* queued watch lines: events[head..nevents) */
   int head, nevents;
   int end_stream;      /* end the open watch normally */
   int fail_next_watch; /* answer the next watch with 500 */
@@ -125,8 +125,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 static int setup(void **state)
 {
   (void)state;
-  S.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
-                         NULL, MHD_OPTION_SOCK_ADDR, fa_loopback(), MHD_OPTION_END);
+  S.d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
+                         MHD_OPTION_SOCK_ADDR, fa_loopback(), MHD_OPTION_END);
   S.port = fa_port(S.d);
   return S.port ? 0 : -1;
 }
@@ -198,7 +198,8 @@ static void test_list_watch_bookmark_410_reconnect(void **state)
   struct ferry_informer_stats st;
 
   /* list, then watch from the list's resourceVersion */
-  set_list("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("a", "10") "," POD("b", "10") "]}");
+  set_list("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"10\"},\"items\":[" POD("a", "10") "," POD(
+      "b", "10") "]}");
   RUN_UNTIL(ferry_informer_synced(inf) && S.nwatches == 1);
   assert_int_equal(n.adds, 2);
   assert_int_equal(ferry_informer_len(inf), 2);
@@ -229,8 +230,10 @@ static void test_list_watch_bookmark_410_reconnect(void **state)
   assert_non_null(strstr(S.watch_query[1], "resourceVersion=20"));
 
   /* 410 Gone: list again and reconcile (a changed, c gone, d new) */
-  set_list("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"31\"},\"items\":[" POD("a", "30") "," POD("d", "31") "]}");
-  push(EV("ERROR", "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old resource version\"}"));
+  set_list("{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"31\"},\"items\":[" POD("a", "30") "," POD(
+      "d", "31") "]}");
+  push(EV("ERROR",
+          "{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old resource version\"}"));
   RUN_UNTIL(S.nwatches == 3);
   ferry_informer_stats(inf, &st);
   assert_int_equal(st.relists_410, 1);

@@ -67,15 +67,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     return fa_status(c, 409, "Conflict", "the object has been modified");
   if (!strcmp(url, "/api/v1/nodes") && !strcmp(method, "GET")) {
     if (!strstr(r.query, "continue="))
-      return fa_reply(c, 200, "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"7\",\"continue\":\"page 2\"},"
-                           "\"items\":[{\"metadata\":{\"name\":\"n1\"}}]}");
-    return fa_reply(c, 200, "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"9\"},"
-                         "\"items\":[{\"metadata\":{\"name\":\"n2\"}},{\"metadata\":{\"name\":\"n3\"}}]}");
+      return fa_reply(c, 200,
+                      "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"7\",\"continue\":\"page 2\"},"
+                      "\"items\":[{\"metadata\":{\"name\":\"n1\"}}]}");
+    return fa_reply(c, 200,
+                    "{\"kind\":\"NodeList\",\"metadata\":{\"resourceVersion\":\"9\"},"
+                    "\"items\":[{\"metadata\":{\"name\":\"n2\"}},{\"metadata\":{\"name\":\"n3\"}}]}");
   }
   if (!strcmp(url, "/garbage"))
     return fa_reply(c, 200, "<html>not json");
-  return fa_reply(c, 200, "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"},"
-                       "\"spec\":{\"nodeName\":\"n1\"}}");
+  return fa_reply(c, 200,
+                  "{\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"5\"},"
+                  "\"spec\":{\"nodeName\":\"n1\"}}");
 }
 
 static int sh(const char *cmd)
@@ -101,8 +104,8 @@ static int setup(void **state)
   S.ca_pem = tu_read(S.dir, "ca.crt");
   S.cert_pem = tu_read(S.dir, "srv.crt");
   S.key_pem = tu_read(S.dir, "srv.key");
-  S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, handler,
-                         NULL, MHD_OPTION_HTTPS_MEM_KEY, S.key_pem, MHD_OPTION_HTTPS_MEM_CERT, S.cert_pem,
+  S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, handler, NULL,
+                         MHD_OPTION_HTTPS_MEM_KEY, S.key_pem, MHD_OPTION_HTTPS_MEM_CERT, S.cert_pem,
                          MHD_OPTION_SOCK_ADDR, fa_loopback(), MHD_OPTION_END);
   S.port = fa_port(S.d);
   return S.port ? 0 : -1;
@@ -215,9 +218,8 @@ static void test_list_pages_and_selectors(void **state)
   json_object *items = NULL;
   char *rv = NULL;
   int before = S.n;
-  assert_int_equal(ferry_kube_list(k, &FERRY_KUBE_NODES, NULL, "ferry.dev/agent=true", "metadata.name!=x", 1, &items,
-                                   &rv, &err),
-                   0);
+  assert_int_equal(
+      ferry_kube_list(k, &FERRY_KUBE_NODES, NULL, "ferry.dev/agent=true", "metadata.name!=x", 1, &items, &rv, &err), 0);
   assert_int_equal(json_object_array_length(items), 3);
   assert_string_equal(rv, "9");
   assert_int_equal(S.n - before, 2); /* two pages */
@@ -250,9 +252,8 @@ static void test_writes(void **state)
   const char *types[] = { "application/merge-patch+json", "application/json-patch+json",
                           "application/strategic-merge-patch+json" };
   for (int t = 0; t < 3; t++) {
-    assert_int_equal(ferry_kube_patch(k, &FERRY_KUBE_PODS, "ns", "p", (enum ferry_kube_patch)t, "{}", NULL, NULL, NULL,
-                                      &err),
-                     0);
+    assert_int_equal(
+        ferry_kube_patch(k, &FERRY_KUBE_PODS, "ns", "p", (enum ferry_kube_patch)t, "{}", NULL, NULL, NULL, &err), 0);
     r = last();
     assert_string_equal(r.method, "PATCH");
     assert_string_equal(r.ctype, types[t]);
@@ -312,17 +313,20 @@ static void test_events(void **state)
   struct ferry_recorder *rec = ferry_recorder_new(k, "ferry-controller", "node-a");
   json_object *pm = json_tokener_parse("{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\","
                                        "\"metadata\":{\"name\":\"pm1\",\"namespace\":\"ns\",\"uid\":\"u1\"}}");
-  assert_int_equal(ferry_record_event(rec, pm, "Normal", "Checkpointed", &err, "checkpointed %s in %d ms", "web", 42), 0);
+  assert_int_equal(ferry_record_event(rec, pm, "Normal", "Checkpointed", &err, "checkpointed %s in %d ms", "web", 42),
+                   0);
   struct req r = last();
   assert_string_equal(r.method, "POST");
   assert_string_equal(r.url, "/api/v1/namespaces/ns/events");
-  assert_non_null(strstr(r.body, "\"involvedObject\":{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\""));
+  assert_non_null(
+      strstr(r.body, "\"involvedObject\":{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\""));
   assert_non_null(strstr(r.body, "\"reason\":\"Checkpointed\""));
   assert_non_null(strstr(r.body, "\"message\":\"checkpointed web in 42 ms\""));
   assert_non_null(strstr(r.body, "\"source\":{\"component\":\"ferry-controller\",\"host\":\"node-a\"}"));
   assert_non_null(strstr(r.body, "\"count\":1"));
   /* the same event again: counted on the stored Event (named "p" by this server) */
-  assert_int_equal(ferry_record_event(rec, pm, "Normal", "Checkpointed", &err, "checkpointed %s in %d ms", "web", 42), 0);
+  assert_int_equal(ferry_record_event(rec, pm, "Normal", "Checkpointed", &err, "checkpointed %s in %d ms", "web", 42),
+                   0);
   r = last();
   assert_string_equal(r.method, "PATCH");
   assert_string_equal(r.url, "/api/v1/namespaces/ns/events/p");
@@ -330,7 +334,8 @@ static void test_events(void **state)
   assert_non_null(strstr(r.body, "\"count\":2"));
   /* another message is another event; a cluster-scoped object's events go to default */
   json_object *node = json_tokener_parse("{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"metadata\":{\"name\":\"n1\"}}");
-  assert_int_equal(ferry_record_event(rec, node, "Warning", "DrainBlocked", &err, "pod %s is not migratable", "db-0"), 0);
+  assert_int_equal(ferry_record_event(rec, node, "Warning", "DrainBlocked", &err, "pod %s is not migratable", "db-0"),
+                   0);
   r = last();
   assert_string_equal(r.method, "POST");
   assert_string_equal(r.url, "/api/v1/namespaces/default/events");

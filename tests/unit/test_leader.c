@@ -99,10 +99,7 @@ static int teardown(void **state)
   return 0;
 }
 
-static const char *holder(void)
-{
-  return S.lease ? ferry_kube_str(S.lease, "spec.holderIdentity") : NULL;
-}
+static const char *holder(void) { return S.lease ? ferry_kube_str(S.lease, "spec.holderIdentity") : NULL; }
 
 static void test_acquire_renew_takeover_release(void **state)
 {
@@ -132,7 +129,8 @@ static void test_acquire_renew_takeover_release(void **state)
   /* ... then takes over */
   assert_int_equal(ferry_leader_tick(&b, 21000, deadline, &err), 1);
   assert_string_equal(holder(), "controller-b");
-  assert_int_equal(json_object_get_int(json_object_object_get(json_object_object_get(S.lease, "spec"), "leaseTransitions")), 1);
+  assert_int_equal(
+      json_object_get_int(json_object_object_get(json_object_object_get(S.lease, "spec"), "leaseTransitions")), 1);
   /* A comes back: it sees B holding the lease and does not lead */
   assert_int_equal(ferry_leader_tick(&a, 21000, deadline, &err), 0);
   assert_false(a.leading);

@@ -177,10 +177,8 @@ static void test_manifest_detects_every_change(void **state)
     const char *what;
     const char *expect;
   } cases[] = {
-    { "altered", "criu/pages-1.img was altered" },
-    { "truncated", "criu/pages-1.img has 15 bytes" },
-    { "extra", "criu/extra.img is not in the manifest" },
-    { "missing", "criu/core-1.img is missing" },
+    { "altered", "criu/pages-1.img was altered" },        { "truncated", "criu/pages-1.img has 15 bytes" },
+    { "extra", "criu/extra.img is not in the manifest" }, { "missing", "criu/core-1.img is missing" },
     { "manifest", "manifest.json was altered" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -234,7 +232,7 @@ static void test_manifest_rejects_malformed(void **state)
     { "{\"kind\":\"CheckpointImage\",\"name\":\"n\",\"containerId\":\"c\",\"strategy\":\"s\",\"rootfsDiff\":\"none\"}",
       "field files is missing" },
     { "{\"kind\":\"CheckpointImage\",\"name\":\"n\",\"containerId\":\"c\",\"strategy\":\"s\",\"rootfsDiff\":\"none\","
-      "\"files\":[{\"path\":\"../etc/passwd\",\"size\":1,\"sha256\":\"" 
+      "\"files\":[{\"path\":\"../etc/passwd\",\"size\":1,\"sha256\":\""
       "0000000000000000000000000000000000000000000000000000000000000000\"}]}",
       "leaves the image" },
     { "{\"kind\":\"CheckpointImage\",\"name\":\"n\",\"containerId\":\"c\",\"strategy\":\"s\",\"rootfsDiff\":\"none\","

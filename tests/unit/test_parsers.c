@@ -8,7 +8,9 @@
 static const char MOUNTINFO[] =
     "22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
     "98 22 0:50 / /run/containerd/io.containerd.runtime.v2.task/k8s.io/abc/rootfs rw,relatime shared:60 - overlay "
-    "overlay rw,lowerdir=/var/lib/l1:/var/lib/l2,upperdir=/var/lib/snap\\054shots/42/fs,workdir=/var/lib/snap\\054shots/42/work\n"
+    "overlay "
+    "rw,lowerdir=/var/lib/l1:/var/lib/l2,upperdir=/var/lib/snap\\054shots/42/fs,workdir=/var/lib/snap\\054shots/42/"
+    "work\n"
     "99 22 0:51 / /tmp/with\\040space rw shared:61 master:3 - tmpfs tmpfs rw,size=1024k\n"
     "100 22 0:52 / /stacked rw - tmpfs tmpfs rw\n"
     "101 100 0:53 / /stacked rw - overlay overlay rw,lowerdir=/a,upperdir=/b,workdir=/c\n";

@@ -23,9 +23,16 @@ static void test_quantities(void **state)
   static const struct {
     const char *in;
     int64_t milli;
-  } ok[] = { { "100m", 100 },     { "1", 1000 },         { "1.5", 1500 },     { "2k", 2000000 },
-             { "128Mi", 134217728000LL }, { "1Gi", 1073741824000LL }, { "1e3", 1000000 }, { "0.1", 100 },
-             { "1n", 1 },         { "+3", 3000 } };
+  } ok[] = { { "100m", 100 },
+             { "1", 1000 },
+             { "1.5", 1500 },
+             { "2k", 2000000 },
+             { "128Mi", 134217728000LL },
+             { "1Gi", 1073741824000LL },
+             { "1e3", 1000000 },
+             { "0.1", 100 },
+             { "1n", 1 },
+             { "+3", 3000 } };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     int64_t m = -1;
     ferry_error err = FERRY_ERROR_INIT;
@@ -43,8 +50,8 @@ static void test_quantities(void **state)
 }
 
 #define READY_NODE(extra)                                                                                              \
-  "{\"metadata\":{\"name\":\"n1\",\"labels\":{\"disk\":\"ssd\",\"gen\":\"5\"}},\"spec\":{" extra "},"               \
-  "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"                                           \
+  "{\"metadata\":{\"name\":\"n1\",\"labels\":{\"disk\":\"ssd\",\"gen\":\"5\"}},\"spec\":{" extra "},"                  \
+  "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}],"                                             \
   "\"allocatable\":{\"cpu\":\"2\",\"memory\":\"1Gi\",\"pods\":\"3\"}}}"
 
 static enum misfit fit(const char *pod, const char *node, const char *sel, struct node_use u, int agent, char *why)
@@ -67,8 +74,9 @@ static void test_fit(void **state)
   assert_int_equal(fit(pod, READY_NODE(""), NULL, none, 1, why), FIT);
   /* the source, not ready, cordoned, no agent */
   assert_int_equal(fit("{\"spec\":{\"nodeName\":\"n1\"}}", READY_NODE(""), NULL, none, 1, why), MISFIT_SOURCE);
-  assert_int_equal(fit(pod, "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
-                            "\"status\":\"False\"}]}}",
+  assert_int_equal(fit(pod,
+                       "{\"metadata\":{\"name\":\"n1\"},\"status\":{\"conditions\":[{\"type\":\"Ready\","
+                       "\"status\":\"False\"}]}}",
                        NULL, none, 1, why),
                    MISFIT_NOT_READY);
   assert_int_equal(fit(pod, READY_NODE("\"unschedulable\":true"), NULL, none, 1, why), MISFIT_UNSCHEDULABLE);
@@ -94,13 +102,14 @@ static void test_fit(void **state)
                                    "{\"key\":\"soft\",\"effect\":\"PreferNoSchedule\"}]");
   assert_int_equal(fit(pod, tainted, NULL, none, 1, why), MISFIT_TAINT);
   assert_string_equal(why, "taint dedicated=gpu:NoSchedule");
-  assert_int_equal(fit("{\"spec\":{\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"gpu\"}]}}",
-                       tainted, NULL, none, 1, why),
-                   FIT);
+  assert_int_equal(
+      fit("{\"spec\":{\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Equal\",\"value\":\"gpu\"}]}}", tainted,
+          NULL, none, 1, why),
+      FIT);
   assert_int_equal(fit("{\"spec\":{\"tolerations\":[{\"operator\":\"Exists\"}]}}", tainted, NULL, none, 1, why), FIT);
-  assert_int_equal(fit("{\"spec\":{\"tolerations\":[{\"key\":\"dedicated\",\"value\":\"cpu\"}]}}", tainted, NULL, none,
-                       1, why),
-                   MISFIT_TAINT);
+  assert_int_equal(
+      fit("{\"spec\":{\"tolerations\":[{\"key\":\"dedicated\",\"value\":\"cpu\"}]}}", tainted, NULL, none, 1, why),
+      MISFIT_TAINT);
   assert_int_equal(fit("{\"spec\":{\"tolerations\":[{\"key\":\"dedicated\",\"operator\":\"Exists\",\"effect\":"
                        "\"NoExecute\"}]}}",
                        tainted, NULL, none, 1, why),
@@ -124,7 +133,8 @@ static void test_fit(void **state)
 static void test_score_and_summary(void **state)
 {
   (void)state;
-  json_object *pod = J("{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"512Mi\"}}}]}}");
+  json_object *pod =
+      J("{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"512Mi\"}}}]}}");
   json_object *node = J(READY_NODE(""));
   struct node_use idle = { 0, 0, 0 }, half = { 1000, 0, 1 };
   double a = placement_score(pod, node, &idle, 0), b = placement_score(pod, node, &half, 0);
@@ -205,7 +215,8 @@ static void test_status_patch(void **state)
   assert_string_equal(json_object_get_string(json_object_object_get(x, "lastTransitionTime")), "2026-01-02T00:00:00Z");
   json_object *r = json_object_array_get_idx(conds, 0);
   assert_string_equal(json_object_get_string(json_object_object_get(r, "status")), "True");
-  assert_string_not_equal(json_object_get_string(json_object_object_get(r, "lastTransitionTime")), "2026-01-01T00:00:00Z");
+  assert_string_not_equal(json_object_get_string(json_object_object_get(r, "lastTransitionTime")),
+                          "2026-01-01T00:00:00Z");
   json_object_put(patch);
   json_object_put(pm);
   char d[32];
@@ -218,7 +229,7 @@ static void test_status_patch(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_quantities), cmocka_unit_test(test_fit),     cmocka_unit_test(test_score_and_summary),
+    cmocka_unit_test(test_quantities), cmocka_unit_test(test_fit),          cmocka_unit_test(test_score_and_summary),
     cmocka_unit_test(test_queue),      cmocka_unit_test(test_status_patch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,8 @@ static pid_t serve(int lfd, size_t n)
 static size_t client(const char *addr)
 {
   const char *colon = strrchr(addr, ':');
-  struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)),
+  struct sockaddr_in sa = { .sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(colon + 1)),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
   int s = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(s >= 0);
@@ -132,7 +133,8 @@ static void test_upstream_missing(void **state)
   pid_t p = fork();
   if (p == 0) {
     const char *colon = strrchr(relay_addr, ':');
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(colon + 1)),
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t)atoi(colon + 1)),
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     int s = socket(AF_INET, SOCK_STREAM, 0);
     _exit(s >= 0 && connect(s, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : 1);
@@ -331,12 +333,9 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_copies_and_counts),
-    cmocka_unit_test(test_bandwidth_bound),
-    cmocka_unit_test(test_upstream_missing),
-    cmocka_unit_test(test_parse),
-    cmocka_unit_test(test_hold_gone_without_close),
-    cmocka_unit_test(test_hold_then_commit),
+    cmocka_unit_test(test_copies_and_counts),       cmocka_unit_test(test_bandwidth_bound),
+    cmocka_unit_test(test_upstream_missing),        cmocka_unit_test(test_parse),
+    cmocka_unit_test(test_hold_gone_without_close), cmocka_unit_test(test_hold_then_commit),
     cmocka_unit_test(test_hold_then_abort),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -173,7 +173,8 @@ static void test_apply_never_leaves_rootfs(void **state)
   char *evil = ferry_path_join(f->top, "evil.tar");
   const char *argv_dir = f->top;
   char *cmd = ferry_asprintf("cd %s && mkdir -p x && echo pwned > x/p && tar --transform 's,^x/p,../../p,' -cf %s x/p "
-                             "2>/dev/null", argv_dir, evil);
+                             "2>/dev/null",
+                             argv_dir, evil);
   assert_int_equal(system(cmd), 0);
   assert_int_equal(ferry_rootfs_diff_apply(evil, f->target, &n, &err), -1);
   assert_non_null(strstr(err.msg, "leaves the root filesystem"));

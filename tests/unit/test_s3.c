@@ -12,9 +12,9 @@
 
 static void clear_env(void)
 {
-  const char *vars[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-                         "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "FERRY_S3_CREDENTIALS_DIR",
-                         "FERRY_S3_CACHE" };
+  const char *vars[] = { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",    "AWS_SESSION_TOKEN",
+                         "AWS_REGION",        "AWS_DEFAULT_REGION",       "AWS_ENDPOINT_URL_S3",
+                         "AWS_ENDPOINT_URL",  "FERRY_S3_CREDENTIALS_DIR", "FERRY_S3_CACHE" };
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
     unsetenv(vars[i]);
 }
@@ -22,8 +22,9 @@ static void clear_env(void)
 static void test_error_text(void **state)
 {
   (void)state;
-  char *t = ferry_s3_error_text("<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
-                                "<Message><![CDATA[The request signature we calculated does not match]]></Message></Error>");
+  char *t =
+      ferry_s3_error_text("<?xml version=\"1.0\"?><Error><Code>SignatureDoesNotMatch</Code>"
+                          "<Message><![CDATA[The request signature we calculated does not match]]></Message></Error>");
   assert_string_equal(t, "SignatureDoesNotMatch: The request signature we calculated does not match");
   free(t);
   t = ferry_s3_error_text("<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>");

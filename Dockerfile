@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # ferry-agent's image for real clusters (the DaemonSet runs it privileged, with
 # hostPID, the containerd state root and the image store mounted).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Ferry. `make` builds every binary into bin/; `make test` installs what the tests
 # need (scripts/install-deps.sh), then runs every suite; its last line is
 # "N passed, N failed". See README.md.
@@ -138,6 +139,7 @@ format:
 	clang-format -i $(C_FILES)
 
 lint:
+	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash bench/*.sh
 

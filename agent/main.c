@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-agent: Ferry's node agent. This file is the command line's entry: the
  * global options and the verb table; each verb is in agent/cli/, the engine in
  * agent/engine/, the daemon behind agent_daemon(). See docs/agent-cli.md. */

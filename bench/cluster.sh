@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Control-plane benchmark: a PodMigration from creation to Succeeded through
 # kube-lite, ferry-controller, the two agent daemons and the two kubelet-lites
 # (the target pod restored by ferry-runc; scripts/lib/cluster.sh),

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Informer benchmark: watch events per second one informer applies, and the
 # memory it holds for N pods (see bench/informer_bench.c). Runs three times.
 #   bench/informer.sh                  10000 pods, 100000 events

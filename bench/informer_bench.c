@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* informer-bench: how many watch events per second one informer applies, and
  * what holding N pods in its cache costs in memory. The API server is a
  * synthetic one in this process (libmicrohttpd on 127.0.0.1): a list of N

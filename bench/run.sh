@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Node engine benchmark: for a workload holding N MiB of touched memory, the
 # downtime, total time and bytes moved of each Ferry strategy (`ferry-agent
 # migrate --strategy ...`), next to plain `runc checkpoint` + `runc restore` and

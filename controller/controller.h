@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-controller's state: informers, the work queue, the event recorder.
  * Reconcilers read only the informers' caches and write through the API; the
  * PodMigration status is the one record of progress. */

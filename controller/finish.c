@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The end of a PodMigration: Restoring with Restored=True becomes Succeeded once
  * Services point at the target and the source pod is gone; every end state is
  * then cleaned up (the target pod of a failed migration deleted, an owned source

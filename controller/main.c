@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-controller: watches Pods, Nodes, PodMigrations, MigrationPolicies,
  * Services, EndpointSlices, Endpoints and the agents' Leases; drives every
  * PodMigration through its state machine (reconcile.c). Runs as several

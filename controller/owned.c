@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pods a ReplicaSet controls (Deployment pods): see controller.h. The source
  * pod is quarantined once it is checkpointed: its ownerReferences and the
  * labels its ReplicaSet selects by are taken away (kept in the annotation

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where a pod may move: the scheduler's filters that matter for a running pod
  * (node Ready and schedulable, a running Ferry agent, nodeSelector, required
  * node affinity, taints against tolerations, resource requests against

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* MigrationPolicies and the limits they set: how many migrations may run in
  * the cluster and on one node, each phase's timeout, the default strategy. */
 #include <stdio.h>

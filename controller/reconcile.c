@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PodMigration state machine, controller side (DESIGN.md):
  *
  *   Pending -> Scheduled -> Checkpointing -> Transferring -> Restoring -> Succeeded

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The steps of the PodMigration state machine (reconcile.c) that live in their
  * own files: Pending -> Scheduled (schedule.c), the policies and limits
  * (policy.c), the target's choice (target.c), the end (finish.c). */

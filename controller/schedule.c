@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Pending -> Scheduled, step by step: the pod is found and checked (running,
  * one container, an agent on its node, an owner Ferry can move, the RuntimeClass),
  * the strategy settled, the target chosen, the policy's limits respected (else

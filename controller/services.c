@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Services follow the pod. A Service with a selector needs nothing from Ferry:
  * the restored pod keeps the labels and the endpoints controller adds it once
  * it is Ready. A Service without a selector has endpoints someone wrote by hand

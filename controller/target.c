@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where a migrating pod goes: the agents that run (their Leases), what the
  * pods already on each node use, and the choice of the target node. */
 #include <stdio.h>

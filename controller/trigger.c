@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pod annotation ferry.dev/migrate-to: NODE|auto asks for a migration: the
  * controller creates the PodMigration (reason Annotation) and names it in the
  * pod's ferry.dev/migration annotation; the outcome comes back on the pod as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What ferry-controller watches, and how a change becomes a queue key: a
  * PodMigration's own key; a pod annotated to move (or migratable on a cordoned
  * node) its "pod/" key, a target pod its migration's; a cordoned node its pods'. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The pod admission webhook (see controller.h). libmicrohttpd with TLS, its own
  * thread; it reads a table the main loop publishes under a mutex. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-runc: an OCI runtime that is runc, except that `create` of a container
  * whose pod asks to be restored (and was admitted on this node) restores it
  * from a Ferry image into the bundle the runtime prepared, and the `start` that

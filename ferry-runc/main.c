@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-runc: containerd (a runtime handler with BinaryName) and CRI-O (a
  * runtime with runtime_path) call it exactly as they call runc. Every command and
  * flag passes to runc unchanged (the process becomes runc), except:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* create as restore. The bundle is the runtime's: its config.json carries the
  * sandbox's namespaces and the pod's annotations (containerd: pod_annotations;
  * CRI-O: allowed_annotations). A container (not the sandbox) of a pod annotated

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubectl ferry drain NODE: kubectl drain, except that the node's pods that
  * opted in (ferry.dev/migratable: "true") move to other nodes instead of being
  * evicted. Cordons the node (ferry-controller then migrates the opted-in pods:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubectl-ferry: the kubectl plugin (kubectl ferry ...). */
 #ifndef KUBECTL_FERRY_H
 #define KUBECTL_FERRY_H

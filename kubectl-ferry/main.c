@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubectl-ferry: `kubectl ferry drain NODE` (the binary on PATH makes it a
  * kubectl plugin). Reads the kubeconfig as kubectl does: --kubeconfig, then
  * $KUBECONFIG, then ~/.kube/config, then the in-cluster service account. */

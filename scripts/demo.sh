@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The local demo migration (README's first command, `make demo`): a one-machine
 # cluster (kube-lite as the API server, controller-manager-lite; two nodes in
 # network namespaces, each with kubelet-lite and a ferry-agent; ferry-controller). A pod that counts in

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Sets up a Debian bookworm machine for building, testing and demoing Ferry.
 # Idempotent: every step checks first and does nothing when already done.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent check`: what this node can do (engine/check.c finds out), printed
  * and recorded in STATE_DIR/check.json for the daemon and for operators. */
 #include "cli/cli.h"

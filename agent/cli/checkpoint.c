@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent checkpoint`: a container into a store; with --strategy postCopy,
  * the source's half of a post-copy (the command stays, serving the memory). */
 #include "cli/cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-agent's command line: the verbs (one file each under agent/cli/, listed
  * in main.c's verb table), the options they share (options.c) and the answer
  * they print (result.c). docs/agent-cli.md describes every option. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent inspect`: print an image's manifest and verify it. */
 #include "cli/cli.h"
 

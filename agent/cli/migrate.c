@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent migrate`: checkpoint, restore on the target, roll back on failure. */
 #include "cli/cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The verbs' options: one getopt table for all of them, each verb naming the
  * ones it takes; checks of their values, and what the verbs require. */
 #include "cli/cli.h"

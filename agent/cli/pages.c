@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent pages`: the target's half of a post-copy, CRIU's lazy-pages
  * daemon fetching an image's memory from its source until every page arrived. */
 #include "cli/cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent restore`: verify an image and restore its container on this node. */
 #include "cli/cli.h"
 

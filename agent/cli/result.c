@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The answer of checkpoint, restore, migrate, pages, send and receive: one JSON
  * object with --json (what the agent daemon reads), else a few lines of text. */
 #include "cli/cli.h"

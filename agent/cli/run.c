@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent run`: start a container with pipes for its stdio, held by a small
  * relay process (as containerd's shim does), so that it can be checkpointed. */
 #include "cli/cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent send` and `receive`: one image from this node's store straight
  * into another node's, over TCP, opened with a one-time token. */
 #include "cli/cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent daemon`: the node side of PodMigrations. Watches the ones whose
  * source or target is this node and does this node's part with the engine,
  * each step in a child process (`ferry-agent --json checkpoint|restore`) whose

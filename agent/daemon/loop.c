@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent daemon`: its options, its start-up, and the loop: the informers
  * put a migration of this node on the work queue when it (or its target pod)
  * changes, or when one of its steps' child process ends; step() hands it to

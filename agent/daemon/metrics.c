@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's HTTP endpoints and Prometheus counters (see metrics.h). */
 #include "metrics.h"
 

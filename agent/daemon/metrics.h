@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent's HTTP endpoints (libmicrohttpd, its own thread): /healthz (the
  * process answers), /readyz (caches synced and the node Lease renewed lately)
  * and Prometheus /metrics. Counters are updated by the daemon loop. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The node as the controller sees it through this agent: its agent Lease
  * (renewed with the node's load in an annotation, for placement) and the
  * address other nodes reach it on. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The daemon's steps as child processes: `ferry-agent --json STEP ...` writes
  * its answer to STATE_DIR/ops/UID.STEP.json and its log to UID.STEP.log; the
  * .pid file (PID and start time) says whether it still runs, so a restarted

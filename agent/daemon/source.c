@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The source node's part of a migration:
  *
  *   Scheduled -> Checkpointing (child: checkpoint) -> Transferring

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* This node's view of a PodMigration: the fields the steps read (the container,
  * the image, the strategy) and the status patches they write. */
 #include "daemon.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The target node's part of a migration:
  *
  *   Transferring -> (image in another store: child: receive it straight from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent check`: the node's CRIU, runc and kernel features, and a self-test
  * that checkpoints and restores a child process with CRIU directly. */
 #include "engine/check.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* `ferry-agent check`: what this node can do, found out rather than assumed. */
 #ifndef FERRY_CHECK_H
 #define FERRY_CHECK_H

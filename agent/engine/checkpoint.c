@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Checkpointing a container into a store, step by step: every check that can
  * fail without touching it, the freeze (CRIU's dump, or a lazy dump for
  * post-copy), then the image written, encoded, hashed and published. Whatever

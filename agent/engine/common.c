@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The engine's small shared pieces: strategies, results, work directories and
  * CRIU's failure messages. */
 #include "engine/common.h"

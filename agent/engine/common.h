@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What the engine's files share and its callers do not see: the result setter,
  * work directories, the checkpoint and restore cores that migrate.c runs back to
  * back, and the source's recovery (rollback) after the freeze. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The node migration engine: checkpoint a runc container into a store, restore it
  * from there on another node, and roll back when anything fails after the freeze.
  * The workload ends running exactly once: on the target, or again on the source.

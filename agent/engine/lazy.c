@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Post-copy's processes: the lazy dump on the source (runc, CRIU's page server and
  * the relay in front of it) and CRIU's lazy-pages daemon on the target. */
 #include "engine/lazy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Post-copy's processes. On the source: `runc checkpoint --lazy-pages`, which
  * writes a small image, keeps the container frozen and serves its memory from
  * CRIU's page server, reached through a relay that bounds the bandwidth and counts

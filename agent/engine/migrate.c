@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One move from the source to the target: checkpoint, (send the image to the
  * target's store,) restore, and roll back when the restore fails. Post-copy
  * restores a small image first and moves the memory after, by CRIU's lazy pages;

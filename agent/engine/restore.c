@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Restoring a container from an image: verify it (decoding an encoded one), put
  * its config and root filesystem changes in the target's bundle, and have runc
  * and CRIU restore it. The same last step puts a container back on the source

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Restores a node has agreed to. When a PodMigration to a node reaches the
  * point where its target pod may be restored, the node's agent writes one
  * record per (pod namespace, pod name, container) naming the PodMigration and

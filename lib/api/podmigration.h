@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PodMigration resource as the controller and the agents share it: its
  * phases, annotations and labels, and status writes. The status is the only
  * record of where a migration stands; every phase change is a conditional

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scope-bound release of resources, as crun and conmon do it with
  * __attribute__((cleanup)): a variable declared `cleanup_free char *s = NULL;`
  * is freed whenever it goes out of scope, so a function returns early on any

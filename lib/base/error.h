@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Errors carried with context, in the manner of crun's libcrun_error_t: a failing
  * function fills a ferry_error and returns -1; each caller may prefix what it was
  * doing, so the message that reaches the user reads outermost-first. */

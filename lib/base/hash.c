@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 of a buffer or a file, as lowercase hex (OpenSSL's EVP). */
 #include "base/hash.h"
 

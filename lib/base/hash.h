@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA-256 as 64 lowercase hex characters (+ NUL). */
 #ifndef FERRY_HASH_H
 #define FERRY_HASH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The libmicrohttpd start-up every Ferry HTTP endpoint shares (see httpd.h). */
 #include "base/httpd.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An HTTP or HTTPS server on its own thread (libmicrohttpd), as the controller's
  * admission webhook and the agent's metrics endpoint run one: a "IPv4:PORT"
  * listen address (port 0 picks a free one), optional PEM certificate and key

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Leveled logging to stderr, text or JSON lines (one object per line, the way
  * Kubernetes components log with --logging-format=json). */
 #ifndef FERRY_LOG_H

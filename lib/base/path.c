@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One rule for relative paths from outside input, and opening them below a
  * directory fd without following symlinks (see path.h). */
 #include "base/path.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Relative paths that come from outside (an image's manifest, a tar stream, a
  * root filesystem diff): one rule for what such a path may be, and opening one
  * below a directory without ever following a symlink out of it. */

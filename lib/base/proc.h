@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running helper programs (runc, CRIU) with captured output and a deadline. */
 #ifndef FERRY_PROC_H
 #define FERRY_PROC_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How a long-running Ferry program learns it must stop: SIGTERM and SIGINT set
  * ferry_stopping (the main loop checks it between passes), SIGPIPE is ignored
  * (a peer that went away is an EPIPE on that write, not the end of the program). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Small file-system and time helpers every binary needs. All return 0 on success
  * and -1 with *err filled on failure. */
 #ifndef FERRY_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* How an image's files are stored: optionally compressed (zstd or lz4 frames)
  * and then encrypted (AES-256-GCM with a key from a file, e.g. a mounted
  * Secret). The manifest records the encoding, the key's ID (never the key) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* manifest.json: what an image holds (every file with its size and SHA-256) and
  * how it was made. Written last, verified first. manifest.sha256 holds the
  * SHA-256 of manifest.json itself, so no byte of the image goes unchecked. */

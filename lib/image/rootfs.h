@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The container's writable layer: the files it changed in its root filesystem,
  * carried in the image as a tar (rootfs-diff.tar) because CRIU saves memory and
  * open files, not file contents. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small S3 client for image stores: PUT, GET, HEAD and DELETE of objects,
  * path-style (ENDPOINT/BUCKET/KEY), signed with AWS Signature Version 4 by
  * libcurl (CURLOPT_AWS_SIGV4). Uploads carry their payload's SHA-256 in

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Image stores. dir://PATH: a directory every node mounts (a ReadWriteMany
  * volume). Images are published atomically: written under a temporary name,
  * fsynced, then renamed into place, never over an existing image.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Images sent directly from node to node, so they need not touch shared
  * storage: the source's agent streams the image directory as a tar over TCP to
  * the target's agent, at most at a given bandwidth; the target unpacks it into

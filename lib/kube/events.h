@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Events for users, as client-go's recorder makes them: a core/v1 Event about an
  * object (shown by kubectl describe), repeated ones aggregated (count and
  * lastTimestamp patched) instead of piling up. */

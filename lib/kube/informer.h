@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Informers, as client-go has them: list a resource, then watch it from the
  * list's resourceVersion; keep a cache indexed by namespace/name; call add /
  * update / delete handlers. Bookmarks advance the resourceVersion; a 410 Gone

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Kubernetes REST client every Ferry binary uses: libcurl (TLS with CA
  * verification, bearer token, client certificates, timeouts, one connection
  * reused) and json-c. Errors from the API come back as the Kubernetes Status

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Where the Kubernetes API is and how to authenticate to it: a kubeconfig file
  * (parsed with libyaml, as kubectl reads it) or the in-cluster service account. */
 #ifndef FERRY_KUBECONFIG_H

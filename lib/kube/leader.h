@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Leader election on a coordination.k8s.io/v1 Lease, as client-go does it: the
  * holder renews spec.renewTime; a candidate takes over when it has seen no
  * change of the record for leaseDurationSeconds (by its own clock: clocks of

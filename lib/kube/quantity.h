@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kubernetes resource quantities ("100m", "1.5", "128Mi", "2G", "1e3"), as
  * resource.Quantity parses them, in thousandths of the unit (milli-CPU, or
  * milli-bytes for memory) so that both fit one integer type. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A work queue of object keys ("namespace/name") as client-go's rate-limited
  * queue has it: a key is queued once however often it is added; a key that
  * failed comes back after a per-key exponential backoff (5 ms doubling up to

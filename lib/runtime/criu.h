@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* What Ferry asks CRIU directly: its version, the kernel features it reports,
  * and the error lines of its logs (so a failure reads as CRIU's reason). */
 #ifndef FERRY_CRIU_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A TCP relay between two nodes' CRIU processes: the target's lazy-pages daemon
  * connects to it, it connects to the source's CRIU page server, and copies both
  * ways. It exists to bound the bandwidth a migration takes from a node (a token

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* runc, driven as containerd's shim drives it: one global --root per node, a
  * --log file per call whose JSON lines carry runc's own error messages. */
 #ifndef FERRY_RUNC_H

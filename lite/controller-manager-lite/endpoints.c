@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Services with a selector: their EndpointSlice (SERVICE-kcm, labels
  * kubernetes.io/service-name and endpointslice.kubernetes.io/managed-by) and
  * Endpoints (SERVICE) list the matching pods that have an address, with their

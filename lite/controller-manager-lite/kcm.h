@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* controller-manager-lite: the controllers and the scheduler of a cluster, for
  * kube-lite (tests and the demo; never for a real cluster): the default
  * scheduler's binding, Deployments -> ReplicaSets -> Pods, StatefulSets ->

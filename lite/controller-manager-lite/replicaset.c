@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Deployments -> ReplicaSets -> Pods, and garbage collection of pods whose
  * controller is gone. A Deployment has one ReplicaSet per pod template
  * (DEPLOYMENT-HASH, label pod-template-hash); the current one is scaled to

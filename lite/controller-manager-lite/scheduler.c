@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The default scheduler, small: a pod with no node whose schedulerName is
  * default-scheduler (or unset) is bound (pods/binding) to a Ready,
  * schedulable node whose labels match its nodeSelector and whose NoSchedule

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* StatefulSets: pods NAME-0 .. NAME-(replicas-1), each with its name for
  * identity (hostname, subdomain = serviceName, label
  * statefulset.kubernetes.io/pod-name). OrderedReady: pod N is created only

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Mutating admission webhooks (admissionregistration.k8s.io/v1
  * MutatingWebhookConfiguration) on CREATE, as the API server calls them: an
  * AdmissionReview v1 POSTed over HTTPS to clientConfig.url, verified with

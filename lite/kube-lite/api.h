@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kube-lite's HTTP side: routing, verbs, watches, errors as Kubernetes Status. */
 #ifndef KL_API_H
 #define KL_API_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PodDisruptionBudgets at eviction, as the API server's eviction subresource
  * applies them (kube-lite has no disruption controller: the budget is worked
  * out from the pods at the time of the eviction). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kube-lite: a small Kubernetes API server for Ferry's tests and local demo
  * (never for real clusters). See docs/kube-lite.md.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenAPI v3 documents, as the API server serves them under /openapi/v3:
  * kubectl reads them to learn that the server validates fields itself
  * (fieldValidation on PATCH) and for `kubectl explain`. Custom resources carry

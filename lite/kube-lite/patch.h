@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Patches: JSON merge patch (RFC 7386), JSON patch (RFC 6902), and strategic
  * merge patch for built-in kinds. */
 #ifndef KL_PATCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The resource types kube-lite serves: built-in ones and those CRDs define. */
 #ifndef KL_RESOURCES_H
 #define KL_RESOURCES_H

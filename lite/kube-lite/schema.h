@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* OpenAPI v3 validation of custom resources, as the API server does for CRDs:
  * types, required fields, enums, numeric bounds, defaults applied, unknown fields
  * pruned unless x-kubernetes-preserve-unknown-fields. */

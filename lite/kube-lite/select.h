@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Label and field selectors, with the real API server's syntax. */
 #ifndef KL_SELECT_H
 #define KL_SELECT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kube-lite's objects: one resourceVersion sequence for the whole server, a
  * bounded history of changes for watches (older versions answer 410 Gone), and
  * a condition variable that wakes every open watch. */

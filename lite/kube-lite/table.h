@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Server-side printing for kubectl: a meta.k8s.io/v1 Table built from a CRD's
  * additionalPrinterColumns (kubectl asks with Accept: ...;as=Table). */
 #ifndef KL_TABLE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubelet-lite: plays the kubelet for the pods bound to one node on kube-lite,
  * for tests and the demo (never for a real cluster). It makes each pod's
  * network namespace with an address on the node's pod network, runs the pod's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubelet-lite: the kubelet for one node on kube-lite (tests and the demo). */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A pod's network: a namespace of its own (/var/run/netns/kl-UID8), a veth
  * pair whose other end is on the node's pod bridge, and an address from the
  * node's pool recorded in STATE/ips/ADDRESS (host-local IPAM, as the CNI bridge

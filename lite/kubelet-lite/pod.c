@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* One pod on this node, as a kubelet keeps it: sandbox (network namespace and
  * address), containers created and started through the runtime the pod's
  * RuntimeClass names (called as containerd's shim calls runc), restarts with

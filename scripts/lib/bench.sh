@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # What the benchmarks (bench/*.sh) share: where a run's results go and the
 # machine it ran on, for the first lines of a results file.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # A small Kubernetes cluster on one machine, for the tests, the benchmarks and
 # the demo: kube-lite as the API server, controller-manager-lite (scheduler,

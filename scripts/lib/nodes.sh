@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Two-node playground on one machine, for the demo and the benchmarks: each
 # "node" is a network namespace with its own address (10.231.N.x, only inside

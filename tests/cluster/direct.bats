@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Nodes without shared storage: each agent has its own store and the image goes
 # straight from the source's agent to the target's (a receive and a send step,
 # a one-time token), verified before the target publishes it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Drain: a cordoned node's opted-in pods (ferry.dev/migratable: "true") are
 # migrated, not restarted; `kubectl ferry drain` also evicts the others the way
 # kubectl drain does, honouring PodDisruptionBudgets.

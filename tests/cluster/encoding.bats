@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Images compressed and encrypted through the control plane: the agents write
 # and read them with the cluster's key, ferry-runc decodes them on the target.
 bats_require_minimum_version 1.5.0

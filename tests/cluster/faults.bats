@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Failures while migrating: a restarted controller continues from the status;
 # a killed agent and a failed restore end with the pod running once, on its
 # source; kube-lite dropping watches and forgetting history changes nothing.

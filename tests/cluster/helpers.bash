@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # The cluster of scripts/lib/cluster.sh for a test file: kube-lite, two nodes in
 # network namespaces (real runc and CRIU), kubelet-lite and an agent daemon per

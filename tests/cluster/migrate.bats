@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # PodMigrations end to end: kube-lite, ferry-controller, two ferry-agent daemons,
 # real runc and CRIU on two network-namespace nodes.
 bats_require_minimum_version 1.5.0

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Pods a Deployment owns: the ReplicaSet makes the target pod (the source pod is
 # quarantined from it once checkpointed), Ferry's admission webhook steers that
 # pod to be restored on the target; never two copies, and a rollback gives the

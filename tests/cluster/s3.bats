@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # An s3:// store through the control plane: the agents and ferry-runc talk to a
 # real S3-compatible server on loopback (moto, signatures checked); each node
 # keeps its own copies, so the target really downloads the image.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Migration strategies through the whole control plane: postCopy (the pod runs on
 # the target while its memory follows from the source), its failure half-way,
 # and preCopy's stated fallback where the node tracks no dirty memory.

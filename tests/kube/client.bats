@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Ferry's C Kubernetes client against kube-lite: every verb, an informer across
 # dropped watches and 410s, leader election handed over between two processes,
 # TLS with a generated CA and a token, persistence.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # controller-manager-lite on kube-lite, driven with kubectl: the scheduler binds,
 # Deployments make ReplicaSets make pods, StatefulSets make ordinal pods in
 # order, Services with a selector get their endpoints, orphans are collected.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # kube-lite for a test file: started on 127.0.0.1 (a free port) in setup_file,
 # stopped in teardown_file; kubectl and the C client use the kubeconfig it writes.

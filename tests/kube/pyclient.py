@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # A second real client of kube-lite: the Python kubernetes package (Debian python3-kubernetes).
 # Lists, creates, selects by label, patches and watches; prints what it saw.
 import sys, threading, time

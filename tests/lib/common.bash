@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # What every bats suite shares (tests/node, tests/runtime, tests/kube,
 # tests/cluster: each suite's helpers.bash loads this first): bats-support and

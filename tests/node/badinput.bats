@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Bad input: a clear message, the right exit code, and the container untouched.
 bats_require_minimum_version 1.5.0
 

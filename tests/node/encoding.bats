@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # Images stored compressed (zstd, lz4) and encrypted (AES-256-GCM, a key file as
 # a mounted Secret gives it), with real runc and CRIU.

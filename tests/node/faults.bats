@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # Faults: whatever breaks, the workload ends running exactly once.
 bats_require_minimum_version 1.5.0
 

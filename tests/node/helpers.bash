@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared by the node tests: two nodes and a client in network namespaces (from
 # scripts/lib/nodes.sh), real runc and CRIU, one shared store. Each file gets its

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # Moving running containers between two nodes with real runc and CRIU.
 

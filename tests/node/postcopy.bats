@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # Post-copy (CRIU lazy pages) and the strategy choice, with real runc and CRIU.
 # Both "nodes" share this machine's cgroups, so the restored container gets its

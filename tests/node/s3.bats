@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # The s3:// store against a real S3-compatible server on loopback (moto, which
 # checks every request's AWS Signature V4): checkpoint on A, restore on B from

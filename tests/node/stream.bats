@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 bats_require_minimum_version 1.5.0
 # Direct transfer: the image goes from the source's own store to the target's own
 # store over TCP (no shared storage), verified before it is published there.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# SPDX-License-Identifier: Apache-2.0
 # ferry-runc called exactly as containerd-shim-runc-v2 calls runc: global --root,
 # --log, --log-format json; create --bundle --pid-file; start; state; kill;
 # delete --force. A plain container behaves as under runc; a container whose pod

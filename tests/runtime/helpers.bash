@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
 # Shared by the runtime tests: ferry-runc against real runc and CRIU on the two
 # nodes of scripts/lib/nodes.sh, made in setup_file; each test has its own

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubeclient: drives Ferry's Kubernetes client library from the command line,
  * for the tests against kube-lite (tests/kube/client.bats). Reads the kubeconfig
  * from --kubeconfig or $KUBECONFIG.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # An S3-compatible server on loopback for the s3:// store tests: moto (installed by
 # scripts/install-deps.sh), run so that it checks AWS Signature V4: its first
 # three requests (make a user, its access key, its policy) go unauthenticated,

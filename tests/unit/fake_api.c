@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fake API server of fake_api.h. */
 #include "fake_api.h"
 

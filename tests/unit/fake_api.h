@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A fake Kubernetes API server for unit tests, in the manner of client-go's
  * fake clientset: objects live in memory, and a ferry_kube (and informers)
  * opened on it send their requests here instead of over HTTP. It answers as

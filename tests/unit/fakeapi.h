@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Scripted API servers for unit tests (libmicrohttpd): answers and request
  * bodies. The real API semantics are tested against kube-lite. */
 #ifndef FERRY_FAKEAPI_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The agent daemon's steps (agent/daemon/source.c, target.c) against the fake
  * API server: given a PodMigration's status and the pods in the informer
  * caches, which status writes, events and API calls follow. Steps that run

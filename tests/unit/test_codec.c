@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compressed and encrypted images: every encoding round-trips; a wrong key, an
  * altered byte or a truncated file is refused; keys load in their three forms. */
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The fake API server the state-machine tests run against: it must answer as
  * the API server does, or those tests prove nothing. */
 #include <setjmp.h>

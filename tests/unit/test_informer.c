@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Informers against a scripted API server that streams watch events
  * (libmicrohttpd, a thread per connection). */
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Kubernetes REST client against a scripted HTTPS server (libmicrohttpd):
  * what it sends (paths, queries, content types, bodies, token) and how it reads
  * answers (Status errors, paging, conflicts). Its behaviour against a real API

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* kubeconfig and in-cluster configuration. */
 #include <stdlib.h>
 #include <unistd.h>

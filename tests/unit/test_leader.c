@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Leader election against a scripted API server holding one Lease with real
  * resourceVersion semantics (409 on a stale write). Time is passed in, so no
  * test sleeps. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Images: names, stores, manifests and their verification. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Parsers of what other programs print: mountinfo, runc state and logs, CRIU logs. */
 #include "testutil.h"
 

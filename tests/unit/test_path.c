@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one rule for relative paths from outside input (lib/base/path.h), and
  * opening them below a directory without following a symlink out of it. */
 #include <errno.h>

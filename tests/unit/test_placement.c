@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The controller's pure parts: resource quantities, node fit (selectors,
  * affinity, taints and tolerations, requests), the summary of misfits, the
  * rate-limited work queue, and PodMigration status patches. */

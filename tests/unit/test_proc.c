@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Running programs, deadlines, the stdio relay, error context. */
 #include <errno.h>
 #include <fcntl.h>

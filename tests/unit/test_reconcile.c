@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The controller's PodMigration state machine against the fake API server:
  * given a migration's status and the pods, nodes and agents in the caches,
  * which API writes one reconcile makes (reconcile.c, schedule.c, finish.c). */

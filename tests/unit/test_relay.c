@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The page relay between nodes: copies both ways on loopback, counts bytes,
  * never goes faster than its bandwidth, reports an upstream that is not there. */
 #include <errno.h>

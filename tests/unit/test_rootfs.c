@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The root filesystem diff, on a real overlay mount (the tests run as root). */
 #include <errno.h>
 #include <sys/mount.h>

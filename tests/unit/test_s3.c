@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The s3:// store's configuration and the S3 error documents it reports. */
 #include <stdlib.h>
 #include <string.h>

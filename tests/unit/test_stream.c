@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Images sent node to node: a good image arrives verified and published; a
  * sender without the token, an entry outside the image or an image that does
  * not verify is refused, and nothing is published. */

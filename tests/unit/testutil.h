@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the unit tests: temporary directories and small files. */
 #ifndef FERRY_TESTUTIL_H
 #define FERRY_TESTUTIL_H

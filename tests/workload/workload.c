@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* ferry-workload: the test and demo container's program (built static, runs in a
  * busybox root filesystem).
  *

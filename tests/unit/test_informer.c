@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "fakeapi.h"
+#include "scripted_server.h"
 
 #include "kube/informer.h"
 

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
-#include "fakeapi.h"
+#include "scripted_server.h"
 
 #include "kube/events.h"
 #include "kube/kube.h"

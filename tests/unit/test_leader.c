@@ -5,7 +5,7 @@
 #include <pthread.h>
 
 #include "testutil.h"
-#include "fakeapi.h"
+#include "scripted_server.h"
 
 #include "kube/leader.h"
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Scripted API servers for unit tests (libmicrohttpd): answers and request
+/* Scripted HTTP servers for the client's own unit tests (libmicrohttpd): answers and request
  * bodies. The real API semantics are tested against kube-lite. */
-#ifndef FERRY_FAKEAPI_H
-#define FERRY_FAKEAPI_H
+#ifndef FERRY_SCRIPTED_SERVER_H
+#define FERRY_SCRIPTED_SERVER_H
 
 #include <arpa/inet.h>
 #include <microhttpd.h>

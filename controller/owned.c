@@ -71,7 +71,7 @@ static void find_target(void *ctx, json_object *pod)
 {
   struct find *f = ctx;
   json_object *v =
-      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+      ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   if (v && !strcmp(json_object_get_string(v), f->ref) &&
       strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", f->not_uid) != 0 &&
       !ferry_kube_str(pod, "metadata.deletionTimestamp"))
@@ -136,7 +136,7 @@ int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
   json_object *pod = ferry_informer_get(c->pods, ns, name);
-  json_object *q = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), ANN_QUARANTINE);
+  json_object *q = ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), ANN_QUARANTINE);
   if (!q)
     return 0;
   cleanup_json json_object *saved = json_tokener_parse(json_object_get_string(q));

@@ -30,7 +30,7 @@ static json_object *path(json_object *o, const char *dotted)
   snprintf(buf, sizeof buf, "%s", dotted);
   char *save = NULL;
   for (char *p = strtok_r(buf, ".", &save); p && o; p = strtok_r(NULL, ".", &save))
-    o = ferry_kube_obj(o, p);
+    o = ferry_kube_key(o, p);
   return o;
 }
 
@@ -50,9 +50,9 @@ static int64_t containers_request(json_object *list, const char *resource, int s
   for (size_t i = 0; list && i < json_object_array_length(list); i++) {
     json_object *c = json_object_array_get_idx(list, i);
     json_object *req = path(c, "resources.requests");
-    int64_t v = quantity(ferry_kube_obj(req, resource));
-    if (!req || !ferry_kube_obj(req, resource)) /* requests default to limits */
-      v = quantity(ferry_kube_obj(path(c, "resources.limits"), resource));
+    int64_t v = quantity(ferry_kube_key(req, resource));
+    if (!req || !ferry_kube_key(req, resource)) /* requests default to limits */
+      v = quantity(ferry_kube_key(path(c, "resources.limits"), resource));
     total = sum ? total + v : (v > total ? v : total);
   }
   return total;
@@ -68,7 +68,7 @@ int64_t placement_pod_request(json_object *pod, const char *resource)
 
 static const char *label(json_object *node, const char *key)
 {
-  json_object *v = ferry_kube_obj(path(node, "metadata.labels"), key);
+  json_object *v = ferry_kube_key(path(node, "metadata.labels"), key);
   return v ? json_object_get_string(v) : NULL;
 }
 
@@ -178,9 +178,9 @@ static int node_ready(json_object *node)
 /* allocatable, or capacity when the node reports no allocatable; -1: not reported. */
 static int64_t allocatable(json_object *node, const char *resource)
 {
-  json_object *v = ferry_kube_obj(path(node, "status.allocatable"), resource);
+  json_object *v = ferry_kube_key(path(node, "status.allocatable"), resource);
   if (!v)
-    v = ferry_kube_obj(path(node, "status.capacity"), resource);
+    v = ferry_kube_key(path(node, "status.capacity"), resource);
   return v ? quantity(v) : -1;
 }
 

@@ -33,7 +33,7 @@ static void pick_policy(void *ctx, json_object *pol)
   if (ml) {
     json_object_object_foreach(ml, k, v)
     {
-      json_object *hv = ferry_kube_obj(labels, k);
+      json_object *hv = ferry_kube_key(labels, k);
       if (!hv || strcmp(json_object_get_string(hv), json_object_get_string(v)) != 0)
         return;
     }
@@ -44,7 +44,7 @@ static void pick_policy(void *ctx, json_object *pol)
 
 static int int_or(json_object *o, const char *k, int def)
 {
-  json_object *v = ferry_kube_obj(o, k);
+  json_object *v = ferry_kube_key(o, k);
   return v ? json_object_get_int(v) : def;
 }
 

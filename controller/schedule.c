@@ -120,7 +120,7 @@ static int is_ferry_annotation(const char *k)
 static const char *base_name(json_object *pod)
 {
   json_object *v =
-      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), "ferry.dev/original-name");
+      ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), "ferry.dev/original-name");
   return v ? json_object_get_string(v) : ferry_kube_str(pod, "metadata.name");
 }
 

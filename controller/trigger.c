@@ -23,7 +23,7 @@
 
 static const char *annotation(json_object *pod, const char *key)
 {
-  json_object *v = ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), key);
+  json_object *v = ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), key);
   return v ? json_object_get_string(v) : NULL;
 }
 

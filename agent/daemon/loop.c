@@ -58,7 +58,7 @@ static void pod_changed(void *ctx, json_object *pod)
 {
   struct daemon *d = ctx;
   json_object *v =
-      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+      ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   const char *ref = v ? json_object_get_string(v) : NULL;
   if (ref && strchr(ref, '/'))
     queue_add(d->q, ref, ferry_now_mono_ms());

@@ -254,7 +254,7 @@ void add_flags(json_object *pm, char **args, int *n)
               { "shellJob", "--shell-job" } };
   json_object *o = ferry_kube_obj(ferry_kube_obj(pm, "spec"), "options");
   for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
-    json_object *v = ferry_kube_obj(o, map[i].field);
+    json_object *v = ferry_kube_key(o, map[i].field);
     if (v && json_object_get_boolean(v))
       args[(*n)++] = (char *)map[i].flag;
   }

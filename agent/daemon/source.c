@@ -402,7 +402,7 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
   }
   const char *uid = ferry_kube_str(pod, "metadata.uid") ?: "", *node = ferry_kube_str(pod, "spec.nodeName");
   json_object *ann =
-      ferry_kube_obj(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+      ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   cleanup_free char *ref = pm_ref(pm);
   if (!strcmp(uid, ferry_kube_str(pm, "status.sourcePodUID") ?: ""))
     return ferry_kube_str(pod, "metadata.deletionTimestamp") ? 0 : 2; /* being deleted: wait; still there: in place */

@@ -103,7 +103,7 @@ void timings_into(json_object *patch, json_object *pm, json_object *result, cons
     t = json_object_new_object();
   json_object *rt = ferry_kube_obj(result, "timings");
   for (size_t i = 0; i < n; i += 2) {
-    json_object *v = ferry_kube_obj(rt, keys[i]);
+    json_object *v = ferry_kube_key(rt, keys[i]);
     if (v)
       json_object_object_add(t, keys[i + 1], json_object_new_int64(json_object_get_int64(v)));
   }

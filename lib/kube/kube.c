@@ -546,6 +546,12 @@ json_object *ferry_kube_obj(json_object *obj, const char *dotted)
   return cur;
 }
 
+json_object *ferry_kube_key(json_object *obj, const char *key)
+{
+  json_object *v = NULL;
+  return obj && json_object_object_get_ex(obj, key, &v) ? v : NULL;
+}
+
 const char *ferry_kube_str(json_object *obj, const char *dotted)
 {
   json_object *v = ferry_kube_obj(obj, dotted);

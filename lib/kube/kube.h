@@ -106,6 +106,9 @@ void ferry_kube_config_copy(struct ferry_kube_config *dst, const struct ferry_ku
 /* Small accessors for objects. */
 /* The value at a dotted path ("metadata.name", "status"), NULL when absent or obj is NULL. */
 json_object *ferry_kube_obj(json_object *obj, const char *dotted_path);
+/* The value of one member, whose name may hold dots ("ferry.dev/migrate-to",
+ * "nvidia.com/gpu"): for annotation, label and resource names. */
+json_object *ferry_kube_key(json_object *obj, const char *key);
 /* The same when it is a string. */
 const char *ferry_kube_str(json_object *obj, const char *dotted_path);
 /* The object's controller: the ownerReferences entry with controller: true (borrowed), or NULL. */

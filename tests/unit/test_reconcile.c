@@ -348,6 +348,57 @@ static void test_cleaned_up_does_nothing(void **state)
   assert_int_equal(fake_api_nwrites(e->f), 0);
 }
 
+/* The annotation trigger (trigger.c): annotation keys hold dots, so this also
+ * guards the lookup of member names against a path walker. */
+static int reconcile_pod(struct env *e)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  fake_api_clear_log(e->f);
+  int64_t requeue_ms = 0;
+  return ctl_reconcile_pod(&e->c, NS, "web", &requeue_ms, &err);
+}
+
+static void annotate_web(struct env *e, const char *value)
+{
+  json_object *pod = fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "web");
+  json_object *ann = json_object_new_object();
+  json_object_object_add(ann, FERRY_ANN_MIGRATE_TO, json_object_new_string(value));
+  json_object_object_add(ferry_kube_obj(pod, "metadata"), "annotations", ann);
+}
+
+static void test_annotation_makes_a_podmigration(void **state)
+{
+  struct env *e = *state;
+  put_source_pod(e);
+  annotate_web(e, "node-b");
+  assert_int_equal(reconcile_pod(e), 0);
+  json_object *pm = fake_api_write(e->f, "POST", "/namespaces/" NS "/podmigrations", 0);
+  assert_non_null(pm);
+  assert_string_equal(ferry_kube_str(pm, "spec.pod"), "web");
+  json_object *patch = fake_api_write(e->f, "PATCH", "/namespaces/" NS "/pods/web", 0);
+  assert_non_null(patch);
+  assert_non_null(annotation(patch, FERRY_ANN_MIGRATION));
+}
+
+static void test_bad_annotation_is_refused_with_a_warning(void **state)
+{
+  struct env *e = *state;
+  put_source_pod(e);
+  annotate_web(e, "Not_A_Node!");
+  assert_int_equal(reconcile_pod(e), 0);
+  assert_null(fake_api_write(e->f, "POST", "/namespaces/" NS "/podmigrations", 0));
+  assert_true(fake_api_nevents(e->f) >= 1);
+}
+
+static void test_pod_without_annotation_is_left_alone(void **state)
+{
+  struct env *e = *state;
+  put_source_pod(e);
+  assert_int_equal(reconcile_pod(e), 0);
+  assert_int_equal(fake_api_nwrites(e->f), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -362,6 +413,9 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_annotation_makes_a_podmigration, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_bad_annotation_is_refused_with_a_warning, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_pod_without_annotation_is_left_alone, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -249,10 +249,10 @@ int lazy_dump_finish(struct lazy_source *ls, int timeout_ms, char **why)
     int left = timeout_ms < 0 ? -1 : (int)(deadline - ferry_now_mono_ms());
     if (timeout_ms >= 0 && left <= 0)
       break;
-    ended = wait_or_stop(ls->dump_pid, left < 0 || left > 200 ? 200 : left, &code);
-    if (ended == 2 || ended < 0)
-      break;
-    ended = ended == 1;
+    int r = wait_or_stop(ls->dump_pid, left < 0 || left > WAIT_SLICE_MS ? WAIT_SLICE_MS : left, &code);
+    if (r == 2 || r < 0)
+      break; /* asked to stop, or the wait failed: CRIU has not ended */
+    ended = r == 1;
   }
   if (!ended) {
     *why = lazy_stop ? ferry_strdup("stopped before the target had every page")

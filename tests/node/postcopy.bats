@@ -115,6 +115,35 @@ postcopy_killed() {
   assert_output --regexp '^ok [0-9]+ 128$'
 }
 
+@test "postCopy source: a step stopped before any page went rolls back: exit 3, the container runs, nothing holds it" {
+  start_on_a pcstop workload --mem 16
+  nodes_wait_count "$A_ROOTFS" 3
+  agent a --json checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-pcstop \
+    --strategy postCopy --page-server 127.0.0.1:0 --ready-file "$BATS_TEST_TMPDIR/ready" pcstop \
+    >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+  step=$!
+  wait_for 200 test -s "$BATS_TEST_TMPDIR/ready" # frozen, serving, no target yet
+  grep -q serving "$BATS_TEST_TMPDIR/ready"
+  # the step itself, as the daemon stops it (not the shell around it, not its relay)
+  kill -TERM "$(pgrep -o -f -- "--ready-file $BATS_TEST_TMPDIR/ready")"
+  rc=0
+  wait "$step" || rc=$?
+  cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+  [ "$rc" -eq 3 ]
+  run cat "$BATS_TEST_TMPDIR/out"
+  [ "$(field "$output" 'r["outcome"]')" = rolled-back ]
+  [ "$(state_of a pcstop)" = running ]
+  # no CRIU holds it: no thread traced or stopped (a dump that never ended
+  # leaves them in tracing stop with the cgroup thawed)
+  init=$(pid_of a pcstop)
+  for t in /proc/"$init"/task/*; do
+    grep -qE '^TracerPid:[[:space:]]+0$' "$t/status"
+    ! grep -qE '^State:[[:space:]]+[tT]' "$t/status"
+  done
+  now=$(count_in "$A_ROOTFS")
+  nodes_wait_count "$A_ROOTFS" "$now"
+}
+
 @test "postCopy: a restore that fails on B leaves the container running on A" {
   start_on_a pc4 workload --mem 16
   nodes_wait_count "$A_ROOTFS" 3

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/proc.h"
 #include "base/util.h"
@@ -187,6 +188,55 @@ int ferry_runc_state(const struct ferry_runc *r, const char *id, struct ferry_ru
   int rc = ferry_runc_parse_state(out, st, err);
   free(out);
   return rc;
+}
+
+int ferry_runc_parse_list(const char *json, struct ferry_runc_state **out, size_t *n, ferry_error *err)
+{
+  *out = NULL;
+  *n = 0;
+  cleanup_json json_object *o = json_tokener_parse(json);
+  if (!o || json_object_is_type(o, json_type_null)) /* runc lists no containers as "null" */
+    return 0;
+  if (!json_object_is_type(o, json_type_array))
+    return ferry_error_set(err, 0, "runc list: not a JSON array");
+  size_t len = json_object_array_length(o);
+  struct ferry_runc_state *v = calloc(len ? len : 1, sizeof *v);
+  if (!v)
+    abort();
+  for (size_t i = 0; i < len; i++) {
+    const char *text = json_object_to_json_string(json_object_array_get_idx(o, i));
+    if (ferry_runc_parse_state(text, &v[*n], err) < 0) {
+      ferry_runc_list_free(v, *n);
+      *n = 0;
+      return ferry_error_prefix(err, "runc list: container %zu", i);
+    }
+    (*n)++;
+  }
+  *out = v;
+  return 0;
+}
+
+int ferry_runc_list(const struct ferry_runc *r, struct ferry_runc_state **out, size_t *n, ferry_error *err)
+{
+  struct argv a = { .n = 0 };
+  struct ferry_runc nolog = *r;
+  nolog.log = NULL;
+  nolog.criu = NULL;
+  base_args(&a, &nolog);
+  add(&a, "list");
+  add(&a, "--format");
+  add(&a, "json");
+  cleanup_free char *text = NULL;
+  if (run_runc(&nolog, &a, NULL, -1, -1, &text, err) < 0)
+    return -1;
+  return ferry_runc_parse_list(text, out, n, err);
+}
+
+void ferry_runc_list_free(struct ferry_runc_state *v, size_t n)
+{
+  for (size_t i = 0; v && i < n; i++)
+    ferry_runc_state_free(&v[i]);
+  free(v);
 }
 
 int ferry_runc_version(const char *runc, char **version, ferry_error *err)

@@ -32,6 +32,10 @@ int ferry_runc_parse_state(const char *json, struct ferry_runc_state *st, ferry_
 /* Returns 0 and fills *st; -1 with ENOENT in err->errnum when there is no such container. */
 int ferry_runc_state(const struct ferry_runc *r, const char *id, struct ferry_runc_state *st, ferry_error *err);
 void ferry_runc_state_free(struct ferry_runc_state *st);
+/* Every container of the root (`runc list --format json`): *out, *n (free with ferry_runc_list_free). */
+int ferry_runc_list(const struct ferry_runc *r, struct ferry_runc_state **out, size_t *n, ferry_error *err);
+int ferry_runc_parse_list(const char *json, struct ferry_runc_state **out, size_t *n, ferry_error *err);
+void ferry_runc_list_free(struct ferry_runc_state *v, size_t n);
 int ferry_runc_version(const char *runc, char **version, ferry_error *err);
 
 struct ferry_criu_flags {

@@ -55,6 +55,7 @@ enum {
   REQUEUE_RESTORE_FAILED_RELEASE_MS = 200, /* a failed restore: the target pod to be gone */
   REQUEUE_ROLLBACK_RELEASE_MS = 300,       /* a rollback: the target pod to be gone */
   REQUEUE_PAGES_POLL_MS = 500,             /* post-copy, restored: the last page to arrive */
+  REQUEUE_RELEASE_POLL_MS = 200,           /* a rollback: the source container to be released (frozen, CRIU) */
 };
 
 enum {
@@ -84,6 +85,8 @@ struct daemon {
   struct metrics *m;
   unsigned long long cpu_busy, cpu_total; /* /proc/stat at the last report */
   int ops;                                /* steps started and not yet answered */
+  size_t held;                            /* containers the watchdog found held on its last pass */
+  char held_why[320];                     /* what held the last of them */
   struct {
     pid_t pid;
     char *key;
@@ -149,6 +152,17 @@ void set_container_field(json_object *patch, json_object *pm, const char *key, c
 /* keys: pairs of (the answer's timings key, the status timings key). */
 void timings_into(json_object *patch, json_object *pm, json_object *result, const char *const *keys, size_t n);
 void format_ms(int64_t ms, char *buf, size_t len);
+
+/* ---------- release.c, watchdog.c: nothing Ferry stopped stays stopped ---------- */
+
+/* Releases the container id (init pid) if a frozen cgroup or a CRIU holds it
+ * (an event on involved, a metric). 0: nothing holds it; 1: something did or
+ * does (look again on the next pass); -1: it could not be looked at. *why says
+ * what held it ("running" when nothing). */
+int release_container(struct daemon *d, json_object *involved, const char *id, pid_t pid, char *why, size_t len);
+/* Every container of this node that no migration in progress here owns is
+ * released; readiness says so while one stays held. */
+void watchdog_pass(struct daemon *d);
 
 /* ---------- node.c: the node ---------- */
 

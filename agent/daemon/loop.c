@@ -27,11 +27,13 @@
 #include "runtime/relay.h"
 
 enum {
-  QUEUE_BASE_DELAY_MS = 50,   /* a failed step's first retry; it doubles each time */
-  QUEUE_MAX_DELAY_MS = 30000, /* ... up to this */
-  LEASE_RETRY_MS = 2000,      /* a failed Lease renewal is tried again this soon */
-  LOOP_CHILD_WAIT_MS = 20,    /* a step's end is noticed within this while one runs */
-  LOOP_IDLE_WAIT_MS = 200,    /* the longest the informers run before the loop looks around */
+  QUEUE_BASE_DELAY_MS = 50,    /* a failed step's first retry; it doubles each time */
+  QUEUE_MAX_DELAY_MS = 30000,  /* ... up to this */
+  LEASE_RETRY_MS = 2000,       /* a failed Lease renewal is tried again this soon */
+  LOOP_CHILD_WAIT_MS = 20,     /* a step's end is noticed within this while one runs */
+  LOOP_IDLE_WAIT_MS = 200,     /* the longest the informers run before the loop looks around */
+  WATCHDOG_INTERVAL_MS = 5000, /* how often the node's containers are looked at for a freeze or a CRIU */
+  WATCHDOG_HELD_MS = 1000,     /* ... while one is held */
   DEFAULT_LEASE_SECONDS = 40,
   MIN_LEASE_SECONDS = 3,
 };
@@ -317,7 +319,7 @@ static void work(struct daemon *d, const char *key)
  * migration stepped per pass, the informers run in between. */
 static int daemon_loop(struct daemon *d, ferry_error *err)
 {
-  int64_t next_lease = 0, last_lease_ok = 0;
+  int64_t next_lease = 0, last_lease_ok = 0, next_watch = 0;
   int rc = 0;
   while (!ferry_stopping) {
     reap(d);
@@ -325,8 +327,14 @@ static int daemon_loop(struct daemon *d, ferry_error *err)
     lease_tick(d, now, &next_lease, &last_lease_ok);
     int synced = ferry_informer_synced(d->pms) && ferry_informer_synced(d->pods),
         lease_ok = last_lease_ok && now - last_lease_ok < d->lease_seconds * 1000;
-    metrics_set_ready(d->m, synced && lease_ok,
-                      !synced ? "PodMigrations not listed yet" : "the agent Lease is not renewed");
+    if (synced && now >= next_watch) {
+      watchdog_pass(d);
+      next_watch = now + (d->held ? WATCHDOG_HELD_MS : WATCHDOG_INTERVAL_MS);
+    }
+    metrics_set_ready(d->m, synced && lease_ok && !d->held,
+                      !synced     ? "PodMigrations not listed yet"
+                      : !lease_ok ? "the agent Lease is not renewed"
+                                  : d->held_why);
     int64_t wait = -1;
     cleanup_free char *key = synced ? queue_pop(d->q, ferry_now_mono_ms(), &wait) : NULL;
     if (key) {

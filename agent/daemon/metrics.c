@@ -38,6 +38,8 @@ struct metrics {
   } series[MAX_SERIES];
   size_t nseries;
   int ops;
+  unsigned long released; /* containers found held (frozen, under a CRIU) and released */
+  size_t held;            /* containers the watchdog's last pass left held */
   struct histogram downtime, bytes;
 };
 
@@ -78,6 +80,13 @@ static char *render(struct metrics *m)
           "# HELP ferry_agent_operations_in_progress Checkpoints, restores and rollbacks running now.\n"
           "# TYPE ferry_agent_operations_in_progress gauge\nferry_agent_operations_in_progress{node=\"%s\"} %d\n",
           m->node, m->ops);
+  fprintf(f,
+          "# HELP ferry_agent_containers_released_total Containers found frozen or held by a CRIU that no migration "
+          "owned, and released.\n# TYPE ferry_agent_containers_released_total counter\n"
+          "ferry_agent_containers_released_total{node=\"%s\"} %lu\n"
+          "# HELP ferry_agent_containers_held Containers held stopped that the agent could not release.\n"
+          "# TYPE ferry_agent_containers_held gauge\nferry_agent_containers_held{node=\"%s\"} %zu\n",
+          m->node, m->released, m->node, m->held);
   fprintf(f, "# HELP ferry_agent_downtime_seconds From the freeze on the source to running here.\n"
              "# TYPE ferry_agent_downtime_seconds histogram\n");
   print_histogram(f, "ferry_agent_downtime_seconds", &m->downtime, DOWNTIME_BUCKETS, NDOWN, m->node);
@@ -217,5 +226,23 @@ void metrics_observe_bytes(struct metrics *m, double bytes)
     return;
   pthread_mutex_lock(&m->mu);
   observe(&m->bytes, BYTES_BUCKETS, NBYTES, bytes);
+  pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_released(struct metrics *m)
+{
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  m->released++;
+  pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_held(struct metrics *m, size_t held)
+{
+  if (!m)
+    return;
+  pthread_mutex_lock(&m->mu);
+  m->held = held;
   pthread_mutex_unlock(&m->mu);
 }

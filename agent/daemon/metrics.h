@@ -5,6 +5,7 @@
 #ifndef FERRY_AGENT_METRICS_H
 #define FERRY_AGENT_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/error.h"
@@ -19,6 +20,9 @@ void metrics_set_ready(struct metrics *m, int ready, const char *why);
 /* role: source or target; outcome: checkpointed, restored, failed, rolled_back, lost. */
 void metrics_count(struct metrics *m, const char *role, const char *outcome);
 void metrics_ops(struct metrics *m, int in_progress);
+/* A held container released (release.c); how many the watchdog left held. */
+void metrics_released(struct metrics *m);
+void metrics_held(struct metrics *m, size_t held);
 void metrics_observe_downtime(struct metrics *m, double seconds);
 void metrics_observe_bytes(struct metrics *m, double bytes);
 

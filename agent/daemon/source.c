@@ -218,6 +218,34 @@ static int source_checkpointing(struct daemon *d, json_object *pm, int64_t *requ
 
 /* ---------- after the freeze: the image or the memory leaves ---------- */
 
+/* Post-copy: the checkpoint step died (with its agent) after the target had
+ * every page. The target's copy is the workload now; the source's (its CRIU
+ * gone, so maybe running again from the freeze) is stale: killed, and never
+ * started again here (its departed record stays). */
+static int source_stale(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  const char *id = container_id(pm), *uid = ferry_kube_str(pm, "metadata.uid");
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  if (id && ferry_runc_kill(&r, id, "KILL", err) < 0) {
+    if (ferry_runc_state(&r, id, &st, err) == 0) { /* still there: it could not be killed */
+      ferry_runc_state_free(&st);
+      return ferry_error_prefix(err, "stopping the stale source container %s", id);
+    }
+    ferry_error_clear(err);
+  }
+  json_object *patch = pm_status_patch(PM_NONE, NULL, NULL);
+  pm_patch_condition(patch, pm, "SourceReleased", 1, "PagesSent",
+                     "every page had arrived when the checkpoint step ended without an answer; the source copy was "
+                     "stopped");
+  ferry_event(d->rec, pm, "Normal", "SourceReleased",
+              "%s: every page had arrived at the target; the source copy was stopped", d->g->node);
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  op_clear(d, uid, "checkpoint");
+  return 0;
+}
+
 /* Post-copy after the freeze: the checkpoint step serves the memory until the
  * last page went. Its end: every page sent (the container is gone from here), or
  * the transfer failed (CRIU thawed the container: roll back). */
@@ -236,6 +264,8 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
     *requeue_ms = s == OP_RUNNING ? REQUEUE_CHILD_POLL_MS : 0;
     return 0;
   }
+  if (s == OP_DIED && pm_condition_true(pm, "MemoryTransferred"))
+    return source_stale(d, pm, err);
   int code = s == OP_DONE ? json_object_get_int(ferry_kube_obj(res, "exitCode")) : -1;
   const char *msg = op_message(res, "the checkpoint step ended without an answer");
   json_object *patch;
@@ -315,7 +345,10 @@ static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, f
 /* ---------- the rollback ---------- */
 
 /* The source container's state: 1 running (or paused, resumed now), 0 gone, -1 error. */
-static int source_running(struct daemon *d, const char *id, ferry_error *err)
+/* The source container: 1 running (a pause resumed, CRIU's network lock
+ * removed), 2 running but held stopped (release.c released what it could:
+ * look again), 0 gone, -1 error. A rollback is true only at 1. */
+static int source_running(struct daemon *d, json_object *pm, const char *id, ferry_error *err)
 {
   struct ferry_runc r = runc_for(d);
   struct ferry_runc_state st;
@@ -332,7 +365,12 @@ static int source_running(struct daemon *d, const char *id, ferry_error *err)
     ferry_runc_state_free(&st);
     return -1;
   }
-  if (running) { /* a dump cut short leaves CRIU's network lock behind */
+  char why[256];
+  if (running && release_container(d, pm, id, st.pid, why, sizeof why) != 0) {
+    log_info("%s: container %s is not released yet: %s", ferry_kube_str(pm, "metadata.name"), id, why);
+    running = 2;
+  }
+  if (running == 1) { /* a dump cut short leaves CRIU's network lock behind */
     cleanup_free char *netns = ferry_asprintf("/proc/%d/ns/net", (int)st.pid);
     int was = 0;
     if (ferry_criu_netns_unlock(netns, &was, err) < 0)
@@ -492,9 +530,13 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
     if (done != 2)
       return done;
   }
-  int running = id ? source_running(d, id, err) : -1;
+  int running = id ? source_running(d, pm, id, err) : -1;
   if (running < 0 && id)
     return -1;
+  if (running == 2) { /* never RolledBack while it cannot run */
+    *requeue_ms = REQUEUE_RELEASE_POLL_MS;
+    return 0;
+  }
   if (running == 1) {
     metrics_count(d->m, "source", "rolled_back");
     ferry_event(d->rec, pm, "Normal", "RolledBack", "the container never stopped on %s; it runs there", d->g->node);

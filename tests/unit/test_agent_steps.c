@@ -329,6 +329,41 @@ static void test_rollback_from_restoring_waits_for_the_target(void **state)
   assert_int_equal(requeue, REQUEUE_TARGET_RELEASE_MS);
 }
 
+/* Post-copy: the checkpoint step died with its agent after the target had
+ * every page: the source copy is stale and stopped, the source released. */
+static void test_postcopy_step_died_after_every_page_stops_the_source(void **state)
+{
+  struct fixture *x = *state;
+  fake_runc(x, RUNC_RUNNING);
+  json_object *pm = pm_with(x, "",
+                            "\"phase\":\"Restoring\",\"strategy\":\"postCopy\",\"conditions\":[{\"type\":"
+                            "\"MemoryTransferred\",\"status\":\"True\"}],"
+                            "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  op_answer(x, pm, "checkpoint", NULL);
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  json_object *w = status_write(x, 0);
+  assert_non_null(w);
+  assert_null(ferry_kube_str(w, "status.phase")); /* no rollback */
+  json_object *c = condition(w, "SourceReleased");
+  assert_non_null(c);
+  assert_string_equal(ferry_kube_str(c, "status"), "True");
+  assert_false(op_file_exists(x, pm, "checkpoint", "pid"));
+}
+
+/* ... and before every page arrived: the migration rolls back. */
+static void test_postcopy_step_died_before_every_page_rolls_back(void **state)
+{
+  struct fixture *x = *state;
+  json_object *pm = pm_with(x, "",
+                            "\"phase\":\"Restoring\",\"strategy\":\"postCopy\","
+                            "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  op_answer(x, pm, "checkpoint", NULL);
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_phase(status_write(x, 0), "RollingBack", "PagesFailed");
+}
+
 /* ---------- target ---------- */
 
 static char *transferring(const char *image_dir, const char *extra)
@@ -477,6 +512,8 @@ static void test_rolling_back_deletes_the_target_pod_then_releases(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown(test_postcopy_step_died_after_every_page_stops_the_source, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_postcopy_step_died_before_every_page_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_without_container_id_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_cancelled_does_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_writes_checkpointing_then_starts_the_step, setup, teardown),

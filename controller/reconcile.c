@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The PodMigration state machine, controller side (DESIGN.md):
+/* The PodMigration state machine, controller side (docs/architecture.md):
  *
  *   Pending -> Scheduled -> Checkpointing -> Transferring -> Restoring -> Succeeded
  *      |           |             \______________|_______________/

@@ -2,7 +2,7 @@
 /* The pod annotation ferry.dev/migrate-to: NODE|auto asks for a migration: the
  * controller creates the PodMigration (reason Annotation) and names it in the
  * pod's ferry.dev/migration annotation; the outcome comes back on the pod as
- * ferry.dev/migration-result (see reconcile.c's clean_up).
+ * ferry.dev/migration-result (see finish.c's ctl_clean_up).
  * A pod annotated ferry.dev/migratable: "true" on a cordoned node is moved the
  * same way (reason Drain, target auto), once: after a failed attempt it stays
  * for `kubectl ferry drain` (or whoever drains the node) to evict. */

@@ -167,17 +167,24 @@ static int run_runc(const struct ferry_runc *r, struct argv *a, const char *cons
   return rc;
 }
 
-int ferry_runc_state(const struct ferry_runc *r, const char *id, struct ferry_runc_state *st, ferry_error *err)
+/* A query (state, list): its JSON answer on *out; no --log and no --criu. */
+static int query(const struct ferry_runc *r, const char *const *args, char **out, ferry_error *err)
 {
   struct argv a = { .n = 0 };
   struct ferry_runc nolog = *r;
   nolog.log = NULL;
   nolog.criu = NULL;
   base_args(&a, &nolog);
-  add(&a, "state");
-  add(&a, id);
+  for (size_t i = 0; args[i]; i++)
+    add(&a, args[i]);
+  return run_runc(&nolog, &a, NULL, -1, -1, out, err);
+}
+
+int ferry_runc_state(const struct ferry_runc *r, const char *id, struct ferry_runc_state *st, ferry_error *err)
+{
+  const char *args[] = { "state", id, NULL };
   char *out = NULL;
-  if (run_runc(&nolog, &a, NULL, -1, -1, &out, err) < 0) {
+  if (query(r, args, &out, err) < 0) {
     if (strstr(ferry_error_msg(err), "does not exist") || strstr(ferry_error_msg(err), "not exist")) {
       ferry_error_set(err, ENOENT, "container %s not found in runc root %s", id, r->root ? r->root : "(default)");
       err->errnum = ENOENT;
@@ -218,16 +225,9 @@ int ferry_runc_parse_list(const char *json, struct ferry_runc_state **out, size_
 
 int ferry_runc_list(const struct ferry_runc *r, struct ferry_runc_state **out, size_t *n, ferry_error *err)
 {
-  struct argv a = { .n = 0 };
-  struct ferry_runc nolog = *r;
-  nolog.log = NULL;
-  nolog.criu = NULL;
-  base_args(&a, &nolog);
-  add(&a, "list");
-  add(&a, "--format");
-  add(&a, "json");
+  static const char *const args[] = { "list", "--format", "json", NULL };
   cleanup_free char *text = NULL;
-  if (run_runc(&nolog, &a, NULL, -1, -1, &text, err) < 0)
+  if (query(r, args, &text, err) < 0)
     return -1;
   return ferry_runc_parse_list(text, out, n, err);
 }

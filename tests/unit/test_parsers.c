@@ -67,6 +67,30 @@ static void test_runc_state(void **state)
   ferry_error_clear(&err);
 }
 
+static void test_runc_list(void **state)
+{
+  (void)state;
+  struct ferry_runc_state *v = NULL;
+  size_t n = 9;
+  ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_runc_parse_list("null\n", &v, &n, &err), 0); /* runc's answer for no containers */
+  assert_int_equal(n, 0);
+  ferry_runc_list_free(v, n);
+  const char *two = "[{\"ociVersion\":\"1.0.2\",\"id\":\"a\",\"pid\":10,\"status\":\"running\",\"bundle\":\"/b/a\"},"
+                    "{\"id\":\"b\",\"pid\":0,\"status\":\"stopped\",\"bundle\":\"/b/b\"}]";
+  assert_int_equal(ferry_runc_parse_list(two, &v, &n, &err), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(v[0].id, "a");
+  assert_int_equal(v[0].pid, 10);
+  assert_string_equal(v[1].status, "stopped");
+  ferry_runc_list_free(v, n);
+  assert_int_equal(ferry_runc_parse_list("{\"id\":\"a\"}", &v, &n, &err), -1);
+  ferry_error_clear(&err);
+  assert_int_equal(ferry_runc_parse_list("[{\"id\":\"a\"}]", &v, &n, &err), -1); /* no status, bundle, pid */
+  assert_non_null(strstr(ferry_error_msg(&err), "runc list: container 0"));
+  ferry_error_clear(&err);
+}
+
 static void test_runc_log_errors(void **state)
 {
   (void)state;
@@ -113,9 +137,13 @@ static void test_time(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_mountinfo_overlay), cmocka_unit_test(test_mountinfo_escapes_and_stacking),
-    cmocka_unit_test(test_runc_state),        cmocka_unit_test(test_runc_log_errors),
-    cmocka_unit_test(test_criu_log_errors),   cmocka_unit_test(test_time),
+    cmocka_unit_test(test_mountinfo_overlay),
+    cmocka_unit_test(test_mountinfo_escapes_and_stacking),
+    cmocka_unit_test(test_runc_state),
+    cmocka_unit_test(test_runc_list),
+    cmocka_unit_test(test_runc_log_errors),
+    cmocka_unit_test(test_criu_log_errors),
+    cmocka_unit_test(test_time),
   };
   return cmocka_run_group_tests_name("parsers", tests, NULL, NULL);
 }

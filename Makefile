@@ -40,7 +40,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench clean lint format
+.PHONY: all deps test test-unit test-asan test-node demo bench soak clean lint format
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -133,6 +133,10 @@ bench: deps all $(BUILD)/bench/informer-bench
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
 
+# Long randomized fault runs on the local cluster (not in CI): SOAK_ROUNDS, SOAK_SEED.
+soak: deps all
+	@bash tests/soak/postcopy-agents.sh
+
 # Every C file of the tree in the style of .clang-format.
 C_FILES = $(shell git ls-files '*.c' '*.h')
 format:
@@ -141,7 +145,7 @@ format:
 lint:
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash bench/*.sh
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/soak/*.sh bench/*.sh
 
 clean:
 	rm -rf build build-asan bin

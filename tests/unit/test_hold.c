@@ -84,10 +84,10 @@ static pid_t criu_like_tracer(pid_t pid, int ready)
   if (t == 0) {
     prctl(PR_SET_NAME, "criu");
     if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0 || ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0)
-      _exit(1);
+      _exit(10 + errno % 100);
     int st;
     if (waitpid(pid, &st, __WALL) < 0 || write(ready, "x", 1) != 1)
-      _exit(1);
+      _exit(120);
     for (;;)
       pause();
   }
@@ -101,8 +101,14 @@ static void test_stopped_under_criu_is_held_until_it_dies(void **state)
   int p[2];
   assert_int_equal(pipe(p), 0);
   pid_t tracer = criu_like_tracer(pid, p[1]);
+  close(p[1]);
   char c;
-  assert_int_equal(read(p[0], &c, 1), 1);
+  if (read(p[0], &c, 1) != 1) { /* the tracer gave up: say why (exit 10 + errno of ptrace) */
+    int st = 0;
+    waitpid(tracer, &st, 0);
+    reap(pid);
+    fail_msg("the tracer could not stop the child: exit status %d", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+  }
   struct ferry_hold h = inspect(pid);
   assert_int_equal(h.tracer, tracer);
   assert_string_equal(h.tracer_comm, "criu");
@@ -117,7 +123,6 @@ static void test_stopped_under_criu_is_held_until_it_dies(void **state)
   assert_false(ferry_hold_held(&h));
   assert_int_equal(h.tracer, 0);
   close(p[0]);
-  close(p[1]);
   reap(pid);
 }
 

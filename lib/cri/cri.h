@@ -50,7 +50,7 @@ struct ferry_cri_sandbox_config {
   const char *uid;
   const char *namespace;
   uint32_t attempt;
-  const char *hostname;
+  const char *hostname;      /* not sent for a host-network sandbox (it has the node's) */
   const char *log_directory; /* containers' log_path is relative to it */
   const struct ferry_cri_kv *labels;
   size_t n_labels;

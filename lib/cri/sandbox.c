@@ -30,7 +30,8 @@ void cri_sandbox_msg_build(struct cri_sandbox_msg *m, const struct ferry_cri_san
   m->metadata.namespace_ = cri_in(cfg->namespace);
   m->metadata.attempt = cfg->attempt;
   m->config.metadata = &m->metadata;
-  m->config.hostname = cri_in(cfg->hostname);
+  /* A host-network sandbox has the node's UTS namespace too: runc refuses a hostname there. */
+  m->config.hostname = cri_in(cfg->host_network ? NULL : cfg->hostname);
   m->config.log_directory = cri_in(cfg->log_directory);
   m->labels = cri_map(&runtime__v1__pod_sandbox_config__labels_entry__descriptor, cfg->labels, cfg->n_labels);
   m->config.labels = (Runtime__V1__PodSandboxConfig__LabelsEntry **)m->labels;

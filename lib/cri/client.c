@@ -52,19 +52,29 @@ void *cri_call(struct ferry_cri *c, const char *service, const char *method, con
 
 char *cri_out(const char *s) { return ferry_strdup(s ? s : ""); }
 
-void **cri_map(const ProtobufCMessageDescriptor *entry_desc, const struct ferry_cri_kv *kv, size_t n)
+void **cri_messages(const ProtobufCMessageDescriptor *desc, size_t n)
 {
   if (n == 0)
     return NULL;
+  size_t size = (desc->sizeof_message + sizeof(void *) - 1) / sizeof(void *) * sizeof(void *);
+  void **ptrs = ferry_malloc(n * (sizeof(void *) + size));
+  char *msgs = (char *)(ptrs + n);
+  for (size_t i = 0; i < n; i++) {
+    ptrs[i] = msgs + i * size;
+    protobuf_c_message_init(desc, ptrs[i]);
+  }
+  return ptrs;
+}
+
+void **cri_map(const ProtobufCMessageDescriptor *entry_desc, const struct ferry_cri_kv *kv, size_t n)
+{
   if (entry_desc->sizeof_message != sizeof(struct cri_map_entry))
     abort(); /* a generated map entry of another shape: a programming error */
-  void **ptrs = ferry_malloc(n * (sizeof(void *) + sizeof(struct cri_map_entry)));
-  struct cri_map_entry *entries = (struct cri_map_entry *)(ptrs + n);
+  void **ptrs = cri_messages(entry_desc, n);
   for (size_t i = 0; i < n; i++) {
-    protobuf_c_message_init(entry_desc, &entries[i]);
-    entries[i].key = cri_in(kv[i].key);
-    entries[i].value = cri_in(kv[i].value);
-    ptrs[i] = &entries[i];
+    struct cri_map_entry *e = ptrs[i];
+    e->key = cri_in(kv[i].key);
+    e->value = cri_in(kv[i].value);
   }
   return ptrs;
 }

@@ -18,21 +18,30 @@ struct container_msg {
   Runtime__V1__LinuxContainerSecurityContext security;
   Runtime__V1__NamespaceOption namespaces;
   void **envs, **labels, **annotations;
-  void **mounts; /* pointers, then the Mount messages */
+  void **mounts;
 };
 
 static void **build_mounts(const struct ferry_cri_mount *in, size_t n)
 {
-  if (n == 0)
-    return NULL;
-  void **ptrs = ferry_malloc(n * (sizeof(void *) + sizeof(Runtime__V1__Mount)));
-  Runtime__V1__Mount *mounts = (Runtime__V1__Mount *)(ptrs + n);
+  void **ptrs = cri_messages(&runtime__v1__mount__descriptor, n);
   for (size_t i = 0; i < n; i++) {
-    runtime__v1__mount__init(&mounts[i]);
-    mounts[i].container_path = cri_in(in[i].container_path);
-    mounts[i].host_path = cri_in(in[i].host_path);
-    mounts[i].readonly = in[i].readonly;
-    ptrs[i] = &mounts[i];
+    Runtime__V1__Mount *m = ptrs[i];
+    m->container_path = cri_in(in[i].container_path);
+    m->host_path = cri_in(in[i].host_path);
+    m->readonly = in[i].readonly;
+  }
+  return ptrs;
+}
+
+/* Environment variables: KeyValue messages, whose value is bytes. */
+static void **build_envs(const struct ferry_cri_kv *in, size_t n)
+{
+  void **ptrs = cri_messages(&runtime__v1__key_value__descriptor, n);
+  for (size_t i = 0; i < n; i++) {
+    Runtime__V1__KeyValue *kv = ptrs[i];
+    kv->key = cri_in(in[i].key);
+    kv->value.data = (uint8_t *)cri_in(in[i].value);
+    kv->value.len = strlen((const char *)kv->value.data);
   }
   return ptrs;
 }
@@ -64,7 +73,7 @@ static void build_container(struct container_msg *m, const struct ferry_cri_cont
   m->config.args = (char **)cfg->args;
   m->config.n_args = cri_strv_len(cfg->args);
   m->config.working_dir = cri_in(cfg->working_dir);
-  m->envs = cri_map(&runtime__v1__key_value__descriptor, cfg->envs, cfg->n_envs);
+  m->envs = build_envs(cfg->envs, cfg->n_envs);
   m->config.envs = (Runtime__V1__KeyValue **)m->envs;
   m->config.n_envs = cfg->n_envs;
   m->labels = cri_map(&runtime__v1__container_config__labels_entry__descriptor, cfg->labels, cfg->n_labels);

@@ -40,9 +40,11 @@ static inline char *cri_in(const char *s) { return (char *)(s ? s : ""); }
 /* A heap copy of an answer's string ("" for NULL). */
 char *cri_out(const char *s);
 
-/* A map<string, string> field: n entry messages of entry_desc (every map entry of
- * the CRI has the same layout: key, value) and the array of pointers to them, in
- * one allocation to free(); NULL when n is 0. Also makes repeated KeyValue (envs). */
+/* A repeated message field: n messages of desc, initialised, and the array of
+ * pointers to them, in one allocation to free(); NULL when n is 0. */
+void **cri_messages(const ProtobufCMessageDescriptor *desc, size_t n);
+/* A map<string, string> field the same way: n entry messages of entry_desc (every
+ * map entry of the CRI has the layout of struct cri_map_entry) set from kv. */
 void **cri_map(const ProtobufCMessageDescriptor *entry_desc, const struct ferry_cri_kv *kv, size_t n);
 /* The length of a NULL-terminated string list (0 for NULL). */
 size_t cri_strv_len(const char *const *v);

@@ -101,9 +101,9 @@ bad_arguments() {
   run cri create-container no-such-sandbox --name x --image "$CRI_IMAGE" "${SANDBOX[@]}"
   assert_failure
   assert_output --regexp 'CreateContainer: grpc status [0-9]+ \([A-Za-z]+\): .*no-such-sandbox'
-  run cri run-sandbox --pod-uid u --pod-namespace default --host-network
+  run cri run-sandbox "${SANDBOX[@]}" --pod-name other --handler no-such-handler
   assert_failure
-  assert_output --regexp 'RunPodSandbox: grpc status [0-9]+ \([A-Za-z]+\): .*name'
+  assert_output --regexp 'RunPodSandbox: grpc status [0-9]+ \([A-Za-z]+\): .*no-such-handler'
   run cri exec-sync 0000000000000000 -- true
   assert_failure
   assert_output --partial 'ExecSync: grpc status 5 (NotFound):'

@@ -114,6 +114,7 @@ containerd_start() {
     --address "$d/containerd.sock" >"$d/containerd.log" 2>&1 &
   CONTAINERD_PID=$!
   echo "$CONTAINERD_PID" >"$d/containerd.pid"
+  echo "$bindir" >"$d/bindir"
   export CRI_ENDPOINT="unix://$d/containerd.sock" CONTAINERD_PID
   CTR=("$bindir/ctr" --address "$d/containerd.sock" -n k8s.io)
   wait_for 200 "$CRI_CLIENT" --timeout-ms 2000 version >/dev/null 2>&1 ||
@@ -122,16 +123,39 @@ containerd_start() {
   "${CTR[@]}" images import "$d/../image.tar" >"$d/import.log" 2>&1 || { cat "$d/import.log"; return 1; }
 }
 
-# containerd_stop DIR: the containerd of DIR, every shim it started (they outlive
-# it by design) and every container's first process (its PID namespace goes with
-# it) are killed, by the PIDs the shims wrote under DIR/state; DIR's mounts go.
+# procs_with_arg ARG: the PIDs of the processes one of whose arguments is exactly
+# ARG (a path of this test's own: its containerd's socket).
+procs_with_arg() {
+  local p
+  for p in /proc/[0-9]*; do
+    tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qxF -- "$1" && echo "${p#/proc/}"
+  done
+  true
+}
+
+# containerd_stop DIR: the containerd of DIR and everything it started are gone:
+# its tasks killed and deleted through it (so their shims end), then containerd,
+# then whatever is left: the containers' first processes (by the init.pid files
+# under DIR/state; a PID namespace ends with its first process) and the shims
+# (their -address is DIR's socket), with their children. DIR's mounts go.
 containerd_stop() {
-  local d=$1 pid
+  local d=$1 pid id ctr
   pid=$(cat "$d/containerd.pid" 2>/dev/null) || return 0
-  kill "$pid" 2>/dev/null && wait_for 50 eval "! kill -0 $pid 2>/dev/null"
+  ctr=("$(cat "$d/bindir")/ctr" --address "$d/containerd.sock" -n k8s.io)
+  if kill -0 "$pid" 2>/dev/null; then
+    for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1
+      "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1
+    done
+    kill "$pid" 2>/dev/null && wait_for 50 eval "! kill -0 $pid 2>/dev/null"
+  fi
   kill -9 "$pid" 2>/dev/null
-  find "$d/state" \( -name init.pid -o -name shim.pid \) 2>/dev/null | while read -r f; do
+  find "$d/state" -name init.pid 2>/dev/null | while read -r f; do
     pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  done
+  for pid in $(procs_with_arg "$d/containerd.sock"); do
+    for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null; done
+    kill -9 "$pid" 2>/dev/null
   done
   grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -f "$d/containerd.pid"

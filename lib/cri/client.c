@@ -39,8 +39,8 @@ void *cri_call(struct ferry_cri *c, const char *service, const char *method, con
   cleanup_free char *path = ferry_asprintf("/%s/%s", service, method);
   cleanup_free uint8_t *resp = NULL;
   size_t resp_len = 0;
-  if (ferry_grpc_call(c->grpc, path, packed, len, timeout_ms > 0 ? timeout_ms : c->timeout_ms, &resp, &resp_len,
-                      err) < 0) {
+  if (ferry_grpc_call(c->grpc, path, packed, len, timeout_ms > 0 ? timeout_ms : c->timeout_ms, &resp, &resp_len, err) <
+      0) {
     ferry_error_prefix(err, "%s", method);
     return NULL;
   }
@@ -106,8 +106,8 @@ int ferry_cri_version(struct ferry_cri *c, struct ferry_cri_version *out, ferry_
   Runtime__V1__VersionRequest req;
   runtime__v1__version_request__init(&req);
   req.version = "v1";
-  cleanup_pb Runtime__V1__VersionResponse *r = cri_call(c, CRI_RUNTIME_SERVICE, "Version", &req.base,
-                                                        &runtime__v1__version_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__VersionResponse *r =
+      cri_call(c, CRI_RUNTIME_SERVICE, "Version", &req.base, &runtime__v1__version_response__descriptor, 0, err);
   if (!r)
     return -1;
   out->version = cri_out(r->version);

@@ -80,7 +80,7 @@ static void build_container(struct container_msg *m, const struct ferry_cri_cont
   m->config.labels = (Runtime__V1__ContainerConfig__LabelsEntry **)m->labels;
   m->config.n_labels = cfg->n_labels;
   m->annotations =
-    cri_map(&runtime__v1__container_config__annotations_entry__descriptor, cfg->annotations, cfg->n_annotations);
+      cri_map(&runtime__v1__container_config__annotations_entry__descriptor, cfg->annotations, cfg->n_annotations);
   m->config.annotations = (Runtime__V1__ContainerConfig__AnnotationsEntry **)m->annotations;
   m->config.n_annotations = cfg->n_annotations;
   m->config.log_path = cri_in(cfg->log_path);
@@ -98,7 +98,8 @@ static void container_msg_free(struct container_msg *m)
   free(m->mounts);
 }
 
-int ferry_cri_create_container(struct ferry_cri *c, const char *sandbox_id, const struct ferry_cri_container_config *cfg,
+int ferry_cri_create_container(struct ferry_cri *c, const char *sandbox_id,
+                               const struct ferry_cri_container_config *cfg,
                                const struct ferry_cri_sandbox_config *sandbox_cfg, char **id, ferry_error *err)
 {
   __attribute__((cleanup(cri_sandbox_msg_free))) struct cri_sandbox_msg sandbox = { 0 };
@@ -110,8 +111,9 @@ int ferry_cri_create_container(struct ferry_cri *c, const char *sandbox_id, cons
   req.pod_sandbox_id = cri_in(sandbox_id);
   req.config = &m.config;
   req.sandbox_config = &sandbox.config;
-  cleanup_pb Runtime__V1__CreateContainerResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "CreateContainer", &req.base, &runtime__v1__create_container_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__CreateContainerResponse *r =
+      cri_call(c, CRI_RUNTIME_SERVICE, "CreateContainer", &req.base,
+               &runtime__v1__create_container_response__descriptor, 0, err);
   if (!r)
     return -1;
   *id = cri_out(r->container_id);
@@ -124,7 +126,7 @@ int ferry_cri_start_container(struct ferry_cri *c, const char *id, ferry_error *
   runtime__v1__start_container_request__init(&req);
   req.container_id = cri_in(id);
   cleanup_pb Runtime__V1__StartContainerResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "StartContainer", &req.base, &runtime__v1__start_container_response__descriptor, 0, err);
+      c, CRI_RUNTIME_SERVICE, "StartContainer", &req.base, &runtime__v1__start_container_response__descriptor, 0, err);
   return r ? 0 : -1;
 }
 
@@ -177,8 +179,9 @@ int ferry_cri_container_status(struct ferry_cri *c, const char *id, struct ferry
   runtime__v1__container_status_request__init(&req);
   req.container_id = cri_in(id);
   req.verbose = 1;
-  cleanup_pb Runtime__V1__ContainerStatusResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "ContainerStatus", &req.base, &runtime__v1__container_status_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__ContainerStatusResponse *r =
+      cri_call(c, CRI_RUNTIME_SERVICE, "ContainerStatus", &req.base,
+               &runtime__v1__container_status_response__descriptor, 0, err);
   if (!r)
     return -1;
   if (!r->status)
@@ -209,8 +212,8 @@ int ferry_cri_stop_container(struct ferry_cri *c, const char *id, int64_t timeou
   req.timeout = timeout_s;
   /* The call lasts as long as the container takes to stop: the client's timeout on top. */
   cleanup_pb Runtime__V1__StopContainerResponse *r =
-    cri_call(c, CRI_RUNTIME_SERVICE, "StopContainer", &req.base, &runtime__v1__stop_container_response__descriptor,
-             c->timeout_ms + timeout_s * CRI_MS_PER_S, err);
+      cri_call(c, CRI_RUNTIME_SERVICE, "StopContainer", &req.base, &runtime__v1__stop_container_response__descriptor,
+               c->timeout_ms + timeout_s * CRI_MS_PER_S, err);
   return r ? 0 : -1;
 }
 
@@ -219,8 +222,9 @@ int ferry_cri_remove_container(struct ferry_cri *c, const char *id, ferry_error 
   Runtime__V1__RemoveContainerRequest req;
   runtime__v1__remove_container_request__init(&req);
   req.container_id = cri_in(id);
-  cleanup_pb Runtime__V1__RemoveContainerResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "RemoveContainer", &req.base, &runtime__v1__remove_container_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__RemoveContainerResponse *r =
+      cri_call(c, CRI_RUNTIME_SERVICE, "RemoveContainer", &req.base,
+               &runtime__v1__remove_container_response__descriptor, 0, err);
   return r ? 0 : -1;
 }
 
@@ -245,7 +249,7 @@ int ferry_cri_list_containers(struct ferry_cri *c, const char *sandbox_id, struc
   runtime__v1__list_containers_request__init(&req);
   req.filter = &filter;
   cleanup_pb Runtime__V1__ListContainersResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "ListContainers", &req.base, &runtime__v1__list_containers_response__descriptor, 0, err);
+      c, CRI_RUNTIME_SERVICE, "ListContainers", &req.base, &runtime__v1__list_containers_response__descriptor, 0, err);
   if (!r)
     return -1;
   *out = calloc(r->n_containers ? r->n_containers : 1, sizeof **out);

@@ -142,7 +142,8 @@ struct ferry_cri_container_status {
 };
 
 /* sandbox_cfg: the configuration the sandbox was run with (CRI asks for it again). */
-int ferry_cri_create_container(struct ferry_cri *c, const char *sandbox_id, const struct ferry_cri_container_config *cfg,
+int ferry_cri_create_container(struct ferry_cri *c, const char *sandbox_id,
+                               const struct ferry_cri_container_config *cfg,
                                const struct ferry_cri_sandbox_config *sandbox_cfg, char **id, ferry_error *err);
 int ferry_cri_start_container(struct ferry_cri *c, const char *id, ferry_error *err);
 int ferry_cri_container_status(struct ferry_cri *c, const char *id, struct ferry_cri_container_status *out,

@@ -28,8 +28,8 @@ int ferry_cri_exec_sync(struct ferry_cri *c, const char *id, const char *const *
   req.n_cmd = cri_strv_len(cmd);
   req.timeout = timeout_s;
   cleanup_pb Runtime__V1__ExecSyncResponse *r =
-    cri_call(c, CRI_RUNTIME_SERVICE, "ExecSync", &req.base, &runtime__v1__exec_sync_response__descriptor,
-             c->timeout_ms + timeout_s * CRI_MS_PER_S, err);
+      cri_call(c, CRI_RUNTIME_SERVICE, "ExecSync", &req.base, &runtime__v1__exec_sync_response__descriptor,
+               c->timeout_ms + timeout_s * CRI_MS_PER_S, err);
   if (!r)
     return -1;
   out->out = copy_bytes(&r->stdout, &out->out_len);
@@ -53,8 +53,8 @@ int ferry_cri_image_present(struct ferry_cri *c, const char *image, bool *presen
   Runtime__V1__ImageStatusRequest req;
   runtime__v1__image_status_request__init(&req);
   req.image = &spec;
-  cleanup_pb Runtime__V1__ImageStatusResponse *r = cri_call(
-    c, CRI_IMAGE_SERVICE, "ImageStatus", &req.base, &runtime__v1__image_status_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__ImageStatusResponse *r =
+      cri_call(c, CRI_IMAGE_SERVICE, "ImageStatus", &req.base, &runtime__v1__image_status_response__descriptor, 0, err);
   if (!r)
     return -1;
   *present = r->image != NULL;

@@ -52,8 +52,8 @@ void ferry_grpc_put_prefix(uint8_t prefix[FERRY_GRPC_PREFIX_LEN], uint32_t len)
 int ferry_grpc_unframe(const uint8_t *body, size_t len, const uint8_t **msg, size_t *msg_len, ferry_error *err)
 {
   if (len < FERRY_GRPC_PREFIX_LEN)
-    return ferry_error_set(err, 0, "gRPC answer of %zu bytes has no message (a message takes %d bytes of prefix)",
-                           len, FERRY_GRPC_PREFIX_LEN);
+    return ferry_error_set(err, 0, "gRPC answer of %zu bytes has no message (a message takes %d bytes of prefix)", len,
+                           FERRY_GRPC_PREFIX_LEN);
   if (body[0] & GRPC_FLAG_COMPRESSED)
     return ferry_error_set(err, 0, "gRPC answer is compressed (none was asked for)");
   uint32_t n = (uint32_t)body[1] << 24 | (uint32_t)body[2] << 16 | (uint32_t)body[3] << 8 | body[4];
@@ -87,8 +87,7 @@ char *ferry_grpc_percent_decode(const char *s, size_t len)
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
     int hi, lo;
-    if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
-        (lo = hex_value(s[i + 2])) >= 0) {
+    if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0) {
       out[o++] = (char)(hi << 4 | lo);
       i += 2;
     } else {

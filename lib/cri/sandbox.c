@@ -37,7 +37,7 @@ void cri_sandbox_msg_build(struct cri_sandbox_msg *m, const struct ferry_cri_san
   m->config.labels = (Runtime__V1__PodSandboxConfig__LabelsEntry **)m->labels;
   m->config.n_labels = cfg->n_labels;
   m->annotations =
-    cri_map(&runtime__v1__pod_sandbox_config__annotations_entry__descriptor, cfg->annotations, cfg->n_annotations);
+      cri_map(&runtime__v1__pod_sandbox_config__annotations_entry__descriptor, cfg->annotations, cfg->n_annotations);
   m->config.annotations = (Runtime__V1__PodSandboxConfig__AnnotationsEntry **)m->annotations;
   m->config.n_annotations = cfg->n_annotations;
   build_namespaces(m, cfg);
@@ -68,8 +68,8 @@ int ferry_cri_run_pod_sandbox(struct ferry_cri *c, const struct ferry_cri_sandbo
   runtime__v1__run_pod_sandbox_request__init(&req);
   req.config = &m.config;
   req.runtime_handler = cri_in(cfg->runtime_handler);
-  cleanup_pb Runtime__V1__RunPodSandboxResponse *r = cri_call(c, CRI_RUNTIME_SERVICE, "RunPodSandbox", &req.base,
-                                                              &runtime__v1__run_pod_sandbox_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__RunPodSandboxResponse *r = cri_call(
+      c, CRI_RUNTIME_SERVICE, "RunPodSandbox", &req.base, &runtime__v1__run_pod_sandbox_response__descriptor, 0, err);
   if (!r)
     return -1;
   *id = cri_out(r->pod_sandbox_id);
@@ -84,8 +84,8 @@ static void copy_sandbox_status(const Runtime__V1__PodSandboxStatus *s, struct f
   out->uid = cri_out(md ? md->uid : NULL);
   out->namespace = cri_out(md ? md->namespace_ : NULL);
   out->attempt = md ? md->attempt : 0;
-  out->state = s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? FERRY_CRI_SANDBOX_READY
-                                                                          : FERRY_CRI_SANDBOX_NOTREADY;
+  out->state =
+      s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? FERRY_CRI_SANDBOX_READY : FERRY_CRI_SANDBOX_NOTREADY;
   out->created_at = s->created_at;
   out->ip = cri_out(s->network ? s->network->ip : NULL);
   out->runtime_handler = cri_out(s->runtime_handler);
@@ -98,8 +98,9 @@ int ferry_cri_pod_sandbox_status(struct ferry_cri *c, const char *id, struct fer
   runtime__v1__pod_sandbox_status_request__init(&req);
   req.pod_sandbox_id = cri_in(id);
   req.verbose = 1;
-  cleanup_pb Runtime__V1__PodSandboxStatusResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "PodSandboxStatus", &req.base, &runtime__v1__pod_sandbox_status_response__descriptor, 0, err);
+  cleanup_pb Runtime__V1__PodSandboxStatusResponse *r =
+      cri_call(c, CRI_RUNTIME_SERVICE, "PodSandboxStatus", &req.base,
+               &runtime__v1__pod_sandbox_status_response__descriptor, 0, err);
   if (!r)
     return -1;
   if (!r->status)
@@ -132,7 +133,7 @@ int ferry_cri_stop_pod_sandbox(struct ferry_cri *c, const char *id, ferry_error 
   runtime__v1__stop_pod_sandbox_request__init(&req);
   req.pod_sandbox_id = cri_in(id);
   cleanup_pb Runtime__V1__StopPodSandboxResponse *r = cri_call(
-    c, CRI_RUNTIME_SERVICE, "StopPodSandbox", &req.base, &runtime__v1__stop_pod_sandbox_response__descriptor, 0, err);
+      c, CRI_RUNTIME_SERVICE, "StopPodSandbox", &req.base, &runtime__v1__stop_pod_sandbox_response__descriptor, 0, err);
   return r ? 0 : -1;
 }
 
@@ -142,7 +143,7 @@ int ferry_cri_remove_pod_sandbox(struct ferry_cri *c, const char *id, ferry_erro
   runtime__v1__remove_pod_sandbox_request__init(&req);
   req.pod_sandbox_id = cri_in(id);
   cleanup_pb Runtime__V1__RemovePodSandboxResponse *r =
-    cri_call(c, CRI_RUNTIME_SERVICE, "RemovePodSandbox", &req.base,
-             &runtime__v1__remove_pod_sandbox_response__descriptor, 0, err);
+      cri_call(c, CRI_RUNTIME_SERVICE, "RemovePodSandbox", &req.base,
+               &runtime__v1__remove_pod_sandbox_response__descriptor, 0, err);
   return r ? 0 : -1;
 }

@@ -44,7 +44,7 @@ struct opts {
   struct kv_list envs, labels, annotations;
   struct ferry_cri_mount mounts[MAX_LIST];
   long stop_timeout, exec_timeout;
-  char **cmd; /* after "--", NULL-terminated */
+  char **cmd;  /* after "--", NULL-terminated */
   char **args; /* the verb's positional arguments */
   int nargs;
 };
@@ -128,36 +128,76 @@ static const struct option long_opts[] = {
 static int sandbox_opt(struct opts *o, int c, char *arg)
 {
   switch (c) {
-  case O_POD_NAME: o->sandbox.name = arg; return 0;
-  case O_POD_UID: o->sandbox.uid = arg; return 0;
-  case O_POD_NS: o->sandbox.namespace = arg; return 0;
-  case O_ATTEMPT: o->sandbox.attempt = (uint32_t)strtoul(arg, NULL, 10); return 0;
-  case O_HOSTNAME: o->sandbox.hostname = arg; return 0;
-  case O_LOG_DIR: o->sandbox.log_directory = arg; return 0;
-  case O_POD_LABEL: return add_kv(&o->pod_labels, arg);
-  case O_POD_ANNOTATION: return add_kv(&o->pod_annotations, arg);
-  case O_HANDLER: o->sandbox.runtime_handler = arg; return 0;
-  case O_HOST_NETWORK: o->sandbox.host_network = true; return 0;
-  default: return 1; /* not a sandbox option */
+  case O_POD_NAME:
+    o->sandbox.name = arg;
+    return 0;
+  case O_POD_UID:
+    o->sandbox.uid = arg;
+    return 0;
+  case O_POD_NS:
+    o->sandbox.namespace = arg;
+    return 0;
+  case O_ATTEMPT:
+    o->sandbox.attempt = (uint32_t)strtoul(arg, NULL, 10);
+    return 0;
+  case O_HOSTNAME:
+    o->sandbox.hostname = arg;
+    return 0;
+  case O_LOG_DIR:
+    o->sandbox.log_directory = arg;
+    return 0;
+  case O_POD_LABEL:
+    return add_kv(&o->pod_labels, arg);
+  case O_POD_ANNOTATION:
+    return add_kv(&o->pod_annotations, arg);
+  case O_HANDLER:
+    o->sandbox.runtime_handler = arg;
+    return 0;
+  case O_HOST_NETWORK:
+    o->sandbox.host_network = true;
+    return 0;
+  default:
+    return 1; /* not a sandbox option */
   }
 }
 
 static int container_opt(struct opts *o, int c, char *arg)
 {
   switch (c) {
-  case O_NAME: o->container.name = arg; return 0;
-  case O_IMAGE: o->container.image = arg; return 0;
-  case O_WORKDIR: o->container.working_dir = arg; return 0;
-  case O_ENV: return add_kv(&o->envs, arg);
-  case O_LABEL: return add_kv(&o->labels, arg);
-  case O_ANNOTATION: return add_kv(&o->annotations, arg);
-  case O_LOG_PATH: o->container.log_path = arg; return 0;
-  case O_MOUNT: return add_mount(o, arg);
-  case O_STOP_TIMEOUT: o->stop_timeout = strtol(arg, NULL, 10); return 0;
-  case O_EXEC_TIMEOUT: o->exec_timeout = strtol(arg, NULL, 10); return 0;
-  case O_ENDPOINT: o->endpoint = arg; return 0;
-  case O_TIMEOUT: o->timeout_ms = strtol(arg, NULL, 10); return 0;
-  default: return -1;
+  case O_NAME:
+    o->container.name = arg;
+    return 0;
+  case O_IMAGE:
+    o->container.image = arg;
+    return 0;
+  case O_WORKDIR:
+    o->container.working_dir = arg;
+    return 0;
+  case O_ENV:
+    return add_kv(&o->envs, arg);
+  case O_LABEL:
+    return add_kv(&o->labels, arg);
+  case O_ANNOTATION:
+    return add_kv(&o->annotations, arg);
+  case O_LOG_PATH:
+    o->container.log_path = arg;
+    return 0;
+  case O_MOUNT:
+    return add_mount(o, arg);
+  case O_STOP_TIMEOUT:
+    o->stop_timeout = strtol(arg, NULL, 10);
+    return 0;
+  case O_EXEC_TIMEOUT:
+    o->exec_timeout = strtol(arg, NULL, 10);
+    return 0;
+  case O_ENDPOINT:
+    o->endpoint = arg;
+    return 0;
+  case O_TIMEOUT:
+    o->timeout_ms = strtol(arg, NULL, 10);
+    return 0;
+  default:
+    return -1;
   }
 }
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # Ferry's CRI client (lib/cri, driven through tests/tools/cri-client) against a
-# real containerd: bookworm's 1.6 (config version 2) and, when install-deps put it
-# there, 2.x from /opt/ferry/containerd-2 (config version 3). Each containerd is
+# real containerd: bookworm's 1.6 (config version 2) and, when install-deps put
+# them there, 1.7 from /opt/ferry/containerd-1.7 (version 2) and 2.x from
+# /opt/ferry/containerd-2 (config version 3). Each containerd is
 # this file's own (socket, root, state and runc root under its temp dir) and is
 # killed with its shims in teardown_file. Sandboxes use the host's network (no CNI).
 load helpers
 
+CONTAINERD17_BIN=${FERRY_CONTAINERD17_BIN:-/opt/ferry/containerd-1.7/usr/bin}
 CONTAINERD2_BIN=${FERRY_CONTAINERD2_BIN:-/opt/ferry/containerd-2/usr/bin}
 
 setup_file() {
@@ -128,6 +130,12 @@ bad_arguments() {
   run cri --endpoint tcp://127.0.0.1:1 version
   assert_failure
   assert_output --partial 'only unix sockets are supported'
+}
+
+@test "containerd 1.7: the same life of a pod" {
+  [ -x "$CONTAINERD17_BIN/containerd" ] || skip "no containerd 1.7 in $CONTAINERD17_BIN (make deps)"
+  containerd_start "$CONTAINERD17_BIN" 2 "$BATS_FILE_TMPDIR/c17"
+  one_lifecycle "$BATS_FILE_TMPDIR/c17"
 }
 
 @test "containerd 2.x: the same life of a pod, and bad arguments" {

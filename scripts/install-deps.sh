@@ -9,13 +9,17 @@
 #   - CRIU 4.2 from Debian forky, unpacked into $FERRY_CRIU_PREFIX together with
 #     forky's own libc and loader, and a wrapper script that runs it through that
 #     loader. The system's libc is never touched. See docs/criu.md for why.
+#   - containerd: bookworm's 1.6 as the system package (its service is never left
+#     running), 1.7 from trixie and 2.x from sid unpacked into prefixes of their own,
+#     the CNI plugins, protobuf-c, and the CRI api.proto from forky (lib/cri/ is
+#     generated from it). See docs/cri.md.
 set -euo pipefail
 
 PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=8
+DEPS_VERSION=9
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -36,6 +40,7 @@ APT_PKGS=(
   kmod file xz-utils zstd iptables libarchive-dev openssl python3-kubernetes
   python3-flask python3-flask-cors python3-boto3 python3-botocore python3-jinja2 python3-werkzeug
   python3-responses python3-xmltodict python3-cryptography python3-dateutil python3-requests python3-yaml
+  containerd containernetworking-plugins protobuf-c-compiler libprotobuf-c-dev
 )
 
 apt_ready=0
@@ -82,6 +87,25 @@ suite_apt() {
              -o "Dir::Cache::pkgcache=$t/pkgcache.bin" -o "Dir::Cache::srcpkgcache=$t/srcpkgcache.bin"
              -o APT::Architecture=amd64 -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
   apt-get "${SUITE_APT[@]}" update -qq
+}
+
+# unpack_from_suite SUITE PREFIX PKG...: the packages of another Debian suite
+# (not their dependencies) downloaded through suite_apt and unpacked into PREFIX,
+# which is replaced as a whole; nothing is installed into the system.
+unpack_from_suite() {
+  local suite=$1 prefix=$2 t f
+  shift 2
+  t=$(mktemp -d /tmp/ferry-unpack.XXXXXX)
+  # shellcheck disable=SC2064
+  trap "rm -rf '$t'" RETURN
+  mkdir -p "$t/debs"
+  suite_apt "$suite" "$t"
+  (cd "$t/debs" && apt-get "${SUITE_APT[@]}" download "$@" >/dev/null)
+  rm -rf "$prefix.new"
+  mkdir -p "$prefix.new"
+  for f in "$t"/debs/*.deb; do dpkg-deb -x "$f" "$prefix.new"; done
+  rm -rf "$prefix"
+  mv "$prefix.new" "$prefix"
 }
 
 criu_works() {
@@ -158,19 +182,64 @@ moto_works() {
 install_moto() {
   moto_works && return 0
   log "installing moto (an S3 server for the tests) from Debian trixie into $MOTO_PREFIX"
-  local t
-  t=$(mktemp -d /tmp/ferry-moto.XXXXXX)
-  # shellcheck disable=SC2064
-  trap "rm -rf '$t'" RETURN
-  suite_apt trixie "$t"
-  local A=("${SUITE_APT[@]}")
-  (cd "$t" && apt-get "${A[@]}" download python3-moto >/dev/null)
-  rm -rf "$MOTO_PREFIX.new"
-  mkdir -p "$MOTO_PREFIX.new"
-  dpkg-deb -x "$t"/python3-moto_*.deb "$MOTO_PREFIX.new"
-  rm -rf "$MOTO_PREFIX"
-  mv "$MOTO_PREFIX.new" "$MOTO_PREFIX"
+  unpack_from_suite trixie "$MOTO_PREFIX" python3-moto
   moto_works || { log "moto installed but does not import"; exit 1; }
+}
+
+# containerd for the CRI tests (tests/cri) and the CRI client (lib/cri): bookworm's
+# 1.6 is the system package; 1.7 (trixie) and 2.x (sid) need only runc and libc6
+# >= 2.34, so their packages are unpacked into prefixes of their own
+# (PREFIX/usr/bin/containerd, containerd-shim-runc-v2, ctr). Nothing starts them.
+CONTAINERD17_PREFIX=${FERRY_CONTAINERD17_PREFIX:-/opt/ferry/containerd-1.7}
+CONTAINERD2_PREFIX=${FERRY_CONTAINERD2_PREFIX:-/opt/ferry/containerd-2}
+# The CRI protocol's api.proto (the only file kept), from forky's golang-k8s-cri-api-dev
+# (0.36; trixie has only golang-github-kubernetes-cri-api-dev 0.32, whose proto still
+# imports gogoproto): the Makefile generates lib/cri's protobuf-c code from it.
+CRI_API_PREFIX=${FERRY_CRI_API_PREFIX:-/opt/ferry/cri-api}
+CRI_API_PROTO=usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto
+
+containerd_in() { "$1/usr/bin/containerd" --version 2>/dev/null | grep -q " v\?$2"; }
+containerds_work() {
+  containerd_in "$CONTAINERD17_PREFIX" 1.7 && containerd_in "$CONTAINERD2_PREFIX" 2. && [ -s "$CRI_API_PREFIX/api.proto" ]
+}
+
+install_containerds() {
+  if ! containerd_in "$CONTAINERD17_PREFIX" 1.7; then
+    log "installing containerd 1.7 from Debian trixie into $CONTAINERD17_PREFIX"
+    unpack_from_suite trixie "$CONTAINERD17_PREFIX" containerd
+    containerd_in "$CONTAINERD17_PREFIX" 1.7 || { log "containerd 1.7 unpacked but does not run"; exit 1; }
+  fi
+  if ! containerd_in "$CONTAINERD2_PREFIX" 2.; then
+    log "installing containerd 2.x from Debian sid into $CONTAINERD2_PREFIX"
+    unpack_from_suite sid "$CONTAINERD2_PREFIX" containerd
+    containerd_in "$CONTAINERD2_PREFIX" 2. || { log "containerd 2.x unpacked but does not run"; exit 1; }
+  fi
+  if [ ! -s "$CRI_API_PREFIX/api.proto" ]; then
+    log "installing the CRI api.proto from Debian forky into $CRI_API_PREFIX"
+    unpack_from_suite forky "$CRI_API_PREFIX.pkg" golang-k8s-cri-api-dev
+    [ -s "$CRI_API_PREFIX.pkg/$CRI_API_PROTO" ] || { log "golang-k8s-cri-api-dev has no $CRI_API_PROTO"; exit 1; }
+    mkdir -p "$CRI_API_PREFIX"
+    cp "$CRI_API_PREFIX.pkg/$CRI_API_PROTO" "$CRI_API_PREFIX/api.proto.new"
+    mv "$CRI_API_PREFIX/api.proto.new" "$CRI_API_PREFIX/api.proto"
+    rm -rf "$CRI_API_PREFIX.pkg"
+  fi
+}
+
+# The tests start containerds of their own (own socket, root and state): bookworm's
+# package must not leave a system one running, nor one that starts at the next boot.
+# It ships only a systemd unit (no init script), which its postinst enables, and
+# starts when systemd runs: it is stopped (with systemd) and disabled here.
+no_system_containerd() {
+  local wants=/etc/systemd/system/multi-user.target.wants/containerd.service
+  if [ -d /run/systemd/system ]; then
+    if systemctl is-enabled --quiet containerd 2>/dev/null || systemctl is-active --quiet containerd 2>/dev/null; then
+      log "stopping and disabling the system containerd service (the tests run their own)"
+      systemctl disable --now containerd >/dev/null 2>&1 || true
+    fi
+  elif [ -L "$wants" ]; then
+    log "disabling the system containerd service (the tests run their own)"
+    rm -f "$wants"
+  fi
 }
 
 # kubectl (the kube-lite tests use it as a real client) and helm (the chart) are not
@@ -212,12 +281,15 @@ main() {
   need_root
   tune_kernel
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
-     && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null; then
+     && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null \
+     && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work; then
     exit 0
   fi
   install_apt
+  no_system_containerd
   install_criu
   install_moto
+  install_containerds
   install_kube_tools
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"

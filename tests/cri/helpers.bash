@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+# Shared by the CRI tests: a real containerd of its own per test file (its own
+# socket, root, state, runc root and config under the file's temp dir; nothing
+# global but the shim sockets containerd names after its own address), a busybox
+# image imported from an OCI layout made here (no registry is reachable) that is
+# also the sandbox image, and the cri-client tool (tests/tools/cri-client.c).
+load ../lib/common
+
+CRI_IMAGE=registry.invalid/ferry/busybox:cri-test
+# The client under test: the build FERRY_BIN belongs to (build-asan for build-asan/bin).
+CRI_CLIENT=$FERRY_BUILD/tests/tools/cri-client
+if [ "$FERRY_BIN" = "$FERRY_TOP/build-asan/bin" ]; then
+  CRI_CLIENT=$FERRY_TOP/build-asan/tests/tools/cri-client
+fi
+
+# oci_blob DIR FILE: FILE moved into DIR's blobs under its digest; prints "DIGEST SIZE".
+oci_blob() {
+  local sum size
+  sum=$(sha256sum "$2" | cut -d' ' -f1)
+  size=$(stat -c %s "$2")
+  mv "$2" "$1/blobs/sha256/$sum"
+  echo "sha256:$sum $size"
+}
+
+# cri_image_tar DIR: an OCI layout tar (DIR/image.tar) of one uncompressed layer,
+# a root filesystem of the static busybox, named $CRI_IMAGE; its default command
+# sleeps for ever (it is the sandbox image too).
+cri_image_tar() {
+  local d=$1 root=$1/rootfs lay=$1/layout a
+  mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc" "$lay/blobs/sha256"
+  cp /bin/busybox "$root/bin/busybox"
+  for a in sh sleep echo cat ls true false id hostname; do ln -s busybox "$root/bin/$a"; done
+  tar -C "$root" -cf "$d/layer.tar" .
+  local layer diff config manifest
+  diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
+  read -r -a layer <<<"$(oci_blob "$lay" "$d/layer.tar")"
+  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sleep","2147483647"],"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
+    "$diff" >"$d/config.json"
+  read -r -a config <<<"$(oci_blob "$lay" "$d/config.json")"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
+    "${config[0]}" "${config[1]}" "${layer[0]}" "${layer[1]}" >"$d/manifest.json"
+  read -r -a manifest <<<"$(oci_blob "$lay" "$d/manifest.json")"
+  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"cri-test"}}]}' \
+    "${manifest[0]}" "${manifest[1]}" "$CRI_IMAGE" >"$lay/index.json"
+  echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+  tar -C "$lay" -cf "$d/image.tar" .
+}
+
+# containerd_config VERSION DIR: a config of containerd's format VERSION (2 for
+# 1.6 and 1.7, 3 for 2.x): host paths under DIR, runc (cgroupfs: no systemd here)
+# with its own root, the busybox image as the sandbox image, CNI from an empty
+# directory (the tests' sandboxes use the host's network), the CRI's oom_score_adj
+# kept within this process's reach (no CAP_SYS_RESOURCE here).
+containerd_config() {
+  local d=$2
+  if [ "$1" = 3 ]; then
+    cat <<EOF3
+version = 3
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[plugins.'io.containerd.internal.v1.opt']
+  path = '$d/opt'
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = '$CRI_IMAGE'
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = true
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  runtime_type = 'io.containerd.runc.v2'
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+  SystemdCgroup = false
+  Root = '$d/runc'
+[plugins.'io.containerd.cri.v1.runtime'.cni]
+  bin_dir = '/usr/lib/cni'
+  conf_dir = '$d/cni'
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = '127.0.0.1'
+  stream_server_port = '0'
+EOF3
+    return
+  fi
+  cat <<EOF2
+version = 2
+disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$d/opt"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$CRI_IMAGE"
+  restrict_oom_score_adj = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+[plugins."io.containerd.grpc.v1.cri".containerd]
+  default_runtime_name = "runc"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = false
+  Root = "$d/runc"
+[plugins."io.containerd.grpc.v1.cri".cni]
+  bin_dir = "/usr/lib/cni"
+  conf_dir = "$d/cni"
+EOF2
+}
+
+# containerd_start BINDIR CONFIG-VERSION DIR: containerd from BINDIR (its shim
+# first on PATH) on DIR/containerd.sock; waits for the CRI to answer, imports the
+# busybox image. Sets CRI_ENDPOINT, CONTAINERD_PID, CTR.
+containerd_start() {
+  local bindir=$1 d=$3
+  mkdir -p "$d/root" "$d/state" "$d/cni" "$d/opt" "$d/runc" "$d/logs"
+  [ ! -e "$d/containerd.sock" ] || { echo "$d/containerd.sock is there already: another containerd?"; return 1; }
+  containerd_config "$2" "$d" >"$d/config.toml"
+  export PATH="$bindir:$PATH"
+  "$bindir/containerd" --config "$d/config.toml" --root "$d/root" --state "$d/state" \
+    --address "$d/containerd.sock" >"$d/containerd.log" 2>&1 &
+  CONTAINERD_PID=$!
+  echo "$CONTAINERD_PID" >"$d/containerd.pid"
+  echo "$bindir" >"$d/bindir"
+  export CRI_ENDPOINT="unix://$d/containerd.sock" CONTAINERD_PID
+  CTR=("$bindir/ctr" --address "$d/containerd.sock" -n k8s.io)
+  wait_for 200 "$CRI_CLIENT" --timeout-ms 2000 version >/dev/null 2>&1 ||
+    { tail -30 "$d/containerd.log"; return 1; }
+  [ -f "$d/../image.tar" ] || cri_image_tar "$d/.."
+  "${CTR[@]}" images import "$d/../image.tar" >"$d/import.log" 2>&1 || { cat "$d/import.log"; return 1; }
+}
+
+# procs_with_arg ARG: the PIDs of the processes one of whose arguments is exactly
+# ARG (a path of this test's own: its containerd's socket).
+procs_with_arg() {
+  local p
+  for p in /proc/[0-9]*; do
+    tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qxF -- "$1" && echo "${p#/proc/}"
+  done
+  true
+}
+
+# containerd_stop DIR: the containerd of DIR and everything it started are gone:
+# its tasks killed and deleted through it (so their shims end), then containerd,
+# then whatever is left: the containers' first processes (by the init.pid files
+# under DIR/state; a PID namespace ends with its first process) and the shims
+# (their -address is DIR's socket), with their children. DIR's mounts go.
+containerd_stop() {
+  local d=$1 pid id ctr
+  pid=$(cat "$d/containerd.pid" 2>/dev/null) || return 0
+  ctr=("$(cat "$d/bindir")/ctr" --address "$d/containerd.sock" -n k8s.io)
+  if kill -0 "$pid" 2>/dev/null; then
+    for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1
+      "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1
+    done
+    kill "$pid" 2>/dev/null && wait_for 50 eval "! kill -0 $pid 2>/dev/null"
+  fi
+  kill -9 "$pid" 2>/dev/null
+  find "$d/state" -name init.pid 2>/dev/null | while read -r f; do
+    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  done
+  for pid in $(procs_with_arg "$d/containerd.sock"); do
+    for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null; done
+    kill -9 "$pid" 2>/dev/null
+  done
+  grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -f "$d/containerd.pid"
+}
+
+# cri ARGS...: the client against this file's containerd.
+cri() { "$CRI_CLIENT" "$@"; }
+
+# json_field FIELD: FIELD of the JSON object on stdin.
+json_field() { /usr/bin/python3 -c "import json,sys; v=json.load(sys.stdin)['$1']; print(v if not isinstance(v,bool) else str(v).lower())"; }

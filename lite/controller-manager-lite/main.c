@@ -8,18 +8,12 @@
 #include "kcm.h"
 #include "kube/kubeconfig.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "base/util.h"
 
 const struct ferry_kube_resource KCM_DEPLOYMENTS = { "apps", "v1", "deployments", 1 };
 const struct ferry_kube_resource KCM_REPLICASETS = { "apps", "v1", "replicasets", 1 };
 const struct ferry_kube_resource KCM_STATEFULSETS = { "apps", "v1", "statefulsets", 1 };
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig)
-{
-  (void)sig;
-  stop = 1;
-}
 
 const char *kcm_str(json_object *o, const char *path) { return ferry_kube_str(o, path); }
 
@@ -196,12 +190,12 @@ int main(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
+  ferry_error serr = FERRY_ERROR_INIT;
+  if (ferry_catch_stop_signals(&serr) < 0) {
+    log_error("%s", ferry_error_msg(&serr));
+    ferry_error_clear(&serr);
+    return 1;
+  }
   struct kcm k;
   memset(&k, 0, sizeof k);
   struct ferry_kube_config cfg;
@@ -223,7 +217,7 @@ int main(int argc, char **argv)
   }
   log_info("controller-manager-lite started");
   rc = 0;
-  while (!stop) {
+  while (!ferry_stopping) {
     if (ferry_informers_run(k.inf, 200, &err) < 0) {
       log_error("informers: %s", ferry_error_msg(&err));
       rc = 1;

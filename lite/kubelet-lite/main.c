@@ -14,17 +14,11 @@
 #include "kube/kubeconfig.h"
 #include "kubelet.h"
 #include "base/log.h"
+#include "base/signals.h"
 #include "base/proc.h"
 #include "base/util.h"
 
 static const struct ferry_kube_resource RUNTIMECLASSES = { "node.k8s.io", "v1", "runtimeclasses", 0 };
-
-static volatile sig_atomic_t stop;
-static void on_signal(int sig)
-{
-  (void)sig;
-  stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -265,14 +259,12 @@ int main(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) {
-    log_error("sigaction: %s", strerror(errno));
+  ferry_error serr = FERRY_ERROR_INIT;
+  if (ferry_catch_stop_signals(&serr) < 0) {
+    log_error("%s", ferry_error_msg(&serr));
+    ferry_error_clear(&serr);
     return 1;
   }
-  signal(SIGPIPE, SIG_IGN);
   /* containers' first processes become our children when their runtime exits: their exit codes are ours to read */
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
     log_warn("PR_SET_CHILD_SUBREAPER: %s (exit codes will be unknown)", strerror(errno));
@@ -299,7 +291,7 @@ int main(int argc, char **argv)
   log_info("kubelet-lite on node %s: runc root %s, state %s", k.cfg.node, k.cfg.runc_root, k.cfg.state_dir);
   rc = 0;
   int64_t next_beat = 0, next_sweep = 0;
-  while (!stop) {
+  while (!ferry_stopping) {
     int64_t now = ferry_now_mono_ms();
     if (now >= next_beat) {
       if (node_status(&k, &err) < 0)

@@ -154,11 +154,12 @@ containerd_stop() {
       "${ctr[@]}" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
       "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1 || true
     done
-    kill "$pid" 2>/dev/null && wait_for 50 eval "! kill -0 $pid 2>/dev/null" || true
+    if kill "$pid" 2>/dev/null; then wait_for 50 eval "! kill -0 $pid 2>/dev/null" || true; fi
   fi
   kill -9 "$pid" 2>/dev/null || true
   find "$d/state" -name init.pid 2>/dev/null | while read -r f; do
-    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
+    pid=$(cat "$f" 2>/dev/null) || continue
+    [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null || true
   done
   for pid in $(procs_with_arg "$d/containerd.sock"); do
     for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null || true; done

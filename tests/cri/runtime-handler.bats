@@ -158,6 +158,11 @@ handler_case() {
   refute_output --regexp '^< .*(runc|cgroup|grpc|address|snapshotter)'
 }
 
+@test "add-ferry-runtime: containerd 2.x keeping a 1.x node's version 2 config (Debian's): a pod runs" {
+  [ -x "$CONTAINERD2_BIN/containerd" ] || skip "no containerd 2.x in $CONTAINERD2_BIN (make deps)"
+  handler_case "$CONTAINERD2_BIN" "$BATS_FILE_TMPDIR/h2-debian" 2 "$DEBIAN_CONFIG"
+}
+
 # The script alone (no containerd).
 
 @test "add-ferry-runtime: the cgroup driver follows runc's; a version 1 config and an inline table are refused untouched" {

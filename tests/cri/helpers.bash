@@ -8,6 +8,11 @@
 load ../lib/common
 
 CRI_IMAGE=registry.invalid/ferry/busybox:cri-test
+# containerd 1.7 and 2.x where install-deps unpacks them (1.6 is bookworm's /usr/bin).
+# shellcheck disable=SC2034 # used by the .bats files
+CONTAINERD17_BIN=${FERRY_CONTAINERD17_BIN:-/opt/ferry/containerd-1.7/usr/bin}
+# shellcheck disable=SC2034
+CONTAINERD2_BIN=${FERRY_CONTAINERD2_BIN:-/opt/ferry/containerd-2/usr/bin}
 # The client under test: the build FERRY_BIN belongs to (build-asan for build-asan/bin).
 CRI_CLIENT=$FERRY_BUILD/tests/tools/cri-client
 if [ "$FERRY_BIN" = "$FERRY_TOP/build-asan/bin" ]; then
@@ -167,6 +172,15 @@ containerd_stop() {
   done
   grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -f "$d/containerd.pid"
+}
+
+# containerd_stop_all: containerd_stop for every containerd the test file started
+# (its directories under BATS_FILE_TMPDIR).
+containerd_stop_all() {
+  local d
+  for d in "$BATS_FILE_TMPDIR"/*/; do
+    [ ! -f "$d/containerd.pid" ] || containerd_stop "${d%/}"
+  done
 }
 
 # cri ARGS...: the client against this file's containerd.

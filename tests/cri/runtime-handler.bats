@@ -16,19 +16,13 @@ load helpers
 
 ADD_FERRY=$FERRY_TOP/deploy/containerd/add-ferry-runtime.sh
 DEBIAN_CONFIG=$BATS_TEST_DIRNAME/debian-containerd-1.6.toml
-CONTAINERD17_BIN=${FERRY_CONTAINERD17_BIN:-/opt/ferry/containerd-1.7/usr/bin}
-CONTAINERD2_BIN=${FERRY_CONTAINERD2_BIN:-/opt/ferry/containerd-2/usr/bin}
 
 setup_file() {
   cri_image_tar "$BATS_FILE_TMPDIR"
 }
 
 teardown_file() {
-  local d
-  for d in "$BATS_FILE_TMPDIR"/h*; do
-    [ -d "$d" ] && containerd_stop "$d"
-  done
-  true
+  containerd_stop_all
 }
 
 POD=(--pod-name ferried --pod-uid 5d1e0c3a-handler-test --pod-namespace default --attempt 0 --host-network

@@ -8,19 +8,12 @@
 # killed with its shims in teardown_file. Sandboxes use the host's network (no CNI).
 load helpers
 
-CONTAINERD17_BIN=${FERRY_CONTAINERD17_BIN:-/opt/ferry/containerd-1.7/usr/bin}
-CONTAINERD2_BIN=${FERRY_CONTAINERD2_BIN:-/opt/ferry/containerd-2/usr/bin}
-
 setup_file() {
   cri_image_tar "$BATS_FILE_TMPDIR"
 }
 
 teardown_file() {
-  local d
-  for d in "$BATS_FILE_TMPDIR"/c*; do
-    [ -d "$d" ] && containerd_stop "$d"
-  done
-  true
+  containerd_stop_all
 }
 
 # The sandbox options, given again to create-container.

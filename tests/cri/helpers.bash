@@ -8,6 +8,11 @@
 load ../lib/common
 
 CRI_IMAGE=registry.invalid/ferry/busybox:cri-test
+# containerd 1.7 and 2.x where install-deps unpacks them (1.6 is bookworm's /usr/bin).
+# shellcheck disable=SC2034 # used by the .bats files
+CONTAINERD17_BIN=${FERRY_CONTAINERD17_BIN:-/opt/ferry/containerd-1.7/usr/bin}
+# shellcheck disable=SC2034
+CONTAINERD2_BIN=${FERRY_CONTAINERD2_BIN:-/opt/ferry/containerd-2/usr/bin}
 # The client under test: the build FERRY_BIN belongs to (build-asan for build-asan/bin).
 CRI_CLIENT=$FERRY_BUILD/tests/tools/cri-client
 if [ "$FERRY_BIN" = "$FERRY_TOP/build-asan/bin" ]; then
@@ -101,14 +106,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 EOF2
 }
 
-# containerd_start BINDIR CONFIG-VERSION DIR: containerd from BINDIR (its shim
-# first on PATH) on DIR/containerd.sock; waits for the CRI to answer, imports the
-# busybox image. Sets CRI_ENDPOINT, CONTAINERD_PID, CTR.
+# containerd_start BINDIR CONFIG-VERSION DIR: containerd_run with the config of
+# containerd_config.
 containerd_start() {
-  local bindir=$1 d=$3
+  mkdir -p "$3"
+  containerd_config "$2" "$3" >"$3/config.toml"
+  containerd_run "$1" "$3"
+}
+
+# containerd_run BINDIR DIR: containerd from BINDIR (its shim first on PATH) with
+# DIR/config.toml on DIR/containerd.sock; waits for the CRI to answer, imports the
+# busybox image. Sets CRI_ENDPOINT, CONTAINERD_PID, CTR.
+containerd_run() {
+  local bindir=$1 d=$2
   mkdir -p "$d/root" "$d/state" "$d/cni" "$d/opt" "$d/runc" "$d/logs"
   [ ! -e "$d/containerd.sock" ] || { echo "$d/containerd.sock is there already: another containerd?"; return 1; }
-  containerd_config "$2" "$d" >"$d/config.toml"
   export PATH="$bindir:$PATH"
   "$bindir/containerd" --config "$d/config.toml" --root "$d/root" --state "$d/state" \
     --address "$d/containerd.sock" >"$d/containerd.log" 2>&1 &
@@ -144,21 +156,31 @@ containerd_stop() {
   ctr=("$(cat "$d/bindir")/ctr" --address "$d/containerd.sock" -n k8s.io)
   if kill -0 "$pid" 2>/dev/null; then
     for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
-      "${ctr[@]}" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1
-      "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1
+      "${ctr[@]}" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
+      "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1 || true
     done
-    kill "$pid" 2>/dev/null && wait_for 50 eval "! kill -0 $pid 2>/dev/null"
+    if kill "$pid" 2>/dev/null; then wait_for 50 eval "! kill -0 $pid 2>/dev/null" || true; fi
   fi
-  kill -9 "$pid" 2>/dev/null
+  kill -9 "$pid" 2>/dev/null || true
   find "$d/state" -name init.pid 2>/dev/null | while read -r f; do
-    pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    pid=$(cat "$f" 2>/dev/null) || continue
+    [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null || true
   done
   for pid in $(procs_with_arg "$d/containerd.sock"); do
-    for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null; done
-    kill -9 "$pid" 2>/dev/null
+    for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null || true; done
+    kill -9 "$pid" 2>/dev/null || true
   done
-  grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+  grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -f "$d/containerd.pid"
+}
+
+# containerd_stop_all: containerd_stop for every containerd the test file started
+# (its directories under BATS_FILE_TMPDIR).
+containerd_stop_all() {
+  local d
+  for d in "$BATS_FILE_TMPDIR"/*/; do
+    [ ! -f "$d/containerd.pid" ] || containerd_stop "${d%/}"
+  done
 }
 
 # cri ARGS...: the client against this file's containerd.

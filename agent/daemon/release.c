@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/log.h"
@@ -39,6 +40,10 @@ int release_container(struct daemon *d, json_object *involved, const char *id, p
   if (!ferry_hold_held(&h))
     return 0;
   if (ferry_hold_tracer_is_criu(&h)) {
+    /* its process group: the runc that started it and CRIU's own helpers too */
+    pid_t group = getpgid(h.tracer);
+    if (group > 1 && group != getpgrp() && kill(-group, SIGKILL) < 0 && errno != ESRCH)
+      log_warn("killing the process group %d of CRIU (pid %d): %m", (int)group, (int)h.tracer);
     if (kill(h.tracer, SIGKILL) < 0 && errno != ESRCH) {
       log_warn("killing CRIU (pid %d) that holds container %s: %m", (int)h.tracer, id);
       return 1;

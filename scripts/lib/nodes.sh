@@ -122,7 +122,14 @@ nodes_cleanup() {
       runc --root "$NODES_DIR/$node/root" delete -f "$id" >/dev/null 2>&1 || true
     done
   done
-  # relays end by themselves once their container is gone
+  # relays end by themselves once their container is gone; a CRIU or runc that
+  # outlived its agent (forked while its session was being killed) works below
+  # NODES_DIR and may hold the test runner's output pipe: it goes too
+  local p cwd
+  for p in /proc/[0-9]*; do
+    cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+    case $cwd in "$NODES_DIR"/*) kill -KILL "${p#/proc/}" 2>/dev/null || true ;; esac
+  done
   local m
   awk -v d="$NODES_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || true

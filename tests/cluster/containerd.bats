@@ -73,6 +73,7 @@ container_of() {
   after=$(count_on "$dst")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   id=$(container_of "$target")
+  grep -q " $(containerd_node_dir b)/state/[^ ]*/netns/" /proc/mounts
   run cri_on b container-status "$id"
   assert_output --regexp '"state": ?"CONTAINER_RUNNING"'
   run k get pm "$pm" -o jsonpath='{.status.freezeMillis}'
@@ -88,6 +89,7 @@ container_of() {
   run cri_on b container-status "$id"
   assert_failure
   assert_output --partial 'NotFound'
-  run ls "$(containerd_node_dir b)/state/netns"
-  assert_output ""
+  # its network namespace (containerd mounts them under its state: netns_mounts_under_state_dir) is gone
+  run grep -c " $(containerd_node_dir b)/state/[^ ]*/netns/" /proc/mounts
+  assert_output 0
 }

@@ -24,17 +24,16 @@ static const struct ferry_kube_resource RUNTIMECLASSES = { "node.k8s.io", "v1", 
 
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "usage: kubelet-lite --node NAME --state-dir DIR --root RUNC_ROOT --image NAME=DIR...\n"
-          "                    --pod-network NETNS/BRIDGE --pod-range FIRST-LAST --prefix-len N [--host-ip IP]\n"
-          "                    [--runtime-handler NAME=BINARY]... [--pod-annotations PREFIX]...\n"
-          "                    [--container-runtime-endpoint unix:///PATH]\n"
-          "                    [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
-          "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.\n"
-          "  --runtime-handler: RuntimeClass handler -> OCI runtime (runc=runc is the default handler)\n"
-          "  --pod-annotations: pod annotations with this prefix reach the runtime (containerd's pod_annotations)\n"
-          "  --container-runtime-endpoint: run the pods through this CRI runtime (containerd) instead of calling\n"
-          "      the OCI runtime; then only --node and --state-dir are needed (the runtime has the rest)\n");
+  fprintf(f, "usage: kubelet-lite --node NAME --state-dir DIR --root RUNC_ROOT --image NAME=DIR...\n"
+             "                    --pod-network NETNS/BRIDGE --pod-range FIRST-LAST --prefix-len N [--host-ip IP]\n"
+             "                    [--runtime-handler NAME=BINARY]... [--pod-annotations PREFIX]...\n"
+             "                    [--container-runtime-endpoint unix:///PATH]\n"
+             "                    [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
+             "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.\n"
+             "  --runtime-handler: RuntimeClass handler -> OCI runtime (runc=runc is the default handler)\n"
+             "  --pod-annotations: pod annotations with this prefix reach the runtime (containerd's pod_annotations)\n"
+             "  --container-runtime-endpoint: run the pods through this CRI runtime (containerd) instead of calling\n"
+             "      the OCI runtime; then only --node and --state-dir are needed (the runtime has the rest)\n");
 }
 
 static int pair(char *arg, const char *out[2])
@@ -262,7 +261,8 @@ int main(int argc, char **argv)
   int rc = 1;
   char *fs = ferry_asprintf("spec.nodeName=%s", k.cfg.node);
   struct ferry_informer_handlers h = { changed, updated, NULL, &k };
-  if (ferry_mkdir_p(k.cfg.state_dir, 0700, &err) < 0 || (k.cfg.cri_endpoint ? cri_connect(&k, &err) : direct_load_template(&k, &err)) < 0 ||
+  if (ferry_mkdir_p(k.cfg.state_dir, 0700, &err) < 0 ||
+      (k.cfg.cri_endpoint ? cri_connect(&k, &err) : direct_load_template(&k, &err)) < 0 ||
       ferry_kube_config_auto(kubeconfig, NULL, &cfg, &err) < 0 || ferry_kube_open(&cfg, &k.kube, &err) < 0 ||
       ferry_informers_new(&cfg, &k.inf, &err) < 0 ||
       ferry_informer_add(k.inf, &FERRY_KUBE_PODS, NULL, NULL, fs, &h, &k.pods, &err) < 0 ||

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kubelet-lite: plays the kubelet for the pods bound to one node on kube-lite,
- * for tests and the demo (never for a real cluster). It makes each pod's
- * network namespace with an address on the node's pod network, runs the pod's
- * containers through the OCI runtime its RuntimeClass names, called exactly as
- * containerd's shim calls runc, and reports the pod's status, IP and readiness. */
+ * for tests and the demo (never for a real cluster). By default it makes each
+ * pod's network namespace with an address on the node's pod network and runs
+ * the pod's containers through the OCI runtime its RuntimeClass names, called
+ * exactly as containerd's shim calls runc; with --container-runtime-endpoint it
+ * runs them through that CRI runtime (containerd) instead. Either way it reports
+ * the pod's status, IP and readiness. */
 #ifndef KUBELET_LITE_H
 #define KUBELET_LITE_H
 
@@ -21,6 +23,8 @@
 #define KL_MAX_PREFIXES 8
 
 struct pod_state;
+struct kl_runtime;
+struct ferry_cri;
 
 struct kubelet_cfg {
   const char *node;
@@ -37,6 +41,7 @@ struct kubelet_cfg {
   uint32_t pool_first, pool_last;    /* pod addresses (host order) */
   int prefix_len;                    /* of the pod network, for the pods' eth0 */
   const char *host_ip;
+  const char *cri_endpoint; /* unix:///PATH: pods through this CRI runtime; NULL: direct */
 };
 
 struct kubelet {
@@ -45,8 +50,11 @@ struct kubelet {
   struct ferry_informers *inf;
   struct ferry_informer *pods, *rclasses;
   struct ferry_recorder *rec;
-  struct pod_state *local; /* the pods this node runs */
-  json_object *tmpl;       /* `runc spec` as the start of every container's config */
+  struct pod_state *local;     /* the pods this node runs */
+  json_object *tmpl;           /* `runc spec` as the start of every container's config */
+  const struct kl_runtime *rt; /* what runs the pods (pod.h) */
+  struct ferry_cri *cri;       /* CRI mode: the runtime's client */
+  char *runtime_version;       /* the Node's containerRuntimeVersion */
 };
 
 /* net.c: the pod's sandbox. */

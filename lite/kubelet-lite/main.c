@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "kube/kubeconfig.h"
+#include "cri/cri.h"
 #include "kubelet.h"
+#include "pod.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/proc.h"
@@ -22,14 +24,16 @@ static const struct ferry_kube_resource RUNTIMECLASSES = { "node.k8s.io", "v1", 
 
 static void usage(FILE *f)
 {
-  fprintf(f,
-          "usage: kubelet-lite --node NAME --state-dir DIR --root RUNC_ROOT --image NAME=DIR...\n"
-          "                    --pod-network NETNS/BRIDGE --pod-range FIRST-LAST --prefix-len N [--host-ip IP]\n"
-          "                    [--runtime-handler NAME=BINARY]... [--pod-annotations PREFIX]...\n"
-          "                    [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
-          "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.\n"
-          "  --runtime-handler: RuntimeClass handler -> OCI runtime (runc=runc is the default handler)\n"
-          "  --pod-annotations: pod annotations with this prefix reach the runtime (containerd's pod_annotations)\n");
+  fprintf(f, "usage: kubelet-lite --node NAME --state-dir DIR --root RUNC_ROOT --image NAME=DIR...\n"
+             "                    --pod-network NETNS/BRIDGE --pod-range FIRST-LAST --prefix-len N [--host-ip IP]\n"
+             "                    [--runtime-handler NAME=BINARY]... [--pod-annotations PREFIX]...\n"
+             "                    [--container-runtime-endpoint unix:///PATH]\n"
+             "                    [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
+             "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.\n"
+             "  --runtime-handler: RuntimeClass handler -> OCI runtime (runc=runc is the default handler)\n"
+             "  --pod-annotations: pod annotations with this prefix reach the runtime (containerd's pod_annotations)\n"
+             "  --container-runtime-endpoint: run the pods through this CRI runtime (containerd) instead of calling\n"
+             "      the OCI runtime; then only --node and --state-dir are needed (the runtime has the rest)\n");
 }
 
 static int pair(char *arg, const char *out[2])
@@ -50,37 +54,6 @@ static void updated(void *ctx, json_object *old, json_object *pod)
   pod_sync(ctx, pod);
 }
 static void each(void *ctx, json_object *pod) { pod_sync(ctx, pod); }
-
-/* `runc spec`: the defaults every container's config starts from. */
-static int load_template(struct kubelet *k, ferry_error *err)
-{
-  char *dir = ferry_asprintf("%s/template", k->cfg.state_dir), *path = ferry_path_join(dir, "config.json"),
-       *text = NULL;
-  size_t len;
-  int rc = ferry_mkdir_p(dir, 0700, err);
-  if (rc == 0) {
-    unlink(path);
-    const char *argv[] = { k->cfg.handlers[0][1], "spec", "--bundle", dir, NULL };
-    struct ferry_proc_opts o = FERRY_PROC_OPTS_INIT;
-    struct ferry_proc_result r;
-    o.argv = argv;
-    o.timeout_ms = 10000;
-    rc = ferry_proc_run(&o, &r, err);
-    if (rc == 0) {
-      if (!ferry_proc_ok(&r))
-        rc = ferry_error_set(err, EIO, "%s spec: %s", argv[0], r.errout);
-      ferry_proc_result_free(&r);
-    }
-  }
-  if (rc == 0 && ferry_read_file(path, &text, &len, err) == 0 && !(k->tmpl = json_tokener_parse(text)))
-    rc = ferry_error_set(err, EINVAL, "%s: not JSON", path);
-  else if (!text)
-    rc = -1;
-  free(text);
-  free(path);
-  free(dir);
-  return rc;
-}
 
 /* The Node: Ready, with its address and version (registered if missing). */
 static int node_status(struct kubelet *k, ferry_error *err)
@@ -117,9 +90,9 @@ static int node_status(struct kubelet *k, ferry_error *err)
       "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\","
       "\"message\":\"kubelet-lite is posting ready status\",\"lastHeartbeatTime\":\"%s\"}],"
       "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"%s\"},{\"type\":\"Hostname\",\"address\":\"%s\"}],"
-      "\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0-kubelet-lite\",\"containerRuntimeVersion\":\"runc\","
+      "\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0-kubelet-lite\",\"containerRuntimeVersion\":\"%s\","
       "\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}",
-      now, k->cfg.host_ip ?: "127.0.0.1", k->cfg.node);
+      now, k->cfg.host_ip ?: "127.0.0.1", k->cfg.node, k->runtime_version ?: "runc");
   int rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, patch, "status", NULL,
                             NULL, err);
   free(patch);
@@ -142,10 +115,19 @@ static int parse_range(const char *arg, struct kubelet_cfg *c)
   return c->pool_first <= c->pool_last ? 0 : -1;
 }
 
+/* What the mode needs: the CRI runtime has its own runtimes, images and pod network. */
+static int args_complete(const struct kubelet_cfg *c)
+{
+  if (!c->node || !c->state_dir)
+    return 0;
+  return c->cri_endpoint || (c->runc_root && c->bridge && c->pool_first && c->prefix_len >= 1 && c->prefix_len <= 32);
+}
+
 int main(int argc, char **argv)
 {
   struct kubelet k;
   memset(&k, 0, sizeof k);
+  k.rt = &kl_direct_runtime;
   const char *kubeconfig = NULL;
   k.cfg.handlers[0][0] = "runc";
   k.cfg.handlers[0][1] = "runc";
@@ -162,6 +144,7 @@ int main(int argc, char **argv)
     { "host-ip", required_argument, NULL, 'H' },
     { "runtime-handler", required_argument, NULL, 'x' },
     { "pod-annotations", required_argument, NULL, 'a' },
+    { "container-runtime-endpoint", required_argument, NULL, 'c' },
     { "kubeconfig", required_argument, NULL, 'k' },
     { "log-level", required_argument, NULL, 'L' },
     { "log-format", required_argument, NULL, 'F' },
@@ -235,6 +218,9 @@ int main(int argc, char **argv)
     case 'H':
       k.cfg.host_ip = optarg;
       break;
+    case 'c':
+      k.cfg.cri_endpoint = optarg;
+      break;
     case 'k':
       kubeconfig = optarg;
       break;
@@ -254,8 +240,7 @@ int main(int argc, char **argv)
       return 2;
     }
   }
-  if (optind != argc || !k.cfg.node || !k.cfg.state_dir || !k.cfg.runc_root || !k.cfg.bridge || !k.cfg.pool_first ||
-      k.cfg.prefix_len < 1 || k.cfg.prefix_len > 32) {
+  if (optind != argc || !args_complete(&k.cfg)) {
     usage(stderr);
     return 2;
   }
@@ -276,7 +261,8 @@ int main(int argc, char **argv)
   int rc = 1;
   char *fs = ferry_asprintf("spec.nodeName=%s", k.cfg.node);
   struct ferry_informer_handlers h = { changed, updated, NULL, &k };
-  if (ferry_mkdir_p(k.cfg.state_dir, 0700, &err) < 0 || load_template(&k, &err) < 0 ||
+  if (ferry_mkdir_p(k.cfg.state_dir, 0700, &err) < 0 ||
+      (k.cfg.cri_endpoint ? cri_connect(&k, &err) : direct_load_template(&k, &err)) < 0 ||
       ferry_kube_config_auto(kubeconfig, NULL, &cfg, &err) < 0 || ferry_kube_open(&cfg, &k.kube, &err) < 0 ||
       ferry_informers_new(&cfg, &k.inf, &err) < 0 ||
       ferry_informer_add(k.inf, &FERRY_KUBE_PODS, NULL, NULL, fs, &h, &k.pods, &err) < 0 ||
@@ -288,7 +274,11 @@ int main(int argc, char **argv)
     log_error("out of memory");
     goto out;
   }
-  log_info("kubelet-lite on node %s: runc root %s, state %s", k.cfg.node, k.cfg.runc_root, k.cfg.state_dir);
+  if (k.cri)
+    log_info("kubelet-lite on node %s: CRI %s (%s), state %s", k.cfg.node, k.cfg.cri_endpoint, k.runtime_version,
+             k.cfg.state_dir);
+  else
+    log_info("kubelet-lite on node %s: runc root %s, state %s", k.cfg.node, k.cfg.runc_root, k.cfg.state_dir);
   rc = 0;
   int64_t next_beat = 0, next_sweep = 0;
   while (!ferry_stopping) {
@@ -321,6 +311,8 @@ out:
   ferry_error_clear(&err);
   pod_state_free_all(&k);
   json_object_put(k.tmpl);
+  ferry_cri_close(k.cri);
+  free(k.runtime_version);
   ferry_recorder_free(k.rec);
   ferry_informers_free(k.inf);
   ferry_kube_close(k.kube);

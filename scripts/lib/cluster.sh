@@ -23,12 +23,17 @@
 # what it started (runc and CRIU have process groups of their own, but stay in
 # its session), as a node losing the agent's pod would. Containers and their
 # stdio relays leave the session, as they leave a real agent's pod.
+# With CLUSTER_CRI=VERSION (1.6, 1.7, 2) each node runs a containerd of that
+# version (containerd.sh) and kubelet-lite runs the pods through its CRI
+# (--container-runtime-endpoint); the agents get the handler's runc root.
 # Sets CLUSTER_DIR and KUBECONFIG, plus what nodes.sh sets.
 # shellcheck disable=SC2034 # the variables are for the scripts that source this
 
 CLUSTER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/lib/nodes.sh
 source "$CLUSTER_LIB_DIR/nodes.sh"
+# shellcheck source=scripts/lib/containerd.sh
+source "$CLUSTER_LIB_DIR/containerd.sh"
 
 cluster_kubectl() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 
@@ -39,6 +44,9 @@ cluster_setup() {
   CLUSTER_BIN=${FERRY_BIN:-$top/bin}
   mkdir -p "$CLUSTER_DIR"
   nodes_setup "$CLUSTER_DIR/nodes"
+  if [ -n "${CLUSTER_CRI:-}" ]; then
+    containerd_node_start a "$CLUSTER_CRI" && containerd_node_start b "$CLUSTER_CRI" || return 1
+  fi
   KUBECONFIG=$CLUSTER_DIR/kubeconfig
   rm -f "$KUBECONFIG"
   setsid "$CLUSTER_BIN/kube-lite" --listen 127.0.0.1:0 --kubeconfig-out "$KUBECONFIG" --faults \
@@ -77,6 +85,10 @@ cluster_kubelet_start() {
   local n=$1 addr range
   shift
   addr=$([ "$n" = a ] && echo "$NODES_ADDR_A" || echo "$NODES_ADDR_B")
+  if [ -n "${CLUSTER_CRI:-}" ]; then
+    cluster_kubelet_cri_start "$n" "$addr" "$@"
+    return
+  fi
   range=$([ "$n" = a ] && echo "$NODES_NET.64-$NODES_NET.95" || echo "$NODES_NET.96-$NODES_NET.127")
   mkdir -p "$NODES_DIR/$n/admitted"
   setsid env FERRY_ADMISSION_DIR="$NODES_DIR/$n/admitted" FERRY_RUNC_STATE="$NODES_DIR/$n/ferry-runc" "$@" \
@@ -87,12 +99,28 @@ cluster_kubelet_start() {
   echo $! >"$CLUSTER_DIR/kubelet-$n.pid"
 }
 
+# cluster_kubelet_cri_start a|b ADDR [VAR=VALUE...]: kubelet-lite for node-a|b
+# running the pods through the node's containerd.
+cluster_kubelet_cri_start() {
+  local n=$1 addr=$2
+  shift 2
+  setsid env "$@" "$CLUSTER_BIN/kubelet-lite" --node "node-$n" --kubeconfig "$KUBECONFIG" \
+    --state-dir "$NODES_DIR/$n/kubelet" --container-runtime-endpoint "$(containerd_node_endpoint "$n")" \
+    --host-ip "$addr" --log-level debug >>"$CLUSTER_DIR/kubelet-$n.log" 2>&1 3>&- &
+  echo $! >"$CLUSTER_DIR/kubelet-$n.pid"
+}
+
+# cluster_runc_root a|b: where the node's containers' runc state is (the agent's --runc-root).
+cluster_runc_root() {
+  if [ -n "${CLUSTER_CRI:-}" ]; then containerd_node_runc_root "$1"; else nodes_root "$1"; fi
+}
+
 cluster_agent_start() {
   local n=$1
   shift
   mkdir -p "$NODES_DIR/$n/admitted"
   setsid "$CLUSTER_BIN/ferry-agent" --node "node-$n" --work-dir "$(nodes_work "$n")" --log-level debug daemon \
-    --kubeconfig "$KUBECONFIG" --store "dir://$NODES_STORE" --runc-root "$(nodes_root "$n")" \
+    --kubeconfig "$KUBECONFIG" --store "dir://$NODES_STORE" --runc-root "$(cluster_runc_root "$n")" \
     --state-dir "$NODES_DIR/$n/state" --metrics-listen 127.0.0.1:0 --lease-seconds 8 \
     --admission-dir "$NODES_DIR/$n/admitted" --migration-address 127.0.0.1 "$@" \
     >>"$CLUSTER_DIR/agent-$n.log" 2>&1 3>&- &
@@ -233,6 +261,10 @@ cluster_teardown() {
   for p in "$CLUSTER_DIR"/*.pid; do
     if [ -f "$p" ]; then pkill -KILL -s "$(cat "$p")" 2>/dev/null || true; fi
   done
+  if [ -n "${CLUSTER_CRI:-}" ]; then
+    containerd_node_stop a
+    containerd_node_stop b
+  fi
   # the pods' network namespaces (kubelet-lite names them kl-UID8)
   local f uid
   for f in "$NODES_DIR"/*/kubelet/ips/*; do

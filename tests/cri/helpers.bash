@@ -6,6 +6,9 @@
 # image imported from an OCI layout made here (no registry is reachable) that is
 # also the sandbox image, and the cri-client tool (tests/tools/cri-client.c).
 load ../lib/common
+# containerd_image_tar, containerd_stop
+# shellcheck source=scripts/lib/containerd.sh
+source "$FERRY_TOP/scripts/lib/containerd.sh"
 
 CRI_IMAGE=registry.invalid/ferry/busybox:cri-test
 # containerd 1.7 and 2.x where install-deps unpacks them (1.6 is bookworm's /usr/bin).
@@ -19,37 +22,15 @@ if [ "$FERRY_BIN" = "$FERRY_TOP/build-asan/bin" ]; then
   CRI_CLIENT=$FERRY_TOP/build-asan/tests/tools/cri-client
 fi
 
-# oci_blob DIR FILE: FILE moved into DIR's blobs under its digest; prints "DIGEST SIZE".
-oci_blob() {
-  local sum size
-  sum=$(sha256sum "$2" | cut -d' ' -f1)
-  size=$(stat -c %s "$2")
-  mv "$2" "$1/blobs/sha256/$sum"
-  echo "sha256:$sum $size"
-}
-
 # cri_image_tar DIR: an OCI layout tar (DIR/image.tar) of one uncompressed layer,
 # a root filesystem of the static busybox, named $CRI_IMAGE; its default command
 # sleeps for ever (it is the sandbox image too).
 cri_image_tar() {
-  local d=$1 root=$1/rootfs lay=$1/layout a
-  mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc" "$lay/blobs/sha256"
+  local d=$1 root=$1/rootfs a
+  mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
   cp /bin/busybox "$root/bin/busybox"
   for a in sh sleep echo cat ls true false id hostname; do ln -s busybox "$root/bin/$a"; done
-  tar -C "$root" -cf "$d/layer.tar" .
-  local layer diff config manifest
-  diff=$(sha256sum "$d/layer.tar" | cut -d' ' -f1)
-  read -r -a layer <<<"$(oci_blob "$lay" "$d/layer.tar")"
-  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sleep","2147483647"],"Env":["PATH=/bin"]},"rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' \
-    "$diff" >"$d/config.json"
-  read -r -a config <<<"$(oci_blob "$lay" "$d/config.json")"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
-    "${config[0]}" "${config[1]}" "${layer[0]}" "${layer[1]}" >"$d/manifest.json"
-  read -r -a manifest <<<"$(oci_blob "$lay" "$d/manifest.json")"
-  printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":"%s","org.opencontainers.image.ref.name":"cri-test"}}]}' \
-    "${manifest[0]}" "${manifest[1]}" "$CRI_IMAGE" >"$lay/index.json"
-  echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
-  tar -C "$lay" -cf "$d/image.tar" .
+  containerd_image_tar "$root" "$CRI_IMAGE" "$d/image.tar"
 }
 
 # containerd_config VERSION DIR: a config of containerd's format VERSION (2 for
@@ -133,45 +114,6 @@ containerd_run() {
     { tail -30 "$d/containerd.log"; return 1; }
   [ -f "$d/../image.tar" ] || cri_image_tar "$d/.."
   "${CTR[@]}" images import "$d/../image.tar" >"$d/import.log" 2>&1 || { cat "$d/import.log"; return 1; }
-}
-
-# procs_with_arg ARG: the PIDs of the processes one of whose arguments is exactly
-# ARG (a path of this test's own: its containerd's socket).
-procs_with_arg() {
-  local p
-  for p in /proc/[0-9]*; do
-    tr '\0' '\n' 2>/dev/null <"$p/cmdline" | grep -qxF -- "$1" && echo "${p#/proc/}"
-  done
-  true
-}
-
-# containerd_stop DIR: the containerd of DIR and everything it started are gone:
-# its tasks killed and deleted through it (so their shims end), then containerd,
-# then whatever is left: the containers' first processes (by the init.pid files
-# under DIR/state; a PID namespace ends with its first process) and the shims
-# (their -address is DIR's socket), with their children. DIR's mounts go.
-containerd_stop() {
-  local d=$1 pid id ctr
-  pid=$(cat "$d/containerd.pid" 2>/dev/null) || return 0
-  ctr=("$(cat "$d/bindir")/ctr" --address "$d/containerd.sock" -n k8s.io)
-  if kill -0 "$pid" 2>/dev/null; then
-    for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
-      "${ctr[@]}" tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
-      "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1 || true
-    done
-    if kill "$pid" 2>/dev/null; then wait_for 50 eval "! kill -0 $pid 2>/dev/null" || true; fi
-  fi
-  kill -9 "$pid" 2>/dev/null || true
-  find "$d/state" -name init.pid 2>/dev/null | while read -r f; do
-    pid=$(cat "$f" 2>/dev/null) || continue
-    [ -z "$pid" ] || kill -9 "$pid" 2>/dev/null || true
-  done
-  for pid in $(procs_with_arg "$d/containerd.sock"); do
-    for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null || true; done
-    kill -9 "$pid" 2>/dev/null || true
-  done
-  grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
-  rm -f "$d/containerd.pid"
 }
 
 # containerd_stop_all: containerd_stop for every containerd the test file started

@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The CRI runtime of kubelet-lite (--container-runtime-endpoint): each pod is a
+ * pod sandbox of the runtime (containerd), as the real kubelet runs it:
+ * RunPodSandbox with the pod's metadata, labels, annotations (containerd passes
+ * the ferry.dev/ ones on by its handler's pod_annotations) and RuntimeClass handler, its
+ * network from the runtime's CNI; CreateContainer and StartContainer; state from
+ * ContainerStatus; StopContainer with the grace period; StopPodSandbox and
+ * RemovePodSandbox once nothing runs. Logs go to STATE/pods/UID/NAME_ATTEMPT.log. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pod.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/util.h"
+#include "cri/cri.h"
+
+#define KV_MAX 64
+#define ARGV_MAX 64
+
+/* Key-value pairs borrowed from the pod's JSON, which outlives the call they are for. */
+struct kv_set {
+  struct ferry_cri_kv kv[KV_MAX];
+  size_t n;
+};
+
+static void kv_add(struct kv_set *set, const char *key, const char *value)
+{
+  if (set->n < KV_MAX)
+    set->kv[set->n++] = (struct ferry_cri_kv){ key, value ?: "" };
+}
+
+/* The string members of JSON object o. */
+static void kv_add_object(struct kv_set *set, json_object *o)
+{
+  if (!o || !json_object_is_type(o, json_type_object))
+    return;
+  json_object_object_foreach(o, key, val)
+  {
+    if (json_object_is_type(val, json_type_string))
+      kv_add(set, key, json_object_get_string(val));
+  }
+}
+
+/* A sandbox's configuration for pod (RunPodSandbox, and CreateContainer again). */
+struct sandbox_cfg {
+  struct ferry_cri_sandbox_config cfg;
+  struct kv_set labels, annotations;
+  char *log_dir;
+};
+
+static void sandbox_cfg_free(struct sandbox_cfg *sc) { free(sc->log_dir); }
+
+static void sandbox_cfg_make(struct kubelet *k, struct pod_state *s, json_object *pod, struct sandbox_cfg *sc)
+{
+  memset(sc, 0, sizeof *sc);
+  kv_add_object(&sc->labels, ferry_kube_obj(pod, "metadata.labels"));
+  kv_add(&sc->labels, "io.kubernetes.pod.name", s->name);
+  kv_add(&sc->labels, "io.kubernetes.pod.namespace", s->ns);
+  kv_add(&sc->labels, "io.kubernetes.pod.uid", s->uid);
+  kv_add_object(&sc->annotations, ferry_kube_obj(pod, "metadata.annotations"));
+  sc->log_dir = ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid);
+  struct ferry_cri_sandbox_config *c = &sc->cfg;
+  c->name = s->name;
+  c->uid = s->uid;
+  c->namespace = s->ns;
+  c->hostname = s->name;
+  c->log_directory = sc->log_dir;
+  c->labels = sc->labels.kv;
+  c->n_labels = sc->labels.n;
+  c->annotations = sc->annotations.kv;
+  c->n_annotations = sc->annotations.n;
+  c->runtime_handler = s->handler[0] ? s->handler : NULL;
+}
+
+/* The client for the next call, on a connection of its own: lib/cri's client
+ * fails every call after the first on a kept connection (curl 7.88: "Error in
+ * the HTTP2 framing layer"), so each call gets a new one (a unix socket: cheap). */
+static struct ferry_cri *cri(struct kubelet *k)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_cri *c = ferry_cri_open(k->cfg.cri_endpoint, 0, &err);
+  if (!c) /* the endpoint was good at the start: out of memory */
+    return k->cri;
+  ferry_cri_close(k->cri);
+  return k->cri = c;
+}
+
+int cri_connect(struct kubelet *k, ferry_error *err)
+{
+  if (!(k->cri = ferry_cri_open(k->cfg.cri_endpoint, 0, err)))
+    return -1;
+  struct ferry_cri_version v;
+  if (ferry_cri_version(k->cri, &v, err) < 0)
+    return ferry_error_prefix(err, "%s", k->cfg.cri_endpoint);
+  k->runtime_version = ferry_asprintf("%s://%s", v.runtime_name, v.runtime_version);
+  ferry_cri_version_free(&v);
+  k->rt = &kl_cri_runtime;
+  return 0;
+}
+
+/* RunPodSandbox (once), then its address from PodSandboxStatus. */
+static int cri_sandbox_up(struct kubelet *k, struct pod_state *s, json_object *pod, ferry_error *err)
+{
+  if (!s->sandbox[0]) {
+    struct sandbox_cfg sc;
+    sandbox_cfg_make(k, s, pod, &sc);
+    cleanup_free char *id = NULL;
+    int rc = ferry_mkdir_p(sc.log_dir, 0755, err) < 0 ? -1 : ferry_cri_run_pod_sandbox(cri(k), &sc.cfg, &id, err);
+    sandbox_cfg_free(&sc);
+    if (rc < 0)
+      return -1;
+    snprintf(s->sandbox, sizeof s->sandbox, "%s", id);
+    log_info("pod %s/%s: sandbox %s (handler %s)", s->ns, s->name, s->sandbox, s->handler);
+  }
+  struct ferry_cri_sandbox_status st;
+  if (ferry_cri_pod_sandbox_status(cri(k), s->sandbox, &st, err) < 0)
+    return -1;
+  int rc = 0;
+  if (st.state != FERRY_CRI_SANDBOX_READY || !st.ip || !st.ip[0])
+    rc = ferry_error_set(err, EAGAIN, "sandbox %s is %s, address \"%s\"", s->sandbox,
+                         ferry_cri_sandbox_state_name(st.state), st.ip ?: "");
+  else
+    snprintf(s->ip, sizeof s->ip, "%s", st.ip);
+  ferry_cri_sandbox_status_free(&st);
+  return rc;
+}
+
+/* NULL-terminated strings of a JSON array (borrowed), NULL when there is none. */
+static const char *const *strings_of(json_object *arr, const char **out)
+{
+  if (!arr || !json_object_is_type(arr, json_type_array) || json_object_array_length(arr) == 0)
+    return NULL;
+  size_t n = 0;
+  for (size_t i = 0; i < json_object_array_length(arr) && n < ARGV_MAX - 1; i++)
+    out[n++] = json_object_get_string(json_object_array_get_idx(arr, i));
+  out[n] = NULL;
+  return out;
+}
+
+/* hostPath volumes, bind-mounted where the container's volumeMounts say. */
+static int mounts_of(json_object *pod, json_object *cspec, struct ferry_cri_mount *out, size_t *n, ferry_error *err)
+{
+  json_object *vms = ferry_kube_obj(cspec, "volumeMounts"), *vols = ferry_kube_obj(pod, "spec.volumes");
+  *n = 0;
+  for (size_t i = 0; vms && i < json_object_array_length(vms) && *n < KV_MAX; i++) {
+    json_object *vm = json_object_array_get_idx(vms, i), *src = NULL;
+    for (size_t j = 0; vols && j < json_object_array_length(vols) && !src; j++)
+      if (!strcmp(ferry_kube_str(json_object_array_get_idx(vols, j), "name") ?: "", ferry_kube_str(vm, "name") ?: ""))
+        src = json_object_array_get_idx(vols, j);
+    const char *host = src ? ferry_kube_str(src, "hostPath.path") : NULL, *dest = ferry_kube_str(vm, "mountPath");
+    if (!host || !dest)
+      return ferry_error_set(err, EINVAL, "volumeMount %s: kubelet-lite mounts hostPath volumes only",
+                             ferry_kube_str(vm, "name") ?: "");
+    json_object *ro = ferry_kube_obj(vm, "readOnly");
+    out[(*n)++] = (struct ferry_cri_mount){ dest, host, ro && json_object_get_boolean(ro) };
+  }
+  return 0;
+}
+
+/* The container's configuration from its spec; strings borrowed from the pod's JSON. */
+struct container_cfg {
+  struct ferry_cri_container_config cfg;
+  struct kv_set envs, labels;
+  const char *command[ARGV_MAX], *args[ARGV_MAX];
+  struct ferry_cri_mount mounts[KV_MAX];
+  char *log_path;
+};
+
+static int container_cfg_make(struct pod_state *s, struct ctr *c, json_object *pod, json_object *cspec,
+                              struct container_cfg *cc, ferry_error *err)
+{
+  memset(cc, 0, sizeof *cc);
+  json_object *env = ferry_kube_obj(cspec, "env");
+  for (size_t i = 0; env && i < json_object_array_length(env); i++)
+    kv_add(&cc->envs, ferry_kube_str(json_object_array_get_idx(env, i), "name"),
+           ferry_kube_str(json_object_array_get_idx(env, i), "value"));
+  kv_add(&cc->labels, "io.kubernetes.container.name", c->name);
+  kv_add(&cc->labels, "io.kubernetes.pod.name", s->name);
+  kv_add(&cc->labels, "io.kubernetes.pod.namespace", s->ns);
+  kv_add(&cc->labels, "io.kubernetes.pod.uid", s->uid);
+  struct ferry_cri_container_config *f = &cc->cfg;
+  if (mounts_of(pod, cspec, cc->mounts, &f->n_mounts, err) < 0)
+    return -1;
+  cc->log_path = ferry_asprintf("%s_%d.log", c->name, c->restarts);
+  f->name = c->name;
+  f->attempt = (uint32_t)c->restarts;
+  f->image = c->image;
+  f->command = strings_of(ferry_kube_obj(cspec, "command"), cc->command);
+  f->args = strings_of(ferry_kube_obj(cspec, "args"), cc->args);
+  f->working_dir = ferry_kube_str(cspec, "workingDir");
+  f->envs = cc->envs.kv;
+  f->n_envs = cc->envs.n;
+  f->labels = cc->labels.kv;
+  f->n_labels = cc->labels.n;
+  f->log_path = cc->log_path;
+  f->mounts = cc->mounts;
+  return 0;
+}
+
+static void container_pid(struct kubelet *k, struct ctr *c)
+{
+  struct ferry_cri_container_status st;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  c->pid = 0;
+  if (ferry_cri_container_status(cri(k), c->id, &st, &err) == 0) {
+    c->pid = st.pid;
+    ferry_cri_container_status_free(&st);
+  }
+}
+
+/* CreateContainer, StartContainer (the container removed again when it does not start). */
+static int cri_start(struct kubelet *k, struct pod_state *s, struct ctr *c, json_object *pod, json_object *cspec,
+                     const char **reason, ferry_error *err)
+{
+  if (!cspec) {
+    *reason = "CreateContainerConfigError";
+    return ferry_error_set(err, ENOENT, "container %s is not in the pod's spec", c->name);
+  }
+  struct container_cfg cc;
+  struct sandbox_cfg sc;
+  sandbox_cfg_make(k, s, pod, &sc);
+  cleanup_free char *id = NULL;
+  int rc = container_cfg_make(s, c, pod, cspec, &cc, err);
+  *reason = rc < 0 ? "CreateContainerConfigError" : "CreateContainerError";
+  if (rc == 0)
+    rc = ferry_cri_create_container(cri(k), s->sandbox, &cc.cfg, &sc.cfg, &id, err);
+  free(cc.log_path);
+  sandbox_cfg_free(&sc);
+  if (rc < 0)
+    return -1;
+  snprintf(c->id, sizeof c->id, "%s", id);
+  if (ferry_cri_start_container(cri(k), c->id, err) < 0) {
+    *reason = "RunContainerError";
+    cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
+    ferry_cri_remove_container(cri(k), c->id, &e2);
+    return -1;
+  }
+  container_pid(k, c);
+  return 0;
+}
+
+static const enum kl_ctr_state CRI_STATES[] = {
+  [FERRY_CRI_CONTAINER_CREATED] = KL_CTR_CREATED,
+  [FERRY_CRI_CONTAINER_RUNNING] = KL_CTR_RUNNING,
+  [FERRY_CRI_CONTAINER_EXITED] = KL_CTR_EXITED,
+  [FERRY_CRI_CONTAINER_UNKNOWN] = KL_CTR_EXITED,
+};
+
+static void cri_status(struct kubelet *k, struct pod_state *s, struct ctr *c, struct kl_ctr_status *st)
+{
+  memset(st, 0, sizeof *st);
+  st->state = KL_CTR_ABSENT;
+  if (!c->ever_started && !c->id[0])
+    return;
+  struct ferry_cri_container_status cs;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_cri_container_status(cri(k), c->id, &cs, &err) < 0) {
+    if (ferry_cri_last_code(k->cri) != FERRY_GRPC_NOT_FOUND)
+      log_debug("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
+    return;
+  }
+  st->state = CRI_STATES[cs.state];
+  st->pid = cs.pid;
+  st->exit_known = cs.state == FERRY_CRI_CONTAINER_EXITED;
+  st->exit_code = cs.exit_code;
+  ferry_cri_container_status_free(&cs);
+}
+
+/* StopContainer: TERM, KILL after grace_s; the call returns when the container ended. */
+static void cri_stop(struct kubelet *k, struct pod_state *s, struct ctr *c, enum kl_ctr_state state, int64_t grace_s)
+{
+  (void)state;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_cri_stop_container(cri(k), c->id, grace_s, &err) < 0)
+    log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
+}
+
+static int cri_remove(struct kubelet *k, struct pod_state *s, struct ctr *c, ferry_error *err)
+{
+  (void)s;
+  return ferry_cri_remove_container(cri(k), c->id, err);
+}
+
+/* StopPodSandbox and RemovePodSandbox (its network and containers go with it); the logs go. */
+static void cri_sandbox_down(struct kubelet *k, struct pod_state *s)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (s->sandbox[0] && (ferry_cri_stop_pod_sandbox(cri(k), s->sandbox, &err) < 0 ||
+                        ferry_cri_remove_pod_sandbox(cri(k), s->sandbox, &err) < 0))
+    log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
+  ferry_error_clear(&err);
+  cleanup_free char *dir = ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid);
+  if (ferry_rm_rf(dir, &err) < 0)
+    log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
+}
+
+const struct kl_runtime kl_cri_runtime = {
+  .id_scheme = "containerd",
+  .any_handler = 1,
+  .sandbox_up = cri_sandbox_up,
+  .start = cri_start,
+  .status = cri_status,
+  .stop = cri_stop,
+  .remove = cri_remove,
+  .sandbox_down = cri_sandbox_down,
+};

@@ -23,11 +23,14 @@
 #include "base/util.h"
 #include "runtime/hold.h"
 
+/* A child that waits forever (and dies with the test, should a test fail
+ * before it reaps it). */
 static pid_t spin(void)
 {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     for (;;)
       pause();
   }
@@ -49,11 +52,11 @@ static struct ferry_hold inspect(pid_t pid)
   return h;
 }
 
-/* Waits (at most 5 s) until inspect(pid) says held or not. */
+/* Waits (at most 30 s: the machine may be busy) until inspect(pid) says held or not. */
 static struct ferry_hold wait_held(pid_t pid, int held)
 {
   struct ferry_hold h = inspect(pid);
-  for (int i = 0; i < 500 && ferry_hold_held(&h) != held; i++) {
+  for (int i = 0; i < 3000 && ferry_hold_held(&h) != held; i++) {
     usleep(10000);
     h = inspect(pid);
   }
@@ -82,6 +85,7 @@ static pid_t criu_like_tracer(pid_t pid, int ready)
   pid_t t = fork();
   assert_true(t >= 0);
   if (t == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     prctl(PR_SET_NAME, "criu");
     if (ptrace(PTRACE_SEIZE, pid, NULL, NULL) < 0 || ptrace(PTRACE_INTERRUPT, pid, NULL, NULL) < 0)
       _exit(10 + errno % 100);

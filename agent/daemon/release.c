@@ -17,6 +17,7 @@
 #include "daemon.h"
 #include "kube/events.h"
 #include "metrics.h"
+#include "runtime/criu.h"
 #include "runtime/hold.h"
 
 /* What to say and to count for one release. */
@@ -26,6 +27,20 @@ static void released(struct daemon *d, json_object *involved, const char *id, co
   ferry_event(d->rec, involved, "Warning", "ContainerReleased", "container %s on %s was %s; %s", id, d->g->node, what,
               how);
   metrics_released(d->m);
+}
+
+/* A CRIU that dies in the middle of a dump leaves the container's network
+ * locked (its traffic dropped): removed once CRIU is ended. */
+static void unlock_network(const char *id, pid_t pid)
+{
+  char netns[64];
+  snprintf(netns, sizeof netns, "/proc/%d/ns/net", (int)pid);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  int was = 0;
+  if (ferry_criu_netns_unlock(netns, &was, &err) < 0)
+    log_warn("unlocking %s: %s", netns, ferry_error_msg(&err));
+  else if (was)
+    log_info("removed CRIU's network lock from container %s", id);
 }
 
 int release_container(struct daemon *d, json_object *involved, const char *id, pid_t pid, char *why, size_t len)
@@ -49,6 +64,7 @@ int release_container(struct daemon *d, json_object *involved, const char *id, p
       return 1;
     }
     released(d, involved, id, why, "ended the CRIU that held it");
+    unlock_network(id, pid);
   }
   if (h.frozen) {
     struct ferry_runc r = runc_for(d);

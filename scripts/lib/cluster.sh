@@ -161,7 +161,22 @@ cluster_controller_start() {
 }
 
 # cluster_signal SIGNAL NAME: to the session of agent-a, controller-1, kube-lite...
-cluster_signal() { pkill "-$1" -s "$(cat "$CLUSTER_DIR/$2.pid")" 2>/dev/null || true; }
+# cluster_signal SIG NAME: SIG to every process of NAME's session. A KILL is
+# repeated until the session is empty, as when a pod's cgroup is killed: a
+# process forked (runc starting CRIU) while pkill went through /proc would
+# otherwise outlive it.
+cluster_signal() {
+  local sid i
+  sid=$(cat "$CLUSTER_DIR/$2.pid")
+  pkill "-$1" -s "$sid" 2>/dev/null || true
+  if [ "$1" = KILL ]; then
+    for ((i = 0; i < 50; i++)); do
+      pgrep -s "$sid" >/dev/null 2>&1 || return 0
+      pkill -KILL -s "$sid" 2>/dev/null || true
+      sleep 0.02
+    done
+  fi
+}
 
 # cluster_pod NODE NAME CMD...: a pod (label app=NAME, RuntimeClass ferry) on
 # node-NODE running CMD in the workload image; waits until it runs with an address.

@@ -31,6 +31,8 @@ void report_error(const struct invocation *in, const char *fmt, ...) __attribute
 
 /* An info line in --log only (during create, stdio belongs to the container). */
 void report_info(const struct invocation *in, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The message of this process's last report_error ("" before any). */
+const char *report_last_error(void);
 
 /* create: restores when the bundle's annotations ask for it and the restore
  * was admitted; returns 1 when the container is a plain one (the caller passes

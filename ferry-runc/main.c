@@ -109,14 +109,21 @@ static void log_line(const struct invocation *in, const char *level, const char 
   fclose(f);
 }
 
+/* The last error reported (for ferry-runc's record of a failed restore). */
+static char last_error[2048];
+
+const char *report_last_error(void) { return last_error; }
+
 /* fmt formatted, as a line on stderr too when to_stderr, and in --log. */
 __attribute__((format(printf, 4, 0))) static void reportv(const struct invocation *in, const char *level, int to_stderr,
                                                           const char *fmt, va_list ap)
 {
   char msg[2048];
   vsnprintf(msg, sizeof msg, fmt, ap);
-  if (to_stderr)
+  if (to_stderr) {
     fprintf(stderr, "ferry-runc: %s\n", msg);
+    snprintf(last_error, sizeof last_error, "%s", msg);
+  }
   log_line(in, level, msg);
 }
 

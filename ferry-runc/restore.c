@@ -85,6 +85,7 @@ struct restore {
   const char *dir; /* the admission records */
   const char *ns, *pod, *cname, *from;
   struct ferry_admission adm;
+  int admitted; /* the admission matched: a failure from here on is recorded */
   struct ferry_store store;
   int store_ok;
   struct ferry_manifest m;
@@ -134,6 +135,34 @@ static int departed(const struct restore *r, const char *puid)
                "(the migration restores it, here or on its target)",
                r->cname, r->ns ? r->ns : "", r->pod ? r->pod : "", pm);
   return 1;
+}
+
+/* 1 (reported) when this node admitted a restore of the container but the
+ * create does not ask for it: the pod's ferry.dev/restore-from has not reached
+ * the kubelet yet (a rollback through the runtime annotates the source pod,
+ * then admits). Never a fresh start of a container that is to be restored. */
+static int awaits_restore(struct restore *r)
+{
+  if (!r->ns || !r->pod || !r->cname)
+    return 0;
+  struct ferry_admission a;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_admission_read(r->dir, r->ns, r->pod, r->cname, &a, &err) < 0)
+    return 0;
+  report_error(r->in,
+               "container %s of pod %s/%s is admitted to be restored by PodMigration %s, but the create does not ask "
+               "for it (%s is not set yet): not started fresh",
+               r->cname, r->ns, r->pod, a.pod_migration, FERRY_ANN_RESTORE_FROM);
+  ferry_admission_free(&a);
+  return 1;
+}
+
+/* A failed admitted restore, recorded for the node's agent (a rollback through the runtime waits for the outcome). */
+static void record_failure(struct restore *r)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_restore_failed_write(r->dir, r->ns, r->pod, r->cname, r->from, report_last_error(), &err) < 0)
+    report_info(r->in, "recording the failed restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&err));
 }
 
 /* The admission matching the pod's restore-from: 0 when there is one, 1 when the
@@ -358,7 +387,8 @@ static int run_restore(struct restore *r)
                                  r->t_rootfs - r->t_verified,
                                  ferry_now_mono_ms() - r->t_rootfs };
   if (ferry_restored_write(r->dir, r->ns, r->pod, r->cname, &done, &r->err) < 0 ||
-      ferry_admission_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0)
+      ferry_admission_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0 ||
+      ferry_restore_failed_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0)
     report_info(in, "recording the restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&r->err));
   report_info(in, "restored %s/%s container %s (verify %lld ms, rootfs %lld ms, restore %lld ms)", r->ns, r->pod,
               r->o.id, (long long)done.verify_ms, (long long)done.rootfs_ms, (long long)done.restore_ms);
@@ -371,6 +401,7 @@ static int restore(struct restore *r)
   int adm = admitted(r);
   if (adm != 0)
     return adm;
+  r->admitted = 1;
   r->t0 = ferry_now_mono_ms();
   if (open_image(r) < 0)
     return -1;
@@ -406,6 +437,9 @@ int maybe_restore(const struct invocation *in)
   if (departed(&r, annotation(cfg, "io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid")))
     return -1;
   if (!r.from)
-    return 1; /* not asked for: a plain create */
-  return restore(&r);
+    return awaits_restore(&r) ? -1 : 1; /* not asked for: a plain create */
+  int rc = restore(&r);
+  if (rc < 0 && r.admitted)
+    record_failure(&r);
+  return rc;
 }

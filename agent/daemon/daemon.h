@@ -55,7 +55,8 @@ enum {
   REQUEUE_RESTORE_FAILED_RELEASE_MS = 200, /* a failed restore: the target pod to be gone */
   REQUEUE_ROLLBACK_RELEASE_MS = 300,       /* a rollback: the target pod to be gone */
   REQUEUE_PAGES_POLL_MS = 500,             /* post-copy, restored: the last page to arrive */
-  REQUEUE_RELEASE_POLL_MS = 200,           /* a rollback: the source container to be released (frozen, CRIU) */
+  REQUEUE_RELEASE_POLL_MS = 200,
+  REQUEUE_RUNTIME_ROLLBACK_MS = 500, /* a rollback through the runtime: the kubelet's next attempt restores */           /* a rollback: the source container to be released (frozen, CRIU) */
 };
 
 enum {
@@ -100,6 +101,12 @@ struct daemon {
 int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err);
 int target_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err);
 
+/* source.c: on, the source container went into a checkpoint (ferry-runc refuses
+ * its restart here); off, it is to run here again. */
+int source_departed(struct daemon *d, json_object *pm, int on, ferry_error *err);
+/* rollback.c: RollingBack on the source. */
+int source_rolling_back(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err);
+
 /* target.c, for the source's rollback into a StatefulSet's new pod. */
 int bind_pod_here(struct daemon *d, const char *ns, const char *name, ferry_error *err);
 const char *target_failure(json_object *pod);
@@ -136,6 +143,9 @@ struct ferry_runc runc_for(struct daemon *d);
 
 const char *container_id(json_object *pm);
 const char *container_name(json_object *pm);
+/* The kubelet runs the pod's container through a CRI runtime (containerd://,
+ * cri-o://): the runtime owns it; only a runc:// container is the node's runc's alone. */
+int container_runtime_owned(json_object *pm);
 char *image_name(json_object *pm);
 /* The part of an image reference after its last '/'. */
 const char *image_base(const char *image);

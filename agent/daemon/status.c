@@ -25,6 +25,13 @@ const char *container_id(json_object *pm)
   return sep ? sep + 3 : id;
 }
 
+int container_runtime_owned(json_object *pm)
+{
+  json_object *c = first_container(pm);
+  const char *id = c ? ferry_kube_str(c, "containerID") : NULL;
+  return id && strstr(id, "://") && strncmp(id, "runc://", 7) != 0;
+}
+
 const char *container_name(json_object *pm)
 {
   json_object *c = first_container(pm);

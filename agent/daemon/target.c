@@ -513,9 +513,10 @@ static int target_leftovers(struct daemon *d, json_object *pm, int64_t *requeue_
     *requeue_ms = REQUEUE_CHILD_STOP_MS;
     return 0;
   }
-  const char *cname = container_name(pm);
-  if (cname && ferry_admission_remove(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"),
-                                      ferry_kube_str(pm, "status.targetPod") ?: "", cname, err) < 0)
+  const char *cname = container_name(pm), *ns = ferry_kube_str(pm, "metadata.namespace"),
+             *tpod = ferry_kube_str(pm, "status.targetPod") ?: "";
+  if (cname && (ferry_admission_remove(d->admission_dir, ns, tpod, cname, err) < 0 ||
+                ferry_restore_failed_remove(d->admission_dir, ns, tpod, cname, err) < 0))
     log_warn("%s", ferry_error_msg(err));
   ferry_error_clear(err);
   return 0;

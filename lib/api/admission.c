@@ -121,14 +121,21 @@ void ferry_admission_free(struct ferry_admission *a)
 
 /* ---------- restore results ---------- */
 
-static char *restored_path(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+/* The record of pod's container with suffix (".restored", ".failed") before ".json". */
+static char *suffixed_path(const char *dir, const char *ns, const char *pod, const char *container,
+                           const char *suffix, ferry_error *err)
 {
   char *p = record_path(dir, ns, pod, container, err);
   if (!p)
     return NULL;
-  char *r = ferry_asprintf("%.*s.restored.json", (int)(strlen(p) - 5), p);
+  char *r = ferry_asprintf("%.*s%s.json", (int)(strlen(p) - 5), p, suffix);
   free(p);
   return r;
+}
+
+static char *restored_path(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  return suffixed_path(dir, ns, pod, container, ".restored", err);
 }
 
 int ferry_restored_write(const char *dir, const char *ns, const char *pod, const char *container,
@@ -186,6 +193,46 @@ void ferry_restored_free(struct ferry_restored *r)
   free(r->pod_migration);
   free(r->container_id);
   memset(r, 0, sizeof *r);
+}
+
+/* ---------- failed restores ---------- */
+
+int ferry_restore_failed_write(const char *dir, const char *ns, const char *pod, const char *container,
+                               const char *pod_migration, const char *message, ferry_error *err)
+{
+  cleanup_free char *path = suffixed_path(dir, ns, pod, container, ".failed", err);
+  if (!path)
+    return -1;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "podMigration", json_object_new_string(pod_migration));
+  json_object_object_add(o, "message", json_object_new_string(message));
+  json_object_object_add(o, "failedAtMs", json_object_new_int64(ferry_now_real_ms()));
+  return write_record(path, o, err);
+}
+
+int ferry_restore_failed_read(const char *dir, const char *ns, const char *pod, const char *container,
+                              char **pod_migration, char **message, ferry_error *err)
+{
+  cleanup_free char *path = suffixed_path(dir, ns, pod, container, ".failed", err);
+  if (!path)
+    return -1;
+  if (access(path, F_OK) < 0) {
+    if (errno == ENOENT)
+      return 0;
+    return ferry_error_set(err, errno, "restore failure record %s", path);
+  }
+  cleanup_json json_object *o = read_record(path, "restore failure record", err);
+  if (!o)
+    return -1;
+  *pod_migration = get_str(o, "podMigration");
+  *message = get_str(o, "message");
+  return 1;
+}
+
+int ferry_restore_failed_remove(const char *dir, const char *ns, const char *pod, const char *container,
+                                ferry_error *err)
+{
+  return remove_path(suffixed_path(dir, ns, pod, container, ".failed", err), err);
 }
 
 /* ---------- departed containers ---------- */

@@ -46,6 +46,20 @@ int ferry_restored_read(const char *dir, const char *ns, const char *pod, const 
 int ferry_restored_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err);
 void ferry_restored_free(struct ferry_restored *r);
 
+/* What ferry-runc writes when an admitted restore failed:
+ * DIR/NS_POD_CONTAINER.failed.json naming the PodMigration and ferry-runc's
+ * message. The admission stays (the kubelet's next attempt tries again); a
+ * restore that succeeds removes the record. The agent rolling a migration back
+ * through the container runtime reads it: the outcome, not the kubelet's
+ * waiting reason, which may be an earlier attempt's. */
+int ferry_restore_failed_write(const char *dir, const char *ns, const char *pod, const char *container,
+                               const char *pod_migration, const char *message, ferry_error *err);
+/* 1 and *pod_migration, *message (caller frees) when recorded, 0 when not, -1 on error. */
+int ferry_restore_failed_read(const char *dir, const char *ns, const char *pod, const char *container,
+                              char **pod_migration, char **message, ferry_error *err);
+int ferry_restore_failed_remove(const char *dir, const char *ns, const char *pod, const char *container,
+                                ferry_error *err);
+
 /* A source pod's container that was checkpointed away: the source agent
  * records it (DIR/departed/PODUID_CONTAINER, holding the PodMigration) before
  * the freeze, and ferry-runc refuses to create it again, so the kubelet's

@@ -237,6 +237,9 @@ static void copy_container(const Runtime__V1__Container *in, struct ferry_cri_co
   out->image = cri_out(in->image ? in->image->image : NULL);
   out->state = container_state(in->state);
   out->created_at = in->created_at;
+  for (size_t i = 0; i < in->n_labels; i++)
+    if (in->labels[i]->key && !strcmp(in->labels[i]->key, "io.kubernetes.pod.name"))
+      out->pod_name = cri_out(in->labels[i]->value);
 }
 
 int ferry_cri_list_containers(struct ferry_cri *c, const char *sandbox_id, struct ferry_cri_container **out, size_t *n,
@@ -268,6 +271,7 @@ void ferry_cri_containers_free(struct ferry_cri_container *list, size_t n)
     free(list[i].sandbox_id);
     free(list[i].name);
     free(list[i].image);
+    free(list[i].pod_name);
   }
   free(list);
 }

@@ -161,6 +161,7 @@ struct ferry_cri_container {
   char *image;
   enum ferry_cri_container_state state;
   int64_t created_at;
+  char *pod_name; /* the kubelet's label io.kubernetes.pod.name, NULL without it */
 };
 /* The containers of sandbox_id (every container when NULL): *out (n of them) is
  * freed with ferry_cri_containers_free. */

@@ -211,7 +211,20 @@ static void container_pid(struct kubelet *k, struct ctr *c)
   }
 }
 
-/* CreateContainer, StartContainer (the container removed again when it does not start). */
+/* The previous attempt's dead container goes before the next is made (the
+ * real kubelet's garbage collection keeps one dead container per container). */
+static int remove_previous(struct kubelet *k, struct pod_state *s, struct ctr *c, ferry_error *err)
+{
+  if (!c->id[0])
+    return 0;
+  if (ferry_cri_remove_container(cri(k), c->id, err) < 0 && ferry_cri_last_code(k->cri) != FERRY_GRPC_NOT_FOUND)
+    return ferry_error_prefix(err, "pod %s/%s: removing the ended container %s", s->ns, s->name, c->id);
+  ferry_error_clear(err);
+  c->id[0] = '\0';
+  return 0;
+}
+
+/* CreateContainer, StartContainer. */
 static int cri_start(struct kubelet *k, struct pod_state *s, struct ctr *c, json_object *pod, json_object *cspec,
                      const char **reason, ferry_error *err)
 {
@@ -219,6 +232,8 @@ static int cri_start(struct kubelet *k, struct pod_state *s, struct ctr *c, json
     *reason = "CreateContainerConfigError";
     return ferry_error_set(err, ENOENT, "container %s is not in the pod's spec", c->name);
   }
+  if (remove_previous(k, s, c, err) < 0)
+    return -1;
   struct container_cfg cc;
   struct sandbox_cfg sc;
   sandbox_cfg_make(k, s, pod, &sc);
@@ -233,9 +248,7 @@ static int cri_start(struct kubelet *k, struct pod_state *s, struct ctr *c, json
     return -1;
   snprintf(c->id, sizeof c->id, "%s", id);
   if (ferry_cri_start_container(cri(k), c->id, err) < 0) {
-    *reason = "RunContainerError";
-    cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
-    ferry_cri_remove_container(cri(k), c->id, &e2);
+    *reason = "RunContainerError"; /* the container stays, exited, until the next attempt (as the kubelet's) */
     return -1;
   }
   container_pid(k, c);
@@ -300,6 +313,7 @@ static void cri_sandbox_down(struct kubelet *k, struct pod_state *s)
 const struct kl_runtime kl_cri_runtime = {
   .id_scheme = "containerd",
   .any_handler = 1,
+  .keeps_ended = 1,
   .sandbox_up = cri_sandbox_up,
   .start = cri_start,
   .status = cri_status,

@@ -150,7 +150,7 @@ static void container_ended(struct kubelet *k, struct pod_state *s, struct ctr *
   snprintf(c->reason, sizeof c->reason, "%s", c->exit_code == 0 ? "Completed" : "Error");
   log_info("pod %s/%s: container %s ended (exit %d%s)", s->ns, s->name, c->name, c->exit_code,
            st->exit_known ? "" : ", not seen exiting: assumed killed");
-  if (st->state != KL_CTR_ABSENT) {
+  if (st->state != KL_CTR_ABSENT && !k->rt->keeps_ended) {
     cleanup_error ferry_error err = FERRY_ERROR_INIT;
     if (k->rt->remove(k, s, c, &err) < 0)
       log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));

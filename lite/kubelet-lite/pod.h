@@ -61,6 +61,7 @@ struct kl_ctr_status {
 struct kl_runtime {
   const char *id_scheme; /* a pod's containerID: SCHEME://ID */
   int any_handler;       /* every RuntimeClass handler goes to the runtime, which knows its own */
+  int keeps_ended;       /* an ended container stays (as the kubelet keeps the last dead one) until the next attempt */
   /* The pod's sandbox: its network (s->ip set). */
   int (*sandbox_up)(struct kubelet *k, struct pod_state *s, json_object *pod, ferry_error *err);
   /* Creates and starts c (c->id, c->pid set); on failure *reason is the container's waiting reason. */

@@ -9,6 +9,7 @@
 #   containerd_bindir VERSION                where containerd VERSION (1.6, 1.7, 2) is
 #   containerd_node_start NODE VERSION       containerd VERSION for node NODE (a|b) in its network
 #                                            namespace, with the ferry handler and CNI; images imported
+#   containerd_node_restart NODE [VAR=VALUE...]  restarted with those variables (its pods run on)
 #   containerd_node_endpoint NODE, containerd_node_runc_root NODE
 #   containerd_stop DIR                      the containerd of DIR and everything it started gone
 #   containerd_node_stop NODE
@@ -175,11 +176,10 @@ containerd_images() {
 }
 
 # containerd_node_start NODE VERSION: containerd VERSION (1.6, 1.7, 2) for node-NODE,
-# in the node's network namespace (its mounts stay in ours: nsenter --net only),
-# the handler ferry calling NODES_BIN/ferry-runc, which sees the node's admission
-# directory. Waits until it answers; imports the images.
+# configured by deploy/containerd/add-ferry-runtime.sh, its pods on the node's
+# bridge (CNI), started (containerd_node_run); the images imported.
 containerd_node_start() {
-  local n=$1 bindir d sets i
+  local n=$1 bindir d sets
   bindir=$(containerd_bindir "$2") || return 1
   d=$(containerd_node_dir "$n")
   mkdir -p "$d"/{root,state,opt,ferry-root} "$NODES_DIR/$n/admitted"
@@ -194,22 +194,53 @@ containerd_node_start() {
   containerd_node_network "$n" "$d"
   containerd_images
   echo "$bindir" >"$d/bindir"
-  setsid env PATH="$bindir:$PATH" FERRY_ADMISSION_DIR="$NODES_DIR/$n/admitted" \
-    FERRY_RUNC_STATE="$NODES_DIR/$n/ferry-runc" nsenter --net="/var/run/netns/$(nodes_ns "$n")" \
-    "$bindir/containerd" --config "$d/config.toml" --root "$d/root" --state "$d/state" \
-    --address "$d/containerd.sock" >"$d/containerd.log" 2>&1 3>&- &
-  echo $! >"$d/containerd.pid"
+  containerd_node_run "$n" || return 1
   local ctr=("$bindir/ctr" --address "$d/containerd.sock" -n k8s.io)
-  for ((i = 0; i < 200; i++)); do
-    "${ctr[@]}" version >/dev/null 2>&1 && break
-    sleep 0.1
-  done
   if ! "${ctr[@]}" images import "$NODES_DIR/images/workload.tar" >"$d/import.log" 2>&1 ||
     ! "${ctr[@]}" images import "$NODES_DIR/images/pause.tar" >>"$d/import.log" 2>&1; then
     cat "$d/import.log" >&2
     tail -20 "$d/containerd.log" >&2
     return 1
   fi
+}
+
+# containerd_node_run NODE [VAR=VALUE...]: node-NODE's containerd started, in the
+# node's network namespace (its mounts stay in ours: nsenter --net only), with
+# the variables given; the handler ferry's ferry-runc (run by the shims it
+# starts, which inherit its environment) sees the node's admission directory.
+# Waits until it answers.
+containerd_node_run() {
+  local n=$1 d bindir i
+  shift
+  d=$(containerd_node_dir "$n")
+  bindir=$(cat "$d/bindir")
+  setsid env PATH="$bindir:$PATH" FERRY_ADMISSION_DIR="$NODES_DIR/$n/admitted" \
+    FERRY_RUNC_STATE="$NODES_DIR/$n/ferry-runc" "$@" nsenter --net="/var/run/netns/$(nodes_ns "$n")" \
+    "$bindir/containerd" --config "$d/config.toml" --root "$d/root" --state "$d/state" \
+    --address "$d/containerd.sock" >>"$d/containerd.log" 2>&1 3>&- &
+  echo $! >"$d/containerd.pid"
+  for ((i = 0; i < 200; i++)); do
+    "$bindir/ctr" --address "$d/containerd.sock" version >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "containerd of node-$n does not answer" >&2
+  tail -20 "$d/containerd.log" >&2
+  return 1
+}
+
+# containerd_node_restart NODE [VAR=VALUE...]: node-NODE's containerd stopped
+# (TERM: its shims and containers run on) and started again with the variables
+# given, as a node's containerd restarted by systemd with a changed environment.
+containerd_node_restart() {
+  local d pid i
+  d=$(containerd_node_dir "$1")
+  pid=$(cat "$d/containerd.pid")
+  kill "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  containerd_node_run "$@"
 }
 
 containerd_node_stop() { containerd_stop "$(containerd_node_dir "$1")"; }

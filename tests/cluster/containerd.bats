@@ -1,19 +1,24 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# The cluster of scripts/lib/cluster.sh with CLUSTER_CRI=1.6: each node runs
-# bookworm's containerd 1.6 (scripts/lib/containerd.sh: in the node's network
-# namespace, the handler ferry from deploy/containerd, CNI bridge + host-local on
-# the cluster network, images imported from OCI layout tars of the nodes' base
-# root filesystem) and kubelet-lite runs the pods through its CRI
-# (--container-runtime-endpoint). A pod of RuntimeClass ferry runs and counts;
-# CRI shows its container RUNNING under the handler's runc root; annotated, it
-# moves to node-b and counts on there. Every containerd, shim and pod network
+# The cluster of scripts/lib/cluster.sh on a real container runtime: each node
+# runs containerd CONTAINERD (1.6 unless the variable says 1.7 or 2; tests/run
+# runs this file on 1.6 and on 2.x) configured by deploy/containerd's
+# add-ferry-runtime.sh (scripts/lib/containerd.sh: in the node's network
+# namespace, the handler ferry, CNI bridge + host-local on the cluster network,
+# images imported from OCI layout tars of the nodes' base root filesystem) and
+# kubelet-lite runs the pods through its CRI (--container-runtime-endpoint).
+# Pods of RuntimeClass ferry move with their state: annotated (the Service
+# follows), a Deployment's, by postCopy; a failed restore on node-b rolls back
+# through node-a's containerd (the pod's next container restored by ferry-runc).
+# CRI itself is asked what runs where. Every containerd, shim and pod network
 # namespace goes in teardown_file (cluster_teardown).
 bats_require_minimum_version 1.5.0
 load helpers
 
+CONTAINERD=${CONTAINERD:-1.6}
+
 setup_file() {
-  export CLUSTER_CRI=1.6 NODES_TAG="d$$" NODES_NET=10.231.7
+  export CLUSTER_CRI=$CONTAINERD NODES_TAG="d$$" NODES_NET=10.231.7
   cluster_setup "$BATS_FILE_TMPDIR/cluster"
   export CLUSTER_DIR CLUSTER_BIN KUBECONFIG
   nodes_export
@@ -30,6 +35,10 @@ teardown() {
       tail -15 "$(containerd_node_dir "$n")/containerd.log"
     done
   fi
+  agent_resume b 2>/dev/null || true
+  k delete pm --all --wait=false >/dev/null 2>&1 || true
+  k delete deploy --all >/dev/null 2>&1 || true
+  k delete svc --all >/dev/null 2>&1 || true
 }
 
 # cri_on NODE ARGS...: tests/tools/cri-client against node-NODE's containerd.
@@ -43,12 +52,35 @@ container_of() {
   echo "${id#containerd://}"
 }
 
-@test "kubelet-lite in CRI mode: a pod of RuntimeClass ferry runs through containerd 1.6 and counts" {
+# cri_states NODE POD: the CRI states of the pod's containers on node-NODE, one per line.
+cri_states() {
+  cri_on "$1" list-containers | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c.get("podName") == sys.argv[1]:
+        print(c["state"])' "$2"
+}
+
+# live_pods APP: the pods of label app=APP not being deleted.
+live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; print(" ".join(p["metadata"]["name"] for p in json.load(sys.stdin)["items"] if not p["metadata"].get("deletionTimestamp")))'; }
+
+# moved_and_counting PM: Succeeded; the target pod runs on node-b and counts on from $before.
+moved_and_counting() {
+  wait_phase "$1" Succeeded 600
+  dst=$(target_ip "$1")
+  target=$(k get pm "$1" -o jsonpath='{.status.targetPod}')
+  run k get pod "$target" -o jsonpath='{.spec.nodeName} {.status.phase} {.status.podIP}'
+  assert_output "node-b Running $dst"
+  after=$(count_on "$dst")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+}
+
+@test "containerd $CONTAINERD: a pod of RuntimeClass ferry runs through CRI and counts" {
   counting_pod web
   [ -n "$before" ]
   [[ $src == "$NODES_NET".* ]]
   run k get node node-a -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}'
-  assert_output --partial "containerd://1.6"
+  assert_output --partial "containerd://$CONTAINERD"
   id=$(container_of web)
   run cri_on a container-status "$id"
   assert_success
@@ -60,28 +92,45 @@ container_of() {
   assert_output "Running true 0"
 }
 
-@test "CRI mode: the annotated pod moves to node-b and counts on" {
+@test "containerd $CONTAINERD: the annotated pod moves to node-b and counts on; its Service follows; CRI: EXITED on A and not restarted, RUNNING on B" {
   src=$(ip_of web)
+  printf 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n' | k apply -f -
+  k label pod web app=web
+  wait_for 50 eval '[ "$(k get endpoints web -o jsonpath="{.subsets[0].addresses[*].ip}")" = "$src" ]'
   before=$(count_on "$src")
   [ -n "$before" ]
+  id=$(container_of web)
+  # held once checkpointed: node-b's agent does not take the image yet
+  agent_pause b
   annotate_move web node-b
-  wait_phase "$pm" Succeeded 600
-  dst=$(target_ip "$pm")
-  target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
-  run k get pod "$target" -o jsonpath='{.spec.nodeName} {.status.phase} {.status.podIP}'
-  assert_output "node-b Running $dst"
-  after=$(count_on "$dst")
-  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  wait_phase_seen "$pm" Transferring
+  # the checkpointed container ended in containerd
+  wait_for 100 eval 'cri_on a container-status "$id" | grep -Eq "\"state\": ?\"CONTAINER_EXITED\""'
+  # the kubelet's restart of it was refused by ferry-runc: its one container on A is the exited attempt
+  wait_for 100 eval '[ "$(k get pod web -o jsonpath="{.status.containerStatuses[0].state.waiting.reason}")" = RunContainerError ]'
+  run k get pod web -o jsonpath='{.status.containerStatuses[0].state.waiting.message}'
+  assert_output --partial "was checkpointed by PodMigration default/$pm"
+  run cri_states a web
+  assert_output "CONTAINER_EXITED"
+  agent_resume b
+  moved_and_counting "$pm"
   id=$(container_of "$target")
-  grep -q " $(containerd_node_dir b)/state/[^ ]*/netns/" /proc/mounts
   run cri_on b container-status "$id"
   assert_output --regexp '"state": ?"CONTAINER_RUNNING"'
-  run k get pm "$pm" -o jsonpath='{.status.freezeMillis}'
-  echo "# downtime ${output} ms" >&3
+  run cri_on b exec-sync "$id" --exec-timeout 10 -- /bin/sh -c 'wget -q -O - http://127.0.0.1:8080/count'
+  assert_success
+  assert_output --regexp '"exitCode": ?0'
+  assert_output --regexp '"stdout": ?"[0-9]+'
+  # the pod's network namespace is containerd's (under its state)
+  grep -q " $(containerd_node_dir b)/state/[^ ]*/netns/" /proc/mounts
+  # the Service's one endpoint is the moved pod
+  wait_for 50 eval '[ "$(k get endpoints web -o jsonpath="{.subsets[0].addresses[*].ip}")" = "$dst" ]'
   wait_for 100 eval '! k get pod web >/dev/null 2>&1'
+  run cri_states a web
+  assert_output ""
 }
 
-@test "CRI mode: a deleted pod's container is stopped and its sandbox removed" {
+@test "containerd $CONTAINERD: a deleted pod's container is stopped and its sandbox removed" {
   target=$(k get pods -o jsonpath='{.items[0].metadata.name}')
   id=$(container_of "$target")
   k delete pod "$target" --wait=false
@@ -92,4 +141,64 @@ container_of() {
   # its network namespace (containerd mounts them under its state: netns_mounts_under_state_dir) is gone
   run grep -c " $(containerd_node_dir b)/state/[^ ]*/netns/" /proc/mounts
   assert_output 0
+}
+
+@test "containerd $CONTAINERD: a Deployment's pod moves: its ReplicaSet's replacement is restored on node-b" {
+  cluster_deployment dep 16
+  src_pod=$(live_pods dep)
+  src=$(ip_of "$src_pod")
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  annotate_move "$src_pod" node-b
+  moved_and_counting "$pm"
+  [ "$target" != "$src_pod" ]
+  echo "# containerd $CONTAINERD: stopAndCopy downtime $(k get pm "$pm" -o jsonpath='{.status.freezeMillis}') ms (16 MiB)" >&3
+  run k get pod "$target" -o jsonpath='{.metadata.ownerReferences[0].kind} {.metadata.annotations.ferry\.dev/migration-result}'
+  assert_output --regexp "^ReplicaSet Succeeded: "
+  wait_for 100 eval '[ "$(live_pods dep)" = "$target" ]'
+  run cri_states b "$target"
+  assert_output "CONTAINER_RUNNING"
+  wait_for 100 eval '[ -z "$(cri_states a "$src_pod")" ]'
+}
+
+@test "containerd $CONTAINERD: postCopy: the pod runs on node-b while its memory follows" {
+  clear_pods 150
+  counting_pod lazy 64
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: lazy-1}\nspec: {pod: lazy, targetNode: node-b, strategy: postCopy}\n' | k apply -f -
+  before=$(count_on "$src")
+  moved_and_counting lazy-1
+  run k get pm lazy-1 -o jsonpath='{.status.strategy} {.status.conditions[?(@.type=="MemoryTransferred")].status} {.status.conditions[?(@.type=="SourceReleased")].status}'
+  assert_output "postCopy True True"
+  [ "$(k get pm lazy-1 -o jsonpath='{.status.bytesMoved.afterRestore}')" -ge $((64 << 20)) ]
+  echo "# containerd $CONTAINERD: postCopy downtime $(k get pm lazy-1 -o jsonpath='{.status.freezeMillis}') ms (64 MiB)" >&3
+  run cri_states b "$target"
+  assert_output "CONTAINER_RUNNING"
+  wait_for 100 eval '! k get pod lazy >/dev/null 2>&1'
+}
+
+@test "containerd $CONTAINERD: a failed restore on node-b rolls back through node-a's containerd: one copy, on A, its state kept" {
+  clear_pods 150
+  counting_pod f1 16
+  # node-b's containerd restarted with an environment in which ferry-runc's CRIU cannot run
+  containerd_node_restart b FERRY_CRIU=/nonexistent/criu
+  migrate f1 node-b
+  wait_phase m-f1 RolledBack 900
+  run k get pm m-f1 -o jsonpath='{.status.rollbackFrom} {.status.message}'
+  assert_output "Restoring running again on node-a"
+  run k describe pm m-f1
+  assert_output --partial "RestoreFailed"
+  assert_output --partial "by its container runtime"
+  # the source pod's next container is the restored one: it counts on from before
+  run k get pod f1 -o jsonpath='{.spec.nodeName} {.status.phase} {.metadata.annotations.ferry\.dev/restore-from}'
+  assert_output "node-a Running default/m-f1"
+  after=$(count_on "$src")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  # exactly one copy: one running container of f1 on A (the checkpointed one gone or exited), none on B
+  run cri_states a f1
+  assert_line "CONTAINER_RUNNING"
+  [ "$(cri_states a f1 | grep -c CONTAINER_RUNNING)" = 1 ]
+  run cri_states b f1-ferry
+  assert_output ""
+  [ "$(k get pods -o name)" = pod/f1 ]
+  containerd_node_restart b
 }

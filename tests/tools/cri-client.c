@@ -394,6 +394,8 @@ static int do_list_containers(struct ferry_cri *c, struct opts *o, ferry_error *
     json_object_object_add(j, "image", str(list[i].image));
     json_object_object_add(j, "state", str(ferry_cri_container_state_name(list[i].state)));
     json_object_object_add(j, "createdAt", json_object_new_int64(list[i].created_at));
+    if (list[i].pod_name)
+      json_object_object_add(j, "podName", str(list[i].pod_name));
     json_object_array_add(a, j);
   }
   print_json(a);

@@ -311,12 +311,124 @@ static void test_rollback_without_container_or_image_loses_the_workload(void **s
   struct fixture *x = *state;
   json_object *pm = pm_with(x, "",
                             "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
-                            "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+                            "\"containers\":[{\"name\":\"app\",\"containerID\":\"runc://abc\"}]");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
   assert_phase(status_write(x, 0), "Failed", "WorkloadLost");
   assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"),
                       "the container is gone from " NODE " and no image was published");
+}
+
+/* ---------- a rollback through the container runtime (containerd://) ---------- */
+
+/* The source pod default/web on this node, its container as the kubelet reports it; returns its uid. */
+static const char *source_pod(struct fixture *x, const char *annotations, const char *container_status)
+{
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"namespace\":\"default\","
+           "\"annotations\":{%s}},\"spec\":{\"nodeName\":\"" NODE "\"},\"status\":{\"containerStatuses\":[%s]}}",
+           annotations, container_status);
+  json_object *stored = fake_api_put(x->f, &FERRY_KUBE_PODS, json);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  return ferry_kube_str(stored, "metadata.uid");
+}
+
+static json_object *runtime_rollback_pm(struct fixture *x, const char *pod_uid)
+{
+  char status[1024];
+  snprintf(status, sizeof status,
+           "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Restoring\",\"image\":\"default.pm.img\","
+           "\"sourcePodUID\":\"%s\",\"conditions\":[{\"type\":\"TargetReleased\",\"status\":\"True\"}],"
+           "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]",
+           pod_uid);
+  return pm_with(x, "", status);
+}
+
+static const char *EXITED = "{\"name\":\"app\",\"containerID\":\"containerd://abc\",\"state\":{\"terminated\":{}}}";
+
+static void test_runtime_rollback_annotates_then_admits_and_lets_the_kubelet_restart(void **state)
+{
+  struct fixture *x = *state;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  cleanup_free char *uid = ferry_strdup(source_pod(x, "", EXITED));
+  assert_int_equal(ferry_departed_write(x->adm, uid, "app", "default/pm", &err), 0);
+  json_object *pm = runtime_rollback_pm(x, uid);
+  int64_t requeue;
+  /* first the pod asks for the restore: the kubelet passes it to the runtime */
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(requeue, REQUEUE_RUNTIME_ROLLBACK_MS);
+  json_object *w = fake_api_write(x->f, "PATCH", "/namespaces/default/pods/web", 0);
+  assert_non_null(w);
+  assert_string_equal(json_object_get_string(ferry_kube_key(ferry_kube_obj(w, "metadata.annotations"),
+                                                            "ferry.dev/restore-from")),
+                      "default/pm");
+  assert_null(status_write(x, 0));
+  /* then (the patch applied: the informer sees it) it is admitted here and the departed record goes */
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  pm = ferry_informer_get(x->d.pms, "default", "pm");
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  struct ferry_admission a;
+  assert_int_equal(ferry_admission_read(x->adm, "default", "web", "app", &a, &err), 0);
+  assert_string_equal(a.pod_migration, "default/pm");
+  assert_string_equal(a.image, "default.pm.img");
+  ferry_admission_free(&a);
+  cleanup_free char *departed_pm = NULL;
+  assert_int_equal(ferry_departed_read(x->adm, uid, "app", &departed_pm, &err), 0);
+  assert_null(status_write(x, 0));
+}
+
+static void test_runtime_rollback_restored_and_running_is_rolled_back(void **state)
+{
+  struct fixture *x = *state;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_restored done = { "default/pm", "def", 1, 0, 0, 0 };
+  assert_int_equal(ferry_restored_write(x->adm, "default", "web", "app", &done, &err), 0);
+  /* restored, the kubelet has not seen it run yet */
+  const char *uid = source_pod(x, "\"ferry.dev/restore-from\":\"default/pm\"", EXITED);
+  int64_t requeue;
+  json_object *pm = runtime_rollback_pm(x, uid);
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_null(status_write(x, 0));
+  struct ferry_admission a; /* not admitted again: the restore happened */
+  assert_int_equal(ferry_admission_read(x->adm, "default", "web", "app", &a, &err), -1);
+  ferry_error_clear(&err);
+  json_object *stored = fake_api_obj(x->f, &FERRY_KUBE_PODS, "default", "web");
+  cleanup_json json_object *running = json_tokener_parse(
+      "[{\"name\":\"app\",\"containerID\":\"containerd://def\",\"state\":{\"running\":{}}}]");
+  json_object_object_add(ferry_kube_obj(stored, "status"), "containerStatuses", json_object_get(running));
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  assert_int_equal(run(x, 0, ferry_informer_get(x->d.pms, "default", "pm"), &requeue), 0);
+  assert_phase(status_write(x, 0), "RolledBack", "RolledBack");
+  assert_string_equal(fake_api_event(x->f, 0), "RolledBack: restored on " NODE " by its container runtime, into its pod");
+}
+
+static void test_runtime_rollback_failed_restore_loses_the_workload(void **state)
+{
+  struct fixture *x = *state;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_restore_failed_write(x->adm, "default", "web", "app", "default/other", "not ours", &err), 0);
+  const char *uid = source_pod(x, "\"ferry.dev/restore-from\":\"default/pm\"", EXITED);
+  int64_t requeue;
+  json_object *pm = runtime_rollback_pm(x, uid);
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_null(status_write(x, 0)); /* another migration's failure is not this one's */
+  assert_int_equal(ferry_restore_failed_write(x->adm, "default", "web", "app", "default/pm", "criu: no", &err), 0);
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_phase(status_write(x, 0), "Failed", "WorkloadLost");
+  assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"), "rollback on " NODE " failed: criu: no");
+}
+
+static void test_runtime_rollback_without_its_pod_loses_the_workload(void **state)
+{
+  struct fixture *x = *state;
+  source_pod(x, "", EXITED);
+  int64_t requeue;
+  assert_int_equal(run(x, 0, runtime_rollback_pm(x, "another-uid"), &requeue), 0);
+  assert_phase(status_write(x, 0), "Failed", "WorkloadLost");
+  assert_string_equal(ferry_kube_str(status_write(x, 0), "status.message"),
+                      "rollback on " NODE " failed: the source pod is gone: there is no pod to restore into");
 }
 
 static void test_rollback_from_restoring_waits_for_the_target(void **state)
@@ -523,6 +635,11 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_rollback_of_a_container_that_never_stopped, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rollback_without_container_or_image_loses_the_workload, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rollback_from_restoring_waits_for_the_target, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_runtime_rollback_annotates_then_admits_and_lets_the_kubelet_restart, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(test_runtime_rollback_restored_and_running_is_rolled_back, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_runtime_rollback_failed_restore_loses_the_workload, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_runtime_rollback_without_its_pod_loses_the_workload, setup, teardown),
     cmocka_unit_test_setup_teardown(test_transferring_admits_the_restore_and_binds_the_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_transferring_postcopy_from_another_store_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_transferring_from_another_store_needs_an_address, setup, teardown),

@@ -138,7 +138,6 @@ static int set_request(struct ferry_grpc *g, const char *url, struct curl_slist 
 {
   SETOPT(CURLOPT_URL, url);
   SETOPT(CURLOPT_UNIX_SOCKET_PATH, g->socket_path);
-  SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   SETOPT(CURLOPT_NOSIGNAL, 1L);
   SETOPT(CURLOPT_PROTOCOLS_STR, "http");
   SETOPT(CURLOPT_POST, 1L);
@@ -151,6 +150,54 @@ static int set_request(struct ferry_grpc *g, const char *url, struct curl_slist 
   SETOPT(CURLOPT_WRITEDATA, a);
   SETOPT(CURLOPT_HEADERFUNCTION, on_header);
   SETOPT(CURLOPT_HEADERDATA, a);
+  return 0;
+}
+
+/* HTTP/2 with prior knowledge opens the connection; the calls after it ask for plain HTTP/2, which takes the kept
+ * connection as it is. Asking for prior knowledge again breaks a kept connection in curl 7.88 (Debian bookworm's):
+ * it puts a second HTTP/2 layer on it and the call fails with "Error in the HTTP2 framing layer" (curl issue
+ * #10634, fixed in 8.0.0 by "http2: fix for http2-prior-knowledge when reusing connections"). */
+static long http_version(struct ferry_grpc *g)
+{
+  curl_socket_t kept = CURL_SOCKET_BAD;
+  if (curl_easy_getinfo(g->curl, CURLINFO_ACTIVESOCKET, &kept) != CURLE_OK)
+    kept = CURL_SOCKET_BAD;
+  return kept == CURL_SOCKET_BAD ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_2_0;
+}
+
+/* Whether a failed transfer went out on a new connection as HTTP/1.1 (plain HTTP/2 asked, the kept connection
+ * found closed): the runtime refuses it before running anything, so it may be made again with prior knowledge. */
+static bool went_as_http1(struct ferry_grpc *g, long version, CURLcode c, const struct answer *a)
+{
+  long connects = 0;
+  return c != CURLE_OK && !a->too_big && version == CURL_HTTP_VERSION_2_0 &&
+         curl_easy_getinfo(g->curl, CURLINFO_NUM_CONNECTS, &connects) == CURLE_OK && connects > 0;
+}
+
+static void answer_reset(struct answer *a)
+{
+  free(a->body);
+  ferry_grpc_status_reset(&a->status);
+  *a = (struct answer){ 0 };
+}
+
+/* The transfer set up by set_request, on the kept connection when there is one. */
+static int perform(struct ferry_grpc *g, struct answer *a, ferry_error *err)
+{
+  long version = http_version(g);
+  SETOPT(CURLOPT_HTTP_VERSION, version);
+  CURLcode c = curl_easy_perform(g->curl);
+  if (went_as_http1(g, version, c, a)) {
+    answer_reset(a);
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    SETOPT(CURLOPT_FRESH_CONNECT, 1L);
+    c = curl_easy_perform(g->curl);
+    SETOPT(CURLOPT_FRESH_CONNECT, 0L);
+  }
+  if (a->too_big)
+    return ferry_error_set(err, 0, "gRPC answer over the limit of %u bytes", FERRY_GRPC_MAX_MESSAGE);
+  if (c != CURLE_OK)
+    return ferry_error_set(err, 0, "%s: %s", g->socket_path, curl_easy_strerror(c));
   return 0;
 }
 
@@ -185,13 +232,8 @@ int ferry_grpc_call(struct ferry_grpc *g, const char *path, const uint8_t *req, 
   cleanup_free char *url = ferry_asprintf(GRPC_URL_HOST "%s", path);
   struct answer a = { 0 };
   int rc = set_request(g, url, headers, body, req_len + FERRY_GRPC_PREFIX_LEN, timeout_ms, &a, err);
-  if (rc == 0) {
-    CURLcode c = curl_easy_perform(g->curl);
-    if (c != CURLE_OK && !a.too_big)
-      rc = ferry_error_set(err, 0, "%s: %s", g->socket_path, curl_easy_strerror(c));
-    else if (a.too_big)
-      rc = ferry_error_set(err, 0, "gRPC answer over the limit of %u bytes", FERRY_GRPC_MAX_MESSAGE);
-  }
+  if (rc == 0)
+    rc = perform(g, &a, err);
   const uint8_t *msg = NULL;
   size_t msg_len = 0;
   if (rc == 0)
@@ -201,7 +243,6 @@ int ferry_grpc_call(struct ferry_grpc *g, const char *path, const uint8_t *req, 
     memcpy(*resp, msg, msg_len);
     *resp_len = msg_len;
   }
-  free(a.body);
-  ferry_grpc_status_reset(&a.status);
+  answer_reset(&a);
   return rc;
 }

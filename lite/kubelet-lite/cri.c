@@ -75,19 +75,6 @@ static void sandbox_cfg_make(struct kubelet *k, struct pod_state *s, json_object
   c->runtime_handler = s->handler[0] ? s->handler : NULL;
 }
 
-/* The client for the next call, on a connection of its own: lib/cri's client
- * fails every call after the first on a kept connection (curl 7.88: "Error in
- * the HTTP2 framing layer"), so each call gets a new one (a unix socket: cheap). */
-static struct ferry_cri *cri(struct kubelet *k)
-{
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  struct ferry_cri *c = ferry_cri_open(k->cfg.cri_endpoint, 0, &err);
-  if (!c) /* the endpoint was good at the start: out of memory */
-    return k->cri;
-  ferry_cri_close(k->cri);
-  return k->cri = c;
-}
-
 int cri_connect(struct kubelet *k, ferry_error *err)
 {
   if (!(k->cri = ferry_cri_open(k->cfg.cri_endpoint, 0, err)))
@@ -108,7 +95,7 @@ static int cri_sandbox_up(struct kubelet *k, struct pod_state *s, json_object *p
     struct sandbox_cfg sc;
     sandbox_cfg_make(k, s, pod, &sc);
     cleanup_free char *id = NULL;
-    int rc = ferry_mkdir_p(sc.log_dir, 0755, err) < 0 ? -1 : ferry_cri_run_pod_sandbox(cri(k), &sc.cfg, &id, err);
+    int rc = ferry_mkdir_p(sc.log_dir, 0755, err) < 0 ? -1 : ferry_cri_run_pod_sandbox(k->cri, &sc.cfg, &id, err);
     sandbox_cfg_free(&sc);
     if (rc < 0)
       return -1;
@@ -116,7 +103,7 @@ static int cri_sandbox_up(struct kubelet *k, struct pod_state *s, json_object *p
     log_info("pod %s/%s: sandbox %s (handler %s)", s->ns, s->name, s->sandbox, s->handler);
   }
   struct ferry_cri_sandbox_status st;
-  if (ferry_cri_pod_sandbox_status(cri(k), s->sandbox, &st, err) < 0)
+  if (ferry_cri_pod_sandbox_status(k->cri, s->sandbox, &st, err) < 0)
     return -1;
   int rc = 0;
   if (st.state != FERRY_CRI_SANDBOX_READY || !st.ip || !st.ip[0])
@@ -205,7 +192,7 @@ static void container_pid(struct kubelet *k, struct ctr *c)
   struct ferry_cri_container_status st;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   c->pid = 0;
-  if (ferry_cri_container_status(cri(k), c->id, &st, &err) == 0) {
+  if (ferry_cri_container_status(k->cri, c->id, &st, &err) == 0) {
     c->pid = st.pid;
     ferry_cri_container_status_free(&st);
   }
@@ -217,7 +204,7 @@ static int remove_previous(struct kubelet *k, struct pod_state *s, struct ctr *c
 {
   if (!c->id[0])
     return 0;
-  if (ferry_cri_remove_container(cri(k), c->id, err) < 0 && ferry_cri_last_code(k->cri) != FERRY_GRPC_NOT_FOUND)
+  if (ferry_cri_remove_container(k->cri, c->id, err) < 0 && ferry_cri_last_code(k->cri) != FERRY_GRPC_NOT_FOUND)
     return ferry_error_prefix(err, "pod %s/%s: removing the ended container %s", s->ns, s->name, c->id);
   ferry_error_clear(err);
   c->id[0] = '\0';
@@ -241,13 +228,13 @@ static int cri_start(struct kubelet *k, struct pod_state *s, struct ctr *c, json
   int rc = container_cfg_make(s, c, pod, cspec, &cc, err);
   *reason = rc < 0 ? "CreateContainerConfigError" : "CreateContainerError";
   if (rc == 0)
-    rc = ferry_cri_create_container(cri(k), s->sandbox, &cc.cfg, &sc.cfg, &id, err);
+    rc = ferry_cri_create_container(k->cri, s->sandbox, &cc.cfg, &sc.cfg, &id, err);
   free(cc.log_path);
   sandbox_cfg_free(&sc);
   if (rc < 0)
     return -1;
   snprintf(c->id, sizeof c->id, "%s", id);
-  if (ferry_cri_start_container(cri(k), c->id, err) < 0) {
+  if (ferry_cri_start_container(k->cri, c->id, err) < 0) {
     *reason = "RunContainerError"; /* the container stays, exited, until the next attempt (as the kubelet's) */
     return -1;
   }
@@ -270,7 +257,7 @@ static void cri_status(struct kubelet *k, struct pod_state *s, struct ctr *c, st
     return;
   struct ferry_cri_container_status cs;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_cri_container_status(cri(k), c->id, &cs, &err) < 0) {
+  if (ferry_cri_container_status(k->cri, c->id, &cs, &err) < 0) {
     if (ferry_cri_last_code(k->cri) != FERRY_GRPC_NOT_FOUND)
       log_debug("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
     return;
@@ -287,22 +274,22 @@ static void cri_stop(struct kubelet *k, struct pod_state *s, struct ctr *c, enum
 {
   (void)state;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_cri_stop_container(cri(k), c->id, grace_s, &err) < 0)
+  if (ferry_cri_stop_container(k->cri, c->id, grace_s, &err) < 0)
     log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
 }
 
 static int cri_remove(struct kubelet *k, struct pod_state *s, struct ctr *c, ferry_error *err)
 {
   (void)s;
-  return ferry_cri_remove_container(cri(k), c->id, err);
+  return ferry_cri_remove_container(k->cri, c->id, err);
 }
 
 /* StopPodSandbox and RemovePodSandbox (its network and containers go with it); the logs go. */
 static void cri_sandbox_down(struct kubelet *k, struct pod_state *s)
 {
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (s->sandbox[0] && (ferry_cri_stop_pod_sandbox(cri(k), s->sandbox, &err) < 0 ||
-                        ferry_cri_remove_pod_sandbox(cri(k), s->sandbox, &err) < 0))
+  if (s->sandbox[0] && (ferry_cri_stop_pod_sandbox(k->cri, s->sandbox, &err) < 0 ||
+                        ferry_cri_remove_pod_sandbox(k->cri, s->sandbox, &err) < 0))
     log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
   ferry_error_clear(&err);
   cleanup_free char *dir = ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid);

@@ -105,6 +105,17 @@ bad_arguments() {
   assert_output --partial '(grpc code 5)'
 }
 
+# kept_connection: one client makes several calls, all on the connection it keeps
+# (with curl 7.88 every call after the first failed: "Error in the HTTP2 framing layer").
+kept_connection() {
+  run cri --repeat 3 version
+  assert_success
+  assert_equal "$(grep -c '"runtimeName":"containerd"' <<<"$output")" 3
+  run cri --repeat 4 list-containers
+  assert_success
+  assert_equal "${#lines[@]}" 4
+}
+
 @test "containerd 1.6: version, a pod sandbox, a container runs, exec, stops, is removed" {
   containerd_start /usr/bin 2 "$BATS_FILE_TMPDIR/c16"
   one_lifecycle "$BATS_FILE_TMPDIR/c16"
@@ -114,6 +125,12 @@ bad_arguments() {
   CRI_ENDPOINT="unix://$BATS_FILE_TMPDIR/c16/containerd.sock"
   export CRI_ENDPOINT
   bad_arguments
+}
+
+@test "containerd 1.6: one client makes many calls on its kept connection" {
+  CRI_ENDPOINT="unix://$BATS_FILE_TMPDIR/c16/containerd.sock"
+  export CRI_ENDPOINT
+  kept_connection
 }
 
 @test "no runtime on the socket: the transport error names the socket" {
@@ -131,9 +148,10 @@ bad_arguments() {
   one_lifecycle "$BATS_FILE_TMPDIR/c17"
 }
 
-@test "containerd 2.x: the same life of a pod, and bad arguments" {
+@test "containerd 2.x: the same life of a pod, bad arguments, many calls on one connection" {
   [ -x "$CONTAINERD2_BIN/containerd" ] || skip "no containerd 2.x in $CONTAINERD2_BIN (make deps)"
   containerd_start "$CONTAINERD2_BIN" 3 "$BATS_FILE_TMPDIR/c2"
   one_lifecycle "$BATS_FILE_TMPDIR/c2"
   bad_arguments
+  kept_connection
 }

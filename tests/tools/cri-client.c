@@ -4,7 +4,7 @@
  * its answer is printed as JSON; a failure prints "cri-client: MESSAGE" and the
  * gRPC code on stderr and exits 1.
  *
- *   cri-client [--endpoint unix:///SOCK] [--timeout-ms N] VERB [OPTIONS] [ARGS] [-- CMD ARG...]
+ *   cri-client [--endpoint unix:///SOCK] [--timeout-ms N] [--repeat N] VERB [OPTIONS] [ARGS] [-- CMD ARG...]
  *
  *   version
  *   run-sandbox SANDBOX-OPTIONS                        {"id"}
@@ -18,7 +18,8 @@
  *
  * SANDBOX-OPTIONS (create-container needs the sandbox's again): --pod-name, --pod-uid,
  * --pod-namespace, --attempt, --hostname, --log-dir, --pod-label K=V, --pod-annotation K=V,
- * --handler H, --host-network. The endpoint defaults to $CRI_ENDPOINT. */
+ * --handler H, --host-network. The endpoint defaults to $CRI_ENDPOINT. --repeat N makes the
+ * call N times on one client (one kept connection), printing each answer; the first failure ends it. */
 #include <getopt.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@ struct kv_list {
 struct opts {
   const char *endpoint;
   long timeout_ms;
+  long repeat;
   struct ferry_cri_sandbox_config sandbox;
   struct kv_list pod_labels, pod_annotations;
   struct ferry_cri_container_config container;
@@ -77,6 +79,7 @@ static int add_mount(struct opts *o, char *arg)
 enum opt_id {
   O_ENDPOINT = 256,
   O_TIMEOUT,
+  O_REPEAT,
   O_POD_NAME,
   O_POD_UID,
   O_POD_NS,
@@ -102,6 +105,7 @@ enum opt_id {
 static const struct option long_opts[] = {
   { "endpoint", required_argument, NULL, O_ENDPOINT },
   { "timeout-ms", required_argument, NULL, O_TIMEOUT },
+  { "repeat", required_argument, NULL, O_REPEAT },
   { "pod-name", required_argument, NULL, O_POD_NAME },
   { "pod-uid", required_argument, NULL, O_POD_UID },
   { "pod-namespace", required_argument, NULL, O_POD_NS },
@@ -196,6 +200,9 @@ static int container_opt(struct opts *o, int c, char *arg)
   case O_TIMEOUT:
     o->timeout_ms = strtol(arg, NULL, 10);
     return 0;
+  case O_REPEAT:
+    o->repeat = strtol(arg, NULL, 10);
+    return o->repeat > 0 ? 0 : -1;
   default:
     return -1;
   }
@@ -438,7 +445,7 @@ static const struct verb {
 
 int main(int argc, char **argv)
 {
-  struct opts o = { 0 };
+  struct opts o = { .repeat = 1 };
   if (parse(argc, argv, &o) < 0)
     return 2;
   const struct verb *v = NULL;
@@ -451,7 +458,9 @@ int main(int argc, char **argv)
   }
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   struct ferry_cri *c = ferry_cri_open(o.endpoint, o.timeout_ms, &err);
-  int rc = c ? v->fn(c, &o, &err) : -1;
+  int rc = c ? 0 : -1;
+  for (long i = 0; rc == 0 && i < o.repeat; i++)
+    rc = v->fn(c, &o, &err);
   if (rc < 0)
     fprintf(stderr, "cri-client: %s (grpc code %d)\n", ferry_error_msg(&err), c ? ferry_cri_last_code(c) : -1);
   ferry_cri_close(c);

@@ -147,7 +147,7 @@ test-node:
 	@bash tests/run node
 
 demo: deps all
-	@bash scripts/demo.sh
+	@CONTAINERD=$(CONTAINERD) bash scripts/demo.sh
 
 $(BUILD)/bench/informer-bench: bench/informer_bench.c $(BUILD)/libferry.a
 	@mkdir -p $(dir $@)

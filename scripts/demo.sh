@@ -6,6 +6,8 @@
 # memory and serves its count over HTTP, behind a Service, moves from node-a to
 # node-b when it is annotated; the Service's endpoint follows and the count goes on.
 # Then a Deployment's pod; then a 512 MiB pod by post-copy and back by stop-and-copy.
+# With CONTAINERD=1.6 (or 1.7, 2: `make demo CONTAINERD=2`) each node runs that
+# containerd and kubelet-lite runs the pods through its CRI, as a real kubelet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib/cluster.sh
@@ -35,9 +37,18 @@ wait_pm() {
 dir=$(mktemp -d /var/tmp/ferry-demo.XXXXXX)
 trap 'cluster_teardown; rm -rf "$dir"' EXIT
 NODES_NET=10.231.9
+if [ -n "${CONTAINERD:-}" ]; then
+  export CLUSTER_CRI=$CONTAINERD
+  runtime="containerd $CONTAINERD through CRI (kubelet-lite --container-runtime-endpoint; containerd's shim calls ferry-runc)"
+  made_by="containerd's pod sandbox"
+else
+  runtime="kubelet-lite calling ferry-runc itself, as containerd's shim would (make demo CONTAINERD=1.6 for a real containerd)"
+  made_by="the pod kubelet-lite made"
+fi
 say "a cluster on this machine: kube-lite, ferry-controller, node-a and node-b (kubelet-lite + ferry-agent each)"
+echo "  container runtime: $runtime"
 cluster_setup "$dir/cluster"
-run kubectl get nodes -o wide
+run kubectl get nodes -o wide # CONTAINER-RUNTIME: what each kubelet reports
 run kubectl get runtimeclass ferry
 
 say "a workload on node-a: 64 MiB of patterned memory and a counter, served over HTTP; RuntimeClass ferry"
@@ -67,7 +78,7 @@ if [ "$phase" != Succeeded ]; then
 fi
 run kubectl describe pm "$pm"
 
-say "the pod runs on node-b now, restored by ferry-runc inside the pod kubelet-lite made; the Service follows"
+say "the pod runs on node-b now, restored by ferry-runc inside $made_by; the Service follows"
 run kubectl get pods -o wide
 dst=$(kubectl get pm "$pm" -o jsonpath='{.status.targetPodIP}')
 for _ in $(seq 50); do [ "$(svc_ip)" = "$dst" ] && break; sleep 0.1; done

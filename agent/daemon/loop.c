@@ -98,12 +98,16 @@ static int step(struct daemon *d, const char *key, int64_t *requeue_ms, ferry_er
 
 /* ---------- options ---------- */
 
+/* containerd's runc root for the CRI's namespace (its runc handler's default Root plus the namespace). */
+#define DEFAULT_RUNC_ROOT "/run/containerd/runc/k8s.io"
+
 static void usage(FILE *f)
 {
-  fputs("usage: ferry-agent [--node NAME ...] daemon --store URL --runc-root DIR [--kubeconfig FILE]\n"
+  fputs("usage: ferry-agent [--node NAME ...] daemon --store URL [--runc-root DIR] [--kubeconfig FILE]\n"
         "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
         "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
-        "  --runc-root:     the runtime's state root of this node's pod containers\n"
+        "  --runc-root:     the runtime's state root of this node's pod containers (default " DEFAULT_RUNC_ROOT ",\n"
+        "                   containerd's for the k8s.io namespace: its runc handler's Root plus /k8s.io)\n"
         "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
         "  --migration-address: where other nodes fetch post-copy memory from (default: the Node's InternalIP)\n"
         "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n"
@@ -216,8 +220,10 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
       return 0;
     }
   }
-  if (optind != argc || !d->store || !d->runc_root || d->lease_seconds < MIN_LEASE_SECONDS) {
-    fprintf(stderr, "ferry-agent daemon: --store and --runc-root are required\n");
+  if (!d->runc_root)
+    d->runc_root = DEFAULT_RUNC_ROOT;
+  if (optind != argc || !d->store || d->lease_seconds < MIN_LEASE_SECONDS) {
+    fprintf(stderr, "ferry-agent daemon: --store is required\n");
     usage(stderr);
     return 0;
   }

@@ -82,14 +82,20 @@ static enum ferry_cri_sandbox_state sandbox_state(Runtime__V1__PodSandboxState s
   return s == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? FERRY_CRI_SANDBOX_READY : FERRY_CRI_SANDBOX_NOTREADY;
 }
 
+/* A sandbox's metadata: the pod's name, uid and namespace, the sandbox's attempt. */
+static void copy_metadata(const Runtime__V1__PodSandboxMetadata *md, char **name, char **uid, char **namespace,
+                          uint32_t *attempt)
+{
+  *name = cri_out(md ? md->name : NULL);
+  *uid = cri_out(md ? md->uid : NULL);
+  *namespace = cri_out(md ? md->namespace_ : NULL);
+  *attempt = md ? md->attempt : 0;
+}
+
 static void copy_sandbox_status(const Runtime__V1__PodSandboxStatus *s, struct ferry_cri_sandbox_status *out)
 {
   out->id = cri_out(s->id);
-  const Runtime__V1__PodSandboxMetadata *md = s->metadata;
-  out->name = cri_out(md ? md->name : NULL);
-  out->uid = cri_out(md ? md->uid : NULL);
-  out->namespace = cri_out(md ? md->namespace_ : NULL);
-  out->attempt = md ? md->attempt : 0;
+  copy_metadata(s->metadata, &out->name, &out->uid, &out->namespace, &out->attempt);
   out->state = sandbox_state(s->state);
   out->created_at = s->created_at;
   out->ip = cri_out(s->network ? s->network->ip : NULL);
@@ -156,11 +162,7 @@ int ferry_cri_remove_pod_sandbox(struct ferry_cri *c, const char *id, ferry_erro
 static void copy_sandbox(const Runtime__V1__PodSandbox *in, struct ferry_cri_sandbox *out)
 {
   out->id = cri_out(in->id);
-  const Runtime__V1__PodSandboxMetadata *md = in->metadata;
-  out->name = cri_out(md ? md->name : NULL);
-  out->uid = cri_out(md ? md->uid : NULL);
-  out->namespace = cri_out(md ? md->namespace_ : NULL);
-  out->attempt = md ? md->attempt : 0;
+  copy_metadata(in->metadata, &out->name, &out->uid, &out->namespace, &out->attempt);
   out->state = sandbox_state(in->state);
   out->created_at = in->created_at;
   out->runtime_handler = cri_out(in->runtime_handler);

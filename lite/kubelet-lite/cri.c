@@ -331,25 +331,29 @@ static const struct ferry_cri_container *latest_of(const struct ctr *c, const st
 
 /* c is the runtime's container x again: its ID, its attempt as the restart count;
  * one that ran is taken as running (pod.c's next look sees whether it ended since,
- * and restarts it by restartPolicy); one only created is replaced by the next attempt. */
+ * and restarts it by restartPolicy); one that never started (created, or its start
+ * failed) is replaced by the next attempt, as before the restart. */
 static void take_container(struct kubelet *k, struct pod_state *s, struct ctr *c, const struct ferry_cri_container *x)
 {
   snprintf(c->id, sizeof c->id, "%s", x->id);
   c->restarts = (int)x->attempt;
-  log_info("pod %s/%s: container %s is %s (attempt %u, %s)", s->ns, s->name, c->name, c->id, x->attempt,
-           ferry_cri_container_state_name(x->state));
-  if (x->state == FERRY_CRI_CONTAINER_CREATED)
-    return;
-  c->running = c->ever_started = 1;
-  c->started_ms = ferry_now_real_ms();
+  int ran = x->state != FERRY_CRI_CONTAINER_CREATED;
+  int64_t started_ms = ferry_now_real_ms();
   struct ferry_cri_container_status st;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (ferry_cri_container_status(k->cri, c->id, &st, &err) == 0) {
     c->pid = st.pid;
+    ran = ran && st.started_at > 0;
     if (st.started_at > 0)
-      c->started_ms = st.started_at / NS_PER_MS;
+      started_ms = st.started_at / NS_PER_MS;
     ferry_cri_container_status_free(&st);
   }
+  log_info("pod %s/%s: container %s is %s (attempt %u, %s%s)", s->ns, s->name, c->name, c->id, x->attempt,
+           ferry_cri_container_state_name(x->state), ran ? "" : ", never started");
+  if (!ran)
+    return;
+  c->running = c->ever_started = 1;
+  c->started_ms = started_ms;
 }
 
 static int taken(const struct pod_state *s, const char *id)

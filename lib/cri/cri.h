@@ -91,6 +91,33 @@ void ferry_cri_sandbox_status_free(struct ferry_cri_sandbox_status *s);
 int ferry_cri_stop_pod_sandbox(struct ferry_cri *c, const char *id, ferry_error *err);
 int ferry_cri_remove_pod_sandbox(struct ferry_cri *c, const char *id, ferry_error *err);
 
+/* A sandbox as ListPodSandbox lists it. */
+struct ferry_cri_sandbox {
+  char *id;
+  char *name; /* its metadata: the pod's name, uid, namespace, and the sandbox's attempt */
+  char *uid;
+  char *namespace;
+  uint32_t attempt;
+  enum ferry_cri_sandbox_state state;
+  int64_t created_at; /* ns since the epoch */
+  char *runtime_handler;
+  char *pod_uid; /* the kubelet's label io.kubernetes.pod.uid, NULL without it */
+};
+/* Which sandboxes to list (every field ANDed): its ID, its state, labels that
+ * all match exactly. Zeroed: every sandbox. */
+struct ferry_cri_sandbox_filter {
+  const char *id;
+  bool by_state;
+  enum ferry_cri_sandbox_state state;
+  const struct ferry_cri_kv *labels;
+  size_t n_labels;
+};
+/* The sandboxes filter selects (every one when NULL): *out (n of them) is freed
+ * with ferry_cri_sandboxes_free. */
+int ferry_cri_list_pod_sandboxes(struct ferry_cri *c, const struct ferry_cri_sandbox_filter *filter,
+                                 struct ferry_cri_sandbox **out, size_t *n, ferry_error *err);
+void ferry_cri_sandboxes_free(struct ferry_cri_sandbox *list, size_t n);
+
 /* ---- Containers ---- */
 struct ferry_cri_mount {
   const char *container_path;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pod sandboxes through the CRI: the sandbox configuration message (which
  * CreateContainer carries too), RunPodSandbox, PodSandboxStatus,
- * StopPodSandbox, RemovePodSandbox. */
+ * StopPodSandbox, RemovePodSandbox, ListPodSandbox. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,16 +77,26 @@ int ferry_cri_run_pod_sandbox(struct ferry_cri *c, const struct ferry_cri_sandbo
   return 0;
 }
 
+static enum ferry_cri_sandbox_state sandbox_state(Runtime__V1__PodSandboxState s)
+{
+  return s == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? FERRY_CRI_SANDBOX_READY : FERRY_CRI_SANDBOX_NOTREADY;
+}
+
+/* A sandbox's metadata: the pod's name, uid and namespace, the sandbox's attempt. */
+static void copy_metadata(const Runtime__V1__PodSandboxMetadata *md, char **name, char **uid, char **namespace,
+                          uint32_t *attempt)
+{
+  *name = cri_out(md ? md->name : NULL);
+  *uid = cri_out(md ? md->uid : NULL);
+  *namespace = cri_out(md ? md->namespace_ : NULL);
+  *attempt = md ? md->attempt : 0;
+}
+
 static void copy_sandbox_status(const Runtime__V1__PodSandboxStatus *s, struct ferry_cri_sandbox_status *out)
 {
   out->id = cri_out(s->id);
-  const Runtime__V1__PodSandboxMetadata *md = s->metadata;
-  out->name = cri_out(md ? md->name : NULL);
-  out->uid = cri_out(md ? md->uid : NULL);
-  out->namespace = cri_out(md ? md->namespace_ : NULL);
-  out->attempt = md ? md->attempt : 0;
-  out->state =
-      s->state == RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY ? FERRY_CRI_SANDBOX_READY : FERRY_CRI_SANDBOX_NOTREADY;
+  copy_metadata(s->metadata, &out->name, &out->uid, &out->namespace, &out->attempt);
+  out->state = sandbox_state(s->state);
   out->created_at = s->created_at;
   out->ip = cri_out(s->network ? s->network->ip : NULL);
   out->runtime_handler = cri_out(s->runtime_handler);
@@ -146,4 +157,62 @@ int ferry_cri_remove_pod_sandbox(struct ferry_cri *c, const char *id, ferry_erro
       cri_call(c, CRI_RUNTIME_SERVICE, "RemovePodSandbox", &req.base,
                &runtime__v1__remove_pod_sandbox_response__descriptor, 0, err);
   return r ? 0 : -1;
+}
+
+static void copy_sandbox(const Runtime__V1__PodSandbox *in, struct ferry_cri_sandbox *out)
+{
+  out->id = cri_out(in->id);
+  copy_metadata(in->metadata, &out->name, &out->uid, &out->namespace, &out->attempt);
+  out->state = sandbox_state(in->state);
+  out->created_at = in->created_at;
+  out->runtime_handler = cri_out(in->runtime_handler);
+  for (size_t i = 0; i < in->n_labels; i++)
+    if (in->labels[i]->key && !strcmp(in->labels[i]->key, "io.kubernetes.pod.uid"))
+      out->pod_uid = cri_out(in->labels[i]->value);
+}
+
+int ferry_cri_list_pod_sandboxes(struct ferry_cri *c, const struct ferry_cri_sandbox_filter *filter,
+                                 struct ferry_cri_sandbox **out, size_t *n, ferry_error *err)
+{
+  static const struct ferry_cri_sandbox_filter every = { 0 };
+  const struct ferry_cri_sandbox_filter *f = filter ? filter : &every;
+  Runtime__V1__PodSandboxStateValue state;
+  runtime__v1__pod_sandbox_state_value__init(&state);
+  state.state = f->state == FERRY_CRI_SANDBOX_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
+                                                    : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
+  cleanup_free void **labels =
+      cri_map(&runtime__v1__pod_sandbox_filter__label_selector_entry__descriptor, f->labels, f->n_labels);
+  Runtime__V1__PodSandboxFilter pf;
+  runtime__v1__pod_sandbox_filter__init(&pf);
+  pf.id = cri_in(f->id);
+  pf.state = f->by_state ? &state : NULL;
+  pf.label_selector = (Runtime__V1__PodSandboxFilter__LabelSelectorEntry **)labels;
+  pf.n_label_selector = f->n_labels;
+  Runtime__V1__ListPodSandboxRequest req;
+  runtime__v1__list_pod_sandbox_request__init(&req);
+  req.filter = &pf;
+  cleanup_pb Runtime__V1__ListPodSandboxResponse *r = cri_call(
+      c, CRI_RUNTIME_SERVICE, "ListPodSandbox", &req.base, &runtime__v1__list_pod_sandbox_response__descriptor, 0, err);
+  if (!r)
+    return -1;
+  *out = calloc(r->n_items ? r->n_items : 1, sizeof **out);
+  if (!*out)
+    return ferry_error_set(err, ENOMEM, "ListPodSandbox: %zu sandboxes", r->n_items);
+  for (size_t i = 0; i < r->n_items; i++)
+    copy_sandbox(r->items[i], &(*out)[i]);
+  *n = r->n_items;
+  return 0;
+}
+
+void ferry_cri_sandboxes_free(struct ferry_cri_sandbox *list, size_t n)
+{
+  for (size_t i = 0; list && i < n; i++) {
+    free(list[i].id);
+    free(list[i].name);
+    free(list[i].uid);
+    free(list[i].namespace);
+    free(list[i].runtime_handler);
+    free(list[i].pod_uid);
+  }
+  free(list);
 }

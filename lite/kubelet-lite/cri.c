@@ -5,7 +5,10 @@
  * the ferry.dev/ ones on by its handler's pod_annotations) and RuntimeClass handler, its
  * network from the runtime's CNI; CreateContainer and StartContainer; state from
  * ContainerStatus; StopContainer with the grace period; StopPodSandbox and
- * RemovePodSandbox once nothing runs. Logs go to STATE/pods/UID/NAME_ATTEMPT.log. */
+ * RemovePodSandbox once nothing runs. Logs go to STATE/pods/UID/NAME_ATTEMPT.log.
+ * Restarted, it finds its pods again as the kubelet does: their sandboxes by the
+ * label io.kubernetes.pod.uid (ListPodSandbox), their containers by name and
+ * attempt (ListContainers); what no pod of the node keeps is stopped and removed. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +22,8 @@
 
 #define KV_MAX 64
 #define ARGV_MAX 64
+#define NS_PER_MS 1000000
+#define LABEL_POD_UID "io.kubernetes.pod.uid"
 
 /* Key-value pairs borrowed from the pod's JSON, which outlives the call they are for. */
 struct kv_set {
@@ -59,13 +64,14 @@ static void sandbox_cfg_make(struct kubelet *k, struct pod_state *s, json_object
   kv_add_object(&sc->labels, ferry_kube_obj(pod, "metadata.labels"));
   kv_add(&sc->labels, "io.kubernetes.pod.name", s->name);
   kv_add(&sc->labels, "io.kubernetes.pod.namespace", s->ns);
-  kv_add(&sc->labels, "io.kubernetes.pod.uid", s->uid);
+  kv_add(&sc->labels, LABEL_POD_UID, s->uid);
   kv_add_object(&sc->annotations, ferry_kube_obj(pod, "metadata.annotations"));
   sc->log_dir = ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid);
   struct ferry_cri_sandbox_config *c = &sc->cfg;
   c->name = s->name;
   c->uid = s->uid;
   c->namespace = s->ns;
+  c->attempt = s->sandbox_attempt;
   c->hostname = s->name;
   c->log_directory = sc->log_dir;
   c->labels = sc->labels.kv;
@@ -167,7 +173,7 @@ static int container_cfg_make(struct pod_state *s, struct ctr *c, json_object *p
   kv_add(&cc->labels, "io.kubernetes.container.name", c->name);
   kv_add(&cc->labels, "io.kubernetes.pod.name", s->name);
   kv_add(&cc->labels, "io.kubernetes.pod.namespace", s->ns);
-  kv_add(&cc->labels, "io.kubernetes.pod.uid", s->uid);
+  kv_add(&cc->labels, LABEL_POD_UID, s->uid);
   struct ferry_cri_container_config *f = &cc->cfg;
   if (mounts_of(pod, cspec, cc->mounts, &f->n_mounts, err) < 0)
     return -1;
@@ -284,17 +290,174 @@ static int cri_remove(struct kubelet *k, struct pod_state *s, struct ctr *c, fer
   return ferry_cri_remove_container(k->cri, c->id, err);
 }
 
-/* StopPodSandbox and RemovePodSandbox (its network and containers go with it); the logs go. */
-static void cri_sandbox_down(struct kubelet *k, struct pod_state *s)
+/* StopPodSandbox and RemovePodSandbox (its network and containers go with it). */
+static void remove_sandbox(struct kubelet *k, const char *ns, const char *name, const char *id)
 {
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (s->sandbox[0] && (ferry_cri_stop_pod_sandbox(k->cri, s->sandbox, &err) < 0 ||
-                        ferry_cri_remove_pod_sandbox(k->cri, s->sandbox, &err) < 0))
-    log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
-  ferry_error_clear(&err);
-  cleanup_free char *dir = ferry_asprintf("%s/pods/%s", k->cfg.state_dir, s->uid);
+  if (ferry_cri_stop_pod_sandbox(k->cri, id, &err) < 0 || ferry_cri_remove_pod_sandbox(k->cri, id, &err) < 0)
+    log_warn("pod %s/%s: %s", ns, name, ferry_error_msg(&err));
+}
+
+static void remove_logs(struct kubelet *k, const char *ns, const char *name, const char *uid)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  cleanup_free char *dir = ferry_asprintf("%s/pods/%s", k->cfg.state_dir, uid);
   if (ferry_rm_rf(dir, &err) < 0)
-    log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&err));
+    log_warn("pod %s/%s: %s", ns, name, ferry_error_msg(&err));
+}
+
+/* The sandbox and the logs go. */
+static void cri_sandbox_down(struct kubelet *k, struct pod_state *s)
+{
+  if (s->sandbox[0])
+    remove_sandbox(k, s->ns, s->name, s->sandbox);
+  remove_logs(k, s->ns, s->name, s->uid);
+}
+
+/* ---------- a restart: the pods found again ---------- */
+
+/* The latest attempt of container c among the sandbox's containers (by name, as the kubelet's label says). */
+static const struct ferry_cri_container *latest_of(const struct ctr *c, const struct ferry_cri_container *list,
+                                                   size_t n)
+{
+  const struct ferry_cri_container *latest = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(list[i].name, c->name) &&
+        (!latest || list[i].attempt > latest->attempt ||
+         (list[i].attempt == latest->attempt && list[i].created_at > latest->created_at)))
+      latest = &list[i];
+  return latest;
+}
+
+/* c is the runtime's container x again: its ID, its attempt as the restart count;
+ * one that ran is taken as running (pod.c's next look sees whether it ended since,
+ * and restarts it by restartPolicy); one that never started (created, or its start
+ * failed) is replaced by the next attempt, as before the restart. */
+static void take_container(struct kubelet *k, struct pod_state *s, struct ctr *c, const struct ferry_cri_container *x)
+{
+  snprintf(c->id, sizeof c->id, "%s", x->id);
+  c->restarts = (int)x->attempt;
+  int ran = x->state != FERRY_CRI_CONTAINER_CREATED;
+  int64_t started_ms = ferry_now_real_ms();
+  struct ferry_cri_container_status st;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_cri_container_status(k->cri, c->id, &st, &err) == 0) {
+    c->pid = st.pid;
+    ran = ran && st.started_at > 0;
+    if (st.started_at > 0)
+      started_ms = st.started_at / NS_PER_MS;
+    ferry_cri_container_status_free(&st);
+  }
+  log_info("pod %s/%s: container %s is %s (attempt %u, %s%s)", s->ns, s->name, c->name, c->id, x->attempt,
+           ferry_cri_container_state_name(x->state), ran ? "" : ", never started");
+  if (!ran)
+    return;
+  c->running = c->ever_started = 1;
+  c->started_ms = started_ms;
+}
+
+static int taken(const struct pod_state *s, const char *id)
+{
+  for (int i = 0; i < s->nctr; i++)
+    if (!strcmp(s->c[i].id, id))
+      return 1;
+  return 0;
+}
+
+/* The sandbox's containers: each container's latest attempt taken, the others (older
+ * attempts, names the pod does not have) stopped and removed. */
+static int adopt_containers(struct kubelet *k, struct pod_state *s, ferry_error *err)
+{
+  struct ferry_cri_container *list;
+  size_t n;
+  if (ferry_cri_list_containers(k->cri, s->sandbox, &list, &n, err) < 0)
+    return -1;
+  for (int i = 0; i < s->nctr; i++) {
+    const struct ferry_cri_container *x = latest_of(&s->c[i], list, n);
+    if (x)
+      take_container(k, s, &s->c[i], x);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (taken(s, list[i].id))
+      continue;
+    log_info("pod %s/%s: container %s (%s, attempt %u) is not the pod's latest: removed", s->ns, s->name, list[i].id,
+             list[i].name, list[i].attempt);
+    cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
+    if (ferry_cri_stop_container(k->cri, list[i].id, 0, &e2) < 0 ||
+        ferry_cri_remove_container(k->cri, list[i].id, &e2) < 0)
+      log_warn("pod %s/%s: %s", s->ns, s->name, ferry_error_msg(&e2));
+  }
+  ferry_cri_containers_free(list, n);
+  return 0;
+}
+
+/* The pod's sandboxes (by its uid label): the newest ready one is the pod's again,
+ * with its containers; the others go in the sweep, and a new one has the next attempt. */
+static int cri_adopt(struct kubelet *k, struct pod_state *s, ferry_error *err)
+{
+  const struct ferry_cri_kv label = { LABEL_POD_UID, s->uid };
+  const struct ferry_cri_sandbox_filter f = { .labels = &label, .n_labels = 1 };
+  struct ferry_cri_sandbox *list;
+  size_t n;
+  if (ferry_cri_list_pod_sandboxes(k->cri, &f, &list, &n, err) < 0)
+    return -1;
+  const struct ferry_cri_sandbox *keep = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (list[i].attempt >= s->sandbox_attempt)
+      s->sandbox_attempt = list[i].attempt + 1;
+    if (list[i].state == FERRY_CRI_SANDBOX_READY && (!keep || list[i].created_at > keep->created_at))
+      keep = &list[i];
+  }
+  if (keep) {
+    snprintf(s->sandbox, sizeof s->sandbox, "%s", keep->id);
+    s->sandbox_attempt = keep->attempt;
+    log_info("pod %s/%s: sandbox %s found again (attempt %u)", s->ns, s->name, s->sandbox, keep->attempt);
+  }
+  ferry_cri_sandboxes_free(list, n);
+  if (keep && adopt_containers(k, s, err) < 0)
+    return -1;
+  return keep != NULL;
+}
+
+static const struct pod_state *pod_of_sandbox(struct kubelet *k, const char *id)
+{
+  for (const struct pod_state *s = k->local; s; s = s->next)
+    if (!strcmp(s->sandbox, id))
+      return s;
+  return NULL;
+}
+
+static int has_pod(struct kubelet *k, const char *uid)
+{
+  for (const struct pod_state *s = k->local; s; s = s->next)
+    if (!strcmp(s->uid, uid))
+      return 1;
+  return 0;
+}
+
+/* The kubelet's sandboxes (those with its uid label) no pod here has: stopped and
+ * removed with their containers, and the logs of pods no longer here. */
+static void cri_sweep(struct kubelet *k)
+{
+  struct ferry_cri_sandbox *list;
+  size_t n;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_cri_list_pod_sandboxes(k->cri, NULL, &list, &n, &err) < 0) {
+    log_warn("sandboxes left by an earlier run: %s", ferry_error_msg(&err));
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const struct ferry_cri_sandbox *x = &list[i];
+    if (!x->pod_uid || pod_of_sandbox(k, x->id))
+      continue;
+    int here = has_pod(k, x->pod_uid);
+    log_info("pod %s/%s: sandbox %s (%s)%s: stopped and removed", x->namespace, x->name, x->id,
+             ferry_cri_sandbox_state_name(x->state), here ? "" : ", not a pod of this node any more");
+    remove_sandbox(k, x->namespace, x->name, x->id);
+    if (!here)
+      remove_logs(k, x->namespace, x->name, x->pod_uid);
+  }
+  ferry_cri_sandboxes_free(list, n);
 }
 
 const struct kl_runtime kl_cri_runtime = {
@@ -307,4 +470,6 @@ const struct kl_runtime kl_cri_runtime = {
   .stop = cri_stop,
   .remove = cri_remove,
   .sandbox_down = cri_sandbox_down,
+  .adopt = cri_adopt,
+  .sweep = cri_sweep,
 };

@@ -55,6 +55,7 @@ struct kubelet {
   const struct kl_runtime *rt; /* what runs the pods (pod.h) */
   struct ferry_cri *cri;       /* CRI mode: the runtime's client */
   char *runtime_version;       /* the Node's containerRuntimeVersion */
+  int adopted;                 /* the runtime's pods were taken back (pod_adopt_all): pods are synced from now */
 };
 
 /* net.c: the pod's sandbox. */
@@ -65,6 +66,9 @@ void net_teardown(const struct kubelet_cfg *cfg, const char *uid);
 int net_ip_of(const struct kubelet_cfg *cfg, const char *uid, char *ip, size_t iplen);
 
 /* pod.c */
+/* Once the pods are listed, before the first sync: the pods the runtime still runs
+ * taken back (a restarted kubelet-lite carries on), its leftovers removed. */
+void pod_adopt_all(struct kubelet *k);
 void pod_sync(struct kubelet *k, json_object *pod);
 /* Pods that exist here but no longer in the API (deleted outright). */
 void pod_sync_orphans(struct kubelet *k);

@@ -299,6 +299,8 @@ int main(int argc, char **argv)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
       pod_reap(&k, pid, status);
     if (ferry_informer_synced(k.pods) && ferry_informer_synced(k.rclasses) && ferry_now_mono_ms() >= next_sweep) {
+      if (!k.adopted)
+        pod_adopt_all(&k);
       /* what the watch does not say: containers that ended, back-offs that ran out */
       ferry_informer_each(k.pods, each, &k);
       pod_sync_orphans(&k);

@@ -46,6 +46,13 @@ static struct pod_state *state_of(struct kubelet *k, json_object *pod, int creat
       snprintf(ct->id, sizeof ct->id, "%s", id);
       free(id);
     }
+  if (k->rt->adopt) {
+    cleanup_error ferry_error err = FERRY_ERROR_INIT;
+    int found = k->rt->adopt(k, s, &err);
+    if (found < 0)
+      log_warn("pod %s/%s: what the runtime has of it: %s", s->ns, s->name, ferry_error_msg(&err));
+    s->adopted = found > 0;
+  }
   s->next = k->local;
   k->local = s;
   return s;
@@ -339,14 +346,50 @@ static int stop_pod(struct kubelet *k, struct pod_state *s, int64_t grace_s)
   return 1;
 }
 
+static int bound_here(struct kubelet *k, json_object *pod)
+{
+  return !strcmp(ferry_kube_str(pod, "spec.nodeName") ?: "", k->cfg.node);
+}
+
+static int deleting_or_ended(json_object *pod)
+{
+  const char *phase = ferry_kube_str(pod, "status.phase") ?: "";
+  return ferry_kube_str(pod, "metadata.deletionTimestamp") || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
+}
+
+/* A pod bound here: its state made, taking back what the runtime has of it; a
+ * pod being deleted or ended that the runtime has nothing of is not kept (its
+ * sync confirms the delete, or leaves it be). */
+static void adopt_pod(void *ctx, json_object *pod)
+{
+  struct kubelet *k = ctx;
+  if (!bound_here(k, pod) || state_of(k, pod, 0))
+    return;
+  struct pod_state *s = state_of(k, pod, 1);
+  if (!s)
+    return;
+  if (s->adopted)
+    log_info("pod %s/%s: taken back from the runtime", s->ns, s->name);
+  else if (deleting_or_ended(pod))
+    forget(k, s);
+}
+
+void pod_adopt_all(struct kubelet *k)
+{
+  if (k->rt->adopt)
+    ferry_informer_each(k->pods, adopt_pod, k);
+  if (k->rt->sweep)
+    k->rt->sweep(k);
+  k->adopted = 1;
+}
+
 void pod_sync(struct kubelet *k, json_object *pod)
 {
-  if (strcmp(ferry_kube_str(pod, "spec.nodeName") ?: "", k->cfg.node) != 0)
+  if (!k->adopted || !bound_here(k, pod)) /* (until the runtime's pods were taken back) */
     return;
-  const char *phase = ferry_kube_str(pod, "status.phase") ?: "";
   struct pod_state *s = state_of(k, pod, 0);
   int deleting = ferry_kube_str(pod, "metadata.deletionTimestamp") != NULL;
-  if (!s && (deleting || !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) {
+  if (!s && deleting_or_ended(pod)) {
     if (deleting) { /* not ours any more (or never started): confirm the delete */
       struct ferry_kube_delete_opts d = FERRY_KUBE_DELETE_OPTS_INIT;
       d.grace_period_seconds = 0;

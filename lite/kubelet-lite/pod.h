@@ -35,6 +35,8 @@ struct pod_state {
   const char *runtime;             /* direct: the OCI runtime binary, borrowed from cfg */
   char handler[64];                /* the RuntimeClass's handler */
   char sandbox[KL_SANDBOX_ID_MAX]; /* CRI: the pod sandbox's ID, "" while there is none */
+  uint32_t sandbox_attempt;        /* CRI: the sandbox's attempt (of the next one while there is none) */
+  int adopted;                     /* the runtime still had it when this process first saw the pod (a restart) */
   int nctr;
   struct ctr c[KL_MAX_CTRS];
   char *last_status;
@@ -74,6 +76,15 @@ struct kl_runtime {
   int (*remove)(struct kubelet *k, struct pod_state *s, struct ctr *c, ferry_error *err);
   /* Once nothing runs: the sandbox and what the pod had on the node go. */
   void (*sandbox_down)(struct kubelet *k, struct pod_state *s);
+  /* A new pod state (kubelet-lite restarted): what the runtime still has of the pod
+   * taken back into s (its sandbox, its containers' IDs, attempts, running or not).
+   * 1 when it had something, 0 when not. NULL when IDs and addresses are the pod's
+   * own and found again as they are (direct). */
+  int (*adopt)(struct kubelet *k, struct pod_state *s, ferry_error *err);
+  /* Once every pod of the node was adopted: what the runtime has of pods this node
+   * does not keep (deleted while kubelet-lite was down, a sandbox not ready) is
+   * stopped and removed, as the kubelet's garbage collection does. Optional. */
+  void (*sweep)(struct kubelet *k);
 };
 
 extern const struct kl_runtime kl_direct_runtime;

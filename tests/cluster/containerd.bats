@@ -61,6 +61,12 @@ for c in json.load(sys.stdin):
         print(c["state"])' "$2"
 }
 
+# sandboxes_of NODE POD: the CRI sandboxes of the pod (by its uid label) on node-NODE: "STATE ID" per line.
+sandboxes_of() {
+  cri_on "$1" list-sandboxes --pod-label "io.kubernetes.pod.uid=$(k get pod "$2" -o jsonpath='{.metadata.uid}')" |
+    python3 -c 'import json, sys; [print(s["state"], s["id"]) for s in json.load(sys.stdin)]'
+}
+
 # live_pods APP: the pods of label app=APP not being deleted.
 live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; print(" ".join(p["metadata"]["name"] for p in json.load(sys.stdin)["items"] if not p["metadata"].get("deletionTimestamp")))'; }
 
@@ -88,6 +94,47 @@ moved_and_counting() {
   # made by ferry-runc under the handler's root, which the agent is given
   runc --root "$(containerd_node_runc_root a)" list | grep -q "^$id .*running"
   grep -q "io.kubernetes.cri.sandbox-name.*web" "$(containerd_node_dir a)"/state/io.containerd.runtime.v2.task/k8s.io/"$id"/config.json
+  run k get pod web -o jsonpath='{.status.phase} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}'
+  assert_output "Running true 0"
+}
+
+@test "containerd $CONTAINERD: kubelet-lite restarted takes its pods back from CRI: same container, restartCount 0, one sandbox; a pod deleted meanwhile is removed" {
+  counting_pod keep
+  id=$(container_of keep)
+  sandbox=$(sandboxes_of a keep)
+  [[ $sandbox == "SANDBOX_READY "* ]]
+  web_pod gone
+  gone_uid=$(k get pod gone -o jsonpath='{.metadata.uid}')
+  gone_id=$(container_of gone)
+  kubelet_kill a
+  k delete pod gone --grace-period=0 --force >/dev/null 2>&1
+  kubelet_start a
+  wait_for 100 eval 'grep -q "pod default/keep: taken back from the runtime" "$CLUSTER_DIR/kubelet-a.log"'
+  # the pod carries on: its container, address and restart count, still counting upward
+  wait_for 100 eval '[ -n "$(count_on "$src")" ] && [ "$(count_on "$src")" -gt "$before" ]'
+  run k get pod keep -o jsonpath='{.status.phase} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].containerID} {.status.podIP}'
+  assert_output "Running true 0 containerd://$id $src"
+  # one sandbox (the same) and one container of it in CRI
+  run sandboxes_of a keep
+  assert_output "$sandbox"
+  run cri_states a keep
+  assert_output "CONTAINER_RUNNING"
+  run grep -c "pod default/keep: sandbox:" "$CLUSTER_DIR/kubelet-a.log"
+  assert_output 0
+  # the pod deleted while kubelet-lite was down: its sandbox and container removed
+  run cri_on a container-status "$gone_id"
+  assert_failure
+  assert_output --partial 'NotFound'
+  [ -z "$(cri_on a list-sandboxes --pod-label "io.kubernetes.pod.uid=$gone_uid" | python3 -c 'import json, sys; print(*json.load(sys.stdin))')" ]
+  # a pod made afterwards runs
+  counting_pod fresh
+  run cri_states a fresh
+  assert_output "CONTAINER_RUNNING"
+  k delete pod keep fresh --wait=false
+  wait_for 150 eval '! k get pod keep >/dev/null 2>&1 && ! k get pod fresh >/dev/null 2>&1'
+  run cri_states a keep
+  assert_output ""
+  # the first test's pod, taken back too, still runs
   run k get pod web -o jsonpath='{.status.phase} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}'
   assert_output "Running true 0"
 }

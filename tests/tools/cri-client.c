@@ -14,6 +14,7 @@
  *   start-container ID | container-status ID | stop-container ID [--stop-timeout S] | remove-container ID
  *   exec-sync ID [--exec-timeout S] -- CMD ARG...       {"exitCode","stdout","stderr"}
  *   list-containers [SANDBOX-ID]
+ *   list-sandboxes [--pod-label K=V]...                 the sandboxes with all these labels
  *   image-status IMAGE                                  {"present","id"}
  *
  * SANDBOX-OPTIONS (create-container needs the sandbox's again): --pod-name, --pod-uid,
@@ -410,6 +411,33 @@ static int do_list_containers(struct ferry_cri *c, struct opts *o, ferry_error *
   return 0;
 }
 
+static int do_list_sandboxes(struct ferry_cri *c, struct opts *o, ferry_error *err)
+{
+  struct ferry_cri_sandbox_filter f = { .labels = o->sandbox.labels, .n_labels = o->sandbox.n_labels };
+  struct ferry_cri_sandbox *list;
+  size_t n;
+  if (ferry_cri_list_pod_sandboxes(c, &f, &list, &n, err) < 0)
+    return -1;
+  json_object *a = json_object_new_array();
+  for (size_t i = 0; i < n; i++) {
+    json_object *j = json_object_new_object();
+    json_object_object_add(j, "id", str(list[i].id));
+    json_object_object_add(j, "name", str(list[i].name));
+    json_object_object_add(j, "uid", str(list[i].uid));
+    json_object_object_add(j, "namespace", str(list[i].namespace));
+    json_object_object_add(j, "attempt", json_object_new_int64(list[i].attempt));
+    json_object_object_add(j, "state", str(ferry_cri_sandbox_state_name(list[i].state)));
+    json_object_object_add(j, "createdAt", json_object_new_int64(list[i].created_at));
+    json_object_object_add(j, "runtimeHandler", str(list[i].runtime_handler));
+    if (list[i].pod_uid)
+      json_object_object_add(j, "podUid", str(list[i].pod_uid));
+    json_object_array_add(a, j);
+  }
+  print_json(a);
+  ferry_cri_sandboxes_free(list, n);
+  return 0;
+}
+
 static int do_image_status(struct ferry_cri *c, struct opts *o, ferry_error *err)
 {
   bool present;
@@ -440,6 +468,7 @@ static const struct verb {
   { "remove-container", 1, do_remove_container },
   { "exec-sync", 1, do_exec_sync },
   { "list-containers", 0, do_list_containers },
+  { "list-sandboxes", 0, do_list_sandboxes },
   { "image-status", 1, do_image_status },
 };
 

@@ -56,7 +56,8 @@ enum {
   REQUEUE_ROLLBACK_RELEASE_MS = 300,       /* a rollback: the target pod to be gone */
   REQUEUE_PAGES_POLL_MS = 500,             /* post-copy, restored: the last page to arrive */
   REQUEUE_RELEASE_POLL_MS = 200,
-  REQUEUE_RUNTIME_ROLLBACK_MS = 500, /* a rollback through the runtime: the kubelet's next attempt restores */           /* a rollback: the source container to be released (frozen, CRIU) */
+  REQUEUE_RUNTIME_ROLLBACK_MS = 500,
+  /* a rollback through the runtime: the kubelet's next attempt restores */ /* a rollback: the source container to be released (frozen, CRIU) */
 };
 
 enum {

@@ -155,8 +155,8 @@ static int rolled_back(struct daemon *d, json_object *pm, const char *how, ferry
 static int workload_lost(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
 {
   metrics_count(d->m, "source", "lost");
-  ferry_event(d->rec, pm, "Warning", "WorkloadLost", "the rollback on %s failed: %s; the pod's container is not running",
-              d->g->node, why);
+  ferry_event(d->rec, pm, "Warning", "WorkloadLost",
+              "the rollback on %s failed: %s; the pod's container is not running", d->g->node, why);
   return write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, why), err);
 }
 
@@ -217,8 +217,8 @@ static int ask_runtime(struct daemon *d, json_object *pm, json_object *pod, cons
     struct ferry_kube_status st = { 0 };
     log_info("%s: the runtime restores pod %s's container here: annotating it", ferry_kube_str(pm, "metadata.name"),
              name);
-    return ferry_kube_patch(d->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE, json_object_to_json_string(p),
-                            NULL, NULL, &st, err);
+    return ferry_kube_patch(d->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE, json_object_to_json_string(p), NULL,
+                            NULL, &st, err);
   }
   if (admit_here(d, pm, name, ref, err) < 0)
     return -1;

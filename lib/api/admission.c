@@ -122,8 +122,8 @@ void ferry_admission_free(struct ferry_admission *a)
 /* ---------- restore results ---------- */
 
 /* The record of pod's container with suffix (".restored", ".failed") before ".json". */
-static char *suffixed_path(const char *dir, const char *ns, const char *pod, const char *container,
-                           const char *suffix, ferry_error *err)
+static char *suffixed_path(const char *dir, const char *ns, const char *pod, const char *container, const char *suffix,
+                           ferry_error *err)
 {
   char *p = record_path(dir, ns, pod, container, err);
   if (!p)

@@ -361,9 +361,9 @@ static void test_runtime_rollback_annotates_then_admits_and_lets_the_kubelet_res
   assert_int_equal(requeue, REQUEUE_RUNTIME_ROLLBACK_MS);
   json_object *w = fake_api_write(x->f, "PATCH", "/namespaces/default/pods/web", 0);
   assert_non_null(w);
-  assert_string_equal(json_object_get_string(ferry_kube_key(ferry_kube_obj(w, "metadata.annotations"),
-                                                            "ferry.dev/restore-from")),
-                      "default/pm");
+  assert_string_equal(
+      json_object_get_string(ferry_kube_key(ferry_kube_obj(w, "metadata.annotations"), "ferry.dev/restore-from")),
+      "default/pm");
   assert_null(status_write(x, 0));
   /* then (the patch applied: the informer sees it) it is admitted here and the departed record goes */
   assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
@@ -395,13 +395,14 @@ static void test_runtime_rollback_restored_and_running_is_rolled_back(void **sta
   assert_int_equal(ferry_admission_read(x->adm, "default", "web", "app", &a, &err), -1);
   ferry_error_clear(&err);
   json_object *stored = fake_api_obj(x->f, &FERRY_KUBE_PODS, "default", "web");
-  cleanup_json json_object *running = json_tokener_parse(
-      "[{\"name\":\"app\",\"containerID\":\"containerd://def\",\"state\":{\"running\":{}}}]");
+  cleanup_json json_object *running =
+      json_tokener_parse("[{\"name\":\"app\",\"containerID\":\"containerd://def\",\"state\":{\"running\":{}}}]");
   json_object_object_add(ferry_kube_obj(stored, "status"), "containerStatuses", json_object_get(running));
   assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
   assert_int_equal(run(x, 0, ferry_informer_get(x->d.pms, "default", "pm"), &requeue), 0);
   assert_phase(status_write(x, 0), "RolledBack", "RolledBack");
-  assert_string_equal(fake_api_event(x->f, 0), "RolledBack: restored on " NODE " by its container runtime, into its pod");
+  assert_string_equal(fake_api_event(x->f, 0),
+                      "RolledBack: restored on " NODE " by its container runtime, into its pod");
 }
 
 static void test_runtime_rollback_failed_restore_loses_the_workload(void **state)

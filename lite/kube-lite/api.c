@@ -15,6 +15,7 @@
 #include "disruption.h"
 #include "openapi.h"
 #include "patch.h"
+#include "protobuf.h"
 #include "resources.h"
 #include "schema.h"
 #include "select.h"
@@ -1175,10 +1176,11 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
   req.fv = !fv || !*fv || !strcmp(fv, "Warn") ? FV_WARN : !strcmp(fv, "Strict") ? FV_STRICT : FV_IGNORE;
   json_object *body = NULL;
   const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-  if (b && b->len && ctype && strstr(ctype, "protobuf"))
-    return fail(c, 415, "UnsupportedMediaType", NULL, NULL,
-                "kube-lite speaks JSON only: the body of the request was in an unknown format (%s)", ctype);
-  if (b && b->len) {
+  if (b && b->len && ctype && !strncmp(ctype, KL_PROTOBUF_TYPE, strlen(KL_PROTOBUF_TYPE))) {
+    char why[512];
+    if (kl_protobuf_decode((const uint8_t *)b->data, b->len, &body, why, sizeof why) < 0)
+      return fail(c, 400, "BadRequest", NULL, NULL, "%s", why);
+  } else if (b && b->len) {
     enum json_tokener_error je;
     body = json_tokener_parse_verbose(b->data, &je);
     if (!body)

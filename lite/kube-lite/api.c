@@ -12,6 +12,7 @@
 #include "kube/kube.h"
 #include "base/log.h"
 #include "admission.h"
+#include "defaults.h"
 #include "disruption.h"
 #include "openapi.h"
 #include "patch.h"
@@ -710,6 +711,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
     return fail(c, 409, "AlreadyExists", rt->r.plural, name, "%s \"%s\" already exists", rt->r.plural, name);
   }
   set_type(&rt->r, obj);
+  kl_defaults(&rt->r, obj, NULL);
   enum MHD_Result bad;
   if (invalid(s, c, rt, obj, &bad)) {
     free(key);
@@ -784,6 +786,7 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
       json_object_object_del(m, owned[i]);
   }
   set_type(&rt->r, result);
+  kl_defaults(&rt->r, result, cur);
   enum MHD_Result bad;
   if (invalid(s, c, rt, result, &bad)) {
     json_object_put(result);

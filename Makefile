@@ -57,7 +57,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench soak clean lint format
+.PHONY: all deps test test-unit test-asan test-node demo bench soak clean lint format fuzz-kl-protobuf
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -160,6 +160,20 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ) $(BUILD)/tests/
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/tests/fake_api.o \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
+
+# kube-lite's protobuf decoding, tested apart from the server.
+KL_PB_UNIT := $(BUILD)/lite/kube-lite/protobuf.o $(BUILD)/lite/kube-lite/pbjson.o $(K8S_PB_OBJ)
+$(BUILD)/tests/test_kl_protobuf: tests/unit/test_kl_protobuf.c $(BUILD)/libferry.a $(KL_PB_UNIT)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(K8S_GEN) -Ulinux $(LDFLAGS) -o $@ $< $(KL_PB_UNIT) $(BUILD)/libferry.a $(LDLIBS) -lcmocka
+# The same decoder as a libFuzzer target (clang): make fuzz-kl-protobuf, then run
+# $(BUILD)/fuzz/kl-protobuf [corpus dir]. Not part of all or the tests.
+$(BUILD)/fuzz/kl-protobuf: tests/unit/test_kl_protobuf.c lite/kube-lite/protobuf.c lite/kube-lite/pbjson.c \
+                           $(K8S_GEN)/messages.c $(K8S_PB_C)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -DKL_FUZZ -D_GNU_SOURCE -Ilib -I$(K8S_GEN) -Ulinux \
+	  $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
+fuzz-kl-protobuf: $(BUILD)/fuzz/kl-protobuf
 
 # Test tools (tests/tools/*.c): programs the shell tests drive.
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))

@@ -28,9 +28,12 @@
 static const struct {
   const char *key, *effect;
 } DEFAULT_TOLERATIONS[] = {
-  { "node.kubernetes.io/not-ready", "NoExecute" },       { "node.kubernetes.io/unreachable", "NoExecute" },
-  { "node.kubernetes.io/disk-pressure", "NoSchedule" },  { "node.kubernetes.io/memory-pressure", "NoSchedule" },
-  { "node.kubernetes.io/pid-pressure", "NoSchedule" },   { "node.kubernetes.io/unschedulable", "NoSchedule" },
+  { "node.kubernetes.io/not-ready", "NoExecute" },
+  { "node.kubernetes.io/unreachable", "NoExecute" },
+  { "node.kubernetes.io/disk-pressure", "NoSchedule" },
+  { "node.kubernetes.io/memory-pressure", "NoSchedule" },
+  { "node.kubernetes.io/pid-pressure", "NoSchedule" },
+  { "node.kubernetes.io/unschedulable", "NoSchedule" },
   { "node.kubernetes.io/network-unavailable", "NoSchedule" }, /* hostNetwork pods only */
 };
 #define N_DEFAULT_TOLERATIONS (sizeof DEFAULT_TOLERATIONS / sizeof DEFAULT_TOLERATIONS[0])

@@ -245,9 +245,8 @@ int main(int argc, char **argv)
       rc = 1;
       break;
     }
-    struct ferry_informer *all[] = {
-      k.pods, k.nodes, k.services, k.slices, k.deployments, k.replicasets, k.statefulsets, k.daemonsets
-    };
+    struct ferry_informer *all[] = { k.pods,        k.nodes,       k.services,     k.slices,
+                                     k.deployments, k.replicasets, k.statefulsets, k.daemonsets };
     int synced = 1;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
       synced &= ferry_informer_synced(all[i]);

@@ -90,7 +90,7 @@ static void crd_names_defaults(json_object *names)
   const char *kind = ferry_kube_str(names, "kind") ?: "";
   char lower[128], list[160];
   size_t i = 0;
-  for (; kind[i] && i < sizeof lower - 1; i++)
+  for (; i < sizeof lower - 1 && kind[i]; i++)
     lower[i] = (char)tolower((unsigned char)kind[i]);
   lower[i] = '\0';
   snprintf(list, sizeof list, "%sList", kind);
@@ -131,8 +131,8 @@ static void crd_status(json_object *crd, json_object *cur)
   json_object *status = json_object_new_object(), *conds = json_object_new_array(), *accepted = NULL;
   json_object_deep_copy(names, &accepted, NULL);
   json_object_array_add(conds, condition(old_conds, "NamesAccepted", "NoConflicts", "no conflicts found"));
-  json_object_array_add(conds,
-                        condition(old_conds, "Established", "InitialNamesAccepted", "the initial names have been accepted"));
+  json_object_array_add(
+      conds, condition(old_conds, "Established", "InitialNamesAccepted", "the initial names have been accepted"));
   json_object_object_add(status, "conditions", conds);
   json_object_object_add(status, "acceptedNames", accepted);
   json_object_object_add(status, "storedVersions", stored_versions(spec, old_status));

@@ -20,10 +20,7 @@ struct walk {
 
 static json_object *message(struct walk *w, const ProtobufCMessage *m, int depth);
 
-static void member_at(const ProtobufCMessage *m, unsigned offset, const void **p)
-{
-  *p = (const char *)m + offset;
-}
+static void member_at(const ProtobufCMessage *m, unsigned offset, const void **p) { *p = (const char *)m + offset; }
 
 static json_object *base64(const uint8_t *data, size_t len)
 {

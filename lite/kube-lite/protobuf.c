@@ -60,7 +60,7 @@ static json_object *typed(const char *api_version, const char *kind, json_object
   json_object *o = json_object_new_object();
   json_object_object_add(o, "apiVersion", json_object_new_string(api_version));
   json_object_object_add(o, "kind", json_object_new_string(kind));
-  json_object_object_foreach(fields, k, v) json_object_object_add(o, k, json_object_get(v));
+  json_object_object_foreach(fields, k, v) { json_object_object_add(o, k, json_object_get(v)); }
   json_object_put(fields);
   return o;
 }
@@ -89,8 +89,7 @@ static int decode_raw(const K8s__Io__Apimachinery__Pkg__Runtime__Unknown *u, jso
   }
   ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, u->raw.len, u->raw.data);
   if (!m) {
-    snprintf(why, why_len, "unable to decode the protobuf body as %s %s: the message is malformed", api_version,
-             kind);
+    snprintf(why, why_len, "unable to decode the protobuf body as %s %s: the message is malformed", api_version, kind);
     return -1;
   }
   char sub[256];

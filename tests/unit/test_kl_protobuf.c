@@ -81,7 +81,8 @@ static void test_secret(void **state)
 {
   (void)state;
   K8s__Io__Api__Core__V1__Secret s = K8S__IO__API__CORE__V1__SECRET__INIT;
-  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta meta = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__OBJECT_META__INIT;
+  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta meta =
+      K8S__IO__APIMACHINERY__PKG__APIS__META__V1__OBJECT_META__INIT;
   K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__Time ts = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__TIME__INIT;
   K8s__Io__Api__Core__V1__Secret__DataEntry d1 = K8S__IO__API__CORE__V1__SECRET__DATA_ENTRY__INIT,
                                             d2 = K8S__IO__API__CORE__V1__SECRET__DATA_ENTRY__INIT;
@@ -130,18 +131,21 @@ static void test_daemonset_special_types(void **state)
 {
   (void)state;
   K8s__Io__Api__Apps__V1__DaemonSet ds = K8S__IO__API__APPS__V1__DAEMON_SET__INIT;
-  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta meta = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__OBJECT_META__INIT;
+  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta meta =
+      K8S__IO__APIMACHINERY__PKG__APIS__META__V1__OBJECT_META__INIT;
   K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__Time ts = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__TIME__INIT;
   K8s__Io__Api__Apps__V1__DaemonSetSpec spec = K8S__IO__API__APPS__V1__DAEMON_SET_SPEC__INIT;
   K8s__Io__Api__Apps__V1__DaemonSetUpdateStrategy st = K8S__IO__API__APPS__V1__DAEMON_SET_UPDATE_STRATEGY__INIT;
   K8s__Io__Api__Apps__V1__RollingUpdateDaemonSet ru = K8S__IO__API__APPS__V1__ROLLING_UPDATE_DAEMON_SET__INIT;
-  K8s__Io__Apimachinery__Pkg__Util__Intstr__IntOrString mu = K8S__IO__APIMACHINERY__PKG__UTIL__INTSTR__INT_OR_STRING__INIT,
-                                                        ms = K8S__IO__APIMACHINERY__PKG__UTIL__INTSTR__INT_OR_STRING__INIT;
+  K8s__Io__Apimachinery__Pkg__Util__Intstr__IntOrString
+      mu = K8S__IO__APIMACHINERY__PKG__UTIL__INTSTR__INT_OR_STRING__INIT,
+      ms = K8S__IO__APIMACHINERY__PKG__UTIL__INTSTR__INT_OR_STRING__INIT;
   K8s__Io__Api__Core__V1__PodTemplateSpec tmpl = K8S__IO__API__CORE__V1__POD_TEMPLATE_SPEC__INIT;
   K8s__Io__Api__Core__V1__PodSpec ps = K8S__IO__API__CORE__V1__POD_SPEC__INIT;
   K8s__Io__Api__Core__V1__Container c = K8S__IO__API__CORE__V1__CONTAINER__INIT;
   K8s__Io__Api__Core__V1__ResourceRequirements rr = K8S__IO__API__CORE__V1__RESOURCE_REQUIREMENTS__INIT;
-  K8s__Io__Api__Core__V1__ResourceRequirements__LimitsEntry le = K8S__IO__API__CORE__V1__RESOURCE_REQUIREMENTS__LIMITS_ENTRY__INIT;
+  K8s__Io__Api__Core__V1__ResourceRequirements__LimitsEntry le =
+      K8S__IO__API__CORE__V1__RESOURCE_REQUIREMENTS__LIMITS_ENTRY__INIT;
   K8s__Io__Apimachinery__Pkg__Api__Resource__Quantity q = K8S__IO__APIMACHINERY__PKG__API__RESOURCE__QUANTITY__INIT;
   meta.name = (char *)"agent";
   ts.has_seconds = 1;
@@ -201,7 +205,8 @@ static void test_daemonset_special_types(void **state)
 static void test_delete_options_and_raw_extension(void **state)
 {
   (void)state;
-  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__DeleteOptions d = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__DELETE_OPTIONS__INIT;
+  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__DeleteOptions d =
+      K8S__IO__APIMACHINERY__PKG__APIS__META__V1__DELETE_OPTIONS__INIT;
   d.has_graceperiodseconds = 1;
   d.graceperiodseconds = 0; /* a pointer in Go: 0 is meaningful and kept */
   d.propagationpolicy = (char *)"Background";
@@ -217,7 +222,8 @@ static void test_delete_options_and_raw_extension(void **state)
   json_object_put(o);
   free(buf);
 
-  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__WatchEvent ev = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__WATCH_EVENT__INIT;
+  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__WatchEvent ev =
+      K8S__IO__APIMACHINERY__PKG__APIS__META__V1__WATCH_EVENT__INIT;
   K8s__Io__Apimachinery__Pkg__Runtime__RawExtension raw = K8S__IO__APIMACHINERY__PKG__RUNTIME__RAW_EXTENSION__INIT;
   ev.type = (char *)"ADDED";
   raw.has_raw = 1;
@@ -257,7 +263,8 @@ static void test_bad_bodies(void **state)
   expect_refused((const uint8_t *)"{\"kind\":\"Secret\"}", 17, "does not appear to be a protobuf message");
   expect_refused((const uint8_t *)"k8s", 3, "does not appear to be a protobuf message");
   K8s__Io__Api__Core__V1__ConfigMap cm = K8S__IO__API__CORE__V1__CONFIG_MAP__INIT;
-  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta meta = K8S__IO__APIMACHINERY__PKG__APIS__META__V1__OBJECT_META__INIT;
+  K8s__Io__Apimachinery__Pkg__Apis__Meta__V1__ObjectMeta meta =
+      K8S__IO__APIMACHINERY__PKG__APIS__META__V1__OBJECT_META__INIT;
   meta.name = (char *)"a-config-map-with-a-long-enough-name";
   cm.metadata = &meta;
   size_t len;
@@ -281,7 +288,8 @@ static void test_bad_bodies(void **state)
   buf = envelope("", "", &cm.base, &len);
   expect_refused(buf, len, "Object 'Kind' is missing");
   free(buf);
-  buf = envelope("apps/v1", "DaemonSet", &cm.base, &len); /* a ConfigMap's bytes read as a DaemonSet: a wire-type clash */
+  buf =
+      envelope("apps/v1", "DaemonSet", &cm.base, &len); /* a ConfigMap's bytes read as a DaemonSet: a wire-type clash */
   json_object *o = NULL;
   char why[512];
   if (kl_protobuf_decode(buf, len, &o, why, sizeof why) == 0)

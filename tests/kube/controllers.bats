@@ -6,16 +6,8 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() {
-  kl_start main
-  export KUBECONFIG=$KL_KC_main
-  kcm_start
-  make_nodes n1 n2
-}
-teardown_file() {
-  kcm_stop
-  kl_stop main
-}
+setup_file() { cluster_start n1 n2; }
+teardown_file() { cluster_stop; }
 
 @test "a Deployment: one ReplicaSet, its pods bound to nodes, a deleted one replaced, scaled down; its Service's endpoints" {
   kubectl apply -f - <<'Y'

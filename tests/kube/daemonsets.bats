@@ -8,16 +8,8 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() {
-  kl_start main
-  export KUBECONFIG=$KL_KC_main
-  kcm_start
-  make_nodes n1 n2
-}
-teardown_file() {
-  kcm_stop
-  kl_stop main
-}
+setup_file() { cluster_start n1 n2; }
+teardown_file() { cluster_stop; }
 
 ds_yaml() { # NAME IMAGE [STRATEGY]
   cat <<Y

@@ -64,6 +64,18 @@ kcm_start() {
 }
 kcm_stop() { kill -TERM "$(cat "$BATS_FILE_TMPDIR/kcm.pid")" 2>/dev/null || true; }
 
+# cluster_start NODE...: kube-lite "main", controller-manager-lite and the Nodes (setup_file); cluster_stop.
+cluster_start() {
+  kl_start main
+  export KUBECONFIG=$KL_KC_main
+  kcm_start
+  make_nodes "$@"
+}
+cluster_stop() {
+  kcm_stop
+  kl_stop main
+}
+
 # make_nodes NAME...: Node objects labelled zone=NAME and Ready (no kubelet: the test plays it).
 make_nodes() {
   local n

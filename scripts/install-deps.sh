@@ -13,13 +13,17 @@
 #     running), 1.7 from trixie and 2.x from sid unpacked into prefixes of their own,
 #     the CNI plugins, protobuf-c, and the CRI api.proto from forky (lib/cri/ is
 #     generated from it). See docs/cri.md.
+#   - the Kubernetes API's generated.proto files (core/v1, apps/v1, ... and
+#     apimachinery's) from forky's golang-k8s-api-dev and golang-k8s-apimachinery-dev,
+#     kept in $K8S_PROTO_PREFIX: kube-lite decodes protobuf request bodies with the
+#     protobuf-c code the Makefile generates from them. See docs/kube-lite.md.
 set -euo pipefail
 
 PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=9
+DEPS_VERSION=10
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -225,6 +229,36 @@ install_containerds() {
   fi
 }
 
+# The Kubernetes API's .proto files kube-lite's protobuf bodies are decoded with
+# (the Makefile's K8S_PROTOS): only these files are kept, under their import paths.
+K8S_PROTO_PREFIX=${FERRY_K8S_PROTO_PREFIX:-/opt/ferry/k8s-proto}
+K8S_PROTO_GROUPS=(core apps policy coordination discovery node rbac authentication authorization
+                  admissionregistration batch networking scheduling storage events autoscaling)
+K8S_PROTO_MACHINERY=(apis/meta/v1 runtime runtime/schema util/intstr api/resource)
+k8s_protos() {
+  local g
+  for g in "${K8S_PROTO_MACHINERY[@]}"; do echo "k8s.io/apimachinery/pkg/$g/generated.proto"; done
+  for g in "${K8S_PROTO_GROUPS[@]}"; do echo "k8s.io/api/$g/v1/generated.proto"; done
+}
+k8s_protos_there() {
+  local f
+  for f in $(k8s_protos); do [ -s "$K8S_PROTO_PREFIX/$f" ] || return 1; done
+}
+install_k8s_protos() {
+  k8s_protos_there && return 0
+  log "installing the Kubernetes API's .proto files from Debian forky into $K8S_PROTO_PREFIX"
+  local pkg=$K8S_PROTO_PREFIX.pkg src=usr/share/gocode/src f
+  unpack_from_suite forky "$pkg" golang-k8s-api-dev golang-k8s-apimachinery-dev
+  rm -rf "$K8S_PROTO_PREFIX.new"
+  for f in $(k8s_protos); do
+    [ -s "$pkg/$src/$f" ] || { log "forky's packages have no $f"; exit 1; }
+    mkdir -p "$K8S_PROTO_PREFIX.new/$(dirname "$f")"
+    cp "$pkg/$src/$f" "$K8S_PROTO_PREFIX.new/$f"
+  done
+  rm -rf "$K8S_PROTO_PREFIX" "$pkg"
+  mv "$K8S_PROTO_PREFIX.new" "$K8S_PROTO_PREFIX"
+}
+
 # The tests start containerds of their own (own socket, root and state): bookworm's
 # package must not leave a system one running, nor one that starts at the next boot.
 # It ships only a systemd unit (no init script), which its postinst enables, and
@@ -282,7 +316,7 @@ main() {
   tune_kernel
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null \
-     && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work; then
+     && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work && k8s_protos_there; then
     exit 0
   fi
   install_apt
@@ -290,6 +324,7 @@ main() {
   install_criu
   install_moto
   install_containerds
+  install_k8s_protos
   install_kube_tools
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"

@@ -7,6 +7,7 @@
 
 #include "kcm.h"
 #include "kube/kubeconfig.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/util.h"
@@ -14,6 +15,7 @@
 const struct ferry_kube_resource KCM_DEPLOYMENTS = { "apps", "v1", "deployments", 1 };
 const struct ferry_kube_resource KCM_REPLICASETS = { "apps", "v1", "replicasets", 1 };
 const struct ferry_kube_resource KCM_STATEFULSETS = { "apps", "v1", "statefulsets", 1 };
+const struct ferry_kube_resource KCM_DAEMONSETS = { "apps", "v1", "daemonsets", 1 };
 
 const char *kcm_str(json_object *o, const char *path) { return ferry_kube_str(o, path); }
 
@@ -101,6 +103,25 @@ json_object *kcm_pod_from_template(json_object *owner, const char *kind, json_ob
   return pod;
 }
 
+void kcm_write_status(struct kcm *k, const struct ferry_kube_resource *r, json_object *obj, const char *status_json)
+{
+  char *patch = ferry_asprintf("{\"status\":%s}", status_json);
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_kube_patch(k->kube, r, kcm_str(obj, "metadata.namespace"), kcm_str(obj, "metadata.name"), FERRY_PATCH_MERGE,
+                       patch, "status", NULL, NULL, &err) < 0)
+    log_debug("%s", ferry_error_msg(&err));
+  ferry_error_clear(&err);
+  free(patch);
+}
+
+void kcm_template_hash(json_object *tmpl, char hash[11])
+{
+  const char *text = json_object_to_json_string_ext(tmpl, JSON_C_TO_STRING_PLAIN);
+  char h[65];
+  ferry_sha256_hex(text, strlen(text), h);
+  snprintf(hash, 11, "%.10s", h);
+}
+
 static struct {
   char uid[64];
   int pods;
@@ -149,7 +170,7 @@ json_object *kcm_list(struct ferry_informer *inf)
 static void usage(FILE *f)
 {
   fputs("usage: controller-manager-lite [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
-        "The scheduler and the Deployment, ReplicaSet, StatefulSet, EndpointSlice/Endpoints and garbage\n"
+        "The scheduler and the Deployment, ReplicaSet, StatefulSet, DaemonSet, EndpointSlice/Endpoints and garbage\n"
         "collection controllers, for kube-lite. Not for real clusters.\n",
         f);
 }
@@ -211,7 +232,8 @@ int main(int argc, char **argv)
       ferry_informer_add(k.inf, &FERRY_KUBE_ENDPOINTSLICES, NULL, NULL, NULL, NULL, &k.slices, &err) < 0 ||
       ferry_informer_add(k.inf, &KCM_DEPLOYMENTS, NULL, NULL, NULL, NULL, &k.deployments, &err) < 0 ||
       ferry_informer_add(k.inf, &KCM_REPLICASETS, NULL, NULL, NULL, NULL, &k.replicasets, &err) < 0 ||
-      ferry_informer_add(k.inf, &KCM_STATEFULSETS, NULL, NULL, NULL, NULL, &k.statefulsets, &err) < 0) {
+      ferry_informer_add(k.inf, &KCM_STATEFULSETS, NULL, NULL, NULL, NULL, &k.statefulsets, &err) < 0 ||
+      ferry_informer_add(k.inf, &KCM_DAEMONSETS, NULL, NULL, NULL, NULL, &k.daemonsets, &err) < 0) {
     log_error("%s", ferry_error_msg(&err));
     goto out;
   }
@@ -223,9 +245,8 @@ int main(int argc, char **argv)
       rc = 1;
       break;
     }
-    struct ferry_informer *all[] = {
-      k.pods, k.nodes, k.services, k.slices, k.deployments, k.replicasets, k.statefulsets
-    };
+    struct ferry_informer *all[] = { k.pods,        k.nodes,       k.services,     k.slices,
+                                     k.deployments, k.replicasets, k.statefulsets, k.daemonsets };
     int synced = 1;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
       synced &= ferry_informer_synced(all[i]);
@@ -235,6 +256,7 @@ int main(int argc, char **argv)
     kcm_deployments(&k);
     kcm_replicasets(&k);
     kcm_statefulsets(&k);
+    kcm_daemonsets(&k);
     kcm_schedule(&k);
     kcm_endpoints(&k);
   }

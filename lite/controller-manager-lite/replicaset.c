@@ -18,17 +18,6 @@ static int owned_by(json_object *pod, const char *uid)
   return ref && !strcmp(kcm_str(ref, "uid") ?: "", uid);
 }
 
-static void write_status(struct kcm *k, const struct ferry_kube_resource *r, json_object *obj, const char *status_json)
-{
-  char *patch = ferry_asprintf("{\"status\":%s}", status_json);
-  ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_kube_patch(k->kube, r, kcm_str(obj, "metadata.namespace"), kcm_str(obj, "metadata.name"), FERRY_PATCH_MERGE,
-                       patch, "status", NULL, NULL, &err) < 0)
-    log_debug("%s", ferry_error_msg(&err));
-  ferry_error_clear(&err);
-  free(patch);
-}
-
 static int replicas_of(json_object *o)
 {
   json_object *r = kcm_get(kcm_get(o, "spec"), "replicas");
@@ -107,14 +96,17 @@ int kcm_replicasets(struct kcm *k)
     json_object *cur = kcm_get(rs, "status");
     if (!cur || json_object_get_int(kcm_get(cur, "replicas")) != have ||
         json_object_get_int(kcm_get(cur, "readyReplicas")) != ready)
-      write_status(k, &KCM_REPLICASETS, rs, st);
+      kcm_write_status(k, &KCM_REPLICASETS, rs, st);
   }
-  /* garbage collection: a pod whose controller (ReplicaSet or StatefulSet) is gone goes too */
-  json_object *ssets = kcm_list(k->statefulsets);
+  /* garbage collection: a pod whose controller (ReplicaSet, StatefulSet or DaemonSet) is gone goes too */
+  json_object *ssets = kcm_list(k->statefulsets), *dsets = kcm_list(k->daemonsets);
   for (size_t j = 0; j < json_object_array_length(pods); j++) {
     json_object *p = json_object_array_get_idx(pods, j), *ref = ferry_kube_controller_ref(p);
     const char *kind = ref ? kcm_str(ref, "kind") ?: "" : "";
-    json_object *owners = !strcmp(kind, "ReplicaSet") ? sets : !strcmp(kind, "StatefulSet") ? ssets : NULL;
+    json_object *owners = !strcmp(kind, "ReplicaSet")    ? sets
+                          : !strcmp(kind, "StatefulSet") ? ssets
+                          : !strcmp(kind, "DaemonSet")   ? dsets
+                                                         : NULL;
     if (!owners || kcm_str(p, "metadata.deletionTimestamp"))
       continue;
     int found = 0;
@@ -131,6 +123,7 @@ int kcm_replicasets(struct kcm *k)
     }
   }
   json_object_put(ssets);
+  json_object_put(dsets);
   json_object_put(sets);
   json_object_put(pods);
   return writes;
@@ -146,10 +139,8 @@ int kcm_deployments(struct kcm *k)
                *uid = kcm_str(d, "metadata.uid") ?: "";
     if (kcm_str(d, "metadata.deletionTimestamp"))
       continue;
-    const char *text = json_object_to_json_string_ext(tmpl, JSON_C_TO_STRING_PLAIN);
-    char h[65], hash[11];
-    ferry_sha256_hex(text, strlen(text), h);
-    snprintf(hash, sizeof hash, "%.10s", h);
+    char hash[11];
+    kcm_template_hash(tmpl, hash);
     char *rsname = ferry_asprintf("%s-%s", name, hash);
     int have_current = 0, ready = 0, total = 0;
     for (size_t j = 0; j < json_object_array_length(sets); j++) {
@@ -227,7 +218,7 @@ int kcm_deployments(struct kcm *k)
       char st[160];
       snprintf(st, sizeof st, "{\"replicas\":%d,\"readyReplicas\":%d,\"availableReplicas\":%d,\"updatedReplicas\":%d}",
                total, ready, ready, total);
-      write_status(k, &KCM_DEPLOYMENTS, d, st);
+      kcm_write_status(k, &KCM_DEPLOYMENTS, d, st);
     }
     free(rsname);
   }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The default scheduler, small: a pod with no node whose schedulerName is
  * default-scheduler (or unset) is bound (pods/binding) to a Ready,
- * schedulable node whose labels match its nodeSelector and whose NoSchedule
- * taints it tolerates, the one with the fewest pods. Pods that name another
+ * schedulable node it fits (nodeSelector, required node affinity, NoSchedule
+ * and NoExecute taints tolerated: nodefit.c), the one with the fewest pods. Pods that name another
  * scheduler (Ferry's target pods: "ferry") are left to it. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,34 +26,6 @@ static int node_ready(json_object *node)
   return 0;
 }
 
-static int fits(json_object *pod, json_object *node)
-{
-  json_object *sel = kcm_get(kcm_get(pod, "spec"), "nodeSelector");
-  if (sel && !kcm_selector_matches(sel, node))
-    return 0;
-  json_object *taints = kcm_get(kcm_get(node, "spec"), "taints"), *tols = kcm_get(kcm_get(pod, "spec"), "tolerations");
-  for (size_t i = 0; taints && i < json_object_array_length(taints); i++) {
-    json_object *t = json_object_array_get_idx(taints, i);
-    const char *effect = kcm_str(t, "effect") ?: "";
-    if (strcmp(effect, "NoSchedule") != 0 && strcmp(effect, "NoExecute") != 0)
-      continue;
-    int tolerated = 0;
-    for (size_t j = 0; tols && j < json_object_array_length(tols) && !tolerated; j++) {
-      json_object *o = json_object_array_get_idx(tols, j);
-      const char *key = kcm_str(o, "key"), *op = kcm_str(o, "operator") ?: "Equal", *ef = kcm_str(o, "effect");
-      if (ef && *ef && strcmp(ef, effect) != 0)
-        continue;
-      if (!key || !*key)
-        tolerated = !strcmp(op, "Exists");
-      else if (!strcmp(key, kcm_str(t, "key") ?: ""))
-        tolerated = !strcmp(op, "Exists") || !strcmp(kcm_str(o, "value") ?: "", kcm_str(t, "value") ?: "");
-    }
-    if (!tolerated)
-      return 0;
-  }
-  return 1;
-}
-
 int kcm_schedule(struct kcm *k)
 {
   json_object *pods = kcm_list(k->pods), *nodes = kcm_list(k->nodes), *bound = json_object_new_object();
@@ -68,7 +40,7 @@ int kcm_schedule(struct kcm *k)
     int best_n = 0;
     for (size_t j = 0; j < json_object_array_length(nodes); j++) {
       json_object *n = json_object_array_get_idx(nodes, j);
-      if (!node_ready(n) || !fits(pod, n))
+      if (!node_ready(n) || !kcm_pod_fits(kcm_get(pod, "spec"), n))
         continue;
       const char *nn = kcm_str(n, "metadata.name") ?: "";
       int count = json_object_get_int(kcm_get(bound, nn));

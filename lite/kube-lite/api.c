@@ -12,9 +12,11 @@
 #include "kube/kube.h"
 #include "base/log.h"
 #include "admission.h"
+#include "defaults.h"
 #include "disruption.h"
 #include "openapi.h"
 #include "patch.h"
+#include "protobuf.h"
 #include "resources.h"
 #include "schema.h"
 #include "select.h"
@@ -709,6 +711,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
     return fail(c, 409, "AlreadyExists", rt->r.plural, name, "%s \"%s\" already exists", rt->r.plural, name);
   }
   set_type(&rt->r, obj);
+  kl_defaults(&rt->r, obj, NULL);
   enum MHD_Result bad;
   if (invalid(s, c, rt, obj, &bad)) {
     free(key);
@@ -783,6 +786,7 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
       json_object_object_del(m, owned[i]);
   }
   set_type(&rt->r, result);
+  kl_defaults(&rt->r, result, cur);
   enum MHD_Result bad;
   if (invalid(s, c, rt, result, &bad)) {
     json_object_put(result);
@@ -1175,10 +1179,11 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
   req.fv = !fv || !*fv || !strcmp(fv, "Warn") ? FV_WARN : !strcmp(fv, "Strict") ? FV_STRICT : FV_IGNORE;
   json_object *body = NULL;
   const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-  if (b && b->len && ctype && strstr(ctype, "protobuf"))
-    return fail(c, 415, "UnsupportedMediaType", NULL, NULL,
-                "kube-lite speaks JSON only: the body of the request was in an unknown format (%s)", ctype);
-  if (b && b->len) {
+  if (b && b->len && ctype && !strncmp(ctype, KL_PROTOBUF_TYPE, strlen(KL_PROTOBUF_TYPE))) {
+    char why[512];
+    if (kl_protobuf_decode((const uint8_t *)b->data, b->len, &body, why, sizeof why) < 0)
+      return fail(c, 400, "BadRequest", NULL, NULL, "%s", why);
+  } else if (b && b->len) {
     enum json_tokener_error je;
     body = json_tokener_parse_verbose(b->data, &je);
     if (!body)

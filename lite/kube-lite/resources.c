@@ -20,6 +20,7 @@ static const struct kl_resource BUILTIN[] = {
   { "apps", "v1", "deployments", "deployment", "Deployment", "deploy", 1, 1, 0 },
   { "apps", "v1", "replicasets", "replicaset", "ReplicaSet", "rs", 1, 1, 0 },
   { "apps", "v1", "statefulsets", "statefulset", "StatefulSet", "sts", 1, 1, 0 },
+  { "apps", "v1", "daemonsets", "daemonset", "DaemonSet", "ds", 1, 1, 0 },
   { "policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "pdb", 1, 1, 0 },
   { "discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", "", 1, 0, 0 },
   { "coordination.k8s.io", "v1", "leases", "lease", "Lease", "", 1, 0, 0 },

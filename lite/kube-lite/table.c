@@ -203,6 +203,33 @@ static void node_cells(json_object *obj, json_object *cells)
   json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "status.nodeInfo.kubeletVersion") ?: ""));
 }
 
+/* NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE */
+static void daemonset_cells(json_object *obj, json_object *cells)
+{
+  static const char *const counts[] = { "desiredNumberScheduled", "currentNumberScheduled", "numberReady",
+                                        "updatedNumberScheduled", "numberAvailable" };
+  json_object *st = NULL, *v, *spec, *sel = NULL;
+  json_object_object_get_ex(obj, "status", &st);
+  for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+    json_object_array_add(
+        cells, json_object_new_int(st && json_object_object_get_ex(st, counts[i], &v) ? json_object_get_int(v) : 0));
+  char buf[256] = "";
+  if (json_object_object_get_ex(obj, "spec", &spec) && json_object_object_get_ex(spec, "template", &v) &&
+      json_object_object_get_ex(v, "spec", &v))
+    json_object_object_get_ex(v, "nodeSelector", &sel);
+  size_t l = 0;
+  if (json_object_is_type(sel, json_type_object)) {
+    json_object_object_foreach(sel, k, val)
+    {
+      if (l < sizeof buf)
+        l += (size_t)snprintf(buf + l, sizeof buf - l, "%s%s=%s", l ? "," : "", k, json_object_get_string(val));
+    }
+  }
+  json_object_array_add(cells, json_object_new_string(buf[0] ? buf : "<none>"));
+  age(ferry_kube_str(obj, "metadata.creationTimestamp") ?: "", buf, sizeof buf);
+  json_object_array_add(cells, json_object_new_string(buf));
+}
+
 json_object *kl_table_builtin(const char *group, const char *plural, json_object *items, const char *rv)
 {
   void (*fill)(json_object *, json_object *);
@@ -224,6 +251,13 @@ json_object *kl_table_builtin(const char *group, const char *plural, json_object
     json_object_array_add(defs, coldef("Roles", "string", 0, "The roles of the node"));
     json_object_array_add(defs, coldef("Age", "string", 0, "CreationTimestamp"));
     json_object_array_add(defs, coldef("Version", "string", 0, "Kubelet Version reported by the node."));
+  } else if (!strcmp(group, "apps") && !strcmp(plural, "daemonsets")) {
+    static const char *const names[] = { "Desired", "Current", "Ready", "Up-to-date", "Available" };
+    fill = daemonset_cells;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+      json_object_array_add(defs, coldef(names[i], "integer", 0, "The number of nodes (status)"));
+    json_object_array_add(defs, coldef("Node Selector", "string", 0, "The pod template's nodeSelector"));
+    json_object_array_add(defs, coldef("Age", "string", 0, "CreationTimestamp"));
   } else {
     json_object_put(defs);
     return NULL;

@@ -6,35 +6,8 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-setup_file() {
-  kl_start main
-  export KUBECONFIG=$KL_KC_main
-  "$FERRY_BIN/controller-manager-lite" --kubeconfig "$KUBECONFIG" >"$BATS_FILE_TMPDIR/kcm.log" 2>&1 3>&- &
-  echo $! >"$BATS_FILE_TMPDIR/kcm.pid"
-  local n
-  for n in n1 n2; do
-    printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {zone: %s}}\n' "$n" "$n" | kubectl apply -f - >/dev/null
-    kubectl patch node "$n" --subresource status --type merge -p '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
-  done
-}
-teardown_file() {
-  kill -TERM "$(cat "$BATS_FILE_TMPDIR/kcm.pid")" 2>/dev/null || true
-  kl_stop main
-}
-
-# waits up to 5 s for CMD's output to be WANT
-until_is() {
-  local want=$1 i
-  shift
-  for ((i = 0; i < 50; i++)); do
-    [ "$("$@" 2>/dev/null)" = "$want" ] && return 0
-    sleep 0.1
-  done
-  echo "wanted '$want', got '$("$@" 2>&1)'" >&2
-  return 1
-}
-# the kubelet's part: running, ready, an address
-run_pod() { kubectl patch pod "$1" --subresource status --type merge -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$2\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null; }
+setup_file() { cluster_start n1 n2; }
+teardown_file() { cluster_stop; }
 
 @test "a Deployment: one ReplicaSet, its pods bound to nodes, a deleted one replaced, scaled down; its Service's endpoints" {
   kubectl apply -f - <<'Y'

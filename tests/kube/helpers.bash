@@ -56,3 +56,45 @@ kl_fault() { curl -sf -XPOST -d "$2" "http://127.0.0.1:$(kl_port "$1")/kube-lite
 # fieldValidation, so kubectl leaves the checking to the server).
 k() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 kcreate() { kubectl --kubeconfig "$KUBECONFIG" create "$@"; }
+
+# controller-manager-lite on KUBECONFIG for a test file (kcm_start in setup_file, kcm_stop in teardown_file).
+kcm_start() {
+  "$FERRY_BIN/controller-manager-lite" --kubeconfig "$KUBECONFIG" >"$BATS_FILE_TMPDIR/kcm.log" 2>&1 3>&- &
+  echo $! >"$BATS_FILE_TMPDIR/kcm.pid"
+}
+kcm_stop() { kill -TERM "$(cat "$BATS_FILE_TMPDIR/kcm.pid")" 2>/dev/null || true; }
+
+# cluster_start NODE...: kube-lite "main", controller-manager-lite and the Nodes (setup_file); cluster_stop.
+cluster_start() {
+  kl_start main
+  export KUBECONFIG=$KL_KC_main
+  kcm_start
+  make_nodes "$@"
+}
+cluster_stop() {
+  kcm_stop
+  kl_stop main
+}
+
+# make_nodes NAME...: Node objects labelled zone=NAME and Ready (no kubelet: the test plays it).
+make_nodes() {
+  local n
+  for n in "$@"; do
+    printf 'apiVersion: v1\nkind: Node\nmetadata: {name: %s, labels: {zone: %s}}\n' "$n" "$n" | kubectl apply -f - >/dev/null
+    kubectl patch node "$n" --subresource status --type merge -p '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}' >/dev/null
+  done
+}
+
+# until_is WANT CMD...: waits up to 5 s for CMD's output to be WANT
+until_is() {
+  local want=$1 i
+  shift
+  for ((i = 0; i < 50; i++)); do
+    [ "$("$@" 2>/dev/null)" = "$want" ] && return 0
+    sleep 0.1
+  done
+  echo "wanted '$want', got '$("$@" 2>&1)'" >&2
+  return 1
+}
+# run_pod POD IP: the kubelet's part: running, ready, an address
+run_pod() { kubectl patch pod "$1" --subresource status --type merge -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$2\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null; }

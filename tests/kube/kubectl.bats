@@ -266,12 +266,29 @@ Y
   k delete pod dry
 }
 
-@test "protobuf is refused with 415, not misread" {
-  # (kubectl 1.32's generator commands, e.g. "create namespace", send protobuf; 1.31's send JSON)
+@test "protobuf bodies: kubectl's generator commands work; a body that is not protobuf is a 400, not misread" {
+  # (kubectl 1.32's generator commands send protobuf)
+  k create namespace pb-ns
+  k create secret generic pb-secret --from-literal=k=v --from-literal=empty=
+  k create configmap pb-cm --from-literal=greeting=hello
+  run k get secret pb-secret -o jsonpath='{.type} {.data.k} [{.data.empty}]'
+  assert_output "Opaque dg== []"
+  run k get configmap pb-cm -o jsonpath='{.data.greeting}'
+  assert_output hello
+  run k get namespace pb-ns -o jsonpath='{.status.phase}'
+  assert_output Active
   run curl -s -w '\n%{http_code}' -XPOST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
-    --data-binary 'k8s-not-json' "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces"
-  assert_line --index 1 "415"
-  assert_output --partial "JSON only"
+    --data-binary 'k8s-not-protobuf' "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces"
+  assert_line --index 1 "400"
+  assert_output --partial "does not appear to be a protobuf message"
+  printf 'k8s\000\012\377\377' >"$BATS_TEST_TMPDIR/bad.pb"
+  run curl -s -w '\n%{http_code}' -XPOST -H 'Content-Type: application/vnd.kubernetes.protobuf' \
+    --data-binary "@$BATS_TEST_TMPDIR/bad.pb" "http://127.0.0.1:$(kl_port "$KUBECONFIG")/api/v1/namespaces"
+  assert_line --index 1 "400"
+  assert_output --partial '"reason":"BadRequest"'
+  k delete secret pb-secret
+  k delete configmap pb-cm
+  k delete namespace pb-ns
 }
 
 @test "pods: binding assigns a node once; a bound pod terminates gracefully until its kubelet confirms" {

@@ -33,9 +33,8 @@ static void schema_name(const struct kl_resource *r, const char *kind, char *buf
     snprintf(buf, len, "io.k8s.api.core.%s.%s", r->version, kind);
   } else if (!strcmp(r->group, "apiextensions.k8s.io")) {
     snprintf(buf, len, "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.%s.%s", r->version, kind);
-  } else if (!is_custom(r)) { /* apps, policy, coordination.k8s.io... */
-    const char *k8s = strstr(r->group, ".k8s.io");
-    int glen = k8s ? (int)(k8s - r->group) : (int)strlen(r->group);
+  } else if (!is_custom(r)) { /* apps, policy, coordination.k8s.io, rbac.authorization.k8s.io (rbac)... */
+    int glen = (int)strcspn(r->group, ".");
     snprintf(buf, len, "io.k8s.api.%.*s.%s.%s", glen, r->group, r->version, kind);
   } else {
     char labels[128], *part[32], *save = NULL;

@@ -327,3 +327,17 @@ void kl_review_discovery(const char *group, const char *version, json_object *li
     if (!strcmp(REVIEWS[i].group, group))
       add_entry(list, REVIEWS[i].resource, REVIEWS[i].namespaced, REVIEWS[i].kind, NULL);
 }
+
+size_t kl_review_resources(struct kl_resource *out, size_t max)
+{
+  size_t n = 0;
+  for (size_t i = 0; i < NREVIEWS && n < max; i++, n++) {
+    memset(&out[n], 0, sizeof out[n]);
+    snprintf(out[n].group, sizeof out[n].group, "%s", REVIEWS[i].group);
+    snprintf(out[n].version, sizeof out[n].version, "v1");
+    snprintf(out[n].plural, sizeof out[n].plural, "%s", REVIEWS[i].resource);
+    snprintf(out[n].kind, sizeof out[n].kind, "%s", REVIEWS[i].kind);
+    out[n].namespaced = REVIEWS[i].namespaced;
+  }
+  return n;
+}

@@ -11,6 +11,7 @@
 
 #include "authn.h"
 #include "pbjson.h"
+#include "resources.h"
 #include "store.h"
 
 /* Whether group/version/resource is a review kube-lite answers; *pb: the protobuf table of its body. */
@@ -18,6 +19,9 @@ int kl_review_is(const char *group, const char *version, const char *resource, c
 /* Answers a review created by u (s->mu held): the HTTP code, *out the review with its status or a Status. */
 unsigned kl_review(const struct kl_auth *a, struct kl_store *s, const struct kl_user *u, const char *group,
                    const char *resource, const char *ns, json_object *body, json_object **out);
+#define KL_REVIEWS_MAX 8
+/* The reviews as resources (for OpenAPI): fills up to max of out, returns how many. */
+size_t kl_review_resources(struct kl_resource *out, size_t max);
 /* Adds the reviews of group/version (and core v1's serviceaccounts/token) to a discovery resource list. */
 void kl_review_discovery(const char *group, const char *version, json_object *list);
 

@@ -121,8 +121,13 @@ $(BUILD)/tests/fake_api.o: tests/unit/fake_api.c tests/unit/fake_api.h $(HEADERS
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ) $(BUILD)/tests/fake_api.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/tests/fake_api.o \
+	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(UNIT_EXTRA) $(BUILD)/tests/fake_api.o \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
+# test_rbac*: kube-lite's objects but its main() (the authorizer, tokens, JWTs).
+RBAC_UNIT_BIN := $(filter $(BUILD)/tests/test_rbac%,$(UNIT_BIN))
+$(RBAC_UNIT_BIN): $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ))
+$(RBAC_UNIT_BIN): UNIT_EXTRA = $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ)) -lpthread
+$(RBAC_UNIT_BIN): CFLAGS += -Ilite/kube-lite
 
 # Test tools (tests/tools/*.c): programs the shell tests drive.
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))

@@ -34,8 +34,8 @@ static enum MHD_Result forbidden(struct MHD_Connection *c, const struct kl_attrs
   char msg[2048];
   kl_forbidden_message(a, reason, msg, sizeof msg);
   log_debug("kube-lite: %s", msg);
-  json_object *st = kl_status(403, "Forbidden", a->resource_request ? a->resource : NULL,
-                              a->name[0] ? a->name : NULL, msg);
+  json_object *st =
+      kl_status(403, "Forbidden", a->resource_request ? a->resource : NULL, a->name[0] ? a->name : NULL, msg);
   json_object *d;
   if (a->resource_request && json_object_object_get_ex(st, "details", &d))
     json_object_object_add(d, "group", json_object_new_string(a->group));
@@ -83,12 +83,13 @@ static int own_endpoint(const struct kl_auth *auth, struct kl_store *s, struct M
     return 0;
   json_object *out = NULL;
   if (strcmp(a->verb, "create") != 0) {
-    *x = answer(c, 405, kl_status(405, "MethodNotAllowed", NULL, NULL,
-                                  "the server does not allow this method on the requested resource"));
+    *x = answer(c, 405,
+                kl_status(405, "MethodNotAllowed", NULL, NULL,
+                          "the server does not allow this method on the requested resource"));
     return 1;
   }
   cleanup_json json_object *in = body_json(c, body, len, token ? KL_TOKEN_REQUEST_PB : pb, &out);
-  unsigned code = !in      ? 400
+  unsigned code = !in     ? 400
                   : token ? kl_token_request(auth, s, a->ns, a->name, in, &out)
                           : kl_review(auth, s, a->user, a->group, a->resource, a->ns, in, &out);
   *x = answer(c, code, out);

@@ -12,7 +12,7 @@
 #include "rbac.h"
 
 #define META_DEFAULTS                                                                                                  \
-  "\"labels\":{\"kubernetes.io/bootstrapping\":\"rbac-defaults\"},"                                                   \
+  "\"labels\":{\"kubernetes.io/bootstrapping\":\"rbac-defaults\"},"                                                    \
   "\"annotations\":{\"rbac.authorization.kubernetes.io/autoupdate\":\"true\"}"
 #define SUBJECT_GROUP(g) "{\"apiGroup\":\"rbac.authorization.k8s.io\",\"kind\":\"Group\",\"name\":\"" g "\"}"
 
@@ -25,9 +25,10 @@ static const struct boot ROLES[] = {
                      "{\"nonResourceURLs\":[\"*\"],\"verbs\":[\"*\"]}]" },
   { "system:discovery", "[{\"nonResourceURLs\":[\"/api\",\"/api/*\",\"/apis\",\"/apis/*\",\"/healthz\",\"/livez\","
                         "\"/openapi\",\"/openapi/*\",\"/readyz\",\"/version\",\"/version/\"],\"verbs\":[\"get\"]}]" },
-  { "system:basic-user", "[{\"apiGroups\":[\"authorization.k8s.io\"],\"resources\":[\"selfsubjectaccessreviews\","
-                         "\"selfsubjectrulesreviews\"],\"verbs\":[\"create\"]},{\"apiGroups\":[\"authentication.k8s.io\"],"
-                         "\"resources\":[\"selfsubjectreviews\"],\"verbs\":[\"create\"]}]" },
+  { "system:basic-user",
+    "[{\"apiGroups\":[\"authorization.k8s.io\"],\"resources\":[\"selfsubjectaccessreviews\","
+    "\"selfsubjectrulesreviews\"],\"verbs\":[\"create\"]},{\"apiGroups\":[\"authentication.k8s.io\"],"
+    "\"resources\":[\"selfsubjectreviews\"],\"verbs\":[\"create\"]}]" },
   { "system:public-info-viewer", "[{\"nonResourceURLs\":[\"/healthz\",\"/livez\",\"/readyz\",\"/version\","
                                  "\"/version/\"],\"verbs\":[\"get\"]}]" },
 };
@@ -36,8 +37,8 @@ static const struct boot BINDINGS[] = {
   { "cluster-admin", "[" SUBJECT_GROUP("system:masters") "]" },
   { "system:discovery", "[" SUBJECT_GROUP("system:authenticated") "]" },
   { "system:basic-user", "[" SUBJECT_GROUP("system:authenticated") "]" },
-  { "system:public-info-viewer", "[" SUBJECT_GROUP("system:authenticated") "," SUBJECT_GROUP(
-                                     "system:unauthenticated") "]" },
+  { "system:public-info-viewer",
+    "[" SUBJECT_GROUP("system:authenticated") "," SUBJECT_GROUP("system:unauthenticated") "]" },
 };
 
 void kl_random_uid(char *buf, size_t len)

@@ -136,7 +136,8 @@ static void add_error(json_object *errors, const char *msg)
 /* The role a binding refers to: a ClusterRole, or a Role in binding_ns. NULL (an error added) when missing. */
 static json_object *role_of(struct kl_store *s, json_object *binding, const char *binding_ns, json_object *errors)
 {
-  const char *kind = ferry_kube_str(binding, "roleRef.kind") ?: "", *name = ferry_kube_str(binding, "roleRef.name") ?: "";
+  const char *kind = ferry_kube_str(binding, "roleRef.kind") ?: "",
+             *name = ferry_kube_str(binding, "roleRef.name") ?: "";
   char msg[512], key[KL_NAME_MAX * 2 + 2];
   json_object *role = NULL;
   if (!strcmp(kind, "ClusterRole")) {
@@ -150,8 +151,8 @@ static json_object *role_of(struct kl_store *s, json_object *binding, const char
     return NULL;
   }
   if (!role) {
-    snprintf(msg, sizeof msg, "%s.rbac.authorization.k8s.io \"%s\" not found", !strcmp(kind, "Role") ? "role" : "clusterrole",
-             name);
+    snprintf(msg, sizeof msg, "%s.rbac.authorization.k8s.io \"%s\" not found",
+             !strcmp(kind, "Role") ? "role" : "clusterrole", name);
     add_error(errors, msg);
   }
   return role;

@@ -13,7 +13,10 @@
 
 #define AUTHZ_GROUP "authorization.k8s.io"
 #define AUTHN_GROUP "authentication.k8s.io"
-#define END_OF_TABLE { 0, NULL, 0, NULL }
+#define END_OF_TABLE                                                                                                   \
+  {                                                                                                                    \
+    0, NULL, 0, NULL                                                                                                   \
+  }
 
 enum review { SSAR, SAR, LSAR, SSRR, SSR, TR };
 
@@ -21,15 +24,17 @@ static const struct kl_pb_field PB_OBJECT_META[] = { { 1, "name", KL_PB_STRING, 
                                                      { 3, "namespace", KL_PB_STRING, NULL },
                                                      END_OF_TABLE };
 static const struct kl_pb_field PB_RESOURCE_ATTRS[] = {
-  { 1, "namespace", KL_PB_STRING, NULL }, { 2, "verb", KL_PB_STRING, NULL },        { 3, "group", KL_PB_STRING, NULL },
-  { 4, "version", KL_PB_STRING, NULL },   { 5, "resource", KL_PB_STRING, NULL },    { 6, "subresource", KL_PB_STRING, NULL },
+  { 1, "namespace", KL_PB_STRING, NULL }, { 2, "verb", KL_PB_STRING, NULL },
+  { 3, "group", KL_PB_STRING, NULL },     { 4, "version", KL_PB_STRING, NULL },
+  { 5, "resource", KL_PB_STRING, NULL },  { 6, "subresource", KL_PB_STRING, NULL },
   { 7, "name", KL_PB_STRING, NULL },      END_OF_TABLE
 };
 static const struct kl_pb_field PB_NON_RESOURCE_ATTRS[] = { { 1, "path", KL_PB_STRING, NULL },
                                                             { 2, "verb", KL_PB_STRING, NULL },
                                                             END_OF_TABLE };
 static const struct kl_pb_field PB_ACCESS_SPEC[] = { { 1, "resourceAttributes", KL_PB_MESSAGE, PB_RESOURCE_ATTRS },
-                                                     { 2, "nonResourceAttributes", KL_PB_MESSAGE, PB_NON_RESOURCE_ATTRS },
+                                                     { 2, "nonResourceAttributes", KL_PB_MESSAGE,
+                                                       PB_NON_RESOURCE_ATTRS },
                                                      { 3, "user", KL_PB_STRING, NULL },
                                                      { 4, "groups", KL_PB_STRINGS, NULL },
                                                      { 6, "uid", KL_PB_STRING, NULL },
@@ -43,7 +48,8 @@ static const struct kl_pb_field PB_ACCESS[] = { { 1, "metadata", KL_PB_MESSAGE, 
                                                 END_OF_TABLE };
 static const struct kl_pb_field PB_RULES[] = { { 2, "spec", KL_PB_MESSAGE, PB_RULES_SPEC }, END_OF_TABLE };
 static const struct kl_pb_field PB_SELF[] = { END_OF_TABLE };
-static const struct kl_pb_field PB_TOKEN_REVIEW[] = { { 2, "spec", KL_PB_MESSAGE, PB_TOKEN_REVIEW_SPEC }, END_OF_TABLE };
+static const struct kl_pb_field PB_TOKEN_REVIEW[] = { { 2, "spec", KL_PB_MESSAGE, PB_TOKEN_REVIEW_SPEC },
+                                                      END_OF_TABLE };
 
 static const struct {
   enum review r;

@@ -60,8 +60,8 @@ static json_object *claims_for(const struct kl_auth *a, json_object *sa, json_ob
   json_object_object_add(c, "jti", json_object_new_string(jti));
   json_object_object_add(k, "namespace", json_object_new_string(ns));
   if (bound)
-    json_object_object_add(k, bound_kind, ref_claim(ferry_kube_str(bound, "metadata.name"),
-                                                    ferry_kube_str(bound, "metadata.uid") ?: ""));
+    json_object_object_add(
+        k, bound_kind, ref_claim(ferry_kube_str(bound, "metadata.name"), ferry_kube_str(bound, "metadata.uid") ?: ""));
   json_object_object_add(k, "serviceaccount", ref_claim(name, ferry_kube_str(sa, "metadata.uid") ?: ""));
   json_object_object_add(c, CLAIMS_KEY, k);
   json_object_object_add(c, "nbf", json_object_new_int64(now));
@@ -73,8 +73,8 @@ static unsigned invalid(const char *name, int64_t seconds, const char *why, json
 {
   char msg[512];
   snprintf(msg, sizeof msg,
-           "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.expirationSeconds: Invalid value: %lld: %s", name,
-           (long long)seconds, why);
+           "TokenRequest.authentication.k8s.io \"%s\" is invalid: spec.expirationSeconds: Invalid value: %lld: %s",
+           name, (long long)seconds, why);
   *out = kl_status(422, "Invalid", "TokenRequest", name, msg);
   return 422;
 }

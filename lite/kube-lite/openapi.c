@@ -320,13 +320,13 @@ static void add_resource(struct kl_store *s, const struct kl_resource *r, json_o
 }
 
 /* A kind that is only created (the reviews): its schema and the POST on its collection. */
-static void add_create_only(const struct kl_resource *r, json_object *paths, json_object *schemas)
+static void add_create_only(struct kl_store *s, const struct kl_resource *r, json_object *paths, json_object *schemas)
 {
   char coll[512], name[256];
   snprintf(coll, sizeof coll, "/apis/%s/%s%s/%s", r->group, r->version, r->namespaced ? "/namespaces/{namespace}" : "",
            r->plural);
   schema_name(r, r->kind, name, sizeof name);
-  json_object_object_add(schemas, name, kind_schema(NULL, r));
+  json_object_object_add(schemas, name, kind_schema(s, r));
   json_object_object_add(path_item(paths, coll, 0, r->namespaced), "post",
                          operation("create", "post", r, "", name, r->group, r->version, r->kind));
 }
@@ -357,7 +357,7 @@ json_object *kl_openapi_gv(struct kl_store *s, const char *gv)
     if (i < full)
       add_resource(s, &all[i], paths, schemas);
     else
-      add_create_only(&all[i], paths, schemas);
+      add_create_only(s, &all[i], paths, schemas);
     found = 1;
   }
   free(all);

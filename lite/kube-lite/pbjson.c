@@ -162,7 +162,7 @@ json_object *kl_pb_body(const unsigned char *buf, size_t len, const struct kl_pb
     return NULL;
   }
   if (meta) {
-    json_object_object_foreach(meta, k, v) json_object_object_add(obj, k, json_object_get(v));
+    json_object_object_foreach(meta, k, v) { json_object_object_add(obj, k, json_object_get(v)); }
     json_object_put(meta);
   }
   return obj;

@@ -21,6 +21,7 @@ setup_file() {
   openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
   kl_start main --tls-cert "$d/srv.crt" --tls-key "$d/srv.key" --tls-ca "$d/ca.crt" \
     --service-account-signing-key-file "$d/sa.key"
+  # shellcheck disable=SC2154 # (kl_start sets KL_KC_main)
   KUBECONFIG=$KL_KC_main kubectl apply -f - >/dev/null <<'Y'
 apiVersion: v1
 kind: Namespace

@@ -69,8 +69,8 @@ static void test_request_info(void **state)
   a = attrs("GET", "/api/v1/watch/namespaces/x/pods", NULL, NULL);
   assert_string_equal(a.verb, "watch");
   assert_string_equal(a.resource, "pods");
-  static const char *const non_resource[] = { "/healthz", "/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1",
-                                              "/openapi/v3/api/v1" };
+  static const char *const non_resource[] = { "/healthz",   "/api",          "/api/v1",           "/apis",
+                                              "/apis/apps", "/apis/apps/v1", "/openapi/v3/api/v1" };
   for (size_t i = 0; i < sizeof non_resource / sizeof non_resource[0]; i++) {
     a = attrs("GET", non_resource[i], NULL, NULL);
     assert_false(a.resource_request);
@@ -122,7 +122,7 @@ static void test_subjects(void **state)
   json_object *user = J("{\"kind\":\"User\",\"name\":\"system:serviceaccount:ferry-system:agent\"}");
   assert_true(kl_rbac_subject_matches(sa, &sa_user, ""));
   assert_true(kl_rbac_subject_matches(sa_bare, &sa_user, "ferry-system")); /* the binding's namespace */
-  assert_false(kl_rbac_subject_matches(sa_bare, &sa_user, ""));           /* a ClusterRoleBinding needs one */
+  assert_false(kl_rbac_subject_matches(sa_bare, &sa_user, ""));            /* a ClusterRoleBinding needs one */
   assert_false(kl_rbac_subject_matches(sa_bare, &sa_user, "default"));
   assert_true(kl_rbac_subject_matches(group, &sa_user, ""));
   assert_true(kl_rbac_subject_matches(user, &sa_user, ""));

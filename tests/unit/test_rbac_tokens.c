@@ -138,16 +138,16 @@ static void test_protobuf_body(void **state)
   /* "k8s\0", then runtime.Unknown{typeMeta{apiVersion, kind}, raw: TokenRequest{spec{audiences: ["a"],
    * expirationSeconds: 1200, boundObjectRef{kind: Pod, name: p}}}} */
   static const unsigned char body[] = {
-    'k', '8', 's', 0,                                         /* the envelope's magic */
-    0x0a, 0x28,                                               /* Unknown.typeMeta */
-    0x0a, 0x18, 'a', 'u', 't', 'h', 'e', 'n', 't', 'i', 'c', 'a', 't', 'i', 'o', 'n', '.', 'k', '8', 's', '.', 'i',
-    'o', '/', 'v', '1',                                       /* apiVersion */
-    0x12, 0x0c, 'T', 'o', 'k', 'e', 'n', 'R', 'e', 'q', 'u', 'e', 's', 't', /* kind */
-    0x12, 0x14,                                               /* Unknown.raw: the TokenRequest */
-    0x12, 0x12,                                               /* spec */
-    0x0a, 0x01, 'a',                                          /* audiences */
-    0x1a, 0x0a, 0x0a, 0x03, 'P', 'o', 'd', 0x1a, 0x01, 'p', 0x22, 0x00, /* boundObjectRef {kind, name, uid} */
-    0x20, 0xb0, 0x09,                                         /* expirationSeconds 1200 */
+    'k',  '8',  's',  0, /* the envelope's magic */
+    0x0a, 0x28,          /* Unknown.typeMeta */
+    0x0a, 0x18, 'a',  'u',  't', 'h', 'e', 'n',  't',  'i', 'c',  'a',  't', 'i',
+    'o',  'n',  '.',  'k',  '8', 's', '.', 'i',  'o',  '/', 'v',  '1',            /* apiVersion */
+    0x12, 0x0c, 'T',  'o',  'k', 'e', 'n', 'R',  'e',  'q', 'u',  'e',  's', 't', /* kind */
+    0x12, 0x14,                                                                   /* Unknown.raw: the TokenRequest */
+    0x12, 0x12,                                                                   /* spec */
+    0x0a, 0x01, 'a',                                                              /* audiences */
+    0x1a, 0x0a, 0x0a, 0x03, 'P', 'o', 'd', 0x1a, 0x01, 'p', 0x22, 0x00,           /* boundObjectRef {kind, name, uid} */
+    0x20, 0xb0, 0x09,                                                             /* expirationSeconds 1200 */
   };
   char why[256];
   json_object *o = kl_pb_body(body, sizeof body, KL_TOKEN_REQUEST_PB, why, sizeof why);

@@ -13,13 +13,11 @@ SA_USER=system:serviceaccount:ferry-system:ferry-agent
 setup_file() {
   local d=$BATS_FILE_TMPDIR/pki
   mkdir -p "$d"
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.crt" -days 1 -subj /CN=kube-lite-ca 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -keyout "$d/srv.key" -out "$d/srv.csr" -subj /CN=127.0.0.1 2>/dev/null
-  printf 'subjectAltName=IP:127.0.0.1' >"$d/ext"
-  openssl x509 -req -in "$d/srv.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -out "$d/srv.crt" -days 1 \
-    -extfile "$d/ext" 2>/dev/null
+  # a self-signed serving certificate: the kubeconfig carries it as its CA
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/srv.key" -out "$d/srv.crt" -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 2>/dev/null
   openssl genrsa -out "$d/sa.key" 2048 2>/dev/null
-  kl_start main --tls-cert "$d/srv.crt" --tls-key "$d/srv.key" --tls-ca "$d/ca.crt" \
+  kl_start main --tls-cert "$d/srv.crt" --tls-key "$d/srv.key" \
     --service-account-signing-key-file "$d/sa.key"
   # shellcheck disable=SC2154 # (kl_start sets KL_KC_main)
   KUBECONFIG=$KL_KC_main kubectl apply -f - >/dev/null <<'Y'
@@ -132,7 +130,7 @@ claims_of() { cut -d. -f2 <<<"$1" | tr -- '-_' '+/' | base64 -d 2>/dev/null; }
   assert_output --partial "pods \"nothing\" is forbidden: User \"$SA_USER\" cannot delete resource \"pods\""
   # the Status itself, as a client library sees it
   t=$(k create token ferry-agent -n ferry-system)
-  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/ca.crt" -H "Authorization: Bearer $t" \
+  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/srv.crt" -H "Authorization: Bearer $t" \
     "https://127.0.0.1:$(kl_port "$KL_KC_main")/api/v1/namespaces/default/secrets/x"
   run jq -c '{kind, status, reason, code, details}' <<<"$output"
   assert_output '{"kind":"Status","status":"Failure","reason":"Forbidden","code":403,"details":{"name":"x","kind":"secrets","group":""}}'
@@ -184,11 +182,11 @@ Y
   run kubectl --kubeconfig "$BATS_TEST_TMPDIR/uid.kc" get pods -n default
   assert_output --partial "(Unauthorized)"
   port=$(kl_port "$KL_KC_main")
-  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/ca.crt" "https://127.0.0.1:$port/version"
+  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/srv.crt" "https://127.0.0.1:$port/version"
   assert_output --partial '"gitVersion"'
-  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/ca.crt" "https://127.0.0.1:$port/api/v1/namespaces"
+  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/srv.crt" "https://127.0.0.1:$port/api/v1/namespaces"
   assert_output --partial 'namespaces is forbidden: User \"system:anonymous\" cannot list resource \"namespaces\" in API group \"\" at the cluster scope'
-  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/ca.crt" "https://127.0.0.1:$port/apis"
+  run curl -s --cacert "$BATS_FILE_TMPDIR/pki/srv.crt" "https://127.0.0.1:$port/apis"
   assert_output --partial 'forbidden: User \"system:anonymous\" cannot get path \"/apis\"'
 }
 

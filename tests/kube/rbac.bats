@@ -89,7 +89,7 @@ claims_of() { cut -d. -f2 <<<"$1" | tr -- '-_' '+/' | base64 -d 2>/dev/null; }
   k patch role pod-reader --type json -p '[{"op":"add","path":"/metadata/labels","value":{"t":"1"}}]'
   run k get roles -l t=1 -o name
   assert_output "role.rbac.authorization.k8s.io/pod-reader"
-  run k explain clusterrole.rules
+  run k explain clusterrole
   assert_success
   run k auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}'
   assert_output 'kube-lite-admin ["system:masters","system:authenticated"]'

@@ -158,8 +158,13 @@ $(BUILD)/tests/fake_api.o: tests/unit/fake_api.c tests/unit/fake_api.h $(HEADERS
 	$(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ) $(BUILD)/tests/fake_api.o
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/tests/fake_api.o \
+	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(UNIT_EXTRA) $(BUILD)/tests/fake_api.o \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
+# test_rbac*: kube-lite's objects but its main() (the authorizer, tokens, JWTs).
+RBAC_UNIT_BIN := $(filter $(BUILD)/tests/test_rbac%,$(UNIT_BIN))
+$(RBAC_UNIT_BIN): $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ))
+$(RBAC_UNIT_BIN): UNIT_EXTRA = $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ)) -lpthread
+$(RBAC_UNIT_BIN): CFLAGS += -Ilite/kube-lite
 
 # kube-lite's protobuf decoding, tested apart from the server.
 KL_PB_UNIT := $(BUILD)/lite/kube-lite/protobuf.o $(BUILD)/lite/kube-lite/pbjson.o $(K8S_PB_OBJ)

@@ -11,6 +11,7 @@
 
 #include "kube/kube.h"
 #include "base/log.h"
+#include "access.h"
 #include "admission.h"
 #include "defaults.h"
 #include "disruption.h"
@@ -1129,14 +1130,6 @@ static enum MHD_Result do_faults(struct kl_server *srv, struct MHD_Connection *c
 
 /* ---------- the handler ---------- */
 
-static int authorized(struct kl_server *srv, struct MHD_Connection *c)
-{
-  if (!srv->token)
-    return 1;
-  const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  return h && !strncmp(h, "Bearer ", 7) && !strcmp(h + 7, srv->token);
-}
-
 void kl_request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
   (void)cls;
@@ -1153,8 +1146,9 @@ void kl_request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum M
 static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c, const char *url, const char *method,
                                 struct body *b)
 {
-  if (!authorized(srv, c))
-    return fail(c, 401, "Unauthorized", NULL, NULL, "Unauthorized");
+  enum MHD_Result answered;
+  if (kl_access(srv->auth, &srv->store, c, url, method, b ? b->data : NULL, b ? b->len : 0, &answered))
+    return answered;
   if (!strcmp(url, "/version")) {
     json_object *v = json_tokener_parse("{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.0-kube-lite\","
                                         "\"platform\":\"linux/amd64\"}");
@@ -1395,3 +1389,10 @@ int kl_server_start(struct kl_server *srv, char *why, size_t why_len)
   s->oldest_rv = s->rv;
   return 0;
 }
+
+json_object *kl_status(unsigned code, const char *reason, const char *kind, const char *name, const char *msg)
+{
+  return status_obj(code, reason, kind, name, msg);
+}
+
+enum MHD_Result kl_send_json(struct MHD_Connection *c, unsigned code, json_object *o) { return send_json(c, code, o); }

@@ -3,7 +3,8 @@
  * (never for real clusters). See docs/kube-lite.md.
  *
  *   kube-lite --listen 127.0.0.1:PORT --kubeconfig-out FILE [--token T]
- *             [--tls-cert F --tls-key F [--tls-ca F]] [--data FILE] [--faults] */
+ *             [--tls-cert F --tls-key F [--tls-ca F]] [--data FILE] [--faults]
+ *             [--service-account-signing-key-file F] [--service-account-issuer URL] */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "bootstrap.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -22,6 +24,7 @@ static void usage(FILE *f)
 {
   fputs("usage: kube-lite [--listen HOST:PORT] [--kubeconfig-out FILE] [--token TOKEN]\n"
         "                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--data FILE] [--faults]\n"
+        "                 [--service-account-signing-key-file FILE] [--service-account-issuer URL]\n"
         "                 [--log-level LEVEL]\n"
         "HOST must be an IPv4 address; PORT 0 picks a free port (the kubeconfig has the real one).\n",
         f);
@@ -48,7 +51,9 @@ static char *b64(const char *data, size_t len)
 int main(int argc, char **argv)
 {
   const char *listen = "127.0.0.1:0", *kubeconfig_out = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+  const char *sa_key = NULL, *issuer = NULL;
   static struct kl_server srv;
+  static struct kl_auth auth;
   static const struct option opts[] = {
     { "listen", required_argument, NULL, 'l' },
     { "kubeconfig-out", required_argument, NULL, 'k' },
@@ -59,6 +64,8 @@ int main(int argc, char **argv)
     { "data", required_argument, NULL, 'd' },
     { "faults", no_argument, NULL, 'f' },
     { "log-level", required_argument, NULL, 'v' },
+    { "service-account-signing-key-file", required_argument, NULL, 'S' },
+    { "service-account-issuer", required_argument, NULL, 'I' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -92,6 +99,12 @@ int main(int argc, char **argv)
     case 'v':
       if (ferry_log_level_option("kube-lite", optarg) < 0)
         return 2;
+      break;
+    case 'S':
+      sa_key = optarg;
+      break;
+    case 'I':
+      issuer = optarg;
       break;
     case 'h':
       usage(stdout);
@@ -127,6 +140,13 @@ int main(int argc, char **argv)
     return 1;
   }
   ferry_error err = FERRY_ERROR_INIT;
+  if (kl_auth_init(&auth, sa_key, issuer, srv.token, cert != NULL, &err) < 0) {
+    fprintf(stderr, "kube-lite: %s\n", ferry_error_msg(&err));
+    return 1;
+  }
+  srv.token = auth.admin_token;
+  srv.auth = &auth;
+  kl_rbac_bootstrap(&srv.store);
   char *cert_pem = NULL, *key_pem = NULL, *ca_pem = NULL;
   size_t ca_len = 0, cert_len = 0;
   if (cert &&
@@ -182,6 +202,7 @@ int main(int argc, char **argv)
   pthread_mutex_unlock(&srv.store.mu);
   MHD_stop_daemon(d);
   kl_store_free(&srv.store);
+  kl_auth_free(&auth);
   free(server);
   free(cert_pem);
   free(key_pem);

@@ -8,6 +8,7 @@
 
 #include "base/hash.h"
 #include "resources.h"
+#include "reviews.h"
 #include "schema.h"
 #include "base/util.h"
 
@@ -33,9 +34,8 @@ static void schema_name(const struct kl_resource *r, const char *kind, char *buf
     snprintf(buf, len, "io.k8s.api.core.%s.%s", r->version, kind);
   } else if (!strcmp(r->group, "apiextensions.k8s.io")) {
     snprintf(buf, len, "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.%s.%s", r->version, kind);
-  } else if (!is_custom(r)) { /* apps, policy, coordination.k8s.io... */
-    const char *k8s = strstr(r->group, ".k8s.io");
-    int glen = k8s ? (int)(k8s - r->group) : (int)strlen(r->group);
+  } else if (!is_custom(r)) { /* apps, policy, coordination.k8s.io, rbac.authorization.k8s.io (rbac)... */
+    int glen = (int)strcspn(r->group, ".");
     snprintf(buf, len, "io.k8s.api.%.*s.%s.%s", glen, r->group, r->version, kind);
   } else {
     char labels[128], *part[32], *save = NULL;
@@ -319,10 +319,34 @@ static void add_resource(struct kl_store *s, const struct kl_resource *r, json_o
   }
 }
 
+/* A kind that is only created (the reviews): its schema and the POST on its collection. */
+static void add_create_only(struct kl_store *s, const struct kl_resource *r, json_object *paths, json_object *schemas)
+{
+  char coll[512], name[256];
+  snprintf(coll, sizeof coll, "/apis/%s/%s%s/%s", r->group, r->version, r->namespaced ? "/namespaces/{namespace}" : "",
+           r->plural);
+  schema_name(r, r->kind, name, sizeof name);
+  json_object_object_add(schemas, name, kind_schema(s, r));
+  json_object_object_add(path_item(paths, coll, 0, r->namespaced), "post",
+                         operation("create", "post", r, "", name, r->group, r->version, r->kind));
+}
+
+/* Every resource served, then (from *full on) the create-only reviews. */
+static struct kl_resource *served(struct kl_store *s, size_t *n, size_t *full)
+{
+  struct kl_resource *all = kl_resources_all(s, full), *more;
+  if (!all || !(more = realloc(all, (*full + KL_REVIEWS_MAX) * sizeof *all))) {
+    *n = all ? *full : 0;
+    return all;
+  }
+  *n = *full + kl_review_resources(more + *full, KL_REVIEWS_MAX);
+  return more;
+}
+
 json_object *kl_openapi_gv(struct kl_store *s, const char *gv)
 {
-  size_t n = 0;
-  struct kl_resource *all = kl_resources_all(s, &n);
+  size_t n = 0, full = 0;
+  struct kl_resource *all = served(s, &n, &full);
   json_object *paths = json_object_new_object(), *schemas = json_object_new_object();
   int found = 0;
   for (size_t i = 0; i < n; i++) {
@@ -330,7 +354,10 @@ json_object *kl_openapi_gv(struct kl_store *s, const char *gv)
     gv_path(&all[i], p, sizeof p);
     if (strcmp(p, gv) != 0)
       continue;
-    add_resource(s, &all[i], paths, schemas);
+    if (i < full)
+      add_resource(s, &all[i], paths, schemas);
+    else
+      add_create_only(s, &all[i], paths, schemas);
     found = 1;
   }
   free(all);
@@ -352,8 +379,8 @@ json_object *kl_openapi_gv(struct kl_store *s, const char *gv)
 
 json_object *kl_openapi_index(struct kl_store *s)
 {
-  size_t n = 0;
-  struct kl_resource *all = kl_resources_all(s, &n);
+  size_t n = 0, full = 0;
+  struct kl_resource *all = served(s, &n, &full);
   json_object *paths = json_object_new_object();
   for (size_t i = 0; i < n; i++) {
     char p[256];

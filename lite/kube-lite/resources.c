@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kube/kube.h"
+#include "reviews.h"
 
 static const struct kl_resource BUILTIN[] = {
   { "", "v1", "namespaces", "namespace", "Namespace", "ns", 0, 1, 0 },
@@ -27,6 +28,10 @@ static const struct kl_resource BUILTIN[] = {
   { "node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", "", 0, 0, 0 },
   { "admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration",
     "MutatingWebhookConfiguration", "", 0, 0, 0 },
+  { "rbac.authorization.k8s.io", "v1", "roles", "role", "Role", "", 1, 0, 0 },
+  { "rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", "", 1, 0, 0 },
+  { "rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", "", 0, 0, 0 },
+  { "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding", "", 0, 0, 0 },
   { "apiextensions.k8s.io", "v1", "customresourcedefinitions", "customresourcedefinition", "CustomResourceDefinition",
     "crd,crds", 0, 1, 0 },
 };
@@ -131,6 +136,8 @@ json_object *kl_discovery_groups(struct kl_store *s)
   for (size_t i = 0; i < NBUILTIN; i++)
     if (BUILTIN[i].group[0])
       add_group(groups, BUILTIN[i].group, BUILTIN[i].version);
+  add_group(groups, "authorization.k8s.io", "v1"); /* the reviews (reviews.h) */
+  add_group(groups, "authentication.k8s.io", "v1");
   json_object *crds = kl_store_kind(s, "apiextensions.k8s.io/customresourcedefinitions");
   json_object_object_foreach(crds, key, crd)
   {
@@ -197,6 +204,7 @@ json_object *kl_discovery_resources(struct kl_store *s, const char *group, const
     if (from_crd(crd, version, &r) == 0 && !strcmp(r.group, group))
       add_resource(list, &r);
   }
+  kl_review_discovery(group, version, list);
   if (json_object_array_length(list) == 0) {
     json_object_put(list);
     return NULL;

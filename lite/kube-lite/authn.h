@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Who a request comes from, as the API server's authenticators decide it: the
+ * admin's bearer token (group system:masters), a ServiceAccount token
+ * (tokens.h), no token (system:anonymous, or in kube-lite's open mode the old
+ * insecure port's superuser), and then the Impersonate-* headers. */
+#ifndef KL_AUTHN_H
+#define KL_AUTHN_H
+
+#include <microhttpd.h>
+#include <openssl/evp.h>
+
+#include "jwt.h"
+#include "store.h"
+
+#define KL_MAX_GROUPS 16
+#define KL_NAME_MAX 256
+
+#define KL_GROUP_MASTERS "system:masters"
+#define KL_GROUP_AUTHENTICATED "system:authenticated"
+#define KL_GROUP_UNAUTHENTICATED "system:unauthenticated"
+#define KL_USER_ANONYMOUS "system:anonymous"
+#define KL_USER_ADMIN "kube-lite-admin"
+#define KL_USER_UNSECURED "system:unsecured"
+#define KL_SA_PREFIX "system:serviceaccount:"
+#define KL_SA_GROUP "system:serviceaccounts"
+
+struct kl_user {
+  char name[KL_NAME_MAX];
+  char uid[64];
+  char groups[KL_MAX_GROUPS][KL_NAME_MAX];
+  size_t ngroups;
+};
+
+#define KL_DEFAULT_ISSUER "https://kubernetes.default.svc.cluster.local"
+#define KL_ADMIN_TOKEN_BYTES 24
+
+/* How kube-lite authenticates (set up once in main, read-only after). */
+struct kl_auth {
+  EVP_PKEY *sa_key; /* signs and verifies ServiceAccount tokens */
+  char kid[KL_JWT_KID_LEN];
+  const char *issuer;      /* iss of the tokens and the audience the API accepts */
+  const char *admin_token; /* the kubeconfig's token, or NULL */
+  char made_token[2 * KL_ADMIN_TOKEN_BYTES + 1];
+  int secure; /* no token is system:anonymous (else the unsecured superuser) */
+};
+
+/* Sets up *a: the signing key (key_file, or a new one), the issuer (NULL: the
+ * default), the admin token (a new one when TLS is on and none is given). Over
+ * plain HTTP without a token kube-lite stays open: a request without a token is
+ * the old insecure port's superuser. */
+int kl_auth_init(struct kl_auth *a, const char *key_file, const char *issuer, const char *admin_token, int tls,
+                 ferry_error *err);
+void kl_auth_free(struct kl_auth *a);
+
+void kl_user_add_group(struct kl_user *u, const char *group);
+int kl_user_in_group(const struct kl_user *u, const char *group);
+/* The user and groups of ServiceAccount ns/name. */
+void kl_user_service_account(struct kl_user *u, const char *ns, const char *name, const char *uid);
+
+/* The request's user (s->mu held: ServiceAccount tokens are checked against the
+ * store). 0 with *u filled, -1 when a bearer token was sent that is not valid
+ * (the caller answers 401). */
+int kl_authenticate(const struct kl_auth *a, struct kl_store *s, struct MHD_Connection *c, struct kl_user *u);
+
+#endif

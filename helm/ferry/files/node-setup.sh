@@ -27,9 +27,12 @@ restart=false
 host=/host
 pass=()
 
+# The kubelet's termination message file, when there is one.
+report() { [ ! -f /dev/termination-log ] || echo "$*" >/dev/termination-log; }
+
 die() {
   echo "node-setup: $*" >&2
-  echo "node-setup: $*" >/dev/termination-log 2>/dev/null || true
+  report "node-setup: $*"
   exit 1
 }
 
@@ -61,10 +64,11 @@ containerd_handler() {
   local file=$host$config
   mkdir -p "$(dirname "$file")"
   # add-ferry-runtime.sh asks containerd's version only for a new file
-  printf '#!/bin/sh\nexec nsenter --target 1 --mount -- containerd "$@"\n' >/tmp/host-containerd 2>/dev/null ||
-    die "cannot write /tmp (mount an emptyDir there)"
-  chmod 0755 /tmp/host-containerd
-  local args=(--config "$file" --ferry-runc "$ferry_runc" --containerd /tmp/host-containerd)
+  wrapper=$(mktemp "${TMPDIR:-/tmp}/host-containerd.XXXXXX") || die "cannot write ${TMPDIR:-/tmp}"
+  trap 'rm -f "$wrapper"' EXIT
+  printf '#!/bin/sh\nexec nsenter --target 1 --mount -- containerd "$@"\n' >"$wrapper"
+  chmod 0755 "$wrapper"
+  local args=(--config "$file" --ferry-runc "$ferry_runc" --containerd "$wrapper")
   [ -z "$runc_root" ] || args+=(--runc-root "$runc_root")
   "$here/add-ferry-runtime.sh" "${args[@]}" ${pass[@]+"${pass[@]}"}
 }
@@ -99,4 +103,4 @@ else
   msg="the $runtime handler ferry was added: restart $unit on this node (systemctl restart $unit) to load it"
 fi
 echo "node-setup: $msg"
-echo "$msg" >/dev/termination-log 2>/dev/null || true
+report "$msg"

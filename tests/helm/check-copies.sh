@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# check-copies.sh [TOP]: the chart's copies are the project's files, byte for
+# check-copies.sh [TOP]: the chart carries the project's files, byte for
 # byte: helm/ferry/crds/ holds exactly crd/*.yaml, and helm/ferry/files/ the
-# node setup's add-ferry-runtime.sh and fragments from deploy/. Prints each
-# difference and exits 1; `make` nothing, copy them again:
-#   cp crd/*.yaml helm/ferry/crds/
-#   cp deploy/containerd/{add-ferry-runtime.sh,config-v2.toml,config-v3.toml} deploy/crio/10-ferry.conf helm/ferry/files/
+# node setup's add-ferry-runtime.sh and fragments from deploy/. They are
+# symbolic links there (Helm reads and packages what they point at); this
+# fails when one is missing or differs (a link replaced by a stale copy),
+# printing each. To make them again:
+#   cd helm/ferry/crds && ln -sf ../../../crd/*.yaml .
+#   cd helm/ferry/files && ln -sf ../../../deploy/containerd/{add-ferry-runtime.sh,config-v2.toml,config-v3.toml} ../../../deploy/crio/10-ferry.conf .
 set -euo pipefail
 
 top=${1:-$(cd "$(dirname "$0")/../.." && pwd)}

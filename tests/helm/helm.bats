@@ -87,7 +87,7 @@ cases() {
   assert_output --partial "replicas: 3"
 }
 
-@test "crds/ is crd/ and files/ is deploy/'s, and the check fails on a difference" {
+@test "crds/ is crd/ and files/ is deploy/'s (links), and the check fails on a difference" {
   run "$HELM_TESTS/check-copies.sh"
   assert_success
   local t=$BATS_TEST_TMPDIR/top
@@ -96,11 +96,15 @@ cases() {
   mkdir -p "$t/helm" && cp -r "$CHART" "$t/helm/"
   run "$HELM_TESTS/check-copies.sh" "$t"
   assert_success
-  echo "# changed" >>"$t/helm/ferry/crds/podmigrations.ferry.dev.yaml"
+  local crd=$t/helm/ferry/crds/podmigrations.ferry.dev.yaml
+  rm "$crd" && cp "$t/crd/podmigrations.ferry.dev.yaml" "$crd" # a copy instead of the link: still the same
+  run "$HELM_TESTS/check-copies.sh" "$t"
+  assert_success
+  echo "# changed" >>"$crd"
   run "$HELM_TESTS/check-copies.sh" "$t"
   assert_failure
   assert_output --partial "helm/ferry/crds/podmigrations.ferry.dev.yaml differs from crd/podmigrations.ferry.dev.yaml"
-  cp "$FERRY_TOP/crd/podmigrations.ferry.dev.yaml" "$t/helm/ferry/crds/"
+  cp "$t/crd/podmigrations.ferry.dev.yaml" "$crd"
   rm "$t/helm/ferry/files/config-v3.toml"
   touch "$t/crd/extra.yaml"
   run "$HELM_TESTS/check-copies.sh" "$t"
@@ -121,7 +125,7 @@ cases() {
 # notes VALUES...: NOTES.txt as helm install prints it (rendered as a template of a copy).
 notes() {
   local c=$BATS_TEST_TMPDIR/notes/ferry
-  rm -rf "$c" && mkdir -p "${c%/ferry}" && cp -r "$CHART" "$c"
+  rm -rf "$c" && mkdir -p "${c%/ferry}" && cp -rL "$CHART" "$c"
   cp "$c/templates/NOTES.txt" "$c/templates/notes.yaml"
   helm template x "$c" -n ferry-system --show-only templates/notes.yaml --debug "$@" 2>&1 |
     sed -n '/^# Source: ferry\/templates\/notes.yaml/,/^Error: /p'
@@ -202,15 +206,15 @@ setup_script() { bash "$CHART/files/node-setup.sh" --host="$HOST" --ferry-runc=/
 }
 
 @test "the node setup's arguments as the chart renders them reach node-setup.sh" {
-  run helm template x "$CHART" -f "$HELM_TESTS/values/containerd-setup.yaml" --show-only templates/node-setup.yaml
-  assert_success
-  local args
+  local rendered args
+  rendered=$(helm template x "$CHART" -f "$HELM_TESTS/values/containerd-setup.yaml" \
+    --show-only templates/node-setup.yaml 2>/dev/null) # stderr: helm's notes on the chart's links
   args=$(python3 -c '
 import sys, yaml
 for d in yaml.safe_load_all(sys.stdin):
     if d and d["kind"] == "DaemonSet":
         c = [c for c in d["spec"]["template"]["spec"]["initContainers"] if c["name"] == "runtime"][0]
-        print("\n".join(c["args"]))' <<<"$output")
+        print("\n".join(c["args"]))' <<<"$rendered")
   host_tree
   cp "$FERRY_TOP/tests/cri/debian-containerd-1.6.toml" "$HOST/etc/containerd/config.toml"
   mapfile -t a <<<"$args"

@@ -5,9 +5,10 @@
 # labels, selectors, privileges, host paths, RBAC against docs/rbac.md, the
 # webhook's certificate), that each of those checks fails on a breakage
 # (mutations.yaml), the schema refusing bad values (bad-values/), the
-# chart's copies of crd/ and deploy/, NOTES.txt, and the node setup's script
-# on a host tree. helm install, upgrade and uninstall against kube-lite are
-# the cluster suite's.
+# chart's links to crd/ and deploy/, the webhook certificate kept across
+# upgrades (upgrade_certs.py, lookup replaced by the first rendering's
+# Secret), NOTES.txt, and the node setup's script on a host tree. helm
+# install, upgrade and uninstall against kube-lite are the cluster suite's.
 
 load ../lib/common
 
@@ -222,4 +223,10 @@ for d in yaml.safe_load_all(sys.stdin):
   assert_success
   grep -qF 'sandbox_image = "registry.example.com/pause:3.9"' "$HOST/etc/containerd/config.toml"
   grep -qF 'SystemdCgroup = true' "$HOST/etc/containerd/config.toml"
+}
+
+@test "mode helm: the webhook's certificate is kept across upgrades (lookup of its Secret)" {
+  run python3 "$HELM_TESTS/upgrade_certs.py" "$CHART"
+  assert_success
+  assert_output --partial "ok: the certificate is kept across upgrades"
 }

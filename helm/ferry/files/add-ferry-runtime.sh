@@ -1,0 +1,1 @@
+../../../deploy/containerd/add-ferry-runtime.sh

@@ -109,7 +109,7 @@ containerd_stop() {
     for id in $(ps -o pid= --ppid "$pid"); do kill -9 "$id" 2>/dev/null || true; done
     kill -9 "$pid" 2>/dev/null || true
   done
-  grep -o " $d/[^ ]*" /proc/mounts | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+  { grep -o " $d/[^ ]*" /proc/mounts || true; } | cut -c2- | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
   rm -f "$d/containerd.pid"
 }
 

@@ -7,6 +7,8 @@
 #   ferry/controller:VERSION   build/images/ferry-controller-VERSION.oci.tar
 #   ferry/agent:VERSION        build/images/ferry-agent-VERSION.oci.tar
 #
+# (the archives name them docker.io/ferry/...:VERSION, as a CRI runtime does).
+#
 # No registry is reachable here, so the Dockerfile's bases (debian:bookworm,
 # debian:bookworm-slim) are made locally first with mmdebstrap and imported
 # (once; FERRY_IMAGES_REBASE=1 makes them again). apt inside the build reaches
@@ -75,11 +77,14 @@ build() {
     --target "$target" -t "ferry/$target:$VERSION" -f "$ROOT/Dockerfile" "$ROOT"
 }
 
-# save TARGET: the image as an OCI archive whose reference is its full name.
+# save TARGET: the image as an OCI archive whose reference is the name a CRI runtime
+# makes of "ferry/TARGET:VERSION" (docker.io/...), so that `ctr -n k8s.io images
+# import` gives the image a pod spec names.
 save() {
-  local target=$1 file=$OUT/ferry-$1-$VERSION.oci.tar
+  local target=$1 file=$OUT/ferry-$1-$VERSION.oci.tar ref=docker.io/ferry/$1:$VERSION
   rm -f "$file"
-  "${PODMAN[@]}" save --format oci-archive -o "$file.tmp" "ferry/$target:$VERSION"
+  "${PODMAN[@]}" tag "ferry/$target:$VERSION" "$ref"
+  "${PODMAN[@]}" save --format oci-archive -o "$file.tmp" "$ref"
   mv "$file.tmp" "$file"
   log "saved $file ($(du -h "$file" | cut -f1))"
 }

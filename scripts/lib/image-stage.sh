@@ -12,7 +12,7 @@
 # The host bundle (docs/images.md) runs on a host that has none of the libraries:
 #   OUT/bin/ferry-runc, OUT/bin/criu   wrappers that find the bundle from their own path
 #   OUT/libexec/ferry-runc             the binary; OUT/lib/ferry-runc/ its loader and libraries
-#   OUT/criu                           CRIU's prefix (scripts/install-deps.sh image-build)
+#   OUT/criu                           CRIU's prefix (scripts/install-deps.sh image-build), a link
 #   OUT/install-host.sh DEST           copies it all to DEST (default /opt/ferry)
 
 IMAGE_STAGE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,7 +59,9 @@ image_host_bundle() {
     cp -L "$f" "$out/lib/ferry-runc/$(basename "$f")"
   done
   [ -e "$out/lib/ferry-runc/ld-linux-x86-64.so.2" ] || { echo "image-stage: no loader for $runc_bin" >&2; return 1; }
-  cp -a "$criu_prefix" "$out/criu"
+  # CRIU's prefix is the one the image has anyway (scripts/install-deps.sh image-build):
+  # linked, not copied again; install-host.sh copies what the link names.
+  ln -s "$(realpath --relative-to="$out" "$criu_prefix")" "$out/criu"
   [ -x "$out/$crlib/ld-linux-x86-64.so.2" ] || { echo "image-stage: $criu_prefix has no loader" >&2; return 1; }
   # shellcheck disable=SC2016 # expanded by the wrapper at run time
   image_wrapper "$out/bin/ferry-runc" lib/ferry-runc/ld-linux-x86-64.so.2 '$d/lib/ferry-runc' \
@@ -67,7 +69,5 @@ image_host_bundle() {
   # shellcheck disable=SC2016
   image_wrapper "$out/bin/criu" "$crlib/ld-linux-x86-64.so.2" "\$d/$crlib:\$d/criu/lib/x86_64-linux-gnu" \
     criu/usr/sbin/criu
-  # The prefix's own wrapper names the prefix it was made in: the bundle's replaces it.
-  ln -sf ../../bin/criu "$out/criu/bin/criu"
   install -m 0755 "$IMAGE_STAGE_DIR/install-host.sh" "$out/install-host.sh"
 }

@@ -13,25 +13,33 @@ set -eu
 src=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 dest=${1:-/opt/ferry}
 
-# put SRC_PART DEST_PART: a file or directory of the bundle in place under DEST.
-put() {
+# stage SRC_PART DEST_PART: a file or directory of the bundle copied next to its place
+# under DEST, as DEST_PART.new; swap DEST_PART: that copy put in place.
+stage() {
   mkdir -p "$(dirname "$dest/$2")"
   rm -rf "$dest/$2.new"
   cp -a "$src/$1" "$dest/$2.new"
-  if [ -d "$dest/$2" ] && [ ! -L "$dest/$2" ]; then
-    rm -rf "$dest/$2.old"
-    mv "$dest/$2" "$dest/$2.old"
-    mv "$dest/$2.new" "$dest/$2"
-    rm -rf "$dest/$2.old"
+}
+swap() {
+  if [ -d "$dest/$1" ] && [ ! -L "$dest/$1" ]; then
+    rm -rf "$dest/$1.old"
+    mv "$dest/$1" "$dest/$1.old"
+    mv "$dest/$1.new" "$dest/$1"
+    rm -rf "$dest/$1.old"
   else
-    mv -fT "$dest/$2.new" "$dest/$2"
+    mv -fT "$dest/$1.new" "$dest/$1"
   fi
 }
+put() { stage "$1" "$2" && swap "$2"; }
 
 mkdir -p "$dest"
 put lib/ferry-runc lib/ferry-runc
 put libexec/ferry-runc libexec/ferry-runc
-put criu/. criu
+stage criu/. criu
+# The prefix's own wrapper names the directory it was made in; DEST/bin/criu finds its
+# bundle from its own path, so the prefix's entry point becomes a link to it.
+ln -sfn ../../bin/criu "$dest/criu.new/bin/criu"
+swap criu
 put bin/criu bin/criu
 put bin/ferry-runc bin/ferry-runc
 

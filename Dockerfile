@@ -14,7 +14,6 @@
 # (--secret id=aptconf,src=FILE); it never lands in an image.
 
 FROM debian:bookworm AS build
-ARG VERSION=
 RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
     apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -30,6 +29,9 @@ COPY scripts/install-deps.sh scripts/
 RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
     bash scripts/install-deps.sh image-build
 COPY . .
+# The version the binaries print (git describe; .git stays out of the context).
+# Declared where it is used: a build argument is part of every later step's cache key.
+ARG VERSION=
 RUN make -j"$(nproc)" ${VERSION:+VERSION="$VERSION"} \
       bin/ferry-agent bin/ferry-controller bin/ferry-runc bin/kubectl-ferry \
  && bin/ferry-agent --version
@@ -41,7 +43,6 @@ RUN bash -ec '. scripts/lib/image-stage.sh; mkdir -p /out; \
       image_host_bundle /opt/ferry/host bin/ferry-runc /opt/ferry/criu'
 
 FROM debian:bookworm-slim AS controller
-ARG VERSION=
 COPY --from=build /out/controller.packages /tmp/
 RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
     apt-get update \
@@ -51,6 +52,7 @@ RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
  && useradd --system --uid 65532 --user-group --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin ferry
 COPY --from=build /src/bin/ferry-controller /usr/local/bin/ferry-controller
+ARG VERSION=
 LABEL org.opencontainers.image.title="ferry-controller" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
@@ -58,7 +60,6 @@ USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/ferry-controller"]
 
 FROM debian:bookworm-slim AS agent
-ARG VERSION=
 COPY --from=build /out/agent.packages /tmp/
 RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
     apt-get update \
@@ -68,6 +69,7 @@ RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
 COPY --from=build /opt/ferry/criu /opt/ferry/criu
 COPY --from=build /opt/ferry/host /opt/ferry/host
 COPY --from=build /src/bin/ferry-agent /src/bin/ferry-runc /usr/local/bin/
+ARG VERSION=
 LABEL org.opencontainers.image.title="ferry-agent" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"

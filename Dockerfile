@@ -49,7 +49,7 @@ RUN --mount=type=secret,id=aptconf,target=/etc/apt/apt.conf.d/99ferry-build \
  && DEBIAN_FRONTEND=noninteractive xargs -a /tmp/controller.packages \
       apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/* /tmp/controller.packages \
- && useradd --system --uid 65532 --user-group --home-dir /nonexistent --no-create-home \
+ && useradd --uid 65532 --user-group --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin ferry
 COPY --from=build /src/bin/ferry-controller /usr/local/bin/ferry-controller
 ARG VERSION=

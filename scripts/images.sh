@@ -97,13 +97,19 @@ main() {
   trap "rm -rf '$WORK'" EXIT
   host_apt_conf > "$WORK/apt.conf"
   mkdir -p "$OUT"
-  local start=$SECONDS
+  local start=$SECONDS t=$SECONDS target times=()
   base_image "debian:$SUITE"
   base_image "debian:$SUITE-slim" slim
-  local target
-  for target in controller agent; do build "$target"; done
+  times+=("bases $((SECONDS - t)) s")
+  for target in controller agent; do
+    t=$SECONDS
+    build "$target"
+    times+=("$target $((SECONDS - t)) s")
+  done
+  t=$SECONDS
   for target in controller agent; do save "$target"; done
-  log "done in $((SECONDS - start)) s: $(ferry_image_names)"
+  times+=("archives $((SECONDS - t)) s")
+  log "done in $((SECONDS - start)) s (${times[*]}): $(ferry_image_names)"
 }
 
 main "$@"

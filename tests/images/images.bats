@@ -68,6 +68,7 @@ teardown_file() {
 }
 
 @test "agent image: ferry-runc, runc, iptables and CRIU 4.2 at FERRY_CRIU, every library found" {
+  # shellcheck disable=SC2016 # the container's shell expands these
   run prun --entrypoint sh "$AGENT" -c \
     'echo "FERRY_CRIU=$FERRY_CRIU"; for t in ferry-runc runc iptables-restore; do command -v "$t"; done; "$FERRY_CRIU" --version;
      ldd /usr/local/bin/ferry-agent /usr/local/bin/ferry-runc'
@@ -83,6 +84,7 @@ teardown_file() {
 @test "host bundle: criu and ferry-runc run on this host from a temporary directory, /opt/ferry hidden" {
   # A private mount namespace with an empty /opt/ferry: nothing of this machine's
   # own CRIU (scripts/install-deps.sh) can stand in for the bundle's.
+  # shellcheck disable=SC2016 # the inner shell expands these
   run unshare -m sh -ec '
     if [ -d /opt/ferry ]; then mount -t tmpfs none /opt/ferry; fi
     "$1/bin/criu" --version

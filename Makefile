@@ -57,7 +57,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench soak clean lint format fuzz-kl-protobuf
+.PHONY: all deps test test-unit test-asan test-node demo bench soak clean lint format fuzz-kl-protobuf images images-test
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -217,6 +217,15 @@ bench: deps all $(BUILD)/bench/informer-bench
 # Long randomized fault runs on the local cluster (not in CI): SOAK_ROUNDS, SOAK_SEED.
 soak: deps all
 	@bash tests/soak/postcopy-agents.sh
+
+# The controller and agent images (Dockerfile, docs/images.md), built here with podman
+# and saved as OCI archives in build/images/; images-test runs the binaries in them.
+images:
+	@bash scripts/install-deps.sh images
+	@VERSION=$(VERSION) bash scripts/images.sh
+
+images-test:
+	@VERSION=$(VERSION) bats --tap tests/images
 
 # Every C file of the tree in the style of .clang-format.
 C_FILES = $(shell git ls-files '*.c' '*.h')

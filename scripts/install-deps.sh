@@ -17,6 +17,8 @@
 #     apimachinery's) from forky's golang-k8s-api-dev and golang-k8s-apimachinery-dev,
 #     kept in $K8S_PROTO_PREFIX: kube-lite decodes protobuf request bodies with the
 #     protobuf-c code the Makefile generates from them. See docs/kube-lite.md.
+#   - opt-in modes (the end of this file): `images` (podman, buildah, mmdebstrap for
+#     make images) and `image-build` (CRIU and the api.proto, for the Dockerfile).
 set -euo pipefail
 
 PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
@@ -218,6 +220,10 @@ install_containerds() {
     unpack_from_suite sid "$CONTAINERD2_PREFIX" containerd
     containerd_in "$CONTAINERD2_PREFIX" 2. || { log "containerd 2.x unpacked but does not run"; exit 1; }
   fi
+  install_cri_api
+}
+
+install_cri_api() {
   if [ ! -s "$CRI_API_PREFIX/api.proto" ]; then
     log "installing the CRI api.proto from Debian forky into $CRI_API_PREFIX"
     unpack_from_suite forky "$CRI_API_PREFIX.pkg" golang-k8s-cri-api-dev
@@ -331,4 +337,18 @@ main() {
   log "done"
 }
 
-main "$@"
+# Opt-in modes, never part of the default run (make deps):
+#   images       podman, buildah and mmdebstrap on this machine, for make images
+#   image-build  CRIU and the CRI api.proto only: the Dockerfile's build stage
+IMAGE_TOOLS=(podman buildah mmdebstrap)
+install_image_tools() {
+  APT_PKGS=("${IMAGE_TOOLS[@]}")
+  install_apt
+}
+
+case "${1:-}" in
+  "") main ;;
+  images) need_root; install_image_tools ;;
+  image-build) need_root; install_criu; install_cri_api ;;
+  *) log "usage: install-deps.sh [images|image-build]"; exit 2 ;;
+esac

@@ -183,7 +183,21 @@ static void pod_cells(json_object *obj, json_object *cells)
   json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "spec.nodeName") ?: "<none>"));
 }
 
-/* NAME STATUS ROLES AGE VERSION */
+/* The node's first address of type (InternalIP, ExternalIP), "<none>" without one. */
+static const char *node_address(json_object *obj, const char *type)
+{
+  json_object *addrs = ferry_kube_obj(obj, "status.addresses");
+  for (size_t i = 0; addrs && json_object_is_type(addrs, json_type_array) && i < json_object_array_length(addrs); i++) {
+    json_object *a = json_object_array_get_idx(addrs, i);
+    if (!strcmp(ferry_kube_str(a, "type") ?: "", type))
+      return ferry_kube_str(a, "address") ?: "<none>";
+  }
+  return "<none>";
+}
+
+static void add_str(json_object *cells, const char *s) { json_object_array_add(cells, json_object_new_string(s)); }
+
+/* NAME STATUS ROLES AGE VERSION, and with -o wide INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL-VERSION CONTAINER-RUNTIME */
 static void node_cells(json_object *obj, json_object *cells)
 {
   const char *ready = cond_status(obj, "Ready");
@@ -201,6 +215,11 @@ static void node_cells(json_object *obj, json_object *cells)
   age(ferry_kube_str(obj, "metadata.creationTimestamp") ?: "", buf, sizeof buf);
   json_object_array_add(cells, json_object_new_string(buf));
   json_object_array_add(cells, json_object_new_string(ferry_kube_str(obj, "status.nodeInfo.kubeletVersion") ?: ""));
+  add_str(cells, node_address(obj, "InternalIP"));
+  add_str(cells, node_address(obj, "ExternalIP"));
+  add_str(cells, ferry_kube_str(obj, "status.nodeInfo.osImage") ?: "<unknown>");
+  add_str(cells, ferry_kube_str(obj, "status.nodeInfo.kernelVersion") ?: "<unknown>");
+  add_str(cells, ferry_kube_str(obj, "status.nodeInfo.containerRuntimeVersion") ?: "<unknown>");
 }
 
 /* NAME DESIRED CURRENT READY UP-TO-DATE AVAILABLE NODE SELECTOR AGE */
@@ -251,6 +270,17 @@ json_object *kl_table_builtin(const char *group, const char *plural, json_object
     json_object_array_add(defs, coldef("Roles", "string", 0, "The roles of the node"));
     json_object_array_add(defs, coldef("Age", "string", 0, "CreationTimestamp"));
     json_object_array_add(defs, coldef("Version", "string", 0, "Kubelet Version reported by the node."));
+    json_object_array_add(defs, coldef("Internal-IP", "string", 1, "List of internal IPs in the node."));
+    json_object_array_add(defs, coldef("External-IP", "string", 1, "List of external IPs in the node."));
+    json_object_array_add(defs, coldef("OS-Image", "string", 1,
+                                       "OS image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 "
+                                       "(wheezy))."));
+    json_object_array_add(defs,
+                          coldef("Kernel-Version", "string", 1,
+                                 "Kernel version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."));
+    json_object_array_add(defs, coldef("Container-Runtime", "string", 1,
+                                       "Container runtime version reported by the node through runtime remote API "
+                                       "(e.g. containerd://1.4.2)."));
   } else if (!strcmp(group, "apps") && !strcmp(plural, "daemonsets")) {
     static const char *const names[] = { "Desired", "Current", "Ready", "Up-to-date", "Available" };
     fill = daemonset_cells;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "cri/cri.h"
 #include "kubelet.h"
 #include "pod.h"
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/proc.h"
@@ -55,6 +57,27 @@ static void updated(void *ctx, json_object *old, json_object *pod)
 }
 static void each(void *ctx, json_object *pod) { pod_sync(ctx, pod); }
 
+/* PRETTY_NAME of /etc/os-release, as the kubelet reports osImage ("Unknown" without it). */
+static void node_os_image(char *buf, size_t len)
+{
+  snprintf(buf, len, "Unknown");
+  cleanup_file FILE *f = fopen("/etc/os-release", "re");
+  char line[256];
+  while (f && fgets(line, sizeof line, f))
+    if (!strncmp(line, "PRETTY_NAME=", 12)) {
+      char *v = line + 12, *end = v + strcspn(v, "\n");
+      *end = '\0';
+      if (*v == '"' && end > v + 1 && end[-1] == '"') {
+        end[-1] = '\0';
+        v++;
+      }
+      for (char *p = v; *p; p++)
+        if (*p == '"' || *p == '\\')
+          *p = ' '; /* it goes into JSON as it is */
+      snprintf(buf, len, "%.*s", (int)(len - 1), v);
+    }
+}
+
 /* The Node: Ready, with its address and version (registered if missing). */
 static int node_status(struct kubelet *k, ferry_error *err)
 {
@@ -84,15 +107,19 @@ static int node_status(struct kubelet *k, ferry_error *err)
       return -1;
   }
   json_object_put(node);
-  char now[40];
+  char now[40], os_image[128];
+  struct utsname u;
   ferry_format_time(ferry_now_real_ms(), now, sizeof now);
+  if (uname(&u) < 0)
+    snprintf(u.release, sizeof u.release, "unknown");
+  node_os_image(os_image, sizeof os_image);
   char *patch = ferry_asprintf(
       "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"reason\":\"KubeletReady\","
       "\"message\":\"kubelet-lite is posting ready status\",\"lastHeartbeatTime\":\"%s\"}],"
       "\"addresses\":[{\"type\":\"InternalIP\",\"address\":\"%s\"},{\"type\":\"Hostname\",\"address\":\"%s\"}],"
       "\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0-kubelet-lite\",\"containerRuntimeVersion\":\"%s\","
-      "\"operatingSystem\":\"linux\",\"architecture\":\"amd64\"}}}",
-      now, k->cfg.host_ip ?: "127.0.0.1", k->cfg.node, k->runtime_version ?: "runc");
+      "\"operatingSystem\":\"linux\",\"architecture\":\"amd64\",\"kernelVersion\":\"%s\",\"osImage\":\"%s\"}}}",
+      now, k->cfg.host_ip ?: "127.0.0.1", k->cfg.node, k->runtime_version ?: "runc", u.release, os_image);
   int rc = ferry_kube_patch(k->kube, &FERRY_KUBE_NODES, NULL, k->cfg.node, FERRY_PATCH_MERGE, patch, "status", NULL,
                             NULL, err);
   free(patch);

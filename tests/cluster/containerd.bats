@@ -87,6 +87,8 @@ moved_and_counting() {
   [[ $src == "$NODES_NET".* ]]
   run k get node node-a -o jsonpath='{.status.nodeInfo.containerRuntimeVersion}'
   assert_output --partial "containerd://$CONTAINERD"
+  run k get nodes -o wide
+  assert_line --regexp "^node-a +Ready .* $NODES_ADDR_A +<none> +.* $(uname -r) +containerd://$CONTAINERD"
   id=$(container_of web)
   run cri_on a container-status "$id"
   assert_success

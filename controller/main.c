@@ -39,7 +39,7 @@ static void usage(FILE *f)
           "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
           "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
           "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
-          "                        [--log-level LEVEL] [--log-format text|json]\n"
+          "                        [--log-level LEVEL] [--log-format text|json] [--version] [--help]\n"
           "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
           "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
           "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
@@ -114,7 +114,7 @@ static void default_identity(struct options *o)
     o->identity = o->id;
 }
 
-/* 0: run; -1: exit 0 (--help); else the exit code (2: a bad option). */
+/* 0: run; -1: exit 0 (--help, --version); else the exit code (2: a bad option). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
   static const struct option opts[] = {
@@ -128,6 +128,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     { "log-level", required_argument, NULL, 'L' },
     { "log-format", required_argument, NULL, 'F' },
     { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'V' },
     { "runtime-class", required_argument, NULL, 'R' },
     { "webhook-listen", required_argument, NULL, 'W' },
     { "webhook-cert", required_argument, NULL, 'C' },
@@ -180,6 +181,9 @@ static int parse_options(int argc, char **argv, struct options *o)
       break;
     case 'h':
       usage(stdout);
+      return -1;
+    case 'V':
+      printf("ferry-controller %s\n", FERRY_VERSION);
       return -1;
     default:
       usage(stderr);

@@ -10,6 +10,7 @@
 #include "kube/kubeconfig.h"
 #include "base/log.h"
 #include "patch.h"
+#include "webhook_target.h"
 #include "base/util.h"
 
 static int in_list(json_object *list, const char *v)
@@ -79,13 +80,13 @@ static size_t collect(char *p, size_t size, size_t n, void *ctx)
 }
 
 /* POSTs the review; the answer's "response" (new reference) or NULL with why. */
-static json_object *call(json_object *wh, const char *review, char *why, size_t why_len)
+static json_object *call(struct kl_store *s, json_object *wh, const char *review, char *why, size_t why_len)
 {
-  const char *url = ferry_kube_str(wh, "clientConfig.url"), *ca = ferry_kube_str(wh, "clientConfig.caBundle");
-  if (!url) {
-    snprintf(why, why_len, "clientConfig.url is required (kube-lite cannot reach webhooks by Service)");
+  const char *ca = ferry_kube_str(wh, "clientConfig.caBundle");
+  struct kl_webhook_target target;
+  if (kl_webhook_target(s, ferry_kube_obj(wh, "clientConfig"), &target, why, why_len) < 0)
     return NULL;
-  }
+  const char *url = target.url;
   json_object *t;
   long timeout = json_object_object_get_ex(wh, "timeoutSeconds", &t) ? json_object_get_int(t) : 10;
   CURL *curl = curl_easy_init();
@@ -96,13 +97,15 @@ static json_object *call(json_object *wh, const char *review, char *why, size_t 
   char *pem = NULL;
   size_t pem_len = 0;
   struct buf b = { NULL, 0 };
-  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json"), *connect_to = NULL;
   json_object *resp = NULL;
   if (ca && ferry_base64_decode(ca, &pem, &pem_len) < 0) {
     snprintf(why, why_len, "clientConfig.caBundle is not base64");
     goto out;
   }
   curl_easy_setopt(curl, CURLOPT_URL, url);
+  if (target.connect_to[0] && (connect_to = curl_slist_append(NULL, target.connect_to)))
+    curl_easy_setopt(curl, CURLOPT_CONNECT_TO, connect_to);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, review);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, timeout);
@@ -117,12 +120,12 @@ static json_object *call(json_object *wh, const char *review, char *why, size_t 
   long code = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
   if (rc != CURLE_OK) {
-    snprintf(why, why_len, "failed calling webhook: Post \"%s\": %s", url, curl_easy_strerror(rc));
+    snprintf(why, why_len, "failed calling webhook: Post \"%.300s\": %s", url, curl_easy_strerror(rc));
     goto out;
   }
   json_object *doc = b.data ? json_tokener_parse(b.data) : NULL, *r;
   if (code != 200 || !doc || !json_object_object_get_ex(doc, "response", &r)) {
-    snprintf(why, why_len, "failed calling webhook: %s answered %ld%s", url, code, doc ? "" : " (not JSON)");
+    snprintf(why, why_len, "failed calling webhook: %.300s answered %ld%s", url, code, doc ? "" : " (not JSON)");
     json_object_put(doc);
     goto out;
   }
@@ -130,17 +133,17 @@ static json_object *call(json_object *wh, const char *review, char *why, size_t 
   json_object_put(doc);
 out:
   curl_slist_free_all(h);
+  curl_slist_free_all(connect_to);
   curl_easy_cleanup(curl);
   free(pem);
   free(b.data);
   return resp;
 }
 
-int kl_admit_create(json_object *configs, const struct kl_resource *r, const char *ns, json_object **obj, int *code,
+int kl_admit_create(struct kl_store *s, const struct kl_resource *r, const char *ns, json_object **obj, int *code,
                     char *why, size_t why_len)
 {
-  if (!configs)
-    return 0;
+  json_object *configs = kl_store_kind(s, "admissionregistration.k8s.io/mutatingwebhookconfigurations");
   json_object_object_foreach(configs, ckey, cfg)
   {
     (void)ckey;
@@ -185,7 +188,8 @@ int kl_admit_create(json_object *configs, const struct kl_resource *r, const cha
       json_object_object_add(req, "dryRun", json_object_new_boolean(0));
       json_object_object_add(review, "request", req);
       char cwhy[512] = "";
-      json_object *resp = call(wh, json_object_to_json_string_ext(review, JSON_C_TO_STRING_PLAIN), cwhy, sizeof cwhy);
+      json_object *resp =
+          call(s, wh, json_object_to_json_string_ext(review, JSON_C_TO_STRING_PLAIN), cwhy, sizeof cwhy);
       json_object_put(review);
       if (!resp) {
         log_warn("admission webhook %s: %s%s", name, cwhy, fail_closed ? "" : " (failurePolicy Ignore: admitted)");

@@ -674,8 +674,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   if (!req.dry_run) { /* mutating admission comes first, before names are generated (as in the API server) */
     char why[768];
     int code = 500;
-    if (kl_admit_create(kl_store_kind(s, "admissionregistration.k8s.io/mutatingwebhookconfigurations"), &rt->r,
-                        rt->r.namespaced ? rt->ns : NULL, &obj, &code, why, sizeof why) < 0)
+    if (kl_admit_create(s, &rt->r, rt->r.namespaced ? rt->ns : NULL, &obj, &code, why, sizeof why) < 0)
       return fail(c, (unsigned)code, code == 500 ? "InternalError" : "BadRequest", NULL, NULL, "%s", why);
   }
   json_object *meta = meta_of(obj);

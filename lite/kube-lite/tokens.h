@@ -16,7 +16,6 @@
 #define KL_TOKEN_MIN_SECONDS 600
 #define KL_TOKEN_MAX_SECONDS 4294967296LL
 
-
 /* Answers a TokenRequest for ns/name (s->mu held): the HTTP code, *out the
  * TokenRequest with its status, or a Status. */
 unsigned kl_token_request(const struct kl_auth *a, struct kl_store *s, const char *ns, const char *name,

@@ -8,7 +8,8 @@
 # through ferry-runc by RuntimeClass "ferry") and a ferry-agent daemon, and
 # ferry-controller.
 #
-#   cluster_setup DIR        nodes, kube-lite, CRDs, RuntimeClass, kubelets, agents, controller
+#   cluster_setup DIR        nodes, kube-lite, Ferry installed by its Helm chart (chart.sh), kubelets, and
+#                            the agents and the controller as processes with the chart's arguments and identities
 #   cluster_teardown         stop everything, remove DIR
 #   cluster_agent_start a|b [ARGS]   cluster_kubelet_start a|b [VAR=VALUE...]
 #   cluster_controller_start N       (logs and pids in DIR)
@@ -34,6 +35,8 @@ CLUSTER_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$CLUSTER_LIB_DIR/nodes.sh"
 # shellcheck source=scripts/lib/containerd.sh
 source "$CLUSTER_LIB_DIR/containerd.sh"
+# shellcheck source=scripts/lib/chart.sh
+source "$CLUSTER_LIB_DIR/chart.sh"
 
 cluster_kubectl() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
 
@@ -49,8 +52,9 @@ cluster_setup() {
   fi
   KUBECONFIG=$CLUSTER_DIR/kubeconfig
   rm -f "$KUBECONFIG"
+  [ -f "$CLUSTER_DIR/sa.key" ] || openssl genrsa -out "$CLUSTER_DIR/sa.key" 2048 2>/dev/null || return 1
   setsid "$CLUSTER_BIN/kube-lite" --listen 127.0.0.1:0 --kubeconfig-out "$KUBECONFIG" --faults \
-    >>"$CLUSTER_DIR/kube-lite.log" 2>&1 3>&- &
+    --service-account-signing-key-file "$CLUSTER_DIR/sa.key" >>"$CLUSTER_DIR/kube-lite.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/kube-lite.pid"
   local i
   for ((i = 0; i < 100; i++)); do
@@ -59,16 +63,15 @@ cluster_setup() {
   done
   [ -s "$KUBECONFIG" ] || { cat "$CLUSTER_DIR/kube-lite.log" >&2; return 1; }
   export KUBECONFIG
-  cluster_kubectl apply -f "$top/crd/" >/dev/null
-  printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: ferry-system}\n' | cluster_kubectl apply -f - >/dev/null
-  cluster_kubectl apply -f "$top/deploy/runtimeclass.yaml" >/dev/null
+  # Ferry as users install it: the chart (its CRDs, RuntimeClass, RBAC, webhook configuration ...)
+  chart_install && chart_identity ferry-agent && chart_identity ferry-controller || return 1
   setsid "$CLUSTER_BIN/controller-manager-lite" --kubeconfig "$KUBECONFIG" >>"$CLUSTER_DIR/controller-manager.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/controller-manager.pid"
   cluster_kubelet_start a
   cluster_kubelet_start b
   cluster_agent_start a
   cluster_agent_start b
-  cluster_webhook_setup
+  cluster_webhook_setup || return 1
   cluster_controller_start 1
   for ((i = 0; i < 100; i++)); do
     cluster_kubectl get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1 &&
@@ -116,46 +119,50 @@ cluster_runc_root() {
 }
 
 cluster_agent_start() {
-  local n=$1
+  local n=$1 a args=()
   shift
   mkdir -p "$NODES_DIR/$n/admitted"
-  setsid "$CLUSTER_BIN/ferry-agent" --node "node-$n" --work-dir "$(nodes_work "$n")" --log-level debug daemon \
-    --kubeconfig "$KUBECONFIG" --store "dir://$NODES_STORE" --runc-root "$(cluster_runc_root "$n")" \
-    --state-dir "$NODES_DIR/$n/state" --metrics-listen 127.0.0.1:0 --lease-seconds 8 \
-    --admission-dir "$NODES_DIR/$n/admitted" --migration-address 127.0.0.1 "$@" \
-    >>"$CLUSTER_DIR/agent-$n.log" 2>&1 3>&- &
+  # the chart's arguments for its agent container, the host paths mapped to the node's directories
+  while read -r a; do
+    case $a in
+      --node=*) args+=("--node=node-$n") ;;
+      --work-dir=*) args+=("--work-dir=$(nodes_work "$n")") ;;
+      --runc-root=*) args+=("--runc-root=$(cluster_runc_root "$n")") ;;
+      --state-dir=*) args+=("--state-dir=$NODES_DIR/$n/state") ;;
+      --admission-dir=*) args+=("--admission-dir=$NODES_DIR/$n/admitted") ;;
+      --metrics-listen=*) args+=("--metrics-listen=127.0.0.1:0") ;;
+      --migration-address=*) args+=("--migration-address=127.0.0.1") ;;
+      daemon) args+=(daemon --kubeconfig "$CLUSTER_DIR/kubeconfig-ferry-agent") ;;
+      *) args+=("$a") ;;
+    esac
+  done < <(chart_args DaemonSet ferry-agent agent)
+  setsid "$CLUSTER_BIN/ferry-agent" "${args[@]}" "$@" >>"$CLUSTER_DIR/agent-$n.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/agent-$n.pid"
 }
 
-# The controller's pod admission webhook: a self-signed certificate for
-# 127.0.0.1, a free port for controller-1, and the MutatingWebhookConfiguration
-# that has kube-lite call it (failurePolicy Ignore: pods are never refused).
+# The controller's pod admission webhook: the chart's configuration calls its
+# Service; the Service's endpoint is controller-1's port on loopback, which
+# serves the chart's certificate (made for the Service's DNS name).
 cluster_webhook_setup() {
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ferry-webhook -addext subjectAltName=IP:127.0.0.1 \
-    -keyout "$CLUSTER_DIR/webhook.key" -out "$CLUSTER_DIR/webhook.crt" >/dev/null 2>&1 || return 1
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' \
     >"$CLUSTER_DIR/webhook.port"
-  cluster_kubectl apply -f - >/dev/null <<Y
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingWebhookConfiguration
-metadata: {name: ferry}
-webhooks:
-- name: pods.ferry.dev
-  clientConfig: {url: "https://127.0.0.1:$(cat "$CLUSTER_DIR/webhook.port")/mutate-pods", caBundle: "$(base64 -w0 <"$CLUSTER_DIR/webhook.crt")"}
-  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
-  failurePolicy: Ignore
-  sideEffects: None
-  admissionReviewVersions: [v1]
-  timeoutSeconds: 5
-Y
+  chart_webhook_serve "$(cat "$CLUSTER_DIR/webhook.port")"
 }
 
 cluster_controller_start() {
-  local i=$1 port=0
+  local i=$1 port=0 a args=()
   [ "$i" = 1 ] && port=$(cat "$CLUSTER_DIR/webhook.port")
-  setsid "$CLUSTER_BIN/ferry-controller" --kubeconfig "$KUBECONFIG" --identity "controller-$i" --lease-seconds 4 \
-    --agent-stale-seconds 20 --log-level debug --webhook-listen "127.0.0.1:$port" \
-    --webhook-cert "$CLUSTER_DIR/webhook.crt" --webhook-key "$CLUSTER_DIR/webhook.key" \
+  # the chart's arguments for its controller container; the webhook on loopback with the chart's certificate
+  while read -r a; do
+    case $a in
+      --identity=*) args+=("--identity=controller-$i") ;;
+      --webhook-listen=*) args+=("--webhook-listen=127.0.0.1:$port") ;;
+      --webhook-cert=*) args+=("--webhook-cert=$CLUSTER_DIR/webhook.crt") ;;
+      --webhook-key=*) args+=("--webhook-key=$CLUSTER_DIR/webhook.key") ;;
+      *) args+=("$a") ;;
+    esac
+  done < <(chart_args Deployment ferry-controller controller)
+  setsid "$CLUSTER_BIN/ferry-controller" --kubeconfig "$CLUSTER_DIR/kubeconfig-ferry-controller" "${args[@]}" \
     >>"$CLUSTER_DIR/controller-$i.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/controller-$i.pid"
 }

@@ -43,7 +43,7 @@ sa() { echo "system:serviceaccount:ferry-system:$1"; }
   assert_output no
   run k auth can-i delete deployments -n default --as "$(sa ferry-agent)"
   assert_output no
-  run k auth can-i create pods/binding -n default --as "$(sa ferry-agent)"
+  run k auth can-i create pods --subresource binding -n default --as "$(sa ferry-agent)"
   assert_output yes
 }
 
@@ -51,7 +51,7 @@ sa() { echo "system:serviceaccount:ferry-system:$1"; }
   run api ferry-controller GET /api/v1/secrets
   assert_output --partial '"code":403'
   assert_output --partial 'secrets is forbidden: User \"system:serviceaccount:ferry-system:ferry-controller\" cannot list resource \"secrets\" in API group \"\" at the cluster scope'
-  run k auth can-i patch nodes --as "$(sa ferry-controller)"
+  run --separate-stderr k auth can-i patch nodes --as "$(sa ferry-controller)"
   assert_output no
   run k auth can-i patch podmigrations.ferry.dev/status -n default --as "$(sa ferry-controller)"
   assert_output yes

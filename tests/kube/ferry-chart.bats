@@ -13,9 +13,7 @@ teardown_file() { cluster_stop; }
 
 setup() {
   export KUBECONFIG=$KL_KC_main
-  HELM=$(command -v helm || echo /usr/local/bin/helm)
-  export HELM_CACHE_HOME=$BATS_FILE_TMPDIR/helm/cache HELM_CONFIG_HOME=$BATS_FILE_TMPDIR/helm/config \
-    HELM_DATA_HOME=$BATS_FILE_TMPDIR/helm/data
+  helm_env
 }
 
 CHART=$FERRY_TOP/helm/ferry

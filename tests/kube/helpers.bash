@@ -98,3 +98,11 @@ until_is() {
 }
 # run_pod POD IP: the kubelet's part: running, ready, an address
 run_pod() { kubectl patch pod "$1" --subresource status --type merge -p "{\"status\":{\"phase\":\"Running\",\"podIP\":\"$2\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null; }
+
+# helm_env: HELM (helm as make deps installs it), with its cache, configuration
+# and data under the test file's own directory (nothing of the machine's user).
+helm_env() {
+  HELM=$(command -v helm || echo /usr/local/bin/helm)
+  export HELM_CACHE_HOME=$BATS_FILE_TMPDIR/helm/cache HELM_CONFIG_HOME=$BATS_FILE_TMPDIR/helm/config \
+    HELM_DATA_HOME=$BATS_FILE_TMPDIR/helm/data
+}

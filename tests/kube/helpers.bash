@@ -102,6 +102,7 @@ run_pod() { kubectl patch pod "$1" --subresource status --type merge -p "{\"stat
 # helm_env: HELM (helm as make deps installs it), with its cache, configuration
 # and data under the test file's own directory (nothing of the machine's user).
 helm_env() {
+  # shellcheck disable=SC2034 # used by the .bats files
   HELM=$(command -v helm || echo /usr/local/bin/helm)
   export HELM_CACHE_HOME=$BATS_FILE_TMPDIR/helm/cache HELM_CONFIG_HOME=$BATS_FILE_TMPDIR/helm/config \
     HELM_DATA_HOME=$BATS_FILE_TMPDIR/helm/data

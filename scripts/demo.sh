@@ -45,10 +45,13 @@ else
   runtime="kubelet-lite calling ferry-runc itself, as containerd's shim would (make demo CONTAINERD=1.6 for a real containerd)"
   made_by="the pod kubelet-lite made"
 fi
-say "a cluster on this machine: kube-lite, ferry-controller, node-a and node-b (kubelet-lite + ferry-agent each)"
+say "a cluster on this machine: kube-lite, node-a and node-b (kubelet-lite each); Ferry installed with its Helm chart"
 echo "  container runtime: $runtime"
 cluster_setup "$dir/cluster"
 run kubectl get nodes -o wide # CONTAINER-RUNTIME: what each kubelet reports
+run helm --kubeconfig "$KUBECONFIG" list -n ferry-system
+echo "  (the controller and the agents run as processes with the chart's arguments and ServiceAccount tokens:"
+echo "   scripts/lib/cluster-chart-values.yaml says why the chart's own pods do not run on these nodes)"
 run kubectl get runtimeclass ferry
 
 say "a workload on node-a: 64 MiB of patterned memory and a counter, served over HTTP; RuntimeClass ferry"

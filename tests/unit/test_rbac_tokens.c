@@ -5,6 +5,8 @@
  * protobuf TokenRequest body read as kubectl sends it. */
 #include "testutil.h"
 
+#include "base/cleanup.h"
+#include "base/path.h"
 #include "kube/kube.h"
 
 #include "jwt.h"
@@ -19,6 +21,78 @@ static json_object *J(const char *text)
   json_object *o = json_tokener_parse(text);
   assert_non_null(o);
   return o;
+}
+
+/* Two fixed RSA keys (test fixtures, made once with `openssl genrsa 2048`):
+ * making keys under valgrind takes over a minute. */
+static const char SIGNING_KEY[] = "-----BEGIN PRIVATE KEY-----\n"
+                                  "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCwav1XVvceB6bi\n"
+                                  "smVYdul6nxfW7iZAWfKkz5ospptjZPMFO58JRHUdSV90YuzBNQjqkTvVxJAwxqGg\n"
+                                  "dcX3eoBQbljHnoMTLKH2XN+DyGC+BozWPW5D0Az8JlAGUqxc3J8TAFp9fB3S2geP\n"
+                                  "0FWx/1YqnUb55ZJBOTiBXSHKUqbLpSJ/BDa3GeW6Hh1DrY9saLIR82uXDFnUVikY\n"
+                                  "PZJi+U2HkdH/WpUUUdrBjUlr5oOLkup35r33c3PbM7JGXGdoukfx10DuMG5tLy6J\n"
+                                  "Sm9K51ZYHRYKhngFm6MhwrJhaNUY7h5YyyhhhxhDx7gKZ3WVDVJ0vURzx35wo+Vz\n"
+                                  "OmE5XkBRAgMBAAECggEAB2PHG095qBJd+56WMpYLwnOQX62eGisqYZwomYVpFBX4\n"
+                                  "cAtG5omtj8p90YKk52FXVd87iGeX1DmdyS2yjmLdP4E/ysZpaylldDJm7AtxGF47\n"
+                                  "eNK3hoB1t5Vk2/Ik/voAcWu3kdlCTo2MRfC0hj44Pi5UXy3H0JLOOrnLkcDTwWS/\n"
+                                  "+F2jgagiL3fhla1sYCRSekctfWc7UfFYOFfEQ2lelV02RuzZ6KKVVbOKkOSYsOIN\n"
+                                  "H/DjRtV5UfqysIlBU0cdvjtIiLhF188BfEk75wEVl/vYriG6emiOk1UpuI9pbA6r\n"
+                                  "7nDz/Z3M4irFuMP7dtrv9aEAEkdNbkDoF4LgNXmQOQKBgQDkFotj3e8nyjU6D9xi\n"
+                                  "XoMj3QvxvujfKCT9m2ZemT4sssn7YueU9EXiPoDC7JtdNuBj845RT+5IOPH4XJTj\n"
+                                  "gFXH3BHGTadS2SAfT4wu+XNnux3efYGX8rfYRYbJo3D4AeoyhkhPeOPIK7vSRcPY\n"
+                                  "5mANtGdcw1gr/Onfa9FFbkf0kwKBgQDGAb4t0VR1rxxgk5Z+7yt5rBPGQhUDbBVd\n"
+                                  "dqZa/m9VBaoke9q7k1/Tx9zw6kcV2ta+lPGCDde91Pwr1CZPrF7ib2xLXadE+bNm\n"
+                                  "ptH3VZNu8VAsgvvwzzP5MvJwW9WV0anDuzokzSqPBkkoK6f0cv6MDmSEkmQVivio\n"
+                                  "Zo0OVQMKCwKBgQDPfBam7T/eAVr0C3OeZH2FRVLVQaaTQfCMZy3zhhGCFc4ZiXpD\n"
+                                  "DQb5bYQyTYxzejUbl3ZyT3TibDLpjEbAwYDHA1GEBCXe/rby5KkQHkm2Jghg2ejm\n"
+                                  "sZw999lKWgys/wjtlyv2Z3FGKUp9WIt1JvRf4ylXwDfYJAUYAftn3o9EUwKBgQCg\n"
+                                  "j5M+pgsd7uRM8ADOZ3TSkhXq43UUtFVS176n9MAkqpZARWqmRigjnGLtvJvt/em6\n"
+                                  "2x5HfqAeIBJoG/0BCF5csUuYhZX42Z5/M/D45hzKjsWbgo93wx17CrQLJny4oy5N\n"
+                                  "OIo6g1/qYId8GoJ0N7dvrNAXrHmZ+noOXDIvmAIB5wKBgGxb0mmenQ/OSYSH2rxd\n"
+                                  "Ip6p15K7cUDANzsjrRudmUUHYJ1izySLGSegpAHwMxSMXU8rVZyeAxfqSPjsIlFa\n"
+                                  "W2Ss58hg03Cp302TwFfFlHfJG/nKYylBWeAL7eLZJQY6C9u3fprv+0tCGCAKqGTr\n"
+                                  "SCv5mE+x1V1gha/kP9gX4tFx\n"
+                                  "-----END PRIVATE KEY-----\n";
+static const char OTHER_KEY[] = "-----BEGIN PRIVATE KEY-----\n"
+                                "MIIEvgIBADANBgkqhkiG9w0BAQEFAASCBKgwggSkAgEAAoIBAQCiwAQn5WWIM2CB\n"
+                                "hIYlJ538gEcaVGNQ6Hfe4bcb4JX03Y5qO8e5B80SgssxWyHAif/KY8Lu291YNTHY\n"
+                                "FZrrixlQb8OGDJeMjltdVsgYmjM2DRLnzRIA/kRjoR3nSkRnxfCB1uFXQKR5OZNe\n"
+                                "kBaV/y6Tx0U4p33emUgh3UXQm13VV7iDdIKFNeTydC+o5IvXtP7epoIhvizdQAKi\n"
+                                "khCX5QTdeXYcK5+/2+MwTHImP+czpGQ+cJukYBcvCq4JFOSTVcf4tQ5Pzi9PPAf1\n"
+                                "+y5agQ6WuDYeVONvk0FAWiYAmNqndDCB7z5QgDJn+gXa7CZzCJIpo5L2t7WAZRXR\n"
+                                "krsxGPnnAgMBAAECggEAN136q/XzGihcWwOSPV6idS3QwqjV1scXTKheSmoXqeOb\n"
+                                "2RE4S37XacY8STC3JVDtR9Wzkd4TibgjGl+TQjGirYYwLtDm18bwVys4TIJdDLTa\n"
+                                "6ygNSXA3JOvBiBdweRtSTGGlbLENoz4OoBuFy4ayOk0PBAybGhjsfLTR1PueKv8v\n"
+                                "Fesbc6TZupNpsgw3EN2bQYt3np7VJp+zfS76UFt6jUJ+itcwqsDnyypdYb8QQ2ox\n"
+                                "bfBcaCyl37MotvnSMwHPEG3XBw+IKwTE9bUF8iUTWfYcYhJanuSCcIrbDQHPRa/2\n"
+                                "0LPZP0kJDAJOwU02KnXkDBLusF7J/CoPmQp12SKh3QKBgQDZ0b8C/dK/TPzCXfD5\n"
+                                "3/ze3POe/Y9m3hV7xUoWe7MEdy1nqsli9zo779P5BZn1poXGcDiEfNJPoEAe3rO6\n"
+                                "B/GKoUkES49DPUytq7NhOL/FrWysjHD9FN5FDBCkamYH46IvwsBcJy0ZL6ChL0aP\n"
+                                "e3zX48j5pf/QumRKAaifns9plQKBgQC/RyKjKqGQvzDMFAoFrweTBAbvQ/XHWiWD\n"
+                                "eQT++A7DkIK5o0JtFAcwd+MnNPpcMR0dMsa9lPpcHBQdYzLRCB82w+aPTWjHFGvs\n"
+                                "Mx8GxqfOVVS4GWHqALhPqVyCEJaWoJQ0veO3WUbJLXi2ptYRUwvbUaEKqdq7a8sN\n"
+                                "DXDbi8KOiwKBgQCTx+qAbRV/FQyoEnRcE8vMqLvhMscIU8TfpIsPlf1vGiyEGStp\n"
+                                "KbMo1x5J5bL/J2u7poex274Up/TY/N+TZ7BJDgQsFdetFvnfGo8pdwclZvREXUSL\n"
+                                "cI0c64KfClEPKTHwlYFNBIdkfxvMP/bvgijBkJnaRvW497zzOQzevzCZwQKBgFL4\n"
+                                "fGHiwCqVhIlBuAc3IUX4XTm0dQyAYf1hpXUkDONv8ASueMXwBh5UIsiDBoavFz3v\n"
+                                "JJ5f3SnPVDpbKVPa/g83cu9+WJDint3aXv8FdQzfntwsxnhGz6xefq48m9XC2gb2\n"
+                                "x6xkoXvqqY4xWHIzX9VG12BUxXi/DVkgF3Bkc4R5AoGBAJORaQiReSaISw35w0S/\n"
+                                "pzyLc1sidg2v3jUodaDCDDtNMJnKVu1v/C9FjzjIyNXnIHaHsunYjnIdgzeHNjg5\n"
+                                "0tNRaYgJOrjabJih+MiBhZYcoohFV+cn2NSJqlD9fAZf3mQfftX7qg1fvoAlOmRX\n"
+                                "mfkLY1icM2dQMbifyvBqvFso\n"
+                                "-----END PRIVATE KEY-----\n";
+
+/* The key in pem, loaded through a file as kube-lite's --service-account-signing-key-file. */
+static EVP_PKEY *fixed_key(const char *pem, const char *name)
+{
+  char *dir = tu_mkdtemp();
+  tu_write(dir, name, pem);
+  cleanup_free char *path = ferry_path_join(dir, name);
+  ferry_error err = FERRY_ERROR_INIT;
+  EVP_PKEY *k = kl_jwt_key_load(path, &err);
+  ferry_error_clear(&err);
+  tu_rm(dir);
+  return k;
 }
 
 static void test_b64url(void **state)
@@ -73,7 +147,8 @@ static void test_jwt_sign_verify(void **state)
   char *none = with_part(t, 0, "{\"alg\":\"none\"}");
   assert_null(kl_jwt_verify(auth.sa_key, none, &err));
   assert_non_null(strstr(ferry_error_msg(&err), "RS256"));
-  EVP_PKEY *other = kl_jwt_key_generate(&err);
+  EVP_PKEY *other = fixed_key(OTHER_KEY, "other.pem");
+  assert_non_null(other);
   assert_null(kl_jwt_verify(other, t, &err));
   assert_null(kl_jwt_verify(auth.sa_key, "a.b", &err));
   EVP_PKEY_free(other);
@@ -169,8 +244,16 @@ static void test_protobuf_body(void **state)
 int main(void)
 {
   ferry_error err = FERRY_ERROR_INIT;
-  if (kl_auth_init(&auth, NULL, NULL, NULL, 0, &err) < 0)
+  char *dir = tu_mkdtemp();
+  tu_write(dir, "sa.pem", SIGNING_KEY);
+  cleanup_free char *key = ferry_path_join(dir, "sa.pem");
+  int init = kl_auth_init(&auth, key, NULL, NULL, 0, &err);
+  tu_rm(dir);
+  if (init < 0) {
+    fprintf(stderr, "%s\n", ferry_error_msg(&err));
+    ferry_error_clear(&err);
     return 1;
+  }
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_b64url),
     cmocka_unit_test(test_jwt_sign_verify),

@@ -143,7 +143,7 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
   return 0;
 }
 
-/* ---------- through the container runtime ---------- */
+/* ---------- the outcomes: running again here, or lost ---------- */
 
 static int rolled_back(struct daemon *d, json_object *pm, const char *how, ferry_error *err)
 {
@@ -159,6 +159,8 @@ static int workload_lost(struct daemon *d, json_object *pm, const char *why, fer
               "the rollback on %s failed: %s; the pod's container is not running", d->g->node, why);
   return write_pm(d, pm, pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, why), err);
 }
+
+/* ---------- through the container runtime ---------- */
 
 /* The source pod, while it is the migration's (not a new pod of its name). */
 static json_object *source_pod_now(struct daemon *d, json_object *pm)
@@ -283,18 +285,10 @@ static int restore_here(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
 /* The rollback step's answer: running again here, or the workload lost. */
 static int rollback_done(struct daemon *d, json_object *pm, enum op_state s, json_object *res, ferry_error *err)
 {
-  int ok = op_ok(s, res);
-  const char *msg = op_message(res, "the restore process ended without an answer");
-  json_object *patch = ok ? pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running again on %s", d->g->node)
-                          : pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on %s failed: %s", d->g->node, msg);
-  metrics_count(d->m, "source", ok ? "rolled_back" : "lost");
-  if (ok)
-    ferry_event(d->rec, pm, "Normal", "RolledBack", "restored on %s from %s", d->g->node,
-                ferry_kube_str(pm, "status.image") ?: "the image");
-  else
-    ferry_event(d->rec, pm, "Warning", "WorkloadLost",
-                "the rollback on %s failed: %s; the pod's container is not running", d->g->node, msg);
-  if (write_pm(d, pm, patch, err) < 0)
+  cleanup_free char *how = ferry_asprintf("from %s", ferry_kube_str(pm, "status.image") ?: "the image");
+  int rc = op_ok(s, res) ? rolled_back(d, pm, how, err)
+                         : workload_lost(d, pm, op_message(res, "the restore process ended without an answer"), err);
+  if (rc < 0)
     return -1;
   op_clear(d, ferry_kube_str(pm, "metadata.uid"), "rollback");
   return 0;

@@ -19,10 +19,11 @@ struct ctl {
   struct ferry_informer *pods, *nodes, *pms, *policies, *services, *slices, *endpoints, *leases;
   struct queue *q;
   struct ferry_recorder *rec;
-  const char *agent_ns;      /* where agents keep their Leases */
-  int agent_stale_s;         /* an agent whose Lease is older is gone */
-  const char *runtime_class; /* pods must run with it to move ("" : no check) */
-  struct webhook *webhook;   /* the pod admission webhook, or NULL (owned pods cannot move) */
+  const char *agent_ns;        /* where agents keep their Leases */
+  int agent_stale_s;           /* an agent whose Lease is older is gone */
+  const char *runtime_class;   /* pods must run with it to move ("" : no check) */
+  struct webhook *webhook;     /* the pod admission webhook, or NULL (owned pods cannot move) */
+  struct ctl_metrics *metrics; /* /healthz, /readyz, /metrics, or NULL (not served) */
 };
 
 /* watch.c: the informers (c->inf set), their changes queued as keys:
@@ -57,6 +58,14 @@ int webhook_start(const char *listen, const char *cert_file, const char *key_fil
                   ferry_error *err);
 void webhook_publish(struct webhook *w, struct ferry_informer *pms);
 void webhook_stop(struct webhook *w);
+
+/* metrics.c: --metrics-listen (see there). ctl_metrics_loop: once per pass of
+ * the main loop (the heartbeat, readiness, the gauges); ctl_metrics_reconciled:
+ * once per reconcile (kind "podmigration" or "pod"). All do nothing when not served. */
+int ctl_metrics_start(struct ctl *c, const char *listen, const char *identity, int *port, ferry_error *err);
+void ctl_metrics_stop(struct ctl *c);
+void ctl_metrics_loop(struct ctl *c, int leading, int synced);
+void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seconds);
 
 /* Is a Ferry agent running on node (its Lease renewed lately)? *cpu: its reported CPU use (0..1, 0 unknown). */
 int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);

@@ -27,7 +27,7 @@
 
 struct options {
   const char *kubeconfig, *context, *ns, *identity, *runtime_class;
-  const char *webhook_listen, *webhook_cert, *webhook_key;
+  const char *webhook_listen, *webhook_cert, *webhook_key, *metrics_listen;
   int lease_seconds, elect, stale;
   char id[320]; /* the default identity: HOST_PID */
 };
@@ -39,11 +39,13 @@ static void usage(FILE *f)
           "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
           "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
           "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
+          "                        [--metrics-listen IP:PORT]\n"
           "                        [--log-level LEVEL] [--log-format text|json] [--version] [--help]\n"
           "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
           "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
           "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
-          "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n");
+          "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n"
+          "  --metrics-listen: serve /healthz, /readyz and Prometheus /metrics over HTTP (default: not served)\n");
 }
 
 /* ---------- the work queue ---------- */
@@ -61,12 +63,14 @@ static void work_one(struct ctl *c, const char *key)
     name = s2 + 1;
   }
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  int64_t again = 0;
+  int64_t again = 0, started = ferry_now_mono_ms();
   int rc = 0;
   if (!strcmp(kind, "pm"))
     rc = ctl_reconcile_pm(c, ns, name, &again, &err);
   else if (!strcmp(kind, "pod"))
     rc = ctl_reconcile_pod(c, ns, name, &again, &err);
+  ctl_metrics_reconciled(c, !strcmp(kind, "pm") ? "podmigration" : "pod", rc >= 0,
+                         (double)(ferry_now_mono_ms() - started) / 1000.0);
   if (rc < 0) {
     int64_t d = queue_add_rate_limited(c->q, key, ferry_now_mono_ms());
     log_warn("%s: %s (retry in %lld ms)", key, ferry_error_msg(&err), (long long)d);
@@ -133,6 +137,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     { "webhook-listen", required_argument, NULL, 'W' },
     { "webhook-cert", required_argument, NULL, 'C' },
     { "webhook-key", required_argument, NULL, 'K' },
+    { "metrics-listen", required_argument, NULL, 'M' },
     { NULL, 0, NULL, 0 },
   };
   int opt;
@@ -170,6 +175,9 @@ static int parse_options(int argc, char **argv, struct options *o)
       break;
     case 'K':
       o->webhook_key = optarg;
+      break;
+    case 'M':
+      o->metrics_listen = optarg;
       break;
     case 'L':
       if (ferry_log_level_option("ferry-controller", optarg) < 0)
@@ -231,11 +239,20 @@ static int start(struct ctl *c, const struct options *o, struct ferry_kube_confi
     }
     log_info("admission webhook on https://%s (port %d)/mutate-pods", o->webhook_listen, wport);
   }
+  if (o->metrics_listen) {
+    int mport = 0;
+    if (ctl_metrics_start(c, o->metrics_listen, o->identity, &mport, &err) < 0) {
+      log_error("metrics: %s", ferry_error_msg(&err));
+      return -1;
+    }
+    log_info("/healthz, /readyz and /metrics on http://%s (port %d)", o->metrics_listen, mport);
+  }
   return 0;
 }
 
 static void stop_all(struct ctl *c, struct ferry_kube_config *cfg)
 {
+  ctl_metrics_stop(c);
   webhook_stop(c->webhook);
   ferry_recorder_free(c->rec);
   queue_free(c->q);
@@ -294,6 +311,7 @@ static int run(struct ctl *c, struct loop *l)
       work(c, WORK_BUDGET_MS);
     }
     webhook_publish(c->webhook, c->pms);
+    ctl_metrics_loop(c, l->leading, l->synced);
   }
   return 0;
 }

@@ -25,7 +25,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=10
+DEPS_VERSION=11
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -265,6 +265,18 @@ install_k8s_protos() {
   mv "$K8S_PROTO_PREFIX.new" "$K8S_PROTO_PREFIX"
 }
 
+# promtool, Prometheus' own checker of the metrics text format and of alerting
+# rules: only the binary, from bookworm's prometheus package unpacked into a
+# prefix (installing the package would start a Prometheus server).
+PROMETHEUS_PREFIX=${FERRY_PROMETHEUS_PREFIX:-/opt/ferry/prometheus}
+promtool_works() { "$PROMETHEUS_PREFIX/usr/bin/promtool" --version >/dev/null 2>&1; }
+install_promtool() {
+  promtool_works && return 0
+  log "installing promtool from Debian bookworm's prometheus package into $PROMETHEUS_PREFIX"
+  unpack_from_suite bookworm "$PROMETHEUS_PREFIX" prometheus
+  promtool_works || { log "promtool unpacked but does not run"; exit 1; }
+}
+
 # The tests start containerds of their own (own socket, root and state): bookworm's
 # package must not leave a system one running, nor one that starts at the next boot.
 # It ships only a systemd unit (no init script), which its postinst enables, and
@@ -322,7 +334,8 @@ main() {
   tune_kernel
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null \
-     && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work && k8s_protos_there; then
+     && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work && k8s_protos_there \
+     && promtool_works; then
     exit 0
   fi
   install_apt
@@ -331,6 +344,7 @@ main() {
   install_moto
   install_containerds
   install_k8s_protos
+  install_promtool
   install_kube_tools
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"

@@ -159,6 +159,7 @@ cluster_controller_start() {
       --webhook-listen=*) args+=("--webhook-listen=127.0.0.1:$port") ;;
       --webhook-cert=*) args+=("--webhook-cert=$CLUSTER_DIR/webhook.crt") ;;
       --webhook-key=*) args+=("--webhook-key=$CLUSTER_DIR/webhook.key") ;;
+      --metrics-listen=*) args+=("--metrics-listen=127.0.0.1:0") ;;
       *) args+=("$a") ;;
     esac
   done < <(chart_args Deployment ferry-controller controller)

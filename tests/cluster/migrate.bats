@@ -89,6 +89,37 @@ load helpers
   assert_output --regexp '"cpu":[0-9.]+,"cpus":[0-9]+,"load1":[0-9.]+,"memory":[0-9.]+'
 }
 
+@test "the controller serves /livez, /readyz and /metrics, which promtool accepts, as the agents' do" {
+  local promtool=${FERRY_PROMTOOL:-/opt/ferry/prometheus/usr/bin/promtool} i port leaders=0
+  for i in 1 2; do
+    [ -f "$CLUSTER_DIR/controller-$i.log" ] || continue
+    port=$(sed -n 's/.*\/metrics on http.*(port \([0-9]*\)).*/\1/p' "$CLUSTER_DIR/controller-$i.log" | tail -1)
+    run curl -sf "http://127.0.0.1:$port/livez"
+    assert_output "ok"
+    run curl -sf "http://127.0.0.1:$port/readyz"
+    assert_output "ok"
+    curl -sf "http://127.0.0.1:$port/metrics" >"$BATS_TEST_TMPDIR/controller-$i.prom"
+    run "$promtool" check metrics <"$BATS_TEST_TMPDIR/controller-$i.prom"
+    assert_success
+    run grep -c '^ferry_controller_leader 1$' "$BATS_TEST_TMPDIR/controller-$i.prom"
+    leaders=$((leaders + output))
+  done
+  [ "$leaders" = 1 ] # exactly one replica leads
+  local leader
+  leader=$(grep -l '^ferry_controller_leader 1$' "$BATS_TEST_TMPDIR"/controller-*.prom)
+  # the migrations of the tests above: reconciled and in the phase gauges
+  run grep -E '^ferry_controller_migrations\{phase="Succeeded"\} [1-9]' "$leader"
+  assert_success
+  run grep -E '^ferry_controller_reconcile_total\{kind="podmigration",result="success"\} [1-9]' "$leader"
+  assert_success
+  run grep -E '^ferry_controller_reconcile_duration_seconds_count\{kind="podmigration"\} [1-9]' "$leader"
+  assert_success
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-a.log" | tail -1)
+  curl -sf "http://127.0.0.1:$port/metrics" >"$BATS_TEST_TMPDIR/agent-a.prom"
+  run "$promtool" check metrics <"$BATS_TEST_TMPDIR/agent-a.prom"
+  assert_success
+}
+
 @test "a bad ferry.dev/migrate-to value: a Warning event and the result on the pod, no migration" {
   pod_on_a odd workload --mem 8
   k annotate pod odd ferry.dev/migrate-to=Not_A_Node

@@ -38,7 +38,7 @@ CRIO = ["/var/lib/ferry", "/sys/fs/cgroup", "/run/ferry-runc-crio", "/run/contai
         "/var/lib/containers/storage/overlay"]
 BASE_KINDS = {"Deployment": 1, "DaemonSet": 1, "PodDisruptionBudget": 1, "ServiceAccount": 2,
               "Secret": 1, "ClusterRole": 4, "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2,
-              "Service": 2, "MutatingWebhookConfiguration": 1, "RuntimeClass": 1}
+              "Service": 3, "MutatingWebhookConfiguration": 1, "RuntimeClass": 1}
 SETUP_KINDS = {"DaemonSet": 2, "ServiceAccount": 3, "ConfigMap": 1}
 
 # Per case: kinds (changes to BASE_KINDS; 0 removes), host paths per
@@ -63,7 +63,7 @@ EXPECT = {
                            "ClusterRoleBinding": 0, "Role": 0, "RoleBinding": 0, "Service": 0,
                            "MutatingWebhookConfiguration": 0, "RuntimeClass": 0},
                     hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]}, webhook=None),
-    "custom-paths": dict(kinds={"ServiceMonitor": 1},
+    "custom-paths": dict(kinds={"ServiceMonitor": 2},
                          hostpaths={"agent": ["/data/ferry", "/var/lib/ferry/admitted", "/sys/fs/cgroup",
                                               "/run/k3s/containerd/runc",
                                               "/run/k3s/containerd/io.containerd.runtime.v2.task",
@@ -445,11 +445,7 @@ def check_args(objs, case):
         fail("agent: priorityClassName is not system-node-critical")
     if {"operator": "Exists"} not in pod_spec(agent).get("tolerations", []):
         fail("agent: does not tolerate every taint")
-    port = arg(c, "--metrics-listen")
-    if not port or int(port.rsplit(":", 1)[1]) not in [p["containerPort"] for p in c["ports"]]:
-        fail("agent: --metrics-listen %s is not a container port" % port)
-    if not c.get("livenessProbe") or not c.get("readinessProbe"):
-        fail("agent: no probes")
+    check_metrics_port("agent", c, "/healthz")
     runc_root = {"crio-setup": "/run/ferry-runc-crio", "custom-paths": "/run/k3s/containerd/runc/k8s.io"}
     if arg(c, "--runc-root") != runc_root.get(case, "/run/containerd/runc/k8s.io"):
         fail("agent: --runc-root %s" % arg(c, "--runc-root"))
@@ -467,10 +463,22 @@ def check_args(objs, case):
     else:
         if ctl["spec"]["replicas"] != 2 or arg(cc, "--lease-seconds") != "15" or "--no-leader-elect" in cc["args"]:
             fail("controller: want 2 replicas with leader election")
-        if not cc.get("livenessProbe") or not cc.get("readinessProbe"):
-            fail("controller: no probes")
+    check_metrics_port("controller", cc, "/livez")
     if case == "containerd-setup" and pod_spec(ctl).get("priorityClassName") != "system-cluster-critical":
         fail("controller: priorityClassName")
+
+
+def check_metrics_port(comp, c, live_path):
+    """--metrics-listen is a container port named metrics, and the probes ask it for live_path and /readyz."""
+    port = arg(c, "--metrics-listen")
+    ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+    if not port or int(port.rsplit(":", 1)[1]) != ports.get("metrics"):
+        fail("%s: --metrics-listen %s is not the container port metrics" % (comp, port))
+    want = {"livenessProbe": live_path, "readinessProbe": "/readyz"}
+    for probe, path in want.items():
+        got = c.get(probe, {}).get("httpGet", {})
+        if got.get("path") != path or got.get("port") != "metrics":
+            fail("%s: %s is not GET %s on the metrics port" % (comp, probe, path))
 
 
 def check_s3_encrypted(agent, c):

@@ -8,6 +8,8 @@
 #                                 the nodes' shared store); its manifest kept in CLUSTER_DIR/chart.yaml
 #   chart_identity SA             CLUSTER_DIR/kubeconfig-SA: the API server with SA's token (TokenRequest)
 #   chart_args KIND NAME [CTR]    the arguments the chart gives that container, one per line
+#   chart_node_setup_args CTR     the same for the node setup DaemonSet's init container CTR
+#                                 (install or runtime), as the chart renders it with nodeSetup.enabled
 #   chart_webhook_serve PORT      the chart's webhook certificate and key in CLUSTER_DIR/webhook.{crt,key};
 #                                 the webhook Service's endpoint: 127.0.0.1:PORT (an EndpointSlice of the harness's own)
 CHART_NS=ferry-system
@@ -43,6 +45,18 @@ Y
 }
 
 chart_args() { python3 "$CLUSTER_LIB_DIR/chart_args.py" "$@" <"$CLUSTER_DIR/chart.yaml"; }
+
+chart_node_setup_args() {
+  local top
+  top=$(cd "$CLUSTER_LIB_DIR/../.." && pwd)
+  if [ ! -s "$CLUSTER_DIR/node-setup.yaml" ]; then
+    helm template "$CHART_RELEASE" "$top/helm/ferry" -n "$CHART_NS" -f "$CLUSTER_LIB_DIR/cluster-chart-values.yaml" \
+      --set nodeSetup.enabled=true --show-only templates/node-setup.yaml >"$CLUSTER_DIR/node-setup.yaml.new" \
+      2>"$CLUSTER_DIR/node-setup.log" || { cat "$CLUSTER_DIR/node-setup.log" >&2; return 1; }
+    mv "$CLUSTER_DIR/node-setup.yaml.new" "$CLUSTER_DIR/node-setup.yaml"
+  fi
+  python3 "$CLUSTER_LIB_DIR/chart_args.py" DaemonSet "$CHART_RELEASE-node-setup" "$1" <"$CLUSTER_DIR/node-setup.yaml"
+}
 
 chart_webhook_serve() {
   cluster_kubectl get secret -n "$CHART_NS" "$CHART_WEBHOOK_SECRET" -o jsonpath='{.data.tls\.crt}' |

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """The arguments the chart gives a container, one per line: read from a
 rendered manifest (`helm get manifest`, stdin) for the workload KIND/NAME and
-its container CONTAINER (the first one when not given).
+its container or init container CONTAINER (the first container when not
+given). The command's first word (the program) is left out.
 
     helm get manifest ferry -n ferry-system | chart_args.py DaemonSet ferry-agent agent
 """
@@ -19,7 +20,8 @@ def main():
     for doc in yaml.safe_load_all(sys.stdin):
         if not doc or doc.get("kind") != kind or doc.get("metadata", {}).get("name") != name:
             continue
-        containers = doc["spec"]["template"]["spec"]["containers"]
+        spec = doc["spec"]["template"]["spec"]
+        containers = spec["containers"] + spec.get("initContainers", [])
         for c in containers:
             if want is None or c["name"] == want:
                 print("\n".join(c.get("command", [])[1:] + c.get("args", [])))

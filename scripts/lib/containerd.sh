@@ -175,22 +175,61 @@ containerd_images() {
     containerd_image_tar "$NODES_DIR/base" "$CONTAINERD_PAUSE_IMAGE" "$NODES_DIR/images/pause.tar"
 }
 
+# containerd_host_bundle: Ferry's host bundle (what the agent image carries in
+# /opt/ferry/host: ferry-runc and CRIU with their own loaders, install-host.sh),
+# made once from this build's ferry-runc and CRIU as the Dockerfile makes it.
+containerd_host_bundle() {
+  [ -x "$NODES_DIR/host-bundle/install-host.sh" ] && return 0
+  # shellcheck source=scripts/lib/image-stage.sh
+  (. "$CONTAINERD_LIB_DIR/image-stage.sh" &&
+    image_host_bundle "$NODES_DIR/host-bundle.new" "$NODES_BIN/ferry-runc" "${FERRY_CRIU_PREFIX:-/opt/ferry/criu}") ||
+    return 1
+  mv "$NODES_DIR/host-bundle.new" "$NODES_DIR/host-bundle"
+}
+
+# containerd_node_setup DIR BINDIR [--set ...]: the chart's node setup for a
+# node whose host directories are under DIR, run as its init containers would:
+# `install` (the host bundle's install-host.sh into DIR/opt/ferry) and `runtime`
+# (node-setup.sh adding the handler to DIR/config.toml, for containerd BINDIR), with
+# the arguments the chart renders, host paths mapped into DIR, the given settings added.
+containerd_node_setup() {
+  local d=$1 bindir=$2 a args=()
+  shift 2
+  containerd_host_bundle || return 1
+  while read -r a; do
+    case $a in
+      /host/*) "$NODES_DIR/host-bundle/install-host.sh" "$d/host${a#/host}" >"$d/node-setup-install.log" || return 1 ;;
+      *) echo "containerd_node_setup: unexpected install argument $a" >&2 && return 1 ;;
+    esac
+  done < <(chart_node_setup_args install)
+  while read -r a; do
+    case $a in
+      /etc/ferry-setup/node-setup.sh) ;; # the chart's ConfigMap: helm/ferry/files/node-setup.sh
+      --ferry-runc=*) args+=("--ferry-runc=$d/host${a#--ferry-runc=}") ;;
+      --runc-root=*) args+=("--runc-root=$d/ferry-root") ;;
+      --config=*) args+=("--config=$d/config.toml") ;;
+      *) args+=("$a") ;;
+    esac
+  done < <(chart_node_setup_args runtime)
+  # this shell's namespaces are the host's (pid 1 may not be ours to enter)
+  bash "$CONTAINERD_LIB_DIR/../../helm/ferry/files/node-setup.sh" --host= --host-pid "$BASHPID" \
+    --containerd "$bindir/containerd" \
+    "${args[@]}" "$@" >>"$d/node-setup-runtime.log" 2>&1 || { cat "$d/node-setup-runtime.log" >&2; return 1; }
+}
+
 # containerd_node_start NODE VERSION: containerd VERSION (1.6, 1.7, 2) for node-NODE,
-# configured by deploy/containerd/add-ferry-runtime.sh, its pods on the node's
-# bridge (CNI), started (containerd_node_run); the images imported.
+# prepared by the chart's node setup (containerd_node_setup: an empty config gets
+# the handler, then this machine's settings), its pods on the node's bridge (CNI),
+# started (containerd_node_run); the images imported.
 containerd_node_start() {
   local n=$1 bindir d sets
   bindir=$(containerd_bindir "$2") || return 1
   d=$(containerd_node_dir "$n")
   mkdir -p "$d"/{root,state,opt,ferry-root} "$NODES_DIR/$n/admitted"
   : >"$d/config.toml"
-  "$CONTAINERD_LIB_DIR/../../deploy/containerd/add-ferry-runtime.sh" --config "$d/config.toml" \
-    --containerd "$bindir/containerd" --ferry-runc "$NODES_BIN/ferry-runc" --runc-root "$d/ferry-root" \
-    --systemd-cgroup false --restrict-oom-score-adj >"$d/add-ferry-runtime.log"
+  containerd_node_setup "$d" "$bindir" || return 1
   mapfile -t sets < <(containerd_node_settings "$d" "$(sed -n 's/^version = //p' "$d/config.toml")")
-  "$CONTAINERD_LIB_DIR/../../deploy/containerd/add-ferry-runtime.sh" --config "$d/config.toml" \
-    --containerd "$bindir/containerd" --ferry-runc "$NODES_BIN/ferry-runc" --runc-root "$d/ferry-root" \
-    --systemd-cgroup false --restrict-oom-score-adj "${sets[@]}" >>"$d/add-ferry-runtime.log"
+  containerd_node_setup "$d" "$bindir" "${sets[@]}" || return 1
   containerd_node_network "$n" "$d"
   containerd_images
   echo "$bindir" >"$d/bindir"

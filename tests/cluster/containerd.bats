@@ -98,6 +98,14 @@ moved_and_counting() {
   grep -q "io.kubernetes.cri.sandbox-name.*web" "$(containerd_node_dir a)"/state/io.containerd.runtime.v2.task/k8s.io/"$id"/config.json
   run k get pod web -o jsonpath='{.status.phase} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}'
   assert_output "Running true 0"
+  # the node was prepared by the chart's node setup: the host bundle's ferry-runc is the handler
+  local d
+  d=$(containerd_node_dir a)
+  run grep -c "BinaryName = \"$d/host/opt/ferry/bin/ferry-runc\"" "$d/config.toml"
+  assert_output 1
+  grep -q "^install-host: ferry-runc and CRIU 4\.2[.0-9]* in $d/host/opt/ferry " "$d/node-setup-install.log"
+  run grep -c "^node-setup: the containerd handler ferry was added" "$d/node-setup-runtime.log"
+  assert_output 2 # the handler, then this machine's settings
 }
 
 @test "containerd $CONTAINERD: kubelet-lite restarted takes its pods back from CRI: same container, restartCount 0, one sandbox; a pod deleted meanwhile is removed" {

@@ -11,7 +11,12 @@
 #
 #   node-setup.sh --runtime containerd|crio --ferry-runc HOST_PATH
 #       [--runc-root DIR] [--config FILE] [--crio-dropin DIR] [--restart]
-#       [--host /host] [ADD-FERRY-RUNTIME OPTIONS...]
+#       [--host /host] [--host-pid 1] [--containerd PATH] [ADD-FERRY-RUNTIME OPTIONS...]
+#
+# --host-pid: a process in the host's namespaces (default 1: the pod shares the
+# host's PID namespace). --containerd: the host's containerd binary (default:
+# containerd on the host's PATH), asked for its version when the configuration
+# file is new.
 #
 # Options it does not know go to add-ferry-runtime.sh (containerd):
 # --systemd-cgroup, --restrict-oom-score-adj, --set.
@@ -25,6 +30,8 @@ config=/etc/containerd/config.toml
 crio_dropin=/etc/crio/crio.conf.d
 restart=false
 host=/host
+host_containerd=containerd
+host_pid=1
 pass=()
 
 # The kubelet's termination message file, when there is one.
@@ -45,7 +52,9 @@ while [ $# -gt 0 ]; do
     --config) config=${2:?}; shift ;;
     --crio-dropin) crio_dropin=${2:?}; shift ;;
     --restart) restart=true ;;
-    --host) host=${2:?}; shift ;;
+    --host) host=${2?}; shift ;;
+    --containerd) host_containerd=${2:?}; shift ;;
+    --host-pid) host_pid=${2:?}; shift ;;
     --systemd-cgroup | --set) pass+=("$1" "${2:?}"); shift ;;
     --restrict-oom-score-adj) pass+=("$1") ;;
     *) die "unknown argument $1" ;;
@@ -56,7 +65,7 @@ done
 [ -x "$host$ferry_runc" ] || die "$ferry_runc is not on the host (did the host bundle's install run?)"
 
 # A command in the host's namespaces (its mount namespace has its binaries and systemd).
-on_host() { nsenter --target 1 --mount --uts --ipc --net --pid -- "$@"; }
+on_host() { nsenter --target "$host_pid" --mount --uts --ipc --net --pid -- "$@"; }
 
 digest() { if [ -e "$1" ]; then sha256sum "$1" | cut -d' ' -f1; else echo none; fi; }
 
@@ -66,7 +75,8 @@ containerd_handler() {
   # add-ferry-runtime.sh asks containerd's version only for a new file
   wrapper=$(mktemp "${TMPDIR:-/tmp}/host-containerd.XXXXXX") || die "cannot write ${TMPDIR:-/tmp}"
   trap 'rm -f "$wrapper"' EXIT
-  printf '#!/bin/sh\nexec nsenter --target 1 --mount -- containerd "$@"\n' >"$wrapper"
+  case $host_containerd in *"'"*) die "--containerd $host_containerd: a path without quotes" ;; esac
+  printf '#!/bin/sh\nexec nsenter --target %d --mount -- '"'%s'"' "$@"\n' "$host_pid" "$host_containerd" >"$wrapper"
   chmod 0755 "$wrapper"
   local args=(--config "$file" --ferry-runc "$ferry_runc" --containerd "$wrapper")
   [ -z "$runc_root" ] || args+=(--runc-root "$runc_root")

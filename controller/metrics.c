@@ -13,31 +13,38 @@
 #include "base/prom.h"
 #include "base/util.h"
 
-#define STALL_MS 120000       /* /livez fails when the loop has not turned for this long */
-#define PHASES_EVERY_MS 1000  /* the phase gauges are counted from the cache at most this often */
+#define STALL_MS 120000      /* /livez fails when the loop has not turned for this long */
+#define PHASES_EVERY_MS 1000 /* the phase gauges are counted from the cache at most this often */
 
 static const double RECONCILE_BUCKETS[] = { 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 
-static const struct prom_family_desc INFO = { PROM_GAUGE, "ferry_controller_info",
-                                              "The controller's version and identity.", { "version", "identity" },
-                                              NULL, 0 };
-static const struct prom_family_desc LEADER = { PROM_GAUGE, "ferry_controller_leader",
-                                                "1 while this replica holds the Lease ferry-controller.", { NULL },
-                                                NULL, 0 };
-static const struct prom_family_desc SYNCED = { PROM_GAUGE, "ferry_controller_caches_synced",
-                                                "1 once every informer has listed.", { NULL }, NULL, 0 };
-static const struct prom_family_desc DEPTH = { PROM_GAUGE, "ferry_controller_workqueue_depth",
-                                               "Keys waiting in the work queue (due or delayed).", { NULL }, NULL, 0 };
-static const struct prom_family_desc RECONCILES = {
-  PROM_COUNTER, "ferry_controller_reconcile_total", "Reconciles by object kind and result.", { "kind", "result" },
-  NULL, 0
+static const struct prom_family_desc INFO = {
+  PROM_GAUGE, "ferry_controller_info", "The controller's version and identity.", { "version", "identity" }, NULL, 0
 };
-static const struct prom_family_desc RECONCILE_TIME = {
-  PROM_HISTOGRAM, "ferry_controller_reconcile_duration_seconds", "Time one reconcile took, by object kind.",
-  { "kind" }, RECONCILE_BUCKETS, sizeof RECONCILE_BUCKETS / sizeof RECONCILE_BUCKETS[0]
+static const struct prom_family_desc LEADER = {
+  PROM_GAUGE, "ferry_controller_leader", "1 while this replica holds the Lease ferry-controller.", { NULL }, NULL, 0
 };
-static const struct prom_family_desc PHASES = { PROM_GAUGE, "ferry_controller_migrations",
-                                                "PodMigrations in the cache, by phase.", { "phase" }, NULL, 0 };
+static const struct prom_family_desc SYNCED = {
+  PROM_GAUGE, "ferry_controller_caches_synced", "1 once every informer has listed.", { NULL }, NULL, 0
+};
+static const struct prom_family_desc DEPTH = {
+  PROM_GAUGE, "ferry_controller_workqueue_depth", "Keys waiting in the work queue (due or delayed).", { NULL }, NULL, 0
+};
+static const struct prom_family_desc RECONCILES = { PROM_COUNTER,
+                                                    "ferry_controller_reconcile_total",
+                                                    "Reconciles by object kind and result.",
+                                                    { "kind", "result" },
+                                                    NULL,
+                                                    0 };
+static const struct prom_family_desc RECONCILE_TIME = { PROM_HISTOGRAM,
+                                                        "ferry_controller_reconcile_duration_seconds",
+                                                        "Time one reconcile took, by object kind.",
+                                                        { "kind" },
+                                                        RECONCILE_BUCKETS,
+                                                        sizeof RECONCILE_BUCKETS / sizeof RECONCILE_BUCKETS[0] };
+static const struct prom_family_desc PHASES = {
+  PROM_GAUGE, "ferry_controller_migrations", "PodMigrations in the cache, by phase.", { "phase" }, NULL, 0
+};
 
 struct ctl_metrics {
   struct prom_registry *reg;

@@ -86,6 +86,7 @@ struct daemon {
   struct ferry_recorder *rec;
   struct metrics *m;
   unsigned long long cpu_busy, cpu_total; /* /proc/stat at the last report */
+  json_object *usage_prev;                /* container id: [cpu_usec, at_ms] at the last report (usage.c) */
   int ops;                                /* steps started and not yet answered */
   size_t held;                            /* containers the watchdog found held on its last pass */
   char held_why[320];                     /* what held the last of them */
@@ -139,6 +140,12 @@ void children_free(struct daemon *d);
 void add_codec(struct daemon *d, char **args, int *n, int writing);
 void add_flags(json_object *pm, char **args, int *n);
 struct ferry_runc runc_for(struct daemon *d);
+/* watchdog.c: the pod of this node whose status names container id, NULL when none. */
+json_object *pod_of_container(struct daemon *d, const char *id);
+/* usage.c: what each pod of this node uses, from its containers' cgroups:
+ * {"NS/NAME": {"cpu": CORES, "memory": BYTES}}, CPU averaged since the last
+ * call (absent on a container's first); the sums in *cpu_cores, *memory_bytes. */
+json_object *pods_usage(struct daemon *d, double *cpu_cores, double *memory_bytes);
 
 /* ---------- status.c: this node's view of a migration ---------- */
 

@@ -287,6 +287,7 @@ static void daemon_free(struct daemon *d, struct ferry_kube_config *cfg)
   ferry_kube_config_free(cfg);
   children_free(d);
   free(d->migration_address);
+  json_object_put(d->usage_prev);
 }
 
 /* ---------- the loop ---------- */

@@ -50,8 +50,9 @@ static double meminfo(const char *text, const char *key)
   return p ? strtod(p + strlen(key), NULL) : 0;
 }
 
-/* The node's load for the controller: CPU and memory use, load average, and
- * CPU pressure (PSI) where the kernel has it. */
+/* The node's load for the controller: CPU and memory use, load average, what
+ * its pods use (usage.c: per pod, and the sums podsCpu in cores and
+ * podsMemory in bytes), and CPU pressure (PSI) where the kernel has it. */
 static char *load_report(struct daemon *d)
 {
   cleanup_json json_object *o = json_object_new_object();
@@ -66,6 +67,10 @@ static char *load_report(struct daemon *d)
     if (total > 0)
       json_object_object_add(o, "memory", json_object_new_double(1.0 - avail / total));
   }
+  double pods_cpu, pods_memory;
+  json_object_object_add(o, "pods", pods_usage(d, &pods_cpu, &pods_memory));
+  json_object_object_add(o, "podsCpu", json_object_new_double(pods_cpu));
+  json_object_object_add(o, "podsMemory", json_object_new_int64((int64_t)pods_memory));
   cleanup_free char *psi = read_proc("/proc/pressure/cpu");
   const char *p = psi ? strstr(psi, "avg10=") : NULL;
   if (p)

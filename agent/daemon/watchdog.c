@@ -59,8 +59,7 @@ static void match_container(void *ctx, json_object *pod)
   }
 }
 
-/* The pod of container id on this node, NULL when none says it runs it. */
-static json_object *pod_of(struct daemon *d, const char *id)
+json_object *pod_of_container(struct daemon *d, const char *id)
 {
   struct find_pod f = { id, NULL };
   ferry_informer_each(d->pods, match_container, &f);
@@ -93,7 +92,7 @@ void watchdog_pass(struct daemon *d)
     const char *status = list[i].status ?: "";
     if (list[i].pid <= 0 || (strcmp(status, "running") != 0 && strcmp(status, "paused") != 0))
       continue;
-    json_object *pod = pod_of(d, list[i].id);
+    json_object *pod = pod_of_container(d, list[i].id);
     if (is_owned(&o, pod))
       continue;
     char why[256];

@@ -199,8 +199,9 @@ static void print_histogram(FILE *out, const struct prom_family *f, const struct
 
 static const char *type_name(enum prom_type t)
 {
-  static const char *const names[] = { [PROM_COUNTER] = "counter", [PROM_GAUGE] = "gauge",
-                                       [PROM_HISTOGRAM] = "histogram" };
+  static const char *const names[] = {
+    [PROM_COUNTER] = "counter", [PROM_GAUGE] = "gauge", [PROM_HISTOGRAM] = "histogram"
+  };
   return names[t];
 }
 

@@ -16,10 +16,10 @@ enum prom_type { PROM_COUNTER, PROM_GAUGE, PROM_HISTOGRAM };
 
 struct prom_family_desc {
   enum prom_type type;
-  const char *name;                     /* ferry_agent_downtime_seconds */
-  const char *help;                     /* one line */
-  const char *labels[PROM_MAX_LABELS];  /* label names, NULL after the last */
-  const double *buckets;                /* a histogram's upper bounds, ascending (+Inf is implied) */
+  const char *name;                    /* ferry_agent_downtime_seconds */
+  const char *help;                    /* one line */
+  const char *labels[PROM_MAX_LABELS]; /* label names, NULL after the last */
+  const double *buckets;               /* a histogram's upper bounds, ascending (+Inf is implied) */
   size_t nbuckets;
 };
 

@@ -11,40 +11,7 @@
 
 #include "base/cleanup.h"
 #include "base/util.h"
-
-/* The freezer cgroup of pid: the v1 freezer hierarchy's directory, else the v2
- * one's (on the unified mount of a hybrid host, or /sys/fs/cgroup). */
-static char *freezer_dir(pid_t pid, int *v2)
-{
-  char path[64];
-  snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
-  cleanup_file FILE *f = fopen(path, "re");
-  char line[4096], *v1 = NULL, *unified = NULL;
-  while (f && fgets(line, sizeof line, f)) {
-    line[strcspn(line, "\n")] = '\0';
-    char *ctl = strchr(line, ':'), *rel = ctl ? strchr(ctl + 1, ':') : NULL;
-    if (!rel)
-      continue;
-    *rel++ = '\0';
-    if (!strcmp(ctl + 1, "freezer") && !v1)
-      v1 = ferry_asprintf("/sys/fs/cgroup/freezer%s", rel);
-    else if (!strcmp(ctl + 1, "") && !unified)
-      unified = ferry_strdup(rel);
-  }
-  if (v1) {
-    free(unified);
-    *v2 = 0;
-    return v1;
-  }
-  if (!unified)
-    return NULL;
-  *v2 = 1;
-  cleanup_free char *pure = ferry_asprintf("/sys/fs/cgroup%s", unified);
-  cleanup_free char *hybrid = ferry_asprintf("/sys/fs/cgroup/unified%s", unified);
-  free(unified);
-  cleanup_free char *probe = ferry_path_join(pure, "cgroup.freeze");
-  return ferry_path_exists(probe) ? ferry_steal(&pure) : ferry_steal(&hybrid);
-}
+#include "runtime/cgroup.h"
 
 static int freezer_frozen(const char *dir, int v2)
 {
@@ -117,7 +84,7 @@ int ferry_hold_inspect(pid_t pid, struct ferry_hold *h, ferry_error *err)
 {
   memset(h, 0, sizeof *h);
   int v2 = 0;
-  cleanup_free char *dir = freezer_dir(pid, &v2);
+  cleanup_free char *dir = ferry_cgroup_dir(pid, "freezer", &v2);
   if (dir)
     h->frozen = freezer_frozen(dir, v2);
   if (dir && look_at_cgroup(h, dir, v2) == 0 && h->tasks > 0)

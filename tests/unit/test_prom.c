@@ -10,11 +10,13 @@
 
 static const double BUCKETS[] = { 0.5, 1, 5 };
 
-static const struct prom_family_desc COUNTER = { PROM_COUNTER, "t_events_total", "Events by kind.", { "kind" },
-                                                 NULL, 0 };
+static const struct prom_family_desc COUNTER = {
+  PROM_COUNTER, "t_events_total", "Events by kind.", { "kind" }, NULL, 0
+};
 static const struct prom_family_desc GAUGE = { PROM_GAUGE, "t_up", "Up.", { NULL }, NULL, 0 };
-static const struct prom_family_desc HIST = { PROM_HISTOGRAM, "t_seconds", "Durations.", { "node", "role" }, BUCKETS,
-                                              3 };
+static const struct prom_family_desc HIST = {
+  PROM_HISTOGRAM, "t_seconds", "Durations.", { "node", "role" }, BUCKETS, 3
+};
 
 static void test_counter_and_gauge(void **state)
 {

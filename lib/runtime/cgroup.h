@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A process's cgroups, v1 (a hierarchy per controller) or v2 (unified, also on
+ * the unified mount of a hybrid host): where a controller's directory is, and
+ * the CPU time and memory a container's cgroup uses (the agent's per-pod load). */
+#ifndef FERRY_CGROUP_H
+#define FERRY_CGROUP_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "base/error.h"
+
+/* The directory of pid's cgroup for a v1 controller ("freezer", "cpuacct",
+ * "memory") when that hierarchy is mounted, else of its v2 cgroup (*v2 = 1).
+ * NULL when /proc/PID/cgroup cannot be read or names neither. */
+char *ferry_cgroup_dir(pid_t pid, const char *v1_controller, int *v2);
+
+struct ferry_cgroup_usage {
+  uint64_t cpu_usec;     /* CPU time used by the cgroup's tasks since it was made */
+  uint64_t memory_bytes; /* memory charged to it now */
+};
+
+/* What the cgroup of the container whose init is pid used. -1 (err) when
+ * neither the CPU nor the memory figure can be read. */
+int ferry_cgroup_usage(pid_t pid, struct ferry_cgroup_usage *u, ferry_error *err);
+
+#endif

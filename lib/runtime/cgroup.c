@@ -45,8 +45,8 @@ char *ferry_cgroup_dir(pid_t pid, const char *v1_controller, int *v2)
     if (!rel)
       continue;
     *rel++ = '\0';
-    cleanup_free char *v1 = lists(ctl + 1, v1_controller) ? ferry_asprintf("/sys/fs/cgroup/%s%s", v1_controller, rel)
-                                                           : NULL;
+    cleanup_free char *v1 =
+        lists(ctl + 1, v1_controller) ? ferry_asprintf("/sys/fs/cgroup/%s%s", v1_controller, rel) : NULL;
     if (v1 && ferry_path_exists(v1)) {
       *v2 = 0;
       return ferry_steal(&v1);

@@ -42,9 +42,12 @@ static const struct prom_family_desc RECONCILE_TIME = { PROM_HISTOGRAM,
                                                         { "kind" },
                                                         RECONCILE_BUCKETS,
                                                         sizeof RECONCILE_BUCKETS / sizeof RECONCILE_BUCKETS[0] };
-static const struct prom_family_desc PHASES = {
-  PROM_GAUGE, "ferry_controller_migrations", "PodMigrations in the cache, by phase.", { "phase" }, NULL, 0
-};
+static const struct prom_family_desc PHASES = { PROM_GAUGE,
+                                                "ferry_controller_migrations",
+                                                "PodMigrations in the cache, by phase and reason.",
+                                                { "phase", "reason" },
+                                                NULL,
+                                                0 };
 
 struct ctl_metrics {
   struct prom_registry *reg;
@@ -103,24 +106,26 @@ int ctl_metrics_start(struct ctl *c, const char *listen, const char *identity, i
 }
 
 struct phase_count {
-  double n[PM_UNKNOWN + 1];
+  double n[PM_UNKNOWN + 1][PM_REASON_COUNT];
 };
 
 static void count_phase(void *ctx, json_object *pm)
 {
   enum pm_phase p = pm_phase(pm);
   if (p >= 0 && p <= PM_UNKNOWN)
-    ((struct phase_count *)ctx)->n[p]++;
+    ((struct phase_count *)ctx)->n[p][pm_reason(pm)]++;
 }
 
-/* One gauge per phase, every phase present (0 where none is in it). */
+/* One gauge per phase and reason, every combination present (0 where none is in it). */
 static void set_phases(struct ctl_metrics *m, struct ctl *c)
 {
   struct phase_count pc;
   memset(&pc, 0, sizeof pc);
   ferry_informer_each(c->pms, count_phase, &pc);
   for (int p = PM_PENDING; p < PM_UNKNOWN; p++)
-    prom_set(m->phases, (const char *[]){ pm_phase_name((enum pm_phase)p) }, pc.n[p]);
+    for (int r = PM_REASON_MANUAL; r < PM_REASON_COUNT; r++)
+      prom_set(m->phases, (const char *[]){ pm_phase_name((enum pm_phase)p), pm_reason_name((enum pm_reason)r) },
+               pc.n[p][r]);
 }
 
 void ctl_metrics_loop(struct ctl *c, int leading, int synced)

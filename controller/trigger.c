@@ -56,7 +56,7 @@ static void count_pms(void *ctx, json_object *pm)
     f->ended++;
   else
     f->active++;
-  if (!strcmp(ferry_kube_str(pm, "spec.reason") ?: "", "Drain"))
+  if (pm_reason(pm) == PM_REASON_DRAIN)
     f->drained++;
 }
 
@@ -97,7 +97,7 @@ static int refuse_annotation(struct ctl *c, json_object *pod, const char *ns, co
 }
 
 static json_object *pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
-                              const char *reason)
+                              enum pm_reason reason)
 {
   json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
               *labels = json_object_new_object();
@@ -112,14 +112,14 @@ static json_object *pm_object(const char *ns, const char *name, const char *pm_n
   json_object_object_add(spec, "pod", json_object_new_string(name));
   if (strcmp(want, "auto") != 0)
     json_object_object_add(spec, "targetNode", json_object_new_string(want));
-  json_object_object_add(spec, "reason", json_object_new_string(reason));
+  json_object_object_add(spec, "reason", json_object_new_string(pm_reason_name(reason)));
   json_object_object_add(pm, "spec", spec);
   return pm;
 }
 
 /* The PodMigration (one that exists already, from an earlier try, is fine). */
 static int create_pm(struct ctl *c, json_object *pod, const char *ns, const char *name, const char *pm_name,
-                     const char *want, const char *reason, ferry_error *err)
+                     const char *want, enum pm_reason reason, ferry_error *err)
 {
   cleanup_json json_object *pm = pm_object(ns, name, pm_name, want, reason);
   struct ferry_kube_status st = { 0 };
@@ -128,7 +128,7 @@ static int create_pm(struct ctl *c, json_object *pod, const char *ns, const char
     return -1;
   ferry_error_clear(err);
   if (rc == 0) {
-    if (!strcmp(reason, "Drain"))
+    if (reason == PM_REASON_DRAIN)
       log_info("pod %s/%s: its node is cordoned and it is migratable: created podmigration %s", ns, name, pm_name);
     else
       log_info("pod %s/%s: %s=%s: created podmigration %s", ns, name, FERRY_ANN_MIGRATE_TO, want, pm_name);
@@ -141,14 +141,15 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
 {
   *requeue_ms = 0;
   json_object *pod = ferry_informer_get(c->pods, ns, name);
-  const char *want = pod ? annotation(pod, FERRY_ANN_MIGRATE_TO) : NULL, *reason = "Annotation";
+  const char *want = pod ? annotation(pod, FERRY_ANN_MIGRATE_TO) : NULL;
+  enum pm_reason reason = PM_REASON_ANNOTATION;
   if (!pod || ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "deletionTimestamp"))
     return 0;
   struct for_pod f = { ns, name, 0, 0, 0 };
   ferry_informer_each(c->pms, count_pms, &f);
   if (!want && draining(c, pod) && !f.drained) {
     want = "auto";
-    reason = "Drain";
+    reason = PM_REASON_DRAIN;
   }
   if (!want)
     return 0;

@@ -31,6 +31,40 @@ enum pm_phase pm_phase_parse(const char *name)
   return PM_UNKNOWN;
 }
 
+static const char *const reason_names[] = {
+  [PM_REASON_MANUAL] = "Manual",
+  [PM_REASON_ANNOTATION] = "Annotation",
+  [PM_REASON_DRAIN] = "Drain",
+  [PM_REASON_LOAD_BALANCE] = "LoadBalance",
+  [PM_REASON_AFFINITY] = "Affinity",
+  [PM_REASON_HARDWARE] = "Hardware",
+  [PM_REASON_SELF_REQUESTED] = "SelfRequested",
+};
+
+const char *pm_reason_name(enum pm_reason reason)
+{
+  return reason >= 0 && reason < PM_REASON_COUNT ? reason_names[reason] : NULL;
+}
+
+int pm_reason_parse(const char *name, enum pm_reason *out)
+{
+  *out = PM_REASON_MANUAL;
+  if (!name || !*name)
+    return 0;
+  for (enum pm_reason r = PM_REASON_MANUAL; r < PM_REASON_COUNT; r++)
+    if (!strcmp(name, reason_names[r])) {
+      *out = r;
+      return 0;
+    }
+  return -1;
+}
+
+enum pm_reason pm_reason(json_object *pm)
+{
+  enum pm_reason r;
+  return pm_reason_parse(ferry_kube_str(pm, "spec.reason"), &r) < 0 ? PM_REASON_MANUAL : r;
+}
+
 enum pm_phase pm_phase(json_object *pm) { return pm_phase_parse(ferry_kube_str(pm, "status.phase")); }
 
 int pm_phase_is_terminal(enum pm_phase phase)

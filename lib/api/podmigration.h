@@ -27,6 +27,18 @@ enum pm_phase {
   PM_UNKNOWN, /* a phase no version of Ferry writes */
 };
 
+/* spec.reason: why the pod moves (one string table, podmigration.c). */
+enum pm_reason {
+  PM_REASON_MANUAL, /* a PodMigration made by hand; the default */
+  PM_REASON_ANNOTATION,
+  PM_REASON_DRAIN,
+  PM_REASON_LOAD_BALANCE,
+  PM_REASON_AFFINITY,
+  PM_REASON_HARDWARE,
+  PM_REASON_SELF_REQUESTED,
+  PM_REASON_COUNT
+};
+
 #define FERRY_ANN_MIGRATE_TO "ferry.dev/migrate-to"
 #define FERRY_ANN_MIGRATION "ferry.dev/migration" /* on pods: NS/NAME of the PodMigration, then its outcome */
 #define FERRY_ANN_RESULT "ferry.dev/migration-result"
@@ -46,6 +58,12 @@ const char *pm_phase_name(enum pm_phase phase);
 /* PM_PENDING for NULL or "", PM_UNKNOWN for a string that is no phase. */
 enum pm_phase pm_phase_parse(const char *name);
 int pm_phase_is_terminal(enum pm_phase phase);
+/* "LoadBalance", ...; NULL past the last. */
+const char *pm_reason_name(enum pm_reason reason);
+/* PM_REASON_MANUAL for NULL or ""; -1 for a string that is no reason. */
+int pm_reason_parse(const char *name, enum pm_reason *out);
+/* The PodMigration's spec.reason (PM_REASON_MANUAL when absent or unknown). */
+enum pm_reason pm_reason(json_object *pm);
 /* Scheduled through RollingBack: a migration that holds its nodes. */
 int pm_phase_is_active(enum pm_phase phase);
 /* The condition's status is "True". */

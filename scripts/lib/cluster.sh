@@ -11,7 +11,8 @@
 #   cluster_setup DIR        nodes, kube-lite, Ferry installed by its Helm chart (chart.sh), kubelets, and
 #                            the agents and the controller as processes with the chart's arguments and identities
 #   cluster_teardown         stop everything, remove DIR
-#   cluster_agent_start a|b [ARGS]   cluster_kubelet_start a|b [VAR=VALUE...]
+#   cluster_agent_start a|b|c [ARGS]   cluster_kubelet_start a|b|c [VAR=VALUE...]
+#                                    (node c: with NODES_COUNT=3, nodes.sh)
 #   cluster_controller_start N       (logs and pids in DIR)
 #   cluster_pod NODE NAME CMD...     a pod running CMD on node-NODE; waits until it runs
 #   cluster_pod_ip NAME
@@ -67,15 +68,18 @@ cluster_setup() {
   chart_install && chart_identity ferry-agent && chart_identity ferry-controller || return 1
   setsid "$CLUSTER_BIN/controller-manager-lite" --kubeconfig "$KUBECONFIG" >>"$CLUSTER_DIR/controller-manager.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/controller-manager.pid"
-  cluster_kubelet_start a
-  cluster_kubelet_start b
-  cluster_agent_start a
-  cluster_agent_start b
+  local n leases=() nodes=()
+  for n in $(nodes_names); do
+    cluster_kubelet_start "$n"
+    cluster_agent_start "$n"
+    leases+=("ferry-agent-node-$n")
+    nodes+=("node-$n")
+  done
   cluster_webhook_setup || return 1
   cluster_controller_start 1
   for ((i = 0; i < 100; i++)); do
-    cluster_kubectl get lease -n ferry-system ferry-agent-node-a ferry-agent-node-b >/dev/null 2>&1 &&
-      cluster_kubectl get node node-a node-b >/dev/null 2>&1 && return 0
+    cluster_kubectl get lease -n ferry-system "${leases[@]}" >/dev/null 2>&1 &&
+      cluster_kubectl get node "${nodes[@]}" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "cluster: the agents or kubelets did not register" >&2
@@ -87,12 +91,16 @@ cluster_setup() {
 cluster_kubelet_start() {
   local n=$1 addr range
   shift
-  addr=$([ "$n" = a ] && echo "$NODES_ADDR_A" || echo "$NODES_ADDR_B")
+  addr=$(nodes_addr "$n")
   if [ -n "${CLUSTER_CRI:-}" ]; then
     cluster_kubelet_cri_start "$n" "$addr" "$@"
     return
   fi
-  range=$([ "$n" = a ] && echo "$NODES_NET.64-$NODES_NET.95" || echo "$NODES_NET.96-$NODES_NET.127")
+  case $n in
+    a) range="$NODES_NET.64-$NODES_NET.95" ;;
+    b) range="$NODES_NET.96-$NODES_NET.127" ;;
+    *) range="$NODES_NET.128-$NODES_NET.159" ;;
+  esac
   mkdir -p "$NODES_DIR/$n/admitted"
   setsid env FERRY_ADMISSION_DIR="$NODES_DIR/$n/admitted" FERRY_RUNC_STATE="$NODES_DIR/$n/ferry-runc" "$@" \
     "$CLUSTER_BIN/kubelet-lite" --node "node-$n" --kubeconfig "$KUBECONFIG" --state-dir "$NODES_DIR/$n/kubelet" \

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 # shellcheck shell=bash
-# Two-node playground on one machine, for the demo and the benchmarks: each
+# Two-node (NODES_COUNT=3: three-node) playground on one machine, for the demo and the benchmarks: each
 # "node" is a network namespace with its own address (10.231.N.x, only inside
 # the namespaces this file makes), its own runc root and work directory; both
 # share one image store. A client namespace on the same bridge plays the rest of
@@ -8,13 +8,15 @@
 # mount (lower: the shared base image, upper: per container), the way
 # containerd's overlay snapshotter prepares them.
 #
-#   nodes_setup DIR          make DIR/{base,store,a,b}, namespaces, the veth link
-#   nodes_bundle NODE ID ARGS...   a bundle for container ID on NODE (a or b)
+#   nodes_setup DIR          make DIR/{base,store,a,b[,c]}, namespaces, the veth link
+#   nodes_bundle NODE ID ARGS...   a bundle for container ID on NODE (a, b or c)
+#   nodes_names              the nodes' letters: "a b" or "a b c"
 #   nodes_cleanup            remove everything nodes_setup and nodes_bundle made
 #   nodes_export             export what nodes_setup set (for what runs apart: bats tests)
 #
 # Needs root, runc, busybox (static), python3, bin/ferry-workload.
-# Sets NODES_DIR, NODES_STORE, NODES_NS_{A,B,CLIENT,NET}, NODES_ADDR_{A,B,CLIENT}.
+# Sets NODES_DIR, NODES_STORE, NODES_NS_{A,B,C,CLIENT,NET}, NODES_ADDR_{A,B,C,CLIENT}
+# (C: only with NODES_COUNT=3).
 # shellcheck disable=SC2034 # the variables are for the scripts that source this
 
 NODES_NET=${NODES_NET:-10.231.9}
@@ -26,11 +28,19 @@ nodes_setup() {
   NODES_NS_B="ferry-b-$NODES_TAG"
   NODES_ADDR_A="$NODES_NET.1"
   NODES_ADDR_B="$NODES_NET.2"
+  NODES_COUNT=${NODES_COUNT:-2}
+  NODES_NS_C="" NODES_ADDR_C=""
+  if [ "$NODES_COUNT" = 3 ]; then
+    NODES_NS_C="ferry-n3-$NODES_TAG"
+    NODES_ADDR_C="$NODES_NET.3"
+  fi
   NODES_STORE="$NODES_DIR/store"
   local top
   top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
   NODES_BIN=${FERRY_BIN:-$top/bin}
-  mkdir -p "$NODES_DIR"/{base,store} "$NODES_DIR"/a/{root,work,bundles,layers} "$NODES_DIR"/b/{root,work,bundles,layers}
+  mkdir -p "$NODES_DIR"/{base,store}
+  local n
+  for n in $(nodes_names); do mkdir -p "$NODES_DIR/$n"/{root,work,bundles,layers}; done
   # The container image: busybox, the workload, a page to serve.
   local base=$NODES_DIR/base
   mkdir -p "$base"/{bin,dev,proc,sys,tmp,etc,www,data}
@@ -50,8 +60,9 @@ nodes_setup() {
   ip netns add "$NODES_NS_NET"
   ip -n "$NODES_NS_NET" link add br0 type bridge
   ip -n "$NODES_NS_NET" link set br0 up
-  local ns addr i=0
-  for ns in "$NODES_NS_A:$NODES_ADDR_A" "$NODES_NS_B:$NODES_ADDR_B" "$NODES_NS_CLIENT:$NODES_ADDR_CLIENT"; do
+  local ns addr i=0 hosts=("$NODES_NS_A:$NODES_ADDR_A" "$NODES_NS_B:$NODES_ADDR_B" "$NODES_NS_CLIENT:$NODES_ADDR_CLIENT")
+  [ -z "$NODES_NS_C" ] || hosts+=("$NODES_NS_C:$NODES_ADDR_C")
+  for ns in "${hosts[@]}"; do
     addr=${ns#*:}
     ns=${ns%%:*}
     i=$((i + 1))
@@ -66,11 +77,18 @@ nodes_setup() {
 
 nodes_export() {
   export NODES_DIR NODES_STORE NODES_NS_A NODES_NS_B NODES_NS_CLIENT NODES_NS_NET NODES_ADDR_A NODES_ADDR_B \
-    NODES_ADDR_CLIENT
+    NODES_ADDR_CLIENT NODES_COUNT NODES_NS_C NODES_ADDR_C
 }
 
-# nodes_ns a|b, nodes_root a|b, nodes_work a|b
-nodes_ns() { if [ "$1" = a ]; then echo "$NODES_NS_A"; else echo "$NODES_NS_B"; fi; }
+nodes_names() { if [ "${NODES_COUNT:-2}" = 3 ]; then echo a b c; else echo a b; fi; }
+
+# nodes_ns a|b|c, nodes_addr a|b|c, nodes_root a|b|c, nodes_work a|b|c
+nodes_ns() {
+  case $1 in a) echo "$NODES_NS_A" ;; b) echo "$NODES_NS_B" ;; *) echo "$NODES_NS_C" ;; esac
+}
+nodes_addr() {
+  case $1 in a) echo "$NODES_ADDR_A" ;; b) echo "$NODES_ADDR_B" ;; *) echo "$NODES_ADDR_C" ;; esac
+}
 nodes_root() { echo "$NODES_DIR/$1/root"; }
 nodes_work() { echo "$NODES_DIR/$1/work"; }
 
@@ -117,7 +135,7 @@ nodes_wait_count() {
 nodes_cleanup() {
   [ -n "${NODES_DIR:-}" ] || return 0
   local node id
-  for node in a b; do
+  for node in $(nodes_names); do
     for id in $(runc --root "$NODES_DIR/$node/root" list -q 2>/dev/null); do
       runc --root "$NODES_DIR/$node/root" delete -f "$id" >/dev/null 2>&1 || true
     done
@@ -135,7 +153,7 @@ nodes_cleanup() {
     umount -l "$m" 2>/dev/null || true
   done
   local ns
-  for ns in "$NODES_NS_A" "$NODES_NS_B" "$NODES_NS_CLIENT" "$NODES_NS_NET"; do
+  for ns in "$NODES_NS_A" "$NODES_NS_B" "$NODES_NS_CLIENT" "$NODES_NS_NET" ${NODES_NS_C:+"$NODES_NS_C"}; do
     ip netns del "$ns" 2>/dev/null || true
   done
   rm -rf "$NODES_DIR"

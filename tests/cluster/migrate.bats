@@ -108,7 +108,7 @@ load helpers
   local leader
   leader=$(grep -l '^ferry_controller_leader 1$' "$BATS_TEST_TMPDIR"/controller-*.prom)
   # the migrations of the tests above: reconciled and in the phase gauges
-  run grep -E '^ferry_controller_migrations\{phase="Succeeded"\} [1-9]' "$leader"
+  run grep -E '^ferry_controller_migrations\{phase="Succeeded",reason="Annotation"\} [1-9]' "$leader"
   assert_success
   run grep -E '^ferry_controller_reconcile_total\{kind="podmigration",result="success"\} [1-9]' "$leader"
   assert_success

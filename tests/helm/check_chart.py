@@ -37,7 +37,7 @@ CONTAINERD = ["/var/lib/ferry", "/sys/fs/cgroup", "/run/containerd/runc",
 CRIO = ["/var/lib/ferry", "/sys/fs/cgroup", "/run/ferry-runc-crio", "/run/containers/storage",
         "/var/lib/containers/storage/overlay"]
 BASE_KINDS = {"Deployment": 1, "DaemonSet": 1, "PodDisruptionBudget": 1, "ServiceAccount": 2,
-              "Secret": 1, "ClusterRole": 4, "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2,
+              "Secret": 1, "ClusterRole": 5, "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2,
               "Service": 3, "MutatingWebhookConfiguration": 1, "RuntimeClass": 1}
 SETUP_KINDS = {"DaemonSet": 2, "ServiceAccount": 3, "ConfigMap": 1}
 
@@ -63,7 +63,8 @@ EXPECT = {
                            "ClusterRoleBinding": 0, "Role": 0, "RoleBinding": 0, "Service": 0,
                            "MutatingWebhookConfiguration": 0, "RuntimeClass": 0},
                     hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]}, webhook=None),
-    "custom-paths": dict(kinds={"ServiceMonitor": 2},
+    "custom-paths": dict(kinds={"ServiceMonitor": 2, "ValidatingAdmissionPolicy": 2,
+                                "ValidatingAdmissionPolicyBinding": 2},
                          hostpaths={"agent": ["/data/ferry", "/var/lib/ferry/admitted", "/sys/fs/cgroup",
                                               "/run/k3s/containerd/runc",
                                               "/run/k3s/containerd/io.containerd.runtime.v2.task",
@@ -265,7 +266,8 @@ def parse_rbac_doc():
 
 def rendered_rules(objs, fullname):
     roles = {"%s-controller" % fullname: "controller", "%s-agent" % fullname: "agent",
-             "%s-podmigrations-edit" % fullname: "users-edit", "%s-podmigrations-view" % fullname: "users-view"}
+             "%s-podmigrations-edit" % fullname: "users-edit", "%s-podmigrations-view" % fullname: "users-view",
+             "%s-self-migration" % fullname: "users-self-migration"}
     rules = collections.defaultdict(set)
     for o in objs:
         if o["kind"] not in ("ClusterRole", "Role"):
@@ -292,7 +294,7 @@ def check_rbac(objs, fullname, rbac_on, aggregate):
         return
     want = parse_rbac_doc()
     if not aggregate:
-        want = {k: v for k, v in want.items() if not k[0].startswith("users-")}
+        want = {k: v for k, v in want.items() if k[0] not in ("users-edit", "users-view")}
     for k in sorted(set(want) | set(got)):
         if want.get(k) != got.get(k):
             fail("RBAC %s: chart %s, docs/rbac.md %s" % ("/".join(x if isinstance(x, str) else ",".join(x)
@@ -481,6 +483,21 @@ def check_metrics_port(comp, c, live_path):
             fail("%s: %s is not GET %s on the metrics port" % (comp, probe, path))
 
 
+def check_admission_policies(objs):
+    """Each binding names a rendered policy; the policies name the rendered agent's and controller's identities."""
+    policies = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ValidatingAdmissionPolicy"}
+    for b in (o for o in objs if o["kind"] == "ValidatingAdmissionPolicyBinding"):
+        if b["spec"]["policyName"] not in policies or b["spec"].get("validationActions") != ["Deny"]:
+            fail("%s: not a Deny binding of a rendered policy" % name_of(b))
+    users = {"system:serviceaccount:%s:%s" % (NS, pod_spec(w).get("serviceAccountName"))
+             for w in objs if w["kind"] in ("Deployment", "DaemonSet") and component(w) in ("agent", "controller")}
+    for p in policies.values():
+        text = yaml.safe_dump(p["spec"])
+        named = set(re.findall(r"system:serviceaccount:[a-z0-9.-]+:[a-z0-9.-]+", text))
+        if named - users:
+            fail("%s: names %s, which are not the chart's agent or controller" % (name_of(p), sorted(named - users)))
+
+
 def check_s3_encrypted(agent, c):
     vols = {v["name"]: v for v in pod_spec(agent)["volumes"]}
     mounts = {m["mountPath"]: vols[m["name"]] for m in c["volumeMounts"]}
@@ -533,6 +550,7 @@ def main():
     check_rbac(objs, fullname, values.get("rbac", {}).get("create", True),
                values.get("rbac", {}).get("aggregateToDefaultRoles", True))
     check_webhook(objs, EXPECT[a.case]["webhook"], fullname)
+    check_admission_policies(objs)
     check_args(objs, a.case)
     for f in failures:
         print("FAIL %s: %s" % (a.case, f))

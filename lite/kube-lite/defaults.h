@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* What the API server adds to a built-in object on every write: the defaults
  * of its kind (a Secret's type, a Namespace's phase, a DaemonSet's update
- * strategy and pod template fields) and, for a CustomResourceDefinition, the
+ * strategy and pod template fields, a ValidatingAdmissionPolicy's failurePolicy
+ * and match defaults) and, for a CustomResourceDefinition, the
  * status the apiextensions controllers write at once (NamesAccepted and
  * Established conditions, acceptedNames, storedVersions). */
 #ifndef KL_DEFAULTS_H

@@ -1491,6 +1491,8 @@ int kl_server_start(struct kl_server *srv, char *why, size_t why_len)
     set_str(ns, "apiVersion", "v1");
     set_str(ns, "kind", "Namespace");
     set_str(m, "name", nss[i]);
+    json_object_object_add(m, "labels", json_object_new_object());
+    json_object_object_add(json_object_object_get(m, "labels"), KL_NAMESPACE_NAME_LABEL, json_object_new_string(nss[i]));
     set_str(m, "uid", uid);
     set_str(m, "creationTimestamp", now);
     json_object_object_add(ns, "metadata", m);

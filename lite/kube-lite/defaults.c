@@ -139,6 +139,16 @@ static void crd_status(json_object *crd, json_object *cur)
   json_object_object_add(crd, "status", status);
 }
 
+/* A Namespace's kubernetes.io/metadata.name label: its name, always (as the API server sets it). */
+static void namespace_defaults(json_object *ns)
+{
+  const char *name = ferry_kube_str(ns, "metadata.name");
+  default_str(child(ns, "status"), "phase", "Active");
+  if (name && *name)
+    json_object_object_add(child(child(ns, "metadata"), "labels"), KL_NAMESPACE_NAME_LABEL,
+                           json_object_new_string(name));
+}
+
 /* admissionregistration/v1 SetDefaults_Rule on each rule of a list: scope "*". */
 static void rules_defaults(json_object *rules)
 {
@@ -178,7 +188,7 @@ void kl_defaults(const struct kl_resource *r, json_object *obj, json_object *cur
   if (!r->group[0] && !strcmp(r->plural, "secrets"))
     default_str(obj, "type", "Opaque");
   else if (!r->group[0] && !strcmp(r->plural, "namespaces"))
-    default_str(child(obj, "status"), "phase", "Active");
+    namespace_defaults(obj);
   else if (!strcmp(r->group, "apps") && !strcmp(r->plural, "daemonsets"))
     daemonset_defaults(obj);
   else if (!strcmp(r->group, "apiextensions.k8s.io") && !strcmp(r->plural, "customresourcedefinitions"))

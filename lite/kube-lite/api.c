@@ -35,9 +35,9 @@ struct body {
 /* What one request asks beyond its verb and path (its handling is on one thread). */
 enum field_validation { FV_WARN, FV_STRICT, FV_IGNORE };
 static __thread struct {
-  int dry_run;              /* dryRun=All: everything but the write */
-  enum field_validation fv; /* fieldValidation=, the server's default Warn */
-  json_object *warnings;    /* strings, sent as Warning: 299 headers */
+  int dry_run;                /* dryRun=All: everything but the write */
+  enum field_validation fv;   /* fieldValidation=, the server's default Warn */
+  json_object *warnings;      /* strings, sent as Warning: 299 headers */
   const struct kl_user *user; /* who it comes from (access.h), for admission */
   int deleting;               /* a delete that admission has passed: its writes are not updates */
 } req;
@@ -1492,7 +1492,8 @@ int kl_server_start(struct kl_server *srv, char *why, size_t why_len)
     set_str(ns, "kind", "Namespace");
     set_str(m, "name", nss[i]);
     json_object_object_add(m, "labels", json_object_new_object());
-    json_object_object_add(json_object_object_get(m, "labels"), KL_NAMESPACE_NAME_LABEL, json_object_new_string(nss[i]));
+    json_object_object_add(json_object_object_get(m, "labels"), KL_NAMESPACE_NAME_LABEL,
+                           json_object_new_string(nss[i]));
     set_str(m, "uid", uid);
     set_str(m, "creationTimestamp", now);
     json_object_object_add(ns, "metadata", m);

@@ -82,8 +82,8 @@ static void apply(json_object *binding, const char *policy, json_object *decisio
       snprintf(deny->message, sizeof deny->message, "%s", msg);
       snprintf(deny->reason, sizeof deny->reason, "%s", ferry_kube_str(decision, "reason") ?: "");
     } else if (!strcmp(action, "Warn")) {
-      cleanup_free char *w =
-          ferry_asprintf("Validation failed for ValidatingAdmissionPolicy '%s' with binding '%s': %s", policy, bname, msg);
+      cleanup_free char *w = ferry_asprintf(
+          "Validation failed for ValidatingAdmissionPolicy '%s' with binding '%s': %s", policy, bname, msg);
       if (!*warnings)
         *warnings = json_object_new_array();
       json_object_array_add(*warnings, json_object_new_string(w));
@@ -111,8 +111,9 @@ static json_object *denial_status(const struct kl_admission *a, const struct den
   snprintf(message, sizeof message, "ValidatingAdmissionPolicy '%s' with binding '%s' denied request: %s", d->policy,
            d->binding, d->message);
   snprintf(resource, sizeof resource, "%s%s%s", a->r->plural, a->r->group[0] ? "." : "", a->r->group);
-  const char *name = a->name[0]                                                 ? a->name
-                     : a->object && ferry_kube_str(a->object, "metadata.name") ? ferry_kube_str(a->object, "metadata.name")
+  const char *name = a->name[0] ? a->name
+                     : a->object && ferry_kube_str(a->object, "metadata.name")
+                         ? ferry_kube_str(a->object, "metadata.name")
                      : a->object && ferry_kube_str(a->object, "metadata.generateName")
                          ? ferry_kube_str(a->object, "metadata.generateName")
                          : "Unknown";

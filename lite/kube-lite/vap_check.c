@@ -94,7 +94,8 @@ static int policy_causes(struct kl_cel *cel, json_object *p, json_object *causes
   cleanup_json json_object *answer = cel ? kl_cel_call(cel, ask, why, sizeof why) : NULL;
   json_object *errs = answer ? ferry_kube_obj(answer, "errors") : NULL;
   if (!json_object_is_type(errs, json_type_array)) {
-    cleanup_free char *msg = ferry_asprintf("Internal error occurred: %s", answer ? "the CEL helper answered no errors list" : why);
+    cleanup_free char *msg =
+        ferry_asprintf("Internal error occurred: %s", answer ? "the CEL helper answered no errors list" : why);
     *status = kl_status(500, "InternalError", NULL, NULL, msg);
     return -1;
   }

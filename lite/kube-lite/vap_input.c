@@ -9,10 +9,12 @@
 #include "kube/kube.h"
 #include "vap.h"
 
-static const char *const OPERATIONS[] = { [KL_OP_CREATE] = "CREATE", [KL_OP_UPDATE] = "UPDATE",
-                                          [KL_OP_DELETE] = "DELETE" };
-static const char *const OPTIONS[] = { [KL_OP_CREATE] = "CreateOptions", [KL_OP_UPDATE] = "UpdateOptions",
-                                       [KL_OP_DELETE] = "DeleteOptions" };
+static const char *const OPERATIONS[] = {
+  [KL_OP_CREATE] = "CREATE", [KL_OP_UPDATE] = "UPDATE", [KL_OP_DELETE] = "DELETE"
+};
+static const char *const OPTIONS[] = {
+  [KL_OP_CREATE] = "CreateOptions", [KL_OP_UPDATE] = "UpdateOptions", [KL_OP_DELETE] = "DeleteOptions"
+};
 
 const char *kl_operation_name(enum kl_operation op) { return OPERATIONS[op]; }
 

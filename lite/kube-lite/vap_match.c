@@ -51,7 +51,8 @@ static int scope_holds(const char *scope, const struct kl_admission *a)
 static int rule_matches(json_object *rule, const struct kl_admission *a)
 {
   json_object *names;
-  if (!scope_holds(ferry_kube_str(rule, "scope"), a) || !listed(ferry_kube_obj(rule, "operations"), kl_operation_name(a->op)) ||
+  if (!scope_holds(ferry_kube_str(rule, "scope"), a) ||
+      !listed(ferry_kube_obj(rule, "operations"), kl_operation_name(a->op)) ||
       !listed(ferry_kube_obj(rule, "apiGroups"), a->r->group) ||
       !listed(ferry_kube_obj(rule, "apiVersions"), a->r->version) ||
       !resource_listed(ferry_kube_obj(rule, "resources"), a))
@@ -101,7 +102,8 @@ int kl_vap_matches(struct kl_store *s, json_object *m, const struct kl_admission
 {
   json_object *rules;
   if (!m || !namespace_selected(s, ferry_kube_obj(m, "namespaceSelector"), a) ||
-      !object_selected(ferry_kube_obj(m, "objectSelector"), a) || any_rule(ferry_kube_obj(m, "excludeResourceRules"), a))
+      !object_selected(ferry_kube_obj(m, "objectSelector"), a) ||
+      any_rule(ferry_kube_obj(m, "excludeResourceRules"), a))
     return 0;
   if (!json_object_object_get_ex(m, "resourceRules", &rules) || !json_object_is_type(rules, json_type_array) ||
       !json_object_array_length(rules))

@@ -15,31 +15,15 @@ setup_file() {
   kl_pki "$BATS_FILE_TMPDIR/pki"
   kl_start main --tls-cert "$BATS_FILE_TMPDIR/pki/srv.crt" --tls-key "$BATS_FILE_TMPDIR/pki/srv.key"
   # shellcheck disable=SC2154 # (kl_start sets KL_KC_main)
-  KUBECONFIG=$KL_KC_main kubectl apply -f - >/dev/null <<'Y'
-apiVersion: v1
-kind: Namespace
-metadata: {name: ferry-system}
----
-apiVersion: v1
-kind: ServiceAccount
-metadata: {name: ferry-agent, namespace: ferry-system}
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: agent-pods}
-rules:
-- apiGroups: [""]
-  resources: [pods, pods/binding, pods/status, pods/eviction]
-  verbs: [get, list, create, update, patch, delete]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: agent-pods}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: agent-pods}
-subjects:
-- {kind: ServiceAccount, name: ferry-agent, namespace: ferry-system}
-Y
-  KUBECONFIG=$KL_KC_main make_nodes n1 n2
+  export KUBECONFIG=$KL_KC_main
+  {
+    kubectl create namespace ferry-system
+    kubectl create serviceaccount ferry-agent -n ferry-system
+    kubectl create clusterrole agent-pods --verb get,list,create,update,patch,delete \
+      --resource pods,pods/binding,pods/status,pods/eviction
+    kubectl create clusterrolebinding agent-pods --clusterrole agent-pods --serviceaccount ferry-system:ferry-agent
+  } >/dev/null
+  make_nodes n1 n2
 }
 
 # as_token TOKEN FILE: the admin kubeconfig with TOKEN as its credential.

@@ -21,7 +21,8 @@ static int listed(json_object *list, const char *want)
   return 0;
 }
 
-/* resources: "pods" the resource, "pods/binding" a subresource, "*" every resource, "pods/ *" all of pods' subresources. */
+/* resources: "pods" the resource, "pods/binding" a subresource, "*" every resource; "pods/ *" every
+ * subresource and, as the API server's matcher has it, the resource itself (its subresource "" too). */
 static int resource_listed(json_object *list, const struct kl_admission *a)
 {
   for (size_t i = 0; json_object_is_type(list, json_type_array) && i < json_object_array_length(list); i++) {

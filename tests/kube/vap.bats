@@ -78,14 +78,19 @@ spec: {policyName: ferry-agent-own-node, validationActions: [Deny]}
 Y
 }
 
-# bind POD NODE KUBECONFIG: POST pods/POD/binding as the kubeconfig's user; prints the answer.
-bind() {
+# post PATH BODY KUBECONFIG: POST BODY to the API's PATH as the kubeconfig's user; prints the answer.
+post() {
   local server token
   server=$(kubectl --kubeconfig "$3" config view --raw -o jsonpath='{.clusters[0].cluster.server}')
   token=$(sed -n 's/^ *token: //p' "$3")
   curl -s --cacert "$BATS_FILE_TMPDIR/pki/srv.crt" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-    -X POST "$server/api/v1/namespaces/default/pods/$1/binding" \
-    -d "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"$1\"},\"target\":{\"kind\":\"Node\",\"name\":\"$2\"}}"
+    -X POST "$server$1" -d "$2"
+}
+
+# bind POD NODE KUBECONFIG: the Binding a scheduler writes, as the kubeconfig's user.
+bind() {
+  post "/api/v1/namespaces/default/pods/$1/binding" \
+    "{\"apiVersion\":\"v1\",\"kind\":\"Binding\",\"metadata\":{\"name\":\"$1\"},\"target\":{\"kind\":\"Node\",\"name\":\"$2\"}}" "$3"
 }
 
 teardown() { k delete validatingadmissionpolicy,validatingadmissionpolicybinding --all >/dev/null 2>&1 || true; }
@@ -341,6 +346,33 @@ Y
   run k label configmap frozen-a more=yes
   assert_success
   k delete configmap frozen-a
+}
+
+@test "pods/eviction is a CREATE of an Eviction (policy/v1) for the expressions" {
+  k apply -f - <<'Y'
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: no-evictions}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods/eviction]}
+  validations:
+  - expression: "request.subResource != 'eviction'"
+    messageExpression: "request.kind.group + '/' + request.kind.version + ' ' + object.kind + ' of ' + request.name + ' in ' + namespaceObject.metadata.name"
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: no-evictions}
+spec: {policyName: no-evictions, validationActions: [Deny]}
+Y
+  pod_on evictee n2
+  run post /api/v1/namespaces/default/pods/evictee/eviction '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"evictee"}}' "$KL_KC_main"
+  assert_output --partial '"code":422'
+  assert_output --partial "denied request: policy/v1 Eviction of evictee in default"
+  run k get pod evictee -o name
+  assert_output pod/evictee
+  k delete pod evictee --grace-period=0 --force
 }
 
 @test "without the CEL helper a policy is refused, saying why; a kube-lite without policies does not need it" {

@@ -227,6 +227,30 @@ images:
 images-test:
 	@VERSION=$(VERSION) bats --tap tests/images
 
+# kube-lite's CEL helper for ValidatingAdmissionPolicies (lite/kube-lite/cel, Go on
+# Google's cel-go): built offline in GOPATH mode with the Go toolchain and the
+# cel-go sources make deps unpacks into $(CEL_GO_PREFIX) (scripts/install-deps.sh),
+# part of `all` where they are there (one Go build cache, build/go-cache, for the plain
+# and the sanitizer trees: the helper is Go either way). Without it kube-lite refuses
+# policies, saying why.
+CEL_GO_PREFIX ?= /opt/ferry/cel-go
+CEL_GO_ENV = GOROOT=$(CEL_GO_PREFIX)/go GOPATH=$(CEL_GO_PREFIX)/gopath GO111MODULE=off GOPROXY=off GOFLAGS= \
+             GOTOOLCHAIN=local GOENV=off CGO_ENABLED=0 GOCACHE=$(abspath build)/go-cache
+CEL_GO_SRC := $(wildcard lite/kube-lite/cel/*.go)
+ifneq ($(wildcard $(CEL_GO_PREFIX)/go/bin/go),)
+all: $(BIN)/kube-lite-cel
+lint: lint-cel
+endif
+$(BIN)/kube-lite-cel: $(CEL_GO_SRC)
+	@mkdir -p $(BIN) build/go-cache
+	cd lite/kube-lite/cel && $(CEL_GO_ENV) $(CEL_GO_PREFIX)/go/bin/go build -trimpath -o $(abspath $(BIN))/kube-lite-cel .
+
+.PHONY: lint-cel
+lint-cel:
+	@test -z "$$($(CEL_GO_PREFIX)/go/bin/gofmt -l lite/kube-lite/cel)" || \
+	  { $(CEL_GO_PREFIX)/go/bin/gofmt -l lite/kube-lite/cel; echo "gofmt: the files above need formatting" >&2; exit 1; }
+	cd lite/kube-lite/cel && $(CEL_GO_ENV) $(CEL_GO_PREFIX)/go/bin/go vet .
+
 # Every C file of the tree in the style of .clang-format.
 C_FILES = $(shell git ls-files '*.c' '*.h')
 format:

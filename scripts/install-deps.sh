@@ -17,6 +17,10 @@
 #     apimachinery's) from forky's golang-k8s-api-dev and golang-k8s-apimachinery-dev,
 #     kept in $K8S_PROTO_PREFIX: kube-lite decodes protobuf request bodies with the
 #     protobuf-c code the Makefile generates from them. See docs/kube-lite.md.
+#   - a Go toolchain (the one forky's golang-go names) and the sources of Google's
+#     cel-go with what it imports, from forky's golang-*-dev packages, unpacked into
+#     $CEL_GO_PREFIX: the Makefile builds kube-lite's CEL helper (bin/kube-lite-cel,
+#     ValidatingAdmissionPolicy) from them offline. See docs/kube-lite.md.
 #   - opt-in modes (the end of this file): `images` (podman, buildah, mmdebstrap for
 #     make images) and `image-build` (CRIU and the api.proto, for the Dockerfile).
 set -euo pipefail
@@ -25,7 +29,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=11
+DEPS_VERSION=12
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -277,6 +281,37 @@ install_promtool() {
   promtool_works || { log "promtool unpacked but does not run"; exit 1; }
 }
 
+# cel-go and a Go toolchain for kube-lite's CEL helper (lite/kube-lite/cel, the
+# Makefile's kube-lite-cel): bookworm's Go is too old for cel-go 0.30, so the Go that
+# forky's golang-go depends on is unpacked together with the golang-*-dev packages
+# cel-go's code imports (their Debian dependencies reach far wider: only these are
+# needed to build). Nothing is installed into the system; the Makefile builds in
+# GOPATH mode with GOPATH=$CEL_GO_PREFIX/gopath, offline.
+CEL_GO_PREFIX=${FERRY_CEL_GO_PREFIX:-/opt/ferry/cel-go}
+CEL_GO_PKGS=(golang-github-google-cel-go-dev golang-cel-expr-dev golang-github-antlr4-go-antlr-dev
+             golang-google-protobuf-dev golang-golang-x-text-dev golang-golang-x-exp-dev
+             golang-google-genproto-dev golang-gopkg-yaml.v3-dev)
+cel_go_there() {
+  "$CEL_GO_PREFIX/go/bin/go" version >/dev/null 2>&1 &&
+    [ -d "$CEL_GO_PREFIX/gopath/src/github.com/google/cel-go/cel" ]
+}
+install_cel_go() {
+  cel_go_there && return 0
+  local t go ver
+  t=$(mktemp -d /tmp/ferry-go.XXXXXX)
+  suite_apt forky "$t"
+  go=$(apt-cache "${SUITE_APT[@]}" depends golang-go | awk '$1 == "Depends:" && $2 ~ /^golang-1\.[0-9]+-go$/ {print $2; exit}')
+  rm -rf "$t"
+  [ -n "$go" ] || { log "forky's golang-go names no golang-1.N-go"; exit 1; }
+  ver=${go#golang-}
+  ver=${ver%-go}
+  log "installing Go $ver and cel-go's sources from Debian forky into $CEL_GO_PREFIX (kube-lite's CEL helper)"
+  unpack_from_suite forky "$CEL_GO_PREFIX" "$go" "golang-$ver-src" "${CEL_GO_PKGS[@]}"
+  ln -sfn "usr/lib/go-$ver" "$CEL_GO_PREFIX/go"
+  ln -sfn usr/share/gocode "$CEL_GO_PREFIX/gopath"
+  cel_go_there || { log "Go $ver or cel-go unpacked into $CEL_GO_PREFIX but not usable"; exit 1; }
+}
+
 # The tests start containerds of their own (own socket, root and state): bookworm's
 # package must not leave a system one running, nor one that starts at the next boot.
 # It ships only a systemd unit (no init script), which its postinst enables, and
@@ -335,7 +370,7 @@ main() {
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null \
      && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work && k8s_protos_there \
-     && promtool_works; then
+     && promtool_works && cel_go_there; then
     exit 0
   fi
   install_apt
@@ -345,6 +380,7 @@ main() {
   install_containerds
   install_k8s_protos
   install_promtool
+  install_cel_go
   install_kube_tools
   mkdir -p "$(dirname "$STAMP")"
   echo "$DEPS_VERSION" > "$STAMP"

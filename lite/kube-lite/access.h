@@ -13,8 +13,9 @@
 
 /* Runs the filters for one request (takes s->mu). Returns 1 when it answered
  * (*x: a 401, a 403, or one of its own endpoints), 0 when the request goes on
- * to kube-lite's handlers. a NULL: nothing is checked. */
+ * to kube-lite's handlers, *who then the user it acts as (admission sees it).
+ * a NULL: nothing is checked (*who is the unsecured superuser). */
 int kl_access(const struct kl_auth *a, struct kl_store *s, struct MHD_Connection *c, const char *url,
-              const char *method, const char *body, size_t len, enum MHD_Result *x);
+              const char *method, const char *body, size_t len, struct kl_user *who, enum MHD_Result *x);
 
 #endif

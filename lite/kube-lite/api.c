@@ -22,6 +22,7 @@
 #include "schema.h"
 #include "select.h"
 #include "table.h"
+#include "vap.h"
 #include "base/util.h"
 
 #define BOOKMARK_EVERY_MS 1000
@@ -34,9 +35,11 @@ struct body {
 /* What one request asks beyond its verb and path (its handling is on one thread). */
 enum field_validation { FV_WARN, FV_STRICT, FV_IGNORE };
 static __thread struct {
-  int dry_run;              /* dryRun=All: everything but the write */
-  enum field_validation fv; /* fieldValidation=, the server's default Warn */
-  json_object *warnings;    /* strings, sent as Warning: 299 headers */
+  int dry_run;                /* dryRun=All: everything but the write */
+  enum field_validation fv;   /* fieldValidation=, the server's default Warn */
+  json_object *warnings;      /* strings, sent as Warning: 299 headers */
+  const struct kl_user *user; /* who it comes from (access.h), for admission */
+  int deleting;               /* a delete that admission has passed: its writes are not updates */
 } req;
 
 static void warn(const char *msg)
@@ -280,6 +283,87 @@ static int route(struct kl_store *s, const char *url, struct route *rt, json_obj
 out:
   free(copy);
   return rc;
+}
+
+/* ---------- validating admission (vap.h) ---------- */
+
+/* The request on rt's resource (or subresource) as admission sees it; the kind is the resource's. */
+static void admission_of(const struct route *rt, enum kl_operation op, json_object *obj, json_object *old,
+                         struct kl_admission *a)
+{
+  memset(a, 0, sizeof *a);
+  a->op = op;
+  a->r = &rt->r;
+  a->subresource = rt->sub;
+  a->kind_group = rt->r.group;
+  a->kind_version = rt->r.version;
+  a->kind = rt->r.kind;
+  a->ns = rt->ns;
+  a->name = rt->name;
+  a->object = obj;
+  a->old_object = old;
+  a->user = req.user;
+  a->dry_run = req.dry_run;
+}
+
+/* The ValidatingAdmissionPolicies on a: 1 when they refuse it (*x answered); Warn texts become warnings. */
+static int admission_refuses(struct kl_server *srv, struct MHD_Connection *c, const struct kl_admission *a,
+                             enum MHD_Result *x)
+{
+  json_object *status = NULL;
+  unsigned code = kl_vap_admit(srv->cel, &srv->store, a, &req.warnings, &status);
+  if (!code)
+    return 0;
+  *x = send_json(c, code, status);
+  json_object_put(status);
+  return 1;
+}
+
+/* A ValidatingAdmissionPolicy or binding written: validated (1 when refused, *x answered). */
+static int policy_refused(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt, json_object *obj,
+                          enum MHD_Result *x)
+{
+  json_object *status = NULL;
+  unsigned code = rt->sub[0] ? 0 : kl_vap_check_object(srv->cel, &rt->r, obj, &status);
+  if (!code)
+    return 0;
+  *x = send_json(c, code, status);
+  json_object_put(status);
+  return 1;
+}
+
+/* A subresource's own object (a Binding, an Eviction): the body with its kind and the pod's name and namespace. */
+static json_object *sub_object(json_object *body, const char *api_version, const char *kind, const struct route *rt)
+{
+  json_object *o = NULL;
+  if (json_object_is_type(body, json_type_object))
+    json_object_deep_copy(body, &o, NULL);
+  else
+    o = json_object_new_object();
+  set_str(o, "apiVersion", api_version);
+  set_str(o, "kind", kind);
+  json_object *m = meta_of(o);
+  if (!ferry_kube_str(o, "metadata.name"))
+    set_str(m, "name", rt->name);
+  if (!ferry_kube_str(o, "metadata.namespace"))
+    set_str(m, "namespace", rt->ns);
+  return o;
+}
+
+/* pods/binding and pods/eviction: CREATE of a Binding (v1) or an Eviction (policy/v1). */
+static int sub_create_refused(struct kl_server *srv, struct MHD_Connection *c, const struct route *rt,
+                              json_object *body, enum MHD_Result *x)
+{
+  int eviction = !strcmp(rt->sub, "eviction");
+  json_object *o = sub_object(body, eviction ? "policy/v1" : "v1", eviction ? "Eviction" : "Binding", rt);
+  struct kl_admission a;
+  admission_of(rt, KL_OP_CREATE, o, NULL, &a);
+  a.kind_group = eviction ? "policy" : "";
+  a.kind_version = "v1";
+  a.kind = eviction ? "Eviction" : "Binding";
+  int refused = admission_refuses(srv, c, &a, x);
+  json_object_put(o);
+  return refused;
 }
 
 /* ---------- watches ---------- */
@@ -679,7 +763,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   }
   json_object *meta = meta_of(obj);
   const char *name = ferry_kube_str(obj, "metadata.name"), *gen = ferry_kube_str(obj, "metadata.generateName");
-  char generated[300];
+  char generated[300] = "";
   if ((!name || !*name) && gen && *gen) {
     static const char alnum[] = "bcdfghjklmnpqrstvwxz2456789";
     char sfx[6];
@@ -713,7 +797,7 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   set_type(&rt->r, obj);
   kl_defaults(&rt->r, obj, NULL);
   enum MHD_Result bad;
-  if (invalid(s, c, rt, obj, &bad)) {
+  if (invalid(s, c, rt, obj, &bad) || policy_refused(srv, c, rt, obj, &bad)) {
     free(key);
     return bad;
   }
@@ -725,6 +809,13 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
   json_object_object_del(meta, "deletionTimestamp");
   if (!strcmp(kk, "/namespaces") && !json_object_object_get_ex(obj, "status", NULL))
     json_object_object_add(obj, "status", json_tokener_parse("{\"phase\":\"Active\"}"));
+  struct kl_admission a;
+  admission_of(rt, KL_OP_CREATE, obj, NULL, &a);
+  a.name = generated[0] ? "" : name; /* the request named none */
+  if (admission_refuses(srv, c, &a, &bad)) {
+    free(key);
+    return bad;
+  }
   if (req.dry_run) { /* the object as it would be, not stored */
     free(key);
     json_object_object_del(meta, "resourceVersion");
@@ -788,7 +879,7 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
   set_type(&rt->r, result);
   kl_defaults(&rt->r, result, cur);
   enum MHD_Result bad;
-  if (invalid(s, c, rt, result, &bad)) {
+  if (invalid(s, c, rt, result, &bad) || policy_refused(srv, c, rt, result, &bad)) {
     json_object_put(result);
     return bad;
   }
@@ -799,6 +890,12 @@ static enum MHD_Result store_update(struct kl_server *srv, struct MHD_Connection
     json_object *g;
     int gen = json_object_object_get_ex(cm, "generation", &g) ? json_object_get_int(g) : 1;
     json_object_object_add(m, "generation", json_object_new_int(gen + 1));
+  }
+  struct kl_admission a;
+  admission_of(rt, KL_OP_UPDATE, result, cur, &a);
+  if (!req.deleting && admission_refuses(srv, c, &a, &bad)) {
+    json_object_put(result);
+    return bad;
   }
   if (req.dry_run) {
     enum MHD_Result x = send_json(c, 200, result);
@@ -974,6 +1071,13 @@ static enum MHD_Result do_delete(struct kl_server *srv, struct MHD_Connection *c
                 "Operation cannot be fulfilled on %s \"%s\": Precondition failed: ResourceVersion in precondition: %s, "
                 "ResourceVersion in object meta: %s",
                 rt->r.plural, rt->name, prv, rv);
+  struct kl_admission a;
+  admission_of(rt, KL_OP_DELETE, NULL, cur, &a);
+  a.dry_run |= dry_run_in(opts);
+  enum MHD_Result refused;
+  if (admission_refuses(srv, c, &a, &refused))
+    return refused;
+  req.deleting = 1;
   if (req.dry_run || dry_run_in(opts))
     return send_json(c, 200, cur);
   int64_t grace = is_core_pod(rt) ? pod_grace(c, opts, cur) : -1;
@@ -1050,6 +1154,9 @@ static enum MHD_Result do_binding(struct kl_server *srv, struct MHD_Connection *
     return fail(c, 422, "Invalid", "pods", rt->name,
                 "Binding.core \"%s\" is invalid: target.kind: Unsupported value: \"%s\": supported values: \"Node\"",
                 rt->name, kind);
+  enum MHD_Result refused;
+  if (sub_create_refused(srv, c, rt, b, &refused))
+    return refused;
   const char *bound = ferry_kube_str(cur, "spec.nodeName");
   if (bound && *bound)
     return fail(c, 409, "Conflict", "pods/binding", rt->name,
@@ -1146,8 +1253,11 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
                                 struct body *b)
 {
   enum MHD_Result answered;
-  if (kl_access(srv->auth, &srv->store, c, url, method, b ? b->data : NULL, b ? b->len : 0, &answered))
+  struct kl_user who;
+  if (kl_access(srv->auth, &srv->store, c, url, method, b ? b->data : NULL, b ? b->len : 0, &who, &answered))
     return answered;
+  req.user = &who;
+  req.deleting = 0;
   if (!strcmp(url, "/version")) {
     json_object *v = json_tokener_parse("{\"major\":\"1\",\"minor\":\"32\",\"gitVersion\":\"v1.32.0-kube-lite\","
                                         "\"platform\":\"linux/amd64\"}");
@@ -1239,6 +1349,8 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
       x = fail(c, 405, "MethodNotAllowed", NULL, NULL, "eviction is a POST on pods");
     else if (!cur)
       x = not_found(c, &rt);
+    else if (sub_create_refused(srv, c, &rt, body, &x))
+      ;
     else if (req.dry_run || dry_run_in(body ? json_object_object_get(body, "deleteOptions") : NULL)) {
       json_object *st = status_obj(201, "", NULL, NULL, "");
       x = send_json(c, 201, st);
@@ -1301,6 +1413,7 @@ out:
   json_object_put(body);
   json_object_put(req.warnings);
   req.warnings = NULL;
+  req.user = NULL;
   return x;
 }
 
@@ -1378,6 +1491,9 @@ int kl_server_start(struct kl_server *srv, char *why, size_t why_len)
     set_str(ns, "apiVersion", "v1");
     set_str(ns, "kind", "Namespace");
     set_str(m, "name", nss[i]);
+    json_object_object_add(m, "labels", json_object_new_object());
+    json_object_object_add(json_object_object_get(m, "labels"), KL_NAMESPACE_NAME_LABEL,
+                           json_object_new_string(nss[i]));
     set_str(m, "uid", uid);
     set_str(m, "creationTimestamp", now);
     json_object_object_add(ns, "metadata", m);

@@ -6,12 +6,14 @@
 #include <microhttpd.h>
 
 #include "authn.h"
+#include "cel.h"
 #include "store.h"
 
 struct kl_server {
   struct kl_store store;
   const char *token;     /* the admin's bearer token, or NULL */
   struct kl_auth *auth;  /* authentication and authorization (access.h), or NULL: none */
+  struct kl_cel *cel;    /* the CEL helper ValidatingAdmissionPolicies need (vap.h), or NULL: none */
   const char *data_file; /* persistence, or NULL */
   int faults;            /* POST /kube-lite/faults allowed */
   int fail_writes;       /* fault: the next N writes fail ... */

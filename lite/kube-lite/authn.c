@@ -25,6 +25,42 @@ int kl_user_in_group(const struct kl_user *u, const char *group)
   return 0;
 }
 
+void kl_user_add_extra(struct kl_user *u, const char *key, const char *value)
+{
+  if (!value || !*value || u->nextra >= KL_MAX_EXTRAS)
+    return;
+  snprintf(u->extra[u->nextra].key, sizeof u->extra[u->nextra].key, "%s", key);
+  snprintf(u->extra[u->nextra].value, sizeof u->extra[u->nextra].value, "%s", value);
+  u->nextra++;
+}
+
+json_object *kl_user_info(const struct kl_user *u)
+{
+  json_object *o = json_object_new_object();
+  if (u->name[0])
+    json_object_object_add(o, "username", json_object_new_string(u->name));
+  if (u->uid[0])
+    json_object_object_add(o, "uid", json_object_new_string(u->uid));
+  if (u->ngroups) {
+    json_object *g = json_object_new_array();
+    for (size_t i = 0; i < u->ngroups; i++)
+      json_object_array_add(g, json_object_new_string(u->groups[i]));
+    json_object_object_add(o, "groups", g);
+  }
+  if (u->nextra) {
+    json_object *extra = json_object_new_object(), *values;
+    for (size_t i = 0; i < u->nextra; i++) {
+      if (!json_object_object_get_ex(extra, u->extra[i].key, &values)) {
+        values = json_object_new_array();
+        json_object_object_add(extra, u->extra[i].key, values);
+      }
+      json_object_array_add(values, json_object_new_string(u->extra[i].value));
+    }
+    json_object_object_add(o, "extra", extra);
+  }
+  return o;
+}
+
 void kl_user_service_account(struct kl_user *u, const char *ns, const char *name, const char *uid)
 {
   char group[KL_NAME_MAX];

@@ -24,12 +24,30 @@
 #define KL_SA_PREFIX "system:serviceaccount:"
 #define KL_SA_GROUP "system:serviceaccounts"
 
+#define KL_MAX_EXTRAS 8
+#define KL_EXTRA_KEY_MAX 128
+
+/* One value of a user's extra (a key with several values appears once per value). */
+struct kl_user_extra {
+  char key[KL_EXTRA_KEY_MAX];
+  char value[KL_NAME_MAX];
+};
+
 struct kl_user {
   char name[KL_NAME_MAX];
   char uid[64];
   char groups[KL_MAX_GROUPS][KL_NAME_MAX];
   size_t ngroups;
+  struct kl_user_extra extra[KL_MAX_EXTRAS];
+  size_t nextra;
 };
+
+/* The keys of a ServiceAccount user's extra, as the API server's authenticator sets them. */
+#define KL_EXTRA_POD_NAME "authentication.kubernetes.io/pod-name"
+#define KL_EXTRA_POD_UID "authentication.kubernetes.io/pod-uid"
+#define KL_EXTRA_NODE_NAME "authentication.kubernetes.io/node-name"
+#define KL_EXTRA_NODE_UID "authentication.kubernetes.io/node-uid"
+#define KL_EXTRA_CREDENTIAL_ID "authentication.kubernetes.io/credential-id"
 
 #define KL_DEFAULT_ISSUER "https://kubernetes.default.svc.cluster.local"
 #define KL_ADMIN_TOKEN_BYTES 24
@@ -54,6 +72,11 @@ void kl_auth_free(struct kl_auth *a);
 
 void kl_user_add_group(struct kl_user *u, const char *group);
 int kl_user_in_group(const struct kl_user *u, const char *group);
+/* Adds one value to the user's extra KEY (nothing when value is empty or the extra is full). */
+void kl_user_add_extra(struct kl_user *u, const char *key, const char *value);
+/* The user as authentication.k8s.io/v1 UserInfo: username, uid, groups, extra
+ * (key to a list of values), each left out when empty (Go's omitempty). */
+json_object *kl_user_info(const struct kl_user *u);
 /* The user and groups of ServiceAccount ns/name. */
 void kl_user_service_account(struct kl_user *u, const char *ns, const char *name, const char *uid);
 

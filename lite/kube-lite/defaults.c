@@ -139,6 +139,48 @@ static void crd_status(json_object *crd, json_object *cur)
   json_object_object_add(crd, "status", status);
 }
 
+/* A Namespace's kubernetes.io/metadata.name label: its name, always (as the API server sets it). */
+static void namespace_defaults(json_object *ns)
+{
+  const char *name = ferry_kube_str(ns, "metadata.name");
+  default_str(child(ns, "status"), "phase", "Active");
+  if (name && *name)
+    json_object_object_add(child(child(ns, "metadata"), "labels"), KL_NAMESPACE_NAME_LABEL,
+                           json_object_new_string(name));
+}
+
+/* admissionregistration/v1 SetDefaults_Rule on each rule of a list: scope "*". */
+static void rules_defaults(json_object *rules)
+{
+  for (size_t i = 0; json_object_is_type(rules, json_type_array) && i < json_object_array_length(rules); i++) {
+    json_object *rule = json_object_array_get_idx(rules, i);
+    if (json_object_is_type(rule, json_type_object))
+      default_str(rule, "scope", "*");
+  }
+}
+
+/* SetDefaults_MatchResources: matchPolicy Equivalent, empty namespace and object selectors. */
+static void match_resources_defaults(json_object *m)
+{
+  default_str(m, "matchPolicy", "Equivalent");
+  child(m, "namespaceSelector");
+  child(m, "objectSelector");
+  rules_defaults(json_object_object_get(m, "resourceRules"));
+  rules_defaults(json_object_object_get(m, "excludeResourceRules"));
+}
+
+/* A ValidatingAdmissionPolicy (failurePolicy Fail, its matchConstraints') or a binding's matchResources. */
+static void admission_policy_defaults(const char *plural, json_object *obj)
+{
+  json_object *spec = child(obj, "spec"), *m;
+  int policy = !strcmp(plural, "validatingadmissionpolicies");
+  if (policy)
+    default_str(spec, "failurePolicy", "Fail");
+  if (json_object_object_get_ex(spec, policy ? "matchConstraints" : "matchResources", &m) &&
+      json_object_is_type(m, json_type_object))
+    match_resources_defaults(m);
+}
+
 void kl_defaults(const struct kl_resource *r, json_object *obj, json_object *cur)
 {
   if (r->custom)
@@ -146,9 +188,11 @@ void kl_defaults(const struct kl_resource *r, json_object *obj, json_object *cur
   if (!r->group[0] && !strcmp(r->plural, "secrets"))
     default_str(obj, "type", "Opaque");
   else if (!r->group[0] && !strcmp(r->plural, "namespaces"))
-    default_str(child(obj, "status"), "phase", "Active");
+    namespace_defaults(obj);
   else if (!strcmp(r->group, "apps") && !strcmp(r->plural, "daemonsets"))
     daemonset_defaults(obj);
   else if (!strcmp(r->group, "apiextensions.k8s.io") && !strcmp(r->plural, "customresourcedefinitions"))
     crd_status(obj, cur);
+  else if (!strcmp(r->group, "admissionregistration.k8s.io") && strstr(r->plural, "validatingadmissionpolic"))
+    admission_policy_defaults(r->plural, obj);
 }

@@ -7,47 +7,12 @@
 #include <string.h>
 
 #include "kube/kube.h"
+#include "select.h"
 
-static const char *label(json_object *obj, const char *key)
-{
-  json_object *m, *l, *v;
-  if (json_object_object_get_ex(obj, "metadata", &m) && json_object_object_get_ex(m, "labels", &l) &&
-      json_object_object_get_ex(l, key, &v))
-    return json_object_get_string(v);
-  return NULL;
-}
-
-/* A LabelSelector (matchLabels, matchExpressions In/NotIn/Exists/DoesNotExist).
- * An empty selector selects every pod of the namespace (policy/v1). */
+/* A LabelSelector on a pod's labels. An empty selector selects every pod of the namespace (policy/v1). */
 static int selects(json_object *sel, json_object *pod)
 {
-  json_object *ml, *me;
-  if (!sel)
-    return 1;
-  if (json_object_object_get_ex(sel, "matchLabels", &ml) && json_object_is_type(ml, json_type_object)) {
-    json_object_object_foreach(ml, k, v)
-    {
-      const char *have = label(pod, k);
-      if (!have || strcmp(have, json_object_get_string(v)) != 0)
-        return 0;
-    }
-  }
-  if (json_object_object_get_ex(sel, "matchExpressions", &me) && json_object_is_type(me, json_type_array)) {
-    for (size_t i = 0; i < json_object_array_length(me); i++) {
-      json_object *e = json_object_array_get_idx(me, i), *vals = NULL;
-      const char *key = ferry_kube_str(e, "key") ?: "", *op = ferry_kube_str(e, "operator") ?: "",
-                 *have = label(pod, key);
-      json_object_object_get_ex(e, "values", &vals);
-      int in = 0;
-      for (size_t j = 0; have && vals && j < json_object_array_length(vals); j++)
-        if (!strcmp(json_object_get_string(json_object_array_get_idx(vals, j)), have))
-          in = 1;
-      if ((!strcmp(op, "In") && !in) || (!strcmp(op, "NotIn") && in) || (!strcmp(op, "Exists") && !have) ||
-          (!strcmp(op, "DoesNotExist") && have))
-        return 0;
-    }
-  }
-  return 1;
+  return kl_label_selector_matches(sel, ferry_kube_obj(pod, "metadata.labels"));
 }
 
 static int ready(json_object *pod)

@@ -46,6 +46,23 @@ static void user_ask(struct ask *a, const char *value)
   }
 }
 
+/* An Impersonate-Extra- header's key: lower case, then percent-decoded (a key's
+ * "/" travels as %2F in a header name), as the API server reads it. */
+static void extra_key(const char *in, char *out, size_t len)
+{
+  size_t o = 0;
+  for (const char *p = in; *p && o + 1 < len; p++) {
+    unsigned v;
+    if (p[0] == '%' && p[1] && p[2] && sscanf(p + 1, "%2x", &v) == 1) {
+      out[o++] = (char)v;
+      p += 2;
+    } else {
+      out[o++] = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    }
+  }
+  out[o] = '\0';
+}
+
 static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
   (void)kind;
@@ -66,9 +83,7 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
     set_ask(a, "uids", "authentication.k8s.io", "", value);
   else if (!strncasecmp(key, EXTRA_PREFIX, strlen(EXTRA_PREFIX))) {
     set_ask(a, "userextras", "authentication.k8s.io", "", value);
-    snprintf(a->subresource, sizeof a->subresource, "%s", key + strlen(EXTRA_PREFIX));
-    for (char *p = a->subresource; *p; p++)
-      *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+    extra_key(key + strlen(EXTRA_PREFIX), a->subresource, sizeof a->subresource);
   } else
     return MHD_YES;
   as->n++;
@@ -112,6 +127,8 @@ static void acting_user(const struct asks *as, struct kl_user *u)
       kl_user_add_group(u, as->items[i].name);
     else if (!strcmp(as->items[i].resource, "uids"))
       snprintf(u->uid, sizeof u->uid, "%s", as->items[i].name);
+    else if (!strcmp(as->items[i].resource, "userextras"))
+      kl_user_add_extra(u, as->items[i].subresource, as->items[i].name);
   }
   if (!strcmp(u->name, KL_USER_ANONYMOUS))
     kl_user_add_group(u, KL_GROUP_UNAUTHENTICATED);

@@ -4,7 +4,8 @@
  *
  *   kube-lite --listen 127.0.0.1:PORT --kubeconfig-out FILE [--token T]
  *             [--tls-cert F --tls-key F [--tls-ca F]] [--data FILE] [--faults]
- *             [--service-account-signing-key-file F] [--service-account-issuer URL] */
+ *             [--service-account-signing-key-file F] [--service-account-issuer URL]
+ *             [--cel-helper PATH] */
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 
 #include "api.h"
 #include "bootstrap.h"
+#include "vap.h"
 #include "base/log.h"
 #include "base/util.h"
 
@@ -25,8 +27,9 @@ static void usage(FILE *f)
   fputs("usage: kube-lite [--listen HOST:PORT] [--kubeconfig-out FILE] [--token TOKEN]\n"
         "                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--data FILE] [--faults]\n"
         "                 [--service-account-signing-key-file FILE] [--service-account-issuer URL]\n"
-        "                 [--log-level LEVEL]\n"
-        "HOST must be an IPv4 address; PORT 0 picks a free port (the kubeconfig has the real one).\n",
+        "                 [--cel-helper PATH] [--log-level LEVEL]\n"
+        "HOST must be an IPv4 address; PORT 0 picks a free port (the kubeconfig has the real one).\n"
+        "--cel-helper: the kube-lite-cel binary ValidatingAdmissionPolicies need (default: beside kube-lite).\n",
         f);
 }
 
@@ -51,8 +54,9 @@ static char *b64(const char *data, size_t len)
 int main(int argc, char **argv)
 {
   const char *listen = "127.0.0.1:0", *kubeconfig_out = NULL, *cert = NULL, *key = NULL, *ca = NULL;
-  const char *sa_key = NULL, *issuer = NULL;
+  const char *sa_key = NULL, *issuer = NULL, *cel_helper = NULL;
   static struct kl_server srv;
+  static struct kl_cel cel;
   static struct kl_auth auth;
   static const struct option opts[] = {
     { "listen", required_argument, NULL, 'l' },
@@ -66,6 +70,7 @@ int main(int argc, char **argv)
     { "log-level", required_argument, NULL, 'v' },
     { "service-account-signing-key-file", required_argument, NULL, 'S' },
     { "service-account-issuer", required_argument, NULL, 'I' },
+    { "cel-helper", required_argument, NULL, 'C' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -106,6 +111,9 @@ int main(int argc, char **argv)
     case 'I':
       issuer = optarg;
       break;
+    case 'C':
+      cel_helper = optarg;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -134,8 +142,14 @@ int main(int argc, char **argv)
   addr.sin_port = htons((uint16_t)port);
   srand((unsigned)time(NULL) ^ (unsigned)getpid());
   kl_store_init(&srv.store);
-  char why[512];
+  kl_cel_init(&cel, cel_helper);
+  srv.cel = &cel;
+  char why[1024];
   if (kl_server_start(&srv, why, sizeof why) < 0) {
+    fprintf(stderr, "kube-lite: %s\n", why);
+    return 1;
+  }
+  if (kl_vap_any(&srv.store) && kl_cel_usable(&cel, why, sizeof why) < 0) { /* the loaded data has policies */
     fprintf(stderr, "kube-lite: %s\n", why);
     return 1;
   }
@@ -201,6 +215,7 @@ int main(int argc, char **argv)
   pthread_cond_broadcast(&srv.store.cv);
   pthread_mutex_unlock(&srv.store.mu);
   MHD_stop_daemon(d);
+  kl_cel_stop(&cel);
   kl_store_free(&srv.store);
   kl_auth_free(&auth);
   free(server);

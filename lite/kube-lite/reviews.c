@@ -194,18 +194,6 @@ static unsigned rules_review(struct kl_store *s, const struct kl_user *self, jso
 
 /* ---------- authentication reviews ---------- */
 
-static json_object *user_info(const struct kl_user *u)
-{
-  json_object *o = json_object_new_object(), *g = json_object_new_array();
-  json_object_object_add(o, "username", json_object_new_string(u->name));
-  if (u->uid[0])
-    json_object_object_add(o, "uid", json_object_new_string(u->uid));
-  for (size_t i = 0; i < u->ngroups; i++)
-    json_object_array_add(g, json_object_new_string(u->groups[i]));
-  json_object_object_add(o, "groups", g);
-  return o;
-}
-
 static unsigned token_review(const struct kl_auth *a, struct kl_store *s, json_object *body, json_object **out)
 {
   const char *token = ferry_kube_str(body, "spec.token") ?: "";
@@ -216,7 +204,7 @@ static unsigned token_review(const struct kl_auth *a, struct kl_store *s, json_o
   json_object_object_add(st, "authenticated", json_object_new_boolean(ok));
   if (ok) {
     kl_user_add_group(&u, KL_GROUP_AUTHENTICATED);
-    json_object_object_add(st, "user", user_info(&u));
+    json_object_object_add(st, "user", kl_user_info(&u));
     json_object *aud = json_object_new_array();
     json_object_array_add(aud, json_object_new_string(a->issuer));
     json_object_object_add(st, "audiences", aud);
@@ -259,7 +247,7 @@ unsigned kl_review(const struct kl_auth *a, struct kl_store *s, const struct kl_
     return rules_review(s, u, body, out);
   case SSR:
     json_object_object_add(body, "status", json_object_new_object());
-    json_object_object_add(json_object_object_get(body, "status"), "userInfo", user_info(u));
+    json_object_object_add(json_object_object_get(body, "status"), "userInfo", kl_user_info(u));
     *out = json_object_get(body);
     return 201;
   case TR:

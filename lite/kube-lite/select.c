@@ -183,3 +183,50 @@ void kl_selector_free(struct kl_selector *s)
   free(s->reqs);
   free(s);
 }
+
+static const char *labels_get(json_object *labels, const char *key)
+{
+  json_object *v;
+  return labels && json_object_object_get_ex(labels, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static int expression_holds(json_object *e, json_object *labels)
+{
+  json_object *vals = NULL;
+  const char *key = ferry_kube_str(e, "key") ?: "", *op = ferry_kube_str(e, "operator") ?: "",
+             *have = labels_get(labels, key);
+  json_object_object_get_ex(e, "values", &vals);
+  int in = 0;
+  for (size_t j = 0; have && json_object_is_type(vals, json_type_array) && j < json_object_array_length(vals); j++)
+    if (!strcmp(json_object_get_string(json_object_array_get_idx(vals, j)) ?: "", have))
+      in = 1;
+  if (!strcmp(op, "In"))
+    return in;
+  if (!strcmp(op, "NotIn"))
+    return !in;
+  if (!strcmp(op, "Exists"))
+    return have != NULL;
+  if (!strcmp(op, "DoesNotExist"))
+    return have == NULL;
+  return 0;
+}
+
+int kl_label_selector_matches(json_object *sel, json_object *labels)
+{
+  json_object *ml, *me;
+  if (!sel)
+    return 1;
+  if (json_object_object_get_ex(sel, "matchLabels", &ml) && json_object_is_type(ml, json_type_object)) {
+    json_object_object_foreach(ml, k, v)
+    {
+      const char *have = labels_get(labels, k);
+      if (!have || strcmp(have, json_object_get_string(v) ?: "") != 0)
+        return 0;
+    }
+  }
+  if (json_object_object_get_ex(sel, "matchExpressions", &me) && json_object_is_type(me, json_type_array))
+    for (size_t i = 0; i < json_object_array_length(me); i++)
+      if (!expression_holds(json_object_array_get_idx(me, i), labels))
+        return 0;
+  return 1;
+}

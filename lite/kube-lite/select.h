@@ -12,4 +12,8 @@ struct kl_selector *kl_selector_parse(const char *labels, const char *fields, ch
 int kl_selector_matches(const struct kl_selector *s, json_object *obj);
 void kl_selector_free(struct kl_selector *s);
 
+/* Whether a LabelSelector object (matchLabels, matchExpressions with In, NotIn,
+ * Exists, DoesNotExist; NULL or empty: everything) selects labels (a labels map, or NULL). */
+int kl_label_selector_matches(json_object *sel, json_object *labels);
+
 #endif

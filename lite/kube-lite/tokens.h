@@ -2,8 +2,11 @@
 /* ServiceAccount tokens as the API server issues and checks them: the
  * TokenRequest subresource (POST .../serviceaccounts/NAME/token, what `kubectl
  * create token` calls) signs a JWT for the account, optionally bound to a Pod
- * or a Secret; a token is accepted while its signature, issuer, audience and
- * times hold and the account (and bound object) still exists with that uid. */
+ * (the claims then name its node too), a Secret or a Node; a token is accepted
+ * while its signature, issuer, audience and times hold and the account (and
+ * bound object) still exists with that uid. Its user carries the extra the API
+ * server's authenticator sets (authentication.kubernetes.io/pod-name, pod-uid,
+ * node-name, node-uid, credential-id). */
 #ifndef KL_TOKENS_H
 #define KL_TOKENS_H
 

@@ -34,6 +34,14 @@ kl_start() {
   echo "$pid" >"$BATS_FILE_TMPDIR/$name.pid"
 }
 
+# kl_pki DIR: a self-signed serving certificate for 127.0.0.1 (DIR/srv.crt, DIR/srv.key)
+# for kube-lite --tls-cert/--tls-key; its kubeconfig then carries it as the CA.
+kl_pki() {
+  mkdir -p "$1"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$1/srv.key" -out "$1/srv.crt" 2>/dev/null
+}
+
 kl_stop() {
   local f="$BATS_FILE_TMPDIR/$1.pid" pid i
   [ -f "$f" ] || return 0

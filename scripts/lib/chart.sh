@@ -6,7 +6,8 @@
 #
 #   chart_install                 helm install ferry (namespace ferry-system, the test values,
 #                                 the nodes' shared store); its manifest kept in CLUSTER_DIR/chart.yaml
-#   chart_identity SA             CLUSTER_DIR/kubeconfig-SA: the API server with SA's token (TokenRequest)
+#   chart_identity SA [NODE]      CLUSTER_DIR/kubeconfig-SA[-NODE]: the API server with SA's token
+#                                 (TokenRequest; bound to Node NODE, as an agent's projected token names its node)
 #   chart_args KIND NAME [CTR]    the arguments the chart gives that container, one per line
 #   chart_node_setup_args CTR     the same for the node setup DaemonSet's init container CTR
 #                                 (install or runtime), as the chart renders it with nodeSetup.enabled
@@ -31,10 +32,14 @@ chart_install() {
 }
 
 chart_identity() {
-  local token server
-  token=$(cluster_kubectl create token "$1" -n "$CHART_NS" --duration 24h) || return 1
+  local token server bound=() file=$CLUSTER_DIR/kubeconfig-$1
+  if [ -n "${2:-}" ]; then
+    bound=(--bound-object-kind Node --bound-object-name "$2")
+    file=$file-$2
+  fi
+  token=$(cluster_kubectl create token "$1" -n "$CHART_NS" --duration 24h "${bound[@]}") || return 1
   server=$(cluster_kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-  cat >"$CLUSTER_DIR/kubeconfig-$1" <<Y
+  cat >"$file" <<Y
 apiVersion: v1
 kind: Config
 clusters: [{name: kube-lite, cluster: {server: "$server"}}]

@@ -14,7 +14,8 @@
 #   cluster_agent_start a|b|c [ARGS]   cluster_kubelet_start a|b|c [VAR=VALUE...]
 #                                    (node c: with NODES_COUNT=3, nodes.sh)
 #   cluster_controller_start N       (logs and pids in DIR)
-#   cluster_pod NODE NAME CMD...     a pod running CMD on node-NODE; waits until it runs
+#   cluster_pod NODE NAME CMD...     a pod running CMD on node-NODE (as CLUSTER_POD_SA, default
+#                                    "default"); waits until it runs
 #   cluster_pod_ip NAME
 #   cluster_apply_on_a NAME          applies a workload (stdin) so that its pod, app=NAME, runs on node-a
 #   cluster_deployment NAME MEM      a Deployment's pod serving its count on node-a; waits until it is ready
@@ -65,7 +66,7 @@ cluster_setup() {
   [ -s "$KUBECONFIG" ] || { cat "$CLUSTER_DIR/kube-lite.log" >&2; return 1; }
   export KUBECONFIG
   # Ferry as users install it: the chart (its CRDs, RuntimeClass, RBAC, webhook configuration ...)
-  chart_install && chart_identity ferry-agent && chart_identity ferry-controller || return 1
+  chart_install && chart_identity ferry-controller || return 1
   setsid "$CLUSTER_BIN/controller-manager-lite" --kubeconfig "$KUBECONFIG" >>"$CLUSTER_DIR/controller-manager.log" 2>&1 3>&- &
   echo $! >"$CLUSTER_DIR/controller-manager.pid"
   local n leases=() nodes=()
@@ -127,9 +128,18 @@ cluster_runc_root() {
 }
 
 cluster_agent_start() {
-  local n=$1 a args=()
+  local n=$1 a args=() i
   shift
   mkdir -p "$NODES_DIR/$n/admitted"
+  # its identity: the agent's ServiceAccount, the token bound to its Node (as
+  # the projected token of a pod on that node names the node), once registered
+  if [ ! -f "$CLUSTER_DIR/kubeconfig-ferry-agent-node-$n" ]; then
+    for ((i = 0; i < 100; i++)); do
+      cluster_kubectl get node "node-$n" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    chart_identity ferry-agent "node-$n" || return 1
+  fi
   # the chart's arguments for its agent container, the host paths mapped to the node's directories
   while read -r a; do
     case $a in
@@ -140,7 +150,7 @@ cluster_agent_start() {
       --admission-dir=*) args+=("--admission-dir=$NODES_DIR/$n/admitted") ;;
       --metrics-listen=*) args+=("--metrics-listen=127.0.0.1:0") ;;
       --migration-address=*) args+=("--migration-address=127.0.0.1") ;;
-      daemon) args+=(daemon --kubeconfig "$CLUSTER_DIR/kubeconfig-ferry-agent") ;;
+      daemon) args+=(daemon --kubeconfig "$CLUSTER_DIR/kubeconfig-ferry-agent-node-$n") ;;
       *) args+=("$a") ;;
     esac
   done < <(chart_args DaemonSet ferry-agent agent)
@@ -208,6 +218,7 @@ metadata: {name: $name, labels: {app: $name}}
 spec:
   nodeName: node-$node
   runtimeClassName: ferry
+  serviceAccountName: ${CLUSTER_POD_SA:-default}
   terminationGracePeriodSeconds: 2
   containers: [{name: main, image: ferry/workload, command: [$cmd], resources: {requests: {cpu: 100m, memory: 64Mi}}}]
 Y

@@ -124,18 +124,19 @@ static void load_why(struct load *l, struct rb_move *m, enum resource res, doubl
 {
   struct rb_ctx *c = l->c;
   const struct rb_pod *p = &c->in->pods[m->pod];
-  const char *src = c->in->nodes[m->from].name, *dst = c->in->nodes[m->to].name;
+  const struct rb_node *src = &c->in->nodes[m->from];
+  const char *what = res == CPU ? "CPU" : "memory", *dst = c->in->nodes[m->to].name;
   char mem[32];
   rb_bytes_text(p->mem_bytes, mem, sizeof mem);
-  double high = res == CPU ? c->pol->cpu_high : c->pol->mem_high;
+  int seen = c->node[m->from].hist->over_count;
   snprintf(m->why, sizeof m->why,
-           "%s's %s has been above %.0f%% for %d observations (%.0f%% now); %s/%s uses %.2f cores and holds %s "
+           "%s's %s has been above %.0f%% for %d observation%s (%.0f%% reported); %s/%s uses %.2f cores and holds %s "
            "(%.0f%% of %s's %s), the most load for its cost there; %s is the least busy node that fits "
-           "(%.0f%% -> %.0f%%, %s %.0f%% -> %.0f%%)",
-           src, res == CPU ? "CPU" : "memory", high * PERCENT, c->node[m->from].hist->over_count, s_before * PERCENT,
-           p->ns ? p->ns : "", p->name ? p->name : "", p->cpu_cores, mem,
-           share(c, m->pod, m->from, res) * PERCENT, src, res == CPU ? "CPU" : "memory", dst, t_before * PERCENT,
-           level(c, m->to, res) * PERCENT, src, s_before * PERCENT, level(c, m->from, res) * PERCENT);
+           "(%.0f%% -> %.0f%%; %s %.0f%% -> %.0f%%)",
+           src->name, what, (res == CPU ? c->pol->cpu_high : c->pol->mem_high) * PERCENT, seen, seen == 1 ? "" : "s",
+           (res == CPU ? src->cpu : src->memory) * PERCENT, p->ns ? p->ns : "", p->name ? p->name : "", p->cpu_cores,
+           mem, share(c, m->pod, m->from, res) * PERCENT, src->name, what, dst, t_before * PERCENT,
+           level(c, m->to, res) * PERCENT, src->name, s_before * PERCENT, level(c, m->from, res) * PERCENT);
 }
 
 struct candidate {

@@ -9,6 +9,7 @@
 #include "base/util.h"
 
 #define MILLI 1000
+#define PREFETCH_AHEAD 8
 
 static void *zalloc(size_t n, size_t size)
 {
@@ -18,11 +19,18 @@ static void *zalloc(size_t n, size_t size)
   return p;
 }
 
+/* The round's large arrays come from the state, kept from round to round:
+ * no fresh pages to fault in and zero each time. */
+static void *scratch(struct rb_ctx *c, enum rb_buf which, size_t n, size_t size)
+{
+  return rb_state_buf(c->st, which, (n ? n : 1) * size);
+}
+
 static int index_nodes(struct rb_ctx *c, ferry_error *err)
 {
   const struct rb_input *in = c->in;
   rb_map_init(&c->node_by_name, in->n_nodes);
-  c->node = zalloc(in->n_nodes, sizeof *c->node);
+  c->node = scratch(c, RB_BUF_NODES, in->n_nodes, sizeof *c->node);
   for (size_t i = 0; i < in->n_nodes; i++) {
     const struct rb_node *n = &in->nodes[i];
     if (!n->name || !*n->name)
@@ -49,6 +57,7 @@ static void index_ext(struct rb_ctx *c)
   for (size_t i = 0; i < in->n_nodes; i++)
     total += in->nodes[i].n_ext;
   rb_map_init(&c->ext, total);
+  rb_map_init(&c->ext_names, 0);
   c->ext_alloc = zalloc(total, sizeof *c->ext_alloc);
   c->ext_used = zalloc(total, sizeof *c->ext_used);
   for (size_t i = 0; i < in->n_nodes; i++)
@@ -59,6 +68,7 @@ static void index_ext(struct rb_ctx *c)
       if (added)
         *slot = c->n_ext++;
       c->ext_alloc[*slot] = res->amount;
+      rb_map_put(&c->ext_names, res->name, NULL, NULL);
     }
 }
 
@@ -94,19 +104,27 @@ static int pod_cooling(const struct rb_ctx *c, const struct rb_pod *p, const str
 static void index_pods(struct rb_ctx *c)
 {
   const struct rb_input *in = c->in;
-  c->pod = zalloc(in->n_pods, sizeof *c->pod);
+  c->pod = scratch(c, RB_BUF_PODS, in->n_pods, sizeof *c->pod);
   c->by_node_start = zalloc(in->n_nodes + 1, sizeof *c->by_node_start);
-  c->by_node = zalloc(in->n_pods, sizeof *c->by_node);
+  c->by_node = scratch(c, RB_BUF_BY_NODE, in->n_pods, sizeof *c->by_node);
   for (size_t i = 0; i < in->n_pods; i++) {
     const struct rb_pod *p = &in->pods[i];
     struct rb_pod_round *r = &c->pod[i];
+    if (i + PREFETCH_AHEAD < in->n_pods) { /* the names live all over the heap: fetch ahead */
+      __builtin_prefetch(in->pods[i + PREFETCH_AHEAD].node);
+      __builtin_prefetch(in->pods[i + PREFETCH_AHEAD].uid);
+    }
     size_t *at = p->node ? rb_map_get(&c->node_by_name, p->node, NULL) : NULL;
     r->node = r->start = at ? *at : RB_NO_NODE;
-    r->hist = p->uid ? rb_state_pod(c->st, p->uid, 0) : NULL;
-    r->cooling = pod_cooling(c, p, r->hist);
-    r->cost = pod_cost(c, p, r->hist);
     if (r->node == RB_NO_NODE)
       continue;
+    if (p->allow && p->uid) { /* what only a pod that may move needs */
+      r->hist = rb_state_pod(c->st, p->uid, 0);
+      r->cooling = pod_cooling(c, p, r->hist);
+      r->cost = pod_cost(c, p, r->hist);
+      if ((p->allow & RB_ALLOW_LOCALITY) && rb_has_preferences(p))
+        rb_vec_push(&c->locality, i);
+    }
     struct node_use *u = &c->node[r->node].use;
     u->cpu_milli += p->req_cpu_milli;
     u->mem_milli += p->req_mem_bytes * MILLI;
@@ -138,10 +156,10 @@ void rb_index_free(struct rb_ctx *c)
 {
   rb_map_free(&c->node_by_name);
   rb_map_free(&c->ext);
-  free(c->node);
-  free(c->pod);
-  free(c->by_node);
+  rb_map_free(&c->ext_names);
+
   free(c->by_node_start);
+  rb_vec_free(&c->locality);
   free(c->ext_alloc);
   free(c->ext_used);
 }

@@ -35,6 +35,11 @@ struct rb_pod_hist {
   int n_moves;
 };
 
+/* Zeroed memory of at least size for one of a round's large arrays, kept in
+ * the state for the next round (valid until the next call for that buffer). */
+enum rb_buf { RB_BUF_PODS, RB_BUF_NODES, RB_BUF_BY_NODE, RB_BUF__COUNT };
+void *rb_state_buf(struct rb_state *st, enum rb_buf which, size_t size);
+
 struct rb_node_hist *rb_state_node(struct rb_state *st, const char *name);
 struct rb_pod_hist *rb_state_pod(struct rb_state *st, const char *uid, int create);
 /* Forgets nodes not seen this round and pods with no move within history_ms. */
@@ -44,10 +49,12 @@ int rb_hist_recent(const struct rb_pod_hist *h, int64_t now_ms, int64_t history_
 
 /* ---------- term caches (terms.c) ---------- */
 
-/* A topology key's domains: dom[node] (-1: the node has no such label). */
+/* A topology key's domains: dom[node] (-1: the node has no such label), and
+ * each domain's nodes: nodes[start[d] .. start[d + 1]). */
 struct rb_domains {
   int *dom;
   int n;
+  size_t *start, *nodes;
 };
 
 /* A pod term's selector, namespaces and topology: how many pods it matches in
@@ -67,10 +74,14 @@ struct rb_terms {
   struct rb_map entries; /* a term's signature -> struct rb_entry * */
   struct rb_map lists;   /* (key, value) -> struct rb_vec * of pods; (key, NULL): every pod with the key */
   struct rb_map indexed; /* label keys whose lists are built */
+  struct rb_map watch;   /* (key, value) -> struct rb_vec * of the entries whose first In names it */
   struct rb_vec all;     /* every entry */
+  struct rb_vec generic; /* entries without an In requirement: every move looks at them */
   struct rb_vec anti;    /* entries of required anti-affinity terms, owners counted */
   struct rb_vec vecs;    /* every list, to free */
   int anti_ready;
+  unsigned *mark; /* per node, for rb_candidates */
+  unsigned stamp;
 };
 
 /* ---------- the round ---------- */
@@ -85,6 +96,7 @@ struct rb_pod_round {
   int prepared;                                      /* its terms' entries made (terms.c) */
   struct rb_entry **pref, **anti, **req, **req_anti; /* preferred, anti, required, required anti */
   const char ***cols; /* per requirement of its preferred node terms: that key's column */
+  unsigned char *ext; /* per requirement: the key names an extended resource some node offers */
 };
 
 struct rb_node_round {
@@ -107,7 +119,9 @@ struct rb_ctx {
   struct rb_pod_round *pod;
   struct rb_node_round *node;
   size_t *by_node, *by_node_start; /* the pods of node i at the start: by_node[start[i] .. start[i+1]) */
+  struct rb_vec locality;          /* the pods with preferred terms that may move for locality */
   struct rb_map ext;               /* (resource, node) -> slot in ext_alloc/ext_used */
+  struct rb_map ext_names;         /* the extended resources any node offers */
   int64_t *ext_alloc, *ext_used;
   size_t n_ext;
   struct rb_terms terms;
@@ -140,6 +154,10 @@ int rb_has_preferences(const struct rb_pod *p);
 double rb_score(struct rb_ctx *c, size_t pod, size_t node);
 /* The most its preferred terms could score anywhere (an upper bound). */
 double rb_score_bound(struct rb_ctx *c, size_t pod);
+#define RB_ALL_NODES ((size_t)-1)
+/* The nodes where the pod may score above here (its score on its own node),
+ * into out (room for every node); RB_ALL_NODES when that may be any node. */
+size_t rb_candidates(struct rb_ctx *c, size_t pod, double here, size_t *out);
 /* 0 when moving pod to node breaks a required (anti-)affinity term, its own or
  * another pod's; why gets the term. */
 int rb_required_ok(struct rb_ctx *c, size_t pod, size_t node, char *why, size_t why_len);

@@ -19,10 +19,9 @@ enum resource { CPU, MEM };
 
 struct load {
   struct rb_ctx *c;
-  size_t *sources, *targets;
+  size_t *sources, *by_level[2]; /* the targets, least busy first in CPU and in memory */
   size_t n_sources, n_targets;
   int *stuck; /* per source */
-  enum resource sort_by;
 };
 
 static double level(const struct rb_ctx *c, size_t node, enum resource res)
@@ -100,17 +99,26 @@ static int target_ok(struct rb_ctx *c, size_t pod, size_t s, size_t t, enum reso
   return rb_undo_ok(c, pod, t, gain);
 }
 
+/* A target received a pod: its place in the order, the rest still sorted. */
+static void reposition(const struct rb_ctx *c, size_t *v, size_t n, size_t node, enum resource res)
+{
+  struct sort_arg arg = { c, res };
+  size_t i = 0;
+  while (i < n && v[i] != node)
+    i++;
+  for (; i + 1 < n && by_level(&v[i], &v[i + 1], &arg) > 0; i++) {
+    v[i] = v[i + 1];
+    v[i + 1] = node;
+  }
+}
+
 static size_t pick_target(struct load *l, size_t pod, size_t s, enum resource res, double gain)
 {
   struct rb_ctx *c = l->c;
-  if (l->sort_by != res) {
-    sort_nodes(c, l->targets, l->n_targets, res, by_level);
-    l->sort_by = res;
-  }
   char why[256];
   int tries = 0;
   for (size_t i = 0; i < l->n_targets && tries < MAX_FIT_TRIES; i++) {
-    size_t t = l->targets[i];
+    size_t t = l->by_level[res][i];
     if (!target_ok(c, pod, s, t, res, gain))
       continue;
     tries++;
@@ -188,7 +196,8 @@ static int shed_one(struct load *l, size_t s, struct candidate *buf)
     double s_before = level(c, s, res), t_before = level(c, t, res);
     struct rb_move *m = rb_apply(c, buf[i].pod, t, RB_REASON_LOAD_BALANCE, buf[i].gain);
     load_why(l, m, res, s_before, t_before);
-    l->sort_by = (enum resource)-1; /* t's level changed */
+    reposition(c, l->by_level[CPU], l->n_targets, t, CPU);
+    reposition(c, l->by_level[MEM], l->n_targets, t, MEM);
     return 1;
   }
   return 0;
@@ -220,32 +229,40 @@ static void passes(struct load *l, struct candidate *buf)
 
 void rb_plan_load(struct rb_ctx *c)
 {
-  struct load l = { c, NULL, NULL, 0, 0, NULL, (enum resource)-1 };
+  struct load l = { c, NULL, { NULL, NULL }, 0, 0, NULL };
   size_t n = c->in->n_nodes, most = 1;
   l.sources = calloc(n + 1, sizeof *l.sources);
-  l.targets = calloc(n + 1, sizeof *l.targets);
+  l.by_level[CPU] = calloc(n + 1, sizeof *l.by_level[CPU]);
+  l.by_level[MEM] = calloc(n + 1, sizeof *l.by_level[MEM]);
   l.stuck = calloc(n + 1, sizeof *l.stuck);
+  if (!l.sources || !l.by_level[CPU] || !l.by_level[MEM] || !l.stuck)
+    abort();
   for (size_t i = 0; i < n; i++) {
-    if (c->node[i].source)
+    if (c->node[i].source) {
       l.sources[l.n_sources++] = i;
-    else if (c->node[i].target)
-      l.targets[l.n_targets++] = i;
+    } else if (c->node[i].target) {
+      l.by_level[CPU][l.n_targets] = l.by_level[MEM][l.n_targets] = i;
+      l.n_targets++;
+    }
     size_t pods = c->by_node_start[i + 1] - c->by_node_start[i];
     most = pods > most ? pods : most;
   }
   struct candidate *buf = calloc(most, sizeof *buf);
-  if (!l.sources || !l.targets || !l.stuck || !buf)
+  if (!buf)
     abort();
   c->plan->sources = (int)l.n_sources;
   c->plan->targets = (int)l.n_targets;
   if (l.n_sources && l.n_targets) {
     sort_nodes(c, l.sources, l.n_sources, CPU, by_excess_desc);
+    sort_nodes(c, l.by_level[CPU], l.n_targets, CPU, by_level);
+    sort_nodes(c, l.by_level[MEM], l.n_targets, MEM, by_level);
     passes(&l, buf);
   } else {
     c->plan->stuck = (int)l.n_sources;
   }
   free(buf);
   free(l.sources);
-  free(l.targets);
+  free(l.by_level[CPU]);
+  free(l.by_level[MEM]);
   free(l.stuck);
 }

@@ -23,6 +23,7 @@ struct scored {
 struct locality {
   struct rb_ctx *c;
   struct scored *buf;
+  size_t *cand;
 };
 
 static int by_score_desc(const void *a, const void *b, void *arg)
@@ -68,8 +69,10 @@ static void locality_why(struct rb_ctx *c, struct rb_move *m, double here, doubl
 static size_t better_nodes(struct locality *l, size_t pod, double here, double need)
 {
   struct rb_ctx *c = l->c;
-  size_t n = 0;
-  for (size_t i = 0; i < c->in->n_nodes; i++) {
+  size_t n = 0, n_cand = rb_candidates(c, pod, here, l->cand);
+  int all = n_cand == RB_ALL_NODES;
+  for (size_t k = 0; k < (all ? c->in->n_nodes : n_cand); k++) {
+    size_t i = all ? k : l->cand[k];
     if (i == c->pod[pod].node || !receiver(c, i))
       continue;
     double s = rb_score(c, pod, i);
@@ -112,11 +115,13 @@ static void consider(struct locality *l, size_t pod)
 
 void rb_plan_locality(struct rb_ctx *c)
 {
-  struct locality l = { c, calloc(c->in->n_nodes + 1, sizeof(struct scored)) };
-  if (!l.buf)
+  struct locality l = { c, calloc(c->in->n_nodes + 1, sizeof(struct scored)),
+                        calloc(c->in->n_nodes + 1, sizeof(size_t)) };
+  if (!l.buf || !l.cand)
     abort();
-  for (size_t pod = 0; pod < c->in->n_pods && c->moves_left > 0; pod++)
-    if (rb_has_preferences(&c->in->pods[pod]) && rb_movable(c, pod, RB_ALLOW_LOCALITY))
-      consider(&l, pod);
+  for (size_t i = 0; i < c->locality.n && c->moves_left > 0; i++)
+    if (rb_movable(c, c->locality.v[i], RB_ALLOW_LOCALITY))
+      consider(&l, c->locality.v[i]);
   free(l.buf);
+  free(l.cand);
 }

@@ -21,12 +21,23 @@ static uint32_t fnv(uint32_t h, const char *s)
   return h;
 }
 
+/* FNV-1a's low bits depend only on the keys' low bits: names that differ in
+ * a digit cluster. The finalizer of MurmurHash3 spreads every bit. */
+static uint32_t mix(uint32_t h)
+{
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  return h ^ (h >> 16);
+}
+
 static uint32_t pair_hash(const char *a, const char *b)
 {
   uint32_t h = fnv(FNV_OFFSET, a);
   if (b)
     h = fnv((h ^ PAIR_SEPARATOR) * FNV_PRIME, b);
-  return h;
+  return mix(h);
 }
 
 static int same(const struct rb_slot *s, uint32_t h, const char *a, const char *b)

@@ -9,6 +9,10 @@
 #include "base/util.h"
 
 struct rb_state {
+  struct {
+    void *p;
+    size_t cap;
+  } bufs[RB_BUF__COUNT];
   struct rb_map node_map, pod_map;
   struct rb_node_hist **nodes;
   struct rb_pod_hist **pods;
@@ -47,9 +51,22 @@ void rb_state_free(struct rb_state *st)
     pod_free(st->pods[i]);
   free(st->nodes);
   free(st->pods);
+  for (int i = 0; i < RB_BUF__COUNT; i++)
+    free(st->bufs[i].p);
   rb_map_free(&st->node_map);
   rb_map_free(&st->pod_map);
   free(st);
+}
+
+void *rb_state_buf(struct rb_state *st, enum rb_buf which, size_t size)
+{
+  if (st->bufs[which].cap < size) {
+    free(st->bufs[which].p);
+    st->bufs[which].p = ferry_malloc(size);
+    st->bufs[which].cap = size;
+  }
+  memset(st->bufs[which].p, 0, size);
+  return st->bufs[which].p;
 }
 
 static void *append(void *v, size_t *n, size_t *cap, void *item)

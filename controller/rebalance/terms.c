@@ -30,6 +30,7 @@ void rb_terms_init(struct rb_ctx *c)
   rb_map_init(&t->entries, 0);
   rb_map_init(&t->lists, 0);
   rb_map_init(&t->indexed, 0);
+  rb_map_init(&t->watch, 0);
 }
 
 void rb_terms_free(struct rb_ctx *c)
@@ -39,12 +40,14 @@ void rb_terms_free(struct rb_ctx *c)
     rb_vec_free(ptr_of(t->vecs.v[i]));
   rb_vec_free(&t->vecs);
   rb_vec_free(&t->all);
+  rb_vec_free(&t->generic);
   rb_vec_free(&t->anti);
   rb_map_free(&t->columns);
   rb_map_free(&t->domains);
   rb_map_free(&t->entries);
   rb_map_free(&t->lists);
   rb_map_free(&t->indexed);
+  rb_map_free(&t->watch);
 }
 
 /* ---------- nodes: columns and domains ---------- */
@@ -82,16 +85,26 @@ static const struct rb_domains *domains(struct rb_ctx *c, const char *key)
     d->dom[i] = id ? (int)*id : -1;
   }
   rb_map_free(&ids);
+  d->start = rb_arena_alloc(&c->arena, ((size_t)d->n + 2) * sizeof *d->start);
+  d->nodes = rb_arena_alloc(&c->arena, (c->in->n_nodes + 1) * sizeof *d->nodes);
+  for (size_t i = 0; i < c->in->n_nodes; i++)
+    if (d->dom[i] >= 0)
+      d->start[d->dom[i] + 2]++;
+  for (int k = 0; k < d->n; k++)
+    d->start[k + 2] += d->start[k + 1];
+  for (size_t i = 0; i < c->in->n_nodes; i++)
+    if (d->dom[i] >= 0)
+      d->nodes[d->start[d->dom[i] + 1]++] = i;
   *rb_map_put(&c->terms.domains, key, NULL, NULL) = val_of(d);
   return d;
 }
 
 /* ---------- pods by label ---------- */
 
-static struct rb_vec *list(struct rb_ctx *c, const char *key, const char *value, int create)
+static struct rb_vec *list_in(struct rb_ctx *c, struct rb_map *m, const char *key, const char *value, int create)
 {
   int added = 0;
-  size_t *slot = create ? rb_map_put(&c->terms.lists, key, value, &added) : rb_map_get(&c->terms.lists, key, value);
+  size_t *slot = create ? rb_map_put(m, key, value, &added) : rb_map_get(m, key, value);
   if (!slot)
     return NULL;
   if (added) {
@@ -100,6 +113,11 @@ static struct rb_vec *list(struct rb_ctx *c, const char *key, const char *value,
     rb_vec_push(&c->terms.vecs, val_of(v));
   }
   return ptr_of(*slot);
+}
+
+static struct rb_vec *list(struct rb_ctx *c, const char *key, const char *value, int create)
+{
+  return list_in(c, &c->terms.lists, key, value, create);
 }
 
 static void index_key(struct rb_ctx *c, const char *key)
@@ -211,6 +229,23 @@ static void fill(struct rb_ctx *c, struct rb_entry *e)
     count_pod(c, e, q);
 }
 
+/* A move concerns the entries whose first In requirement names one of the
+ * pod's labels, and those without one. */
+static void watch(struct rb_ctx *c, struct rb_entry *e)
+{
+  const struct rb_selector *sel = &e->term->sel;
+  for (size_t i = 0; i < sel->n; i++) {
+    const struct rb_requirement *r = &sel->reqs[i];
+    if (r->op != RB_OP_IN || !r->key)
+      continue;
+    for (size_t v = 0; v < r->n_values; v++)
+      if (!value_seen(r, v))
+        rb_vec_push(list_in(c, &c->terms.watch, r->key, r->values[v] ? r->values[v] : "", 1), val_of(e));
+    return;
+  }
+  rb_vec_push(&c->terms.generic, val_of(e));
+}
+
 static struct rb_entry *entry(struct rb_ctx *c, const struct rb_pod_term *t, const char *owner_ns)
 {
   size_t len = sig_write(NULL, t, owner_ns);
@@ -228,6 +263,7 @@ static struct rb_entry *entry(struct rb_ctx *c, const struct rb_pod_term *t, con
   e->count = rb_arena_alloc(&c->arena, ((size_t)e->domains->n + 1) * sizeof *e->count);
   fill(c, e);
   rb_vec_push(&c->terms.all, val_of(e));
+  watch(c, e);
   return e;
 }
 
@@ -256,11 +292,13 @@ static void prepare(struct rb_ctx *c, size_t pod)
   for (size_t i = 0; i < a->n_node_preferred; i++)
     k += a->node_preferred[i].sel.n;
   r->cols = rb_arena_alloc(&c->arena, (k + 1) * sizeof *r->cols);
+  r->ext = rb_arena_alloc(&c->arena, k + 1);
   k = 0;
   for (size_t i = 0; i < a->n_node_preferred; i++)
     for (size_t j = 0; j < a->node_preferred[i].sel.n; j++, k++) {
       const struct rb_requirement *q = &a->node_preferred[i].sel.reqs[j];
       r->cols[k] = q->field || !q->key ? NULL : column(c, q->key);
+      r->ext[k] = !q->field && q->key && rb_map_get(&c->ext_names, q->key, NULL);
     }
 }
 
@@ -297,10 +335,10 @@ static int64_t need_of(const struct rb_pod *p, const char *resource)
   return 1;
 }
 
-/* cols: the columns of this term's requirements. */
-static int node_term_matches(const struct rb_ctx *c, size_t pod, const struct rb_node_term *t, const char **const *cols,
-                             size_t node)
+/* k: where this term's requirements start in the pod's cols and ext. */
+static int node_term_matches(const struct rb_ctx *c, size_t pod, const struct rb_node_term *t, size_t k, size_t node)
 {
+  const struct rb_pod_round *pr = &c->pod[pod];
   if (!t->sel.n || node == RB_NO_NODE)
     return 0; /* an empty term matches no node */
   for (size_t j = 0; j < t->sel.n; j++) {
@@ -308,9 +346,9 @@ static int node_term_matches(const struct rb_ctx *c, size_t pod, const struct rb
     const char *v = NULL;
     if (r->field)
       v = r->key && !strcmp(r->key, FIELD_NAME) ? c->in->nodes[node].name : NULL;
-    else if (cols[j])
-      v = cols[j][node];
-    int64_t free_amount = !v && !r->field && r->key ? rb_ext_free(c, pod, node, r->key) : -1;
+    else if (pr->cols[k + j])
+      v = pr->cols[k + j][node];
+    int64_t free_amount = !v && pr->ext[k + j] ? rb_ext_free(c, pod, node, r->key) : -1;
     if (free_amount >= 0 ? !rb_req_matches_free(r, free_amount, need_of(&c->in->pods[pod], r->key))
                          : !rb_req_matches(r, v))
       return 0;
@@ -333,7 +371,7 @@ double rb_score(struct rb_ctx *c, size_t pod, size_t node)
   double s = 0;
   size_t k = 0;
   for (size_t i = 0; i < a->n_node_preferred; k += a->node_preferred[i].sel.n, i++)
-    if (node_term_matches(c, pod, &a->node_preferred[i], r->cols + k, node))
+    if (node_term_matches(c, pod, &a->node_preferred[i], k, node))
       s += a->node_preferred[i].weight;
   for (size_t i = 0; i < a->n_pod_preferred; i++)
     if (count_at(c, r->pref[i], pod, node) > 0)
@@ -357,6 +395,35 @@ double rb_score_bound(struct rb_ctx *c, size_t pod)
     if (count_others(c, c->pod[pod].pref[i], pod) > 0)
       s += a->pod_preferred[i].weight;
   return s;
+}
+
+/* Without node terms and with nothing to escape (here >= 0), only a node where
+ * a preferred pod term holds can beat here: the domains its entries count in. */
+size_t rb_candidates(struct rb_ctx *c, size_t pod, double here, size_t *out)
+{
+  const struct rb_affinity *a = &c->in->pods[pod].aff;
+  if (a->n_node_preferred || !a->n_pod_preferred || here < 0)
+    return RB_ALL_NODES;
+  prepare(c, pod);
+  if (!c->terms.mark)
+    c->terms.mark = rb_arena_alloc(&c->arena, (c->in->n_nodes + 1) * sizeof *c->terms.mark);
+  unsigned stamp = ++c->terms.stamp;
+  size_t n = 0, cur = c->pod[pod].node;
+  for (size_t i = 0; i < a->n_pod_preferred; i++) {
+    const struct rb_entry *e = c->pod[pod].pref[i];
+    const struct rb_domains *d = e->domains;
+    int own = cur != RB_NO_NODE && entry_matches(c, e, pod) ? d->dom[cur] : -1;
+    for (int k = 0; k < d->n; k++) {
+      if (e->count[k] - (k == own) <= 0)
+        continue;
+      for (size_t j = d->start[k]; j < d->start[k + 1]; j++)
+        if (c->terms.mark[d->nodes[j]] != stamp) {
+          c->terms.mark[d->nodes[j]] = stamp;
+          out[n++] = d->nodes[j];
+        }
+    }
+  }
+  return n;
 }
 
 /* ---------- required terms ---------- */
@@ -447,10 +514,10 @@ int rb_required_ok(struct rb_ctx *c, size_t pod, size_t node, char *why, size_t 
 
 /* ---------- what a move changes ---------- */
 
-void rb_terms_moved(struct rb_ctx *c, size_t pod, size_t from, size_t to)
+static void entries_follow(struct rb_ctx *c, const struct rb_vec *v, size_t pod, size_t from, size_t to)
 {
-  for (size_t i = 0; i < c->terms.all.n; i++) {
-    struct rb_entry *e = ptr_of(c->terms.all.v[i]);
+  for (size_t i = 0; v && i < v->n; i++) {
+    struct rb_entry *e = ptr_of(v->v[i]);
     if (!entry_matches(c, e, pod))
       continue;
     int df = e->domains->dom[from], dt = e->domains->dom[to];
@@ -460,6 +527,16 @@ void rb_terms_moved(struct rb_ctx *c, size_t pod, size_t from, size_t to)
     if (dt >= 0)
       e->count[dt]++;
   }
+}
+
+void rb_terms_moved(struct rb_ctx *c, size_t pod, size_t from, size_t to)
+{
+  const struct rb_pod *p = &c->in->pods[pod];
+  for (size_t l = 0; l < p->n_labels; l++)
+    if (p->labels[l].key)
+      entries_follow(c, list_in(c, &c->terms.watch, p->labels[l].key, p->labels[l].value ? p->labels[l].value : "", 0),
+                     pod, from, to);
+  entries_follow(c, &c->terms.generic, pod, from, to);
   size_t n_own = c->in->pods[pod].aff.n_anti_required;
   for (size_t k = 0; c->terms.anti_ready && k < n_own; k++) {
     struct rb_entry *e = c->pod[pod].req_anti[k];
@@ -473,14 +550,15 @@ void rb_terms_moved(struct rb_ctx *c, size_t pod, size_t from, size_t to)
 
 /* ---------- words ---------- */
 
-static int hardware_term(const struct rb_ctx *c, size_t pod, const struct rb_node_term *t, const char **const *cols,
-                         size_t node)
+static int hardware_term(const struct rb_ctx *c, size_t pod, const struct rb_node_term *t, size_t k, size_t node)
 {
+  const struct rb_pod_round *pr = &c->pod[pod];
   for (size_t j = 0; j < t->sel.n; j++) {
     const struct rb_requirement *r = &t->sel.reqs[j];
     if (!r->key || r->field)
       continue;
-    if (rb_hardware_key(c->pol, r->key) || (!(cols[j] && cols[j][node]) && rb_ext_free(c, pod, node, r->key) >= 0))
+    if (rb_hardware_key(c->pol, r->key) ||
+        (pr->ext[k + j] && !(pr->cols[k + j] && pr->cols[k + j][node]) && rb_ext_free(c, pod, node, r->key) >= 0))
       return 1;
   }
   return 0;
@@ -496,8 +574,8 @@ int rb_hardware_gain(struct rb_ctx *c, size_t pod, size_t node, char *what, size
   size_t k = 0;
   for (size_t i = 0; i < a->n_node_preferred; k += a->node_preferred[i].sel.n, i++) {
     const struct rb_node_term *t = &a->node_preferred[i];
-    if (!hardware_term(c, pod, t, r->cols + k, node) || !node_term_matches(c, pod, t, r->cols + k, node) ||
-        node_term_matches(c, pod, t, r->cols + k, r->node))
+    if (!hardware_term(c, pod, t, k, node) || !node_term_matches(c, pod, t, k, node) ||
+        node_term_matches(c, pod, t, k, r->node))
       continue;
     char sel[200];
     rb_selector_text(&t->sel, sel, sizeof sel);
@@ -519,8 +597,8 @@ void rb_term_text(struct rb_ctx *c, size_t pod, size_t node, char *buf, size_t l
   size_t k = 0;
   for (size_t i = 0; i < a->n_node_preferred; k += a->node_preferred[i].sel.n, i++) {
     const struct rb_node_term *t = &a->node_preferred[i];
-    if (t->weight <= best || !node_term_matches(c, pod, t, r->cols + k, node) ||
-        node_term_matches(c, pod, t, r->cols + k, r->node))
+    if (t->weight <= best || !node_term_matches(c, pod, t, k, node) ||
+        node_term_matches(c, pod, t, k, r->node))
       continue;
     best = t->weight;
     rb_selector_text(&t->sel, sel, sizeof sel);

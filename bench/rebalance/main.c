@@ -29,25 +29,48 @@ static void usage(void)
 static void parse(int argc, char **argv, struct args *a)
 {
   static const struct option opts[] = {
-    { "nodes", 1, 0, 'n' }, { "pods", 1, 0, 'p' },     { "pairs", 1, 0, 'a' },      { "gpu-pods", 1, 0, 'g' },
-    { "hot", 1, 0, 'h' },   { "noise", 1, 0, 'z' },    { "seed", 1, 0, 's' },       { "interval", 1, 0, 'i' },
-    { "label", 1, 0, 'l' }, { "tsv", 1, 0, 't' },      { "max-rounds", 1, 0, 'r' }, { 0, 0, 0, 0 },
+    { "nodes", 1, 0, 'n' }, { "pods", 1, 0, 'p' },  { "pairs", 1, 0, 'a' },      { "gpu-pods", 1, 0, 'g' },
+    { "hot", 1, 0, 'h' },   { "noise", 1, 0, 'z' }, { "seed", 1, 0, 's' },       { "interval", 1, 0, 'i' },
+    { "label", 1, 0, 'l' }, { "tsv", 1, 0, 't' },   { "max-rounds", 1, 0, 'r' }, { 0, 0, 0, 0 },
   };
   *a = (struct args){ { 1000, 30000, 0, 0, 1.0 / 3, 0, 42, 30, 400 }, "run", NULL };
   for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
     switch (c) {
-    case 'n': a->o.nodes = atoi(optarg); break;
-    case 'p': a->o.pods = atoi(optarg); break;
-    case 'a': a->o.pairs = atoi(optarg); break;
-    case 'g': a->o.gpu_pods = atoi(optarg); break;
-    case 'h': a->o.hot = atof(optarg); break;
-    case 'z': a->o.noise = atof(optarg); break;
-    case 's': a->o.seed = strtoull(optarg, NULL, 10); break;
-    case 'i': a->o.interval_s = atoi(optarg); break;
-    case 'r': a->o.max_rounds = atoi(optarg); break;
-    case 'l': a->label = optarg; break;
-    case 't': a->tsv = optarg; break;
-    default: usage();
+    case 'n':
+      a->o.nodes = atoi(optarg);
+      break;
+    case 'p':
+      a->o.pods = atoi(optarg);
+      break;
+    case 'a':
+      a->o.pairs = atoi(optarg);
+      break;
+    case 'g':
+      a->o.gpu_pods = atoi(optarg);
+      break;
+    case 'h':
+      a->o.hot = atof(optarg);
+      break;
+    case 'z':
+      a->o.noise = atof(optarg);
+      break;
+    case 's':
+      a->o.seed = strtoull(optarg, NULL, 10);
+      break;
+    case 'i':
+      a->o.interval_s = atoi(optarg);
+      break;
+    case 'r':
+      a->o.max_rounds = atoi(optarg);
+      break;
+    case 'l':
+      a->label = optarg;
+      break;
+    case 't':
+      a->tsv = optarg;
+      break;
+    default:
+      usage();
     }
   }
   if (a->o.nodes < 1 || a->o.pods < a->o.nodes || a->o.interval_s < 1 || a->o.pairs * 2 > a->o.pods / 2 ||
@@ -120,8 +143,8 @@ static void rounds(struct sim *s, const struct args *a, FILE *tsv, struct run *r
     if (s->plan.n_moves)
       r->last_move = r->rounds;
     if (tsv)
-      fprintf(tsv, "%s\t%d\t%zu\t%d\t%.3f\t%.3f\t%d\t%d\n", a->label, r->rounds + 1, s->plan.n_moves, sim_over(s),
-              ms, cpu, s->plan.sources, s->plan.targets);
+      fprintf(tsv, "%s\t%d\t%zu\t%d\t%.3f\t%.3f\t%d\t%d\n", a->label, r->rounds + 1, s->plan.n_moves, sim_over(s), ms,
+              cpu, s->plan.sources, s->plan.targets);
     sim_execute(s);
     int over = sim_over(s);
     if (over != r->over_end || r->rounds == 0)
@@ -140,12 +163,11 @@ static void report(const struct sim *s, const struct args *a, struct run *r)
   long lb = s->by_reason[RB_REASON_LOAD_BALANCE];
   char locality[64] = "-";
   if (a->o.pairs || a->o.gpu_pods)
-    snprintf(locality, sizeof locality, "%d/%d pairs, %d/%d on GPU nodes", together, a->o.pairs, gpu,
-             a->o.gpu_pods);
+    snprintf(locality, sizeof locality, "%d/%d pairs, %d/%d on GPU nodes", together, a->o.pairs, gpu, a->o.gpu_pods);
   printf("| %s | %d | %d | %d (%.1f min) | %d | %ld (%ld LB, %ld Aff, %ld HW) | %ld | %.2f | %.0f | %.1f / %.1f / %.1f "
          "| %.1f / %.1f | %ld | %d -> %d | %s | %.0f |\n",
-         a->label, a->o.nodes, a->o.pods, r->settled, r->settled * a->o.interval_s / 60.0, r->last_move + 1, s->moves, lb,
-         s->by_reason[RB_REASON_AFFINITY], s->by_reason[RB_REASON_HARDWARE], r->bound,
+         a->label, a->o.nodes, a->o.pods, r->settled, r->settled * a->o.interval_s / 60.0, r->last_move + 1, s->moves,
+         lb, s->by_reason[RB_REASON_AFFINITY], s->by_reason[RB_REASON_HARDWARE], r->bound,
          r->bound ? (double)lb / (double)r->bound : 0, s->gib_moved, median, p99, worst, cpu_median, cpu_p99,
          s->oscillations, r->over_start, r->over_end, locality, s->build_ms);
 }

@@ -127,8 +127,8 @@ static void make_pod(struct sim *s, size_t i, size_t node)
            "{\"metadata\":{\"name\":\"pod-%05zu\",\"namespace\":\"bench\",\"uid\":\"uid-%05zu\",\"labels\":{%s},"
            "\"annotations\":{%s}},\"spec\":{\"nodeName\":\"%s\",\"containers\":[{\"name\":\"app\",\"resources\":"
            "{\"requests\":{\"cpu\":\"%dm\",\"memory\":\"%lld\"}}}]%s},\"status\":{\"phase\":\"Running\"}}",
-           i, i, labels, i % 10 ? "\"ferry.dev/migratable\":\"true\"" : "", s->nodes[node].name,
-           (int)(cores * 500) + 1, (long long)(mem / 2), spec);
+           i, i, labels, i % 10 ? "\"ferry.dev/migratable\":\"true\"" : "", s->nodes[node].name, (int)(cores * 500) + 1,
+           (long long)(mem / 2), spec);
   ferry_error err = FERRY_ERROR_INIT;
   if (rb_pod_from_json(&s->arena, keep(s, text), &s->pods[i], &err) < 0) {
     fprintf(stderr, "sim: %s\n", ferry_error_msg(&err));

@@ -15,17 +15,17 @@
 
 struct sim_opts {
   int nodes, pods;
-  int pairs;       /* pods pairs with preferred affinity to each other */
-  int gpu_pods;    /* pods that prefer accelerator=nvidia nodes */
-  double hot;      /* the share of nodes given four times the pods */
-  double noise;    /* each round, each pod's demand times 1 +- noise */
+  int pairs;    /* pods pairs with preferred affinity to each other */
+  int gpu_pods; /* pods that prefer accelerator=nvidia nodes */
+  double hot;   /* the share of nodes given four times the pods */
+  double noise; /* each round, each pod's demand times 1 +- noise */
   uint64_t seed;
-  int interval_s;  /* simulated time between rounds */
+  int interval_s; /* simulated time between rounds */
   int max_rounds;
 };
 
 struct sim_pod {
-  double cores;   /* demand */
+  double cores; /* demand */
   size_t node;
   int left[SIM_LEFT], n_left;
 };
@@ -44,7 +44,7 @@ struct sim {
   struct rb_state *st;
   struct rb_plan plan;
   int64_t now;
-  double build_ms;      /* JSON to structs, once (the wiring's work) */
+  double build_ms; /* JSON to structs, once (the wiring's work) */
   long moves, by_reason[RB_REASON__COUNT], oscillations;
   double gib_moved;
 };

@@ -87,11 +87,11 @@ struct rb_terms {
 /* ---------- the round ---------- */
 
 struct rb_pod_round {
-  size_t node;        /* projected node (RB_NO_NODE: unbound or unknown) */
-  size_t start;       /* its node at the round's start */
-  int planned;        /* moved in this round's plan */
-  int cooling;        /* within its cooldown */
-  double cost;        /* points a move costs */
+  size_t node;  /* projected node (RB_NO_NODE: unbound or unknown) */
+  size_t start; /* its node at the round's start */
+  int planned;  /* moved in this round's plan */
+  int cooling;  /* within its cooldown */
+  double cost;  /* points a move costs */
   struct rb_pod_hist *hist;
   int prepared;                                      /* its terms' entries made (terms.c) */
   struct rb_entry **pref, **anti, **req, **req_anti; /* preferred, anti, required, required anti */
@@ -104,7 +104,7 @@ struct rb_node_round {
   struct node_use use; /* projected requests */
   int moves;           /* this round, as source or target */
   int cooling;
-  int over;            /* above a high threshold now */
+  int over; /* above a high threshold now */
   int source, target;
   struct rb_node_hist *hist;
 };

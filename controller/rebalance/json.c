@@ -45,8 +45,8 @@ static const struct rb_label *labels_of(struct rb_arena *a, json_object *obj, si
 /* ---------- selectors ---------- */
 
 static const char *const OP_NAME[] = {
-  [RB_OP_IN] = "In",       [RB_OP_NOT_IN] = "NotIn", [RB_OP_EXISTS] = "Exists", [RB_OP_DOES_NOT_EXIST] = "DoesNotExist",
-  [RB_OP_GT] = "Gt",       [RB_OP_LT] = "Lt",
+  [RB_OP_IN] = "In", [RB_OP_NOT_IN] = "NotIn", [RB_OP_EXISTS] = "Exists", [RB_OP_DOES_NOT_EXIST] = "DoesNotExist",
+  [RB_OP_GT] = "Gt", [RB_OP_LT] = "Lt",
 };
 
 static int parse_op(const char *s, int node_ops, enum rb_op *out)

@@ -11,8 +11,8 @@
 
 #include "rebalance/internal.h"
 
-#define MAX_POD_TRIES 8    /* candidate pods a source tries per move */
-#define MAX_FIT_TRIES 16   /* targets a pod asks the fit function about */
+#define MAX_POD_TRIES 8  /* candidate pods a source tries per move */
+#define MAX_FIT_TRIES 16 /* targets a pod asks the fit function about */
 #define PERCENT 100.0
 
 enum resource { CPU, MEM };

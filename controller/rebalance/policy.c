@@ -6,15 +6,15 @@
 #include "rebalance/rebalance.h"
 
 static const char *const REASON_NAME[RB_REASON__COUNT] = {
-  [RB_REASON_LOAD_BALANCE] = "LoadBalance", [RB_REASON_AFFINITY] = "Affinity",
-  [RB_REASON_HARDWARE] = "Hardware",        [RB_REASON_SELF_REQUESTED] = "SelfRequested",
-  [RB_REASON_DRAIN] = "Drain",              [RB_REASON_ANNOTATION] = "Annotation",
+  [RB_REASON_LOAD_BALANCE] = "LoadBalance",
+  [RB_REASON_AFFINITY] = "Affinity",
+  [RB_REASON_HARDWARE] = "Hardware",
+  [RB_REASON_SELF_REQUESTED] = "SelfRequested",
+  [RB_REASON_DRAIN] = "Drain",
+  [RB_REASON_ANNOTATION] = "Annotation",
 };
 
-const char *rb_reason_name(enum rb_reason r)
-{
-  return (unsigned)r < RB_REASON__COUNT ? REASON_NAME[r] : "Unknown";
-}
+const char *rb_reason_name(enum rb_reason r) { return (unsigned)r < RB_REASON__COUNT ? REASON_NAME[r] : "Unknown"; }
 
 int rb_reason_parse(const char *s, enum rb_reason *out)
 {

@@ -105,9 +105,9 @@ struct rb_pod {
   const char *node; /* spec.nodeName */
   const struct rb_label *labels;
   size_t n_labels;
-  unsigned allow;      /* RB_ALLOW_* */
-  double cpu_cores;    /* measured: CPU cores in use (its cgroup's usage rate) */
-  int64_t mem_bytes;   /* measured: memory in use (what a move copies) */
+  unsigned allow;                       /* RB_ALLOW_* */
+  double cpu_cores;                     /* measured: CPU cores in use (its cgroup's usage rate) */
+  int64_t mem_bytes;                    /* measured: memory in use (what a move copies) */
   int64_t req_cpu_milli, req_mem_bytes; /* requests, as the scheduler counts them */
   const struct rb_resource *ext;        /* extended resource requests */
   size_t n_ext;
@@ -154,17 +154,17 @@ struct rb_policy {
   int dry_run;              /* plan as usual, mark nothing to execute, record nothing */
   double cpu_high, cpu_low; /* a node above high is overloaded; below low on both it may receive */
   double mem_high, mem_low;
-  double hysteresis;         /* sources shed to high - hysteresis; targets fill to at most that */
-  int window;                /* observations in a row above high before a node sheds */
-  int64_t pod_cooldown_ms;   /* a pod moved within this never moves */
-  int64_t node_cooldown_ms;  /* a node that sent or received a pod within this does neither */
-  int64_t history_ms;        /* how long a move counts as recent (its cost, the undo rule) */
-  int max_moves;             /* per round, in the cluster */
-  int max_moves_per_node;    /* per round, a node as source or target */
-  double move_cost;          /* points every move costs */
-  double cost_per_gib;       /* points per GiB of memory a move copies */
-  double recent_move_cost;   /* points per recent move of the pod */
-  double affinity_margin;    /* a locality move gains more than this plus its cost */
+  double hysteresis;                  /* sources shed to high - hysteresis; targets fill to at most that */
+  int window;                         /* observations in a row above high before a node sheds */
+  int64_t pod_cooldown_ms;            /* a pod moved within this never moves */
+  int64_t node_cooldown_ms;           /* a node that sent or received a pod within this does neither */
+  int64_t history_ms;                 /* how long a move counts as recent (its cost, the undo rule) */
+  int max_moves;                      /* per round, in the cluster */
+  int max_moves_per_node;             /* per round, a node as source or target */
+  double move_cost;                   /* points every move costs */
+  double cost_per_gib;                /* points per GiB of memory a move copies */
+  double recent_move_cost;            /* points per recent move of the pod */
+  double affinity_margin;             /* a locality move gains more than this plus its cost */
   const char *const *hardware_labels; /* node label keys (or prefixes ending in '/') that name hardware */
   size_t n_hardware_labels;
 };
@@ -203,10 +203,10 @@ struct rb_move {
 struct rb_plan {
   struct rb_move *moves;
   size_t n_moves, cap;
-  int over;       /* nodes above a high threshold now */
-  int sources;    /* overloaded for the window and free to shed */
-  int targets;    /* below both low thresholds and free to receive */
-  int stuck;      /* sources left above high - hysteresis with no move found */
+  int over;    /* nodes above a high threshold now */
+  int sources; /* overloaded for the window and free to shed */
+  int targets; /* below both low thresholds and free to receive */
+  int stuck;   /* sources left above high - hysteresis with no move found */
   char summary[512];
 };
 

@@ -125,8 +125,9 @@ static size_t values_text(const struct rb_requirement *r, char *buf, size_t len,
 /* "app=db", "disk in (ssd,nvme)", "gpu", "!spot", "cores>8"; "everything". */
 void rb_selector_text(const struct rb_selector *sel, char *buf, size_t len)
 {
-  static const char *const OP_TEXT[] = { [RB_OP_IN] = " in", [RB_OP_NOT_IN] = " notin", [RB_OP_GT] = ">",
-                                         [RB_OP_LT] = "<" };
+  static const char *const OP_TEXT[] = {
+    [RB_OP_IN] = " in", [RB_OP_NOT_IN] = " notin", [RB_OP_GT] = ">", [RB_OP_LT] = "<"
+  };
   size_t at = 0;
   if (len)
     buf[0] = '\0';

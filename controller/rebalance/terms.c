@@ -463,7 +463,8 @@ static void term_text(const struct rb_pod_term *t, const char *what, char *why, 
 {
   char sel[160];
   rb_selector_text(&t->sel, sel, sizeof sel);
-  snprintf(why, len, "%s pods %s per %s", what, sel, t->topology_key && *t->topology_key ? t->topology_key : HOSTNAME_KEY);
+  snprintf(why, len, "%s pods %s per %s", what, sel,
+           t->topology_key && *t->topology_key ? t->topology_key : HOSTNAME_KEY);
 }
 
 /* Whether another pod's required anti-affinity keeps the pod off node. */
@@ -597,8 +598,7 @@ void rb_term_text(struct rb_ctx *c, size_t pod, size_t node, char *buf, size_t l
   size_t k = 0;
   for (size_t i = 0; i < a->n_node_preferred; k += a->node_preferred[i].sel.n, i++) {
     const struct rb_node_term *t = &a->node_preferred[i];
-    if (t->weight <= best || !node_term_matches(c, pod, t, k, node) ||
-        node_term_matches(c, pod, t, k, r->node))
+    if (t->weight <= best || !node_term_matches(c, pod, t, k, node) || node_term_matches(c, pod, t, k, r->node))
       continue;
     best = t->weight;
     rb_selector_text(&t->sel, sel, sizeof sel);

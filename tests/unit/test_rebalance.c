@@ -345,8 +345,8 @@ static void test_from_json(void **state)
 {
   (void)state;
   struct fx *f = fx_new();
-  size_t g = fx_node_ex(f, "g1", 0.1, "\"accelerator\":\"nvidia\"", "\"unschedulable\":true",
-                        ",\"example.com/gpu\":\"2\"");
+  size_t g =
+      fx_node_ex(f, "g1", 0.1, "\"accelerator\":\"nvidia\"", "\"unschedulable\":true", ",\"example.com/gpu\":\"2\"");
   assert_int_equal(f->nodes[g].n_ext, 1);
   assert_string_equal(f->nodes[g].ext[0].name, "example.com/gpu");
   assert_int_equal(f->nodes[g].ext[0].amount, 2);
@@ -385,8 +385,7 @@ static void test_from_json(void **state)
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char text[1024];
     snprintf(text, sizeof text,
-             "{\"metadata\":{\"name\":\"bad\",\"namespace\":\"default\"},\"spec\":{\"affinity\":%s}}",
-             bad[i].affinity);
+             "{\"metadata\":{\"name\":\"bad\",\"namespace\":\"default\"},\"spec\":{\"affinity\":%s}}", bad[i].affinity);
     struct rb_pod pod;
     assert_int_equal(rb_pod_from_json(&f->arena, fx_parse(f, text), &pod, &err), -1);
     if (!strstr(ferry_error_msg(&err), bad[i].error))
@@ -424,13 +423,12 @@ static void test_bad_input(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_policy_and_reasons), cmocka_unit_test(test_window),
-    cmocka_unit_test(test_hysteresis),         cmocka_unit_test(test_cooldowns),
-    cmocka_unit_test(test_cost_and_undo),      cmocka_unit_test(test_move_limits),
-    cmocka_unit_test(test_target_never_busier),
-    cmocka_unit_test(test_not_migratable),     cmocka_unit_test(test_memory_pressure),
-    cmocka_unit_test(test_dry_run),            cmocka_unit_test(test_from_json),
-    cmocka_unit_test(test_bad_input),
+    cmocka_unit_test(test_policy_and_reasons),  cmocka_unit_test(test_window),
+    cmocka_unit_test(test_hysteresis),          cmocka_unit_test(test_cooldowns),
+    cmocka_unit_test(test_cost_and_undo),       cmocka_unit_test(test_move_limits),
+    cmocka_unit_test(test_target_never_busier), cmocka_unit_test(test_not_migratable),
+    cmocka_unit_test(test_memory_pressure),     cmocka_unit_test(test_dry_run),
+    cmocka_unit_test(test_from_json),           cmocka_unit_test(test_bad_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,11 +11,11 @@
 #define MS 1000
 #define HOST "kubernetes.io/hostname"
 
-#define POD_AFFINITY(kind, weight, app)                                                                               \
-  ",\"affinity\":{\"" kind "\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":" #weight           \
+#define POD_AFFINITY(kind, weight, app)                                                                                \
+  ",\"affinity\":{\"" kind "\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":" #weight             \
   ",\"podAffinityTerm\":{\"labelSelector\":{\"matchLabels\":{\"app\":\"" app "\"}},\"topologyKey\":\"" HOST "\"}}]}}"
-#define NODE_AFFINITY(weight, key, op, values)                                                                        \
-  ",\"affinity\":{\"nodeAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":" #weight        \
+#define NODE_AFFINITY(weight, key, op, values)                                                                         \
+  ",\"affinity\":{\"nodeAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":" #weight         \
   ",\"preference\":{\"matchExpressions\":[{\"key\":\"" key "\",\"operator\":\"" op "\"" values "}]}}]}}"
 
 /* Rounds until one plans nothing, at most limit; the rounds that moved. */
@@ -96,7 +96,8 @@ static void test_hardware_label_waits_for_room(void **state)
   fx_node_ex(f, "gpu1", 0.1, "\"accelerator\":\"nvidia\"", "", "");
   /* gpu1's CPU is all requested */
   size_t filler = fx_pod_ex(f, "filler", "gpu1", 0.1, 0, "", "\"cpu\":\"4\",\"memory\":\"64Mi\"", "");
-  size_t p = fx_pod_ex(f, "p", "n1", 0.2, 1, "", NULL, NODE_AFFINITY(80, "accelerator", "In", ",\"values\":[\"nvidia\"]"));
+  size_t p =
+      fx_pod_ex(f, "p", "n1", 0.2, 1, "", NULL, NODE_AFFINITY(80, "accelerator", "In", ",\"values\":[\"nvidia\"]"));
   for (int r = 0; r < 3; r++, f->now += INTERVAL_S * MS)
     assert_int_equal(fx_round(f), 0);
   f->pods[filler].node = NULL; /* its job ended: room appears */
@@ -151,14 +152,17 @@ static void test_required_terms_and_taints_hold(void **state)
   (void)state;
   struct fx *f = fx_new();
   fx_node(f, "n1", 0.2);
-  fx_node_ex(f, "ssd1", 0.1, "\"disk\":\"ssd\"", "\"taints\":[{\"key\":\"dedicated\",\"value\":\"db\",\"effect\":"
-                                                 "\"NoSchedule\"}]", "");
+  fx_node_ex(f, "ssd1", 0.1, "\"disk\":\"ssd\"",
+             "\"taints\":[{\"key\":\"dedicated\",\"value\":\"db\",\"effect\":"
+             "\"NoSchedule\"}]",
+             "");
   fx_node_ex(f, "ssd2", 0.1, "\"disk\":\"ssd\"", "", "");
   /* on ssd2, a pod that must not share a node with app=p */
   fx_pod_ex(f, "guard", "ssd2", 0.1, 0, "\"app\":\"guard\"", NULL,
             ",\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":[{\"labelSelector\""
             ":{\"matchLabels\":{\"app\":\"p\"}},\"topologyKey\":\"" HOST "\"}]}}");
-  size_t p = fx_pod_ex(f, "p", "n1", 0.2, 1, "\"app\":\"p\"", NULL, NODE_AFFINITY(80, "disk", "In", ",\"values\":[\"ssd\"]"));
+  size_t p =
+      fx_pod_ex(f, "p", "n1", 0.2, 1, "\"app\":\"p\"", NULL, NODE_AFFINITY(80, "disk", "In", ",\"values\":[\"ssd\"]"));
   for (int i = 0; i < 3; i++, f->now += INTERVAL_S * MS)
     assert_int_equal(fx_round(f), 0);
   /* its own required anti-affinity keeps another pod off */

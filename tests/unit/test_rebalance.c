@@ -46,7 +46,7 @@ static struct fx *overloaded(int window)
   f->pol.window = window;
   fx_node(f, "n1", 0.5);
   fx_node(f, "n2", 0.1);
-  char name[16];
+  char name[32];
   for (int i = 0; i < 5; i++) {
     snprintf(name, sizeof name, "p%d", i);
     fx_pod(f, name, "n1", 0.4);
@@ -95,7 +95,7 @@ static void test_hysteresis(void **state)
   fx_node(f, "n1", 0.22);
   fx_node(f, "n2", 0.1);
   fx_node(f, "n3", 0.1);
-  char name[16];
+  char name[32];
   for (int i = 0; i < 7; i++) {
     snprintf(name, sizeof name, "p%d", i);
     fx_pod(f, name, "n1", 0.4);
@@ -150,7 +150,7 @@ static void test_cooldowns(void **state)
   fx_node(f, "n3", 0.1);
   p = fx_pod(f, "x", "n1", 0.8);
   for (int i = 0; i < 4; i++) {
-    char name[16];
+    char name[32];
     snprintf(name, sizeof name, "p%d", i);
     fx_pod(f, name, "n1", 0.4);
   }
@@ -220,12 +220,12 @@ static void test_move_limits(void **state)
   f->pol.window = 1;
   f->pol.max_moves = 2;
   f->pol.max_moves_per_node = 1;
-  char name[16];
+  char name[32];
   for (int n = 0; n < 3; n++) {
     snprintf(name, sizeof name, "hot%d", n);
     fx_node(f, name, 0.5);
     for (int i = 0; i < 5; i++) {
-      char pod[16];
+      char pod[32];
       snprintf(pod, sizeof pod, "p%d-%d", n, i);
       fx_pod(f, pod, name, 0.4);
     }
@@ -273,7 +273,7 @@ static void test_not_migratable(void **state)
   f->pol.window = 1;
   fx_node(f, "n1", 0.2);
   fx_node(f, "n2", 0.1);
-  char name[16];
+  char name[32];
   for (int i = 0; i < 6; i++) {
     snprintf(name, sizeof name, "p%d", i);
     fx_pod_ex(f, name, "n1", 0.6, 0, "", NULL, "");
@@ -299,7 +299,7 @@ static void test_memory_pressure(void **state)
   f->pol.window = 1;
   fx_node(f, "n1", 0.1);
   fx_node(f, "n2", 0.1);
-  char name[16];
+  char name[32];
   for (int i = 0; i < 5; i++) {
     snprintf(name, sizeof name, "m%d", i);
     size_t p = fx_pod(f, name, "n1", 0.05);

@@ -70,7 +70,7 @@ static void test_anti_affinity_spreads(void **state)
   fx_node(f, "n3", 0.1);
   size_t w[3];
   for (int i = 0; i < 3; i++) {
-    char name[8];
+    char name[32];
     snprintf(name, sizeof name, "w%d", i);
     w[i] = fx_pod_ex(f, name, "n1", 0.2, 1, "\"app\":\"web\"", NULL, POD_AFFINITY("podAntiAffinity", 40, "web"));
   }
@@ -243,7 +243,7 @@ static void test_convergence(void **state)
   for (int i = 0; i < 160; i++) {
     int n = i < 60 ? i % 5 : 5 + (int)(rng_next(&seed) % 11);
     double u = rng_unit(&seed), cores = 0.05 + 0.6 * u * u * u; /* heavy-tailed */
-    char node[8], labels[64], spec[512] = "";
+    char node[32], labels[64], spec[512] = "";
     snprintf(node, sizeof node, "n%02d", n);
     snprintf(name, sizeof name, "p%03d", i);
     snprintf(labels, sizeof labels, "\"app\":\"pair%d\"", i / 2);

@@ -86,7 +86,7 @@ plot for [s in "1000n-seed$first 100n 1000n-pairs-gpu 1000n-noise"] \
   "$tsv" using 2:(strcol(1) eq s ? \$4 : 1/0) with lines title s
 set title "time per decision round (wall)"
 set ylabel "ms"
-set yrange [0:*]
+set yrange [0:110]
 plot for [s in "1000n-seed$first 100n 1000n-pairs-gpu 1000n-noise"] \
   "$tsv" using 2:(strcol(1) eq s ? \$5 : 1/0) with points pt 7 ps 0.5 title s, 100 with lines dt 2 title "goal"
 unset multiplot

@@ -57,7 +57,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench soak clean lint format fuzz-kl-protobuf images images-test
+.PHONY: all deps test test-unit test-asan test-node demo bench bench-rebalance soak clean lint format fuzz-kl-protobuf images images-test
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -209,10 +209,22 @@ $(BUILD)/bench/informer-bench: bench/informer_bench.c $(BUILD)/libferry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libferry.a $(LDLIBS)
 
-bench: deps all $(BUILD)/bench/informer-bench
+# The rebalancer's decision core on a simulated cluster (bench/rebalance/, no API).
+REBAL_BENCH_OBJ := $(call objs,$(call srcs,bench/rebalance)) $(filter $(BUILD)/controller/rebalance/%,$(CTL_OBJ)) \
+                   $(BUILD)/controller/placement.o
+$(BUILD)/bench/rebalance/%.o: CFLAGS += -Icontroller
+$(BUILD)/bench/rebalance-bench: $(REBAL_BENCH_OBJ) $(BUILD)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(REBAL_BENCH_OBJ) $(BUILD)/libferry.a $(LDLIBS)
+
+bench-rebalance: $(BUILD)/bench/rebalance-bench
+	@bash bench/rebalance/run.sh
+
+bench: deps all $(BUILD)/bench/informer-bench $(BUILD)/bench/rebalance-bench
 	@bash bench/run.sh
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
+	@bash bench/rebalance/run.sh
 
 # Long randomized fault runs on the local cluster (not in CI): SOAK_ROUNDS, SOAK_SEED.
 soak: deps all
@@ -259,7 +271,7 @@ format:
 lint:
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/cri/helpers.bash tests/soak/*.sh deploy/containerd/*.sh bench/*.sh \
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/cri/helpers.bash tests/soak/*.sh deploy/containerd/*.sh bench/*.sh bench/rebalance/*.sh \
 	  tests/helm/*.sh helm/ferry/files/*.sh
 
 clean:

@@ -160,14 +160,14 @@ static void report(const struct sim *s, const struct args *a, struct run *r)
   double median = quantile(r->ms, r->rounds, 0.5), p99 = quantile(r->ms, r->rounds, 0.99);
   double worst = r->ms[r->rounds - 1];
   double cpu_median = quantile(r->cpu, r->rounds, 0.5), cpu_p99 = quantile(r->cpu, r->rounds, 0.99);
-  long lb = s->by_reason[RB_REASON_LOAD_BALANCE];
+  long lb = s->by_reason[PM_REASON_LOAD_BALANCE];
   char locality[64] = "-";
   if (a->o.pairs || a->o.gpu_pods)
     snprintf(locality, sizeof locality, "%d/%d pairs, %d/%d on GPU nodes", together, a->o.pairs, gpu, a->o.gpu_pods);
   printf("| %s | %d | %d | %d (%.1f min) | %d | %ld (%ld LB, %ld Aff, %ld HW) | %ld | %.2f | %.0f | %.1f / %.1f / %.1f "
          "| %.1f / %.1f | %ld | %d -> %d | %s | %.0f |\n",
          a->label, a->o.nodes, a->o.pods, r->settled, r->settled * a->o.interval_s / 60.0, r->last_move + 1, s->moves,
-         lb, s->by_reason[RB_REASON_AFFINITY], s->by_reason[RB_REASON_HARDWARE], r->bound,
+         lb, s->by_reason[PM_REASON_AFFINITY], s->by_reason[PM_REASON_HARDWARE], r->bound,
          r->bound ? (double)lb / (double)r->bound : 0, s->gib_moved, median, p99, worst, cpu_median, cpu_p99,
          s->oscillations, r->over_start, r->over_end, locality, s->build_ms);
 }

@@ -45,7 +45,7 @@ struct sim {
   struct rb_plan plan;
   int64_t now;
   double build_ms; /* JSON to structs, once (the wiring's work) */
-  long moves, by_reason[RB_REASON__COUNT], oscillations;
+  long moves, by_reason[PM_REASON_COUNT], oscillations;
   double gib_moved;
 };
 

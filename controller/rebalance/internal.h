@@ -29,7 +29,7 @@ struct rb_node_hist {
 struct rb_pod_hist {
   char *uid;
   char *from;            /* the node its last move left */
-  enum rb_reason reason; /* of its last move */
+  enum pm_reason reason; /* of its last move */
   double gain;           /* what its last move gained, points */
   int64_t moves[RB_HIST_MOVES];
   int n_moves;
@@ -171,7 +171,7 @@ void rb_terms_moved(struct rb_ctx *c, size_t pod, size_t from, size_t to);
 
 /* round.c */
 /* The move recorded in the plan and the projections (loads, requests, terms). */
-struct rb_move *rb_apply(struct rb_ctx *c, size_t pod, size_t to, enum rb_reason reason, double gain);
+struct rb_move *rb_apply(struct rb_ctx *c, size_t pod, size_t to, enum pm_reason reason, double gain);
 /* Not moving the pod back where its last move came from unless gain beats
  * what that move gained plus the cost. */
 int rb_undo_ok(const struct rb_ctx *c, size_t pod, size_t to, double gain);

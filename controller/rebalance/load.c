@@ -194,7 +194,7 @@ static int shed_one(struct load *l, size_t s, struct candidate *buf)
     if (t == RB_NO_NODE)
       continue;
     double s_before = level(c, s, res), t_before = level(c, t, res);
-    struct rb_move *m = rb_apply(c, buf[i].pod, t, RB_REASON_LOAD_BALANCE, buf[i].gain);
+    struct rb_move *m = rb_apply(c, buf[i].pod, t, PM_REASON_LOAD_BALANCE, buf[i].gain);
     load_why(l, m, res, s_before, t_before);
     reposition(c, l->by_level[CPU], l->n_targets, t, CPU);
     reposition(c, l->by_level[MEM], l->n_targets, t, MEM);

@@ -107,7 +107,7 @@ static void consider(struct locality *l, size_t pod)
     else
       rb_term_text(c, pod, t, term, sizeof term);
     double cpu_before = c->node[t].cpu;
-    struct rb_move *m = rb_apply(c, pod, t, hardware ? RB_REASON_HARDWARE : RB_REASON_AFFINITY, gain);
+    struct rb_move *m = rb_apply(c, pod, t, hardware ? PM_REASON_HARDWARE : PM_REASON_AFFINITY, gain);
     locality_why(c, m, here, l->buf[i].score, term, cpu_before);
     return;
   }

@@ -1,30 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The rebalancer's reasons (one table of names) and its policy: the defaults
- * and the check that refuses a policy that cannot work. */
+/* The rebalancer's policy: the defaults and the check that refuses a policy
+ * that cannot work. (Its reasons are PodMigration's: lib/api/podmigration.h.) */
 #include <string.h>
 
 #include "rebalance/rebalance.h"
-
-static const char *const REASON_NAME[RB_REASON__COUNT] = {
-  [RB_REASON_LOAD_BALANCE] = "LoadBalance",
-  [RB_REASON_AFFINITY] = "Affinity",
-  [RB_REASON_HARDWARE] = "Hardware",
-  [RB_REASON_SELF_REQUESTED] = "SelfRequested",
-  [RB_REASON_DRAIN] = "Drain",
-  [RB_REASON_ANNOTATION] = "Annotation",
-};
-
-const char *rb_reason_name(enum rb_reason r) { return (unsigned)r < RB_REASON__COUNT ? REASON_NAME[r] : "Unknown"; }
-
-int rb_reason_parse(const char *s, enum rb_reason *out)
-{
-  for (int r = 0; s && r < RB_REASON__COUNT; r++)
-    if (!strcmp(s, REASON_NAME[r])) {
-      *out = (enum rb_reason)r;
-      return 0;
-    }
-  return -1;
-}
 
 #define MS_PER_S 1000
 #define DEFAULT_CPU_HIGH 0.85

@@ -12,28 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/podmigration.h"
 #include "base/error.h"
 #include "placement.h"
-
-/* ---------- reasons ---------- */
-
-/* Why a pod moves: what PodMigration.spec.reason, its events and the metrics
- * carry. The core plans LoadBalance, Affinity and Hardware; the others are the
- * controller's (listed here so that there is one table of names). */
-enum rb_reason {
-  RB_REASON_LOAD_BALANCE,
-  RB_REASON_AFFINITY,
-  RB_REASON_HARDWARE,
-  RB_REASON_SELF_REQUESTED,
-  RB_REASON_DRAIN,
-  RB_REASON_ANNOTATION,
-  RB_REASON__COUNT
-};
-
-/* "LoadBalance", "Affinity", ...; "Unknown" out of range. */
-const char *rb_reason_name(enum rb_reason r);
-/* The reason named s (exact spelling); -1 when none is. */
-int rb_reason_parse(const char *s, enum rb_reason *out);
 
 /* ---------- the objects ---------- */
 
@@ -194,7 +175,7 @@ struct rb_input {
 
 struct rb_move {
   size_t pod, from, to; /* indices into the input's pods and nodes */
-  enum rb_reason reason;
+  enum pm_reason reason;
   int execute;       /* 0 in a dry run */
   double gain, cost; /* points */
   char why[RB_WHY_MAX];
@@ -218,7 +199,7 @@ struct rb_state *rb_state_new(void);
 void rb_state_free(struct rb_state *st);
 /* A move made for another reason (Drain, Annotation, SelfRequested) or by the
  * wiring on its own: it counts for the cooldowns and the undo rule. */
-void rb_state_moved(struct rb_state *st, const char *pod_uid, const char *from, const char *to, enum rb_reason reason,
+void rb_state_moved(struct rb_state *st, const char *pod_uid, const char *from, const char *to, enum pm_reason reason,
                     double gain, int64_t when_ms);
 
 /* One decision round: plan (emptied first) receives the moves, at most

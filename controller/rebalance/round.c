@@ -72,7 +72,7 @@ static struct rb_move *plan_append(struct rb_plan *plan)
   return m;
 }
 
-struct rb_move *rb_apply(struct rb_ctx *c, size_t pod, size_t to, enum rb_reason reason, double gain)
+struct rb_move *rb_apply(struct rb_ctx *c, size_t pod, size_t to, enum pm_reason reason, double gain)
 {
   size_t from = c->pod[pod].node;
   c->node[from].cpu -= rb_pod_cpu_share(c, pod, from);
@@ -118,13 +118,13 @@ static void observe(struct rb_ctx *c)
 static void summarize(struct rb_ctx *c)
 {
   struct rb_plan *plan = c->plan;
-  int by[RB_REASON__COUNT] = { 0 };
+  int by[PM_REASON_COUNT] = { 0 };
   for (size_t i = 0; i < plan->n_moves; i++)
     by[plan->moves[i].reason]++;
   snprintf(plan->summary, sizeof plan->summary,
            "%d nodes above high, %d sources, %d targets; %zu moves (%d LoadBalance, %d Affinity, %d Hardware)%s%s",
-           plan->over, plan->sources, plan->targets, plan->n_moves, by[RB_REASON_LOAD_BALANCE], by[RB_REASON_AFFINITY],
-           by[RB_REASON_HARDWARE], plan->stuck ? "; some sources found no move" : "",
+           plan->over, plan->sources, plan->targets, plan->n_moves, by[PM_REASON_LOAD_BALANCE], by[PM_REASON_AFFINITY],
+           by[PM_REASON_HARDWARE], plan->stuck ? "; some sources found no move" : "",
            c->pol->dry_run && plan->n_moves ? "; dry run: nothing moves" : "");
 }
 

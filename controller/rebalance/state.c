@@ -119,7 +119,7 @@ int rb_hist_recent(const struct rb_pod_hist *h, int64_t now_ms, int64_t history_
   return n;
 }
 
-void rb_state_moved(struct rb_state *st, const char *pod_uid, const char *from, const char *to, enum rb_reason reason,
+void rb_state_moved(struct rb_state *st, const char *pod_uid, const char *from, const char *to, enum pm_reason reason,
                     double gain, int64_t when_ms)
 {
   struct rb_pod_hist *h = rb_state_pod(st, pod_uid, 1);

@@ -27,16 +27,6 @@ static void test_policy_and_reasons(void **state)
   assert_int_equal(rb_policy_check(&p, &err), -1);
   assert_non_null(strstr(ferry_error_msg(&err), "windowObservations 0"));
   ferry_error_clear(&err);
-  static const char *const names[] = { "LoadBalance", "Affinity", "Hardware", "SelfRequested", "Drain", "Annotation" };
-  for (int r = 0; r < RB_REASON__COUNT; r++) {
-    enum rb_reason back;
-    assert_string_equal(rb_reason_name((enum rb_reason)r), names[r]);
-    assert_int_equal(rb_reason_parse(names[r], &back), 0);
-    assert_int_equal(back, r);
-  }
-  enum rb_reason none;
-  assert_int_equal(rb_reason_parse("Locality", &none), -1);
-  assert_string_equal(rb_reason_name(RB_REASON__COUNT), "Unknown");
 }
 
 /* n1 at 100% CPU (base 50% and five pods of 10%), n2 at 10%. */
@@ -63,7 +53,7 @@ static void test_window(void **state)
   assert_int_equal(f->plan.over, 1);
   assert_int_equal(f->plan.sources, 0);
   assert_true(fx_round(f) > 0);
-  assert_int_equal(f->plan.moves[0].reason, RB_REASON_LOAD_BALANCE);
+  assert_int_equal(f->plan.moves[0].reason, PM_REASON_LOAD_BALANCE);
   assert_non_null(strstr(f->plan.moves[0].why, "n1's CPU has been above 85% for 3 observations (100% reported)"));
   fx_free(f);
 
@@ -206,7 +196,7 @@ static void test_cost_and_undo(void **state)
   fx_node(f, "n2", 0.8);
   fx_node(f, "n3", 0.3);
   size_t p = fx_pod(f, "p", "n2", 0.8); /* 20 points, above its cost with one recent move (11.5) */
-  rb_state_moved(f->st, "uid-p", "n1", "n2", RB_REASON_AFFINITY, 30, f->now - 700 * MS);
+  rb_state_moved(f->st, "uid-p", "n1", "n2", PM_REASON_AFFINITY, 30, f->now - 700 * MS);
   assert_int_equal(fx_round(f), 1);
   assert_int_equal(f->plan.moves[0].pod, p);
   assert_string_equal(f->nodes[f->plan.moves[0].to].name, "n3"); /* n1 is less busy */

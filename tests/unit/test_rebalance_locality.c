@@ -41,7 +41,7 @@ static void test_affinity_pulls_together(void **state)
   size_t a = fx_pod_ex(f, "a", "n1", 0.2, 1, "\"app\":\"a\"", NULL, POD_AFFINITY("podAffinity", 50, "b"));
   size_t b = fx_pod_ex(f, "b", "n2", 0.2, 1, "\"app\":\"b\"", NULL, POD_AFFINITY("podAffinity", 50, "a"));
   assert_int_equal(fx_round(f), 1); /* one of them: not both, crossing over */
-  assert_int_equal(f->plan.moves[0].reason, RB_REASON_AFFINITY);
+  assert_int_equal(f->plan.moves[0].reason, PM_REASON_AFFINITY);
   assert_non_null(strstr(f->plan.moves[0].why, "prefers to run with pods app=b per " HOST " (weight 50)"));
   fx_execute(f);
   assert_string_equal(f->pods[a].node, f->pods[b].node);
@@ -103,7 +103,7 @@ static void test_hardware_label_waits_for_room(void **state)
   f->pods[filler].node = NULL; /* its job ended: room appears */
   fx_loads(f);
   assert_int_equal(fx_round(f), 1);
-  assert_int_equal(f->plan.moves[0].reason, RB_REASON_HARDWARE);
+  assert_int_equal(f->plan.moves[0].reason, PM_REASON_HARDWARE);
   assert_non_null(strstr(f->plan.moves[0].why, "prefers nodes with accelerator=nvidia (weight 80) and gpu1 offers it"));
   fx_execute(f);
   assert_true(fx_on(f, p, "gpu1"));
@@ -115,7 +115,7 @@ static void test_hardware_label_waits_for_room(void **state)
   f->now += 120 * MS;
   assert_int_equal(fx_round(f), 1);
   assert_int_equal(f->plan.moves[0].pod, q);
-  assert_int_equal(f->plan.moves[0].reason, RB_REASON_AFFINITY);
+  assert_int_equal(f->plan.moves[0].reason, PM_REASON_AFFINITY);
   fx_free(f);
 }
 
@@ -136,8 +136,8 @@ static void test_extended_resource_waits_for_room(void **state)
   fx_loads(f);
   /* p takes no GPU, so one stays free for r */
   assert_int_equal(fx_round(f), 2);
-  assert_int_equal(f->plan.moves[0].reason, RB_REASON_HARDWARE);
-  assert_int_equal(f->plan.moves[1].reason, RB_REASON_HARDWARE);
+  assert_int_equal(f->plan.moves[0].reason, PM_REASON_HARDWARE);
+  assert_int_equal(f->plan.moves[1].reason, PM_REASON_HARDWARE);
   assert_non_null(strstr(f->plan.moves[0].why, "prefers nodes with example.com/gpu (weight 60)"));
   fx_execute(f);
   assert_true(fx_on(f, p, "gpu1") && fx_on(f, r, "gpu1"));
@@ -193,7 +193,7 @@ static void test_affinity_move_not_undone_by_load(void **state)
   size_t p = fx_pod_ex(f, "p", "a", 0.4, 1, "\"app\":\"p\"", NULL, POD_AFFINITY("podAffinity", 80, "q"));
   size_t r = fx_pod(f, "r", "b", 0.4);
   assert_int_equal(fx_round(f), 1);
-  assert_int_equal(f->plan.moves[0].reason, RB_REASON_AFFINITY);
+  assert_int_equal(f->plan.moves[0].reason, PM_REASON_AFFINITY);
   fx_execute(f);
   assert_true(fx_on(f, p, "b"));
   /* b gets busy; past p's cooldown, load sheds r, not p */

@@ -77,7 +77,7 @@ moved_and_counting() {
   target=$(k get pm "$1" -o jsonpath='{.status.targetPod}')
   run k get pod "$target" -o jsonpath='{.spec.nodeName} {.status.phase} {.status.podIP}'
   assert_output "node-b Running $dst"
-  after=$(count_on "$dst")
+  after=$(count_served "$dst")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
 }
 
@@ -248,7 +248,7 @@ moved_and_counting() {
   # the source pod's next container is the restored one: it counts on from before
   run k get pod f1 -o jsonpath='{.spec.nodeName} {.status.phase} {.metadata.annotations.ferry\.dev/restore-from}'
   assert_output "node-a Running default/m-f1"
-  after=$(count_on "$src")
+  after=$(count_served "$src")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   # exactly one copy: one running container of f1 on A (the checkpointed one gone or exited), none on B
   run cri_states a f1

@@ -29,7 +29,7 @@ kferry() { PATH="$FERRY_BIN:$PATH" kubectl ferry "$@"; }
   wait_phase "$pm" Succeeded
   run k get pm "$pm" -o jsonpath='{.spec.reason} {.status.targetNode}'
   assert_output "Drain node-b"
-  after=$(count_on "$(target_ip "$pm")")
+  after=$(count_served "$(target_ip "$pm")")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   # not opted in: left alone (the cordon only stops new pods)
   [ "$(running_on a st1)" = running ]
@@ -58,7 +58,7 @@ Y
   assert_output --partial "Cannot evict pod as it would violate the pod's disruption budget"
   [ "$(running_on a de1)" = running ]
   pm=$(pm_of dm1)
-  after=$(count_on "$(target_ip "$pm")")
+  after=$(count_served "$(target_ip "$pm")")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   # the budget goes: the drain finishes
   k delete pdb de1

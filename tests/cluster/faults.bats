@@ -35,7 +35,7 @@ teardown() {
     controller_start 1
     agent_resume "$holder"
     wait_phase "m-r$n" Succeeded
-    after=$(count_on "$(target_ip "m-r$n")")
+    after=$(count_served "$(target_ip "m-r$n")")
     [ -n "$after" ] && [ "$after" -ge "$before" ]
     wait_for 100 eval '! k get pod "r$n" >/dev/null 2>&1'
   done
@@ -82,7 +82,7 @@ teardown() {
   assert_output --partial "ferry-runc"
   [ "$(running_on a f1)" = running ]
   [ -z "$(runc --root "$(nodes_root b)" list -q)" ]
-  after=$(count_on "$src")
+  after=$(count_served "$src")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   wait_for 50 eval '[ "$(k get pods -o name)" = pod/f1 ]'
   kubelet_kill b

@@ -139,6 +139,17 @@ migrate() {
 # count_on ADDR: the workload's count served there (empty when unreachable).
 count_on() { http "$1" /count; }
 
+# count_served ADDR: the count served there, asked up to 5 times (a just-restored pod on a
+# busy 2-core node may miss one 2-second request); fails when it never answers.
+count_served() {
+  local i
+  for ((i = 0; i < 5; i++)); do
+    count_on "$1" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
 # web_pod NAME [MEM]: pod NAME on node-a running the counting web server (MEM MiB, 16 by default).
 web_pod() { pod_on_a "$1" sh -c "workload --mem ${2:-16} & exec httpd -f -p 8080 -h /www"; }
 

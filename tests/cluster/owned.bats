@@ -36,7 +36,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   # the target is the ReplicaSet's own pod, restored on node-b; the source is gone
   run k get pod "$target" -o jsonpath='{.metadata.ownerReferences[0].kind} {.metadata.ownerReferences[0].uid} {.spec.nodeName} {.spec.schedulerName} {.metadata.annotations.ferry\.dev/migration-result}'
   assert_output --regexp "^ReplicaSet $rs_uid node-b ferry Succeeded: "
-  after=$(count_on "$(target_ip "$pm")")
+  after=$(count_served "$(target_ip "$pm")")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   wait_for 100 eval '[ "$(live_pods dep)" = "$target" ]'
   sleep 1
@@ -65,7 +65,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   assert_output "ReplicaSet dfail "
   [ "$(running_on a "$src_pod")" = running ]
   [ -z "$(runc --root "$(nodes_root b)" list -q)" ]
-  after=$(count_on "$src")
+  after=$(count_served "$src")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   sleep 1
   run live_pods dfail
@@ -114,7 +114,7 @@ Y
   run k get pod db-0 -o jsonpath='{.spec.nodeName} {.metadata.ownerReferences[0].kind} {.spec.hostname}'
   assert_output "node-b StatefulSet db-0"
   [ "$(k get pod db-0 -o jsonpath='{.metadata.uid}')" != "$uid" ]
-  after=$(count_on "$(ip_of db-0)")
+  after=$(count_served "$(ip_of db-0)")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
   sleep 1
   [ "$(running_on b db-0)" = running ]
@@ -142,7 +142,7 @@ written after the move"
   run k get pod sf-0 -o jsonpath='{.spec.nodeName} {.metadata.ownerReferences[0].kind}'
   assert_output "node-a StatefulSet"
   wait_for 100 eval '[ -n "$(count_on "$(ip_of sf-0)")" ]'
-  after=$(count_on "$(ip_of sf-0)")
+  after=$(count_served "$(ip_of sf-0)")
   [ "$after" -ge "$before" ]
   [ "$(running_on a sf-0)" = running ]
   [ -z "$(runc --root "$(nodes_root b)" list -q)" ]

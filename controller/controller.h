@@ -8,6 +8,7 @@
 #include <json-c/json.h>
 #include <stdint.h>
 
+#include "api/podmigration.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/kube.h"
@@ -19,11 +20,12 @@ struct ctl {
   struct ferry_informer *pods, *nodes, *pms, *policies, *services, *slices, *endpoints, *leases;
   struct queue *q;
   struct ferry_recorder *rec;
-  const char *agent_ns;        /* where agents keep their Leases */
-  int agent_stale_s;           /* an agent whose Lease is older is gone */
-  const char *runtime_class;   /* pods must run with it to move ("" : no check) */
-  struct webhook *webhook;     /* the pod admission webhook, or NULL (owned pods cannot move) */
-  struct ctl_metrics *metrics; /* /healthz, /readyz, /metrics, or NULL (not served) */
+  const char *agent_ns;          /* where agents keep their Leases */
+  int agent_stale_s;             /* an agent whose Lease is older is gone */
+  const char *runtime_class;     /* pods must run with it to move ("" : no check) */
+  struct webhook *webhook;       /* the pod admission webhook, or NULL (owned pods cannot move) */
+  struct ctl_metrics *metrics;   /* /healthz, /readyz, /metrics, or NULL (not served) */
+  struct rebalancer *rebalancer; /* the MigrationPolicies' load and locality rounds (rebalancer.h) */
 };
 
 /* watch.c: the informers (c->inf set), their changes queued as keys:
@@ -40,6 +42,10 @@ void ctl_enqueue_all_pms(struct ctl *c); /* a resync */
 int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
 /* One pod: the ferry.dev/migrate-to annotation becomes a PodMigration. */
 int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
+/* trigger.c: a new PodMigration object for pod NS/NAME named pm_name, to
+ * node want ("auto": the controller picks), labelled ferry.dev/pod. */
+json_object *ctl_pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
+                           enum pm_reason reason);
 
 /* owned.c: pods a ReplicaSet controls. The source pod is quarantined from its
  * owner once it is checkpointed (ownerReferences and selector labels taken
@@ -66,6 +72,10 @@ int ctl_metrics_start(struct ctl *c, const char *listen, const char *identity, i
 void ctl_metrics_stop(struct ctl *c);
 void ctl_metrics_loop(struct ctl *c, int leading, int synced);
 void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seconds);
+/* One rebalancer round: how long it took and what it found (nodes overloaded,
+ * free to shed, free to receive, left stuck); one planned move by reason. */
+void ctl_metrics_rebalance_round(struct ctl *c, double seconds, int overloaded, int sources, int targets, int stuck);
+void ctl_metrics_rebalance_move(struct ctl *c, const char *reason, int dry_run);
 
 /* Is a Ferry agent running on node (its Lease renewed lately)? *cpu: its reported CPU use (0..1, 0 unknown). */
 int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);

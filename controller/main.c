@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "controller.h"
+#include "rebalancer.h"
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/signals.h"
@@ -18,6 +19,7 @@
 
 #define DEFAULT_LEASE_SECONDS 15
 #define DEFAULT_AGENT_STALE_S 40
+#define DEFAULT_REBALANCE_S 10
 #define QUEUE_BACKOFF_BASE_MS 5    /* a failed key's first retry; doubles per failure */
 #define QUEUE_BACKOFF_MAX_MS 60000 /* ... up to this */
 #define FOLLOWER_RETRY_MS 1000     /* how often a replica without the lease tries for it */
@@ -28,7 +30,7 @@
 struct options {
   const char *kubeconfig, *context, *ns, *identity, *runtime_class;
   const char *webhook_listen, *webhook_cert, *webhook_key, *metrics_listen;
-  int lease_seconds, elect, stale;
+  int lease_seconds, elect, stale, rebalance_s;
   char id[320]; /* the default identity: HOST_PID */
 };
 
@@ -39,13 +41,15 @@ static void usage(FILE *f)
           "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
           "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
           "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
-          "                        [--metrics-listen IP:PORT]\n"
+          "                        [--metrics-listen IP:PORT] [--rebalance-interval SECONDS]\n"
           "                        [--log-level LEVEL] [--log-format text|json] [--version] [--help]\n"
           "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
           "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
           "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
           "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n"
-          "  --metrics-listen: serve /healthz, /readyz and Prometheus /metrics over HTTP (default: not served)\n");
+          "  --metrics-listen: serve /healthz, /readyz and Prometheus /metrics over HTTP (default: not served)\n"
+          "  --rebalance-interval: seconds between the rebalancer's rounds, which move pods as the\n"
+          "                        MigrationPolicies' load and locality rules say (default 10; 0: off)\n");
 }
 
 /* ---------- the work queue ---------- */
@@ -118,6 +122,21 @@ static void default_identity(struct options *o)
     o->identity = o->id;
 }
 
+/* A whole number of seconds within 0..max, else says which option is wrong. */
+static int seconds_option(const char *flag, const char *arg, int max, int *out)
+{
+  char *end;
+  long v = strtol(arg, &end, 10);
+  if (*end == 's' && end != arg)
+    end++;
+  if (end == arg || *end || v < 0 || v > max) {
+    fprintf(stderr, "ferry-controller: %s: not a number of seconds within 0..%d: %s\n", flag, max, arg);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
 /* 0: run; -1: exit 0 (--help, --version); else the exit code (2: a bad option). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
@@ -138,6 +157,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     { "webhook-cert", required_argument, NULL, 'C' },
     { "webhook-key", required_argument, NULL, 'K' },
     { "metrics-listen", required_argument, NULL, 'M' },
+    { "rebalance-interval", required_argument, NULL, 'B' },
     { NULL, 0, NULL, 0 },
   };
   int opt;
@@ -178,6 +198,10 @@ static int parse_options(int argc, char **argv, struct options *o)
       break;
     case 'M':
       o->metrics_listen = optarg;
+      break;
+    case 'B':
+      if (seconds_option("--rebalance-interval", optarg, 86400, &o->rebalance_s) < 0)
+        return 2;
       break;
     case 'L':
       if (ferry_log_level_option("ferry-controller", optarg) < 0)
@@ -223,7 +247,8 @@ static int start(struct ctl *c, const struct options *o, struct ferry_kube_confi
   }
   c->q = queue_new(QUEUE_BACKOFF_BASE_MS, QUEUE_BACKOFF_MAX_MS);
   c->rec = ferry_recorder_new(c->kube, "ferry-controller", NULL);
-  if (!c->q || !c->rec) {
+  c->rebalancer = rebalancer_new(o->rebalance_s);
+  if (!c->q || !c->rec || !c->rebalancer) {
     log_error("out of memory");
     return -1;
   }
@@ -253,6 +278,7 @@ static int start(struct ctl *c, const struct options *o, struct ferry_kube_confi
 static void stop_all(struct ctl *c, struct ferry_kube_config *cfg)
 {
   ctl_metrics_stop(c);
+  rebalancer_free(c->rebalancer);
   webhook_stop(c->webhook);
   ferry_recorder_free(c->rec);
   queue_free(c->q);
@@ -271,7 +297,7 @@ struct loop {
 };
 
 /* Leader election: renew or try for the lease when due; a change is logged. */
-static void elect(struct loop *l)
+static void elect(struct ctl *c, struct loop *l)
 {
   int64_t now = ferry_now_mono_ms();
   if (l->elect && now >= l->next_tick) {
@@ -284,6 +310,7 @@ static void elect(struct loop *l)
   if (l->leading != l->was_leading) {
     log_info("%s", l->leading ? "leading: reconciling" : "lost the lease: standing by");
     l->was_leading = l->leading;
+    rebalancer_forget(c->rebalancer); /* another leader may have moved pods meanwhile */
     if (l->leading)
       l->next_resync = 0; /* pick up every migration where it stands */
   }
@@ -293,7 +320,7 @@ static void elect(struct loop *l)
 static int run(struct ctl *c, struct loop *l)
 {
   while (!ferry_stopping) {
-    elect(l);
+    elect(c, l);
     cleanup_error ferry_error err = FERRY_ERROR_INIT;
     if (ferry_informers_run(c->inf, poll_timeout(c, l->leading && l->synced), &err) < 0) {
       log_error("informers: %s", ferry_error_msg(&err));
@@ -309,6 +336,7 @@ static int run(struct ctl *c, struct loop *l)
         l->next_resync = ferry_now_mono_ms() + RESYNC_MS;
       }
       work(c, WORK_BUDGET_MS);
+      rebalancer_tick(c, c->rebalancer);
     }
     webhook_publish(c->webhook, c->pms);
     ctl_metrics_loop(c, l->leading, l->synced);
@@ -337,7 +365,8 @@ int main(int argc, char **argv)
                        .runtime_class = "ferry",
                        .lease_seconds = DEFAULT_LEASE_SECONDS,
                        .elect = 1,
-                       .stale = DEFAULT_AGENT_STALE_S };
+                       .stale = DEFAULT_AGENT_STALE_S,
+                       .rebalance_s = DEFAULT_REBALANCE_S };
   int exit_code = parse_options(argc, argv, &o);
   if (exit_code)
     return exit_code < 0 ? 0 : exit_code;

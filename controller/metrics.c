@@ -49,10 +49,39 @@ static const struct prom_family_desc PHASES = { PROM_GAUGE,
                                                 NULL,
                                                 0 };
 
+static const double ROUND_BUCKETS[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1 };
+
+static const struct prom_family_desc ROUNDS = {
+  PROM_COUNTER, "ferry_rebalancer_rounds_total", "Rebalancer rounds run (the leader's).", { NULL }, NULL, 0
+};
+static const struct prom_family_desc ROUND_TIME = { PROM_HISTOGRAM,
+                                                    "ferry_rebalancer_round_duration_seconds",
+                                                    "Time one rebalancer round took, its inputs built from the caches.",
+                                                    { NULL },
+                                                    ROUND_BUCKETS,
+                                                    sizeof ROUND_BUCKETS / sizeof ROUND_BUCKETS[0] };
+static const struct prom_family_desc MOVES = {
+  PROM_COUNTER,
+  "ferry_rebalancer_moves_total",
+  "Moves the rebalancer planned, by reason; dry_run=\"true\": reported only.",
+  { "reason", "dry_run" },
+  NULL,
+  0
+};
+static const struct prom_family_desc NODES = { PROM_GAUGE,
+                                               "ferry_rebalancer_nodes",
+                                               "Nodes in the last round: overloaded (above a high threshold), source "
+                                               "(overloaded for the window, free to shed), target (under both low "
+                                               "thresholds, free to receive), stuck (a source with no move found).",
+                                               { "state" },
+                                               NULL,
+                                               0 };
+
 struct ctl_metrics {
   struct prom_registry *reg;
   struct ferry_opsd *opsd;
   struct prom_family *leader, *synced, *depth, *reconciles, *reconcile_time, *phases;
+  struct prom_family *rounds, *round_time, *moves, *nodes;
   int64_t phases_at;
 };
 
@@ -76,8 +105,14 @@ static int register_families(struct ctl_metrics *m, const char *identity)
   m->reconciles = prom_register(m->reg, &RECONCILES);
   m->reconcile_time = prom_register(m->reg, &RECONCILE_TIME);
   m->phases = prom_register(m->reg, &PHASES);
-  if (!info || !m->leader || !m->synced || !m->depth || !m->reconciles || !m->reconcile_time || !m->phases)
+  m->rounds = prom_register(m->reg, &ROUNDS);
+  m->round_time = prom_register(m->reg, &ROUND_TIME);
+  m->moves = prom_register(m->reg, &MOVES);
+  m->nodes = prom_register(m->reg, &NODES);
+  if (!info || !m->leader || !m->synced || !m->depth || !m->reconciles || !m->reconcile_time || !m->phases ||
+      !m->rounds || !m->round_time || !m->moves || !m->nodes)
     return -1;
+  prom_add(m->rounds, NULL, 0);
   prom_set(info, (const char *[]){ FERRY_VERSION, identity }, 1);
   prom_set(m->leader, NULL, 0);
   prom_set(m->synced, NULL, 0);
@@ -152,4 +187,23 @@ void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seco
     return;
   prom_add(m->reconciles, (const char *[]){ kind, ok ? "success" : "error" }, 1);
   prom_observe(m->reconcile_time, (const char *[]){ kind }, seconds);
+}
+
+void ctl_metrics_rebalance_round(struct ctl *c, double seconds, int overloaded, int sources, int targets, int stuck)
+{
+  struct ctl_metrics *m = c->metrics;
+  if (!m)
+    return;
+  prom_add(m->rounds, NULL, 1);
+  prom_observe(m->round_time, NULL, seconds);
+  prom_set(m->nodes, (const char *[]){ "overloaded" }, overloaded);
+  prom_set(m->nodes, (const char *[]){ "source" }, sources);
+  prom_set(m->nodes, (const char *[]){ "target" }, targets);
+  prom_set(m->nodes, (const char *[]){ "stuck" }, stuck);
+}
+
+void ctl_metrics_rebalance_move(struct ctl *c, const char *reason, int dry_run)
+{
+  if (c->metrics)
+    prom_add(c->metrics->moves, (const char *[]){ reason, dry_run ? "true" : "false" }, 1);
 }

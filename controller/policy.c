@@ -48,12 +48,17 @@ static int int_or(json_object *o, const char *k, int def)
   return v ? json_object_get_int(v) : def;
 }
 
-void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out)
+json_object *ctl_policy_object(struct ctl *c, json_object *pod, const char *ns)
 {
   struct policy_pick p = { pod, ns, NULL };
   ferry_informer_each(c->policies, pick_policy, &p);
-  json_object *spec = ferry_kube_obj(p.best, "spec");
-  out->name = p.best ? ferry_kube_str(p.best, "metadata.name") : NULL;
+  return p.best;
+}
+
+void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out)
+{
+  json_object *best = ctl_policy_object(c, pod, ns), *spec = ferry_kube_obj(best, "spec");
+  out->name = best ? ferry_kube_str(best, "metadata.name") : NULL;
   out->per_node = int_or(spec, "maxParallelPerNode", DEFAULT_PER_NODE);
   out->total = int_or(spec, "maxParallel", DEFAULT_TOTAL);
   out->phase_timeout_s = int_or(spec, "phaseTimeoutSeconds", DEFAULT_PHASE_TIMEOUT_S);

@@ -31,6 +31,8 @@ struct policy {
   const char *strategy;
 };
 void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out);
+/* That policy's object (the informer's), or NULL when none selects the pod. */
+json_object *ctl_policy_object(struct ctl *c, json_object *pod, const char *ns);
 /* The phase timeout of this migration: its own, else its policy's. */
 int ctl_phase_timeout_s(struct ctl *c, json_object *pm, json_object *pod);
 /* Fills wait (empty: there is room) when the policy's limits hold pm back from source -> target. */

@@ -96,8 +96,8 @@ static int refuse_annotation(struct ctl *c, json_object *pod, const char *ns, co
   return annotate(c, ns, name, a, err);
 }
 
-static json_object *pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
-                              enum pm_reason reason)
+json_object *ctl_pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
+                           enum pm_reason reason)
 {
   json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
               *labels = json_object_new_object();
@@ -121,7 +121,7 @@ static json_object *pm_object(const char *ns, const char *name, const char *pm_n
 static int create_pm(struct ctl *c, json_object *pod, const char *ns, const char *name, const char *pm_name,
                      const char *want, enum pm_reason reason, ferry_error *err)
 {
-  cleanup_json json_object *pm = pm_object(ns, name, pm_name, want, reason);
+  cleanup_json json_object *pm = ctl_pm_object(ns, name, pm_name, want, reason);
   struct ferry_kube_status st = { 0 };
   int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODMIGRATIONS, ns, pm, NULL, &st, err);
   if (rc < 0 && st.code != 409)

@@ -322,8 +322,8 @@ static int node_ready(json_object *node)
 
 static json_object *resource_of(json_object *node, const char *name)
 {
-  return ferry_kube_key(ferry_kube_obj(node, "status.capacity"), name)
-             ?: ferry_kube_key(ferry_kube_obj(node, "status.allocatable"), name);
+  return ferry_kube_key(ferry_kube_obj(node, "status.allocatable"), name)
+             ?: ferry_kube_key(ferry_kube_obj(node, "status.capacity"), name);
 }
 
 int rb_node_from_json(struct rb_arena *a, json_object *node, struct rb_node *out, ferry_error *err)
@@ -358,6 +358,18 @@ int rb_node_from_json(struct rb_arena *a, json_object *node, struct rb_node *out
   return 0;
 }
 
+/* What the node's pods use (podsCpu cores, podsMemory bytes) over what the
+ * node has, when the report and the node say both: the load the rebalancer
+ * can move, and the one figure that tells nodes of one machine apart. */
+static void pods_load(struct rb_node *n, json_object *report)
+{
+  json_object *v;
+  if (n->cpus > 0 && json_object_object_get_ex(report, "podsCpu", &v))
+    n->cpu = json_object_get_double(v) / n->cpus;
+  if (n->mem_total_bytes > 0 && json_object_object_get_ex(report, "podsMemory", &v))
+    n->memory = (double)json_object_get_int64(v) / (double)n->mem_total_bytes;
+}
+
 int rb_node_load_from_report(struct rb_node *n, const char *report, ferry_error *err)
 {
   n->reported = 0;
@@ -370,8 +382,9 @@ int rb_node_load_from_report(struct rb_node *n, const char *report, ferry_error 
   }
   n->cpu = json_object_get_double(cpu);
   n->memory = json_object_get_double(mem);
-  if (json_object_object_get_ex(o, "cpus", &cpus) && json_object_get_double(cpus) > 0)
+  if (n->cpus <= 0 && json_object_object_get_ex(o, "cpus", &cpus) && json_object_get_double(cpus) > 0)
     n->cpus = json_object_get_double(cpus);
+  pods_load(n, o);
   n->reported = 1;
   json_object_put(o);
   return 0;

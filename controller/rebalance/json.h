@@ -23,8 +23,11 @@ int rb_pod_from_json(struct rb_arena *a, json_object *pod, struct rb_pod *out, f
  * cpu and memory stay 0: rb_node_load_from_report fills them. */
 int rb_node_from_json(struct rb_arena *a, json_object *node, struct rb_node *out, ferry_error *err);
 
-/* An agent's ferry.dev/load annotation ({"cpu":0.12,"cpus":2,"memory":0.35,...}):
- * cpu, memory and cpus (when given) set, reported = 1. -1 with err when it is
+/* An agent's ferry.dev/load annotation ({"cpu":0.12,"cpus":2,"memory":0.35,
+ * "podsCpu":0.5,"podsMemory":1048576,...}): cpu and memory are the pods' sums
+ * over the node's cpus and mem_total_bytes where the report has them, else the
+ * node's own figures; cpus from the report only when the node had none;
+ * reported = 1. -1 with err when it is
  * not such an object; the node is then left unreported. */
 int rb_node_load_from_report(struct rb_node *n, const char *report, ferry_error *err);
 

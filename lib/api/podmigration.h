@@ -45,8 +45,9 @@ enum pm_reason {
 #define FERRY_ANN_MIGRATABLE                                                                                           \
   "ferry.dev/migratable" /* on pods: "true": a drain (cordon) migrates it instead of evicting it */
 #define FERRY_ANN_RESTORE_FROM "ferry.dev/restore-from" /* on target pods: NS/NAME of the PodMigration */
-#define FERRY_SCHEDULER_NAME "ferry"    /* target pods: no scheduler binds them; the target's agent does */
-#define FERRY_LABEL_POD "ferry.dev/pod" /* on PodMigrations: the pod's name */
+#define FERRY_SCHEDULER_NAME "ferry"          /* target pods: no scheduler binds them; the target's agent does */
+#define FERRY_LABEL_POD "ferry.dev/pod"       /* on PodMigrations: the pod's name */
+#define FERRY_LABEL_POLICY "ferry.dev/policy" /* on PodMigrations the rebalancer made: the MigrationPolicy */
 #define FERRY_FINALIZER "ferry.dev/migration"
 #define FERRY_AGENT_LEASE_PREFIX "ferry-agent-"
 #define FERRY_ANN_LOAD "ferry.dev/load" /* on agent Leases: the node's load, JSON */

@@ -353,6 +353,15 @@ static void test_from_json(void **state)
   struct rb_node n = { .name = "g1" };
   assert_int_equal(rb_node_load_from_report(&n, "{\"cpu\":0.25,\"cpus\":8,\"memory\":0.5}", &err), 0);
   assert_true(n.reported && n.cpu == 0.25 && n.cpus == 8 && n.memory == 0.5);
+  /* the pods' sums over what the node has */
+  n.cpus = 4;
+  n.mem_total_bytes = 1024 * FX_MIB;
+  assert_int_equal(rb_node_load_from_report(&n,
+                                            "{\"cpu\":0.9,\"cpus\":8,\"memory\":0.9,\"podsCpu\":1,"
+                                            "\"podsMemory\":268435456}",
+                                            &err),
+                   0);
+  assert_true(n.cpus == 4 && n.cpu == 0.25 && n.memory == 0.25);
   assert_int_equal(rb_node_load_from_report(&n, "not json", &err), -1);
   assert_int_equal(n.reported, 0);
   assert_non_null(strstr(ferry_error_msg(&err), "node g1: the load report"));

@@ -72,7 +72,10 @@ int ctl_metrics_start(struct ctl *c, const char *listen, const char *identity, i
 void ctl_metrics_stop(struct ctl *c);
 void ctl_metrics_loop(struct ctl *c, int leading, int synced);
 void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seconds);
-/* One rebalancer round: how long it took and what it found (nodes overloaded,
+/* A rebalancer round that planned nothing: its policy refused, or the core failed. */
+enum ctl_round_result { CTL_ROUND_PLANNED, CTL_ROUND_INVALID_POLICY, CTL_ROUND_FAILED };
+void ctl_metrics_rebalance_unplanned(struct ctl *c, enum ctl_round_result result);
+/* One planned rebalancer round: how long it took and what it found (nodes overloaded,
  * free to shed, free to receive, left stuck); one planned move by reason. */
 void ctl_metrics_rebalance_round(struct ctl *c, double seconds, int overloaded, int sources, int targets, int stuck);
 void ctl_metrics_rebalance_move(struct ctl *c, const char *reason, int dry_run);

@@ -51,8 +51,20 @@ static const struct prom_family_desc PHASES = { PROM_GAUGE,
 
 static const double ROUND_BUCKETS[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1 };
 
+static const char *const ROUND_RESULTS[] = {
+  [CTL_ROUND_PLANNED] = "planned",
+  [CTL_ROUND_INVALID_POLICY] = "invalid_policy",
+  [CTL_ROUND_FAILED] = "failed",
+};
+
 static const struct prom_family_desc ROUNDS = {
-  PROM_COUNTER, "ferry_rebalancer_rounds_total", "Rebalancer rounds run (the leader's).", { NULL }, NULL, 0
+  PROM_COUNTER,
+  "ferry_rebalancer_rounds_total",
+  "Rebalancer rounds run (the leader's), by result: planned, invalid_policy (the round's MigrationPolicy refused), "
+  "failed.",
+  { "result" },
+  NULL,
+  0
 };
 static const struct prom_family_desc ROUND_TIME = { PROM_HISTOGRAM,
                                                     "ferry_rebalancer_round_duration_seconds",
@@ -112,7 +124,8 @@ static int register_families(struct ctl_metrics *m, const char *identity)
   if (!info || !m->leader || !m->synced || !m->depth || !m->reconciles || !m->reconcile_time || !m->phases ||
       !m->rounds || !m->round_time || !m->moves || !m->nodes)
     return -1;
-  prom_add(m->rounds, NULL, 0);
+  for (size_t i = 0; i < sizeof ROUND_RESULTS / sizeof ROUND_RESULTS[0]; i++)
+    prom_add(m->rounds, (const char *[]){ ROUND_RESULTS[i] }, 0);
   prom_set(info, (const char *[]){ FERRY_VERSION, identity }, 1);
   prom_set(m->leader, NULL, 0);
   prom_set(m->synced, NULL, 0);
@@ -189,12 +202,18 @@ void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seco
   prom_observe(m->reconcile_time, (const char *[]){ kind }, seconds);
 }
 
+void ctl_metrics_rebalance_unplanned(struct ctl *c, enum ctl_round_result result)
+{
+  if (c->metrics)
+    prom_add(c->metrics->rounds, (const char *[]){ ROUND_RESULTS[result] }, 1);
+}
+
 void ctl_metrics_rebalance_round(struct ctl *c, double seconds, int overloaded, int sources, int targets, int stuck)
 {
   struct ctl_metrics *m = c->metrics;
   if (!m)
     return;
-  prom_add(m->rounds, NULL, 1);
+  prom_add(m->rounds, (const char *[]){ ROUND_RESULTS[CTL_ROUND_PLANNED] }, 1);
   prom_observe(m->round_time, NULL, seconds);
   prom_set(m->nodes, (const char *[]){ "overloaded" }, overloaded);
   prom_set(m->nodes, (const char *[]){ "source" }, sources);

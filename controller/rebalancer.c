@@ -24,9 +24,9 @@
 struct rebalancer {
   int64_t interval_ms, next_ms;
   struct rb_state *st;
-  char *written;            /* the last status written (its time left out), to write only changes */
-  int64_t written_ms;       /* when (monotonic) */
-  char *invalid;            /* the message of the last InvalidPolicy event, not to repeat it every round */
+  char *written;      /* the last status written (its time left out), to write only changes */
+  int64_t written_ms; /* when (monotonic) */
+  char *invalid;      /* the message of the last InvalidPolicy event, not to repeat it every round */
 };
 
 struct rebalancer *rebalancer_new(int interval_s)
@@ -114,8 +114,7 @@ static void write_policy_status(struct ctl *c, struct rebalancer *r, json_object
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   struct ferry_kube_status st = { 0 };
   if (ferry_kube_patch(c->kube, &FERRY_KUBE_MIGRATIONPOLICIES, NULL, name, FERRY_PATCH_MERGE,
-                       json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), "status", NULL, &st,
-                       &err) < 0) {
+                       json_object_to_json_string_ext(patch, JSON_C_TO_STRING_PLAIN), "status", NULL, &st, &err) < 0) {
     log_warn("rebalancer: writing MigrationPolicy %s's status: %s", name, ferry_error_msg(&err));
     return;
   }
@@ -182,8 +181,8 @@ static json_object *carry_out(struct ctl *c, const struct rbw_inputs *in, const 
   json_object_object_add(line, "executed", json_object_new_boolean(ok));
   if (!ok) {
     log_warn("rebalancer: pod %s/%s to %s (%s): %s", pod->ns, pod->name, to, reason, ferry_error_msg(&err));
-    ferry_event(c->rec, pod->obj, "Warning", "MigrationNotRequested", "MigrationPolicy %s: to %s (%s): %s", policy,
-                to, reason, ferry_error_msg(&err));
+    ferry_event(c->rec, pod->obj, "Warning", "MigrationNotRequested", "MigrationPolicy %s: to %s (%s): %s", policy, to,
+                reason, ferry_error_msg(&err));
     return line;
   }
   log_info("rebalancer: pod %s/%s: %s -> %s (%s): %s; created podmigration %s", pod->ns, pod->name, from, to, reason,
@@ -216,6 +215,7 @@ static void run_round(struct ctl *c, struct rebalancer *r, json_object *mpol)
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (rbw_policy_from(mpol, &pa, &pol, &err) < 0) {
     refuse_policy(c, r, mpol, ferry_error_msg(&err));
+    ctl_metrics_rebalance_unplanned(c, CTL_ROUND_INVALID_POLICY);
     rb_arena_free(&pa);
     return;
   }
@@ -223,12 +223,14 @@ static void run_round(struct ctl *c, struct rebalancer *r, json_object *mpol)
   r->invalid = NULL;
   struct rbw_inputs in;
   rbw_inputs_build(c, &pol, ferry_now_real_ms(), &in);
-  struct rb_input input = { in.nodes, in.n_nodes, in.pods, in.n_pods, &pol, ferry_now_real_ms(), rb_fit_placement,
-                            NULL };
+  struct rb_input input = {
+    in.nodes, in.n_nodes, in.pods, in.n_pods, &pol, ferry_now_real_ms(), rb_fit_placement, NULL
+  };
   struct rb_plan plan = { 0 };
   const char *policy = ferry_kube_str(mpol, "metadata.name") ?: "";
   if (rb_round(r->st, &input, &plan, &err) < 0) {
     log_warn("rebalancer: MigrationPolicy %s: %s", policy, ferry_error_msg(&err));
+    ctl_metrics_rebalance_unplanned(c, CTL_ROUND_FAILED);
   } else {
     json_object *lines = json_object_new_array();
     for (size_t i = 0; i < plan.n_moves; i++)

@@ -13,9 +13,6 @@ teardown() {
   clear_pods
 }
 
-# kubectl runs the plugin (kubectl-ferry on PATH) with the same KUBECONFIG
-kferry() { PATH="$FERRY_BIN:$PATH" kubectl ferry "$@"; }
-
 @test "kubectl cordon: the opted-in pod moves with its state, the other one stays" {
   web_pod mv1
   pod_on_a st1 workload --mem 8

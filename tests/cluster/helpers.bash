@@ -14,6 +14,8 @@ teardown_file() { cluster_down; }
 teardown() { cluster_test_teardown; }
 
 k() { kubectl --kubeconfig "$KUBECONFIG" "$@"; }
+# kferry ARGS: kubectl runs the plugin (kubectl-ferry on PATH) with the same KUBECONFIG
+kferry() { PATH="$FERRY_BIN:$PATH" kubectl ferry "$@"; }
 
 cluster_up() {
   export NODES_TAG="c$$" NODES_NET=10.231.8

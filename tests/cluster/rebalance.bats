@@ -35,10 +35,11 @@ metric() {
 
 # rounds_pass N: waits until the rebalancer ran N more rounds.
 rounds_pass() {
-  local until
-  until=$(($(metric ferry_rebalancer_rounds_total) + $1))
+  local goal
+  # shellcheck disable=SC2034 # (the eval below reads it)
+  goal=$(($(metric ferry_rebalancer_rounds_total) + $1))
   # shellcheck disable=SC2016 # (wait_for evals it)
-  wait_for 600 eval '[ "$(metric ferry_rebalancer_rounds_total)" -ge $until ]'
+  wait_for 600 eval '[ "$(metric ferry_rebalancer_rounds_total)" -ge $goal ]'
 }
 
 # policy NAME DRYRUN SPEC...: a MigrationPolicy NAME covering every pod, with the spec fields given (YAML, flow style).
@@ -85,6 +86,17 @@ pm_count() { k get pm -o name | wc -l; }
   assert_output --partial "node-a"
   run k get events --field-selector reason=MigrationPlanned -o jsonpath='{.items[0].message}'
   assert_output --regexp "^dry run of MigrationPolicy spread: would move to node-[bc] \(LoadBalance\): "
+  # kubectl ferry plan: the same plan, as a table and as JSON; an unknown policy is an error
+  run kferry plan spread
+  assert_success
+  assert_line --index 0 --regexp "^POLICY +NAMESPACE +POD +FROM +TO +REASON +MIGRATION +WHY$"
+  assert_line --index 1 --regexp "^spread +[a-z0-9-]+ +b[123] +node-a +node-[bc] +LoadBalance +\(dry run\) +.*node-a"
+  run kferry plan -o json
+  assert_success
+  python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d[0]["policy"] == "spread" and d[0]["status"]["lastRound"]["dryRun"] is True and d[0]["status"]["plan"][0]["executed"] is False, d' "$output"
+  run kferry plan nosuch
+  assert_failure 1
+  assert_output --partial 'migrationpolicies.ferry.dev "nosuch" not found'
   rounds_pass 3
   [ "$(pm_count)" -eq 0 ]
   [ "$(metric 'ferry_rebalancer_moves_total{reason="LoadBalance",dry_run="true"}')" -ge 1 ]
@@ -109,6 +121,9 @@ pm_count() { k get pm -o name | wc -l; }
   [ "$(pm_count)" -eq "$moved" ]
   run k get migrationpolicy spread -o jsonpath='{.status.lastRound.overloaded} {.status.lastRound.dryRun}'
   assert_output "0 false"
+  run kferry plan spread
+  assert_success
+  assert_output "No moves planned."
   [ "$(metric 'ferry_rebalancer_moves_total{reason="LoadBalance",dry_run="false"}')" -eq "$moved" ]
 }
 
@@ -122,6 +137,9 @@ pm_count() { k get pm -o name | wc -l; }
   assert_output "InvalidPolicy: cpuLowPercent 70 is not below cpuHighPercent 50"
   run k get events --field-selector reason=InvalidPolicy -o jsonpath='{.items[0].type} {.items[0].involvedObject.kind} {.items[0].involvedObject.name}'
   assert_output "Warning MigrationPolicy broken"
+  run kferry plan broken
+  assert_success
+  assert_output --partial "MigrationPolicy broken is not valid: cpuLowPercent 70 is not below cpuHighPercent 50"
   # node-a is busy (three quarters of its core), yet the refused policy moves nothing
   rounds_pass 4
   [ "$(pm_count)" -eq 0 ]

@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "engine/lazy.h"
 #include "image/codec.h"
+#include "image/follow.h"
 #include "image/rootfs.h"
 #include "runtime/criu.h"
 
@@ -24,6 +25,9 @@ struct checkpoint {
   const struct ferry_store *store;
   struct engine_source *src;
   struct lazy_source *ls; /* post-copy: the lazy dump's processes */
+  enum engine_hold hold;
+  struct ferry_follow *follow; /* hashing the memory files while CRIU writes them */
+  struct ferry_manifest known; /* what it hashed */
   struct engine_result *res;
   struct ferry_runc r;
   struct ferry_runc_state st;
@@ -41,6 +45,8 @@ struct checkpoint {
 
 static void checkpoint_free(struct checkpoint *c)
 {
+  ferry_follow_cancel(c->follow);
+  ferry_manifest_free(&c->known);
   if (c->tmpdir)
     ferry_store_abort(c->tmpdir);
   free(c->tmpdir);
@@ -85,6 +91,8 @@ static int before_freeze(struct checkpoint *c)
                       c->st.status);
     return -1;
   }
+  if (strcmp(c->st.status, "running") != 0)
+    c->hold = ENGINE_DUMP_KILLS; /* paused by someone else: a rollback's resume would not be ours to do */
   c->src->root = ferry_strdup(c->root);
   c->src->id = ferry_strdup(c->id);
   c->src->bundle = ferry_strdup(c->st.bundle);
@@ -96,7 +104,8 @@ static int before_freeze(struct checkpoint *c)
   if (ferry_store_begin(c->store, c->name, &c->tmpdir, &c->err) < 0)
     return untouched(c);
   if (!(c->work = engine_work_subdir(c->o, c->name, "dump", &c->err)) ||
-      ferry_criu_write_config(c->work, c->o->flags.tcp_close, &c->cfg, &c->err) < 0)
+      ferry_criu_write_config(c->work, &(struct ferry_criu_conf){ .tcp_close = c->o->flags.tcp_close }, &c->cfg,
+                              &c->err) < 0)
     return untouched(c);
   /* An encoded image (compressed, encrypted) is written on this node's own disk
    * first and encoded into the store after: the store never holds it raw. */
@@ -106,6 +115,48 @@ static int before_freeze(struct checkpoint *c)
   c->criu_dir = ferry_path_join(c->img, "criu");
   c->runc_log = ferry_path_join(c->work, "runc.log");
   c->r.log = c->runc_log;
+  return 0;
+}
+
+/* An image stored as written has its memory files hashed while CRIU writes
+ * them (image/follow.h); when that cannot start, they are hashed after. */
+static void follow_memory(struct checkpoint *c)
+{
+  if (c->encode)
+    return; /* the stored files are the encoded ones, hashed as they are encoded */
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_mkdir_p(c->criu_dir, 0700, &err) < 0 || ferry_follow_start(c->criu_dir, "criu", &c->follow, &err) < 0)
+    log_warn("the memory files are hashed after the dump: %s", ferry_error_msg(&err));
+}
+
+/* The memory files' hashes from the follower (none when it failed: hashed again). */
+static void followed(struct checkpoint *c)
+{
+  if (!c->follow)
+    return;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  struct ferry_follow *f = c->follow;
+  c->follow = NULL;
+  if (ferry_follow_finish(f, &c->known, &err) < 0) {
+    log_warn("%s; hashing them again", ferry_error_msg(&err));
+    ferry_manifest_free(&c->known);
+  }
+}
+
+/* A whole dump, holding the source when asked: paused first, so that CRIU
+ * (--leave-running on a frozen cgroup) leaves it paused and whole. */
+static int dump(struct checkpoint *c)
+{
+  struct ferry_criu_flags f = c->o->flags;
+  follow_memory(c);
+  if (c->hold == ENGINE_DUMP_HOLDS) {
+    if (ferry_runc_pause(&c->r, c->id, &c->err) < 0)
+      return ferry_error_prefix(&c->err, "pausing the container for the dump");
+    f.leave_running = 1;
+  }
+  if (ferry_runc_checkpoint(&c->r, c->id, c->criu_dir, c->work, &f, c->cfg, &c->err) < 0)
+    return -1;
+  c->src->held = c->hold == ENGINE_DUMP_HOLDS;
   return 0;
 }
 
@@ -125,7 +176,7 @@ static int freeze(struct checkpoint *c)
       engine_recover_failed_dump(o, c->src, c->name, c->img, ferry_error_msg(&c->err), 1, c->res);
       return -1;
     }
-  } else if (ferry_runc_checkpoint(&c->r, c->id, c->criu_dir, c->work, &o->flags, c->cfg, &c->err) < 0) {
+  } else if (dump(c) < 0) {
     cleanup_free char *why = engine_criu_failure(&c->err, c->work, "dump.log");
     if (o->flags.leave_running)
       engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "the dump failed: %s; the container still runs",
@@ -146,7 +197,7 @@ static const char *save_files(struct checkpoint *c)
 {
   const char *what = NULL;
   cleanup_free char *tar = ferry_path_join(c->img, "rootfs-diff.tar");
-  if (ferry_writeback_tree(c->img, &c->err) < 0)
+  if (!c->src->held && ferry_writeback_tree(c->img, &c->err) < 0) /* a held source needs no durable image */
     what = "writing the image failed";
   else if (ferry_rootfs_diff_create(c->st.rootfs, c->o->rootfs_diff, c->st.created_ms, tar, &c->used, &c->entries,
                                     &c->err) < 0)
@@ -221,7 +272,8 @@ static const char *hash_files(struct checkpoint *c)
 {
   if (c->encode && ferry_codec_encode_tree(c->o->codec, c->stage, c->tmpdir, &c->raw, &c->err) < 0)
     return "encoding the image failed";
-  if (ferry_manifest_scan(c->tmpdir, &c->m, &c->err) < 0)
+  followed(c);
+  if (ferry_manifest_scan_known(c->tmpdir, &c->known, &c->m, &c->err) < 0)
     return "hashing the image failed";
   return c->encode ? record_encoding(c) : NULL;
 }
@@ -230,7 +282,8 @@ static const char *publish(struct checkpoint *c)
 {
   c->m.write_ms = ferry_now_mono_ms() - c->t_rootfs;
   if (ferry_manifest_write(c->tmpdir, &c->m, &c->err) < 0 ||
-      ferry_store_publish(c->store, c->name, c->tmpdir, &c->err) < 0)
+      ferry_store_publish(c->store, c->name, c->tmpdir, c->src->held ? FERRY_PUBLISH_CACHED : FERRY_PUBLISH_DURABLE,
+                          &c->err) < 0)
     return "publishing the image failed";
   return NULL;
 }
@@ -281,7 +334,7 @@ static void checkpointed(struct checkpoint *c)
 
 int engine_checkpoint_run(const struct engine_opts *o, const char *root, const char *id,
                           const struct ferry_store *store, const char *name, struct engine_source *src,
-                          struct lazy_source *ls, struct engine_result *res)
+                          struct lazy_source *ls, enum engine_hold hold, struct engine_result *res)
 {
   memset(src, 0, sizeof *src);
   struct checkpoint c __attribute__((cleanup(checkpoint_free))) = {
@@ -292,6 +345,7 @@ int engine_checkpoint_run(const struct engine_opts *o, const char *root, const c
     .store = store,
     .src = src,
     .ls = ls,
+    .hold = ls || o->flags.leave_running ? ENGINE_DUMP_KILLS : hold,
     .res = res,
     .r = engine_runc_for(o, root, NULL),
     .encode = ferry_codec_active(o->codec),
@@ -321,7 +375,7 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
     return -1;
   }
   char *note = strategy == STRATEGY_PRE_COPY ? engine_precopy_note(o->criu) : NULL;
-  int rc = engine_checkpoint_run(o, root, id, store, name, src, NULL, res);
+  int rc = engine_checkpoint_run(o, root, id, store, name, src, NULL, ENGINE_DUMP_KILLS, res);
   res->strategy_note = note;
   if (res->exit_code != ENGINE_LOST) /* when lost, the raw image is what is left */
     engine_drop_stage(o, name);

@@ -5,6 +5,8 @@
 #ifndef FERRY_ENGINE_COMMON_H
 #define FERRY_ENGINE_COMMON_H
 
+#include <pthread.h>
+
 #include "base/error.h"
 #include "engine/engine.h"
 #include "image/manifest.h"
@@ -25,11 +27,19 @@ void engine_drop_stage(const struct engine_opts *o, const char *name);
 /* What a preCopy request runs as on this node, said once in the log. */
 char *engine_precopy_note(const char *criu);
 
+/* What a whole dump does with the source container. KILLS: CRIU kills it
+ * (runc checkpoint); the image, fsynced, is then the workload's only copy.
+ * HOLDS: it is paused first and CRIU leaves it paused and whole (src->held):
+ * the image needs no fsync, a rollback is a resume, and the caller removes the
+ * source once the target runs (engine_release_held). */
+enum engine_hold { ENGINE_DUMP_KILLS, ENGINE_DUMP_HOLDS };
+
 /* checkpoint.c. ls: NULL for a full dump; for post-copy, the lazy dump's
- * processes, left running (serving pages) when this returns 0. */
+ * processes, left running (serving pages) when this returns 0 (hold is then
+ * ENGINE_DUMP_KILLS). */
 int engine_checkpoint_run(const struct engine_opts *o, const char *root, const char *id,
                           const struct ferry_store *store, const char *name, struct engine_source *src,
-                          struct lazy_source *ls, struct engine_result *res);
+                          struct lazy_source *ls, enum engine_hold hold, struct engine_result *res);
 
 /* restore.c. lazy: NULL for a whole image; for post-copy, lazy->daemon is set to
  * the lazy-pages daemon left running (pulling pages) when this returns 0, and
@@ -41,16 +51,35 @@ struct lazy_restore {
 };
 int engine_restore_run(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,
                        const char *name, struct lazy_restore *lazy, struct engine_result *res);
-/* Verifies image NAME; an encoded one is decoded (and checked) into the work
- * directory WORK/NAME/SUB, which *use_dir then names (the caller removes it);
- * else *use_dir is the image itself. */
+/* Verifies image NAME as scope says; an encoded one is verified whole and
+ * decoded (and checked) into the work directory WORK/NAME/SUB, which *use_dir
+ * then names (the caller removes it); else *use_dir is the image itself.
+ * *memory_left (optional): 1 when the memory files are still to be hashed
+ * (FERRY_VERIFY_ALL_BUT_MEMORY on an image that is not encoded). */
 int engine_open_image(const struct engine_opts *o, const struct ferry_store *store, const char *name, const char *sub,
-                      struct ferry_manifest *m, char **image_dir, char **use_dir, ferry_error *err);
+                      enum ferry_verify_scope scope, struct ferry_manifest *m, char **image_dir, char **use_dir,
+                      int *memory_left, ferry_error *err);
+/* memcheck.c: the memory files of image dir hashed against m on a thread of
+ * its own (at once when no thread can be made) while the restore runs. */
+struct memory_check {
+  pthread_t thread;
+  int running, rc;
+  const char *dir;
+  const struct ferry_manifest *m;
+  ferry_error err;
+};
+void engine_memory_check_start(struct memory_check *mc, const char *dir, const struct ferry_manifest *m);
+/* 0 when every memory file matched; else -1, err naming what did not. */
+int engine_memory_check_wait(struct memory_check *mc, ferry_error *err);
+
 /* Removes a decoded copy of an image (raw memory must not linger on disk). */
 void engine_drop_decoded(const char *image_dir, char **use_dir);
-/* After the freeze: put the container back on the source from criu_dir. */
+/* After the freeze: put the container back on the source: a held one is
+ * resumed, else it is restored from criu_dir. */
 void engine_rollback(const struct engine_opts *o, const struct engine_source *src, const char *name,
                      const char *criu_dir, const char *what_failed, struct engine_result *res);
+/* The target runs: the held source goes (its failure is added to res's message). */
+void engine_release_held(const struct engine_opts *o, struct engine_source *src, struct engine_result *res);
 /* After a failed `runc checkpoint`: make sure the container runs on the source. */
 void engine_recover_failed_dump(const struct engine_opts *o, const struct engine_source *src, const char *name,
                                 const char *tmpdir, const char *why, int lazy, struct engine_result *res);

@@ -53,6 +53,9 @@ struct engine_result {
 struct engine_source {
   char *root, *id, *bundle;
   int64_t freeze_mono_ms;
+  /* The dump left the container paused with its processes intact (it was not
+   * killed): a rollback resumes it, a successful move removes it. */
+  int held;
 };
 
 /* The strategies, parsed (NULL is stopAndCopy); -1 for anything else. */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/proc.h"
@@ -99,7 +101,7 @@ static int migrate_postcopy(const struct engine_opts *o, const char *root, const
   }
   struct postcopy p __attribute__((cleanup(postcopy_free))) = { .o = o, .name = name };
   int64_t t0 = ferry_now_mono_ms();
-  if (engine_checkpoint_run(o, root, id, store, name, &p.src, &p.ls, res) < 0)
+  if (engine_checkpoint_run(o, root, id, store, name, &p.src, &p.ls, ENGINE_DUMP_KILLS, res) < 0)
     return -1;
   if (engine_restore_run(o, t, store, name, &p.lr, &p.rr) < 0) {
     lazy_dump_abort(&p.ls);
@@ -150,7 +152,7 @@ int engine_postcopy_checkpoint(const struct engine_opts *o, const char *root, co
     memset(src, 0, sizeof *src);
     return -1;
   }
-  if (engine_checkpoint_run(o, root, id, store, name, src, ls, res) < 0)
+  if (engine_checkpoint_run(o, root, id, store, name, src, ls, ENGINE_DUMP_KILLS, res) < 0)
     return -1;
   engine_set_result(res, ENGINE_OK, "serving", "container %s frozen, image %s published, memory served on %s", id,
                     res->image_dir, ls->page_server);
@@ -197,7 +199,7 @@ int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store 
   char *use_dir = NULL;
   pid_t daemon = 0;
   int64_t t0 = ferry_now_mono_ms();
-  if (engine_open_image(o, store, name, "decoded-pages", &m, &image_dir, &use_dir, &err) < 0) {
+  if (engine_open_image(o, store, name, "decoded-pages", FERRY_VERIFY_ALL, &m, &image_dir, &use_dir, NULL, &err) < 0) {
     engine_set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "pages: %s", ferry_error_msg(&err));
   } else if (!m.lazy_pages) {
     engine_set_result(res, ENGINE_USAGE, "failed", "image %s is not a post-copy image", name);
@@ -304,6 +306,53 @@ static int migrate_strategy(const struct engine_opts *o, const struct engine_tar
   return strategy;
 }
 
+/* Whether the source's config names its cgroup (linux.cgroupsPath): then the
+ * target, restored from the same config on this machine, would join that
+ * cgroup. -1 when the config cannot be read (res untouched; err says why). */
+static int cgroup_named(const struct engine_opts *o, const char *root, const char *id, ferry_error *err)
+{
+  struct ferry_runc r = engine_runc_for(o, root, NULL);
+  struct ferry_runc_state st;
+  if (ferry_runc_state(&r, id, &st, err) < 0)
+    return -1;
+  cleanup_free char *path = ferry_path_join(st.bundle, "config.json");
+  ferry_runc_state_free(&st);
+  cleanup_free char *text = NULL;
+  if (ferry_read_file(path, &text, NULL, err) < 0)
+    return -1;
+  cleanup_json json_object *cfg = json_tokener_parse(text);
+  if (!cfg)
+    return ferry_error_set(err, 0, "%s is not JSON", path);
+  json_object *lx, *cg;
+  return json_object_object_get_ex(cfg, "linux", &lx) && json_object_object_get_ex(lx, "cgroupsPath", &cg) &&
+         json_object_get_string_len(cg) > 0;
+}
+
+/* Whether the source can be held (paused, whole) until the target runs,
+ * which spares the image its fsyncs and makes a rollback a resume. Not when the
+ * held source would still act on what the target takes over: established TCP
+ * connections (CRIU unlocks the source's network after a dump that leaves it),
+ * file locks, or its cgroup (the same container id, or a named cgroup path,
+ * on this machine: the target would be restored into the frozen cgroup). */
+static enum engine_hold migrate_hold(const struct engine_opts *o, const char *root, const char *id,
+                                     const struct engine_target *t)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  const char *why = NULL;
+  if (o->flags.tcp_established)
+    why = "--tcp-established";
+  else if (o->flags.file_locks)
+    why = "--file-locks";
+  else if (!t->id || !strcmp(t->id, id))
+    why = "the target has the source's container id (and so its cgroup)";
+  else if (cgroup_named(o, root, id, &err) != 0)
+    why = err.msg ? ferry_error_msg(&err) : "its config names a cgroup path the target would share";
+  if (!why)
+    return ENGINE_DUMP_HOLDS;
+  log_debug("the source container %s is not held during the move (%s): the dump stops it", id, why);
+  return ENGINE_DUMP_KILLS;
+}
+
 int engine_migrate(const struct engine_opts *o, const char *root, const char *id, const struct engine_target *t,
                    const struct ferry_store *store, const char *name, struct engine_result *res)
 {
@@ -315,7 +364,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   char *note = strategy == STRATEGY_PRE_COPY ? engine_precopy_note(o->criu) : NULL;
   struct engine_source src;
   int64_t t0 = ferry_now_mono_ms();
-  int ck = engine_checkpoint_run(o, root, id, store, name, &src, NULL, res);
+  int ck = engine_checkpoint_run(o, root, id, store, name, &src, NULL, migrate_hold(o, root, id, t), res);
   res->strategy_note = note;
   if (ck < 0) {
     engine_source_free(&src);
@@ -341,6 +390,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
     res->total_ms = now - t0;
     engine_set_result(res, ENGINE_OK, "migrated", "container %s moved from runc root %s to %s as %s (image %s)", id,
                       root, t->root, t->id ? t->id : id, res->image_dir);
+    engine_release_held(o, &src, res);
   }
   engine_result_free(&rr);
   engine_source_free(&src);

@@ -45,8 +45,8 @@ static int restore_from(const struct engine_opts *o, const char *root, const cha
   struct ferry_runc r = engine_runc_for(o, root, runc_log);
   /* CRIU reads the images through paths and fds after it entered the container's
    * mount namespace: it must be given the directory itself, not links to it. */
-  if (ferry_criu_write_config(work, flags->tcp_close, &cfg, &err) < 0 ||
-      ferry_stdio_relay(log_path, &in, &out, &err) < 0) {
+  struct ferry_criu_conf conf = { .tcp_close = flags->tcp_close, .leave_stopped = flags->leave_stopped };
+  if (ferry_criu_write_config(work, &conf, &cfg, &err) < 0 || ferry_stdio_relay(log_path, &in, &out, &err) < 0) {
     *why = ferry_strdup(ferry_error_msg(&err));
     return -1;
   }
@@ -62,9 +62,53 @@ static int restore_from(const struct engine_opts *o, const char *root, const cha
   return 0;
 }
 
+/* A held source: resumed where it was frozen. */
+static void resume_held(const struct engine_opts *o, const struct engine_source *src, const char *what_failed,
+                        struct engine_result *res)
+{
+  struct ferry_runc r = engine_runc_for(o, src->root, NULL);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  log_warn("%s; resuming container %s, held paused on the source", what_failed, src->id);
+  if (ferry_runc_resume(&r, src->id, &err) == 0) {
+    engine_set_result(res, ENGINE_ROLLED_BACK, "rolled-back",
+                      "%s; rolled back: container %s runs again on the source from where it was frozen", what_failed,
+                      src->id);
+    log_warn("rolled back: container %s resumed on the source (runc root %s)", src->id, src->root);
+    return;
+  }
+  engine_set_result(res, ENGINE_LOST, "lost",
+                    "%s; ROLLBACK FAILED, container %s is held paused on the source and could not be resumed: %s; "
+                    "resume it by hand with runc --root %s resume %s",
+                    what_failed, src->id, ferry_error_msg(&err), src->root, src->id);
+  log_error("%s", res->message);
+}
+
+void engine_release_held(const struct engine_opts *o, struct engine_source *src, struct engine_result *res)
+{
+  if (!src->held)
+    return;
+  struct ferry_runc r = engine_runc_for(o, src->root, NULL);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_runc_remove(&r, src->id, &err) < 0) {
+    log_error("the target runs, but the source container %s (held paused) could not be removed: %s", src->id,
+              ferry_error_msg(&err));
+    cleanup_free char *msg = ferry_asprintf("%s; the source container %s, held paused, could not be removed: %s",
+                                            res->message ? res->message : "", src->id, ferry_error_msg(&err));
+    free(res->message);
+    res->message = ferry_steal(&msg);
+    return;
+  }
+  src->held = 0;
+  log_info("the held source container %s is removed (runc root %s)", src->id, src->root);
+}
+
 void engine_rollback(const struct engine_opts *o, const struct engine_source *src, const char *name,
                      const char *criu_dir, const char *what_failed, struct engine_result *res)
 {
+  if (src->held) {
+    resume_held(o, src, what_failed, res);
+    return;
+  }
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   cleanup_free char *work = engine_work_subdir(o, name, "rollback", &err);
   cleanup_free char *why = NULL;
@@ -220,11 +264,17 @@ static int prepare_config(const char *image_dir, const char *bundle, const char 
 }
 
 int engine_open_image(const struct engine_opts *o, const struct ferry_store *store, const char *name, const char *sub,
-                      struct ferry_manifest *m, char **image_dir, char **use_dir, ferry_error *err)
+                      enum ferry_verify_scope scope, struct ferry_manifest *m, char **image_dir, char **use_dir,
+                      int *memory_left, ferry_error *err)
 {
-  if (ferry_store_open(store, name, image_dir, err) < 0 || ferry_manifest_load(*image_dir, m, err) < 0 ||
-      ferry_manifest_verify(*image_dir, m, err) < 0)
+  if (ferry_store_open(store, name, image_dir, err) < 0 || ferry_manifest_load(*image_dir, m, err) < 0)
     return -1;
+  if (ferry_manifest_encoded(m))
+    scope = FERRY_VERIFY_ALL; /* decoding reads every byte anyway */
+  if (ferry_manifest_verify_scope(*image_dir, m, scope, err) < 0)
+    return -1;
+  if (memory_left)
+    *memory_left = scope == FERRY_VERIFY_ALL_BUT_MEMORY;
   if (!ferry_manifest_encoded(m)) {
     *use_dir = ferry_strdup(*image_dir);
     return 0;
@@ -264,6 +314,7 @@ struct restore {
   struct ferry_manifest m;
   char *image_dir, *use_dir, *rootfs, *work, *criu_dir, *log;
   uint64_t entries; /* in the root filesystem changes */
+  int memory_left;  /* the memory files are hashed while CRIU restores (memory_check) */
   int64_t t0;
   ferry_error err;
 };
@@ -288,7 +339,11 @@ static int open_verified(struct restore *c, const struct ferry_store *store)
     return -1;
   }
   cleanup_free char *dsub = ferry_asprintf("decoded-%s", c->t->id ? c->t->id : "restore");
-  if (engine_open_image(c->o, store, c->name, dsub, &c->m, &c->image_dir, &c->use_dir, &c->err) < 0) {
+  /* A whole image's memory is hashed while CRIU restores it (run_restore);
+   * every file CRIU parses is checked before. */
+  enum ferry_verify_scope scope = c->lazy ? FERRY_VERIFY_ALL : FERRY_VERIFY_ALL_BUT_MEMORY;
+  if (engine_open_image(c->o, store, c->name, dsub, scope, &c->m, &c->image_dir, &c->use_dir, &c->memory_left,
+                        &c->err) < 0) {
     engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore refused: %s", ferry_error_msg(&c->err));
     return -1;
   }
@@ -342,7 +397,34 @@ static int prepare_target(struct restore *c)
   return 0;
 }
 
-/* runc restore (with the lazy-pages daemon first for post-copy). */
+/* A restore made with its tasks stopped while the memory was hashed: they run
+ * only when every memory file matched; else the stopped target is removed.
+ * restored: whether runc restored it (when not, the caller reports why). */
+static int memory_verdict(struct restore *c, struct memory_check *mc, int restored)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  int64_t t = ferry_now_mono_ms();
+  int matched = engine_memory_check_wait(mc, &err) == 0;
+  c->res->verify_ms += ferry_now_mono_ms() - t; /* what the hashing took beyond the restore */
+  struct ferry_runc r = engine_runc_for(c->o, c->t->root, NULL);
+  if (matched && (!restored || ferry_runc_kill_all(&r, c->id, "CONT", &err) == 0))
+    return 0;
+  cleanup_error ferry_error rm = FERRY_ERROR_INIT;
+  if (restored && ferry_runc_remove(&r, c->id, &rm) < 0)
+    log_error("removing the stopped target %s: %s", c->id, ferry_error_msg(&rm));
+  if (!matched)
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed",
+                      "restore refused: %s; the restored process never ran%s", ferry_error_msg(&err),
+                      restored ? " and was removed" : "");
+  else
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed",
+                      "restore failed, nothing runs on the target: letting the restored process run: %s",
+                      ferry_error_msg(&err));
+  return -1;
+}
+
+/* runc restore (with the lazy-pages daemon first for post-copy). A whole
+ * image's memory is hashed meanwhile, its tasks left stopped until it matched. */
 static int run_restore(struct restore *c)
 {
   const struct engine_target *t = c->t;
@@ -366,7 +448,16 @@ static int run_restore(struct restore *c)
   log_info("restoring container %s (runc root %s, bundle %s) from %s%s", c->id, t->root, t->bundle, c->image_dir,
            lazy ? ", memory from the source's page server" : "");
   cleanup_free char *why = NULL;
-  if (restore_from(c->o, t->root, t->bundle, c->id, c->criu_dir, &f, c->work, c->log, &why) < 0) {
+  struct memory_check mc;
+  if (c->memory_left) {
+    f.leave_stopped = 1;
+    engine_memory_check_start(&mc, c->use_dir, &c->m);
+  }
+  int restored = restore_from(c->o, t->root, t->bundle, c->id, c->criu_dir, &f, c->work, c->log, &why) == 0;
+  c->res->restore_ms = ferry_now_mono_ms() - t_restore;
+  if (c->memory_left && memory_verdict(c, &mc, restored) < 0)
+    return -1;
+  if (!restored) {
     engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s", why);
     if (lazy && lazy->daemon > 0) {
       ferry_proc_kill_group(lazy->daemon);
@@ -379,7 +470,6 @@ static int run_restore(struct restore *c)
     if (strcmp(c->use_dir, c->image_dir) != 0) /* the daemon reads it until the last page */
       lazy->decoded = ferry_steal(&c->use_dir);
   }
-  c->res->restore_ms = ferry_now_mono_ms() - t_restore;
   return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,10 @@ struct ferry_manifest_file *ferry_manifest_find(const struct ferry_manifest *m, 
 }
 
 /* Walks dir in sorted order; every regular file becomes an entry, anything else
- * but directories is an error (an image holds nothing else). */
-static int scan_rec(const char *root, const char *rel, struct ferry_manifest *m, int hash, ferry_error *err)
+ * but directories is an error (an image holds nothing else). hash: each file's
+ * SHA-256 too, taken from known when it lists the file with its size. */
+static int scan_rec(const char *root, const char *rel, struct ferry_manifest *m, int hash,
+                    const struct ferry_manifest *known, ferry_error *err)
 {
   char *dir = rel ? ferry_path_join(root, rel) : ferry_strdup(root);
   struct dirent **names = NULL;
@@ -70,11 +73,14 @@ static int scan_rec(const char *root, const char *rel, struct ferry_manifest *m,
       if (lstat(full, &st) < 0) {
         rc = ferry_error_set(err, errno, "stat %s", full);
       } else if (S_ISDIR(st.st_mode)) {
-        rc = scan_rec(root, r, m, hash, err);
+        rc = scan_rec(root, r, m, hash, known, err);
       } else if (S_ISREG(st.st_mode)) {
         char sha[65] = "";
         uint64_t size = (uint64_t)st.st_size;
-        if (hash)
+        const struct ferry_manifest_file *k = known ? ferry_manifest_find(known, r) : NULL;
+        if (hash && k && k->size == size)
+          memcpy(sha, k->sha256, sizeof sha);
+        else if (hash)
           rc = ferry_sha256_file(full, sha, &size, err);
         if (rc == 0)
           add_file(m, r, size, sha);
@@ -93,7 +99,13 @@ static int scan_rec(const char *root, const char *rel, struct ferry_manifest *m,
 
 int ferry_manifest_scan(const char *dir, struct ferry_manifest *m, ferry_error *err)
 {
-  return scan_rec(dir, NULL, m, 1, err);
+  return scan_rec(dir, NULL, m, 1, NULL, err);
+}
+
+int ferry_manifest_scan_known(const char *dir, const struct ferry_manifest *known, struct ferry_manifest *m,
+                              ferry_error *err)
+{
+  return scan_rec(dir, NULL, m, 1, known, err);
 }
 
 static void put_str(json_object *o, const char *k, const char *v)
@@ -363,70 +375,121 @@ static int cmp_path(const void *a, const void *b)
   return strcmp(((const struct ferry_manifest_file *)a)->path, ((const struct ferry_manifest_file *)b)->path);
 }
 
-int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err)
+int ferry_manifest_is_memory(const char *path)
+{
+  size_t n = strlen(path);
+  return !strncmp(path, "criu/pages-", 11) && n > 15 && !strcmp(path + n - 4, ".img");
+}
+
+/* What a verification found wrong: the first few said, all counted. */
+#define PROBLEMS_SAID 5
+struct problems {
+  char *text;
+  int n;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct problems *p, const char *fmt, ...)
+{
+  if (p->n++ >= PROBLEMS_SAID)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  cleanup_free char *one = NULL;
+  if (vasprintf(&one, fmt, ap) < 0)
+    abort();
+  va_end(ap);
+  char *all = p->text ? ferry_asprintf("%s; %s", p->text, one) : ferry_strdup(one);
+  free(p->text);
+  p->text = all;
+}
+
+/* One file against its entry: its size, then (when hash) its SHA-256. */
+static void check_file(const char *dir, const struct ferry_manifest_file *want, uint64_t size, int hash,
+                       struct problems *p)
+{
+  if (size != want->size) {
+    problem(p, "%s has %llu bytes, the manifest says %llu", want->path, (unsigned long long)size,
+            (unsigned long long)want->size);
+    return;
+  }
+  if (!hash)
+    return;
+  cleanup_free char *full = ferry_path_join(dir, want->path);
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  char sha[65];
+  if (ferry_sha256_file(full, sha, NULL, &e) < 0)
+    problem(p, "%s", ferry_error_msg(&e));
+  else if (strcmp(sha, want->sha256) != 0)
+    problem(p, "%s was altered: sha256 %.12s..., the manifest says %.12s...", want->path, sha, want->sha256);
+}
+
+/* The listing: every listed file present, nothing else, each checked (and
+ * hashed unless it is memory and hash_memory is 0). */
+static int check_listing(const char *dir, const struct ferry_manifest *m, int hash_memory, struct problems *p,
+                         ferry_error *err)
 {
   struct ferry_manifest found = { 0 };
-  /* First list without hashing: missing or extra files are reported at once. */
-  if (scan_rec(dir, NULL, &found, 0, err) < 0) {
+  if (scan_rec(dir, NULL, &found, 0, NULL, err) < 0) {
     ferry_manifest_free(&found);
     return -1;
   }
-  struct ferry_manifest_file *want = malloc((m->nfiles ? m->nfiles : 1) * sizeof *want);
+  cleanup_free struct ferry_manifest_file *want = malloc((m->nfiles ? m->nfiles : 1) * sizeof *want);
   if (!want)
     abort();
   memcpy(want, m->files, m->nfiles * sizeof *want);
   qsort(want, m->nfiles, sizeof *want, cmp_path);
-  char *problems = NULL;
-  int nproblems = 0;
-#define PROBLEM(...)                                                                                                   \
-  do {                                                                                                                 \
-    char *p_ = ferry_asprintf(__VA_ARGS__);                                                                            \
-    if (nproblems < 5) {                                                                                               \
-      char *n_ = problems ? ferry_asprintf("%s; %s", problems, p_) : ferry_strdup(p_);                                 \
-      free(problems);                                                                                                  \
-      problems = n_;                                                                                                   \
-    }                                                                                                                  \
-    nproblems++;                                                                                                       \
-    free(p_);                                                                                                          \
-  } while (0)
   size_t i = 0, j = 0;
   while (i < m->nfiles || j < found.nfiles) {
     int c = i == m->nfiles ? 1 : j == found.nfiles ? -1 : strcmp(want[i].path, found.files[j].path);
-    if (c < 0) {
-      PROBLEM("%s is missing", want[i].path);
-      i++;
-    } else if (c > 0) {
-      PROBLEM("%s is not in the manifest", found.files[j].path);
-      j++;
-    } else {
-      if (found.files[j].size != want[i].size) {
-        PROBLEM("%s has %llu bytes, the manifest says %llu", want[i].path, (unsigned long long)found.files[j].size,
-                (unsigned long long)want[i].size);
-      } else {
-        char *full = ferry_path_join(dir, want[i].path);
-        char sha[65];
-        ferry_error e = FERRY_ERROR_INIT;
-        if (ferry_sha256_file(full, sha, NULL, &e) < 0)
-          PROBLEM("%s", ferry_error_msg(&e));
-        else if (strcmp(sha, want[i].sha256) != 0)
-          PROBLEM("%s was altered: sha256 %.12s..., the manifest says %.12s...", want[i].path, sha, want[i].sha256);
-        ferry_error_clear(&e);
-        free(full);
-      }
+    if (c < 0)
+      problem(p, "%s is missing", want[i++].path);
+    else if (c > 0)
+      problem(p, "%s is not in the manifest", found.files[j++].path);
+    else {
+      check_file(dir, &want[i], found.files[j].size, hash_memory || !ferry_manifest_is_memory(want[i].path), p);
       i++;
       j++;
     }
   }
-#undef PROBLEM
-  free(want);
   ferry_manifest_free(&found);
-  if (nproblems) {
-    ferry_error_set(err, 0, "image %s failed verification (%d problem%s): %s%s", dir, nproblems,
-                    nproblems == 1 ? "" : "s", problems, nproblems > 5 ? "; ..." : "");
-    free(problems);
-    return -1;
-  }
   return 0;
+}
+
+/* The memory files only, by their entries (other files may have appeared since). */
+static void check_memory(const char *dir, const struct ferry_manifest *m, struct problems *p)
+{
+  for (size_t i = 0; i < m->nfiles; i++) {
+    if (!ferry_manifest_is_memory(m->files[i].path))
+      continue;
+    cleanup_free char *full = ferry_path_join(dir, m->files[i].path);
+    struct stat st;
+    if (stat(full, &st) < 0)
+      problem(p, "%s: %s", m->files[i].path, strerror(errno));
+    else
+      check_file(dir, &m->files[i], (uint64_t)st.st_size, 1, p);
+  }
+}
+
+int ferry_manifest_verify_scope(const char *dir, const struct ferry_manifest *m, enum ferry_verify_scope scope,
+                                ferry_error *err)
+{
+  struct problems p = { 0 };
+  if (scope == FERRY_VERIFY_MEMORY)
+    check_memory(dir, m, &p);
+  else if (check_listing(dir, m, scope == FERRY_VERIFY_ALL, &p, err) < 0)
+    return -1;
+  if (!p.n)
+    return 0;
+  ferry_error_set(err, 0, "image %s failed verification (%d problem%s): %s%s", dir, p.n, p.n == 1 ? "" : "s", p.text,
+                  p.n > PROBLEMS_SAID ? "; ..." : "");
+  free(p.text);
+  return -1;
+}
+
+int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err)
+{
+  return ferry_manifest_verify_scope(dir, m, FERRY_VERIFY_ALL, err);
 }
 
 void ferry_manifest_free(struct ferry_manifest *m)

@@ -46,6 +46,10 @@ struct ferry_manifest {
 
 /* Lists and hashes every file below dir (but the manifest's own two files) into m. */
 int ferry_manifest_scan(const char *dir, struct ferry_manifest *m, ferry_error *err);
+/* The same, taking the SHA-256 of a file known lists with the size it has now
+ * (hashed while it was written: image/follow.h) instead of reading it again. */
+int ferry_manifest_scan_known(const char *dir, const struct ferry_manifest *known, struct ferry_manifest *m,
+                              ferry_error *err);
 char *ferry_manifest_to_json(const struct ferry_manifest *m);
 int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_error *err);
 /* Writes manifest.json and manifest.sha256 into dir (fsynced). */
@@ -55,6 +59,16 @@ int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *
 /* Checks dir against m: every listed file present with its size and SHA-256,
  * nothing else. On failure err names every problem (up to a few). */
 int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err);
+/* What a verification covers. ALL: as ferry_manifest_verify. ALL_BUT_MEMORY:
+ * the same, except that the memory files (criu/pages-*.img) are checked for
+ * their size only. MEMORY: only the memory files, their size and SHA-256 (for
+ * a check that runs while CRIU restores: other files may have appeared). */
+enum ferry_verify_scope { FERRY_VERIFY_ALL, FERRY_VERIFY_ALL_BUT_MEMORY, FERRY_VERIFY_MEMORY };
+int ferry_manifest_verify_scope(const char *dir, const struct ferry_manifest *m, enum ferry_verify_scope scope,
+                                ferry_error *err);
+/* 1 for a file of the process's memory pages (criu/pages-N.img): data CRIU
+ * copies into the restored process, never parses. */
+int ferry_manifest_is_memory(const char *path);
 /* 1 when the image's files are stored compressed or encrypted. */
 int ferry_manifest_encoded(const struct ferry_manifest *m);
 /* A new entry for path (all else zero) at the end of m's files. */

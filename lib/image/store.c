@@ -179,15 +179,17 @@ static int upload(const struct ferry_store *s, const char *name, const char *dir
   return rc;
 }
 
-int ferry_store_publish(const struct ferry_store *s, const char *name, const char *tmpdir, ferry_error *err)
+int ferry_store_publish(const struct ferry_store *s, const char *name, const char *tmpdir, enum ferry_publish how,
+                        ferry_error *err)
 {
-  if (ferry_fsync_tree(tmpdir, err) < 0)
+  int durable = how == FERRY_PUBLISH_DURABLE;
+  if (durable && ferry_fsync_tree(tmpdir, err) < 0)
     return ferry_error_prefix(err, "publish image %s", name);
   char *dir = ferry_store_image_dir(s, name);
   int rc = 0;
   if (renameat2(AT_FDCWD, tmpdir, AT_FDCWD, dir, RENAME_NOREPLACE) < 0)
     rc = ferry_error_set(err, errno, "publish image %s: rename %s to %s", name, tmpdir, dir);
-  else
+  else if (durable)
     rc = ferry_fsync_path(s->path, err);
   if (rc == 0 && s->s3 && (rc = upload(s, name, dir, err)) < 0) {
     /* not published: the local copy goes too, so the name is free again */

@@ -32,9 +32,16 @@ char *ferry_store_image_dir(const struct ferry_store *s, const char *name);
 /* Checks the store is a writable directory and NAME is free, then creates the
  * temporary directory to write the image into. */
 int ferry_store_begin(const struct ferry_store *s, const char *name, char **tmpdir, ferry_error *err);
-/* fsyncs tmpdir's tree, renames it to NAME (failing if NAME appeared meanwhile),
- * fsyncs the store directory. */
-int ferry_store_publish(const struct ferry_store *s, const char *name, const char *tmpdir, ferry_error *err);
+/* How a published image must outlive a crash of this node. DURABLE: its files
+ * and directories fsynced before and after the rename (an image that is the
+ * workload's only copy). CACHED: renamed only, left to the kernel's writeback
+ * (the workload still exists elsewhere, e.g. a source held frozen until the
+ * target runs); a torn image after a crash fails its verification. */
+enum ferry_publish { FERRY_PUBLISH_DURABLE, FERRY_PUBLISH_CACHED };
+/* Renames tmpdir to NAME (failing if NAME appeared meanwhile), with the fsyncs
+ * DURABLE asks for; uploads it to S3 stores. */
+int ferry_store_publish(const struct ferry_store *s, const char *name, const char *tmpdir, enum ferry_publish how,
+                        ferry_error *err);
 /* Removes a temporary directory left by a failed checkpoint (errors logged). */
 void ferry_store_abort(const char *tmpdir);
 /* Checks a published image exists. */

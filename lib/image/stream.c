@@ -334,7 +334,8 @@ static int receive_image(int fd, const char *token, const struct ferry_store *st
   cleanup_free char *tmpdir = NULL;
   if (read_header(fd, token, nm, err) < 0 || ferry_store_begin(store, nm, &tmpdir, err) < 0)
     return -1;
-  if (unpack_verified(fd, nm, tmpdir, bytes, err) < 0 || ferry_store_publish(store, nm, tmpdir, err) < 0) {
+  if (unpack_verified(fd, nm, tmpdir, bytes, err) < 0 ||
+      ferry_store_publish(store, nm, tmpdir, FERRY_PUBLISH_DURABLE, err) < 0) {
     ferry_store_abort(tmpdir);
     return -1;
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/cleanup.h"
 #include "base/log.h"
 #include "base/proc.h"
 #include "base/util.h"
@@ -116,14 +117,16 @@ char *ferry_criu_explain(const char *what, const char *log_path)
   return m;
 }
 
-int ferry_criu_write_config(const char *dir, int tcp_close, char **path, ferry_error *err)
+int ferry_criu_write_config(const char *dir, const struct ferry_criu_conf *conf, char **path, ferry_error *err)
 {
   *path = NULL;
-  if (!tcp_close)
+  if (!conf->tcp_close && !conf->leave_stopped)
     return 0;
   char *p = ferry_path_join(dir, "criu.conf");
-  const char text[] = "# written by ferry-agent: options runc has no flag for\ntcp-close\n";
-  if (ferry_write_file(p, text, sizeof text - 1, err) < 0) {
+  cleanup_free char *text =
+      ferry_asprintf("# written by ferry-agent: options runc has no flag for\n%s%s",
+                     conf->tcp_close ? "tcp-close\n" : "", conf->leave_stopped ? "leave-stopped\n" : "");
+  if (ferry_write_file(p, text, strlen(text), err) < 0) {
     free(p);
     return -1;
   }

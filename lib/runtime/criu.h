@@ -22,7 +22,11 @@ char *ferry_criu_log_errors(const char *log_path, int max_lines);
 char *ferry_criu_explain(const char *what, const char *log_path);
 /* Writes a CRIU configuration file (one option per line) for options runc has no
  * flag for; *path is NULL when there is nothing to write. */
-int ferry_criu_write_config(const char *dir, int tcp_close, char **path, ferry_error *err);
+struct ferry_criu_conf {
+  int tcp_close;     /* restore established TCP sockets closed */
+  int leave_stopped; /* restore: the tasks are left stopped (SIGSTOP) at the end */
+};
+int ferry_criu_write_config(const char *dir, const struct ferry_criu_conf *conf, char **path, ferry_error *err);
 
 /* Removes CRIU's network lock (its iptables chain "CRIU", jumped to from INPUT
  * and OUTPUT, IPv4 and IPv6) from the network namespace at netns_path. CRIU

@@ -367,9 +367,19 @@ int ferry_runc_kill(const struct ferry_runc *r, const char *id, const char *sign
   return simple(r, "kill", NULL, id, signal, err);
 }
 
+int ferry_runc_kill_all(const struct ferry_runc *r, const char *id, const char *signal, ferry_error *err)
+{
+  return simple(r, "kill", "--all", id, signal, err);
+}
+
 int ferry_runc_delete_force(const struct ferry_runc *r, const char *id, ferry_error *err)
 {
   return simple(r, "delete", "--force", id, NULL, err);
+}
+
+int ferry_runc_pause(const struct ferry_runc *r, const char *id, ferry_error *err)
+{
+  return simple(r, "pause", NULL, id, NULL, err);
 }
 
 int ferry_runc_resume(const struct ferry_runc *r, const char *id, ferry_error *err)

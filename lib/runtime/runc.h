@@ -40,6 +40,9 @@ int ferry_runc_version(const char *runc, char **version, ferry_error *err);
 
 struct ferry_criu_flags {
   int tcp_established, tcp_close, file_locks, ext_unix_sk, shell_job, leave_running;
+  /* Restore: CRIU leaves the restored tasks stopped (SIGSTOP); the caller
+   * lets them run (ferry_runc_kill_all CONT) once it checked what it must. */
+  int leave_stopped;
   const char *manage_cgroups_mode;
   /* Post-copy. Checkpoint: CRIU keeps the frozen tasks and serves their memory
    * from a page server on page_server ("ADDR:PORT") once the dump is written, and
@@ -60,7 +63,10 @@ int ferry_runc_restore(const struct ferry_runc *r, const char *id, const char *b
 int ferry_runc_run_detached(const struct ferry_runc *r, const char *id, const char *bundle, int stdio_in, int stdio_out,
                             ferry_error *err);
 int ferry_runc_kill(const struct ferry_runc *r, const char *id, const char *signal, ferry_error *err);
+/* The signal to every process of the container (runc kill --all). */
+int ferry_runc_kill_all(const struct ferry_runc *r, const char *id, const char *signal, ferry_error *err);
 int ferry_runc_delete_force(const struct ferry_runc *r, const char *id, ferry_error *err);
+int ferry_runc_pause(const struct ferry_runc *r, const char *id, ferry_error *err);
 int ferry_runc_resume(const struct ferry_runc *r, const char *id, ferry_error *err);
 /* Kill and delete a container, then confirm it is gone (polls state). */
 int ferry_runc_remove(const struct ferry_runc *r, const char *id, ferry_error *err);

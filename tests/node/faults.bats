@@ -128,3 +128,26 @@ good_image() { # ID IMAGE
   run agent a inspect --store "dir://$NODES_STORE" --image img-rb
   assert_success
 }
+
+@test "a held source (B restores under its own id) is resumed when B's restore fails: the same process, counting on" {
+  start_on_a hr sh -c 'workload --mem 64 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 3
+  pid=$(pid_of a hr)
+  before=$(count_in "$A_ROOTFS")
+  bundle_on_b hr-b
+  rm "$B_BUNDLE/rootfs/bin/workload" # CRIU cannot restore on B
+  run agent a migrate $(migrate_args hr img-hr) --id hr-b
+  assert_failure 3
+  assert_output --partial "restore failed, nothing runs on the target"
+  assert_output --partial "rolled back: container hr runs again on the source from where it was frozen"
+  [ "$(containers_on b)" -eq 0 ]
+  [ "$(state_of a hr)" = running ]
+  # resumed, not restored: the very same process
+  [ "$(pid_of a hr)" = "$pid" ]
+  [ "$(live workload)" -eq 1 ]
+  nodes_wait_count "$A_ROOTFS" "$before"
+  run verify_mem "$A_ROOTFS"
+  assert_output --regexp '^ok [0-9]+ 64$'
+  run from_client "$NODES_ADDR_A" index.html
+  assert_success
+}

@@ -43,6 +43,26 @@ teardown() { nodes_teardown pkill -f 'sleep 99999'; }
   assert_output --regexp '^ok [0-9]+ 64$'
 }
 
+@test "migrate to its own container id on B: the source is held paused, not killed, until B runs, then removed" {
+  start_on_a h1 workload --mem 64
+  nodes_wait_count "$A_ROOTFS" 3
+  before=$(count_in "$A_ROOTFS")
+  bundle_on_b h1-b
+  run agent a --log-level info migrate $(migrate_args h1 img-h1) --id h1-b
+  assert_success
+  assert_output --partial "the held source container h1 is removed"
+  [ "$(containers_on a)" -eq 0 ]
+  [ "$(state_of b h1-b)" = running ]
+  after=$(count_in "$B_BUNDLE/rootfs")
+  [ "$after" -ge "$before" ]
+  nodes_wait_count "$B_BUNDLE/rootfs" "$after"
+  run verify_mem "$B_BUNDLE/rootfs"
+  assert_output --regexp '^ok [0-9]+ 64$'
+  # the image was published as it is (no fsync needed: the source was held) and verifies
+  run agent a inspect --store "dir://$NODES_STORE" --image img-h1
+  assert_success
+}
+
 @test "migrate: a server answers on node B's address after the move, no longer on A's" {
   start_on_a web sh -c 'workload --mem 8 & exec httpd -f -p 8080 -h /www'
   nodes_wait_count "$A_ROOTFS" 2

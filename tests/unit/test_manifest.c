@@ -67,7 +67,7 @@ static void test_store_publish(void **state)
   char *tmp2 = NULL;
   assert_int_equal(ferry_store_begin(&s, "img", &tmp2, &err), -1); /* same pid, same temp name */
   ferry_error_clear(&err);
-  assert_int_equal(ferry_store_publish(&s, "img", tmp, &err), 0);
+  assert_int_equal(ferry_store_publish(&s, "img", tmp, FERRY_PUBLISH_DURABLE, &err), 0);
   char *text = tu_read(dir, "img/criu/pages-1.img");
   assert_string_equal(text, "pages");
   free(text);
@@ -79,10 +79,20 @@ static void test_store_publish(void **state)
   /* publish never replaces an existing image */
   char *other = ferry_path_join(dir, ".other");
   assert_int_equal(mkdir(other, 0700), 0);
-  assert_int_equal(ferry_store_publish(&s, "img", other, &err), -1);
+  assert_int_equal(ferry_store_publish(&s, "img", other, FERRY_PUBLISH_CACHED, &err), -1);
   ferry_error_clear(&err);
   ferry_store_abort(other);
   assert_false(ferry_path_exists(other));
+  /* CACHED: published the same way, only without the fsyncs */
+  char *tmp3 = NULL;
+  assert_int_equal(ferry_store_begin(&s, "img2", &tmp3, &err), 0);
+  tu_write(tmp3, "criu/pages-1.img", "held");
+  assert_int_equal(ferry_store_publish(&s, "img2", tmp3, FERRY_PUBLISH_CACHED, &err), 0);
+  assert_false(ferry_path_exists(tmp3));
+  text = tu_read(dir, "img2/criu/pages-1.img");
+  assert_string_equal(text, "held");
+  free(text);
+  free(tmp3);
   char *opened = NULL;
   assert_int_equal(ferry_store_open(&s, "img", &opened, &err), 0);
   free(opened);

@@ -95,7 +95,9 @@ check_moved() {
   [[ "$v" == "ok "*" $2" ]] || { echo "bench: memory check after the move: '$v'" >&2; exit 1; }
 }
 
-# columns: tool size downtime_ms total_ms bytes_before bytes_during bytes_after dump_ms restore_ms note
+# columns: tool size downtime_ms total_ms bytes_before bytes_during bytes_after dump_ms restore_ms write_ms
+# verify_ms note (write: the root filesystem changes, fsyncs, hashing and publishing after the dump; verify:
+# the target's check of every file against the manifest, and decoding; 0 for the plain tools)
 bench_ferry() { # STRATEGY SIZE RUN
   local strategy=$1 size=$2 id="f${1:0:4}$2-$3" tid a b json
   tid=$id-b
@@ -113,8 +115,8 @@ assert r["outcome"] == "migrated", r
 used = r["strategy"]
 tool = "ferry " + sys.argv[3] + ("" if used == sys.argv[3] else f" (ran {used})")
 print("\t".join(map(str, [tool, sys.argv[2], t["downtimeMs"], t["totalMs"], b["beforeFreeze"],
-                          b["duringFreeze"], b["afterRestore"], t["dumpMs"], t["restoreMs"],
-                          r.get("strategyNote", "")])))
+                          b["duringFreeze"], b["afterRestore"], t["dumpMs"], t["restoreMs"], t["writeMs"],
+                          t["verifyMs"], r.get("strategyNote", "")])))
 PY
   remove a "$id"
   remove b "$tid"
@@ -145,7 +147,7 @@ bench_runc() { # SIZE RUN
     fail_runc "$id" restore
   t2=$(now_ms)
   check_moved "$b/rootfs" "$1"
-  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t%s\t%s\t\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t2 - t0))" \
+  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t%s\t%s\t0\t0\t\n' "runc checkpoint + restore" "$1" "$((t2 - t0))" "$((t2 - t0))" \
     "$(du -sb "$img" | cut -f1)" "$((t1 - t0))" "$((t2 - t1))" >> "$raw"
   remove a "$id"
   remove b "$id"
@@ -176,7 +178,7 @@ bench_podman() { # SIZE RUN
   t2=$(now_ms)
   m=$("${PODMAN[@]}" mount "$id")
   check_moved "$m" "$1"
-  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t%s\t%s\t\n' "podman checkpoint --export + restore --import" "$1" \
+  printf '%s\t%s\t%s\t%s\t0\t%s\t0\t%s\t%s\t0\t0\t\n' "podman checkpoint --export + restore --import" "$1" \
     "$((t2 - t0))" "$((t2 - t0))" "$(stat -c %s "$exp")" "$((t1 - t0))" "$((t2 - t1))" >> "$raw"
   "${PODMAN[@]}" rm -f -t 0 "$id" >/dev/null
   rm -f "$exp"
@@ -219,24 +221,30 @@ machine="$(bench_machine), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /pr
 import sys, statistics
 rows, notes = {}, {}
 for line in open(sys.argv[1]):
-    tool, size, down, total, before, during, after, dump, rest, note = line.rstrip("\n").split("\t")
+    tool, size, down, total, before, during, after, dump, rest, write, verify, note = line.rstrip("\n").split("\t")
     rows.setdefault((int(size), tool), []).append([int(down), int(total), int(before), int(during), int(after),
-                                                   int(dump), int(rest)])
+                                                   int(dump), int(rest), int(write), int(verify)])
     if note:
         notes[tool] = note
 def cell(vals):
     return f"{statistics.median(vals):.0f} ({min(vals)}-{max(vals)})"
 def mib(vals):
     return f"{statistics.median(vals) / 1048576:.1f}"
-print("| memory | tool | downtime ms | of which dump ms | of which restore ms | total ms | MiB before freeze |"
-      " MiB during freeze | MiB after restore |")
-print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+RUNC = "runc checkpoint + restore"
+def ratio(size, down):
+    base = rows.get((size, RUNC))
+    return f"{statistics.median(down) / statistics.median(list(zip(*base))[0]):.2f}x" if base else "-"
+def ms(vals):
+    return f"{statistics.median(vals):.0f}" if any(vals) else "-"
+print("| memory | tool | downtime ms | x runc | of which dump ms | write ms | verify ms | restore ms | total ms |"
+      " MiB before freeze | MiB during freeze | MiB after restore |")
+print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 tools = []
 with open(sys.argv[2], "w") as tsv:
     for (size, tool), rs in sorted(rows.items()):
         c = list(zip(*rs))
-        print(f"| {size} MiB | {tool} | {cell(c[0])} | {statistics.median(c[5]):.0f} | {statistics.median(c[6]):.0f} | "
-              f"{cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {mib(c[4])} |")
+        print(f"| {size} MiB | {tool} | {cell(c[0])} | {ratio(size, c[0])} | {ms(c[5])} | {ms(c[7])} | {ms(c[8])} | "
+              f"{ms(c[6])} | {cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {mib(c[4])} |")
         if tool not in tools:
             tools.append(tool)
     # the plot's data: one block per tool (gnuplot's "index")

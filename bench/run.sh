@@ -13,8 +13,9 @@
 #
 # Downtime: from the freeze (the start of the dump) to the process running again
 # on the target. For Ferry it includes writing the root filesystem changes, the
-# manifest with every file's SHA-256, the fsyncs and the verification before the
-# restore. For postCopy the memory arrives after that: "total" runs until the
+# manifest with every file's SHA-256 and the verification (the memory hashed
+# while CRIU writes and restores it; no fsyncs: the source is held, see
+# docs/performance.md). For postCopy the memory arrives after that: "total" runs until the
 # last page arrived and the source was released. For runc and podman, total =
 # downtime (nothing happens before or after the freeze). Plain runc carries no
 # file-system changes, so its restore on B uses A's root file system (a bind

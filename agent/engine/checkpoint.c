@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+#include <json-c/json.h>
+
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -77,6 +79,15 @@ static int untouched(struct checkpoint *c)
   return -1;
 }
 
+/* Whether an OCI config names the container's cgroup (linux.cgroupsPath). */
+static int names_cgroup(const char *config)
+{
+  cleanup_json json_object *cfg = json_tokener_parse(config);
+  json_object *lx, *cg;
+  return cfg && json_object_object_get_ex(cfg, "linux", &lx) && json_object_object_get_ex(lx, "cgroupsPath", &cg) &&
+         json_object_get_string_len(cg) > 0;
+}
+
 /* Before the freeze: every check that can fail without touching the container. */
 static int before_freeze(struct checkpoint *c)
 {
@@ -101,6 +112,10 @@ static int before_freeze(struct checkpoint *c)
       ferry_criu_version(c->o->criu, &c->criu_v, &c->err) < 0 ||
       ferry_runc_version(c->o->runc, &c->runc_v, &c->err) < 0)
     return untouched(c);
+  if (c->hold == ENGINE_DUMP_HOLDS && names_cgroup(c->config)) {
+    log_debug("the source container %s is not held: its config names a cgroup path the target would share", c->id);
+    c->hold = ENGINE_DUMP_KILLS;
+  }
   if (ferry_store_begin(c->store, c->name, &c->tmpdir, &c->err) < 0)
     return untouched(c);
   if (!(c->work = engine_work_subdir(c->o, c->name, "dump", &c->err)) ||

@@ -10,8 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/proc.h"
@@ -306,38 +304,15 @@ static int migrate_strategy(const struct engine_opts *o, const struct engine_tar
   return strategy;
 }
 
-/* Whether the source's config names its cgroup (linux.cgroupsPath): then the
- * target, restored from the same config on this machine, would join that
- * cgroup. -1 when the config cannot be read (res untouched; err says why). */
-static int cgroup_named(const struct engine_opts *o, const char *root, const char *id, ferry_error *err)
-{
-  struct ferry_runc r = engine_runc_for(o, root, NULL);
-  struct ferry_runc_state st;
-  if (ferry_runc_state(&r, id, &st, err) < 0)
-    return -1;
-  cleanup_free char *path = ferry_path_join(st.bundle, "config.json");
-  ferry_runc_state_free(&st);
-  cleanup_free char *text = NULL;
-  if (ferry_read_file(path, &text, NULL, err) < 0)
-    return -1;
-  cleanup_json json_object *cfg = json_tokener_parse(text);
-  if (!cfg)
-    return ferry_error_set(err, 0, "%s is not JSON", path);
-  json_object *lx, *cg;
-  return json_object_object_get_ex(cfg, "linux", &lx) && json_object_object_get_ex(lx, "cgroupsPath", &cg) &&
-         json_object_get_string_len(cg) > 0;
-}
-
 /* Whether the source can be held (paused, whole) until the target runs,
  * which spares the image its fsyncs and makes a rollback a resume. Not when the
  * held source would still act on what the target takes over: established TCP
  * connections (CRIU unlocks the source's network after a dump that leaves it),
- * file locks, or its cgroup (the same container id, or a named cgroup path,
- * on this machine: the target would be restored into the frozen cgroup). */
-static enum engine_hold migrate_hold(const struct engine_opts *o, const char *root, const char *id,
-                                     const struct engine_target *t)
+ * file locks, or its cgroup (the same container id on this machine: the target
+ * would be restored into the frozen cgroup; a named cgroup path is checked by
+ * the checkpoint, which reads the config). */
+static enum engine_hold migrate_hold(const struct engine_opts *o, const char *id, const struct engine_target *t)
 {
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
   const char *why = NULL;
   if (o->flags.tcp_established)
     why = "--tcp-established";
@@ -345,8 +320,6 @@ static enum engine_hold migrate_hold(const struct engine_opts *o, const char *ro
     why = "--file-locks";
   else if (!t->id || !strcmp(t->id, id))
     why = "the target has the source's container id (and so its cgroup)";
-  else if (cgroup_named(o, root, id, &err) != 0)
-    why = err.msg ? ferry_error_msg(&err) : "its config names a cgroup path the target would share";
   if (!why)
     return ENGINE_DUMP_HOLDS;
   log_debug("the source container %s is not held during the move (%s): the dump stops it", id, why);
@@ -364,7 +337,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   char *note = strategy == STRATEGY_PRE_COPY ? engine_precopy_note(o->criu) : NULL;
   struct engine_source src;
   int64_t t0 = ferry_now_mono_ms();
-  int ck = engine_checkpoint_run(o, root, id, store, name, &src, NULL, migrate_hold(o, root, id, t), res);
+  int ck = engine_checkpoint_run(o, root, id, store, name, &src, NULL, migrate_hold(o, id, t), res);
   res->strategy_note = note;
   if (ck < 0) {
     engine_source_free(&src);

@@ -169,7 +169,7 @@ load helpers
   wait_for 50 eval '[ "$(k get endpointslice tm-kcm -o jsonpath="{.endpoints[0].conditions.ready}")" = true ]'
   agent_pause a
   agent_pause b
-  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-tm}\nspec: {pod: tm, targetNode: node-b, phaseTimeoutSeconds: 2}\n' | k apply -f -
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-tm}\nspec: {pod: tm, targetNode: node-b, phaseTimeoutSeconds: 8}\n' | k apply -f -
   wait_phase_seen m-tm Scheduled
   run k get pod tm -o jsonpath='{.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].reason}'
   assert_output "False FerryMigrating"
@@ -179,7 +179,8 @@ load helpers
   assert_output ""
   agent_resume a
   wait_phase_seen m-tm Transferring
-  # nobody restores within 2 s: the controller rolls back, the source restores from the image
+  # nobody restores within 8 s: the controller rolls back, the source restores from the image
+  # (8 s: long enough for the checkpoint itself on a slow node with the ASan/UBSan agent)
   wait_phase m-tm RolledBack
   run k get pm m-tm -o jsonpath='{.status.rollbackFrom}'
   assert_output Transferring

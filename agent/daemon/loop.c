@@ -24,6 +24,7 @@
 #include "kube/kube.h"
 #include "kube/queue.h"
 #include "metrics.h"
+#include "runtime/kdat.h"
 #include "runtime/relay.h"
 
 enum {
@@ -249,6 +250,8 @@ static int find_self(struct daemon *d)
 static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_error *err)
 {
   const struct daemon_globals *g = d->g;
+  /* now, not in the first restore, which would make it inside a workload's downtime */
+  ferry_criu_kdat_prepare(g->criu);
   ferry_kube_global_init();
   int port = 0;
   cleanup_free char *ops = ferry_asprintf("%s/ops", d->state_dir);

@@ -21,6 +21,7 @@
 #include "engine/engine.h"
 #include "engine/lazy.h"
 #include "runtime/criu.h"
+#include "runtime/kdat.h"
 #include "runtime/runc.h"
 
 /* The test process counts in the file `count` every COUNT_TICK_MS; the test
@@ -235,6 +236,18 @@ static int self_test(const char *criu, const char *work_dir, int timeout_ms, jso
 
 static json_object *tristate(int v) { return v < 0 ? json_object_new_string("unknown") : json_object_new_boolean(v); }
 
+/* CRIU's kernel feature cache ("cached", "seeded" ...), or why there is none. */
+static void add_kdat(const char *criu, json_object *out)
+{
+  enum ferry_kdat_state state;
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_criu_kdat_ensure(criu, &state, &err) == 0)
+    json_object_object_add(out, "criuKernelCache", json_object_new_string(ferry_kdat_state_name(state)));
+  else
+    json_object_object_add(out, "criuKernelCacheError", json_object_new_string(ferry_error_msg(&err)));
+  ferry_error_clear(&err);
+}
+
 int ferry_check_node(const char *criu, const char *runc, const char *work_dir, int timeout_ms, json_object *out)
 {
   ferry_error err = FERRY_ERROR_INIT;
@@ -261,6 +274,7 @@ int ferry_check_node(const char *criu, const char *runc, const char *work_dir, i
   }
   ferry_error_clear(&err);
   if (usable) {
+    add_kdat(criu, out);
     char *all = NULL;
     int ok = 0;
     if (ferry_criu_check_all(criu, &all, &ok, &err) == 0) {

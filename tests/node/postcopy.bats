@@ -58,6 +58,25 @@ postcopy_killed() {
   fi
 }
 
+@test "check: CRIU's kernel feature cache is made for this boot, a stale one and CRIU's leftover temporary file removed" {
+  # a cache from before this boot and the empty temporary file CRIU leaves on a /run that is no tmpfs
+  printf 'stale' >/run/criu.kdat
+  touch -d '@1' /run/criu.kdat
+  : >/run/criu.kdat.tmp
+  touch -d '-1 hour' /run/criu.kdat.tmp
+  run --separate-stderr agent a --json check
+  assert_success
+  made=$(field "$output" 'r["criuKernelCache"]')
+  [[ "$made" == seeded || "$made" == "written by CRIU" ]]
+  [ ! -e /run/criu.kdat.tmp ]
+  [ "$(stat -c %s /run/criu.kdat)" -gt 100 ]
+  # CRIU reads it: no probing of the kernel in a dump or a restore
+  "${FERRY_CRIU:-/opt/ferry/criu/bin/criu}" check --feature mnt_id -v4 -o "$BATS_TEST_TMPDIR/criu.log" >/dev/null
+  grep -q 'Loaded kdat cache from /run/criu.kdat' "$BATS_TEST_TMPDIR/criu.log"
+  run --separate-stderr agent a --json check
+  [ "$(field "$output" 'r["criuKernelCache"]')" = cached ]
+}
+
 @test "postCopy: 64 MiB move with a small image; the memory follows and checks out, the source is released" {
   start_on_a pc1 workload --mem 64
   nodes_wait_count "$A_ROOTFS" 5

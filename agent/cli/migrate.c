@@ -51,7 +51,7 @@ int cli_migrate(const struct cli_globals *g, int argc, char **argv)
     return rc;
   }
   struct engine_opts o = cli_engine_opts(g, &c);
-  struct engine_target t = { c.to_root, c.to_bundle, c.to_netns, c.id, c.log, c.to_store ? &to_store : NULL };
+  struct engine_target t = { c.to_root, c.to_bundle, c.to_netns, c.id, c.log, c.to_store ? &to_store : NULL, 0 };
   struct engine_result r = { 0 };
   engine_migrate(&o, c.root, argv[optind], &t, &s, c.image, &r);
   cli_print_result(g, "migrate", argv[optind], &r, NULL);

@@ -39,7 +39,7 @@ int cli_restore(const struct cli_globals *g, int argc, char **argv)
   if ((rc = cli_open_store(c.cmd, c.store, &s)))
     return rc;
   struct engine_opts o = cli_engine_opts(g, &c);
-  struct engine_target t = { c.root, c.bundle, c.netns, c.id, c.log, NULL };
+  struct engine_target t = { c.root, c.bundle, c.netns, c.id, c.log, NULL, 0 };
   struct engine_result r = { 0 };
   engine_restore(&o, &t, &s, c.image, &r);
   json_object *extra = json_object_new_object();

@@ -19,6 +19,7 @@
 #include "image/follow.h"
 #include "image/rootfs.h"
 #include "runtime/criu.h"
+#include "runtime/kdat.h"
 
 /* One checkpoint, from the first check to the published image. */
 struct checkpoint {
@@ -205,6 +206,12 @@ static int freeze(struct checkpoint *c)
   return 0;
 }
 
+/* Whether the image must outlive a crash of this node: only when it is the
+ * workload's one copy. A held source is whole until the target runs; a lazy
+ * image holds no memory, and CRIU keeps the frozen source until every page
+ * went (a rollback thaws it, never restores from the image). */
+static int needs_durable_image(const struct checkpoint *c) { return !c->src->held && !c->ls; }
+
 /* The steps after the freeze return what failed (NULL: nothing; c->err says why). */
 
 /* CRIU's files on disk, and the files the container changed in its rootfs. */
@@ -212,7 +219,7 @@ static const char *save_files(struct checkpoint *c)
 {
   const char *what = NULL;
   cleanup_free char *tar = ferry_path_join(c->img, "rootfs-diff.tar");
-  if (!c->src->held && ferry_writeback_tree(c->img, &c->err) < 0) /* a held source needs no durable image */
+  if (needs_durable_image(c) && ferry_writeback_tree(c->img, &c->err) < 0)
     what = "writing the image failed";
   else if (ferry_rootfs_diff_create(c->st.rootfs, c->o->rootfs_diff, c->st.created_ms, tar, &c->used, &c->entries,
                                     &c->err) < 0)
@@ -297,8 +304,8 @@ static const char *publish(struct checkpoint *c)
 {
   c->m.write_ms = ferry_now_mono_ms() - c->t_rootfs;
   if (ferry_manifest_write(c->tmpdir, &c->m, &c->err) < 0 ||
-      ferry_store_publish(c->store, c->name, c->tmpdir, c->src->held ? FERRY_PUBLISH_CACHED : FERRY_PUBLISH_DURABLE,
-                          &c->err) < 0)
+      ferry_store_publish(c->store, c->name, c->tmpdir,
+                          needs_durable_image(c) ? FERRY_PUBLISH_DURABLE : FERRY_PUBLISH_CACHED, &c->err) < 0)
     return "publishing the image failed";
   return NULL;
 }
@@ -368,6 +375,7 @@ int engine_checkpoint_run(const struct engine_opts *o, const char *root, const c
     .t_start = ferry_now_mono_ms(),
     .err = FERRY_ERROR_INIT,
   };
+  ferry_criu_kdat_prepare(o->criu);
   if (before_freeze(&c) < 0 || freeze(&c) < 0)
     return -1;
   const char *what = after_freeze(&c);

@@ -26,6 +26,9 @@ char *engine_criu_failure(const ferry_error *err, const char *work, const char *
 void engine_drop_stage(const struct engine_opts *o, const char *name);
 /* What a preCopy request runs as on this node, said once in the log. */
 char *engine_precopy_note(const char *criu);
+/* 1 when a container `id` exists under runc root `root` (res says so): a
+ * restore must not take its place. */
+int engine_target_taken(const struct engine_opts *o, const char *root, const char *id, struct engine_result *res);
 
 /* What a whole dump does with the source container. KILLS: CRIU kills it
  * (runc checkpoint); the image, fsynced, is then the workload's only copy.

@@ -78,6 +78,9 @@ struct engine_target {
   /* The target node's own store, when it is not the source's: the image is
    * streamed there directly (lib/image/stream.h) before the restore. NULL: shared. */
   const struct ferry_store *store;
+  /* 1: the caller found no container of the restored id under root before the
+   * source froze (migrate), so the restore need not ask runc again. */
+  int checked_free;
 };
 
 int engine_restore(const struct engine_opts *o, const struct engine_target *t, const struct ferry_store *store,

@@ -324,7 +324,7 @@ static int daemon_child(void *p)
 }
 
 /* The restore connects to the daemon's socket: waits until the daemon made it. */
-static int wait_socket(const char *work, pid_t *pid, ferry_error *err)
+int lazy_daemon_ready(const char *work, pid_t *pid, ferry_error *err)
 {
   cleanup_free char *sock = ferry_path_join(work, "lazy-pages.socket");
   for (int i = 0; i < DAEMON_SOCKET_POLLS; i++) {
@@ -344,7 +344,7 @@ static int wait_socket(const char *work, pid_t *pid, ferry_error *err)
   return ferry_error_set(err, ETIMEDOUT, "criu lazy-pages did not make its socket within 10 s");
 }
 
-int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
+int lazy_daemon_spawn(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
                       ferry_error *err)
 {
   const char *colon = strrchr(page_server, ':');
@@ -360,9 +360,15 @@ int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, 
   cleanup_free char *sock = ferry_path_join(work, "lazy-pages.socket");
   unlink(sock);
   struct daemon_ctx c = { .criu = criu, .criu_dir = criu_dir, .work = work, .host = host, .port = colon + 1 };
-  if (ferry_proc_fork_group(daemon_child, &c, pid, err) < 0)
+  return ferry_proc_fork_group(daemon_child, &c, pid, err);
+}
+
+int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
+                      ferry_error *err)
+{
+  if (lazy_daemon_spawn(criu, criu_dir, work, page_server, pid, err) < 0)
     return -1;
-  return wait_socket(work, pid, err);
+  return lazy_daemon_ready(work, pid, err);
 }
 
 int lazy_daemon_wait(pid_t pid, const char *work, int timeout_ms, char **why)

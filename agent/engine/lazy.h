@@ -59,7 +59,11 @@ void lazy_source_free(struct lazy_source *ls);
 
 /* Starts `criu lazy-pages` for the images in criu_dir with work as its work
  * directory (runc restore --lazy-pages must use the same one), fetching from
- * page_server; waits until its socket is there. */
+ * page_server; lazy_daemon_ready waits until its socket is there (the caller
+ * prepares the restore meanwhile). lazy_daemon_start does both. */
+int lazy_daemon_spawn(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
+                      ferry_error *err);
+int lazy_daemon_ready(const char *work, pid_t *pid, ferry_error *err);
 int lazy_daemon_start(const char *criu, const char *criu_dir, const char *work, const char *page_server, pid_t *pid,
                       ferry_error *err);
 /* Waits for the daemon (at most timeout_ms): 0 when every page arrived, -1 with

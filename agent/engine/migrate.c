@@ -17,6 +17,7 @@
 #include "engine/lazy.h"
 #include "image/stream.h"
 #include "runtime/relay.h"
+#include "runtime/kdat.h"
 
 /* How long the source's CRIU may take to end once the target has every page. */
 #define POSTCOPY_FINISH_MS 30000
@@ -84,6 +85,17 @@ static void pages_failed(struct postcopy *p, const struct engine_target *t, cons
   postcopy_recover(p->o, &p->src, p->name, all, res);
 }
 
+/* Before the freeze: no container of the target's id exists yet (else the move
+ * is refused with the source untouched); the restore then skips that check. */
+static int target_checked(const struct engine_opts *o, const char *id, struct engine_target *t,
+                          struct engine_result *res)
+{
+  if (engine_target_taken(o, t->root, t->id ? t->id : id, res))
+    return -1;
+  t->checked_free = 1;
+  return 0;
+}
+
 /* Post-copy: a small image through the store, the memory from the source's page
  * server. Downtime ends when the target runs; the source is released only when
  * its last page arrived. */
@@ -99,9 +111,11 @@ static int migrate_postcopy(const struct engine_opts *o, const char *root, const
   }
   struct postcopy p __attribute__((cleanup(postcopy_free))) = { .o = o, .name = name };
   int64_t t0 = ferry_now_mono_ms();
-  if (engine_checkpoint_run(o, root, id, store, name, &p.src, &p.ls, ENGINE_DUMP_KILLS, res) < 0)
+  struct engine_target tt = *t;
+  if (target_checked(o, id, &tt, res) < 0 ||
+      engine_checkpoint_run(o, root, id, store, name, &p.src, &p.ls, ENGINE_DUMP_KILLS, res) < 0)
     return -1;
-  if (engine_restore_run(o, t, store, name, &p.lr, &p.rr) < 0) {
+  if (engine_restore_run(o, &tt, store, name, &p.lr, &p.rr) < 0) {
     lazy_dump_abort(&p.ls);
     postcopy_recover(o, &p.src, name, p.rr.message ? p.rr.message : "restore failed", res);
     return -1;
@@ -196,6 +210,7 @@ int engine_postcopy_pages(const struct engine_opts *o, const struct ferry_store 
   cleanup_free char *why = NULL;
   char *use_dir = NULL;
   pid_t daemon = 0;
+  ferry_criu_kdat_prepare(o->criu);
   int64_t t0 = ferry_now_mono_ms();
   if (engine_open_image(o, store, name, "decoded-pages", FERRY_VERIFY_ALL, &m, &image_dir, &use_dir, NULL, &err) < 0) {
     engine_set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "pages: %s", ferry_error_msg(&err));
@@ -334,6 +349,10 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
     return -1;
   if (strategy == STRATEGY_POST_COPY)
     return migrate_postcopy(o, root, id, t, store, name, res);
+  struct engine_target tt = *t;
+  if (target_checked(o, id, &tt, res) < 0)
+    return -1;
+  t = &tt;
   char *note = strategy == STRATEGY_PRE_COPY ? engine_precopy_note(o->criu) : NULL;
   struct engine_source src;
   int64_t t0 = ferry_now_mono_ms();

@@ -20,6 +20,7 @@
 #include "image/codec.h"
 #include "image/rootfs.h"
 #include "runtime/criu.h"
+#include "runtime/kdat.h"
 
 /* CRIU writes its restore statistics into the images directory; the image stays
  * as its manifest lists it, so a later restore or rollback verifies again. */
@@ -362,21 +363,41 @@ static int open_verified(struct restore *c, const struct ferry_store *store)
   return 0;
 }
 
-/* The target's bundle and work directory: no container of that id yet, the
- * config written, the root filesystem changes applied. */
-static int prepare_target(struct restore *c)
+int engine_target_taken(const struct engine_opts *o, const char *root, const char *id, struct engine_result *res)
 {
-  const struct engine_target *t = c->t;
-  c->id = t->id ? t->id : c->m.container_id;
-  struct ferry_runc r = engine_runc_for(c->o, t->root, NULL);
+  struct ferry_runc r = engine_runc_for(o, root, NULL);
   struct ferry_runc_state st;
-  if (ferry_runc_state(&r, c->id, &st, &c->err) == 0) {
-    ferry_runc_state_free(&st);
-    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "a container %s already exists in runc root %s", c->id,
-                      t->root);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_runc_state(&r, id, &st, &err) < 0)
+    return 0;
+  ferry_runc_state_free(&st);
+  engine_set_result(res, ENGINE_FAILED_UNTOUCHED, "failed", "a container %s already exists in runc root %s", id, root);
+  return 1;
+}
+
+/* The restore's work directory, log and CRIU images; for post-copy, CRIU's
+ * lazy-pages daemon started there (it gets ready while the bundle is prepared). */
+static int prepare_work(struct restore *c)
+{
+  cleanup_free char *sub = ferry_asprintf("restore-%s", c->id);
+  if (!(c->work = engine_work_subdir(c->o, c->name, sub, &c->err))) {
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&c->err));
     return -1;
   }
-  ferry_error_clear(&c->err);
+  c->log = c->t->log ? ferry_strdup(c->t->log) : ferry_asprintf("%s/%s/%s.log", c->o->work_dir, c->name, c->id);
+  c->criu_dir = ferry_path_join(c->use_dir, "criu");
+  if (c->lazy && lazy_daemon_spawn(c->o->criu, c->criu_dir, c->work, c->m.page_server, &c->lazy->daemon, &c->err) < 0) {
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s",
+                      ferry_error_msg(&c->err));
+    return -1;
+  }
+  return 0;
+}
+
+/* The target's bundle: the config written, the root filesystem changes applied. */
+static int prepare_bundle(struct restore *c)
+{
+  const struct engine_target *t = c->t;
   if (prepare_config(c->use_dir, t->bundle, t->netns, &c->rootfs, &c->err) < 0) {
     engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore: %s", ferry_error_msg(&c->err));
     return -1;
@@ -387,14 +408,25 @@ static int prepare_target(struct restore *c)
                       ferry_error_msg(&c->err));
     return -1;
   }
-  cleanup_free char *sub = ferry_asprintf("restore-%s", c->id);
-  if (!(c->work = engine_work_subdir(c->o, c->name, sub, &c->err))) {
-    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "%s", ferry_error_msg(&c->err));
-    return -1;
-  }
-  c->log = t->log ? ferry_strdup(t->log) : ferry_asprintf("%s/%s/%s.log", c->o->work_dir, c->name, c->id);
-  c->criu_dir = ferry_path_join(c->use_dir, "criu");
   return 0;
+}
+
+/* No container of that id yet, the work directory, the bundle. */
+static int prepare_target(struct restore *c)
+{
+  const struct engine_target *t = c->t;
+  c->id = t->id ? t->id : c->m.container_id;
+  if (!t->checked_free && engine_target_taken(c->o, t->root, c->id, c->res))
+    return -1;
+  if (prepare_work(c) < 0)
+    return -1;
+  if (prepare_bundle(c) == 0)
+    return 0;
+  if (c->lazy && c->lazy->daemon > 0) {
+    ferry_proc_kill_group(c->lazy->daemon);
+    c->lazy->daemon = 0;
+  }
+  return -1;
 }
 
 /* A restore made with its tasks stopped while the memory was hashed: they run
@@ -439,7 +471,7 @@ static int run_restore(struct restore *c)
   int64_t t_restore = ferry_now_mono_ms();
   if (lazy) {
     f.lazy_pages = 1;
-    if (lazy_daemon_start(c->o->criu, c->criu_dir, c->work, c->m.page_server, &lazy->daemon, &c->err) < 0) {
+    if (lazy_daemon_ready(c->work, &lazy->daemon, &c->err) < 0) {
       engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "restore failed, nothing runs on the target: %s",
                         ferry_error_msg(&c->err));
       return -1;
@@ -485,6 +517,7 @@ int engine_restore_run(const struct engine_opts *o, const struct engine_target *
     .t0 = ferry_now_mono_ms(),
     .err = FERRY_ERROR_INIT,
   };
+  ferry_criu_kdat_prepare(o->criu);
   if (open_verified(&c, store) < 0 || prepare_target(&c) < 0 || run_restore(&c) < 0)
     return -1;
   res->total_ms = ferry_now_mono_ms() - c.t0;

@@ -2,14 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 # Node engine benchmark: for a workload holding N MiB of touched memory, the
 # downtime, total time and bytes moved of each Ferry strategy (`ferry-agent
-# migrate --strategy ...`), next to plain `runc checkpoint` + `runc restore` and
+# migrate --strategy ...`), next to plain `runc checkpoint` + `runc restore`, plain
+# runc's post-copy (`--lazy-pages` with CRIU's lazy-pages daemon), and
 # `podman container checkpoint --export` + `podman container restore --import`
 # (Debian's podman, through runc and the same CRIU) of the same workload, in the
 # same run, alternating the order.
 #
 #   bench/run.sh                                   sizes 64 512 2048, 5 runs each
 #   BENCH_SIZES="64 512" BENCH_RUNS=3 bench/run.sh
-#   BENCH_TOOLS="postCopy runc" bench/run.sh       a subset (stopAndCopy preCopy postCopy runc podman)
+#   BENCH_TOOLS="postCopy runcLazy" bench/run.sh   a subset (stopAndCopy preCopy postCopy runc runcLazy podman)
 #
 # Downtime: from the freeze (the start of the dump) to the process running again
 # on the target. For Ferry it includes writing the root filesystem changes, the
@@ -31,7 +32,7 @@ source scripts/lib/bench.sh
 
 SIZES=${BENCH_SIZES:-64 512 2048}
 RUNS=${BENCH_RUNS:-5}
-TOOLS=${BENCH_TOOLS:-stopAndCopy preCopy postCopy runc podman}
+TOOLS=${BENCH_TOOLS:-stopAndCopy preCopy postCopy runc runcLazy podman}
 CRIU=${FERRY_CRIU:-/opt/ferry/criu/bin/criu}
 NODES_NET=10.231.11
 
@@ -62,6 +63,9 @@ cleanup() {
 }
 trap cleanup EXIT
 nodes_setup "$work/nodes"
+# CRIU's kernel feature cache, made by the agent as on a node (docs/performance.md): every tool's CRIU reads it
+kdat=$("$AGENT" --json check 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin).get("criuKernelCache", "none"))' ||
+  echo none)
 raw=$work/raw.tsv
 : > "$raw"
 
@@ -155,6 +159,57 @@ bench_runc() { # SIZE RUN
   rm -rf "$img" "$work/w-$id-dump" "$work/w-$id-restore"
 }
 
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# wait_socket PATH: CRIU's lazy-pages daemon made its socket (at most 10 s).
+wait_socket() {
+  local i
+  for ((i = 0; i < 2000; i++)); do
+    [ -S "$1" ] && return 0
+    sleep 0.005
+  done
+  return 1
+}
+
+# Plain runc post-copy, as its documentation does it by hand: `runc checkpoint
+# --lazy-pages --page-server` on A (CRIU serves the memory once the image is
+# written, --status-fd says when), `criu lazy-pages` and `runc restore
+# --lazy-pages` on B. Nothing verified, no root filesystem changes (B uses A's).
+bench_runc_lazy() { # SIZE RUN
+  local id="l$1-$2" a b t0 t1 t2 t3 img="$NODES_STORE/lazy-$1-$2" port fifo dump lazy
+  local lw="$work/w-$id-lazy"
+  a=$(start_workload a "$id" "$1")
+  b=$(nodes_bundle b "$id-b" /bin/workload --mem "$1")
+  mount --bind "$a/rootfs" "$b/rootfs"
+  port=$(free_port)
+  fifo="$work/$id.status"
+  mkfifo "$fifo"
+  mkdir -p "$lw" "$img"
+  t0=$(now_ms)
+  runc --criu "$CRIU" --root "$(nodes_root a)" --log "$work/$id.log" --log-format json checkpoint --lazy-pages \
+    --page-server "127.0.0.1:$port" --status-fd 3 --image-path "$img" --work-path "$work/w-$id-dump" "$id" 3>"$fifo" &
+  dump=$!
+  head -c1 "$fifo" >/dev/null || fail_runc "$id" dump
+  t1=$(now_ms)
+  "$CRIU" lazy-pages --images-dir "$img" --work-dir "$lw" --page-server --address 127.0.0.1 --port "$port" \
+    --log-file lazy-pages.log -v2 &
+  lazy=$!
+  wait_socket "$lw/lazy-pages.socket" || fail_runc "$id" lazy
+  runc --criu "$CRIU" --root "$(nodes_root b)" --log "$work/$id.log" --log-format json restore --detach --lazy-pages \
+    --image-path "$img" --work-path "$lw" --bundle "$b" "$id-b" < <(:) > >(cat > /dev/null) 2>&1 ||
+    fail_runc "$id" restore
+  t2=$(now_ms)
+  wait "$lazy" || fail_runc "$id" lazy
+  wait "$dump" || fail_runc "$id" dump
+  t3=$(now_ms)
+  check_moved "$b/rootfs" "$1"
+  printf '%s\t%s\t%s\t%s\t0\t%s\t%s\t%s\t%s\t0\t0\t\n' "runc post-copy (lazy pages)" "$1" "$((t2 - t0))" \
+    "$((t3 - t0))" "$(du -sb "$img" | cut -f1)" 0 "$((t1 - t0))" "$((t2 - t1))" >> "$raw"
+  remove a "$id"
+  remove b "$id-b"
+  rm -rf "$img" "$work/w-$id-dump" "$lw" "$fifo"
+}
+
 podman_image_ready=
 podman_image() {
   [ -n "$podman_image_ready" ] && return 0
@@ -188,6 +243,7 @@ bench_podman() { # SIZE RUN
 run_tool() { # TOOL SIZE RUN
   case $1 in
   runc) bench_runc "$2" "$3" ;;
+  runcLazy) bench_runc_lazy "$2" "$3" ;;
   podman) bench_podman "$2" "$3" ;;
   *) bench_ferry "$1" "$2" "$3" ;;
   esac
@@ -216,7 +272,7 @@ machine="$(bench_machine), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /pr
   echo "Both nodes are network namespaces on this machine; the store is a local directory" \
     "($(df -T "$NODES_STORE" | awk 'NR==2{print $2}')); post-copy pages go over loopback through Ferry's relay" \
     "(no bandwidth limit). $RUNS runs per row; median (min-max). Every move was checked: the count went on and" \
-    "the memory pattern verified."
+    "the memory pattern verified. CRIU's kernel feature cache (/run/criu.kdat): $kdat, read by every tool's CRIU."
   echo
   python3 - "$raw" "$out.tsv" <<'PY'
 import sys, statistics
@@ -232,20 +288,23 @@ def cell(vals):
 def mib(vals):
     return f"{statistics.median(vals) / 1048576:.1f}"
 RUNC = "runc checkpoint + restore"
-def ratio(size, down):
-    base = rows.get((size, RUNC))
+RUNC_LAZY = "runc post-copy (lazy pages)"
+def ratio(size, down, tool):
+    # post-copy against runc's own post-copy, everything else against its checkpoint + restore
+    base = rows.get((size, RUNC_LAZY if "postCopy" in tool or tool == RUNC_LAZY else RUNC))
     return f"{statistics.median(down) / statistics.median(list(zip(*base))[0]):.2f}x" if base else "-"
 def ms(vals):
     return f"{statistics.median(vals):.0f}" if any(vals) else "-"
-print("| memory | tool | downtime ms | x runc | of which dump ms | write ms | verify ms | restore ms | total ms |"
+print("| memory | tool | downtime ms | x runc (post-copy: x runc post-copy) | of which dump ms | write ms | verify ms | restore ms | total ms |"
       " MiB before freeze | MiB during freeze | MiB after restore |")
 print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 tools = []
 with open(sys.argv[2], "w") as tsv:
     for (size, tool), rs in sorted(rows.items()):
         c = list(zip(*rs))
-        print(f"| {size} MiB | {tool} | {cell(c[0])} | {ratio(size, c[0])} | {ms(c[5])} | {ms(c[7])} | {ms(c[8])} | "
-              f"{ms(c[6])} | {cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {mib(c[4])} |")
+        after = "not counted" if tool == RUNC_LAZY else mib(c[4])  # CRIU's lazy-pages daemon keeps no count
+        print(f"| {size} MiB | {tool} | {cell(c[0])} | {ratio(size, c[0], tool)} | {ms(c[5])} | {ms(c[7])} | {ms(c[8])} | "
+              f"{ms(c[6])} | {cell(c[1])} | {mib(c[2])} | {mib(c[3])} | {after} |")
         if tool not in tools:
             tools.append(tool)
     # the plot's data: one block per tool (gnuplot's "index")

@@ -19,6 +19,7 @@
 #include "image/follow.h"
 #include "image/rootfs.h"
 #include "runtime/criu.h"
+#include "runtime/freeze.h"
 #include "runtime/kdat.h"
 
 /* One checkpoint, from the first check to the published image. */
@@ -159,6 +160,17 @@ static void followed(struct checkpoint *c)
   }
 }
 
+/* The source paused through its cgroup (as runc pause does, without runc's
+ * start inside the freeze); by runc when its cgroup cannot be found. */
+static int pause_source(struct checkpoint *c)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_cgroup_freeze(c->st.pid, FERRY_FREEZE, &err) == 0)
+    return 0;
+  log_debug("pausing %s by runc: %s", c->id, ferry_error_msg(&err));
+  return ferry_runc_pause(&c->r, c->id, &c->err);
+}
+
 /* A whole dump, holding the source when asked: paused first, so that CRIU
  * (--leave-running on a frozen cgroup) leaves it paused and whole. */
 static int dump(struct checkpoint *c)
@@ -166,7 +178,7 @@ static int dump(struct checkpoint *c)
   struct ferry_criu_flags f = c->o->flags;
   follow_memory(c);
   if (c->hold == ENGINE_DUMP_HOLDS) {
-    if (ferry_runc_pause(&c->r, c->id, &c->err) < 0)
+    if (pause_source(c) < 0)
       return ferry_error_prefix(&c->err, "pausing the container for the dump");
     f.leave_running = 1;
   }

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,11 @@
 #include "image/codec.h"
 #include "image/rootfs.h"
 #include "runtime/criu.h"
+#include "runtime/freeze.h"
 #include "runtime/kdat.h"
+
+/* Where runc restore writes the restored init's pid, in the work directory. */
+#define RESTORED_PID "restored.pid"
 
 /* CRIU writes its restore statistics into the images directory; the image stays
  * as its manifest lists it, so a later restore or rollback verifies again. */
@@ -429,6 +434,22 @@ static int prepare_target(struct restore *c)
   return -1;
 }
 
+/* The restored tasks, left stopped by CRIU, continue: SIGCONT to every process
+ * of the container's cgroup (as runc kill --all does, without runc's start
+ * inside the downtime); by runc when the restored pid is unknown. */
+static int let_run(struct restore *c, const struct ferry_runc *r, ferry_error *err)
+{
+  cleanup_free char *pid_file = ferry_path_join(c->work, RESTORED_PID);
+  cleanup_free char *text = NULL;
+  cleanup_error ferry_error why = FERRY_ERROR_INIT;
+  long pid = 0;
+  if (ferry_read_file(pid_file, &text, NULL, &why) == 0 && (pid = strtol(text, NULL, 10)) > 0 &&
+      ferry_cgroup_signal_all((pid_t)pid, SIGCONT, &why) == 0)
+    return 0;
+  log_debug("continuing %s by runc: %s", c->id, why.msg ? ferry_error_msg(&why) : "no pid");
+  return ferry_runc_kill_all(r, c->id, "CONT", err);
+}
+
 /* A restore made with its tasks stopped while the memory was hashed: they run
  * only when every memory file matched; else the stopped target is removed.
  * restored: whether runc restored it (when not, the caller reports why). */
@@ -439,7 +460,7 @@ static int memory_verdict(struct restore *c, struct memory_check *mc, int restor
   int matched = engine_memory_check_wait(mc, &err) == 0;
   c->res->verify_ms += ferry_now_mono_ms() - t; /* what the hashing took beyond the restore */
   struct ferry_runc r = engine_runc_for(c->o, c->t->root, NULL);
-  if (matched && (!restored || ferry_runc_kill_all(&r, c->id, "CONT", &err) == 0))
+  if (matched && (!restored || let_run(c, &r, &err) == 0))
     return 0;
   cleanup_error ferry_error rm = FERRY_ERROR_INIT;
   if (restored && ferry_runc_remove(&r, c->id, &rm) < 0)
@@ -481,8 +502,10 @@ static int run_restore(struct restore *c)
            lazy ? ", memory from the source's page server" : "");
   cleanup_free char *why = NULL;
   struct memory_check mc;
+  cleanup_free char *pid_file = ferry_path_join(c->work, RESTORED_PID);
   if (c->memory_left) {
     f.leave_stopped = 1;
+    f.pid_file = pid_file;
     engine_memory_check_start(&mc, c->use_dir, &c->m);
   }
   int restored = restore_from(c->o, t->root, t->bundle, c->id, c->criu_dir, &f, c->work, c->log, &why) == 0;

@@ -323,6 +323,10 @@ int ferry_runc_restore(const struct ferry_runc *r, const char *id, const char *b
   add(&a, "--work-path");
   add(&a, work_path);
   criu_flag_args(&a, f, 0);
+  if (f->pid_file) {
+    add(&a, "--pid-file");
+    add(&a, f->pid_file);
+  }
   add(&a, id);
   char *env_cfg = criu_config ? ferry_asprintf("CRIU_CONFIG_FILE=%s", criu_config) : NULL;
   const char *env[] = { env_cfg, NULL };

@@ -51,6 +51,8 @@ struct ferry_criu_flags {
   int lazy_pages;
   const char *page_server;
   int status_fd;
+  /* Restore: runc writes the restored init's pid there (--pid-file). */
+  const char *pid_file;
 };
 
 /* Extra arguments for the CRIU options (the ones runc has flags for). */

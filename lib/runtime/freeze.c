@@ -3,11 +3,13 @@
 #include "runtime/freeze.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "base/util.h"
@@ -37,12 +39,13 @@ static int write_state(const struct freezer *f, enum ferry_freeze what, ferry_er
 {
   const char *file = f->v2 ? "cgroup.freeze" : "freezer.state";
   const char *v1 = what == FERRY_FREEZE ? "FROZEN" : "THAWED", *v2 = what == FERRY_FREEZE ? "1" : "0";
+  const char *value = f->v2 ? v2 : v1;
   cleanup_free char *path = ferry_path_join(f->dir, file);
-  cleanup_file FILE *fp = fopen(path, "we");
-  if (!fp)
+  cleanup_close int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
     return ferry_error_set(err, errno, "open %s", path);
-  if (fputs(f->v2 ? v2 : v1, fp) == EOF || fflush(fp) == EOF)
-    return ferry_error_set(err, errno, "write %s", path);
+  if (ferry_write_all(fd, value, strlen(value)) < 0)
+    return ferry_error_set(err, errno, "write %s to %s", value, path);
   return 0;
 }
 

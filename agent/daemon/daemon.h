@@ -187,7 +187,7 @@ void watchdog_pass(struct daemon *d);
 
 /* ---------- moves.c: the post-copy threshold from this node's moves ---------- */
 
-/* The kept moves read from the state directory (a bad file is logged and set aside). */
+/* The kept moves read from the state directory (a bad file is logged, and replaced at the next move). */
 void moves_start(struct daemon *d);
 /* The memory container id uses now (bytes), 0 when it cannot be read (logged). */
 int64_t moves_container_memory(struct daemon *d, const char *id);

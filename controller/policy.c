@@ -62,7 +62,11 @@ void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct poli
   out->per_node = int_or(spec, "maxParallelPerNode", DEFAULT_PER_NODE);
   out->total = int_or(spec, "maxParallel", DEFAULT_TOTAL);
   out->phase_timeout_s = int_or(spec, "phaseTimeoutSeconds", DEFAULT_PHASE_TIMEOUT_S);
-  out->strategy = ferry_kube_str(spec, "defaultStrategy") ?: "stopAndCopy";
+  const char *strategy = ferry_kube_str(spec, "defaultStrategy");
+  out->bad_strategy = NULL;
+  out->strategy = PM_STRATEGY_STOP_AND_COPY;
+  if (strategy && pm_strategy_parse(strategy, &out->strategy) < 0)
+    out->bad_strategy = strategy;
 }
 
 int ctl_phase_timeout_s(struct ctl *c, json_object *pm, json_object *pod)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Pending -> Scheduled, step by step: the pod is found and checked (running,
  * one container, an agent on its node, an owner Ferry can move, the RuntimeClass),
- * the strategy settled, the target chosen, the policy's limits respected (else
+ * the strategy settled, the target chosen (and strategy auto's choice made,
+ * strategy.c, which needs the target), the policy's limits respected (else
  * Pending "Waiting"), the target pod made (unbound, schedulerName ferry: the
  * target's agent binds it), the source drained from Services, and Scheduled
  * written with everything the agents need. Any refusal is Failed with its reason. */
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "reconcile.h"
+#include "strategy.h"
 #include "api/podmigration.h"
 #include "base/cleanup.h"
 #include "base/hash.h"
@@ -19,6 +21,7 @@
 #define NAME_MAX_LEN 254     /* a pod name and its NUL */
 #define TARGET_NAME_BASE 240 /* the base name's share of the target pod's name */
 #define REASON_MSG_LEN 512
+#define NOTE_LEN 1024
 
 /* What schedule() learns about the migration on its way to Scheduled. */
 struct move {
@@ -26,7 +29,9 @@ struct move {
   const char *ns, *pod_name;
   const char *source, *ip;       /* the pod's node and address */
   json_object *statuses, *owner; /* its container statuses; its controller (NULL: a bare pod) */
-  const char *strategy, *note;   /* the strategy, and why it is not the one asked for */
+  enum pm_strategy strategy;     /* asked for (auto until the target is known), then what runs */
+  int fallback;                  /* note: why the strategy is not the one asked for */
+  char note[NOTE_LEN];           /* that, or auto's choice and why; "" when there is nothing to say */
   const char *target;            /* the target node */
   char target_pod[NAME_MAX_LEN];
 };
@@ -89,23 +94,49 @@ static const char *find_pod(struct ctl *c, struct move *m, char *msg, size_t len
 }
 
 /* The strategy asked for, else the policy's; a StatefulSet's pod cannot
- * postCopy. NULL, or why not (msg filled). */
+ * postCopy. auto stays auto until the target is known (choose_auto). NULL, or
+ * why the migration cannot run (msg filled). */
 static const char *choose_strategy(struct move *m, const struct policy *pol, char *msg, size_t len)
 {
   const char *asked = ferry_kube_str(m->pm, "spec.strategy");
-  m->strategy = asked ?: pol->strategy;
-  m->note = NULL;
-  if (!strcmp(m->strategy, "postCopy") && m->owner && !strcmp(ferry_kube_str(m->owner, "kind") ?: "", "StatefulSet")) {
+  m->note[0] = '\0';
+  m->fallback = 0;
+  if (asked && pm_strategy_parse(asked, &m->strategy) < 0) {
+    snprintf(msg, len, "unknown strategy \"%s\" (stopAndCopy, preCopy, postCopy or auto)", asked);
+    return "StrategyNotSupported";
+  }
+  if (!asked) {
+    m->strategy = pol->strategy;
+    if (pol->bad_strategy) {
+      m->fallback = 1;
+      snprintf(m->note, sizeof m->note, "MigrationPolicy %s: defaultStrategy \"%s\" is no strategy: stopAndCopy",
+               pol->name ?: "?", pol->bad_strategy);
+    }
+  }
+  if (m->strategy == PM_STRATEGY_POST_COPY && m->owner &&
+      !strcmp(ferry_kube_str(m->owner, "kind") ?: "", "StatefulSet")) {
     /* the successor of a StatefulSet's pod takes its name: it can only come once
      * the source pod is gone, which would end the source serving the memory */
     static const char why[] = "postCopy cannot move a StatefulSet's pod: its successor, of the same name, is made only "
                               "after the source pod is deleted, and the source must live until its memory has moved";
     if (asked)
       return refuse(msg, len, "StrategyNotSupported", why);
-    m->strategy = "stopAndCopy";
-    m->note = why;
+    m->strategy = PM_STRATEGY_STOP_AND_COPY;
+    m->fallback = 1;
+    snprintf(m->note, sizeof m->note, "%s", why);
   }
   return NULL;
+}
+
+/* auto: stopAndCopy or postCopy for this pod from source to target, with the note saying why. */
+static void choose_auto(struct ctl *c, struct move *m)
+{
+  if (m->strategy != PM_STRATEGY_AUTO)
+    return;
+  struct auto_inputs in;
+  struct auto_storage storage;
+  auto_gather(c, m->pod, m->source, m->target, &in, &storage);
+  m->strategy = auto_choose(&in, m->note, sizeof m->note);
 }
 
 /* ---------- the target pod ---------- */
@@ -265,8 +296,8 @@ static json_object *scheduled_patch(const struct move *m, json_object *before)
     pm_patch_set(patch, "targetPod", json_object_new_string(m->target_pod));
   pm_patch_set(patch, "sourcePodIP", json_object_new_string(m->ip));
   pm_patch_set(patch, "sourcePodUID", json_object_new_string(ferry_kube_str(m->pod, "metadata.uid") ?: ""));
-  pm_patch_set(patch, "strategy", json_object_new_string(m->strategy));
-  if (m->note)
+  pm_patch_set(patch, "strategy", json_object_new_string(pm_strategy_name(m->strategy)));
+  if (*m->note)
     pm_patch_set(patch, "strategyNote", json_object_new_string(m->note));
   json_object *gen = ferry_kube_obj(ferry_kube_obj(m->pm, "metadata"), "generation");
   if (gen)
@@ -296,6 +327,9 @@ static int write_scheduled(struct ctl *c, const struct move *m, json_object *bef
                 m->source, m->target, m->target_pod);
   ferry_event(c->rec, m->pod, "Normal", "Migrating", "%s: moving to %s", ferry_kube_str(m->pm, "metadata.name"),
               m->target);
+  if (*m->note)
+    ferry_event(c->rec, m->pm, m->fallback ? "Warning" : "Normal", m->fallback ? "StrategyFallback" : "StrategyChosen",
+                "%s", m->note);
   return 0;
 }
 
@@ -334,6 +368,7 @@ int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_erro
   if (!target)
     return ctl_fail(c, pm, m.pod, refusal, why, err);
   m.target = ferry_kube_str(target, "metadata.name");
+  choose_auto(c, &m);
 
   int rc;
   if (wait_for_room(c, &m, &pol, requeue_ms, &rc, err))

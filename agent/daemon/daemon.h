@@ -34,6 +34,7 @@
 
 #include "api/podmigration.h"
 #include "base/error.h"
+#include "daemon/crossover.h"
 #include "runtime/runc.h"
 
 struct daemon_globals {
@@ -78,6 +79,8 @@ struct daemon {
   const char *key_file;    /* images encrypted with this key (a mounted Secret; NULL: not) */
   char *migration_address; /* where this node serves post-copy pages (its InternalIP by default) */
   int lease_seconds;
+  int64_t postcopy_threshold;   /* --postcopy-threshold: published until the node has measured its own (bytes) */
+  struct crossover_moves moves; /* this node's moves as the source, for the measured threshold (moves.c) */
   char self[PATH_MAX];
   struct ferry_kube *kube;
   struct ferry_informers *inf;
@@ -181,6 +184,19 @@ int release_container(struct daemon *d, json_object *involved, const char *id, p
 /* Every container of this node that no migration in progress here owns is
  * released; readiness says so while one stays held. */
 void watchdog_pass(struct daemon *d);
+
+/* ---------- moves.c: the post-copy threshold from this node's moves ---------- */
+
+/* The kept moves read from the state directory (a bad file is logged, and replaced at the next move). */
+void moves_start(struct daemon *d);
+/* The memory container id uses now (bytes), 0 when it cannot be read (logged). */
+int64_t moves_container_memory(struct daemon *d, const char *id);
+/* A migration of this source that Succeeded: its move is kept (once). */
+void moves_learn(struct daemon *d, json_object *pm);
+/* The Lease annotations' values (caller frees): the threshold, and "ok" or why
+ * this node cannot post-copy. */
+char *moves_threshold_annotation(struct daemon *d);
+char *moves_postcopy_support(void);
 
 /* ---------- node.c: the node ---------- */
 

@@ -22,6 +22,7 @@
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/kube.h"
+#include "kube/quantity.h"
 #include "kube/queue.h"
 #include "metrics.h"
 #include "runtime/kdat.h"
@@ -38,6 +39,8 @@ enum {
   DEFAULT_LEASE_SECONDS = 40,
   MIN_LEASE_SECONDS = 3,
 };
+/* --postcopy-threshold's default: published until the node measured its own (docs/strategies.md) */
+#define DEFAULT_POSTCOPY_THRESHOLD "256Mi"
 
 /* ---------- the informers' handlers: the work queue ---------- */
 
@@ -107,11 +110,14 @@ static void usage(FILE *f)
   fputs("usage: ferry-agent [--node NAME ...] daemon --store URL [--runc-root DIR] [--kubeconfig FILE]\n"
         "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
         "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
+        "         [--postcopy-threshold QUANTITY]\n"
         "  --runc-root:     the runtime's state root of this node's pod containers (default " DEFAULT_RUNC_ROOT ",\n"
         "                   containerd's for the k8s.io namespace: its runc handler's Root plus /k8s.io)\n"
         "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
         "  --migration-address: where other nodes fetch post-copy memory from (default: the Node's InternalIP)\n"
         "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n"
+        "  --postcopy-threshold: strategy auto moves pods using more memory than this by post-copy, until this\n"
+        "                   node has measured where post-copy starts to pay (default " DEFAULT_POSTCOPY_THRESHOLD ")\n"
         "  --image-compression zstd|lz4[:LEVEL], --encryption-key-file FILE: how images are stored (every\n"
         "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n",
         f);
@@ -146,6 +152,23 @@ static int bandwidth_option(struct daemon *d, const char *arg)
   return 0;
 }
 
+/* --postcopy-threshold: a memory quantity of whole bytes, at least 0. */
+static int threshold_option(struct daemon *d, const char *arg)
+{
+  int64_t milli;
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  if (ferry_quantity_milli(arg, &milli, &e) < 0) {
+    fprintf(stderr, "ferry-agent daemon: --postcopy-threshold: %s\n", ferry_error_msg(&e));
+    return -1;
+  }
+  if (milli < 0) {
+    fprintf(stderr, "ferry-agent daemon: --postcopy-threshold: %s is below 0 bytes\n", arg);
+    return -1;
+  }
+  d->postcopy_threshold = milli / 1000;
+  return 0;
+}
+
 /* 1 when the daemon is to run; otherwise *code is the exit code (help, a bad option). */
 static int parse_options(struct daemon *d, int argc, char **argv, int *code)
 {
@@ -162,6 +185,7 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
     { "migration-bandwidth", required_argument, NULL, 'B' },
     { "image-compression", required_argument, NULL, 'C' },
     { "encryption-key-file", required_argument, NULL, 'K' },
+    { "postcopy-threshold", required_argument, NULL, 'T' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -171,6 +195,8 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
   d->lease_seconds = DEFAULT_LEASE_SECONDS;
   d->admission_dir = FERRY_ADMISSION_DIR;
   *code = 2;
+  if (threshold_option(d, DEFAULT_POSTCOPY_THRESHOLD) < 0)
+    return 0;
   optind = 0;
   int o;
   while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
@@ -210,6 +236,10 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
       break;
     case 'B':
       if (bandwidth_option(d, optarg) < 0)
+        return 0;
+      break;
+    case 'T':
+      if (threshold_option(d, optarg) < 0)
         return 0;
       break;
     case 'h':
@@ -274,6 +304,7 @@ static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_e
   }
   if (!d->migration_address)
     d->migration_address = node_internal_ip(d);
+  moves_start(d);
   log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d, post-copy memory served on %s",
            g->node, d->store, d->runc_root, port,
            d->migration_address ? d->migration_address : "(no InternalIP: none)");

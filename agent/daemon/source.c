@@ -94,6 +94,9 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   }
   json_object *patch =
       pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
+  int64_t memory = moves_container_memory(d, id); /* what this move learns the downtime of */
+  if (memory > 0)
+    pm_patch_set(patch, "memoryBytes", json_object_new_int64(memory));
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   if (source_departed(d, pm, 1, err) < 0) /* before the freeze: the kubelet must not restart it here */
@@ -375,5 +378,7 @@ int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_er
     return source_rolling_back(d, pm, requeue_ms, err);
   if (phase == PM_ROLLED_BACK || phase == PM_FAILED)
     return source_leftovers(d, pm, err);
+  if (phase == PM_SUCCEEDED)
+    moves_learn(d, pm);
   return 0;
 }

@@ -65,6 +65,25 @@ enum pm_reason pm_reason(json_object *pm)
   return pm_reason_parse(ferry_kube_str(pm, "spec.reason"), &r) < 0 ? PM_REASON_MANUAL : r;
 }
 
+static const char *const strategy_names[] = {
+  [PM_STRATEGY_STOP_AND_COPY] = "stopAndCopy",
+  [PM_STRATEGY_PRE_COPY] = "preCopy",
+  [PM_STRATEGY_POST_COPY] = "postCopy",
+  [PM_STRATEGY_AUTO] = "auto",
+};
+
+const char *pm_strategy_name(enum pm_strategy s) { return s >= 0 && s < PM_STRATEGY_COUNT ? strategy_names[s] : NULL; }
+
+int pm_strategy_parse(const char *name, enum pm_strategy *out)
+{
+  for (enum pm_strategy s = PM_STRATEGY_STOP_AND_COPY; name && s < PM_STRATEGY_COUNT; s++)
+    if (!strcmp(name, strategy_names[s])) {
+      *out = s;
+      return 0;
+    }
+  return -1;
+}
+
 enum pm_phase pm_phase(json_object *pm) { return pm_phase_parse(ferry_kube_str(pm, "status.phase")); }
 
 int pm_phase_is_terminal(enum pm_phase phase)

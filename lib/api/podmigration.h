@@ -39,6 +39,16 @@ enum pm_reason {
   PM_REASON_COUNT
 };
 
+/* spec.strategy, a MigrationPolicy's defaultStrategy, status.strategy (auto is
+ * only asked for: the controller writes what it chose). */
+enum pm_strategy {
+  PM_STRATEGY_STOP_AND_COPY,
+  PM_STRATEGY_PRE_COPY,
+  PM_STRATEGY_POST_COPY,
+  PM_STRATEGY_AUTO,
+  PM_STRATEGY_COUNT
+};
+
 #define FERRY_ANN_MIGRATE_TO "ferry.dev/migrate-to"
 #define FERRY_ANN_MIGRATION "ferry.dev/migration" /* on pods: NS/NAME of the PodMigration, then its outcome */
 #define FERRY_ANN_RESULT "ferry.dev/migration-result"
@@ -51,6 +61,11 @@ enum pm_reason {
 #define FERRY_FINALIZER "ferry.dev/migration"
 #define FERRY_AGENT_LEASE_PREFIX "ferry-agent-"
 #define FERRY_ANN_LOAD "ferry.dev/load" /* on agent Leases: the node's load, JSON */
+/* on agent Leases: the pod memory above which post-copy's downtime is the
+ * shorter on this node, and where the number comes from, JSON (docs/strategies.md) */
+#define FERRY_ANN_POSTCOPY_THRESHOLD "ferry.dev/postcopy-threshold"
+/* on agent Leases: "ok" when the node can post-copy, else why not */
+#define FERRY_ANN_POSTCOPY_SUPPORT "ferry.dev/postcopy-support"
 
 /* PM_PENDING when the status has no phase yet. */
 enum pm_phase pm_phase(json_object *pm);
@@ -65,6 +80,10 @@ const char *pm_reason_name(enum pm_reason reason);
 int pm_reason_parse(const char *name, enum pm_reason *out);
 /* The PodMigration's spec.reason (PM_REASON_MANUAL when absent or unknown). */
 enum pm_reason pm_reason(json_object *pm);
+/* "stopAndCopy", "auto", ...; NULL past the last. */
+const char *pm_strategy_name(enum pm_strategy s);
+/* -1 for NULL, "" or a string that is no strategy. */
+int pm_strategy_parse(const char *name, enum pm_strategy *out);
 /* Scheduled through RollingBack: a migration that holds its nodes. */
 int pm_phase_is_active(enum pm_phase phase);
 /* The condition's status is "True". */

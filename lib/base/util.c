@@ -35,6 +35,23 @@ void ferry_format_time(int64_t unix_ms, char *buf, size_t len)
     snprintf(buf, len, "1970-01-01T00:00:00Z");
 }
 
+void ferry_format_bytes(int64_t bytes, char *buf, size_t len)
+{
+  static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+  double v = (double)bytes;
+  size_t u = 0;
+  while ((v >= 1024 || v <= -1024) && u + 1 < sizeof units / sizeof *units) {
+    v /= 1024;
+    u++;
+  }
+  if (u == 0)
+    snprintf(buf, len, "%lld B", (long long)bytes);
+  else if (v < 10 && v > -10 && v != (double)(int64_t)v)
+    snprintf(buf, len, "%.1f %s", v, units[u]);
+  else
+    snprintf(buf, len, "%.0f %s", v, units[u]);
+}
+
 int64_t ferry_parse_time_ms(const char *s)
 {
   struct tm tm = { 0 };

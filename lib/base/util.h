@@ -19,6 +19,9 @@ int64_t ferry_now_real_ms(void);
 /* Formats an RFC 3339 UTC time (second resolution) into buf (>= 21 bytes). */
 void ferry_format_time(int64_t unix_ms, char *buf, size_t len);
 
+/* Bytes for people in binary units: "40 MiB", "1.2 GiB", "512 B". */
+void ferry_format_bytes(int64_t bytes, char *buf, size_t len);
+
 /* Parses an RFC 3339 UTC time ("2026-11-25T01:22:33.752289713Z") into unix ms;
  * 0 when it cannot. */
 int64_t ferry_parse_time_ms(const char *s);

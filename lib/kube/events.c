@@ -24,8 +24,21 @@ struct ferry_recorder {
   struct ferry_kube *kube;
   char *component, *host;
   struct remembered seen[MAX_REMEMBERED];
-  size_t nseen, next; /* a ring: the oldest is forgotten first */
+  size_t nseen, next;         /* a ring: the oldest is forgotten first */
+  unsigned long long last_ns; /* the last Event name's stamp: each one later than the one before */
 };
+
+/* An Event name's suffix, as client-go's (the time in ns, hex), but never the
+ * same twice from one recorder: two events on one object within the clock's
+ * resolution would otherwise share a name, and the second be refused (409). */
+static unsigned long long name_stamp(struct ferry_recorder *r)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  unsigned long long ns = (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+  r->last_ns = ns > r->last_ns ? ns : r->last_ns + 1;
+  return r->last_ns;
+}
 
 struct ferry_recorder *ferry_recorder_new(struct ferry_kube *kube, const char *component, const char *host)
 {
@@ -155,8 +168,7 @@ int ferry_record_event(struct ferry_recorder *r, json_object *involved, const ch
   int counted = count_again(r, key, stamp, err);
   if (counted != 0)
     return counted < 0 ? -1 : 0;
-  cleanup_free char *ev_name =
-      ferry_asprintf("%s.%llx", name ? name : "unknown", (unsigned long long)ferry_now_real_ms() * 1000);
+  cleanup_free char *ev_name = ferry_asprintf("%s.%llx", name ? name : "unknown", name_stamp(r));
   cleanup_json json_object *ev = new_event(r, involved, ns, ev_name, type, reason, msg, stamp);
   cleanup_json json_object *out = NULL;
   if (ferry_kube_create(r->kube, &FERRY_KUBE_EVENTS, ns, ev, &out, NULL, err) < 0)

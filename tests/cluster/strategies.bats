@@ -1,16 +1,18 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
-# Migration strategies through the whole control plane: postCopy (the pod runs on
-# the target while its memory follows from the source), its failure half-way,
-# and preCopy's stated fallback where the node tracks no dirty memory.
+# Migration strategies through the whole control plane: auto choosing postCopy
+# above node A's post-copy threshold (the pod runs on the target while its
+# memory follows from the source), postCopy's failure half-way, and preCopy's
+# stated fallback where the node tracks no dirty memory.
 bats_require_minimum_version 1.5.0
 load helpers
 
 setup_file() {
   cluster_up
-  # the pages leave node A at most at 16 MiB/s: a 128 MiB pod takes 8 s
+  # the pages leave node A at most at 16 MiB/s: a 128 MiB pod takes 8 s; strategy
+  # auto moves pods above 4 MiB from A by post-copy (until A has measured its own)
   agent_kill a
-  agent_start a --migration-bandwidth 16Mi
+  agent_start a --migration-bandwidth 16Mi --postcopy-threshold 4Mi
 }
 
 pm_yaml() { # NAME POD STRATEGY
@@ -18,13 +20,28 @@ pm_yaml() { # NAME POD STRATEGY
 }
 
 jp() { k get pm "$1" -o jsonpath="$2"; }
+# lease_annotation NODE KEY: the annotation ferry.dev/KEY of node-NODE's agent Lease
+lease_annotation() { k get lease -n ferry-system "ferry-agent-node-$1" -o jsonpath="{.metadata.annotations.ferry\.dev/$2}"; }
 
-@test "postCopy: the pod runs on B while its memory follows; Succeeded once every page arrived" {
+@test "auto above A's threshold: postCopy, saying why; the pod runs on B while its memory follows; Succeeded once every page arrived; A keeps the move" {
   counting_pod lazy
-  pm_yaml lazy-1 lazy postCopy | k apply -f -
+  # A's restarted agent publishes its flag's threshold, not measured (its first renewal)
+  wait_for 300 eval 'lease_annotation a postcopy-threshold | grep -q "\"bytes\":4194304,"'
+  run lease_annotation a postcopy-threshold
+  assert_output --partial '"bytes":4194304,"threshold":"4 MiB","source":"default"'
+  run lease_annotation b postcopy-support
+  assert_output ok
+  # the controller reads the pod's memory from A's load report
+  wait_for 300 eval 'lease_annotation a load | grep -q "/lazy\""'
+  pm_yaml lazy-1 lazy auto | k apply -f -
   wait_phase lazy-1 Succeeded
   run jp lazy-1 '{.status.strategy} {.status.reason}'
   assert_output "postCopy Succeeded"
+  run jp lazy-1 '{.status.strategyNote}'
+  assert_output --regexp "^auto: postCopy, the pod's [0-9.]+ MiB is above node-a's default threshold of 4 MiB \(not measured yet\)$"
+  run k get events --field-selector involvedObject.name=lazy-1 -o jsonpath='{.items[*].reason}'
+  assert_output --partial StrategyChosen
+  [ "$(jp lazy-1 '{.status.memoryBytes}')" -ge $((16 << 20)) ]
   # the small image while frozen, the 16 MiB after the restore, through the page server
   run jp lazy-1 '{.status.pageServer}'
   assert_output --regexp '^127\.0\.0\.1:[0-9]+$'
@@ -42,6 +59,10 @@ jp() { k get pm "$1" -o jsonpath="$2"; }
   run k describe pm lazy-1
   assert_output --partial "MemoryTransferred"
   assert_output --partial "SourceReleased"
+  # A keeps the move for its threshold: one postCopy move is not a line yet
+  wait_for 300 eval 'lease_annotation a postcopy-threshold | grep -q "\"postCopy\":{\"moves\":1,"'
+  run lease_annotation a postcopy-threshold
+  assert_output --partial '"source":"default"'
 }
 
 @test "postCopy: the target's lazy-pages daemon killed half-way: the target is stopped, the pod runs on A from its freeze" {

@@ -451,6 +451,8 @@ def check_args(objs, case):
     runc_root = {"crio-setup": "/run/ferry-runc-crio", "custom-paths": "/run/k3s/containerd/runc/k8s.io"}
     if arg(c, "--runc-root") != runc_root.get(case, "/run/containerd/runc/k8s.io"):
         fail("agent: --runc-root %s" % arg(c, "--runc-root"))
+    if arg(c, "--postcopy-threshold") != ("1.5Gi" if case == "s3-encrypted" else "256Mi"):
+        fail("agent: --postcopy-threshold %s" % arg(c, "--postcopy-threshold"))
     if case == "s3-encrypted":
         check_s3_encrypted(agent, c)
     ctl = next(o for o in objs if o["kind"] == "Deployment")

@@ -216,6 +216,43 @@ static void test_scheduled_cancelled_does_nothing(void **state)
   assert_int_equal(requeue, 0);
 }
 
+/* A migration of this source that Succeeded: its move is kept once, in the
+ * state directory (read back at the next start), and counts on the Lease's
+ * post-copy threshold; one that says too little is not kept. */
+static void test_succeeded_move_is_kept_for_the_threshold(void **state)
+{
+  struct fixture *x = *state;
+  x->d.postcopy_threshold = INT64_C(256) << 20;
+  json_object *pm =
+      pm_with(x, "",
+              "\"phase\":\"Succeeded\",\"sourceNode\":\"" NODE "\",\"strategy\":\"postCopy\","
+              "\"memoryBytes\":20971520,\"freezeMillis\":512,\"restoredAt\":\"2026-12-02T01:00:00.123Z\"");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(run(x, 0, pm, &requeue), 0); /* seen again: counted once */
+  assert_int_equal(fake_api_nwrites(x->f), 0);
+  assert_int_equal(x->d.moves.n_post_copy, 1);
+  assert_int_equal(x->d.moves.n_stop_and_copy, 0);
+  assert_int_equal(x->d.moves.post_copy[0].memory, 20971520);
+  assert_int_equal(x->d.moves.post_copy[0].downtime_ms, 512);
+  assert_string_equal(x->d.moves.post_copy[0].uid, ferry_kube_str(pm, "metadata.uid"));
+  memset(&x->d.moves, 0, sizeof x->d.moves); /* a restart reads them back */
+  moves_start(&x->d);
+  assert_int_equal(x->d.moves.n_post_copy, 1);
+  cleanup_free char *ann = moves_threshold_annotation(&x->d);
+  assert_non_null(strstr(ann, "\"bytes\":268435456,\"threshold\":\"256 MiB\",\"source\":\"default\",\"moves\":1,"));
+  assert_non_null(strstr(ann, "\"postCopy\":{\"moves\":1,\"why\":\"1 of the 3 moves needed\"}"));
+  /* no memory recorded (an agent that did not measure it): nothing to learn from */
+  json_object *bare = NULL;
+  assert_int_equal(json_object_deep_copy(pm, &bare, NULL), 0);
+  json_object *st = ferry_kube_obj(bare, "status");
+  json_object_object_del(st, "memoryBytes");
+  json_object_object_add(ferry_kube_obj(bare, "metadata"), "uid", json_object_new_string("other-uid"));
+  assert_int_equal(run(x, 0, bare, &requeue), 0);
+  json_object_put(bare);
+  assert_int_equal(x->d.moves.n_post_copy, 1);
+}
+
 /* Checkpointing is written before the step starts, and the container recorded as departed before the freeze. */
 static void test_scheduled_writes_checkpointing_then_starts_the_step(void **state)
 {
@@ -648,6 +685,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_restoring_pod_in_crashloop_records_the_failure, setup, teardown),
     cmocka_unit_test_setup_teardown(test_failed_restore_once_released_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rolling_back_deletes_the_target_pod_then_releases, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_succeeded_move_is_kept_for_the_threshold, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

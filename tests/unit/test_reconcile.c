@@ -213,6 +213,99 @@ static void test_pending_with_target_is_scheduled(void **state)
   assert_string_equal(fake_api_event(e->f, 1), "Migrating: pm: moving to node-b");
 }
 
+/* The annotations (a JSON object's members) of node's agent Lease (put_node made it). */
+static void put_lease(struct env *e, const char *node, const char *annotations)
+{
+  cleanup_free char *name = ferry_asprintf(FERRY_AGENT_LEASE_PREFIX "%s", node);
+  cleanup_free char *text = ferry_asprintf("{%s}", annotations);
+  json_object *lease = fake_api_obj(e->f, &FERRY_KUBE_LEASES, AGENT_NS, name), *ann = json_tokener_parse(text);
+  assert_non_null(lease);
+  assert_non_null(ann);
+  json_object_object_add(ferry_kube_obj(lease, "metadata"), "annotations", ann);
+}
+
+/* default/pm (put_pm made it) Pending again, as if new. */
+static void pending_again(struct env *e)
+{
+  json_object *pm = fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm");
+  assert_non_null(pm);
+  json_object_object_add(pm, "status", json_tokener_parse("{\"phase\":\"Pending\"}"));
+}
+
+static void test_auto_chooses_by_the_source_threshold(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  /* web uses 1.2 GiB on node-a, whose agent measured 300 MiB over 12 moves */
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_LOAD "\":\"{\\\"pods\\\":{\\\"" NS "/web\\\":{\\\"memory\\\":1288490189}}}\","
+            "\"" FERRY_ANN_POSTCOPY_THRESHOLD "\":\"{\\\"bytes\\\":314572800,\\\"source\\\":\\\"measured\\\","
+            "\\\"moves\\\":12}\",\"" FERRY_ANN_POSTCOPY_SUPPORT "\":\"ok\"");
+  put_lease(e, "node-b", "\"" FERRY_ANN_POSTCOPY_SUPPORT "\":\"ok\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\",\"strategy\":\"auto\"},"
+            "\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_string_equal(ferry_kube_str(w, "status.strategy"), "postCopy");
+  assert_string_equal(ferry_kube_str(w, "status.strategyNote"),
+                      "auto: postCopy, the pod's 1.2 GiB is above node-a's measured threshold of 300 MiB (12 moves)");
+  assert_int_equal(fake_api_nevents(e->f), 3);
+  assert_string_equal(fake_api_event(e->f, 2), "StrategyChosen: auto: postCopy, the pod's 1.2 GiB is above node-a's "
+                                               "measured threshold of 300 MiB (12 moves)");
+
+  /* node-b cannot post-copy, and node-a's threshold is malformed: stopAndCopy, saying why */
+  put_lease(e, "node-b", "\"" FERRY_ANN_POSTCOPY_SUPPORT "\":\"no userfaultfd\"");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_string_equal(ferry_kube_str(status_write(e, 0), "status.strategy"), "stopAndCopy");
+  assert_non_null(
+      strstr(ferry_kube_str(status_write(e, 0), "status.strategyNote"), "but node-b cannot post-copy: no userfaultfd"));
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_LOAD "\":\"{\\\"pods\\\":{\\\"" NS "/web\\\":{\\\"memory\\\":1288490189}}}\","
+            "\"" FERRY_ANN_POSTCOPY_THRESHOLD "\":\"256Mi\"");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.strategy"), "stopAndCopy");
+  assert_string_equal(ferry_kube_str(w, "status.strategyNote"),
+                      "auto: stopAndCopy, node-a has no usable post-copy threshold (its Lease's "
+                      "ferry.dev/postcopy-threshold is malformed: not a JSON object)");
+  /* no use reported any more, and web has no request or limit either */
+  put_lease(e, "node-a", "\"" FERRY_ANN_POSTCOPY_SUPPORT "\":\"ok\"");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.strategy"), "stopAndCopy");
+  assert_non_null(strstr(ferry_kube_str(w, "status.strategyNote"), "auto: stopAndCopy, the pod's memory is unknown"));
+}
+
+static void test_policy_default_auto_with_a_memory_request(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  fake_api_put(e->f, &FERRY_KUBE_PODS,
+               "{\"metadata\":{\"name\":\"web\",\"namespace\":\"" NS "\",\"labels\":{\"app\":\"web\"}},"
+               "\"spec\":{\"nodeName\":\"node-a\",\"runtimeClassName\":\"ferry\",\"containers\":[{\"name\":"
+               "\"app\",\"resources\":{\"requests\":{\"memory\":\"40Mi\"},\"limits\":{\"memory\":\"1Gi\"}}}]},"
+               "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.5\",\"containerStatuses\":"
+               "[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]}}");
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_POSTCOPY_THRESHOLD "\":\"{\\\"bytes\\\":268435456,\\\"source\\\":\\\"default\\\"}\"");
+  fake_api_put(e->f, &FERRY_KUBE_MIGRATIONPOLICIES,
+               "{\"metadata\":{\"name\":\"all\"},\"spec\":{\"defaultStrategy\":\"auto\"}}");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.strategy"), "stopAndCopy");
+  assert_string_equal(ferry_kube_str(w, "status.strategyNote"),
+                      "auto: stopAndCopy, the pod's 40 MiB (its memory request: node-a reports no use for it) is "
+                      "below node-a's default threshold of 256 MiB (not measured yet)");
+}
+
 static void test_pending_waits_for_the_limit(void **state)
 {
   struct env *e = *state;
@@ -407,6 +500,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_auto_chooses_by_the_source_threshold, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_policy_default_auto_with_a_memory_request, setup, teardown),
     cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),
     cmocka_unit_test_setup_teardown(test_post_copy_waits_for_the_memory, setup, teardown),
     cmocka_unit_test_setup_teardown(test_checkpointing_past_its_deadline_rolls_back, setup, teardown),

@@ -14,6 +14,12 @@
 #include "kube/kube.h"
 #include "kube/queue.h"
 
+/* inflight.c: migrations let past the limits that the cache may not show yet. */
+struct ctl_inflight {
+  struct ctl_inflight_entry *v;
+  size_t n;
+};
+
 struct ctl {
   struct ferry_kube *kube;
   struct ferry_informers *inf;
@@ -26,7 +32,21 @@ struct ctl {
   struct webhook *webhook;       /* the pod admission webhook, or NULL (owned pods cannot move) */
   struct ctl_metrics *metrics;   /* /healthz, /readyz, /metrics, or NULL (not served) */
   struct rebalancer *rebalancer; /* the MigrationPolicies' load and locality rounds (rebalancer.h) */
+  struct ctl_inflight inflight;  /* scheduled, perhaps not in the cache yet (inflight.c) */
 };
+
+/* Migrations running in the cluster and on the two nodes of a move. */
+struct ctl_busy {
+  int total, on_source, on_target;
+};
+/* The migration pm now takes room on source and target: counted by the limits
+ * until the cache shows it there. */
+void ctl_inflight_add(struct ctl *c, json_object *pm, const char *source, const char *target);
+/* Adds to *b the migrations taken past the limits (but self_uid) that the cache
+ * does not count yet; forgets those it now counts, the ended and the deleted. */
+void ctl_inflight_count(struct ctl *c, const char *self_uid, const char *source, const char *target,
+                        struct ctl_busy *b);
+void ctl_inflight_free(struct ctl *c);
 
 /* watch.c: the informers (c->inf set), their changes queued as keys:
  * "pm/NS/NAME" for PodMigrations, "pod/NS/NAME" for annotated pods. Leases are

@@ -279,6 +279,7 @@ static void stop_all(struct ctl *c, struct ferry_kube_config *cfg)
 {
   ctl_metrics_stop(c);
   rebalancer_free(c->rebalancer);
+  ctl_inflight_free(c);
   webhook_stop(c->webhook);
   ferry_recorder_free(c->rec);
   queue_free(c->q);

@@ -81,7 +81,7 @@ int ctl_phase_timeout_s(struct ctl *c, json_object *pm, json_object *pod)
 
 struct busy {
   const char *uid, *source, *target;
-  int on_source, on_target, total;
+  struct ctl_busy n;
 };
 
 static void count_busy(void *ctx, json_object *pm)
@@ -89,19 +89,21 @@ static void count_busy(void *ctx, json_object *pm)
   struct busy *b = ctx;
   if (!strcmp(ferry_kube_str(pm, "metadata.uid") ?: "", b->uid) || !pm_phase_is_active(pm_phase(pm)))
     return;
-  b->total++;
+  b->n.total++;
   const char *s = ferry_kube_str(pm, "status.sourceNode") ?: "", *t = ferry_kube_str(pm, "status.targetNode") ?: "";
   if (b->source && (!strcmp(s, b->source) || !strcmp(t, b->source)))
-    b->on_source++;
+    b->n.on_source++;
   if (b->target && (!strcmp(s, b->target) || !strcmp(t, b->target)))
-    b->on_target++;
+    b->n.on_target++;
 }
 
 void ctl_limits_wait(struct ctl *c, json_object *pm, const struct policy *pol, const char *source, const char *target,
                      char *wait, size_t wait_len)
 {
-  struct busy b = { ferry_kube_str(pm, "metadata.uid") ?: "", source, target, 0, 0, 0 };
-  ferry_informer_each(c->pms, count_busy, &b);
+  struct busy all = { ferry_kube_str(pm, "metadata.uid") ?: "", source, target, { 0, 0, 0 } };
+  ferry_informer_each(c->pms, count_busy, &all);
+  ctl_inflight_count(c, all.uid, source, target, &all.n);
+  const struct ctl_busy b = all.n;
   *wait = '\0';
   if (b.total >= pol->total)
     snprintf(wait, wait_len, "waiting: %d migrations running in the cluster (limit %d)", b.total, pol->total);

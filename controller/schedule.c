@@ -373,6 +373,7 @@ int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_erro
   int rc;
   if (wait_for_room(c, &m, &pol, requeue_ms, &rc, err))
     return rc;
+  ctl_inflight_add(c, pm, m.source, m.target);
   if (create_target_pod(c, &m, err) < 0)
     return -1;
   cleanup_json json_object *before = NULL;

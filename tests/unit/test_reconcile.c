@@ -45,6 +45,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   struct env *e = *state;
+  ctl_inflight_free(&e->c);
   ferry_recorder_free(e->c.rec);
   queue_free(e->c.q);
   ferry_informers_free(e->c.inf);
@@ -327,6 +328,46 @@ static void test_pending_waits_for_the_limit(void **state)
   assert_int_equal(fake_api_nwrites(e->f), 1); /* no target pod yet */
 }
 
+/* A drain's burst: two PodMigrations from node-a reconciled one after the
+ * other, before the first one's new status came back into the cache. */
+static void test_burst_waits_for_what_it_just_scheduled(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  fake_api_put(e->f, &FERRY_KUBE_PODS,
+               "{\"metadata\":{\"name\":\"db\",\"namespace\":\"" NS "\",\"labels\":{\"app\":\"db\"}},"
+               "\"spec\":{\"nodeName\":\"node-a\",\"runtimeClassName\":\"ferry\",\"containers\":[{\"name\":\"app\"}]},"
+               "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.6\",\"containerStatuses\":"
+               "[{\"name\":\"app\",\"containerID\":\"containerd://def\"}]}}");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  fake_api_put(e->f, &FERRY_KUBE_PODMIGRATIONS,
+               "{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\",\"metadata\":{\"name\":\"pm2\","
+               "\"namespace\":\"" NS "\",\"uid\":\"pm2-uid\",\"finalizers\":[\"" FERRY_FINALIZER "\"]},"
+               "\"spec\":{\"pod\":\"db\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}}");
+  int64_t requeue = 0;
+  assert_int_equal(reconcile(e, &requeue), 0); /* pm scheduled; the cache still says Pending */
+  assert_string_equal(ferry_kube_str(status_write(e, 0), "status.sourceNode"), "node-a");
+  fake_api_clear_log(e->f);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  requeue = 0;
+  assert_int_equal(ctl_reconcile_pm(&e->c, NS, "pm2", &requeue, &err), 0);
+  assert_true(requeue > 0);
+  json_object *w = fake_api_write(e->f, "PATCH", "/podmigrations/pm2/status", 0);
+  assert_non_null(w);
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "Waiting");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "waiting: 1 migrations running on node-a (limit 1)");
+  /* once the cache shows pm running on node-a, the cache counts it (once, not twice) */
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  fake_api_clear_log(e->f);
+  assert_int_equal(ctl_reconcile_pm(&e->c, NS, "pm2", &requeue, &err), 0);
+  w = fake_api_write(e->f, "PATCH", "/podmigrations/pm2/status", 0);
+  if (w)
+    assert_string_equal(ferry_kube_str(w, "status.message"), "waiting: 1 migrations running on node-a (limit 1)");
+  assert_int_equal(e->c.inflight.n, 0);
+}
+
 static void test_restored_succeeds_and_deletes_the_source(void **state)
 {
   struct env *e = *state;
@@ -500,6 +541,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_auto_chooses_by_the_source_threshold, setup, teardown),
     cmocka_unit_test_setup_teardown(test_policy_default_auto_with_a_memory_request, setup, teardown),
     cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),

@@ -48,7 +48,6 @@ start_kube_lite() {
   rm -f "$work/kubeconfig"
   "$BIN/kube-lite" --listen 127.0.0.1:0 --kubeconfig-out "$work/kubeconfig" >"$work/kube-lite.log" 2>&1 &
   pids+=($!)
-
   for _ in $(seq 100); do
     [ -s "$work/kubeconfig" ] && break
     sleep 0.1

@@ -57,7 +57,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench bench-rebalance soak clean lint format fuzz-kl-protobuf images images-test
+.PHONY: all deps test test-unit test-asan test-node demo bench bench-rebalance bench-memory soak clean lint format fuzz-kl-protobuf images images-test
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -220,11 +220,16 @@ $(BUILD)/bench/rebalance-bench: $(REBAL_BENCH_OBJ) $(BUILD)/libferry.a
 bench-rebalance: $(BUILD)/bench/rebalance-bench
 	@bash bench/rebalance/run.sh
 
+# ferry-controller's memory with 10,000 pods and 1,000 nodes cached, against kube-lite.
+bench-memory: $(BIN)/kube-lite $(BIN)/ferry-controller
+	@bash bench/controller-memory.sh
+
 bench: deps all $(BUILD)/bench/informer-bench $(BUILD)/bench/rebalance-bench
 	@bash bench/run.sh
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
 	@bash bench/rebalance/run.sh
+	@bash bench/controller-memory.sh
 
 # Long randomized fault runs on the local cluster (not in CI): SOAK_ROUNDS, SOAK_SEED.
 soak: deps all

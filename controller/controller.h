@@ -53,6 +53,8 @@ void ctl_inflight_free(struct ctl *c);
  * watched in lease_ns. ctl_synced: every informer has listed. */
 int ctl_watch(struct ctl *c, const char *lease_ns, ferry_error *err);
 int ctl_synced(struct ctl *c);
+/* keep.c: what each informer keeps of the objects it caches (kube/trim.h). */
+int ctl_keep(struct ctl *c, ferry_error *err);
 void ctl_enqueue_pm(struct ctl *c, json_object *pm);
 void ctl_enqueue_all_pms(struct ctl *c); /* a resync */
 

@@ -201,6 +201,20 @@ static json_object *target_pod_object(json_object *pm, json_object *pod, const c
   return tp;
 }
 
+/* The source pod as the API server has it: the cache keeps only what the
+ * controller reads (keep.c), and the target pod is a copy of its spec. */
+static int fetch_source(struct ctl *c, const struct move *m, json_object **out, ferry_error *err)
+{
+  if (ferry_kube_get(c->kube, &FERRY_KUBE_PODS, m->ns, m->pod_name, out, NULL, err) < 0)
+    return ferry_error_prefix(err, "pod %s/%s", m->ns, m->pod_name);
+  if (strcmp(ferry_kube_str(*out, "metadata.uid") ?: "", ferry_kube_str(m->pod, "metadata.uid") ?: "") != 0) {
+    json_object_put(*out);
+    *out = NULL;
+    return ferry_error_set(err, 0, "pod %s/%s was replaced meanwhile", m->ns, m->pod_name);
+  }
+  return 0;
+}
+
 /* The target pod: its name (the status's, else the base name and a hash of the
  * migration's UID), and for a bare pod the pod itself, created first, so a
  * restart finds it under the same name. An owned pod's target is the
@@ -218,7 +232,10 @@ static int create_target_pod(struct ctl *c, struct move *m, ferry_error *err)
   }
   if (m->owner)
     return 0;
-  cleanup_json json_object *tp = target_pod_object(m->pm, m->pod, m->target_pod);
+  cleanup_json json_object *src = NULL;
+  if (fetch_source(c, m, &src, err) < 0)
+    return -1;
+  cleanup_json json_object *tp = target_pod_object(m->pm, src, m->target_pod);
   struct ferry_kube_status st = { 0 };
   if (ferry_kube_create(c->kube, &FERRY_KUBE_PODS, m->ns, tp, NULL, &st, err) < 0 && st.code != 409)
     return -1;

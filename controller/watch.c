@@ -90,7 +90,7 @@ int ctl_watch(struct ctl *c, const char *lease_ns, ferry_error *err)
       add_informer(c, &FERRY_KUBE_SERVICES, NULL, NULL, NULL, &c->services, err) < 0 ||
       add_informer(c, &FERRY_KUBE_ENDPOINTSLICES, NULL, NULL, NULL, &c->slices, err) < 0 ||
       add_informer(c, &FERRY_KUBE_ENDPOINTS, NULL, NULL, NULL, &c->endpoints, err) < 0 ||
-      add_informer(c, &FERRY_KUBE_LEASES, lease_ns, NULL, NULL, &c->leases, err) < 0)
+      add_informer(c, &FERRY_KUBE_LEASES, lease_ns, NULL, NULL, &c->leases, err) < 0 || ctl_keep(c, err) < 0)
     return -1;
   return 0;
 }

@@ -295,6 +295,10 @@ static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_e
   }
   d->q = queue_new(QUEUE_BASE_DELAY_MS, QUEUE_MAX_DELAY_MS);
   d->rec = ferry_recorder_new(d->kube, "ferry-agent", g->node);
+  /* Both informers cache whole objects (no ferry_informer_keep, kube/trim.h):
+   * the pods are only this node's (a field selector, 110 at most by default)
+   * and the PodMigrations one per migration, so trimming would save little;
+   * the controller's cluster-wide caches are the ones trimmed (controller/keep.c). */
   struct ferry_informer_handlers h = { enqueue, enqueue_upd, NULL, d }, hp = { pod_changed, pod_updated, NULL, d };
   if (!d->q || !d->rec ||
       ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, &h, &d->pms, err) < 0 ||

@@ -43,6 +43,13 @@ int ferry_informer_add(struct ferry_informers *g, const struct ferry_kube_resour
                        const char *label_selector, const char *field_selector, const struct ferry_informer_handlers *h,
                        struct ferry_informer **out, ferry_error *err);
 
+/* What the informer keeps of each object (kube/trim.h), set before it first
+ * lists: the rest is dropped on list and on watch, before the object is cached
+ * and before the handlers see it. It must keep metadata.name, namespace and
+ * resourceVersion (the cache's key, updates told from resyncs). Without it
+ * objects are cached whole. */
+int ferry_informer_keep(struct ferry_informer *inf, const char *spec, ferry_error *err);
+
 /* Drives every informer for up to timeout_ms: lists what needs listing, keeps
  * the watches going, dispatches events. Returns as soon as a pass changed a
  * cache, so the caller acts on the change without waiting out the timeout. Returns -1 only on a local failure

@@ -363,6 +363,13 @@ int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, c
                     const char *label_selector, const char *field_selector, int limit, json_object **items, char **rv,
                     ferry_error *err)
 {
+  return ferry_kube_list_map(k, r, ns, label_selector, field_selector, limit, NULL, NULL, items, rv, err);
+}
+
+int ferry_kube_list_map(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns,
+                        const char *label_selector, const char *field_selector, int limit, ferry_kube_map_fn map,
+                        void *map_ctx, json_object **items, char **rv, ferry_error *err)
+{
   json_object *all = json_object_new_array();
   char *cont = NULL;
   int rc = 0;
@@ -392,8 +399,10 @@ int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, c
       rc = ferry_error_set(err, 0, "list %s: the answer has no items array", r->plural);
       break;
     }
-    for (size_t i = 0; i < json_object_array_length(its); i++)
-      json_object_array_add(all, json_object_get(json_object_array_get_idx(its, i)));
+    for (size_t i = 0; i < json_object_array_length(its); i++) {
+      json_object *item = json_object_array_get_idx(its, i);
+      json_object_array_add(all, map ? map(map_ctx, item) : json_object_get(item));
+    }
     if (json_object_object_get_ex(page, "metadata", &meta)) {
       if (rv && json_object_object_get_ex(meta, "resourceVersion", &v)) {
         free(*rv);

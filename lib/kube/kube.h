@@ -73,6 +73,12 @@ int ferry_kube_get(struct ferry_kube *k, const struct ferry_kube_resource *r, co
 int ferry_kube_list(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns,
                     const char *label_selector, const char *field_selector, int limit, json_object **items, char **rv,
                     ferry_error *err);
+/* The same, each item passed through map (which gives back a new reference) as
+ * its page arrives, so no more than one page is held whole. map NULL: as they are. */
+typedef json_object *(*ferry_kube_map_fn)(void *ctx, json_object *item);
+int ferry_kube_list_map(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns,
+                        const char *label_selector, const char *field_selector, int limit, ferry_kube_map_fn map,
+                        void *map_ctx, json_object **items, char **rv, ferry_error *err);
 int ferry_kube_create(struct ferry_kube *k, const struct ferry_kube_resource *r, const char *ns, json_object *obj,
                       json_object **out, struct ferry_kube_status *st, ferry_error *err);
 /* PUT: obj's metadata.resourceVersion makes it conditional (409 when stale). sub: NULL or "status". */

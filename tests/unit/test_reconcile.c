@@ -307,6 +307,33 @@ static void test_policy_default_auto_with_a_memory_request(void **state)
                       "below node-a's default threshold of 256 MiB (not measured yet)");
 }
 
+/* The cache keeps only what the controller reads (keep.c): the target pod is
+ * the source pod as the API server has it, its whole spec. */
+static void test_target_pod_is_the_whole_source_pod(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  fake_api_put(
+      e->f, &FERRY_KUBE_PODS,
+      "{\"metadata\":{\"name\":\"web\",\"namespace\":\"" NS "\",\"labels\":{\"app\":\"web\"},"
+      "\"annotations\":{\"note\":\"kept\"}},\"spec\":{\"nodeName\":\"node-a\",\"runtimeClassName\":\"ferry\","
+      "\"containers\":[{\"name\":\"app\",\"image\":\"web:1\",\"env\":[{\"name\":\"A\",\"value\":\"1\"}]}],"
+      "\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.5\","
+      "\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]}}");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *cached = ferry_informer_get(e->c.pods, NS, "web");
+  assert_null(ferry_kube_obj(cached, "spec.volumes"));
+  json_object *tp = fake_api_write(e->f, "POST", "/namespaces/" NS "/pods", 0);
+  assert_non_null(tp);
+  json_object *c = json_object_array_get_idx(ferry_kube_obj(tp, "spec.containers"), 0);
+  assert_string_equal(ferry_kube_str(c, "image"), "web:1");
+  assert_non_null(ferry_kube_obj(c, "env"));
+  assert_int_equal(json_object_array_length(ferry_kube_obj(tp, "spec.volumes")), 1);
+  assert_string_equal(annotation(tp, "note"), "kept");
+}
+
 static void test_pending_waits_for_the_limit(void **state)
 {
   struct env *e = *state;
@@ -540,6 +567,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_without_pod_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_auto_chooses_by_the_source_threshold, setup, teardown),

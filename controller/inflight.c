@@ -60,8 +60,7 @@ static int still_unseen(struct ctl *c, const struct ctl_inflight_entry *e)
   return !(pm_phase_is_active(phase) && *(ferry_kube_str(pm, "status.sourceNode") ?: ""));
 }
 
-void ctl_inflight_count(struct ctl *c, const char *self_uid, const char *source, const char *target,
-                        struct ctl_busy *b)
+void ctl_inflight_count(struct ctl *c, const char *self_uid, const char *source, const char *target, struct ctl_busy *b)
 {
   struct ctl_inflight *f = &c->inflight;
   for (size_t i = 0; i < f->n; i++) {

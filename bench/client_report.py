@@ -67,9 +67,16 @@ def one_move(work, workload, strategy, run, name):
     first_target = min((s + lat for s, lat, oc, ip, _ in closed if oc == "ok" and ip != source_ip), default=None)
     end = restored + pages_ms * 1000 if strategy == "postCopy" else (first_target or restored) + 1_000_000
     after = windows(creplies, first_target, end) if first_target and first_target < end else []
+    t = st.get("timings", {})
+    steps = sum(t.get(k, 0) for k in ("dump", "rootfs", "write", "verify", "restore"))
+    # the source out of the Endpoints before the freeze: the paced client's last reply from it
+    last_source = max((s + lat for s, lat, oc, ip, _ in paced if oc == "ok" and ip == source_ip and s < frozen),
+                      default=frozen)
     return {
         "workload": workload, "strategy": strategy, "run": run,
         "downtime_ms": st["freezeMillis"], "pages_ms": pages_ms, "gap_ms": gap / 1000,
+        "dump_ms": t.get("dump", 0), "restore_ms": t.get("restore", 0), "handover_ms": st["freezeMillis"] - steps,
+        "drained_before_ms": max(0, (frozen - last_source) / 1000),
         "requests": len(paced), "failed": sum(fails.values()), "fails": fails,
         "p50_ms": pct(lats, 50) / 1000, "p99_ms": pct(lats, 99) / 1000,
         "thr_before": statistics.median(before) if before else 0,
@@ -93,13 +100,16 @@ def main():
         moves.append(one_move(work, workload, strategy, int(run), name))
     with open(tsv_path, "w") as tsv:
         tsv.write("workload\tstrategy\trun\tdowntime_ms\tpages_ms\tlongest_gap_ms\trequests\tfailed\tfailed_by_outcome"
-                  "\tp50_ms\tp99_ms\treplies_per_100ms_before\treplies_per_100ms_after_restore\tafter_windows\n")
+                  "\tp50_ms\tp99_ms\treplies_per_100ms_before\treplies_per_100ms_after_restore\tafter_windows"
+                  "\tdump_ms\trestore_ms\thandover_ms\tlast_source_reply_before_freeze_ms\n")
         for m in moves:
             tsv.write("\t".join(map(str, [m["workload"], m["strategy"], m["run"], m["downtime_ms"], m["pages_ms"],
                                           f"{m['gap_ms']:.1f}", m["requests"], m["failed"],
                                           ",".join(f"{k}={v}" for k, v in sorted(m["fails"].items())) or "-",
                                           f"{m['p50_ms']:.1f}", f"{m['p99_ms']:.1f}", m["thr_before"],
-                                          "-" if m["thr_after"] is None else m["thr_after"], m["after_windows"]]))
+                                          "-" if m["thr_after"] is None else m["thr_after"], m["after_windows"],
+                                          m["dump_ms"], m["restore_ms"], m["handover_ms"],
+                                          f"{m['drained_before_ms']:.0f}"]))
                       + "\n")
     groups = {}
     for m in moves:
@@ -115,6 +125,18 @@ def main():
               f"{cell([m['p50_ms'] for m in ms], '{:.1f}')} | {cell([m['p99_ms'] for m in ms])} | "
               f"{cell([m['thr_before'] for m in ms])} | {cell(after)} | "
               f"{cell(ratio, '{:.0f}%') if ratio else 'pages done first'} | {cell([m['pages_ms'] for m in ms])} |")
+    print()
+    print("Where the gap goes (the last reply from the source came this long before the freeze; handover: the downtime"
+          " not in the engine's steps; the rest: from running on the target to the client's first reply from it):")
+    print()
+    print("| workload | strategy | last source reply before the freeze ms | dump ms |"
+          " restore ms | handover ms | the rest of the gap ms |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (workload, strategy), ms in sorted(groups.items()):
+        print(f"| {workload} | {strategy} | {cell([m['drained_before_ms'] for m in ms])} | "
+              f"{cell([m['dump_ms'] for m in ms])} | {cell([m['restore_ms'] for m in ms])} | "
+              f"{cell([m['handover_ms'] for m in ms])} | "
+              f"{cell([m['gap_ms'] - m['downtime_ms'] - m['drained_before_ms'] for m in ms])} |")
     print()
     print("Failed requests by outcome (all runs): " + "; ".join(
         f"{w} {s}: " + (", ".join(f"{k} {v}" for k, v in sorted(

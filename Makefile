@@ -231,6 +231,7 @@ bench: deps all $(BUILD)/bench/informer-bench $(BUILD)/bench/rebalance-bench $(B
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
 	@bash bench/client.sh
+	@bash bench/drain.sh
 	@bash bench/rebalance/run.sh
 
 # Long randomized fault runs on the local cluster (not in CI): SOAK_ROUNDS, SOAK_SEED.

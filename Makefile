@@ -217,6 +217,12 @@ $(BUILD)/bench/rebalance-bench: $(REBAL_BENCH_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(REBAL_BENCH_OBJ) $(BUILD)/libferry.a $(LDLIBS)
 
+# What a client sees during a move (bench/client/, run in the client namespace by bench/client.sh).
+CLIENT_BENCH_OBJ := $(call objs,$(call srcs,bench/client))
+$(BUILD)/bench/ferry-bench-client: $(CLIENT_BENCH_OBJ) $(BUILD)/libferry.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(CLIENT_BENCH_OBJ) $(BUILD)/libferry.a $(LDLIBS)
+
 bench-rebalance: $(BUILD)/bench/rebalance-bench
 	@bash bench/rebalance/run.sh
 
@@ -224,10 +230,12 @@ bench-rebalance: $(BUILD)/bench/rebalance-bench
 bench-memory: $(BIN)/kube-lite $(BIN)/ferry-controller
 	@bash bench/controller-memory.sh
 
-bench: deps all $(BUILD)/bench/informer-bench $(BUILD)/bench/rebalance-bench
+bench: deps all $(BUILD)/bench/informer-bench $(BUILD)/bench/rebalance-bench $(BUILD)/bench/ferry-bench-client
 	@bash bench/run.sh
 	@bash bench/informer.sh
 	@bash bench/cluster.sh
+	@bash bench/client.sh
+	@bash bench/drain.sh
 	@bash bench/rebalance/run.sh
 	@bash bench/controller-memory.sh
 
@@ -275,7 +283,7 @@ format:
 
 lint:
 	clang-format --dry-run --Werror $(C_FILES)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools bench/client
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/cri/helpers.bash tests/soak/*.sh deploy/containerd/*.sh bench/*.sh bench/rebalance/*.sh \
 	  tests/helm/*.sh helm/ferry/files/*.sh
 

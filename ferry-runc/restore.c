@@ -90,6 +90,7 @@ struct restore {
   int store_ok;
   struct ferry_manifest m;
   char *image_dir, *decoded, *criu_dir, *work, *marker;
+  char *criu_conf; /* CRIU's options runc has no flag for (tcp-close), or NULL */
   uint64_t entries;
   int64_t t0, t_verified, t_rootfs;
   ferry_error err;
@@ -107,6 +108,7 @@ static void restore_free(struct restore *r)
   free(r->criu_dir);
   free(r->work);
   free(r->marker);
+  free(r->criu_conf);
   ferry_manifest_free(&r->m);
   if (r->store_ok)
     ferry_store_free(&r->store);
@@ -292,6 +294,19 @@ static int prepare_work(struct restore *r)
   return 0;
 }
 
+/* The image's options runc restore has no flag for, as the agent's restore
+ * passes them: a CRIU configuration file (CRIU_CONFIG_FILE for runc's CRIU).
+ * An image dumped with tcp-close restores only with it. */
+static int criu_options(struct restore *r)
+{
+  struct ferry_criu_conf conf = { .tcp_close = r->m.tcp_close };
+  if (ferry_criu_write_config(r->work, &conf, &r->criu_conf, &r->err) < 0) {
+    report_error(r->in, "restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&r->err));
+    return -1;
+  }
+  return 0;
+}
+
 /* runc [global options as given] restore --detach ...: stdio and the console
  * socket are the caller's. NULL when out of memory. */
 static char **restore_argv(const struct restore *r)
@@ -343,6 +358,8 @@ static int run_runc(const struct restore *r, char **argv)
 {
   pid_t child = fork();
   if (child == 0) {
+    if (r->criu_conf && setenv("CRIU_CONFIG_FILE", r->criu_conf, 1) < 0)
+      _exit(127);
     execvp(r->in->runc, argv);
     report_error(r->in, "cannot run %s: %s", r->in->runc, strerror(errno));
     _exit(127);
@@ -409,7 +426,7 @@ static int restore(struct restore *r)
   if (apply_rootfs(r) < 0)
     return -1;
   r->t_rootfs = ferry_now_mono_ms();
-  if (prepare_work(r) < 0)
+  if (prepare_work(r) < 0 || criu_options(r) < 0)
     return -1;
   return run_restore(r);
 }

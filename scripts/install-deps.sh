@@ -5,7 +5,8 @@
 #
 #   - build and test packages from bookworm (compilers, -dev libraries, cmocka,
 #     runc, iproute2, a static busybox for test root filesystems, bats, kubectl's
-#     absence is tolerated here: issue 3 needs it)
+#     absence is tolerated here: issue 3 needs it); for the benchmarks gnuplot
+#     (their plots) and redis-server (bench/client.sh copies it into the nodes' image)
 #   - CRIU 4.2 from Debian forky, unpacked into $FERRY_CRIU_PREFIX together with
 #     forky's own libc and loader, and a wrapper script that runs it through that
 #     loader. The system's libc is never touched. See docs/criu.md for why.
@@ -51,6 +52,7 @@ APT_PKGS=(
   python3-flask python3-flask-cors python3-boto3 python3-botocore python3-jinja2 python3-werkzeug
   python3-responses python3-xmltodict python3-cryptography python3-dateutil python3-requests python3-yaml
   containerd containernetworking-plugins protobuf-c-compiler libprotobuf-c-dev
+  redis-server gnuplot-nox
 )
 
 apt_ready=0
@@ -370,7 +372,7 @@ main() {
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null \
      && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work && k8s_protos_there \
-     && promtool_works && cel_go_there; then
+     && promtool_works && cel_go_there && command -v redis-server >/dev/null && command -v gnuplot >/dev/null; then
     exit 0
   fi
   install_apt

@@ -120,9 +120,13 @@ static int before_freeze(struct checkpoint *c)
   }
   if (ferry_store_begin(c->store, c->name, &c->tmpdir, &c->err) < 0)
     return untouched(c);
+  /* With tcp-close a connection open at the freeze is closed on the target (the
+   * address changes): one still in a listener's queue, not yet accepted, goes the
+   * same way instead of failing the dump (a Service's clients keep connecting
+   * until its endpoints drop the pod). */
+  struct ferry_criu_conf conf = { .tcp_close = c->o->flags.tcp_close, .skip_in_flight = c->o->flags.tcp_close };
   if (!(c->work = engine_work_subdir(c->o, c->name, "dump", &c->err)) ||
-      ferry_criu_write_config(c->work, &(struct ferry_criu_conf){ .tcp_close = c->o->flags.tcp_close }, &c->cfg,
-                              &c->err) < 0)
+      ferry_criu_write_config(c->work, &conf, &c->cfg, &c->err) < 0)
     return untouched(c);
   /* An encoded image (compressed, encrypted) is written on this node's own disk
    * first and encoded into the store after: the store never holds it raw. */

@@ -120,12 +120,12 @@ char *ferry_criu_explain(const char *what, const char *log_path)
 int ferry_criu_write_config(const char *dir, const struct ferry_criu_conf *conf, char **path, ferry_error *err)
 {
   *path = NULL;
-  if (!conf->tcp_close && !conf->leave_stopped)
+  if (!conf->tcp_close && !conf->skip_in_flight && !conf->leave_stopped)
     return 0;
   char *p = ferry_path_join(dir, "criu.conf");
-  cleanup_free char *text =
-      ferry_asprintf("# written by ferry-agent: options runc has no flag for\n%s%s",
-                     conf->tcp_close ? "tcp-close\n" : "", conf->leave_stopped ? "leave-stopped\n" : "");
+  cleanup_free char *text = ferry_asprintf(
+      "# written by ferry-agent: options runc has no flag for\n%s%s%s", conf->tcp_close ? "tcp-close\n" : "",
+      conf->skip_in_flight ? "skip-in-flight\n" : "", conf->leave_stopped ? "leave-stopped\n" : "");
   if (ferry_write_file(p, text, strlen(text), err) < 0) {
     free(p);
     return -1;

@@ -23,8 +23,9 @@ char *ferry_criu_explain(const char *what, const char *log_path);
 /* Writes a CRIU configuration file (one option per line) for options runc has no
  * flag for; *path is NULL when there is nothing to write. */
 struct ferry_criu_conf {
-  int tcp_close;     /* restore established TCP sockets closed */
-  int leave_stopped; /* restore: the tasks are left stopped (SIGSTOP) at the end */
+  int tcp_close;      /* restore established TCP sockets closed */
+  int skip_in_flight; /* dump: connections not yet accepted (in a listener's queue) are left out, not an error */
+  int leave_stopped;  /* restore: the tasks are left stopped (SIGSTOP) at the end */
 };
 int ferry_criu_write_config(const char *dir, const struct ferry_criu_conf *conf, char **path, ferry_error *err);
 

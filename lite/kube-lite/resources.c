@@ -188,6 +188,10 @@ static void add_resource(json_object *list, const struct kl_resource *r)
     json_object_object_add(so, "name", json_object_new_string(name));
     json_object_object_add(so, "singularName", json_object_new_string(""));
     json_object_object_add(so, "namespaced", json_object_new_boolean(r->namespaced));
+    if (i == 1) { /* an Eviction is policy/v1 (kubectl drain evicts only where discovery says so, else deletes) */
+      json_object_object_add(so, "group", json_object_new_string("policy"));
+      json_object_object_add(so, "version", json_object_new_string("v1"));
+    }
     json_object_object_add(so, "kind", json_object_new_string(i ? sub_kinds[i] : r->kind));
     json_object_object_add(so, "verbs", json_tokener_parse(i ? "[\"create\"]" : "[\"get\",\"patch\",\"update\"]"));
     json_object_array_add(list, so);

@@ -194,3 +194,15 @@ load helpers
   run runc --root "$(nodes_root b)" list -q
   refute_output --partial tm-
 }
+
+@test "options.tcpClose: a pod with a client connected at the freeze is restored by ferry-runc (the connection closed), the count goes on" {
+  counting_pod tc1
+  # a client's connection open across the freeze: httpd waits for its request
+  ip netns exec "$NODES_NS_CLIENT" timeout 20 busybox nc "$src" 8080 < <(sleep 20) >/dev/null 2>&1 3>&- &
+  sleep 0.5
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-tc1}\nspec: {pod: tc1, targetNode: node-b, options: {tcpClose: true}}\n' |
+    k apply -f -
+  wait_phase m-tc1 Succeeded
+  after=$(count_served "$(target_ip m-tc1)")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+}

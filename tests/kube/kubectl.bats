@@ -353,3 +353,31 @@ Y
   k delete pdb db
   k delete pod pa pb --grace-period=0 --force
 }
+
+@test "kubectl drain: cordons, evicts through pods/eviction, retries while a PodDisruptionBudget says no (429), then drains" {
+  printf 'apiVersion: v1\nkind: Node\nmetadata: {name: node-dr}\n' | kcreate -f -
+  for p in da db; do
+    printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: %s, labels: {tier: dr}}\nspec: {nodeName: node-dr, containers: [{name: c, image: busybox}]}\n' "$p" | kcreate -f -
+    k patch pod "$p" --subresource status --type merge -p '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}'
+  done
+  printf 'apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: dr}\nspec: {minAvailable: 2, selector: {matchLabels: {tier: dr}}}\n' | kcreate -f -
+  # bare pods need --force; the budget holds: retried until the timeout
+  run k drain node-dr --force --grace-period=0 --timeout=3s
+  assert_failure
+  assert_output --partial "node/node-dr cordoned"
+  assert_output --partial "Cannot evict pod as it would violate the pod's disruption budget"
+  run k get node node-dr -o jsonpath='{.spec.unschedulable}'
+  assert_output true
+  run k get pods -l tier=dr -o name
+  assert_output --partial pod/da
+  # the budget goes: both evicted, deleted, and the drain ends
+  k delete pdb dr
+  run k drain node-dr --force --grace-period=0 --timeout=30s
+  assert_success
+  assert_output --partial "evicting pod default/da"
+  assert_output --partial "pod/db evicted"
+  assert_output --partial "node/node-dr drained"
+  run k get pods -l tier=dr -o name
+  assert_output ""
+  k delete node node-dr
+}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "controller.h"
+#include "steer.h"
 #include "base/cleanup.h"
 #include "base/httpd.h"
 #include "base/log.h"
@@ -18,15 +19,6 @@
 
 #define MAX_STEERS 256
 #define MAX_BODY (4 << 20)
-
-struct steer {
-  char pm[300]; /* NS/NAME */
-  char owner_uid[64];
-  char pod[254];    /* the source pod's name */
-  int statefulset;  /* replacements have the source's name */
-  int rolling_back; /* 1: hold replacements (unbound, never run) */
-  int claimed;      /* a replacement was steered to the restore already */
-};
 
 struct webhook {
   struct ferry_httpd *httpd;
@@ -101,33 +93,18 @@ static char *b64(const char *in)
 }
 
 /* The migration a new pod belongs to (pm filled; empty: none), and whether it
- * is to be restored (*restore) or only held unbound. Claims a ReplicaSet's
- * replacement: only the first one is restored. */
+ * is to be restored (*restore) or only held unbound (steer_pick). */
 static void steer(struct webhook *w, json_object *pod, json_object *owners, char *pm, size_t pm_len, int *restore)
 {
+  const char *name = ferry_kube_str(pod, "metadata.name") ?: "";
   pthread_mutex_lock(&w->mu);
   for (size_t i = 0; owners && i < json_object_array_length(owners) && !pm[0]; i++) {
     json_object *o = json_object_array_get_idx(owners, i), *ctl;
     if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
       continue;
-    for (int j = 0; j < w->n; j++)
-      if (!strcmp(w->s[j].owner_uid, ferry_kube_str(o, "uid") ?: "")) {
-        if (w->s[j].statefulset) {
-          /* the pod by the source's name: restored where the migration says (its target, or the source when
-           * rolling back: the agent there binds it); the StatefulSet's other pods are not ours */
-          if (!strcmp(ferry_kube_str(pod, "metadata.name") ?: "", w->s[j].pod)) {
-            snprintf(pm, pm_len, "%s", w->s[j].pm);
-            *restore = 1;
-          }
-        } else if (w->s[j].rolling_back) {
-          snprintf(pm, pm_len, "%s", w->s[j].pm);
-        } else if (!w->s[j].claimed) {
-          snprintf(pm, pm_len, "%s", w->s[j].pm);
-          *restore = 1;
-          w->s[j].claimed = 1;
-        }
-        break;
-      }
+    int j = steer_pick(w->s, w->n, ferry_kube_str(o, "uid") ?: "", name, restore);
+    if (j >= 0)
+      snprintf(pm, pm_len, "%s", w->s[j].pm);
   }
   pthread_mutex_unlock(&w->mu);
 }

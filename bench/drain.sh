@@ -9,8 +9,7 @@
 #             maxParallel 4, the cluster-wide default)
 #   ferry-seq one move at a time, made so by the benchmark: node-a cordoned with the
 #             pods not opted in, then a PodMigration to node-b per pod, each created when
-#             the last one ended (the controller's maxParallelPerNode 1 does not hold when
-#             a cordon makes 20 PodMigrations at once: docs/performance.md)
+#             the last one ended (what ferry-1 should match: docs/performance.md)
 #   kubectl   kubectl drain of the same pods not opted in: evicted (pods/eviction),
 #             their ReplicaSet starts new ones on node-b from nothing
 # Reports the drain's total time (its command's), the time until all 20 pods

@@ -37,8 +37,12 @@ static double cpu_use(struct daemon *d)
     for (int i = 0; i < 8; i++)
       total += v[i];
     unsigned long long busy = total - idle;
-    if (d->cpu_total && total > d->cpu_total)
+    /* iowait (in idle) may go backwards: a busy delta larger than the total's
+     * (seen: 14031x) is clamped to the whole machine, a negative one to 0 */
+    if (d->cpu_total && total > d->cpu_total && busy >= d->cpu_busy) {
       use = (double)(busy - d->cpu_busy) / (double)(total - d->cpu_total);
+      use = use > 1 ? 1 : use;
+    }
     d->cpu_busy = busy;
     d->cpu_total = total;
   }

@@ -9,6 +9,9 @@
 #include "placement.h"
 #include "api/podmigration.h"
 #include "base/util.h"
+#include "base/cleanup.h"
+#include "base/error.h"
+#include "rebalance/json.h"
 
 /* ---------- agents ---------- */
 
@@ -24,14 +27,13 @@ int ctl_agent_ready(struct ctl *c, const char *node, double *cpu)
   int64_t renewed = ferry_parse_time_ms(ferry_kube_str(lease, "spec.renewTime") ?: "");
   if (renewed <= 0 || ferry_now_real_ms() - renewed > (int64_t)c->agent_stale_s * 1000)
     return 0;
-  json_object *ann = ferry_kube_obj(ferry_kube_obj(lease, "metadata"), "annotations");
-  const char *load = ferry_kube_str(ann, FERRY_ANN_LOAD);
-  if (cpu && load) {
-    json_object *l = json_tokener_parse(load), *v;
-    if (l && json_object_object_get_ex(l, "cpu", &v))
-      *cpu = json_object_get_double(v);
-    json_object_put(l);
-  }
+  /* the annotation's name holds dots: a member, not a dotted path */
+  json_object *load = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), FERRY_ANN_LOAD);
+  struct rb_node n = { .name = node };
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (cpu && json_object_is_type(load, json_type_string) &&
+      rb_node_load_from_report(&n, json_object_get_string(load), &err) == 0)
+    *cpu = n.cpu; /* as the rebalancer reads it: what the node's pods use */
   return 1;
 }
 

@@ -233,6 +233,35 @@ static void pending_again(struct env *e)
   json_object_object_add(pm, "status", json_tokener_parse("{\"phase\":\"Pending\"}"));
 }
 
+/* Without a target named: of two nodes that fit equally, the one whose pods
+ * use less of its CPU (the agent's report), not the first by name. */
+static void test_target_is_the_node_whose_pods_use_less_cpu(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_node(e, "node-c");
+  put_source_pod(e);
+  put_lease(e, "node-b",
+            "\"" FERRY_ANN_LOAD "\":\"{\\\"cpu\\\":0.9,\\\"cpus\\\":2,\\\"memory\\\":0.2,"
+            "\\\"podsCpu\\\":1.6}\"");
+  put_lease(e, "node-c",
+            "\"" FERRY_ANN_LOAD "\":\"{\\\"cpu\\\":0.9,\\\"cpus\\\":2,\\\"memory\\\":0.2,"
+            "\\\"podsCpu\\\":0.2}\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_string_equal(ferry_kube_str(w, "status.targetNode"), "node-c");
+
+  /* a malformed report counts as idle: node-b */
+  put_lease(e, "node-b", "\"" FERRY_ANN_LOAD "\":\"{\\\"cpu\\\":\"");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.targetNode"), "node-b");
+}
+
 static void test_auto_chooses_by_the_source_threshold(void **state)
 {
   struct env *e = *state;
@@ -570,6 +599,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_target_is_the_node_whose_pods_use_less_cpu, setup, teardown),
     cmocka_unit_test_setup_teardown(test_auto_chooses_by_the_source_threshold, setup, teardown),
     cmocka_unit_test_setup_teardown(test_policy_default_auto_with_a_memory_request, setup, teardown),
     cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),

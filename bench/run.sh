@@ -66,6 +66,19 @@ nodes_setup "$work/nodes"
 # CRIU's kernel feature cache, made by the agent as on a node (docs/performance.md): every tool's CRIU reads it
 kdat=$("$AGENT" --json check 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin).get("criuKernelCache", "none"))' ||
   echo none)
+# What the machine takes to give a process fresh memory (a first write to each
+# page of 512 MiB, as a restore does to every page it fills), ms per GiB: the
+# floor under every tool's restore, and how much it moves during the run
+fault_ms_per_gib() {
+  python3 -c 'import mmap, time
+n = 512 << 20
+m = mmap.mmap(-1, n)
+t = time.monotonic()
+for i in range(0, n, 4096):
+    m[i] = 1
+print(round((time.monotonic() - t) * 2000))'
+}
+fault_before=$(fault_ms_per_gib)
 raw=$work/raw.tsv
 : > "$raw"
 
@@ -262,6 +275,7 @@ for size in $SIZES; do
   done
 done
 
+fault_after=$(fault_ms_per_gib)
 bench_results strategies
 machine="$(bench_machine), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 {
@@ -272,7 +286,9 @@ machine="$(bench_machine), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /pr
   echo "Both nodes are network namespaces on this machine; the store is a local directory" \
     "($(df -T "$NODES_STORE" | awk 'NR==2{print $2}')); post-copy pages go over loopback through Ferry's relay" \
     "(no bandwidth limit). $RUNS runs per row; median (min-max). Every move was checked: the count went on and" \
-    "the memory pattern verified. CRIU's kernel feature cache (/run/criu.kdat): $kdat, read by every tool's CRIU."
+    "the memory pattern verified. CRIU's kernel feature cache (/run/criu.kdat): $kdat, read by every tool's CRIU." \
+    "Fresh memory (a first write to each page, as every restore does): $fault_before ms per GiB before the runs," \
+    "$fault_after ms after."
   echo
   python3 - "$raw" "$out.tsv" <<'PY'
 import sys, statistics

@@ -78,6 +78,10 @@ struct daemon {
   const char *compress;    /* images written compressed: zstd, lz4 (NULL: not) */
   const char *key_file;    /* images encrypted with this key (a mounted Secret; NULL: not) */
   char *migration_address; /* where this node serves post-copy pages (its InternalIP by default) */
+  struct {
+    int set;
+    unsigned char key[32];
+  } transfer; /* --transfer-key-file: direct transfers' tokens derive from it (transfer.c) */
   int lease_seconds;
   int64_t postcopy_threshold;   /* --postcopy-threshold: published until the node has measured its own (bytes) */
   struct crossover_moves moves; /* this node's moves as the source, for the measured threshold (moves.c) */
@@ -122,6 +126,13 @@ enum op_state { OP_NONE, OP_RUNNING, OP_DONE, OP_DIED };
 
 /* STATE_DIR/ops/UID.STEP.EXT (caller frees). */
 char *op_path(struct daemon *d, const char *uid, const char *step, const char *ext);
+
+/* transfer.c: --transfer-key-file read into d->transfer; the key cleansed at
+ * exit; the migration's token for STEP (send, receive) written to a root-only
+ * file, its path returned (caller frees; NULL and err without the key). */
+int transfer_key_load(struct daemon *d, const char *path, ferry_error *err);
+void transfer_key_forget(struct daemon *d);
+char *transfer_token_file(struct daemon *d, json_object *pm, const char *step, ferry_error *err);
 /* How the step stands; *result: its answer when OP_DONE (caller puts). */
 enum op_state op_check(struct daemon *d, const char *uid, const char *step, json_object **result);
 /* The step's answer is taken: its files go. */

@@ -110,7 +110,7 @@ static void usage(FILE *f)
   fputs("usage: ferry-agent [--node NAME ...] daemon --store URL [--runc-root DIR] [--kubeconfig FILE]\n"
         "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
         "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
-        "         [--postcopy-threshold QUANTITY]\n"
+        "         [--postcopy-threshold QUANTITY] [--transfer-key-file FILE]\n"
         "  --runc-root:     the runtime's state root of this node's pod containers (default " DEFAULT_RUNC_ROOT ",\n"
         "                   containerd's for the k8s.io namespace: its runc handler's Root plus /k8s.io)\n"
         "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
@@ -119,7 +119,10 @@ static void usage(FILE *f)
         "  --postcopy-threshold: strategy auto moves pods using more memory than this by post-copy, until this\n"
         "                   node has measured where post-copy starts to pay (default " DEFAULT_POSTCOPY_THRESHOLD ")\n"
         "  --image-compression zstd|lz4[:LEVEL], --encryption-key-file FILE: how images are stored (every\n"
-        "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n",
+        "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n"
+        "  --transfer-key-file FILE: the key every node shares (32 bytes, 64 hex or 44 base64 characters)\n"
+        "                   from which both agents derive a direct transfer's one-time token; without it this\n"
+        "                   node neither sends nor receives images straight from another node's store\n",
         f);
 }
 
@@ -137,6 +140,17 @@ static int codec_option(struct daemon *d, int o, const char *arg)
   else
     d->key_file = arg;
   OPENSSL_cleanse(&c, sizeof c);
+  return 0;
+}
+
+/* --transfer-key-file, read now (the key, not the file, is kept). */
+static int transfer_key_option(struct daemon *d, const char *arg)
+{
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  if (transfer_key_load(d, arg, &e) < 0) {
+    fprintf(stderr, "ferry-agent daemon: --transfer-key-file: %s\n", ferry_error_msg(&e));
+    return -1;
+  }
   return 0;
 }
 
@@ -186,6 +200,7 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
     { "image-compression", required_argument, NULL, 'C' },
     { "encryption-key-file", required_argument, NULL, 'K' },
     { "postcopy-threshold", required_argument, NULL, 'T' },
+    { "transfer-key-file", required_argument, NULL, 'X' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
@@ -240,6 +255,10 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
       break;
     case 'T':
       if (threshold_option(d, optarg) < 0)
+        return 0;
+      break;
+    case 'X':
+      if (transfer_key_option(d, optarg) < 0)
         return 0;
       break;
     case 'h':
@@ -325,6 +344,7 @@ static void daemon_free(struct daemon *d, struct ferry_kube_config *cfg)
   ferry_kube_config_free(cfg);
   children_free(d);
   free(d->migration_address);
+  transfer_key_forget(d);
   json_object_put(d->usage_prev);
 }
 

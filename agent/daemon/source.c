@@ -312,15 +312,20 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
 static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *uid = ferry_kube_str(pm, "metadata.uid"), *image = ferry_kube_str(pm, "status.image") ?: "";
-  const char *to = ferry_kube_str(pm, "status.transfer.address"), *token = ferry_kube_str(pm, "status.transfer.token");
+  const char *to = ferry_kube_str(pm, "status.transfer.address");
   cleanup_json json_object *res = NULL;
   enum op_state s = op_check(d, uid, "send", &res);
   int rc = 0;
   *requeue_ms = REQUEUE_CHILD_POLL_MS;
-  if (s == OP_NONE && to && token && !strncmp(image, d->store, strlen(d->store))) {
-    cleanup_free char *tf = op_path(d, uid, "send", "token");
-    rc = ferry_write_file(tf, token, strlen(token), err);
-    if (rc == 0) {
+  if (s == OP_NONE && to && !strncmp(image, d->store, strlen(d->store))) {
+    cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
+    cleanup_free char *tf = transfer_token_file(d, pm, "send", &e2);
+    if (!tf && pm_phase(pm) == PM_TRANSFERRING) {
+      json_object *p = pm_status_patch(PM_ROLLING_BACK, "NoTransferKey", "sending the image: %s", ferry_error_msg(&e2));
+      rollback_from(p, PM_TRANSFERRING);
+      return write_pm(d, pm, p, err);
+    }
+    if (tf) {
       char *args[16] = { "send",
                          "--store",
                          (char *)d->store,

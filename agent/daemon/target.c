@@ -108,54 +108,43 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
   return 1;
 }
 
-/* No receive step yet: one listens on this node's migration address with a fresh token. */
+/* No receive step yet: one listens on this node's migration address for the
+ * source's send, which proves itself with the token both derive (transfer.c). */
 static int receive_start(struct daemon *d, json_object *pm, ferry_error *err)
 {
   const char *uid = ferry_kube_str(pm, "metadata.uid");
-  if (!d->migration_address) {
-    json_object *p = pm_status_patch(PM_ROLLING_BACK, "NoMigrationAddress",
-                                     "the image is in another store and "
-                                     "node %s has no address to receive it on (set --migration-address)",
-                                     d->g->node);
+  if (!d->migration_address || !d->transfer.set) {
+    json_object *p = pm_status_patch(PM_ROLLING_BACK, !d->migration_address ? "NoMigrationAddress" : "NoTransferKey",
+                                     "the image is in another store and node %s has %s", d->g->node,
+                                     !d->migration_address ? "no address to receive it on (set --migration-address)"
+                                                           : "no key to authenticate its sender (set "
+                                                             "--transfer-key-file, the same on every node)");
     rollback_from(p, PM_TRANSFERRING);
     return write_pm(d, pm, p, err);
   }
-  char token[STREAM_TOKEN_LEN + 1];
-  cleanup_free char *tf = op_path(d, uid, "receive", "token");
+  cleanup_free char *tf = transfer_token_file(d, pm, "receive", err);
   cleanup_free char *ready = op_path(d, uid, "receive", "ready");
   cleanup_free char *listen = migration_listen(d);
+  if (!tf)
+    return -1;
   unlink(ready);
-  int rc = ferry_stream_token(token, err);
-  if (rc == 0)
-    rc = ferry_write_file(tf, token, STREAM_TOKEN_LEN, err);
-  if (rc == 0) {
-    char *args[] = {
-      "receive", "--store",   (char *)d->store,        "--listen", listen, "--token-file", tf, "--ready-file",
-      ready,     "--timeout", STEP_TRANSFER_TIMEOUT_S, NULL
-    };
-    rc = op_start(d, pm, "receive", args, err);
-  }
-  OPENSSL_cleanse(token, sizeof token);
-  return rc;
+  char *args[] = {
+    "receive", "--store",   (char *)d->store,        "--listen", listen, "--token-file", tf, "--ready-file",
+    ready,     "--timeout", STEP_TRANSFER_TIMEOUT_S, NULL
+  };
+  return op_start(d, pm, "receive", args, err);
 }
 
-/* The receive step listens: its address and token go into status.transfer for the source. */
+/* The receive step listens: its address goes into status.transfer for the source. */
 static int receive_publish(struct daemon *d, json_object *pm, ferry_error *err)
 {
   cleanup_json json_object *ready = op_side(d, pm, "receive", "ready");
   if (!ready || ferry_kube_str(pm, "status.transfer.address"))
     return 0;
-  cleanup_free char *tf = op_path(d, ferry_kube_str(pm, "metadata.uid"), "receive", "token");
-  cleanup_free char *token = NULL;
-  if (ferry_read_file(tf, &token, NULL, err) < 0)
-    return -1;
   json_object *p = pm_status_patch(PM_NONE, NULL, NULL), *t = json_object_new_object();
   json_object_object_add(t, "address", json_object_new_string(ferry_kube_str(ready, "listen") ?: ""));
-  json_object_object_add(t, "token", json_object_new_string(token));
   pm_patch_set(p, "transfer", t);
-  int rc = write_pm(d, pm, p, err);
-  OPENSSL_cleanse(token, strlen(token));
-  return rc;
+  return write_pm(d, pm, p, err);
 }
 
 /* The receive step's answer: the image in this node's store, or a rollback. */
@@ -186,8 +175,8 @@ static int receive_done(struct daemon *d, json_object *pm, enum op_state s, json
 
 /* The image is in another node's store (no shared storage): receive it straight
  * from the source. A `receive` step listens on this node's migration address
- * with a one-time token; both go into status.transfer for the source's `send`
- * step. 1 once the image is in this node's store, 0 while it comes, -1 on error. */
+ * for a one-time token both agents derive (transfer.c); its address goes into
+ * status.transfer for the source's `send` step. 1 once the image is in this node's store, 0 while it comes, -1 on error. */
 static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
 {
   cleanup_json json_object *res = NULL;

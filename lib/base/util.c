@@ -227,10 +227,15 @@ int ferry_write_all(int fd, const void *data, size_t len)
 
 int ferry_write_file(const char *path, const void *data, size_t len, ferry_error *err)
 {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  return ferry_write_file_mode(path, data, len, 0644, err);
+}
+
+int ferry_write_file_mode(const char *path, const void *data, size_t len, mode_t mode, ferry_error *err)
+{
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
     return ferry_error_set(err, errno, "create %s", path);
-  if (ferry_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  if (fchmod(fd, mode) < 0 || ferry_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
     int e = errno;
     close(fd);
     return ferry_error_set(err, e, "write %s", path);

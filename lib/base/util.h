@@ -39,6 +39,8 @@ int ferry_rm_rf(const char *path, ferry_error *err);
 int ferry_read_file(const char *path, char **out, size_t *len, ferry_error *err);
 /* Writes data to path (0644) and fsyncs it. */
 int ferry_write_file(const char *path, const void *data, size_t len, ferry_error *err);
+/* The same with the file's mode (set even when the file was there): 0600 for secrets. */
+int ferry_write_file_mode(const char *path, const void *data, size_t len, mode_t mode, ferry_error *err);
 /* write(2) until all of data went (EINTR retried); -1 with errno set. */
 int ferry_write_all(int fd, const void *data, size_t len);
 /* n bytes as 2n lowercase hex characters and a NUL into out. */

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <stdio.h>
@@ -52,6 +54,22 @@ int ferry_stream_token(char out[65], ferry_error *err)
     return ferry_error_set(err, 0, "no random bytes for a transfer token");
   ferry_hex(r, sizeof r, out);
   OPENSSL_cleanse(r, sizeof r);
+  return 0;
+}
+
+#define TOKEN_LABEL "ferry.dev/transfer-token/v1:"
+
+int ferry_stream_token_for(const unsigned char key[32], const char *migration_uid, char out[65], ferry_error *err)
+{
+  if (!migration_uid || !*migration_uid)
+    return ferry_error_set(err, EINVAL, "a transfer token needs the migration's UID");
+  cleanup_free char *msg = ferry_asprintf(TOKEN_LABEL "%s", migration_uid);
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!HMAC(EVP_sha256(), key, 32, (const unsigned char *)msg, strlen(msg), mac, &len) || len != 32)
+    return ferry_error_set(err, 0, "HMAC-SHA256 of the transfer token failed");
+  ferry_hex(mac, len, out);
+  OPENSSL_cleanse(mac, sizeof mac);
   return 0;
 }
 

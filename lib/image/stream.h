@@ -6,8 +6,9 @@
  * destination) and publishes it only once it verifies against its manifest.
  *
  * The connection starts with "FERRY-IMAGE/1 TOKEN NAME\n": the token is a
- * random secret the target made for this one transfer (a migration passes it
- * through its status); anything else is refused. The target answers "OK\n" or
+ * secret for this one transfer (a migration's is derived by both agents from
+ * the key the nodes share, so it never travels through the API); anything else
+ * is refused. The target answers "OK\n" or
  * "ERROR reason\n" once the image is published or refused. */
 #ifndef FERRY_STREAM_H
 #define FERRY_STREAM_H
@@ -19,6 +20,10 @@
 
 /* 32 random bytes as 64 hex characters (+ NUL). */
 int ferry_stream_token(char out[65], ferry_error *err);
+
+/* A migration's transfer token: HMAC-SHA256 of its UID under the transfer key
+ * the nodes share (32 bytes), as 64 hex characters (+ NUL). */
+int ferry_stream_token_for(const unsigned char key[32], const char *migration_uid, char out[65], ferry_error *err);
 
 /* Sends the image dir (NAME is its name) to addr ("ADDR:PORT"). *bytes: what went over the wire. */
 int ferry_stream_send(const char *dir, const char *name, const char *addr, const char *token, uint64_t bytes_per_s,

@@ -127,6 +127,13 @@ cluster_runc_root() {
   if [ -n "${CLUSTER_CRI:-}" ]; then containerd_node_runc_root "$1"; else nodes_root "$1"; fi
 }
 
+# The nodes' shared transfer key (the chart's Secret, mounted 0400): made once per cluster.
+cluster_transfer_key() {
+  local f=$CLUSTER_DIR/transfer.key
+  [ -s "$f" ] || (umask 077 && head -c 32 /dev/urandom | base64 >"$f")
+  echo "$f"
+}
+
 cluster_agent_start() {
   local n=$1 a args=() i
   shift
@@ -150,6 +157,7 @@ cluster_agent_start() {
       --admission-dir=*) args+=("--admission-dir=$NODES_DIR/$n/admitted") ;;
       --metrics-listen=*) args+=("--metrics-listen=127.0.0.1:0") ;;
       --migration-address=*) args+=("--migration-address=127.0.0.1") ;;
+      --transfer-key-file=*) args+=("--transfer-key-file=$(cluster_transfer_key)") ;;
       daemon) args+=(daemon --kubeconfig "$CLUSTER_DIR/kubeconfig-ferry-agent-node-$n") ;;
       *) args+=("$a") ;;
     esac

@@ -37,7 +37,7 @@ CONTAINERD = ["/var/lib/ferry", "/sys/fs/cgroup", "/run/containerd/runc",
 CRIO = ["/var/lib/ferry", "/sys/fs/cgroup", "/run/ferry-runc-crio", "/run/containers/storage",
         "/var/lib/containers/storage/overlay"]
 BASE_KINDS = {"Deployment": 1, "DaemonSet": 1, "PodDisruptionBudget": 1, "ServiceAccount": 2,
-              "Secret": 1, "ClusterRole": 5, "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2,
+              "Secret": 2, "ClusterRole": 5, "ClusterRoleBinding": 2, "Role": 2, "RoleBinding": 2,
               "Service": 3, "MutatingWebhookConfiguration": 1, "RuntimeClass": 1}
 SETUP_KINDS = {"DaemonSet": 2, "ServiceAccount": 3, "ConfigMap": 1}
 
@@ -46,11 +46,11 @@ SETUP_KINDS = {"DaemonSet": 2, "ServiceAccount": 3, "ConfigMap": 1}
 # webhook's certificate (None: no webhook).
 EXPECT = {
     "default": dict(kinds={}, hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]}, webhook="helm"),
-    "certmanager": dict(kinds={"Secret": 0, "Issuer": 1, "Certificate": 1},
+    "certmanager": dict(kinds={"Secret": 1, "Issuer": 1, "Certificate": 1},
                         hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]}, webhook="certManager"),
-    "certmanager-issuer": dict(kinds={"Secret": 0, "Certificate": 1},
+    "certmanager-issuer": dict(kinds={"Secret": 1, "Certificate": 1},
                                hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]}, webhook="certManager"),
-    "secret": dict(kinds={"Secret": 0}, hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]},
+    "secret": dict(kinds={"Secret": 1}, hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]},
                    webhook="secret"),
     "crio-setup": dict(kinds=SETUP_KINDS,
                        hostpaths={"agent": CRIO + ["/var/lib/ferry-store"],
@@ -372,7 +372,7 @@ def check_webhook(objs, mode, fullname):
     elif mode == "secret":
         if secret_name != "my-webhook-tls" or hook["clientConfig"].get("caBundle") != VALUES_CA:
             fail("mode secret: Secret %s, caBundle %s" % (secret_name, hook["clientConfig"].get("caBundle")))
-        if any(o["kind"] in ("Secret", "Certificate") for o in objs):
+        if any(o["kind"] in ("Secret", "Certificate") and o["metadata"]["name"] == secret_name for o in objs):
             fail("mode secret: the chart must not make the certificate")
 
 
@@ -516,6 +516,28 @@ def check_s3_encrypted(agent, c):
         fail("agent: --store or --migration-bandwidth")
 
 
+def check_transfer_key(objs, case, fullname):
+    """--transfer-key-file in a Secret mounted 0400: the user's (minimal), or the chart's, with a 32-byte key."""
+    agent = next(o for o in objs if o["kind"] == "DaemonSet" and component(o) == "agent")
+    c = pod_spec(agent)["containers"][0]
+    vols = {v["name"]: v for v in pod_spec(agent)["volumes"]}
+    mounts = {m["mountPath"]: vols[m["name"]] for m in c["volumeMounts"]}
+    key = arg(c, "--transfer-key-file") or ""
+    secret = mounts.get(os.path.dirname(key), {}).get("secret", {})
+    want = "ferry-transfer-existing" if case == "minimal" else fullname + "-transfer-key"
+    if secret.get("secretName") != want or secret.get("defaultMode") != 0o400:
+        fail("agent: --transfer-key-file %r is not in the Secret %s mounted 0400 (%s)" % (key, want, secret))
+        return
+    made = [o for o in objs if o["kind"] == "Secret" and o["metadata"]["name"] == want]
+    if case == "minimal":
+        if made:
+            fail("agent: the chart made the transfer key Secret the values name")
+        return
+    text = base64.b64decode(made[0]["data"].get(os.path.basename(key), "")) if made else b""
+    if len(base64.b64decode(text or b"")) != 32:
+        fail("agent: the chart's transfer key is not 32 bytes in base64")
+
+
 # ---------- main ----------
 
 def check_kinds(objs, case):
@@ -554,6 +576,7 @@ def main():
     check_webhook(objs, EXPECT[a.case]["webhook"], fullname)
     check_admission_policies(objs)
     check_args(objs, a.case)
+    check_transfer_key(objs, a.case, fullname)
     for f in failures:
         print("FAIL %s: %s" % (a.case, f))
     if failures:

@@ -3,7 +3,7 @@
 # helm/ferry against kube-lite with controller-manager-lite, helm and kubectl
 # as they are: install (CRDs Established, RBAC, the webhook's certificate made
 # by the chart and its caBundle, the DaemonSet's pods one per node), upgrade
-# (the certificate kept, not made again), uninstall (everything of the release
+# (the certificate and the agents' transfer key kept, not made again), uninstall (everything of the release
 # gone, the CRDs kept as Helm keeps crds/).
 bats_require_minimum_version 1.5.0
 load helpers
@@ -17,6 +17,9 @@ setup() {
 }
 
 CHART=$FERRY_TOP/helm/ferry
+
+# transfer_key: the agents' shared transfer key in the chart's Secret
+transfer_key() { kubectl get secret -n ferry-system ferry-transfer-key -o jsonpath='{.data.key}' | base64 -d; }
 
 # webhook_cert: the serving certificate in the chart's Secret (PEM)
 webhook_cert() { kubectl get secret -n ferry-system ferry-webhook-tls -o jsonpath='{.data.tls\.crt}' | base64 -d; }
@@ -46,13 +49,16 @@ webhook_cert() { kubectl get secret -n ferry-system ferry-webhook-tls -o jsonpat
   assert_output 2
 }
 
-@test "helm upgrade: a new revision; the webhook certificate and its CA kept" {
+@test "helm upgrade: a new revision; the webhook certificate, its CA and the transfer key kept" {
   before=$(webhook_cert | sha256sum)
+  key_before=$(transfer_key)
+  [ "$(base64 -d <<<"$key_before" | wc -c)" = 32 ]
   ca_before=$(kubectl get mutatingwebhookconfiguration ferry -o jsonpath='{.webhooks[0].clientConfig.caBundle}')
   run "$HELM" upgrade ferry "$CHART" -n ferry-system --set controller.logLevel=debug
   assert_success
   assert_output --partial "REVISION: 2"
   [ "$(webhook_cert | sha256sum)" = "$before" ]
+  [ "$(transfer_key)" = "$key_before" ]
   [ "$(kubectl get mutatingwebhookconfiguration ferry -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" = "$ca_before" ]
   run kubectl get deploy -n ferry-system ferry-controller -o jsonpath='{.spec.template.spec.containers[0].args}'
   assert_output --partial '--log-level=debug'

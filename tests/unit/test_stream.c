@@ -14,6 +14,7 @@
 
 #include "testutil.h"
 
+#include "base/cleanup.h"
 #include "base/error.h"
 #include "image/manifest.h"
 #include "runtime/relay.h"
@@ -208,12 +209,31 @@ static void test_entry_outside(void **state)
   free(addr);
 }
 
+/* A migration's token: HMAC-SHA256 of its UID under the nodes' key (the
+ * values from Python's hmac), another UID another token, none without a UID. */
+static void test_token_for_a_migration(void **state)
+{
+  (void)state;
+  unsigned char key[32];
+  for (int i = 0; i < 32; i++)
+    key[i] = (unsigned char)i;
+  char token[65];
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_stream_token_for(key, "3f1c2a9e-1111-4d2b-8e1a-2c3d4e5f6a7b", token, &err), 0);
+  assert_string_equal(token, "e5bf18e24138e918e94eaa3371aec9a5b8438a23c5028ca6b6cd277edf23e160");
+  assert_int_equal(ferry_stream_token_for(key, "3f1c2a9e-1111-4d2b-8e1a-2c3d4e5f6a7c", token, &err), 0);
+  assert_string_equal(token, "b0a7ff45d4f832ed1daba3c9d0c312a23fa3d8b220f3b12163645a65912f0757");
+  assert_int_equal(ferry_stream_token_for(key, "", token, &err), -1);
+  assert_non_null(strstr(ferry_error_msg(&err), "UID"));
+}
+
 int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown(test_image_arrives, setup, teardown),
     cmocka_unit_test_setup_teardown(test_wrong_token, setup, teardown),
+    cmocka_unit_test(test_token_for_a_migration),
     cmocka_unit_test_setup_teardown(test_entry_outside, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

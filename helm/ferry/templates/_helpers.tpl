@@ -110,3 +110,12 @@ containerd: its runc handler's Root plus the CRI namespace; CRI-O: the handler's
 {{- $state := trimSuffix "/" .ctx.Values.agent.hostPaths.stateDir }}
 {{- if or (eq .dir $state) (hasPrefix (printf "%s/" $state) .dir) }}true{{ end }}
 {{- end }}
+
+{{/* The Secret holding the nodes' shared transfer key: the user's, or the chart's. */}}
+{{- define "ferry.transferSecretName" -}}
+{{- if .Values.transfer.existingSecret }}
+{{- .Values.transfer.existingSecret }}
+{{- else }}
+{{- printf "%s-transfer-key" (include "ferry.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}

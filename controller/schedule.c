@@ -6,6 +6,7 @@
  * Pending "Waiting"), the target pod made (unbound, schedulerName ferry: the
  * target's agent binds it), the source drained from Services, and Scheduled
  * written with everything the agents need. Any refusal is Failed with its reason. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ struct move {
   char note[NOTE_LEN];           /* that, or auto's choice and why; "" when there is nothing to say */
   const char *target;            /* the target node */
   char target_pod[NAME_MAX_LEN];
+  char target_uid[64]; /* a bare pod's target: the UID of the pod this migration created */
 };
 
 /* ---------- the pod ---------- */
@@ -215,6 +217,34 @@ static int fetch_source(struct ctl *c, const struct move *m, json_object **out, 
   return 0;
 }
 
+/* The target pod's name is taken: by the pod this migration made (its UID in
+ * the status), or by one nobody can vouch for (the controller stopped between
+ * its create and its status write, or someone made a pod of that name to be
+ * restored into): that one is deleted and the move tried again. Only the pod
+ * whose UID the status holds is ever restored into (ferry-runc checks). */
+static int target_pod_taken(struct ctl *c, struct move *m, ferry_error *err)
+{
+  ferry_error_clear(err);
+  const char *mine = ferry_kube_str(m->pm, "status.targetPodUID");
+  cleanup_json json_object *there = NULL;
+  struct ferry_kube_status st = { 0 };
+  if (ferry_kube_get(c->kube, &FERRY_KUBE_PODS, m->ns, m->target_pod, &there, &st, err) < 0)
+    return -1;
+  const char *uid = ferry_kube_str(there, "metadata.uid") ?: "";
+  if (mine && !strcmp(mine, uid)) {
+    snprintf(m->target_uid, sizeof m->target_uid, "%s", uid);
+    return 0;
+  }
+  struct ferry_kube_delete_opts del = { .uid = uid };
+  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, m->ns, m->target_pod, &del, &st, err) < 0 && st.code != 404)
+    return -1;
+  ferry_error_clear(err);
+  return ferry_error_set(err, EAGAIN,
+                         "pod %s/%s was there and not known to be this migration's (uid %s): deleted, "
+                         "the target pod is made again",
+                         m->ns, m->target_pod, uid);
+}
+
 /* The target pod: its name (the status's, else the base name and a hash of the
  * migration's UID), and for a bare pod the pod itself, created first, so a
  * restart finds it under the same name. An owned pod's target is the
@@ -236,11 +266,13 @@ static int create_target_pod(struct ctl *c, struct move *m, ferry_error *err)
   if (fetch_source(c, m, &src, err) < 0)
     return -1;
   cleanup_json json_object *tp = target_pod_object(m->pm, src, m->target_pod);
+  cleanup_json json_object *made = NULL;
   struct ferry_kube_status st = { 0 };
-  if (ferry_kube_create(c->kube, &FERRY_KUBE_PODS, m->ns, tp, NULL, &st, err) < 0 && st.code != 409)
-    return -1;
-  ferry_error_clear(err);
-  return 0;
+  if (ferry_kube_create(c->kube, &FERRY_KUBE_PODS, m->ns, tp, &made, &st, err) == 0) {
+    snprintf(m->target_uid, sizeof m->target_uid, "%s", ferry_kube_str(made, "metadata.uid") ?: "");
+    return 0;
+  }
+  return st.code == 409 ? target_pod_taken(c, m, err) : -1;
 }
 
 /* ---------- the source drained ---------- */
@@ -309,8 +341,10 @@ static json_object *scheduled_patch(const struct move *m, json_object *before)
   pm_patch_set(patch, "targetNode", json_object_new_string(m->target));
   if (m->owner)
     pm_patch_set(patch, "owner", owner_ref(m->owner));
-  else
+  else {
     pm_patch_set(patch, "targetPod", json_object_new_string(m->target_pod));
+    pm_patch_set(patch, "targetPodUID", json_object_new_string(m->target_uid));
+  }
   pm_patch_set(patch, "sourcePodIP", json_object_new_string(m->ip));
   pm_patch_set(patch, "sourcePodUID", json_object_new_string(ferry_kube_str(m->pod, "metadata.uid") ?: ""));
   pm_patch_set(patch, "strategy", json_object_new_string(pm_strategy_name(m->strategy)));

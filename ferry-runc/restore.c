@@ -84,6 +84,7 @@ struct restore {
   json_object *cfg;
   const char *dir; /* the admission records */
   const char *ns, *pod, *cname, *from;
+  const char *uid; /* the pod's UID, as the runtime passes it */
   struct ferry_admission adm;
   int admitted; /* the admission matched: a failure from here on is recorded */
   struct ferry_store store;
@@ -167,6 +168,20 @@ static void record_failure(struct restore *r)
     report_info(r->in, "recording the failed restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&err));
 }
 
+/* The admission is for one pod, by UID: another pod of the same name (deleted
+ * and made again by someone else) is not restored into. */
+static int same_pod(struct restore *r)
+{
+  if (r->adm.pod_uid && r->uid && !strcmp(r->adm.pod_uid, r->uid))
+    return 0;
+  report_error(r->in,
+               "pod %s/%s (uid %s) asks to be restored from PodMigration %s, but this node admitted the restore for "
+               "pod uid %s; refusing",
+               r->ns, r->pod, r->uid ? r->uid : "not passed by the runtime", r->from,
+               r->adm.pod_uid ? r->adm.pod_uid : "(none recorded)");
+  return -1;
+}
+
 /* The admission matching the pod's restore-from: 0 when there is one, 1 when the
  * container was restored from it before (a restart: a plain create), -1 refused. */
 static int admitted(struct restore *r)
@@ -202,7 +217,7 @@ static int admitted(struct restore *r)
                  r->ns, r->pod, r->from, r->adm.pod_migration);
     return -1;
   }
-  return 0;
+  return same_pod(r);
 }
 
 /* The directory of this container's restore state (next to its marker). */
@@ -451,7 +466,8 @@ int maybe_restore(const struct invocation *in)
   r.pod = annotation(cfg, "io.kubernetes.cri.sandbox-name", "io.kubernetes.pod.name");
   r.cname = annotation(cfg, "io.kubernetes.cri.container-name", "io.kubernetes.container.name");
   r.dir = admission_dir();
-  if (departed(&r, annotation(cfg, "io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid")))
+  r.uid = annotation(cfg, "io.kubernetes.cri.sandbox-uid", "io.kubernetes.pod.uid");
+  if (departed(&r, r.uid))
     return -1;
   if (!r.from)
     return awaits_restore(&r) ? -1 : 1; /* not asked for: a plain create */

@@ -65,25 +65,27 @@ static int source_running(struct daemon *d, json_object *pm, const char *id, fer
   return running;
 }
 
-/* This node admits the restore of pod NAME's container from the published image, for ferry-runc. */
-static int admit_here(struct daemon *d, json_object *pm, const char *name, const char *ref, ferry_error *err)
+/* This node admits the restore of pod NAME's container (that pod, by UID) from the published image, for ferry-runc. */
+static int admit_here(struct daemon *d, json_object *pm, json_object *pod, const char *ref, ferry_error *err)
 {
+  const char *name = ferry_kube_str(pod, "metadata.name") ?: "";
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *cname = container_name(pm);
   const char *image = ferry_kube_str(pm, "status.image") ?: "";
   size_t sl = strlen(d->store);
   struct ferry_admission a = { .pod_migration = (char *)ref,
                                .store = (char *)d->store,
-                               .image = (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1) };
+                               .image = (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1),
+                               .pod_uid = (char *)ferry_kube_str(pod, "metadata.uid") };
   if (!cname)
     return ferry_error_set(err, ENOENT, "the migration names no container");
   return ferry_admission_write(d->admission_dir, ns, name, cname, &a, err);
 }
 
 /* The StatefulSet's new pod has no node yet: admitted for ferry-runc, bound here. */
-static int admit_new_pod(struct daemon *d, json_object *pm, const char *ref, ferry_error *err)
+static int admit_new_pod(struct daemon *d, json_object *pm, json_object *pod, const char *ref, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
-  if (admit_here(d, pm, name, ref, err) < 0 || bind_pod_here(d, ns, name, err) < 0)
+  if (admit_here(d, pm, pod, ref, err) < 0 || bind_pod_here(d, ns, name, err) < 0)
     return -1;
   log_info("%s: restoring into the statefulset's new pod %s here", ferry_kube_str(pm, "metadata.name"), name);
   return 0;
@@ -137,7 +139,7 @@ static int rollback_into_new_pod(struct daemon *d, json_object *pm, int64_t *req
   if (!ann || strcmp(json_object_get_string(ann), ref) != 0 || ferry_kube_str(pod, "metadata.deletionTimestamp"))
     return 0; /* not (yet) the pod to restore into */
   if (!node || !*node)
-    return admit_new_pod(d, pm, ref, err);
+    return admit_new_pod(d, pm, pod, ref, err);
   if (!strcmp(node, d->g->node))
     return new_pod_outcome(d, pm, pod, err);
   return 0;
@@ -222,7 +224,7 @@ static int ask_runtime(struct daemon *d, json_object *pm, json_object *pod, cons
     return ferry_kube_patch(d->kube, &FERRY_KUBE_PODS, ns, name, FERRY_PATCH_MERGE, json_object_to_json_string(p), NULL,
                             NULL, &st, err);
   }
-  if (admit_here(d, pm, name, ref, err) < 0)
+  if (admit_here(d, pm, pod, ref, err) < 0)
     return -1;
   return source_departed(d, pm, 0, err);
 }

@@ -209,11 +209,22 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
     if (ready <= 0)
       return ready;
   }
-  /* ferry-runc restores this pod's container from this image, once, and nothing else */
+  /* ferry-runc restores this pod's container from this image, once, and nothing
+   * else: the pod the controller made (or the owner's replacement it found), by UID */
+  const char *tuid = ferry_kube_str(pm, "status.targetPodUID");
+  if (!tuid || !*tuid) {
+    json_object *p =
+        pm_status_patch(PM_ROLLING_BACK, "TargetPodUnknown",
+                        "the status names no target pod UID: no pod is admitted to restore from %s", image);
+    rollback_from(p, PM_TRANSFERRING);
+    return write_pm(d, pm, p, err);
+  }
   cleanup_free char *ref = pm_ref(pm);
-  struct ferry_admission a = {
-    .pod_migration = ref, .store = (char *)d->store, .image = (char *)image + sl + 1, .lazy_dir = lazy_dir
-  };
+  struct ferry_admission a = { .pod_migration = ref,
+                               .store = (char *)d->store,
+                               .image = (char *)image + sl + 1,
+                               .lazy_dir = lazy_dir,
+                               .pod_uid = (char *)tuid };
   if (ferry_admission_write(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"),
                             ferry_kube_str(pm, "status.targetPod") ?: "", cname, &a, err) < 0)
     return -1;

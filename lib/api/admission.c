@@ -78,6 +78,8 @@ int ferry_admission_write(const char *dir, const char *ns, const char *pod, cons
   json_object_object_add(o, "image", json_object_new_string(a->image));
   if (a->lazy_dir)
     json_object_object_add(o, "lazyDir", json_object_new_string(a->lazy_dir));
+  if (a->pod_uid)
+    json_object_object_add(o, "podUID", json_object_new_string(a->pod_uid));
   return write_record(path, o, err);
 }
 
@@ -102,6 +104,8 @@ int ferry_admission_read(const char *dir, const char *ns, const char *pod, const
   }
   if (json_object_object_get_ex(o, "lazyDir", &v) && json_object_is_type(v, json_type_string))
     a->lazy_dir = ferry_strdup(json_object_get_string(v));
+  if (json_object_object_get_ex(o, "podUID", &v) && json_object_is_type(v, json_type_string))
+    a->pod_uid = ferry_strdup(json_object_get_string(v));
   return 0;
 }
 
@@ -116,6 +120,7 @@ void ferry_admission_free(struct ferry_admission *a)
   free(a->store);
   free(a->image);
   free(a->lazy_dir);
+  free(a->pod_uid);
   memset(a, 0, sizeof *a);
 }
 

@@ -20,6 +20,7 @@ struct ferry_admission {
   char *store;         /* dir:///... */
   char *image;         /* the image's name in the store */
   char *lazy_dir;      /* post-copy: the work directory of the lazy-pages daemon (NULL otherwise) */
+  char *pod_uid;       /* the target pod's UID: only that pod's container is restored (NULL: none recorded) */
 };
 
 int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,

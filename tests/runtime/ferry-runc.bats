@@ -101,13 +101,14 @@ checkpoint_on_a() {
   TARGET=$(nodes_bundle b "$id-new" workload --mem 8)
   annotate "$TARGET" io.kubernetes.cri.container-type=container io.kubernetes.cri.sandbox-namespace=default \
     io.kubernetes.cri.sandbox-name=web-new io.kubernetes.cri.container-name=main \
-    ferry.dev/restore-from=default/move-web
+    io.kubernetes.cri.sandbox-uid="$TARGET_UID" ferry.dev/restore-from=default/move-web
 }
+TARGET_UID=7c4e2a10-bbbb-cccc-dddd-000000000002
 
-admit() { # POD_MIGRATION IMAGE
+admit() { # POD_MIGRATION IMAGE [POD_UID]
   mkdir -p "$FERRY_ADMISSION_DIR"
-  printf '{"podMigration":"%s","store":"dir://%s","image":"%s"}' "$1" "$NODES_STORE" "$2" \
-    >"$FERRY_ADMISSION_DIR/default_web-new_main.json"
+  printf '{"podMigration":"%s","store":"dir://%s","image":"%s","podUID":"%s"}' "$1" "$NODES_STORE" "$2" \
+    "${3:-$TARGET_UID}" >"$FERRY_ADMISSION_DIR/default_web-new_main.json"
 }
 
 @test "create of an admitted restore: restored into the runtime's bundle, start is a no-op, kill and delete as usual" {
@@ -167,7 +168,7 @@ admit() { # POD_MIGRATION IMAGE
   shim "$root" delete --force dep1
 }
 
-@test "a restore nobody admitted, or admitted for another migration, is refused; nothing runs" {
+@test "a restore nobody admitted, or admitted for another migration or another pod, is refused; nothing runs" {
   checkpoint_on_a rs2
   RUNTIME=$FERRY_BIN/ferry-runc
   root=$(nodes_root b)
@@ -181,6 +182,13 @@ admit() { # POD_MIGRATION IMAGE
   assert_failure
   run tail -1 "$LOG"
   assert_output --partial 'but this node admitted default/other for it; refusing'
+  [ "$(state_of "$root" rs2-new)" = gone ]
+  # admitted for another pod of that name (deleted and made again by someone else)
+  admit default/move-web img-rs2 0badc0de-0000-0000-0000-000000000000
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs2-new
+  assert_failure
+  run tail -1 "$LOG"
+  assert_output --partial "pod default/web-new (uid $TARGET_UID) asks to be restored from PodMigration default/move-web, but this node admitted the restore for pod uid 0badc0de-0000-0000-0000-000000000000; refusing"
   [ "$(state_of "$root" rs2-new)" = gone ]
   # an altered image is refused before anything is touched
   admit default/move-web img-rs2

@@ -13,6 +13,7 @@
 
 #include "api/podmigration.h"
 #include "base/cleanup.h"
+#include "base/hash.h"
 #include "base/util.h"
 #include "controller.h"
 #include "fake_api.h"
@@ -205,6 +206,8 @@ static void test_pending_with_target_is_scheduled(void **state)
   assert_string_equal(ferry_kube_str(w, "status.sourceNode"), "node-a");
   assert_string_equal(ferry_kube_str(w, "status.targetNode"), "node-b");
   assert_string_equal(ferry_kube_str(w, "status.targetPod"), tname);
+  assert_string_equal(ferry_kube_str(w, "status.targetPodUID"),
+                      ferry_kube_str(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, tname), "metadata.uid"));
   assert_string_equal(ferry_kube_str(w, "status.sourcePodIP"), "10.0.0.5");
   assert_string_equal(ferry_kube_str(w, "status.sourcePodUID"), uid);
   assert_string_equal(ferry_kube_str(w, "status.strategy"), "stopAndCopy");
@@ -225,12 +228,16 @@ static void put_lease(struct env *e, const char *node, const char *annotations)
   json_object_object_add(ferry_kube_obj(lease, "metadata"), "annotations", ann);
 }
 
-/* default/pm (put_pm made it) Pending again, as if new. */
+/* default/pm (put_pm made it) Pending again, as if new, but for the UID of the
+ * target pod its last pass made (which is still there). */
 static void pending_again(struct env *e)
 {
   json_object *pm = fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm");
   assert_non_null(pm);
-  json_object_object_add(pm, "status", json_tokener_parse("{\"phase\":\"Pending\"}"));
+  const char *tuid = ferry_kube_str(pm, "status.targetPodUID");
+  cleanup_free char *status = tuid ? ferry_asprintf("{\"phase\":\"Pending\",\"targetPodUID\":\"%s\"}", tuid)
+                                   : ferry_strdup("{\"phase\":\"Pending\"}");
+  json_object_object_add(pm, "status", json_tokener_parse(status));
 }
 
 /* Without a target named: of two nodes that fit equally, the one whose pods
@@ -338,6 +345,38 @@ static void test_policy_default_auto_with_a_memory_request(void **state)
 
 /* The cache keeps only what the controller reads (keep.c): the target pod is
  * the source pod as the API server has it, its whole spec. */
+/* A pod already named as the target, which this migration did not make (its
+ * UID not in the status): deleted, not restored into; the next pass makes the
+ * target pod and schedules with that pod's UID. */
+static void test_a_pod_squatting_the_target_name_is_replaced(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  const char *pm_uid = ferry_kube_str(fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm"), "metadata.uid");
+  char h[65], name[32];
+  ferry_sha256_hex(pm_uid, strlen(pm_uid), h);
+  snprintf(name, sizeof name, "web-%.5s", h);
+  cleanup_free char *squat = ferry_asprintf("{\"metadata\":{\"name\":\"%s\",\"namespace\":\"" NS
+                                            "\",\"annotations\":{\"" FERRY_ANN_RESTORE_FROM "\":\"" NS
+                                            "/pm\"}},\"spec\":{\"containers\":[{\"name\":\"app\"}]}}",
+                                            name);
+  cleanup_free char *squat_uid =
+      ferry_strdup(ferry_kube_str(fake_api_put(e->f, &FERRY_KUBE_PODS, squat), "metadata.uid"));
+  assert_int_equal(reconcile(e, NULL), -1);
+  assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, name));
+  assert_null(status_write(e, 0));
+
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *tp = fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, name), *w = status_write(e, 0);
+  assert_non_null(tp);
+  assert_string_not_equal(ferry_kube_str(tp, "metadata.uid"), squat_uid);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_string_equal(ferry_kube_str(w, "status.targetPodUID"), ferry_kube_str(tp, "metadata.uid"));
+}
+
 static void test_target_pod_is_the_whole_source_pod(void **state)
 {
   struct env *e = *state;
@@ -596,6 +635,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_without_pod_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_a_pod_squatting_the_target_name_is_replaced, setup, teardown),
     cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),

@@ -551,7 +551,7 @@ static int encode_rec(const struct ferry_codec *c, const char *src_root, const c
 {
   cleanup_free char *sdir = rel ? ferry_path_join(src_root, rel) : ferry_strdup(src_root);
   cleanup_free char *ddir = rel ? ferry_path_join(dst_root, rel) : ferry_strdup(dst_root);
-  if (ferry_mkdir_p(ddir, 0750, err) < 0)
+  if (ferry_mkdir_p(ddir, 0700, err) < 0)
     return -1;
   cleanup_dir DIR *d = opendir(sdir);
   if (!d)
@@ -595,7 +595,7 @@ int ferry_codec_decode_tree(const struct ferry_codec *c, const struct ferry_mani
     cleanup_free char *dp = ferry_path_join(dst_dir, f->path);
     cleanup_free char *parent = ferry_strdup(dp);
     *strrchr(parent, '/') = '\0';
-    rc = ferry_mkdir_p(parent, 0750, err);
+    rc = ferry_mkdir_p(parent, 0700, err);
     if (rc == 0)
       rc = ferry_codec_decode_file(&use, sp, dp, f->raw_sha256, f->raw_size, err);
   }

@@ -132,7 +132,7 @@ int ferry_store_begin(const struct ferry_store *s, const char *name, char **tmpd
   if (exists)
     return ferry_error_set(err, EEXIST, "image %s already exists in store %s", name, s->url);
   char *tmp = ferry_asprintf("%s/.%s.tmp-%d", s->path, name, (int)getpid());
-  if (mkdir(tmp, 0750) < 0) {
+  if (mkdir(tmp, 0700) < 0) {
     ferry_error_set(err, errno, "store %s is not writable: mkdir %s", s->url, tmp);
     free(tmp);
     return -1;

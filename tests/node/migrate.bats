@@ -87,10 +87,12 @@ teardown() { nodes_teardown pkill -f 'sleep 99999'; }
 @test "checkpoint, inspect and restore as separate commands, into the node's own config" {
   start_on_a w2 workload --mem 16
   nodes_wait_count "$A_ROOTFS" 3
+  chmod 0755 "$NODES_STORE" # a store others may list: the image (the process's memory) is still root's alone
   run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-w2 w2
   assert_success
   assert_output --partial "checkpointed"
   [ "$(containers_on a)" -eq 0 ]
+  [ "$(stat -c %a "$NODES_STORE/img-w2")" = 700 ]
   run agent a inspect --store "dir://$NODES_STORE" --image img-w2
   assert_success
   assert_output --partial "verified:    yes"

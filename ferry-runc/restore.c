@@ -259,7 +259,7 @@ static int open_image(struct restore *r)
 {
   r->store_ok = ferry_store_parse(r->adm.store, &r->store, &r->err) == 0;
   if (!r->store_ok || ferry_store_open(&r->store, r->adm.image, &r->image_dir, &r->err) < 0 ||
-      ferry_manifest_load(r->image_dir, &r->m, &r->err) < 0 ||
+      ferry_manifest_load_pinned(r->image_dir, r->adm.digest, &r->m, &r->err) < 0 ||
       ferry_manifest_verify(r->image_dir, &r->m, &r->err) < 0 ||
       (ferry_manifest_encoded(&r->m) && decode_image(r) < 0)) {
     report_error(r->in, "restore of %s/%s (%s) refused: %s", r->ns, r->pod, r->from, ferry_error_msg(&r->err));

@@ -44,6 +44,8 @@ json_object *cli_result_json(const char *cmd, const char *container, const struc
     json_object_object_add(o, "container", json_object_new_string(container));
   if (r->image_dir)
     json_object_object_add(o, "image", json_object_new_string(r->image_dir));
+  if (r->image_digest[0])
+    json_object_object_add(o, "imageDigest", json_object_new_string(r->image_digest));
   json_object_object_add(o, "message", json_object_new_string(r->message ? r->message : ""));
   json_object_object_add(o, "timings", timings_json(r));
   json_object_object_add(o, "bytes", json_object_new_int64((int64_t)r->bytes));

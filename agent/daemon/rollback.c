@@ -75,7 +75,8 @@ static int admit_here(struct daemon *d, json_object *pm, json_object *pod, const
   struct ferry_admission a = { .pod_migration = (char *)ref,
                                .store = (char *)d->store,
                                .image = (char *)image + (strncmp(image, d->store, sl) ? 0 : sl + 1),
-                               .pod_uid = (char *)ferry_kube_str(pod, "metadata.uid") };
+                               .pod_uid = (char *)ferry_kube_str(pod, "metadata.uid"),
+                               .digest = (char *)ferry_kube_str(pm, "status.imageDigest") };
   if (!cname)
     return ferry_error_set(err, ENOENT, "the migration names no container");
   return ferry_admission_write(d->admission_dir, ns, name, cname, &a, err);

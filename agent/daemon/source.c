@@ -146,6 +146,8 @@ static json_object *checkpointed_patch(struct daemon *d, json_object *pm, json_o
   format_ms(json_object_get_int64(ferry_kube_obj(res, "frozenAtMs")), when, sizeof when);
   json_object *patch = pm_status_patch(PM_TRANSFERRING, "Checkpointed", "image %s published", image);
   pm_patch_set(patch, "image", json_object_new_string(image));
+  if (ferry_kube_str(res, "imageDigest"))
+    pm_patch_set(patch, "imageDigest", json_object_new_string(ferry_kube_str(res, "imageDigest")));
   pm_patch_set(patch, "bytes", json_object_new_int64(json_object_get_int64(ferry_kube_obj(res, "bytes"))));
   pm_patch_set(patch, "frozenAt", json_object_new_string(when));
   static const char *const keys[] = { "dumpMs", "dump", "rootfsMs", "rootfs", "writeMs", "write" };

@@ -211,11 +211,11 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
   }
   /* ferry-runc restores this pod's container from this image, once, and nothing
    * else: the pod the controller made (or the owner's replacement it found), by UID */
-  const char *tuid = ferry_kube_str(pm, "status.targetPodUID");
-  if (!tuid || !*tuid) {
-    json_object *p =
-        pm_status_patch(PM_ROLLING_BACK, "TargetPodUnknown",
-                        "the status names no target pod UID: no pod is admitted to restore from %s", image);
+  const char *tuid = ferry_kube_str(pm, "status.targetPodUID"), *digest = ferry_kube_str(pm, "status.imageDigest");
+  if (!tuid || !*tuid || !digest) {
+    json_object *p = pm_status_patch(PM_ROLLING_BACK, !digest ? "ImageDigestUnknown" : "TargetPodUnknown",
+                                     "the status names no %s: no pod is admitted to restore from %s",
+                                     !digest ? "image digest" : "target pod UID", image);
     rollback_from(p, PM_TRANSFERRING);
     return write_pm(d, pm, p, err);
   }
@@ -224,7 +224,8 @@ static int target_admit(struct daemon *d, json_object *pm, ferry_error *err)
                                .store = (char *)d->store,
                                .image = (char *)image + sl + 1,
                                .lazy_dir = lazy_dir,
-                               .pod_uid = (char *)tuid };
+                               .pod_uid = (char *)tuid,
+                               .digest = (char *)digest };
   if (ferry_admission_write(d->admission_dir, ferry_kube_str(pm, "metadata.namespace"),
                             ferry_kube_str(pm, "status.targetPod") ?: "", cname, &a, err) < 0)
     return -1;

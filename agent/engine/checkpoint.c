@@ -319,7 +319,7 @@ static const char *hash_files(struct checkpoint *c)
 static const char *publish(struct checkpoint *c)
 {
   c->m.write_ms = ferry_now_mono_ms() - c->t_rootfs;
-  if (ferry_manifest_write(c->tmpdir, &c->m, &c->err) < 0 ||
+  if (ferry_manifest_write(c->tmpdir, &c->m, c->res->image_digest, &c->err) < 0 ||
       ferry_store_publish(c->store, c->name, c->tmpdir,
                           needs_durable_image(c) ? FERRY_PUBLISH_DURABLE : FERRY_PUBLISH_CACHED, &c->err) < 0)
     return "publishing the image failed";

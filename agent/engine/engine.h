@@ -10,6 +10,7 @@
 
 #include <stdint.h>
 
+#include "image/manifest.h"
 #include "image/codec.h"
 #include "runtime/runc.h"
 #include "image/store.h"
@@ -38,6 +39,7 @@ struct engine_result {
   const char *outcome; /* checkpointed, restored, migrated, rolled-back, failed, lost */
   char *message;
   char *image_dir;
+  char image_digest[FERRY_DIGEST_LEN]; /* checkpoint: "sha256:" and the manifest's hash ("" when none) */
   int64_t dump_ms, rootfs_ms, write_ms, verify_ms, restore_ms, downtime_ms, total_ms;
   int64_t pages_ms;    /* postCopy: from the target running to its last page */
   int64_t transfer_ms; /* a direct transfer of the image to the target's store */

@@ -80,6 +80,8 @@ int ferry_admission_write(const char *dir, const char *ns, const char *pod, cons
     json_object_object_add(o, "lazyDir", json_object_new_string(a->lazy_dir));
   if (a->pod_uid)
     json_object_object_add(o, "podUID", json_object_new_string(a->pod_uid));
+  if (a->digest)
+    json_object_object_add(o, "imageDigest", json_object_new_string(a->digest));
   return write_record(path, o, err);
 }
 
@@ -106,6 +108,8 @@ int ferry_admission_read(const char *dir, const char *ns, const char *pod, const
     a->lazy_dir = ferry_strdup(json_object_get_string(v));
   if (json_object_object_get_ex(o, "podUID", &v) && json_object_is_type(v, json_type_string))
     a->pod_uid = ferry_strdup(json_object_get_string(v));
+  if (json_object_object_get_ex(o, "imageDigest", &v) && json_object_is_type(v, json_type_string))
+    a->digest = ferry_strdup(json_object_get_string(v));
   return 0;
 }
 
@@ -121,6 +125,7 @@ void ferry_admission_free(struct ferry_admission *a)
   free(a->image);
   free(a->lazy_dir);
   free(a->pod_uid);
+  free(a->digest);
   memset(a, 0, sizeof *a);
 }
 

@@ -21,6 +21,7 @@ struct ferry_admission {
   char *image;         /* the image's name in the store */
   char *lazy_dir;      /* post-copy: the work directory of the lazy-pages daemon (NULL otherwise) */
   char *pod_uid;       /* the target pod's UID: only that pod's container is restored (NULL: none recorded) */
+  char *digest;        /* the image's digest as its migration recorded it ("sha256:..."; NULL: none) */
 };
 
 int ferry_admission_write(const char *dir, const char *ns, const char *pod, const char *container,

@@ -338,7 +338,8 @@ int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_e
   return 0;
 }
 
-int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, ferry_error *err)
+int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, char digest[FERRY_DIGEST_LEN],
+                         ferry_error *err)
 {
   cleanup_free char *text = ferry_manifest_to_json(m);
   size_t len = strlen(text);
@@ -349,24 +350,51 @@ int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, ferry_
   ferry_sha256_hex(text, len, sum);
   int n = snprintf(line, sizeof line, "%s  %s\n", sum, FERRY_MANIFEST_FILE);
   cleanup_free char *sp = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
+  if (digest)
+    snprintf(digest, FERRY_DIGEST_LEN, FERRY_DIGEST_PREFIX "%s", sum);
   return ferry_write_file(sp, line, (size_t)n, err);
+}
+
+/* manifest.json's text and its SHA-256. */
+static int read_manifest(const char *dir, char **text, char got[65], ferry_error *err)
+{
+  cleanup_free char *p = ferry_path_join(dir, FERRY_MANIFEST_FILE);
+  size_t len = 0;
+  if (ferry_read_file(p, text, &len, err) < 0)
+    return -1;
+  ferry_sha256_hex(*text, len, got);
+  return 0;
 }
 
 int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *err)
 {
   memset(m, 0, sizeof *m);
-  cleanup_free char *p = ferry_path_join(dir, FERRY_MANIFEST_FILE);
   cleanup_free char *sp = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
   cleanup_free char *text = NULL, *sumtext = NULL;
-  size_t len = 0;
-  if (ferry_read_file(p, &text, &len, err) < 0 || ferry_read_file(sp, &sumtext, NULL, err) < 0)
-    return -1;
   char want[65] = "", got[65];
+  if (read_manifest(dir, &text, got, err) < 0 || ferry_read_file(sp, &sumtext, NULL, err) < 0)
+    return -1;
   if (sscanf(sumtext, "%64s", want) != 1 || !is_hex64(want))
     return ferry_error_set(err, 0, "%s: not a SHA-256 line", FERRY_MANIFEST_SUM_FILE);
-  ferry_sha256_hex(text, len, got);
   if (strcmp(want, got) != 0)
     return ferry_error_set(err, 0, "%s was altered: sha256 %s, expected %s", FERRY_MANIFEST_FILE, got, want);
+  return ferry_manifest_from_json(text, m, err);
+}
+
+int ferry_manifest_load_pinned(const char *dir, const char *digest, struct ferry_manifest *m, ferry_error *err)
+{
+  memset(m, 0, sizeof *m);
+  size_t pl = strlen(FERRY_DIGEST_PREFIX);
+  if (!digest || strncmp(digest, FERRY_DIGEST_PREFIX, pl) != 0 || !is_hex64(digest + pl))
+    return ferry_error_set(err, EINVAL, "image digest %s is not sha256: and 64 hex characters",
+                           digest ? digest : "(none)");
+  cleanup_free char *text = NULL;
+  char got[65];
+  if (read_manifest(dir, &text, got, err) < 0)
+    return -1;
+  if (strcmp(digest + pl, got) != 0)
+    return ferry_error_set(err, 0, "%s is not the image's: sha256:%s, its migration recorded %s", FERRY_MANIFEST_FILE,
+                           got, digest);
   return ferry_manifest_from_json(text, m, err);
 }
 

@@ -14,6 +14,10 @@
 #define FERRY_MANIFEST_FILE "manifest.json"
 #define FERRY_MANIFEST_SUM_FILE "manifest.sha256"
 
+/* "sha256:" and 64 hex characters, and the NUL. */
+#define FERRY_DIGEST_PREFIX "sha256:"
+#define FERRY_DIGEST_LEN 72
+
 struct ferry_manifest_file {
   char *path; /* relative to the image directory */
   uint64_t size;
@@ -52,10 +56,16 @@ int ferry_manifest_scan_known(const char *dir, const struct ferry_manifest *know
                               ferry_error *err);
 char *ferry_manifest_to_json(const struct ferry_manifest *m);
 int ferry_manifest_from_json(const char *text, struct ferry_manifest *m, ferry_error *err);
-/* Writes manifest.json and manifest.sha256 into dir (fsynced). */
-int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, ferry_error *err);
+/* Writes manifest.json and manifest.sha256 into dir (fsynced); digest (NULL:
+ * not wanted) gets the image's digest, "sha256:" and the manifest's SHA-256. */
+int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, char digest[FERRY_DIGEST_LEN],
+                         ferry_error *err);
 /* Reads manifest.json after checking it against manifest.sha256. */
 int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *err);
+/* Reads manifest.json after checking it against digest, the image's digest as
+ * recorded elsewhere (a PodMigration's status.imageDigest): the store's own
+ * manifest.sha256 is then not trusted. */
+int ferry_manifest_load_pinned(const char *dir, const char *digest, struct ferry_manifest *m, ferry_error *err);
 /* Checks dir against m: every listed file present with its size and SHA-256,
  * nothing else. On failure err names every problem (up to a few). */
 int ferry_manifest_verify(const char *dir, const struct ferry_manifest *m, ferry_error *err);

@@ -25,6 +25,10 @@ setup_file() {
   [[ "$image" == "dir://$NODES_DIR/b/images/"* ]]
   name=${image##*/}
   [ -f "$NODES_DIR/a/images/$name/manifest.sha256" ] && [ -f "$NODES_DIR/b/images/$name/manifest.sha256" ]
+  # the digest the source recorded is the image's, on both nodes
+  digest=$(k get pm "$pm" -o jsonpath='{.status.imageDigest}')
+  [ "$digest" = "sha256:$(cut -d' ' -f1 "$NODES_DIR/b/images/$name/manifest.sha256")" ]
+  cmp "$NODES_DIR/a/images/$name/manifest.json" "$NODES_DIR/b/images/$name/manifest.json"
   run k get events --field-selector involvedObject.name="$pm" -o jsonpath='{.items[*].reason}'
   assert_output --partial Transferred
   assert_output --partial Sent

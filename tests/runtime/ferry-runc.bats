@@ -105,10 +105,11 @@ checkpoint_on_a() {
 }
 TARGET_UID=7c4e2a10-bbbb-cccc-dddd-000000000002
 
-admit() { # POD_MIGRATION IMAGE [POD_UID]
+admit() { # POD_MIGRATION IMAGE [POD_UID [DIGEST]]
   mkdir -p "$FERRY_ADMISSION_DIR"
-  printf '{"podMigration":"%s","store":"dir://%s","image":"%s","podUID":"%s"}' "$1" "$NODES_STORE" "$2" \
-    "${3:-$TARGET_UID}" >"$FERRY_ADMISSION_DIR/default_web-new_main.json"
+  printf '{"podMigration":"%s","store":"dir://%s","image":"%s","podUID":"%s","imageDigest":"%s"}' "$1" "$NODES_STORE" \
+    "$2" "${3:-$TARGET_UID}" "${4:-sha256:$(cut -d' ' -f1 "$NODES_STORE/$2/manifest.sha256")}" \
+    >"$FERRY_ADMISSION_DIR/default_web-new_main.json"
 }
 
 @test "create of an admitted restore: restored into the runtime's bundle, start is a no-op, kill and delete as usual" {
@@ -168,7 +169,7 @@ admit() { # POD_MIGRATION IMAGE [POD_UID]
   shim "$root" delete --force dep1
 }
 
-@test "a restore nobody admitted, or admitted for another migration or another pod, is refused; nothing runs" {
+@test "a restore nobody admitted, or admitted for another migration, pod or image, is refused; nothing runs" {
   checkpoint_on_a rs2
   RUNTIME=$FERRY_BIN/ferry-runc
   root=$(nodes_root b)
@@ -189,6 +190,13 @@ admit() { # POD_MIGRATION IMAGE [POD_UID]
   assert_failure
   run tail -1 "$LOG"
   assert_output --partial "pod default/web-new (uid $TARGET_UID) asks to be restored from PodMigration default/move-web, but this node admitted the restore for pod uid 0badc0de-0000-0000-0000-000000000000; refusing"
+  [ "$(state_of "$root" rs2-new)" = gone ]
+  # an image whose manifest is not the one its migration recorded (the store's own sum agreeing)
+  admit default/move-web img-rs2 "$TARGET_UID" "sha256:$(printf '%064d' 0)"
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rs2-new
+  assert_failure
+  run tail -1 "$LOG"
+  assert_output --partial "manifest.json is not the image's"
   [ "$(state_of "$root" rs2-new)" = gone ]
   # an altered image is refused before anything is touched
   admit default/move-web img-rs2

@@ -138,7 +138,7 @@ static char *make_image(void)
   m.tcp_established = 1;
   assert_int_equal(ferry_manifest_scan(dir, &m, &err), 0);
   assert_int_equal(m.nfiles, 4);
-  assert_int_equal(ferry_manifest_write(dir, &m, &err), 0);
+  assert_int_equal(ferry_manifest_write(dir, &m, NULL, &err), 0);
   ferry_manifest_free(&m);
   return dir;
 }
@@ -178,6 +178,41 @@ static void test_manifest_roundtrip(void **state)
   char *msg = NULL;
   assert_int_equal(verify(dir, &msg), 0);
   assert_null(msg);
+  tu_rm(dir);
+}
+
+/* An image whose manifest and manifest.sha256 were both replaced (a writer of
+ * the store) loads by the store's own sum, not against the digest its
+ * migration recorded; a malformed digest is refused. */
+static void test_manifest_pinned_to_the_recorded_digest(void **state)
+{
+  (void)state;
+  char *dir = make_image();
+  struct ferry_manifest m;
+  ferry_error err = FERRY_ERROR_INIT;
+  char digest[FERRY_DIGEST_LEN], forged[FERRY_DIGEST_LEN];
+  assert_int_equal(ferry_manifest_load(dir, &m, &err), 0);
+  assert_int_equal(ferry_manifest_write(dir, &m, digest, &err), 0);
+  assert_int_equal(strncmp(digest, "sha256:", 7), 0);
+  assert_int_equal(strlen(digest), 71);
+  ferry_manifest_free(&m);
+  assert_int_equal(ferry_manifest_load_pinned(dir, digest, &m, &err), 0);
+  assert_string_equal(m.container_id, "c1");
+  free(m.container_id);
+  m.container_id = ferry_strdup("forged");
+  assert_int_equal(ferry_manifest_write(dir, &m, forged, &err), 0);
+  ferry_manifest_free(&m);
+  assert_string_not_equal(forged, digest);
+  assert_int_equal(ferry_manifest_load(dir, &m, &err), 0);
+  ferry_manifest_free(&m);
+  assert_int_equal(ferry_manifest_load_pinned(dir, digest, &m, &err), -1);
+  assert_non_null(strstr(err.msg, "manifest.json is not the image's"));
+  ferry_error_clear(&err);
+  assert_int_equal(ferry_manifest_load_pinned(dir, "sha256:abc", &m, &err), -1);
+  assert_non_null(strstr(err.msg, "is not sha256: and 64 hex characters"));
+  ferry_error_clear(&err);
+  assert_int_equal(ferry_manifest_load_pinned(dir, NULL, &m, &err), -1);
+  ferry_error_clear(&err);
   tu_rm(dir);
 }
 
@@ -289,6 +324,7 @@ int main(void)
     cmocka_unit_test(test_store_publish),
     cmocka_unit_test(test_store_missing),
     cmocka_unit_test(test_manifest_roundtrip),
+    cmocka_unit_test(test_manifest_pinned_to_the_recorded_digest),
     cmocka_unit_test(test_manifest_detects_every_change),
     cmocka_unit_test(test_manifest_rejects_malformed),
     cmocka_unit_test(test_sha256),

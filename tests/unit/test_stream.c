@@ -65,7 +65,7 @@ static void make_image(const char *name)
   m.container_id = ferry_strdup("c");
   m.strategy = ferry_strdup("stopAndCopy");
   m.rootfs_diff = ferry_strdup("none");
-  assert_int_equal(ferry_manifest_write(img, &m, &err), 0);
+  assert_int_equal(ferry_manifest_write(img, &m, NULL, &err), 0);
   ferry_manifest_free(&m);
   free(big);
   free(f1);

@@ -218,19 +218,24 @@ static int fetch_source(struct ctl *c, const struct move *m, json_object **out, 
 }
 
 /* The target pod's name is taken: by the pod this migration made (its UID in
- * the status), or by one nobody can vouch for (the controller stopped between
- * its create and its status write, or someone made a pod of that name to be
- * restored into): that one is deleted and the move tried again. Only the pod
- * whose UID the status holds is ever restored into (ferry-runc checks). */
+ * the migration's status, read afresh: the cache may not have seen the
+ * Scheduled write yet), or by one nobody can vouch for (the controller stopped
+ * between its create and its status write, or someone made a pod of that name
+ * to be restored into): that one is deleted and the move tried again. Only the
+ * pod whose UID the status holds is ever restored into (ferry-runc checks). */
 static int target_pod_taken(struct ctl *c, struct move *m, ferry_error *err)
 {
   ferry_error_clear(err);
-  const char *mine = ferry_kube_str(m->pm, "status.targetPodUID");
-  cleanup_json json_object *there = NULL;
+  cleanup_json json_object *there = NULL, *pm = NULL;
   struct ferry_kube_status st = { 0 };
-  if (ferry_kube_get(c->kube, &FERRY_KUBE_PODS, m->ns, m->target_pod, &there, &st, err) < 0)
+  if (ferry_kube_get(c->kube, &FERRY_KUBE_PODS, m->ns, m->target_pod, &there, &st, err) < 0 ||
+      ferry_kube_get(c->kube, &FERRY_KUBE_PODMIGRATIONS, m->ns, ferry_kube_str(m->pm, "metadata.name"), &pm, &st, err) <
+          0)
     return -1;
-  const char *uid = ferry_kube_str(there, "metadata.uid") ?: "";
+  if (pm_phase(pm) != PM_PENDING)
+    return ferry_error_set(err, EAGAIN, "podmigration %s/%s is %s already: this pass saw it Pending", m->ns,
+                           ferry_kube_str(pm, "metadata.name"), pm_phase_name(pm_phase(pm)));
+  const char *uid = ferry_kube_str(there, "metadata.uid") ?: "", *mine = ferry_kube_str(pm, "status.targetPodUID");
   if (mine && !strcmp(mine, uid)) {
     snprintf(m->target_uid, sizeof m->target_uid, "%s", uid);
     return 0;

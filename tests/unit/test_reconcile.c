@@ -377,6 +377,37 @@ static void test_a_pod_squatting_the_target_name_is_replaced(void **state)
   assert_string_equal(ferry_kube_str(w, "status.targetPodUID"), ferry_kube_str(tp, "metadata.uid"));
 }
 
+/* A pass that saw the migration Pending in a cache behind the API (the
+ * Scheduled write, with the target pod's UID, not seen yet): the target pod is
+ * the migration's and stays; the pass ends without writing. */
+static void test_a_stale_pending_pass_leaves_the_target_pod(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  json_object *pm = fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm");
+  const char *pm_uid = ferry_kube_str(pm, "metadata.uid");
+  char h[65], name[32];
+  ferry_sha256_hex(pm_uid, strlen(pm_uid), h);
+  snprintf(name, sizeof name, "web-%.5s", h);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  /* the API moves on; the cache does not see it */
+  cleanup_free char *tp = ferry_asprintf("{\"metadata\":{\"name\":\"%s\",\"namespace\":\"" NS "\"}}", name);
+  const char *tuid = ferry_kube_str(fake_api_put(e->f, &FERRY_KUBE_PODS, tp), "metadata.uid");
+  cleanup_free char *status =
+      ferry_asprintf("{\"phase\":\"Scheduled\",\"targetPod\":\"%s\",\"targetPodUID\":\"%s\"}", name, tuid);
+  json_object_object_add(pm, "status", json_tokener_parse(status));
+  fake_api_clear_log(e->f);
+  int64_t requeue = 0;
+  assert_int_equal(ctl_reconcile_pm(&e->c, NS, "pm", &requeue, &err), -1);
+  assert_non_null(strstr(ferry_error_msg(&err), "is Scheduled already"));
+  assert_non_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, name));
+  assert_null(status_write(e, 0));
+}
+
 static void test_target_pod_is_the_whole_source_pod(void **state)
 {
   struct env *e = *state;
@@ -636,6 +667,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_pod_squatting_the_target_name_is_replaced, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_a_stale_pending_pass_leaves_the_target_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),

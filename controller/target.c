@@ -8,6 +8,7 @@
 #include "reconcile.h"
 #include "placement.h"
 #include "api/podmigration.h"
+#include "base/cleanup.h"
 #include "base/util.h"
 
 /* ---------- agents ---------- */
@@ -32,6 +33,26 @@ int ctl_agent_ready(struct ctl *c, const char *node, double *cpu)
       *cpu = json_object_get_double(v);
     json_object_put(l);
   }
+  return 1;
+}
+
+int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len)
+{
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, node);
+  json_object *lease = ferry_informer_get(c->leases, c->agent_ns, name);
+  json_object *v = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), FERRY_ANN_STORE); /* dots: no path */
+  cleanup_json json_object *st =
+      v && json_object_is_type(v, json_type_string) ? json_tokener_parse(json_object_get_string(v)) : NULL;
+  json_object *full = NULL, *free_b = NULL, *min_b = NULL;
+  if (!st || !json_object_object_get_ex(st, "full", &full) || !json_object_get_boolean(full))
+    return 0;
+  json_object_object_get_ex(st, "freeBytes", &free_b);
+  json_object_object_get_ex(st, "minFreeBytes", &min_b);
+  char have[32], floor[32];
+  ferry_format_bytes(json_object_get_int64(free_b), have, sizeof have);
+  ferry_format_bytes(json_object_get_int64(min_b), floor, sizeof floor);
+  snprintf(why, len, "%s's image store has %s free, below its agent's --store-min-free %s", node, have, floor);
   return 1;
 }
 

@@ -307,6 +307,56 @@ static void test_policy_default_auto_with_a_memory_request(void **state)
                       "below node-a's default threshold of 256 MiB (not measured yet)");
 }
 
+/* The source agent reports its store full: Failed (StoreFull) before anything
+ * happens to the pod (no target pod, no drain); a store with room schedules. */
+static void test_source_store_full_fails_up_front(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_STORE "\":\"{\\\"freeBytes\\\":125829120,\\\"totalBytes\\\":10737418240,"
+            "\\\"minFreeBytes\\\":1073741824,\\\"full\\\":true}\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Failed");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "StoreFull");
+  assert_string_equal(ferry_kube_str(w, "status.message"),
+                      "node-a's image store has 120 MiB free, below its agent's --store-min-free 1 GiB");
+  assert_null(fake_api_write(e->f, "POST", "/namespaces/" NS "/pods", 0));
+  assert_null(fake_api_write(e->f, "PATCH", "/pods/web/status", 0));
+
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_STORE "\":\"{\\\"freeBytes\\\":5368709120,\\\"totalBytes\\\":10737418240,"
+            "\\\"minFreeBytes\\\":1073741824,\\\"full\\\":false}\"");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_string_equal(ferry_kube_str(status_write(e, 0), "status.phase"), "Scheduled");
+}
+
+/* The MigrationPolicy's imageRetention travels on the migration for the agents; without one, none. */
+static void test_policy_image_retention_is_stamped(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_null(ferry_kube_obj(status_write(e, 0), "status.imageRetention"));
+
+  fake_api_put(e->f, &FERRY_KUBE_MIGRATIONPOLICIES,
+               "{\"metadata\":{\"name\":\"all\"},\"spec\":{\"imageRetention\":{\"count\":0,\"ttlSeconds\":3600}}}");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_int_equal(json_object_get_int(ferry_kube_obj(w, "status.imageRetention.count")), 0);
+  assert_int_equal(json_object_get_int(ferry_kube_obj(w, "status.imageRetention.ttlSeconds")), 3600);
+}
+
 /* The cache keeps only what the controller reads (keep.c): the target pod is
  * the source pod as the API server has it, its whole spec. */
 static void test_target_pod_is_the_whole_source_pod(void **state)
@@ -567,6 +617,8 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_without_pod_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_wrong_runtime_class_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_source_store_full_fails_up_front, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_policy_image_retention_is_stamped, setup, teardown),
     cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),

@@ -163,9 +163,11 @@ static void removal_why(const struct daemon *d, const struct ferry_gc_image *i, 
   if (i->verdict == FERRY_GC_EXPIRED)
     snprintf(buf, len, "its migration %s; older than the image TTL of %lld s",
              ferry_kube_str(pm, "status.phase") ?: "ended", (long long)(i->keep.ttl_ms / 1000));
+  else if (i->verdict == FERRY_GC_OVER_COUNT && i->keep.count == 0)
+    snprintf(buf, len, "its migration Succeeded and the target restored it (image retention count 0)");
   else if (i->verdict == FERRY_GC_OVER_COUNT)
-    snprintf(buf, len, "its migration Succeeded and the target restored it; %d newer kept for pod %s", i->keep.count,
-             i->pod);
+    snprintf(buf, len, "its migration Succeeded and the target restored it; pod %s keeps its last %d", i->pod,
+             i->keep.count);
   else
     snprintf(buf, len, "no PodMigration names it, older than the grace period of %lld s",
              (long long)(d->orphan_grace_ms / 1000));

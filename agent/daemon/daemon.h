@@ -84,8 +84,9 @@ struct daemon {
   int lease_seconds;
   int64_t postcopy_threshold;   /* --postcopy-threshold: published until the node has measured its own (bytes) */
   struct crossover_moves moves; /* this node's moves as the source, for the measured threshold (moves.c) */
-  struct ferry_retention retention; /* --image-retention-count, --image-ttl (a policy's, stamped on the migration, wins) */
-  int64_t orphan_grace_ms;          /* --image-orphan-grace */
+  struct ferry_retention
+      retention;           /* --image-retention-count, --image-ttl (a policy's, stamped on the migration, wins) */
+  int64_t orphan_grace_ms; /* --image-orphan-grace */
   struct {
     uint64_t bytes; /* --store-min-free in bytes ... */
     int percent;    /* ... or, when >= 0, in percent of the store's size */

@@ -142,8 +142,8 @@ static int scan_store(struct daemon *d, json_object *by_image, struct image_scan
   struct dirent *e;
   while ((e = readdir(dir))) {
     struct stat st;
-    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-        !S_ISDIR(st.st_mode))
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+        fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
       continue;
     if (e->d_name[0] == '.') {
       partial_image(d, e->d_name, &st, now_ms);
@@ -157,8 +157,7 @@ static int scan_store(struct daemon *d, json_object *by_image, struct image_scan
 }
 
 /* Why an image went, for the log and the event. */
-static void removal_why(const struct daemon *d, const struct ferry_gc_image *i, json_object *pm, char *buf,
-                        size_t len)
+static void removal_why(const struct daemon *d, const struct ferry_gc_image *i, json_object *pm, char *buf, size_t len)
 {
   if (i->verdict == FERRY_GC_EXPIRED)
     snprintf(buf, len, "its migration %s; older than the image TTL of %lld s",
@@ -188,8 +187,8 @@ static int remove_image(struct daemon *d, const struct image_scan *s, size_t i)
   ferry_format_bytes((int64_t)s->bytes[i], size, sizeof size);
   log_info("collector: removed image %s (%s): %s", img->name, size, why);
   if (s->pms[i])
-    ferry_event(d->rec, s->pms[i], "Normal", "ImageCollected", "%s: image %s removed (%s): %s", d->g->node,
-                img->name, size, why);
+    ferry_event(d->rec, s->pms[i], "Normal", "ImageCollected", "%s: image %s removed (%s): %s", d->g->node, img->name,
+                size, why);
   metrics_gc_removed(d->m, KIND_NAMES[GC_IMAGE], 1);
   return 0;
 }

@@ -220,8 +220,8 @@ static int option_defaults(struct daemon *d)
   d->lease_seconds = DEFAULT_LEASE_SECONDS;
   d->admission_dir = FERRY_ADMISSION_DIR;
   if (threshold_option(d, DEFAULT_POSTCOPY_THRESHOLD) < 0 || retention_option(d, 'R', DEFAULT_RETENTION_COUNT) < 0 ||
-      retention_option(d, 't', DEFAULT_IMAGE_TTL) < 0 ||
-      retention_option(d, 'O', DEFAULT_ORPHAN_GRACE) < 0 || retention_option(d, 'F', DEFAULT_STORE_MIN_FREE) < 0)
+      retention_option(d, 't', DEFAULT_IMAGE_TTL) < 0 || retention_option(d, 'O', DEFAULT_ORPHAN_GRACE) < 0 ||
+      retention_option(d, 'F', DEFAULT_STORE_MIN_FREE) < 0)
     return -1;
   return 0;
 }

@@ -53,26 +53,19 @@ static const struct prom_family_desc BYTES = {
   BYTES_BUCKETS,  NELEMS(BYTES_BUCKETS)
 };
 
-static const struct prom_family_desc GC_REMOVED = {
-  PROM_COUNTER,
-  "ferry_agent_gc_removed_total",
-  "Images and records the agent's collector removed, by kind (image, partial, admission, restored, restoreFailed, departed).",
-  { "node", "kind" },
-  NULL,
-  0
+static const struct prom_family_desc GC_REMOVED = { PROM_COUNTER,
+                                                    "ferry_agent_gc_removed_total",
+                                                    "Images and records the agent's collector removed, by kind (image, "
+                                                    "partial, admission, restored, restoreFailed, departed).",
+                                                    { "node", "kind" },
+                                                    NULL,
+                                                    0 };
+static const struct prom_family_desc STORE_IMAGES = {
+  PROM_GAUGE, "ferry_agent_store_images", "Images in this node's store (s3://: its local copies).", { "node" }, NULL, 0
 };
-static const struct prom_family_desc STORE_IMAGES = { PROM_GAUGE,
-                                                      "ferry_agent_store_images",
-                                                      "Images in this node's store (s3://: its local copies).",
-                                                      { "node" },
-                                                      NULL,
-                                                      0 };
-static const struct prom_family_desc STORE_IMAGE_BYTES = { PROM_GAUGE,
-                                                           "ferry_agent_store_image_bytes",
-                                                           "Bytes those images take.",
-                                                           { "node" },
-                                                           NULL,
-                                                           0 };
+static const struct prom_family_desc STORE_IMAGE_BYTES = {
+  PROM_GAUGE, "ferry_agent_store_image_bytes", "Bytes those images take.", { "node" }, NULL, 0
+};
 static const struct prom_family_desc STORE_FREE = {
   PROM_GAUGE,
   "ferry_agent_store_free_bytes",
@@ -112,8 +105,8 @@ static int register_families(struct metrics *m)
   m->store_images = prom_register(m->reg, &STORE_IMAGES);
   m->store_image_bytes = prom_register(m->reg, &STORE_IMAGE_BYTES);
   m->store_free = prom_register(m->reg, &STORE_FREE);
-  if (!info || !m->migrations || !m->ops || !m->released || !m->held || !m->downtime || !m->bytes ||
-      !m->gc_removed || !m->store_images || !m->store_image_bytes || !m->store_free)
+  if (!info || !m->migrations || !m->ops || !m->released || !m->held || !m->downtime || !m->bytes || !m->gc_removed ||
+      !m->store_images || !m->store_image_bytes || !m->store_free)
     return -1;
   prom_set(info, (const char *[]){ m->node, FERRY_VERSION }, 1);
   const char *node[] = { m->node };

@@ -88,8 +88,10 @@ int store_refuses(struct daemon *d, int64_t need, char *why, size_t len)
     snprintf(why, len, "%s's image store has %s free, below --store-min-free %s%s%s", d->g->node, have, fl,
              need > 0 ? "; the pod needs about " : "", need > 0 ? pod : "");
   else
-    snprintf(why, len, "%s's image store has %s free; the pod needs about %s, which would leave less than "
-             "--store-min-free %s", d->g->node, have, pod, fl);
+    snprintf(why, len,
+             "%s's image store has %s free; the pod needs about %s, which would leave less than "
+             "--store-min-free %s",
+             d->g->node, have, pod, fl);
   return 1;
 }
 

@@ -81,8 +81,8 @@ int ferry_gc_removes(enum ferry_gc_verdict v)
 
 const char *ferry_gc_verdict_name(enum ferry_gc_verdict v)
 {
-  static const char *const names[] = { "in use", "retained", "orphan in its grace period", "expired", "over count",
-                                       "orphaned" };
+  static const char *const names[] = { "in use",  "retained",   "orphan in its grace period",
+                                       "expired", "over count", "orphaned" };
   return (size_t)v < sizeof names / sizeof names[0] ? names[v] : "?";
 }
 

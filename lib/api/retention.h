@@ -40,11 +40,11 @@ enum ferry_gc_verdict {
 };
 
 struct ferry_gc_image {
-  const char *name;       /* the image's name in the store */
-  const char *pod;        /* NS/POD its migration moved (NULL for an orphan) */
+  const char *name; /* the image's name in the store */
+  const char *pod;  /* NS/POD its migration moved (NULL for an orphan) */
   enum ferry_image_use use;
-  struct ferry_retention keep; /* its migration's (the policy's, else the agent's flags) */
-  int64_t created_ms;          /* unix ms: when it was written */
+  struct ferry_retention keep;   /* its migration's (the policy's, else the agent's flags) */
+  int64_t created_ms;            /* unix ms: when it was written */
   enum ferry_gc_verdict verdict; /* out */
 };
 

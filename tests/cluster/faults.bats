@@ -154,7 +154,7 @@ image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
   refute_output --partial "Checkpointing"
   [ "$(running_on a s1)" = running ]
   wait_for 50 eval '[ "$(count_on "$src")" -gt "$before" ]'
-  [ -z "$(ls "$SMALL_STORE" | grep -v filler)" ]
+  [ -z "$(find "$SMALL_STORE" -mindepth 1 ! -name filler)" ] # no image, not even a partial one
   # below the floor itself: the Lease says so and the controller refuses before it schedules
   head -c 16M /dev/zero >"$SMALL_STORE/filler2"
   agent_kill a

@@ -275,8 +275,8 @@ static void test_scheduled_on_a_full_store_is_refused_before_the_freeze(void **s
   struct fixture *x = *state;
   const char *uid = pod(x, "web", NODE, NULL);
   open_store(x, UINT64_MAX / 2);
-  json_object *pm =
-      pm_with(x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  json_object *pm = pm_with(
+      x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
   assert_int_equal(fake_api_nwrites(x->f), 1);

@@ -68,8 +68,8 @@ static void test_count(void **state)
 {
   (void)state;
   struct ferry_gc_image imgs[] = {
-    img("a1", "ns/a", FERRY_IMAGE_DONE, 2, 0, 3), img("a2", "ns/a", FERRY_IMAGE_DONE, 2, 0, 2),
-    img("a3", "ns/a", FERRY_IMAGE_DONE, 2, 0, 1), img("b1", "ns/b", FERRY_IMAGE_DONE, 2, 0, 9),
+    img("a1", "ns/a", FERRY_IMAGE_DONE, 2, 0, 3),   img("a2", "ns/a", FERRY_IMAGE_DONE, 2, 0, 2),
+    img("a3", "ns/a", FERRY_IMAGE_DONE, 2, 0, 1),   img("b1", "ns/b", FERRY_IMAGE_DONE, 2, 0, 9),
     img("a0", "ns/a", FERRY_IMAGE_NEEDED, 2, 0, 0), /* in progress: neither kept by count nor counted */
   };
   ferry_gc_decide(imgs, 5, NOW_MS, HOUR_MS);
@@ -158,8 +158,8 @@ static void test_retention_of(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_use_of),  cmocka_unit_test(test_count),   cmocka_unit_test(test_count_zero_and_rollback),
-    cmocka_unit_test(test_ttl),     cmocka_unit_test(test_orphans), cmocka_unit_test(test_retention_of),
+    cmocka_unit_test(test_use_of), cmocka_unit_test(test_count),   cmocka_unit_test(test_count_zero_and_rollback),
+    cmocka_unit_test(test_ttl),    cmocka_unit_test(test_orphans), cmocka_unit_test(test_retention_of),
   };
   return cmocka_run_group_tests_name("image retention", tests, NULL, NULL);
 }

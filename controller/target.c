@@ -100,6 +100,21 @@ static struct node_use use_of(const struct usage *u, const char *node)
 
 /* ---------- the choice ---------- */
 
+/* placement_fit, then room in the node's image store (the image goes there unless the store is shared). */
+static enum misfit target_fit(struct ctl *c, json_object *pod, json_object *node, json_object *selector,
+                              const struct node_use *u, double *cpu, char *why, size_t why_len)
+{
+  const char *name = ferry_kube_str(node, "metadata.name") ?: "";
+  enum misfit m = placement_fit(pod, node, selector, u, ctl_agent_ready(c, name, cpu), why, why_len);
+  char full[256];
+  if (m == FIT && ctl_store_full(c, name, full, sizeof full)) {
+    if (why)
+      snprintf(why, why_len, "%s", full);
+    return MISFIT_STORE_FULL;
+  }
+  return m;
+}
+
 struct choice {
   struct ctl *c;
   json_object *pod, *selector;
@@ -114,9 +129,8 @@ static void consider(void *ctx, json_object *node)
   struct choice *ch = ctx;
   const char *name = ferry_kube_str(node, "metadata.name") ?: "";
   double cpu = 0;
-  int agent = ctl_agent_ready(ch->c, name, &cpu);
   struct node_use u = use_of(ch->use, name);
-  enum misfit m = placement_fit(ch->pod, node, ch->selector, &u, agent, NULL, 0);
+  enum misfit m = target_fit(ch->c, ch->pod, node, ch->selector, &u, &cpu, NULL, 0);
   ch->counts[m]++;
   ch->nodes++;
   if (m != FIT)
@@ -141,7 +155,7 @@ static json_object *asked_target(struct ctl *c, json_object *pod, const char *wa
   }
   struct node_use u = use_of(use, want);
   char detail[256];
-  enum misfit m = placement_fit(pod, node, selector, &u, ctl_agent_ready(c, want, NULL), detail, sizeof detail);
+  enum misfit m = target_fit(c, pod, node, selector, &u, NULL, detail, sizeof detail);
   if (m == FIT)
     return node;
   *reason = "TargetDoesNotFit";

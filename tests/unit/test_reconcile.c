@@ -336,6 +336,31 @@ static void test_source_store_full_fails_up_front(void **state)
   assert_string_equal(ferry_kube_str(status_write(e, 0), "status.phase"), "Scheduled");
 }
 
+/* A node whose agent reports its store full is no target: asked for, refused; otherwise not chosen. */
+static void test_target_store_full_does_not_fit(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_lease(e, "node-b",
+            "\"" FERRY_ANN_STORE "\":\"{\\\"freeBytes\\\":4194304,\\\"totalBytes\\\":41943040,"
+            "\\\"minFreeBytes\\\":8388608,\\\"full\\\":true}\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "TargetDoesNotFit");
+  assert_string_equal(ferry_kube_str(w, "status.message"),
+                      "node node-b: image store full (node-b's image store has 4 MiB free, below its agent's "
+                      "--store-min-free 8 MiB)");
+  json_object_object_del(ferry_kube_obj(fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm"), "spec"), "targetNode");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "NoNodeFits");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "0/2 nodes fit: 1 is the source, 1 image store full");
+}
+
 /* The MigrationPolicy's imageRetention travels on the migration for the agents; without one, none. */
 static void test_policy_image_retention_is_stamped(void **state)
 {
@@ -619,6 +644,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_source_store_full_fails_up_front, setup, teardown),
     cmocka_unit_test_setup_teardown(test_policy_image_retention_is_stamped, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_target_store_full_does_not_fit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),

@@ -104,6 +104,9 @@ void ctl_metrics_rebalance_move(struct ctl *c, const char *reason, int dry_run);
 
 /* Is a Ferry agent running on node (its Lease renewed lately)? *cpu: its reported CPU use (0..1, 0 unknown). */
 int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);
+/* 1 (why filled) when node's agent says its image store is below its
+ * --store-min-free (the Lease's ferry.dev/store): it would refuse the checkpoint. */
+int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len);
 
 /* services.c: Services without a selector follow the pod. drain marks the source
  * address not ready; follow points it at the target; undrain makes it ready again.

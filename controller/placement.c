@@ -20,6 +20,7 @@ static const char *const MISFIT_TEXT[MISFIT__COUNT] = {
   [MISFIT_CPU] = "not enough cpu",
   [MISFIT_MEMORY] = "not enough memory",
   [MISFIT_PODS] = "too many pods",
+  [MISFIT_STORE_FULL] = "image store full",
 };
 
 const char *placement_misfit_text(enum misfit m) { return m < MISFIT__COUNT ? MISFIT_TEXT[m] : "unknown"; }

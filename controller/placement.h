@@ -22,6 +22,7 @@ enum misfit {
   MISFIT_CPU,
   MISFIT_MEMORY,
   MISFIT_PODS,
+  MISFIT_STORE_FULL, /* its agent's image store is below its floor (controller/target.c; never placement_fit) */
   MISFIT__COUNT
 };
 

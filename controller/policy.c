@@ -62,6 +62,7 @@ void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct poli
   out->per_node = int_or(spec, "maxParallelPerNode", DEFAULT_PER_NODE);
   out->total = int_or(spec, "maxParallel", DEFAULT_TOTAL);
   out->phase_timeout_s = int_or(spec, "phaseTimeoutSeconds", DEFAULT_PHASE_TIMEOUT_S);
+  out->image_retention = ferry_kube_obj(spec, "imageRetention");
   const char *strategy = ferry_kube_str(spec, "defaultStrategy");
   out->bad_strategy = NULL;
   out->strategy = PM_STRATEGY_STOP_AND_COPY;

@@ -28,8 +28,9 @@ int ctl_set_pod_ready(struct ctl *c, const char *ns, const char *name, int ready
 struct policy {
   const char *name;
   int per_node, total, phase_timeout_s;
-  enum pm_strategy strategy; /* its defaultStrategy (stopAndCopy without one) */
-  const char *bad_strategy;  /* a defaultStrategy that is no strategy (then stopAndCopy), else NULL */
+  enum pm_strategy strategy;    /* its defaultStrategy (stopAndCopy without one) */
+  const char *bad_strategy;     /* a defaultStrategy that is no strategy (then stopAndCopy), else NULL */
+  json_object *image_retention; /* its imageRetention ({count, ttlSeconds}), stamped on the migration; NULL: none */
 };
 void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out);
 /* That policy's object (the informer's), or NULL when none selects the pod. */

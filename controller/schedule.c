@@ -35,7 +35,8 @@ struct move {
   char note[NOTE_LEN];           /* that, or auto's choice and why; "" when there is nothing to say */
   const char *target;            /* the target node */
   char target_pod[NAME_MAX_LEN];
-  char target_uid[64]; /* a bare pod's target: the UID of the pod this migration created */
+  char target_uid[64];          /* a bare pod's target: the UID of the pod this migration created */
+  json_object *image_retention; /* the policy's imageRetention, for the agents (NULL: theirs) */
 };
 
 /* ---------- the pod ---------- */
@@ -59,6 +60,8 @@ static const char *pod_refusal(struct ctl *c, const struct move *m, char *msg, s
     return refuse(msg, len, "Unsupported", "only pods with exactly one running container can move yet");
   if (!ctl_agent_ready(c, m->source, NULL))
     return refuse(msg, len, "NoAgentOnSource", "no Ferry agent runs on the source node");
+  if (ctl_store_full(c, m->source, msg, len))
+    return "StoreFull"; /* refused now, not after the freeze */
   const char *kind = ferry_kube_str(m->owner, "kind") ?: "";
   if (m->owner && strcmp(kind, "ReplicaSet") != 0 && strcmp(kind, "StatefulSet") != 0) {
     snprintf(msg, len,
@@ -364,6 +367,8 @@ static json_object *scheduled_patch(const struct move *m, json_object *before)
     pm_patch_set(patch, "startTime", json_object_new_string(now));
   }
   pm_patch_set(patch, "containers", container_ids(m->statuses));
+  if (m->image_retention) /* the agents keep the images by it (lib/api/retention.h) */
+    pm_patch_set(patch, "imageRetention", json_object_get(m->image_retention));
   json_object *eps = json_object_new_object();
   json_object_object_add(eps, "before", before ? before : json_object_new_array());
   pm_patch_set(patch, "endpoints", eps);
@@ -417,6 +422,7 @@ int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_erro
 
   struct policy pol;
   ctl_policy_for(c, m.pod, m.ns, &pol);
+  m.image_retention = pol.image_retention;
   if ((refusal = choose_strategy(&m, &pol, why, sizeof why)))
     return ctl_fail(c, pm, m.pod, refusal, why, err);
 

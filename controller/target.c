@@ -8,6 +8,7 @@
 #include "reconcile.h"
 #include "placement.h"
 #include "api/podmigration.h"
+#include "base/cleanup.h"
 #include "base/util.h"
 #include "base/cleanup.h"
 #include "base/error.h"
@@ -34,6 +35,26 @@ int ctl_agent_ready(struct ctl *c, const char *node, double *cpu)
   if (cpu && json_object_is_type(load, json_type_string) &&
       rb_node_load_from_report(&n, json_object_get_string(load), &err) == 0)
     *cpu = n.cpu; /* as the rebalancer reads it: what the node's pods use */
+  return 1;
+}
+
+int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len)
+{
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, node);
+  json_object *lease = ferry_informer_get(c->leases, c->agent_ns, name);
+  json_object *v = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), FERRY_ANN_STORE); /* dots: no path */
+  cleanup_json json_object *st =
+      v && json_object_is_type(v, json_type_string) ? json_tokener_parse(json_object_get_string(v)) : NULL;
+  json_object *full = NULL, *free_b = NULL, *min_b = NULL;
+  if (!st || !json_object_object_get_ex(st, "full", &full) || !json_object_get_boolean(full))
+    return 0;
+  json_object_object_get_ex(st, "freeBytes", &free_b);
+  json_object_object_get_ex(st, "minFreeBytes", &min_b);
+  char have[32], floor[32];
+  ferry_format_bytes(json_object_get_int64(free_b), have, sizeof have);
+  ferry_format_bytes(json_object_get_int64(min_b), floor, sizeof floor);
+  snprintf(why, len, "%s's image store has %s free, below its agent's --store-min-free %s", node, have, floor);
   return 1;
 }
 
@@ -81,6 +102,21 @@ static struct node_use use_of(const struct usage *u, const char *node)
 
 /* ---------- the choice ---------- */
 
+/* placement_fit, then room in the node's image store (the image goes there unless the store is shared). */
+static enum misfit target_fit(struct ctl *c, json_object *pod, json_object *node, json_object *selector,
+                              const struct node_use *u, double *cpu, char *why, size_t why_len)
+{
+  const char *name = ferry_kube_str(node, "metadata.name") ?: "";
+  enum misfit m = placement_fit(pod, node, selector, u, ctl_agent_ready(c, name, cpu), why, why_len);
+  char full[256];
+  if (m == FIT && ctl_store_full(c, name, full, sizeof full)) {
+    if (why)
+      snprintf(why, why_len, "%s", full);
+    return MISFIT_STORE_FULL;
+  }
+  return m;
+}
+
 struct choice {
   struct ctl *c;
   json_object *pod, *selector;
@@ -95,9 +131,8 @@ static void consider(void *ctx, json_object *node)
   struct choice *ch = ctx;
   const char *name = ferry_kube_str(node, "metadata.name") ?: "";
   double cpu = 0;
-  int agent = ctl_agent_ready(ch->c, name, &cpu);
   struct node_use u = use_of(ch->use, name);
-  enum misfit m = placement_fit(ch->pod, node, ch->selector, &u, agent, NULL, 0);
+  enum misfit m = target_fit(ch->c, ch->pod, node, ch->selector, &u, &cpu, NULL, 0);
   ch->counts[m]++;
   ch->nodes++;
   if (m != FIT)
@@ -122,7 +157,7 @@ static json_object *asked_target(struct ctl *c, json_object *pod, const char *wa
   }
   struct node_use u = use_of(use, want);
   char detail[256];
-  enum misfit m = placement_fit(pod, node, selector, &u, ctl_agent_ready(c, want, NULL), detail, sizeof detail);
+  enum misfit m = target_fit(c, pod, node, selector, &u, NULL, detail, sizeof detail);
   if (m == FIT)
     return node;
   *reason = "TargetDoesNotFit";

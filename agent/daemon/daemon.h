@@ -23,7 +23,8 @@
  *
  * The files: loop.c (options, start-up, the loop, the work queue), ops.c (steps
  * as child processes), source.c, target.c, status.c (reading a migration and
- * writing its status), node.c (the node's Lease and load), metrics.c. */
+ * writing its status), node.c (the node's Lease and load), gc.c (what ended
+ * migrations leave behind), space.c (the store's free space), metrics.c. */
 #ifndef FERRY_AGENT_DAEMON_H
 #define FERRY_AGENT_DAEMON_H
 
@@ -33,8 +34,10 @@
 #include <sys/types.h>
 
 #include "api/podmigration.h"
+#include "api/retention.h"
 #include "base/error.h"
 #include "daemon/crossover.h"
+#include "image/store.h"
 #include "runtime/runc.h"
 
 struct daemon_globals {
@@ -85,6 +88,19 @@ struct daemon {
   int lease_seconds;
   int64_t postcopy_threshold;   /* --postcopy-threshold: published until the node has measured its own (bytes) */
   struct crossover_moves moves; /* this node's moves as the source, for the measured threshold (moves.c) */
+  struct ferry_retention
+      retention;           /* --image-retention-count, --image-ttl (a policy's, stamped on the migration, wins) */
+  int64_t orphan_grace_ms; /* --image-orphan-grace */
+  struct {
+    uint64_t bytes; /* --store-min-free in bytes ... */
+    int percent;    /* ... or, when >= 0, in percent of the store's size */
+  } min_free;
+  struct {
+    uint64_t free, total;
+    int known; /* measured at the last look */
+  } space;
+  struct ferry_store local; /* the store (s3://: the local copies), parsed; path NULL when it could not be */
+  int gc_soon;              /* a migration of this node ended: collect on the next pass */
   char self[PATH_MAX];
   struct ferry_kube *kube;
   struct ferry_informers *inf;
@@ -208,6 +224,21 @@ void moves_learn(struct daemon *d, json_object *pm);
  * this node cannot post-copy. */
 char *moves_threshold_annotation(struct daemon *d);
 char *moves_postcopy_support(void);
+
+/* ---------- gc.c, space.c: the store and the admission directory kept tidy ---------- */
+
+int gc_start(struct daemon *d, ferry_error *err);
+void gc_stop(struct daemon *d);
+/* Removes the images and records nothing needs any more (logged, counted, evented). */
+void gc_pass(struct daemon *d);
+/* --store-min-free: bytes (a quantity) or N% of the store's size. */
+int store_min_free_option(struct daemon *d, const char *arg, ferry_error *err);
+/* Measures the store's free space (d->space, the metric); -1 when it cannot. */
+int store_space_refresh(struct daemon *d);
+/* 1 (why filled) when a checkpoint of need bytes would leave the store below --store-min-free. */
+int store_refuses(struct daemon *d, int64_t need, char *why, size_t len);
+/* The Lease's ferry.dev/store annotation (caller frees), NULL when the store cannot be measured. */
+char *store_annotation(struct daemon *d);
 
 /* ---------- node.c: the node ---------- */
 

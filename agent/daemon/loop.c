@@ -36,11 +36,17 @@ enum {
   LOOP_IDLE_WAIT_MS = 200,     /* the longest the informers run before the loop looks around */
   WATCHDOG_INTERVAL_MS = 5000, /* how often the node's containers are looked at for a freeze or a CRIU */
   WATCHDOG_HELD_MS = 1000,     /* ... while one is held */
+  GC_INTERVAL_MS = 60000,      /* how often the collector looks at the store and the records (gc.c) */
   DEFAULT_LEASE_SECONDS = 40,
   MIN_LEASE_SECONDS = 3,
 };
 /* --postcopy-threshold's default: published until the node measured its own (docs/strategies.md) */
 #define DEFAULT_POSTCOPY_THRESHOLD "256Mi"
+/* the collector's and the store's defaults (docs/retention.md) */
+#define DEFAULT_RETENTION_COUNT "1"
+#define DEFAULT_IMAGE_TTL "24h"
+#define DEFAULT_ORPHAN_GRACE "1h"
+#define DEFAULT_STORE_MIN_FREE "1Gi"
 
 /* ---------- the informers' handlers: the work queue ---------- */
 
@@ -50,6 +56,8 @@ static void enqueue(void *ctx, json_object *pm)
   const char *s = ferry_kube_str(pm, "status.sourceNode") ?: "", *t = ferry_kube_str(pm, "status.targetNode") ?: "";
   if (strcmp(s, d->g->node) != 0 && strcmp(t, d->g->node) != 0)
     return;
+  if (pm_phase_is_terminal(pm_phase(pm)))
+    d->gc_soon = 1; /* what it leaves here may go now */
   cleanup_free char *key = pm_ref(pm);
   queue_add(d->q, key, ferry_now_mono_ms());
 }
@@ -110,7 +118,8 @@ static void usage(FILE *f)
   fputs("usage: ferry-agent [--node NAME ...] daemon --store URL [--runc-root DIR] [--kubeconfig FILE]\n"
         "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
         "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
-        "         [--postcopy-threshold QUANTITY] [--transfer-key-file FILE]\n"
+        "         [--postcopy-threshold QUANTITY] [--image-retention-count N] [--image-ttl DURATION]\n"
+        "         [--image-orphan-grace DURATION] [--store-min-free QUANTITY|N%] [--transfer-key-file FILE]\n"
         "  --runc-root:     the runtime's state root of this node's pod containers (default " DEFAULT_RUNC_ROOT ",\n"
         "                   containerd's for the k8s.io namespace: its runc handler's Root plus /k8s.io)\n"
         "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
@@ -122,7 +131,14 @@ static void usage(FILE *f)
         "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n"
         "  --transfer-key-file FILE: the key every node shares (32 bytes, 64 hex or 44 base64 characters)\n"
         "                   from which both agents derive a direct transfer's one-time token; without it this\n"
-        "                   node neither sends nor receives images straight from another node's store\n",
+        "                   node neither sends nor receives images straight from another node's store\n"
+        "  --image-retention-count: images of a pod's succeeded migrations kept (default " DEFAULT_RETENTION_COUNT ")\n"
+        "  --image-ttl:     images of ended migrations removed once this old, 0 for never (default " DEFAULT_IMAGE_TTL
+        ")\n"
+        "  --image-orphan-grace: images no PodMigration names removed once this old (default " DEFAULT_ORPHAN_GRACE
+        ")\n"
+        "  --store-min-free: checkpoints refused (StoreFull) when they would leave the store less free space\n"
+        "                   than this, bytes or a percent of the store (default " DEFAULT_STORE_MIN_FREE ")\n",
         f);
 }
 
@@ -183,6 +199,47 @@ static int threshold_option(struct daemon *d, const char *arg)
   return 0;
 }
 
+/* --image-retention-count, --image-ttl, --image-orphan-grace, --store-min-free (o: R, t, O, F). */
+static int retention_option(struct daemon *d, int o, const char *arg)
+{
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  int64_t ms = 0;
+  char *end;
+  if (o == 'R') {
+    long n = strtol(arg, &end, 10);
+    if (*arg && !*end && n >= 0 && n <= 100000) {
+      d->retention.count = (int)n;
+      return 0;
+    }
+    ferry_error_set(&e, 0, "--image-retention-count %s: a whole number from 0", arg);
+  } else if (o == 'F') {
+    if (store_min_free_option(d, arg, &e) == 0)
+      return 0;
+  } else if (ferry_parse_duration_ms(arg, &ms, &e) == 0) {
+    *(o == 't' ? &d->retention.ttl_ms : &d->orphan_grace_ms) = ms;
+    return 0;
+  } else {
+    ferry_error_prefix(&e, "%s", o == 't' ? "--image-ttl" : "--image-orphan-grace");
+  }
+  fprintf(stderr, "ferry-agent daemon: %s\n", ferry_error_msg(&e));
+  return -1;
+}
+
+/* The options' defaults that are parsed as given ones are. */
+static int option_defaults(struct daemon *d)
+{
+  d->state_dir = "/var/lib/ferry";
+  d->ns = "ferry-system";
+  d->metrics_listen = "0.0.0.0:9470";
+  d->lease_seconds = DEFAULT_LEASE_SECONDS;
+  d->admission_dir = FERRY_ADMISSION_DIR;
+  if (threshold_option(d, DEFAULT_POSTCOPY_THRESHOLD) < 0 || retention_option(d, 'R', DEFAULT_RETENTION_COUNT) < 0 ||
+      retention_option(d, 't', DEFAULT_IMAGE_TTL) < 0 || retention_option(d, 'O', DEFAULT_ORPHAN_GRACE) < 0 ||
+      retention_option(d, 'F', DEFAULT_STORE_MIN_FREE) < 0)
+    return -1;
+  return 0;
+}
+
 /* 1 when the daemon is to run; otherwise *code is the exit code (help, a bad option). */
 static int parse_options(struct daemon *d, int argc, char **argv, int *code)
 {
@@ -201,16 +258,15 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
     { "encryption-key-file", required_argument, NULL, 'K' },
     { "postcopy-threshold", required_argument, NULL, 'T' },
     { "transfer-key-file", required_argument, NULL, 'X' },
+    { "image-retention-count", required_argument, NULL, 'R' },
+    { "image-ttl", required_argument, NULL, 't' },
+    { "image-orphan-grace", required_argument, NULL, 'O' },
+    { "store-min-free", required_argument, NULL, 'F' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
   };
-  d->state_dir = "/var/lib/ferry";
-  d->ns = "ferry-system";
-  d->metrics_listen = "0.0.0.0:9470";
-  d->lease_seconds = DEFAULT_LEASE_SECONDS;
-  d->admission_dir = FERRY_ADMISSION_DIR;
   *code = 2;
-  if (threshold_option(d, DEFAULT_POSTCOPY_THRESHOLD) < 0)
+  if (option_defaults(d) < 0)
     return 0;
   optind = 0;
   int o;
@@ -259,6 +315,13 @@ static int parse_options(struct daemon *d, int argc, char **argv, int *code)
       break;
     case 'X':
       if (transfer_key_option(d, optarg) < 0)
+        return 0;
+      break;
+    case 'R':
+    case 't':
+    case 'O':
+    case 'F':
+      if (retention_option(d, o, optarg) < 0)
         return 0;
       break;
     case 'h':
@@ -328,6 +391,10 @@ static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_e
   if (!d->migration_address)
     d->migration_address = node_internal_ip(d);
   moves_start(d);
+  cleanup_error ferry_error gerr = FERRY_ERROR_INIT;
+  if (gc_start(d, &gerr) < 0)
+    log_warn("the collector and the free-space check are off: %s", ferry_error_msg(&gerr));
+  d->gc_soon = 1; /* once at start, when the caches are synced */
   log_info("ferry-agent daemon on node %s: store %s, runc root %s, metrics on port %d, post-copy memory served on %s",
            g->node, d->store, d->runc_root, port,
            d->migration_address ? d->migration_address : "(no InternalIP: none)");
@@ -336,6 +403,7 @@ static int daemon_start(struct daemon *d, struct ferry_kube_config *cfg, ferry_e
 
 static void daemon_free(struct daemon *d, struct ferry_kube_config *cfg)
 {
+  gc_stop(d);
   metrics_stop(d->m);
   ferry_recorder_free(d->rec);
   queue_free(d->q);
@@ -365,6 +433,16 @@ static void lease_tick(struct daemon *d, int64_t now, int64_t *next, int64_t *la
   }
 }
 
+/* The collector, every GC_INTERVAL_MS and soon after a migration of this node ended. */
+static void gc_tick(struct daemon *d, int64_t now, int64_t *next)
+{
+  if (!d->gc_soon && now < *next)
+    return;
+  d->gc_soon = 0;
+  gc_pass(d);
+  *next = now + GC_INTERVAL_MS;
+}
+
 /* Steps the migration key; a failure is retried with backoff, more to do is looked at after the step's delay. */
 static void work(struct daemon *d, const char *key)
 {
@@ -384,7 +462,7 @@ static void work(struct daemon *d, const char *key)
  * migration stepped per pass, the informers run in between. */
 static int daemon_loop(struct daemon *d, ferry_error *err)
 {
-  int64_t next_lease = 0, last_lease_ok = 0, next_watch = 0;
+  int64_t next_lease = 0, last_lease_ok = 0, next_watch = 0, next_gc = 0;
   int rc = 0;
   while (!ferry_stopping) {
     reap(d);
@@ -396,6 +474,8 @@ static int daemon_loop(struct daemon *d, ferry_error *err)
       watchdog_pass(d);
       next_watch = now + (d->held ? WATCHDOG_HELD_MS : WATCHDOG_INTERVAL_MS);
     }
+    if (synced)
+      gc_tick(d, now, &next_gc);
     metrics_set_ready(d->m, synced && lease_ok && !d->held,
                       !synced     ? "PodMigrations not listed yet"
                       : !lease_ok ? "the agent Lease is not renewed"

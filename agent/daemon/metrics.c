@@ -53,10 +53,33 @@ static const struct prom_family_desc BYTES = {
   BYTES_BUCKETS,  NELEMS(BYTES_BUCKETS)
 };
 
+static const struct prom_family_desc GC_REMOVED = { PROM_COUNTER,
+                                                    "ferry_agent_gc_removed_total",
+                                                    "Images and records the agent's collector removed, by kind (image, "
+                                                    "partial, admission, restored, restoreFailed, departed).",
+                                                    { "node", "kind" },
+                                                    NULL,
+                                                    0 };
+static const struct prom_family_desc STORE_IMAGES = {
+  PROM_GAUGE, "ferry_agent_store_images", "Images in this node's store (s3://: its local copies).", { "node" }, NULL, 0
+};
+static const struct prom_family_desc STORE_IMAGE_BYTES = {
+  PROM_GAUGE, "ferry_agent_store_image_bytes", "Bytes those images take.", { "node" }, NULL, 0
+};
+static const struct prom_family_desc STORE_FREE = {
+  PROM_GAUGE,
+  "ferry_agent_store_free_bytes",
+  "Free bytes on the file system of this node's store; below --store-min-free the node refuses checkpoints.",
+  { "node" },
+  NULL,
+  0
+};
+
 struct metrics {
   struct ferry_opsd *opsd;
   struct prom_registry *reg;
   struct prom_family *migrations, *ops, *released, *held, *downtime, *bytes;
+  struct prom_family *gc_removed, *store_images, *store_image_bytes, *store_free;
   char *node;
 };
 
@@ -78,7 +101,12 @@ static int register_families(struct metrics *m)
   m->held = prom_register(m->reg, &HELD);
   m->downtime = prom_register(m->reg, &DOWNTIME);
   m->bytes = prom_register(m->reg, &BYTES);
-  if (!info || !m->migrations || !m->ops || !m->released || !m->held || !m->downtime || !m->bytes)
+  m->gc_removed = prom_register(m->reg, &GC_REMOVED);
+  m->store_images = prom_register(m->reg, &STORE_IMAGES);
+  m->store_image_bytes = prom_register(m->reg, &STORE_IMAGE_BYTES);
+  m->store_free = prom_register(m->reg, &STORE_FREE);
+  if (!info || !m->migrations || !m->ops || !m->released || !m->held || !m->downtime || !m->bytes || !m->gc_removed ||
+      !m->store_images || !m->store_image_bytes || !m->store_free)
     return -1;
   prom_set(info, (const char *[]){ m->node, FERRY_VERSION }, 1);
   const char *node[] = { m->node };
@@ -154,4 +182,24 @@ void metrics_held(struct metrics *m, size_t held)
 {
   if (m)
     prom_set(m->held, (const char *[]){ m->node }, (double)held);
+}
+
+void metrics_gc_removed(struct metrics *m, const char *kind, unsigned n)
+{
+  if (m)
+    prom_add(m->gc_removed, (const char *[]){ m->node, kind }, n);
+}
+
+void metrics_store(struct metrics *m, size_t images, uint64_t image_bytes)
+{
+  if (!m)
+    return;
+  prom_set(m->store_images, (const char *[]){ m->node }, (double)images);
+  prom_set(m->store_image_bytes, (const char *[]){ m->node }, (double)image_bytes);
+}
+
+void metrics_store_free(struct metrics *m, uint64_t free_bytes)
+{
+  if (m)
+    prom_set(m->store_free, (const char *[]){ m->node }, (double)free_bytes);
 }

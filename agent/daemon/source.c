@@ -85,6 +85,16 @@ static void add_postcopy(struct daemon *d, char **args, int *n, char *listen, ch
   }
 }
 
+/* The store has too little room for the image: refused before anything is
+ * frozen (Failed: the pod runs on as it was). */
+static int store_full(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
+{
+  log_warn("%s: not checkpointed: %s", ferry_kube_str(pm, "metadata.name"), why);
+  metrics_count(d->m, "source", "refused");
+  ferry_event(d->rec, pm, "Warning", "StoreFull", "%s (the pod keeps running there)", why);
+  return write_pm(d, pm, pm_status_patch(PM_FAILED, "StoreFull", "%s", why), err);
+}
+
 static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err)
 {
   const char *id = container_id(pm);
@@ -92,9 +102,12 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
     json_object *p = pm_status_patch(PM_FAILED, "NoContainer", "the pod's container ID is unknown");
     return write_pm(d, pm, p, err);
   }
+  int64_t memory = moves_container_memory(d, id); /* what this move learns the downtime of, and the image's size */
+  char full[400];
+  if (store_refuses(d, memory, full, sizeof full))
+    return store_full(d, pm, full, err);
   json_object *patch =
       pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
-  int64_t memory = moves_container_memory(d, id); /* what this move learns the downtime of */
   if (memory > 0)
     pm_patch_set(patch, "memoryBytes", json_object_new_int64(memory));
   if (write_pm(d, pm, patch, err) < 0)

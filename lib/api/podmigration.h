@@ -66,6 +66,9 @@ enum pm_strategy {
 #define FERRY_ANN_POSTCOPY_THRESHOLD "ferry.dev/postcopy-threshold"
 /* on agent Leases: "ok" when the node can post-copy, else why not */
 #define FERRY_ANN_POSTCOPY_SUPPORT "ferry.dev/postcopy-support"
+/* on agent Leases: the image store's space, JSON {"freeBytes", "totalBytes",
+ * "minFreeBytes", "full"}: full, the node refuses checkpoints (StoreFull) */
+#define FERRY_ANN_STORE "ferry.dev/store"
 
 /* PM_PENDING when the status has no phase yet. */
 enum pm_phase pm_phase(json_object *pm);

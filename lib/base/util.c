@@ -70,6 +70,45 @@ int64_t ferry_parse_time_ms(const char *s)
   return ms;
 }
 
+/* The unit at *p (advanced past it): ms per unit, 0 when none. */
+static int64_t duration_unit(const char **p)
+{
+  static const struct {
+    const char *name;
+    int64_t ms;
+  } units[] = { { "ms", 1 }, { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (!strncmp(*p, units[i].name, strlen(units[i].name))) {
+      *p += strlen(units[i].name);
+      return units[i].ms;
+    }
+  return 0;
+}
+
+int ferry_parse_duration_ms(const char *s, int64_t *ms, ferry_error *err)
+{
+  if (!s || !*s)
+    return ferry_error_set(err, 0, "empty duration (e.g. 24h, 30m, 90s)");
+  *ms = 0;
+  if (!strcmp(s, "0"))
+    return 0;
+  for (const char *p = s; *p;) {
+    if (*p < '0' || *p > '9')
+      return ferry_error_set(err, 0, "duration \"%s\": expected a number at \"%s\" (e.g. 24h, 30m, 90s)", s, p);
+    char *end;
+    errno = 0;
+    long long n = strtoll(p, &end, 10);
+    p = end;
+    int64_t unit = duration_unit(&p);
+    if (!unit)
+      return ferry_error_set(err, 0, "duration \"%s\": a unit (h, m, s, ms) must follow each number", s);
+    if (errno == ERANGE || n > (INT64_MAX - *ms) / unit)
+      return ferry_error_set(err, 0, "duration \"%s\" is too long", s);
+    *ms += n * unit;
+  }
+  return 0;
+}
+
 static void oom(void)
 {
   fputs("ferry: out of memory\n", stderr);

@@ -26,6 +26,10 @@ void ferry_format_bytes(int64_t bytes, char *buf, size_t len);
  * 0 when it cannot. */
 int64_t ferry_parse_time_ms(const char *s);
 
+/* Parses a duration as Go (and kubectl) write it, units h, m, s, ms, one or
+ * more of them ("24h", "1h30m", "90s"; "0" alone) into ms, at least 0. */
+int ferry_parse_duration_ms(const char *s, int64_t *ms, ferry_error *err);
+
 char *ferry_path_join(const char *a, const char *b); /* aborts on OOM, never NULL */
 char *ferry_strdup(const char *s);                   /* aborts on OOM */
 void *ferry_malloc(size_t n);                        /* aborts on OOM, never NULL */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "base/log.h"
@@ -283,5 +284,15 @@ int ferry_store_open(const struct ferry_store *s, const char *name, char **dir, 
     return ferry_error_set(err, ENOENT, "image %s not found in store %s", name, s->url);
   }
   *dir = d;
+  return 0;
+}
+
+int ferry_store_space(const struct ferry_store *s, uint64_t *free_bytes, uint64_t *total_bytes, ferry_error *err)
+{
+  struct statvfs v;
+  if (statvfs(s->path, &v) < 0)
+    return ferry_error_set(err, errno, "store %s: statvfs %s", s->url, s->path);
+  *free_bytes = (uint64_t)v.f_bavail * v.f_frsize;
+  *total_bytes = (uint64_t)v.f_blocks * v.f_frsize;
   return 0;
 }

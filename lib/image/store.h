@@ -12,6 +12,8 @@
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
+#include <stdint.h>
+
 #include "base/error.h"
 
 struct ferry_s3;
@@ -44,6 +46,9 @@ int ferry_store_publish(const struct ferry_store *s, const char *name, const cha
                         ferry_error *err);
 /* Removes a temporary directory left by a failed checkpoint (errors logged). */
 void ferry_store_abort(const char *tmpdir);
+/* The free and total bytes of the file system the store's directory (s3://:
+ * this node's local copies) is on, as an unprivileged writer sees them. */
+int ferry_store_space(const struct ferry_store *s, uint64_t *free_bytes, uint64_t *total_bytes, ferry_error *err);
 /* Checks a published image exists. */
 int ferry_store_open(const struct ferry_store *s, const char *name, char **dir, ferry_error *err);
 

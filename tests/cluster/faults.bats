@@ -10,7 +10,22 @@ teardown() {
   cluster_test_teardown
   agent_resume a 2>/dev/null || true
   agent_resume b 2>/dev/null || true
+  small_store_gone
 }
+
+# The small store of the full-store test: A's agent back on the shared store, the tmpfs gone.
+small_store_gone() {
+  [ -n "${SMALL_STORE:-}" ] || return 0
+  agent_kill a
+  sleep 0.5
+  agent_start a
+  umount "$SMALL_STORE" 2>/dev/null || true
+  rmdir "$SMALL_STORE"
+  SMALL_STORE=
+}
+
+# image_of PM: its image's directory in the shared store (empty when there is none).
+image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
 
 @test "the controller killed in each phase: a new one finishes every migration" {
   local phase holder n=0
@@ -87,6 +102,72 @@ teardown() {
   wait_for 50 eval '[ "$(k get pods -o name)" = pod/f1 ]'
   kubelet_kill b
   kubelet_start b
+}
+
+@test "images: a rolled-back migration's image stays, a succeeded one goes (MigrationPolicy imageRetention count 0)" {
+  clear_pods
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: MigrationPolicy\nmetadata: {name: keep-none}\nspec: {imageRetention: {count: 0}}\n' | k apply -f -
+  counting_pod g1 16
+  kubelet_kill b
+  kubelet_start b FERRY_CRIU=/nonexistent/criu
+  migrate g1 node-b
+  wait_phase m-g1 RolledBack
+  kubelet_kill b
+  kubelet_start b
+  run k get pm m-g1 -o jsonpath='{.status.imageRetention.count}'
+  assert_output 0
+  [ -n "$(image_of m-g1)" ]
+  wait_for 50 eval '[ "$(k get pods -o name)" = pod/g1 ]'
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: again-g1}\nspec: {pod: g1, targetNode: node-b}\n' | k apply -f -
+  wait_phase again-g1 Succeeded
+  # the agents' collector removes the succeeded one (an event says why) and, in the same passes, keeps the other
+  wait_for 100 eval '[ -z "$(image_of again-g1)" ]'
+  run k describe pm again-g1
+  assert_output --partial "ImageCollected"
+  assert_output --partial "image retention count 0"
+  [ -n "$(image_of m-g1)" ]
+  grep -q "collector: removed image default.again-g1" "$CLUSTER_DIR"/agent-*.log
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-b.log" | tail -1)
+  run curl -sf "http://127.0.0.1:$port/metrics"
+  assert_output --regexp 'ferry_agent_store_images\{node="node-b"\} [0-9]+'
+  assert_output --regexp 'ferry_agent_store_free_bytes\{node="node-b"\} [1-9]'
+  k delete migrationpolicy keep-none
+}
+
+@test "a full store: the checkpoint is refused before the freeze (StoreFull), the pod counts on; a store below its floor is refused by the controller" {
+  clear_pods
+  SMALL_STORE=$(mktemp -d /tmp/ferry-small-store.XXXXXX)
+  mount -t tmpfs -o size=40m tmpfs "$SMALL_STORE"
+  head -c 20M /dev/zero >"$SMALL_STORE/filler" # 20 MiB free: above the 8 MiB floor, not room for the pod too
+  agent_kill a
+  sleep 0.5
+  agent_start a --store "dir://$SMALL_STORE" --store-min-free 8Mi
+  counting_pod s1 16
+  migrate s1 node-b
+  wait_phase m-s1 Failed
+  run k get pm m-s1 -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output --regexp "^StoreFull: node-a's image store has [0-9.]+ MiB free; the pod needs about [0-9.]+ MiB, which would leave less than --store-min-free 8 MiB$"
+  # nothing was frozen or written: no Checkpointing, no image; the pod runs on A and its count goes on
+  run k get pm m-s1 -o jsonpath='{.status.frozenAt}{.status.image}'
+  assert_output ""
+  run k describe pm m-s1
+  refute_output --partial "Checkpointing"
+  [ "$(running_on a s1)" = running ]
+  wait_for 50 eval '[ "$(count_on "$src")" -gt "$before" ]'
+  [ -z "$(find "$SMALL_STORE" -mindepth 1 ! -name filler)" ] # no image, not even a partial one
+  # below the floor itself: the Lease says so and the controller refuses before it schedules
+  head -c 16M /dev/zero >"$SMALL_STORE/filler2"
+  agent_kill a
+  sleep 0.5
+  agent_start a --store "dir://$SMALL_STORE" --store-min-free 8Mi
+  wait_for 100 eval 'k get lease -n ferry-system ferry-agent-node-a -o jsonpath="{.metadata.annotations.ferry\.dev/store}" | grep -q "\"full\":true"'
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: full-s1}\nspec: {pod: s1, targetNode: node-b}\n' | k apply -f -
+  wait_phase full-s1 Failed
+  run k get pm full-s1 -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output --regexp "^StoreFull: node-a's image store has [0-9.]+ MiB free, below its agent's --store-min-free 8 MiB$"
+  [ "$(running_on a s1)" = running ]
+  run k get pod s1 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'
+  assert_output True
 }
 
 @test "kube-lite drops every watch and forgets its history mid-migration: same outcome" {

@@ -453,6 +453,11 @@ def check_args(objs, case):
         fail("agent: --runc-root %s" % arg(c, "--runc-root"))
     if arg(c, "--postcopy-threshold") != ("1.5Gi" if case == "s3-encrypted" else "256Mi"):
         fail("agent: --postcopy-threshold %s" % arg(c, "--postcopy-threshold"))
+    want_gc = {"--store-min-free": "1Gi", "--image-retention-count": "1", "--image-ttl": "24h",
+               "--image-orphan-grace": "1h"}
+    for flag, want in want_gc.items():
+        if arg(c, flag) != want:
+            fail("agent: %s %s, want %s (store.minFree, store.retention)" % (flag, arg(c, flag), want))
     if case == "s3-encrypted":
         check_s3_encrypted(agent, c)
     ctl = next(o for o in objs if o["kind"] == "Deployment")

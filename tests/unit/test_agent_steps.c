@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include <cmocka.h>
@@ -87,6 +89,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
   struct fixture *x = *state;
+  gc_stop(&x->d);
   ferry_recorder_free(x->d.rec);
   ferry_informers_free(x->d.inf);
   children_free(&x->d);
@@ -251,6 +254,163 @@ static void test_succeeded_move_is_kept_for_the_threshold(void **state)
   assert_int_equal(run(x, 0, bare, &requeue), 0);
   json_object_put(bare);
   assert_int_equal(x->d.moves.n_post_copy, 1);
+}
+
+/* The store as the daemon opens it (dir://), with its floor: bytes free at least. */
+static void open_store(struct fixture *x, uint64_t min_free)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  cleanup_free char *url = ferry_asprintf("dir://%s", x->store);
+  x->d.store = url;
+  assert_int_equal(gc_start(&x->d, &err), 0);
+  x->d.store = x->store; /* the steps' --store; the collector keeps its own copy */
+  x->d.min_free.bytes = min_free;
+  x->d.min_free.percent = -1;
+}
+
+/* A store below --store-min-free: Failed (StoreFull) before anything else:
+ * no Checkpointing, no departed record, no step; the pod runs on. */
+static void test_scheduled_on_a_full_store_is_refused_before_the_freeze(void **state)
+{
+  struct fixture *x = *state;
+  const char *uid = pod(x, "web", NODE, NULL);
+  open_store(x, UINT64_MAX / 2);
+  json_object *pm = pm_with(
+      x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
+  int64_t requeue;
+  assert_int_equal(run(x, 0, pm, &requeue), 0);
+  assert_int_equal(fake_api_nwrites(x->f), 1);
+  assert_phase(status_write(x, 0), "Failed", "StoreFull");
+  const char *msg = ferry_kube_str(status_write(x, 0), "status.message");
+  assert_non_null(strstr(msg, NODE "'s image store has "));
+  assert_non_null(strstr(msg, " free, below --store-min-free "));
+  assert_false(op_file_exists(x, pm, "checkpoint", "pid"));
+  cleanup_free char *ref = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_departed_read(x->adm, uid, "app", &ref, &err), 0);
+  assert_int_equal(fake_api_nevents(x->f), 1);
+  assert_non_null(strstr(fake_api_event(x->f, 0), "StoreFull: "));
+  cleanup_free char *ann = store_annotation(&x->d);
+  assert_non_null(strstr(ann, "\"full\":true"));
+}
+
+/* default/NAME with this status, for the collector; the name of its image (caller frees). */
+static char *gc_pm(struct fixture *x, const char *name, const char *pod_name, const char *status)
+{
+  char json[2048];
+  snprintf(json, sizeof json,
+           "{\"apiVersion\":\"ferry.dev/v1alpha1\",\"kind\":\"PodMigration\",\"metadata\":{\"name\":\"%s\","
+           "\"namespace\":\"default\",\"uid\":\"%s-0000-uid\"},\"spec\":{\"pod\":\"%s\"},\"status\":{%s}}",
+           name, name, pod_name, status);
+  return image_name(fake_api_put(x->f, &FERRY_KUBE_PODMIGRATIONS, json));
+}
+
+/* An image directory in the store, hours_old old. */
+static void gc_image(struct fixture *x, const char *name, int hours_old)
+{
+  cleanup_free char *rel = ferry_asprintf("%s/manifest.json", name);
+  tu_write(x->store, rel, "{}");
+  cleanup_free char *dir = ferry_path_join(x->store, name);
+  struct timeval tv[2] = { { time(NULL) - hours_old * 3600, 0 }, { time(NULL) - hours_old * 3600, 0 } };
+  assert_int_equal(utimes(dir, tv), 0);
+}
+
+static int in_store(struct fixture *x, const char *name)
+{
+  cleanup_free char *dir = ferry_path_join(x->store, name);
+  return ferry_path_exists(dir);
+}
+
+#define RESTORED_TRUE "\"conditions\":[{\"type\":\"Restored\",\"status\":\"True\"}]"
+
+/* The collector with the last 1 image per pod kept, a 24 h TTL and a 1 h
+ * orphan grace: what goes and what stays, and why. */
+static void test_collector_keeps_what_a_rollback_needs(void **state)
+{
+  struct fixture *x = *state;
+  open_store(x, 0);
+  x->d.retention = (struct ferry_retention){ 1, 24 * 3600 * 1000LL };
+  x->d.orphan_grace_ms = 3600 * 1000LL;
+  cleanup_free char *old = gc_pm(x, "old", "web", "\"phase\":\"Succeeded\"," RESTORED_TRUE);
+  cleanup_free char *new = gc_pm(x, "new", "web", "\"phase\":\"Succeeded\"," RESTORED_TRUE);
+  cleanup_free char *unconfirmed = gc_pm(x, "unconfirmed", "db", "\"phase\":\"Succeeded\"");
+  cleanup_free char *back = gc_pm(x, "back", "api", "\"phase\":\"RolledBack\"");
+  cleanup_free char *backold = gc_pm(x, "backold", "api", "\"phase\":\"RolledBack\"");
+  cleanup_free char *rolling = gc_pm(x, "rolling", "cache", "\"phase\":\"RollingBack\"");
+  cleanup_free char *pages =
+      gc_pm(x, "pages", "big", "\"phase\":\"Succeeded\",\"strategy\":\"postCopy\"," RESTORED_TRUE);
+  cleanup_free char *policy =
+      gc_pm(x, "policy", "q", "\"phase\":\"Succeeded\",\"imageRetention\":{\"count\":0}," RESTORED_TRUE);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  gc_image(x, old, 3);
+  gc_image(x, new, 2);
+  gc_image(x, unconfirmed, 30);
+  gc_image(x, back, 2);
+  gc_image(x, backold, 25);
+  gc_image(x, rolling, 500);
+  gc_image(x, pages, 1);
+  gc_image(x, policy, 0);
+  gc_image(x, "by-hand-young", 0);
+  gc_image(x, "by-hand-old", 2);
+  tu_write(x->store, ".default.x.y.tmp-123/core.img", "partial"); /* a checkpoint still writing */
+  gc_pass(&x->d);
+  assert_false(in_store(x, old));        /* the pod's older succeeded image */
+  assert_true(in_store(x, new));         /* its last one */
+  assert_true(in_store(x, unconfirmed)); /* no Restored=True yet: a rollback may need it */
+  assert_true(in_store(x, back));        /* rolled back: kept until the TTL */
+  assert_false(in_store(x, backold));    /* ... past it */
+  assert_true(in_store(x, rolling));     /* rolling back: never */
+  assert_true(in_store(x, pages));       /* post-copy pages still to arrive */
+  assert_false(in_store(x, policy));     /* its policy keeps none */
+  assert_true(in_store(x, "by-hand-young"));
+  assert_false(in_store(x, "by-hand-old"));
+  assert_true(in_store(x, ".default.x.y.tmp-123"));
+  size_t n = fake_api_nevents(x->f), collected = 0;
+  for (size_t i = 0; i < n; i++)
+    collected += strstr(fake_api_event(x->f, i), "ImageCollected: ") != NULL;
+  assert_int_equal(collected, 3); /* old, backold, policy: the orphan has no migration to tell */
+}
+
+/* Records whose pod left this node and whose migration ended go; the others stay. */
+static void test_collector_removes_records_of_gone_pods(void **state)
+{
+  struct fixture *x = *state;
+  open_store(x, 0);
+  const char *here = pod(x, "here", NODE, NULL);
+  cleanup_free char *here_uid = ferry_strdup(here);
+  free(gc_pm(x, "done", "gone", "\"phase\":\"Succeeded\"," RESTORED_TRUE));
+  free(gc_pm(x, "running", "moving", "\"phase\":\"Transferring\""));
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  struct ferry_restored r = { .pod_migration = "default/done", .container_id = "c1" };
+  assert_int_equal(ferry_restored_write(x->adm, "default", "gone", "app", &r, &err), 0);
+  assert_int_equal(ferry_restored_write(x->adm, "default", "here", "app", &r, &err), 0);
+  struct ferry_admission a = { .pod_migration = "default/running", .store = "dir:///s", .image = "img" };
+  assert_int_equal(ferry_admission_write(x->adm, "default", "moving", "app", &a, &err), 0);
+  a.pod_migration = "default/vanished";
+  assert_int_equal(ferry_admission_write(x->adm, "default", "stale", "app", &a, &err), 0);
+  assert_int_equal(ferry_restore_failed_write(x->adm, "default", "gone", "app", "default/done", "boom", &err), 0);
+  assert_int_equal(ferry_departed_write(x->adm, "uid-gone", "app", "default/done", &err), 0);
+  assert_int_equal(ferry_departed_write(x->adm, "uid-moving", "app", "default/running", &err), 0);
+  assert_int_equal(ferry_departed_write(x->adm, here_uid, "app", "default/done", &err), 0);
+  gc_pass(&x->d);
+  struct ferry_restored got = { 0 };
+  assert_int_equal(ferry_restored_read(x->adm, "default", "gone", "app", &got, &err), -1);
+  ferry_error_clear(&err);
+  assert_int_equal(ferry_restored_read(x->adm, "default", "here", "app", &got, &err), 0); /* its pod runs here */
+  ferry_restored_free(&got);
+  struct ferry_admission ga = { 0 };
+  assert_int_equal(ferry_admission_read(x->adm, "default", "moving", "app", &ga, &err), 0); /* in progress */
+  ferry_admission_free(&ga);
+  assert_int_equal(ferry_admission_read(x->adm, "default", "stale", "app", &ga, &err), -1);
+  ferry_error_clear(&err);
+  cleanup_free char *pmref = NULL, *message = NULL;
+  assert_int_equal(ferry_restore_failed_read(x->adm, "default", "gone", "app", &pmref, &message, &err), 0);
+  cleanup_free char *d1 = NULL, *d2 = NULL, *d3 = NULL;
+  assert_int_equal(ferry_departed_read(x->adm, "uid-gone", "app", &d1, &err), 0);
+  assert_int_equal(ferry_departed_read(x->adm, "uid-moving", "app", &d2, &err), 1);
+  assert_int_equal(ferry_departed_read(x->adm, here_uid, "app", &d3, &err), 1);
 }
 
 /* Checkpointing is written before the step starts, and the container recorded as departed before the freeze. */
@@ -516,11 +676,14 @@ static void test_postcopy_step_died_before_every_page_rolls_back(void **state)
 
 /* ---------- target ---------- */
 
+#define DIGEST "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
 static char *transferring(const char *image_dir, const char *extra)
 {
   char status[1024];
   snprintf(status, sizeof status,
            "\"phase\":\"Transferring\",\"image\":\"%s/default.pm.abcd\",\"targetPod\":\"web-ferry\","
+           "\"targetPodUID\":\"uid-web-ferry\",\"imageDigest\":\"" DIGEST "\","
            "\"sourceNode\":\"node-b\",\"containers\":[{\"name\":\"app\"}]%s",
            image_dir, extra);
   return ferry_strdup(status);
@@ -547,7 +710,25 @@ static void test_transferring_admits_the_restore_and_binds_the_pod(void **state)
   assert_int_equal(ferry_admission_read(x->adm, "default", "web-ferry", "app", &a, &err), 0);
   assert_string_equal(a.pod_migration, "default/pm");
   assert_string_equal(a.image, "default.pm.abcd");
+  assert_string_equal(a.pod_uid, "uid-web-ferry");
+  assert_string_equal(a.digest, DIGEST);
   ferry_admission_free(&a);
+}
+
+/* A status without the target pod's UID or the image's digest admits nothing: it rolls back. */
+static void test_transferring_without_uid_or_digest_admits_nothing(void **state)
+{
+  struct fixture *x = *state;
+  pod(x, "web-ferry", NULL, NULL);
+  cleanup_free char *st = transferring(x->store, "");
+  json_object *pm = pm_with(x, "", st);
+  json_object_object_del(ferry_kube_obj(pm, "status"), "imageDigest");
+  int64_t requeue;
+  assert_int_equal(run(x, 1, pm, &requeue), 0);
+  assert_phase(status_write(x, 0), "RollingBack", "ImageDigestUnknown");
+  struct ferry_admission a;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_admission_read(x->adm, "default", "web-ferry", "app", &a, &err), -1);
 }
 
 static void test_transferring_postcopy_from_another_store_rolls_back(void **state)
@@ -665,6 +846,9 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_postcopy_step_died_after_every_page_stops_the_source, setup, teardown),
     cmocka_unit_test_setup_teardown(test_postcopy_step_died_before_every_page_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_without_container_id_fails, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_scheduled_on_a_full_store_is_refused_before_the_freeze, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_collector_keeps_what_a_rollback_needs, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_collector_removes_records_of_gone_pods, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_cancelled_does_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_writes_checkpointing_then_starts_the_step, setup, teardown),
     cmocka_unit_test_setup_teardown(test_checkpoint_answer_publishes_the_image, setup, teardown),
@@ -679,6 +863,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_runtime_rollback_failed_restore_loses_the_workload, setup, teardown),
     cmocka_unit_test_setup_teardown(test_runtime_rollback_without_its_pod_loses_the_workload, setup, teardown),
     cmocka_unit_test_setup_teardown(test_transferring_admits_the_restore_and_binds_the_pod, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_transferring_without_uid_or_digest_admits_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_transferring_postcopy_from_another_store_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_transferring_from_another_store_needs_an_address, setup, teardown),
     cmocka_unit_test_setup_teardown(test_restoring_pod_running_is_restored, setup, teardown),

@@ -134,6 +134,36 @@ static void test_time(void **state)
   assert_string_equal(buf, "2026-11-25T01:24:16Z");
 }
 
+static int64_t duration(const char *s)
+{
+  int64_t ms = -1;
+  ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_parse_duration_ms(s, &ms, &err) < 0) {
+    assert_non_null(err.msg);
+    ferry_error_clear(&err);
+    return -1;
+  }
+  return ms;
+}
+
+/* Go's (kubectl's) durations for the agent's --image-ttl and --image-orphan-grace. */
+static void test_duration(void **state)
+{
+  (void)state;
+  assert_int_equal(duration("0"), 0);
+  assert_int_equal(duration("24h"), 24 * 3600 * 1000LL);
+  assert_int_equal(duration("1h30m"), 5400 * 1000LL);
+  assert_int_equal(duration("90s"), 90000);
+  assert_int_equal(duration("250ms"), 250);
+  assert_int_equal(duration("1m1s1ms"), 61001);
+  assert_int_equal(duration(""), -1);
+  assert_int_equal(duration("1d"), -1);
+  assert_int_equal(duration("10"), -1);
+  assert_int_equal(duration("h"), -1);
+  assert_int_equal(duration("-1h"), -1);
+  assert_int_equal(duration("99999999999999999h"), -1);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -144,6 +174,7 @@ int main(void)
     cmocka_unit_test(test_runc_log_errors),
     cmocka_unit_test(test_criu_log_errors),
     cmocka_unit_test(test_time),
+    cmocka_unit_test(test_duration),
   };
   return cmocka_run_group_tests_name("parsers", tests, NULL, NULL);
 }

@@ -343,6 +343,81 @@ static void test_policy_default_auto_with_a_memory_request(void **state)
                       "below node-a's default threshold of 256 MiB (not measured yet)");
 }
 
+/* The source agent reports its store full: Failed (StoreFull) before anything
+ * happens to the pod (no target pod, no drain); a store with room schedules. */
+static void test_source_store_full_fails_up_front(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_STORE "\":\"{\\\"freeBytes\\\":125829120,\\\"totalBytes\\\":10737418240,"
+            "\\\"minFreeBytes\\\":1073741824,\\\"full\\\":true}\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Failed");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "StoreFull");
+  assert_string_equal(ferry_kube_str(w, "status.message"),
+                      "node-a's image store has 120 MiB free, below its agent's --store-min-free 1 GiB");
+  assert_null(fake_api_write(e->f, "POST", "/namespaces/" NS "/pods", 0));
+  assert_null(fake_api_write(e->f, "PATCH", "/pods/web/status", 0));
+
+  put_lease(e, "node-a",
+            "\"" FERRY_ANN_STORE "\":\"{\\\"freeBytes\\\":5368709120,\\\"totalBytes\\\":10737418240,"
+            "\\\"minFreeBytes\\\":1073741824,\\\"full\\\":false}\"");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_string_equal(ferry_kube_str(status_write(e, 0), "status.phase"), "Scheduled");
+}
+
+/* A node whose agent reports its store full is no target: asked for, refused; otherwise not chosen. */
+static void test_target_store_full_does_not_fit(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_lease(e, "node-b",
+            "\"" FERRY_ANN_STORE "\":\"{\\\"freeBytes\\\":4194304,\\\"totalBytes\\\":41943040,"
+            "\\\"minFreeBytes\\\":8388608,\\\"full\\\":true}\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "TargetDoesNotFit");
+  assert_string_equal(ferry_kube_str(w, "status.message"),
+                      "node node-b: image store full (node-b's image store has 4 MiB free, below its agent's "
+                      "--store-min-free 8 MiB)");
+  json_object_object_del(ferry_kube_obj(fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm"), "spec"), "targetNode");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "NoNodeFits");
+  assert_string_equal(ferry_kube_str(w, "status.message"), "0/2 nodes fit: 1 is the source, 1 image store full");
+}
+
+/* The MigrationPolicy's imageRetention travels on the migration for the agents; without one, none. */
+static void test_policy_image_retention_is_stamped(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\"},\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_null(ferry_kube_obj(status_write(e, 0), "status.imageRetention"));
+
+  fake_api_put(e->f, &FERRY_KUBE_MIGRATIONPOLICIES,
+               "{\"metadata\":{\"name\":\"all\"},\"spec\":{\"imageRetention\":{\"count\":0,\"ttlSeconds\":3600}}}");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_int_equal(json_object_get_int(ferry_kube_obj(w, "status.imageRetention.count")), 0);
+  assert_int_equal(json_object_get_int(ferry_kube_obj(w, "status.imageRetention.ttlSeconds")), 3600);
+}
+
 /* The cache keeps only what the controller reads (keep.c): the target pod is
  * the source pod as the API server has it, its whole spec. */
 /* A pod already named as the target, which this migration did not make (its
@@ -668,6 +743,9 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_pending_with_target_is_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_pod_squatting_the_target_name_is_replaced, setup, teardown),
     cmocka_unit_test_setup_teardown(test_a_stale_pending_pass_leaves_the_target_pod, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_source_store_full_fails_up_front, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_policy_image_retention_is_stamped, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_target_store_full_does_not_fit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_target_pod_is_the_whole_source_pod, setup, teardown),
     cmocka_unit_test_setup_teardown(test_pending_waits_for_the_limit, setup, teardown),
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),

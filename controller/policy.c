@@ -17,27 +17,34 @@ struct policy_pick {
   json_object *best;
 };
 
-static void pick_policy(void *ctx, json_object *pol)
+int ctl_policy_selects(json_object *pol, json_object *pod, const char *ns)
 {
-  struct policy_pick *p = ctx;
   json_object *spec = ferry_kube_obj(pol, "spec"), *nss = ferry_kube_obj(spec, "namespaces");
   if (nss && json_object_array_length(nss)) {
     int in = 0;
     for (size_t i = 0; i < json_object_array_length(nss); i++)
-      in |= !strcmp(json_object_get_string(json_object_array_get_idx(nss, i)), p->ns);
+      in |= !strcmp(json_object_get_string(json_object_array_get_idx(nss, i)), ns);
     if (!in)
-      return;
+      return 0;
   }
   json_object *ml = ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"),
-              *labels = ferry_kube_obj(ferry_kube_obj(p->pod, "metadata"), "labels");
+              *labels = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels");
   if (ml) {
     json_object_object_foreach(ml, k, v)
     {
       json_object *hv = ferry_kube_key(labels, k);
       if (!hv || strcmp(json_object_get_string(hv), json_object_get_string(v)) != 0)
-        return;
+        return 0;
     }
   }
+  return 1;
+}
+
+static void pick_policy(void *ctx, json_object *pol)
+{
+  struct policy_pick *p = ctx;
+  if (!ctl_policy_selects(pol, p->pod, p->ns))
+    return;
   if (!p->best || strcmp(ferry_kube_str(pol, "metadata.name"), ferry_kube_str(p->best, "metadata.name")) < 0)
     p->best = pol;
 }
@@ -57,7 +64,12 @@ json_object *ctl_policy_object(struct ctl *c, json_object *pod, const char *ns)
 
 void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out)
 {
-  json_object *best = ctl_policy_object(c, pod, ns), *spec = ferry_kube_obj(best, "spec");
+  ctl_policy_read(ctl_policy_object(c, pod, ns), out);
+}
+
+void ctl_policy_read(json_object *best, struct policy *out)
+{
+  json_object *spec = ferry_kube_obj(best, "spec");
   out->name = best ? ferry_kube_str(best, "metadata.name") : NULL;
   out->per_node = int_or(spec, "maxParallelPerNode", DEFAULT_PER_NODE);
   out->total = int_or(spec, "maxParallel", DEFAULT_TOTAL);

@@ -174,6 +174,17 @@ static char *review(struct webhook *w, json_object *rv)
   return ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
 }
 
+char *webhook_answer(struct webhook *w, const char *body, unsigned *code)
+{
+  cleanup_json json_object *rv = body ? json_tokener_parse(body) : NULL;
+  if (!rv) {
+    *code = 400;
+    return ferry_strdup("an AdmissionReview (JSON) is expected\n");
+  }
+  *code = 200;
+  return review(w, rv);
+}
+
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *size, void **con_cls)
 {
@@ -202,19 +213,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     *size = 0;
     return MHD_YES;
   }
-  unsigned code = 200;
+  unsigned code = 404;
   char *text = NULL;
-  json_object *rv = r->body ? json_tokener_parse(r->body) : NULL;
-  if (strcmp(method, "POST") != 0 || strcmp(url, "/mutate-pods") != 0) {
-    code = 404;
+  if (strcmp(method, "POST") != 0 || strcmp(url, "/mutate-pods") != 0)
     text = ferry_strdup("not found\n");
-  } else if (r->too_big || !rv) {
-    code = 400;
-    text = ferry_strdup("an AdmissionReview (JSON) is expected\n");
-  } else {
-    text = review(w, rv);
-  }
-  json_object_put(rv);
+  else
+    text = webhook_answer(w, r->too_big ? NULL : r->body, &code);
   struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
   MHD_add_response_header(resp, "Content-Type", code == 200 ? "application/json" : "text/plain");
   enum MHD_Result x = MHD_queue_response(c, code, resp);
@@ -235,13 +239,20 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_R
   *con_cls = NULL;
 }
 
+struct webhook *webhook_new(void)
+{
+  struct webhook *w = calloc(1, sizeof *w);
+  if (w)
+    pthread_mutex_init(&w->mu, NULL);
+  return w;
+}
+
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err)
 {
-  cleanup_free struct webhook *w = calloc(1, sizeof *w);
+  cleanup_free struct webhook *w = webhook_new();
   if (!w)
     return ferry_error_set(err, ENOMEM, "webhook");
-  pthread_mutex_init(&w->mu, NULL);
   struct ferry_httpd_opts o = {
     .listen = listen,
     .flag = "--webhook-listen",

@@ -85,6 +85,8 @@ struct webhook;
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err);
 void webhook_publish(struct webhook *w, struct ferry_informer *pms);
+/* The same from a JSON array of PodMigrations (the fuzz harness's). */
+void webhook_publish_list(struct webhook *w, json_object *pms);
 void webhook_stop(struct webhook *w);
 /* A webhook's table without its server (webhook_start serves one; webhook_stop frees either). */
 struct webhook *webhook_new(void);

@@ -64,23 +64,39 @@ static void collect(void *ctx, json_object *pm)
   s->rolling_back = rolling;
 }
 
-void webhook_publish(struct webhook *w, struct ferry_informer *pms)
+/* Puts p in w's table; the claims of the migrations still in it survive. */
+static void publish(struct webhook *w, struct pub *p)
 {
-  if (!w)
-    return;
-  struct pub *p = calloc(1, sizeof *p);
-  if (!p)
-    return;
-  ferry_informer_each(pms, collect, p);
   pthread_mutex_lock(&w->mu);
-  for (int i = 0; i < p->n; i++) /* claims survive a publish */
+  for (int i = 0; i < p->n; i++)
     for (int j = 0; j < w->n; j++)
       if (!strcmp(p->s[i].pm, w->s[j].pm))
         p->s[i].claimed = w->s[j].claimed;
   memcpy(w->s, p->s, sizeof p->s);
   w->n = p->n;
   pthread_mutex_unlock(&w->mu);
-  free(p);
+}
+
+void webhook_publish(struct webhook *w, struct ferry_informer *pms)
+{
+  if (!w)
+    return;
+  cleanup_free struct pub *p = calloc(1, sizeof *p);
+  if (!p)
+    return;
+  ferry_informer_each(pms, collect, p);
+  publish(w, p);
+}
+
+void webhook_publish_list(struct webhook *w, json_object *pms)
+{
+  cleanup_free struct pub *p = calloc(1, sizeof *p);
+  if (!p)
+    return;
+  size_t n = json_object_is_type(pms, json_type_array) ? json_object_array_length(pms) : 0;
+  for (size_t i = 0; i < n; i++)
+    collect(p, json_object_array_get_idx(pms, i));
+  publish(w, p);
 }
 
 static char *b64(const char *in)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "base/cleanup.h"
 #include "base/util.h"
 
@@ -22,6 +24,20 @@ static inline char *fuzz_text(const uint8_t *data, size_t len)
   memcpy(s, data, len);
   s[len] = '\0';
   return s;
+}
+
+/* The next JSON value of text (len bytes) from *at on, or NULL; *at moves past it. */
+static inline json_object *fuzz_json_next(const char *text, size_t len, size_t *at)
+{
+  json_tokener *tok = json_tokener_new();
+  if (!tok)
+    abort();
+  json_object *o = json_tokener_parse_ex(tok, text + *at, (int)(len - *at));
+  if (json_tokener_get_error(tok) == json_tokener_continue)
+    o = json_tokener_parse_ex(tok, "", 1); /* the end of the input ends a number */
+  *at += json_tokener_get_parse_end(tok);
+  json_tokener_free(tok);
+  return o;
 }
 
 /* A directory of the harness's own under /dev/shm (no disk writes, fsync is

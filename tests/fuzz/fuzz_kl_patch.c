@@ -2,26 +2,10 @@
 /* kube-lite's PATCH bodies, applied as api.c's do_patch applies them: the input
  * is the patch type (its first byte: JSON patch, merge patch, strategic merge
  * patch), the stored object (JSON) and the patch (JSON), one after the other. */
-#include <json-c/json.h>
-
 #include "fuzz.h"
 #include "patch.h"
 
 enum patch_type { JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, PATCH_TYPES };
-
-/* The next JSON value of text from *at on, or NULL. */
-static json_object *next_value(const char *text, size_t len, size_t *at)
-{
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
-    abort();
-  json_object *o = json_tokener_parse_ex(tok, text + *at, (int)(len - *at));
-  if (json_tokener_get_error(tok) == json_tokener_continue)
-    o = json_tokener_parse_ex(tok, "", 1); /* the end of the input ends a number */
-  *at += json_tokener_get_parse_end(tok);
-  json_tokener_free(tok);
-  return o;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
@@ -30,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
   enum patch_type type = data[0] % PATCH_TYPES;
   cleanup_free char *text = fuzz_text(data + 1, len - 1);
   size_t at = 0;
-  json_object *doc = next_value(text, len - 1, &at);
-  cleanup_json json_object *patch = next_value(text, len - 1, &at);
+  json_object *doc = fuzz_json_next(text, len - 1, &at);
+  cleanup_json json_object *patch = fuzz_json_next(text, len - 1, &at);
   char why[256] = "";
   if (type == JSON_PATCH)
     kl_json_patch(&doc, patch, why, sizeof why);

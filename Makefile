@@ -183,9 +183,10 @@ KL_PB_UNIT := $(BUILD)/lite/kube-lite/protobuf.o $(BUILD)/lite/kube-lite/pbjson.
 $(BUILD)/tests/test_kl_protobuf: tests/unit/test_kl_protobuf.c $(BUILD)/libferry.a $(KL_PB_UNIT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(K8S_GEN) -Ulinux $(LDFLAGS) -o $@ $< $(KL_PB_UNIT) $(BUILD)/libferry.a $(LDLIBS) -lcmocka
-# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, docs/development.md): make fuzz builds
-# them in build-fuzz/ (FUZZ=1: clang, every object instrumented) and runs each for
-# FUZZ_SECONDS from a copy of its corpus, tests/fuzz/corpus/NAME (tests/fuzz/run.sh).
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, README.md "Fuzzing"): make fuzz builds
+# them in build-fuzz/ (fuzz-bins, with FUZZ=1 only: clang, every object instrumented)
+# and runs each for FUZZ_SECONDS from a copy of its corpus, tests/fuzz/corpus/NAME
+# (tests/fuzz/run.sh).
 FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
@@ -312,7 +313,7 @@ format:
 
 lint:
 	clang-format --dry-run --Werror $(C_FILES)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools bench/client
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools tests/fuzz bench/client
 	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/fuzz/run.sh tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/cri/helpers.bash tests/soak/*.sh deploy/containerd/*.sh bench/*.sh bench/rebalance/*.sh \
 	  tests/helm/*.sh helm/ferry/files/*.sh
 

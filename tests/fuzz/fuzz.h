@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* What every libFuzzer harness of tests/fuzz/ shares (make fuzz, docs/development.md). */
+/* What every libFuzzer harness of tests/fuzz/ shares (make fuzz, README.md "Fuzzing"). */
 #ifndef FERRY_FUZZ_H
 #define FERRY_FUZZ_H
 

@@ -166,8 +166,9 @@ static char *review(struct webhook *w, json_object *rv)
   char pm[300] = "";
   int restore = 0;
   json_object *owners = NULL, *m = NULL;
-  if (pod && json_object_object_get_ex(pod, "metadata", &m))
-    json_object_object_get_ex(m, "ownerReferences", &owners);
+  if (pod && json_object_object_get_ex(pod, "metadata", &m) &&
+      json_object_object_get_ex(m, "ownerReferences", &owners) && !json_object_is_type(owners, json_type_array))
+    owners = NULL; /* no list of owners: the pod has none we know */
   steer(w, pod, owners, pm, sizeof pm, &restore);
   cleanup_json json_object *out = json_object_new_object();
   json_object *resp = json_object_new_object();

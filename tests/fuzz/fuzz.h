@@ -40,21 +40,26 @@ static inline json_object *fuzz_json_next(const char *text, size_t len, size_t *
   return o;
 }
 
-/* A directory of the harness's own under /dev/shm (no disk writes, fsync is
- * free), made on the first call and removed with everything in it at exit. */
-static char fuzz_dir[] = "/dev/shm/ferry-fuzz.XXXXXX";
+/* A directory of the harness's own, under $FERRY_FUZZ_TMP (tests/fuzz/run.sh
+ * gives one it removes, as a crash ends the process without atexit) or else
+ * /dev/shm (no disk writes, fsync is free); made on the first call, removed
+ * with everything in it at exit. */
+static char *fuzz_dir;
 
 static inline void fuzz_dir_remove(void)
 {
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (ferry_rm_rf(fuzz_dir, &err) < 0)
     abort();
+  free(fuzz_dir);
 }
 
 static inline const char *fuzz_tmpdir(void)
 {
-  if (fuzz_dir[sizeof fuzz_dir - 2] == 'X') {
-    if (!mkdtemp(fuzz_dir) || atexit(fuzz_dir_remove) != 0)
+  if (!fuzz_dir) {
+    const char *parent = getenv("FERRY_FUZZ_TMP");
+    fuzz_dir = ferry_asprintf("%s/ferry-fuzz.XXXXXX", parent && *parent ? parent : "/dev/shm");
+    if (!fuzz_dir || !mkdtemp(fuzz_dir) || atexit(fuzz_dir_remove) != 0)
       abort();
   }
   return fuzz_dir;

@@ -22,8 +22,11 @@ if [ ${#names[@]} -eq 0 ]; then
     names+=("${f%.c}")
   done
 fi
-work=$(mktemp -d /tmp/ferry-fuzz-run.XXXXXX)
+# The corpus copies, the logs and the harnesses' own directories (FERRY_FUZZ_TMP,
+# tests/fuzz/fuzz.h): in memory, and gone afterwards even when a harness crashed.
+work=$(mktemp -d /dev/shm/ferry-fuzz-run.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+export FERRY_FUZZ_TMP="$work"
 mkdir -p "$artifacts"
 
 # fuzz_one NAME: runs the harness into $work/NAME.log, its exit status into $work/NAME.rc.

@@ -19,6 +19,14 @@ ifeq ($(SAN),1)
 CFLAGS  += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=address,undefined
 endif
+# The libFuzzer tree (make fuzz, build-fuzz/): clang, every object instrumented for
+# coverage and ASan/UBSan; the harnesses (tests/fuzz/) add libFuzzer's main.
+ifeq ($(FUZZ),1)
+CC      := clang
+CFLAGS  += -O1 -gline-tables-only -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined \
+           -U_FORTIFY_SOURCE
+LDFLAGS += -fuse-ld=lld
+endif
 
 # Each binary is the C files under its folder (subfolders included); lib/ is
 # libferry.a, which every binary links. Headers are included path-qualified
@@ -57,7 +65,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -name '*.h')
 
-.PHONY: all deps test test-unit test-asan test-node demo bench bench-rebalance bench-memory soak clean lint format fuzz-kl-protobuf images images-test
+.PHONY: all deps test test-unit test-asan test-node demo bench bench-rebalance bench-memory soak clean lint format fuzz fuzz-bins images images-test
 
 all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
 
@@ -112,6 +120,10 @@ $(K8S_GEN)/messages.c: $(K8S_GEN)/stamp
 $(K8S_PB_OBJ): %.o: %.c
 	$(CC) $(CFLAGS) -I$(K8S_GEN) -Ulinux -c -o $@ $<
 $(BUILD)/lite/kube-lite/%.o: CFLAGS += -I$(K8S_GEN) -Ulinux
+ifeq ($(FUZZ),1)
+# Descriptor tables (libprotobuf-c, not instrumented, walks them): built plainly, in half the time.
+$(K8S_PB_OBJ): CFLAGS += -O0 -fno-sanitize=fuzzer-no-link,address,undefined
+endif
 $(filter $(BUILD)/lite/kube-lite/%,$(KL_OBJ)): $(K8S_GEN)/stamp
 
 $(BUILD)/libferry.a: $(LIB_OBJ)
@@ -171,14 +183,32 @@ KL_PB_UNIT := $(BUILD)/lite/kube-lite/protobuf.o $(BUILD)/lite/kube-lite/pbjson.
 $(BUILD)/tests/test_kl_protobuf: tests/unit/test_kl_protobuf.c $(BUILD)/libferry.a $(KL_PB_UNIT)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(K8S_GEN) -Ulinux $(LDFLAGS) -o $@ $< $(KL_PB_UNIT) $(BUILD)/libferry.a $(LDLIBS) -lcmocka
-# The same decoder as a libFuzzer target (clang): make fuzz-kl-protobuf, then run
-# $(BUILD)/fuzz/kl-protobuf [corpus dir]. Not part of all or the tests.
-$(BUILD)/fuzz/kl-protobuf: tests/unit/test_kl_protobuf.c lite/kube-lite/protobuf.c lite/kube-lite/pbjson.c \
-                           $(K8S_GEN)/messages.c $(K8S_PB_C)
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, README.md "Fuzzing"): make fuzz builds
+# them in build-fuzz/ (fuzz-bins, with FUZZ=1 only: clang, every object instrumented)
+# and runs each for FUZZ_SECONDS from a copy of its corpus, tests/fuzz/corpus/NAME
+# (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
+# Only what the harnesses link is built (the suite's time counts): the library
+# but the CRI client, the controller's and kube-lite's objects with the parsers.
+FUZZ_LIB := $(filter-out $(BUILD)/lib/cri/% $(CRI_PB),$(LIB_OBJ))
+FUZZ_CTL := $(addprefix $(BUILD)/controller/,webhook.o steer.o policy.o inflight.o placement.o rebalance/json.o \
+              rebalance/map.o)
+FUZZ_KL  := $(addprefix $(BUILD)/lite/kube-lite/,patch.o select.o protobuf.o pbjson.o) $(K8S_PB_OBJ)
+FUZZ_A   := $(addprefix $(BUILD)/fuzz/,libctl.a libkl.a libferry.a)
+$(BUILD)/fuzz/libctl.a: $(FUZZ_CTL)
+$(BUILD)/fuzz/libkl.a: $(FUZZ_KL)
+$(BUILD)/fuzz/libferry.a: $(FUZZ_LIB)
+$(FUZZ_A):
 	@mkdir -p $(dir $@)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -DKL_FUZZ -D_GNU_SOURCE -Ilib -I$(K8S_GEN) -Ulinux \
-	  $(shell pkg-config --cflags $(PKGS)) -o $@ $^ $(LDLIBS)
-fuzz-kl-protobuf: $(BUILD)/fuzz/kl-protobuf
+	rm -f $@ && $(AR) rcs $@ $^
+$(BUILD)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_A)
+	$(CC) $(CFLAGS) -fsanitize=fuzzer -Icontroller -Ilite/kube-lite -Ulinux $(LDFLAGS) -o $@ $< $(FUZZ_A) $(LDLIBS)
+fuzz-bins: $(FUZZ_BIN)
+fuzz:
+	@$(MAKE) -s FUZZ=1 BUILD=build-fuzz fuzz-bins
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/fuzz/run.sh build-fuzz/fuzz
 
 # Test tools (tests/tools/*.c): programs the shell tests drive.
 TOOL_BIN  := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
@@ -283,9 +313,9 @@ format:
 
 lint:
 	clang-format --dry-run --Werror $(C_FILES)
-	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools bench/client
-	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/cri/helpers.bash tests/soak/*.sh deploy/containerd/*.sh bench/*.sh bench/rebalance/*.sh \
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr -D_GNU_SOURCE -Ilib lib agent controller ferry-runc kubectl-ferry lite tests/tools tests/fuzz bench/client
+	shellcheck -x scripts/*.sh scripts/lib/*.sh tests/run tests/fuzz/run.sh tests/lib/common.bash tests/node/helpers.bash tests/runtime/helpers.bash tests/kube/helpers.bash tests/cluster/helpers.bash tests/cri/helpers.bash tests/soak/*.sh deploy/containerd/*.sh bench/*.sh bench/rebalance/*.sh \
 	  tests/helm/*.sh helm/ferry/files/*.sh
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin

@@ -85,7 +85,14 @@ struct webhook;
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err);
 void webhook_publish(struct webhook *w, struct ferry_informer *pms);
+/* The same from a JSON array of PodMigrations (the fuzz harness's). */
+void webhook_publish_list(struct webhook *w, json_object *pms);
 void webhook_stop(struct webhook *w);
+/* A webhook's table without its server (webhook_start serves one; webhook_stop frees either). */
+struct webhook *webhook_new(void);
+/* The answer to a POST /mutate-pods body (NULL: none, or too big): the
+ * AdmissionReview answer with *code 200, else *code 400 and why. Caller frees. */
+char *webhook_answer(struct webhook *w, const char *body, unsigned *code);
 
 /* metrics.c: --metrics-listen (see there). ctl_metrics_loop: once per pass of
  * the main loop (the heartbeat, readiness, the gauges); ctl_metrics_reconciled:

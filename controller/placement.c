@@ -35,6 +35,12 @@ static json_object *path(json_object *o, const char *dotted)
   return o;
 }
 
+/* An array's length; 0 for anything else (the API server's schema lets no other through). */
+static size_t len_of(json_object *array)
+{
+  return json_object_is_type(array, json_type_array) ? json_object_array_length(array) : 0;
+}
+
 static int64_t quantity(json_object *v)
 {
   int64_t m = 0;
@@ -48,7 +54,7 @@ static int64_t quantity(json_object *v)
 static int64_t containers_request(json_object *list, const char *resource, int sum)
 {
   int64_t total = 0;
-  for (size_t i = 0; list && i < json_object_array_length(list); i++) {
+  for (size_t i = 0; i < len_of(list); i++) {
     json_object *c = json_object_array_get_idx(list, i);
     json_object *req = path(c, "resources.requests");
     int64_t v = quantity(ferry_kube_key(req, resource));
@@ -88,8 +94,8 @@ static int selector_matches(json_object *node, json_object *sel)
 
 static int in_values(json_object *values, const char *s)
 {
-  for (size_t i = 0; s && values && i < json_object_array_length(values); i++)
-    if (!strcmp(json_object_get_string(json_object_array_get_idx(values, i)), s))
+  for (size_t i = 0; s && i < len_of(values); i++)
+    if (!strcmp(json_object_get_string(json_object_array_get_idx(values, i)) ?: "", s))
       return 1;
   return 0;
 }
@@ -107,7 +113,7 @@ static int requirement_matches(const char *have, json_object *req)
     return have != NULL;
   if (!strcmp(op, "DoesNotExist"))
     return have == NULL;
-  if ((!strcmp(op, "Gt") || !strcmp(op, "Lt")) && have && values && json_object_array_length(values) == 1) {
+  if ((!strcmp(op, "Gt") || !strcmp(op, "Lt")) && have && len_of(values) == 1) {
     char *end;
     long long h = strtoll(have, &end, 10);
     if (*end)
@@ -124,19 +130,19 @@ static int affinity_matches(json_object *pod, json_object *node)
 {
   json_object *terms =
       path(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
-  if (!terms || !json_object_array_length(terms))
+  if (!len_of(terms))
     return 1;
-  for (size_t t = 0; t < json_object_array_length(terms); t++) {
+  for (size_t t = 0; t < len_of(terms); t++) {
     json_object *term = json_object_array_get_idx(terms, t);
     json_object *exprs = ferry_kube_obj(term, "matchExpressions"), *fields = ferry_kube_obj(term, "matchFields");
-    if ((!exprs || !json_object_array_length(exprs)) && (!fields || !json_object_array_length(fields)))
+    if (!len_of(exprs) && !len_of(fields))
       continue; /* an empty term matches nothing */
     int ok = 1;
-    for (size_t i = 0; ok && exprs && i < json_object_array_length(exprs); i++) {
+    for (size_t i = 0; ok && i < len_of(exprs); i++) {
       json_object *e = json_object_array_get_idx(exprs, i);
       ok = requirement_matches(label(node, ferry_kube_str(e, "key") ?: ""), e);
     }
-    for (size_t i = 0; ok && fields && i < json_object_array_length(fields); i++) {
+    for (size_t i = 0; ok && i < len_of(fields); i++) {
       json_object *f = json_object_array_get_idx(fields, i);
       const char *key = ferry_kube_str(f, "key") ?: "";
       ok = !strcmp(key, "metadata.name") && requirement_matches(ferry_kube_str(node, "metadata.name"), f);
@@ -151,7 +157,7 @@ static int tolerates(json_object *tolerations, json_object *taint)
 {
   const char *tk = ferry_kube_str(taint, "key") ?: "", *tv = ferry_kube_str(taint, "value") ?: "",
              *te = ferry_kube_str(taint, "effect") ?: "";
-  for (size_t i = 0; tolerations && i < json_object_array_length(tolerations); i++) {
+  for (size_t i = 0; i < len_of(tolerations); i++) {
     json_object *t = json_object_array_get_idx(tolerations, i);
     const char *key = ferry_kube_str(t, "key") ?: "", *op = ferry_kube_str(t, "operator") ?: "Equal",
                *value = ferry_kube_str(t, "value") ?: "", *effect = ferry_kube_str(t, "effect") ?: "";
@@ -168,7 +174,7 @@ static int tolerates(json_object *tolerations, json_object *taint)
 static int node_ready(json_object *node)
 {
   json_object *conds = path(node, "status.conditions");
-  for (size_t i = 0; conds && i < json_object_array_length(conds); i++) {
+  for (size_t i = 0; i < len_of(conds); i++) {
     json_object *c = json_object_array_get_idx(conds, i);
     if (!strcmp(ferry_kube_str(c, "type") ?: "", "Ready"))
       return !strcmp(ferry_kube_str(c, "status") ?: "", "True");
@@ -214,7 +220,7 @@ enum misfit placement_fit(json_object *pod, json_object *node, json_object *extr
   if (!affinity_matches(pod, node))
     return MISFIT_AFFINITY;
   json_object *taints = path(node, "spec.taints");
-  for (size_t i = 0; taints && i < json_object_array_length(taints); i++) {
+  for (size_t i = 0; i < len_of(taints); i++) {
     json_object *t = json_object_array_get_idx(taints, i);
     const char *effect = ferry_kube_str(t, "effect") ?: "";
     if (!strcmp(effect, "PreferNoSchedule") || tolerates(tolerations, t))

@@ -17,27 +17,52 @@ struct policy_pick {
   json_object *best;
 };
 
+/* spec.namespaces covers ns (none: every namespace). A list that is no list of
+ * names covers none: the API server's schema never lets one through. */
+static int covers_namespace(json_object *nss, const char *ns)
+{
+  if (!nss)
+    return 1;
+  if (!json_object_is_type(nss, json_type_array))
+    return 0;
+  size_t n = json_object_array_length(nss);
+  for (size_t i = 0; i < n; i++) {
+    const char *one = json_object_get_string(json_object_array_get_idx(nss, i));
+    if (one && !strcmp(one, ns))
+      return 1;
+  }
+  return n == 0;
+}
+
+/* spec.podSelector.matchLabels all on the pod (none: every pod; no map: none). */
+static int matches_labels(json_object *ml, json_object *pod)
+{
+  if (!ml)
+    return 1;
+  if (!json_object_is_type(ml, json_type_object))
+    return 0;
+  json_object *labels = ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "labels");
+  json_object_object_foreach(ml, k, v)
+  {
+    json_object *hv = ferry_kube_key(labels, k);
+    if (!hv || strcmp(json_object_get_string(hv), json_object_get_string(v) ?: "") != 0)
+      return 0;
+  }
+  return 1;
+}
+
+int ctl_policy_selects(json_object *pol, json_object *pod, const char *ns)
+{
+  json_object *spec = ferry_kube_obj(pol, "spec");
+  return covers_namespace(ferry_kube_obj(spec, "namespaces"), ns) &&
+         matches_labels(ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"), pod);
+}
+
 static void pick_policy(void *ctx, json_object *pol)
 {
   struct policy_pick *p = ctx;
-  json_object *spec = ferry_kube_obj(pol, "spec"), *nss = ferry_kube_obj(spec, "namespaces");
-  if (nss && json_object_array_length(nss)) {
-    int in = 0;
-    for (size_t i = 0; i < json_object_array_length(nss); i++)
-      in |= !strcmp(json_object_get_string(json_object_array_get_idx(nss, i)), p->ns);
-    if (!in)
-      return;
-  }
-  json_object *ml = ferry_kube_obj(ferry_kube_obj(spec, "podSelector"), "matchLabels"),
-              *labels = ferry_kube_obj(ferry_kube_obj(p->pod, "metadata"), "labels");
-  if (ml) {
-    json_object_object_foreach(ml, k, v)
-    {
-      json_object *hv = ferry_kube_key(labels, k);
-      if (!hv || strcmp(json_object_get_string(hv), json_object_get_string(v)) != 0)
-        return;
-    }
-  }
+  if (!ctl_policy_selects(pol, p->pod, p->ns))
+    return;
   if (!p->best || strcmp(ferry_kube_str(pol, "metadata.name"), ferry_kube_str(p->best, "metadata.name")) < 0)
     p->best = pol;
 }
@@ -57,7 +82,12 @@ json_object *ctl_policy_object(struct ctl *c, json_object *pod, const char *ns)
 
 void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out)
 {
-  json_object *best = ctl_policy_object(c, pod, ns), *spec = ferry_kube_obj(best, "spec");
+  ctl_policy_read(ctl_policy_object(c, pod, ns), out);
+}
+
+void ctl_policy_read(json_object *best, struct policy *out)
+{
+  json_object *spec = ferry_kube_obj(best, "spec");
   out->name = best ? ferry_kube_str(best, "metadata.name") : NULL;
   out->per_node = int_or(spec, "maxParallelPerNode", DEFAULT_PER_NODE);
   out->total = int_or(spec, "maxParallel", DEFAULT_TOTAL);

@@ -33,6 +33,10 @@ struct policy {
   json_object *image_retention; /* its imageRetention ({count, ttlSeconds}), stamped on the migration; NULL: none */
 };
 void ctl_policy_for(struct ctl *c, json_object *pod, const char *ns, struct policy *out);
+/* The limits and default strategy of one MigrationPolicy object (NULL: the defaults). */
+void ctl_policy_read(json_object *policy, struct policy *out);
+/* Whether a MigrationPolicy selects pod in ns: spec.namespaces (none: every one) and spec.podSelector.matchLabels. */
+int ctl_policy_selects(json_object *policy, json_object *pod, const char *ns);
 /* That policy's object (the informer's), or NULL when none selects the pod. */
 json_object *ctl_policy_object(struct ctl *c, json_object *pod, const char *ns);
 /* The phase timeout of this migration: its own, else its policy's. */

@@ -64,23 +64,39 @@ static void collect(void *ctx, json_object *pm)
   s->rolling_back = rolling;
 }
 
-void webhook_publish(struct webhook *w, struct ferry_informer *pms)
+/* Puts p in w's table; the claims of the migrations still in it survive. */
+static void publish(struct webhook *w, struct pub *p)
 {
-  if (!w)
-    return;
-  struct pub *p = calloc(1, sizeof *p);
-  if (!p)
-    return;
-  ferry_informer_each(pms, collect, p);
   pthread_mutex_lock(&w->mu);
-  for (int i = 0; i < p->n; i++) /* claims survive a publish */
+  for (int i = 0; i < p->n; i++)
     for (int j = 0; j < w->n; j++)
       if (!strcmp(p->s[i].pm, w->s[j].pm))
         p->s[i].claimed = w->s[j].claimed;
   memcpy(w->s, p->s, sizeof p->s);
   w->n = p->n;
   pthread_mutex_unlock(&w->mu);
-  free(p);
+}
+
+void webhook_publish(struct webhook *w, struct ferry_informer *pms)
+{
+  if (!w)
+    return;
+  cleanup_free struct pub *p = calloc(1, sizeof *p);
+  if (!p)
+    return;
+  ferry_informer_each(pms, collect, p);
+  publish(w, p);
+}
+
+void webhook_publish_list(struct webhook *w, json_object *pms)
+{
+  cleanup_free struct pub *p = calloc(1, sizeof *p);
+  if (!p)
+    return;
+  size_t n = json_object_is_type(pms, json_type_array) ? json_object_array_length(pms) : 0;
+  for (size_t i = 0; i < n; i++)
+    collect(p, json_object_array_get_idx(pms, i));
+  publish(w, p);
 }
 
 static char *b64(const char *in)
@@ -150,8 +166,9 @@ static char *review(struct webhook *w, json_object *rv)
   char pm[300] = "";
   int restore = 0;
   json_object *owners = NULL, *m = NULL;
-  if (pod && json_object_object_get_ex(pod, "metadata", &m))
-    json_object_object_get_ex(m, "ownerReferences", &owners);
+  if (pod && json_object_object_get_ex(pod, "metadata", &m) &&
+      json_object_object_get_ex(m, "ownerReferences", &owners) && !json_object_is_type(owners, json_type_array))
+    owners = NULL; /* no list of owners: the pod has none we know */
   steer(w, pod, owners, pm, sizeof pm, &restore);
   cleanup_json json_object *out = json_object_new_object();
   json_object *resp = json_object_new_object();
@@ -172,6 +189,17 @@ static char *review(struct webhook *w, json_object *rv)
   }
   json_object_object_add(out, "response", resp);
   return ferry_strdup(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));
+}
+
+char *webhook_answer(struct webhook *w, const char *body, unsigned *code)
+{
+  cleanup_json json_object *rv = body ? json_tokener_parse(body) : NULL;
+  if (!rv) {
+    *code = 400;
+    return ferry_strdup("an AdmissionReview (JSON) is expected\n");
+  }
+  *code = 200;
+  return review(w, rv);
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -202,19 +230,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     *size = 0;
     return MHD_YES;
   }
-  unsigned code = 200;
+  unsigned code = 404;
   char *text = NULL;
-  json_object *rv = r->body ? json_tokener_parse(r->body) : NULL;
-  if (strcmp(method, "POST") != 0 || strcmp(url, "/mutate-pods") != 0) {
-    code = 404;
+  if (strcmp(method, "POST") != 0 || strcmp(url, "/mutate-pods") != 0)
     text = ferry_strdup("not found\n");
-  } else if (r->too_big || !rv) {
-    code = 400;
-    text = ferry_strdup("an AdmissionReview (JSON) is expected\n");
-  } else {
-    text = review(w, rv);
-  }
-  json_object_put(rv);
+  else
+    text = webhook_answer(w, r->too_big ? NULL : r->body, &code);
   struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
   MHD_add_response_header(resp, "Content-Type", code == 200 ? "application/json" : "text/plain");
   enum MHD_Result x = MHD_queue_response(c, code, resp);
@@ -235,13 +256,20 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_R
   *con_cls = NULL;
 }
 
+struct webhook *webhook_new(void)
+{
+  struct webhook *w = calloc(1, sizeof *w);
+  if (w)
+    pthread_mutex_init(&w->mu, NULL);
+  return w;
+}
+
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err)
 {
-  cleanup_free struct webhook *w = calloc(1, sizeof *w);
+  cleanup_free struct webhook *w = webhook_new();
   if (!w)
     return ferry_error_set(err, ENOMEM, "webhook");
-  pthread_mutex_init(&w->mu, NULL);
   struct ferry_httpd_opts o = {
     .listen = listen,
     .flag = "--webhook-listen",

@@ -42,7 +42,7 @@ need_root() {
 }
 
 APT_PKGS=(
-  build-essential pkg-config make gcc clang
+  build-essential pkg-config make gcc clang lld
   libcurl4-openssl-dev libjson-c-dev libyaml-dev libssl-dev libcmocka-dev
   libmicrohttpd-dev libzstd-dev liblz4-dev
   runc iproute2 busybox-static

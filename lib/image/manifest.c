@@ -465,7 +465,8 @@ static int check_listing(const char *dir, const struct ferry_manifest *m, int ha
   cleanup_free struct ferry_manifest_file *want = malloc((m->nfiles ? m->nfiles : 1) * sizeof *want);
   if (!want)
     abort();
-  memcpy(want, m->files, m->nfiles * sizeof *want);
+  if (m->nfiles) /* an empty list has no array to copy from */
+    memcpy(want, m->files, m->nfiles * sizeof *want);
   qsort(want, m->nfiles, sizeof *want, cmp_path);
   size_t i = 0, j = 0;
   while (i < m->nfiles || j < found.nfiles) {

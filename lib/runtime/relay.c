@@ -188,10 +188,6 @@ int ferry_send_all(int fd, const void *data, size_t n)
   return 0;
 }
 
-/* CRIU's page-server protocol (criu/page-xfer.c): the daemon's requests are
- * struct page_server_iov { u32 cmd; u64 nr_pages; u64 vaddr; u64 dst_id; },
- * 32 bytes on x86-64; the session ends with PS_IOV_CLOSE, answered by an int32. */
-#define PS_IOV_SIZE 32
 #define PS_IOV_CLOSE 0x1023
 #define PS_IOV_FORCE_CLOSE 0x1024
 
@@ -234,16 +230,10 @@ static int commit_close(int up, const unsigned char *rec, ferry_error *err)
   return status == 0 ? 0 : ferry_error_set(err, 0, "relay: the page server answered the close with %d", (int)status);
 }
 
-/* The daemon's requests, one 32-byte record at a time: all but the close go
- * upstream; the close is answered here and kept (*holding). */
-struct ps_reader {
-  unsigned char rec[PS_IOV_SIZE], held[PS_IOV_SIZE];
-  size_t len;
-  int holding;
-};
-
-static int ps_take(struct ps_reader *r, int client, int up, const char *buf, size_t n, ferry_error *err)
+int ferry_ps_take(struct ferry_ps_reader *r, int client, int up, const char *buf, size_t n, ferry_error *err)
 {
+  if (n > PS_IOV_SIZE - r->len)
+    abort(); /* the caller reads at most the rest of a record */
   memcpy(r->rec + r->len, buf, n);
   r->len += n;
   if (r->len < PS_IOV_SIZE)
@@ -299,7 +289,7 @@ struct relay {
   uint64_t bytes_per_s;
   const char *upstream;
   struct ferry_bucket bucket;
-  struct ps_reader ps;
+  struct ferry_ps_reader ps;
   char *buf;
   struct ferry_relay_stats *st;
 };
@@ -354,7 +344,7 @@ static int from_client(struct relay *r, ferry_error *err)
   ssize_t n = recv(r->client, r->buf, r->hold_close ? PS_IOV_SIZE - r->ps.len : CHUNK, 0);
   if (n > 0) {
     r->st->from_client += (uint64_t)n;
-    if (r->hold_close ? ps_take(&r->ps, r->client, r->up, r->buf, (size_t)n, err) < 0
+    if (r->hold_close ? ferry_ps_take(&r->ps, r->client, r->up, r->buf, (size_t)n, err) < 0
                       : ferry_send_all(r->up, r->buf, (size_t)n) < 0) {
       if (!r->hold_close)
         ferry_error_set(err, errno, "relay: sending to %s", r->upstream);

@@ -50,6 +50,22 @@ int ferry_relay_parse_bandwidth(const char *text, uint64_t *bytes_per_s, ferry_e
 int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
                     struct ferry_relay_stats *st, ferry_error *err);
 
+/* CRIU's page-server protocol (criu/page-xfer.c): the daemon's requests are
+ * struct page_server_iov { u32 cmd; u64 nr_pages; u64 vaddr; u64 dst_id; },
+ * 32 bytes on x86-64; the session ends with PS_IOV_CLOSE, answered by an int32. */
+#define PS_IOV_SIZE 32
+
+/* The daemon's requests as a held session reads them, one record at a time:
+ * all but the close go to up; the close is answered to client here and kept
+ * (held, holding). */
+struct ferry_ps_reader {
+  unsigned char rec[PS_IOV_SIZE], held[PS_IOV_SIZE];
+  size_t len;
+  int holding;
+};
+/* Takes n more bytes (at most the rest of a record, PS_IOV_SIZE - len) of the daemon's. */
+int ferry_ps_take(struct ferry_ps_reader *r, int client, int up, const char *buf, size_t n, ferry_error *err);
+
 /* A token bucket of bytes: at most rate bytes per second, bursts of burst. */
 struct ferry_bucket {
   uint64_t rate, burst;

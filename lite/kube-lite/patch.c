@@ -42,10 +42,13 @@ int kl_merge_patch(json_object **doc, json_object *patch)
   return 0;
 }
 
-/* Splits "/a/b/c" into the parent pointer "/a/b" and the last token "c" (unescaped). */
-static void split(const char *path, char **parent, char **last)
+/* Splits "/a/b/c" into the parent pointer "/a/b" and the last token "c"
+ * (unescaped); -1 for the whole document (""), which has neither. */
+static int split(const char *path, char **parent, char **last)
 {
   const char *slash = strrchr(path, '/');
+  if (!slash)
+    return -1;
   *parent = ferry_asprintf("%.*s", (int)(slash - path), path);
   char *t = ferry_strdup(slash + 1), *o = t;
   for (char *p = t; *p; p++) {
@@ -61,12 +64,14 @@ static void split(const char *path, char **parent, char **last)
   }
   *o = '\0';
   *last = t;
+  return 0;
 }
 
 static int remove_at(json_object *doc, const char *path, json_object **removed)
 {
   char *parent, *last;
-  split(path, &parent, &last);
+  if (split(path, &parent, &last) < 0)
+    return -1;
   json_object *p = NULL;
   int rc = -1;
   if ((*parent ? json_pointer_get(doc, parent, &p) : (p = doc, 0)) == 0) {
@@ -95,7 +100,10 @@ static int remove_at(json_object *doc, const char *path, json_object **removed)
 static int add_at(json_object *doc, const char *path, json_object *value)
 {
   char *parent, *last;
-  split(path, &parent, &last);
+  if (split(path, &parent, &last) < 0) {
+    json_object_put(value);
+    return -1;
+  }
   json_object *p = NULL;
   int rc = -1;
   if ((*parent ? json_pointer_get(doc, parent, &p) : (p = doc, 0)) == 0) {
@@ -135,8 +143,8 @@ int kl_json_patch(json_object **doc, json_object *ops, char *why, size_t why_len
     const char *path = json_object_object_get_ex(o, "path", &pathv) ? json_object_get_string(pathv) : NULL;
     const char *from = json_object_object_get_ex(o, "from", &fromv) ? json_object_get_string(fromv) : NULL;
     json_object_object_get_ex(o, "value", &value);
-    if (!op || !path || (path[0] && path[0] != '/')) {
-      snprintf(why, why_len, "operation %zu: needs op and a path", i);
+    if (!op || !path || (path[0] && path[0] != '/') || (from && from[0] && from[0] != '/')) {
+      snprintf(why, why_len, "operation %zu: needs op and a path (JSON pointers)", i);
       return -1;
     }
     int rc = 0;

@@ -3,8 +3,8 @@
  * protobuf-c code, wrapped in the Kubernetes envelope as client-go wraps them,
  * come out as the JSON the API server would store (maps, base64 bytes, Time,
  * Quantity, IntOrString, RawExtension, Duration, omitted empties); truncated,
- * garbage and mistyped bodies are refused with a message, never a crash. With
- * -DKL_FUZZ this file is a libFuzzer target instead (LLVMFuzzerTestOneInput). */
+ * garbage and mistyped bodies are refused with a message, never a crash (and
+ * tests/fuzz/fuzz_kl_protobuf.c fuzzes it). */
 #include <stdint.h>
 
 #include "testutil.h"
@@ -14,19 +14,6 @@
 #include "k8s.io/apimachinery/pkg/apis/meta/v1/generated.pb-c.h"
 #include "k8s.io/apimachinery/pkg/runtime/generated.pb-c.h"
 #include "../../lite/kube-lite/protobuf.h"
-
-#ifdef KL_FUZZ
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
-{
-  json_object *o = NULL;
-  char why[512];
-  if (kl_protobuf_decode(data, len, &o, why, sizeof why) == 0 && !o)
-    abort();
-  json_object_put(o);
-  return 0;
-}
-#else
 
 /* The envelope: "k8s\0" + runtime.Unknown{typeMeta, raw}; *len set. */
 static uint8_t *envelope(const char *api_version, const char *kind, const ProtobufCMessage *m, size_t *len)
@@ -322,4 +309,3 @@ int main(void)
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
-#endif

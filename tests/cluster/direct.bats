@@ -45,6 +45,16 @@ setup_file() {
   assert_output 0
   run grep -rl "$token" "$CLUSTER_DIR" --include='*.log'
   assert_failure
+  # nor on the agents' metrics and health endpoints, nor the transfer key
+  key=$(cat "$CLUSTER_DIR/transfer.key")
+  for n in a b; do
+    port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-$n.log" | tail -1)
+    curl -sf "http://127.0.0.1:$port/metrics" "http://127.0.0.1:$port/healthz" "http://127.0.0.1:$port/readyz" \
+      >"$BATS_TEST_TMPDIR/agent-$n.out"
+    grep -q ferry_agent_ "$BATS_TEST_TMPDIR/agent-$n.out"
+    run grep -cF -e "$token" -e "$key" "$BATS_TEST_TMPDIR/agent-$n.out"
+    assert_output 0
+  done
   [ -z "$(find "$NODES_DIR" -name '*.token')" ]
 }
 

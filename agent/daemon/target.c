@@ -8,7 +8,6 @@
  *   RollingBack -> admission withdrawn, target pod deleted and gone -> TargetReleased=True */
 #include "daemon.h"
 
-#include <openssl/crypto.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -26,7 +25,6 @@
 enum {
   PAGES_SOCKET_WAIT_MS = 3000, /* the lazy-pages daemon's socket comes up within this */
   PAGES_SOCKET_POLL_US = 5000,
-  STREAM_TOKEN_LEN = 64, /* hex characters of a direct transfer's one-time token */
 };
 
 /* The target pod and its one container, from this node's pod cache (NULL until bound here). */
@@ -176,7 +174,8 @@ static int receive_done(struct daemon *d, json_object *pm, enum op_state s, json
 /* The image is in another node's store (no shared storage): receive it straight
  * from the source. A `receive` step listens on this node's migration address
  * for a one-time token both agents derive (transfer.c); its address goes into
- * status.transfer for the source's `send` step. 1 once the image is in this node's store, 0 while it comes, -1 on error. */
+ * status.transfer for the source's `send` step. 1 once the image is in this
+ * node's store, 0 while it comes, -1 on error. */
 static int target_receive(struct daemon *d, json_object *pm, ferry_error *err)
 {
   cleanup_json json_object *res = NULL;

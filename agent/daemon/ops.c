@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/pidrec.h"
 #include "base/util.h"
 #include "kube/kube.h"
 #include "kube/queue.h"
@@ -37,46 +38,13 @@ static json_object *read_json(const char *path)
   return ferry_read_file(path, &text, NULL, &err) == 0 ? json_tokener_parse(text) : NULL;
 }
 
-/* Field 22 of /proc/PID/stat: when the process started (tells a reused PID apart). */
-static unsigned long long start_time(pid_t pid, char *state)
-{
-  char path[64];
-  cleanup_free char *text = NULL;
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  unsigned long long t = 0;
-  if (ferry_read_file(path, &text, NULL, &err) == 0) {
-    const char *p = strrchr(text, ')'); /* the command may hold spaces */
-    if (p) {
-      char st = 0;
-      int field = 2;
-      for (p++; *p && field < 22; p++)
-        if (*p == ' ') {
-          field++;
-          if (field == 3)
-            st = p[1];
-        }
-      t = strtoull(p, NULL, 10);
-      if (state)
-        *state = st;
-    }
-  }
-  return t;
-}
-
 enum op_state op_check(struct daemon *d, const char *uid, const char *step, json_object **result)
 {
   *result = NULL;
   cleanup_free char *pidf = op_path(d, uid, step, "pid");
-  cleanup_free char *text = NULL;
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_read_file(pidf, &text, NULL, &err) < 0)
+  if (!ferry_path_exists(pidf))
     return OP_NONE;
-  long long pid = 0;
-  unsigned long long started = 0;
-  char st = 0;
-  if (sscanf(text, "%lld %llu", &pid, &started) == 2 && pid > 0 && kill((pid_t)pid, 0) == 0 &&
-      start_time((pid_t)pid, &st) == started && st != 'Z')
+  if (ferry_pidrec_alive(pidf))
     return OP_RUNNING;
   cleanup_free char *outf = op_path(d, uid, step, "json");
   *result = read_json(outf);
@@ -158,9 +126,7 @@ int op_start(struct daemon *d, json_object *pm, const char *step, char *const *a
     return ferry_error_set(err, errno, "fork");
   if (pid == 0)
     exec_step(d, args, out, logfd);
-  char line[64];
-  snprintf(line, sizeof line, "%d %llu\n", (int)pid, start_time(pid, NULL));
-  if (ferry_write_file_atomic(pidf, line, strlen(line), err) < 0) {
+  if (ferry_pidrec_write(pidf, pid, err) < 0) {
     kill(pid, SIGKILL); /* without its record no one could tell how it ended */
     return -1;
   }

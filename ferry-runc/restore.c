@@ -13,9 +13,12 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +31,17 @@
 #include "image/rootfs.h"
 #include "image/store.h"
 #include "base/cleanup.h"
+#include "base/pidrec.h"
+#include "base/proc.h"
 #include "base/util.h"
+
+#define DEFAULT_RUNC_ROOT "/run/runc" /* runc's own, as root */
+
+enum {
+  LAZY_RECORD_POLLS = 40,       /* the lazy-pages daemon's record looked for this often ... */
+  LAZY_RECORD_POLL_US = 50000,  /* ... this far apart (it is written as its socket appears) */
+  LAZY_GONE_GRACE_MS = 10000,   /* a restore still running this long after its lazy-pages daemon ended is stuck */
+};
 
 static const char *annotation(json_object *cfg, const char *k1, const char *k2)
 {
@@ -299,7 +312,7 @@ static int prepare_work(struct restore *r)
     return -1;
   }
   r->criu_dir = ferry_path_join(r->image_dir, "criu");
-  cleanup_free char *lazy_sock = r->adm.lazy_dir ? ferry_path_join(r->adm.lazy_dir, "lazy-pages.socket") : NULL;
+  cleanup_free char *lazy_sock = r->adm.lazy_dir ? ferry_path_join(r->adm.lazy_dir, FERRY_LAZY_SOCKET) : NULL;
   if (r->m.lazy_pages && !(lazy_sock && ferry_path_exists(lazy_sock))) {
     report_error(r->in,
                  "restore of %s/%s: image %s holds no memory (post-copy) and no lazy-pages daemon runs for it%s%s",
@@ -368,9 +381,119 @@ static char **restore_argv(const struct restore *r)
   return argv;
 }
 
-/* runc restore as a child; its wait status, or -1 when it could not be started (reported). */
+/* Post-copy: a pidfd of the agent's lazy-pages daemon, which serves the
+ * restore's memory (its record appears with its socket; 2 s at the most). -1
+ * when not post-copy; reported and -2 when the daemon has ended. */
+static int lazy_daemon_fd(const struct restore *r)
+{
+  if (!r->m.lazy_pages)
+    return -1;
+  cleanup_free char *rec = ferry_path_join(r->adm.lazy_dir, FERRY_LAZY_DAEMON_RECORD);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  int fd = -1, alive = -1;
+  for (int i = 0; i < LAZY_RECORD_POLLS && (alive = ferry_pidrec_open(rec, &fd, &err)) < 0; i++) {
+    ferry_error_clear(&err);
+    usleep(LAZY_RECORD_POLL_US);
+  }
+  if (alive == 1)
+    return fd;
+  report_error(r->in, "restore of %s/%s: the lazy-pages daemon for image %s %s", r->ns, r->pod, r->adm.image,
+               alive == 0 ? "has ended" : ferry_error_msg(&err));
+  return -2;
+}
+
+/* Every mount at dir or under it detached (with what is under each), latest first. */
+static void detach_mounts_under(const struct restore *r, const char *dir)
+{
+  cleanup_free char *mi = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_read_file("/proc/self/mountinfo", &mi, NULL, &err) < 0) {
+    report_info(r->in, "%s", ferry_error_msg(&err));
+    return;
+  }
+  size_t n = 0;
+  char **mps = ferry_mountinfo_under(mi, dir, &n);
+  for (size_t i = n; i-- > 0;) {
+    if (umount2(mps[i], MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+      report_info(r->in, "unmounting %s: %s", mps[i], strerror(errno));
+    free(mps[i]);
+  }
+  free(mps);
+}
+
+/* After a stopped restore, what runc and CRIU made goes, as their own failed
+ * restore leaves nothing: the root filesystem runc mounted for CRIU (and what it
+ * bound under it), CRIU's mounts in its work directory (its cgroup yard), the
+ * container's state. */
+static void clean_stopped_restore(const struct restore *r)
+{
+  cleanup_free char *dir = ferry_path_join(r->in->root ? r->in->root : DEFAULT_RUNC_ROOT, r->o.id);
+  cleanup_free char *state = ferry_path_join(dir, "state.json");
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  detach_mounts_under(r, dir);
+  detach_mounts_under(r, r->m.lazy_pages ? r->adm.lazy_dir : r->work);
+  if (ferry_path_exists(state)) {
+    const char *argv[] = { r->in->runc, "--root", r->in->root ? r->in->root : DEFAULT_RUNC_ROOT, "delete", "--force",
+                           r->o.id, NULL };
+    struct ferry_proc_opts o = FERRY_PROC_OPTS_INIT;
+    o.argv = argv;
+    struct ferry_proc_result res;
+    if (ferry_proc_run(&o, &res, &err) == 0) {
+      if (!ferry_proc_ok(&res))
+        report_info(r->in, "runc delete --force %s: %s", r->o.id, res.errout);
+      ferry_proc_result_free(&res);
+    }
+  } else if (ferry_rm_rf(dir, &err) < 0) {
+    report_info(r->in, "removing %s: %s", dir, ferry_error_msg(&err));
+  }
+}
+
+/* runc's restore as it ends; when the lazy-pages daemon (daemon_fd) ends
+ * first and the restore does not return soon after, CRIU waits for it for ever
+ * (and the kubelet's call with it): runc, its CRIU and what CRIU restored so far
+ * are killed. The wait status, or -1. */
+static int wait_runc(const struct restore *r, pid_t child, int daemon_fd)
+{
+  int status = 0;
+  cleanup_close int child_fd = daemon_fd >= 0 ? (int)syscall(SYS_pidfd_open, child, 0) : -1;
+  while (child_fd >= 0) {
+    struct pollfd p[2] = { { child_fd, POLLIN, 0 }, { daemon_fd, POLLIN, 0 } };
+    if (poll(p, 2, -1) < 0) {
+      if (errno == EINTR)
+        continue;
+      report_error(r->in, "poll: %s", strerror(errno));
+      break;
+    }
+    if (p[0].revents)
+      break;
+    if (p[1].revents) {
+      /* (it also ends once every page has moved, which may be just before runc
+       * returns: runc gets a while to return before it counts as stuck) */
+      if (poll(p, 1, LAZY_GONE_GRACE_MS) == 1)
+        break;
+      report_error(r->in,
+                   "restore of %s/%s container %s stopped: the lazy-pages daemon serving its memory ended and the "
+                   "restore did not return within %d s",
+                   r->ns, r->pod, r->o.id, LAZY_GONE_GRACE_MS / 1000);
+      ferry_pidrec_kill_tree(child);
+      while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+      clean_stopped_restore(r);
+      return -1;
+    }
+  }
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+    ;
+  return status;
+}
+
+/* runc restore as a child; its wait status, or -1 when it could not be started
+ * or was stopped (reported). */
 static int run_runc(const struct restore *r, char **argv)
 {
+  cleanup_close int daemon_fd = lazy_daemon_fd(r);
+  if (daemon_fd == -2)
+    return -1;
   pid_t child = fork();
   if (child == 0) {
     if (r->criu_conf && setenv("CRIU_CONFIG_FILE", r->criu_conf, 1) < 0)
@@ -383,10 +506,7 @@ static int run_runc(const struct restore *r, char **argv)
     report_error(r->in, "fork: %s", strerror(errno));
     return -1;
   }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-    ;
-  return status;
+  return wait_runc(r, child, daemon_fd);
 }
 
 /* Runs the restore; its answer is recorded for the node's agent (and the

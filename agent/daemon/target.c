@@ -16,6 +16,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "runtime/criu.h"
 #include "image/stream.h"
 #include "kube/events.h"
 #include "kube/informer.h"
@@ -79,7 +80,7 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
 {
   const char *uid = ferry_kube_str(pm, "metadata.uid");
   cleanup_free char *dir = ferry_asprintf("%s/%s/lazy", d->g->work_dir, image);
-  cleanup_free char *sock = ferry_path_join(dir, "lazy-pages.socket");
+  cleanup_free char *sock = ferry_path_join(dir, FERRY_LAZY_SOCKET);
   cleanup_json json_object *res = NULL;
   enum op_state s = op_check(d, uid, "pages", &res);
   if (s == OP_NONE) {

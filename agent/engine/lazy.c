@@ -17,6 +17,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/pidrec.h"
 #include "base/proc.h"
 #include "base/util.h"
 #include "runtime/criu.h"
@@ -323,13 +324,22 @@ static int daemon_child(void *p)
   return ok ? 0 : 1;
 }
 
-/* The restore connects to the daemon's socket: waits until the daemon made it. */
+/* The restore connects to the daemon's socket: waits until the daemon made it.
+ * Then records the daemon (FERRY_LAZY_DAEMON_RECORD): a restore that outlives it would
+ * wait for it for ever, so ferry-runc stops the restore when it ends. */
 int lazy_daemon_ready(const char *work, pid_t *pid, ferry_error *err)
 {
-  cleanup_free char *sock = ferry_path_join(work, "lazy-pages.socket");
+  cleanup_free char *sock = ferry_path_join(work, FERRY_LAZY_SOCKET);
   for (int i = 0; i < DAEMON_SOCKET_POLLS; i++) {
-    if (ferry_path_exists(sock))
+    if (ferry_path_exists(sock)) {
+      cleanup_free char *rec = ferry_path_join(work, FERRY_LAZY_DAEMON_RECORD);
+      if (ferry_pidrec_write(rec, *pid, err) < 0) {
+        ferry_proc_kill_group(*pid);
+        *pid = 0;
+        return -1;
+      }
       return 0;
+    }
     int code;
     if (ferry_proc_wait_child(*pid, 0, &code) == 1) {
       *pid = 0;
@@ -357,7 +367,7 @@ int lazy_daemon_spawn(const char *criu, const char *criu_dir, const char *work, 
     memmove(host, host + 1, strlen(host));
     host[strcspn(host, "]")] = '\0';
   }
-  cleanup_free char *sock = ferry_path_join(work, "lazy-pages.socket");
+  cleanup_free char *sock = ferry_path_join(work, FERRY_LAZY_SOCKET);
   unlink(sock);
   struct daemon_ctx c = { .criu = criu, .criu_dir = criu_dir, .work = work, .host = host, .port = colon + 1 };
   return ferry_proc_fork_group(daemon_child, &c, pid, err);

@@ -69,6 +69,41 @@ static char *opt_value(const char *opts, const char *key)
   return NULL;
 }
 
+/* The mount point (field 5) of the mountinfo line at line (up to end), decoded. */
+static char *line_mountpoint(const char *line, const char *end)
+{
+  const char *p = line;
+  const char *f = NULL;
+  size_t l = 0;
+  for (int i = 0; i < 5; i++) {
+    f = field(p, end, &l);
+    p = f + l;
+  }
+  return unescape(f, l);
+}
+
+char **ferry_mountinfo_under(const char *mi, const char *dir, size_t *n)
+{
+  size_t dl = strlen(dir), cap = 0;
+  char **out = NULL;
+  *n = 0;
+  for (const char *line = mi; line && *line;) {
+    const char *end = strchr(line, '\n');
+    if (!end)
+      end = line + strlen(line);
+    char *mp = line_mountpoint(line, end);
+    if (strncmp(mp, dir, dl) == 0 && (mp[dl] == '\0' || mp[dl] == '/')) {
+      if (*n == cap && !(out = realloc(out, (cap = cap ? 2 * cap : 8) * sizeof *out)))
+        abort();
+      out[(*n)++] = mp;
+    } else {
+      free(mp);
+    }
+    line = *end ? end + 1 : end;
+  }
+  return out;
+}
+
 int ferry_mountinfo_find(const char *mi, const char *mountpoint, struct ferry_mount *m)
 {
   memset(m, 0, sizeof *m);

@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "base/error.h"
 
 struct ferry_mount {
@@ -20,6 +22,9 @@ struct ferry_mount {
  * m, or -1 when there is none. Octal escapes (\040, \054, ...) are decoded. */
 int ferry_mountinfo_find(const char *mountinfo, const char *mountpoint, struct ferry_mount *m);
 void ferry_mount_free(struct ferry_mount *m);
+/* The mount points at dir or under it in mountinfo text, in mount order (*n of
+ * them; each and the array freed by the caller; NULL when none). */
+char **ferry_mountinfo_under(const char *mountinfo, const char *dir, size_t *n);
 
 /* method: "auto" (overlay when rootfs is an overlay mount, else scan), "overlay"
  * (the upper directory, deletions as whiteouts), "scan" (entries whose ctime is

@@ -6,6 +6,12 @@
 
 #include "base/error.h"
 
+/* In a post-copy restore's work directory (the agent's `pages` step): CRIU's
+ * lazy-pages daemon's socket, which the restore connects to, and the daemon's
+ * record (base/pidrec.h), by which ferry-runc stops a restore the daemon left. */
+#define FERRY_LAZY_SOCKET "lazy-pages.socket"
+#define FERRY_LAZY_DAEMON_RECORD "lazy-pages.pid"
+
 /* Default CRIU: $FERRY_CRIU, else /opt/ferry/criu/bin/criu when present, else "criu". */
 const char *ferry_criu_default_path(void);
 /* "4.2.1" from `criu --version`. */

@@ -271,7 +271,7 @@ bench: deps all $(BUILD)/bench/informer-bench $(BUILD)/bench/rebalance-bench $(B
 
 # Long randomized fault runs on the local cluster (not in CI): SOAK_ROUNDS, SOAK_SEED.
 soak: deps all
-	@bash tests/soak/postcopy-agents.sh
+	@bash tests/soak/chaos.sh
 
 # The controller and agent images (Dockerfile, docs/images.md), built here with podman
 # and saved as OCI archives in build/images/; images-test runs the binaries in them.

@@ -14,6 +14,7 @@
 #   cluster_agent_start a|b|c [ARGS]   cluster_kubelet_start a|b|c [VAR=VALUE...]
 #                                    (node c: with NODES_COUNT=3, nodes.sh)
 #   cluster_controller_start N       (logs and pids in DIR)
+#   cluster_kube_lite_restart        kube-lite killed and started again (with CLUSTER_KUBE_DATA=FILE: --data)
 #   cluster_pod NODE NAME CMD...     a pod running CMD on node-NODE (as CLUSTER_POD_SA, default
 #                                    "default"); waits until it runs
 #   cluster_pod_ip NAME
@@ -53,17 +54,8 @@ cluster_setup() {
     containerd_node_start a "$CLUSTER_CRI" && containerd_node_start b "$CLUSTER_CRI" || return 1
   fi
   KUBECONFIG=$CLUSTER_DIR/kubeconfig
-  rm -f "$KUBECONFIG"
   [ -f "$CLUSTER_DIR/sa.key" ] || openssl genrsa -out "$CLUSTER_DIR/sa.key" 2048 2>/dev/null || return 1
-  setsid "$CLUSTER_BIN/kube-lite" --listen 127.0.0.1:0 --kubeconfig-out "$KUBECONFIG" --faults \
-    --service-account-signing-key-file "$CLUSTER_DIR/sa.key" >>"$CLUSTER_DIR/kube-lite.log" 2>&1 3>&- &
-  echo $! >"$CLUSTER_DIR/kube-lite.pid"
-  local i
-  for ((i = 0; i < 100; i++)); do
-    [ -s "$KUBECONFIG" ] && break
-    sleep 0.05
-  done
-  [ -s "$KUBECONFIG" ] || { cat "$CLUSTER_DIR/kube-lite.log" >&2; return 1; }
+  cluster_kube_lite_start 127.0.0.1:0 || return 1
   export KUBECONFIG
   # Ferry as users install it: the chart (its CRDs, RuntimeClass, RBAC, webhook configuration ...)
   chart_install && chart_identity ferry-controller || return 1
@@ -85,6 +77,34 @@ cluster_setup() {
   done
   echo "cluster: the agents or kubelets did not register" >&2
   return 1
+}
+
+# cluster_kube_lite_start ADDR: kube-lite listening on ADDR (127.0.0.1:0 picks a
+# port), writing KUBECONFIG; with CLUSTER_KUBE_DATA=FILE it keeps its objects
+# there (--data), so that it can be killed and started again on the same port
+# (cluster_kube_lite_restart) as an API server restarts on its etcd.
+cluster_kube_lite_start() {
+  local i
+  rm -f "$KUBECONFIG"
+  setsid "$CLUSTER_BIN/kube-lite" --listen "$1" --kubeconfig-out "$KUBECONFIG" --faults \
+    ${CLUSTER_KUBE_DATA:+--data "$CLUSTER_KUBE_DATA"} \
+    --service-account-signing-key-file "$CLUSTER_DIR/sa.key" >>"$CLUSTER_DIR/kube-lite.log" 2>&1 3>&- &
+  echo $! >"$CLUSTER_DIR/kube-lite.pid"
+  for ((i = 0; i < 100; i++)); do
+    [ -s "$KUBECONFIG" ] && return 0
+    sleep 0.05
+  done
+  cat "$CLUSTER_DIR/kube-lite.log" >&2
+  return 1
+}
+
+# cluster_kube_lite_restart: kube-lite SIGKILLed and started again on its port
+# (CLUSTER_KUBE_DATA: with its objects).
+cluster_kube_lite_restart() {
+  local port
+  port=$(sed -n 's#.*server: http://127.0.0.1:\([0-9]*\).*#\1#p' "$KUBECONFIG")
+  cluster_signal KILL kube-lite
+  cluster_kube_lite_start "127.0.0.1:$port"
 }
 
 # cluster_kubelet_start a|b [VAR=VALUE...]: kubelet-lite for node-a|b; its

@@ -13,17 +13,16 @@
 #include "engine/lazy.h"
 
 static const struct ferry_cmd_opt checkpoint_opts[] = {
-  CLI_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root the container runs under"),
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root the container runs under"),
   CLI_OPT_STORE,
   CLI_OPT_IMAGE,
   CLI_OPT_TIMEOUT("per runc call", CLI_DEFAULT_TIMEOUT_S),
   CLI_OPT_STRATEGY,
   CLI_OPT_PAGE_SERVER,
-  CLI_OPT("bandwidth", required_argument, OPT_BANDWIDTH, "Q",
-          "postCopy: at most Q bytes per second leave this node (e.g. 100Mi)", "unlimited"),
-  CLI_OPT("ready-file", required_argument, OPT_READY_FILE, "F", "postCopy: where the first answer (serving) goes",
-          "stdout"),
-  CLI_FLAG("leave-running", OPT_LEAVE_RUNNING, "keep the container running (a copy, not a move)"),
+  FERRY_CMD_ARG("bandwidth", OPT_BANDWIDTH, "Q", "postCopy: at most Q bytes per second leave this node (e.g. 100Mi)",
+                "unlimited"),
+  FERRY_CMD_ARG("ready-file", OPT_READY_FILE, "F", "postCopy: where the first answer (serving) goes", "stdout"),
+  FERRY_CMD_FLAG("leave-running", OPT_LEAVE_RUNNING, "keep the container running (a copy, not a move)"),
   CLI_OPT_DIFF,
   CLI_OPT_COMPRESS,
   CLI_OPT_KEY,

@@ -52,46 +52,35 @@ extern const struct ferry_cmd cli_check_cmd, cli_run_cmd, cli_checkpoint_cmd, cl
   "  3  failed after the freeze and rolled back: the container runs again on the source\n"                             \
   "  4  the rollback failed too: the container is NOT running (the message says where the image is)\n"
 
-/* Rows of the verbs' option tables: an option, a required one. */
-#define CLI_OPT(NAME, HAS, VAL, ARG, HELP, DFLT)                                                                       \
-  {                                                                                                                    \
-    NAME, HAS, VAL, 0, 0, ARG, HELP, DFLT                                                                              \
-  }
-#define CLI_REQ(NAME, VAL, ARG, HELP)                                                                                  \
-  {                                                                                                                    \
-    NAME, required_argument, VAL, 0, 1, ARG, HELP, NULL                                                                \
-  }
-#define CLI_FLAG(NAME, VAL, HELP) CLI_OPT(NAME, no_argument, VAL, NULL, HELP, NULL)
-/* Rows several verbs share. */
-#define CLI_OPT_STORE CLI_REQ("store", OPT_STORE, "URL", "dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]")
-#define CLI_OPT_IMAGE CLI_REQ("image", OPT_IMAGE, "NAME", "the image's name in the store ([A-Za-z0-9._-], up to 128)")
+/* Rows several verbs' option tables share. */
+#define CLI_OPT_STORE                                                                                                  \
+  FERRY_CMD_REQ("store", OPT_STORE, "URL", "dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]")
+#define CLI_OPT_IMAGE                                                                                                  \
+  FERRY_CMD_REQ("image", OPT_IMAGE, "NAME", "the image's name in the store ([A-Za-z0-9._-], up to 128)")
 #define CLI_STR_(X) #X
 #define CLI_STR(X) CLI_STR_(X)
 /* --timeout, DFLT_S its default in seconds (a number or a macro of one). */
-#define CLI_OPT_TIMEOUT(HELP, DFLT_S)                                                                                  \
-  CLI_OPT("timeout", required_argument, OPT_TIMEOUT, "SECONDS", HELP, CLI_STR(DFLT_S))
+#define CLI_OPT_TIMEOUT(HELP, DFLT_S) FERRY_CMD_ARG("timeout", OPT_TIMEOUT, "SECONDS", HELP, CLI_STR(DFLT_S))
 #define CLI_OPT_KEY                                                                                                    \
-  CLI_OPT("encryption-key-file", required_argument, OPT_KEY_FILE, "FILE",                                              \
-          "the image's key (32 bytes, raw, hex or base64)", "none: not encrypted")
+  FERRY_CMD_ARG("encryption-key-file", OPT_KEY_FILE, "FILE", "the image's key (32 bytes, raw, hex or base64)",         \
+                "none: not encrypted")
 #define CLI_OPT_COMPRESS                                                                                               \
-  CLI_OPT("compress", required_argument, OPT_COMPRESS, "zstd|lz4[:LEVEL]", "store the image compressed",               \
-          "not compressed")
+  FERRY_CMD_ARG("compress", OPT_COMPRESS, "zstd|lz4[:LEVEL]", "store the image compressed", "not compressed")
 #define CLI_OPT_DIFF                                                                                                   \
-  CLI_OPT("rootfs-diff", required_argument, OPT_ROOTFS_DIFF, "M",                                                      \
-          "overlay, scan, none or auto (overlay on an overlay mount, else scan): how the rootfs changes are found",    \
-          "auto")
-#define CLI_OPT_STRATEGY                                                                                               \
-  CLI_OPT("strategy", required_argument, OPT_STRATEGY, "S", "stopAndCopy, preCopy or postCopy", "stopAndCopy")
+  FERRY_CMD_ARG(                                                                                                       \
+      "rootfs-diff", OPT_ROOTFS_DIFF, "M",                                                                             \
+      "overlay, scan, none or auto (overlay on an overlay mount, else scan): how the rootfs changes are found",        \
+      "auto")
+#define CLI_OPT_STRATEGY FERRY_CMD_ARG("strategy", OPT_STRATEGY, "S", "stopAndCopy, preCopy or postCopy", "stopAndCopy")
 #define CLI_OPT_PAGE_SERVER                                                                                            \
-  CLI_OPT("page-server", required_argument, OPT_PAGE_SERVER, "ADDR:PORT",                                              \
-          "postCopy: where the memory is served (port 0: any)", NULL)
+  FERRY_CMD_ARG("page-server", OPT_PAGE_SERVER, "ADDR:PORT", "postCopy: where the memory is served (port 0: any)", NULL)
 #define CLI_OPT_CRIU                                                                                                   \
-  CLI_FLAG("tcp-established", OPT_TCP_EST, "CRIU: dump and restore established TCP connections"),                      \
-      CLI_FLAG("tcp-close", OPT_TCP_CLOSE, "CRIU: restore established connections closed"),                            \
-      CLI_FLAG("file-locks", OPT_FILE_LOCKS, "CRIU: dump and restore file locks"),                                     \
-      CLI_FLAG("ext-unix-sk", OPT_EXT_UNIX, "CRIU: allow unix sockets connected outside the container"),               \
-      CLI_FLAG("shell-job", OPT_SHELL_JOB, "CRIU: the container was started from a shell job"),                        \
-      CLI_OPT("manage-cgroups-mode", required_argument, OPT_CGROUPS_MODE, "M", "CRIU: soft, full or strict", NULL)
+  FERRY_CMD_FLAG("tcp-established", OPT_TCP_EST, "CRIU: dump and restore established TCP connections"),                \
+      FERRY_CMD_FLAG("tcp-close", OPT_TCP_CLOSE, "CRIU: restore established connections closed"),                      \
+      FERRY_CMD_FLAG("file-locks", OPT_FILE_LOCKS, "CRIU: dump and restore file locks"),                               \
+      FERRY_CMD_FLAG("ext-unix-sk", OPT_EXT_UNIX, "CRIU: allow unix sockets connected outside the container"),         \
+      FERRY_CMD_FLAG("shell-job", OPT_SHELL_JOB, "CRIU: the container was started from a shell job"),                  \
+      FERRY_CMD_ARG("manage-cgroups-mode", OPT_CGROUPS_MODE, "M", "CRIU: soft, full or strict", NULL)
 
 /* --timeout when not given (seconds). */
 #define CLI_DEFAULT_TIMEOUT_S 300

@@ -8,7 +8,8 @@
 static const struct ferry_cmd_opt pages_opts[] = {
   CLI_OPT_STORE,
   CLI_OPT_IMAGE,
-  CLI_REQ("lazy-dir", OPT_LAZY_DIR, "DIR", "the daemon's work directory (the restore's --lazy-pages uses it too)"),
+  FERRY_CMD_REQ("lazy-dir", OPT_LAZY_DIR, "DIR",
+                "the daemon's work directory (the restore's --lazy-pages uses it too)"),
   CLI_OPT_TIMEOUT("for every page to arrive", CLI_DEFAULT_TIMEOUT_S),
   CLI_OPT_KEY,
   FERRY_CMD_OPT_HELP,

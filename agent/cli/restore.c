@@ -8,13 +8,13 @@
 #include "base/util.h"
 
 static const struct ferry_cmd_opt restore_opts[] = {
-  CLI_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root to restore under"),
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root to restore under"),
   CLI_OPT_STORE,
   CLI_OPT_IMAGE,
-  CLI_REQ("bundle", OPT_BUNDLE, "DIR", "the target's bundle (DIR/rootfs prepared by the node)"),
-  CLI_OPT("netns", required_argument, OPT_NETNS, "PATH", "the network namespace to restore into", "the image's config"),
-  CLI_OPT("id", required_argument, OPT_ID, "NEWID", "the restored container's ID", "the original"),
-  CLI_OPT("log", required_argument, OPT_LOG, "FILE", "where its output goes", "WORK_DIR/IMAGE/ID.log"),
+  FERRY_CMD_REQ("bundle", OPT_BUNDLE, "DIR", "the target's bundle (DIR/rootfs prepared by the node)"),
+  FERRY_CMD_ARG("netns", OPT_NETNS, "PATH", "the network namespace to restore into", "the image's config"),
+  FERRY_CMD_ARG("id", OPT_ID, "NEWID", "the restored container's ID", "the original"),
+  FERRY_CMD_ARG("log", OPT_LOG, "FILE", "where its output goes", "WORK_DIR/IMAGE/ID.log"),
   CLI_OPT_TIMEOUT("per runc call", CLI_DEFAULT_TIMEOUT_S),
   CLI_OPT_KEY,
   CLI_OPT_CRIU,

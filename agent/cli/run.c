@@ -12,9 +12,9 @@
 #include "base/util.h"
 
 static const struct ferry_cmd_opt run_opts[] = {
-  CLI_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root"),
-  CLI_REQ("bundle", OPT_BUNDLE, "DIR", "the container's bundle"),
-  CLI_OPT("log", required_argument, OPT_LOG, "FILE", "where its output goes", "WORK_DIR/ID.log"),
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root"),
+  FERRY_CMD_REQ("bundle", OPT_BUNDLE, "DIR", "the container's bundle"),
+  FERRY_CMD_ARG("log", OPT_LOG, "FILE", "where its output goes", "WORK_DIR/ID.log"),
   CLI_OPT_TIMEOUT("for runc", CLI_DEFAULT_TIMEOUT_S),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,

@@ -20,10 +20,10 @@
 
 static const struct ferry_cmd_opt receive_opts[] = {
   CLI_OPT_STORE,
-  CLI_REQ("listen", OPT_LISTEN, "ADDR:PORT", "where to listen (port 0: any)"),
-  CLI_REQ("token-file", OPT_TOKEN_FILE, "F", "the transfer's token (64 hex characters)"),
-  CLI_OPT("ready-file", required_argument, OPT_READY_FILE, "R", "gets {\"listen\": \"ADDR:PORT\"} once listening",
-          "none: said on stderr"),
+  FERRY_CMD_REQ("listen", OPT_LISTEN, "ADDR:PORT", "where to listen (port 0: any)"),
+  FERRY_CMD_REQ("token-file", OPT_TOKEN_FILE, "F", "the transfer's token (64 hex characters)"),
+  FERRY_CMD_ARG("ready-file", OPT_READY_FILE, "R", "gets {\"listen\": \"ADDR:PORT\"} once listening",
+                "none: said on stderr"),
   CLI_OPT_TIMEOUT("for the transfer", CLI_DEFAULT_TIMEOUT_S),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,
@@ -39,9 +39,9 @@ const struct ferry_cmd cli_receive_cmd = {
 static const struct ferry_cmd_opt send_opts[] = {
   CLI_OPT_STORE,
   CLI_OPT_IMAGE,
-  CLI_REQ("to", OPT_TO, "ADDR:PORT", "where the receiver listens"),
-  CLI_REQ("token-file", OPT_TOKEN_FILE, "F", "the transfer's token (64 hex characters)"),
-  CLI_OPT("bandwidth", required_argument, OPT_BANDWIDTH, "Q", "at most Q bytes per second (e.g. 100Mi)", "unlimited"),
+  FERRY_CMD_REQ("to", OPT_TO, "ADDR:PORT", "where the receiver listens"),
+  FERRY_CMD_REQ("token-file", OPT_TOKEN_FILE, "F", "the transfer's token (64 hex characters)"),
+  FERRY_CMD_ARG("bandwidth", OPT_BANDWIDTH, "Q", "at most Q bytes per second (e.g. 100Mi)", "unlimited"),
   CLI_OPT_TIMEOUT("accepted, not used: a send ends when the receiver has the image or closes", CLI_DEFAULT_TIMEOUT_S),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,

@@ -21,15 +21,15 @@ struct ferry_cmd_opt {
   const char *dflt; /* its default, said on the page; NULL for none */
 };
 
-/* The row of --help and -h (val 'h'), which every table ends with. */
-#define FERRY_CMD_OPT_HELP                                                                                             \
-  {                                                                                                                    \
-    "help", no_argument, 'h', 'h', 0, NULL, "print this help and exit", NULL                                           \
-  }
-#define FERRY_CMD_OPT_END                                                                                              \
-  {                                                                                                                    \
-    NULL, 0, 0, 0, 0, NULL, NULL, NULL                                                                                 \
-  }
+/* Rows: an option with an argument, a required one, one without an argument;
+ * --help and -h (val 'h'), which every table has; the end of a table. */
+// clang-format off
+#define FERRY_CMD_ARG(NAME, VAL, ARG, HELP, DFLT) { NAME, required_argument, VAL, 0, 0, ARG, HELP, DFLT }
+#define FERRY_CMD_REQ(NAME, VAL, ARG, HELP) { NAME, required_argument, VAL, 0, 1, ARG, HELP, NULL }
+#define FERRY_CMD_FLAG(NAME, VAL, HELP) { NAME, no_argument, VAL, 0, 0, NULL, HELP, NULL }
+#define FERRY_CMD_OPT_HELP { "help", no_argument, 'h', 'h', 0, NULL, "print this help and exit", NULL }
+#define FERRY_CMD_OPT_END { NULL, 0, 0, 0, 0, NULL, NULL, NULL }
+// clang-format on
 
 /* A command: a binary, or a verb of one. */
 struct ferry_cmd {

@@ -49,7 +49,7 @@ static const struct ferry_cmd_opt global_opts[] = {
   FERRY_CMD_ARG("node", G_NODE, "NAME", "this node's name, written into images",
                 "$FERRY_NODE_NAME, else the host name"),
   FERRY_CMD_ARG("log-level", G_LOG_LEVEL, "LEVEL", "debug, info, warn or error (logs go to stderr)", "info"),
-  FERRY_CMD_ARG("log-format", G_LOG_FORMAT, "FORMAT", "text or json", "text"),
+  FERRY_CMD_OPT_LOG_FORMAT(G_LOG_FORMAT),
   FERRY_CMD_FLAG("json", G_JSON, "print the command's result as one JSON object on stdout"),
   FERRY_CMD_FLAG("version", G_VERSION, "print the version and exit"),
   FERRY_CMD_OPT_HELP,

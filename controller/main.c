@@ -42,8 +42,7 @@ struct options {
   }
 
 static const struct ferry_cmd_opt ctl_opts[] = {
-  FERRY_CMD_ARG("kubeconfig", 'k', "FILE", "the kubeconfig",
-                "$KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config"),
+  FERRY_CMD_OPT_KUBECONFIG('k'),
   FERRY_CMD_ARG("context", 'c', "NAME", "the kubeconfig's context", "its current context"),
   FERRY_CMD_ARG("namespace", 'n', "NS", "where the controller's Lease and the agents' Leases are", "ferry-system"),
   FERRY_CMD_ARG("identity", 'i', "ID", "this replica's name in the Lease", "HOST_PID"),
@@ -70,8 +69,8 @@ static const struct ferry_cmd_opt ctl_opts[] = {
       "seconds between the rebalancer's rounds, which move pods as the MigrationPolicies' load and locality rules "
       "say (0: off)",
       CTL_STR(DEFAULT_REBALANCE_S)),
-  FERRY_CMD_ARG("log-level", 'L', "LEVEL", "debug, info, warn or error", "info"),
-  FERRY_CMD_ARG("log-format", 'F', "FORMAT", "text or json", "text"),
+  FERRY_CMD_OPT_LOG_LEVEL('L'),
+  FERRY_CMD_OPT_LOG_FORMAT('F'),
   FERRY_CMD_FLAG("version", 'V', "print the version and exit"),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,

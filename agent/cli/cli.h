@@ -71,6 +71,8 @@ extern const struct ferry_cmd cli_check_cmd, cli_run_cmd, cli_checkpoint_cmd, cl
       "rootfs-diff", OPT_ROOTFS_DIFF, "M",                                                                             \
       "overlay, scan, none or auto (overlay on an overlay mount, else scan): how the rootfs changes are found",        \
       "auto")
+/* How a checkpoint writes its image: the rootfs changes, compressed, encrypted. */
+#define CLI_OPTS_IMAGE_OUT CLI_OPT_DIFF, CLI_OPT_COMPRESS, CLI_OPT_KEY
 #define CLI_OPT_STRATEGY FERRY_CMD_ARG("strategy", OPT_STRATEGY, "S", "stopAndCopy, preCopy or postCopy", "stopAndCopy")
 #define CLI_OPT_PAGE_SERVER                                                                                            \
   FERRY_CMD_ARG("page-server", OPT_PAGE_SERVER, "ADDR:PORT", "postCopy: where the memory is served (port 0: any)", NULL)

@@ -31,6 +31,15 @@ struct ferry_cmd_opt {
 #define FERRY_CMD_OPT_END { NULL, 0, 0, 0, 0, NULL, NULL, NULL }
 // clang-format on
 
+/* Rows the binaries share: how they find the API server and how they log. */
+#define FERRY_CMD_OPT_KUBECONFIG(VAL)                                                                                  \
+  FERRY_CMD_ARG("kubeconfig", VAL, "FILE", "the kubeconfig",                                                           \
+                "$KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config")
+#define FERRY_CMD_OPT_LOG_LEVEL(VAL) FERRY_CMD_ARG("log-level", VAL, "LEVEL", "debug, info, warn or error", "info")
+#define FERRY_CMD_OPT_LOG_FORMAT(VAL) FERRY_CMD_ARG("log-format", VAL, "FORMAT", "text or json", "text")
+/* The exit codes of a binary that runs until it is stopped. */
+#define FERRY_CMD_EXITS_SERVER "  0  stopped (SIGTERM, SIGINT), or --help\n  1  could not start\n  2  usage error\n"
+
 /* A command: a binary, or a verb of one. */
 struct ferry_cmd {
   const char *name;                 /* "migrate", "kube-lite" */

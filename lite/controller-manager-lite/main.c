@@ -168,10 +168,9 @@ json_object *kcm_list(struct ferry_informer *inf)
 }
 
 static const struct ferry_cmd_opt kcm_opts[] = {
-  FERRY_CMD_ARG("kubeconfig", 'k', "FILE", "the kubeconfig",
-                "$KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config"),
-  FERRY_CMD_ARG("log-level", 'L', "LEVEL", "debug, info, warn or error", "info"),
-  FERRY_CMD_ARG("log-format", 'F', "FORMAT", "text or json", "text"),
+  FERRY_CMD_OPT_KUBECONFIG('k'),
+  FERRY_CMD_OPT_LOG_LEVEL('L'),
+  FERRY_CMD_OPT_LOG_FORMAT('F'),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,
 };
@@ -183,7 +182,7 @@ static const struct ferry_cmd kcm_cmd = {
   .summary = "The scheduler and the workload controllers, for kube-lite. Not for real clusters.",
   .details = "The scheduler and the Deployment, ReplicaSet, StatefulSet, DaemonSet, EndpointSlice/Endpoints and\n"
              "garbage collection controllers.\n",
-  .exits = "  0  stopped (SIGTERM, SIGINT), or --help\n  1  could not start\n  2  usage error\n",
+  .exits = FERRY_CMD_EXITS_SERVER,
   .more = "docs/controller-manager-lite.md",
   .opts = kcm_opts,
 };

@@ -41,7 +41,7 @@ static const struct ferry_cmd_opt kl_opts[] = {
                 "https://kubernetes.default.svc.cluster.local"),
   FERRY_CMD_ARG("cel-helper", 'C', "PATH", "the kube-lite-cel binary ValidatingAdmissionPolicies need",
                 "kube-lite-cel beside kube-lite"),
-  FERRY_CMD_ARG("log-level", 'v', "LEVEL", "debug, info, warn or error", "info"),
+  FERRY_CMD_OPT_LOG_LEVEL('v'),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,
 };
@@ -51,7 +51,7 @@ static const struct ferry_cmd kl_cmd = {
   .prog = "kube-lite",
   .synopsis = "kube-lite",
   .summary = "A small Kubernetes API server for Ferry's tests and local demo. Not for real clusters.",
-  .exits = "  0  stopped (SIGTERM, SIGINT), or --help\n  1  could not start\n  2  usage error\n",
+  .exits = FERRY_CMD_EXITS_SERVER,
   .more = "docs/kube-lite.md",
   .opts = kl_opts,
 };

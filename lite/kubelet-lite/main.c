@@ -43,10 +43,9 @@ static const struct ferry_cmd_opt klet_opts[] = {
                 "run the pods through this CRI runtime (containerd) instead of calling the OCI runtime; then only "
                 "--node and --state-dir are needed",
                 "the OCI runtime directly"),
-  FERRY_CMD_ARG("kubeconfig", 'k', "FILE", "the kubeconfig",
-                "$KUBECONFIG, else in-cluster when KUBERNETES_SERVICE_HOST is set, else ~/.kube/config"),
-  FERRY_CMD_ARG("log-level", 'L', "LEVEL", "debug, info, warn or error", "info"),
-  FERRY_CMD_ARG("log-format", 'F', "FORMAT", "text or json", "text"),
+  FERRY_CMD_OPT_KUBECONFIG('k'),
+  FERRY_CMD_OPT_LOG_LEVEL('L'),
+  FERRY_CMD_OPT_LOG_FORMAT('F'),
   FERRY_CMD_OPT_HELP,
   FERRY_CMD_OPT_END,
 };
@@ -56,7 +55,7 @@ static const struct ferry_cmd klet_cmd = {
   .prog = "kubelet-lite",
   .synopsis = "kubelet-lite",
   .summary = "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.",
-  .exits = "  0  stopped (SIGTERM, SIGINT), or --help\n  1  could not start\n  2  usage error\n",
+  .exits = FERRY_CMD_EXITS_SERVER,
   .more = "docs/kubelet-lite.md",
   .opts = klet_opts,
 };

@@ -108,7 +108,7 @@ print("\n".join(sorted(re.findall(r"\{\s*\"([a-z0-9-]+)\"\s*,", rows))))' "$2" |
     # the daemon's page does not list its --help (agent/daemon/loop.c's usage())
     [ "$cmd" != "ferry-agent daemon" ] || in_source=$(grep -vx help <<<"$in_source")
     [ -n "$in_source" ] || fail "$cmd: no options read from $table in $file"
-    [ "$on_page" = "$in_source" ] || fail "$cmd: the page lists $(echo $on_page) but $file's $table has $(echo $in_source)"
+    [ "$on_page" = "$in_source" ] || fail "$cmd: the page lists ${on_page//$'\n'/ } but $file's $table has ${in_source//$'\n'/ }"
   done < <(commands)
 }
 

@@ -2,7 +2,6 @@
 /* ferry-agent: Ferry's node agent. This file is the command line's entry: the
  * global options and the verb table; each verb is in agent/cli/, the engine in
  * agent/engine/, the daemon behind agent_daemon(). See docs/agent-cli.md. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,35 +23,66 @@ static int cli_daemon(const struct cli_globals *g, int argc, char **argv)
   return agent_daemon(&dg, argc, argv);
 }
 
-/* The verbs, in the order the usage lists them. */
-static const struct cli_verb verbs[] = {
-  { "check", cli_check, "what this node can do, with a checkpoint/restore self-test", cli_check_usage },
-  { "run", cli_run, "start a container with pipes for its stdio (as containerd's shim does)", cli_run_usage },
-  { "checkpoint", cli_checkpoint, "checkpoint a container into a store", cli_checkpoint_usage },
-  { "restore", cli_restore, "verify an image and restore its container on this node", cli_restore_usage },
-  { "migrate", cli_migrate, "checkpoint, restore on the target, roll back on failure", cli_migrate_usage },
-  { "pages", cli_pages, "post-copy on the target: fetch an image's memory from its source", cli_pages_usage },
-  { "send", cli_send, "send an image straight to another node's receive (no shared storage)", cli_send_usage },
-  { "receive", cli_receive, "receive one image from another node's send into this node's store", cli_receive_usage },
-  { "inspect", cli_inspect, "print and verify an image", cli_inspect_usage },
-  { "daemon", cli_daemon, "do this node's part of PodMigrations (watches the Kubernetes API)", NULL },
+static const struct ferry_cmd daemon_cmd = {
+  .name = "daemon",
+  .summary = "do this node's part of PodMigrations (watches the Kubernetes API)",
 };
 
-static void usage(FILE *f)
+/* The verbs, in the order the help page lists them. */
+static const struct cli_verb verbs[] = {
+  { &cli_check_cmd, cli_check },     { &cli_run_cmd, cli_run },         { &cli_checkpoint_cmd, cli_checkpoint },
+  { &cli_restore_cmd, cli_restore }, { &cli_migrate_cmd, cli_migrate }, { &cli_pages_cmd, cli_pages },
+  { &cli_send_cmd, cli_send },       { &cli_receive_cmd, cli_receive }, { &cli_inspect_cmd, cli_inspect },
+  { &daemon_cmd, cli_daemon },
+};
+#define N_VERBS (sizeof verbs / sizeof *verbs)
+
+/* The global options' getopt codes. */
+enum { G_CRIU = 256, G_RUNC, G_WORK_DIR, G_NODE, G_LOG_LEVEL, G_LOG_FORMAT, G_JSON, G_VERSION };
+
+static const struct ferry_cmd_opt global_opts[] = {
+  FERRY_CMD_ARG("criu", G_CRIU, "PATH", "the CRIU binary runc is told to use",
+                "$FERRY_CRIU, else /opt/ferry/criu/bin/criu if present, else criu"),
+  FERRY_CMD_ARG("runc", G_RUNC, "PATH", "the runc binary", "$FERRY_RUNC, else runc"),
+  FERRY_CMD_ARG("work-dir", G_WORK_DIR, "DIR", "CRIU work directories and logs, one per operation",
+                "$FERRY_WORK_DIR, else /var/lib/ferry/work"),
+  FERRY_CMD_ARG("node", G_NODE, "NAME", "this node's name, written into images",
+                "$FERRY_NODE_NAME, else the host name"),
+  FERRY_CMD_ARG("log-level", G_LOG_LEVEL, "LEVEL", "debug, info, warn or error (logs go to stderr)", "info"),
+  FERRY_CMD_OPT_LOG_FORMAT(G_LOG_FORMAT),
+  FERRY_CMD_FLAG("json", G_JSON, "print the command's result as one JSON object on stdout"),
+  FERRY_CMD_FLAG("version", G_VERSION, "print the version and exit"),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+/* The global page's list of commands. */
+static void list_verbs(FILE *f)
 {
-  fputs("usage: ferry-agent [--criu PATH] [--runc PATH] [--work-dir DIR] [--node NAME]\n"
-        "                   [--log-level LEVEL] [--json] COMMAND [OPTIONS]\n"
-        "\n"
-        "commands:\n",
-        f);
-  for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-    fprintf(f, "  %-12s%s\n", verbs[i].name, verbs[i].summary);
-  fputs("\n"
-        "exit codes: 0 done, 1 failed (nothing changed), 2 usage, 3 rolled back to the source,\n"
-        "            4 rollback failed (container not running)\n"
-        "See docs/agent-cli.md for every option.\n",
+  fputs("\ncommands:\n", f);
+  for (size_t i = 0; i < N_VERBS; i++)
+    fprintf(f, "  %-12s%s\n", verbs[i].cmd->name, verbs[i].cmd->summary);
+  fputs("  help CMD    the help page of CMD (as CMD --help)\n"
+        "\nUse 'ferry-agent CMD --help' for a command's options.\n",
         f);
 }
+
+static const struct ferry_cmd global_cmd = {
+  .name = "ferry-agent",
+  .prog = "ferry-agent",
+  .synopsis = "ferry-agent",
+  .operands = "COMMAND [COMMAND OPTIONS] [ARGS]",
+  .summary = "Ferry's node agent: checkpoints, moves and restores runc containers; the node's daemon.",
+  .exits = "  0  done\n"
+           "  1  failed before the container was frozen; nothing changed\n"
+           "  2  usage error\n"
+           "  3  failed after the freeze and rolled back: the container runs again on the source\n"
+           "  4  the rollback failed too: the container is NOT running\n",
+  .more = "docs/agent-cli.md",
+  .in_order = 1,
+  .sections = list_verbs,
+  .opts = global_opts,
+};
 
 static const char *env_or(const char *name, const char *dflt)
 {
@@ -62,62 +92,85 @@ static const char *env_or(const char *name, const char *dflt)
 
 enum { GLOBAL_DONE = -1 };
 
+/* One global option into g: GLOBAL_DONE to go on, else the exit code (--version, a bad value). */
+static int apply_global(struct cli_globals *g, int opt, const char *v)
+{
+  switch (opt) {
+  case G_CRIU:
+    g->criu = v;
+    break;
+  case G_RUNC:
+    g->runc = v;
+    break;
+  case G_WORK_DIR:
+    g->work_dir = v;
+    break;
+  case G_NODE:
+    g->node = v;
+    break;
+  case G_JSON:
+    g->json = 1;
+    break;
+  case G_LOG_LEVEL:
+    return ferry_log_level_option("ferry-agent", v) < 0 ? 2 : GLOBAL_DONE;
+  case G_LOG_FORMAT:
+    return ferry_log_format_option("ferry-agent", v) < 0 ? 2 : GLOBAL_DONE;
+  case G_VERSION:
+    printf("ferry-agent %s\n", FERRY_VERSION);
+    return 0;
+  }
+  return GLOBAL_DONE;
+}
+
 /* The options before the verb. Returns GLOBAL_DONE to go on with the verb at
  * argv[optind], else the exit code (--help, --version, a usage error). */
 static int parse_globals(struct cli_globals *g, int argc, char **argv)
 {
-  static const struct option global_long[] = {
-    { "criu", required_argument, NULL, 'c' },
-    { "runc", required_argument, NULL, 'r' },
-    { "work-dir", required_argument, NULL, 'w' },
-    { "node", required_argument, NULL, 'n' },
-    { "log-level", required_argument, NULL, 'l' },
-    { "log-format", required_argument, NULL, 'f' },
-    { "json", no_argument, NULL, 'j' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
-    { NULL, 0, NULL, 0 },
-  };
-  opterr = 0;
-  int opt;
-  while ((opt = getopt_long(argc, argv, "+h", global_long, NULL)) != -1) {
-    switch (opt) {
-    case 'c':
-      g->criu = optarg;
-      break;
-    case 'r':
-      g->runc = optarg;
-      break;
-    case 'w':
-      g->work_dir = optarg;
-      break;
-    case 'n':
-      g->node = optarg;
-      break;
-    case 'j':
-      g->json = 1;
-      break;
-    case 'l':
-      if (ferry_log_level_option("ferry-agent", optarg) < 0)
-        return 2;
-      break;
-    case 'f':
-      if (ferry_log_format_option("ferry-agent", optarg) < 0)
-        return 2;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    case 'V':
-      printf("ferry-agent %s\n", FERRY_VERSION);
-      return 0;
-    default:
-      fprintf(stderr, "ferry-agent: unknown option %s\n", argv[optind - 1]);
-      usage(stderr);
-      return 2;
-    }
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, &global_cmd);
+  int opt, rc;
+  while ((opt = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (opt == FERRY_CMD_HELP || opt == FERRY_CMD_BAD)
+      return ferry_cmd_exit_code(opt);
+    if ((rc = apply_global(g, opt, optarg)) != GLOBAL_DONE)
+      return rc;
   }
   return GLOBAL_DONE;
+}
+
+static const struct cli_verb *find_verb(const char *name)
+{
+  for (size_t i = 0; i < N_VERBS; i++)
+    if (!strcmp(name, verbs[i].cmd->name))
+      return &verbs[i];
+  ferry_cmd_usage_error(&global_cmd, "unknown command %s", name);
+  return NULL;
+}
+
+/* `ferry-agent help [CMD]`: the global page, or CMD's (as `CMD --help`). */
+static int help(struct cli_globals *g, int argc, char **argv)
+{
+  if (argc < 2) {
+    ferry_cmd_help(&global_cmd, stdout);
+    return 0;
+  }
+  if (argc > 2)
+    return ferry_cmd_usage_error(&global_cmd, "help takes one command");
+  if (!(g->verb = find_verb(argv[1])))
+    return 2;
+  char *args[] = { argv[1], (char *)"--help", NULL };
+  return g->verb->run(g, 2, args);
+}
+
+/* Runs the verb argv[0]; a verb that parses its own options takes a lone -h as --help. */
+static int run_verb(struct cli_globals *g, int argc, char **argv)
+{
+  if (!(g->verb = find_verb(argv[0])))
+    return 2;
+  char *args[] = { argv[0], (char *)"--help", NULL };
+  if (!g->verb->cmd->opts && argc == 2 && !strcmp(argv[1], "-h"))
+    return g->verb->run(g, 2, args);
+  return g->verb->run(g, argc, argv);
 }
 
 int main(int argc, char **argv)
@@ -133,17 +186,10 @@ int main(int argc, char **argv)
   if (rc != GLOBAL_DONE)
     return rc;
   if (optind >= argc) {
-    usage(stderr);
+    ferry_cmd_help(&global_cmd, stderr);
     return 2;
   }
-  const char *cmd = argv[optind];
-  for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++) {
-    if (!strcmp(cmd, verbs[i].name)) {
-      g.verb = &verbs[i];
-      return verbs[i].run(&g, argc - optind, argv + optind);
-    }
-  }
-  fprintf(stderr, "ferry-agent: unknown command %s\n", cmd);
-  usage(stderr);
-  return 2;
+  if (!strcmp(argv[optind], "help"))
+    return help(&g, argc - optind, argv + optind);
+  return run_verb(&g, argc - optind, argv + optind);
 }

@@ -3,7 +3,6 @@
  * Services, EndpointSlices, Endpoints and the agents' Leases; drives every
  * PodMigration through its state machine (reconcile.c). Runs as several
  * replicas: the one holding the Lease acts, the others keep warm caches. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include "controller.h"
 #include "rebalancer.h"
 #include "base/cleanup.h"
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/util.h"
@@ -26,6 +26,8 @@
 #define POLL_MS 200                /* the longest the informers are waited on */
 #define RESYNC_MS 30000            /* every PodMigration is looked at this often */
 #define WORK_BUDGET_MS 500         /* the longest one pass reconciles before the informers run again */
+#define CTL_STR_(X) #X
+#define CTL_STR(X) CTL_STR_(X)
 
 struct options {
   const char *kubeconfig, *context, *ns, *identity, *runtime_class;
@@ -34,23 +36,55 @@ struct options {
   char id[320]; /* the default identity: HOST_PID */
 };
 
-static void usage(FILE *f)
-{
-  fprintf(f,
-          "usage: ferry-controller [--kubeconfig FILE] [--context NAME] [--namespace NS]\n"
-          "                        [--identity ID] [--lease-seconds N] [--no-leader-elect]\n"
-          "                        [--agent-stale-seconds N] [--runtime-class NAME]\n"
-          "                        [--webhook-listen IP:PORT --webhook-cert FILE --webhook-key FILE]\n"
-          "                        [--metrics-listen IP:PORT] [--rebalance-interval SECONDS]\n"
-          "                        [--log-level LEVEL] [--log-format text|json] [--version] [--help]\n"
-          "  --namespace: where the controller's Lease and the agents' Leases are (default ferry-system)\n"
-          "  --runtime-class: the RuntimeClass whose handler is ferry-runc; pods must run with it to move\n"
-          "                   (default ferry; \"\": no check, for clusters where ferry-runc is the default runtime)\n"
-          "  --webhook-*: serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move\n"
-          "  --metrics-listen: serve /healthz, /readyz and Prometheus /metrics over HTTP (default: not served)\n"
-          "  --rebalance-interval: seconds between the rebalancer's rounds, which move pods as the\n"
-          "                        MigrationPolicies' load and locality rules say (default 10; 0: off)\n");
-}
+#define FERRY_CMD_ARG(NAME, VAL, ARG, HELP, DFLT)                                                                      \
+  {                                                                                                                    \
+    NAME, required_argument, VAL, 0, 0, ARG, HELP, DFLT                                                                \
+  }
+
+static const struct ferry_cmd_opt ctl_opts[] = {
+  FERRY_CMD_OPT_KUBECONFIG('k'),
+  FERRY_CMD_ARG("context", 'c', "NAME", "the kubeconfig's context", "its current context"),
+  FERRY_CMD_ARG("namespace", 'n', "NS", "where the controller's Lease and the agents' Leases are", "ferry-system"),
+  FERRY_CMD_ARG("identity", 'i', "ID", "this replica's name in the Lease", "HOST_PID"),
+  FERRY_CMD_ARG("lease-seconds", 'l', "N", "the leader Lease's duration (at least 2)", CTL_STR(DEFAULT_LEASE_SECONDS)),
+  FERRY_CMD_FLAG("no-leader-elect", 'N', "act without holding the Lease (one replica only)"),
+  FERRY_CMD_ARG("agent-stale-seconds", 's', "N",
+                "an agent whose Lease is older than this is taken as gone (at least 1)",
+                CTL_STR(DEFAULT_AGENT_STALE_S)),
+  FERRY_CMD_ARG(
+      "runtime-class", 'R', "NAME",
+      "the RuntimeClass whose handler is ferry-runc; pods must run with it to move (\"\": no check, for clusters "
+      "where ferry-runc is the default runtime)",
+      "ferry"),
+  FERRY_CMD_ARG("webhook-listen", 'W', "IP:PORT",
+                "serve the pod admission webhook (HTTPS, POST /mutate-pods) that lets ReplicaSet pods move; needs "
+                "--webhook-cert and --webhook-key",
+                "not served"),
+  FERRY_CMD_ARG("webhook-cert", 'C', "FILE", "the webhook's serving certificate (PEM)", NULL),
+  FERRY_CMD_ARG("webhook-key", 'K', "FILE", "the webhook's private key (PEM)", NULL),
+  FERRY_CMD_ARG("metrics-listen", 'M', "IP:PORT", "serve /healthz, /readyz and Prometheus /metrics over HTTP",
+                "not served"),
+  FERRY_CMD_ARG(
+      "rebalance-interval", 'B', "SECONDS",
+      "seconds between the rebalancer's rounds, which move pods as the MigrationPolicies' load and locality rules "
+      "say (0: off)",
+      CTL_STR(DEFAULT_REBALANCE_S)),
+  FERRY_CMD_OPT_LOG_LEVEL('L'),
+  FERRY_CMD_OPT_LOG_FORMAT('F'),
+  FERRY_CMD_FLAG("version", 'V', "print the version and exit"),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+static const struct ferry_cmd ctl_cmd = {
+  .name = "ferry-controller",
+  .prog = "ferry-controller",
+  .synopsis = "ferry-controller",
+  .summary = "Ferry's controller: drives every PodMigration, decides what moves where, makes Services follow.",
+  .exits = "  0  stopped (SIGTERM, SIGINT), or --help, --version\n  1  could not start\n  2  usage error\n",
+  .more = "docs/controller.md",
+  .opts = ctl_opts,
+};
 
 /* ---------- the work queue ---------- */
 
@@ -137,96 +171,79 @@ static int seconds_option(const char *flag, const char *arg, int max, int *out)
   return 0;
 }
 
+/* One option into o: 0, -1 to exit 0 (--version), or 2 for a bad value. */
+static int apply_option(struct options *o, int opt, const char *arg)
+{
+  switch (opt) {
+  case 'k':
+    o->kubeconfig = arg;
+    break;
+  case 'c':
+    o->context = arg;
+    break;
+  case 'n':
+    o->ns = arg;
+    break;
+  case 'i':
+    o->identity = arg;
+    break;
+  case 'l':
+    o->lease_seconds = atoi(arg);
+    break;
+  case 'N':
+    o->elect = 0;
+    break;
+  case 's':
+    o->stale = atoi(arg);
+    break;
+  case 'R':
+    o->runtime_class = arg;
+    break;
+  case 'W':
+    o->webhook_listen = arg;
+    break;
+  case 'C':
+    o->webhook_cert = arg;
+    break;
+  case 'K':
+    o->webhook_key = arg;
+    break;
+  case 'M':
+    o->metrics_listen = arg;
+    break;
+  case 'B':
+    return seconds_option("--rebalance-interval", arg, 86400, &o->rebalance_s) < 0 ? 2 : 0;
+  case 'L':
+    return ferry_log_level_option("ferry-controller", arg) < 0 ? 2 : 0;
+  case 'F':
+    return ferry_log_format_option("ferry-controller", arg) < 0 ? 2 : 0;
+  case 'V':
+    printf("ferry-controller %s\n", FERRY_VERSION);
+    return -1;
+  }
+  return 0;
+}
+
 /* 0: run; -1: exit 0 (--help, --version); else the exit code (2: a bad option). */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-  static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' },
-    { "context", required_argument, NULL, 'c' },
-    { "namespace", required_argument, NULL, 'n' },
-    { "identity", required_argument, NULL, 'i' },
-    { "lease-seconds", required_argument, NULL, 'l' },
-    { "no-leader-elect", no_argument, NULL, 'N' },
-    { "agent-stale-seconds", required_argument, NULL, 's' },
-    { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' },
-    { "help", no_argument, NULL, 'h' },
-    { "version", no_argument, NULL, 'V' },
-    { "runtime-class", required_argument, NULL, 'R' },
-    { "webhook-listen", required_argument, NULL, 'W' },
-    { "webhook-cert", required_argument, NULL, 'C' },
-    { "webhook-key", required_argument, NULL, 'K' },
-    { "metrics-listen", required_argument, NULL, 'M' },
-    { "rebalance-interval", required_argument, NULL, 'B' },
-    { NULL, 0, NULL, 0 },
-  };
-  int opt;
-  while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (opt) {
-    case 'k':
-      o->kubeconfig = optarg;
-      break;
-    case 'c':
-      o->context = optarg;
-      break;
-    case 'n':
-      o->ns = optarg;
-      break;
-    case 'i':
-      o->identity = optarg;
-      break;
-    case 'l':
-      o->lease_seconds = atoi(optarg);
-      break;
-    case 'N':
-      o->elect = 0;
-      break;
-    case 's':
-      o->stale = atoi(optarg);
-      break;
-    case 'R':
-      o->runtime_class = optarg;
-      break;
-    case 'W':
-      o->webhook_listen = optarg;
-      break;
-    case 'C':
-      o->webhook_cert = optarg;
-      break;
-    case 'K':
-      o->webhook_key = optarg;
-      break;
-    case 'M':
-      o->metrics_listen = optarg;
-      break;
-    case 'B':
-      if (seconds_option("--rebalance-interval", optarg, 86400, &o->rebalance_s) < 0)
-        return 2;
-      break;
-    case 'L':
-      if (ferry_log_level_option("ferry-controller", optarg) < 0)
-        return 2;
-      break;
-    case 'F':
-      if (ferry_log_format_option("ferry-controller", optarg) < 0)
-        return 2;
-      break;
-    case 'h':
-      usage(stdout);
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, &ctl_cmd);
+  int opt, rc;
+  while ((opt = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (opt == FERRY_CMD_HELP)
       return -1;
-    case 'V':
-      printf("ferry-controller %s\n", FERRY_VERSION);
-      return -1;
-    default:
-      usage(stderr);
+    if (opt == FERRY_CMD_BAD)
       return 2;
-    }
+    if ((rc = apply_option(o, opt, optarg)))
+      return rc;
   }
-  if (optind != argc || o->lease_seconds < 2 || o->stale < 1 ||
-      (o->webhook_listen && (!o->webhook_cert || !o->webhook_key))) {
-    usage(stderr);
-    return 2;
-  }
+  if (optind != argc)
+    return ferry_cmd_usage_error(&ctl_cmd, "unexpected argument %s", argv[optind]);
+  if (o->lease_seconds < 2 || o->stale < 1)
+    return ferry_cmd_usage_error(&ctl_cmd, "--lease-seconds must be at least 2, --agent-stale-seconds at least 1");
+  if (o->webhook_listen && (!o->webhook_cert || !o->webhook_key))
+    return ferry_cmd_usage_error(&ctl_cmd, "--webhook-listen needs --webhook-cert and --webhook-key");
   default_identity(o);
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ferry_runc.h"
+#include "base/cmdline.h"
 #include "base/util.h"
 
 static const char *env_or(const char *name, const char *dflt)
@@ -25,6 +26,34 @@ static const char *env_or(const char *name, const char *dflt)
   const char *v = getenv(name);
   return v && *v ? v : dflt;
 }
+
+/* runc's global flags that ferry-runc reads too (every flag passes on to runc as it is). */
+static const struct ferry_cmd_opt rt_opts[] = {
+  FERRY_CMD_ARG("root", 'r', "DIR", "runc's state root; ferry-runc's markers are kept per root", "runc's, /run/runc"),
+  FERRY_CMD_ARG("log", 'l', "FILE", "runc's log; ferry-runc reports there too (the shim reads its last line)", "none"),
+  FERRY_CMD_ARG("log-format", 'f', "FORMAT", "text or json, for ferry-runc's lines too", "text"),
+  FERRY_CMD_ARG("criu", 'c', "PATH", "the CRIU binary, for restores too",
+                "$FERRY_CRIU, else /opt/ferry/criu/bin/criu if present, else criu"),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+static const struct ferry_cmd rt_cmd = {
+  .name = "ferry-runc",
+  .prog = "ferry-runc",
+  .synopsis = "ferry-runc",
+  .operands = "COMMAND [ARGS]",
+  .summary = "An OCI runtime: runc, except that it restores the containers Ferry moves to this node.",
+  .details = "Every command and flag passes to runc unchanged (the process becomes runc), except create of a\n"
+             "container whose pod asks to be restored (runc restore from the image), start of a container it\n"
+             "restored (nothing to do), and delete (also forgets the restore). runc's own commands and flags:\n"
+             "'runc --help'. Environment: FERRY_RUNC_BINARY (the real runc, default runc), FERRY_CRIU,\n"
+             "FERRY_RUNC_STATE (default /run/ferry-runc), FERRY_ADMISSION_DIR (default /var/lib/ferry/admitted).\n",
+  .exits = "  0    done\n  1    a refused or failed restore (said on stderr and in --log)\n"
+           "  127  runc could not be run\n  else runc's own exit code\n",
+  .more = "docs/ferry-runc.md",
+  .opts = rt_opts,
+};
 
 /* runc's global flags that take a value. */
 static int takes_value(const char *flag)
@@ -36,38 +65,59 @@ static int takes_value(const char *flag)
   return 0;
 }
 
-/* "--root X" or "--root=X" at argv[*i]: the value, advancing *i past it. */
-static const char *value_of(char **argv, int argc, int *i, const char *flag)
+/* "--NAME X" or "--NAME=X" at argv[*i]: the value, advancing *i past it. */
+static const char *value_of(char **argv, int argc, int *i, const char *name)
 {
-  size_t n = strlen(flag);
-  if (!strncmp(argv[*i], flag, n) && argv[*i][n] == '=')
-    return argv[*i] + n + 1;
-  if (!strcmp(argv[*i], flag) && *i + 1 < argc)
+  size_t n = strlen(name);
+  const char *a = argv[*i];
+  if (strncmp(a, "--", 2) || strncmp(a + 2, name, n))
+    return NULL;
+  if (a[2 + n] == '=')
+    return a + 2 + n + 1;
+  if (!a[2 + n] && *i + 1 < argc)
     return argv[++*i];
   return NULL;
 }
 
-static void parse(int argc, char **argv, struct invocation *in)
+static void apply_flag(struct invocation *in, int val, const char *v)
+{
+  switch (val) {
+  case 'r':
+    in->root = v;
+    break;
+  case 'l':
+    in->log = v;
+    break;
+  case 'f':
+    in->log_json = !strcmp(v, "json");
+    break;
+  case 'c':
+    in->criu = v;
+    break;
+  }
+}
+
+/* The flags before the command; *help when --help or -h is one of them. */
+static void parse(int argc, char **argv, struct invocation *in, int *help)
 {
   memset(in, 0, sizeof *in);
   in->argc = argc;
   in->argv = argv;
   in->cmd_at = -1;
   in->runc = env_or("FERRY_RUNC_BINARY", "runc");
+  *help = 0;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v;
+    const char *a = argv[i], *v = NULL;
     if (a[0] != '-') {
       in->cmd_at = i;
       return;
     }
-    if ((v = value_of(argv, argc, &i, "--root")))
-      in->root = v;
-    else if ((v = value_of(argv, argc, &i, "--log")))
-      in->log = v;
-    else if ((v = value_of(argv, argc, &i, "--log-format")))
-      in->log_json = !strcmp(v, "json");
-    else if ((v = value_of(argv, argc, &i, "--criu")))
-      in->criu = v;
+    *help |= !strcmp(a, "--help") || !strcmp(a, "-h");
+    const struct ferry_cmd_opt *o = rt_opts;
+    while (o->name && (o->has_arg != required_argument || !(v = value_of(argv, argc, &i, o->name))))
+      o++;
+    if (o->name)
+      apply_flag(in, o->val, v);
     else if (takes_value(a) && i + 1 < argc)
       i++;
   }
@@ -164,7 +214,12 @@ static const char *command_id(const struct invocation *in)
 int main(int argc, char **argv)
 {
   struct invocation in;
-  parse(argc, argv, &in);
+  int help;
+  parse(argc, argv, &in, &help);
+  if (help && in.cmd_at < 0) { /* `runc COMMAND --help` is runc's */
+    ferry_cmd_help(&rt_cmd, stdout);
+    return 0;
+  }
   const char *cmd = in.cmd_at > 0 ? argv[in.cmd_at] : "";
   if (!strcmp(cmd, "create")) {
     int r = maybe_restore(&in);

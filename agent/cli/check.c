@@ -14,13 +14,20 @@
 /* check's own default --timeout (seconds). */
 #define CHECK_TIMEOUT_S 30
 
-const char cli_check_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] check [--timeout SECONDS]\n"
-    "Reports the kernel, CRIU and runc versions and features, and checkpoints and restores a child process\n"
-    "as a self-test (exit 0 when it passed, 1 otherwise). The result is also written to WORK_DIR/../check.json.\n"
-    "\n"
-    "options:\n"
-    "  --timeout SECONDS              for each step of the self-test (default 30)\n" CLI_USAGE_MORE;
+static const struct ferry_cmd_opt check_opts[] = {
+  CLI_OPT_TIMEOUT("for each step of the self-test", CHECK_TIMEOUT_S),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_check_cmd = {
+  CLI_VERB("check"),
+  .summary = "what this node can do, with a checkpoint/restore self-test",
+  .details = "Reports the kernel, CRIU and runc versions and features, and checkpoints and restores a child process\n"
+             "as a self-test. The result is also written to WORK_DIR/../check.json.\n",
+  .exits = "  0  the self-test passed\n  1  it failed\n  2  usage error\n",
+  .opts = check_opts,
+};
 
 /* STATE_DIR/check.json, STATE_DIR being the work directory's parent. */
 static void record(const struct cli_globals *g, const char *text)
@@ -55,9 +62,8 @@ static void print_text(json_object *o)
 
 int cli_check(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_TIMEOUT, 0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
+  int rc = cli_parse(g, argc, argv, &c);
   if (rc)
     return rc;
   if (c.timeout_s == CLI_DEFAULT_TIMEOUT_S)

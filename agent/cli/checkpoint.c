@@ -12,20 +12,33 @@
 #include "base/util.h"
 #include "engine/lazy.h"
 
-const char cli_checkpoint_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] checkpoint --root RUNC_ROOT --store URL --image NAME [OPTIONS] ID\n"
-    "       ferry-agent [GLOBAL OPTIONS] checkpoint ... --strategy postCopy --page-server ADDR:PORT\n"
-    "                   [--bandwidth Q] [--ready-file F] ID\n"
-    "Checkpoints container ID into the store; without --leave-running it stops once its image is complete.\n"
-    "\n"
-    "options:\n"
-    "  --root RUNC_ROOT               the runc state root the container runs under\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
-        CLI_USAGE_TIMEOUT "  --strategy S                   stopAndCopy (default), preCopy or postCopy\n"
-    "  --page-server ADDR:PORT        postCopy: where the memory is served (port 0: any)\n"
-    "  --bandwidth Q                  postCopy: at most Q bytes per second leave this node (e.g. 100Mi)\n"
-    "  --ready-file F                 postCopy: where the first answer (serving) goes, else stdout\n"
-    "  --leave-running                keep the container running (a copy, not a move)\n" CLI_USAGE_DIFF
-        CLI_USAGE_COMPRESS CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+static const struct ferry_cmd_opt checkpoint_opts[] = {
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root the container runs under"),
+  CLI_OPT_STORE,
+  CLI_OPT_IMAGE,
+  CLI_OPT_TIMEOUT("per runc call", CLI_DEFAULT_TIMEOUT_S),
+  CLI_OPT_STRATEGY,
+  CLI_OPT_PAGE_SERVER,
+  FERRY_CMD_ARG("bandwidth", OPT_BANDWIDTH, "Q", "postCopy: at most Q bytes per second leave this node (e.g. 100Mi)",
+                "unlimited"),
+  FERRY_CMD_ARG("ready-file", OPT_READY_FILE, "F", "postCopy: where the first answer (serving) goes", "stdout"),
+  FERRY_CMD_FLAG("leave-running", OPT_LEAVE_RUNNING, "keep the container running (a copy, not a move)"),
+  CLI_OPTS_IMAGE_OUT,
+  CLI_OPT_CRIU,
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_checkpoint_cmd = {
+  CLI_VERB("checkpoint"),
+  .operands = "ID",
+  .summary = "checkpoint a container into a store",
+  .details = "Checkpoints container ID into the store; without --leave-running it stops once its image is complete.\n"
+             "With --strategy postCopy the command stays, serving the frozen container's memory on --page-server\n"
+             "until every page went (exit 0) or the transfer failed (the container runs on: exit 3).\n",
+  .exits = CLI_EXITS_FREEZE,
+  .opts = checkpoint_opts,
+};
 
 /* A monotonic instant as wall-clock milliseconds (for comparing across nodes). */
 static int64_t wall_of(int64_t mono_ms) { return ferry_now_real_ms() - (ferry_now_mono_ms() - mono_ms); }
@@ -99,28 +112,9 @@ static int checkpoint_whole(const struct cli_globals *g, const struct cli_opts *
 
 int cli_checkpoint(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT,
-                                 OPT_STORE,
-                                 OPT_IMAGE,
-                                 OPT_TIMEOUT,
-                                 OPT_TCP_EST,
-                                 OPT_TCP_CLOSE,
-                                 OPT_FILE_LOCKS,
-                                 OPT_EXT_UNIX,
-                                 OPT_SHELL_JOB,
-                                 OPT_LEAVE_RUNNING,
-                                 OPT_CGROUPS_MODE,
-                                 OPT_ROOTFS_DIFF,
-                                 OPT_STRATEGY,
-                                 OPT_PAGE_SERVER,
-                                 OPT_BANDWIDTH,
-                                 OPT_READY_FILE,
-                                 OPT_COMPRESS,
-                                 OPT_KEY_FILE,
-                                 0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_check_image(c.cmd, c.image)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc || (rc = cli_check_image(c.cmd, c.image)))
     return rc;
   if (optind != argc - 1) {
     fprintf(stderr, "ferry-agent checkpoint: exactly one container ID is required\n");

@@ -14,6 +14,8 @@
 #include "image/store.h"
 #include "runtime/runc.h"
 
+#include "base/cmdline.h"
+
 struct cli_verb;
 
 /* The global options (before the verb). */
@@ -26,35 +28,61 @@ struct cli_globals {
 
 typedef int cli_verb_fn(const struct cli_globals *g, int argc, char **argv);
 
-/* A row of the verb table. */
+/* A row of the verb table: its command line (name, one-line summary, options,
+ * help page; opts NULL: the verb parses and answers --help itself) and what runs it. */
 struct cli_verb {
-  const char *name;
-  cli_verb_fn *run;    /* argv[0] is the verb; returns the exit code */
-  const char *summary; /* one line, in the global usage */
-  const char *usage;   /* `ferry-agent VERB --help`; NULL: the verb answers --help itself */
+  const struct ferry_cmd *cmd;
+  cli_verb_fn *run; /* argv[0] is the verb; returns the exit code */
 };
 
 cli_verb_fn cli_check, cli_run, cli_checkpoint, cli_restore, cli_migrate, cli_pages, cli_send, cli_receive, cli_inspect;
-extern const char cli_check_usage[], cli_run_usage[], cli_checkpoint_usage[], cli_restore_usage[], cli_migrate_usage[],
-    cli_pages_usage[], cli_send_usage[], cli_receive_usage[], cli_inspect_usage[];
+extern const struct ferry_cmd cli_check_cmd, cli_run_cmd, cli_checkpoint_cmd, cli_restore_cmd, cli_migrate_cmd,
+    cli_pages_cmd, cli_send_cmd, cli_receive_cmd, cli_inspect_cmd;
 
-/* Pieces of the verbs' usage texts that several verbs share. */
-#define CLI_USAGE_STORE "  --store URL                    dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]\n"
-#define CLI_USAGE_IMAGE "  --image NAME                   the image's name in the store ([A-Za-z0-9._-], up to 128)\n"
-#define CLI_USAGE_TIMEOUT "  --timeout SECONDS              per runc call and per transfer (default 300)\n"
-#define CLI_USAGE_KEY "  --encryption-key-file FILE     the image's key (32 bytes, raw, hex or base64)\n"
-#define CLI_USAGE_COMPRESS "  --compress zstd|lz4[:LEVEL]    store the image compressed\n"
-#define CLI_USAGE_CRIU                                                                                                 \
-  "CRIU options:\n"                                                                                                    \
-  "  --tcp-established              dump and restore established TCP connections\n"                                    \
-  "  --tcp-close                    restore established connections closed\n"                                          \
-  "  --file-locks                   dump and restore file locks\n"                                                     \
-  "  --ext-unix-sk                  allow unix sockets connected outside the container\n"                              \
-  "  --shell-job                    the container was started from a shell job\n"                                      \
-  "  --manage-cgroups-mode M        soft, full or strict\n"
-#define CLI_USAGE_DIFF                                                                                                 \
-  "  --rootfs-diff M                auto (default), overlay, scan or none: how the rootfs changes are found\n"
-#define CLI_USAGE_MORE "See docs/agent-cli.md.\n"
+/* A verb's struct ferry_cmd: its name, how messages and the synopsis name it, where the rest is said. */
+#define CLI_VERB(NAME)                                                                                                 \
+  .name = NAME, .prog = "ferry-agent " NAME, .synopsis = "ferry-agent [GLOBAL OPTIONS] " NAME,                         \
+  .more = "docs/agent-cli.md"
+
+/* The exit codes of the verbs that freeze a container (checkpoint, migrate). */
+#define CLI_EXITS_FREEZE                                                                                               \
+  "  0  done\n"                                                                                                        \
+  "  1  failed before the freeze; nothing changed\n"                                                                   \
+  "  2  usage error\n"                                                                                                 \
+  "  3  failed after the freeze and rolled back: the container runs again on the source\n"                             \
+  "  4  the rollback failed too: the container is NOT running (the message says where the image is)\n"
+
+/* Rows several verbs' option tables share. */
+#define CLI_OPT_STORE                                                                                                  \
+  FERRY_CMD_REQ("store", OPT_STORE, "URL", "dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]")
+#define CLI_OPT_IMAGE                                                                                                  \
+  FERRY_CMD_REQ("image", OPT_IMAGE, "NAME", "the image's name in the store ([A-Za-z0-9._-], up to 128)")
+#define CLI_STR_(X) #X
+#define CLI_STR(X) CLI_STR_(X)
+/* --timeout, DFLT_S its default in seconds (a number or a macro of one). */
+#define CLI_OPT_TIMEOUT(HELP, DFLT_S) FERRY_CMD_ARG("timeout", OPT_TIMEOUT, "SECONDS", HELP, CLI_STR(DFLT_S))
+#define CLI_OPT_KEY                                                                                                    \
+  FERRY_CMD_ARG("encryption-key-file", OPT_KEY_FILE, "FILE", "the image's key (32 bytes, raw, hex or base64)",         \
+                "none: not encrypted")
+#define CLI_OPT_COMPRESS                                                                                               \
+  FERRY_CMD_ARG("compress", OPT_COMPRESS, "zstd|lz4[:LEVEL]", "store the image compressed", "not compressed")
+#define CLI_OPT_DIFF                                                                                                   \
+  FERRY_CMD_ARG(                                                                                                       \
+      "rootfs-diff", OPT_ROOTFS_DIFF, "M",                                                                             \
+      "overlay, scan, none or auto (overlay on an overlay mount, else scan): how the rootfs changes are found",        \
+      "auto")
+/* How a checkpoint writes its image: the rootfs changes, compressed, encrypted. */
+#define CLI_OPTS_IMAGE_OUT CLI_OPT_DIFF, CLI_OPT_COMPRESS, CLI_OPT_KEY
+#define CLI_OPT_STRATEGY FERRY_CMD_ARG("strategy", OPT_STRATEGY, "S", "stopAndCopy, preCopy or postCopy", "stopAndCopy")
+#define CLI_OPT_PAGE_SERVER                                                                                            \
+  FERRY_CMD_ARG("page-server", OPT_PAGE_SERVER, "ADDR:PORT", "postCopy: where the memory is served (port 0: any)", NULL)
+#define CLI_OPT_CRIU                                                                                                   \
+  FERRY_CMD_FLAG("tcp-established", OPT_TCP_EST, "CRIU: dump and restore established TCP connections"),                \
+      FERRY_CMD_FLAG("tcp-close", OPT_TCP_CLOSE, "CRIU: restore established connections closed"),                      \
+      FERRY_CMD_FLAG("file-locks", OPT_FILE_LOCKS, "CRIU: dump and restore file locks"),                               \
+      FERRY_CMD_FLAG("ext-unix-sk", OPT_EXT_UNIX, "CRIU: allow unix sockets connected outside the container"),         \
+      FERRY_CMD_FLAG("shell-job", OPT_SHELL_JOB, "CRIU: the container was started from a shell job"),                  \
+      FERRY_CMD_ARG("manage-cgroups-mode", OPT_CGROUPS_MODE, "M", "CRIU: soft, full or strict", NULL)
 
 /* --timeout when not given (seconds). */
 #define CLI_DEFAULT_TIMEOUT_S 300
@@ -90,8 +118,7 @@ enum cli_option {
   OPT_TO_STORE,
   OPT_LISTEN,
   OPT_TO,
-  OPT_TOKEN_FILE,
-  OPT_HELP
+  OPT_TOKEN_FILE
 };
 
 /* A verb's options, parsed. */
@@ -107,10 +134,10 @@ struct cli_opts {
   struct ferry_codec codec;
 };
 
-/* options.c. Parses argv (argv[0]: the verb) into c, taking only the options in
- * allowed (0-terminated); --help prints the verb's usage and exits 0. Returns
- * 0, or 2 for a usage error (said on stderr); optind is then the first operand. */
-int cli_parse(const struct cli_globals *g, int argc, char **argv, const int *allowed, struct cli_opts *c);
+/* options.c. Parses argv (argv[0]: the verb) into c by the verb's option
+ * table; --help and -h print the verb's help page and exit 0. Returns 0, or 2
+ * for a usage error (said on stderr); optind is then the first operand. */
+int cli_parse(const struct cli_globals *g, int argc, char **argv, struct cli_opts *c);
 /* 2 (said on stderr) when the option `what` was not given. */
 int cli_require(const char *cmd, const char *what, const char *v);
 /* 2 when --image is missing or not a valid image name. */

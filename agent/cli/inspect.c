@@ -9,11 +9,20 @@
 #include "base/util.h"
 #include "image/manifest.h"
 
-const char cli_inspect_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] inspect --store URL --image NAME\n"
-    "Prints the image's manifest, sizes and whether it verifies (exit 0) or not (exit 1).\n"
-    "\n"
-    "options:\n" CLI_USAGE_STORE CLI_USAGE_IMAGE CLI_USAGE_MORE;
+static const struct ferry_cmd_opt inspect_opts[] = {
+  CLI_OPT_STORE,
+  CLI_OPT_IMAGE,
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_inspect_cmd = {
+  CLI_VERB("inspect"),
+  .summary = "print and verify an image",
+  .details = "Prints the image's manifest, sizes and whether it verifies.\n",
+  .exits = "  0  the image verifies\n  1  it does not (or cannot be read)\n  2  usage error\n",
+  .opts = inspect_opts,
+};
 
 static void print_json(const char *dir, const struct ferry_manifest *m, int ok, const ferry_error *err,
                        int64_t verify_ms)
@@ -78,9 +87,8 @@ static int inspect(const struct cli_globals *g, const struct ferry_store *s, con
 
 int cli_inspect(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_STORE, OPT_IMAGE, 0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
+  int rc = cli_parse(g, argc, argv, &c);
   if (rc || (rc = cli_check_image(c.cmd, c.image)))
     return rc;
   struct ferry_store s;

@@ -5,39 +5,44 @@
 #include <stdio.h>
 #include <unistd.h>
 
-const char cli_migrate_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] migrate --root RUNC_ROOT --store URL --image NAME\n"
-    "                   --to-root RUNC_ROOT_B --to-bundle DIR_B [--to-netns PATH]\n"
-    "                   [--id NEWID] [--log FILE] [OPTIONS] ID\n"
-    "Checkpoints container ID and restores it under RUNC_ROOT_B; when the restore fails, the container is\n"
-    "restored on the source from the same image.\n"
-    "\n"
-    "options:\n"
-    "  --root RUNC_ROOT               the runc state root the container runs under\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
-    "  --to-root RUNC_ROOT_B          the runc state root to restore under\n"
-    "  --to-bundle DIR_B              the target's bundle (DIR_B/rootfs prepared by the node)\n"
-    "  --to-netns PATH                the network namespace to restore into\n"
-    "  --to-store URL                 send the image to this store and restore from there\n"
-    "  --id NEWID                     the restored container's ID (default: the original)\n"
-    "  --log FILE                     where its output goes (default WORK_DIR/IMAGE/ID.log)\n" CLI_USAGE_TIMEOUT
-    "  --strategy S                   stopAndCopy (default), preCopy or postCopy\n"
-    "  --page-server ADDR:PORT        postCopy: where the memory is served (port 0: any)\n"
-    "  --bandwidth Q                  at most Q bytes per second between the nodes (e.g. 100Mi)\n"
-    "  --leave-running                refused: a migration moves the container\n" CLI_USAGE_DIFF CLI_USAGE_COMPRESS
-        CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+static const struct ferry_cmd_opt migrate_opts[] = {
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root the container runs under"),
+  CLI_OPT_STORE,
+  CLI_OPT_IMAGE,
+  FERRY_CMD_REQ("to-root", OPT_TO_ROOT, "RUNC_ROOT_B", "the runc state root to restore under"),
+  FERRY_CMD_REQ("to-bundle", OPT_TO_BUNDLE, "DIR_B", "the target's bundle (DIR_B/rootfs prepared by the node)"),
+  FERRY_CMD_ARG("to-netns", OPT_TO_NETNS, "PATH", "the network namespace to restore into", "the image's config"),
+  FERRY_CMD_ARG("to-store", OPT_TO_STORE, "URL", "send the image to this store and restore from there",
+                "restore from --store"),
+  FERRY_CMD_ARG("id", OPT_ID, "NEWID", "the restored container's ID", "the original"),
+  FERRY_CMD_ARG("log", OPT_LOG, "FILE", "where its output goes", "WORK_DIR/IMAGE/ID.log"),
+  CLI_OPT_TIMEOUT("per runc call and per transfer", CLI_DEFAULT_TIMEOUT_S),
+  CLI_OPT_STRATEGY,
+  CLI_OPT_PAGE_SERVER,
+  FERRY_CMD_ARG("bandwidth", OPT_BANDWIDTH, "Q", "at most Q bytes per second between the nodes (e.g. 100Mi)",
+                "unlimited"),
+  FERRY_CMD_FLAG("leave-running", OPT_LEAVE_RUNNING, "refused: a migration moves the container"),
+  CLI_OPTS_IMAGE_OUT,
+  CLI_OPT_CRIU,
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_migrate_cmd = {
+  CLI_VERB("migrate"),
+  .operands = "ID",
+  .summary = "checkpoint, restore on the target, roll back on failure",
+  .details = "Checkpoints container ID and restores it under RUNC_ROOT_B; when the restore fails, the container is\n"
+             "restored on the source from the same image.\n",
+  .exits = CLI_EXITS_FREEZE,
+  .opts = migrate_opts,
+};
 
 int cli_migrate(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT,          OPT_STORE,     OPT_IMAGE,        OPT_TO_ROOT,
-                                 OPT_TO_BUNDLE,     OPT_TO_NETNS,  OPT_ID,           OPT_LOG,
-                                 OPT_TIMEOUT,       OPT_TCP_EST,   OPT_TCP_CLOSE,    OPT_FILE_LOCKS,
-                                 OPT_EXT_UNIX,      OPT_SHELL_JOB, OPT_CGROUPS_MODE, OPT_ROOTFS_DIFF,
-                                 OPT_LEAVE_RUNNING, OPT_STRATEGY,  OPT_PAGE_SERVER,  OPT_BANDWIDTH,
-                                 OPT_COMPRESS,      OPT_KEY_FILE,  OPT_TO_STORE,     0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_require(c.cmd, "--to-root", c.to_root)) ||
-      (rc = cli_require(c.cmd, "--to-bundle", c.to_bundle)) || (rc = cli_check_image(c.cmd, c.image)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc || (rc = cli_check_image(c.cmd, c.image)))
     return rc;
   if (optind != argc - 1) {
     fprintf(stderr, "ferry-agent migrate: exactly one container ID is required\n");

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The verbs' options: one getopt table for all of them, each verb naming the
- * ones it takes; checks of their values, and what the verbs require. */
+/* The verbs' options, parsed by each verb's table (struct ferry_cmd, in the
+ * verb's file); checks of their values, and what the verbs require. */
 #include "cli/cli.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,41 +14,6 @@
 /* --timeout's upper bound (seconds). */
 #define MAX_TIMEOUT_S 86400
 
-static const struct option long_options[] = {
-  { "root", required_argument, NULL, OPT_ROOT },
-  { "store", required_argument, NULL, OPT_STORE },
-  { "image", required_argument, NULL, OPT_IMAGE },
-  { "bundle", required_argument, NULL, OPT_BUNDLE },
-  { "netns", required_argument, NULL, OPT_NETNS },
-  { "id", required_argument, NULL, OPT_ID },
-  { "log", required_argument, NULL, OPT_LOG },
-  { "to-root", required_argument, NULL, OPT_TO_ROOT },
-  { "to-bundle", required_argument, NULL, OPT_TO_BUNDLE },
-  { "to-netns", required_argument, NULL, OPT_TO_NETNS },
-  { "to-store", required_argument, NULL, OPT_TO_STORE },
-  { "listen", required_argument, NULL, OPT_LISTEN },
-  { "to", required_argument, NULL, OPT_TO },
-  { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-  { "timeout", required_argument, NULL, OPT_TIMEOUT },
-  { "tcp-established", no_argument, NULL, OPT_TCP_EST },
-  { "tcp-close", no_argument, NULL, OPT_TCP_CLOSE },
-  { "file-locks", no_argument, NULL, OPT_FILE_LOCKS },
-  { "ext-unix-sk", no_argument, NULL, OPT_EXT_UNIX },
-  { "shell-job", no_argument, NULL, OPT_SHELL_JOB },
-  { "leave-running", no_argument, NULL, OPT_LEAVE_RUNNING },
-  { "manage-cgroups-mode", required_argument, NULL, OPT_CGROUPS_MODE },
-  { "rootfs-diff", required_argument, NULL, OPT_ROOTFS_DIFF },
-  { "strategy", required_argument, NULL, OPT_STRATEGY },
-  { "page-server", required_argument, NULL, OPT_PAGE_SERVER },
-  { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
-  { "ready-file", required_argument, NULL, OPT_READY_FILE },
-  { "lazy-dir", required_argument, NULL, OPT_LAZY_DIR },
-  { "compress", required_argument, NULL, OPT_COMPRESS },
-  { "encryption-key-file", required_argument, NULL, OPT_KEY_FILE },
-  { "help", no_argument, NULL, OPT_HELP },
-  { NULL, 0, NULL, 0 },
-};
-
 static const char *const cgroups_modes[] = { "soft", "full", "strict", NULL };
 static const char *const rootfs_diff_modes[] = { "auto", "overlay", "scan", "none", NULL };
 
@@ -57,14 +21,6 @@ static int one_of(const char *v, const char *const *values)
 {
   for (; *values; values++)
     if (!strcmp(v, *values))
-      return 1;
-  return 0;
-}
-
-static int allows(const int *allowed, int opt)
-{
-  for (; *allowed; allowed++)
-    if (*allowed == opt)
       return 1;
   return 0;
 }
@@ -219,24 +175,20 @@ static int apply_option(struct cli_opts *c, int opt, const char *v)
   return 0;
 }
 
-int cli_parse(const struct cli_globals *g, int argc, char **argv, const int *allowed, struct cli_opts *c)
+int cli_parse(const struct cli_globals *g, int argc, char **argv, struct cli_opts *c)
 {
   memset(c, 0, sizeof *c);
-  c->cmd = g->verb->name;
+  c->cmd = g->verb->cmd->name;
   c->rootfs_diff = "auto";
   c->timeout_s = CLI_DEFAULT_TIMEOUT_S;
-  optind = 0; /* 0, not 1: glibc then forgets the global scan's "+" ordering */
-  opterr = 0;
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, g->verb->cmd);
   int opt;
-  while ((opt = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-    if (opt == OPT_HELP) {
-      fputs(g->verb->usage, stdout);
-      exit(0);
-    }
-    if (opt == '?' || !allows(allowed, opt)) {
-      fprintf(stderr, "ferry-agent %s: unknown or misplaced option %s\n", c->cmd, argv[optind - 1]);
+  while ((opt = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (opt == FERRY_CMD_HELP)
+      exit(0); /* nothing to free yet */
+    if (opt == FERRY_CMD_BAD)
       return 2;
-    }
     int rc = apply_option(c, opt, optarg);
     if (rc)
       return rc;

@@ -5,20 +5,29 @@
 
 #include "engine/lazy.h"
 
-const char cli_pages_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] pages --store URL --image NAME --lazy-dir DIR [--timeout SECONDS]\n"
-    "Runs CRIU's lazy-pages daemon for a post-copy image until every page arrived from its page server.\n"
-    "\n"
-    "options:\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
-    "  --lazy-dir DIR                 the daemon's work directory (the restore's --lazy-pages uses it too)\n"
-    "  --timeout SECONDS              for every page to arrive (default 300)\n" CLI_USAGE_KEY CLI_USAGE_MORE;
+static const struct ferry_cmd_opt pages_opts[] = {
+  CLI_OPT_STORE,
+  CLI_OPT_IMAGE,
+  FERRY_CMD_REQ("lazy-dir", OPT_LAZY_DIR, "DIR",
+                "the daemon's work directory (the restore's --lazy-pages uses it too)"),
+  CLI_OPT_TIMEOUT("for every page to arrive", CLI_DEFAULT_TIMEOUT_S),
+  CLI_OPT_KEY,
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_pages_cmd = {
+  CLI_VERB("pages"),
+  .summary = "post-copy on the target: fetch an image's memory from its source",
+  .details = "Runs CRIU's lazy-pages daemon for a post-copy image until every page arrived from its page server.\n",
+  .opts = pages_opts,
+};
 
 int cli_pages(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_STORE, OPT_IMAGE, OPT_LAZY_DIR, OPT_TIMEOUT, OPT_KEY_FILE, 0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_check_image(c.cmd, c.image)) || (rc = cli_require(c.cmd, "--lazy-dir", c.lazy_dir)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc || (rc = cli_check_image(c.cmd, c.image)))
     return rc;
   struct ferry_store s;
   if ((rc = cli_open_store(c.cmd, c.store, &s)))

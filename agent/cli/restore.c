@@ -7,29 +7,33 @@
 
 #include "base/util.h"
 
-const char cli_restore_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] restore --root RUNC_ROOT --store URL --image NAME --bundle DIR\n"
-    "                   [--netns PATH] [--id NEWID] [--log FILE] [OPTIONS]\n"
-    "Verifies the image, applies its root filesystem changes to DIR/rootfs and restores the container.\n"
-    "\n"
-    "options:\n"
-    "  --root RUNC_ROOT               the runc state root to restore under\n" CLI_USAGE_STORE CLI_USAGE_IMAGE
-    "  --bundle DIR                   the target's bundle (DIR/rootfs prepared by the node)\n"
-    "  --netns PATH                   the network namespace to restore into\n"
-    "  --id NEWID                     the restored container's ID (default: the original)\n"
-    "  --log FILE                     where its output goes (default WORK_DIR/IMAGE/ID.log)\n" CLI_USAGE_TIMEOUT
-        CLI_USAGE_KEY CLI_USAGE_CRIU CLI_USAGE_MORE;
+static const struct ferry_cmd_opt restore_opts[] = {
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root to restore under"),
+  CLI_OPT_STORE,
+  CLI_OPT_IMAGE,
+  FERRY_CMD_REQ("bundle", OPT_BUNDLE, "DIR", "the target's bundle (DIR/rootfs prepared by the node)"),
+  FERRY_CMD_ARG("netns", OPT_NETNS, "PATH", "the network namespace to restore into", "the image's config"),
+  FERRY_CMD_ARG("id", OPT_ID, "NEWID", "the restored container's ID", "the original"),
+  FERRY_CMD_ARG("log", OPT_LOG, "FILE", "where its output goes", "WORK_DIR/IMAGE/ID.log"),
+  CLI_OPT_TIMEOUT("per runc call", CLI_DEFAULT_TIMEOUT_S),
+  CLI_OPT_KEY,
+  CLI_OPT_CRIU,
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_restore_cmd = {
+  CLI_VERB("restore"),
+  .summary = "verify an image and restore its container on this node",
+  .details = "Verifies the image, applies its root filesystem changes to DIR/rootfs and restores the container.\n",
+  .opts = restore_opts,
+};
 
 int cli_restore(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT,      OPT_STORE,        OPT_IMAGE,      OPT_BUNDLE,
-                                 OPT_NETNS,     OPT_ID,           OPT_LOG,        OPT_TIMEOUT,
-                                 OPT_TCP_EST,   OPT_TCP_CLOSE,    OPT_FILE_LOCKS, OPT_EXT_UNIX,
-                                 OPT_SHELL_JOB, OPT_CGROUPS_MODE, OPT_KEY_FILE,   0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_require(c.cmd, "--bundle", c.bundle)) ||
-      (rc = cli_check_image(c.cmd, c.image)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc || (rc = cli_check_image(c.cmd, c.image)))
     return rc;
   if (optind != argc) {
     fprintf(stderr, "ferry-agent restore: unexpected argument %s (use --id NEWID)\n", argv[optind]);

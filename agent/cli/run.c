@@ -11,22 +11,28 @@
 #include "base/proc.h"
 #include "base/util.h"
 
-const char cli_run_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] run --root RUNC_ROOT --bundle DIR [--log FILE] [--timeout SECONDS] ID\n"
-    "Starts container ID with runc run --detach, its output appended to FILE by a relay process.\n"
-    "\n"
-    "options:\n"
-    "  --root RUNC_ROOT               the runc state root\n"
-    "  --bundle DIR                   the container's bundle\n"
-    "  --log FILE                     where its output goes (default WORK_DIR/ID.log)\n"
-    "  --timeout SECONDS              for runc (default 300)\n" CLI_USAGE_MORE;
+static const struct ferry_cmd_opt run_opts[] = {
+  FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root"),
+  FERRY_CMD_REQ("bundle", OPT_BUNDLE, "DIR", "the container's bundle"),
+  FERRY_CMD_ARG("log", OPT_LOG, "FILE", "where its output goes", "WORK_DIR/ID.log"),
+  CLI_OPT_TIMEOUT("for runc", CLI_DEFAULT_TIMEOUT_S),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_run_cmd = {
+  CLI_VERB("run"),
+  .operands = "ID",
+  .summary = "start a container with pipes for its stdio (as containerd's shim does)",
+  .details = "Starts container ID with runc run --detach, its output appended to FILE by a relay process.\n",
+  .opts = run_opts,
+};
 
 int cli_run(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_ROOT, OPT_BUNDLE, OPT_LOG, OPT_TIMEOUT, 0 };
   struct cli_opts c;
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_require(c.cmd, "--root", c.root)) || (rc = cli_require(c.cmd, "--bundle", c.bundle)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc)
     return rc;
   if (optind != argc - 1) {
     fprintf(stderr, "ferry-agent run: exactly one container ID is required\n");

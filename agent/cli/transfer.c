@@ -18,24 +18,41 @@
 /* A token: 64 hex characters. */
 #define TOKEN_LEN 64
 
-const char cli_receive_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] receive --store URL --listen ADDR:PORT --token-file F\n"
-    "                   [--ready-file R] [--timeout SECONDS]\n"
-    "Receives one image from another node's send, verifies it and publishes it in the store.\n"
-    "\n"
-    "options:\n" CLI_USAGE_STORE "  --listen ADDR:PORT             where to listen (port 0: any)\n"
-    "  --token-file F                 the transfer's token (64 hex characters)\n"
-    "  --ready-file R                 gets {\"listen\": \"ADDR:PORT\"} once listening\n" CLI_USAGE_TIMEOUT
-        CLI_USAGE_MORE;
+static const struct ferry_cmd_opt receive_opts[] = {
+  CLI_OPT_STORE,
+  FERRY_CMD_REQ("listen", OPT_LISTEN, "ADDR:PORT", "where to listen (port 0: any)"),
+  FERRY_CMD_REQ("token-file", OPT_TOKEN_FILE, "F", "the transfer's token (64 hex characters)"),
+  FERRY_CMD_ARG("ready-file", OPT_READY_FILE, "R", "gets {\"listen\": \"ADDR:PORT\"} once listening",
+                "none: said on stderr"),
+  CLI_OPT_TIMEOUT("for the transfer", CLI_DEFAULT_TIMEOUT_S),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
 
-const char cli_send_usage[] =
-    "usage: ferry-agent [GLOBAL OPTIONS] send --store URL --image NAME --to ADDR:PORT --token-file F\n"
-    "                   [--bandwidth Q] [--timeout SECONDS]\n"
-    "Sends one image to another node's receive.\n"
-    "\n"
-    "options:\n" CLI_USAGE_STORE CLI_USAGE_IMAGE "  --to ADDR:PORT                 where the receiver listens\n"
-    "  --token-file F                 the transfer's token (64 hex characters)\n"
-    "  --bandwidth Q                  at most Q bytes per second (e.g. 100Mi)\n" CLI_USAGE_TIMEOUT CLI_USAGE_MORE;
+const struct ferry_cmd cli_receive_cmd = {
+  CLI_VERB("receive"),
+  .summary = "receive one image from another node's send into this node's store",
+  .details = "Receives one image from another node's send, verifies it and publishes it in the store.\n",
+  .opts = receive_opts,
+};
+
+static const struct ferry_cmd_opt send_opts[] = {
+  CLI_OPT_STORE,
+  CLI_OPT_IMAGE,
+  FERRY_CMD_REQ("to", OPT_TO, "ADDR:PORT", "where the receiver listens"),
+  FERRY_CMD_REQ("token-file", OPT_TOKEN_FILE, "F", "the transfer's token (64 hex characters)"),
+  FERRY_CMD_ARG("bandwidth", OPT_BANDWIDTH, "Q", "at most Q bytes per second (e.g. 100Mi)", "unlimited"),
+  CLI_OPT_TIMEOUT("accepted, not used: a send ends when the receiver has the image or closes", CLI_DEFAULT_TIMEOUT_S),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd cli_send_cmd = {
+  CLI_VERB("send"),
+  .summary = "send an image straight to another node's receive (no shared storage)",
+  .details = "Sends one image to another node's receive.\n",
+  .opts = send_opts,
+};
 
 /* A transfer's token from its file (64 hex characters). */
 static int read_token(const char *cmd, const char *path, char out[TOKEN_LEN + 1])
@@ -97,11 +114,10 @@ static void receive_one(const struct cli_opts *c, const char *token, const struc
 /* The target's half of a direct transfer: one image, received into --store. */
 int cli_receive(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_STORE, OPT_LISTEN, OPT_TOKEN_FILE, OPT_READY_FILE, OPT_TIMEOUT, 0 };
   struct cli_opts c;
   char token[TOKEN_LEN + 1];
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_require(c.cmd, "--listen", c.listen)) || (rc = read_token(c.cmd, c.token_file, token)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc || (rc = read_token(c.cmd, c.token_file, token)))
     return rc;
   struct ferry_store s;
   if ((rc = cli_open_store(c.cmd, c.store, &s)))
@@ -120,12 +136,10 @@ int cli_receive(const struct cli_globals *g, int argc, char **argv)
 /* The source's half of a direct transfer. */
 int cli_send(const struct cli_globals *g, int argc, char **argv)
 {
-  static const int allowed[] = { OPT_STORE, OPT_IMAGE, OPT_TO, OPT_TOKEN_FILE, OPT_BANDWIDTH, OPT_TIMEOUT, 0 };
   struct cli_opts c;
   char token[TOKEN_LEN + 1];
-  int rc = cli_parse(g, argc, argv, allowed, &c);
-  if (rc || (rc = cli_check_image(c.cmd, c.image)) || (rc = cli_require(c.cmd, "--to", c.to)) ||
-      (rc = read_token(c.cmd, c.token_file, token)))
+  int rc = cli_parse(g, argc, argv, &c);
+  if (rc || (rc = cli_check_image(c.cmd, c.image)) || (rc = read_token(c.cmd, c.token_file, token)))
     return rc;
   struct ferry_store s;
   if ((rc = cli_open_store(c.cmd, c.store, &s)))

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +7,7 @@
 #include "kcm.h"
 #include "kube/kubeconfig.h"
 #include "base/hash.h"
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/util.h"
@@ -167,50 +167,51 @@ json_object *kcm_list(struct ferry_informer *inf)
   return a;
 }
 
-static void usage(FILE *f)
+static const struct ferry_cmd_opt kcm_opts[] = {
+  FERRY_CMD_OPT_KUBECONFIG('k'),
+  FERRY_CMD_OPT_LOG_LEVEL('L'),
+  FERRY_CMD_OPT_LOG_FORMAT('F'),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+static const struct ferry_cmd kcm_cmd = {
+  .name = "controller-manager-lite",
+  .prog = "controller-manager-lite",
+  .synopsis = "controller-manager-lite",
+  .summary = "The scheduler and the workload controllers, for kube-lite. Not for real clusters.",
+  .details = "The scheduler and the Deployment, ReplicaSet, StatefulSet, DaemonSet, EndpointSlice/Endpoints and\n"
+             "garbage collection controllers.\n",
+  .exits = FERRY_CMD_EXITS_SERVER,
+  .more = "docs/controller-manager-lite.md",
+  .opts = kcm_opts,
+};
+
+/* The options; -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, const char **kubeconfig)
 {
-  fputs("usage: controller-manager-lite [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
-        "The scheduler and the Deployment, ReplicaSet, StatefulSet, DaemonSet, EndpointSlice/Endpoints and garbage\n"
-        "collection controllers, for kube-lite. Not for real clusters.\n",
-        f);
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, &kcm_cmd);
+  int o;
+  while ((o = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (o == FERRY_CMD_HELP || o == FERRY_CMD_BAD)
+      return ferry_cmd_exit_code(o);
+    if (o == 'k')
+      *kubeconfig = optarg;
+    else if ((o == 'L' ? ferry_log_level_option : ferry_log_format_option)("controller-manager-lite", optarg) < 0)
+      return 2;
+  }
+  if (optind != argc)
+    return ferry_cmd_usage_error(&kcm_cmd, "unexpected argument %s", argv[optind]);
+  return -1;
 }
 
 int main(int argc, char **argv)
 {
   const char *kubeconfig = NULL;
-  static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' },
-    { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    switch (o) {
-    case 'k':
-      kubeconfig = optarg;
-      break;
-    case 'L':
-      if (ferry_log_level_option("controller-manager-lite", optarg) < 0)
-        return 2;
-      break;
-    case 'F':
-      if (ferry_log_format_option("controller-manager-lite", optarg) < 0)
-        return 2;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    default:
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    return 2;
-  }
+  int code = parse_options(argc, argv, &kubeconfig);
+  if (code >= 0)
+    return code;
   ferry_error serr = FERRY_ERROR_INIT;
   if (ferry_catch_stop_signals(&serr) < 0) {
     log_error("%s", ferry_error_msg(&serr));

@@ -1,13 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* kube-lite: a small Kubernetes API server for Ferry's tests and local demo
- * (never for real clusters). See docs/kube-lite.md.
- *
- *   kube-lite --listen 127.0.0.1:PORT --kubeconfig-out FILE [--token T]
- *             [--tls-cert F --tls-key F [--tls-ca F]] [--data FILE] [--faults]
- *             [--service-account-signing-key-file F] [--service-account-issuer URL]
- *             [--cel-helper PATH] */
+ * (never for real clusters). See docs/kube-lite.md; `kube-lite --help` lists
+ * the options (kl_opts below). */
 #include <arpa/inet.h>
-#include <getopt.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,18 +14,113 @@
 #include "api.h"
 #include "bootstrap.h"
 #include "vap.h"
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/util.h"
 
-static void usage(FILE *f)
+#define FERRY_CMD_ARG(NAME, VAL, ARG, HELP, DFLT)                                                                      \
+  {                                                                                                                    \
+    NAME, required_argument, VAL, 0, 0, ARG, HELP, DFLT                                                                \
+  }
+
+static const struct ferry_cmd_opt kl_opts[] = {
+  FERRY_CMD_ARG("listen", 'l', "HOST:PORT",
+                "where to serve; HOST an IPv4 address, PORT 0 a free port (the kubeconfig has it)", "127.0.0.1:0"),
+  FERRY_CMD_ARG("kubeconfig-out", 'k', "FILE", "write a kubeconfig for this server to FILE", "none written"),
+  FERRY_CMD_ARG("token", 't', "TOKEN", "the admin's bearer token (use it with TLS: kubectl sends no token over HTTP)",
+                "none; with TLS one is made"),
+  FERRY_CMD_ARG("tls-cert", 'c', "FILE", "serve HTTPS with this certificate (PEM; needs --tls-key)", "plain HTTP"),
+  FERRY_CMD_ARG("tls-key", 'K', "FILE", "the certificate's private key (PEM)", NULL),
+  FERRY_CMD_ARG("tls-ca", 'a', "FILE", "the CA the kubeconfig carries", "the certificate itself"),
+  FERRY_CMD_ARG("data", 'd', "FILE", "keep every object in FILE (written after every change, loaded at start)",
+                "in memory only"),
+  FERRY_CMD_FLAG("faults", 'f', "enable POST /kube-lite/faults (dropped watches, failed writes)"),
+  FERRY_CMD_ARG("service-account-signing-key-file", 'S', "FILE", "the RSA key (PEM) that signs ServiceAccount tokens",
+                "a new key at every start"),
+  FERRY_CMD_ARG("service-account-issuer", 'I', "URL", "the ServiceAccount tokens' iss and audience",
+                "https://kubernetes.default.svc.cluster.local"),
+  FERRY_CMD_ARG("cel-helper", 'C', "PATH", "the kube-lite-cel binary ValidatingAdmissionPolicies need",
+                "kube-lite-cel beside kube-lite"),
+  FERRY_CMD_OPT_LOG_LEVEL('v'),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+static const struct ferry_cmd kl_cmd = {
+  .name = "kube-lite",
+  .prog = "kube-lite",
+  .synopsis = "kube-lite",
+  .summary = "A small Kubernetes API server for Ferry's tests and local demo. Not for real clusters.",
+  .exits = FERRY_CMD_EXITS_SERVER,
+  .more = "docs/kube-lite.md",
+  .opts = kl_opts,
+};
+
+/* The options that are not the server's own. */
+struct kl_args {
+  const char *listen, *kubeconfig_out, *cert, *key, *ca, *sa_key, *issuer, *cel_helper;
+};
+
+/* One option into a or srv: 0, or 2 for a bad value. */
+static int apply_option(struct kl_args *a, struct kl_server *srv, int opt, const char *v)
 {
-  fputs("usage: kube-lite [--listen HOST:PORT] [--kubeconfig-out FILE] [--token TOKEN]\n"
-        "                 [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--data FILE] [--faults]\n"
-        "                 [--service-account-signing-key-file FILE] [--service-account-issuer URL]\n"
-        "                 [--cel-helper PATH] [--log-level LEVEL]\n"
-        "HOST must be an IPv4 address; PORT 0 picks a free port (the kubeconfig has the real one).\n"
-        "--cel-helper: the kube-lite-cel binary ValidatingAdmissionPolicies need (default: beside kube-lite).\n",
-        f);
+  switch (opt) {
+  case 'l':
+    a->listen = v;
+    break;
+  case 'k':
+    a->kubeconfig_out = v;
+    break;
+  case 't':
+    srv->token = v;
+    break;
+  case 'c':
+    a->cert = v;
+    break;
+  case 'K':
+    a->key = v;
+    break;
+  case 'a':
+    a->ca = v;
+    break;
+  case 'd':
+    srv->data_file = v;
+    break;
+  case 'f':
+    srv->faults = 1;
+    break;
+  case 'v':
+    return ferry_log_level_option("kube-lite", v) < 0 ? 2 : 0;
+  case 'S':
+    a->sa_key = v;
+    break;
+  case 'I':
+    a->issuer = v;
+    break;
+  case 'C':
+    a->cel_helper = v;
+    break;
+  }
+  return 0;
+}
+
+/* The options; returns -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, struct kl_args *a, struct kl_server *srv)
+{
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, &kl_cmd);
+  int opt;
+  while ((opt = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (opt == FERRY_CMD_HELP || opt == FERRY_CMD_BAD)
+      return ferry_cmd_exit_code(opt);
+    if (apply_option(a, srv, opt, optarg))
+      return 2;
+  }
+  if (optind != argc)
+    return ferry_cmd_usage_error(&kl_cmd, "unexpected argument %s", argv[optind]);
+  if (!a->cert != !a->key)
+    return ferry_cmd_usage_error(&kl_cmd, "--tls-cert and --tls-key go together");
+  return -1;
 }
 
 static char *b64(const char *data, size_t len)
@@ -53,79 +143,15 @@ static char *b64(const char *data, size_t len)
 
 int main(int argc, char **argv)
 {
-  const char *listen = "127.0.0.1:0", *kubeconfig_out = NULL, *cert = NULL, *key = NULL, *ca = NULL;
-  const char *sa_key = NULL, *issuer = NULL, *cel_helper = NULL;
   static struct kl_server srv;
   static struct kl_cel cel;
   static struct kl_auth auth;
-  static const struct option opts[] = {
-    { "listen", required_argument, NULL, 'l' },
-    { "kubeconfig-out", required_argument, NULL, 'k' },
-    { "token", required_argument, NULL, 't' },
-    { "tls-cert", required_argument, NULL, 'c' },
-    { "tls-key", required_argument, NULL, 'K' },
-    { "tls-ca", required_argument, NULL, 'a' },
-    { "data", required_argument, NULL, 'd' },
-    { "faults", no_argument, NULL, 'f' },
-    { "log-level", required_argument, NULL, 'v' },
-    { "service-account-signing-key-file", required_argument, NULL, 'S' },
-    { "service-account-issuer", required_argument, NULL, 'I' },
-    { "cel-helper", required_argument, NULL, 'C' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int opt;
-  while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (opt) {
-    case 'l':
-      listen = optarg;
-      break;
-    case 'k':
-      kubeconfig_out = optarg;
-      break;
-    case 't':
-      srv.token = optarg;
-      break;
-    case 'c':
-      cert = optarg;
-      break;
-    case 'K':
-      key = optarg;
-      break;
-    case 'a':
-      ca = optarg;
-      break;
-    case 'd':
-      srv.data_file = optarg;
-      break;
-    case 'f':
-      srv.faults = 1;
-      break;
-    case 'v':
-      if (ferry_log_level_option("kube-lite", optarg) < 0)
-        return 2;
-      break;
-    case 'S':
-      sa_key = optarg;
-      break;
-    case 'I':
-      issuer = optarg;
-      break;
-    case 'C':
-      cel_helper = optarg;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    default:
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (optind != argc || (!cert) != (!key)) {
-    usage(stderr);
-    return 2;
-  }
+  struct kl_args args = { .listen = "127.0.0.1:0" };
+  int rc = parse_options(argc, argv, &args, &srv);
+  if (rc >= 0)
+    return rc;
+  const char *listen = args.listen, *kubeconfig_out = args.kubeconfig_out, *cert = args.cert, *key = args.key,
+             *ca = args.ca, *sa_key = args.sa_key, *issuer = args.issuer, *cel_helper = args.cel_helper;
   char host[64];
   int port = 0;
   const char *colon = strrchr(listen, ':');

@@ -2,7 +2,6 @@
 /* kubelet-lite: the kubelet for one node on kube-lite (tests and the demo). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "kubelet.h"
 #include "pod.h"
 #include "base/cleanup.h"
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/proc.h"
@@ -24,19 +24,41 @@
 
 static const struct ferry_kube_resource RUNTIMECLASSES = { "node.k8s.io", "v1", "runtimeclasses", 0 };
 
-static void usage(FILE *f)
-{
-  fprintf(f, "usage: kubelet-lite --node NAME --state-dir DIR --root RUNC_ROOT --image NAME=DIR...\n"
-             "                    --pod-network NETNS/BRIDGE --pod-range FIRST-LAST --prefix-len N [--host-ip IP]\n"
-             "                    [--runtime-handler NAME=BINARY]... [--pod-annotations PREFIX]...\n"
-             "                    [--container-runtime-endpoint unix:///PATH]\n"
-             "                    [--kubeconfig FILE] [--log-level LEVEL] [--log-format text|json]\n"
-             "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.\n"
-             "  --runtime-handler: RuntimeClass handler -> OCI runtime (runc=runc is the default handler)\n"
-             "  --pod-annotations: pod annotations with this prefix reach the runtime (containerd's pod_annotations)\n"
-             "  --container-runtime-endpoint: run the pods through this CRI runtime (containerd) instead of calling\n"
-             "      the OCI runtime; then only --node and --state-dir are needed (the runtime has the rest)\n");
-}
+static const struct ferry_cmd_opt klet_opts[] = {
+  FERRY_CMD_REQ("node", 'n', "NAME", "the Node this kubelet plays"),
+  FERRY_CMD_REQ("state-dir", 's', "DIR", "its pods' state"),
+  FERRY_CMD_ARG("root", 'r', "RUNC_ROOT", "the OCI runtime's state root (needed without a CRI endpoint)", NULL),
+  FERRY_CMD_ARG("image", 'i', "NAME=DIR", "a container image NAME is the root filesystem DIR (repeatable)", NULL),
+  FERRY_CMD_ARG("pod-network", 'N', "NETNS/BRIDGE",
+                "the pods' bridge, in the network namespace NETNS (needed without a CRI endpoint)", NULL),
+  FERRY_CMD_ARG("pod-range", 'R', "FIRST-LAST", "the pods' IPv4 addresses (needed without a CRI endpoint)", NULL),
+  FERRY_CMD_ARG("prefix-len", 'p', "N", "the pod network's prefix length, 1 to 32", "24"),
+  FERRY_CMD_ARG("host-ip", 'H', "IP", "the Node's address", "127.0.0.1"),
+  FERRY_CMD_ARG("runtime-handler", 'x', "NAME=BINARY",
+                "RuntimeClass handler NAME runs with the OCI runtime BINARY (repeatable)", "runc=runc"),
+  FERRY_CMD_ARG("pod-annotations", 'a', "PREFIX",
+                "pod annotations with this prefix reach the runtime, as containerd's pod_annotations (repeatable)",
+                "none"),
+  FERRY_CMD_ARG("container-runtime-endpoint", 'c', "unix:///PATH",
+                "run the pods through this CRI runtime (containerd) instead of calling the OCI runtime; then only "
+                "--node and --state-dir are needed",
+                "the OCI runtime directly"),
+  FERRY_CMD_OPT_KUBECONFIG('k'),
+  FERRY_CMD_OPT_LOG_LEVEL('L'),
+  FERRY_CMD_OPT_LOG_FORMAT('F'),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+static const struct ferry_cmd klet_cmd = {
+  .name = "kubelet-lite",
+  .prog = "kubelet-lite",
+  .synopsis = "kubelet-lite",
+  .summary = "Plays the kubelet for the pods bound to NAME on kube-lite. Not for real clusters.",
+  .exits = FERRY_CMD_EXITS_SERVER,
+  .more = "docs/kubelet-lite.md",
+  .opts = klet_opts,
+};
 
 static int pair(char *arg, const char *out[2])
 {
@@ -150,6 +172,112 @@ static int args_complete(const struct kubelet_cfg *c)
   return c->cri_endpoint || (c->runc_root && c->bridge && c->pool_first && c->prefix_len >= 1 && c->prefix_len <= 32);
 }
 
+/* One option into k (or *kubeconfig): 0, or 2 for a bad value. */
+static int apply_option(struct kubelet *k, const char **kubeconfig, int o, char *arg)
+{
+  const char *kv[2];
+  switch (o) {
+  case 'n':
+    k->cfg.node = arg;
+    break;
+  case 's':
+    k->cfg.state_dir = arg;
+    break;
+  case 'r':
+    k->cfg.runc_root = arg;
+    break;
+  case 'i':
+    if (k->cfg.nimages >= KL_MAX_IMAGES || pair(arg, kv) < 0) {
+      fprintf(stderr, "kubelet-lite: --image NAME=DIR\n");
+      return 2;
+    }
+    k->cfg.images[k->cfg.nimages][0] = kv[0];
+    k->cfg.images[k->cfg.nimages++][1] = kv[1];
+    break;
+  case 'x': {
+    if (pair(arg, kv) < 0) {
+      fprintf(stderr, "kubelet-lite: --runtime-handler NAME=BINARY\n");
+      return 2;
+    }
+    int i = 0;
+    while (i < k->cfg.nhandlers && strcmp(k->cfg.handlers[i][0], kv[0]) != 0)
+      i++;
+    if (i >= KL_MAX_HANDLERS) {
+      fprintf(stderr, "kubelet-lite: too many runtime handlers\n");
+      return 2;
+    }
+    k->cfg.handlers[i][0] = kv[0];
+    k->cfg.handlers[i][1] = kv[1];
+    if (i == k->cfg.nhandlers)
+      k->cfg.nhandlers++;
+    break;
+  }
+  case 'a':
+    if (k->cfg.nprefixes >= KL_MAX_PREFIXES)
+      return 2;
+    k->cfg.pod_annotations[k->cfg.nprefixes++] = arg;
+    break;
+  case 'N': {
+    char *slash = strchr(arg, '/');
+    if (!slash || !slash[1]) {
+      fprintf(stderr, "kubelet-lite: --pod-network NETNS/BRIDGE\n");
+      return 2;
+    }
+    *slash = '\0';
+    k->cfg.bridge_netns = arg;
+    k->cfg.bridge = slash + 1;
+    break;
+  }
+  case 'R':
+    if (parse_range(arg, &k->cfg) < 0) {
+      fprintf(stderr, "kubelet-lite: --pod-range FIRST-LAST (IPv4)\n");
+      return 2;
+    }
+    break;
+  case 'p':
+    k->cfg.prefix_len = atoi(arg);
+    break;
+  case 'H':
+    k->cfg.host_ip = arg;
+    break;
+  case 'c':
+    k->cfg.cri_endpoint = arg;
+    break;
+  case 'k':
+    *kubeconfig = arg;
+    break;
+  case 'L':
+    if (ferry_log_level_option("kubelet-lite", arg) < 0)
+      return 2;
+    break;
+  case 'F':
+    if (ferry_log_format_option("kubelet-lite", arg) < 0)
+      return 2;
+    break;
+  }
+  return 0;
+}
+
+/* The options; -1 to go on, else the exit code. */
+static int parse_options(int argc, char **argv, struct kubelet *k, const char **kubeconfig)
+{
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, &klet_cmd);
+  int o;
+  while ((o = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (o == FERRY_CMD_HELP || o == FERRY_CMD_BAD)
+      return ferry_cmd_exit_code(o);
+    if (apply_option(k, kubeconfig, o, optarg))
+      return 2;
+  }
+  if (optind != argc)
+    return ferry_cmd_usage_error(&klet_cmd, "unexpected argument %s", argv[optind]);
+  if (!args_complete(&k->cfg))
+    return ferry_cmd_usage_error(&klet_cmd, "without --container-runtime-endpoint, --root, --pod-network, --pod-range "
+                                            "and a --prefix-len from 1 to 32 are needed");
+  return -1;
+}
+
 int main(int argc, char **argv)
 {
   struct kubelet k;
@@ -160,117 +288,9 @@ int main(int argc, char **argv)
   k.cfg.handlers[0][1] = "runc";
   k.cfg.nhandlers = 1;
   k.cfg.prefix_len = 24;
-  static const struct option opts[] = {
-    { "node", required_argument, NULL, 'n' },
-    { "state-dir", required_argument, NULL, 's' },
-    { "root", required_argument, NULL, 'r' },
-    { "image", required_argument, NULL, 'i' },
-    { "pod-network", required_argument, NULL, 'N' },
-    { "pod-range", required_argument, NULL, 'R' },
-    { "prefix-len", required_argument, NULL, 'p' },
-    { "host-ip", required_argument, NULL, 'H' },
-    { "runtime-handler", required_argument, NULL, 'x' },
-    { "pod-annotations", required_argument, NULL, 'a' },
-    { "container-runtime-endpoint", required_argument, NULL, 'c' },
-    { "kubeconfig", required_argument, NULL, 'k' },
-    { "log-level", required_argument, NULL, 'L' },
-    { "log-format", required_argument, NULL, 'F' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
-  int o;
-  while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-    const char *kv[2];
-    switch (o) {
-    case 'n':
-      k.cfg.node = optarg;
-      break;
-    case 's':
-      k.cfg.state_dir = optarg;
-      break;
-    case 'r':
-      k.cfg.runc_root = optarg;
-      break;
-    case 'i':
-      if (k.cfg.nimages >= KL_MAX_IMAGES || pair(optarg, kv) < 0) {
-        fprintf(stderr, "kubelet-lite: --image NAME=DIR\n");
-        return 2;
-      }
-      k.cfg.images[k.cfg.nimages][0] = kv[0];
-      k.cfg.images[k.cfg.nimages++][1] = kv[1];
-      break;
-    case 'x': {
-      if (pair(optarg, kv) < 0) {
-        fprintf(stderr, "kubelet-lite: --runtime-handler NAME=BINARY\n");
-        return 2;
-      }
-      int i = 0;
-      while (i < k.cfg.nhandlers && strcmp(k.cfg.handlers[i][0], kv[0]) != 0)
-        i++;
-      if (i >= KL_MAX_HANDLERS) {
-        fprintf(stderr, "kubelet-lite: too many runtime handlers\n");
-        return 2;
-      }
-      k.cfg.handlers[i][0] = kv[0];
-      k.cfg.handlers[i][1] = kv[1];
-      if (i == k.cfg.nhandlers)
-        k.cfg.nhandlers++;
-      break;
-    }
-    case 'a':
-      if (k.cfg.nprefixes >= KL_MAX_PREFIXES)
-        return 2;
-      k.cfg.pod_annotations[k.cfg.nprefixes++] = optarg;
-      break;
-    case 'N': {
-      char *slash = strchr(optarg, '/');
-      if (!slash || !slash[1]) {
-        fprintf(stderr, "kubelet-lite: --pod-network NETNS/BRIDGE\n");
-        return 2;
-      }
-      *slash = '\0';
-      k.cfg.bridge_netns = optarg;
-      k.cfg.bridge = slash + 1;
-      break;
-    }
-    case 'R':
-      if (parse_range(optarg, &k.cfg) < 0) {
-        fprintf(stderr, "kubelet-lite: --pod-range FIRST-LAST (IPv4)\n");
-        return 2;
-      }
-      break;
-    case 'p':
-      k.cfg.prefix_len = atoi(optarg);
-      break;
-    case 'H':
-      k.cfg.host_ip = optarg;
-      break;
-    case 'c':
-      k.cfg.cri_endpoint = optarg;
-      break;
-    case 'k':
-      kubeconfig = optarg;
-      break;
-    case 'L':
-      if (ferry_log_level_option("kubelet-lite", optarg) < 0)
-        return 2;
-      break;
-    case 'F':
-      if (ferry_log_format_option("kubelet-lite", optarg) < 0)
-        return 2;
-      break;
-    case 'h':
-      usage(stdout);
-      return 0;
-    default:
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (optind != argc || !args_complete(&k.cfg)) {
-    usage(stderr);
-    return 2;
-  }
+  int code = parse_options(argc, argv, &k, &kubeconfig);
+  if (code >= 0)
+    return code;
   ferry_error serr = FERRY_ERROR_INIT;
   if (ferry_catch_stop_signals(&serr) < 0) {
     log_error("%s", ferry_error_msg(&serr));

@@ -251,8 +251,7 @@ static void test_families(void **state)
     "# TYPE ferry_controller_migrations gauge\n",
     "# TYPE ferry_controller_workqueue_depth gauge\n",
     "# TYPE ferry_controller_reconcile_duration_seconds histogram\n",
-    "\nferry_controller_migrations_finished_total{result=\"RolledBack\",strategy=\"preCopy\",reason=\"SelfRequested\"} "
-    "0\n",
+    "\nferry_controller_migrations_finished_total{result=\"RolledBack\",strategy=\"preCopy\",reason=\"Drain\"} 0\n",
     "\nferry_controller_migrations_finished_total{result=\"Failed\",strategy=\"none\",reason=\"Hardware\"} 0\n",
     "\nferry_controller_migration_moved_bytes_total{stage=\"afterRestore\"} 0\n",
   };

@@ -96,11 +96,16 @@ char *webhook_answer(struct webhook *w, const char *body, unsigned *code);
 
 /* metrics.c: --metrics-listen (see there). ctl_metrics_loop: once per pass of
  * the main loop (the heartbeat, readiness, the gauges); ctl_metrics_reconciled:
- * once per reconcile (kind "podmigration" or "pod"). All do nothing when not served. */
+ * once per reconcile (kind "podmigration" or "pod"); ctl_metrics_pm_changed: a
+ * PodMigration's update as the watch delivered it (watch.c), which counts a
+ * rollback begun or a migration ended while this replica leads. All do nothing
+ * when not served. ctl_metrics_text: what /metrics serves (malloc'd; NULL: not served). */
 int ctl_metrics_start(struct ctl *c, const char *listen, const char *identity, int *port, ferry_error *err);
 void ctl_metrics_stop(struct ctl *c);
 void ctl_metrics_loop(struct ctl *c, int leading, int synced);
 void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seconds);
+void ctl_metrics_pm_changed(struct ctl *c, json_object *old, json_object *pm);
+char *ctl_metrics_text(struct ctl *c);
 /* A rebalancer round that planned nothing: its policy refused, or the core failed. */
 enum ctl_round_result { CTL_ROUND_PLANNED, CTL_ROUND_INVALID_POLICY, CTL_ROUND_FAILED };
 void ctl_metrics_rebalance_unplanned(struct ctl *c, enum ctl_round_result result);

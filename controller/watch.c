@@ -19,7 +19,7 @@ static void enqueue(struct ctl *c, const char *kind, const char *ns, const char 
 static void pm_changed(void *ctx, json_object *pm) { ctl_enqueue_pm(ctx, pm); }
 static void pm_updated(void *ctx, json_object *old, json_object *pm)
 {
-  (void)old;
+  ctl_metrics_pm_changed(ctx, old, pm); /* a rollback begun, an end: counted as the watch sees them */
   ctl_enqueue_pm(ctx, pm);
 }
 

@@ -5,6 +5,25 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+# controller_metrics FILE: the leading controller replica's /metrics into FILE.
+controller_metrics() {
+  local i port
+  for i in 1 2; do
+    [ -f "$CLUSTER_DIR/controller-$i.log" ] || continue
+    port=$(sed -n 's/.*\/metrics on http.*(port \([0-9]*\)).*/\1/p' "$CLUSTER_DIR/controller-$i.log" | tail -1)
+    curl -sf "http://127.0.0.1:$port/metrics" >"$1" && grep -q '^ferry_controller_leader 1$' "$1" && return 0
+  done
+  return 1
+}
+# agent_metrics a|b FILE: that node's agent's /metrics into FILE.
+agent_metrics() {
+  local port
+  port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-$1.log" | tail -1)
+  curl -sf "http://127.0.0.1:$port/metrics" >"$2"
+}
+# metric FILE PREFIX: the sum of the series whose name and labels begin with PREFIX (0 for none).
+metric() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { print s + 0 }' "$1"; }
+
 @test "ferry.dev/migrate-to=auto: Succeeded, state intact on B, the Service's endpoints follow" {
   web_pod web
   src=$(ip_of web)
@@ -114,6 +133,24 @@ load helpers
   assert_success
   run grep -E '^ferry_controller_reconcile_duration_seconds_count\{kind="podmigration"\} [1-9]' "$leader"
   assert_success
+  # and counted as they ended: web Succeeded (annotated, stop-and-copy), to-b and anywhere Failed
+  # before they were scheduled (no strategy ran), nothing rolled back
+  local fin=ferry_controller_migrations_finished_total
+  [ "$(metric "$leader" "$fin{result=\"Succeeded\",strategy=\"stopAndCopy\",reason=\"Annotation\"}")" = 1 ]
+  [ "$(metric "$leader" "$fin{result=\"Succeeded\"")" = 1 ]
+  [ "$(metric "$leader" "$fin{result=\"Failed\",strategy=\"none\",reason=\"Manual\"}")" = 2 ]
+  [ "$(metric "$leader" "$fin{result=\"Failed\"")" = 2 ]
+  [ "$(metric "$leader" "$fin{result=\"RolledBack\"")" = 0 ]
+  [ "$(metric "$leader" ferry_controller_migration_rollbacks_total)" = 0 ]
+  # its downtime and total time observed once; the image it wrote during the freeze counted
+  [ "$(metric "$leader" 'ferry_controller_migration_downtime_seconds_count{strategy="stopAndCopy"}')" = 1 ]
+  [ "$(metric "$leader" 'ferry_controller_migration_downtime_seconds_bucket{strategy="stopAndCopy",le="+Inf"}')" = 1 ]
+  [ "$(metric "$leader" 'ferry_controller_migration_duration_seconds_count{result="Succeeded"}')" = 1 ]
+  [ "$(metric "$leader" ferry_controller_migration_duration_seconds_count)" = 1 ]
+  awk '$1 == "ferry_controller_migration_moved_bytes_total{stage=\"duringFreeze\"}" && $2 > 0 { f = 1 } END { exit !f }' "$leader"
+  # both agents renew their Leases
+  [ "$(metric "$leader" 'ferry_controller_agent_ready{node="node-a"}')" = 1 ]
+  [ "$(metric "$leader" 'ferry_controller_agent_ready{node="node-b"}')" = 1 ]
   port=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$CLUSTER_DIR/agent-a.log" | tail -1)
   curl -sf "http://127.0.0.1:$port/metrics" >"$BATS_TEST_TMPDIR/agent-a.prom"
   run "$promtool" check metrics <"$BATS_TEST_TMPDIR/agent-a.prom"
@@ -177,11 +214,33 @@ load helpers
   wait_for 50 eval '[ "$(k get endpointslice tm-kcm -o jsonpath="{.endpoints[0].conditions.ready}")" = false ]'
   run k get endpoints tm -o jsonpath='{.subsets[0].addresses}'
   assert_output ""
+  controller_metrics "$BATS_TEST_TMPDIR/before.prom"
   agent_resume a
+  agent_metrics a "$BATS_TEST_TMPDIR/agent-before.prom"
   wait_phase_seen m-tm Transferring
   # nobody restores within 8 s: the controller rolls back, the source restores from the image
   # (8 s: long enough for the checkpoint itself on a slow node with the ASan/UBSan agent)
   wait_phase m-tm RolledBack
+  # the controller's metrics, which promtool accepts, count it: one more RolledBack (a manual
+  # stop-and-copy), one more rollback caused by Timeout, its total time; no success, failure or downtime more
+  local b=$BATS_TEST_TMPDIR/before.prom a=$BATS_TEST_TMPDIR/after.prom s
+  local fin=ferry_controller_migrations_finished_total rb='ferry_controller_migrations_finished_total{result="RolledBack",strategy="stopAndCopy",reason="Manual"}'
+  wait_for 50 eval 'controller_metrics "$a" && [ "$(metric "$a" "$rb")" = $(($(metric "$b" "$rb") + 1)) ]'
+  run "${FERRY_PROMTOOL:-/opt/ferry/prometheus/usr/bin/promtool}" check metrics <"$a"
+  assert_success
+  for s in "$fin{result=\"RolledBack\"" 'ferry_controller_migration_rollbacks_total{cause="Timeout"}' \
+    'ferry_controller_migration_rollbacks_total{' 'ferry_controller_migration_duration_seconds_count{result="RolledBack"}'; do
+    [ "$(metric "$a" "$s")" = $(($(metric "$b" "$s") + 1)) ] || fail "$s: $(metric "$b" "$s") before, $(metric "$a" "$s") after"
+  done
+  for s in "$fin{result=\"Succeeded\"" "$fin{result=\"Failed\"" ferry_controller_migration_downtime_seconds_count; do
+    [ "$(metric "$a" "$s")" = "$(metric "$b" "$s")" ] || fail "$s: $(metric "$b" "$s") before, $(metric "$a" "$s") after"
+  done
+  # and node-a's agent, which restored it there, one more rollback
+  agent_metrics a "$BATS_TEST_TMPDIR/agent-after.prom"
+  run "${FERRY_PROMTOOL:-/opt/ferry/prometheus/usr/bin/promtool}" check metrics <"$BATS_TEST_TMPDIR/agent-after.prom"
+  assert_success
+  s='ferry_agent_migrations_total{node="node-a",role="source",outcome="rolled_back"}'
+  [ "$(metric "$BATS_TEST_TMPDIR/agent-after.prom" "$s")" = $(($(metric "$BATS_TEST_TMPDIR/agent-before.prom" "$s") + 1)) ]
   run k get pm m-tm -o jsonpath='{.status.rollbackFrom}'
   assert_output Transferring
   run k describe pm m-tm

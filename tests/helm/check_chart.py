@@ -13,12 +13,19 @@ network namespace, the exact set of host paths each workload mounts, that
 ServiceAccounts and bindings refer to each other, the RBAC rules against the
 table in docs/rbac.md, the webhook (its Service, its certificate: openssl
 verify against the caBundle in mode helm; cert-manager's objects; an
-existing Secret), and the arguments the binaries get. Prints what failed and
-exits 1, or "ok CASE: N objects".
+existing Secret), the arguments the binaries get, and the monitoring objects:
+the PrometheusRule's rules pass `promtool check rules` and its alerts fire as
+meant on synthetic series (`promtool test rules`), the Grafana dashboard's
+ConfigMap holds files/grafana-dashboard.json, valid JSON whose every query
+Prometheus' parser accepts, and every query of either names only metric
+families the binaries export (their C sources). Prints what failed and exits
+1, or "ok CASE: N objects".
 """
 import argparse
 import base64
 import collections
+import glob
+import json
 import os
 import re
 import subprocess
@@ -30,6 +37,10 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RBAC_DOC = os.environ.get("FERRY_RBAC_DOC") or os.path.join(ROOT, "docs", "rbac.md")
+PROMTOOL = os.environ.get("FERRY_PROMTOOL") or "/opt/ferry/prometheus/usr/bin/promtool"
+# Where the binaries declare their metric families (struct prom_family_desc).
+FAMILY_SOURCES = ["controller/*.c", "agent/daemon/*.c"]
+ALERTS = ["FerryMigrationFailing", "FerryRollbackRateHigh", "FerryAgentNotReady"]
 
 CONTAINERD = ["/var/lib/ferry", "/sys/fs/cgroup", "/run/containerd/runc",
               "/run/containerd/io.containerd.runtime.v2.task",
@@ -64,7 +75,7 @@ EXPECT = {
                            "MutatingWebhookConfiguration": 0, "RuntimeClass": 0},
                     hostpaths={"agent": CONTAINERD + ["/var/lib/ferry-store"]}, webhook=None),
     "custom-paths": dict(kinds={"ServiceMonitor": 2, "ValidatingAdmissionPolicy": 2,
-                                "ValidatingAdmissionPolicyBinding": 2},
+                                "ValidatingAdmissionPolicyBinding": 2, "ConfigMap": 1, "PrometheusRule": 1},
                          hostpaths={"agent": ["/data/ferry", "/var/lib/ferry/admitted", "/sys/fs/cgroup",
                                               "/run/k3s/containerd/runc",
                                               "/run/k3s/containerd/io.containerd.runtime.v2.task",
@@ -543,6 +554,161 @@ def check_transfer_key(objs, case, fullname):
         fail("agent: the chart's transfer key is not 32 bytes in base64")
 
 
+# ---------- monitoring: the alerts and the dashboard ----------
+
+def exported_families():
+    """{name: type} of every metric family the controller and the agent declare."""
+    fams = {}
+    for pattern in FAMILY_SOURCES:
+        for path in glob.glob(os.path.join(ROOT, pattern)):
+            with open(path) as f:
+                for kind, name in re.findall(r'PROM_(COUNTER|GAUGE|HISTOGRAM),\s*"(ferry_[a-z0-9_]+)"', f.read()):
+                    fams[name] = kind
+    return fams
+
+
+def check_names(where, expr, fams):
+    """expr names at least one family, and only families (a histogram's _bucket, _sum, _count) the binaries export."""
+    names = set(re.findall(r"\bferry_[a-z0-9_]+", expr))
+    if not names:
+        fail("%s: %r names no Ferry metric" % (where, expr))
+    for n in sorted(names):
+        base = re.sub(r"_(bucket|sum|count)$", "", n)
+        if n not in fams and fams.get(base) != "HISTOGRAM":
+            fail("%s: names %s, which no binary exports" % (where, n))
+
+
+def promtool(*args, cwd=None):
+    if not os.access(PROMTOOL, os.X_OK):
+        fail("promtool not found at %s (scripts/install-deps.sh; FERRY_PROMTOOL)" % PROMTOOL)
+        return None
+    return subprocess.run([PROMTOOL] + list(args), capture_output=True, text=True, cwd=cwd)
+
+
+def check_rules_file(where, groups, d):
+    """promtool check rules on {groups: ...} written to d."""
+    path = os.path.join(d, "rules.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump({"groups": groups}, f)
+    r = promtool("check", "rules", path)
+    if r is not None and r.returncode != 0:
+        fail("%s: promtool check rules: %s" % (where, (r.stdout + r.stderr).strip()))
+    return r is not None and r.returncode == 0
+
+
+def series(name, values, **labels):
+    return {"series": "%s{%s}" % (name, ",".join('%s="%s"' % kv for kv in sorted(labels.items()))),
+            "values": values}
+
+
+# Synthetic series (one a minute; two controller replicas, the standby's counters 0 as the binary keeps
+# them) and the alerts that must fire, or not, at each time (the default values' thresholds).
+FIN = "ferry_controller_migrations_finished_total"
+RULE_TESTS = [
+    dict(input_series=[
+        series(FIN, "0x40", result="Succeeded", strategy="stopAndCopy", reason="Manual", instance="c1"),
+        series(FIN, "0x10 1x30", result="Failed", strategy="none", reason="Manual", instance="c1"),
+        series(FIN, "0x40", result="Failed", strategy="none", reason="Manual", instance="c2")],
+        alert_rule_test=[dict(eval_time="5m", alertname="FerryMigrationFailing", exp_alerts=[]),
+                         dict(eval_time="15m", alertname="FerryMigrationFailing",
+                              exp_alerts=[dict(exp_labels=dict(severity="warning"))])]),
+    dict(input_series=[  # successes only: nothing fires
+        series(FIN, "0+1x90", result="Succeeded", strategy="stopAndCopy", reason="Drain", instance="c1"),
+        series("ferry_controller_migration_rollbacks_total", "0x90", cause="Timeout", instance="c1")],
+        alert_rule_test=[dict(eval_time="80m", alertname=a, exp_alerts=[]) for a in ALERTS[:2]]),
+    dict(input_series=[  # one rollback a minute, half the ends
+        series(FIN, "0+1x90", result="Succeeded", strategy="stopAndCopy", reason="Drain", instance="c1"),
+        series(FIN, "0+1x90", result="RolledBack", strategy="stopAndCopy", reason="Drain", instance="c1"),
+        series("ferry_controller_migration_rollbacks_total", "0+1x90", cause="RestoreFailed", instance="c1")],
+        alert_rule_test=[dict(eval_time="80m", alertname="FerryRollbackRateHigh",
+                              exp_alerts=[dict(exp_labels=dict(severity="warning"))]),
+                         dict(eval_time="80m", alertname="FerryMigrationFailing", exp_alerts=[])]),
+    dict(input_series=[  # a rollback per ten ends: under the ratio
+        series(FIN, "0+1x90", result="Succeeded", strategy="postCopy", reason="LoadBalance", instance="c1"),
+        series("ferry_controller_migration_rollbacks_total", "0+0.1x90", cause="Timeout", instance="c1")],
+        alert_rule_test=[dict(eval_time="80m", alertname="FerryRollbackRateHigh", exp_alerts=[])]),
+    dict(input_series=[  # node-a's agent stops renewing at 2m, in both replicas' caches
+        series("ferry_controller_agent_ready", "1 1 0x20", node="node-a", instance="c1"),
+        series("ferry_controller_agent_ready", "1 1 0x20", node="node-a", instance="c2"),
+        series("ferry_controller_agent_ready", "1x22", node="node-b", instance="c1"),
+        series("ferry_controller_agent_ready", "1x22", node="node-b", instance="c2")],
+        alert_rule_test=[dict(eval_time="4m", alertname="FerryAgentNotReady", exp_alerts=[]),
+                         dict(eval_time="10m", alertname="FerryAgentNotReady",
+                              exp_alerts=[dict(exp_labels=dict(severity="warning", node="node-a"))])]),
+]
+
+
+def check_prometheus_rule(rule, fams, case):
+    where = name_of(rule)
+    groups = rule["spec"]["groups"]
+    rules = [r for g in groups for r in g["rules"]]
+    alerts = [r.get("alert") for r in rules]
+    if sorted(a for a in alerts if a) != sorted(ALERTS):
+        fail("%s: alerts %s, want %s" % (where, alerts, ALERTS))
+    for r in rules:
+        check_names("%s: %s" % (where, r.get("alert") or r.get("record")), r["expr"], fams)
+    with tempfile.TemporaryDirectory() as d:
+        if not check_rules_file(where, groups, d) or case != "custom-paths":
+            return
+        # the firing logic alone (the annotations' templates are promtool check rules')
+        bare = [dict(g, rules=[{k: v for k, v in r.items() if k != "annotations"} for r in g["rules"]])
+                for g in groups]
+        with open(os.path.join(d, "rules.yaml"), "w") as f:
+            yaml.safe_dump({"groups": bare}, f)
+        with open(os.path.join(d, "test.yaml"), "w") as f:
+            yaml.safe_dump({"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
+                            "tests": [dict(t, interval="1m") for t in RULE_TESTS]}, f)
+        r = promtool("test", "rules", "test.yaml", cwd=d)
+        if r is not None and r.returncode != 0:
+            fail("%s: promtool test rules: %s" % (where, (r.stdout + r.stderr).strip()))
+
+
+# Grafana's variables, as Prometheus' parser needs them replaced.
+GRAFANA_VARS = {"$__rate_interval": "5m", "$__range": "1d", "$__interval": "1m"}
+
+
+def check_dashboard(cm, chart, fams):
+    where = name_of(cm)
+    if cm["metadata"]["labels"].get("grafana_dashboard") != "1":
+        fail('%s: not labelled grafana_dashboard: "1" (the Grafana sidecar\'s label)' % where)
+    text = cm.get("data", {}).get("ferry.json", "")
+    with open(os.path.join(chart, "files", "grafana-dashboard.json")) as f:
+        if text.strip() != f.read().strip():
+            fail("%s: ferry.json is not files/grafana-dashboard.json" % where)
+    try:
+        dash = json.loads(text)
+    except ValueError as e:
+        fail("%s: ferry.json is not JSON: %s" % (where, e))
+        return
+    panels = [p for p in dash.get("panels", []) if p.get("type") != "row"]
+    ids = [p.get("id") for p in dash.get("panels", [])]
+    if len(set(ids)) != len(ids) or not dash.get("uid") or not panels:
+        fail("%s: the dashboard needs a uid, panels, and unique panel ids" % where)
+    if not any(v.get("type") == "datasource" for v in dash.get("templating", {}).get("list", [])):
+        fail("%s: no data source variable" % where)
+    records = []
+    for p in panels:
+        for t in p.get("targets", []):
+            expr = t.get("expr", "")
+            check_names("%s: panel %r" % (where, p.get("title")), expr, fams)
+            for k, v in GRAFANA_VARS.items():
+                expr = expr.replace(k, v)
+            records.append({"record": "ferry_dashboard_panel_%s_%s" % (p.get("id"), t.get("refId")), "expr": expr})
+    with tempfile.TemporaryDirectory() as d:  # Prometheus' own parser on every query
+        check_rules_file(where + " (its queries as recording rules)", [{"name": "dashboard", "rules": records}], d)
+
+
+def check_monitoring(objs, chart, case):
+    fams = exported_families()
+    if len(fams) < 20:
+        fail("found only %d metric families in %s" % (len(fams), FAMILY_SOURCES))
+    for o in objs:
+        if o["kind"] == "PrometheusRule":
+            check_prometheus_rule(o, fams, case)
+        elif o["kind"] == "ConfigMap" and component(o) == "dashboard":
+            check_dashboard(o, chart, fams)
+
+
 # ---------- main ----------
 
 def check_kinds(objs, case):
@@ -582,6 +748,7 @@ def main():
     check_admission_policies(objs)
     check_args(objs, a.case)
     check_transfer_key(objs, a.case, fullname)
+    check_monitoring(objs, a.chart, a.case)
     for f in failures:
         print("FAIL %s: %s" % (a.case, f))
     if failures:

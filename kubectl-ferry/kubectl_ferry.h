@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "kube/informer.h"
 #include "kube/kube.h"
 #include "api/podmigration.h"
 
@@ -111,6 +112,12 @@ static inline void kf_table_freep(struct kf_table **t) { kf_table_free(*t); }
 /* The PodMigrations named (names given) or all of ns (NULL: every namespace);
  * *items a new array. 0, or -1 (said on stderr: a name not found, an API error). */
 int kf_get_pms(const struct kf_env *e, const char *ns, char **names, int n, json_object **items);
+/* An informer of the PodMigrations of ns (NULL: all namespaces) calling h:
+ * 0, or -1 (said on stderr). Free *g with ferry_informers_free. */
+int kf_pm_informer(const struct kf_env *e, const char *ns, const struct ferry_informer_handlers *h,
+                   struct ferry_informers **g, struct ferry_informer **inf);
+static inline void kf_informers_freep(struct ferry_informers **g) { ferry_informers_free(*g); }
+#define cleanup_informers __attribute__((cleanup(kf_informers_freep)))
 /* "podmigration.ferry.dev" */
 #define KF_PM_RESOURCE "podmigration.ferry.dev"
 

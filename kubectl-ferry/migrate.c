@@ -14,6 +14,7 @@
 
 #define LABEL_VALUE_MAX 63 /* a label value's longest */
 #define PM_NAME_BASE 240   /* the pod name's share of the PodMigration's name */
+#define DEFAULT_TIMEOUT_S 300
 
 /* POD-xxxxx: the pod's name and a hash of its UID, the target and the time, so
  * that a second migrate of the same pod gets a PodMigration of its own. */
@@ -80,13 +81,17 @@ static int create(const struct kf_env *e, json_object *pod, const struct kf_opts
   return 0;
 }
 
-/* --wait: follows it; then its end as -o asks. */
+/* --wait: follows it (on stdout for the table, quietly for -o); then its end as -o asks. */
 static int wait_for_end(const struct kf_env *e, const char *name, const struct kf_opts *o)
 {
-  int quiet = o->output == KF_OUT_JSON || o->output == KF_OUT_YAML;
+  int quiet = o->output != KF_OUT_TABLE;
   char *names[] = { (char *)name };
-  int rc = kf_follow(e, e->ns, names, 1, o->timeout_s ? o->timeout_s : 300, quiet ? NULL : stdout);
   if (!quiet)
+    printf("%s/%s created\n", KF_PM_RESOURCE, name);
+  int rc = kf_follow(e, e->ns, names, 1, o->timeout_s ? o->timeout_s : DEFAULT_TIMEOUT_S, quiet ? NULL : stdout);
+  if (o->output == KF_OUT_NAME)
+    printf("%s/%s\n", KF_PM_RESOURCE, name);
+  if (o->output != KF_OUT_JSON && o->output != KF_OUT_YAML)
     return rc;
   cleanup_json json_object *pm = get_or_say(e, &FERRY_KUBE_PODMIGRATIONS, e->ns, name, "podmigrations.ferry.dev");
   if (!pm || kf_print_object(pm, o->output, stdout) < 0)

@@ -74,3 +74,14 @@ int kf_get_pms(const struct kf_env *e, const char *ns, char **names, int n, json
   *items = ferry_steal(&found);
   return 0;
 }
+
+int kf_pm_informer(const struct kf_env *e, const char *ns, const struct ferry_informer_handlers *h,
+                   struct ferry_informers **g, struct ferry_informer **inf)
+{
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_informers_new(e->cfg, g, &err) == 0 &&
+      ferry_informer_add(*g, &FERRY_KUBE_PODMIGRATIONS, ns, NULL, NULL, h, inf, &err) == 0)
+    return 0;
+  fprintf(stderr, "error: watching podmigrations: %s\n", ferry_error_msg(&err));
+  return -1;
+}

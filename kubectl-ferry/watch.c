@@ -13,7 +13,6 @@
 
 #include "kubectl_ferry.h"
 #include "format.h"
-#include "kube/informer.h"
 #include "base/cleanup.h"
 #include "base/signals.h"
 #include "base/util.h"
@@ -130,8 +129,8 @@ static void print_line(struct follow *f, struct seen *s, int64_t now)
   } else {
     struct kf_pm_view v;
     kf_pm_view(s->pm, now, s->rate, &v);
-    snprintf(key, sizeof key, "%s %s stage=%s strategy=%s %s->%s moved=%s (%s)", who, v.phase, v.stage, v.strategy,
-             v.source, v.target, v.moved, v.percent);
+    snprintf(key, sizeof key, "%s %s stage=%s strategy=%s from=%s to=%s moved=%s (%s)", who, v.phase, v.stage,
+             v.strategy, v.source, v.target, v.moved, v.percent);
     snprintf(tail, sizeof tail, " rate=%s frozen=%s eta=%s", v.rate, v.frozen, v.eta);
   }
   if (s->line && !strcmp(s->line, key))
@@ -239,21 +238,16 @@ static void follow_free(struct follow *f)
   free(f->seen);
 }
 
-static void informers_freep(struct ferry_informers **g) { ferry_informers_free(*g); }
-
 /* Runs the informer until the named ones ended, the deadline or a signal: 1
  * when the named ones ended, 0 at the deadline or signal, -1 on an error. */
 static int run(struct follow *f, const struct kf_env *e, const char *ns, int timeout_s)
 {
-  __attribute__((cleanup(informers_freep))) struct ferry_informers *g = NULL;
+  cleanup_informers struct ferry_informers *g = NULL;
   struct ferry_informer *inf = NULL;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   struct ferry_informer_handlers h = { on_add, on_update, on_delete, f };
-  if (ferry_informers_new(e->cfg, &g, &err) < 0 ||
-      ferry_informer_add(g, &FERRY_KUBE_PODMIGRATIONS, ns, NULL, NULL, &h, &inf, &err) < 0) {
-    fprintf(stderr, "error: %s\n", ferry_error_msg(&err));
+  if (kf_pm_informer(e, ns, &h, &g, &inf) < 0)
     return -1;
-  }
   int64_t deadline = timeout_s ? ferry_now_mono_ms() + (int64_t)timeout_s * 1000 : 0;
   while (!ferry_stopping && (!deadline || ferry_now_mono_ms() < deadline)) {
     size_t before = f->len;

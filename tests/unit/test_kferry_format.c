@@ -90,40 +90,41 @@ static void test_rate_between(void **state)
   assert_true(kf_rate_between(10, 3000, 20, 3000) < 0);   /* no time between */
 }
 
+/* The integer formats, each a function of (value, buf, len). */
+static void fmt_bytes(double v, char *buf, size_t len) { kf_fmt_bytes((int64_t)v, buf, len); }
+static void fmt_duration(double v, char *buf, size_t len) { kf_fmt_duration((int64_t)v, buf, len); }
+static void fmt_age(double v, char *buf, size_t len) { kf_fmt_age((int64_t)v, buf, len); }
+
 static void test_formats(void **state)
 {
   (void)state;
+  static const struct {
+    void (*fmt)(double v, char *buf, size_t len);
+    double v;
+    const char *want;
+  } cases[] = {
+    { fmt_bytes, -1, "-" },
+    { fmt_bytes, 512, "512 B" },
+    { fmt_bytes, 1536.0 * 1024 * 1024, "1.5 GiB" },
+    { kf_fmt_rate, 12.0 * 1024 * 1024, "12 MiB/s" },
+    { kf_fmt_rate, -1, "-" },
+    { fmt_duration, 850, "850ms" },
+    { fmt_duration, 4200, "4.2s" },
+    { fmt_duration, 192000, "3m12s" },
+    { fmt_duration, 7500000, "2h05m" },
+    { fmt_duration, -1, "-" },
+    { fmt_age, 42000, "42s" },
+    { fmt_age, 300000, "5m" },
+    { fmt_age, 5 * 3600000.0, "5h" },
+    { fmt_age, 3 * 86400000.0, "3d" },
+    { kf_fmt_percent, 62.9, "62%" },
+    { kf_fmt_percent, -1, "-" },
+  };
   char buf[64];
-  kf_fmt_bytes(-1, buf, sizeof buf);
-  assert_string_equal(buf, "-");
-  kf_fmt_bytes(512, buf, sizeof buf);
-  assert_string_equal(buf, "512 B");
-  kf_fmt_bytes(1536LL * 1024 * 1024, buf, sizeof buf);
-  assert_string_equal(buf, "1.5 GiB");
-  kf_fmt_rate(12.0 * 1024 * 1024, buf, sizeof buf);
-  assert_string_equal(buf, "12 MiB/s");
-  kf_fmt_rate(-1, buf, sizeof buf);
-  assert_string_equal(buf, "-");
-  kf_fmt_duration(850, buf, sizeof buf);
-  assert_string_equal(buf, "850ms");
-  kf_fmt_duration(4200, buf, sizeof buf);
-  assert_string_equal(buf, "4.2s");
-  kf_fmt_duration(192000, buf, sizeof buf);
-  assert_string_equal(buf, "3m12s");
-  kf_fmt_duration(7500000, buf, sizeof buf);
-  assert_string_equal(buf, "2h05m");
-  kf_fmt_duration(-1, buf, sizeof buf);
-  assert_string_equal(buf, "-");
-  kf_fmt_age(42000, buf, sizeof buf);
-  assert_string_equal(buf, "42s");
-  kf_fmt_age(300000, buf, sizeof buf);
-  assert_string_equal(buf, "5m");
-  kf_fmt_age(5 * 3600000LL, buf, sizeof buf);
-  assert_string_equal(buf, "5h");
-  kf_fmt_age(3 * 86400000LL, buf, sizeof buf);
-  assert_string_equal(buf, "3d");
-  kf_fmt_percent(62.9, buf, sizeof buf);
-  assert_string_equal(buf, "62%");
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    cases[i].fmt(cases[i].v, buf, sizeof buf);
+    assert_string_equal(buf, cases[i].want);
+  }
   assert_string_equal(kf_stage_name(KF_STAGE_TRANSFERRING), "Transferring");
   assert_int_equal(kf_stage_parse("Verifying"), KF_STAGE_VERIFYING);
 }
@@ -181,23 +182,20 @@ static void test_yaml(void **state)
       "\"yes\":\"yes\",\"empty\":\"\",\"num\":\"0123\",\"msg\":\"a: b # c\\nline two\",\"list\":[\"x\",1]}}");
   char *y = kf_yaml(o);
   assert_non_null(y);
+  /* strings that would read back as something else (a time, a bool, nothing, a number) are quoted */
+  static const struct {
+    const char *key, *value;
+    int plain;
+  } cases[] = {
+    { "phase", "Succeeded", 1 }, { "bytes", "123", 1 }, { "ok", "true", 1 },  { "when", "2025-01-01T00:00:00Z", 0 },
+    { "yes", "yes", 0 },         { "empty", "", 0 },    { "num", "0123", 0 }, { "msg", "a: b # c\nline two", 0 },
+  };
   char v[128];
-  assert_int_equal(yaml_scalar_style(y, "phase", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "Succeeded");
-  assert_int_equal(yaml_scalar_style(y, "bytes", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "123");
-  assert_int_equal(yaml_scalar_style(y, "ok", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "true");
-  /* strings that would read back as something else are quoted */
-  assert_int_not_equal(yaml_scalar_style(y, "when", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "2025-01-01T00:00:00Z");
-  assert_int_not_equal(yaml_scalar_style(y, "yes", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_int_not_equal(yaml_scalar_style(y, "empty", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "");
-  assert_int_not_equal(yaml_scalar_style(y, "num", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "0123");
-  assert_int_not_equal(yaml_scalar_style(y, "msg", v, sizeof v), YAML_PLAIN_SCALAR_STYLE);
-  assert_string_equal(v, "a: b # c\nline two");
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    int style = yaml_scalar_style(y, cases[i].key, v, sizeof v);
+    assert_int_equal(style == YAML_PLAIN_SCALAR_STYLE, cases[i].plain);
+    assert_string_equal(v, cases[i].value);
+  }
   assert_non_null(strstr(y, "ferry.dev/pod: web\n"));
   assert_non_null(strstr(y, "none: null\n"));
   free(y);

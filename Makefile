@@ -67,7 +67,8 @@ HEADERS   := $(shell find lib agent controller ferry-runc kubectl-ferry lite -na
 
 .PHONY: all deps test test-unit test-asan test-node demo bench bench-rebalance bench-memory soak clean lint format fuzz fuzz-bins images images-test
 
-all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite
+all: $(BIN)/ferry-agent $(BIN)/ferry-controller $(BIN)/ferry-runc $(BIN)/ferry-workload $(BIN)/kube-lite $(BIN)/kubelet-lite $(BIN)/kubectl-ferry $(BIN)/controller-manager-lite \
+     $(BIN)/kubectl_complete-ferry
 
 $(BUILD)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -149,6 +150,11 @@ $(BIN)/kubectl-ferry: $(PLUG_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(PLUG_OBJ) $(BUILD)/libferry.a $(LDLIBS)
 
+# kubectl 1.26+ completes `kubectl ferry` by running kubectl_complete-ferry from PATH.
+$(BIN)/kubectl_complete-ferry: kubectl-ferry/kubectl_complete-ferry
+	@mkdir -p $(BIN)
+	install -m 0755 $< $@
+
 $(BIN)/kubelet-lite: $(KLET_OBJ) $(BUILD)/libferry.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $(KLET_OBJ) $(BUILD)/libferry.a $(LDLIBS)
@@ -177,6 +183,13 @@ RBAC_UNIT_BIN := $(filter $(BUILD)/tests/test_rbac%,$(UNIT_BIN))
 $(RBAC_UNIT_BIN): $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ))
 $(RBAC_UNIT_BIN): UNIT_EXTRA = $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ)) -lpthread
 $(RBAC_UNIT_BIN): CFLAGS += -Ilite/kube-lite
+
+# test_kferry_*: the kubectl plugin's formatting (kubectl-ferry/format.c, output.c), without its main().
+KFERRY_UNIT_BIN := $(filter $(BUILD)/tests/test_kferry%,$(UNIT_BIN))
+KFERRY_UNIT_OBJ := $(BUILD)/kubectl-ferry/format.o $(BUILD)/kubectl-ferry/output.o
+$(KFERRY_UNIT_BIN): $(KFERRY_UNIT_OBJ)
+$(KFERRY_UNIT_BIN): UNIT_EXTRA = $(KFERRY_UNIT_OBJ)
+$(KFERRY_UNIT_BIN): CFLAGS += -Ikubectl-ferry
 
 # kube-lite's protobuf decoding, tested apart from the server.
 KL_PB_UNIT := $(BUILD)/lite/kube-lite/protobuf.o $(BUILD)/lite/kube-lite/pbjson.o $(K8S_PB_OBJ)

@@ -64,6 +64,7 @@ static json_object *drain_pm(struct ferry_kube *k, const char *ns, const char *p
 
 #define POLL_US (300 * 1000) /* between two looks at a migration or a pod */
 #define EVICT_RETRY_S 5      /* after a 429 (a PodDisruptionBudget said no) */
+#define DEFAULT_TIMEOUT_S 300
 
 /* What drain does with each pod of the node. */
 enum drain_action { DRAIN_IGNORE, DRAIN_MIGRATE, DRAIN_EVICT, DRAIN_DONE };
@@ -210,8 +211,11 @@ static json_object *list_pods(struct ferry_kube *k, const char *node)
   return pods;
 }
 
-int ferry_drain(struct ferry_kube *k, const char *node, int timeout_s)
+int kf_drain(const struct kf_env *e, const struct kf_opts *o)
 {
+  struct ferry_kube *k = e->k;
+  const char *node = o->args[0];
+  int timeout_s = o->timeout_s ? o->timeout_s : DEFAULT_TIMEOUT_S;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (cordon(k, node, &err) < 0) {
     fprintf(stderr, "error: cordoning node %s: %s\n", node, ferry_error_msg(&err));

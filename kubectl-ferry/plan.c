@@ -4,7 +4,7 @@
  * controller/rebalancer.c): a row per planned move with its reason and why,
  * and whether it was carried out (the PodMigration's name) or only reported
  * (a dry run). A policy refused as invalid is said on stderr with its message.
- * -o json prints each policy's name and status as the API holds them. */
+ * -o json or yaml prints each policy's name and status as the API holds them. */
 #include <stdio.h>
 #include <string.h>
 
@@ -87,18 +87,17 @@ static int fetch_policies(struct ferry_kube *k, const char *policy, json_object 
   return -1;
 }
 
-int ferry_plan(struct ferry_kube *k, const char *policy, enum ferry_output output)
+int kf_plan(const struct kf_env *e, const struct kf_opts *o)
 {
   cleanup_json json_object *items = NULL;
-  if (fetch_policies(k, policy, &items) < 0)
+  if (fetch_policies(e->k, o->nargs ? o->args[0] : NULL, &items) < 0)
     return 1;
   size_t n = json_object_array_length(items);
-  if (output == FERRY_OUTPUT_JSON) {
+  if (o->output == KF_OUT_JSON || o->output == KF_OUT_YAML) {
     cleanup_json json_object *all = json_object_new_array();
     for (size_t i = 0; i < n; i++)
       json_object_array_add(all, json_entry(json_object_array_get_idx(items, i)));
-    printf("%s\n", json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-    return 0;
+    return kf_print_object(all, o->output, stdout) < 0 ? 1 : 0;
   }
   int rows = 0;
   for (size_t i = 0; i < n; i++)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # SPDX-License-Identifier: Apache-2.0
 # PodMigrations end to end: kube-lite, ferry-controller, two ferry-agent daemons,
-# real runc and CRIU on two network-namespace nodes.
+# real runc and CRIU on two network-namespace nodes; the kubectl plugin's commands (kubectl ferry) against them.
 bats_require_minimum_version 1.5.0
 load helpers
 
@@ -264,4 +264,107 @@ metric() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { print s + 0 }' "$1
   wait_phase m-tc1 Succeeded
   after=$(count_served "$(target_ip m-tc1)")
   [ -n "$after" ] && [ "$after" -ge "$before" ]
+}
+
+@test "kubectl ferry: a help page per command, its flags listed; usage errors as kubectl says them" {
+  local cmd flag
+  for cmd in migrate status watch cancel nodes plan drain completion; do
+    run kferry "$cmd" --help
+    assert_success
+    assert_line "Usage:"
+    assert_output --partial "kubectl ferry $cmd "
+  done
+  declare -A flags=([migrate]="--to --strategy --wait --timeout --output --namespace --context --kubeconfig"
+    [status]="--all-namespaces --output --namespace" [watch]="--all-namespaces --timeout --namespace"
+    [cancel]="--wait --timeout" [nodes]="--output" [plan]="--output" [drain]="--timeout")
+  for cmd in "${!flags[@]}"; do
+    run kferry "$cmd" --help
+    for flag in ${flags[$cmd]}; do assert_output --partial "$flag"; done
+  done
+  run kferry migrate
+  assert_failure 1
+  assert_line --index 0 --regexp "^error: usage: kubectl ferry migrate POD"
+  assert_line --index 1 "See 'kubectl ferry migrate --help' for usage."
+  run kferry status -o table
+  assert_failure 1
+  assert_output --partial 'allowed formats are: wide,json,yaml,name'
+  run kferry migrate web --strategy fast
+  assert_failure 1
+  run kferry migrate nosuch
+  assert_failure 1
+  assert_output 'Error from server (NotFound): pods "nosuch" not found'
+  # completion: the script, and kubectl's plugin completion through kubectl_complete-ferry
+  run kferry completion bash
+  assert_success
+  assert_output --partial "complete -F _kubectl_ferry kubectl-ferry"
+  run env PATH="$FERRY_BIN:$PATH" kubectl __complete ferry mig
+  assert_line migrate
+  run env PATH="$FERRY_BIN:$PATH" kubectl __complete ferry drain node-
+  assert_line node-a
+  assert_line node-b
+}
+
+@test "kubectl ferry migrate --wait, status -o json|yaml|wide|name, watch's lines, nodes" {
+  pod_on_a small workload --mem 8
+  run kferry migrate small --to node-b --wait
+  assert_success
+  assert_line --index 0 --regexp "^podmigration.ferry.dev/small-[0-9a-f]{5} created$"
+  assert_output --regexp " small-[0-9a-f]{5} Succeeded stage=- strategy=stopAndCopy from=node-a to=node-b "
+  pm=$(pm_of small)
+  run k get pm "$pm" -o jsonpath='{.spec.pod} {.spec.targetNode} {.spec.reason} {.metadata.labels.ferry\.dev/pod}'
+  assert_output "small node-b Manual small"
+  run kferry status "$pm" -o json
+  assert_success
+  python3 -c 'import json, sys; d = json.loads(sys.argv[1]); assert d["kind"] == "PodMigration" and d["status"]["phase"] == "Succeeded" and d["status"]["targetNode"] == "node-b", d' "$output"
+  run kferry status -o yaml
+  assert_success
+  python3 -c 'import yaml, sys; d = yaml.safe_load(sys.argv[1]); i = [i for i in d["items"] if i["metadata"]["name"] == sys.argv[2]][0]; assert d["kind"] == "List" and i["status"]["phase"] == "Succeeded" and isinstance(i["metadata"]["creationTimestamp"], str), d' "$output" "$pm"
+  run kferry status -o wide
+  assert_success
+  assert_line --index 0 --regexp "^NAME +POD +PHASE +STRATEGY +SOURCE +TARGET +MOVED +PROGRESS +RATE +FROZEN +ETA +AGE +STAGE +BEFORE-FREEZE +DURING-FREEZE +AFTER-RESTORE +TARGET-POD +MESSAGE$"
+  assert_line --regexp "^$pm +small +Succeeded +stopAndCopy +node-a +node-b +[0-9.]+ [KMG]?i?B(/[0-9.]+ [KMG]i?B)? +([0-9]+%|-) +- +[0-9.]+m?s +- +[0-9]+s +- "
+  run kferry status -A -o name
+  assert_line "podmigration.ferry.dev/$pm"
+  # watch of a migration under way: a line per change, not a terminal, ending at Succeeded
+  target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
+  run kferry migrate "$target" --to node-a -o name
+  assert_success
+  back=${output#podmigration.ferry.dev/}
+  run kferry watch "$back" --timeout 120
+  assert_success
+  assert_line --partial " $back Succeeded stage=- strategy=stopAndCopy from=node-b to=node-a "
+  refute_output --partial $'\033'
+  # nodes: both agents ready, as a table and as JSON
+  run kferry nodes
+  assert_success
+  assert_line --index 0 --regexp "^NODE +AGENT +CRIU +RUNC +STRATEGIES +CPU +MEMORY +MIGRATIONS$"
+  assert_line --index 1 --regexp "^node-a +Ready +[^ ]+ +[^ ]+ +[^ ]+ +[0-9]+% +[0-9]+% +[0-9]+$"
+  run kferry nodes -o json
+  assert_success
+  python3 -c 'import json, sys; d = json.loads(sys.argv[1]); n = {i["metadata"]["name"]: i for i in d["items"]}; assert n["node-a"]["agent"]["ready"] is True and n["node-b"]["agent"]["lease"].endswith("/ferry-agent-node-b") and n["node-a"]["migrationsRunning"] >= 0 and "cpu" in n["node-a"]["load"], d' "$output"
+  run kferry nodes node-b -o wide
+  assert_line --index 0 --regexp "NON-ROOT +POSTCOPY-ABOVE +STORE-FREE +NOT-AVAILABLE$"
+  assert_line --index 1 --regexp "^node-b +Ready "
+}
+
+@test "kubectl ferry cancel: a migration that has not ended is deleted and fails before the freeze; one that ended is refused" {
+  pod_on_a stuck workload --mem 8
+  agent_pause a # the source agent does not checkpoint: the migration stays Scheduled
+  run kferry migrate stuck --to node-b -o name
+  pm=${output#podmigration.ferry.dev/}
+  wait_phase_seen "$pm" Scheduled
+  run kferry cancel "$pm" --timeout 60
+  agent_resume a
+  assert_success
+  assert_output "podmigration.ferry.dev/$pm cancelled (Failed: the PodMigration was deleted before the pod was frozen)"
+  run k get pm "$pm"
+  assert_failure
+  [ "$(running_on a stuck)" = running ]
+  # one that ended is left alone
+  run kferry migrate stuck --to node-b --wait -o json
+  assert_success
+  done_pm=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["metadata"]["name"])' "$output")
+  run kferry cancel "$done_pm"
+  assert_failure 1
+  assert_output "error: podmigration $done_pm already ended (Succeeded): nothing to cancel"
 }

@@ -194,6 +194,8 @@ int is_precopy(json_object *pm);
 /* "ADDR:0" or "[ADDR]:0": a port of this node's migration address (caller frees). */
 char *migration_listen(struct daemon *d);
 /* Writes the patch (taken) conditionally. */
+/* Live progress of this node's long steps into their migrations' status (progress.c). */
+void progress_pass(struct daemon *d);
 int write_pm(struct daemon *d, json_object *pm, json_object *patch, ferry_error *err);
 void rollback_from(json_object *patch, enum pm_phase from);
 void set_container_field(json_object *patch, json_object *pm, const char *key, const char *value);

@@ -36,6 +36,7 @@ enum {
   LOOP_IDLE_WAIT_MS = 200,     /* the longest the informers run before the loop looks around */
   WATCHDOG_INTERVAL_MS = 5000, /* how often the node's containers are looked at for a freeze or a CRIU */
   WATCHDOG_HELD_MS = 1000,     /* ... while one is held */
+  PROGRESS_INTERVAL_MS = 1000, /* how often long steps' progress goes into their migrations' status (progress.c) */
   GC_INTERVAL_MS = 60000,      /* how often the collector looks at the store and the records (gc.c) */
   DEFAULT_LEASE_SECONDS = 40,
   MIN_LEASE_SECONDS = 3,
@@ -462,7 +463,7 @@ static void work(struct daemon *d, const char *key)
  * migration stepped per pass, the informers run in between. */
 static int daemon_loop(struct daemon *d, ferry_error *err)
 {
-  int64_t next_lease = 0, last_lease_ok = 0, next_watch = 0, next_gc = 0;
+  int64_t next_lease = 0, last_lease_ok = 0, next_watch = 0, next_gc = 0, next_progress = 0;
   int rc = 0;
   while (!ferry_stopping) {
     reap(d);
@@ -476,6 +477,10 @@ static int daemon_loop(struct daemon *d, ferry_error *err)
     }
     if (synced)
       gc_tick(d, now, &next_gc);
+    if (synced && now >= next_progress) {
+      progress_pass(d);
+      next_progress = now + PROGRESS_INTERVAL_MS;
+    }
     metrics_set_ready(d->m, synced && lease_ok && !d->held,
                       !synced     ? "PodMigrations not listed yet"
                       : !lease_ok ? "the agent Lease is not renewed"

@@ -292,10 +292,13 @@ struct relay {
   struct ferry_ps_reader ps;
   char *buf;
   struct ferry_relay_stats *st;
+  const char *live_path; /* the running count written here every LIVE_EVERY_MS (NULL: not) */
+  int64_t live_next_ms;
 };
 
 #define READY (POLLIN | POLLHUP | POLLERR)
 #define DECISION_POLL_MS 100 /* the decision signals are looked at between polls */
+#define LIVE_EVERY_MS 1000   /* the running count's file rewritten this often (its reader: the agent's progress) */
 
 /* How long the next poll may wait, and whether upstream is read at all: out of
  * tokens, the page server is not read until enough came back. */
@@ -364,6 +367,35 @@ static int from_client(struct relay *r, ferry_error *err)
   return 0;
 }
 
+/* The relay's answer in path: its counts, its error (NULL: none); live: while it still runs. */
+static int write_stats(const char *path, const struct ferry_relay_stats *st, const char *error, int live)
+{
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "bytesToClient", json_object_new_int64((int64_t)st->to_client));
+  json_object_object_add(o, "bytesFromClient", json_object_new_int64((int64_t)st->from_client));
+  json_object_object_add(o, "ms", json_object_new_int64((live ? ferry_now_mono_ms() : st->last_ms) - st->first_ms));
+  json_object_object_add(o, "committed", json_object_new_boolean(st->committed));
+  if (live)
+    json_object_object_add(o, "live", json_object_new_boolean(1));
+  if (error)
+    json_object_object_add(o, "error", json_object_new_string(error));
+  const char *s = json_object_to_json_string(o);
+  ferry_error we = FERRY_ERROR_INIT;
+  int rc = ferry_write_file_atomic(path, s, strlen(s), &we);
+  ferry_error_clear(&we);
+  json_object_put(o);
+  return rc;
+}
+
+/* While it runs: the running count, every LIVE_EVERY_MS. */
+static void write_live(struct relay *r)
+{
+  if (!r->live_path || ferry_now_mono_ms() < r->live_next_ms)
+    return;
+  r->live_next_ms = ferry_now_mono_ms() + LIVE_EVERY_MS;
+  write_stats(r->live_path, r->st, NULL, 1);
+}
+
 /* Relays until either side ends (or, holding the close, until told to commit or abort). */
 static int relay_loop(struct relay *r, ferry_error *err)
 {
@@ -380,8 +412,11 @@ static int relay_loop(struct relay *r, ferry_error *err)
       r->st->committed = 1;
       return 0;
     }
+    write_live(r);
     short up_events;
     int wait_ms = poll_plan(r, &up_events);
+    if (r->live_path && (wait_ms < 0 || wait_ms > LIVE_EVERY_MS))
+      wait_ms = LIVE_EVERY_MS;
     struct pollfd p[2] = { { r->up, up_events, 0 }, { r->client_open && !r->ps.holding ? r->client : -1, POLLIN, 0 } };
     if (poll(p, 2, wait_ms) < 0) {
       if (errno == EINTR)
@@ -398,8 +433,8 @@ static int relay_loop(struct relay *r, ferry_error *err)
   return 0;
 }
 
-int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
-                    struct ferry_relay_stats *st, ferry_error *err)
+static int relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
+                     const char *live_path, struct ferry_relay_stats *st, ferry_error *err)
 {
   memset(st, 0, sizeof *st);
   if (await_client(listen_fd, upstream, accept_timeout_ms, hold_close, err) < 0)
@@ -427,7 +462,8 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
                      .bytes_per_s = bytes_per_s,
                      .upstream = upstream,
                      .buf = buf,
-                     .st = st };
+                     .st = st,
+                     .live_path = live_path };
   ferry_bucket_init(&r.bucket, bytes_per_s);
   int rc = relay_loop(&r, err);
   /* Whichever side closed first, the other is told (it sees EOF) by closing both;
@@ -439,6 +475,12 @@ int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, i
   close(ferry_steal_fd(&client));
   st->last_ms = ferry_now_mono_ms();
   return rc;
+}
+
+int ferry_relay_run(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
+                    struct ferry_relay_stats *st, ferry_error *err)
+{
+  return relay_run(listen_fd, upstream, bytes_per_s, accept_timeout_ms, hold_close, NULL, st, err);
 }
 
 int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s, int accept_timeout_ms, int hold_close,
@@ -462,18 +504,8 @@ int ferry_relay_spawn(int listen_fd, const char *upstream, uint64_t bytes_per_s,
     sigaction(SIGTERM, &sa, NULL);
     struct ferry_relay_stats st;
     ferry_error e = FERRY_ERROR_INIT;
-    int rc = ferry_relay_run(listen_fd, upstream, bytes_per_s, accept_timeout_ms, hold_close, &st, &e);
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "bytesToClient", json_object_new_int64((int64_t)st.to_client));
-    json_object_object_add(o, "bytesFromClient", json_object_new_int64((int64_t)st.from_client));
-    json_object_object_add(o, "ms", json_object_new_int64(st.last_ms - st.first_ms));
-    json_object_object_add(o, "committed", json_object_new_boolean(st.committed));
-    if (rc < 0)
-      json_object_object_add(o, "error", json_object_new_string(ferry_error_msg(&e)));
-    const char *s = json_object_to_json_string(o);
-    ferry_error we = FERRY_ERROR_INIT;
-    int wrc = ferry_write_file_atomic(stats_path, s, strlen(s), &we);
-    json_object_put(o);
+    int rc = relay_run(listen_fd, upstream, bytes_per_s, accept_timeout_ms, hold_close, stats_path, &st, &e);
+    int wrc = write_stats(stats_path, &st, rc < 0 ? ferry_error_msg(&e) : NULL, 0);
     _exit(rc < 0 || wrc < 0 ? 1 : 0);
   }
   close(listen_fd);

@@ -47,6 +47,10 @@ void kf_progress_read(json_object *pm, struct kf_progress *p)
   p->before = int_at(pm, "status.bytesMoved.beforeFreeze");
   p->during = int_at(pm, "status.bytesMoved.duringFreeze");
   p->after = int_at(pm, "status.bytesMoved.afterRestore");
+  /* (the agent leaves its last progress behind: a stage is shown only while it can be under way) */
+  if (pm_phase_is_terminal(p->phase) || (p->stage == KF_STAGE_CHECKPOINTING && p->phase != PM_CHECKPOINTING))
+    p->stage = KF_STAGE_NONE;
+  p->done = int_at(pm, "status.progress.bytesDone");
   p->total = int_at(pm, "status.progress.totalBytes");
   if (p->total <= 0)
     p->total = int_at(pm, "status.memoryBytes");
@@ -61,7 +65,10 @@ void kf_progress_read(json_object *pm, struct kf_progress *p)
 
 int64_t kf_moved(const struct kf_progress *p)
 {
-  int64_t parts[] = { p->before, p->during, p->after }, sum = -1;
+  int64_t during = p->during;
+  if (p->phase == PM_CHECKPOINTING && p->stage == KF_STAGE_CHECKPOINTING && p->done > during)
+    during = p->done;
+  int64_t parts[] = { p->before, during, p->after }, sum = -1;
   for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
     if (parts[i] >= 0)
       sum = (sum < 0 ? 0 : sum) + parts[i];
@@ -71,6 +78,8 @@ int64_t kf_moved(const struct kf_progress *p)
 double kf_percent(const struct kf_progress *p)
 {
   int64_t moved = kf_moved(p);
+  if (p->phase == PM_SUCCEEDED && moved >= 0)
+    return 100;
   if (moved < 0 || p->total <= 0)
     return -1;
   double pct = 100.0 * (double)moved / (double)p->total;

@@ -29,15 +29,18 @@ struct kf_progress {
   enum pm_phase phase;
   enum kf_stage stage;
   int64_t before, during, after; /* status.bytesMoved.*; -1 absent */
+  int64_t done;                  /* status.progress.bytesDone (the stage's bytes so far); -1 absent */
   int64_t total;                 /* progress.totalBytes, else memoryBytes; -1 unknown */
   int64_t start_ms, frozen_ms, restored_ms, completion_ms, update_ms; /* unix ms; 0 absent */
 };
 
 /* Reads pm's status (pm may be NULL: all unknown). */
 void kf_progress_read(json_object *pm, struct kf_progress *p);
-/* before + during + after (the known ones); -1 when none is known. */
+/* before + during + after (the known ones; while the image is written, its
+ * bytes so far count as during); -1 when none is known. */
 int64_t kf_moved(const struct kf_progress *p);
-/* 0..100 (moved against the total, at most 100); -1 unknown. */
+/* 0..100 (moved against the total, at most 100; 100 once Succeeded: what had
+ * to move did); -1 unknown. */
 double kf_percent(const struct kf_progress *p);
 /* Bytes a second: between two observations (moved0 at t0_ms, moved1 at
  * t1_ms); -1 when they cannot tell (no time between them, bytes went back). */

@@ -49,6 +49,28 @@ static void test_progress_live(void **state)
   json_object_put(o);
 }
 
+static void test_progress_checkpointing(void **state)
+{
+  (void)state;
+  /* the source writing the image: its bytes so far are what moved during the freeze */
+  json_object *o = pm("{\"phase\":\"Checkpointing\",\"memoryBytes\":4096,\"progress\":{\"stage\":"
+                      "\"Checkpointing\",\"bytesDone\":1024,\"totalBytes\":4096}}");
+  struct kf_progress p;
+  kf_progress_read(o, &p);
+  assert_int_equal(p.done, 1024);
+  assert_int_equal(kf_moved(&p), 1024);
+  assert_true(kf_percent(&p) == 25);
+  json_object_put(o);
+  /* Succeeded: all of it moved, whatever the estimate of the total said */
+  o = pm("{\"phase\":\"Succeeded\",\"memoryBytes\":4096,\"bytesMoved\":{\"duringFreeze\":3000},"
+         "\"progress\":{\"stage\":\"Checkpointing\",\"bytesDone\":2000,\"totalBytes\":4096}}");
+  kf_progress_read(o, &p);
+  assert_int_equal(p.stage, KF_STAGE_NONE); /* the stage left behind is not shown */
+  assert_int_equal(kf_moved(&p), 3000);
+  assert_true(kf_percent(&p) == 100);
+  json_object_put(o);
+}
+
 static void test_progress_degrades(void **state)
 {
   (void)state;
@@ -73,7 +95,8 @@ static void test_progress_degrades(void **state)
          "\"startTime\":\"" T0 "\",\"completionTime\":\"2025-01-01T00:00:03Z\",\"frozenAt\":\"" T0 "\","
          "\"restoredAt\":\"2025-01-01T00:00:00.312Z\",\"progress\":{\"stage\":\"Mystery\"}}");
   kf_progress_read(o, &p);
-  assert_int_equal(p.stage, KF_STAGE_OTHER);
+  assert_int_equal(p.stage, KF_STAGE_NONE); /* ended: no stage under way */
+  assert_int_equal(kf_stage_parse("Mystery"), KF_STAGE_OTHER);
   assert_true(kf_percent(&p) == 100);
   assert_int_equal(kf_frozen_ms(&p, T0_MS + 999999), 312); /* restoredAt - frozenAt once restored */
   assert_true(kf_rate_average(&p, T0_MS + 999999) == 500); /* to the completion, not now */
@@ -222,7 +245,8 @@ static void test_table(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_progress_live), cmocka_unit_test(test_progress_degrades),
+    cmocka_unit_test(test_progress_live), cmocka_unit_test(test_progress_checkpointing),
+    cmocka_unit_test(test_progress_degrades),
     cmocka_unit_test(test_rate_between),  cmocka_unit_test(test_formats),
     cmocka_unit_test(test_bar),           cmocka_unit_test(test_yaml),
     cmocka_unit_test(test_table),

@@ -13,12 +13,11 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,9 +37,10 @@
 #define DEFAULT_RUNC_ROOT "/run/runc" /* runc's own, as root */
 
 enum {
-  LAZY_RECORD_POLLS = 40,       /* the lazy-pages daemon's record looked for this often ... */
-  LAZY_RECORD_POLL_US = 50000,  /* ... this far apart (it is written as its socket appears) */
-  LAZY_GONE_GRACE_MS = 10000,   /* a restore still running this long after its lazy-pages daemon ended is stuck */
+  LAZY_RECORD_POLLS = 40,      /* the lazy-pages daemon's record looked for this often ... */
+  LAZY_RECORD_POLL_US = 50000, /* ... this far apart (it is written as its socket appears) */
+  LAZY_GONE_GRACE_MS = 10000,  /* a restore still running this long after its lazy-pages daemon ended is stuck */
+  LAZY_WATCH_MS = 200,         /* the daemon looked at this often while runc restores */
 };
 
 static const char *annotation(json_object *cfg, const char *k1, const char *k2)
@@ -381,25 +381,25 @@ static char **restore_argv(const struct restore *r)
   return argv;
 }
 
-/* Post-copy: a pidfd of the agent's lazy-pages daemon, which serves the
- * restore's memory (its record appears with its socket; 2 s at the most). -1
- * when not post-copy; reported and -2 when the daemon has ended. */
-static int lazy_daemon_fd(const struct restore *r)
+/* Post-copy: the record of the agent's lazy-pages daemon, which serves the
+ * restore's memory (it appears with the daemon's socket; 2 s at the most).
+ * NULL when not post-copy; reported and *gone when the daemon is not there. */
+static char *lazy_daemon_record(const struct restore *r, int *gone)
 {
+  *gone = 0;
   if (!r->m.lazy_pages)
-    return -1;
-  cleanup_free char *rec = ferry_path_join(r->adm.lazy_dir, FERRY_LAZY_DAEMON_RECORD);
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  int fd = -1, alive = -1;
-  for (int i = 0; i < LAZY_RECORD_POLLS && (alive = ferry_pidrec_open(rec, &fd, &err)) < 0; i++) {
-    ferry_error_clear(&err);
+    return NULL;
+  char *rec = ferry_path_join(r->adm.lazy_dir, FERRY_LAZY_DAEMON_RECORD);
+  for (int i = 0; i < LAZY_RECORD_POLLS; i++) {
+    if (ferry_pidrec_alive(rec))
+      return rec;
     usleep(LAZY_RECORD_POLL_US);
   }
-  if (alive == 1)
-    return fd;
-  report_error(r->in, "restore of %s/%s: the lazy-pages daemon for image %s %s", r->ns, r->pod, r->adm.image,
-               alive == 0 ? "has ended" : ferry_error_msg(&err));
-  return -2;
+  report_error(r->in, "restore of %s/%s: no lazy-pages daemon runs for image %s (%s)", r->ns, r->pod, r->adm.image,
+               rec);
+  free(rec);
+  *gone = 1;
+  return NULL;
 }
 
 /* Every mount at dir or under it detached (with what is under each), latest first. */
@@ -434,7 +434,7 @@ static void clean_stopped_restore(const struct restore *r)
   detach_mounts_under(r, r->m.lazy_pages ? r->adm.lazy_dir : r->work);
   if (ferry_path_exists(state)) {
     const char *argv[] = { r->in->runc, "--root", r->in->root ? r->in->root : DEFAULT_RUNC_ROOT, "delete", "--force",
-                           r->o.id, NULL };
+                           r->o.id,     NULL };
     struct ferry_proc_opts o = FERRY_PROC_OPTS_INIT;
     o.argv = argv;
     struct ferry_proc_result res;
@@ -448,29 +448,34 @@ static void clean_stopped_restore(const struct restore *r)
   }
 }
 
-/* runc's restore as it ends; when the lazy-pages daemon (daemon_fd) ends
- * first and the restore does not return soon after, CRIU waits for it for ever
- * (and the kubelet's call with it): runc, its CRIU and what CRIU restored so far
- * are killed. The wait status, or -1. */
-static int wait_runc(const struct restore *r, pid_t child, int daemon_fd)
+/* runc's restore as it ends. Post-copy (daemon_rec): when the lazy-pages
+ * daemon ended and the restore has not returned LAZY_GONE_GRACE_MS later, CRIU
+ * waits for it for ever (and the kubelet's call with it): runc, its CRIU and what
+ * CRIU restored so far are killed. SIGCHLD (blocked, chld) wakes the wait at
+ * once; the daemon is looked at every LAZY_WATCH_MS. The wait status, or -1. */
+static int wait_runc(const struct restore *r, pid_t child, const char *daemon_rec, const sigset_t *chld)
 {
   int status = 0;
-  cleanup_close int child_fd = daemon_fd >= 0 ? (int)syscall(SYS_pidfd_open, child, 0) : -1;
-  while (child_fd >= 0) {
-    struct pollfd p[2] = { { child_fd, POLLIN, 0 }, { daemon_fd, POLLIN, 0 } };
-    if (poll(p, 2, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      report_error(r->in, "poll: %s", strerror(errno));
-      break;
+  int64_t gone_at = 0;
+  for (;;) {
+    pid_t w = waitpid(child, &status, daemon_rec ? WNOHANG : 0);
+    if (w == child)
+      return status;
+    if (w < 0 && errno != EINTR) {
+      report_error(r->in, "waitpid runc: %s", strerror(errno));
+      return -1;
     }
-    if (p[0].revents)
-      break;
-    if (p[1].revents) {
-      /* (it also ends once every page has moved, which may be just before runc
-       * returns: runc gets a while to return before it counts as stuck) */
-      if (poll(p, 1, LAZY_GONE_GRACE_MS) == 1)
-        break;
+    if (w < 0)
+      continue;
+    struct timespec ts = { 0, LAZY_WATCH_MS * 1000000L };
+    if (sigtimedwait(chld, NULL, &ts) < 0 && errno != EAGAIN && errno != EINTR) {
+      report_error(r->in, "sigtimedwait: %s", strerror(errno));
+      return -1;
+    }
+    int64_t now = ferry_now_mono_ms();
+    if (!gone_at && !ferry_pidrec_alive(daemon_rec))
+      gone_at = now; /* (it also ends once every page moved, maybe just before runc returns) */
+    if (gone_at && now - gone_at >= LAZY_GONE_GRACE_MS && waitpid(child, &status, WNOHANG) == 0) {
       report_error(r->in,
                    "restore of %s/%s container %s stopped: the lazy-pages daemon serving its memory ended and the "
                    "restore did not return within %d s",
@@ -482,31 +487,38 @@ static int wait_runc(const struct restore *r, pid_t child, int daemon_fd)
       return -1;
     }
   }
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-    ;
-  return status;
 }
 
-/* runc restore as a child; its wait status, or -1 when it could not be started
- * or was stopped (reported). */
+/* runc restore as a child (SIGCHLD blocked meanwhile, for wait_runc); its wait
+ * status, or -1 when it could not be started or was stopped (reported). */
 static int run_runc(const struct restore *r, char **argv)
 {
-  cleanup_close int daemon_fd = lazy_daemon_fd(r);
-  if (daemon_fd == -2)
+  int gone;
+  cleanup_free char *daemon_rec = lazy_daemon_record(r, &gone);
+  if (gone)
     return -1;
+  sigset_t chld, old;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  if (sigprocmask(SIG_BLOCK, &chld, &old) < 0) {
+    report_error(r->in, "sigprocmask: %s", strerror(errno));
+    return -1;
+  }
   pid_t child = fork();
   if (child == 0) {
-    if (r->criu_conf && setenv("CRIU_CONFIG_FILE", r->criu_conf, 1) < 0)
+    if (sigprocmask(SIG_SETMASK, &old, NULL) < 0 || (r->criu_conf && setenv("CRIU_CONFIG_FILE", r->criu_conf, 1) < 0))
       _exit(127);
     execvp(r->in->runc, argv);
     report_error(r->in, "cannot run %s: %s", r->in->runc, strerror(errno));
     _exit(127);
   }
-  if (child < 0) {
+  int status = -1;
+  if (child < 0)
     report_error(r->in, "fork: %s", strerror(errno));
-    return -1;
-  }
-  return wait_runc(r, child, daemon_fd);
+  else
+    status = wait_runc(r, child, daemon_rec, &chld);
+  sigprocmask(SIG_SETMASK, &old, NULL);
+  return status;
 }
 
 /* Runs the restore; its answer is recorded for the node's agent (and the

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "base/cleanup.h"
@@ -74,32 +73,10 @@ static int same_and_running(pid_t pid, unsigned long long start)
 
 int ferry_pidrec_alive(const char *path)
 {
-  pid_t pid;
-  unsigned long long start;
+  pid_t pid = 0;
+  unsigned long long start = 0;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   return read_record(path, &pid, &start, &err) == 0 && same_and_running(pid, start);
-}
-
-int ferry_pidrec_open(const char *path, int *pidfd, ferry_error *err)
-{
-  pid_t pid;
-  unsigned long long start;
-  *pidfd = -1;
-  if (read_record(path, &pid, &start, err) < 0)
-    return -1;
-  int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-  if (fd < 0) {
-    if (errno == ESRCH)
-      return 0;
-    return ferry_error_set(err, errno, "pidfd_open %d", (int)pid);
-  }
-  /* (checked after the open: a PID reused before it would show another start) */
-  if (!same_and_running(pid, start)) {
-    close(fd);
-    return 0;
-  }
-  *pidfd = fd;
-  return 1;
 }
 
 /* Adds to kill[] (up to max) every process whose parent is in kill[0..*n). */

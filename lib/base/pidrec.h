@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A process recorded by its PID and start time ("PID START\n" in a file), so
- * that another process can tell it from a later one that reused the PID and be
- * told when it ends (a pidfd); and a process tree stopped at once. */
+ * that another process can tell it from a later one that reused the PID; and a
+ * process tree stopped at once. */
 #ifndef FERRY_PIDREC_H
 #define FERRY_PIDREC_H
 
@@ -17,9 +17,6 @@ int ferry_pidrec_write(const char *path, pid_t pid, ferry_error *err);
 /* 1 when the process path records still runs (not a zombie), else 0 (also when
  * path is missing or holds no record). */
 int ferry_pidrec_alive(const char *path);
-/* A pidfd of the process path records: 1 with *pidfd set when it still runs,
- * 0 when it has ended (or its PID was reused), -1 when path holds no record. */
-int ferry_pidrec_open(const char *path, int *pidfd, ferry_error *err);
 /* SIGKILL to root and every process descending from it (all stopped first, so
  * that none forks meanwhile); the caller reaps root if it is its child. */
 void ferry_pidrec_kill_tree(pid_t root);

@@ -93,8 +93,12 @@ char **ferry_mountinfo_under(const char *mi, const char *dir, size_t *n)
       end = line + strlen(line);
     char *mp = line_mountpoint(line, end);
     if (strncmp(mp, dir, dl) == 0 && (mp[dl] == '\0' || mp[dl] == '/')) {
-      if (*n == cap && !(out = realloc(out, (cap = cap ? 2 * cap : 8) * sizeof *out)))
-        abort();
+      if (*n == cap) {
+        char **grown = realloc(out, (cap = cap ? 2 * cap : 8) * sizeof *out);
+        if (!grown)
+          abort();
+        out = grown;
+      }
       out[(*n)++] = mp;
     } else {
       free(mp);

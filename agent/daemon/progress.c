@@ -21,8 +21,9 @@
 
 enum progress_stage { STAGE_NONE, STAGE_CHECKPOINTING, STAGE_FETCHING_PAGES };
 
-static const char *const STAGE_NAMES[] = { [STAGE_NONE] = "", [STAGE_CHECKPOINTING] = "Checkpointing",
-                                           [STAGE_FETCHING_PAGES] = "FetchingPages" };
+static const char *const STAGE_NAMES[] = {
+  [STAGE_NONE] = "", [STAGE_CHECKPOINTING] = "Checkpointing", [STAGE_FETCHING_PAGES] = "FetchingPages"
+};
 
 /* Bytes under a directory (nftw's callback adds regular files up). */
 static uint64_t tree_bytes;
@@ -106,8 +107,9 @@ static void publish(struct daemon *d, json_object *pm, enum progress_stage stage
   json_object *p = json_object_new_object();
   json_object_object_add(p, "stage", json_object_new_string(STAGE_NAMES[stage]));
   json_object_object_add(p, "bytesDone", json_object_new_int64((int64_t)bytes));
-  json_object_object_add(p, "totalBytes",
-                         json_object_new_int64(json_object_get_int64(ferry_kube_obj(ferry_kube_obj(pm, "status"), "memoryBytes"))));
+  json_object_object_add(
+      p, "totalBytes",
+      json_object_new_int64(json_object_get_int64(ferry_kube_obj(ferry_kube_obj(pm, "status"), "memoryBytes"))));
   json_object_object_add(p, "updateTime", json_object_new_string(now));
   json_object *patch = pm_status_patch(PM_NONE, NULL, NULL);
   pm_patch_set(patch, "progress", p);
@@ -133,7 +135,4 @@ static void progress_of(void *ctx, json_object *pm)
     publish(d, pm, stage, bytes);
 }
 
-void progress_pass(struct daemon *d)
-{
-  ferry_informer_each(d->pms, progress_of, d);
-}
+void progress_pass(struct daemon *d) { ferry_informer_each(d->pms, progress_of, d); }

@@ -44,7 +44,7 @@ ROUNDS=${SOAK_ROUNDS:-50}
 SEED=${SOAK_SEED:-$((RANDOM * 32768 + RANDOM))}
 MEM=${SOAK_MEM:-32}
 SETTLE=15
-KINDS=(${SOAK_FAULTS:-none agent-source agent-target controller kube-lite criu lazy-pages drop-watches store-full corrupt-image})
+read -ra KINDS <<<"${SOAK_FAULTS:-none agent-source agent-target controller kube-lite criu lazy-pages drop-watches store-full corrupt-image}"
 WORKLOADS=(bare deploy sts)
 RANDOM=$SEED
 # every CRIU process runs through its own loader (install-deps); CRIU renames
@@ -126,6 +126,7 @@ memory_of() {
   local n id
   n=$(node_of "$1")
   id=$(running "$n" | grep -m1 -- "^$1-main-") || return 1
+  # shellcheck disable=SC2016 # (the container's shell expands it)
   runc --root "$(nodes_root "$n")" exec "$id" sh -c \
     'rm -f /tmp/verify; touch /tmp/verify-request; i=0; while [ ! -s /tmp/verify ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; cat /tmp/verify' 2>/dev/null
 }
@@ -292,7 +293,7 @@ leaks() {
     echo "$(ip netns list | grep -c '^kl-') pod network namespaces, the kubelets hold $nsn"
   [ "$nsn" = "${#WORKLOADS[@]}" ] || echo "the kubelets hold $nsn pod network namespaces for ${#WORKLOADS[@]} pods"
   cg=$(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name '*-main-*' 2>/dev/null | grep -c .)
-  [ "$cg" -le "${#WORKLOADS[@]}" ] || echo "$cg container memory cgroups for ${#WORKLOADS[@]} containers: $(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name '*-main-*' | xargs -n1 basename | paste -sd' ')"
+  [ "$cg" -le "${#WORKLOADS[@]}" ] || echo "$cg container memory cgroups for ${#WORKLOADS[@]} containers: $(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name '*-main-*' -printf '%f ')"
   now=$(date +%s)
   for img in "$store"/*; do
     [ -d "$img" ] || continue

@@ -245,10 +245,13 @@ static void test_table(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_progress_live), cmocka_unit_test(test_progress_checkpointing),
+    cmocka_unit_test(test_progress_live),
+    cmocka_unit_test(test_progress_checkpointing),
     cmocka_unit_test(test_progress_degrades),
-    cmocka_unit_test(test_rate_between),  cmocka_unit_test(test_formats),
-    cmocka_unit_test(test_bar),           cmocka_unit_test(test_yaml),
+    cmocka_unit_test(test_rate_between),
+    cmocka_unit_test(test_formats),
+    cmocka_unit_test(test_bar),
+    cmocka_unit_test(test_yaml),
     cmocka_unit_test(test_table),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

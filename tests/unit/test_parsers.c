@@ -27,6 +27,34 @@ static void test_mountinfo_overlay(void **state)
   ferry_mount_free(&m);
 }
 
+/* The mounts at a directory or under it, in mount order; not its namesakes. */
+static void test_mountinfo_under(void **state)
+{
+  (void)state;
+  static const char mi[] = "22 1 254:0 / / rw - ext4 /dev/vda rw\n"
+                           "30 22 0:60 / /r/ctr/criu-root rw - overlay overlay rw\n"
+                           "31 30 0:61 / /r/ctr/criu-root/proc rw - proc proc rw\n"
+                           "32 22 0:62 / /r/ctr2/criu-root rw - overlay overlay rw\n"
+                           "33 22 0:63 / /r/ctr rw - tmpfs tmpfs rw\n"
+                           "34 22 0:64 / /r/c\\040tr/x rw - tmpfs tmpfs rw\n";
+  size_t n = 0;
+  char **mps = ferry_mountinfo_under(mi, "/r/ctr", &n);
+  assert_int_equal(n, 3);
+  assert_string_equal(mps[0], "/r/ctr/criu-root");
+  assert_string_equal(mps[1], "/r/ctr/criu-root/proc");
+  assert_string_equal(mps[2], "/r/ctr");
+  for (size_t i = 0; i < n; i++)
+    free(mps[i]);
+  free(mps);
+  mps = ferry_mountinfo_under(mi, "/r/c tr", &n);
+  assert_int_equal(n, 1);
+  assert_string_equal(mps[0], "/r/c tr/x");
+  free(mps[0]);
+  free(mps);
+  assert_null(ferry_mountinfo_under(mi, "/nowhere", &n));
+  assert_int_equal(n, 0);
+}
+
 static void test_mountinfo_escapes_and_stacking(void **state)
 {
   (void)state;
@@ -167,13 +195,10 @@ static void test_duration(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_mountinfo_overlay),
-    cmocka_unit_test(test_mountinfo_escapes_and_stacking),
-    cmocka_unit_test(test_runc_state),
-    cmocka_unit_test(test_runc_list),
-    cmocka_unit_test(test_runc_log_errors),
-    cmocka_unit_test(test_criu_log_errors),
-    cmocka_unit_test(test_time),
+    cmocka_unit_test(test_mountinfo_overlay), cmocka_unit_test(test_mountinfo_escapes_and_stacking),
+    cmocka_unit_test(test_mountinfo_under),   cmocka_unit_test(test_runc_state),
+    cmocka_unit_test(test_runc_list),         cmocka_unit_test(test_runc_log_errors),
+    cmocka_unit_test(test_criu_log_errors),   cmocka_unit_test(test_time),
     cmocka_unit_test(test_duration),
   };
   return cmocka_run_group_tests_name("parsers", tests, NULL, NULL);

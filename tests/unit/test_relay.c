@@ -266,6 +266,37 @@ static void finish_session(struct fake_criu *f, pid_t relay)
   close(f->lfd);
 }
 
+/* While the session runs, the relay's count is in its stats file (the agent's
+ * progress reads it), rewritten each second. */
+static void test_live_count(void **state)
+{
+  (void)state;
+  struct fake_criu f;
+  pid_t relay;
+  int client;
+  char stats[64];
+  snprintf(stats, sizeof stats, "/tmp/ferry-relay-live-%d.json", (int)getpid());
+  unlink(stats);
+  lazy_session(&f, &relay, &client, stats);
+  struct ferry_relay_stats st = { 0 };
+  int seen = 0;
+  for (int i = 0; i < 60 && !seen; i++) { /* (the first write after the page may take a second) */
+    ferry_error err = FERRY_ERROR_INIT;
+    if (ferry_relay_stats_load(stats, &st, &err) == 0) {
+      seen = st.to_client == 8;
+      ferry_relay_stats_free(&st);
+    }
+    ferry_error_clear(&err);
+    if (!seen)
+      usleep(50000);
+  }
+  assert_true(seen);
+  assert_int_equal(waitpid(relay, NULL, WNOHANG), 0); /* still relaying */
+  close(client);
+  finish_session(&f, relay);
+  unlink(stats);
+}
+
 /* The daemon goes away without its close: CRIU must see a reset, never an end. */
 static void test_hold_gone_without_close(void **state)
 {
@@ -334,10 +365,10 @@ int main(void)
 {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_copies_and_counts),       cmocka_unit_test(test_bandwidth_bound),
-    cmocka_unit_test(test_upstream_missing),        cmocka_unit_test(test_parse),
-    cmocka_unit_test(test_hold_gone_without_close), cmocka_unit_test(test_hold_then_commit),
-    cmocka_unit_test(test_hold_then_abort),
+    cmocka_unit_test(test_copies_and_counts), cmocka_unit_test(test_bandwidth_bound),
+    cmocka_unit_test(test_upstream_missing),  cmocka_unit_test(test_parse),
+    cmocka_unit_test(test_live_count),        cmocka_unit_test(test_hold_gone_without_close),
+    cmocka_unit_test(test_hold_then_commit),  cmocka_unit_test(test_hold_then_abort),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,10 +252,11 @@ char *store_annotation(struct daemon *d);
 
 /* The versions and the capability, found once per process (logged) by the
  * first of these to need them. */
-/* The Lease's ferry.dev/node-check annotation (caller frees):
+/* The Lease's ferry.dev/node-check annotation (caller frees), post-copy's
+ * verdict from its ferry.dev/postcopy-support value ("ok" or why not):
  * {"criu":V,"runc":V,"strategies":{"stopAndCopy":{"ok":B},"postCopy":{"ok":B,"reason":R}},
  *  "nonRootContainers":{"ok":B,"reason":R}}, a reason only where ok is false. */
-char *node_check_annotation(struct daemon *d);
+char *node_check_annotation(struct daemon *d, const char *postcopy_support);
 /* The same from a check and post-copy's finding (NULL: it works). */
 char *node_check_json(const struct node_check *nc, const char *postcopy_why);
 

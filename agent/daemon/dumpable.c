@@ -97,11 +97,9 @@ char *node_check_json(const struct node_check *nc, const char *postcopy_why)
   return ferry_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 }
 
-char *node_check_annotation(struct daemon *d)
+char *node_check_annotation(struct daemon *d, const char *postcopy_support)
 {
-  const struct node_check *nc = node_check(d);
-  cleanup_free char *postcopy = moves_postcopy_support(); /* the ferry.dev/postcopy-support finding */
-  return node_check_json(nc, strcmp(postcopy, "ok") != 0 ? postcopy : NULL);
+  return node_check_json(node_check(d), strcmp(postcopy_support, "ok") != 0 ? postcopy_support : NULL);
 }
 
 /* ---------- the backstop: the container's processes ---------- */

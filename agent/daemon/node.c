@@ -122,7 +122,7 @@ int renew_lease(struct daemon *d, ferry_error *err)
   cleanup_free char *threshold = moves_threshold_annotation(d);
   cleanup_free char *postcopy = moves_postcopy_support();
   cleanup_free char *store = store_annotation(d);
-  cleanup_free char *check = node_check_annotation(d);
+  cleanup_free char *check = node_check_annotation(d, postcopy);
   format_ms(ferry_now_real_ms(), now, sizeof now);
   /* MicroTime: six fractional digits */
   char micro[48];

@@ -119,6 +119,18 @@ int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);
 /* 1 (why filled) when node's agent says its image store is below its
  * --store-min-free (the Lease's ferry.dev/store): it would refuse the checkpoint. */
 int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len);
+/* node's agent's node check (the Lease's ferry.dev/node-check, borrowed), NULL when it publishes none. */
+const char *ctl_node_check(struct ctl *c, const char *node);
+/* 1 (reason filled) when a node check says the node cannot dump a container
+ * that runs as a non-root user; 0 when it can, or the check does not say. */
+int ctl_node_check_nonroot_refused(const char *check, char *reason, size_t len);
+/* 1 (as: "uid N", or "gid N" when only the group is not root) when the pod's
+ * container cname runs as a non-root user by its securityContext (runAsUser,
+ * runAsGroup; the container's over the pod's). */
+int ctl_pod_runs_as(json_object *pod, const char *cname, char *as, size_t len);
+/* The CannotCheckpoint message: container cname runs as `as` and node cannot dump it (reason: its check's). */
+void ctl_cannot_dump_message(const char *node, const char *cname, const char *as, const char *reason, char *msg,
+                             size_t len);
 
 /* services.c: Services without a selector follow the pod. drain marks the source
  * address not ready; follow points it at the target; undrain makes it ready again.

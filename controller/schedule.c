@@ -5,7 +5,9 @@
  * strategy.c, which needs the target), the policy's limits respected (else
  * Pending "Waiting"), the target pod made (unbound, schedulerName ferry: the
  * target's agent binds it), the source drained from Services, and Scheduled
- * written with everything the agents need. Any refusal is Failed with its reason. */
+ * written with everything the agents need. Any refusal is Failed with its
+ * reason, among them a container the source's CRIU cannot dump (its agent's
+ * node check), before anything is frozen. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@ struct move {
 };
 
 /* ---------- the pod ---------- */
+
+static int fetch_source(struct ctl *c, const struct move *m, json_object **out, ferry_error *err);
 
 /* reason, with msg set to text. */
 static const char *refuse(char *msg, size_t len, const char *reason, const char *text)
@@ -96,6 +100,25 @@ static const char *find_pod(struct ctl *c, struct move *m, char *msg, size_t len
   m->statuses = ferry_kube_obj(ferry_kube_obj(m->pod, "status"), "containerStatuses");
   m->owner = ferry_kube_controller_ref(m->pod);
   return pod_refusal(c, m, msg, len);
+}
+
+/* The source's CRIU cannot dump the pod's container as it runs (its agent's
+ * node check): 1, msg filled, before anything is frozen. The pod's user is
+ * read from a fresh GET (the cache keeps no securityContext), and only when
+ * the source cannot dump a non-root container. -1 when the pod cannot be read. */
+static int cannot_checkpoint(struct ctl *c, const struct move *m, char *msg, size_t len, ferry_error *err)
+{
+  char reason[256], as[64];
+  if (!ctl_node_check_nonroot_refused(ctl_node_check(c, m->source), reason, sizeof reason))
+    return 0;
+  const char *cname = ferry_kube_str(json_object_array_get_idx(m->statuses, 0), "name") ?: "";
+  cleanup_json json_object *pod = NULL;
+  if (fetch_source(c, m, &pod, err) < 0)
+    return -1;
+  if (!ctl_pod_runs_as(pod, cname, as, sizeof as))
+    return 0;
+  ctl_cannot_dump_message(m->source, cname, as, reason, msg, len);
+  return 1;
 }
 
 /* The strategy asked for, else the policy's; a StatefulSet's pod cannot
@@ -419,6 +442,9 @@ int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_erro
   const char *refusal = find_pod(c, &m, why, sizeof why);
   if (refusal)
     return ctl_fail(c, pm, m.pod, refusal, why, err);
+  int undumpable = cannot_checkpoint(c, &m, why, sizeof why, err);
+  if (undumpable)
+    return undumpable < 0 ? -1 : ctl_fail(c, pm, m.pod, "CannotCheckpoint", why, err);
 
   struct policy pol;
   ctl_policy_for(c, m.pod, m.ns, &pol);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Where a migrating pod goes: the agents that run (their Leases), what the
- * pods already on each node use, and the choice of the target node. */
+/* Where a migrating pod goes: the agents that run (their Leases, and what
+ * their CRIU can dump), what the pods already on each node use, and the
+ * choice of the target node. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,62 @@ int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len)
   ferry_format_bytes(json_object_get_int64(min_b), floor, sizeof floor);
   snprintf(why, len, "%s's image store has %s free, below its agent's --store-min-free %s", node, have, floor);
   return 1;
+}
+
+/* ---------- what the source can dump: the agent's node check ---------- */
+
+const char *ctl_node_check(struct ctl *c, const char *node)
+{
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, node);
+  json_object *lease = ferry_informer_get(c->leases, c->agent_ns, name);
+  json_object *v = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), FERRY_ANN_NODE_CHECK);
+  return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+int ctl_node_check_nonroot_refused(const char *check, char *reason, size_t len)
+{
+  cleanup_json json_object *o = check ? json_tokener_parse(check) : NULL;
+  json_object *nonroot = ferry_kube_obj(o, "nonRootContainers"), *ok = ferry_kube_obj(nonroot, "ok");
+  if (!ok || !json_object_is_type(ok, json_type_boolean) || json_object_get_boolean(ok))
+    return 0; /* an agent from before the check, or one that can: the dump will tell */
+  snprintf(reason, len, "%s", ferry_kube_str(nonroot, "reason") ?: "no reason given");
+  return 1;
+}
+
+/* FIELD of the container's securityContext, else the pod's; -1 when neither sets it. */
+static int64_t run_as(json_object *pod, json_object *container, const char *field)
+{
+  json_object *v = ferry_kube_key(ferry_kube_obj(container, "securityContext"), field);
+  if (!v)
+    v = ferry_kube_key(ferry_kube_obj(pod, "spec.securityContext"), field);
+  return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+}
+
+int ctl_pod_runs_as(json_object *pod, const char *cname, char *as, size_t len)
+{
+  json_object *containers = ferry_kube_obj(pod, "spec.containers"), *container = NULL;
+  for (size_t i = 0; containers && i < json_object_array_length(containers) && !container; i++)
+    if (!strcmp(ferry_kube_str(json_object_array_get_idx(containers, i), "name") ?: "", cname))
+      container = json_object_array_get_idx(containers, i);
+  int64_t uid = run_as(pod, container, "runAsUser"), gid = run_as(pod, container, "runAsGroup");
+  if (uid > 0)
+    snprintf(as, len, "uid %lld", (long long)uid);
+  else if (gid > 0)
+    snprintf(as, len, "gid %lld", (long long)gid);
+  return uid > 0 || gid > 0;
+}
+
+void ctl_cannot_dump_message(const char *node, const char *cname, const char *as, const char *reason, char *msg,
+                             size_t len)
+{
+  if (!strcmp(reason, FERRY_NODE_CHECK_LACKS_SYS_RESOURCE))
+    snprintf(msg, len,
+             "container %s runs as %s and %s's CRIU lacks CAP_SYS_RESOURCE (it cannot dump a non-root process's "
+             "rlimits)",
+             cname, as, node);
+  else
+    snprintf(msg, len, "container %s runs as %s and %s cannot dump a non-root process: %s", cname, as, node, reason);
 }
 
 /* ---------- what the nodes' pods use ---------- */

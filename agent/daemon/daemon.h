@@ -74,6 +74,14 @@ enum {
 #define STEP_PAGES_TIMEOUT_S "86400"
 #define STEP_TRANSFER_TIMEOUT_S "600"
 
+/* dumpable.c: what this node's CRIU can dump, found once (no dump). */
+struct node_check {
+  int probed;
+  char *criu, *runc;         /* their versions, NULL when they could not tell ... */
+  char *criu_why, *runc_why; /* ... and why */
+  int sys_resource;          /* the agent, and so the CRIU it runs, has CAP_SYS_RESOURCE (effective) */
+};
+
 struct daemon {
   const struct daemon_globals *g;
   const char *kubeconfig, *store, *runc_root, *state_dir, *admission_dir, *ns, *metrics_listen;
@@ -241,6 +249,34 @@ int store_space_refresh(struct daemon *d);
 int store_refuses(struct daemon *d, int64_t need, char *why, size_t len);
 /* The Lease's ferry.dev/store annotation (caller frees), NULL when the store cannot be measured. */
 char *store_annotation(struct daemon *d);
+
+/* ---------- dumpable.c: what this node's CRIU can dump ---------- */
+
+/* The versions and the capability, found once per process (logged) by the
+ * first of these to need them. */
+/* The Lease's ferry.dev/node-check annotation (caller frees), post-copy's
+ * verdict from its ferry.dev/postcopy-support value ("ok" or why not):
+ * {"criu":V,"runc":V,"strategies":{"stopAndCopy":{"ok":B},"postCopy":{"ok":B,"reason":R}},
+ *  "nonRootContainers":{"ok":B,"reason":R}}, a reason only where ok is false. */
+char *node_check_annotation(struct daemon *d, const char *postcopy_support);
+/* The same from a check and post-copy's finding (NULL: it works). */
+char *node_check_json(const struct node_check *nc, const char *postcopy_why);
+
+/* A process's name and real, effective and saved uids and gids. */
+struct proc_creds {
+  char name[64];
+  uid_t uid[3];
+  gid_t gid[3];
+};
+/* From a /proc/PID/status text; -1 when it has no Uid or Gid line. */
+int proc_creds_parse(const char *status, struct proc_creds *c);
+/* 1 (what: "uid N" or "gid N") when CRIU, run with real uid ruid and gid rgid,
+ * needs CAP_SYS_RESOURCE to read the process's rlimits (prlimit(2)). */
+int creds_need_sys_resource(const struct proc_creds *c, uid_t ruid, gid_t rgid, char *what, size_t len);
+/* 1 (why filled, for the user) when this node's CRIU cannot dump a process of
+ * container id (cname: its name in the pod): every process of its cgroup, else
+ * its init process; 0 when it can, or when it cannot be told (the dump will say). */
+int container_undumpable(struct daemon *d, const char *id, const char *cname, char *why, size_t len);
 
 /* ---------- node.c: the node ---------- */
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The node as the controller sees it through this agent: its agent Lease
  * (renewed with the node's load in an annotation, for placement, and the
- * post-copy threshold and support, for strategy auto) and the address other
+ * post-copy threshold and support, for strategy auto, and the node check,
+ * for the controller's refusals before a freeze) and the address other
  * nodes reach it on. */
 #include "daemon.h"
 
@@ -85,7 +86,7 @@ static char *load_report(struct daemon *d)
 
 /* The Lease object as this agent holds it: renewTime (a MicroTime) and the load. */
 static json_object *lease_object(struct daemon *d, const char *name, const char *renew, const char *load,
-                                 const char *threshold, const char *postcopy, const char *store)
+                                 const char *threshold, const char *postcopy, const char *store, const char *check)
 {
   json_object *lease = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
               *ann = json_object_new_object(), *labels = json_object_new_object();
@@ -101,6 +102,7 @@ static json_object *lease_object(struct daemon *d, const char *name, const char 
   json_object_object_add(ann, FERRY_ANN_POSTCOPY_SUPPORT, json_object_new_string(postcopy));
   if (store)
     json_object_object_add(ann, FERRY_ANN_STORE, json_object_new_string(store));
+  json_object_object_add(ann, FERRY_ANN_NODE_CHECK, json_object_new_string(check));
   json_object_object_add(meta, "annotations", ann);
   json_object_object_add(lease, "metadata", meta);
   json_object_object_add(spec, "holderIdentity", json_object_new_string(d->g->node));
@@ -111,7 +113,8 @@ static json_object *lease_object(struct daemon *d, const char *name, const char 
 }
 
 /* The node's agent Lease: renewTime now; the load, the post-copy threshold,
- * whether the node can post-copy and its store's free space in annotations. */
+ * whether the node can post-copy, its store's free space and what its CRIU can
+ * dump (the node check) in annotations. */
 int renew_lease(struct daemon *d, ferry_error *err)
 {
   char now[48];
@@ -119,13 +122,14 @@ int renew_lease(struct daemon *d, ferry_error *err)
   cleanup_free char *threshold = moves_threshold_annotation(d);
   cleanup_free char *postcopy = moves_postcopy_support();
   cleanup_free char *store = store_annotation(d);
+  cleanup_free char *check = node_check_annotation(d, postcopy);
   format_ms(ferry_now_real_ms(), now, sizeof now);
   /* MicroTime: six fractional digits */
   char micro[48];
   snprintf(micro, sizeof micro, "%.*s000Z", (int)strlen(now) - 1, now);
   char name[300];
   snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, d->g->node);
-  cleanup_json json_object *lease = lease_object(d, name, micro, load, threshold, postcopy, store);
+  cleanup_json json_object *lease = lease_object(d, name, micro, load, threshold, postcopy, store, check);
   const char *patch = json_object_to_json_string_ext(lease, JSON_C_TO_STRING_PLAIN);
   struct ferry_kube_status st = { 0 };
   int rc = ferry_kube_patch(d->kube, &FERRY_KUBE_LEASES, d->ns, name, FERRY_PATCH_MERGE, patch, NULL, NULL, &st, err);

@@ -95,6 +95,16 @@ static int store_full(struct daemon *d, json_object *pm, const char *why, ferry_
   return write_pm(d, pm, pm_status_patch(PM_FAILED, "StoreFull", "%s", why), err);
 }
 
+/* The node's CRIU cannot dump the container (dumpable.c): refused before
+ * anything is frozen (Failed: the pod runs on as it was). */
+static int cannot_checkpoint(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
+{
+  log_warn("%s: not checkpointed: %s", ferry_kube_str(pm, "metadata.name"), why);
+  metrics_count(d->m, "source", "refused");
+  ferry_event(d->rec, pm, "Warning", "CannotCheckpoint", "%s (the pod keeps running there)", why);
+  return write_pm(d, pm, pm_status_patch(PM_FAILED, "CannotCheckpoint", "%s", why), err);
+}
+
 static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err)
 {
   const char *id = container_id(pm);
@@ -106,6 +116,9 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   char full[400];
   if (store_refuses(d, memory, full, sizeof full))
     return store_full(d, pm, full, err);
+  char undumpable[512];
+  if (container_undumpable(d, id, container_name(pm), undumpable, sizeof undumpable))
+    return cannot_checkpoint(d, pm, undumpable, err);
   json_object *patch =
       pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
   if (memory > 0)

@@ -69,6 +69,14 @@ enum pm_strategy {
 /* on agent Leases: the image store's space, JSON {"freeBytes", "totalBytes",
  * "minFreeBytes", "full"}: full, the node refuses checkpoints (StoreFull) */
 #define FERRY_ANN_STORE "ferry.dev/store"
+/* on agent Leases: what the node's CRIU can dump, JSON {"criu": VERSION, "runc": VERSION,
+ * "strategies": {"stopAndCopy": {"ok": B}, "postCopy": {"ok": B, "reason": R}},
+ * "nonRootContainers": {"ok": B, "reason": R}}, a reason where ok is false:
+ * the controller refuses what the node cannot dump (CannotCheckpoint) */
+#define FERRY_ANN_NODE_CHECK "ferry.dev/node-check"
+/* the node check's nonRootContainers reason when the agent, and so its CRIU,
+ * lacks CAP_SYS_RESOURCE (CRIU cannot read a non-root process's rlimits) */
+#define FERRY_NODE_CHECK_LACKS_SYS_RESOURCE "this node's CRIU lacks CAP_SYS_RESOURCE"
 
 /* PM_PENDING when the status has no phase yet. */
 enum pm_phase pm_phase(json_object *pm);

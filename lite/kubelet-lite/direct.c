@@ -123,8 +123,64 @@ static void add_ann(json_object *ann, const char *key, const char *v)
   json_object_object_add(ann, key, json_object_new_string(v ?: ""));
 }
 
+/* ---------- the container's user ---------- */
+
+/* FIELD (runAsUser, runAsGroup) of the container's securityContext, else of
+ * the pod's (the kubelet's effective security context); -1 when neither sets it. */
+static int64_t run_as(json_object *pod, json_object *cspec, const char *field)
+{
+  json_object *v = ferry_kube_key(ferry_kube_obj(cspec, "securityContext"), field);
+  if (!v)
+    v = ferry_kube_key(ferry_kube_obj(pod, "spec.securityContext"), field);
+  return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+}
+
+/* uid's primary group in the container's /etc/passwd (NAME:PASSWORD:UID:GID:...),
+ * 0 when it has none or no such user: containerd's WithUserID. */
+static int64_t passwd_gid(const char *rootfs, int64_t uid)
+{
+  cleanup_free char *path = ferry_path_join(rootfs, "etc/passwd");
+  cleanup_free char *text = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_read_file(path, &text, NULL, &err) < 0)
+    return 0;
+  for (char *line = text, *next; line && *line; line = next) {
+    next = strchr(line, '\n');
+    if (next)
+      *next++ = '\0';
+    char *f = line;
+    for (int i = 0; i < 2 && f; i++) /* past the name and the password */
+      f = strchr(f, ':') ? strchr(f, ':') + 1 : NULL;
+    char *end;
+    if (!f || strtoll(f, &end, 10) != uid || *end != ':')
+      continue;
+    return strtoll(end + 1, NULL, 10);
+  }
+  return 0;
+}
+
+/* process.user from the securityContext, as the kubelet asks containerd:
+ * runAsUser (its primary group from the container's /etc/passwd, else 0),
+ * runAsGroup over that; neither: root, the image's default here (kubelet-lite's
+ * images name no USER). */
+static int set_user(json_object *process, json_object *pod, json_object *cspec, const char *rootfs, ferry_error *err)
+{
+  int64_t uid = run_as(pod, cspec, "runAsUser"), gid = run_as(pod, cspec, "runAsGroup");
+  if (uid < 0 && gid >= 0)
+    return ferry_error_set(err, EINVAL, "user group \"%lld\" is specified without user", (long long)gid);
+  if (uid < 0)
+    return 0;
+  if (gid < 0)
+    gid = passwd_gid(rootfs, uid);
+  json_object *user = json_object_new_object();
+  json_object_object_add(user, "uid", json_object_new_int64(uid));
+  json_object_object_add(user, "gid", json_object_new_int64(gid));
+  json_object_object_add(process, "user", user);
+  return 0;
+}
+
 /* config.json: `runc spec`'s defaults, the container's command, environment and
- * working directory, the pod's network namespace, and the annotations containerd
+ * working directory, its user, the pod's network namespace, and the annotations containerd
  * passes (io.kubernetes.cri.*, plus the pod's annotations it is configured to pass). */
 static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod, json_object *cspec,
                         const char *bundle, ferry_error *err)
@@ -164,6 +220,11 @@ static int write_config(struct kubelet *k, struct pod_state *s, json_object *pod
   json_object_object_add(process, "env", env);
   json_object_object_add(process, "rlimits",
                          json_tokener_parse("[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}]"));
+  cleanup_free char *rootfs = ferry_path_join(bundle, "rootfs");
+  if (set_user(process, pod, cspec, rootfs, err) < 0) {
+    json_object_put(cfg);
+    return ferry_error_prefix(err, "container %s", ferry_kube_str(cspec, "name") ?: "");
+  }
   json_object *root;
   if (json_object_object_get_ex(cfg, "root", &root))
     json_object_object_add(root, "readonly", json_object_new_boolean(0));

@@ -170,6 +170,85 @@ image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
   assert_output True
 }
 
+# user_pod NAME SECURITY_CONTEXT CMD: the counting web pod on node-a, its
+# container's securityContext (the pod's says runAsUser 1000: the container's
+# wins), running CMD; sets src, before and ctr (its container ID) once it counts.
+user_pod() {
+  local name=$1 # (eval in wait_for sees locals, not $1)
+  k apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: $name, labels: {app: $name}}
+spec:
+  nodeName: node-a
+  runtimeClassName: ferry
+  terminationGracePeriodSeconds: 2
+  securityContext: {runAsUser: 1000}
+  containers: [{name: main, image: ferry/workload, securityContext: $2, command: [sh, -c, "$3"]}]
+Y
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 200 eval '[ "$(k get pod "$name" -o jsonpath="{.status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
+  src=$(ip_of "$name")
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  ctr=$(k get pod "$name" -o jsonpath='{.status.containerStatuses[0].containerID}')
+}
+
+# never_frozen POD PM: PM Failed CannotCheckpoint before any freeze: no
+# Checkpointing, no freeze time, no image; POD's container the same, running
+# (never paused) and counting on, Ready again.
+never_frozen() {
+  local pod=$1
+  run k get pm "$2" -o jsonpath='{.status.frozenAt}{.status.image}'
+  assert_output ""
+  run k describe pm "$2"
+  refute_output --partial "Checkpointing"
+  assert_output --regexp "Warning +CannotCheckpoint"
+  [ "$(k get pod "$1" -o jsonpath='{.status.containerStatuses[0].containerID}/{.status.containerStatuses[0].restartCount}')" = "$ctr/0" ]
+  [ "$(running_on a "$1")" = running ]
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 50 eval '[ "$(count_on "$src")" -gt "$before" ]'
+  [ "$(running_on a "$1")" = running ]
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 100 eval '[ "$(k get pod "$pod" -o jsonpath="{.status.conditions[?(@.type==\"Ready\")].status}")" = True ]'
+}
+
+@test "a non-root container this node's CRIU cannot dump (no CAP_SYS_RESOURCE): refused before the freeze (CannotCheckpoint) by the controller, and by the agent when only a process of it says so" {
+  # CRIU reads each process's rlimits (prlimit), which for a non-root process takes CAP_SYS_RESOURCE
+  (($(grep CapEff /proc/self/status | awk '{print $2}' | sed 's/^/0x/') & (1 << 24))) &&
+    skip "this machine's root has CAP_SYS_RESOURCE: its CRIU dumps non-root processes"
+  clear_pods
+  # the agent's node check, in its Lease, says so
+  run k get lease -n ferry-system ferry-agent-node-a -o jsonpath='{.metadata.annotations.ferry\.dev/node-check}'
+  assert_success
+  run python3 -c 'import json, sys; c = json.loads(sys.argv[1]); n = c["nonRootContainers"]
+print(n["ok"], n["reason"], c["strategies"]["stopAndCopy"]["ok"], c["criu"])' "$output"
+  assert_output --regexp "^False this node's CRIU lacks CAP_SYS_RESOURCE True [0-9.]+$"
+  # securityContext runAsUser 999: kubelet-lite runs it as uid 999; the controller refuses
+  user_pod u1 "{runAsUser: 999}" "workload --mem 16 & exec httpd -f -p 8080 -h /www"
+  pid=$(runc --root "$(nodes_root a)" state "${ctr#*://}" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])')
+  grep -q "^Uid:.999.999.999.999$" "/proc/$pid/status"
+  migrate u1 node-b
+  wait_phase m-u1 Failed
+  run k get pm m-u1 -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output "CannotCheckpoint: container main runs as uid 999 and node-a's CRIU lacks CAP_SYS_RESOURCE (it cannot dump a non-root process's rlimits)"
+  run k get pm m-u1 -o jsonpath='{.status.sourceNode}{.status.targetPod}'
+  assert_output "" # refused before it was scheduled: no target pod made
+  never_frozen u1 m-u1
+  # root by its securityContext, but one of its processes runs as uid 999 (runc
+  # exec --user: runc's default spec leaves a container no CAP_SETUID to drop to
+  # it itself): the controller cannot see it, the source agent finds it among
+  # the container's processes (its cgroup's)
+  user_pod u2 "{runAsUser: 0}" "workload --mem 16 & exec httpd -f -p 8080 -h /www"
+  runc --root "$(nodes_root a)" exec -d --user 999:999 "${ctr#*://}" sleep 100000
+  migrate u2 node-b
+  wait_phase m-u2 Failed
+  run k get pm m-u2 -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output --regexp "^CannotCheckpoint: container main runs as uid 999 \(process [0-9]+, sleep\) and node-a's CRIU lacks CAP_SYS_RESOURCE \(it cannot dump a non-root process's rlimits\)$"
+  never_frozen u2 m-u2
+}
+
 @test "kube-lite drops every watch and forgets its history mid-migration: same outcome" {
   clear_pods
   web_pod w1 16

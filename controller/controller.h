@@ -64,10 +64,6 @@ void ctl_enqueue_all_pms(struct ctl *c); /* a resync */
 int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
 /* One pod: the ferry.dev/migrate-to annotation becomes a PodMigration. */
 int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *requeue_ms, ferry_error *err);
-/* trigger.c: a new PodMigration object for pod NS/NAME named pm_name, to
- * node want ("auto": the controller picks), labelled ferry.dev/pod. */
-json_object *ctl_pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
-                           enum pm_reason reason);
 
 /* owned.c: pods a ReplicaSet controls. The source pod is quarantined from its
  * owner once it is checkpointed (ownerReferences and selector labels taken

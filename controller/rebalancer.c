@@ -149,7 +149,8 @@ static int create_migration(struct ctl *c, const struct rb_pod *pod, const char 
            (long long)ferry_now_real_ms());
   ferry_sha256_hex(seed, strlen(seed), h);
   snprintf(pm_name, len, "%.*s-%.5s", PM_NAME_BASE, pod->name, h);
-  cleanup_json json_object *pm = ctl_pm_object(pod->ns, pod->name, pm_name, to, reason);
+  cleanup_json json_object *pm =
+      pm_object_new(pod->ns, pod->name, pm_name, strcmp(to, "auto") ? to : NULL, NULL, reason);
   json_object *labels = ferry_kube_obj(pm, "metadata.labels");
   json_object_object_add(labels, FERRY_LABEL_POLICY, json_object_new_string(policy));
   struct ferry_kube_status st = { 0 };

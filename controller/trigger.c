@@ -18,7 +18,6 @@
 #include "api/podmigration.h"
 #include "base/util.h"
 
-#define LABEL_VALUE_MAX 63 /* a label value's longest */
 #define PM_NAME_BASE 240   /* the pod name's share of the PodMigration's name */
 
 static const char *annotation(json_object *pod, const char *key)
@@ -96,32 +95,11 @@ static int refuse_annotation(struct ctl *c, json_object *pod, const char *ns, co
   return annotate(c, ns, name, a, err);
 }
 
-json_object *ctl_pm_object(const char *ns, const char *name, const char *pm_name, const char *want,
-                           enum pm_reason reason)
-{
-  json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
-              *labels = json_object_new_object();
-  json_object_object_add(pm, "apiVersion", json_object_new_string("ferry.dev/v1alpha1"));
-  json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
-  json_object_object_add(meta, "name", json_object_new_string(pm_name));
-  json_object_object_add(meta, "namespace", json_object_new_string(ns));
-  json_object_object_add(labels, FERRY_LABEL_POD,
-                         json_object_new_string(strlen(name) <= LABEL_VALUE_MAX ? name : "long-name"));
-  json_object_object_add(meta, "labels", labels);
-  json_object_object_add(pm, "metadata", meta);
-  json_object_object_add(spec, "pod", json_object_new_string(name));
-  if (strcmp(want, "auto") != 0)
-    json_object_object_add(spec, "targetNode", json_object_new_string(want));
-  json_object_object_add(spec, "reason", json_object_new_string(pm_reason_name(reason)));
-  json_object_object_add(pm, "spec", spec);
-  return pm;
-}
-
 /* The PodMigration (one that exists already, from an earlier try, is fine). */
 static int create_pm(struct ctl *c, json_object *pod, const char *ns, const char *name, const char *pm_name,
                      const char *want, enum pm_reason reason, ferry_error *err)
 {
-  cleanup_json json_object *pm = ctl_pm_object(ns, name, pm_name, want, reason);
+  cleanup_json json_object *pm = pm_object_new(ns, name, pm_name, strcmp(want, "auto") ? want : NULL, NULL, reason);
   struct ferry_kube_status st = { 0 };
   int rc = ferry_kube_create(c->kube, &FERRY_KUBE_PODMIGRATIONS, ns, pm, NULL, &st, err);
   if (rc < 0 && st.code != 409)

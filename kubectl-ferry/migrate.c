@@ -12,8 +12,7 @@
 #include "base/hash.h"
 #include "base/util.h"
 
-#define LABEL_VALUE_MAX 63 /* a label value's longest */
-#define PM_NAME_BASE 240   /* the pod name's share of the PodMigration's name */
+#define PM_NAME_BASE 240 /* the pod name's share of the PodMigration's name */
 #define DEFAULT_TIMEOUT_S 300
 
 /* POD-xxxxx: the pod's name and a hash of its UID, the target and the time, so
@@ -25,28 +24,6 @@ static void pm_name(json_object *pod, const char *to, char *buf, size_t len)
            (long long)ferry_now_real_ms());
   ferry_sha256_hex(seed, strlen(seed), h);
   snprintf(buf, len, "%.*s-%.5s", PM_NAME_BASE, ferry_kube_str(pod, "metadata.name"), h);
-}
-
-static json_object *pm_object(const char *ns, const char *pod, const char *name, const struct kf_opts *o)
-{
-  json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
-              *labels = json_object_new_object();
-  json_object_object_add(pm, "apiVersion", json_object_new_string("ferry.dev/v1alpha1"));
-  json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
-  json_object_object_add(meta, "name", json_object_new_string(name));
-  json_object_object_add(meta, "namespace", json_object_new_string(ns));
-  json_object_object_add(labels, FERRY_LABEL_POD,
-                         json_object_new_string(strlen(pod) <= LABEL_VALUE_MAX ? pod : "long-name"));
-  json_object_object_add(meta, "labels", labels);
-  json_object_object_add(pm, "metadata", meta);
-  json_object_object_add(spec, "pod", json_object_new_string(pod));
-  if (o->to)
-    json_object_object_add(spec, "targetNode", json_object_new_string(o->to));
-  if (o->strategy >= 0)
-    json_object_object_add(spec, "strategy", json_object_new_string(pm_strategy_name((enum pm_strategy)o->strategy)));
-  json_object_object_add(spec, "reason", json_object_new_string(pm_reason_name(PM_REASON_MANUAL)));
-  json_object_object_add(pm, "spec", spec);
-  return pm;
 }
 
 /* The object named, or NULL (said as kubectl says it). */
@@ -71,7 +48,9 @@ static int create(const struct kf_env *e, json_object *pod, const struct kf_opts
   char name[256];
   const char *pod_name = ferry_kube_str(pod, "metadata.name");
   pm_name(pod, o->to, name, sizeof name);
-  cleanup_json json_object *pm = pm_object(e->ns, pod_name, name, o);
+  cleanup_json json_object *pm =
+      pm_object_new(e->ns, pod_name, name, o->to,
+                    o->strategy >= 0 ? pm_strategy_name((enum pm_strategy)o->strategy) : NULL, PM_REASON_MANUAL);
   struct ferry_kube_status st = { 0 };
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (ferry_kube_create(e->k, &FERRY_KUBE_PODMIGRATIONS, e->ns, pm, out, &st, &err) < 0) {

@@ -209,3 +209,28 @@ void pm_format_duration(int64_t ms, char *buf, size_t len)
   else
     snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
 }
+
+#define LABEL_VALUE_MAX 63 /* a label value's longest */
+
+json_object *pm_object_new(const char *ns, const char *pod, const char *pm_name, const char *target,
+                           const char *strategy, enum pm_reason reason)
+{
+  json_object *pm = json_object_new_object(), *meta = json_object_new_object(), *spec = json_object_new_object(),
+              *labels = json_object_new_object();
+  json_object_object_add(pm, "apiVersion", json_object_new_string("ferry.dev/v1alpha1"));
+  json_object_object_add(pm, "kind", json_object_new_string("PodMigration"));
+  json_object_object_add(meta, "name", json_object_new_string(pm_name));
+  json_object_object_add(meta, "namespace", json_object_new_string(ns));
+  json_object_object_add(labels, FERRY_LABEL_POD,
+                         json_object_new_string(strlen(pod) <= LABEL_VALUE_MAX ? pod : "long-name"));
+  json_object_object_add(meta, "labels", labels);
+  json_object_object_add(pm, "metadata", meta);
+  json_object_object_add(spec, "pod", json_object_new_string(pod));
+  if (target)
+    json_object_object_add(spec, "targetNode", json_object_new_string(target));
+  if (strategy)
+    json_object_object_add(spec, "strategy", json_object_new_string(strategy));
+  json_object_object_add(spec, "reason", json_object_new_string(pm_reason_name(reason)));
+  json_object_object_add(pm, "spec", spec);
+  return pm;
+}

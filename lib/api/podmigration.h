@@ -100,6 +100,12 @@ int pm_phase_is_active(enum pm_phase phase);
 /* The condition's status is "True". */
 int pm_condition_true(json_object *pm, const char *type);
 
+/* A new PodMigration object NS/PM_NAME for pod POD (labelled ferry.dev/pod),
+ * to node target (NULL: the controller picks), by strategy (NULL: as its
+ * policy says), for reason. Caller puts it. */
+json_object *pm_object_new(const char *ns, const char *pod, const char *pm_name, const char *target,
+                           const char *strategy, enum pm_reason reason);
+
 /* Builds status changes (phase PM_NONE: the phase stays as it is): { "status": { ... } } to fill and send with pm_write_status. */
 json_object *pm_status_patch(enum pm_phase phase, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -16,17 +16,12 @@
 #define FERRY_VERSION "0.1.0"
 #endif
 
-/* `ferry-agent daemon`: its options are its own (it answers --help itself). */
+/* `ferry-agent daemon`: its options are its own (agent/daemon/loop.c's table, daemon_cmd). */
 static int cli_daemon(const struct cli_globals *g, int argc, char **argv)
 {
   struct daemon_globals dg = { g->criu, g->runc, g->work_dir, g->node };
   return agent_daemon(&dg, argc, argv);
 }
-
-static const struct ferry_cmd daemon_cmd = {
-  .name = "daemon",
-  .summary = "do this node's part of PodMigrations (watches the Kubernetes API)",
-};
 
 /* The verbs, in the order the help page lists them. */
 static const struct cli_verb verbs[] = {

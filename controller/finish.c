@@ -107,6 +107,38 @@ int ctl_finish(struct ctl *c, json_object *pm, ferry_error *err)
 
 /* ---------- clean-up ---------- */
 
+/* A StatefulSet's pod whose image could not be restored, not even back on its
+ * source (WorkloadLost): the pod made to restore into waits for a restore that
+ * never comes. Once the webhook no longer steers the StatefulSet's pods to this
+ * migration, that very pod (by UID) is deleted: the StatefulSet makes it
+ * afresh, a plain pod (its state in memory is lost; the event says so). */
+static int restart_lost_pod(struct ctl *c, json_object *pm, ferry_error *err)
+{
+  if (strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet") != 0 ||
+      strcmp(ferry_kube_str(pm, "status.reason") ?: "", "WorkloadLost") != 0)
+    return 0;
+  webhook_publish(c->webhook, c->pms);
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod");
+  cleanup_json json_object *pod = NULL;
+  struct ferry_kube_status st = { 0 };
+  if (ferry_kube_get(c->kube, &FERRY_KUBE_PODS, ns, name, &pod, &st, err) < 0) {
+    if (st.code != 404)
+      return -1;
+    ferry_error_clear(err);
+    return 0;
+  }
+  json_object *ann =
+      ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  cleanup_free char *ref = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
+  if (!ann || strcmp(json_object_get_string(ann), ref) != 0)
+    return 0;
+  ferry_event(c->rec, pm, "Warning", "PodRestarted",
+              "pod %s waited for a restore that cannot come: deleted, the StatefulSet makes it afresh (its state in "
+              "memory is lost)",
+              name);
+  return delete_pod(c, ns, name, ferry_kube_str(pod, "metadata.uid"), err);
+}
+
 /* Failed or rolled back: the pod runs on the source as before. An owned source
  * pod goes back to its owner first: with the target pod gone before, the owner
  * would make a replacement nobody holds. */
@@ -117,6 +149,8 @@ static int undo(struct ctl *c, json_object *pm, const char *result, ferry_error 
   if (ferry_kube_str(pm, "status.owner.uid") && owned_release_source(c, pm, err) < 0)
     return -1;
   if (tpod && *tpod && delete_target_pod(c, pm, err) < 0)
+    return -1;
+  if (restart_lost_pod(c, pm, err) < 0)
     return -1;
   if (src_ip && *src_ip && svc_undrain(c, ns, src_ip, err) < 0)
     return -1;

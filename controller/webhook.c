@@ -50,7 +50,10 @@ static void collect(void *ctx, json_object *pm)
    * pod deleted after a failed restore, a rollback) is held unbound, until the
    * source pod is its owner's again (clean_up) or the move succeeded. */
   int transferring = phase == PM_TRANSFERRING && (!target || !*target);
-  int ended = phase == PM_SUCCEEDED || (pm_phase_is_terminal(phase) && pm_condition_true(pm, "CleanedUp"));
+  int statefulset = !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet");
+  /* (a StatefulSet's pod that ended its migration is its own: rolled back into, or lost and made afresh) */
+  int ended =
+      phase == PM_SUCCEEDED || (pm_phase_is_terminal(phase) && (statefulset || pm_condition_true(pm, "CleanedUp")));
   int before_freeze = phase == PM_PENDING || phase == PM_SCHEDULED || phase == PM_CHECKPOINTING;
   if (ended || before_freeze)
     return;
@@ -60,7 +63,7 @@ static void collect(void *ctx, json_object *pm)
   snprintf(s->pm, sizeof s->pm, "%s/%s", ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"));
   snprintf(s->owner_uid, sizeof s->owner_uid, "%s", owner);
   snprintf(s->pod, sizeof s->pod, "%s", ferry_kube_str(pm, "spec.pod") ?: "");
-  s->statefulset = !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet");
+  s->statefulset = statefulset;
   s->rolling_back = rolling;
 }
 

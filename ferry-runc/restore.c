@@ -112,7 +112,7 @@ struct restore {
 
 static void restore_free(struct restore *r)
 {
-  if (r->decoded) { /* CRIU has read what it needs; the raw image must not linger */
+  if (r->decoded) { /* CRIU has read what it needs; the copy (decoded: raw) must not linger */
     cleanup_error ferry_error e = FERRY_ERROR_INIT;
     if (ferry_rm_rf(r->decoded, &e) < 0)
       report_info(r->in, "removing %s: %s", r->decoded, ferry_error_msg(&e));
@@ -241,9 +241,11 @@ static char *state_dir(const struct restore *r)
   return mk;
 }
 
-/* An encoded image (compressed, encrypted) is decoded and checked into this
- * runtime's state directory first; the key is the node's (FERRY_ENCRYPTION_KEY_FILE). */
-static int decode_image(struct restore *r)
+/* The image CRIU reads is this runtime's own copy in its state directory, each
+ * file checked as it is written there: bytes changed in the store after the
+ * check never reach CRIU. An encoded image (compressed, encrypted) is decoded
+ * on the way; the key is the node's (FERRY_ENCRYPTION_KEY_FILE). */
+static int private_copy(struct restore *r)
 {
   struct ferry_codec codec = { 0 };
   const char *keyf = getenv("FERRY_ENCRYPTION_KEY_FILE");
@@ -267,14 +269,15 @@ static int decode_image(struct restore *r)
   return 0;
 }
 
-/* The image: verified (and decoded) before anything is touched. */
+/* The image: verified into a copy of this runtime's (and decoded) before
+ * anything is touched; an encoded one's stored bytes are verified first too. */
 static int open_image(struct restore *r)
 {
   r->store_ok = ferry_store_parse(r->adm.store, &r->store, &r->err) == 0;
   if (!r->store_ok || ferry_store_open(&r->store, r->adm.image, &r->image_dir, &r->err) < 0 ||
       ferry_manifest_load_pinned(r->image_dir, r->adm.digest, &r->m, &r->err) < 0 ||
-      ferry_manifest_verify(r->image_dir, &r->m, &r->err) < 0 ||
-      (ferry_manifest_encoded(&r->m) && decode_image(r) < 0)) {
+      (ferry_manifest_encoded(&r->m) && ferry_manifest_verify(r->image_dir, &r->m, &r->err) < 0) ||
+      private_copy(r) < 0) {
     report_error(r->in, "restore of %s/%s (%s) refused: %s", r->ns, r->pod, r->from, ferry_error_msg(&r->err));
     return -1;
   }

@@ -35,6 +35,7 @@
 
 #include "api/podmigration.h"
 #include "api/retention.h"
+#include "base/cmdline.h"
 #include "base/error.h"
 #include "daemon/crossover.h"
 #include "image/store.h"
@@ -46,6 +47,8 @@ struct daemon_globals {
 
 /* The `daemon` command (agent/main.c): argv after the global options. */
 int agent_daemon(const struct daemon_globals *g, int argc, char **argv);
+/* Its command line: options, help page (loop.c). */
+extern const struct ferry_cmd daemon_cmd;
 
 /* How long a step waits before its migration is looked at again (ms). */
 enum {

@@ -15,6 +15,7 @@
 
 #include "api/admission.h"
 #include "base/cleanup.h"
+#include "base/cmdline.h"
 #include "base/log.h"
 #include "base/signals.h"
 #include "base/util.h"
@@ -114,34 +115,78 @@ static int step(struct daemon *d, const char *key, int64_t *requeue_ms, ferry_er
 /* containerd's runc root for the CRI's namespace (its runc handler's default Root plus the namespace). */
 #define DEFAULT_RUNC_ROOT "/run/containerd/runc/k8s.io"
 
-static void usage(FILE *f)
-{
-  fputs("usage: ferry-agent [--node NAME ...] daemon --store URL [--runc-root DIR] [--kubeconfig FILE]\n"
-        "         [--state-dir DIR] [--namespace NS] [--metrics-listen IP:PORT] [--lease-seconds N]\n"
-        "         [--admission-dir DIR] [--migration-address IP] [--migration-bandwidth QUANTITY]\n"
-        "         [--postcopy-threshold QUANTITY] [--image-retention-count N] [--image-ttl DURATION]\n"
-        "         [--image-orphan-grace DURATION] [--store-min-free QUANTITY|N%] [--transfer-key-file FILE]\n"
-        "  --runc-root:     the runtime's state root of this node's pod containers (default " DEFAULT_RUNC_ROOT ",\n"
-        "                   containerd's for the k8s.io namespace: its runc handler's Root plus /k8s.io)\n"
-        "  --admission-dir: where restores are admitted for ferry-runc (default " FERRY_ADMISSION_DIR ")\n"
-        "  --migration-address: where other nodes fetch post-copy memory from (default: the Node's InternalIP)\n"
-        "  --migration-bandwidth: at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)\n"
-        "  --postcopy-threshold: strategy auto moves pods using more memory than this by post-copy, until this\n"
-        "                   node has measured where post-copy starts to pay (default " DEFAULT_POSTCOPY_THRESHOLD ")\n"
-        "  --image-compression zstd|lz4[:LEVEL], --encryption-key-file FILE: how images are stored (every\n"
-        "                   node needs the same key; ferry-runc reads it from FERRY_ENCRYPTION_KEY_FILE)\n"
-        "  --transfer-key-file FILE: the key every node shares (32 bytes, 64 hex or 44 base64 characters)\n"
-        "                   from which both agents derive a direct transfer's one-time token; without it this\n"
-        "                   node neither sends nor receives images straight from another node's store\n"
-        "  --image-retention-count: images of a pod's succeeded migrations kept (default " DEFAULT_RETENTION_COUNT ")\n"
-        "  --image-ttl:     images of ended migrations removed once this old, 0 for never (default " DEFAULT_IMAGE_TTL
-        ")\n"
-        "  --image-orphan-grace: images no PodMigration names removed once this old (default " DEFAULT_ORPHAN_GRACE
-        ")\n"
-        "  --store-min-free: checkpoints refused (StoreFull) when they would leave the store less free space\n"
-        "                   than this, bytes or a percent of the store (default " DEFAULT_STORE_MIN_FREE ")\n",
-        f);
-}
+enum {
+  OPT_KUBECONFIG = 256,
+  OPT_STORE,
+  OPT_RUNC_ROOT,
+  OPT_STATE_DIR,
+  OPT_NAMESPACE,
+  OPT_METRICS_LISTEN,
+  OPT_ADMISSION_DIR,
+  OPT_LEASE_SECONDS,
+  OPT_MIGRATION_ADDRESS,
+  OPT_MIGRATION_BANDWIDTH,
+  OPT_POSTCOPY_THRESHOLD,
+  OPT_TRANSFER_KEY_FILE,
+  /* (the codec and retention options keep their letters: codec_option, retention_option) */
+};
+
+static const struct ferry_cmd_opt daemon_opts[] = {
+  FERRY_CMD_REQ("store", OPT_STORE, "URL", "where images go: dir://PATH or s3://BUCKET[/PREFIX]"),
+  FERRY_CMD_OPT_KUBECONFIG(OPT_KUBECONFIG),
+  FERRY_CMD_ARG("runc-root", OPT_RUNC_ROOT, "DIR",
+                "the runtime's state root of this node's pod containers (containerd's runc handler's Root plus "
+                "/k8s.io)",
+                DEFAULT_RUNC_ROOT),
+  FERRY_CMD_ARG("state-dir", OPT_STATE_DIR, "DIR", "the steps' records and logs", "/var/lib/ferry"),
+  FERRY_CMD_ARG("namespace", OPT_NAMESPACE, "NS", "where the agent's Lease is", "ferry-system"),
+  FERRY_CMD_ARG("metrics-listen", OPT_METRICS_LISTEN, "IP:PORT", "/metrics, /healthz and /readyz", "0.0.0.0:9470"),
+  FERRY_CMD_ARG("lease-seconds", OPT_LEASE_SECONDS, "N", "the agent Lease's duration (at least 3; renewed at a quarter)",
+                "40"),
+  FERRY_CMD_ARG("admission-dir", OPT_ADMISSION_DIR, "DIR", "where restores are admitted for ferry-runc",
+                FERRY_ADMISSION_DIR),
+  FERRY_CMD_ARG("migration-address", OPT_MIGRATION_ADDRESS, "IP",
+                "where other nodes fetch post-copy memory and direct transfers from", "the Node's InternalIP"),
+  FERRY_CMD_ARG("migration-bandwidth", OPT_MIGRATION_BANDWIDTH, "QUANTITY",
+                "at most this many bytes/s of post-copy memory leave this node (e.g. 100Mi)", "unlimited"),
+  FERRY_CMD_ARG("postcopy-threshold", OPT_POSTCOPY_THRESHOLD, "QUANTITY",
+                "strategy auto moves pods using more memory than this by post-copy, until this node has measured "
+                "where post-copy starts to pay",
+                DEFAULT_POSTCOPY_THRESHOLD),
+  FERRY_CMD_ARG("image-compression", 'C', "zstd|lz4[:LEVEL]", "images written compressed", "not compressed"),
+  FERRY_CMD_ARG("encryption-key-file", 'K', "FILE",
+                "images encrypted with this key (every node needs the same; ferry-runc reads it from "
+                "FERRY_ENCRYPTION_KEY_FILE)",
+                "not encrypted"),
+  FERRY_CMD_ARG("transfer-key-file", OPT_TRANSFER_KEY_FILE, "FILE",
+                "the key every node shares (32 bytes, 64 hex or 44 base64 characters) from which both agents derive "
+                "a direct transfer's one-time token; without it this node neither sends nor receives images straight "
+                "from another node's store",
+                "none"),
+  FERRY_CMD_ARG("image-retention-count", 'R', "N", "images of a pod's succeeded migrations kept",
+                DEFAULT_RETENTION_COUNT),
+  FERRY_CMD_ARG("image-ttl", 't', "DURATION", "images of ended migrations removed once this old, 0 for never",
+                DEFAULT_IMAGE_TTL),
+  FERRY_CMD_ARG("image-orphan-grace", 'O', "DURATION", "images no PodMigration names removed once this old",
+                DEFAULT_ORPHAN_GRACE),
+  FERRY_CMD_ARG("store-min-free", 'F', "QUANTITY|N%",
+                "checkpoints refused (StoreFull) when they would leave the store less free space than this",
+                DEFAULT_STORE_MIN_FREE),
+  FERRY_CMD_OPT_HELP,
+  FERRY_CMD_OPT_END,
+};
+
+const struct ferry_cmd daemon_cmd = {
+  .name = "daemon",
+  .prog = "ferry-agent daemon",
+  .synopsis = "ferry-agent [GLOBAL OPTIONS] daemon",
+  .summary = "do this node's part of PodMigrations (watches the Kubernetes API)",
+  .details = "Runs until SIGTERM: renews the agent Lease (its load and node check), checkpoints, transfers and\n"
+             "restores for the PodMigrations of this node, serves /metrics, collects old images.\n",
+  .exits = "  0  stopped (SIGTERM, SIGINT), or --help\n  1  could not start\n  2  usage error\n",
+  .more = "docs/agent-cli.md",
+  .opts = daemon_opts,
+};
 
 /* --image-compression (o 'C') or --encryption-key-file ('K'), checked now. */
 static int codec_option(struct daemon *d, int o, const char *arg)
@@ -241,106 +286,88 @@ static int option_defaults(struct daemon *d)
   return 0;
 }
 
+/* --lease-seconds: a whole number of seconds, at least MIN_LEASE_SECONDS. */
+static int lease_option(struct daemon *d, const char *arg)
+{
+  char *end;
+  long n = strtol(arg, &end, 10);
+  if (!*arg || *end || n < MIN_LEASE_SECONDS || n > 3600) {
+    ferry_cmd_usage_error(&daemon_cmd, "--lease-seconds %s: a whole number of seconds from %d to 3600", arg,
+                          MIN_LEASE_SECONDS);
+    return -1;
+  }
+  d->lease_seconds = (int)n;
+  return 0;
+}
+
+/* One option into d: 0, or -1 when its value is bad (said). */
+static int apply_option(struct daemon *d, int o, const char *arg)
+{
+  switch (o) {
+  case OPT_KUBECONFIG:
+    d->kubeconfig = arg;
+    return 0;
+  case OPT_STORE:
+    d->store = arg;
+    return 0;
+  case OPT_RUNC_ROOT:
+    d->runc_root = arg;
+    return 0;
+  case OPT_STATE_DIR:
+    d->state_dir = arg;
+    return 0;
+  case OPT_NAMESPACE:
+    d->ns = arg;
+    return 0;
+  case OPT_METRICS_LISTEN:
+    d->metrics_listen = arg;
+    return 0;
+  case OPT_ADMISSION_DIR:
+    d->admission_dir = arg;
+    return 0;
+  case OPT_LEASE_SECONDS:
+    return lease_option(d, arg);
+  case OPT_MIGRATION_ADDRESS:
+    free(d->migration_address);
+    d->migration_address = ferry_strdup(arg);
+    return 0;
+  case OPT_MIGRATION_BANDWIDTH:
+    return bandwidth_option(d, arg);
+  case OPT_POSTCOPY_THRESHOLD:
+    return threshold_option(d, arg);
+  case OPT_TRANSFER_KEY_FILE:
+    return transfer_key_option(d, arg);
+  case 'C':
+  case 'K':
+    return codec_option(d, o, arg);
+  default: /* 'R', 't', 'O', 'F' */
+    return retention_option(d, o, arg);
+  }
+}
+
 /* 1 when the daemon is to run; otherwise *code is the exit code (help, a bad option). */
 static int parse_options(struct daemon *d, int argc, char **argv, int *code)
 {
-  static const struct option opts[] = {
-    { "kubeconfig", required_argument, NULL, 'k' },
-    { "store", required_argument, NULL, 's' },
-    { "runc-root", required_argument, NULL, 'r' },
-    { "state-dir", required_argument, NULL, 'S' },
-    { "namespace", required_argument, NULL, 'n' },
-    { "metrics-listen", required_argument, NULL, 'm' },
-    { "admission-dir", required_argument, NULL, 'a' },
-    { "lease-seconds", required_argument, NULL, 'l' },
-    { "migration-address", required_argument, NULL, 'A' },
-    { "migration-bandwidth", required_argument, NULL, 'B' },
-    { "image-compression", required_argument, NULL, 'C' },
-    { "encryption-key-file", required_argument, NULL, 'K' },
-    { "postcopy-threshold", required_argument, NULL, 'T' },
-    { "transfer-key-file", required_argument, NULL, 'X' },
-    { "image-retention-count", required_argument, NULL, 'R' },
-    { "image-ttl", required_argument, NULL, 't' },
-    { "image-orphan-grace", required_argument, NULL, 'O' },
-    { "store-min-free", required_argument, NULL, 'F' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-  };
   *code = 2;
   if (option_defaults(d) < 0)
     return 0;
-  optind = 0;
+  struct ferry_cmd_parse p;
+  ferry_cmd_start(&p, &daemon_cmd);
   int o;
-  while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-    switch (o) {
-    case 'k':
-      d->kubeconfig = optarg;
-      break;
-    case 's':
-      d->store = optarg;
-      break;
-    case 'r':
-      d->runc_root = optarg;
-      break;
-    case 'S':
-      d->state_dir = optarg;
-      break;
-    case 'n':
-      d->ns = optarg;
-      break;
-    case 'm':
-      d->metrics_listen = optarg;
-      break;
-    case 'a':
-      d->admission_dir = optarg;
-      break;
-    case 'l':
-      d->lease_seconds = atoi(optarg);
-      break;
-    case 'A':
-      free(d->migration_address);
-      d->migration_address = ferry_strdup(optarg);
-      break;
-    case 'C':
-    case 'K':
-      if (codec_option(d, o, optarg) < 0)
-        return 0;
-      break;
-    case 'B':
-      if (bandwidth_option(d, optarg) < 0)
-        return 0;
-      break;
-    case 'T':
-      if (threshold_option(d, optarg) < 0)
-        return 0;
-      break;
-    case 'X':
-      if (transfer_key_option(d, optarg) < 0)
-        return 0;
-      break;
-    case 'R':
-    case 't':
-    case 'O':
-    case 'F':
-      if (retention_option(d, o, optarg) < 0)
-        return 0;
-      break;
-    case 'h':
-      usage(stdout);
-      *code = 0;
-      return 0;
-    default:
-      usage(stderr);
+  while ((o = ferry_cmd_next(&p, argc, argv)) != FERRY_CMD_DONE) {
+    if (o == FERRY_CMD_HELP || o == FERRY_CMD_BAD) {
+      *code = ferry_cmd_exit_code(o);
       return 0;
     }
+    if (apply_option(d, o, optarg) < 0)
+      return 0;
+  }
+  if (optind != argc) {
+    ferry_cmd_usage_error(&daemon_cmd, "unexpected argument %s", argv[optind]);
+    return 0;
   }
   if (!d->runc_root)
     d->runc_root = DEFAULT_RUNC_ROOT;
-  if (optind != argc || !d->store || d->lease_seconds < MIN_LEASE_SECONDS) {
-    fprintf(stderr, "ferry-agent daemon: --store is required\n");
-    usage(stderr);
-    return 0;
-  }
   return 1;
 }
 

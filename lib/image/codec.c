@@ -596,8 +596,10 @@ int ferry_codec_decode_tree(const struct ferry_codec *c, const struct ferry_mani
     cleanup_free char *parent = ferry_strdup(dp);
     *strrchr(parent, '/') = '\0';
     rc = ferry_mkdir_p(parent, 0700, err);
+    /* (an image stored as it is: its files copied, each checked as it is written) */
+    int raw = f->raw_sha256[0] != '\0';
     if (rc == 0)
-      rc = ferry_codec_decode_file(&use, sp, dp, f->raw_sha256, f->raw_size, err);
+      rc = ferry_codec_decode_file(&use, sp, dp, raw ? f->raw_sha256 : f->sha256, raw ? f->raw_size : f->size, err);
   }
   OPENSSL_cleanse(&use, sizeof use);
   return rc;

@@ -49,8 +49,10 @@ struct ferry_manifest;
 int ferry_codec_encode_tree(const struct ferry_codec *c, const char *src_dir, const char *dst_dir,
                             struct ferry_manifest *raw, ferry_error *err);
 /* Decodes every file the manifest lists from src_dir into dst_dir, each checked
- * against its raw size and SHA-256. The codec must match the manifest's encoding
- * (and key ID): else a clear error, nothing decoded. */
+ * against its raw size and SHA-256 as it is written. The codec must match the
+ * manifest's encoding (and key ID): else a clear error, nothing decoded. An
+ * image that is not encoded is copied, each file checked against its size and
+ * SHA-256 (c may be NULL). */
 int ferry_codec_decode_tree(const struct ferry_codec *c, const struct ferry_manifest *m, const char *src_dir,
                             const char *dst_dir, ferry_error *err);
 

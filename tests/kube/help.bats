@@ -24,7 +24,7 @@ ferry-agent pages|agent/cli/pages.c|pages_opts
 ferry-agent send|agent/cli/transfer.c|send_opts
 ferry-agent receive|agent/cli/transfer.c|receive_opts
 ferry-agent inspect|agent/cli/inspect.c|inspect_opts
-ferry-agent daemon|agent/daemon/loop.c|opts
+ferry-agent daemon|agent/daemon/loop.c|daemon_opts
 ferry-controller|controller/main.c|ctl_opts
 kube-lite|lite/kube-lite/main.c|kl_opts
 kubelet-lite|lite/kubelet-lite/main.c|klet_opts
@@ -40,17 +40,10 @@ bin() {
   "$FERRY_BIN/$b" "$@"
 }
 
-# page_options CMD...: the long options on CMD's help page, sorted, each with the
-# name of its argument when it takes one. The pages from cmdline.h have a line
-# an option; the daemon's page (agent/daemon/loop.c, its own) names them in its
-# synopsis, where --node is the global option before the verb, and every one of
-# them takes a value.
+# page_options CMD...: the long options on CMD's help page (cmdline.h's pages:
+# a line an option), sorted, each with the name of its argument when it takes one.
 page_options() {
-  if [ "$*" = "ferry-agent daemon" ]; then
-    bin "$@" --help | grep -oE -- '--[a-z0-9-]+' | sed 's/^--//; /^node$/d; s/$/ VALUE/' | sort -u
-  else
-    bin "$@" --help | sed -nE 's/^  (-[a-zA-Z], |    )--([a-z0-9-]+)( ([^ ]+))?.*/\2 \4/p' | sort
-  fi
+  bin "$@" --help | sed -nE 's/^  (-[a-zA-Z], |    )--([a-z0-9-]+)( ([^ ]+))?.*/\2 \4/p' | sort
 }
 
 # source_options FILE TABLE: the long names in the table TABLE of FILE, after the preprocessor.
@@ -105,8 +98,6 @@ print("\n".join(sorted(re.findall(r"\{\s*\"([a-z0-9-]+)\"\s*,", rows))))' "$2" |
     # shellcheck disable=SC2086
     on_page=$(page_options $cmd | cut -d' ' -f1)
     in_source=$(source_options "$file" "$table")
-    # the daemon's page does not list its --help (agent/daemon/loop.c's usage())
-    [ "$cmd" != "ferry-agent daemon" ] || in_source=$(grep -vx help <<<"$in_source")
     [ -n "$in_source" ] || fail "$cmd: no options read from $table in $file"
     [ "$on_page" = "$in_source" ] || fail "$cmd: the page lists ${on_page//$'\n'/ } but $file's $table has ${in_source//$'\n'/ }"
   done < <(commands)
@@ -122,17 +113,10 @@ print("\n".join(sorted(re.findall(r"\{\s*\"([a-z0-9-]+)\"\s*,", rows))))' "$2" |
       # the option, a value when it takes one, then something that stops the command before it runs
       local args=("--$opt")
       [ -z "$arg" ] || args+=("bogus-value")
-      if [ "$cmd" = "ferry-agent daemon" ]; then
-        # its own parser: an unknown option prints the usage alone; a known one goes on to "--store is required" or a bad value
-        run bin ferry-agent daemon "${args[@]}" an-operand
-        [ "$status" -eq 2 ] || fail "$cmd --$opt: exit $status"
-        [[ "$output" == *"ferry-agent daemon: "* ]] || fail "$cmd: --$opt not taken: $output"
-      else
-        # shellcheck disable=SC2086
-        run bin $cmd "${args[@]}" --zz-not-an-option
-        [ "$status" -eq 2 ] || fail "$cmd --$opt: exit $status: $output"
-        [[ "$output" != *"option --$opt"* ]] || fail "$cmd: --$opt is on the page but the parser refuses it: $output"
-      fi
+      # shellcheck disable=SC2086
+      run bin $cmd "${args[@]}" --zz-not-an-option
+      [ "$status" -eq 2 ] || fail "$cmd --$opt: exit $status: $output"
+      [[ "$output" != *"option --$opt"* ]] || fail "$cmd: --$opt is on the page but the parser refuses it: $output"
       tried=$((tried + 1))
     done < <(page_options $cmd)
   done < <(commands)
@@ -143,7 +127,7 @@ print("\n".join(sorted(re.findall(r"\{\s*\"([a-z0-9-]+)\"\s*,", rows))))' "$2" |
   local cmd
   while IFS='|' read -r cmd _ _; do
     case $cmd in
-      ferry-runc | "ferry-agent daemon") continue ;; # runc's flags; the daemon's own parser (below)
+      ferry-runc) continue ;; # runc's flags
     esac
     # shellcheck disable=SC2086
     run --separate-stderr bin $cmd --no-such-option
@@ -152,8 +136,6 @@ print("\n".join(sorted(re.findall(r"\{\s*\"([a-z0-9-]+)\"\s*,", rows))))' "$2" |
     [ "$stderr" = "$cmd: unknown or misplaced option --no-such-option
 Run '$cmd --help' for usage." ] || fail "$cmd --no-such-option: $stderr"
   done < <(commands)
-  run --separate-stderr bin ferry-agent daemon --no-such-option
-  assert_equal "$status" 2
   run --separate-stderr bin ferry-agent no-such-command
   assert_equal "$status" 2
   assert_equal "$stderr" "ferry-agent: unknown command no-such-command

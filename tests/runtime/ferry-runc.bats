@@ -126,6 +126,10 @@ admit() { # POD_MIGRATION IMAGE [POD_UID [DIGEST]]
   run cat "$TARGET/rootfs/data/note"
   assert_output "written on A"
   grep -q '"level":"info","msg":"ferry-runc: restoring default/web-new container rs1-new' "$LOG"
+  # CRIU read ferry-runc's own copy, each file checked as it was written (a change in
+  # the store after the check cannot reach CRIU), and the copy is gone once restored
+  grep -q "container rs1-new from $FERRY_RUNC_STATE/${root//\//_}/image-rs1-new (default/move-web" "$LOG"
+  [ ! -e "$FERRY_RUNC_STATE/${root//\//_}/image-rs1-new" ]
   run shim "$root" start rs1-new
   assert_success
   [ "$(state_of "$root" rs1-new)" = running ]

@@ -360,6 +360,12 @@ for ((round = 1; round <= ROUNDS; round++)); do
     break
     ;;
   esac
+  reason=$(k get pm "$pm" -o jsonpath='{.status.reason}' 2>/dev/null)
+  if [ "$reason" = WorkloadLost ]; then
+    # (the workload's state is gone: its pod starts afresh, its count from 0)
+    violation "round $round: WorkloadLost: $(k get pm "$pm" -o jsonpath='{.status.message}')"
+    before=0
+  fi
   if [ "$kind" = none ] && [ "$phase" != Succeeded ]; then
     violation "round $round: $phase without a fault: $(k get pm "$pm" -o jsonpath='{.status.message}')"
   fi

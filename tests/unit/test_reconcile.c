@@ -674,6 +674,51 @@ static void test_rolled_back_is_cleaned_up(void **state)
   assert_null(ferry_kube_str(w, "status.phase")); /* the phase stays */
 }
 
+/* A StatefulSet's pod its image could not be restored into, not even on the
+ * source (WorkloadLost): the webhook no longer steers the StatefulSet's pods to
+ * the migration, and that pod (waiting for a restore that cannot come) is
+ * deleted, for the StatefulSet to make it afresh; one not made for this
+ * migration is left alone. */
+static void test_lost_statefulset_pod_is_made_afresh(void **state)
+{
+  struct env *e = *state;
+  e->c.webhook = webhook_new();
+  fake_api_put(e->f, &FERRY_KUBE_PODS,
+               "{\"metadata\":{\"name\":\"db-0\",\"namespace\":\"" NS "\",\"annotations\":"
+               "{\"" FERRY_ANN_RESTORE_FROM "\":\"" NS "/pm\"},\"ownerReferences\":[{\"kind\":"
+               "\"StatefulSet\",\"name\":\"db\",\"uid\":\"sts-uid\",\"controller\":true}]}}");
+
+  static const char review[] =
+      "{\"request\":{\"uid\":\"r1\",\"namespace\":\"" NS "\",\"object\":{\"metadata\":{\"name\":\"db-0\","
+      "\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"db\",\"uid\":\"sts-uid\",\"controller\":true}]}}}}";
+  /* rolling back: a new db-0 is the one to restore into */
+  put_pm(e, "\"spec\":{\"pod\":\"db-0\"},\"status\":{\"phase\":\"RollingBack\",\"sourceNode\":\"node-a\","
+            "\"owner\":{\"kind\":\"StatefulSet\",\"name\":\"db\",\"uid\":\"sts-uid\"}}");
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  webhook_publish(e->c.webhook, e->c.pms);
+  unsigned code;
+  cleanup_free char *steered = webhook_answer(e->c.webhook, review, &code);
+  assert_non_null(strstr(steered, "\"patch\""));
+  /* lost: cleaned up */
+  json_object *patch = pm_status_patch(PM_FAILED, "WorkloadLost", "rollback on node-a failed");
+  struct ferry_kube_status st = { 0 };
+  assert_int_equal(
+      pm_write_status(e->c.kube, fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm"), patch, 0, NULL, &st, &err),
+      0);
+  json_object_put(patch);
+  assert_int_equal(reconcile(e, NULL), 0);
+  cleanup_free char *plain = webhook_answer(e->c.webhook, review, &code);
+  assert_null(strstr(plain, "\"patch\""));
+  cleanup_free char *del = ferry_asprintf("/namespaces/" NS "/pods/db-0");
+  json_object *w = fake_api_write(e->f, "DELETE", del, 0);
+  assert_non_null(w);
+  assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "db-0"));
+
+  webhook_stop(e->c.webhook);
+  e->c.webhook = NULL;
+}
+
 static void test_cleaned_up_does_nothing(void **state)
 {
   struct env *e = *state;
@@ -757,6 +802,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_checkpointing_past_its_deadline_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_lost_statefulset_pod_is_made_afresh, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_annotation_makes_a_podmigration, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_annotation_is_refused_with_a_warning, setup, teardown),

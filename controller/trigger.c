@@ -18,7 +18,7 @@
 #include "api/podmigration.h"
 #include "base/util.h"
 
-#define PM_NAME_BASE 240   /* the pod name's share of the PodMigration's name */
+#define PM_NAME_BASE 240 /* the pod name's share of the PodMigration's name */
 
 static const char *annotation(json_object *pod, const char *key)
 {

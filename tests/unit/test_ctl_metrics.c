@@ -18,28 +18,12 @@
 #include "api/podmigration.h"
 #include "base/cleanup.h"
 #include "base/util.h"
-#include "controller.h"
-#include "fake_api.h"
-
-#define AGENT_NS "ferry-system"
-#define NS "default"
-
-struct env {
-  struct fake_api *f;
-  struct ctl c;
-};
+#include "ctl_env.h"
 
 static int setup(void **state)
 {
-  struct env *e = calloc(1, sizeof *e);
-  e->f = fake_api_new();
-  e->c.kube = fake_api_kube(e->f);
-  e->c.inf = fake_api_informers(e->f);
-  e->c.q = queue_new(5, 60000);
-  e->c.agent_ns = AGENT_NS;
-  e->c.agent_stale_s = 40;
+  struct env *e = ctl_env_new();
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  assert_int_equal(ctl_watch(&e->c, AGENT_NS, &err), 0);
   int port = 0;
   assert_int_equal(ctl_metrics_start(&e->c, "127.0.0.1:0", "test", &port, &err), 0);
   *state = e;
@@ -50,10 +34,7 @@ static int teardown(void **state)
 {
   struct env *e = *state;
   ctl_metrics_stop(&e->c);
-  queue_free(e->c.q);
-  ferry_informers_free(e->c.inf);
-  fake_api_free(e->f);
-  free(e);
+  ctl_env_free(e);
   return 0;
 }
 

@@ -15,30 +15,13 @@
 #include "base/cleanup.h"
 #include "base/hash.h"
 #include "base/util.h"
-#include "controller.h"
-#include "fake_api.h"
-
-#define AGENT_NS "ferry-system"
-#define NS "default"
-
-struct env {
-  struct fake_api *f;
-  struct ctl c;
-};
+#include "ctl_env.h"
 
 static int setup(void **state)
 {
-  struct env *e = calloc(1, sizeof *e);
-  e->f = fake_api_new();
-  e->c.kube = fake_api_kube(e->f);
-  e->c.inf = fake_api_informers(e->f);
-  e->c.q = queue_new(5, 60000);
+  struct env *e = ctl_env_new();
   e->c.rec = ferry_recorder_new(e->c.kube, "ferry-controller", NULL);
-  e->c.agent_ns = AGENT_NS;
-  e->c.agent_stale_s = 40;
   e->c.runtime_class = "ferry";
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  assert_int_equal(ctl_watch(&e->c, AGENT_NS, &err), 0);
   *state = e;
   return 0;
 }
@@ -48,10 +31,7 @@ static int teardown(void **state)
   struct env *e = *state;
   ctl_inflight_free(&e->c);
   ferry_recorder_free(e->c.rec);
-  queue_free(e->c.q);
-  ferry_informers_free(e->c.inf);
-  fake_api_free(e->f);
-  free(e);
+  ctl_env_free(e);
   return 0;
 }
 

@@ -2,9 +2,8 @@
 /* What informers keep of the objects they cache (kube/trim.h), and what
  * ferry-controller's informers keep (controller/keep.c). */
 #include "testutil.h"
-#include "fake_api.h"
+#include "ctl_env.h"
 
-#include "controller.h"
 #include "base/cleanup.h"
 #include "kube/trim.h"
 
@@ -106,31 +105,15 @@ static void test_bad_specs_are_refused(void **state)
 
 /* ---------- the controller's informers ---------- */
 
-struct env {
-  struct fake_api *f;
-  struct ctl c;
-};
-
 static int setup(void **state)
 {
-  struct env *e = calloc(1, sizeof *e);
-  e->f = fake_api_new();
-  e->c.kube = fake_api_kube(e->f);
-  e->c.inf = fake_api_informers(e->f);
-  e->c.q = queue_new(5, 60000); /* the handlers queue what changed */
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  assert_int_equal(ctl_watch(&e->c, "ferry-system", &err), 0);
-  *state = e;
+  *state = ctl_env_new();
   return 0;
 }
 
 static int teardown(void **state)
 {
-  struct env *e = *state;
-  ferry_informers_free(e->c.inf);
-  queue_free(e->c.q);
-  fake_api_free(e->f);
-  free(e);
+  ctl_env_free(*state);
   return 0;
 }
 

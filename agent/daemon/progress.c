@@ -4,7 +4,8 @@
  * bytesDone against totalBytes, updateTime) and, while post-copy pages flow,
  * status.bytesMoved.afterRestore. Read off what the steps leave on disk, so
  * no step has to report: the image being written into the store (the
- * checkpoint), the relay's running count (the pages the target fetched). */
+ * checkpoint on the source; a direct transfer received on the target), the
+ * relay's running count (the pages the target fetched). */
 #include "daemon.h"
 
 #include <ftw.h>
@@ -19,11 +20,12 @@
 #include "kube/kube.h"
 #include "runtime/relay.h"
 
-enum progress_stage { STAGE_NONE, STAGE_CHECKPOINTING, STAGE_FETCHING_PAGES };
+enum progress_stage { STAGE_NONE, STAGE_CHECKPOINTING, STAGE_TRANSFERRING, STAGE_FETCHING_PAGES };
 
-static const char *const STAGE_NAMES[] = {
-  [STAGE_NONE] = "", [STAGE_CHECKPOINTING] = "Checkpointing", [STAGE_FETCHING_PAGES] = "FetchingPages"
-};
+static const char *const STAGE_NAMES[] = { [STAGE_NONE] = "",
+                                           [STAGE_CHECKPOINTING] = "Checkpointing",
+                                           [STAGE_TRANSFERRING] = "Transferring",
+                                           [STAGE_FETCHING_PAGES] = "FetchingPages" };
 
 /* Bytes under a directory (nftw's callback adds regular files up). */
 static uint64_t tree_bytes;
@@ -36,17 +38,18 @@ static int add_file(const char *path, const struct stat *st, int type, struct FT
   return 0;
 }
 
-/* The checkpoint being written: the bytes of the image's partial directories
- * in the store (.NAME.tmp-PID), 0 when none is there. */
-static uint64_t checkpoint_bytes(struct daemon *d, const char *image)
+/* An image being written into this node's store: the bytes of its partial
+ * directories (.NAME.tmp-PID: the checkpoint's, or a direct transfer's as it
+ * is received); -1 when there is none. */
+static int64_t partial_bytes(struct daemon *d, const char *image)
 {
   if (!d->local.path)
-    return 0;
+    return -1;
   cleanup_dir DIR *dir = opendir(d->local.path);
   if (!dir)
-    return 0;
+    return -1;
   cleanup_free char *prefix = ferry_asprintf(".%s.tmp-", image);
-  uint64_t total = 0;
+  int64_t total = -1;
   struct dirent *e;
   while ((e = readdir(dir))) {
     if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
@@ -54,7 +57,7 @@ static uint64_t checkpoint_bytes(struct daemon *d, const char *image)
     cleanup_free char *path = ferry_path_join(d->local.path, e->d_name);
     tree_bytes = 0;
     if (nftw(path, add_file, 8, FTW_PHYS) == 0)
-      total += tree_bytes;
+      total = (total < 0 ? 0 : total) + (int64_t)tree_bytes;
   }
   return total;
 }
@@ -73,22 +76,26 @@ static uint64_t pages_bytes(struct daemon *d, const char *image)
   return n;
 }
 
-/* What this node is doing for pm that takes long: its stage and bytes so far. */
-static enum progress_stage stage_of(struct daemon *d, json_object *pm, uint64_t *bytes)
+static int on_node(struct daemon *d, json_object *pm, const char *field)
 {
-  if (strcmp(ferry_kube_str(pm, "status.sourceNode") ?: "", d->g->node) != 0)
-    return STAGE_NONE;
+  return !strcmp(ferry_kube_str(ferry_kube_obj(pm, "status"), field) ?: "", d->g->node);
+}
+
+/* What this node is doing for pm that takes long: its stage and bytes so far
+ * (STAGE_NONE when nothing, or nothing measurable yet). */
+static enum progress_stage stage_of(struct daemon *d, json_object *pm, int64_t *bytes)
+{
   cleanup_free char *image = image_name(pm);
   if (!image)
     return STAGE_NONE;
   enum pm_phase phase = pm_phase(pm);
-  if (phase == PM_CHECKPOINTING) {
-    *bytes = checkpoint_bytes(d, image);
-    return STAGE_CHECKPOINTING;
-  }
-  if (is_postcopy(pm) && (phase == PM_RESTORING || phase == PM_SUCCEEDED) &&
+  if (phase == PM_CHECKPOINTING && on_node(d, pm, "sourceNode"))
+    return (*bytes = partial_bytes(d, image)) >= 0 ? STAGE_CHECKPOINTING : STAGE_NONE;
+  if (phase == PM_TRANSFERRING && on_node(d, pm, "targetNode")) /* (a direct transfer being received) */
+    return (*bytes = partial_bytes(d, image)) >= 0 ? STAGE_TRANSFERRING : STAGE_NONE;
+  if (is_postcopy(pm) && (phase == PM_RESTORING || phase == PM_SUCCEEDED) && on_node(d, pm, "sourceNode") &&
       !pm_condition_true(pm, "MemoryTransferred") && !pm_condition_true(pm, "SourceReleased")) {
-    *bytes = pages_bytes(d, image);
+    *bytes = (int64_t)pages_bytes(d, image);
     return STAGE_FETCHING_PAGES;
   }
   return STAGE_NONE;
@@ -96,17 +103,17 @@ static enum progress_stage stage_of(struct daemon *d, json_object *pm, uint64_t 
 
 /* status.progress and, for pages, bytesMoved.afterRestore: written only when
  * the bytes moved on since what pm holds. */
-static void publish(struct daemon *d, json_object *pm, enum progress_stage stage, uint64_t bytes)
+static void publish(struct daemon *d, json_object *pm, enum progress_stage stage, int64_t bytes)
 {
   json_object *had = ferry_kube_obj(ferry_kube_obj(pm, "status"), "progress");
   if (had && !strcmp(ferry_kube_str(had, "stage") ?: "", STAGE_NAMES[stage]) &&
-      (uint64_t)json_object_get_int64(ferry_kube_obj(had, "bytesDone")) == bytes)
+      json_object_get_int64(ferry_kube_obj(had, "bytesDone")) == bytes)
     return;
   char now[40];
   ferry_format_time(ferry_now_real_ms(), now, sizeof now);
   json_object *p = json_object_new_object();
   json_object_object_add(p, "stage", json_object_new_string(STAGE_NAMES[stage]));
-  json_object_object_add(p, "bytesDone", json_object_new_int64((int64_t)bytes));
+  json_object_object_add(p, "bytesDone", json_object_new_int64(bytes));
   json_object_object_add(
       p, "totalBytes",
       json_object_new_int64(json_object_get_int64(ferry_kube_obj(ferry_kube_obj(pm, "status"), "memoryBytes"))));
@@ -115,7 +122,7 @@ static void publish(struct daemon *d, json_object *pm, enum progress_stage stage
   pm_patch_set(patch, "progress", p);
   if (stage == STAGE_FETCHING_PAGES) {
     json_object *bm = json_object_new_object();
-    json_object_object_add(bm, "afterRestore", json_object_new_int64((int64_t)bytes));
+    json_object_object_add(bm, "afterRestore", json_object_new_int64(bytes));
     pm_patch_set(patch, "bytesMoved", bm);
   }
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
@@ -129,7 +136,7 @@ static void publish(struct daemon *d, json_object *pm, enum progress_stage stage
 static void progress_of(void *ctx, json_object *pm)
 {
   struct daemon *d = ctx;
-  uint64_t bytes = 0;
+  int64_t bytes = 0;
   enum progress_stage stage = stage_of(d, pm, &bytes);
   if (stage != STAGE_NONE)
     publish(d, pm, stage, bytes);

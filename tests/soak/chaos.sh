@@ -21,8 +21,9 @@
 #   - the PodMigration ends (Succeeded, RolledBack or Failed) within 60 s, and
 #     Succeeded when there was no fault; a full store is refused before the freeze;
 #   - every workload has exactly one pod in the API and exactly one running
-#     container, on that pod's node; it answers, its count never went back, and
-#     its whole memory still holds the pattern it wrote (the workload checks);
+#     container, on that pod's node; it answers, its count never went back and
+#     still goes on, and its whole memory still holds the pattern it wrote (the
+#     workload checks); a WorkloadLost counts as a violation (its state is gone);
 #   - nothing held (a thread stopped or traced, a frozen cgroup);
 #   - nothing leaked: no CRIU process left, no mount, network namespace or
 #     cgroup more than the workloads' own, no image older than the retention
@@ -383,6 +384,10 @@ for ((round = 1; round <= ROUNDS; round++)); do
   if after=$(count_of "$pod"); then
     [ "$after" -ge "$before" ] || violation "round $round: $pod's count went back ($before before the move, $after after)"
     last[$w]=$after
+    # it goes on counting (every 100 ms): a workload process that died leaves its last count served
+    sleep 1
+    later=$(count_of "$pod")
+    [ "${later:-0}" -gt "$after" ] || violation "round $round: $pod's count stopped at $after (its workload process is gone)"
   else
     violation "round $round: $pod does not answer after $phase"
   fi

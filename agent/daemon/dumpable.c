@@ -23,6 +23,7 @@
 
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/proc.h"
 #include "base/util.h"
 #include "runtime/cgroup.h"
 #include "runtime/criu.h"
@@ -30,19 +31,6 @@
 #define PROCS_MAX 4096 /* a container's processes looked at before the backstop gives up on the rest */
 
 /* ---------- the node check ---------- */
-
-/* cap is in this process's effective set (capget(2)); 0 when it cannot tell. */
-static int has_effective_cap(int cap)
-{
-  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-  memset(data, 0, sizeof data);
-  if (syscall(SYS_capget, &h, data) < 0) {
-    log_warn("capget: %s", strerror(errno));
-    return 0;
-  }
-  return (data[cap / 32].effective >> (cap % 32)) & 1;
-}
 
 /* A binary's version, or why it could not be had (*why, caller frees). */
 static char *version_of(int (*get)(const char *, char **, ferry_error *), const char *bin, char **why)
@@ -65,7 +53,7 @@ static const struct node_check *node_check(struct daemon *d)
     return &check;
   check.criu = version_of(ferry_criu_version, d->g->criu, &check.criu_why);
   check.runc = version_of(ferry_runc_version, d->g->runc, &check.runc_why);
-  check.sys_resource = has_effective_cap(CAP_SYS_RESOURCE);
+  check.sys_resource = ferry_proc_has_cap(CAP_SYS_RESOURCE);
   check.probed = 1;
   log_info("node check: CRIU %s, runc %s, CAP_SYS_RESOURCE %s", check.criu ?: "unknown", check.runc ?: "unknown",
            check.sys_resource ? "yes" : "no (containers of non-root processes cannot be dumped)");

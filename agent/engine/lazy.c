@@ -53,26 +53,13 @@ static int wait_or_stop(pid_t pid, int timeout_ms, int *code)
   }
 }
 
-static int has_cap(int cap)
-{
-  cleanup_free char *text = NULL;
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (ferry_read_file("/proc/self/status", &text, NULL, &err) < 0)
-    return 0;
-  unsigned long long eff = 0;
-  const char *p = strstr(text, "\nCapEff:");
-  if (p)
-    eff = strtoull(p + 8, NULL, 16);
-  return (eff >> cap) & 1;
-}
-
 char *lazy_unsupported_reason(void)
 {
   long fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
   if (fd < 0)
     return ferry_asprintf("the kernel has no usable userfaultfd (%s), which CRIU's lazy pages need", strerror(errno));
   close((int)fd);
-  if (has_cap(CAP_SYS_RESOURCE))
+  if (ferry_proc_has_cap(CAP_SYS_RESOURCE))
     return NULL;
   cleanup_free char *text = NULL;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;

@@ -2,6 +2,7 @@
 #include "base/proc.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -440,4 +442,18 @@ int ferry_stdio_relay(const char *log_path, int *in_fd, int *out_fd, ferry_error
   *in_fd = inp[0];
   *out_fd = outp[1];
   return 0;
+}
+
+int ferry_proc_has_cap(int cap)
+{
+  struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+  memset(data, 0, sizeof data);
+  if (cap < 0 || cap >= 32 * _LINUX_CAPABILITY_U32S_3)
+    return 0;
+  if (syscall(SYS_capget, &h, data) < 0) {
+    log_warn("capget: %s", strerror(errno));
+    return 0;
+  }
+  return (data[cap / 32].effective >> (cap % 32)) & 1;
 }

@@ -50,6 +50,8 @@ int ferry_proc_fork_group(int (*fn)(void *ctx), void *ctx, pid_t *pid, ferry_err
  * (*code: its exit status, or 128 + the signal that killed it), 0 when it still
  * runs, -1 on error. */
 int ferry_proc_wait_child(pid_t pid, int timeout_ms, int *code);
+/* 1 when capability cap (CAP_*) is in this process's effective set (capget(2)); 0 when not or it cannot tell. */
+int ferry_proc_has_cap(int cap);
 /* SIGKILL to pid's process group, then reaps pid. */
 void ferry_proc_kill_group(pid_t pid);
 

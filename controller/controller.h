@@ -103,7 +103,7 @@ void ctl_metrics_reconciled(struct ctl *c, const char *kind, int ok, double seco
 void ctl_metrics_pm_changed(struct ctl *c, json_object *old, json_object *pm);
 char *ctl_metrics_text(struct ctl *c);
 /* A rebalancer round that planned nothing: its policy refused, or the core failed. */
-enum ctl_round_result { CTL_ROUND_PLANNED, CTL_ROUND_INVALID_POLICY, CTL_ROUND_FAILED };
+enum ctl_round_result { CTL_ROUND_PLANNED, CTL_ROUND_INVALID_POLICY, CTL_ROUND_FAILED, CTL_ROUND_SETTLING };
 void ctl_metrics_rebalance_unplanned(struct ctl *c, enum ctl_round_result result);
 /* One planned rebalancer round: how long it took and what it found (nodes overloaded,
  * free to shed, free to receive, left stuck); one planned move by reason. */

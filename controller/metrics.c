@@ -127,13 +127,14 @@ static const char *const ROUND_RESULTS[] = {
   [CTL_ROUND_PLANNED] = "planned",
   [CTL_ROUND_INVALID_POLICY] = "invalid_policy",
   [CTL_ROUND_FAILED] = "failed",
+  [CTL_ROUND_SETTLING] = "settling",
 };
 
 static const struct prom_family_desc ROUNDS = {
   PROM_COUNTER,
   "ferry_rebalancer_rounds_total",
   "Rebalancer rounds run (the leader's), by result: planned, invalid_policy (the round's MigrationPolicy refused), "
-  "failed.",
+  "failed, settling (the rebalancer's last moves not yet in its nodes' load reports: nothing planned).",
   { "result" },
   NULL,
   0

@@ -208,6 +208,32 @@ static json_object *round_summary(const struct rb_plan *plan, int dry_run)
 
 /* ---------- a round ---------- */
 
+struct settle_pass {
+  int64_t now_ms, settle_ms;
+  int moving; /* a move of the rebalancer's runs, or ended less than settle_ms ago */
+};
+
+static void look_at_move(void *ctx, json_object *pm)
+{
+  struct settle_pass *p = ctx;
+  if (p->moving || !ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pm, "metadata"), "labels"), FERRY_LABEL_POLICY))
+    return;
+  enum pm_phase phase = pm_phase(pm);
+  int64_t ended = ferry_parse_time_ms(ferry_kube_str(pm, "status.completionTime") ?: "");
+  p->moving = !pm_phase_is_terminal(phase) || (ended > 0 && p->now_ms - ended < p->settle_ms);
+}
+
+/* While a move the rebalancer made runs, and for two intervals after it
+ * ended (the nodes' load reports then count the moved pod where it runs now),
+ * no round plans: a round reading reports from before would move more than the
+ * excess, all onto the same least-loaded node. */
+static int settling(struct ctl *c, struct rebalancer *r)
+{
+  struct settle_pass p = { ferry_now_real_ms(), 2 * r->interval_ms, 0 };
+  ferry_informer_each(c->pms, look_at_move, &p);
+  return p.moving;
+}
+
 static void run_round(struct ctl *c, struct rebalancer *r, json_object *mpol)
 {
   int64_t started = ferry_now_mono_ms();
@@ -222,6 +248,12 @@ static void run_round(struct ctl *c, struct rebalancer *r, json_object *mpol)
   }
   free(r->invalid);
   r->invalid = NULL;
+  if (!pol.dry_run && settling(c, r)) {
+    log_debug("rebalancer: its last moves are not in the nodes' load reports yet: no round");
+    ctl_metrics_rebalance_unplanned(c, CTL_ROUND_SETTLING);
+    rb_arena_free(&pa);
+    return;
+  }
   struct rbw_inputs in;
   rbw_inputs_build(c, &pol, ferry_now_real_ms(), &in);
   struct rb_input input = {

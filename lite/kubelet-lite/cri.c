@@ -451,11 +451,11 @@ static void cri_sweep(struct kubelet *k)
     if (!x->pod_uid || pod_of_sandbox(k, x->id))
       continue;
     int here = has_pod(k, x->pod_uid);
-    log_info("pod %s/%s: sandbox %s (%s)%s: stopped and removed", x->namespace, x->name, x->id,
-             ferry_cri_sandbox_state_name(x->state), here ? "" : ", not a pod of this node any more");
     remove_sandbox(k, x->namespace, x->name, x->id);
     if (!here)
       remove_logs(k, x->namespace, x->name, x->pod_uid);
+    log_info("pod %s/%s: sandbox %s (%s)%s: stopped and removed", x->namespace, x->name, x->id,
+             ferry_cri_sandbox_state_name(x->state), here ? "" : ", not a pod of this node any more");
   }
   ferry_cri_sandboxes_free(list, n);
 }

@@ -132,6 +132,8 @@ moved_and_counting() {
   run grep -c "pod default/keep: sandbox:" "$CLUSTER_DIR/kubelet-a.log"
   assert_output 0
   # the pod deleted while kubelet-lite was down: its sandbox and container removed
+  # (by the sweep after the pods were taken back; it says so once done)
+  wait_for 100 eval 'grep -q "pod default/gone: sandbox .*: stopped and removed" "$CLUSTER_DIR/kubelet-a.log"'
   run cri_on a container-status "$gone_id"
   assert_failure
   assert_output --partial 'NotFound'

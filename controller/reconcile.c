@@ -158,15 +158,17 @@ static int transferring(struct ctl *c, json_object *pm, int64_t *requeue_ms, fer
 }
 
 /* Restoring: Restored=True finishes it. Post-copy: the pod runs on the target
- * once Restored, but the source is kept until every page arrived and the source let go. */
+ * once Restored, but the source is kept until every page arrived and the source let go.
+ * A held source (SourceHeld) is killed by its agent first (SourceReleased). */
 static int restoring(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   enum pm_strategy ran = PM_STRATEGY_STOP_AND_COPY;
   if (pm_strategy_parse(ferry_kube_str(pm, "status.strategy"), &ran) < 0)
     ran = PM_STRATEGY_STOP_AND_COPY;
+  int released = pm_condition_true(pm, "SourceReleased");
   if (pm_condition_true(pm, "Restored") &&
-      (ran != PM_STRATEGY_POST_COPY ||
-       (pm_condition_true(pm, "MemoryTransferred") && pm_condition_true(pm, "SourceReleased"))))
+      (ran != PM_STRATEGY_POST_COPY || (pm_condition_true(pm, "MemoryTransferred") && released)) &&
+      (!pm_condition_true(pm, "SourceHeld") || released))
     return ctl_finish(c, pm, err);
   return roll_back_if_late(c, pm, requeue_ms, err);
 }

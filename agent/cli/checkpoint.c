@@ -23,6 +23,8 @@ static const struct ferry_cmd_opt checkpoint_opts[] = {
                 "unlimited"),
   FERRY_CMD_ARG("ready-file", OPT_READY_FILE, "F", "postCopy: where the first answer (serving) goes", "stdout"),
   FERRY_CMD_FLAG("leave-running", OPT_LEAVE_RUNNING, "keep the container running (a copy, not a move)"),
+  FERRY_CMD_FLAG("hold", OPT_HOLD,
+                 "keep the container paused and whole, for a target in another pod (the answer says \"held\")"),
   CLI_OPTS_IMAGE_OUT,
   CLI_OPT_CRIU,
   FERRY_CMD_OPT_HELP,
@@ -34,6 +36,8 @@ const struct ferry_cmd cli_checkpoint_cmd = {
   .operands = "ID",
   .summary = "checkpoint a container into a store",
   .details = "Checkpoints container ID into the store; without --leave-running it stops once its image is complete.\n"
+             "With --hold it stays paused and whole instead (unless it has established TCP connections, file locks\n"
+             "or is paused already): resume it to roll back, kill it once the target runs.\n"
              "With --strategy postCopy the command stays, serving the frozen container's memory on --page-server\n"
              "until every page went (exit 0) or the transfer failed (the container runs on: exit 3).\n",
   .exits = CLI_EXITS_FREEZE,
@@ -97,8 +101,11 @@ static int checkpoint_whole(const struct cli_globals *g, const struct cli_opts *
   struct engine_result r = { 0 };
   struct engine_source src;
   memset(&src, 0, sizeof src);
-  engine_checkpoint(o, c->root, id, s, c->image, &src, &r);
+  engine_checkpoint(o, c->root, id, s, c->image, c->hold ? ENGINE_DUMP_HOLDS_FOR_OTHER_POD : ENGINE_DUMP_KILLS, &src,
+                    &r);
   json_object *extra = json_object_new_object();
+  if (src.held)
+    json_object_object_add(extra, "held", json_object_new_boolean(1));
   if (src.bundle)
     json_object_object_add(extra, "bundle", json_object_new_string(src.bundle));
   if (src.freeze_mono_ms)
@@ -124,7 +131,14 @@ int cli_checkpoint(const struct cli_globals *g, int argc, char **argv)
   if ((rc = cli_open_store(c.cmd, c.store, &s)))
     return rc;
   struct engine_opts o = cli_engine_opts(g, &c);
-  if (engine_strategy_parse(c.strategy) == STRATEGY_POST_COPY)
+  int postcopy = engine_strategy_parse(c.strategy) == STRATEGY_POST_COPY;
+  if (c.hold && (postcopy || c.flags.leave_running)) {
+    fprintf(stderr, "ferry-agent checkpoint: --hold is for a whole image that moves: not with %s\n",
+            postcopy ? "--strategy postCopy" : "--leave-running");
+    ferry_store_free(&s);
+    return 2;
+  }
+  if (postcopy)
     rc = checkpoint_postcopy(g, &c, &o, &s, argv[optind]);
   else
     rc = checkpoint_whole(g, &c, &o, &s, argv[optind]);

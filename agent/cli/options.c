@@ -160,6 +160,9 @@ static int apply_option(struct cli_opts *c, int opt, const char *v)
   case OPT_LEAVE_RUNNING:
     c->flags.leave_running = 1;
     break;
+  case OPT_HOLD:
+    c->hold = 1;
+    break;
   case OPT_TIMEOUT:
     return parse_timeout(c, v);
   case OPT_CGROUPS_MODE:

@@ -3,7 +3,8 @@
  * Failed with WorkloadLost when the workload cannot run again):
  *
  *   the container never stopped (a rollback before the freeze, post-copy's
- *   CRIU stopped): released (resumed, CRIU's network lock removed), it runs on;
+ *   CRIU stopped, a held source): released (resumed, CRIU's network lock
+ *   removed), it runs on;
  *   gone into a checkpoint, the kubelet calling runc itself (runc://): the
  *   rollback step restores it in place from the published image;
  *   gone, a CRI runtime's container (containerd://): the runtime restores it
@@ -324,6 +325,12 @@ static int source_rollback(struct daemon *d, json_object *pm, int64_t *requeue_m
   if (running == 2) { /* never RolledBack while it cannot run */
     *requeue_ms = REQUEUE_RELEASE_POLL_MS;
     return 0;
+  }
+  if (running == 1 && pm_condition_true(pm, "SourceHeld")) {
+    metrics_count(d->m, "source", "rolled_back");
+    ferry_event(d->rec, pm, "Normal", "RolledBack", "the held source container was resumed on %s", d->g->node);
+    return write_pm(
+        d, pm, pm_status_patch(PM_ROLLED_BACK, "RolledBack", "running on %s (held paused, resumed)", d->g->node), err);
   }
   if (running == 1) {
     metrics_count(d->m, "source", "rolled_back");

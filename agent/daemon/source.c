@@ -7,7 +7,13 @@
  *   RollingBack -> rollback.c
  *
  * Before the freeze the container is recorded as departed, so ferry-runc
- * refuses the kubelet's restart of it; a rollback removes that. */
+ * refuses the kubelet's restart of it; a rollback removes that.
+ *
+ * A whole image's source is held when it can be (SourceHeld): paused and
+ * whole, not killed by the dump, so that a rollback resumes it instead of
+ * restoring it from the image (which may be damaged or gone by then). It is
+ * killed once the target runs (SourceReleased), before the move ends. A
+ * StatefulSet's pod is not held: it is deleted for its replacement. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -85,6 +91,15 @@ static void add_postcopy(struct daemon *d, char **args, int *n, char *listen, ch
   }
 }
 
+/* Whether the source container can stay paused and whole until the target
+ * runs: a whole image (post-copy's CRIU holds it anyway) whose pod stays until
+ * the move ends (a StatefulSet's pod is deleted for its replacement, and the
+ * kubelet would resume it to stop it). The checkpoint step has the last word. */
+static int holds_source(json_object *pm)
+{
+  return !is_postcopy(pm) && strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet") != 0;
+}
+
 /* The store has too little room for the image: refused before anything is
  * frozen (Failed: the pod runs on as it was). */
 static int store_full(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
@@ -149,6 +164,8 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
   args[n++] = name;
   add_flags(pm, args, &n);
   add_codec(d, args, &n, 1);
+  if (holds_source(pm))
+    args[n++] = "--hold";
   if (is_precopy(pm)) {
     args[n++] = "--strategy";
     args[n++] = "preCopy";
@@ -192,6 +209,9 @@ static json_object *checkpointed_patch(struct daemon *d, json_object *pm, json_o
   json_object *bm = ferry_kube_obj(res, "bytesMoved");
   if (bm)
     pm_patch_set(patch, "bytesMoved", json_object_get(bm));
+  if (json_object_get_boolean(ferry_kube_obj(res, "held")))
+    pm_patch_condition(patch, pm, "SourceHeld", 1, "Paused",
+                       "the source container stays paused and whole until the target runs; a rollback resumes it");
   metrics_count(d->m, "source", "checkpointed");
   metrics_observe_bytes(d->m, (double)json_object_get_int64(ferry_kube_obj(res, "bytes")));
   ferry_event(d->rec, pm, "Normal", "Checkpointed", "%s: frozen and saved, %lld bytes (dump %lld ms)", d->g->node,
@@ -336,6 +356,40 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
   return 0;
 }
 
+/* A held source once the target runs (Restored): killed, then SourceReleased,
+ * which the controller waits for before the move ends (and the kubelet,
+ * stopping the pod, would resume it first). */
+static int source_release_held(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  if (!pm_condition_true(pm, "SourceHeld") || pm_condition_true(pm, "SourceReleased") ||
+      !pm_condition_true(pm, "Restored"))
+    return 0;
+  const char *id = container_id(pm);
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  memset(&st, 0, sizeof st);
+  int gone = !id || ferry_runc_state(&r, id, &st, err) < 0;
+  if (gone && err->errnum != ENOENT && id)
+    return ferry_error_prefix(err, "the held source container %s", id);
+  ferry_error_clear(err);
+  int alive = !gone && st.status && (!strcmp(st.status, "running") || !strcmp(st.status, "paused"));
+  ferry_runc_state_free(&st);
+  if (alive) {
+    if (ferry_runc_kill(&r, id, "KILL", err) < 0)
+      return ferry_error_prefix(err, "stopping the held source container %s", id);
+    *requeue_ms = REQUEUE_CHILD_POLL_MS; /* released once runc says it stopped */
+    return 0;
+  }
+  json_object *patch = pm_status_patch(PM_NONE, NULL, NULL);
+  pm_patch_condition(patch, pm, "SourceReleased", 1, "Stopped",
+                     "the held source container was stopped: the target runs");
+  ferry_event(d->rec, pm, "Normal", "SourceReleased", "%s: the held source container was stopped: the target runs",
+              d->g->node);
+  log_info("%s: the held source container %s is stopped: the target runs", ferry_kube_str(pm, "metadata.name"),
+           id ? id : "?");
+  return write_pm(d, pm, patch, err);
+}
+
 /* The source's half of a direct transfer, once the target listens. */
 static int source_send(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
@@ -401,6 +455,8 @@ int source_step(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_er
   }
   if (phase == PM_CHECKPOINTING)
     return source_checkpointing(d, pm, requeue_ms, err);
+  if (phase == PM_RESTORING && pm_condition_true(pm, "SourceHeld") && source_release_held(d, pm, requeue_ms, err) < 0)
+    return -1;
   if ((phase == PM_TRANSFERRING || phase == PM_RESTORING) && !is_postcopy(pm) &&
       ferry_kube_str(pm, "status.transfer.address"))
     return source_send(d, pm, requeue_ms, err);

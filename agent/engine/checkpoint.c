@@ -90,6 +90,28 @@ static int names_cgroup(const char *config)
          json_object_get_string_len(cg) > 0;
 }
 
+/* Whether the source can be held (paused, whole) until the target runs. Not
+ * when the held source would still act on what the target takes over:
+ * established TCP connections (CRIU unlocks the source's network after a dump
+ * that leaves it), file locks, or its cgroup (named in a config the target
+ * shares). */
+static enum engine_hold hold_or_kill(const struct checkpoint *c)
+{
+  const char *why = NULL;
+  if (c->hold == ENGINE_DUMP_KILLS)
+    return ENGINE_DUMP_KILLS;
+  if (c->o->flags.tcp_established)
+    why = "--tcp-established";
+  else if (c->o->flags.file_locks)
+    why = "--file-locks";
+  else if (c->hold == ENGINE_DUMP_HOLDS && names_cgroup(c->config))
+    why = "its config names a cgroup path the target would share";
+  if (!why)
+    return ENGINE_DUMP_HOLDS;
+  log_debug("the source container %s is not held during the move (%s): the dump stops it", c->id, why);
+  return ENGINE_DUMP_KILLS;
+}
+
 /* Before the freeze: every check that can fail without touching the container. */
 static int before_freeze(struct checkpoint *c)
 {
@@ -114,10 +136,7 @@ static int before_freeze(struct checkpoint *c)
       ferry_criu_version(c->o->criu, &c->criu_v, &c->err) < 0 ||
       ferry_runc_version(c->o->runc, &c->runc_v, &c->err) < 0)
     return untouched(c);
-  if (c->hold == ENGINE_DUMP_HOLDS && names_cgroup(c->config)) {
-    log_debug("the source container %s is not held: its config names a cgroup path the target would share", c->id);
-    c->hold = ENGINE_DUMP_KILLS;
-  }
+  c->hold = hold_or_kill(c);
   if (ferry_store_begin(c->store, c->name, &c->tmpdir, &c->err) < 0)
     return untouched(c);
   /* With tcp-close a connection open at the freeze is closed on the target (the
@@ -404,7 +423,7 @@ int engine_checkpoint_run(const struct engine_opts *o, const char *root, const c
 }
 
 int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
-                      const char *name, struct engine_source *src, struct engine_result *res)
+                      const char *name, enum engine_hold hold, struct engine_source *src, struct engine_result *res)
 {
   int strategy = engine_strategy_parse(o->strategy);
   if (strategy == STRATEGY_POST_COPY || strategy < 0) {
@@ -414,7 +433,7 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
     return -1;
   }
   char *note = strategy == STRATEGY_PRE_COPY ? engine_precopy_note(o->criu) : NULL;
-  int rc = engine_checkpoint_run(o, root, id, store, name, src, NULL, ENGINE_DUMP_KILLS, res);
+  int rc = engine_checkpoint_run(o, root, id, store, name, src, NULL, hold, res);
   res->strategy_note = note;
   if (res->exit_code != ENGINE_LOST) /* when lost, the raw image is what is left */
     engine_drop_stage(o, name);

@@ -30,13 +30,6 @@ char *engine_precopy_note(const char *criu);
  * restore must not take its place. */
 int engine_target_taken(const struct engine_opts *o, const char *root, const char *id, struct engine_result *res);
 
-/* What a whole dump does with the source container. KILLS: CRIU kills it
- * (runc checkpoint); the image, fsynced, is then the workload's only copy.
- * HOLDS: it is paused first and CRIU leaves it paused and whole (src->held):
- * the image needs no fsync, a rollback is a resume, and the caller removes the
- * source once the target runs (engine_release_held). */
-enum engine_hold { ENGINE_DUMP_KILLS, ENGINE_DUMP_HOLDS };
-
 /* checkpoint.c. ls: NULL for a full dump; for post-copy, the lazy dump's
  * processes, left running (serving pages) when this returns 0 (hold is then
  * ENGINE_DUMP_KILLS). */

@@ -72,8 +72,18 @@ char *engine_precopy_unsupported(const char *criu);
 void engine_result_free(struct engine_result *r);
 void engine_source_free(struct engine_source *s);
 
+/* What a whole dump does with the source container. KILLS: CRIU kills it
+ * (runc checkpoint); the image, fsynced, is then the workload's only copy.
+ * HOLDS: it is paused first and CRIU leaves it paused and whole (src->held):
+ * the image needs no fsync, a rollback is a resume, and the caller removes the
+ * source once the target runs. HOLDS is taken back (KILLS) when the container's
+ * config names its cgroup path, which a target made from the same config would
+ * share; HOLDS_FOR_OTHER_POD: the target is another pod's container, with a
+ * config (and a cgroup) of its own. */
+enum engine_hold { ENGINE_DUMP_KILLS, ENGINE_DUMP_HOLDS, ENGINE_DUMP_HOLDS_FOR_OTHER_POD };
+
 int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
-                      const char *name, struct engine_source *src, struct engine_result *res);
+                      const char *name, enum engine_hold hold, struct engine_source *src, struct engine_result *res);
 
 struct engine_target {
   const char *root, *bundle, *netns, *id, *log;

@@ -320,24 +320,16 @@ static int migrate_strategy(const struct engine_opts *o, const struct engine_tar
 }
 
 /* Whether the source can be held (paused, whole) until the target runs,
- * which spares the image its fsyncs and makes a rollback a resume. Not when the
- * held source would still act on what the target takes over: established TCP
- * connections (CRIU unlocks the source's network after a dump that leaves it),
- * file locks, or its cgroup (the same container id on this machine: the target
- * would be restored into the frozen cgroup; a named cgroup path is checked by
- * the checkpoint, which reads the config). */
-static enum engine_hold migrate_hold(const struct engine_opts *o, const char *id, const struct engine_target *t)
+ * which spares the image its fsyncs and makes a rollback a resume: not when
+ * the target has its container id, and so its cgroup on this machine (the
+ * checkpoint checks the rest). */
+static enum engine_hold migrate_hold(const char *id, const struct engine_target *t)
 {
-  const char *why = NULL;
-  if (o->flags.tcp_established)
-    why = "--tcp-established";
-  else if (o->flags.file_locks)
-    why = "--file-locks";
-  else if (!t->id || !strcmp(t->id, id))
-    why = "the target has the source's container id (and so its cgroup)";
-  if (!why)
+  if (t->id && strcmp(t->id, id) != 0)
     return ENGINE_DUMP_HOLDS;
-  log_debug("the source container %s is not held during the move (%s): the dump stops it", id, why);
+  log_debug("the source container %s is not held during the move (the target has its container id, and so its "
+            "cgroup): the dump stops it",
+            id);
   return ENGINE_DUMP_KILLS;
 }
 
@@ -356,7 +348,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   char *note = strategy == STRATEGY_PRE_COPY ? engine_precopy_note(o->criu) : NULL;
   struct engine_source src;
   int64_t t0 = ferry_now_mono_ms();
-  int ck = engine_checkpoint_run(o, root, id, store, name, &src, NULL, migrate_hold(o, id, t), res);
+  int ck = engine_checkpoint_run(o, root, id, store, name, &src, NULL, migrate_hold(id, t), res);
   res->strategy_note = note;
   if (ck < 0) {
     engine_source_free(&src);

@@ -151,7 +151,7 @@ moved_and_counting() {
   assert_output "Running true 0"
 }
 
-@test "containerd $CONTAINERD: the annotated pod moves to node-b and counts on; its Service follows; CRI: EXITED on A and not restarted, RUNNING on B" {
+@test "containerd $CONTAINERD: the annotated pod moves to node-b and counts on; its Service follows; held paused on A until B runs, then stopped; RUNNING on B" {
   src=$(ip_of web)
   printf 'apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n' | k apply -f -
   k label pod web app=web
@@ -159,20 +159,20 @@ moved_and_counting() {
   before=$(count_on "$src")
   [ -n "$before" ]
   id=$(container_of web)
-  # held once checkpointed: node-b's agent does not take the image yet
+  # stopped once checkpointed: node-b's agent does not take the image yet
   agent_pause b
   annotate_move web node-b
   wait_phase_seen "$pm" Transferring
-  # the checkpointed container ended in containerd
-  wait_for 100 eval 'cri_on a container-status "$id" | grep -Eq "\"state\": ?\"CONTAINER_EXITED\""'
-  # the kubelet's restart of it was refused by ferry-runc: its one container on A is the exited attempt
-  wait_for 100 eval '[ "$(k get pod web -o jsonpath="{.status.containerStatuses[0].state.waiting.reason}")" = RunContainerError ]'
-  run k get pod web -o jsonpath='{.status.containerStatuses[0].state.waiting.message}'
-  assert_output --partial "was checkpointed by PodMigration default/$pm"
+  # the checkpointed container is held paused (and whole) under containerd's runc root, RUNNING to CRI
+  wait_for 100 eval '[ -n "$(k get pm "$pm" -o jsonpath="{.status.image}")" ]'
+  runc --root "$(containerd_node_runc_root a)" list | grep -q "^$id .*paused"
   run cri_states a web
-  assert_output "CONTAINER_EXITED"
+  assert_output "CONTAINER_RUNNING"
   agent_resume b
   moved_and_counting "$pm"
+  # stopped by A's agent once B ran, before the move ended
+  run pm_condition "$pm" SourceReleased
+  assert_output "True Stopped"
   id=$(container_of "$target")
   run cri_on b container-status "$id"
   assert_output --regexp '"state": ?"CONTAINER_RUNNING"'
@@ -238,9 +238,22 @@ moved_and_counting() {
 @test "containerd $CONTAINERD: a failed restore on node-b rolls back through node-a's containerd: one copy, on A, its state kept" {
   clear_pods 150
   counting_pod f1 16
+  id=$(container_of f1)
   # node-b's containerd restarted with an environment in which ferry-runc's CRIU cannot run
   containerd_node_restart b FERRY_CRIU=/nonexistent/criu
-  migrate f1 node-b
+  # with file locks the source is not held: the dump stops it, a rollback restores it
+  agent_pause b
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-f1}\nspec: {pod: f1, targetNode: node-b, options: {fileLocks: true}}\n' | k apply -f -
+  wait_phase_seen m-f1 Transferring
+  # the checkpointed container ended in containerd
+  wait_for 100 eval 'cri_on a container-status "$id" | grep -Eq "\"state\": ?\"CONTAINER_EXITED\""'
+  # the kubelet's restart of it was refused by ferry-runc: its one container on A is the exited attempt
+  wait_for 100 eval '[ "$(k get pod f1 -o jsonpath="{.status.containerStatuses[0].state.waiting.reason}")" = RunContainerError ]'
+  run k get pod f1 -o jsonpath='{.status.containerStatuses[0].state.waiting.message}'
+  assert_output --partial "was checkpointed by PodMigration default/m-f1"
+  run cri_states a f1
+  assert_output "CONTAINER_EXITED"
+  agent_resume b
   wait_phase m-f1 RolledBack 900
   run k get pm m-f1 -o jsonpath='{.status.rollbackFrom} {.status.message}'
   assert_output "Restoring running again on node-a"

@@ -44,10 +44,16 @@ setup_file() {
   web_pod keyless 8
   src=$(ip_of keyless)
   wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
-  annotate_move keyless node-b
+  # with file locks the source is not held (a held source would be resumed): the rollback restores the image
+  pm=m-keyless
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: %s}\nspec: {pod: keyless, targetNode: node-b, options: {fileLocks: true}}\n' "$pm" | k apply -f -
   wait_phase "$pm" RolledBack
   run k get pm "$pm" -o jsonpath='{.status.conditions[?(@.type=="Restored")].message}'
   assert_output --partial "FERRY_ENCRYPTION_KEY_FILE is not set"
+  run pm_condition "$pm" SourceHeld
+  assert_output " "
+  run k get events --field-selector involvedObject.name="$pm",reason=RolledBack -o jsonpath='{.items[*].message}'
+  assert_output --partial "restored on node-a from "
   [ "$(running_on a keyless)" = running ]
   wait_for 100 eval '[ -n "$(http "$src" /count)" ]'
   kubelet_kill b

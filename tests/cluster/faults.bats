@@ -82,7 +82,7 @@ image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
   assert_output --partial "RolledBack"
 }
 
-@test "a failed restore on the target: rolled back from the image, the pod runs once, on its source" {
+@test "a failed restore on the target: the held source resumes, the pod runs once, on its source" {
   clear_pods
   counting_pod f1 16
   # on B, ferry-runc's CRIU cannot run: the kubelet's create of the restored container fails
@@ -92,9 +92,12 @@ image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
   wait_phase m-f1 RolledBack
   run k get pm m-f1 -o jsonpath='{.status.rollbackFrom}'
   assert_output "Restoring"
+  run pm_condition m-f1 SourceHeld
+  assert_output "True Paused"
   run k describe pm m-f1
   assert_output --partial "RestoreFailed"
   assert_output --partial "ferry-runc"
+  assert_output --partial "the held source container was resumed on node-a"
   [ "$(running_on a f1)" = running ]
   [ -z "$(runc --root "$(nodes_root b)" list -q)" ]
   after=$(count_served "$src")
@@ -102,6 +105,28 @@ image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
   wait_for 50 eval '[ "$(k get pods -o name)" = pod/f1 ]'
   kubelet_kill b
   kubelet_start b
+}
+
+@test "an image damaged after the checkpoint: refused by B's ferry-runc; the held source resumes on A, its memory whole" {
+  clear_pods
+  counting_pod f2 16
+  # B's kubelet is away while the image waits in the store: it is damaged there
+  kubelet_kill b
+  migrate f2 node-b
+  wait_for 200 eval '[ -n "$(image_of m-f2)" ] && [ -n "$(k get pm m-f2 -o jsonpath={.status.image})" ]'
+  [ "$(running_on a f2)" = paused ]
+  pages=$(ls "$(image_of m-f2)"/criu/pages-*.img | head -1)
+  dd if=/dev/urandom of="$pages" bs=4096 count=1 conv=notrunc status=none
+  kubelet_start b
+  wait_phase m-f2 RolledBack
+  run k describe pm m-f2
+  assert_output --regexp "refused: .*/criu/pages-[0-9]+.img: decoded to [0-9]+ bytes with SHA-256 .*, the manifest says"
+  assert_output --partial "the held source container was resumed on node-a"
+  [ "$(running_on a f2)" = running ]
+  [ -z "$(runc --root "$(nodes_root b)" list -q)" ]
+  after=$(count_served "$src")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  wait_for 50 eval '[ "$(k get pods -o name)" = pod/f2 ]'
 }
 
 @test "images: a rolled-back migration's image stays, a succeeded one goes (MigrationPolicy imageRetention count 0)" {

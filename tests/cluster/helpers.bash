@@ -118,6 +118,9 @@ cluster_diagnose() {
 
 # running_on NODE POD: the state of the pod's container on the node (runc's view;
 # kubelet-lite names it POD-main-UID8), empty when it has none.
+# pm_condition PM TYPE: the condition's status and reason.
+pm_condition() { k get pm "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].status} {.status.conditions[?(@.type==\"$2\")].reason}"; }
+
 running_on() { runc --root "$(nodes_root "$1")" list 2>/dev/null | awk -v p="$2-main-" 'index($1, p) == 1 {print $3}'; }
 
 

@@ -45,6 +45,13 @@ metric() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { print s + 0 }' "$1
   assert_output "node-a node-b Succeeded"
   run k get pm "$pm" -o jsonpath='{.status.freezeMillis}'
   [ "$output" -gt 0 ]
+  # a whole image: the source was held paused and whole until B ran, then stopped
+  run k get pm "$pm" -o jsonpath='{.status.strategy}'
+  assert_output stopAndCopy
+  run pm_condition "$pm" SourceHeld
+  assert_output "True Paused"
+  run pm_condition "$pm" SourceReleased
+  assert_output "True Stopped"
   # the restored pod: bound to B by its agent, run by B's kubelet through ferry-runc, same labels; the source pod gone
   target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
   run k get pod "$target" -o jsonpath='{.spec.nodeName} {.spec.schedulerName} {.spec.runtimeClassName} {.metadata.labels.app} {.status.phase} {.status.podIP}'
@@ -190,7 +197,7 @@ metric() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { print s + 0 }' "$1
   agent_pause b
   migrate del1 node-b
   wait_phase_seen m-del1 Transferring
-  [ -z "$(running_on a del1)" ] # frozen and dumped: not running anywhere now
+  [ "$(running_on a del1)" = paused ] # frozen, dumped and held: not running anywhere now
   k delete pm m-del1 --wait=false
   wait_for 100 eval '! k get pm m-del1 >/dev/null 2>&1'
   [ "$(running_on a del1)" = running ]

@@ -151,3 +151,23 @@ good_image() { # ID IMAGE
   run from_client "$NODES_ADDR_A" index.html
   assert_success
 }
+
+@test "checkpoint --hold: the container stays paused and whole (the answer says held); resumed, the same process counts on; not with postCopy" {
+  start_on_a ch workload --mem 16
+  nodes_wait_count "$A_ROOTFS" 3
+  pid=$(pid_of a ch)
+  run --separate-stderr agent a --json checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-ch --hold ch
+  assert_success
+  [ "$(field "$output" 'r["held"]')" = True ]
+  [ "$(state_of a ch)" = paused ]
+  before=$(count_in "$A_ROOTFS")
+  runc --root "$(nodes_root a)" resume ch
+  [ "$(pid_of a ch)" = "$pid" ]
+  nodes_wait_count "$A_ROOTFS" "$before"
+  run verify_mem "$A_ROOTFS"
+  assert_output --regexp '^ok [0-9]+ 16$'
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-ch2 --hold --strategy postCopy ch
+  assert_failure 2
+  assert_output --partial "--hold is for a whole image that moves: not with --strategy postCopy"
+  [ "$(state_of a ch)" = running ]
+}

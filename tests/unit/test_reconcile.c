@@ -589,6 +589,27 @@ static void test_post_copy_waits_for_the_memory(void **state)
   assert_true(requeue > 0); /* its deadline */
 }
 
+/* A held source: Restored is not enough until its agent stopped it (the
+ * kubelet, stopping the source pod, would resume it first). */
+static void test_held_source_waits_for_its_release(void **state)
+{
+  struct env *e = *state;
+  put_source_pod(e);
+  cleanup_free char *now = iso_time(0);
+  cleanup_free char *extra =
+      ferry_asprintf("\"spec\":{\"pod\":\"web\"},\"status\":{\"phase\":\"Restoring\",\"phaseTime\":\"%s\",\"strategy\":"
+                     "\"stopAndCopy\","
+                     "\"targetPodIP\":\"10.0.1.7\",\"conditions\":[{\"type\":\"SourceHeld\",\"status\":\"True\"},"
+                     "{\"type\":\"Restored\",\"status\":\"True\"}]}",
+                     now);
+  put_pm(e, extra);
+  int64_t requeue = 0;
+  assert_int_equal(reconcile(e, &requeue), 0);
+  assert_int_equal(fake_api_nwrites(e->f), 0);
+  assert_null(fake_api_write(e->f, "DELETE", "/namespaces/" NS "/pods/web", 0));
+  assert_true(requeue > 0); /* its deadline */
+}
+
 static void test_checkpointing_past_its_deadline_rolls_back(void **state)
 {
   struct env *e = *state;
@@ -779,6 +800,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_policy_default_auto_with_a_memory_request, setup, teardown),
     cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),
     cmocka_unit_test_setup_teardown(test_post_copy_waits_for_the_memory, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_held_source_waits_for_its_release, setup, teardown),
     cmocka_unit_test_setup_teardown(test_checkpointing_past_its_deadline_rolls_back, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),

@@ -25,6 +25,9 @@ static const struct ferry_cmd_opt checkpoint_opts[] = {
   FERRY_CMD_FLAG("leave-running", OPT_LEAVE_RUNNING, "keep the container running (a copy, not a move)"),
   FERRY_CMD_FLAG("hold", OPT_HOLD,
                  "keep the container paused and whole, for a target in another pod (the answer says \"held\")"),
+  FERRY_CMD_FLAG("finish", OPT_FINISH,
+                 "finish the image of a checkpoint whose process died after CRIU's dump stopped the container"),
+  FERRY_CMD_ARG("bundle", OPT_BUNDLE, "DIR", "--finish: the container's bundle, once runc removed it", "runc's state"),
   CLI_OPTS_IMAGE_OUT,
   CLI_OPT_CRIU,
   FERRY_CMD_OPT_HELP,
@@ -38,6 +41,8 @@ const struct ferry_cmd cli_checkpoint_cmd = {
   .details = "Checkpoints container ID into the store; without --leave-running it stops once its image is complete.\n"
              "With --hold it stays paused and whole instead (unless it has established TCP connections, file locks\n"
              "or is paused already): resume it to roll back, kill it once the target runs.\n"
+             "With --finish the image of a checkpoint of ID whose process died after CRIU's whole dump (which\n"
+             "stopped the container) is written from that dump and published (exit 4: there is none to finish).\n"
              "With --strategy postCopy the command stays, serving the frozen container's memory on --page-server\n"
              "until every page went (exit 0) or the transfer failed (the container runs on: exit 3).\n",
   .exits = CLI_EXITS_FREEZE,
@@ -101,8 +106,11 @@ static int checkpoint_whole(const struct cli_globals *g, const struct cli_opts *
   struct engine_result r = { 0 };
   struct engine_source src;
   memset(&src, 0, sizeof src);
-  engine_checkpoint(o, c->root, id, s, c->image, c->hold ? ENGINE_DUMP_HOLDS_FOR_OTHER_POD : ENGINE_DUMP_KILLS, &src,
-                    &r);
+  if (c->finish)
+    engine_checkpoint_finish(o, c->root, id, c->bundle, s, c->image, &src, &r);
+  else
+    engine_checkpoint(o, c->root, id, s, c->image, c->hold ? ENGINE_DUMP_HOLDS_FOR_OTHER_POD : ENGINE_DUMP_KILLS, &src,
+                      &r);
   json_object *extra = json_object_new_object();
   if (src.held)
     json_object_object_add(extra, "held", json_object_new_boolean(1));
@@ -132,9 +140,12 @@ int cli_checkpoint(const struct cli_globals *g, int argc, char **argv)
     return rc;
   struct engine_opts o = cli_engine_opts(g, &c);
   int postcopy = engine_strategy_parse(c.strategy) == STRATEGY_POST_COPY;
-  if (c.hold && (postcopy || c.flags.leave_running)) {
-    fprintf(stderr, "ferry-agent checkpoint: --hold is for a whole image that moves: not with %s\n",
-            postcopy ? "--strategy postCopy" : "--leave-running");
+  if ((c.hold || c.finish) && (postcopy || c.flags.leave_running || (c.hold && c.finish))) {
+    fprintf(stderr, "ferry-agent checkpoint: --%s is for a whole image that moves: not with %s\n",
+            c.hold ? "hold" : "finish",
+            postcopy                ? "--strategy postCopy"
+            : c.flags.leave_running ? "--leave-running"
+                                    : "--finish");
     ferry_store_free(&s);
     return 2;
   }

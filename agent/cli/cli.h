@@ -107,6 +107,7 @@ enum cli_option {
   OPT_SHELL_JOB,
   OPT_LEAVE_RUNNING,
   OPT_HOLD,
+  OPT_FINISH,
   OPT_CGROUPS_MODE,
   OPT_ROOTFS_DIFF,
   OPT_STRATEGY,
@@ -133,7 +134,8 @@ struct cli_opts {
   const char *strategy, *page_server, *ready_file, *lazy_dir, *listen, *to, *token_file;
   uint64_t bandwidth;
   struct ferry_codec codec;
-  int hold; /* checkpoint --hold */
+  int hold;   /* checkpoint --hold */
+  int finish; /* checkpoint --finish */
 };
 
 /* options.c. Parses argv (argv[0]: the verb) into c by the verb's option

@@ -163,6 +163,9 @@ static int apply_option(struct cli_opts *c, int opt, const char *v)
   case OPT_HOLD:
     c->hold = 1;
     break;
+  case OPT_FINISH:
+    c->finish = 1;
+    break;
   case OPT_TIMEOUT:
     return parse_timeout(c, v);
   case OPT_CGROUPS_MODE:

@@ -100,6 +100,23 @@ static int holds_source(json_object *pm)
   return !is_postcopy(pm) && strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet") != 0;
 }
 
+/* The container's bundle in the status before the freeze: should the checkpoint
+ * step die after the dump, which ends the container and has runc remove it,
+ * the step that finishes the image reads the container there. */
+static void record_bundle(struct daemon *d, json_object *pm, const char *id, json_object *patch)
+{
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_runc_state(&r, id, &st, &err) < 0) {
+    log_warn("%s: %s", ferry_kube_str(pm, "metadata.name"), ferry_error_msg(&err)); /* the step says more */
+    return;
+  }
+  if (st.bundle)
+    set_container_field(patch, pm, "bundle", st.bundle);
+  ferry_runc_state_free(&st);
+}
+
 /* The store has too little room for the image: refused before anything is
  * frozen (Failed: the pod runs on as it was). */
 static int store_full(struct daemon *d, json_object *pm, const char *why, ferry_error *err)
@@ -138,6 +155,7 @@ static int source_checkpoint(struct daemon *d, json_object *pm, ferry_error *err
       pm_status_patch(PM_CHECKPOINTING, "Checkpointing", "checkpointing container %s on %s", id, d->g->node);
   if (memory > 0)
     pm_patch_set(patch, "memoryBytes", json_object_new_int64(memory));
+  record_bundle(d, pm, id, patch);
   if (write_pm(d, pm, patch, err) < 0)
     return -1;
   if (source_departed(d, pm, 1, err) < 0) /* before the freeze: the kubelet must not restart it here */
@@ -246,6 +264,88 @@ static int source_checkpoint_done(struct daemon *d, json_object *pm, json_object
   return 0;
 }
 
+/* The bundle the status recorded before the freeze (NULL: none). */
+static const char *recorded_bundle(json_object *pm)
+{
+  json_object *cs = ferry_kube_obj(ferry_kube_obj(pm, "status"), "containers");
+  return cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "bundle") : NULL;
+}
+
+/* 1 when the source container is stopped (a whole dump ends it) or gone (runc
+ * removes it after the dump), 0 when not or when runc cannot say. */
+static int source_stopped(struct daemon *d, json_object *pm)
+{
+  const char *id = container_id(pm);
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (!id)
+    return 0;
+  if (ferry_runc_state(&r, id, &st, &err) < 0)
+    return err.errnum == ENOENT && recorded_bundle(pm);
+  int stopped = st.status && !strcmp(st.status, "stopped");
+  ferry_runc_state_free(&st);
+  return stopped;
+}
+
+/* The step that finishes the image of the dead step's dump. */
+static int start_finish(struct daemon *d, json_object *pm, ferry_error *err)
+{
+  cleanup_free char *name = image_name(pm);
+  char *args[24] = { "checkpoint", "--finish",       "--root",  (char *)d->runc_root,
+                     "--store",    (char *)d->store, "--image", name };
+  int n = 8;
+  if (recorded_bundle(pm)) {
+    args[n++] = "--bundle";
+    args[n++] = (char *)recorded_bundle(pm);
+  }
+  add_codec(d, args, &n, 1);
+  args[n++] = (char *)container_id(pm);
+  args[n] = NULL;
+  log_warn("%s: the checkpoint step on %s ended without an answer after its dump stopped the container: finishing "
+           "the image",
+           ferry_kube_str(pm, "metadata.name"), d->g->node);
+  ferry_event(d->rec, pm, "Warning", "CheckpointInterrupted",
+              "the checkpoint step on %s ended after its dump stopped the container; finishing the image from the dump",
+              d->g->node);
+  return op_start(d, pm, "finish", args, err);
+}
+
+/* The checkpoint step died with no answer. After a whole dump (the container
+ * stopped), the dump is the workload: a step finishes its image and the move
+ * goes on (its answer is the checkpoint's). Else, or when that fails too, the
+ * rollback makes sure the pod runs here. */
+static int source_checkpoint_died(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
+{
+  const char *uid = ferry_kube_str(pm, "metadata.uid");
+  cleanup_json json_object *res = NULL;
+  enum op_state f = op_check(d, uid, "finish", &res);
+  if (f == OP_RUNNING) {
+    *requeue_ms = REQUEUE_CHILD_POLL_MS;
+    return 0;
+  }
+  if (f == OP_DONE) {
+    if (source_checkpoint_done(d, pm, res, 0, err) < 0)
+      return -1;
+    op_clear(d, uid, "finish");
+    return 0;
+  }
+  if (f == OP_NONE && !is_postcopy(pm) && source_stopped(d, pm)) {
+    *requeue_ms = REQUEUE_CHILD_POLL_MS;
+    return start_finish(d, pm, err);
+  }
+  json_object *patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointInterrupted",
+                                       "the checkpoint on %s ended without an answer", d->g->node);
+  rollback_from(patch, PM_CHECKPOINTING);
+  ferry_event(d->rec, pm, "Warning", "CheckpointInterrupted",
+              "the checkpoint on %s ended without an answer; rolling back", d->g->node);
+  if (write_pm(d, pm, patch, err) < 0)
+    return -1;
+  op_clear(d, uid, "checkpoint");
+  op_clear(d, uid, "finish");
+  return 0;
+}
+
 /* Checkpointing: the step runs (post-copy: frozen and serving once its first
  * answer is there), answered, or died. */
 static int source_checkpointing(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
@@ -267,16 +367,7 @@ static int source_checkpointing(struct daemon *d, json_object *pm, int64_t *requ
   }
   if (s == OP_DONE)
     return source_checkpoint_done(d, pm, res, 0, err);
-  /* the checkpoint died with no answer (or never started): make sure the pod runs here */
-  json_object *patch = pm_status_patch(PM_ROLLING_BACK, "CheckpointInterrupted",
-                                       "the checkpoint on %s ended without an answer", d->g->node);
-  rollback_from(patch, PM_CHECKPOINTING);
-  ferry_event(d->rec, pm, "Warning", "CheckpointInterrupted",
-              "the checkpoint on %s ended without an answer; rolling back", d->g->node);
-  if (write_pm(d, pm, patch, err) < 0)
-    return -1;
-  op_clear(d, uid, "checkpoint");
-  return 0;
+  return source_checkpoint_died(d, pm, requeue_ms, err); /* (or never started) */
 }
 
 /* ---------- after the freeze: the image or the memory leaves ---------- */

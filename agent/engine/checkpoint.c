@@ -5,8 +5,11 @@
  * fails after the freeze puts the container back on the source. */
 #include "engine/common.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include <json-c/json.h>
@@ -438,4 +441,161 @@ int engine_checkpoint(const struct engine_opts *o, const char *root, const char 
   if (res->exit_code != ENGINE_LOST) /* when lost, the raw image is what is left */
     engine_drop_stage(o, name);
   return rc;
+}
+
+/* ---------- finishing the image of a dump whose process died ---------- */
+
+#define DUMP_DONE_LINE "Dumping finished successfully" /* CRIU's last line of a whole dump */
+
+/* When the dump began: its work directory's birth (the wall clock, ms); 0 when unknown. */
+static int64_t dump_began_ms(const char *work)
+{
+  struct statx sx;
+  if (statx(AT_FDCWD, work, 0, STATX_BTIME, &sx) < 0 || !(sx.stx_mask & STATX_BTIME))
+    return 0;
+  return (int64_t)sx.stx_btime.tv_sec * 1000 + sx.stx_btime.tv_nsec / 1000000;
+}
+
+/* The dead step published the image before it could answer: that image, if it
+ * is this container's from this node and whole, is the answer (returns 1). */
+static int already_published(struct checkpoint *c)
+{
+  cleanup_free char *dir = ferry_store_image_dir(c->store, c->name);
+  struct ferry_manifest m;
+  ferry_error_clear(&c->err);
+  if (!ferry_path_exists(dir))
+    return ferry_error_set(&c->err, ENOENT, "the store holds neither the image %s nor its unpublished dump", c->name);
+  if (ferry_manifest_load_digest(dir, &m, c->res->image_digest, &c->err) < 0)
+    return -1;
+  int ours = m.container_id && !strcmp(m.container_id, c->id) && m.source_node && c->o->node &&
+             !strcmp(m.source_node, c->o->node);
+  if (!ours || m.lazy_pages || ferry_manifest_verify(dir, &m, &c->err) < 0) {
+    if (!ours)
+      ferry_error_set(&c->err, EINVAL, "image %s in the store is not container %s's from this node", c->name, c->id);
+    ferry_manifest_free(&m);
+    return -1;
+  }
+  c->m.total_bytes = m.total_bytes;
+  c->m.freeze_start_ms = m.freeze_start_ms;
+  c->src->freeze_mono_ms = m.freeze_start_ms ? ferry_now_mono_ms() - (ferry_now_real_ms() - m.freeze_start_ms) : 0;
+  ferry_manifest_free(&m);
+  c->used = "as published";
+  log_info("the image %s was published before its checkpoint step died: it is whole", c->name);
+  return 1;
+}
+
+/* The container runc removed after the dump, as its bundle says: its root
+ * filesystem (root.path, relative to the bundle or not); its creation time is
+ * unknown (0). */
+static int state_from_bundle(struct checkpoint *c, const char *bundle)
+{
+  cleanup_free char *cfg_path = ferry_path_join(bundle, "config.json");
+  cleanup_free char *text = NULL;
+  if (ferry_read_file(cfg_path, &text, NULL, &c->err) < 0)
+    return -1;
+  cleanup_json json_object *cfg = json_tokener_parse(text);
+  json_object *root = NULL, *path = NULL;
+  if (!cfg || !json_object_object_get_ex(cfg, "root", &root) || !json_object_object_get_ex(root, "path", &path))
+    return ferry_error_set(&c->err, EINVAL, "%s names no root.path", cfg_path);
+  const char *p = json_object_get_string(path);
+  memset(&c->st, 0, sizeof c->st);
+  c->st.status = ferry_strdup("stopped");
+  c->st.bundle = ferry_strdup(bundle);
+  c->st.rootfs = p[0] == '/' ? ferry_strdup(p) : ferry_path_join(bundle, p);
+  return 0;
+}
+
+/* The container the dump stopped (runc's state, or BUNDLE once runc removed it),
+ * and where its dump is: CRIU's log must say it finished, and the unpublished
+ * image (or the stage of an encoded one) hold it. */
+static int find_dump(struct checkpoint *c, const char *bundle)
+{
+  if (ferry_image_name_valid(c->name, &c->err) < 0) {
+    engine_set_result(c->res, ENGINE_USAGE, "failed", "%s", ferry_error_msg(&c->err));
+    return -1;
+  }
+  if (ferry_runc_state(&c->r, c->id, &c->st, &c->err) < 0) {
+    if (c->err.errnum != ENOENT || !bundle)
+      return -1;
+    ferry_error_clear(&c->err);
+    if (state_from_bundle(c, bundle) < 0)
+      return -1;
+  }
+  if (strcmp(c->st.status, "stopped") != 0) {
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed",
+                      "container %s is %s: no dump stopped it, there is no image to finish", c->id, c->st.status);
+    return -1;
+  }
+  c->src->root = ferry_strdup(c->root);
+  c->src->id = ferry_strdup(c->id);
+  c->src->bundle = ferry_strdup(c->st.bundle);
+  c->work = ferry_asprintf("%s/%s/dump", c->o->work_dir, c->name);
+  cleanup_free char *cfg_path = ferry_path_join(c->st.bundle, "config.json");
+  cleanup_free char *log_path = ferry_path_join(c->work, "dump.log");
+  cleanup_free char *log = NULL;
+  if (ferry_read_file(log_path, &log, NULL, &c->err) < 0 || ferry_read_file(cfg_path, &c->config, NULL, &c->err) < 0 ||
+      ferry_criu_version(c->o->criu, &c->criu_v, &c->err) < 0 ||
+      ferry_runc_version(c->o->runc, &c->runc_v, &c->err) < 0)
+    return -1;
+  if (!strstr(log, DUMP_DONE_LINE))
+    return ferry_error_set(&c->err, EINVAL, "CRIU's log %s does not say the dump finished", log_path);
+  if (ferry_store_find_unpublished(c->store, c->name, &c->tmpdir, &c->err) < 0)
+    return c->err.errnum == ENOENT ? already_published(c) : -1;
+  c->stage = c->encode ? ferry_asprintf("%s/%s/stage", c->o->work_dir, c->name) : NULL;
+  c->img = c->encode ? c->stage : c->tmpdir;
+  c->criu_dir = ferry_path_join(c->img, "criu");
+  if (!ferry_path_exists(c->criu_dir))
+    return ferry_error_set(&c->err, ENOENT, "the dump %s is gone", c->criu_dir);
+  int64_t began = dump_began_ms(c->work);
+  c->m.freeze_start_ms = began;
+  c->src->freeze_mono_ms = began ? ferry_now_mono_ms() - (ferry_now_real_ms() - began) : 0;
+  return 0;
+}
+
+int engine_checkpoint_finish(const struct engine_opts *o, const char *root, const char *id, const char *bundle,
+                             const struct ferry_store *store, const char *name, struct engine_source *src,
+                             struct engine_result *res)
+{
+  memset(src, 0, sizeof *src);
+  struct checkpoint c __attribute__((cleanup(checkpoint_free))) = {
+    .o = o,
+    .root = root,
+    .id = id,
+    .name = name,
+    .store = store,
+    .src = src,
+    .hold = ENGINE_DUMP_KILLS,
+    .res = res,
+    .r = engine_runc_for(o, root, NULL),
+    .encode = ferry_codec_active(o->codec),
+    .used = "none",
+    .t_start = ferry_now_mono_ms(),
+    .err = FERRY_ERROR_INIT,
+  };
+  int rc = find_dump(&c, bundle);
+  if (rc < 0 && res->exit_code == ENGINE_OK) {
+    engine_set_result(res, ENGINE_LOST, "lost", "container %s: no complete dump to finish: %s", id,
+                      ferry_error_msg(&c.err));
+    free(c.tmpdir);
+    c.tmpdir = NULL; /* not ours to remove: the collector takes it */
+  }
+  if (rc < 0)
+    return -1;
+  c.t_dumped = c.t_rootfs = ferry_now_mono_ms();
+  if (rc == 1) { /* published already */
+    checkpointed(&c);
+    return 0;
+  }
+  log_info("finishing the image of container %s from its dump in %s", id, c.img);
+  const char *what = after_freeze(&c);
+  if (what) {
+    engine_set_result(res, ENGINE_LOST, "lost", "container %s's dump was complete, but %s: %s", id, what,
+                      ferry_error_msg(&c.err));
+    free(c.tmpdir);
+    c.tmpdir = NULL; /* kept for a look: the collector takes it */
+    return -1;
+  }
+  checkpointed(&c);
+  engine_drop_stage(o, name);
+  return 0;
 }

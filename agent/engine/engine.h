@@ -85,6 +85,17 @@ enum engine_hold { ENGINE_DUMP_KILLS, ENGINE_DUMP_HOLDS, ENGINE_DUMP_HOLDS_FOR_O
 int engine_checkpoint(const struct engine_opts *o, const char *root, const char *id, const struct ferry_store *store,
                       const char *name, enum engine_hold hold, struct engine_source *src, struct engine_result *res);
 
+/* The image of a checkpoint whose process died after CRIU's whole dump (which
+ * stopped the container: CRIU's log says the dump finished): the rest of it
+ * written from the stopped container (root filesystem changes, config; from
+ * bundle, when not NULL, once runc removed the container) and published, as
+ * the checkpoint would have; or the image that process published before it
+ * died, when whole. ENGINE_LOST when there is no complete dump or it cannot be
+ * finished; ENGINE_FAILED_UNTOUCHED when the container was not stopped by a dump. */
+int engine_checkpoint_finish(const struct engine_opts *o, const char *root, const char *id, const char *bundle,
+                             const struct ferry_store *store, const char *name, struct engine_source *src,
+                             struct engine_result *res);
+
 struct engine_target {
   const char *root, *bundle, *netns, *id, *log;
   /* The target node's own store, when it is not the source's: the image is

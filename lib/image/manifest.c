@@ -368,6 +368,12 @@ static int read_manifest(const char *dir, char **text, char got[65], ferry_error
 
 int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *err)
 {
+  return ferry_manifest_load_digest(dir, m, NULL, err);
+}
+
+int ferry_manifest_load_digest(const char *dir, struct ferry_manifest *m, char digest[FERRY_DIGEST_LEN],
+                               ferry_error *err)
+{
   memset(m, 0, sizeof *m);
   cleanup_free char *sp = ferry_path_join(dir, FERRY_MANIFEST_SUM_FILE);
   cleanup_free char *text = NULL, *sumtext = NULL;
@@ -378,6 +384,8 @@ int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *
     return ferry_error_set(err, 0, "%s: not a SHA-256 line", FERRY_MANIFEST_SUM_FILE);
   if (strcmp(want, got) != 0)
     return ferry_error_set(err, 0, "%s was altered: sha256 %s, expected %s", FERRY_MANIFEST_FILE, got, want);
+  if (digest)
+    snprintf(digest, FERRY_DIGEST_LEN, FERRY_DIGEST_PREFIX "%s", got);
   return ferry_manifest_from_json(text, m, err);
 }
 

@@ -62,6 +62,9 @@ int ferry_manifest_write(const char *dir, const struct ferry_manifest *m, char d
                          ferry_error *err);
 /* Reads manifest.json after checking it against manifest.sha256. */
 int ferry_manifest_load(const char *dir, struct ferry_manifest *m, ferry_error *err);
+/* The same, and the image's digest ("sha256:" and the manifest's SHA-256). */
+int ferry_manifest_load_digest(const char *dir, struct ferry_manifest *m, char digest[FERRY_DIGEST_LEN],
+                               ferry_error *err);
 /* Reads manifest.json after checking it against digest, the image's digest as
  * recorded elsewhere (a PodMigration's status.imageDigest): the store's own
  * manifest.sha256 is then not trusted. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "image/store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -201,6 +202,35 @@ int ferry_store_publish(const struct ferry_store *s, const char *name, const cha
   }
   free(dir);
   return rc;
+}
+
+int ferry_store_find_unpublished(const struct ferry_store *s, const char *name, char **tmpdir, ferry_error *err)
+{
+  DIR *dir = opendir(s->path);
+  if (!dir)
+    return ferry_error_set(err, errno, "store %s", s->url);
+  char *prefix = ferry_asprintf(".%s.tmp-", name);
+  struct timespec newest = { 0, 0 };
+  char *found = NULL;
+  struct dirent *e;
+  while ((e = readdir(dir))) {
+    struct stat st;
+    if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
+        fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+      continue;
+    if (found && (st.st_mtim.tv_sec < newest.tv_sec ||
+                  (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec <= newest.tv_nsec)))
+      continue;
+    free(found);
+    found = ferry_path_join(s->path, e->d_name);
+    newest = st.st_mtim;
+  }
+  closedir(dir);
+  free(prefix);
+  if (!found)
+    return ferry_error_set(err, ENOENT, "store %s holds no unpublished image %s", s->url, name);
+  *tmpdir = found;
+  return 0;
 }
 
 void ferry_store_abort(const char *tmpdir)

@@ -44,6 +44,9 @@ enum ferry_publish { FERRY_PUBLISH_DURABLE, FERRY_PUBLISH_CACHED };
  * DURABLE asks for; uploads it to S3 stores. */
 int ferry_store_publish(const struct ferry_store *s, const char *name, const char *tmpdir, enum ferry_publish how,
                         ferry_error *err);
+/* The temporary directory of NAME that a checkpoint process left when it died
+ * (the newest, when there are several): *tmpdir, or -1 (ENOENT: none). */
+int ferry_store_find_unpublished(const struct ferry_store *s, const char *name, char **tmpdir, ferry_error *err);
 /* Removes a temporary directory left by a failed checkpoint (errors logged). */
 void ferry_store_abort(const char *tmpdir);
 /* The free and total bytes of the file system the store's directory (s3://:

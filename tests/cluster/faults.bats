@@ -129,6 +129,30 @@ image_of() { ls -d "$NODES_STORE/default.$1."* 2>/dev/null; }
   wait_for 50 eval '[ "$(k get pods -o name)" = pod/f2 ]'
 }
 
+@test "the source agent killed after the dump, before the image was published: a step finishes the image from the dump, the move goes on" {
+  clear_pods
+  counting_pod fk 64
+  id=$(runc --root "$(nodes_root a)" list -q | grep "^fk-main-")
+  # a 512 MiB file in its root filesystem keeps the checkpoint step busy after the dump
+  rootfs=$(runc --root "$(nodes_root a)" state "$id" | python3 -c 'import json, sys; print(json.load(sys.stdin)["rootfs"])')
+  dd if=/dev/zero of="$rootfs/big" bs=1M count=512 status=none
+  # with file locks the source is not held: the dump ends it, its image is the one copy
+  printf 'apiVersion: ferry.dev/v1alpha1\nkind: PodMigration\nmetadata: {name: m-fk}\nspec: {pod: fk, targetNode: node-b, options: {fileLocks: true}}\n' | k apply -f -
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 600 eval 'grep -qs "Dumping finished successfully" "$(nodes_work a)"/default.m-fk.*/dump/dump.log'
+  agent_kill a
+  ls -d "$NODES_STORE"/.default.m-fk.*.tmp-* # the dump, not published
+  agent_start a
+  wait_phase m-fk Succeeded 600
+  run k describe pm m-fk
+  assert_output --partial "finishing the image from the dump"
+  dst=$(target_ip m-fk)
+  after=$(count_served "$dst")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  [ -z "$(running_on a fk)" ]
+  [ -z "$(ls -d "$NODES_STORE"/.default.m-fk.*.tmp-* 2>/dev/null)" ]
+}
+
 @test "images: a rolled-back migration's image stays, a succeeded one goes (MigrationPolicy imageRetention count 0)" {
   clear_pods
   printf 'apiVersion: ferry.dev/v1alpha1\nkind: MigrationPolicy\nmetadata: {name: keep-none}\nspec: {imageRetention: {count: 0}}\n' | k apply -f -

@@ -171,3 +171,67 @@ good_image() { # ID IMAGE
   assert_output --partial "--hold is for a whole image that moves: not with --strategy postCopy"
   [ "$(state_of a ch)" = running ]
 }
+
+# ck_killed_after_dump ID IMAGE: the checkpoint of ID killed (with its runc) once
+# CRIU's log says the dump finished; a 512 MiB file in its root filesystem keeps
+# the step busy after the dump. Its temporary image is left, unpublished.
+ck_killed_after_dump() {
+  dd if=/dev/zero of="$A_ROOTFS/big" bs=1M count=512 status=none
+  setsid "$AGENT" --work-dir "$(nodes_work a)" checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" \
+    --image "$2" "$1" >/dev/null 2>&1 3>&- &
+  local ck=$!
+  wait_for 600 grep -q "Dumping finished successfully" "$(nodes_work a)/$2/dump/dump.log"
+  kill -KILL -- "-$ck"
+  wait "$ck" || true
+  ls -d "$NODES_STORE/.$2.tmp-"*
+  [ ! -e "$NODES_STORE/$2" ]
+}
+
+@test "a checkpoint killed after CRIU's dump: --finish publishes the image from the dump (the container gone from runc: from its bundle); it restores on B, counting on" {
+  start_on_a fin workload --mem 64
+  nodes_wait_count "$A_ROOTFS" 3
+  bundle=$(runc --root "$(nodes_root a)" state fin | python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle"])')
+  frozen=$(count_in "$A_ROOTFS")
+  ck_killed_after_dump fin img-fin
+  runc --root "$(nodes_root a)" delete -f fin 2>/dev/null || true # as runc does after a dump
+  run --separate-stderr agent a --json checkpoint --finish --root "$(nodes_root a)" --store "dir://$NODES_STORE" \
+    --image img-fin fin
+  assert_failure 4 # runc removed it: the bundle is needed
+  run --separate-stderr agent a --json checkpoint --finish --bundle "$bundle" --root "$(nodes_root a)" \
+    --store "dir://$NODES_STORE" --image img-fin fin
+  assert_success
+  [ "$(field "$output" 'r["outcome"]')" = checkpointed ]
+  [ -z "$(ls -d "$NODES_STORE/.img-fin.tmp-"* 2>/dev/null)" ]
+  run agent a inspect --store "dir://$NODES_STORE" --image img-fin
+  assert_output --partial "verified:    yes"
+  # a second answer for the same image: the published one, verified
+  run --separate-stderr agent a --json checkpoint --finish --bundle "$bundle" --root "$(nodes_root a)" \
+    --store "dir://$NODES_STORE" --image img-fin fin
+  assert_success
+  [ "$(field "$output" 'r["outcome"]')" = checkpointed ]
+  bundle_on_b fin keep
+  run agent b restore --root "$(nodes_root b)" --store "dir://$NODES_STORE" --image img-fin --bundle "$B_BUNDLE" \
+    --id fin-moved
+  assert_success
+  [ "$(state_of b fin-moved)" = running ]
+  nodes_wait_count "$B_BUNDLE/rootfs" "$frozen"
+  run verify_mem "$B_BUNDLE/rootfs"
+  assert_output --regexp '^ok [0-9]+ 64$'
+  [ "$(stat -c %s "$B_BUNDLE/rootfs/big")" = $((512 << 20)) ]
+}
+
+@test "checkpoint --finish without a finished dump: nothing is published (exit 4); on a running container: refused (exit 1)" {
+  start_on_a nf workload --mem 8
+  nodes_wait_count "$A_ROOTFS" 3
+  run agent a checkpoint --finish --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-nf nf
+  assert_failure 1
+  assert_output --partial "container nf is running: no dump stopped it"
+  [ "$(state_of a nf)" = running ]
+  run agent a checkpoint --finish --bundle /nonexistent --root "$(nodes_root a)" --store "dir://$NODES_STORE" \
+    --image img-none gone
+  assert_failure 4
+  assert_output --partial "no complete dump to finish"
+  [ -z "$(ls -A "$NODES_STORE")" ]
+  run agent a checkpoint --finish --hold --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-nf nf
+  assert_failure 2
+}

@@ -70,6 +70,12 @@ int ctl_reconcile_pod(struct ctl *c, const char *ns, const char *name, int64_t *
  * away, kept in an annotation), so the owner makes a replacement, which the
  * webhook turns into the target pod; a rollback gives the source pod back. */
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err);
+/* A StatefulSet's pod made while the migration needs its replacement steered
+ * (Transferring, RollingBack) but without its ferry.dev/restore-from (the
+ * admission webhook did not answer, failurePolicy Ignore): it would start
+ * afresh, so it is deleted (by UID, no grace) for the StatefulSet to make it
+ * again; a ReplacementNotSteered event says so. */
+int owned_unsteered(struct ctl *c, json_object *pm, ferry_error *err);
 int owned_release_source(struct ctl *c, json_object *pm, ferry_error *err);
 
 /* webhook.c: POST /mutate-pods over TLS. The owner's replacement pod for a

@@ -100,6 +100,40 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
   return 0;
 }
 
+int owned_unsteered(struct ctl *c, json_object *pm, ferry_error *err)
+{
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
+  json_object *pod = ferry_informer_get(c->pods, ns, name);
+  if (!pod || strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet") != 0 ||
+      !strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "") ||
+      ferry_kube_str(pod, "metadata.deletionTimestamp"))
+    return 0;
+  cleanup_free char *ref = ferry_asprintf("%s/%s", ns, ferry_kube_str(pm, "metadata.name"));
+  json_object *v =
+      ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
+  if (v && !strcmp(json_object_get_string(v), ref))
+    return 0; /* steered: the one to restore into */
+  webhook_publish(c->webhook, c->pms); /* the next one is steered (a controller just started may not have said) */
+  struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+  o.uid = ferry_kube_str(pod, "metadata.uid");
+  o.grace_period_seconds = 0;
+  struct ferry_kube_status st = { 0 };
+  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, name, &o, &st, err) < 0) {
+    if (st.code != 404 && st.code != 409)
+      return -1;
+    ferry_error_clear(err);
+    return 0;
+  }
+  log_warn("podmigration %s/%s: pod %s was made without this migration's %s (the admission webhook did not answer?): "
+           "deleted, its statefulset makes it again",
+           ns, ferry_kube_str(pm, "metadata.name"), name, FERRY_ANN_RESTORE_FROM);
+  ferry_event(c->rec, pm, "Warning", "ReplacementNotSteered",
+              "pod %s was made without %s (the admission webhook did not answer?): deleted, so that statefulset %s "
+              "makes it again to be restored from the image",
+              name, FERRY_ANN_RESTORE_FROM, ferry_kube_str(pm, "status.owner.name") ?: "");
+  return 0;
+}
+
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *owner_uid = ferry_kube_str(pm, "status.owner.uid") ?: "";
@@ -110,6 +144,8 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
       pod && !strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "");
   if (is_source && !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet"))
     return make_way(c, pm, pod, err);
+  if (owned_unsteered(c, pm, err) < 0)
+    return -1;
   if (is_source && ref && !strcmp(ferry_kube_str(ref, "uid") ?: "", owner_uid)) {
     /* the owner makes the replacement within milliseconds of the quarantine:
      * the webhook must know this migration waits for it before that */

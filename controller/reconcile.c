@@ -28,6 +28,7 @@
 
 #define DEADLINE_SLACK_MS 50           /* look again just after the deadline, not just before */
 #define ROLLBACK_STUCK_REPEAT_MS 30000 /* how often a stuck rollback is reported */
+#define UNSTEERED_POLL_MS 1000         /* a rolling-back StatefulSet pod: its replacement looked at */
 #define TIMEOUT_MSG_LEN 256
 
 void ctl_enqueue_pm(struct ctl *c, json_object *pm)
@@ -151,10 +152,14 @@ static int checkpointing(struct ctl *c, json_object *pm, int64_t *requeue_ms, fe
 /* Transferring: an owned pod's target is the replacement its owner makes (owned.c). */
 static int transferring(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
+  int64_t owned_ms = 0; /* the replacement is looked for sooner than the deadline */
   if (ferry_kube_str(pm, "status.owner.uid") && !ferry_kube_str(pm, "status.targetPod") &&
-      owned_transfer(c, pm, requeue_ms, err) < 0)
+      owned_transfer(c, pm, &owned_ms, err) < 0)
     return -1;
-  return roll_back_if_late(c, pm, requeue_ms, err);
+  int rc = roll_back_if_late(c, pm, requeue_ms, err);
+  if (owned_ms > 0 && (*requeue_ms == 0 || owned_ms < *requeue_ms))
+    *requeue_ms = owned_ms;
+  return rc;
 }
 
 /* Restoring: Restored=True finishes it. Post-copy: the pod runs on the target
@@ -173,12 +178,20 @@ static int restoring(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_
   return roll_back_if_late(c, pm, requeue_ms, err);
 }
 
-/* RollingBack past its deadline: only the agents can finish it; say so, loudly, once a phase. */
-static int rolling_back(struct ctl *c, json_object *pm, int64_t *requeue_ms)
+/* RollingBack: a StatefulSet's pod made again without the webhook is made
+ * once more (owned_unsteered). Past its deadline: only the agents can finish
+ * it; say so, loudly, once a phase. */
+static int rolling_back(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   char msg[TIMEOUT_MSG_LEN];
-  if (!timed_out(c, pm, requeue_ms, msg, sizeof msg))
+  int sts = !strcmp(ferry_kube_str(pm, "status.owner.kind") ?: "", "StatefulSet");
+  if (sts && owned_unsteered(c, pm, err) < 0)
+    return -1;
+  if (!timed_out(c, pm, requeue_ms, msg, sizeof msg)) {
+    if (sts && (*requeue_ms == 0 || *requeue_ms > UNSTEERED_POLL_MS))
+      *requeue_ms = UNSTEERED_POLL_MS;
     return 0;
+  }
   log_error("podmigration %s/%s: rollback has not finished; the source agent on %s must restore the pod",
             ferry_kube_str(pm, "metadata.namespace"), ferry_kube_str(pm, "metadata.name"),
             ferry_kube_str(pm, "status.sourceNode") ?: "?");
@@ -237,5 +250,5 @@ int ctl_reconcile_pm(struct ctl *c, const char *ns, const char *name, int64_t *r
   case PM_UNKNOWN:
     break; /* a phase no Ferry writes is watched as a rollback is: only its agents know it */
   }
-  return rolling_back(c, pm, requeue_ms);
+  return rolling_back(c, pm, requeue_ms, err);
 }

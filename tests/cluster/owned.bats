@@ -9,6 +9,7 @@ load helpers
 
 teardown() {
   cluster_test_teardown
+  cluster_signal CONT controller-manager 2>/dev/null || true
   k delete pm --all --wait=false >/dev/null 2>&1 || true
   k delete deploy --all >/dev/null 2>&1 || true
   k delete statefulset --all >/dev/null 2>&1 || true
@@ -128,6 +129,34 @@ Y
   run cat "$NODES_DIR/shared/db/log"
   assert_output "started on db-0
 written after the move"
+}
+
+@test "a StatefulSet's pod made again while the admission webhook did not answer: deleted and made again, restored on the target" {
+  statefulset un
+  src=$(ip_of un-0)
+  uid=$(k get pod un-0 -o jsonpath='{.metadata.uid}')
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  # the StatefulSet controller waits; the source pod is deleted once checkpointed
+  cluster_signal STOP controller-manager
+  annotate_move un-0 node-b
+  wait_for 300 eval '! k get pod un-0 >/dev/null 2>&1'
+  # no controller, no webhook (failurePolicy Ignore): the StatefulSet's pod is made as it is
+  controller_kill 1
+  cluster_signal CONT controller-manager
+  wait_for 100 eval 'k get pod un-0 >/dev/null 2>&1'
+  [ -z "$(k get pod un-0 -o jsonpath='{.metadata.annotations.ferry\.dev/restore-from}')" ]
+  controller_start 1
+  wait_phase "$pm" Succeeded 600
+  run k describe pm "$pm"
+  assert_output --partial "ReplacementNotSteered"
+  run k get pod un-0 -o jsonpath='{.spec.nodeName} {.metadata.ownerReferences[0].kind}'
+  assert_output "node-b StatefulSet"
+  [ "$(k get pod un-0 -o jsonpath='{.metadata.uid}')" != "$uid" ]
+  after=$(count_served "$(ip_of un-0)")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  # the pod made afresh on A is gone with its container
+  wait_for 100 eval '[ -z "$(running_on a un-0)" ]'
 }
 
 @test "a StatefulSet's pod whose restore fails: rolled back into its new pod on the source, state intact, one copy" {

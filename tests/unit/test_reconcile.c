@@ -720,6 +720,44 @@ static void test_lost_statefulset_pod_is_made_afresh(void **state)
   e->c.webhook = NULL;
 }
 
+/* A StatefulSet's pod made again while the webhook did not answer (no
+ * ferry.dev/restore-from): it would start afresh, so it is deleted by UID for
+ * the StatefulSet to make it once more, through the webhook; the steered one is
+ * left to be restored into. */
+static void test_unsteered_statefulset_pod_is_made_again(void **state)
+{
+  struct env *e = *state;
+  e->c.webhook = webhook_new();
+  fake_api_put(e->f, &FERRY_KUBE_PODS,
+               "{\"metadata\":{\"name\":\"db-0\",\"namespace\":\"" NS "\",\"uid\":\"fresh-uid\","
+               "\"ownerReferences\":[{\"kind\":\"StatefulSet\",\"name\":\"db\",\"uid\":\"sts-uid\","
+               "\"controller\":true}]}}");
+  cleanup_free char *now = iso_time(0);
+  cleanup_free char *extra =
+      ferry_asprintf("\"spec\":{\"pod\":\"db-0\"},\"status\":{\"phase\":\"Transferring\",\"phaseTime\":\"%s\","
+                     "\"sourceNode\":\"node-a\",\"targetNode\":\"node-b\",\"sourcePodUID\":\"old-uid\","
+                     "\"owner\":{\"kind\":\"StatefulSet\",\"name\":\"db\",\"uid\":\"sts-uid\"}}",
+                     now);
+  put_pm(e, extra);
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = fake_api_write(e->f, "DELETE", "/namespaces/" NS "/pods/db-0", 0);
+  assert_non_null(w);
+  assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "db-0"));
+  assert_non_null(strstr(fake_api_event(e->f, 0), "ReplacementNotSteered"));
+  /* made again through the webhook: left alone */
+  fake_api_clear_log(e->f);
+  fake_api_put(e->f, &FERRY_KUBE_PODS,
+               "{\"metadata\":{\"name\":\"db-0\",\"namespace\":\"" NS "\",\"uid\":\"steered-uid\","
+               "\"annotations\":{\"" FERRY_ANN_RESTORE_FROM "\":\"" NS "/pm\"}}}");
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_null(fake_api_write(e->f, "DELETE", "/namespaces/" NS "/pods/db-0", 0));
+  assert_non_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "db-0"));
+  webhook_stop(e->c.webhook);
+  e->c.webhook = NULL;
+}
+
 static void test_cleaned_up_does_nothing(void **state)
 {
   struct env *e = *state;
@@ -805,6 +843,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_scheduled_past_its_deadline_fails, setup, teardown),
     cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_lost_statefulset_pod_is_made_afresh, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_unsteered_statefulset_pod_is_made_again, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_annotation_makes_a_podmigration, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_annotation_is_refused_with_a_warning, setup, teardown),

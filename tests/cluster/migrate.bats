@@ -332,16 +332,20 @@ metric() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { print s + 0 }' "$1
   assert_line --regexp "^$pm +small +Succeeded +stopAndCopy +node-a +node-b +[0-9.]+ [KMG]?i?B(/[0-9.]+ [KMG]i?B)? +([0-9]+%|-) +- +[0-9.]+m?s +- +[0-9]+s +- "
   run kferry status -A -o name
   assert_line "podmigration.ferry.dev/$pm"
-  # watch of a 512 MiB move: a line per change (not a terminal), the source's agent
-  # publishing how much of the image it wrote while it checkpoints, ending at 100%
-  pod_on_a big workload --mem 512
+  # watch of a 1 GiB move: a line per change (not a terminal), the source's agent
+  # publishing how much of the image it wrote while it checkpoints, ending at 100%;
+  # moved once its memory is filled (it counts then), so that the pod's memory is the image's size
+  pod_on_a big workload --mem 1024
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 300 eval '[ -s "$(runc --root "$(nodes_root a)" state "$(runc --root "$(nodes_root a)" list -q | grep "^big-main-")" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)[\"rootfs\"])")/tmp/count" ]'
   run kferry migrate big --to node-b -o name
   assert_success
   big=${output#podmigration.ferry.dev/}
   run kferry watch "$big" --timeout 180
   assert_success
-  assert_line --regexp " $big Checkpointing stage=Checkpointing strategy=stopAndCopy from=node-a to=node-b moved=[0-9.]+ [KMG]?i?B/[0-9.]+ MiB \(([0-9]|[1-9][0-9])%\) "
-  assert_line --regexp " $big Succeeded stage=- strategy=stopAndCopy from=node-a to=node-b moved=[0-9.]+ MiB/[0-9.]+ MiB \(100%\) "
+  assert_line --regexp " $big Checkpointing stage=Checkpointing strategy=stopAndCopy from=node-a to=node-b moved=[0-9.]+ [KMG]?i?B/[0-9.]+ [MG]iB \(([0-9]|[1-9][0-9])%\) "
+  assert_line --regexp " $big Succeeded stage=- strategy=stopAndCopy from=node-a to=node-b moved=[0-9.]+ [MG]iB/[0-9.]+ [MG]iB \(100%\) "
   refute_output --partial $'\033'
   # nodes: both agents ready, as a table and as JSON
   run kferry nodes

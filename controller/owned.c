@@ -112,7 +112,7 @@ int owned_unsteered(struct ctl *c, json_object *pm, ferry_error *err)
   json_object *v =
       ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"), FERRY_ANN_RESTORE_FROM);
   if (v && !strcmp(json_object_get_string(v), ref))
-    return 0; /* steered: the one to restore into */
+    return 0;                          /* steered: the one to restore into */
   webhook_publish(c->webhook, c->pms); /* the next one is steered (a controller just started may not have said) */
   struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
   o.uid = ferry_kube_str(pod, "metadata.uid");

@@ -121,6 +121,8 @@ int ctl_agent_ready(struct ctl *c, const char *node, double *cpu);
 /* 1 (why filled) when node's agent says its image store is below its
  * --store-min-free (the Lease's ferry.dev/store): it would refuse the checkpoint. */
 int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len);
+/* An annotation KEY of node's agent Lease (borrowed), NULL when there is none. */
+const char *ctl_agent_annotation(struct ctl *c, const char *node, const char *key);
 /* node's agent's node check (the Lease's ferry.dev/node-check, borrowed), NULL when it publishes none. */
 const char *ctl_node_check(struct ctl *c, const char *node);
 /* 1 (reason filled) when a node check says the node cannot dump a container

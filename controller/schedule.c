@@ -156,6 +156,31 @@ static const char *choose_strategy(struct move *m, const struct policy *pol, cha
   return NULL;
 }
 
+/* postCopy asked for (or a policy's default): both agents must be able to
+ * (ferry.dev/postcopy-support: "ok", else why not; auto weighed it already).
+ * Asked for: refused before anything is frozen; a policy's default: stopAndCopy,
+ * saying why. NULL, or the refusal's reason (msg filled). */
+static const char *postcopy_unsupported(struct ctl *c, struct move *m, char *msg, size_t len)
+{
+  if (m->strategy != PM_STRATEGY_POST_COPY)
+    return NULL;
+  const char *nodes[2] = { m->source, m->target }, *roles[2] = { "serve its memory", "fetch its memory" };
+  for (int i = 0; i < 2; i++) {
+    const char *says = ctl_agent_annotation(c, nodes[i], FERRY_ANN_POSTCOPY_SUPPORT);
+    if (!says || !strcmp(says, "ok"))
+      continue; /* an agent from before the check, or one that can */
+    char why[REASON_MSG_LEN];
+    snprintf(why, sizeof why, "postCopy: node %s cannot %s: %s", nodes[i], roles[i], says);
+    if (ferry_kube_str(m->pm, "spec.strategy"))
+      return refuse(msg, len, "StrategyNotSupported", why);
+    m->strategy = PM_STRATEGY_STOP_AND_COPY;
+    m->fallback = 1;
+    snprintf(m->note, sizeof m->note, "%s; stopAndCopy instead", why);
+    return NULL;
+  }
+  return NULL;
+}
+
 /* auto: stopAndCopy or postCopy for this pod from source to target, with the note saying why. */
 static void choose_auto(struct ctl *c, struct move *m)
 {
@@ -456,6 +481,8 @@ int ctl_schedule(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_erro
   if (!target)
     return ctl_fail(c, pm, m.pod, refusal, why, err);
   m.target = ferry_kube_str(target, "metadata.name");
+  if ((refusal = postcopy_unsupported(c, &m, why, sizeof why)))
+    return ctl_fail(c, pm, m.pod, refusal, why, err);
   choose_auto(c, &m);
 
   int rc;

@@ -11,20 +11,10 @@
 #include "base/log.h"
 #include "kube/quantity.h"
 
-/* An annotation of node's agent Lease, NULL when there is none. */
-static const char *lease_annotation(struct ctl *c, const char *node, const char *key)
-{
-  char name[300];
-  snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, node);
-  json_object *lease = ferry_informer_get(c->leases, c->agent_ns, name);
-  json_object *v = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), key); /* keys have dots: no path */
-  return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
 /* The pod's memory use in the source agent's load report, 0 when it reports none. */
 static int64_t reported_memory(struct ctl *c, json_object *pod, const char *source)
 {
-  const char *load = lease_annotation(c, source, FERRY_ANN_LOAD);
+  const char *load = ctl_agent_annotation(c, source, FERRY_ANN_LOAD);
   cleanup_json json_object *report = load ? json_tokener_parse(load) : NULL;
   char key[512];
   snprintf(key, sizeof key, "%s/%s", ferry_kube_str(pod, "metadata.namespace") ?: "",
@@ -66,7 +56,7 @@ static void gather_memory(struct ctl *c, json_object *pod, const char *source, s
 
 static void gather_threshold(struct ctl *c, const char *source, struct auto_inputs *in, struct auto_storage *st)
 {
-  const char *text = lease_annotation(c, source, FERRY_ANN_POSTCOPY_THRESHOLD);
+  const char *text = ctl_agent_annotation(c, source, FERRY_ANN_POSTCOPY_THRESHOLD);
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   if (!text) {
     snprintf(st->threshold_error, sizeof st->threshold_error,
@@ -91,6 +81,6 @@ void auto_gather(struct ctl *c, json_object *pod, const char *source, const char
   in->statefulset = owner && !strcmp(ferry_kube_str(owner, "kind") ?: "", "StatefulSet");
   gather_memory(c, pod, source, in);
   gather_threshold(c, source, in, storage);
-  in->source_postcopy = lease_annotation(c, source, FERRY_ANN_POSTCOPY_SUPPORT);
-  in->target_postcopy = lease_annotation(c, target, FERRY_ANN_POSTCOPY_SUPPORT);
+  in->source_postcopy = ctl_agent_annotation(c, source, FERRY_ANN_POSTCOPY_SUPPORT);
+  in->target_postcopy = ctl_agent_annotation(c, target, FERRY_ANN_POSTCOPY_SUPPORT);
 }

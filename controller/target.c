@@ -61,13 +61,18 @@ int ctl_store_full(struct ctl *c, const char *node, char *why, size_t len)
 
 /* ---------- what the source can dump: the agent's node check ---------- */
 
-const char *ctl_node_check(struct ctl *c, const char *node)
+const char *ctl_agent_annotation(struct ctl *c, const char *node, const char *key)
 {
   char name[300];
   snprintf(name, sizeof name, "%s%s", FERRY_AGENT_LEASE_PREFIX, node);
   json_object *lease = ferry_informer_get(c->leases, c->agent_ns, name);
-  json_object *v = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), FERRY_ANN_NODE_CHECK);
+  json_object *v = ferry_kube_key(ferry_kube_obj(lease, "metadata.annotations"), key); /* keys have dots: no path */
   return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+const char *ctl_node_check(struct ctl *c, const char *node)
+{
+  return ctl_agent_annotation(c, node, FERRY_ANN_NODE_CHECK);
 }
 
 int ctl_node_check_nonroot_refused(const char *check, char *reason, size_t len)

@@ -299,6 +299,40 @@ static void test_auto_chooses_by_the_source_threshold(void **state)
   assert_non_null(strstr(ferry_kube_str(w, "status.strategyNote"), "auto: stopAndCopy, the pod's memory is unknown"));
 }
 
+/* postCopy asked for, on a node that cannot: refused before the freeze with
+ * what the agent said; a policy's postCopy default: stopAndCopy, saying why. */
+static void test_postcopy_refused_where_an_agent_cannot(void **state)
+{
+  struct env *e = *state;
+  put_node(e, "node-a");
+  put_node(e, "node-b");
+  put_source_pod(e);
+  put_lease(e, "node-a", "\"" FERRY_ANN_POSTCOPY_SUPPORT "\":\"ok\"");
+  put_lease(e, "node-b", "\"" FERRY_ANN_POSTCOPY_SUPPORT "\":\"userfaultfd: Operation not permitted\"");
+  put_pm(e, "\"spec\":{\"pod\":\"web\",\"targetNode\":\"node-b\",\"strategy\":\"postCopy\"},"
+            "\"status\":{\"phase\":\"Pending\"}");
+  assert_int_equal(reconcile(e, NULL), 0);
+  json_object *w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Failed");
+  assert_string_equal(ferry_kube_str(w, "status.reason"), "StrategyNotSupported");
+  assert_string_equal(ferry_kube_str(w, "status.message"),
+                      "postCopy: node node-b cannot fetch its memory: userfaultfd: Operation not permitted");
+  assert_null(fake_api_write(e->f, "POST", "/pods", 0)); /* no target pod: nothing started */
+  /* the policy's default: stopAndCopy instead */
+  fake_api_clear_log(e->f);
+  fake_api_put(e->f, &FERRY_KUBE_MIGRATIONPOLICIES,
+               "{\"metadata\":{\"name\":\"all\"},\"spec\":{\"defaultStrategy\":\"postCopy\"}}");
+  json_object_object_del(ferry_kube_obj(fake_api_obj(e->f, &FERRY_KUBE_PODMIGRATIONS, NS, "pm"), "spec"), "strategy");
+  pending_again(e);
+  assert_int_equal(reconcile(e, NULL), 0);
+  w = status_write(e, 0);
+  assert_string_equal(ferry_kube_str(w, "status.phase"), "Scheduled");
+  assert_string_equal(ferry_kube_str(w, "status.strategy"), "stopAndCopy");
+  assert_string_equal(ferry_kube_str(w, "status.strategyNote"),
+                      "postCopy: node node-b cannot fetch its memory: userfaultfd: Operation not permitted; "
+                      "stopAndCopy instead");
+}
+
 static void test_policy_default_auto_with_a_memory_request(void **state)
 {
   struct env *e = *state;
@@ -835,6 +869,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_burst_waits_for_what_it_just_scheduled, setup, teardown),
     cmocka_unit_test_setup_teardown(test_target_is_the_node_whose_pods_use_less_cpu, setup, teardown),
     cmocka_unit_test_setup_teardown(test_auto_chooses_by_the_source_threshold, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_postcopy_refused_where_an_agent_cannot, setup, teardown),
     cmocka_unit_test_setup_teardown(test_policy_default_auto_with_a_memory_request, setup, teardown),
     cmocka_unit_test_setup_teardown(test_restored_succeeds_and_deletes_the_source, setup, teardown),
     cmocka_unit_test_setup_teardown(test_post_copy_waits_for_the_memory, setup, teardown),

@@ -4,7 +4,9 @@
  * CAP_SYS_RESOURCE, whether post-copy works), published in the agent's Lease
  * as ferry.dev/node-check for the controller's refusals and `kubectl ferry
  * nodes`; and the source's backstop before the freeze: a container with a
- * process this CRIU cannot dump is refused while it still runs.
+ * process this CRIU cannot dump (one running as another user without
+ * CAP_SYS_RESOURCE, one holding a device CRIU cannot dump open:
+ * runtime/devices.h) is refused while it still runs.
  *
  * Why CAP_SYS_RESOURCE: CRIU reads every dumped process's rlimits with
  * prlimit(2), which on another process needs that capability unless the
@@ -14,6 +16,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,7 @@
 #include "base/util.h"
 #include "runtime/cgroup.h"
 #include "runtime/criu.h"
+#include "runtime/devices.h"
 
 #define PROCS_MAX 4096 /* a container's processes looked at before the backstop gives up on the rest */
 
@@ -125,20 +129,6 @@ int creds_need_sys_resource(const struct proc_creds *c, uid_t ruid, gid_t rgid, 
   return 0;
 }
 
-/* The processes of the container whose init is pid: its cgroup's cgroup.procs
- * text (caller frees), NULL when it cannot be read (then the init alone is looked at). */
-static char *container_procs(pid_t pid)
-{
-  int v2 = 0;
-  cleanup_free char *dir = ferry_cgroup_dir(pid, "freezer", &v2);
-  cleanup_free char *path = dir ? ferry_path_join(dir, "cgroup.procs") : NULL;
-  char *text = NULL;
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (!path || ferry_read_file(path, &text, NULL, &err) < 0)
-    return NULL;
-  return text;
-}
-
 /* 1 (why filled) when process pid runs as someone the agent's CRIU cannot dump. */
 static int process_undumpable(pid_t pid, char *why, size_t len)
 {
@@ -159,7 +149,7 @@ static int process_undumpable(pid_t pid, char *why, size_t len)
  * init alone, and why says which) runs as someone the agent's CRIU cannot dump. */
 static int processes_undumpable(pid_t init, char *why, size_t len)
 {
-  cleanup_free char *procs = container_procs(init);
+  cleanup_free char *procs = ferry_cgroup_procs(init);
   if (!procs) {
     if (!process_undumpable(init, why, len))
       return 0;
@@ -180,8 +170,6 @@ static int processes_undumpable(pid_t init, char *why, size_t len)
 
 int container_undumpable(struct daemon *d, const char *id, const char *cname, char *why, size_t len)
 {
-  if (node_check(d)->sys_resource)
-    return 0;
   struct ferry_runc r = runc_for(d);
   struct ferry_runc_state st;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
@@ -191,8 +179,12 @@ int container_undumpable(struct daemon *d, const char *id, const char *cname, ch
   }
   pid_t init = st.pid;
   ferry_runc_state_free(&st);
-  char what[256];
-  if (init <= 0 || !processes_undumpable(init, what, sizeof what))
+  char what[PATH_MAX + 128];
+  if (init > 0 && ferry_container_undumpable_device(init, PROCS_MAX, what, sizeof what)) {
+    snprintf(why, len, "container %s: %s", cname ?: id, what);
+    return 1;
+  }
+  if (node_check(d)->sys_resource || init <= 0 || !processes_undumpable(init, what, sizeof what))
     return 0;
   snprintf(why, len,
            "container %s runs as %s and %s's CRIU lacks CAP_SYS_RESOURCE (it cannot dump a non-root "

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,8 +23,11 @@
 #include "image/follow.h"
 #include "image/rootfs.h"
 #include "runtime/criu.h"
+#include "runtime/devices.h"
 #include "runtime/freeze.h"
 #include "runtime/kdat.h"
+
+#define CONTAINER_PROCS_MAX 4096 /* a container's processes looked at for devices before the freeze */
 
 /* One checkpoint, from the first check to the published image. */
 struct checkpoint {
@@ -131,6 +135,12 @@ static int before_freeze(struct checkpoint *c)
   }
   if (strcmp(c->st.status, "running") != 0)
     c->hold = ENGINE_DUMP_KILLS; /* paused by someone else: a rollback's resume would not be ours to do */
+  char device[PATH_MAX + 128];
+  if (ferry_container_undumpable_device(c->st.pid, CONTAINER_PROCS_MAX, device, sizeof device)) {
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "container %s cannot be checkpointed: %s", c->id,
+                      device);
+    return -1;
+  }
   c->src->root = ferry_strdup(c->root);
   c->src->id = ferry_strdup(c->id);
   c->src->bundle = ferry_strdup(c->st.bundle);

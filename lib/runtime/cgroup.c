@@ -111,3 +111,15 @@ int ferry_cgroup_usage(pid_t pid, struct ferry_cgroup_usage *u, ferry_error *err
     return ferry_error_set(err, ENOENT, "pid %d: neither its cgroup's CPU time nor its memory can be read", (int)pid);
   return 0;
 }
+
+char *ferry_cgroup_procs(pid_t pid)
+{
+  int v2 = 0;
+  cleanup_free char *dir = ferry_cgroup_dir(pid, "freezer", &v2);
+  cleanup_free char *path = dir ? ferry_path_join(dir, "cgroup.procs") : NULL;
+  char *text = NULL;
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (!path || ferry_read_file(path, &text, NULL, &err) < 0)
+    return NULL;
+  return text;
+}

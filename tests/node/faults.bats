@@ -235,3 +235,26 @@ ck_killed_after_dump() {
   run agent a checkpoint --finish --hold --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-nf nf
   assert_failure 2
 }
+
+@test "a container holding a device CRIU cannot dump open (/dev/fuse): refused before the freeze, it runs on" {
+  [ -c /dev/fuse ] || skip "no /dev/fuse on this machine"
+  bundle=$(nodes_bundle a dev1 sh -c 'exec 3</dev/fuse; exec workload --mem 8')
+  python3 - "$bundle/config.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+lx = c.setdefault("linux", {})
+lx.setdefault("devices", []).append({"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600, "uid": 0, "gid": 0})
+lx.setdefault("resources", {}).setdefault("devices", []).append({"allow": True, "type": "c", "major": 10, "minor": 229, "access": "rwm"})
+json.dump(c, open(p, "w"))
+PY
+  agent a run --root "$(nodes_root a)" --bundle "$bundle" dev1 >/dev/null
+  nodes_wait_count "$bundle/rootfs" 3
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-dev1 dev1
+  assert_failure 1
+  assert_output --regexp "container dev1 cannot be checkpointed: process [0-9]+ \(workload\) has /dev/fuse open \(character device 10:229\), which CRIU cannot dump"
+  [ "$(state_of a dev1)" = running ]
+  [ -z "$(ls -A "$NODES_STORE")" ]
+  before=$(count_in "$bundle/rootfs")
+  nodes_wait_count "$bundle/rootfs" "$before"
+}

@@ -9,9 +9,14 @@
 
 #include <json-c/json.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "controller.h"
 #include "base/cleanup.h"
 #include "daemon/daemon.h"
+#include "runtime/devices.h"
 
 static const char STATUS_999[] = "Name:\tworkload\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nPid:\t42\n"
                                  "PPid:\t1\nUid:\t999\t999\t999\t999\nGid:\t0\t0\t0\t0\nFDSize:\t64\n";
@@ -131,12 +136,50 @@ static void test_message(void **state)
                            "gone");
 }
 
+/* CRIU's character devices: the memory ones, tun, autofs, terminals; not fuse, kvm or a GPU's. */
+static void test_criu_dumps_chrdev(void **state)
+{
+  (void)state;
+  assert_true(ferry_criu_dumps_chrdev(1, 3));    /* /dev/null */
+  assert_true(ferry_criu_dumps_chrdev(1, 9));    /* /dev/urandom */
+  assert_true(ferry_criu_dumps_chrdev(5, 0));    /* /dev/tty */
+  assert_true(ferry_criu_dumps_chrdev(5, 2));    /* /dev/ptmx */
+  assert_true(ferry_criu_dumps_chrdev(136, 4));  /* /dev/pts/4 */
+  assert_true(ferry_criu_dumps_chrdev(128, 0));  /* a pty master */
+  assert_true(ferry_criu_dumps_chrdev(10, 200)); /* /dev/net/tun */
+  assert_true(ferry_criu_dumps_chrdev(4, 1));    /* /dev/tty1 */
+  assert_false(ferry_criu_dumps_chrdev(4, 64));  /* /dev/ttyS0 */
+  assert_false(ferry_criu_dumps_chrdev(5, 3));
+  assert_false(ferry_criu_dumps_chrdev(10, 229)); /* /dev/fuse */
+  assert_false(ferry_criu_dumps_chrdev(10, 232)); /* /dev/kvm */
+  assert_false(ferry_criu_dumps_chrdev(195, 0));  /* /dev/nvidia0 */
+}
+
+/* A process holding /dev/fuse open is named with the device; without it, nothing. */
+static void test_process_undumpable_device(void **state)
+{
+  (void)state;
+  char why[512] = "";
+  assert_int_equal(ferry_process_undumpable_device(getpid(), why, sizeof why), 0);
+  int fd = open("/dev/fuse", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    assert_int_equal(errno, ENOENT); /* no fuse on this machine: only the classifier is checked */
+    return;
+  }
+  assert_int_equal(ferry_process_undumpable_device(getpid(), why, sizeof why), 1);
+  assert_non_null(strstr(why, "has /dev/fuse open (character device 10:229), which CRIU cannot dump"));
+  assert_int_equal(ferry_container_undumpable_device(getpid(), 4096, why, sizeof why), 1);
+  close(fd);
+  assert_int_equal(ferry_process_undumpable_device(getpid(), why, sizeof why), 0);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_node_check_json), cmocka_unit_test(test_node_check_no_criu),
-    cmocka_unit_test(test_proc_creds),      cmocka_unit_test(test_controller_reads_the_check),
-    cmocka_unit_test(test_pod_runs_as),     cmocka_unit_test(test_message),
+    cmocka_unit_test(test_node_check_json),   cmocka_unit_test(test_node_check_no_criu),
+    cmocka_unit_test(test_proc_creds),        cmocka_unit_test(test_controller_reads_the_check),
+    cmocka_unit_test(test_pod_runs_as),       cmocka_unit_test(test_message),
+    cmocka_unit_test(test_criu_dumps_chrdev), cmocka_unit_test(test_process_undumpable_device),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

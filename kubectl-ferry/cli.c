@@ -96,19 +96,22 @@ static const struct command commands[KF_CMD_COUNT] = {
                       "  kubectl ferry status -A -o wide",
                       GLOBAL_FLAGS | BIT(F_NAMESPACE) | BIT(F_ALL_NAMESPACES) | BIT(F_OUTPUT),
                       OUT(KF_OUT_WIDE) | OUT(KF_OUT_JSON) | OUT(KF_OUT_YAML) | OUT(KF_OUT_NAME), 0, -1, NULL, NULL },
-  [KF_CMD_WATCH] = { "watch", "[PM...] [-A] [--timeout DURATION]", "Follow PodMigrations live",
+  [KF_CMD_WATCH] = { "watch", "[PM...] [-A] [-o json|yaml] [--timeout DURATION]", "Follow PodMigrations live",
                      "Follows the PodMigrations (the named ones, else every one of the namespace) through the API's "
                      "watch. On a\n"
                      "terminal it redraws a progress bar per migration: phase, stage, strategy, bytes moved against "
                      "the total,\n"
                      "the rate, the time frozen so far and the ETA. Otherwise it prints a line each time a migration "
                      "changes.\n"
+                     "With -o json or yaml each change is the whole object, as kubectl get -w prints it.\n"
                      "With names it ends when each has ended: exit 0 when all Succeeded, 1 otherwise. Without, it runs "
                      "until\n"
                      "interrupted or --timeout (exit 0).",
                      "  kubectl ferry watch\n"
-                     "  kubectl ferry watch web-1a2b3 --timeout 10m",
-                     GLOBAL_FLAGS | BIT(F_NAMESPACE) | BIT(F_ALL_NAMESPACES) | BIT(F_TIMEOUT), 0, 0, -1, NULL, "none" },
+                     "  kubectl ferry watch web-1a2b3 --timeout 10m\n"
+                     "  kubectl ferry watch web-1a2b3 -o json",
+                     GLOBAL_FLAGS | BIT(F_NAMESPACE) | BIT(F_ALL_NAMESPACES) | BIT(F_OUTPUT) | BIT(F_TIMEOUT),
+                     OUT(KF_OUT_JSON) | OUT(KF_OUT_YAML), 0, -1, NULL, "none" },
   [KF_CMD_CANCEL] = { "cancel", "PM... [--wait=false] [--timeout DURATION]", "Cancel PodMigrations",
                       "Deletes each PodMigration that has not ended, which is how ferry-controller cancels one: before "
                       "the\n"

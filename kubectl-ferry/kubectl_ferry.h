@@ -85,9 +85,11 @@ int kf_complete(int argc, char **argv);
 /* watch.c: follows the named PodMigrations of ns (names NULL: every one, in ns
  * or all namespaces when ns is NULL) until each named one ended, the timeout
  * (0: none) or an interrupt. Redraws on a terminal, a line per change
- * otherwise. 0 when every named one Succeeded (or none was named and it was
+ * otherwise; output KF_OUT_JSON or KF_OUT_YAML: each change as the object.
+ * 0 when every named one Succeeded (or none was named and it was
  * interrupted or timed out); 1 otherwise. */
-int kf_follow(const struct kf_env *e, const char *ns, char **names, int n, int timeout_s, FILE *out);
+int kf_follow(const struct kf_env *e, const char *ns, char **names, int n, int timeout_s, enum kf_output output,
+              FILE *out);
 
 /* output.c */
 /* Prints obj as -o json or -o yaml; 0, or -1 (said on stderr). */

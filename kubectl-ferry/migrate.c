@@ -67,7 +67,8 @@ static int wait_for_end(const struct kf_env *e, const char *name, const struct k
   char *names[] = { (char *)name };
   if (!quiet)
     printf("%s/%s created\n", KF_PM_RESOURCE, name);
-  int rc = kf_follow(e, e->ns, names, 1, o->timeout_s ? o->timeout_s : DEFAULT_TIMEOUT_S, quiet ? NULL : stdout);
+  int rc = kf_follow(e, e->ns, names, 1, o->timeout_s ? o->timeout_s : DEFAULT_TIMEOUT_S, KF_OUT_TABLE,
+                     quiet ? NULL : stdout);
   if (o->output == KF_OUT_NAME)
     printf("%s/%s\n", KF_PM_RESOURCE, name);
   if (o->output != KF_OUT_JSON && o->output != KF_OUT_YAML)

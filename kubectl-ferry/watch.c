@@ -28,11 +28,14 @@ struct seen {
   int64_t moved, at; /* bytes moved and when (progress.updateTime, else when seen) */
   double rate;       /* between the last two observations that moved bytes; -1 none yet */
   char *line;        /* the last line printed (not a terminal): its fields but the clock's */
+  char *printed_rv;  /* -o json|yaml: the resourceVersion last printed */
   int deleted;
 };
 
 struct follow {
-  FILE *out; /* NULL: quiet */
+  FILE *out;             /* NULL: quiet */
+  enum kf_output output; /* KF_OUT_JSON, KF_OUT_YAML: each change as the object; else lines or a redraw */
+  int printed;           /* objects printed so far */
   int tty, all_ns;
   char **names;
   int n;
@@ -179,11 +182,30 @@ static void redraw(struct follow *f, int64_t now)
   f->drawn_at = now;
 }
 
+/* -o json|yaml: the object, each time its resourceVersion changed. */
+static void print_object(struct follow *f, struct seen *s)
+{
+  const char *rv = s->pm ? ferry_kube_str(s->pm, "metadata.resourceVersion") ?: "" : "";
+  if (!s->pm || (s->printed_rv && !strcmp(s->printed_rv, rv)))
+    return;
+  if (f->output == KF_OUT_YAML && f->printed++)
+    fputs("---\n", f->out); /* between YAML documents */
+  kf_print_object(s->pm, f->output, f->out);
+  fflush(f->out);
+  free(s->printed_rv);
+  s->printed_rv = ferry_strdup(rv);
+}
+
 static void show(struct follow *f, int changed)
 {
   int64_t now = ferry_now_real_ms();
   if (!f->out)
     return;
+  if (f->output == KF_OUT_JSON || f->output == KF_OUT_YAML) {
+    for (size_t i = 0; i < f->len; i++)
+      print_object(f, &f->seen[i]);
+    return;
+  }
   if (f->tty) {
     if (changed || now - f->drawn_at >= REDRAW_MS)
       redraw(f, now);
@@ -233,6 +255,7 @@ static void follow_free(struct follow *f)
     free(f->seen[i].ns);
     free(f->seen[i].name);
     free(f->seen[i].line);
+    free(f->seen[i].printed_rv);
     json_object_put(f->seen[i].pm);
   }
   free(f->seen);
@@ -265,10 +288,16 @@ static int run(struct follow *f, const struct kf_env *e, const char *ns, int tim
   return 0;
 }
 
-int kf_follow(const struct kf_env *e, const char *ns, char **names, int n, int timeout_s, FILE *out)
+int kf_follow(const struct kf_env *e, const char *ns, char **names, int n, int timeout_s, enum kf_output output,
+              FILE *out)
 {
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  struct follow f = { .out = out, .tty = out && isatty(fileno(out)), .all_ns = !ns, .names = names, .n = n };
+  struct follow f = { .out = out,
+                      .output = output,
+                      .tty = out && isatty(fileno(out)) && output != KF_OUT_JSON && output != KF_OUT_YAML,
+                      .all_ns = !ns,
+                      .names = names,
+                      .n = n };
   if (ferry_catch_stop_signals(&err) < 0) {
     fprintf(stderr, "error: %s\n", ferry_error_msg(&err));
     return 1;
@@ -289,5 +318,5 @@ int kf_follow(const struct kf_env *e, const char *ns, char **names, int n, int t
 
 int kf_watch(const struct kf_env *e, const struct kf_opts *o)
 {
-  return kf_follow(e, o->all_namespaces ? NULL : e->ns, o->args, o->nargs, o->timeout_s, stdout);
+  return kf_follow(e, o->all_namespaces ? NULL : e->ns, o->args, o->nargs, o->timeout_s, o->output, stdout);
 }

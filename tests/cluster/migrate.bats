@@ -347,6 +347,22 @@ metric() { awk -v p="$2" 'index($1, p) == 1 { s += $2 } END { print s + 0 }' "$1
   assert_line --regexp " $big Checkpointing stage=Checkpointing strategy=stopAndCopy from=node-a to=node-b moved=[0-9.]+ [KMG]?i?B/[0-9.]+ [MG]iB \(([0-9]|[1-9][0-9])%\) "
   assert_line --regexp " $big Succeeded stage=- strategy=stopAndCopy from=node-a to=node-b moved=[0-9.]+ [MG]iB/[0-9.]+ [MG]iB \(100%\) "
   refute_output --partial $'\033'
+  # -o json and yaml: the whole object per change, the last one Succeeded
+  run kferry watch "$big" -o json --timeout 60
+  assert_success
+  python3 -c 'import json, sys
+s, d, objs = sys.argv[1], json.JSONDecoder(), []
+i = 0
+while i < len(s):
+    if s[i].isspace():
+        i += 1
+        continue
+    o, i = d.raw_decode(s, i)
+    objs.append(o)
+assert objs and all(o["kind"] == "PodMigration" for o in objs) and objs[-1]["status"]["phase"] == "Succeeded", objs' "$output"
+  run kferry watch "$big" -o yaml --timeout 60
+  assert_success
+  python3 -c 'import yaml, sys; d = list(yaml.safe_load_all(sys.argv[1])); assert d and d[-1]["status"]["phase"] == "Succeeded", d' "$output"
   # nodes: both agents ready, as a table and as JSON
   run kferry nodes
   assert_success

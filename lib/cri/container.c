@@ -17,6 +17,7 @@ struct container_msg {
   Runtime__V1__LinuxContainerConfig linux_config;
   Runtime__V1__LinuxContainerSecurityContext security;
   Runtime__V1__NamespaceOption namespaces;
+  Runtime__V1__Int64Value user, group;
   void **envs, **labels, **annotations;
   void **mounts;
 };
@@ -46,12 +47,24 @@ static void **build_envs(const struct ferry_cri_kv *in, size_t n)
   return ptrs;
 }
 
-/* The container's namespaces follow the sandbox's, as kubelet sets them. */
-static void build_security(struct container_msg *m, const struct cri_sandbox_msg *sandbox)
+/* The container's namespaces follow the sandbox's, as kubelet sets them; its
+ * user and group, when the pod sets them. */
+static void build_security(struct container_msg *m, const struct ferry_cri_container_config *cfg,
+                           const struct cri_sandbox_msg *sandbox)
 {
   m->namespaces = sandbox->namespaces;
   runtime__v1__linux_container_security_context__init(&m->security);
   m->security.namespace_options = &m->namespaces;
+  if (cfg->run_as_user) {
+    runtime__v1__int64_value__init(&m->user);
+    m->user.value = *cfg->run_as_user;
+    m->security.run_as_user = &m->user;
+  }
+  if (cfg->run_as_group) {
+    runtime__v1__int64_value__init(&m->group);
+    m->group.value = *cfg->run_as_group;
+    m->security.run_as_group = &m->group;
+  }
   runtime__v1__linux_container_config__init(&m->linux_config);
   m->linux_config.security_context = &m->security;
   m->config.linux = &m->linux_config;
@@ -87,7 +100,7 @@ static void build_container(struct container_msg *m, const struct ferry_cri_cont
   m->mounts = build_mounts(cfg->mounts, cfg->n_mounts);
   m->config.mounts = (Runtime__V1__Mount **)m->mounts;
   m->config.n_mounts = cfg->n_mounts;
-  build_security(m, sandbox);
+  build_security(m, cfg, sandbox);
 }
 
 static void container_msg_free(struct container_msg *m)

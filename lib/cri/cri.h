@@ -141,6 +141,7 @@ struct ferry_cri_container_config {
   const char *log_path; /* relative to the sandbox's log_directory */
   const struct ferry_cri_mount *mounts;
   size_t n_mounts;
+  const int64_t *run_as_user, *run_as_group; /* NULL: unset (the image's user) */
 };
 
 enum ferry_cri_container_state {

@@ -160,6 +160,7 @@ struct container_cfg {
   const char *command[ARGV_MAX], *args[ARGV_MAX];
   struct ferry_cri_mount mounts[KV_MAX];
   char *log_path;
+  int64_t user, group; /* the securityContext's runAsUser, runAsGroup; -1: unset */
 };
 
 static int container_cfg_make(struct pod_state *s, struct ctr *c, json_object *pod, json_object *cspec,
@@ -190,6 +191,10 @@ static int container_cfg_make(struct pod_state *s, struct ctr *c, json_object *p
   f->n_labels = cc->labels.n;
   f->log_path = cc->log_path;
   f->mounts = cc->mounts;
+  cc->user = pod_run_as(pod, cspec, "runAsUser");
+  cc->group = pod_run_as(pod, cspec, "runAsGroup");
+  f->run_as_user = cc->user >= 0 ? &cc->user : NULL;
+  f->run_as_group = cc->group >= 0 ? &cc->group : NULL;
   return 0;
 }
 

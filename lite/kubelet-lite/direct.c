@@ -125,16 +125,6 @@ static void add_ann(json_object *ann, const char *key, const char *v)
 
 /* ---------- the container's user ---------- */
 
-/* FIELD (runAsUser, runAsGroup) of the container's securityContext, else of
- * the pod's (the kubelet's effective security context); -1 when neither sets it. */
-static int64_t run_as(json_object *pod, json_object *cspec, const char *field)
-{
-  json_object *v = ferry_kube_key(ferry_kube_obj(cspec, "securityContext"), field);
-  if (!v)
-    v = ferry_kube_key(ferry_kube_obj(pod, "spec.securityContext"), field);
-  return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
-}
-
 /* uid's primary group in the container's /etc/passwd (NAME:PASSWORD:UID:GID:...),
  * 0 when it has none or no such user: containerd's WithUserID. */
 static int64_t passwd_gid(const char *rootfs, int64_t uid)
@@ -165,7 +155,7 @@ static int64_t passwd_gid(const char *rootfs, int64_t uid)
  * images name no USER). */
 static int set_user(json_object *process, json_object *pod, json_object *cspec, const char *rootfs, ferry_error *err)
 {
-  int64_t uid = run_as(pod, cspec, "runAsUser"), gid = run_as(pod, cspec, "runAsGroup");
+  int64_t uid = pod_run_as(pod, cspec, "runAsUser"), gid = pod_run_as(pod, cspec, "runAsGroup");
   if (uid < 0 && gid >= 0)
     return ferry_error_set(err, EINVAL, "user group \"%lld\" is specified without user", (long long)gid);
   if (uid < 0)

@@ -494,3 +494,11 @@ void pod_sync_orphans(struct kubelet *k)
     }
   }
 }
+
+int64_t pod_run_as(json_object *pod, json_object *cspec, const char *field)
+{
+  json_object *v = ferry_kube_key(ferry_kube_obj(cspec, "securityContext"), field);
+  if (!v)
+    v = ferry_kube_key(ferry_kube_obj(pod, "spec.securityContext"), field);
+  return v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : -1;
+}

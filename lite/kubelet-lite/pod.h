@@ -90,6 +90,11 @@ struct kl_runtime {
 extern const struct kl_runtime kl_direct_runtime;
 extern const struct kl_runtime kl_cri_runtime;
 
+/* pod.c: FIELD (runAsUser, runAsGroup) of the container's securityContext,
+ * else of the pod's (the kubelet's effective security context); -1 when
+ * neither sets it. */
+int64_t pod_run_as(json_object *pod, json_object *cspec, const char *field);
+
 /* direct.c: `runc spec` as the start of every container's config. */
 int direct_load_template(struct kubelet *k, ferry_error *err);
 

@@ -274,3 +274,32 @@ moved_and_counting() {
   [ "$(k get pods -o name)" = pod/f1 ]
   containerd_node_restart b
 }
+
+@test "containerd $CONTAINERD: a pod's securityContext.runAsUser reaches CRI: its process runs as that uid; a node without CAP_SYS_RESOURCE refuses its move before the freeze" {
+  clear_pods 150
+  k apply -f - >/dev/null <<Y
+apiVersion: v1
+kind: Pod
+metadata: {name: nr, labels: {app: nr}}
+spec:
+  nodeName: node-a
+  runtimeClassName: ferry
+  terminationGracePeriodSeconds: 2
+  securityContext: {runAsUser: 999, runAsGroup: 998}
+  containers: [{name: main, image: ferry/workload, command: [sh, -c, "sleep 100000"]}]
+Y
+  wait_for 300 eval '[ "$(k get pod nr -o jsonpath="{.status.containerStatuses[0].ready}" 2>/dev/null)" = true ]'
+  id=$(container_of nr)
+  pid=$(runc --root "$(containerd_node_runc_root a)" state "$id" | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])')
+  grep -q "^Uid:.999.999.999.999$" "/proc/$pid/status"
+  grep -q "^Gid:.998.998.998.998$" "/proc/$pid/status"
+  (($(grep CapEff /proc/self/status | awk '{print $2}' | sed 's/^/0x/') & (1 << 24))) && skip "this root has CAP_SYS_RESOURCE: its CRIU dumps non-root processes"
+  migrate nr node-b
+  wait_phase m-nr Failed
+  run k get pm m-nr -o jsonpath='{.status.reason}: {.status.message}'
+  assert_output "CannotCheckpoint: container main runs as uid 999 and node-a's CRIU lacks CAP_SYS_RESOURCE (it cannot dump a non-root process's rlimits)"
+  run k get pm m-nr -o jsonpath='{.status.frozenAt}{.status.image}'
+  assert_output ""
+  run cri_states a nr
+  assert_output "CONTAINER_RUNNING"
+}

@@ -149,23 +149,14 @@ static int process_undumpable(pid_t pid, char *why, size_t len)
  * init alone, and why says which) runs as someone the agent's CRIU cannot dump. */
 static int processes_undumpable(pid_t init, char *why, size_t len)
 {
-  cleanup_free char *procs = ferry_cgroup_procs(init);
-  if (!procs) {
-    if (!process_undumpable(init, why, len))
-      return 0;
-    size_t used = strlen(why);
-    snprintf(why + used, len - used, "; its init process only: its cgroup's processes could not be read");
-    return 1;
-  }
-  char *p = procs, *end;
-  for (int n = 0; n < PROCS_MAX; n++, p = end) {
-    long pid = strtol(p, &end, 10);
-    if (end == p)
-      break;
-    if (process_undumpable((pid_t)pid, why, len))
-      return 1;
-  }
-  return 0;
+  int r = ferry_cgroup_find_proc(init, PROCS_MAX, process_undumpable, why, len);
+  if (r >= 0)
+    return r;
+  if (!process_undumpable(init, why, len))
+    return 0;
+  size_t used = strlen(why);
+  snprintf(why + used, len - used, "; its init process only: its cgroup's processes could not be read");
+  return 1;
 }
 
 int container_undumpable(struct daemon *d, const char *id, const char *cname, char *why, size_t len)

@@ -402,12 +402,13 @@ static void checkpointed(struct checkpoint *c)
   c->tmpdir = NULL; /* published: nothing to remove */
 }
 
-int engine_checkpoint_run(const struct engine_opts *o, const char *root, const char *id,
-                          const struct ferry_store *store, const char *name, struct engine_source *src,
-                          struct lazy_source *ls, enum engine_hold hold, struct engine_result *res)
+/* A checkpoint of container id under root into store as name, not begun. */
+static struct checkpoint checkpoint_start(const struct engine_opts *o, const char *root, const char *id,
+                                          const struct ferry_store *store, const char *name, struct engine_source *src,
+                                          struct lazy_source *ls, enum engine_hold hold, struct engine_result *res)
 {
   memset(src, 0, sizeof *src);
-  struct checkpoint c __attribute__((cleanup(checkpoint_free))) = {
+  struct checkpoint c = {
     .o = o,
     .root = root,
     .id = id,
@@ -415,7 +416,7 @@ int engine_checkpoint_run(const struct engine_opts *o, const char *root, const c
     .store = store,
     .src = src,
     .ls = ls,
-    .hold = ls || o->flags.leave_running ? ENGINE_DUMP_KILLS : hold,
+    .hold = hold,
     .res = res,
     .r = engine_runc_for(o, root, NULL),
     .encode = ferry_codec_active(o->codec),
@@ -423,6 +424,15 @@ int engine_checkpoint_run(const struct engine_opts *o, const char *root, const c
     .t_start = ferry_now_mono_ms(),
     .err = FERRY_ERROR_INIT,
   };
+  return c;
+}
+
+int engine_checkpoint_run(const struct engine_opts *o, const char *root, const char *id,
+                          const struct ferry_store *store, const char *name, struct engine_source *src,
+                          struct lazy_source *ls, enum engine_hold hold, struct engine_result *res)
+{
+  struct checkpoint c __attribute__((cleanup(checkpoint_free))) =
+      checkpoint_start(o, root, id, store, name, src, ls, ls || o->flags.leave_running ? ENGINE_DUMP_KILLS : hold, res);
   ferry_criu_kdat_prepare(o->criu);
   if (before_freeze(&c) < 0 || freeze(&c) < 0)
     return -1;
@@ -566,22 +576,8 @@ int engine_checkpoint_finish(const struct engine_opts *o, const char *root, cons
                              const struct ferry_store *store, const char *name, struct engine_source *src,
                              struct engine_result *res)
 {
-  memset(src, 0, sizeof *src);
-  struct checkpoint c __attribute__((cleanup(checkpoint_free))) = {
-    .o = o,
-    .root = root,
-    .id = id,
-    .name = name,
-    .store = store,
-    .src = src,
-    .hold = ENGINE_DUMP_KILLS,
-    .res = res,
-    .r = engine_runc_for(o, root, NULL),
-    .encode = ferry_codec_active(o->codec),
-    .used = "none",
-    .t_start = ferry_now_mono_ms(),
-    .err = FERRY_ERROR_INIT,
-  };
+  struct checkpoint c __attribute__((cleanup(checkpoint_free))) =
+      checkpoint_start(o, root, id, store, name, src, NULL, ENGINE_DUMP_KILLS, res);
   int rc = find_dump(&c, bundle);
   if (rc < 0 && res->exit_code == ENGINE_OK) {
     engine_set_result(res, ENGINE_LOST, "lost", "container %s: no complete dump to finish: %s", id,

@@ -112,7 +112,8 @@ int ferry_cgroup_usage(pid_t pid, struct ferry_cgroup_usage *u, ferry_error *err
   return 0;
 }
 
-char *ferry_cgroup_procs(pid_t pid)
+/* The cgroup.procs text of pid's cgroup (caller frees), NULL when it cannot be read. */
+static char *cgroup_procs(pid_t pid)
 {
   int v2 = 0;
   cleanup_free char *dir = ferry_cgroup_dir(pid, "freezer", &v2);
@@ -122,4 +123,20 @@ char *ferry_cgroup_procs(pid_t pid)
   if (!path || ferry_read_file(path, &text, NULL, &err) < 0)
     return NULL;
   return text;
+}
+
+int ferry_cgroup_find_proc(pid_t pid, size_t max, int (*fn)(pid_t proc, char *why, size_t len), char *why, size_t len)
+{
+  cleanup_free char *procs = cgroup_procs(pid);
+  if (!procs)
+    return -1;
+  char *p = procs, *end;
+  for (size_t n = 0; n < max; n++, p = end) {
+    long proc = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    if (fn((pid_t)proc, why, len))
+      return 1;
+  }
+  return 0;
 }

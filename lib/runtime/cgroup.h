@@ -14,9 +14,10 @@
  * "memory") when that hierarchy is mounted, else of its v2 cgroup (*v2 = 1).
  * NULL when /proc/PID/cgroup cannot be read or names neither. */
 char *ferry_cgroup_dir(pid_t pid, const char *v1_controller, int *v2);
-/* The processes of the cgroup process pid is in (its freezer's on v1): the
- * cgroup.procs text (caller frees), NULL when it cannot be read. */
-char *ferry_cgroup_procs(pid_t pid);
+/* The first process of the cgroup process pid is in (its freezer's on v1), of
+ * at most max, that fn finds something of (fn returns 1, saying what in why):
+ * 1; 0 when none; -1 when the cgroup's processes cannot be read (fn was not called). */
+int ferry_cgroup_find_proc(pid_t pid, size_t max, int (*fn)(pid_t proc, char *why, size_t len), char *why, size_t len);
 
 struct ferry_cgroup_usage {
   uint64_t cpu_usec;     /* CPU time used by the cgroup's tasks since it was made */

@@ -82,8 +82,8 @@ int ferry_process_undumpable_device(pid_t pid, char *why, size_t len)
     ssize_t n = readlinkat(dirfd(dir), e->d_name, target, sizeof target - 1);
     target[n > 0 ? n : 1] = '\0';
     comm_of(pid, name, sizeof name);
-    snprintf(why, len, "process %d (%s) has %s open (character device %u:%u), which CRIU cannot dump", (int)pid,
-             name, target, major(st.st_rdev), minor(st.st_rdev));
+    snprintf(why, len, "process %d (%s) has %s open (character device %u:%u), which CRIU cannot dump", (int)pid, name,
+             target, major(st.st_rdev), minor(st.st_rdev));
     return 1;
   }
   return 0;
@@ -91,16 +91,6 @@ int ferry_process_undumpable_device(pid_t pid, char *why, size_t len)
 
 int ferry_container_undumpable_device(pid_t init, size_t max, char *why, size_t len)
 {
-  cleanup_free char *procs = ferry_cgroup_procs(init);
-  if (!procs)
-    return ferry_process_undumpable_device(init, why, len);
-  char *p = procs, *end;
-  for (size_t n = 0; n < max; n++, p = end) {
-    long pid = strtol(p, &end, 10);
-    if (end == p)
-      break;
-    if (ferry_process_undumpable_device((pid_t)pid, why, len))
-      return 1;
-  }
-  return 0;
+  int r = ferry_cgroup_find_proc(init, max, ferry_process_undumpable_device, why, len);
+  return r < 0 ? ferry_process_undumpable_device(init, why, len) : r;
 }

@@ -450,24 +450,57 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
 /* A held source once the target runs (Restored): killed, then SourceReleased,
  * which the controller waits for before the move ends (and the kubelet,
  * stopping the pod, would resume it first). */
+#define HELD_KILL_WAIT_MS 1000 /* how long a killed held source is waited for before the next pass */
+#define HELD_KILL_POLL_MS 20
+
+/* The held source container: 1 running or paused, 0 stopped or gone, -1 error. */
+static int held_alive(struct daemon *d, const char *id, ferry_error *err)
+{
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  if (ferry_runc_state(&r, id, &st, err) < 0) {
+    if (err->errnum != ENOENT)
+      return ferry_error_prefix(err, "the held source container %s", id);
+    ferry_error_clear(err);
+    return 0;
+  }
+  int alive = st.status && (!strcmp(st.status, "running") || !strcmp(st.status, "paused"));
+  ferry_runc_state_free(&st);
+  return alive;
+}
+
+/* SIGKILL to the held (frozen) container, which ends it at once: 1 once runc
+ * says it stopped (looked at for up to HELD_KILL_WAIT_MS), 0 when not yet. */
+static int kill_held(struct daemon *d, const char *id, ferry_error *err)
+{
+  struct ferry_runc r = runc_for(d);
+  if (ferry_runc_kill(&r, id, "KILL", err) < 0)
+    return ferry_error_prefix(err, "stopping the held source container %s", id);
+  for (int waited = 0; waited < HELD_KILL_WAIT_MS; waited += HELD_KILL_POLL_MS) {
+    int alive = held_alive(d, id, err);
+    if (alive <= 0)
+      return alive < 0 ? -1 : 1;
+    usleep(HELD_KILL_POLL_MS * 1000);
+  }
+  return 0;
+}
+
 static int source_release_held(struct daemon *d, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   if (!pm_condition_true(pm, "SourceHeld") || pm_condition_true(pm, "SourceReleased") ||
       !pm_condition_true(pm, "Restored"))
     return 0;
   const char *id = container_id(pm);
-  struct ferry_runc r = runc_for(d);
-  struct ferry_runc_state st;
-  memset(&st, 0, sizeof st);
-  int gone = !id || ferry_runc_state(&r, id, &st, err) < 0;
-  if (gone && err->errnum != ENOENT && id)
-    return ferry_error_prefix(err, "the held source container %s", id);
-  ferry_error_clear(err);
-  int alive = !gone && st.status && (!strcmp(st.status, "running") || !strcmp(st.status, "paused"));
-  ferry_runc_state_free(&st);
+  int alive = id ? held_alive(d, id, err) : 0;
+  if (alive > 0) {
+    int stopped = kill_held(d, id, err);
+    if (stopped < 0)
+      return -1;
+    alive = !stopped;
+  }
+  if (alive < 0)
+    return -1;
   if (alive) {
-    if (ferry_runc_kill(&r, id, "KILL", err) < 0)
-      return ferry_error_prefix(err, "stopping the held source container %s", id);
     *requeue_ms = REQUEUE_CHILD_POLL_MS; /* released once runc says it stopped */
     return 0;
   }

@@ -271,21 +271,33 @@ static const char *recorded_bundle(json_object *pm)
   return cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "bundle") : NULL;
 }
 
+/* The source container as runc sees it (CONTAINER_UNKNOWN: runc could not say, err set). */
+enum container_state { CONTAINER_GONE, CONTAINER_STOPPED, CONTAINER_ALIVE /* running or paused */, CONTAINER_UNKNOWN };
+static enum container_state container_state(struct daemon *d, const char *id, ferry_error *err)
+{
+  struct ferry_runc r = runc_for(d);
+  struct ferry_runc_state st;
+  if (ferry_runc_state(&r, id, &st, err) < 0) {
+    if (err->errnum != ENOENT)
+      return CONTAINER_UNKNOWN;
+    ferry_error_clear(err);
+    return CONTAINER_GONE;
+  }
+  enum container_state s = st.status && (!strcmp(st.status, "running") || !strcmp(st.status, "paused"))
+                               ? CONTAINER_ALIVE
+                               : CONTAINER_STOPPED;
+  ferry_runc_state_free(&st);
+  return s;
+}
+
 /* 1 when the source container is stopped (a whole dump ends it) or gone (runc
- * removes it after the dump), 0 when not or when runc cannot say. */
+ * removes it after the dump, the bundle recorded), 0 when not or when runc cannot say. */
 static int source_stopped(struct daemon *d, json_object *pm)
 {
   const char *id = container_id(pm);
-  struct ferry_runc r = runc_for(d);
-  struct ferry_runc_state st;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (!id)
-    return 0;
-  if (ferry_runc_state(&r, id, &st, &err) < 0)
-    return err.errnum == ENOENT && recorded_bundle(pm);
-  int stopped = st.status && !strcmp(st.status, "stopped");
-  ferry_runc_state_free(&st);
-  return stopped;
+  enum container_state s = id ? container_state(d, id, &err) : CONTAINER_UNKNOWN;
+  return s == CONTAINER_STOPPED || (s == CONTAINER_GONE && recorded_bundle(pm));
 }
 
 /* The step that finishes the image of the dead step's dump. */
@@ -456,17 +468,10 @@ static int source_serving(struct daemon *d, json_object *pm, int64_t *requeue_ms
 /* The held source container: 1 running or paused, 0 stopped or gone, -1 error. */
 static int held_alive(struct daemon *d, const char *id, ferry_error *err)
 {
-  struct ferry_runc r = runc_for(d);
-  struct ferry_runc_state st;
-  if (ferry_runc_state(&r, id, &st, err) < 0) {
-    if (err->errnum != ENOENT)
-      return ferry_error_prefix(err, "the held source container %s", id);
-    ferry_error_clear(err);
-    return 0;
-  }
-  int alive = st.status && (!strcmp(st.status, "running") || !strcmp(st.status, "paused"));
-  ferry_runc_state_free(&st);
-  return alive;
+  enum container_state s = container_state(d, id, err);
+  if (s == CONTAINER_UNKNOWN)
+    return ferry_error_prefix(err, "the held source container %s", id);
+  return s == CONTAINER_ALIVE;
 }
 
 /* SIGKILL to the held (frozen) container, which ends it at once: 1 once runc

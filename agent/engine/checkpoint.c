@@ -144,6 +144,8 @@ static int before_freeze(struct checkpoint *c)
   c->src->root = ferry_strdup(c->root);
   c->src->id = ferry_strdup(c->id);
   c->src->bundle = ferry_strdup(c->st.bundle);
+  if (ferry_census_take(c->st.pid, CONTAINER_PROCS_MAX, &c->src->census, &c->err) < 0)
+    return untouched(c);
   cleanup_free char *cfg_path = ferry_path_join(c->st.bundle, "config.json");
   if (ferry_read_file(cfg_path, &c->config, NULL, &c->err) < 0 ||
       ferry_criu_version(c->o->criu, &c->criu_v, &c->err) < 0 ||

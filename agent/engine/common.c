@@ -66,6 +66,7 @@ void engine_source_free(struct engine_source *s)
   free(s->root);
   free(s->id);
   free(s->bundle);
+  ferry_census_free(&s->census);
   memset(s, 0, sizeof *s);
 }
 

@@ -12,6 +12,7 @@
 
 #include "image/manifest.h"
 #include "image/codec.h"
+#include "runtime/census.h"
 #include "runtime/runc.h"
 #include "image/store.h"
 
@@ -58,6 +59,9 @@ struct engine_source {
   /* The dump left the container paused with its processes intact (it was not
    * killed): a rollback resumes it, a successful move removes it. */
   int held;
+  /* Its processes just before the freeze: after a failed dump, each one is
+   * looked at again (stopped ones continued, dead ones named). */
+  struct ferry_census census;
 };
 
 /* The strategies, parsed (NULL is stopAndCopy); -1 for anything else. */

@@ -177,6 +177,28 @@ static void unlock_network(const char *id, pid_t pid)
     log_warn("removed the network lock the failed dump left on container %s", id);
 }
 
+/* The container runs on after a failed dump: so should every process it had
+ * (census.h). One CRIU left stopped is continued; one that died is named:
+ * the container runs on without it, and nothing brings that back. */
+static void still_running(const struct engine_source *src, const char *why, struct engine_result *res)
+{
+  char died[1024];
+  int continued = 0;
+  int gone = ferry_census_check(&src->census, &continued, died, sizeof died);
+  if (!gone) {
+    engine_set_result(res, ENGINE_FAILED_UNTOUCHED, "failed",
+                      "the dump failed: %s; the container still runs on the source%s", why,
+                      continued ? " (processes the dump left stopped were continued)" : "");
+    return;
+  }
+  log_error("container %s: %d of its processes ended during the failed dump: %s", src->id, gone, died);
+  engine_set_result(res, ENGINE_FAILED_UNTOUCHED, "failed",
+                    "the dump failed: %s; the container still runs on the source, but %d of its %zu processes ended "
+                    "during the dump: %s (the state they held is gone; the pod's own restart policy and probes "
+                    "decide what happens next)",
+                    why, gone, src->census.n, died);
+}
+
 void engine_recover_failed_dump(const struct engine_opts *o, const struct engine_source *src, const char *name,
                                 const char *tmpdir, const char *why, int lazy, struct engine_result *res)
 {
@@ -189,10 +211,13 @@ void engine_recover_failed_dump(const struct engine_opts *o, const struct engine
     int running = strcmp(st.status, "running") == 0;
     if (running)
       unlock_network(src->id, st.pid);
-    engine_set_result(res, running ? ENGINE_FAILED_UNTOUCHED : ENGINE_LOST, running ? "failed" : "lost",
-                      "the dump failed: %s; the container %s on the source", why,
-                      running ? "still runs" : "is no longer running");
     ferry_runc_state_free(&st);
+    if (running) {
+      still_running(src, why, res);
+    } else {
+      engine_set_result(res, ENGINE_LOST, "lost",
+                        "the dump failed: %s; the container is no longer running on the source", why);
+    }
     return;
   }
   if (lazy || !tmpdir) {

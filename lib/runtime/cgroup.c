@@ -125,6 +125,22 @@ static char *cgroup_procs(pid_t pid)
   return text;
 }
 
+int ferry_cgroup_pids(pid_t pid, pid_t *out, size_t max)
+{
+  cleanup_free char *procs = cgroup_procs(pid);
+  if (!procs)
+    return -1;
+  char *p = procs, *end;
+  size_t n = 0;
+  for (; n < max; n++, p = end) {
+    long proc = strtol(p, &end, 10);
+    if (end == p)
+      break;
+    out[n] = (pid_t)proc;
+  }
+  return (int)n;
+}
+
 int ferry_cgroup_find_proc(pid_t pid, size_t max, int (*fn)(pid_t proc, char *why, size_t len), char *why, size_t len)
 {
   cleanup_free char *procs = cgroup_procs(pid);

@@ -19,6 +19,10 @@ char *ferry_cgroup_dir(pid_t pid, const char *v1_controller, int *v2);
  * 1; 0 when none; -1 when the cgroup's processes cannot be read (fn was not called). */
 int ferry_cgroup_find_proc(pid_t pid, size_t max, int (*fn)(pid_t proc, char *why, size_t len), char *why, size_t len);
 
+/* The pids of the cgroup process pid is in (its freezer's on v1), at most
+ * max, into out: how many; -1 when they cannot be read. */
+int ferry_cgroup_pids(pid_t pid, pid_t *out, size_t max);
+
 struct ferry_cgroup_usage {
   uint64_t cpu_usec;     /* CPU time used by the cgroup's tasks since it was made */
   uint64_t memory_bytes; /* memory charged to it now */

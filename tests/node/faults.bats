@@ -87,6 +87,57 @@ good_image() { # ID IMAGE
   assert_output ""
 }
 
+# kill_criu_dumping_pages SIG: starts a checkpoint of container big on A in the
+# background (its pid in $ckpt, its output in $BATS_TEST_TMPDIR/out); once CRIU
+# copies memory, sends SIG to the container's workload process, then kills CRIU.
+kill_criu_dumping_pages() {
+  local log="$NODES_DIR/a/work/img-big/dump/dump.log" i dumping=
+  agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-big big \
+    >"$BATS_TEST_TMPDIR/out" 2>&1 &
+  ckpt=$!
+  for ((i = 0; i < 2000; i++)); do
+    if pgrep -f 'criu: dump' >/dev/null && grep -qs 'Dumping pages' "$log"; then
+      dumping=1
+      break
+    fi
+    sleep 0.005
+  done
+  [ -n "$dumping" ] || fail "CRIU never reached the memory dump"
+  kill "-$1" "$(pgrep -x workload)"
+  pkill -KILL -f 'criu: dump'
+}
+
+@test "CRIU killed mid-dump as a process of the container dies: the failure names it, the container runs on" {
+  start_on_a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 2 600
+  kill_criu_dumping_pages KILL
+  rc=0
+  wait "$ckpt" || rc=$?
+  cat "$BATS_TEST_TMPDIR/out"
+  [ "$rc" -eq 1 ] || fail "checkpoint exited $rc, expected 1 (the dump failed, the container runs)"
+  grep -q "the container still runs on the source, but 1 of its 2 processes ended during the dump: pid [0-9]* (workload)" \
+    "$BATS_TEST_TMPDIR/out"
+  [ "$(state_of a big)" = running ]
+  run from_client "$NODES_ADDR_A" index.html
+  assert_success
+}
+
+@test "CRIU killed mid-dump leaves a process stopped: the agent continues it and it counts on" {
+  start_on_a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 2 600
+  kill_criu_dumping_pages STOP
+  rc=0
+  wait "$ckpt" || rc=$?
+  cat "$BATS_TEST_TMPDIR/out"
+  [ "$rc" -eq 1 ] || fail "checkpoint exited $rc, expected 1 (the dump failed, the container runs)"
+  grep -q "pid [0-9]* (workload) was left stopped by the failed dump; continued it" "$BATS_TEST_TMPDIR/out"
+  grep -q "the container still runs on the source (processes the dump left stopped were continued)" "$BATS_TEST_TMPDIR/out"
+  now=$(count_in "$A_ROOTFS")
+  nodes_wait_count "$A_ROOTFS" $((now + 2)) 600
+  run verify_mem "$A_ROOTFS"
+  assert_output --regexp '^ok [0-9]+ 512$'
+}
+
 @test "a store that fills up: the checkpoint fails, the container runs on, the store stays empty" {
   mkdir -p "$NODES_DIR/small"
   mount -t tmpfs -o size=24m tmpfs "$NODES_DIR/small"

@@ -284,22 +284,41 @@ problems() {
     h=$(held "$n")
     [ -z "$h" ] || echo "held on node-$n: $h"
   done
-  pgrep -af "$CRIU_BIN" | sed 's/^/a CRIU process left: /'
+  local pid
+  for pid in $(pgrep -f "$CRIU_BIN"); do
+    ours "$pid" && echo "a CRIU process left: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)"
+  done
   leaks
+}
+
+# The checks below look at what is the machine's (processes, network
+# namespaces, cgroups), and other clusters may run beside this one (a test
+# suite): each counts this cluster's only.
+# ours PID: 0 when the process is this cluster's (every process its agents and
+# kubelets start inherits its KUBECONFIG)
+ours() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qxF "KUBECONFIG=$KUBECONFIG"; }
+# pod_netns: this cluster's pod network namespaces (their eth0's peer is in its
+# network's namespace) and those whose eth0 is gone (anyone's leak)
+pod_netns() {
+  local n
+  for n in $(ip netns list | awk '/^kl-/ {print $1}'); do
+    ip -n "$n" link show eth0 2>/dev/null | grep -q "link-netns $NODES_NS_NET\b" && echo "$n" && continue
+    ip -n "$n" link show eth0 >/dev/null 2>&1 || echo "$n"
+  done
 }
 
 # leaks: mounts, network namespaces and cgroups beyond the workloads' own; old images
 leaks() {
-  local m nsn cg img now age
+  local m nsn pns cg img now age
   m=$(grep -c -- "$NODES_DIR" /proc/self/mountinfo)
   [ "$m" = "$base_mounts" ] || echo "$m mounts under the nodes' directory (at the start: $base_mounts)"
   grep -q 'criu' /proc/self/mountinfo && echo "a CRIU mount left: $(grep criu /proc/self/mountinfo | head -1)"
   nsn=$(find "$NODES_DIR"/*/kubelet/ips -name "[0-9]*" 2>/dev/null | grep -c .)
-  [ "$(ip netns list | grep -c '^kl-')" = "$nsn" ] ||
-    echo "$(ip netns list | grep -c '^kl-') pod network namespaces, the kubelets hold $nsn"
+  pns=$(pod_netns | grep -c .)
+  [ "$pns" = "$nsn" ] || echo "$pns pod network namespaces, the kubelets hold $nsn: $(pod_netns | paste -sd' ')"
   [ "$nsn" = "${#WORKLOADS[@]}" ] || echo "the kubelets hold $nsn pod network namespaces for ${#WORKLOADS[@]} pods"
-  cg=$(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name '*-main-*' 2>/dev/null | grep -c .)
-  [ "$cg" -le "${#WORKLOADS[@]}" ] || echo "$cg container memory cgroups for ${#WORKLOADS[@]} containers: $(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name '*-main-*' -printf '%f ')"
+  cg=$(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name 'soak-*-main-*' 2>/dev/null | grep -c .)
+  [ "$cg" -le "${#WORKLOADS[@]}" ] || echo "$cg container memory cgroups for ${#WORKLOADS[@]} containers: $(find /sys/fs/cgroup/memory -maxdepth 3 -type d -name 'soak-*-main-*' -printf '%f ')"
   now=$(date +%s)
   for img in "$store"/*; do
     [ -d "$img" ] || continue

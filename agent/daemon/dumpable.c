@@ -6,7 +6,9 @@
  * nodes`; and the source's backstop before the freeze: a container with a
  * process this CRIU cannot dump (one running as another user without
  * CAP_SYS_RESOURCE, one holding a device CRIU cannot dump open:
- * runtime/devices.h) is refused while it still runs.
+ * runtime/devices.h), with a mount CRIU cannot dump (runtime/mounts.h) or in a
+ * user namespace that does not own its other namespaces (runtime/userns.h) is
+ * refused while it still runs.
  *
  * Why CAP_SYS_RESOURCE: CRIU reads every dumped process's rlimits with
  * prlimit(2), which on another process needs that capability unless the
@@ -31,6 +33,8 @@
 #include "runtime/cgroup.h"
 #include "runtime/criu.h"
 #include "runtime/devices.h"
+#include "runtime/mounts.h"
+#include "runtime/userns.h"
 
 #define PROCS_MAX 4096 /* a container's processes looked at before the backstop gives up on the rest */
 
@@ -169,9 +173,12 @@ int container_undumpable(struct daemon *d, const char *id, const char *cname, ch
     return 0; /* the checkpoint step says what is wrong with it */
   }
   pid_t init = st.pid;
+  char what[2 * PATH_MAX + 256];
+  int undumpable = init > 0 && (ferry_container_undumpable_device(init, PROCS_MAX, what, sizeof what) ||
+                                ferry_container_undumpable_mount(init, st.bundle, PROCS_MAX, what, sizeof what) ||
+                                ferry_container_undumpable_userns(init, what, sizeof what));
   ferry_runc_state_free(&st);
-  char what[PATH_MAX + 128];
-  if (init > 0 && ferry_container_undumpable_device(init, PROCS_MAX, what, sizeof what)) {
+  if (undumpable) {
     snprintf(why, len, "container %s: %s", cname ?: id, what);
     return 1;
   }

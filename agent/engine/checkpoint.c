@@ -26,6 +26,8 @@
 #include "runtime/devices.h"
 #include "runtime/freeze.h"
 #include "runtime/kdat.h"
+#include "runtime/mounts.h"
+#include "runtime/userns.h"
 
 #define CONTAINER_PROCS_MAX 4096 /* a container's processes looked at for devices before the freeze */
 
@@ -135,10 +137,11 @@ static int before_freeze(struct checkpoint *c)
   }
   if (strcmp(c->st.status, "running") != 0)
     c->hold = ENGINE_DUMP_KILLS; /* paused by someone else: a rollback's resume would not be ours to do */
-  char device[PATH_MAX + 128];
-  if (ferry_container_undumpable_device(c->st.pid, CONTAINER_PROCS_MAX, device, sizeof device)) {
-    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "container %s cannot be checkpointed: %s", c->id,
-                      device);
+  char why[2 * PATH_MAX + 256];
+  if (ferry_container_undumpable_device(c->st.pid, CONTAINER_PROCS_MAX, why, sizeof why) ||
+      ferry_container_undumpable_mount(c->st.pid, c->st.bundle, CONTAINER_PROCS_MAX, why, sizeof why) ||
+      ferry_container_undumpable_userns(c->st.pid, why, sizeof why)) {
+    engine_set_result(c->res, ENGINE_FAILED_UNTOUCHED, "failed", "container %s cannot be checkpointed: %s", c->id, why);
     return -1;
   }
   c->src->root = ferry_strdup(c->root);

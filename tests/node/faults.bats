@@ -309,3 +309,73 @@ PY
   before=$(count_in "$bundle/rootfs")
   nodes_wait_count "$bundle/rootfs" "$before"
 }
+
+# edit_config CONFIG PY: edits a bundle's config.json with Python statements over c.
+edit_config() {
+  python3 - "$1" "$2" <<'PY'
+import json, sys
+p = sys.argv[1]
+c = json.load(open(p))
+exec(sys.argv[2])
+json.dump(c, open(p, "w"))
+PY
+}
+
+@test "a container with a mount CRIU cannot dump (ramfs): refused before the freeze, it runs on" {
+  bundle=$(nodes_bundle a mnt1 workload --mem 8)
+  edit_config "$bundle/config.json" 'c["mounts"].append({"destination": "/scratch", "type": "ramfs", "source": "ramfs", "options": []})'
+  agent a run --root "$(nodes_root a)" --bundle "$bundle" mnt1 >/dev/null
+  nodes_wait_count "$bundle/rootfs" 3
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-mnt1 mnt1
+  assert_failure 1
+  assert_output --partial "container mnt1 cannot be checkpointed: it runs with a ramfs mount at /scratch that CRIU cannot checkpoint"
+  [ "$(state_of a mnt1)" = running ]
+  [ ! -e "$NODES_DIR/a/work/img-mnt1/dump/dump.log" ] # CRIU never ran
+  [ -z "$(ls -A "$NODES_STORE")" ]
+  before=$(count_in "$bundle/rootfs")
+  nodes_wait_count "$bundle/rootfs" "$before"
+}
+
+@test "a container whose mqueue mount holds a queue: refused before the freeze; once it is gone, checkpointed" {
+  start_on_a mq1 sh -c 'touch /dev/mqueue/jobs; exec workload --mem 8'
+  nodes_wait_count "$A_ROOTFS" 3
+  run agent a checkpoint --leave-running --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-mq1 mq1
+  assert_failure 1
+  assert_output --partial "container mq1 cannot be checkpointed: its mqueue mount at /dev/mqueue is not empty"
+  [ "$(state_of a mq1)" = running ]
+  [ -z "$(ls -A "$NODES_STORE")" ]
+  before=$(count_in "$A_ROOTFS")
+  nodes_wait_count "$A_ROOTFS" "$before"
+  runc --root "$(nodes_root a)" exec mq1 rm /dev/mqueue/jobs
+  run agent a checkpoint --leave-running --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-mq1 mq1
+  assert_success
+}
+
+@test "a container in a user namespace that does not own its network namespace: refused before the freeze, it runs on" {
+  bundle=$(nodes_bundle a uns1 workload --mem 8)
+  # the node's network namespace, joined by path, belongs to the node's user namespace
+  edit_config "$bundle/config.json" '
+lx = c["linux"]
+lx["namespaces"].append({"type": "user"})
+lx["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+lx["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+for m in c["mounts"]:
+    if m["type"] == "sysfs":  # sysfs cannot be mounted from a user namespace that does not own the netns
+        m.update({"type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]})
+c["mounts"] = [m for m in c["mounts"] if m["type"] != "cgroup"]'
+  # the container's root (uid 100000 outside) walks to its rootfs: bats's directories are 0700
+  d=$bundle
+  while [ "$d" != / ]; do
+    chmod o+x "$d"
+    d=$(dirname "$d")
+  done
+  agent a run --root "$(nodes_root a)" --bundle "$bundle" uns1 >/dev/null
+  nodes_wait_count "$bundle/rootfs" 3
+  run agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-uns1 uns1
+  assert_failure 1
+  assert_output --partial "container uns1 cannot be checkpointed: it runs in a user namespace of its own that does not own its network namespace"
+  [ "$(state_of a uns1)" = running ]
+  [ -z "$(ls -A "$NODES_STORE")" ]
+  before=$(count_in "$bundle/rootfs")
+  nodes_wait_count "$bundle/rootfs" "$before"
+}

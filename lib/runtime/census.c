@@ -111,8 +111,8 @@ int ferry_census_check(const struct ferry_census *before, int *continued, char *
     if (!is_stopped(now.state) || is_stopped(was->state))
       continue;
     if (kill(was->pid, SIGCONT) < 0) {
-      log_error("pid %d (%s) was left stopped by the failed dump and cannot be continued: %s", (int)was->pid,
-                was->comm, strerror(errno));
+      log_error("pid %d (%s) was left stopped by the failed dump and cannot be continued: %s", (int)was->pid, was->comm,
+                strerror(errno));
       continue;
     }
     log_warn("pid %d (%s) was left stopped by the failed dump; continued it", (int)was->pid, was->comm);

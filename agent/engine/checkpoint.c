@@ -29,7 +29,7 @@
 #include "runtime/mounts.h"
 #include "runtime/userns.h"
 
-#define CONTAINER_PROCS_MAX 4096 /* a container's processes looked at for devices before the freeze */
+#define CONTAINER_PROCS_MAX 4096 /* a container's processes looked at before the freeze */
 
 /* One checkpoint, from the first check to the published image. */
 struct checkpoint {

@@ -395,21 +395,11 @@ static void add_process(struct ferry_mount_table *t, struct namespaces *seen, pi
 /* The other processes of init's cgroup (init's is read first). */
 static void add_cgroup(struct ferry_mount_table *t, struct namespaces *seen, pid_t init, size_t max)
 {
-  int v2;
-  cleanup_free char *dir = ferry_cgroup_dir(init, "freezer", &v2);
-  cleanup_free char *path = dir ? ferry_path_join(dir, "cgroup.procs") : NULL;
-  cleanup_free char *procs = NULL;
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  if (!path || ferry_read_file(path, &procs, NULL, &err) < 0)
-    return;
-  char *p = procs, *end;
-  for (size_t n = 0; n < max; n++, p = end) {
-    long pid = strtol(p, &end, 10);
-    if (end == p)
-      break;
-    if (pid != init)
-      add_process(t, seen, (pid_t)pid);
-  }
+  cleanup_free pid_t *pids = ferry_malloc((max ? max : 1) * sizeof *pids);
+  int n = ferry_cgroup_pids(init, pids, max);
+  for (int i = 0; i < n; i++)
+    if (pids[i] != init)
+      add_process(t, seen, pids[i]);
 }
 
 int ferry_container_undumpable_mount(pid_t init, const char *bundle, size_t max, char *why, size_t len)

@@ -4,7 +4,8 @@
  * CRI-O: allowed_annotations). A container (not the sandbox) of a pod annotated
  * ferry.dev/restore-from: NS/PODMIGRATION is restored when this node's agent
  * admitted that migration for this pod and container (lib/api/admission.h): the
- * image is verified, the root filesystem changes it carries are applied to the
+ * image is verified into a private copy (named next to the admission while it
+ * exists, for the agent's progress), the root filesystem changes it carries are applied to the
  * bundle's root, and `runc restore --detach` runs with the caller's global
  * options, --pid-file and --console-socket, and stdio; its outcome and timings
  * are recorded for the node's agent, and the admission is used up.
@@ -104,7 +105,9 @@ struct restore {
   int store_ok;
   struct ferry_manifest m;
   char *image_dir, *decoded, *criu_dir, *work, *marker;
-  char *criu_conf; /* CRIU's options runc has no flag for (tcp-close), or NULL */
+  char *criu_conf;    /* CRIU's options runc has no flag for (tcp-close), or NULL */
+  int64_t copy_bytes; /* the private copy's size once whole */
+  int copy_recorded;  /* its record is next to the admission (removed before the copy) */
   uint64_t entries;
   int64_t t0, t_verified, t_rootfs;
   ferry_error err;
@@ -112,6 +115,9 @@ struct restore {
 
 static void restore_free(struct restore *r)
 {
+  cleanup_error ferry_error ce = FERRY_ERROR_INIT;
+  if (r->copy_recorded && ferry_restore_copy_remove(r->dir, r->ns, r->pod, r->cname, &ce) < 0)
+    report_info(r->in, "%s", ferry_error_msg(&ce));
   if (r->decoded) { /* CRIU has read what it needs; the copy (decoded: raw) must not linger */
     cleanup_error ferry_error e = FERRY_ERROR_INIT;
     if (ferry_rm_rf(r->decoded, &e) < 0)
@@ -241,6 +247,33 @@ static char *state_dir(const struct restore *r)
   return mk;
 }
 
+/* The private copy's size once whole: every file of the image as it is decoded. */
+static int64_t copy_size(const struct ferry_manifest *m)
+{
+  uint64_t n = 0;
+  for (size_t i = 0; i < m->nfiles; i++)
+    n += m->files[i].raw_sha256[0] ? m->files[i].raw_size : m->files[i].size;
+  return (int64_t)n;
+}
+
+/* The private copy's record next to the admission, for the node's agent (the
+ * restore's progress: it reads the copy's size off disk). Not recorded is no
+ * reason to refuse the restore: only its progress is not seen. */
+static void record_copy(struct restore *r)
+{
+  pid_t self = getpid();
+  struct ferry_restore_copy c = { .pod_migration = (char *)r->from,
+                                  .dir = r->decoded,
+                                  .bytes = r->copy_bytes,
+                                  .pid = self,
+                                  .start = ferry_pidrec_start_time(self, NULL) };
+  cleanup_error ferry_error e = FERRY_ERROR_INIT;
+  if (ferry_restore_copy_write(r->dir, r->ns, r->pod, r->cname, &c, &e) < 0)
+    report_info(r->in, "recording the private copy of %s: %s", r->adm.image, ferry_error_msg(&e));
+  else
+    r->copy_recorded = 1;
+}
+
 /* The image CRIU reads is this runtime's own copy in its state directory, each
  * file checked as it is written there: bytes changed in the store after the
  * check never reach CRIU. An encoded image (compressed, encrypted) is decoded
@@ -253,6 +286,8 @@ static int private_copy(struct restore *r)
   r->decoded = ferry_asprintf("%s/image-%s", sdir, r->o.id);
   cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
   ferry_rm_rf(r->decoded, &e2);
+  r->copy_bytes = copy_size(&r->m);
+  record_copy(r);
   int rc = 0;
   if (r->m.encryption && (!keyf || !*keyf))
     rc = ferry_error_set(&r->err, 0,
@@ -552,7 +587,8 @@ static int run_restore(struct restore *r)
                                  ferry_now_real_ms(),
                                  r->t_verified - r->t0,
                                  r->t_rootfs - r->t_verified,
-                                 ferry_now_mono_ms() - r->t_rootfs };
+                                 ferry_now_mono_ms() - r->t_rootfs,
+                                 r->copy_bytes };
   if (ferry_restored_write(r->dir, r->ns, r->pod, r->cname, &done, &r->err) < 0 ||
       ferry_admission_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0 ||
       ferry_restore_failed_remove(r->dir, r->ns, r->pod, r->cname, &r->err) < 0)

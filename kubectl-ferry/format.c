@@ -10,9 +10,8 @@
 static const char *const stage_names[] = {
   [KF_STAGE_NONE] = "-",
   [KF_STAGE_CHECKPOINTING] = "Checkpointing",
-  [KF_STAGE_VERIFYING] = "Verifying",
   [KF_STAGE_TRANSFERRING] = "Transferring",
-  [KF_STAGE_RESTORING] = "Restoring",
+  [KF_STAGE_VERIFYING] = "Verifying",
   [KF_STAGE_FETCHING_PAGES] = "FetchingPages",
   [KF_STAGE_OTHER] = "?",
 };
@@ -40,6 +39,23 @@ static int64_t int_at(json_object *pm, const char *path)
 
 static int64_t time_at(json_object *pm, const char *path) { return ferry_parse_time_ms(ferry_kube_str(pm, path)); }
 
+/* The agent leaves its last progress behind: a stage is shown only while it
+ * can be under way (the image written while Checkpointing, received while
+ * Transferring, verified while Restoring until its copy is whole). */
+static int under_way(const struct kf_progress *p, int64_t stage_total)
+{
+  switch (p->stage) {
+  case KF_STAGE_CHECKPOINTING:
+    return p->phase == PM_CHECKPOINTING;
+  case KF_STAGE_TRANSFERRING:
+    return p->phase == PM_TRANSFERRING;
+  case KF_STAGE_VERIFYING:
+    return p->phase == PM_RESTORING && !(stage_total > 0 && p->done >= stage_total);
+  default:
+    return !pm_phase_is_terminal(p->phase);
+  }
+}
+
 void kf_progress_read(json_object *pm, struct kf_progress *p)
 {
   p->phase = pm ? pm_phase(pm) : PM_PENDING;
@@ -47,11 +63,12 @@ void kf_progress_read(json_object *pm, struct kf_progress *p)
   p->before = int_at(pm, "status.bytesMoved.beforeFreeze");
   p->during = int_at(pm, "status.bytesMoved.duringFreeze");
   p->after = int_at(pm, "status.bytesMoved.afterRestore");
-  /* (the agent leaves its last progress behind: a stage is shown only while it can be under way) */
-  if (pm_phase_is_terminal(p->phase) || (p->stage == KF_STAGE_CHECKPOINTING && p->phase != PM_CHECKPOINTING))
-    p->stage = KF_STAGE_NONE;
   p->done = int_at(pm, "status.progress.bytesDone");
-  p->total = int_at(pm, "status.progress.totalBytes");
+  int64_t stage_total = int_at(pm, "status.progress.totalBytes");
+  /* (Verifying's total is the size of the image's copy on the target, not what the move carries) */
+  p->total = p->stage == KF_STAGE_VERIFYING ? -1 : stage_total;
+  if (!under_way(p, stage_total))
+    p->stage = KF_STAGE_NONE;
   if (p->total <= 0)
     p->total = int_at(pm, "status.memoryBytes");
   if (p->total <= 0)

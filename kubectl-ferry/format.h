@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A PodMigration's progress as people read it: the bytes moved before, during
  * and after the freeze against the total the move carries (status.progress.
- * totalBytes, else status.memoryBytes), the rate, the time frozen so far and
+ * totalBytes but Verifying's, else status.memoryBytes), the rate, the time frozen so far and
  * the ETA; and the small formats these use. Pure functions (no API, no clock:
  * the caller passes "now"), unit-tested in tests/unit/test_kferry_format.c.
  * Anything unknown is -1 and prints as "-". */
@@ -18,19 +18,18 @@
 enum kf_stage {
   KF_STAGE_NONE, /* no status.progress */
   KF_STAGE_CHECKPOINTING,
-  KF_STAGE_VERIFYING,
   KF_STAGE_TRANSFERRING,
-  KF_STAGE_RESTORING,
+  KF_STAGE_VERIFYING,
   KF_STAGE_FETCHING_PAGES,
   KF_STAGE_OTHER, /* a stage this plugin does not know */
 };
 
 struct kf_progress {
   enum pm_phase phase;
-  enum kf_stage stage;
+  enum kf_stage stage;           /* KF_STAGE_NONE too when the stage the status holds is over */
   int64_t before, during, after; /* status.bytesMoved.*; -1 absent */
   int64_t done;                  /* status.progress.bytesDone (the stage's bytes so far); -1 absent */
-  int64_t total;                 /* progress.totalBytes, else memoryBytes; -1 unknown */
+  int64_t total;                 /* progress.totalBytes (not Verifying's), else memoryBytes; -1 unknown */
   int64_t start_ms, frozen_ms, restored_ms, completion_ms, update_ms; /* unix ms; 0 absent */
 };
 

@@ -207,6 +207,14 @@ char *migration_listen(struct daemon *d);
 /* Writes the patch (taken) conditionally. */
 /* Live progress of this node's long steps into their migrations' status (progress.c). */
 void progress_pass(struct daemon *d);
+/* A stage's last progress, as the target's step sees it ended. Transferring:
+ * the image received into this node's store (its name there), into the patch
+ * that says so (a stage every version of the CRD knows). Verifying:
+ * ferry-runc's private copy of the image whole (copy_bytes, from its restore
+ * record), written on its own, best effort (nothing when 0 or post-copy);
+ * the stored object after it (caller puts), NULL when not written. */
+void progress_received_into(struct daemon *d, json_object *pm, json_object *patch, const char *image);
+json_object *progress_verified(struct daemon *d, json_object *pm, int64_t copy_bytes);
 int write_pm(struct daemon *d, json_object *pm, json_object *patch, ferry_error *err);
 void rollback_from(json_object *patch, enum pm_phase from);
 void set_container_field(json_object *patch, json_object *pm, const char *key, const char *value);

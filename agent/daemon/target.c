@@ -156,6 +156,7 @@ static int receive_done(struct daemon *d, json_object *pm, enum op_state s, json
     cleanup_free char *mine = ferry_asprintf("%s/%s", d->store, image_base(image));
     p = pm_status_patch(PM_NONE, "Transferred", "image %s received from %s", mine, from);
     pm_patch_set(p, "image", json_object_new_string(mine));
+    progress_received_into(d, pm, p, image_base(image));
     static const char *const keys[] = { "transferMs", "transfer" };
     timings_into(p, pm, res, keys, 2);
     ferry_event(d->rec, pm, "Normal", "Transferred", "%s: image received straight from %s in %lld ms", d->g->node, from,
@@ -260,6 +261,11 @@ static int target_restored(struct daemon *d, json_object *pm, json_object *pod, 
   int have = ferry_restored_read(d->admission_dir, ns, tpod, cname, &r, &e2) == 0;
   if (!have)
     log_warn("%s: no restore record from ferry-runc (%s); timing from now", tpod, ferry_error_msg(&e2));
+  /* Verifying's end first, on its own: a CRD without the stage refuses only
+   * it; the Restored write below is conditional on what it left */
+  cleanup_json json_object *verified = have ? progress_verified(d, pm, r.copy_bytes) : NULL;
+  if (verified)
+    pm = verified;
   json_object *cs = ferry_kube_obj(ferry_kube_obj(pod, "status"), "containerStatuses");
   const char *cid =
       cs && json_object_array_length(cs) ? ferry_kube_str(json_object_array_get_idx(cs, 0), "containerID") : NULL;

@@ -161,6 +161,8 @@ int ferry_restored_write(const char *dir, const char *ns, const char *pod, const
   json_object_object_add(o, "verifyMs", json_object_new_int64(r->verify_ms));
   json_object_object_add(o, "rootfsMs", json_object_new_int64(r->rootfs_ms));
   json_object_object_add(o, "restoreMs", json_object_new_int64(r->restore_ms));
+  if (r->copy_bytes > 0)
+    json_object_object_add(o, "copyBytes", json_object_new_int64(r->copy_bytes));
   return write_record(path, o, err);
 }
 
@@ -190,6 +192,7 @@ int ferry_restored_read(const char *dir, const char *ns, const char *pod, const 
   r->verify_ms = get_i64(o, "verifyMs");
   r->rootfs_ms = get_i64(o, "rootfsMs");
   r->restore_ms = get_i64(o, "restoreMs");
+  r->copy_bytes = get_i64(o, "copyBytes");
   return 0;
 }
 
@@ -203,6 +206,57 @@ void ferry_restored_free(struct ferry_restored *r)
   free(r->pod_migration);
   free(r->container_id);
   memset(r, 0, sizeof *r);
+}
+
+/* ---------- private copies ---------- */
+
+static char *copy_path(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  return suffixed_path(dir, ns, pod, container, ".copy", err);
+}
+
+int ferry_restore_copy_write(const char *dir, const char *ns, const char *pod, const char *container,
+                             const struct ferry_restore_copy *c, ferry_error *err)
+{
+  cleanup_free char *path = copy_path(dir, ns, pod, container, err);
+  if (!path)
+    return -1;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "podMigration", json_object_new_string(c->pod_migration));
+  json_object_object_add(o, "dir", json_object_new_string(c->dir));
+  json_object_object_add(o, "bytes", json_object_new_int64(c->bytes));
+  json_object_object_add(o, "pid", json_object_new_int64(c->pid));
+  json_object_object_add(o, "pidStart", json_object_new_uint64(c->start));
+  return write_record(path, o, err);
+}
+
+int ferry_restore_copy_read(const char *dir, const char *ns, const char *pod, const char *container,
+                            struct ferry_restore_copy *c, ferry_error *err)
+{
+  memset(c, 0, sizeof *c);
+  cleanup_free char *path = copy_path(dir, ns, pod, container, err);
+  cleanup_json json_object *o = path ? read_record(path, "private copy record", err) : NULL;
+  if (!o)
+    return -1;
+  json_object *v;
+  c->pod_migration = get_str(o, "podMigration");
+  c->dir = get_str(o, "dir");
+  c->bytes = get_i64(o, "bytes");
+  c->pid = (pid_t)get_i64(o, "pid");
+  c->start = json_object_object_get_ex(o, "pidStart", &v) ? json_object_get_uint64(v) : 0;
+  return 0;
+}
+
+int ferry_restore_copy_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err)
+{
+  return remove_path(copy_path(dir, ns, pod, container, err), err);
+}
+
+void ferry_restore_copy_free(struct ferry_restore_copy *c)
+{
+  free(c->pod_migration);
+  free(c->dir);
+  memset(c, 0, sizeof *c);
 }
 
 /* ---------- failed restores ---------- */

@@ -10,6 +10,7 @@
 #define FERRY_ADMISSION_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/error.h"
 
@@ -39,6 +40,7 @@ struct ferry_restored {
   char *pod_migration, *container_id;
   int64_t restored_at_ms; /* unix ms: running again */
   int64_t verify_ms, rootfs_ms, restore_ms;
+  int64_t copy_bytes; /* the size of the private copy of the image it restored from (0: not recorded) */
 };
 int ferry_restored_write(const char *dir, const char *ns, const char *pod, const char *container,
                          const struct ferry_restored *r, ferry_error *err);
@@ -47,6 +49,29 @@ int ferry_restored_read(const char *dir, const char *ns, const char *pod, const 
                         struct ferry_restored *r, ferry_error *err);
 int ferry_restored_remove(const char *dir, const char *ns, const char *pod, const char *container, ferry_error *err);
 void ferry_restored_free(struct ferry_restored *r);
+
+/* What ferry-runc leaves while it holds its private copy of the image it
+ * restores (DIR/NS_POD_CONTAINER.copy.json, written before the copy begins,
+ * removed before the copy is): the PodMigration, the copy's directory as
+ * ferry-runc sees it, the copy's size once whole, and ferry-runc's process (PID
+ * and start time, base/pidrec.h). The node's agent reads the copy's size off
+ * disk for the migration's progress, through /proc/PID/root: its own container
+ * need not mount ferry-runc's state directory; a record whose process is gone
+ * (a killed ferry-runc) is nobody's. */
+struct ferry_restore_copy {
+  char *pod_migration, *dir;
+  int64_t bytes;
+  pid_t pid;
+  unsigned long long start;
+};
+int ferry_restore_copy_write(const char *dir, const char *ns, const char *pod, const char *container,
+                             const struct ferry_restore_copy *c, ferry_error *err);
+/* -1 with ENOENT in err->errnum when there is none. */
+int ferry_restore_copy_read(const char *dir, const char *ns, const char *pod, const char *container,
+                            struct ferry_restore_copy *c, ferry_error *err);
+int ferry_restore_copy_remove(const char *dir, const char *ns, const char *pod, const char *container,
+                              ferry_error *err);
+void ferry_restore_copy_free(struct ferry_restore_copy *c);
 
 /* What ferry-runc writes when an admitted restore failed:
  * DIR/NS_POD_CONTAINER.failed.json naming the PodMigration and ferry-runc's

@@ -78,3 +78,57 @@ print(hmac.new(key, b"ferry.dev/transfer-token/v1:" + sys.argv[2].encode(), hash
   # shellcheck disable=SC2016 # (wait_for evals it)
   wait_for 100 eval '[ "$(count_on "$src")" -gt "$before" ]'
 }
+
+# A 512 MiB move sent at 128 MiB/s (seconds on the way, whatever the machine):
+# status.progress, every change as the API server sends it, shows B's agent
+# receiving the image (Transferring, growing to the image's size in B's store),
+# then ferry-runc's private copy of it on B (Verifying, of the copy's size).
+@test "a direct move's progress: Transferring as B receives the image, Verifying as ferry-runc copies it" {
+  agent_kill a
+  agent_start a --store "dir://$NODES_DIR/a/images" --migration-bandwidth 128Mi
+  pod_on_a big workload --mem 512
+  # moved once its memory is filled (it counts then), so that the image holds it
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 300 eval '[ -s "$(runc --root "$(nodes_root a)" state "$(runc --root "$(nodes_root a)" list -q | grep "^big-main-")" |
+    python3 -c "import json, sys; print(json.load(sys.stdin)[\"rootfs\"])")/tmp/count" ]'
+  # every change of every PodMigration from before the move (ended by the kill below, or its timeout)
+  timeout 300 kubectl --kubeconfig "$KUBECONFIG" get pm -w -o json >"$BATS_TEST_TMPDIR/pm.json" 2>&1 3>&- &
+  watcher=$!
+  run kferry migrate big --to node-b -o name
+  assert_success
+  pm=${output#podmigration.ferry.dev/}
+  wait_phase "$pm" Succeeded 1800 || { kill "$watcher"; false; }
+  # the watch has printed the PodMigration as it is now
+  rv=$(k get pm "$pm" -o jsonpath='{.metadata.resourceVersion}')
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 100 eval 'grep -Eq "\"resourceVersion\": ?\"$rv\"" "$BATS_TEST_TMPDIR/pm.json"' || { kill "$watcher"; false; }
+  kill "$watcher"
+  # ferry-runc's record of its private copy went with the copy
+  [ -z "$(find "$NODES_DIR/b/admitted" -name '*.copy.json')" ]
+  image=$(k get pm "$pm" -o jsonpath='{.status.image}')
+  [[ "$image" == "dir://$NODES_DIR/b/images/"* ]]
+  received=$(find "$NODES_DIR/b/images/${image##*/}" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+  python3 - "$BATS_TEST_TMPDIR/pm.json" "$pm" "$received" "$(k get pm "$pm" -o jsonpath='{.status.bytes}')" <<'PY'
+import json, sys
+path, name, received, image_bytes = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s, d, samples, i = open(path).read(), json.JSONDecoder(), [], 0
+while i < len(s):
+    if s[i].isspace():
+        i += 1
+        continue
+    o, i = d.raw_decode(s, i)
+    p = o.get("status", {}).get("progress")
+    if o["metadata"]["name"] == name and p and (not samples or samples[-1] != p):
+        samples.append(p)
+stages = [p["stage"] for p in samples]
+moving = [p["bytesDone"] for p in samples if p["stage"] == "Transferring"]
+copied = [p for p in samples if p["stage"] == "Verifying"]
+print(stages, moving, [(p["bytesDone"], p["totalBytes"]) for p in copied])
+# Transferring: growing, up to every byte of the image as B's store holds it
+assert len(set(moving)) >= 2 and moving == sorted(moving) and moving[-1] == received, (moving, received)
+# then Verifying: ferry-runc's copy, of its size (the image's files as they are, not encoded here), whole at the end
+assert copied and stages.index("Verifying") > max(i for i, t in enumerate(stages) if t == "Transferring"), stages
+assert all(p["totalBytes"] == image_bytes and 0 < p["bytesDone"] <= image_bytes for p in copied), (copied, image_bytes)
+assert copied[-1]["bytesDone"] == image_bytes, copied
+PY
+}

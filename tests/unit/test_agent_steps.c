@@ -580,7 +580,7 @@ static void test_runtime_rollback_restored_and_running_is_rolled_back(void **sta
 {
   struct fixture *x = *state;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  struct ferry_restored done = { "default/pm", "def", 1, 0, 0, 0 };
+  struct ferry_restored done = { "default/pm", "def", 1, 0, 0, 0, 0 };
   assert_int_equal(ferry_restored_write(x->adm, "default", "web", "app", &done, &err), 0);
   /* restored, the kubelet has not seen it run yet */
   const char *uid = source_pod(x, "\"ferry.dev/restore-from\":\"default/pm\"", EXITED);

@@ -71,6 +71,40 @@ static void test_progress_checkpointing(void **state)
   json_object_put(o);
 }
 
+/* A stage is shown while it can be under way; Verifying's total is its copy's, not the move's. */
+static void test_progress_target_stages(void **state)
+{
+  (void)state;
+  static const struct {
+    const char *phase, *stage;
+    int64_t done;
+    enum kf_stage want;
+  } cases[] = {
+    { "Transferring", "Transferring", 100, KF_STAGE_TRANSFERRING },
+    { "Restoring", "Transferring", 4096, KF_STAGE_NONE }, /* received: the restore is under way */
+    { "Restoring", "Verifying", 1000, KF_STAGE_VERIFYING },
+    { "Restoring", "Verifying", 2000, KF_STAGE_NONE }, /* the copy is whole: CRIU restores */
+    { "Transferring", "Verifying", 1000, KF_STAGE_NONE },
+    { "Succeeded", "Verifying", 1000, KF_STAGE_NONE },
+    { "Restoring", "FetchingPages", 1000, KF_STAGE_FETCHING_PAGES },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char status[512];
+    snprintf(status, sizeof status,
+             "{\"phase\":\"%s\",\"memoryBytes\":8192,\"bytesMoved\":{\"duringFreeze\":4096},"
+             "\"progress\":{\"stage\":\"%s\",\"bytesDone\":%lld,\"totalBytes\":%d}}",
+             cases[i].phase, cases[i].stage, (long long)cases[i].done,
+             !strcmp(cases[i].stage, "Verifying") ? 2000 : 8192);
+    json_object *o = pm(status);
+    struct kf_progress p;
+    kf_progress_read(o, &p);
+    assert_int_equal(p.stage, cases[i].want);
+    assert_int_equal(p.done, cases[i].done);
+    assert_int_equal(p.total, 8192); /* the move's: memoryBytes, whatever Verifying's copy holds */
+    json_object_put(o);
+  }
+}
+
 static void test_progress_degrades(void **state)
 {
   (void)state;
@@ -247,6 +281,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_progress_live),
     cmocka_unit_test(test_progress_checkpointing),
+    cmocka_unit_test(test_progress_target_stages),
     cmocka_unit_test(test_progress_degrades),
     cmocka_unit_test(test_rate_between),
     cmocka_unit_test(test_formats),

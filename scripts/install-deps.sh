@@ -22,6 +22,9 @@
 #     cel-go with what it imports, from forky's golang-*-dev packages, unpacked into
 #     $CEL_GO_PREFIX: the Makefile builds kube-lite's CEL helper (bin/kube-lite-cel,
 #     ValidatingAdmissionPolicy) from them offline. See docs/kube-lite.md.
+#   - Grafana's dashboard schema (@grafana/schema) and TypeScript's compiler from the
+#     npm registry, pinned, into $GRAFANA_SCHEMA_PREFIX: tests/helm checks the chart's
+#     dashboard against it
 #   - opt-in modes (the end of this file): `images` (podman, buildah, mmdebstrap for
 #     make images) and `image-build` (CRIU and the api.proto, for the Dockerfile).
 set -euo pipefail
@@ -30,7 +33,7 @@ PREFIX=${FERRY_CRIU_PREFIX:-/opt/ferry/criu}
 CRIU_SUITE=${FERRY_CRIU_SUITE:-forky}
 STAMP=/var/lib/ferry/deps.stamp
 # bump when the package list below changes so machines re-run the installer
-DEPS_VERSION=12
+DEPS_VERSION=13
 
 log() { printf 'install-deps: %s\n' "$*" >&2; }
 
@@ -283,6 +286,32 @@ install_promtool() {
   promtool_works || { log "promtool unpacked but does not run"; exit 1; }
 }
 
+# Grafana's dashboard schema for tests/helm/check_dashboard.py: Grafana publishes it on
+# npm only as TypeScript types (@grafana/schema, generated from its CUE dashboard kind),
+# with no JSON Schema or validator, so TypeScript's compiler checks the chart's dashboard
+# against them. Both pinned, installed once into a prefix of their own (nothing global);
+# the tests then need no network.
+GRAFANA_SCHEMA_PREFIX=${FERRY_GRAFANA_SCHEMA:-/opt/ferry/grafana-schema}
+GRAFANA_SCHEMA_PKGS=(@grafana/schema@13.2.3 typescript@5.9.3)
+grafana_schema_there() {
+  [ "$(cat "$GRAFANA_SCHEMA_PREFIX/packages" 2>/dev/null)" = "${GRAFANA_SCHEMA_PKGS[*]}" ] &&
+    "$GRAFANA_SCHEMA_PREFIX/node_modules/.bin/tsc" --version >/dev/null 2>&1
+}
+install_grafana_schema() {
+  grafana_schema_there && return 0
+  command -v npm >/dev/null || { log "warning: no npm to fetch ${GRAFANA_SCHEMA_PKGS[*]}; the helm tests need them"; return 0; }
+  log "installing ${GRAFANA_SCHEMA_PKGS[*]} from the npm registry into $GRAFANA_SCHEMA_PREFIX"
+  rm -rf "$GRAFANA_SCHEMA_PREFIX.new"
+  mkdir -p "$GRAFANA_SCHEMA_PREFIX.new"
+  (cd "$GRAFANA_SCHEMA_PREFIX.new" && echo '{"private": true}' >package.json &&
+    npm install --no-audit --no-fund --silent --save-exact "${GRAFANA_SCHEMA_PKGS[@]}" >/dev/null) ||
+    { log "npm install ${GRAFANA_SCHEMA_PKGS[*]} failed"; exit 1; }
+  echo "${GRAFANA_SCHEMA_PKGS[*]}" >"$GRAFANA_SCHEMA_PREFIX.new/packages"
+  rm -rf "$GRAFANA_SCHEMA_PREFIX"
+  mv "$GRAFANA_SCHEMA_PREFIX.new" "$GRAFANA_SCHEMA_PREFIX"
+  grafana_schema_there || { log "$GRAFANA_SCHEMA_PREFIX installed but its tsc does not run"; exit 1; }
+}
+
 # cel-go and a Go toolchain for kube-lite's CEL helper (lite/kube-lite/cel, the
 # Makefile's kube-lite-cel): bookworm's Go is too old for cel-go 0.30, so the Go that
 # forky's golang-go depends on is unpacked together with the golang-*-dev packages
@@ -372,7 +401,7 @@ main() {
   if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DEPS_VERSION" ] && criu_works && moto_works \
      && command -v runc >/dev/null && [ -x /bin/busybox ] && command -v kubectl >/dev/null \
      && command -v containerd >/dev/null && command -v protoc-c >/dev/null && containerds_work && k8s_protos_there \
-     && promtool_works && cel_go_there && command -v redis-server >/dev/null && command -v gnuplot >/dev/null; then
+     && promtool_works && grafana_schema_there && cel_go_there && command -v redis-server >/dev/null && command -v gnuplot >/dev/null; then
     exit 0
   fi
   install_apt
@@ -382,6 +411,7 @@ main() {
   install_containerds
   install_k8s_protos
   install_promtool
+  install_grafana_schema
   install_cel_go
   install_kube_tools
   mkdir -p "$(dirname "$STAMP")"

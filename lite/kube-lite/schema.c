@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "schema.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "base/cleanup.h"
 #include "base/util.h"
+#include "regex.h"
 
 static void cause(json_object *causes, const char *reason, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -86,6 +89,119 @@ static void apply_defaults(json_object *props, json_object *v)
   }
 }
 
+/* The number of characters (UTF-8 code points) of s, as Go's validator counts a string's length. */
+static size_t runes(const char *s)
+{
+  size_t n = 0;
+  for (; *s; s++)
+    n += ((unsigned char)*s & 0xC0) != 0x80;
+  return n;
+}
+
+/* pattern, minLength and maxLength of a string, with the API server's messages. */
+static void check_string(json_object *schema, const char *s, const char *path, json_object *causes)
+{
+  json_object *x;
+  const char *pattern = sget(schema, "pattern");
+  if (pattern) {
+    char why[256];
+    enum kl_match m = kl_regex_match(pattern, s, why, sizeof why);
+    if (m == KL_MATCH_BAD_PATTERN)
+      cause(causes, "FieldValueInvalid", path,
+            "Invalid value: \"%s\": %s in body should match '%s', but pattern is invalid: %s", s, path, pattern, why);
+    else if (m == KL_MATCH_NO)
+      cause(causes, "FieldValueInvalid", path, "Invalid value: \"%s\": %s in body should match '%s'", s, path, pattern);
+  }
+  int64_t len = (int64_t)runes(s);
+  if (json_object_object_get_ex(schema, "minLength", &x) && len < json_object_get_int64(x))
+    cause(causes, "FieldValueInvalid", path,
+          "Invalid value: \"%s\": %s in body should be at least %" PRId64 " chars long", s, path,
+          json_object_get_int64(x));
+  if (json_object_object_get_ex(schema, "maxLength", &x) && len > json_object_get_int64(x))
+    cause(causes, "FieldValueTooLong", path, "Too long: may not be more than %" PRId64 " %s", json_object_get_int64(x),
+          json_object_get_int64(x) == 1 ? "byte" : "bytes");
+}
+
+/* A list item's key as the API server prints it in "Duplicate value": Go's %#v of the
+ * map of its key fields (map[string]interface {}{"name":"ferry"}), or of the item itself
+ * for a set. */
+static void dup_value(json_object *keys, json_object *item, char *buf, size_t len)
+{
+  if (!keys) {
+    snprintf(buf, len, "%s",
+             json_object_to_json_string_ext(item, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    return;
+  }
+  size_t l = (size_t)snprintf(buf, len, "map[string]interface {}{");
+  /* Go prints a map's keys sorted; x-kubernetes-list-map-keys are few: sort by insertion */
+  size_t nk = json_object_array_length(keys);
+  const char *sorted[16];
+  size_t ns = 0;
+  for (size_t i = 0; i < nk && ns < 16; i++) {
+    const char *k = json_object_get_string(json_object_array_get_idx(keys, i));
+    size_t at = ns++;
+    while (at > 0 && strcmp(sorted[at - 1], k) > 0) {
+      sorted[at] = sorted[at - 1];
+      at--;
+    }
+    sorted[at] = k;
+  }
+  int first = 1;
+  for (size_t i = 0; i < ns && l < len; i++) {
+    json_object *kv;
+    if (!json_object_is_type(item, json_type_object) || !json_object_object_get_ex(item, sorted[i], &kv))
+      continue;
+    l += (size_t)snprintf(buf + l, len - l, "%s\"%s\":%s", first ? "" : ", ", sorted[i],
+                          json_object_to_json_string_ext(kv, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    first = 0;
+  }
+  if (l < len)
+    snprintf(buf + l, len - l, "}");
+}
+
+/* The key of item in a list-type map (an object of its key fields), or the item itself in a set. */
+static json_object *list_key(json_object *keys, json_object *item)
+{
+  if (!keys)
+    return json_object_get(item);
+  json_object *k = json_object_new_object();
+  for (size_t i = 0; i < json_object_array_length(keys); i++) {
+    const char *f = json_object_get_string(json_object_array_get_idx(keys, i));
+    json_object *kv;
+    if (json_object_is_type(item, json_type_object) && json_object_object_get_ex(item, f, &kv))
+      json_object_object_add(k, f, json_object_get(kv));
+  }
+  return k;
+}
+
+/* x-kubernetes-list-type map and set: every item's key (map) or the item (set) once
+ * (the API server's "Duplicate value", reported at each one's second occurrence). */
+static void check_list_type(json_object *schema, json_object *v, const char *path, json_object *causes)
+{
+  const char *type = sget(schema, "x-kubernetes-list-type");
+  json_object *keys = NULL;
+  if (!type || (strcmp(type, "map") && strcmp(type, "set")))
+    return;
+  if (!strcmp(type, "map") && (!json_object_object_get_ex(schema, "x-kubernetes-list-map-keys", &keys) ||
+                               !json_object_is_type(keys, json_type_array)))
+    return;
+  size_t n = json_object_array_length(v);
+  cleanup_json json_object *seen = json_object_new_array();
+  for (size_t i = 0; i < n; i++) {
+    json_object *item = json_object_array_get_idx(v, i), *key = list_key(keys, item);
+    int times = 0;
+    for (size_t j = 0; j < i; j++)
+      times += json_object_equal(json_object_array_get_idx(seen, j), key);
+    json_object_array_add(seen, key);
+    if (times == 1) {
+      char p[256], val[512];
+      snprintf(p, sizeof p, "%s[%zu]", path, i);
+      dup_value(keys, item, val, sizeof val);
+      cause(causes, "FieldValueDuplicate", p, "Duplicate value: %s", val);
+    }
+  }
+}
+
 static void check(json_object *schema, json_object *v, const char *path, json_object *causes, json_object *pruned)
 {
   const char *type = sget(schema, "type");
@@ -94,6 +210,14 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
           type_of(v), path, type, type_of(v));
     return;
   }
+  if (bget(schema, "x-kubernetes-int-or-string") && !json_object_is_type(v, json_type_int) &&
+      !json_object_is_type(v, json_type_string)) {
+    cause(causes, "FieldValueTypeInvalid", path,
+          "Invalid value: \"%s\": %s in body must be of type integer,string: \"%s\"", type_of(v), path, type_of(v));
+    return;
+  }
+  if (json_object_is_type(v, json_type_string))
+    check_string(schema, json_object_get_string(v), path, causes);
   json_object *en, *x;
   if (json_object_object_get_ex(schema, "enum", &en) && json_object_is_type(en, json_type_array)) {
     int found = 0;
@@ -118,6 +242,8 @@ static void check(json_object *schema, json_object *v, const char *path, json_ob
       cause(causes, "FieldValueInvalid", path, "Invalid value: %g: %s in body should be less than or equal to %g", d,
             path, json_object_get_double(x));
   }
+  if (json_object_is_type(v, json_type_array))
+    check_list_type(schema, v, path, causes);
   if (json_object_is_type(v, json_type_array) && json_object_object_get_ex(schema, "items", &x))
     for (size_t i = 0; i < json_object_array_length(v); i++) {
       char *p = ferry_asprintf("%s[%zu]", path, i);

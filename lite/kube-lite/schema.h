@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* OpenAPI v3 validation of custom resources, as the API server does for CRDs:
- * types, required fields, enums, numeric bounds, defaults applied, unknown fields
- * pruned unless x-kubernetes-preserve-unknown-fields. */
+ * types (x-kubernetes-int-or-string too), required fields, enums, numeric bounds,
+ * string patterns (regex.h) and lengths, the uniqueness of x-kubernetes-list-type
+ * map and set lists, defaults applied, unknown fields pruned unless
+ * x-kubernetes-preserve-unknown-fields. */
 #ifndef KL_SCHEMA_H
 #define KL_SCHEMA_H
 

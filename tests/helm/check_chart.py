@@ -18,7 +18,8 @@ the PrometheusRule's rules pass `promtool check rules` and its alerts fire as
 meant on synthetic series (`promtool test rules`), the Grafana dashboard's
 ConfigMap holds files/grafana-dashboard.json, valid JSON whose every query
 Prometheus' parser accepts, and every query of either names only metric
-families the binaries export (their C sources). Prints what failed and exits
+families the binaries export (their C sources) and docs/metrics.md lists (which
+lists every family the binaries export, and no other). Prints what failed and exits
 1, or "ok CASE: N objects".
 """
 import argparse
@@ -37,6 +38,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RBAC_DOC = os.environ.get("FERRY_RBAC_DOC") or os.path.join(ROOT, "docs", "rbac.md")
+METRICS_DOC = os.environ.get("FERRY_METRICS_DOC") or os.path.join(ROOT, "docs", "metrics.md")
 PROMTOOL = os.environ.get("FERRY_PROMTOOL") or "/opt/ferry/prometheus/usr/bin/promtool"
 # Where the binaries declare their metric families (struct prom_family_desc).
 FAMILY_SOURCES = ["controller/*.c", "agent/daemon/*.c"]
@@ -93,7 +95,9 @@ def fail(msg):
 
 
 def render(chart, case, release, ns):
-    cmd = ["helm", "template", release, chart, "--namespace", ns]
+    # as a cluster with the Prometheus Operator's CRDs would answer (monitoring.yaml asks for the kind)
+    cmd = ["helm", "template", release, chart, "--namespace", ns,
+           "--api-versions", "monitoring.coreos.com/v1/PrometheusRule"]
     if case != "default":
         cmd += ["--values", os.path.join(HERE, "values", case + ".yaml")]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -567,8 +571,27 @@ def exported_families():
     return fams
 
 
+def shown(path):
+    return os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+
+
+def documented_families():
+    """The families docs/metrics.md's tables list (first cell; `ferry_x_a`, `_b` is ferry_x_a and ferry_x_b)."""
+    fams = set()
+    with open(METRICS_DOC) as f:
+        for line in f:
+            m = re.match(r"\| (`ferry_[a-z0-9_]+`(?:, `_[a-z0-9_]+`)*) \|", line)
+            if not m:
+                continue
+            names = re.findall(r"`([a-z0-9_]+)`", m.group(1))
+            prefix = "_".join(names[0].split("_")[:2])
+            fams |= {names[0]} | {prefix + n for n in names[1:]}
+    return fams
+
+
 def check_names(where, expr, fams):
-    """expr names at least one family, and only families (a histogram's _bucket, _sum, _count) the binaries export."""
+    """expr names at least one family, and only families (a histogram's _bucket, _sum, _count) the binaries
+    export and docs/metrics.md lists."""
     names = set(re.findall(r"\bferry_[a-z0-9_]+", expr))
     if not names:
         fail("%s: %r names no Ferry metric" % (where, expr))
@@ -576,6 +599,8 @@ def check_names(where, expr, fams):
         base = re.sub(r"_(bucket|sum|count)$", "", n)
         if n not in fams and fams.get(base) != "HISTOGRAM":
             fail("%s: names %s, which no binary exports" % (where, n))
+        elif (n if n in fams else base) not in DOCUMENTED:
+            fail("%s: names %s, which %s does not list" % (where, n, shown(METRICS_DOC)))
 
 
 def promtool(*args, cwd=None):
@@ -699,9 +724,14 @@ def check_dashboard(cm, chart, fams):
 
 
 def check_monitoring(objs, chart, case):
+    global DOCUMENTED
     fams = exported_families()
     if len(fams) < 20:
         fail("found only %d metric families in %s" % (len(fams), FAMILY_SOURCES))
+    DOCUMENTED = documented_families()
+    for n in sorted(set(fams) ^ DOCUMENTED):
+        fail("%s %s" % (n, ("is exported but not in %s" if n in fams else "is in %s but no binary exports it")
+                        % shown(METRICS_DOC)))
     for o in objs:
         if o["kind"] == "PrometheusRule":
             check_prometheus_rule(o, fams, case)
@@ -758,5 +788,6 @@ def main():
 
 NS = "ferry-system"
 VALUES_CA = None
+DOCUMENTED = set()
 if __name__ == "__main__":
     main()

@@ -8,7 +8,8 @@
 # chart's links to crd/ and deploy/, the webhook certificate kept across
 # upgrades (upgrade_certs.py, lookup replaced by the first rendering's
 # Secret), NOTES.txt, and the node setup's script on a host tree. helm
-# install, upgrade and uninstall against kube-lite are the cluster suite's.
+# install, upgrade and uninstall against kube-lite are the kube suite's
+# (tests/kube/ferry-chart.bats); the monitoring objects' are monitoring.bats'.
 
 load ../lib/common
 

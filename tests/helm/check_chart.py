@@ -97,7 +97,7 @@ def fail(msg):
 def render(chart, case, release, ns):
     # as a cluster with the Prometheus Operator's CRDs would answer (monitoring.yaml asks for the kind)
     cmd = ["helm", "template", release, chart, "--namespace", ns,
-           "--api-versions", "monitoring.coreos.com/v1/PrometheusRule"]
+           "--api-versions", "monitoring.coreos.com/v1/PrometheusRule", "--api-versions", "monitoring.coreos.com/v1/ServiceMonitor"]
     if case != "default":
         cmd += ["--values", os.path.join(HERE, "values", case + ".yaml")]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout

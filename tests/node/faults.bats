@@ -51,15 +51,14 @@ good_image() { # ID IMAGE
   assert_success
 }
 
-@test "CRIU killed in the middle of the dump: the container runs on, reachable, and no image is left" {
-  start_on_a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
-  nodes_wait_count "$A_ROOTFS" 2 600
-  log="$NODES_DIR/a/work/img-big/dump/dump.log"
+# kill_criu_dumping_pages [SIG]: starts a checkpoint of container big on A in the
+# background (its pid in $ckpt, its output in $BATS_TEST_TMPDIR/out); once CRIU
+# copies memory, sends SIG (if given) to the container's workload process, then kills CRIU.
+kill_criu_dumping_pages() {
+  local log="$NODES_DIR/a/work/img-big/dump/dump.log" i dumping=
   agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-big big \
     >"$BATS_TEST_TMPDIR/out" 2>&1 &
   ckpt=$!
-  # wait until CRIU is copying memory, then kill it
-  dumping=
   for ((i = 0; i < 2000; i++)); do
     if pgrep -f 'criu: dump' >/dev/null && grep -qs 'Dumping pages' "$log"; then
       dumping=1
@@ -68,7 +67,14 @@ good_image() { # ID IMAGE
     sleep 0.005
   done
   [ -n "$dumping" ] || fail "CRIU never reached the memory dump"
+  [ -z "${1:-}" ] || kill "-$1" "$(pgrep -x workload)"
   pkill -KILL -f 'criu: dump'
+}
+
+@test "CRIU killed in the middle of the dump: the container runs on, reachable, and no image is left" {
+  start_on_a big sh -c 'workload --mem 512 & exec httpd -f -p 8080 -h /www'
+  nodes_wait_count "$A_ROOTFS" 2 600
+  kill_criu_dumping_pages
   rc=0
   wait "$ckpt" || rc=$?
   cat "$BATS_TEST_TMPDIR/out"
@@ -85,26 +91,6 @@ good_image() { # ID IMAGE
   assert_output "ferry demo page"
   run ls -A "$NODES_STORE"
   assert_output ""
-}
-
-# kill_criu_dumping_pages SIG: starts a checkpoint of container big on A in the
-# background (its pid in $ckpt, its output in $BATS_TEST_TMPDIR/out); once CRIU
-# copies memory, sends SIG to the container's workload process, then kills CRIU.
-kill_criu_dumping_pages() {
-  local log="$NODES_DIR/a/work/img-big/dump/dump.log" i dumping=
-  agent a checkpoint --root "$(nodes_root a)" --store "dir://$NODES_STORE" --image img-big big \
-    >"$BATS_TEST_TMPDIR/out" 2>&1 &
-  ckpt=$!
-  for ((i = 0; i < 2000; i++)); do
-    if pgrep -f 'criu: dump' >/dev/null && grep -qs 'Dumping pages' "$log"; then
-      dumping=1
-      break
-    fi
-    sleep 0.005
-  done
-  [ -n "$dumping" ] || fail "CRIU never reached the memory dump"
-  kill "-$1" "$(pgrep -x workload)"
-  pkill -KILL -f 'criu: dump'
 }
 
 @test "CRIU killed mid-dump as a process of the container dies: the failure names it, the container runs on" {

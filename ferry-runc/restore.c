@@ -95,7 +95,7 @@ static int parse_create(const struct invocation *in, struct create_opts *o)
 struct restore {
   const struct invocation *in;
   struct create_opts o;
-  json_object *cfg;
+  json_object *cfg; /* the bundle's config.json, owned: ns, pod, cname, from and uid point into it */
   const char *dir; /* the admission records */
   const char *ns, *pod, *cname, *from;
   const char *uid; /* the pod's UID, as the runtime passes it */
@@ -134,6 +134,8 @@ static void restore_free(struct restore *r)
     ferry_store_free(&r->store);
   ferry_admission_free(&r->adm);
   ferry_error_clear(&r->err);
+  if (r->cfg)
+    json_object_put(r->cfg); /* last: the names above point into it */
 }
 
 static const char *admission_dir(void)
@@ -626,7 +628,7 @@ int maybe_restore(const struct invocation *in)
   cleanup_free char *text = NULL;
   if (ferry_read_file(cfg_path, &text, NULL, &r.err) < 0)
     return 1; /* runc reports a missing or broken config.json its own way */
-  cleanup_json json_object *cfg = r.cfg = json_tokener_parse(text);
+  json_object *cfg = r.cfg = json_tokener_parse(text); /* put by restore_free */
   if (!cfg)
     return 1;
   r.from = annotation(cfg, FERRY_ANN_RESTORE_FROM, NULL);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,8 +41,9 @@
 enum {
   LAZY_RECORD_POLLS = 40,      /* the lazy-pages daemon's record looked for this often ... */
   LAZY_RECORD_POLL_US = 50000, /* ... this far apart (it is written as its socket appears) */
-  LAZY_GONE_GRACE_MS = 10000,  /* a restore still running this long after its lazy-pages daemon ended is stuck */
-  LAZY_WATCH_MS = 200,         /* the daemon looked at this often while runc restores */
+  RESTORE_STUCK_MS = 10000,    /* a restore still running this long after its lazy-pages daemon ended is stuck */
+  CRIU_GONE_GRACE_MS = 3000,   /* runc not reaping its ended CRIU this long: it waits for CRIU's tasks */
+  RESTORE_WATCH_MS = 200,      /* the restore looked at this often while runc runs */
 };
 
 static const char *annotation(json_object *cfg, const char *k1, const char *k2)
@@ -96,7 +98,7 @@ struct restore {
   const struct invocation *in;
   struct create_opts o;
   json_object *cfg; /* the bundle's config.json, owned: ns, pod, cname, from and uid point into it */
-  const char *dir; /* the admission records */
+  const char *dir;  /* the admission records */
   const char *ns, *pod, *cname, *from;
   const char *uid; /* the pod's UID, as the runtime passes it */
   struct ferry_admission adm;
@@ -375,6 +377,10 @@ static int criu_options(struct restore *r)
   return 0;
 }
 
+/* CRIU's work directory: the lazy-pages daemon's for post-copy (its socket is
+ * found there), ferry-runc's own otherwise. */
+static const char *criu_work_path(const struct restore *r) { return r->m.lazy_pages ? r->adm.lazy_dir : r->work; }
+
 /* runc [global options as given] restore --detach ...: stdio and the console
  * socket are the caller's. NULL when out of memory. */
 static char **restore_argv(const struct restore *r)
@@ -393,7 +399,7 @@ static char **restore_argv(const struct restore *r)
   for (int i = 1; i < in->cmd_at; i++)
     argv[n++] = in->argv[i];
   const char *fixed[] = { "restore",      "--detach",  "--bundle",    r->o.bundle,
-                          "--image-path", r->criu_dir, "--work-path", r->m.lazy_pages ? r->adm.lazy_dir : r->work };
+                          "--image-path", r->criu_dir, "--work-path", criu_work_path(r) };
   for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
     argv[n++] = (char *)fixed[i];
   const struct {
@@ -471,7 +477,7 @@ static void clean_stopped_restore(const struct restore *r)
   cleanup_free char *state = ferry_path_join(dir, "state.json");
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   detach_mounts_under(r, dir);
-  detach_mounts_under(r, r->m.lazy_pages ? r->adm.lazy_dir : r->work);
+  detach_mounts_under(r, criu_work_path(r));
   if (ferry_path_exists(state)) {
     const char *argv[] = { r->in->runc, "--root", r->in->root ? r->in->root : DEFAULT_RUNC_ROOT, "delete", "--force",
                            r->o.id,     NULL };
@@ -488,55 +494,117 @@ static void clean_stopped_restore(const struct restore *r)
   }
 }
 
-/* runc's restore as it ends. Post-copy (daemon_rec): when the lazy-pages
- * daemon ended and the restore has not returned LAZY_GONE_GRACE_MS later, CRIU
- * waits for it for ever (and the kubelet's call with it): runc, its CRIU and what
- * CRIU restored so far are killed. SIGCHLD (blocked, chld) wakes the wait at
- * once; the daemon is looked at every LAZY_WATCH_MS. The wait status, or -1. */
+/* What wait_runc saw of the restore so far (monotonic ms, 0: not seen). */
+struct restore_watch {
+  int64_t daemon_gone_at;  /* the lazy-pages daemon ended */
+  int64_t criu_gone_at;    /* runc's CRIU ended and runc has not reaped it */
+  int64_t tasks_killed_at; /* what CRIU had restored was killed to free runc */
+};
+
+/* runc, its CRIU and what CRIU restored so far killed, what they made undone;
+ * why, reported. */
+static void stop_restore(const struct restore *r, pid_t child, int *status, const char *why)
+{
+  report_error(r->in, "restore of %s/%s container %s stopped: %s", r->ns, r->pod, r->o.id, why);
+  ferry_pidrec_kill_tree(child);
+  while (waitpid(child, status, 0) < 0 && errno == EINTR)
+    ;
+  clean_stopped_restore(r);
+}
+
+/* A CRIU that ended mid-restore (killed) leaves the tasks it had made, which
+ * hold its RPC socket open: runc (their subreaper now) waits for CRIU's answer
+ * for ever. Once CRIU has been a zombie CRIU_GONE_GRACE_MS, those tasks are
+ * killed, and runc sees the socket close and fails (and cleans) as usual. */
+static void free_runc_from_dead_criu(const struct restore *r, pid_t child, struct restore_watch *w, int64_t now)
+{
+  pid_t criu = ferry_pidrec_zombie_child(child);
+  if (!criu) {
+    w->criu_gone_at = 0;
+    return;
+  }
+  if (!w->criu_gone_at)
+    w->criu_gone_at = now;
+  if (w->tasks_killed_at || now - w->criu_gone_at < CRIU_GONE_GRACE_MS)
+    return;
+  size_t n = ferry_pidrec_kill_descendants(child);
+  report_error(r->in,
+               "restore of %s/%s container %s: CRIU (pid %d) ended mid-restore; killed the %zu process%s it left "
+               "below runc, which waited for it",
+               r->ns, r->pod, r->o.id, (int)criu, n, n == 1 ? "" : "es");
+  w->tasks_killed_at = now;
+}
+
+/* runc's restore as it ends; SIGCHLD (blocked, chld) wakes the wait at once,
+ * and the restore is looked at every RESTORE_WATCH_MS:
+ * - runc's CRIU ended and runc waits on: free_runc_from_dead_criu; runc still
+ *   there RESTORE_STUCK_MS later: stopped;
+ * - post-copy (daemon_rec): the lazy-pages daemon ended and the restore has
+ *   not returned RESTORE_STUCK_MS later: CRIU waits for it for ever (and the
+ *   kubelet's call with it): stopped.
+ * The wait status, or -1. */
 static int wait_runc(const struct restore *r, pid_t child, const char *daemon_rec, const sigset_t *chld)
 {
   int status = 0;
-  int64_t gone_at = 0;
+  struct restore_watch w = { 0 };
   for (;;) {
-    pid_t w = waitpid(child, &status, daemon_rec ? WNOHANG : 0);
-    if (w == child)
+    pid_t got = waitpid(child, &status, WNOHANG);
+    if (got == child)
       return status;
-    if (w < 0 && errno != EINTR) {
+    if (got < 0 && errno != EINTR) {
       report_error(r->in, "waitpid runc: %s", strerror(errno));
       return -1;
     }
-    if (w < 0)
-      continue;
-    struct timespec ts = { 0, LAZY_WATCH_MS * 1000000L };
+    struct timespec ts = { 0, RESTORE_WATCH_MS * 1000000L };
     if (sigtimedwait(chld, NULL, &ts) < 0 && errno != EAGAIN && errno != EINTR) {
       report_error(r->in, "sigtimedwait: %s", strerror(errno));
       return -1;
     }
     int64_t now = ferry_now_mono_ms();
-    if (!gone_at && !ferry_pidrec_alive(daemon_rec))
-      gone_at = now; /* (it also ends once every page moved, maybe just before runc returns) */
-    if (gone_at && now - gone_at >= LAZY_GONE_GRACE_MS && waitpid(child, &status, WNOHANG) == 0) {
-      report_error(r->in,
-                   "restore of %s/%s container %s stopped: the lazy-pages daemon serving its memory ended and the "
-                   "restore did not return within %d s",
-                   r->ns, r->pod, r->o.id, LAZY_GONE_GRACE_MS / 1000);
-      ferry_pidrec_kill_tree(child);
-      while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-        ;
-      clean_stopped_restore(r);
+    free_runc_from_dead_criu(r, child, &w, now);
+    if (daemon_rec && !w.daemon_gone_at && !ferry_pidrec_alive(daemon_rec))
+      w.daemon_gone_at = now; /* (it also ends once every page moved, maybe just before runc returns) */
+    if (waitpid(child, &status, WNOHANG) == child)
+      return status;
+    if (w.tasks_killed_at && now - w.tasks_killed_at >= RESTORE_STUCK_MS) {
+      stop_restore(r, child, &status, "its CRIU ended and runc did not return");
+      return -1;
+    }
+    if (w.daemon_gone_at && now - w.daemon_gone_at >= RESTORE_STUCK_MS) {
+      stop_restore(r, child, &status, "the lazy-pages daemon serving its memory ended and the restore did not return");
       return -1;
     }
   }
 }
 
+/* After a failed restore, the processes left below ferry-runc (its subreaper):
+ * a CRIU killed mid-restore leaves the tasks it had made so far waiting for it
+ * for ever. Killed and reaped. */
+static void end_orphans(const struct restore *r)
+{
+  size_t n = ferry_pidrec_kill_descendants(getpid());
+  if (n > 0)
+    report_info(r->in, "restore of %s/%s container %s: killed the %zu process%s the failed restore left", r->ns, r->pod,
+                r->o.id, n, n == 1 ? "" : "es");
+  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+    ; /* those, and any that ended already */
+}
+
 /* runc restore as a child (SIGCHLD blocked meanwhile, for wait_runc); its wait
- * status, or -1 when it could not be started or was stopped (reported). */
+ * status, or -1 when it could not be started or was stopped (reported).
+ * ferry-runc is the subreaper of what runc and CRIU start (end_orphans); the
+ * restored container goes on to the caller's reaper (the shim) as ferry-runc
+ * exits, as it would from runc. */
 static int run_runc(const struct restore *r, char **argv)
 {
   int gone;
   cleanup_free char *daemon_rec = lazy_daemon_record(r, &gone);
   if (gone)
     return -1;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+    report_error(r->in, "prctl(PR_SET_CHILD_SUBREAPER): %s", strerror(errno));
+    return -1;
+  }
   sigset_t chld, old;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
@@ -581,6 +649,10 @@ static int run_restore(struct restore *r)
       report_error(in, "restore of %s/%s container %s from %s failed (runc %s %d; its log: %s)", r->ns, r->pod, r->o.id,
                    r->from, WIFEXITED(status) ? "exit status" : "signal",
                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), in->log ? in->log : "none");
+    end_orphans(r);
+    /* a CRIU killed mid-restore leaves its cgroup yard mounted in its work
+     * directory (runc's own failure cleans the rest) */
+    detach_mounts_under(r, criu_work_path(r));
     unlink(r->marker);
     return -1;
   }
@@ -627,7 +699,7 @@ int maybe_restore(const struct invocation *in)
   cleanup_free char *cfg_path = ferry_path_join(r.o.bundle, "config.json");
   cleanup_free char *text = NULL;
   if (ferry_read_file(cfg_path, &text, NULL, &r.err) < 0)
-    return 1; /* runc reports a missing or broken config.json its own way */
+    return 1;                                          /* runc reports a missing or broken config.json its own way */
   json_object *cfg = r.cfg = json_tokener_parse(text); /* put by restore_free */
   if (!cfg)
     return 1;

@@ -79,7 +79,7 @@ int ferry_pidrec_alive(const char *path)
   return read_record(path, &pid, &start, &err) == 0 && same_and_running(pid, start);
 }
 
-/* Adds to kill[] (up to max) every process whose parent is in kill[0..*n). */
+/* Adds to kill[] (up to max) every process (not a zombie) whose parent is in kill[0..*n). */
 static void descendants(pid_t *kill_list, size_t *n, size_t max)
 {
   cleanup_dir DIR *d = opendir("/proc");
@@ -90,8 +90,9 @@ static void descendants(pid_t *kill_list, size_t *n, size_t max)
     char *end;
     long v = strtol(e->d_name, &end, 10);
     pid_t ppid;
-    if (*end || v <= 0 || !stat_fields((pid_t)v, NULL, &ppid, NULL))
-      continue;
+    char st = 0;
+    if (*end || v <= 0 || !stat_fields((pid_t)v, &st, &ppid, NULL) || st == 'Z')
+      continue; /* (a zombie has ended, and has no children) */
     int parent_listed = 0, listed = 0;
     for (size_t i = 0; i < *n; i++) {
       parent_listed |= kill_list[i] == ppid;
@@ -102,20 +103,46 @@ static void descendants(pid_t *kill_list, size_t *n, size_t max)
   }
 }
 
-void ferry_pidrec_kill_tree(pid_t root)
+pid_t ferry_pidrec_zombie_child(pid_t parent)
+{
+  cleanup_dir DIR *d = opendir("/proc");
+  if (!d)
+    return 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char *end;
+    long v = strtol(e->d_name, &end, 10);
+    pid_t ppid = 0;
+    char st = 0;
+    if (!*end && v > 0 && stat_fields((pid_t)v, &st, &ppid, NULL) && ppid == parent && st == 'Z')
+      return (pid_t)v;
+  }
+  return 0;
+}
+
+/* Stops root's tree (root too when from is 0) until no process of it forks
+ * any more, then SIGKILLs it; the number killed. */
+static size_t stop_and_kill(pid_t root, size_t from)
 {
   enum { MAX = 4096 };
-  if (root <= 0)
-    return;
   /* stopped first, so that none forks while the tree is read, then killed */
   pid_t list[MAX] = { root };
   size_t n = 1, before;
   do {
     before = n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = from; i < n; i++)
       kill(list[i], SIGSTOP);
     descendants(list, &n, MAX);
   } while (n != before);
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = from; i < n; i++)
     kill(list[i], SIGKILL);
+  return n - from;
 }
+
+void ferry_pidrec_kill_tree(pid_t root)
+{
+  if (root > 0)
+    stop_and_kill(root, 0);
+}
+
+size_t ferry_pidrec_kill_descendants(pid_t root) { return root > 0 ? stop_and_kill(root, 1) : 0; }

@@ -211,3 +211,62 @@ admit() { # POD_MIGRATION IMAGE [POD_UID [DIGEST]]
   assert_output --partial 'restore of default/web-new (default/move-web) refused'
   [ "$(state_of "$root" rs2-new)" = gone ]
 }
+
+# criu_held_at ACTION: FERRY_CRIU is CRIU with an action script that, at ACTION of
+# a restore, records CRIU's pid and waits until the test releases it
+criu_held_at() {
+  local at=$BATS_TEST_TMPDIR/criu-hold
+  mkdir -p "$at"
+  cat >"$at/hold.sh" <<SH
+#!/bin/sh
+[ "\$CRTOOLS_SCRIPT_ACTION" = "$1" ] || exit 0
+touch "$at/held"
+while [ ! -e "$at/release" ]; do sleep 0.05; done
+SH
+  cat >"$at/criu" <<SH
+#!/bin/sh
+{ [ -n "\$CRIU_CONFIG_FILE" ] && cat "\$CRIU_CONFIG_FILE"; echo "action-script $at/hold.sh"; } >"$at/criu.conf"
+echo \$\$ >"$at/criu.pid"
+CRIU_CONFIG_FILE=$at/criu.conf exec "${FERRY_CRIU:-/opt/ferry/criu/bin/criu}" "\$@"
+SH
+  chmod +x "$at/hold.sh" "$at/criu"
+  export FERRY_CRIU=$at/criu
+}
+
+@test "CRIU killed mid-restore: the create fails; nothing it mounted or started stays; the container can be restored again" {
+  checkpoint_on_a rk1
+  admit default/move-web img-rk1
+  RUNTIME=$FERRY_BIN/ferry-runc
+  root=$(nodes_root b)
+  work=$FERRY_RUNC_STATE/${root//\//_}/work-rk1-new
+  restoring() { pgrep -f 'criu: restore' | sort; }
+  before=$(restoring)
+  criu_held_at setup-namespaces
+  hold=$BATS_TEST_TMPDIR/criu-hold
+  shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rk1-new &
+  create=$!
+  while [ ! -e "$hold/held" ]; do kill -0 "$create" || fail "the restore ended before CRIU reached setup-namespaces"; sleep 0.05; done
+  # CRIU is inside the restore: its cgroup yard is mounted in its work directory, its tasks made
+  grep -q " $work/.criu.cgyard" /proc/self/mountinfo
+  [ "$(restoring)" != "$before" ]
+  kill -KILL "$(cat "$hold/criu.pid")"
+  touch "$hold/release"
+  rc=0
+  wait "$create" || rc=$?
+  [ "$rc" -ne 0 ]
+  grep -q "restore of default/web-new container rk1-new from default/move-web failed" "$LOG"
+  # the tasks CRIU had made held its socket, runc waiting on: ferry-runc killed them
+  grep -q "CRIU (pid $(cat "$hold/criu.pid")) ended mid-restore; killed the [0-9]* processes it left below runc" "$LOG"
+  run grep -c " $work" /proc/self/mountinfo
+  assert_output 0
+  [ "$(restoring)" = "$before" ]
+  [ "$(state_of "$root" rk1-new)" = gone ]
+  # admitted again (as the agent does for a retry), the same create restores it
+  unset FERRY_CRIU
+  admit default/move-web img-rk1
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" rk1-new
+  assert_success
+  [ "$(state_of "$root" rk1-new)" = running ]
+  nodes_wait_count "$TARGET/rootfs" "$COUNT_AT_DUMP" >/dev/null
+  shim "$root" delete --force rk1-new
+}

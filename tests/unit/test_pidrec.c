@@ -89,12 +89,40 @@ static void test_kill_tree(void **state)
   close(pipefd[1]);
 }
 
+/* Below a child: its own child killed, the child left running. */
+static void test_kill_descendants(void **state)
+{
+  (void)state;
+  int pipefd[2];
+  assert_int_equal(pipe(pipefd), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    pid_t g = sleeper();
+    if (write(pipefd[1], &g, sizeof g) != sizeof g)
+      _exit(1);
+    int st = 0;
+    _exit(waitpid(g, &st, 0) == g && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 42 : 1);
+  }
+  pid_t grandchild = 0;
+  assert_int_equal(read(pipefd[0], &grandchild, sizeof grandchild), sizeof grandchild);
+  assert_int_equal(ferry_pidrec_kill_descendants(child), 1);
+  int st = 0;
+  assert_int_equal(waitpid(child, &st, 0), child); /* it saw its own child killed, then ended itself */
+  assert_true(WIFEXITED(st));
+  assert_int_equal(WEXITSTATUS(st), 42);
+  assert_int_equal(ferry_pidrec_kill_descendants(getpid()), 0);
+  close(pipefd[0]);
+  close(pipefd[1]);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_record_alive_and_pidfd),
     cmocka_unit_test(test_reused_pid_and_bad_records),
     cmocka_unit_test(test_kill_tree),
+    cmocka_unit_test(test_kill_descendants),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -142,6 +142,19 @@ notes() {
   assert_output --partial "restart the runtime there yourself"
   run notes --set nodeSetup.enabled=true --set nodeSetup.restartRuntime=true
   assert_output --partial "It restarts containerd where the configuration changed"
+  refute_output --partial "NOT INSTALLED"
+}
+
+@test "NOTES.txt: an enabled PrometheusRule or ServiceMonitor the cluster cannot take is said to be left out" {
+  run notes --set metrics.prometheusRule.enabled=true --set metrics.serviceMonitor.enabled=true
+  assert_output --partial "NOT INSTALLED: PrometheusRule (metrics.prometheusRule.enabled), ServiceMonitor (metrics.serviceMonitor.enabled): this cluster does not serve"
+  assert_output --partial "then run helm upgrade with the same values to add them"
+  run notes --set metrics.prometheusRule.enabled=true --set metrics.serviceMonitor.enabled=true \
+    --api-versions monitoring.coreos.com/v1/ServiceMonitor
+  assert_output --partial "NOT INSTALLED: PrometheusRule (metrics.prometheusRule.enabled): this cluster"
+  assert_output --partial "to add it."
+  run notes --set metrics.prometheusRule.enabled=true --api-versions monitoring.coreos.com/v1/PrometheusRule
+  refute_output --partial "NOT INSTALLED"
 }
 
 @test "helm package makes an archive of the chart" {

@@ -78,6 +78,8 @@ yaml.safe_dump({"groups": rules[0]["spec"]["groups"]}, open(sys.argv[2], "w"))' 
   run "$HELM" install ferry "$CHART" -n "$NS" --create-namespace "${MON[@]}"
   assert_success
   assert_output --partial "STATUS: deployed"
+  # its notes say what was left out (helm asked the cluster what it serves)
+  assert_output --partial "NOT INSTALLED: PrometheusRule (metrics.prometheusRule.enabled)"
   run "$HELM" get manifest ferry -n "$NS"
   refute_output --partial "kind: PrometheusRule"
   run kubectl get configmap -n "$NS" ferry-dashboard -o jsonpath='{.metadata.labels.grafana_dashboard}'
@@ -92,6 +94,7 @@ yaml.safe_dump({"groups": rules[0]["spec"]["groups"]}, open(sys.argv[2], "w"))' 
   run "$HELM" upgrade ferry "$CHART" -n "$NS" "${MON[@]}"
   assert_success
   assert_output --partial "REVISION: 2"
+  refute_output --partial "NOT INSTALLED"
   run kubectl get prometheusrules -n "$NS" -o name
   assert_output prometheusrule.monitoring.coreos.com/ferry-alerts
   rule_groups "$BATS_TEST_TMPDIR/read.rules.yaml"

@@ -40,6 +40,16 @@ const char *report_last_error(void);
  * restore or a create of a departed container (reported). */
 int maybe_restore(const struct invocation *in);
 
+/* Holds the private copy copy_dir for this process (an flock on
+ * copy_dir.lock, released as it ends, killed or not): the lock's descriptor
+ * (close-on-exec), or -1 (err: held by another create, or the error). */
+int copy_hold(const char *copy_dir, ferry_error *err);
+/* Removes the lock file of copy_dir, removed itself (its lock still held). */
+void copy_forget(const struct invocation *in, const char *copy_dir);
+/* Removes every private copy under state that no ferry-runc holds (their
+ * restores were killed), each said in --log. */
+void copies_sweep(const struct invocation *in, const char *state);
+
 /* Replaces this process with the real runc and the same arguments. */
 int exec_runc(const struct invocation *in, char **argv);
 

@@ -110,6 +110,7 @@ struct restore {
   char *criu_conf;    /* CRIU's options runc has no flag for (tcp-close), or NULL */
   int64_t copy_bytes; /* the private copy's size once whole */
   int copy_recorded;  /* its record is next to the admission (removed before the copy) */
+  int copy_lock;      /* the copy held while this process runs (copies.c), or -1 */
   uint64_t entries;
   int64_t t0, t_verified, t_rootfs;
   ferry_error err;
@@ -124,8 +125,12 @@ static void restore_free(struct restore *r)
     cleanup_error ferry_error e = FERRY_ERROR_INIT;
     if (ferry_rm_rf(r->decoded, &e) < 0)
       report_info(r->in, "removing %s: %s", r->decoded, ferry_error_msg(&e));
+    else
+      copy_forget(r->in, r->decoded);
     free(r->decoded);
   }
+  if (r->copy_lock >= 0)
+    close(r->copy_lock);
   free(r->image_dir);
   free(r->criu_dir);
   free(r->work);
@@ -287,7 +292,12 @@ static int private_copy(struct restore *r)
   struct ferry_codec codec = { 0 };
   const char *keyf = getenv("FERRY_ENCRYPTION_KEY_FILE");
   cleanup_free char *sdir = state_dir(r);
-  r->decoded = ferry_asprintf("%s/image-%s", sdir, r->o.id);
+  copies_sweep(r->in, sdir);
+  cleanup_free char *copy = ferry_asprintf("%s/image-%s", sdir, r->o.id);
+  if (ferry_mkdir_p(sdir, 0700, &r->err) < 0 || (r->copy_lock = copy_hold(copy, &r->err)) < 0)
+    return -1;
+  r->decoded = copy; /* held: restore_free removes it */
+  copy = NULL;
   cleanup_error ferry_error e2 = FERRY_ERROR_INIT;
   ferry_rm_rf(r->decoded, &e2);
   r->copy_bytes = copy_size(&r->m);
@@ -693,7 +703,7 @@ static int restore(struct restore *r)
 
 int maybe_restore(const struct invocation *in)
 {
-  __attribute__((cleanup(restore_free))) struct restore r = { .in = in, .err = FERRY_ERROR_INIT };
+  __attribute__((cleanup(restore_free))) struct restore r = { .in = in, .copy_lock = -1, .err = FERRY_ERROR_INIT };
   if (parse_create(in, &r.o) < 0)
     return 1; /* runc says what is wrong with the command line */
   cleanup_free char *cfg_path = ferry_path_join(r.o.bundle, "config.json");

@@ -8,7 +8,10 @@
  *            checkpoint that died with its agent) once older than the grace period
  *   records  under the admission directory: an admission, restored or
  *            restore-failed record once its pod is gone from this node and its
- *            migration ended or is gone; a departed record likewise (its pod UID)
+ *            migration ended or is gone; a departed record likewise (its pod UID);
+ *            a private copy's record once the ferry-runc that wrote it ended (it
+ *            was killed: ferry-runc removes its own; the copy itself is swept by
+ *            the next ferry-runc, ferry-runc/copies.c)
  *
  * Each removal is logged, counted in ferry_agent_gc_removed_total by kind and,
  * for an image whose migration is still there, an ImageCollected event on it. */
@@ -24,15 +27,25 @@
 #include "api/admission.h"
 #include "base/cleanup.h"
 #include "base/log.h"
+#include "base/pidrec.h"
 #include "base/util.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "kube/kube.h"
 #include "metrics.h"
 
-enum gc_kind { GC_IMAGE, GC_PARTIAL, GC_ADMISSION, GC_RESTORED, GC_RESTORE_FAILED, GC_DEPARTED, GC_KINDS };
-static const char *const KIND_NAMES[GC_KINDS] = { "image",    "partial",       "admission",
-                                                  "restored", "restoreFailed", "departed" };
+enum gc_kind {
+  GC_IMAGE,
+  GC_PARTIAL,
+  GC_ADMISSION,
+  GC_RESTORED,
+  GC_RESTORE_FAILED,
+  GC_RESTORE_COPY,
+  GC_DEPARTED,
+  GC_KINDS
+};
+static const char *const KIND_NAMES[GC_KINDS] = { "image",         "partial",     "admission", "restored",
+                                                  "restoreFailed", "restoreCopy", "departed" };
 
 int gc_start(struct daemon *d, ferry_error *err)
 {
@@ -238,7 +251,7 @@ static void removed_record(struct daemon *d, enum gc_kind kind, const char *file
   metrics_gc_removed(d->m, KIND_NAMES[kind], 1);
 }
 
-/* DIR/NS_POD_CONTAINER{.json,.restored.json,.failed.json}: its parts; 0 when the name is no record's. */
+/* DIR/NS_POD_CONTAINER{.json,.restored.json,.failed.json,.copy.json}: its parts; 0 when the name is no record's. */
 static int record_name(const char *file, char *ns, char *pod, char *container, size_t len, enum gc_kind *kind)
 {
   const char *a = strchr(file, '_'), *b = a ? strchr(a + 1, '_') : NULL, *dot = b ? strchr(b + 1, '.') : NULL;
@@ -251,12 +264,38 @@ static int record_name(const char *file, char *ns, char *pod, char *container, s
     *kind = GC_RESTORED;
   else if (!strcmp(dot, ".failed.json"))
     *kind = GC_RESTORE_FAILED;
+  else if (!strcmp(dot, ".copy.json"))
+    *kind = GC_RESTORE_COPY;
   else
     return 0;
   snprintf(ns, len, "%.*s", (int)(a - file), file);
   snprintf(pod, len, "%.*s", (int)(b - a - 1), a + 1);
   snprintf(container, len, "%.*s", (int)(dot - b - 1), b + 1);
   return 1;
+}
+
+/* A private copy's record NS_POD_C.copy.json: removed once its writer ended. */
+static void gc_copy_record(struct daemon *d, const char *file, const char *ns, const char *pod, const char *c)
+{
+  struct ferry_restore_copy rc = { 0 };
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (ferry_restore_copy_read(d->admission_dir, ns, pod, c, &rc, &err) < 0) {
+    if (err.errnum != ENOENT)
+      log_warn("collector: %s", ferry_error_msg(&err));
+    return;
+  }
+  int writer_runs = rc.pid > 0 && ferry_pidrec_running(rc.pid, rc.start);
+  ferry_restore_copy_free(&rc);
+  if (writer_runs)
+    return;
+  if (ferry_restore_copy_remove(d->admission_dir, ns, pod, c, &err) < 0) {
+    if (err.errnum != ENOENT)
+      log_warn("collector: %s", ferry_error_msg(&err));
+    return;
+  }
+  log_info("collector: removed the restoreCopy record %s (the ferry-runc that wrote it ended without removing it)",
+           file);
+  metrics_gc_removed(d->m, KIND_NAMES[GC_RESTORE_COPY], 1);
 }
 
 /* One record of the admission directory: removed when its pod and its migration are gone. */
@@ -266,6 +305,10 @@ static void gc_record(struct daemon *d, const char *file)
   enum gc_kind kind;
   if (file[0] == '.' || !record_name(file, ns, pod, c, sizeof ns, &kind))
     return;
+  if (kind == GC_RESTORE_COPY) {
+    gc_copy_record(d, file, ns, pod, c);
+    return;
+  }
   if (kind != GC_ADMISSION && ferry_informer_get(d->pods, ns, pod))
     return; /* a restarted container of it is to start fresh (restored), or a retry reads why (failed) */
   cleanup_error ferry_error err = FERRY_ERROR_INIT;

@@ -53,13 +53,15 @@ static const struct prom_family_desc BYTES = {
   BYTES_BUCKETS,  NELEMS(BYTES_BUCKETS)
 };
 
-static const struct prom_family_desc GC_REMOVED = { PROM_COUNTER,
-                                                    "ferry_agent_gc_removed_total",
-                                                    "Images and records the agent's collector removed, by kind (image, "
-                                                    "partial, admission, restored, restoreFailed, departed).",
-                                                    { "node", "kind" },
-                                                    NULL,
-                                                    0 };
+static const struct prom_family_desc GC_REMOVED = {
+  PROM_COUNTER,
+  "ferry_agent_gc_removed_total",
+  "Images and records the agent's collector removed, by kind (image, "
+  "partial, admission, restored, restoreFailed, restoreCopy, departed).",
+  { "node", "kind" },
+  NULL,
+  0
+};
 static const struct prom_family_desc STORE_IMAGES = {
   PROM_GAUGE, "ferry_agent_store_images", "Images in this node's store (s3://: its local copies).", { "node" }, NULL, 0
 };

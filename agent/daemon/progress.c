@@ -98,8 +98,7 @@ static int64_t copy_bytes(struct daemon *d, json_object *pm, int64_t *total)
     return -1;
   cleanup_free char *ref = pm_ref(pm);
   int64_t n = -1;
-  if (!strcmp(c.pod_migration, ref) && c.pid > 0 && c.start && *c.dir &&
-      ferry_pidrec_start_time(c.pid, NULL) == c.start) {
+  if (!strcmp(c.pod_migration, ref) && c.pid > 0 && c.start && *c.dir && ferry_pidrec_running(c.pid, c.start)) {
     cleanup_free char *path = ferry_asprintf("/proc/%d/%s%s", (int)c.pid, c.dir[0] == '/' ? "root" : "cwd/", c.dir);
     if ((n = tree_size(path)) >= 0)
       *total = c.bytes;

@@ -64,8 +64,7 @@ static int read_record(const char *path, pid_t *pid, unsigned long long *start, 
   return 0;
 }
 
-/* 1 when pid runs, is no zombie, and started at start. */
-static int same_and_running(pid_t pid, unsigned long long start)
+int ferry_pidrec_running(pid_t pid, unsigned long long start)
 {
   char st = 0;
   return ferry_pidrec_start_time(pid, &st) == start && st != 'Z';
@@ -76,7 +75,7 @@ int ferry_pidrec_alive(const char *path)
   pid_t pid = 0;
   unsigned long long start = 0;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  return read_record(path, &pid, &start, &err) == 0 && same_and_running(pid, start);
+  return read_record(path, &pid, &start, &err) == 0 && ferry_pidrec_running(pid, start);
 }
 
 /* Adds to kill[] (up to max) every process (not a zombie) whose parent is in kill[0..*n). */

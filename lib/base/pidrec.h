@@ -13,6 +13,8 @@
 /* Field 22 of /proc/PID/stat, when the process started (0 when it is gone);
  * *state (if not NULL): its state letter (R, S, Z ...). */
 unsigned long long ferry_pidrec_start_time(pid_t pid, char *state);
+/* 1 when pid runs, is no zombie, and started at start (its start time). */
+int ferry_pidrec_running(pid_t pid, unsigned long long start);
 /* Writes PID's record to path (atomically, 0600). */
 int ferry_pidrec_write(const char *path, pid_t pid, ferry_error *err);
 /* 1 when the process path records still runs (not a zombie), else 0 (also when

@@ -212,6 +212,32 @@ admit() { # POD_MIGRATION IMAGE [POD_UID [DIGEST]]
   [ "$(state_of "$root" rs2-new)" = gone ]
 }
 
+@test "private copies a killed ferry-runc left are removed by the next restore; a held one stays" {
+  checkpoint_on_a pc1
+  admit default/move-web img-pc1
+  RUNTIME=$FERRY_BIN/ferry-runc
+  root=$(nodes_root b)
+  state=$FERRY_RUNC_STATE/${root//\//_}
+  # a copy whose ferry-runc was killed (its lock released with it), a lock
+  # file alone, and a copy whose ferry-runc still runs (its lock held)
+  mkdir -p "$state/image-killed/criu" "$state/image-busy"
+  head -c 1M /dev/zero >"$state/image-killed/criu/pages-1.img"
+  : >"$state/image-killed.lock"
+  : >"$state/image-gone.lock"
+  flock "$state/image-busy.lock" sleep 600 3>&- &
+  holder=$!
+  while flock -n "$state/image-busy.lock" true; do sleep 0.05; done # until the holder has it
+  run shim "$root" create --bundle "$TARGET" --pid-file "$BATS_TEST_TMPDIR/rs.pid" pc1-new
+  kill "$holder"
+  assert_success
+  [ ! -e "$state/image-killed" ] && [ ! -e "$state/image-killed.lock" ] && [ ! -e "$state/image-gone.lock" ]
+  [ -d "$state/image-busy" ]
+  grep -q "removed the private copy $state/image-killed a killed ferry-runc left" "$LOG"
+  # its own copy went as it ended, with its lock
+  [ ! -e "$state/image-pc1-new" ] && [ ! -e "$state/image-pc1-new.lock" ]
+  shim "$root" delete --force pc1-new
+}
+
 # criu_held_at ACTION: FERRY_CRIU is CRIU with an action script that, at ACTION of
 # a restore, records CRIU's pid and waits until the test releases it
 criu_held_at() {

@@ -21,6 +21,7 @@
 #include "api/admission.h"
 #include "api/podmigration.h"
 #include "base/cleanup.h"
+#include "base/pidrec.h"
 #include "daemon/daemon.h"
 #include "fake_api.h"
 #include "kube/events.h"
@@ -411,6 +412,36 @@ static void test_collector_removes_records_of_gone_pods(void **state)
   assert_int_equal(ferry_departed_read(x->adm, "uid-gone", "app", &d1, &err), 0);
   assert_int_equal(ferry_departed_read(x->adm, "uid-moving", "app", &d2, &err), 1);
   assert_int_equal(ferry_departed_read(x->adm, here_uid, "app", &d3, &err), 1);
+}
+
+/* A private copy's record goes once the ferry-runc that wrote it ended (it was
+ * killed before it could remove it), whatever its pod; a running writer's stays. */
+static void test_collector_removes_copy_records_of_ended_writers(void **state)
+{
+  struct fixture *x = *state;
+  open_store(x, 0);
+  pod(x, "dead", NODE, NULL);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(x->d.inf, &err), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0)
+    _exit(0);
+  int st;
+  assert_int_equal(waitpid(child, &st, 0), child);
+  struct ferry_restore_copy c = {
+    .pod_migration = "default/m", .dir = "/x/image-1", .bytes = 1, .pid = child, .start = 1
+  };
+  assert_int_equal(ferry_restore_copy_write(x->adm, "default", "dead", "app", &c, &err), 0);
+  c.pid = getpid();
+  c.start = ferry_pidrec_start_time(getpid(), NULL);
+  assert_int_equal(ferry_restore_copy_write(x->adm, "default", "live", "app", &c, &err), 0);
+  gc_pass(&x->d);
+  struct ferry_restore_copy got = { 0 };
+  assert_int_equal(ferry_restore_copy_read(x->adm, "default", "dead", "app", &got, &err), -1);
+  ferry_error_clear(&err);
+  assert_int_equal(ferry_restore_copy_read(x->adm, "default", "live", "app", &got, &err), 0);
+  ferry_restore_copy_free(&got);
 }
 
 /* Checkpointing is written before the step starts, and the container recorded as departed before the freeze. */
@@ -849,6 +880,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_scheduled_on_a_full_store_is_refused_before_the_freeze, setup, teardown),
     cmocka_unit_test_setup_teardown(test_collector_keeps_what_a_rollback_needs, setup, teardown),
     cmocka_unit_test_setup_teardown(test_collector_removes_records_of_gone_pods, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_collector_removes_copy_records_of_ended_writers, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_cancelled_does_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_scheduled_writes_checkpointing_then_starts_the_step, setup, teardown),
     cmocka_unit_test_setup_teardown(test_checkpoint_answer_publishes_the_image, setup, teardown),

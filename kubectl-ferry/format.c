@@ -85,6 +85,10 @@ int64_t kf_moved(const struct kf_progress *p)
   int64_t during = p->during;
   if (p->phase == PM_CHECKPOINTING && p->stage == KF_STAGE_CHECKPOINTING && p->done > during)
     during = p->done;
+  /* a direct move: the image is whole on the source (duringFreeze), what
+   * reached the target so far is what moved */
+  if (p->stage == KF_STAGE_TRANSFERRING && p->done >= 0 && (during < 0 || p->done < during))
+    during = p->done;
   int64_t parts[] = { p->before, during, p->after }, sum = -1;
   for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
     if (parts[i] >= 0)

@@ -105,6 +105,27 @@ static void test_progress_target_stages(void **state)
   }
 }
 
+/* A direct move's Transferring: the image is whole on the source (duringFreeze
+ * set by its checkpoint), what reached the target is what moved. */
+static void test_progress_transferring(void **state)
+{
+  (void)state;
+  json_object *o = pm("{\"phase\":\"Transferring\",\"memoryBytes\":8192,\"bytesMoved\":{\"duringFreeze\":8000},"
+                      "\"progress\":{\"stage\":\"Transferring\",\"bytesDone\":2000,\"totalBytes\":8000}}");
+  struct kf_progress p;
+  kf_progress_read(o, &p);
+  assert_int_equal(p.stage, KF_STAGE_TRANSFERRING);
+  assert_int_equal(kf_moved(&p), 2000);
+  assert_true(kf_percent(&p) == 25);
+  json_object_put(o);
+  /* received: Restoring, the whole image counts */
+  o = pm("{\"phase\":\"Restoring\",\"memoryBytes\":8192,\"bytesMoved\":{\"duringFreeze\":8000},"
+         "\"progress\":{\"stage\":\"Transferring\",\"bytesDone\":8000,\"totalBytes\":8000}}");
+  kf_progress_read(o, &p);
+  assert_int_equal(kf_moved(&p), 8000);
+  json_object_put(o);
+}
+
 static void test_progress_degrades(void **state)
 {
   (void)state;
@@ -282,6 +303,7 @@ int main(void)
     cmocka_unit_test(test_progress_live),
     cmocka_unit_test(test_progress_checkpointing),
     cmocka_unit_test(test_progress_target_stages),
+    cmocka_unit_test(test_progress_transferring),
     cmocka_unit_test(test_progress_degrades),
     cmocka_unit_test(test_rate_between),
     cmocka_unit_test(test_formats),

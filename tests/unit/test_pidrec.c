@@ -56,10 +56,11 @@ static void test_reused_pid_and_bad_records(void **state)
   assert_false(ferry_pidrec_alive(path)); /* missing */
 }
 
-/* A child that forked a grandchild: both killed. */
-static void test_kill_tree(void **state)
+/* A child that forked a sleeping grandchild (*grandchild): the child then
+ * pauses, or, when reaps, waits for the grandchild and exits 42 if it was
+ * SIGKILLed (1 otherwise). */
+static pid_t parent_of_sleeper(pid_t *grandchild, int reaps)
 {
-  (void)state;
   int pipefd[2];
   assert_int_equal(pipe(pipefd), 0);
   pid_t child = fork();
@@ -68,11 +69,24 @@ static void test_kill_tree(void **state)
     pid_t g = sleeper();
     if (write(pipefd[1], &g, sizeof g) != sizeof g)
       _exit(1);
-    pause();
-    _exit(0);
+    if (!reaps) {
+      pause();
+      _exit(0);
+    }
+    int st = 0;
+    _exit(waitpid(g, &st, 0) == g && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 42 : 1);
   }
-  pid_t grandchild = 0;
-  assert_int_equal(read(pipefd[0], &grandchild, sizeof grandchild), sizeof grandchild);
+  assert_int_equal(read(pipefd[0], grandchild, sizeof *grandchild), sizeof *grandchild);
+  close(pipefd[0]);
+  close(pipefd[1]);
+  return child;
+}
+
+/* A child that forked a grandchild: both killed. */
+static void test_kill_tree(void **state)
+{
+  (void)state;
+  pid_t grandchild = 0, child = parent_of_sleeper(&grandchild, 0);
   char path[64];
   snprintf(path, sizeof path, "/tmp/ferry-pidrec-g-%d", (int)getpid());
   ferry_error err = FERRY_ERROR_INIT;
@@ -85,35 +99,19 @@ static void test_kill_tree(void **state)
     usleep(10000);
   assert_false(ferry_pidrec_alive(path));
   unlink(path);
-  close(pipefd[0]);
-  close(pipefd[1]);
 }
 
 /* Below a child: its own child killed, the child left running. */
 static void test_kill_descendants(void **state)
 {
   (void)state;
-  int pipefd[2];
-  assert_int_equal(pipe(pipefd), 0);
-  pid_t child = fork();
-  assert_true(child >= 0);
-  if (child == 0) {
-    pid_t g = sleeper();
-    if (write(pipefd[1], &g, sizeof g) != sizeof g)
-      _exit(1);
-    int st = 0;
-    _exit(waitpid(g, &st, 0) == g && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 42 : 1);
-  }
-  pid_t grandchild = 0;
-  assert_int_equal(read(pipefd[0], &grandchild, sizeof grandchild), sizeof grandchild);
+  pid_t grandchild = 0, child = parent_of_sleeper(&grandchild, 1);
   assert_int_equal(ferry_pidrec_kill_descendants(child), 1);
   int st = 0;
   assert_int_equal(waitpid(child, &st, 0), child); /* it saw its own child killed, then ended itself */
   assert_true(WIFEXITED(st));
   assert_int_equal(WEXITSTATUS(st), 42);
   assert_int_equal(ferry_pidrec_kill_descendants(getpid()), 0);
-  close(pipefd[0]);
-  close(pipefd[1]);
 }
 
 int main(void)

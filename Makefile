@@ -178,6 +178,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libferry.a $(UNIT_OBJ) $(BUILD)/tests/
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iagent -Icontroller $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(UNIT_EXTRA) $(BUILD)/tests/fake_api.o \
 	  $(BUILD)/libferry.a $(LDLIBS) -lcmocka
+# test_agent_steps, test_progress: the agent daemon on the fake API server (tests/unit/agent_fixture.h).
+AGENT_FIXTURE_BIN := $(BUILD)/tests/test_agent_steps $(BUILD)/tests/test_progress
+$(BUILD)/tests/agent_fixture.o: tests/unit/agent_fixture.c tests/unit/agent_fixture.h tests/unit/fake_api.h $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iagent -c -o $@ $<
+$(AGENT_FIXTURE_BIN): $(BUILD)/tests/agent_fixture.o
+$(AGENT_FIXTURE_BIN): UNIT_EXTRA = $(BUILD)/tests/agent_fixture.o
 # test_rbac*: kube-lite's objects but its main() (the authorizer, tokens, JWTs).
 RBAC_UNIT_BIN := $(filter $(BUILD)/tests/test_rbac%,$(UNIT_BIN))
 $(RBAC_UNIT_BIN): $(filter-out $(BUILD)/lite/kube-lite/main.o,$(KL_OBJ))

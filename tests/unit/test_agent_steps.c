@@ -23,19 +23,13 @@
 #include "base/cleanup.h"
 #include "base/pidrec.h"
 #include "daemon/daemon.h"
+#include "agent_fixture.h"
 #include "fake_api.h"
 #include "kube/events.h"
 #include "kube/informer.h"
 #include "testutil.h"
 
 #define NODE "node-a"
-
-struct fixture {
-  struct fake_api *f;
-  struct daemon_globals g;
-  struct daemon d;
-  char *dir, *state, *adm, *store, *runc_root, *runc, *work;
-};
 
 /* `runc state` answers: the container runs (state "running"), or there is none. */
 static const char *RUNC_RUNNING =
@@ -44,7 +38,7 @@ static const char *RUNC_RUNNING =
     "echo '{\"id\":\"'$id'\",\"pid\":999999999,\"status\":\"running\",\"bundle\":\"/run/b\"}'\n";
 static const char *RUNC_GONE = "#!/bin/sh\necho 'container does not exist' >&2\nexit 1\n";
 
-static void fake_runc(struct fixture *x, const char *script)
+static void fake_runc(struct agent_fixture *x, const char *script)
 {
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   assert_int_equal(ferry_write_file(x->runc, script, strlen(script), &err), 0);
@@ -53,63 +47,21 @@ static void fake_runc(struct fixture *x, const char *script)
 
 static int setup(void **state)
 {
-  struct fixture *x = calloc(1, sizeof *x);
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  x->dir = tu_mkdtemp();
-  x->state = ferry_path_join(x->dir, "state");
-  x->adm = ferry_path_join(x->dir, "admission");
-  x->store = ferry_path_join(x->dir, "store");
-  x->runc_root = ferry_path_join(x->dir, "runc");
-  x->runc = ferry_path_join(x->dir, "runc.sh");
-  x->work = ferry_path_join(x->dir, "work");
-  cleanup_free char *ops = ferry_path_join(x->state, "ops");
-  assert_int_equal(ferry_mkdir_p(ops, 0700, &err), 0);
-  assert_int_equal(ferry_mkdir_p(x->adm, 0700, &err), 0);
+  struct agent_fixture *x = agent_fixture_new(NODE);
   fake_runc(x, RUNC_GONE);
-  x->g = (struct daemon_globals){ .criu = "criu", .runc = x->runc, .work_dir = x->work, .node = NODE };
-  x->f = fake_api_new();
-  struct daemon *d = &x->d;
-  d->g = &x->g;
-  d->store = x->store;
-  d->runc_root = x->runc_root;
-  d->state_dir = x->state;
-  d->admission_dir = x->adm;
-  d->ns = "ferry-system";
-  d->lease_seconds = 40;
-  snprintf(d->self, sizeof d->self, "/bin/true"); /* a step's child, should one start, does nothing */
-  d->kube = fake_api_kube(x->f);
-  d->inf = fake_api_informers(x->f);
-  d->rec = ferry_recorder_new(d->kube, "ferry-agent", NODE);
-  assert_int_equal(ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, NULL, &d->pms, &err), 0);
-  assert_int_equal(
-      ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, "spec.nodeName=" NODE, NULL, &d->pods, &err), 0);
   *state = x;
   return 0;
 }
 
 static int teardown(void **state)
 {
-  struct fixture *x = *state;
-  gc_stop(&x->d);
-  ferry_recorder_free(x->d.rec);
-  ferry_informers_free(x->d.inf);
-  children_free(&x->d);
-  free(x->d.migration_address);
-  fake_api_free(x->f);
-  free(x->state);
-  free(x->adm);
-  free(x->store);
-  free(x->runc_root);
-  free(x->runc);
-  free(x->work);
-  tu_rm(x->dir);
-  free(x);
+  agent_fixture_free(*state);
   return 0;
 }
 
 /* Stores the PodMigration default/pm with this status (JSON members) and
  * returns it as this node's informer has it. */
-static json_object *pm_with(struct fixture *x, const char *meta, const char *status)
+static json_object *pm_with(struct agent_fixture *x, const char *meta, const char *status)
 {
   char json[4096];
   snprintf(json, sizeof json,
@@ -125,7 +77,7 @@ static json_object *pm_with(struct fixture *x, const char *meta, const char *sta
 }
 
 /* A pod default/NAME; node: its spec.nodeName (NULL: not bound). Returns its uid. */
-static const char *pod(struct fixture *x, const char *name, const char *node, const char *status)
+static const char *pod(struct agent_fixture *x, const char *name, const char *node, const char *status)
 {
   char json[2048];
   snprintf(json, sizeof json,
@@ -139,7 +91,7 @@ static const char *pod(struct fixture *x, const char *name, const char *node, co
 }
 
 /* A finished step's files: its PID record (a process that is gone) and its answer. */
-static void op_answer(struct fixture *x, json_object *pm, const char *step, const char *answer)
+static void op_answer(struct agent_fixture *x, json_object *pm, const char *step, const char *answer)
 {
   const char *uid = ferry_kube_str(pm, "metadata.uid");
   char rel[256];
@@ -151,14 +103,14 @@ static void op_answer(struct fixture *x, json_object *pm, const char *step, cons
   }
 }
 
-static int op_file_exists(struct fixture *x, json_object *pm, const char *step, const char *ext)
+static int op_file_exists(struct agent_fixture *x, json_object *pm, const char *step, const char *ext)
 {
   cleanup_free char *p = op_path(&x->d, ferry_kube_str(pm, "metadata.uid"), step, ext);
   return ferry_path_exists(p);
 }
 
 /* The n-th status write to default/pm. */
-static json_object *status_write(struct fixture *x, size_t n)
+static json_object *status_write(struct agent_fixture *x, size_t n)
 {
   return fake_api_write(x->f, "PATCH", "/namespaces/default/podmigrations/pm/status", n);
 }
@@ -180,7 +132,7 @@ static void assert_phase(json_object *write, const char *phase, const char *reas
 }
 
 /* Runs one source (or target) step; its return code, *requeue: what it asked. */
-static int run(struct fixture *x, int target, json_object *pm, int64_t *requeue)
+static int run(struct agent_fixture *x, int target, json_object *pm, int64_t *requeue)
 {
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   *requeue = 0;
@@ -199,7 +151,7 @@ static int run(struct fixture *x, int target, json_object *pm, int64_t *requeue)
 
 static void test_scheduled_without_container_id_fails(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "", "\"phase\":\"Scheduled\"");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
@@ -210,7 +162,7 @@ static void test_scheduled_without_container_id_fails(void **state)
 
 static void test_scheduled_cancelled_does_nothing(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm =
       pm_with(x, ",\"deletionTimestamp\":\"2026-12-01T00:00:00Z\",\"finalizers\":[\"ferry.dev/migration\"]",
               "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
@@ -225,7 +177,7 @@ static void test_scheduled_cancelled_does_nothing(void **state)
  * post-copy threshold; one that says too little is not kept. */
 static void test_succeeded_move_is_kept_for_the_threshold(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   x->d.postcopy_threshold = INT64_C(256) << 20;
   json_object *pm =
       pm_with(x, "",
@@ -258,13 +210,9 @@ static void test_succeeded_move_is_kept_for_the_threshold(void **state)
 }
 
 /* The store as the daemon opens it (dir://), with its floor: bytes free at least. */
-static void open_store(struct fixture *x, uint64_t min_free)
+static void open_store(struct agent_fixture *x, uint64_t min_free)
 {
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  cleanup_free char *url = ferry_asprintf("dir://%s", x->store);
-  x->d.store = url;
-  assert_int_equal(gc_start(&x->d, &err), 0);
-  x->d.store = x->store; /* the steps' --store; the collector keeps its own copy */
+  agent_fixture_open_store(x);
   x->d.min_free.bytes = min_free;
   x->d.min_free.percent = -1;
 }
@@ -273,7 +221,7 @@ static void open_store(struct fixture *x, uint64_t min_free)
  * no Checkpointing, no departed record, no step; the pod runs on. */
 static void test_scheduled_on_a_full_store_is_refused_before_the_freeze(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   const char *uid = pod(x, "web", NODE, NULL);
   open_store(x, UINT64_MAX / 2);
   json_object *pm = pm_with(
@@ -296,7 +244,7 @@ static void test_scheduled_on_a_full_store_is_refused_before_the_freeze(void **s
 }
 
 /* default/NAME with this status, for the collector; the name of its image (caller frees). */
-static char *gc_pm(struct fixture *x, const char *name, const char *pod_name, const char *status)
+static char *gc_pm(struct agent_fixture *x, const char *name, const char *pod_name, const char *status)
 {
   char json[2048];
   snprintf(json, sizeof json,
@@ -307,7 +255,7 @@ static char *gc_pm(struct fixture *x, const char *name, const char *pod_name, co
 }
 
 /* An image directory in the store, hours_old old. */
-static void gc_image(struct fixture *x, const char *name, int hours_old)
+static void gc_image(struct agent_fixture *x, const char *name, int hours_old)
 {
   cleanup_free char *rel = ferry_asprintf("%s/manifest.json", name);
   tu_write(x->store, rel, "{}");
@@ -316,7 +264,7 @@ static void gc_image(struct fixture *x, const char *name, int hours_old)
   assert_int_equal(utimes(dir, tv), 0);
 }
 
-static int in_store(struct fixture *x, const char *name)
+static int in_store(struct agent_fixture *x, const char *name)
 {
   cleanup_free char *dir = ferry_path_join(x->store, name);
   return ferry_path_exists(dir);
@@ -328,7 +276,7 @@ static int in_store(struct fixture *x, const char *name)
  * orphan grace: what goes and what stays, and why. */
 static void test_collector_keeps_what_a_rollback_needs(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   open_store(x, 0);
   x->d.retention = (struct ferry_retention){ 1, 24 * 3600 * 1000LL };
   x->d.orphan_grace_ms = 3600 * 1000LL;
@@ -376,7 +324,7 @@ static void test_collector_keeps_what_a_rollback_needs(void **state)
 /* Records whose pod left this node and whose migration ended go; the others stay. */
 static void test_collector_removes_records_of_gone_pods(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   open_store(x, 0);
   const char *here = pod(x, "here", NODE, NULL);
   cleanup_free char *here_uid = ferry_strdup(here);
@@ -418,7 +366,7 @@ static void test_collector_removes_records_of_gone_pods(void **state)
  * killed before it could remove it), whatever its pod; a running writer's stays. */
 static void test_collector_removes_copy_records_of_ended_writers(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   open_store(x, 0);
   pod(x, "dead", NODE, NULL);
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
@@ -447,7 +395,7 @@ static void test_collector_removes_copy_records_of_ended_writers(void **state)
 /* Checkpointing is written before the step starts, and the container recorded as departed before the freeze. */
 static void test_scheduled_writes_checkpointing_then_starts_the_step(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   const char *uid = pod(x, "web", NODE, NULL);
   json_object *pm = pm_with(
       x, "", "\"phase\":\"Scheduled\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
@@ -470,7 +418,7 @@ static void test_scheduled_writes_checkpointing_then_starts_the_step(void **stat
 
 static void test_checkpoint_answer_publishes_the_image(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(
       x, "", "\"phase\":\"Checkpointing\",\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
   op_answer(x, pm, "checkpoint",
@@ -496,7 +444,7 @@ static void test_checkpoint_answer_publishes_the_image(void **state)
 
 static void test_checkpoint_that_changed_nothing_fails(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "", "\"phase\":\"Checkpointing\"");
   op_answer(x, pm, "checkpoint", "{\"exitCode\":1,\"message\":\"no space\"}");
   int64_t requeue;
@@ -507,7 +455,7 @@ static void test_checkpoint_that_changed_nothing_fails(void **state)
 
 static void test_checkpoint_without_answer_rolls_back(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "", "\"phase\":\"Checkpointing\"");
   op_answer(x, pm, "checkpoint", NULL);
   int64_t requeue;
@@ -521,7 +469,7 @@ static void test_checkpoint_without_answer_rolls_back(void **state)
 
 static void test_rollback_of_a_container_that_never_stopped(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   fake_runc(x, RUNC_RUNNING);
   json_object *pm = pm_with(x, "",
                             "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
@@ -536,7 +484,7 @@ static void test_rollback_of_a_container_that_never_stopped(void **state)
 
 static void test_rollback_without_container_or_image_loses_the_workload(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "",
                             "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Checkpointing\","
                             "\"containers\":[{\"name\":\"app\",\"containerID\":\"runc://abc\"}]");
@@ -550,7 +498,7 @@ static void test_rollback_without_container_or_image_loses_the_workload(void **s
 /* ---------- a rollback through the container runtime (containerd://) ---------- */
 
 /* The source pod default/web on this node, its container as the kubelet reports it; returns its uid. */
-static const char *source_pod(struct fixture *x, const char *annotations, const char *container_status)
+static const char *source_pod(struct agent_fixture *x, const char *annotations, const char *container_status)
 {
   char json[2048];
   snprintf(json, sizeof json,
@@ -563,7 +511,7 @@ static const char *source_pod(struct fixture *x, const char *annotations, const 
   return ferry_kube_str(stored, "metadata.uid");
 }
 
-static json_object *runtime_rollback_pm(struct fixture *x, const char *pod_uid)
+static json_object *runtime_rollback_pm(struct agent_fixture *x, const char *pod_uid)
 {
   char status[1024];
   snprintf(status, sizeof status,
@@ -578,7 +526,7 @@ static const char *EXITED = "{\"name\":\"app\",\"containerID\":\"containerd://ab
 
 static void test_runtime_rollback_annotates_then_admits_and_lets_the_kubelet_restart(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   cleanup_free char *uid = ferry_strdup(source_pod(x, "", EXITED));
   assert_int_equal(ferry_departed_write(x->adm, uid, "app", "default/pm", &err), 0);
@@ -609,7 +557,7 @@ static void test_runtime_rollback_annotates_then_admits_and_lets_the_kubelet_res
 
 static void test_runtime_rollback_restored_and_running_is_rolled_back(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   struct ferry_restored done = { "default/pm", "def", 1, 0, 0, 0, 0 };
   assert_int_equal(ferry_restored_write(x->adm, "default", "web", "app", &done, &err), 0);
@@ -635,7 +583,7 @@ static void test_runtime_rollback_restored_and_running_is_rolled_back(void **sta
 
 static void test_runtime_rollback_failed_restore_loses_the_workload(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   cleanup_error ferry_error err = FERRY_ERROR_INIT;
   assert_int_equal(ferry_restore_failed_write(x->adm, "default", "web", "app", "default/other", "not ours", &err), 0);
   const char *uid = source_pod(x, "\"ferry.dev/restore-from\":\"default/pm\"", EXITED);
@@ -651,7 +599,7 @@ static void test_runtime_rollback_failed_restore_loses_the_workload(void **state
 
 static void test_runtime_rollback_without_its_pod_loses_the_workload(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   source_pod(x, "", EXITED);
   int64_t requeue;
   assert_int_equal(run(x, 0, runtime_rollback_pm(x, "another-uid"), &requeue), 0);
@@ -662,7 +610,7 @@ static void test_runtime_rollback_without_its_pod_loses_the_workload(void **stat
 
 static void test_rollback_from_restoring_waits_for_the_target(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "", "\"phase\":\"RollingBack\",\"rollbackFrom\":\"Restoring\"");
   int64_t requeue;
   assert_int_equal(run(x, 0, pm, &requeue), 0);
@@ -674,7 +622,7 @@ static void test_rollback_from_restoring_waits_for_the_target(void **state)
  * every page: the source copy is stale and stopped, the source released. */
 static void test_postcopy_step_died_after_every_page_stops_the_source(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   fake_runc(x, RUNC_RUNNING);
   json_object *pm = pm_with(x, "",
                             "\"phase\":\"Restoring\",\"strategy\":\"postCopy\",\"conditions\":[{\"type\":"
@@ -695,7 +643,7 @@ static void test_postcopy_step_died_after_every_page_stops_the_source(void **sta
 /* ... and before every page arrived: the migration rolls back. */
 static void test_postcopy_step_died_before_every_page_rolls_back(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "",
                             "\"phase\":\"Restoring\",\"strategy\":\"postCopy\","
                             "\"containers\":[{\"name\":\"app\",\"containerID\":\"containerd://abc\"}]");
@@ -722,7 +670,7 @@ static char *transferring(const char *image_dir, const char *extra)
 
 static void test_transferring_admits_the_restore_and_binds_the_pod(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   pod(x, "web-ferry", NULL, NULL);
   cleanup_free char *st = transferring(x->store, "");
   json_object *pm = pm_with(x, "", st);
@@ -749,7 +697,7 @@ static void test_transferring_admits_the_restore_and_binds_the_pod(void **state)
 /* A status without the target pod's UID or the image's digest admits nothing: it rolls back. */
 static void test_transferring_without_uid_or_digest_admits_nothing(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   pod(x, "web-ferry", NULL, NULL);
   cleanup_free char *st = transferring(x->store, "");
   json_object *pm = pm_with(x, "", st);
@@ -764,7 +712,7 @@ static void test_transferring_without_uid_or_digest_admits_nothing(void **state)
 
 static void test_transferring_postcopy_from_another_store_rolls_back(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   cleanup_free char *st = transferring("/elsewhere", ",\"strategy\":\"postCopy\"");
   json_object *pm = pm_with(x, "", st);
   int64_t requeue;
@@ -776,7 +724,7 @@ static void test_transferring_postcopy_from_another_store_rolls_back(void **stat
 
 static void test_transferring_from_another_store_needs_an_address(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   cleanup_free char *st = transferring("/elsewhere", "");
   json_object *pm = pm_with(x, "", st);
   int64_t requeue;
@@ -792,7 +740,7 @@ static const char *RESTORING =
 
 static void test_restoring_pod_running_is_restored(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   pod(x, "web-ferry", NODE,
       "\"podIP\":\"10.0.0.9\",\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://new\","
       "\"state\":{\"running\":{}}}]");
@@ -812,7 +760,7 @@ static void test_restoring_pod_running_is_restored(void **state)
 
 static void test_restoring_pod_in_crashloop_records_the_failure(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   pod(x, "web-ferry", NODE,
       "\"containerStatuses\":[{\"name\":\"app\",\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\","
       "\"message\":\"back-off restarting\"}}}]");
@@ -828,7 +776,7 @@ static void test_restoring_pod_in_crashloop_records_the_failure(void **state)
 
 static void test_failed_restore_once_released_rolls_back(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   char status[1024];
   snprintf(status, sizeof status,
            "%s,\"targetPodUID\":\"uid-gone\",\"conditions\":[{\"type\":\"Restored\",\"status\":\"False\","
@@ -846,7 +794,7 @@ static void test_failed_restore_once_released_rolls_back(void **state)
 
 static void test_rolling_back_deletes_the_target_pod_then_releases(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   const char *uid = pod(x, "web-ferry", NODE, NULL);
   char status[512];
   snprintf(status, sizeof status,

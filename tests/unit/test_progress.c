@@ -18,6 +18,7 @@
 #include "base/cleanup.h"
 #include "base/pidrec.h"
 #include "daemon/daemon.h"
+#include "agent_fixture.h"
 #include "fake_api.h"
 #include "kube/events.h"
 #include "kube/informer.h"
@@ -25,69 +26,22 @@
 
 #define NODE "node-a"
 
-struct fixture {
-  struct fake_api *f;
-  struct daemon_globals g;
-  struct daemon d;
-  char *dir, *state, *adm, *store, *work, *runc;
-};
-
 static int setup(void **state)
 {
-  struct fixture *x = calloc(1, sizeof *x);
-  cleanup_error ferry_error err = FERRY_ERROR_INIT;
-  x->dir = tu_mkdtemp();
-  x->state = ferry_path_join(x->dir, "state");
-  x->adm = ferry_path_join(x->dir, "admission");
-  x->store = ferry_path_join(x->dir, "store");
-  x->work = ferry_path_join(x->dir, "work");
-  x->runc = ferry_path_join(x->dir, "runc.sh");
-  cleanup_free char *ops = ferry_path_join(x->state, "ops");
-  assert_int_equal(ferry_mkdir_p(ops, 0700, &err), 0);
-  assert_int_equal(ferry_mkdir_p(x->adm, 0700, &err), 0);
-  assert_int_equal(ferry_mkdir_p(x->store, 0700, &err), 0);
-  x->g = (struct daemon_globals){ .criu = "criu", .runc = x->runc, .work_dir = x->work, .node = NODE };
-  x->f = fake_api_new();
-  struct daemon *d = &x->d;
-  d->g = &x->g;
-  d->store = x->store;
-  d->runc_root = x->dir;
-  d->state_dir = x->state;
-  d->admission_dir = x->adm;
-  d->ns = "ferry-system";
-  snprintf(d->self, sizeof d->self, "/bin/true");
-  cleanup_free char *url = ferry_asprintf("dir://%s", x->store);
-  assert_int_equal(ferry_store_parse(url, &d->local, &err), 0);
-  d->kube = fake_api_kube(x->f);
-  d->inf = fake_api_informers(x->f);
-  d->rec = ferry_recorder_new(d->kube, "ferry-agent", NODE);
-  assert_int_equal(ferry_informer_add(d->inf, &FERRY_KUBE_PODMIGRATIONS, NULL, NULL, NULL, NULL, &d->pms, &err), 0);
-  assert_int_equal(
-      ferry_informer_add(d->inf, &FERRY_KUBE_PODS, NULL, NULL, "spec.nodeName=" NODE, NULL, &d->pods, &err), 0);
+  struct agent_fixture *x = agent_fixture_new(NODE);
+  agent_fixture_open_store(x);
   *state = x;
   return 0;
 }
 
 static int teardown(void **state)
 {
-  struct fixture *x = *state;
-  ferry_store_free(&x->d.local);
-  ferry_recorder_free(x->d.rec);
-  ferry_informers_free(x->d.inf);
-  children_free(&x->d);
-  fake_api_free(x->f);
-  free(x->state);
-  free(x->adm);
-  free(x->store);
-  free(x->work);
-  free(x->runc);
-  tu_rm(x->dir);
-  free(x);
+  agent_fixture_free(*state);
   return 0;
 }
 
 /* Stores default/pm with this status (JSON members), anew; returns it as the informer has it. */
-static json_object *pm_with(struct fixture *x, const char *status)
+static json_object *pm_with(struct agent_fixture *x, const char *status)
 {
   if (fake_api_obj(x->f, &FERRY_KUBE_PODMIGRATIONS, "default", "pm")) {
     struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
@@ -119,14 +73,14 @@ static void file_of(const char *dir, const char *rel, size_t n)
 }
 
 /* One progress pass; the status writes it made. */
-static size_t pass(struct fixture *x)
+static size_t pass(struct agent_fixture *x)
 {
   fake_api_clear_log(x->f);
   progress_pass(&x->d);
   return fake_api_nwrites(x->f);
 }
 
-static json_object *status_write(struct fixture *x, size_t n)
+static json_object *status_write(struct agent_fixture *x, size_t n)
 {
   return fake_api_write(x->f, "PATCH", "/namespaces/default/podmigrations/pm/status", n);
 }
@@ -142,7 +96,7 @@ static void assert_progress(json_object *w, const char *stage, int64_t done, int
 
 static void test_checkpointing_source_publishes_the_partial_image(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "\"phase\":\"Checkpointing\",\"sourceNode\":\"" NODE "\",\"memoryBytes\":8192");
   cleanup_free char *image = image_name(pm);
   assert_int_equal(pass(x), 0); /* nothing written yet: nothing to say */
@@ -160,7 +114,7 @@ static void test_checkpointing_source_publishes_the_partial_image(void **state)
 
 static void test_transferring_target_publishes_the_received_part(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "\"phase\":\"Transferring\",\"sourceNode\":\"node-b\",\"targetNode\":\"" NODE "\","
                                "\"memoryBytes\":8192");
   cleanup_free char *image = image_name(pm);
@@ -184,7 +138,7 @@ static const char *RESTORING = "\"phase\":\"Restoring\",\"sourceNode\":\"node-b\
                                "\"targetPod\":\"web-ferry\",\"memoryBytes\":8192,\"containers\":[{\"name\":\"app\"}]";
 
 /* ferry-runc's record of its private copy (in copy, of total bytes) for pod_migration, by process pid/start. */
-static void copy_record(struct fixture *x, const char *pod_migration, const char *copy, int64_t total, pid_t pid,
+static void copy_record(struct agent_fixture *x, const char *pod_migration, const char *copy, int64_t total, pid_t pid,
                         unsigned long long start)
 {
   struct ferry_restore_copy c = {
@@ -196,7 +150,7 @@ static void copy_record(struct fixture *x, const char *pod_migration, const char
 
 static void test_restoring_target_publishes_the_private_copy(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   pm_with(x, RESTORING);
   assert_int_equal(pass(x), 0); /* no record: ferry-runc has not begun */
   cleanup_free char *copy = ferry_path_join(x->dir, "ferry-runc/_run_runc/image-c1");
@@ -230,7 +184,7 @@ static void test_restoring_target_publishes_the_private_copy(void **state)
  * whole (Transferring's end, in the one write: the pod is frozen meanwhile). */
 static void test_transferred_write_carries_the_whole_image(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   json_object *pm = pm_with(x, "\"phase\":\"Transferring\",\"image\":\"/elsewhere/default.pm.abcd\","
                                "\"targetPod\":\"web-ferry\",\"sourceNode\":\"node-b\",\"targetNode\":\"" NODE
                                "\",\"memoryBytes\":8192,\"containers\":[{\"name\":\"app\"}]");
@@ -257,7 +211,7 @@ static void test_transferred_write_carries_the_whole_image(void **state)
  * left; nothing when the record does not say it. */
 static void test_restored_after_the_whole_copy(void **state)
 {
-  struct fixture *x = *state;
+  struct agent_fixture *x = *state;
   const char *pod = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-ferry\",\"namespace\":"
                     "\"default\"},\"spec\":{\"nodeName\":\"" NODE "\"},\"status\":{\"podIP\":\"10.0.0.9\","
                     "\"containerStatuses\":[{\"name\":\"app\",\"containerID\":\"containerd://new\","

@@ -24,6 +24,9 @@ struct invocation {
 
 /* The marker of a restored container: its `start` is a no-op. */
 char *restored_marker(const struct invocation *in, const char *id);
+/* delete: the container's restore forgotten, its marker and CRIU's work
+ * directory (its logs) removed. */
+void forget_restore(const struct invocation *in, const char *id);
 
 /* Reports an error as runc does: a JSON line in --log (the shim reads the last
  * one) and on stderr. */

@@ -235,10 +235,8 @@ int main(int argc, char **argv)
       return 0; /* restored already running: the start that follows create */
   } else if (!strcmp(cmd, "delete")) {
     const char *id = command_id(&in);
-    char *marker = id ? restored_marker(&in, id) : NULL;
-    if (marker && unlink(marker) < 0 && errno != ENOENT)
-      report_error(&in, "removing %s: %s", marker, strerror(errno));
-    free(marker);
+    if (id)
+      forget_restore(&in, id);
   }
   return exec_runc(&in, argv);
 }

@@ -256,6 +256,24 @@ static char *state_dir(const struct restore *r)
   return mk;
 }
 
+/* STATE/ROOT/work-ID: CRIU's work directory for the restore of container id. */
+static char *work_dir_of(const struct invocation *in, const char *id)
+{
+  cleanup_free char *mk = restored_marker(in, id);
+  *strrchr(mk, '/') = '\0';
+  return ferry_asprintf("%s/work-%s", mk, id);
+}
+
+void forget_restore(const struct invocation *in, const char *id)
+{
+  cleanup_free char *marker = restored_marker(in, id), *work = work_dir_of(in, id);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  if (unlink(marker) < 0 && errno != ENOENT)
+    report_error(in, "removing %s: %s", marker, strerror(errno));
+  if (ferry_rm_rf(work, &err) < 0)
+    report_error(in, "removing %s: %s", work, ferry_error_msg(&err));
+}
+
 /* The private copy's size once whole: every file of the image as it is decoded. */
 static int64_t copy_size(const struct ferry_manifest *m)
 {
@@ -357,7 +375,7 @@ static int prepare_work(struct restore *r)
 {
   r->marker = restored_marker(r->in, r->o.id);
   cleanup_free char *mdir = state_dir(r);
-  r->work = ferry_asprintf("%s/work-%s", mdir, r->o.id);
+  r->work = work_dir_of(r->in, r->o.id);
   if (ferry_mkdir_p(mdir, 0700, &r->err) < 0 || ferry_mkdir_p(r->work, 0700, &r->err) < 0 ||
       ferry_write_file(r->marker, r->from, strlen(r->from), &r->err) < 0) {
     report_error(r->in, "restore of %s/%s: %s", r->ns, r->pod, ferry_error_msg(&r->err));

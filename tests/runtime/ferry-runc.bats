@@ -139,7 +139,8 @@ admit() { # POD_MIGRATION IMAGE [POD_UID [DIGEST]]
   run shim "$root" delete --force rs1-new
   assert_success
   [ "$(state_of "$root" rs1-new)" = gone ]
-  [ ! -e "$FERRY_RUNC_STATE/${root//\//_}/rs1-new" ]
+  # the restore forgotten: its marker and CRIU's work directory (its logs) gone
+  [ ! -e "$FERRY_RUNC_STATE/${root//\//_}/rs1-new" ] && [ ! -e "$FERRY_RUNC_STATE/${root//\//_}/work-rs1-new" ]
   # the restore is recorded for the agent, and the admission is used up
   run python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["podMigration"], r["containerID"], r["restoredAtMs"] > 0)' \
     "$FERRY_ADMISSION_DIR/default_web-new_main.restored.json"

@@ -57,11 +57,6 @@ extern const struct ferry_cmd cli_check_cmd, cli_run_cmd, cli_checkpoint_cmd, cl
   FERRY_CMD_REQ("store", OPT_STORE, "URL", "dir:///PATH (shared by the nodes) or s3://BUCKET[/PREFIX]")
 #define CLI_OPT_IMAGE                                                                                                  \
   FERRY_CMD_REQ("image", OPT_IMAGE, "NAME", "the image's name in the store ([A-Za-z0-9._-], up to 128)")
-#define CLI_OPT_IMAGE_DIGEST                                                                                           \
-  FERRY_CMD_ARG("image-digest", OPT_IMAGE_DIGEST, "sha256:HEX",                                                        \
-                "the manifest's digest the image must have (the PodMigration's status.imageDigest): an image with "    \
-                "another manifest is refused, whatever the store's manifest.sha256 says",                              \
-                "the store's manifest.sha256")
 #define CLI_STR_(X) #X
 #define CLI_STR(X) CLI_STR_(X)
 /* --timeout, DFLT_S its default in seconds (a number or a macro of one). */

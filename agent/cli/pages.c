@@ -8,7 +8,6 @@
 static const struct ferry_cmd_opt pages_opts[] = {
   CLI_OPT_STORE,
   CLI_OPT_IMAGE,
-  CLI_OPT_IMAGE_DIGEST,
   FERRY_CMD_REQ("lazy-dir", OPT_LAZY_DIR, "DIR",
                 "the daemon's work directory (the restore's --lazy-pages uses it too)"),
   CLI_OPT_TIMEOUT("for every page to arrive", CLI_DEFAULT_TIMEOUT_S),
@@ -20,9 +19,7 @@ static const struct ferry_cmd_opt pages_opts[] = {
 const struct ferry_cmd cli_pages_cmd = {
   CLI_VERB("pages"),
   .summary = "post-copy on the target: fetch an image's memory from its source",
-  .details = "Runs CRIU's lazy-pages daemon for a post-copy image until every page arrived from its page server.\n"
-             "The daemon reads a copy of the image of its own (small: no memory), each file checked as it was\n"
-             "written there.\n",
+  .details = "Runs CRIU's lazy-pages daemon for a post-copy image until every page arrived from its page server.\n",
   .opts = pages_opts,
 };
 
@@ -37,7 +34,6 @@ int cli_pages(const struct cli_globals *g, int argc, char **argv)
     return rc;
   lazy_catch_signals();
   struct engine_opts o = cli_engine_opts(g, &c);
-  o.private_copy = 1; /* the image holds no memory: its copy is small */
   struct engine_result r = { 0 };
   engine_postcopy_pages(&o, &s, c.image, c.lazy_dir, &r);
   cli_print_result(g, "pages", NULL, &r, NULL);

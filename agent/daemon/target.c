@@ -84,14 +84,9 @@ static int pages_ready(struct daemon *d, json_object *pm, const char *image, cha
   cleanup_json json_object *res = NULL;
   enum op_state s = op_check(d, uid, "pages", &res);
   if (s == OP_NONE) {
-    char *args[20] = { "pages",      "--store", (char *)d->store, "--image",           (char *)image,
+    char *args[16] = { "pages",      "--store", (char *)d->store, "--image",           (char *)image,
                        "--lazy-dir", dir,       "--timeout",      STEP_PAGES_TIMEOUT_S };
     int n = 9;
-    const char *digest = ferry_kube_str(pm, "status.imageDigest");
-    if (digest && *digest) { /* the image the source's checkpoint made, not one put in its place */
-      args[n++] = "--image-digest";
-      args[n++] = (char *)digest;
-    }
     add_codec(d, args, &n, 0);
     args[n] = NULL;
     if (op_start(d, pm, "pages", args, err) < 0)

@@ -29,9 +29,7 @@ static const struct ferry_cmd_opt restore_opts[] = {
 const struct ferry_cmd cli_restore_cmd = {
   CLI_VERB("restore"),
   .summary = "verify an image and restore its container on this node",
-  .details = "Verifies the image into a copy of its own (WORK_DIR/IMAGE/decoded-NEWID, each file checked as it is\n"
-             "written there), applies its root filesystem changes to DIR/rootfs and restores the container from the\n"
-             "copy.\n",
+  .details = "Verifies the image, applies its root filesystem changes to DIR/rootfs and restores the container.\n",
   .opts = restore_opts,
 };
 
@@ -49,7 +47,6 @@ int cli_restore(const struct cli_globals *g, int argc, char **argv)
   if ((rc = cli_open_store(c.cmd, c.store, &s)))
     return rc;
   struct engine_opts o = cli_engine_opts(g, &c);
-  o.private_copy = 1; /* every byte checked before CRIU reads it (migrate reads in place, for its downtime) */
   struct engine_target t = { c.root, c.bundle, c.netns, c.id, c.log, NULL, 0 };
   struct engine_result r = { 0 };
   engine_restore(&o, &t, &s, c.image, &r);

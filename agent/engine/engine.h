@@ -35,9 +35,6 @@ struct engine_opts {
   const struct ferry_codec *codec; /* how images are stored (NULL: as they are); its key decodes them */
   const char *image_digest;        /* restores: the manifest's digest ("sha256:HEX") the image must have (NULL: the
                                       store's manifest.sha256) */
-  int private_copy;                /* restores: CRIU reads a copy of the image of the engine's own, each file
-                                      checked as it is written there (else the store in place: the files CRIU
-                                      parses checked before, the memory while the tasks are stopped) */
 };
 
 struct engine_result {

@@ -302,15 +302,13 @@ int engine_open_image(const struct engine_opts *o, const struct ferry_store *sto
       (o->image_digest ? ferry_manifest_load_pinned(*image_dir, o->image_digest, m, err)
                        : ferry_manifest_load(*image_dir, m, err)) < 0)
     return -1;
-  int encoded = ferry_manifest_encoded(m), copy = encoded || o->private_copy;
-  if (encoded)
-    scope = FERRY_VERIFY_ALL; /* its stored bytes, before decoding reads every one anyway */
-  /* (a plain private copy checks each file as it writes it: nothing before) */
-  if ((encoded || !copy) && ferry_manifest_verify_scope(*image_dir, m, scope, err) < 0)
+  if (ferry_manifest_encoded(m))
+    scope = FERRY_VERIFY_ALL; /* decoding reads every byte anyway */
+  if (ferry_manifest_verify_scope(*image_dir, m, scope, err) < 0)
     return -1;
   if (memory_left)
-    *memory_left = !copy && scope == FERRY_VERIFY_ALL_BUT_MEMORY;
-  if (!copy) {
+    *memory_left = scope == FERRY_VERIFY_ALL_BUT_MEMORY;
+  if (!ferry_manifest_encoded(m)) {
     *use_dir = ferry_strdup(*image_dir);
     return 0;
   }
@@ -527,9 +525,7 @@ static int run_restore(struct restore *c)
       return -1;
     }
   }
-  int copied = strcmp(c->use_dir, c->image_dir) != 0;
-  log_info("restoring container %s (runc root %s, bundle %s) from %s%s%s%s", c->id, t->root, t->bundle, c->image_dir,
-           copied ? ", through its checked copy " : "", copied ? c->use_dir : "",
+  log_info("restoring container %s (runc root %s, bundle %s) from %s%s", c->id, t->root, t->bundle, c->image_dir,
            lazy ? ", memory from the source's page server" : "");
   cleanup_free char *why = NULL;
   struct memory_check mc;

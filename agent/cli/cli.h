@@ -120,8 +120,7 @@ enum cli_option {
   OPT_TO_STORE,
   OPT_LISTEN,
   OPT_TO,
-  OPT_TOKEN_FILE,
-  OPT_IMAGE_DIGEST
+  OPT_TOKEN_FILE
 };
 
 /* A verb's options, parsed. */
@@ -133,7 +132,6 @@ struct cli_opts {
   struct ferry_criu_flags flags;
   const char *rootfs_diff;
   const char *strategy, *page_server, *ready_file, *lazy_dir, *listen, *to, *token_file;
-  const char *image_digest; /* restore --image-digest */
   uint64_t bandwidth;
   struct ferry_codec codec;
   int hold;   /* checkpoint --hold */

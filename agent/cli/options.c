@@ -106,9 +106,6 @@ static int apply_option(struct cli_opts *c, int opt, const char *v)
   case OPT_NETNS:
     c->netns = v;
     break;
-  case OPT_IMAGE_DIGEST:
-    c->image_digest = v;
-    break;
   case OPT_ID:
     c->id = v;
     break;
@@ -254,7 +251,6 @@ struct engine_opts cli_engine_opts(const struct cli_globals *g, const struct cli
                            .strategy = c->strategy,
                            .page_server = c->page_server,
                            .bandwidth = c->bandwidth,
-                           .codec = &c->codec,
-                           .image_digest = c->image_digest };
+                           .codec = &c->codec };
   return o;
 }

@@ -11,10 +11,6 @@ static const struct ferry_cmd_opt restore_opts[] = {
   FERRY_CMD_REQ("root", OPT_ROOT, "RUNC_ROOT", "the runc state root to restore under"),
   CLI_OPT_STORE,
   CLI_OPT_IMAGE,
-  FERRY_CMD_ARG("image-digest", OPT_IMAGE_DIGEST, "sha256:HEX",
-                "the manifest's digest the image must have (the PodMigration's status.imageDigest): "
-                "an image with another manifest is refused, whatever the store's manifest.sha256 says",
-                "the store's manifest.sha256"),
   FERRY_CMD_REQ("bundle", OPT_BUNDLE, "DIR", "the target's bundle (DIR/rootfs prepared by the node)"),
   FERRY_CMD_ARG("netns", OPT_NETNS, "PATH", "the network namespace to restore into", "the image's config"),
   FERRY_CMD_ARG("id", OPT_ID, "NEWID", "the restored container's ID", "the original"),

@@ -266,7 +266,7 @@ static int restore_here(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
                                     "the container is gone from %s and no image was published", d->g->node),
                     err);
   }
-  char *args[28];
+  char *args[24];
   int n = 0;
   args[n++] = "restore";
   args[n++] = "--root";
@@ -279,11 +279,6 @@ static int restore_here(struct daemon *d, json_object *pm, int64_t *requeue_ms, 
   args[n++] = (char *)bundle;
   args[n++] = "--id";
   args[n++] = (char *)id;
-  const char *digest = ferry_kube_str(pm, "status.imageDigest");
-  if (digest && *digest) { /* the image its checkpoint made, not one put in its place */
-    args[n++] = "--image-digest";
-    args[n++] = (char *)digest;
-  }
   add_flags(pm, args, &n);
   add_codec(d, args, &n, 0);
   args[n] = NULL;

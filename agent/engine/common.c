@@ -113,11 +113,3 @@ void engine_drop_stage(const struct engine_opts *o, const char *name)
   if (ferry_rm_rf(d, &err) < 0)
     log_warn("removing %s: %s", d, ferry_error_msg(&err));
 }
-
-struct engine_opts engine_pinned(const struct engine_opts *o, const struct engine_result *checkpoint)
-{
-  struct engine_opts pinned = *o;
-  if (checkpoint->image_digest[0])
-    pinned.image_digest = checkpoint->image_digest;
-  return pinned;
-}

@@ -80,8 +80,4 @@ void engine_release_held(const struct engine_opts *o, struct engine_source *src,
 void engine_recover_failed_dump(const struct engine_opts *o, const struct engine_source *src, const char *name,
                                 const char *tmpdir, const char *why, int lazy, struct engine_result *res);
 
-/* o for restoring the image checkpoint made: pinned to its manifest's digest
- * (a manifest put in its place is refused). */
-struct engine_opts engine_pinned(const struct engine_opts *o, const struct engine_result *checkpoint);
-
 #endif

@@ -33,8 +33,6 @@ struct engine_opts {
   const char *page_server;         /* postCopy: ADDR:PORT the source serves pages on (port 0: any) */
   uint64_t bandwidth;              /* bytes per second for pages moved between nodes; 0: no limit */
   const struct ferry_codec *codec; /* how images are stored (NULL: as they are); its key decodes them */
-  const char *image_digest;        /* restores: the manifest's digest ("sha256:HEX") the image must have (NULL: the
-                                      store's manifest.sha256) */
 };
 
 struct engine_result {

@@ -115,8 +115,7 @@ static int migrate_postcopy(const struct engine_opts *o, const char *root, const
   if (target_checked(o, id, &tt, res) < 0 ||
       engine_checkpoint_run(o, root, id, store, name, &p.src, &p.ls, ENGINE_DUMP_KILLS, res) < 0)
     return -1;
-  struct engine_opts pinned = engine_pinned(o, res);
-  if (engine_restore_run(&pinned, &tt, store, name, &p.lr, &p.rr) < 0) {
+  if (engine_restore_run(o, &tt, store, name, &p.lr, &p.rr) < 0) {
     lazy_dump_abort(&p.ls);
     postcopy_recover(o, &p.src, name, p.rr.message ? p.rr.message : "restore failed", res);
     return -1;
@@ -360,8 +359,7 @@ int engine_migrate(const struct engine_opts *o, const char *root, const char *id
   const struct ferry_store *from = store;
   if (t->store && stream_to(o, store, t->store, name, res) == 0)
     from = t->store;
-  struct engine_opts pinned = engine_pinned(o, res);
-  if ((t->store && from == store) || engine_restore_run(&pinned, t, from, name, NULL, &rr) < 0) {
+  if ((t->store && from == store) || engine_restore_run(o, t, from, name, NULL, &rr) < 0) {
     cleanup_free char *what = ferry_asprintf("%s", res->exit_code != ENGINE_OK ? res->message
                                                    : rr.message                ? rr.message
                                                                                : "restore failed");

@@ -298,9 +298,7 @@ int engine_open_image(const struct engine_opts *o, const struct ferry_store *sto
                       enum ferry_verify_scope scope, struct ferry_manifest *m, char **image_dir, char **use_dir,
                       int *memory_left, ferry_error *err)
 {
-  if (ferry_store_open(store, name, image_dir, err) < 0 ||
-      (o->image_digest ? ferry_manifest_load_pinned(*image_dir, o->image_digest, m, err)
-                       : ferry_manifest_load(*image_dir, m, err)) < 0)
+  if (ferry_store_open(store, name, image_dir, err) < 0 || ferry_manifest_load(*image_dir, m, err) < 0)
     return -1;
   if (ferry_manifest_encoded(m))
     scope = FERRY_VERIFY_ALL; /* decoding reads every byte anyway */

@@ -30,6 +30,7 @@ struct ctl {
   int agent_stale_s;             /* an agent whose Lease is older is gone */
   const char *runtime_class;     /* pods must run with it to move ("" : no check) */
   struct webhook *webhook;       /* the pod admission webhook, or NULL (owned pods cannot move) */
+  int64_t claim_grace_ms;        /* a steered replacement not seen this long after is lost (0: owned.c's default) */
   struct ctl_metrics *metrics;   /* /healthz, /readyz, /metrics, or NULL (not served) */
   struct rebalancer *rebalancer; /* the MigrationPolicies' load and locality rounds (rebalancer.h) */
   struct ctl_inflight inflight;  /* scheduled, perhaps not in the cache yet (inflight.c) */
@@ -87,6 +88,10 @@ struct webhook;
 int webhook_start(const char *listen, const char *cert_file, const char *key_file, struct webhook **out, int *port,
                   ferry_error *err);
 void webhook_publish(struct webhook *w, struct ferry_informer *pms);
+/* Migration pm's steered replacement forgotten when the webhook steered it
+ * grace_ms ago or more (its create failed after the answer): the owner's next
+ * pod is steered. 1 when it was released. */
+int webhook_release_claim(struct webhook *w, const char *pm, int64_t grace_ms);
 /* The same from a JSON array of PodMigrations (the fuzz harness's). */
 void webhook_publish_list(struct webhook *w, json_object *pms);
 void webhook_stop(struct webhook *w);

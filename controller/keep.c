@@ -22,10 +22,12 @@
  * (phase, node, address, one container, owner, RuntimeClass), placement (the
  * containers' requests and limits, selector, affinity, tolerations), the
  * policies' and the rebalancer's pod selectors and affinity terms (labels), the
- * quarantine of an owned pod (labels, ownerReferences) and the Scheduled status
+ * quarantine of an owned pod (labels, ownerReferences), which of an owner's pods
+ * are new (creationTimestamp: a replacement made unsteered) and the Scheduled status
  * (the container's name and ID). */
 static const char KEEP_PODS[] =
-    "{" KEEP_IDENTITY ",\"deletionTimestamp\":true,\"labels\":\"shared\",\"ownerReferences\":\"shared\","
+    "{" KEEP_IDENTITY
+    ",\"creationTimestamp\":true,\"deletionTimestamp\":true,\"labels\":\"shared\",\"ownerReferences\":\"shared\","
     "\"annotations\":{\"ferry.dev/*\":true}},"
     "\"spec\":{\"nodeName\":true,\"runtimeClassName\":true,\"nodeSelector\":\"shared\",\"affinity\":\"shared\","
     "\"tolerations\":\"shared\",\"containers\":{\"(shared)\":true,\"name\":true,\"resources\":true},"

@@ -19,6 +19,7 @@
 
 #define ANN_QUARANTINE "ferry.dev/quarantine"
 #define REPLACEMENT_POLL_MS 200 /* the owner makes its replacement within moments */
+#define CLAIM_GRACE_MS 5000     /* a replacement the webhook steered not seen this long after: its create failed */
 
 static const struct ferry_kube_resource REPLICASETS = { "apps", "v1", "replicasets", 1 };
 
@@ -134,6 +135,68 @@ int owned_unsteered(struct ctl *c, json_object *pm, ferry_error *err)
   return 0;
 }
 
+/* The owner's pods made since the migration began transferring without its
+ * annotation: made unsteered while the steered one was lost. */
+struct unsteered {
+  const char *owner_uid, *source_uid, *ref;
+  int64_t since_ms;
+  json_object *pods; /* (borrowed) */
+};
+static void find_unsteered(void *ctx, json_object *pod)
+{
+  struct unsteered *u = ctx;
+  json_object *owner = ferry_kube_controller_ref(pod),
+              *v = ferry_kube_key(ferry_kube_obj(ferry_kube_obj(pod, "metadata"), "annotations"),
+                                  FERRY_ANN_RESTORE_FROM);
+  if (owner && !strcmp(ferry_kube_str(owner, "uid") ?: "", u->owner_uid) &&
+      strcmp(ferry_kube_str(pod, "metadata.uid") ?: "", u->source_uid) != 0 &&
+      !ferry_kube_str(pod, "metadata.deletionTimestamp") && !(v && !strcmp(json_object_get_string(v), u->ref)) &&
+      ferry_parse_time_ms(ferry_kube_str(pod, "metadata.creationTimestamp")) >= u->since_ms)
+    json_object_array_add(u->pods, json_object_get(pod));
+}
+
+/* No pod steered to this migration is to be seen though the webhook steered
+ * one CLAIM_GRACE_MS ago or more: its create failed after the webhook answered
+ * (the API server ended meanwhile), and the owner's retry was not steered. The
+ * claim is released and the owner's pods made unsteered since the migration
+ * began transferring are deleted, so that the owner makes the replacement
+ * again, steered. */
+static int replacement_lost(struct ctl *c, json_object *pm, const char *ref, ferry_error *err)
+{
+  int64_t grace = c->claim_grace_ms > 0 ? c->claim_grace_ms : CLAIM_GRACE_MS;
+  if (!webhook_release_claim(c->webhook, ref, grace))
+    return 0;
+  const char *ns = ferry_kube_str(pm, "metadata.namespace"), *owner = ferry_kube_str(pm, "status.owner.name") ?: "";
+  log_warn("podmigration %s: the replacement pod the webhook steered %lld ms ago or more was not made; the next one is "
+           "steered",
+           ref, (long long)grace);
+  cleanup_json json_object *pods = json_object_new_array();
+  struct unsteered u = { ferry_kube_str(pm, "status.owner.uid") ?: "", ferry_kube_str(pm, "status.sourcePodUID") ?: "",
+                         ref, ferry_parse_time_ms(ferry_kube_str(pm, "status.phaseTime")), pods };
+  if (u.since_ms <= 0)
+    return 0; /* (no phaseTime: which pods are new cannot be told) */
+  ferry_informer_each(c->pods, find_unsteered, &u);
+  for (size_t i = 0; i < json_object_array_length(pods); i++) {
+    json_object *pod = json_object_array_get_idx(pods, i);
+    const char *name = ferry_kube_str(pod, "metadata.name");
+    struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+    o.uid = ferry_kube_str(pod, "metadata.uid");
+    o.grace_period_seconds = 0;
+    struct ferry_kube_status st = { 0 };
+    if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, name, &o, &st, err) < 0) {
+      if (st.code != 404 && st.code != 409)
+        return -1;
+      ferry_error_clear(err);
+      continue;
+    }
+    ferry_event(c->rec, pm, "Warning", "ReplacementNotSteered",
+                "pod %s was made without %s after the replacement the webhook steered was lost (its create failed "
+                "after the webhook answered): deleted, so that %s makes it again to be restored from the image",
+                name, FERRY_ANN_RESTORE_FROM, owner);
+  }
+  return 0;
+}
+
 int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *owner_uid = ferry_kube_str(pm, "status.owner.uid") ?: "";
@@ -156,7 +219,7 @@ int owned_transfer(struct ctl *c, json_object *pm, int64_t *requeue_ms, ferry_er
   struct find f = { want, ferry_kube_str(pm, "status.sourcePodUID") ?: "", NULL };
   ferry_informer_each(c->pods, find_target, &f);
   if (!f.found)
-    return 0;
+    return replacement_lost(c, pm, want, err);
   cleanup_json json_object *patch =
       pm_status_patch(PM_NONE, "Replaced", "%s %s made pod %s; restoring it on %s",
                       ferry_kube_str(pm, "status.owner.kind") ?: "", ferry_kube_str(pm, "status.owner.name") ?: "",

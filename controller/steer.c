@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-int steer_pick(struct steer *s, int n, const char *owner_uid, const char *pod_name, int *restore)
+int steer_pick(struct steer *s, int n, const char *owner_uid, const char *pod_name, int64_t now_ms, int *restore)
 {
   int hold = -1;
   *restore = 0;
@@ -21,11 +21,21 @@ int steer_pick(struct steer *s, int n, const char *owner_uid, const char *pod_na
     } else if (s[j].rolling_back) {
       if (hold < 0)
         hold = j;
-    } else if (!s[j].claimed) {
-      s[j].claimed = 1;
+    } else if (!s[j].claimed_ms) {
+      s[j].claimed_ms = now_ms > 0 ? now_ms : 1;
       *restore = 1;
       return j;
     }
   }
   return hold;
+}
+
+int steer_release(struct steer *s, int n, const char *pm, int64_t now_ms, int64_t grace_ms)
+{
+  for (int j = 0; j < n; j++)
+    if (!strcmp(s[j].pm, pm) && s[j].claimed_ms && now_ms - s[j].claimed_ms >= grace_ms) {
+      s[j].claimed_ms = 0;
+      return 1;
+    }
+  return 0;
 }

@@ -74,10 +74,20 @@ static void publish(struct webhook *w, struct pub *p)
   for (int i = 0; i < p->n; i++)
     for (int j = 0; j < w->n; j++)
       if (!strcmp(p->s[i].pm, w->s[j].pm))
-        p->s[i].claimed = w->s[j].claimed;
+        p->s[i].claimed_ms = w->s[j].claimed_ms;
   memcpy(w->s, p->s, sizeof p->s);
   w->n = p->n;
   pthread_mutex_unlock(&w->mu);
+}
+
+int webhook_release_claim(struct webhook *w, const char *pm, int64_t grace_ms)
+{
+  if (!w)
+    return 0;
+  pthread_mutex_lock(&w->mu);
+  int released = steer_release(w->s, w->n, pm, ferry_now_mono_ms(), grace_ms);
+  pthread_mutex_unlock(&w->mu);
+  return released;
 }
 
 void webhook_publish(struct webhook *w, struct ferry_informer *pms)
@@ -121,7 +131,7 @@ static void steer(struct webhook *w, json_object *pod, json_object *owners, char
     json_object *o = json_object_array_get_idx(owners, i), *ctl;
     if (!json_object_object_get_ex(o, "controller", &ctl) || !json_object_get_boolean(ctl))
       continue;
-    int j = steer_pick(w->s, w->n, ferry_kube_str(o, "uid") ?: "", name, restore);
+    int j = steer_pick(w->s, w->n, ferry_kube_str(o, "uid") ?: "", name, ferry_now_mono_ms(), restore);
     if (j >= 0)
       snprintf(pm, pm_len, "%s", w->s[j].pm);
   }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -792,6 +793,62 @@ static void test_unsteered_statefulset_pod_is_made_again(void **state)
   e->c.webhook = NULL;
 }
 
+/* The webhook steered a ReplicaSet's replacement, but its create failed after
+ * the answer (the API server ended) and the ReplicaSet's retry was made
+ * without ferry.dev/restore-from: once the claim is older than the grace, it
+ * is released and the unsteered pod (made since Transferring began) deleted by
+ * UID, so that the ReplicaSet makes it again, steered; its older pods are left
+ * alone. */
+static void test_lost_replicaset_replacement_is_made_again(void **state)
+{
+  struct env *e = *state;
+  e->c.webhook = webhook_new();
+  e->c.claim_grace_ms = 1;
+  cleanup_free char *began = iso_time(10000), *old = iso_time(60000), *now = iso_time(0);
+  cleanup_free char *extra =
+      ferry_asprintf("\"spec\":{\"pod\":\"web-a\"},\"status\":{\"phase\":\"Transferring\",\"phaseTime\":\"%s\","
+                     "\"sourceNode\":\"node-a\",\"targetNode\":\"node-b\",\"sourcePodUID\":\"old-uid\","
+                     "\"owner\":{\"kind\":\"ReplicaSet\",\"name\":\"web\",\"uid\":\"rs-uid\"}}",
+                     began);
+  put_pm(e, extra);
+  cleanup_error ferry_error err = FERRY_ERROR_INIT;
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  webhook_publish(e->c.webhook, e->c.pms);
+  static const char review[] =
+      "{\"request\":{\"uid\":\"r1\",\"namespace\":\"" NS "\",\"object\":{\"metadata\":{\"generateName\":\"web-\","
+      "\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\",\"uid\":\"rs-uid\",\"controller\":true}]}}}}";
+  unsigned code;
+  cleanup_free char *steered = webhook_answer(e->c.webhook, review, &code);
+  assert_non_null(strstr(steered, "\"patch\""));
+  /* that create never made it; the retry was not steered (claimed) */
+  cleanup_free char *retry = webhook_answer(e->c.webhook, review, &code);
+  assert_null(strstr(retry, "\"patch\""));
+  cleanup_free char *fresh =
+      ferry_asprintf("{\"metadata\":{\"name\":\"web-fresh\",\"namespace\":\"" NS "\",\"uid\":\"fresh-uid\","
+                     "\"creationTimestamp\":\"%s\",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\","
+                     "\"uid\":\"rs-uid\",\"controller\":true}]}}",
+                     now);
+  cleanup_free char *other =
+      ferry_asprintf("{\"metadata\":{\"name\":\"web-other\",\"namespace\":\"" NS "\",\"uid\":\"other-uid\","
+                     "\"creationTimestamp\":\"%s\",\"ownerReferences\":[{\"kind\":\"ReplicaSet\",\"name\":\"web\","
+                     "\"uid\":\"rs-uid\",\"controller\":true}]}}",
+                     old);
+  fake_api_put(e->f, &FERRY_KUBE_PODS, fresh);
+  fake_api_put(e->f, &FERRY_KUBE_PODS, other);
+  assert_int_equal(ferry_informers_relist(e->c.inf, &err), 0);
+  usleep(5000); /* (the claim older than the 1 ms grace) */
+  assert_int_equal(reconcile(e, NULL), 0);
+  assert_non_null(fake_api_write(e->f, "DELETE", "/namespaces/" NS "/pods/web-fresh", 0));
+  assert_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "web-fresh"));
+  assert_non_null(fake_api_obj(e->f, &FERRY_KUBE_PODS, NS, "web-other"));
+  assert_non_null(strstr(fake_api_event(e->f, 0), "ReplacementNotSteered"));
+  /* the ReplicaSet's next pod is steered */
+  cleanup_free char *again = webhook_answer(e->c.webhook, review, &code);
+  assert_non_null(strstr(again, "\"patch\""));
+  webhook_stop(e->c.webhook);
+  e->c.webhook = NULL;
+}
+
 static void test_cleaned_up_does_nothing(void **state)
 {
   struct env *e = *state;
@@ -879,6 +936,7 @@ int main(void)
     cmocka_unit_test_setup_teardown(test_rolled_back_is_cleaned_up, setup, teardown),
     cmocka_unit_test_setup_teardown(test_lost_statefulset_pod_is_made_afresh, setup, teardown),
     cmocka_unit_test_setup_teardown(test_unsteered_statefulset_pod_is_made_again, setup, teardown),
+    cmocka_unit_test_setup_teardown(test_lost_replicaset_replacement_is_made_again, setup, teardown),
     cmocka_unit_test_setup_teardown(test_cleaned_up_does_nothing, setup, teardown),
     cmocka_unit_test_setup_teardown(test_annotation_makes_a_podmigration, setup, teardown),
     cmocka_unit_test_setup_teardown(test_bad_annotation_is_refused_with_a_warning, setup, teardown),

@@ -101,6 +101,22 @@ static int make_way(struct ctl *c, json_object *pm, json_object *pod, ferry_erro
   return 0;
 }
 
+/* An unsteered replacement deleted at once, by its UID (never a pod made
+ * again since): 1 deleted, 0 gone or another pod by now, -1 on error. */
+static int delete_now(struct ctl *c, const char *ns, json_object *pod, ferry_error *err)
+{
+  struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
+  o.uid = ferry_kube_str(pod, "metadata.uid");
+  o.grace_period_seconds = 0;
+  struct ferry_kube_status st = { 0 };
+  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, ferry_kube_str(pod, "metadata.name"), &o, &st, err) == 0)
+    return 1;
+  if (st.code != 404 && st.code != 409)
+    return -1;
+  ferry_error_clear(err);
+  return 0;
+}
+
 int owned_unsteered(struct ctl *c, json_object *pm, ferry_error *err)
 {
   const char *ns = ferry_kube_str(pm, "metadata.namespace"), *name = ferry_kube_str(pm, "spec.pod") ?: "";
@@ -115,16 +131,9 @@ int owned_unsteered(struct ctl *c, json_object *pm, ferry_error *err)
   if (v && !strcmp(json_object_get_string(v), ref))
     return 0;                          /* steered: the one to restore into */
   webhook_publish(c->webhook, c->pms); /* the next one is steered (a controller just started may not have said) */
-  struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
-  o.uid = ferry_kube_str(pod, "metadata.uid");
-  o.grace_period_seconds = 0;
-  struct ferry_kube_status st = { 0 };
-  if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, name, &o, &st, err) < 0) {
-    if (st.code != 404 && st.code != 409)
-      return -1;
-    ferry_error_clear(err);
-    return 0;
-  }
+  int rc = delete_now(c, ns, pod, err);
+  if (rc <= 0)
+    return rc;
   log_warn("podmigration %s/%s: pod %s was made without this migration's %s (the admission webhook did not answer?): "
            "deleted, its statefulset makes it again",
            ns, ferry_kube_str(pm, "metadata.name"), name, FERRY_ANN_RESTORE_FROM);
@@ -179,16 +188,11 @@ static int replacement_lost(struct ctl *c, json_object *pm, const char *ref, fer
   for (size_t i = 0; i < json_object_array_length(pods); i++) {
     json_object *pod = json_object_array_get_idx(pods, i);
     const char *name = ferry_kube_str(pod, "metadata.name");
-    struct ferry_kube_delete_opts o = FERRY_KUBE_DELETE_OPTS_INIT;
-    o.uid = ferry_kube_str(pod, "metadata.uid");
-    o.grace_period_seconds = 0;
-    struct ferry_kube_status st = { 0 };
-    if (ferry_kube_delete(c->kube, &FERRY_KUBE_PODS, ns, name, &o, &st, err) < 0) {
-      if (st.code != 404 && st.code != 409)
-        return -1;
-      ferry_error_clear(err);
+    int rc = delete_now(c, ns, pod, err);
+    if (rc < 0)
+      return -1;
+    if (rc == 0)
       continue;
-    }
     ferry_event(c->rec, pm, "Warning", "ReplacementNotSteered",
                 "pod %s was made without %s after the replacement the webhook steered was lost (its create failed "
                 "after the webhook answered): deleted, so that %s makes it again to be restored from the image",

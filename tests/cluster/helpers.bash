@@ -93,7 +93,9 @@ wait_phase() {
     case "$p" in Succeeded | Failed | RolledBack) [ "$p" != "$want" ] && break ;; esac
     sleep 0.1
   done
-  echo "podmigration $pm: phase ${p:-none}, wanted $want" >&2
+  # the reason and message first: a long report may be cut short after them
+  echo "podmigration $pm: phase ${p:-none}, wanted $want:" \
+    "$(k get pm "$pm" -o jsonpath='{.status.reason}: {.status.message}' 2>&1)" >&2
   k get pm "$pm" -o yaml >&2
   return 1
 }

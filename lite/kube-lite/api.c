@@ -760,6 +760,11 @@ static enum MHD_Result do_create(struct kl_server *srv, struct MHD_Connection *c
     int code = 500;
     if (kl_admit_create(s, &rt->r, rt->r.namespaced ? rt->ns : NULL, &obj, &code, why, sizeof why) < 0)
       return fail(c, (unsigned)code, code == 500 ? "InternalError" : "BadRequest", NULL, NULL, "%s", why);
+    if (srv->fail_admitted > 0 && !strcmp(rt->r.plural, srv->fail_admitted_of)) {
+      srv->fail_admitted--;
+      return fail(c, 500, "InternalError", NULL, NULL,
+                  "injected failure after admission (kube-lite --faults): the %s was not stored", rt->r.kind);
+    }
   }
   json_object *meta = meta_of(obj);
   const char *name = ferry_kube_str(obj, "metadata.name"), *gen = ferry_kube_str(obj, "metadata.generateName");
@@ -1227,6 +1232,11 @@ static enum MHD_Result do_faults(struct kl_server *srv, struct MHD_Connection *c
   if (json_object_object_get_ex(ask, "failWrites", &v)) {
     srv->fail_writes = json_object_get_int(v);
     srv->fail_code = json_object_object_get_ex(ask, "code", &v) ? (unsigned)json_object_get_int(v) : 500;
+  }
+  if (json_object_object_get_ex(ask, "failAdmittedCreates", &v)) {
+    srv->fail_admitted = json_object_get_int(v);
+    snprintf(srv->fail_admitted_of, sizeof srv->fail_admitted_of, "%s",
+             json_object_object_get_ex(ask, "resource", &v) ? json_object_get_string(v) : "pods");
   }
   json_object *o = status_obj(200, "", NULL, NULL, "faults set");
   enum MHD_Result x = send_json(c, 200, o);

@@ -11,13 +11,15 @@
 
 struct kl_server {
   struct kl_store store;
-  const char *token;     /* the admin's bearer token, or NULL */
-  struct kl_auth *auth;  /* authentication and authorization (access.h), or NULL: none */
-  struct kl_cel *cel;    /* the CEL helper ValidatingAdmissionPolicies need (vap.h), or NULL: none */
-  const char *data_file; /* persistence, or NULL */
-  int faults;            /* POST /kube-lite/faults allowed */
-  int fail_writes;       /* fault: the next N writes fail ... */
-  unsigned fail_code;    /* ... with this code */
+  const char *token;         /* the admin's bearer token, or NULL */
+  struct kl_auth *auth;      /* authentication and authorization (access.h), or NULL: none */
+  struct kl_cel *cel;        /* the CEL helper ValidatingAdmissionPolicies need (vap.h), or NULL: none */
+  const char *data_file;     /* persistence, or NULL */
+  int faults;                /* POST /kube-lite/faults allowed */
+  int fail_writes;           /* fault: the next N writes fail ... */
+  unsigned fail_code;        /* ... with this code */
+  int fail_admitted;         /* fault: the next N creates of fail_admitted_of fail after mutating admission ... */
+  char fail_admitted_of[64]; /* ... (a resource's plural), as if the storage had failed them */
   volatile int stopping;
 };
 

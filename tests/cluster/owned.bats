@@ -50,6 +50,29 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
   grep -q "webhook: a new pod of default/dep-" "$CLUSTER_DIR/controller-1.log"
 }
 
+@test "a Deployment's replacement steered by the webhook and then never stored: the ReplicaSet's next pod is steered and restored on the target" {
+  deployment dlost
+  src_pod=$(live_pods dlost)
+  src=$(ip_of "$src_pod")
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+  # the ReplicaSet's first replacement passes the webhook (which claims it for the
+  # migration) and fails after it, as when the API server dies before storing it
+  kl_fault '{"failAdmittedCreates":1,"resource":"pods"}'
+  annotate_move "$src_pod" node-b
+  wait_phase "$pm" Succeeded 600
+  grep -q "creating a pod: .*injected failure after admission" "$CLUSTER_DIR/controller-manager.log"
+  grep -q "podmigration default/$pm: the replacement pod the webhook steered .* was not made; the next one is steered" \
+    "$CLUSTER_DIR"/controller-*.log
+  target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
+  run k get pod "$target" -o jsonpath='{.spec.nodeName} {.metadata.annotations.ferry\.dev/migration-result}'
+  assert_output --regexp "^node-b Succeeded: "
+  after=$(count_served "$(target_ip "$pm")")
+  [ -n "$after" ] && [ "$after" -ge "$before" ]
+  wait_for 100 eval '[ "$(live_pods dlost)" = "$target" ]'
+  wait_for 100 eval '[ -z "$(running_on a "$src_pod")" ]'
+}
+
 @test "a Deployment's pod whose restore fails: rolled back, the source pod is its ReplicaSet's again, one pod runs" {
   deployment dfail
   src_pod=$(live_pods dfail)

@@ -19,15 +19,21 @@ teardown() {
 
 # deployment NAME: one replica of the counting web server, started on node-a
 deployment() { cluster_deployment "$1" 16; }
+# counting_deployment NAME: deployment NAME; once its pod counts, sets src_pod,
+# src (its address) and before (its count)
+counting_deployment() {
+  deployment "$1"
+  src_pod=$(live_pods "$1")
+  src=$(ip_of "$src_pod")
+  # shellcheck disable=SC2016 # (wait_for evals it)
+  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
+  before=$(count_on "$src")
+}
 live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; print(" ".join(p["metadata"]["name"] for p in json.load(sys.stdin)["items"] if not p["metadata"].get("deletionTimestamp")))'; }
 
 @test "a Deployment's pod moves: its ReplicaSet's replacement is restored on the target, one pod, state intact" {
-  deployment dep
-  src_pod=$(live_pods dep)
-  src=$(ip_of "$src_pod")
+  counting_deployment dep
   rs_uid=$(k get rs -l app=dep -o jsonpath='{.items[0].metadata.uid}')
-  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
-  before=$(count_on "$src")
   annotate_move "$src_pod" node-b
   wait_phase "$pm" Succeeded
   target=$(k get pm "$pm" -o jsonpath='{.status.targetPod}')
@@ -51,11 +57,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
 }
 
 @test "a Deployment's replacement steered by the webhook and then never stored: the ReplicaSet's next pod is steered and restored on the target" {
-  deployment dlost
-  src_pod=$(live_pods dlost)
-  src=$(ip_of "$src_pod")
-  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
-  before=$(count_on "$src")
+  counting_deployment dlost
   # the ReplicaSet's first replacement passes the webhook (which claims it for the
   # migration) and fails after it, as when the API server dies before storing it
   kl_fault '{"failAdmittedCreates":1,"resource":"pods"}'
@@ -74,11 +76,7 @@ live_pods() { k get pods -l "app=$1" -o json | python3 -c 'import json,sys; prin
 }
 
 @test "a Deployment's pod whose restore fails: rolled back, the source pod is its ReplicaSet's again, one pod runs" {
-  deployment dfail
-  src_pod=$(live_pods dfail)
-  src=$(ip_of "$src_pod")
-  wait_for 100 eval '[ -n "$(count_on "$src")" ]'
-  before=$(count_on "$src")
+  counting_deployment dfail
   kubelet_kill b
   kubelet_start b FERRY_CRIU=/nonexistent/criu
   annotate_move "$src_pod" node-b

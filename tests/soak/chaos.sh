@@ -71,6 +71,18 @@ keep_logs() {
   for n in a b; do cp -r "$NODES_DIR/$n/state/ops" "$keep/ops-$n" 2>/dev/null; done
   say "soak: the logs are kept in $keep"
 }
+# a migration that does not end: each daemon's threads (gdb) and every TCP
+# connection with its queues (ss), taken while they still run, kept with the logs
+snapshot_stuck() {
+  local keep=/tmp/ferry-soak-logs.$SEED name pid
+  mkdir -p "$keep"
+  ss -tanpi >"$keep/sockets.txt" 2>&1
+  for name in kube-lite controller-1 controller-manager agent-a agent-b kubelet-a kubelet-b; do
+    pid=$(cat "$CLUSTER_DIR/$name.pid" 2>/dev/null) || continue
+    timeout 60 gdb -p "$pid" -batch -ex 'thread apply all bt' >"$keep/stacks-$name.txt" 2>&1
+  done
+  say "soak: the daemons' threads and sockets are in $keep (stacks-*.txt, sockets.txt)"
+}
 trap 'keep_logs; cluster_teardown; umount "$store" 2>/dev/null; rm -rf "$dir"' EXIT
 AGENT_ARGS=(--image-ttl 1m --image-orphan-grace 1m)
 
@@ -397,6 +409,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   *)
     violation "round $round: $pm did not end within 60 s"
     k get pm "$pm" -o yaml | sed 's/^/    /'
+    snapshot_stuck
     break
     ;;
   esac

@@ -404,10 +404,10 @@ int ferry_kube_list_map(struct ferry_kube *k, const struct ferry_kube_resource *
       json_object_array_add(all, map ? map(map_ctx, item) : json_object_get(item));
     }
     if (json_object_object_get_ex(page, "metadata", &meta)) {
-      if (rv && json_object_object_get_ex(meta, "resourceVersion", &v)) {
-        free(*rv);
+      /* the list's resourceVersion is its first page's: a watch from there
+       * misses nothing made while the later pages were read */
+      if (rv && !*rv && json_object_object_get_ex(meta, "resourceVersion", &v))
         *rv = ferry_strdup(json_object_get_string(v));
-      }
       if (json_object_object_get_ex(meta, "continue", &v) && json_object_get_string(v)[0]) {
         cont = ferry_kube_escape(json_object_get_string(v));
       }

@@ -198,6 +198,12 @@ $(KFERRY_UNIT_BIN): $(KFERRY_UNIT_OBJ)
 $(KFERRY_UNIT_BIN): UNIT_EXTRA = $(KFERRY_UNIT_OBJ)
 $(KFERRY_UNIT_BIN): CFLAGS += -Ikubectl-ferry
 
+# kube-lite's chunked lists (paging.c), tested apart from the server.
+KL_PAGING_UNIT := $(BUILD)/lite/kube-lite/paging.o $(BUILD)/lite/kube-lite/jwt.o
+$(BUILD)/tests/test_kl_paging: $(KL_PAGING_UNIT)
+$(BUILD)/tests/test_kl_paging: UNIT_EXTRA = $(KL_PAGING_UNIT)
+$(BUILD)/tests/test_kl_paging: CFLAGS += -Ilite/kube-lite
+
 # kube-lite's protobuf decoding, tested apart from the server.
 KL_PB_UNIT := $(BUILD)/lite/kube-lite/protobuf.o $(BUILD)/lite/kube-lite/pbjson.o $(K8S_PB_OBJ)
 $(BUILD)/tests/test_kl_protobuf: tests/unit/test_kl_protobuf.c $(BUILD)/libferry.a $(KL_PB_UNIT)

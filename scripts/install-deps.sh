@@ -55,7 +55,7 @@ APT_PKGS=(
   python3-flask python3-flask-cors python3-boto3 python3-botocore python3-jinja2 python3-werkzeug
   python3-responses python3-xmltodict python3-cryptography python3-dateutil python3-requests python3-yaml
   containerd containernetworking-plugins protobuf-c-compiler libprotobuf-c-dev
-  redis-server gnuplot-nox
+  redis-server gnuplot-nox jq
 )
 
 apt_ready=0

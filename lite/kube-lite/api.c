@@ -16,6 +16,7 @@
 #include "defaults.h"
 #include "disruption.h"
 #include "openapi.h"
+#include "paging.h"
 #include "patch.h"
 #include "protobuf.h"
 #include "resources.h"
@@ -517,19 +518,22 @@ static json_object *crd_of(struct kl_store *s, const struct kl_resource *r)
 /* kubectl asks for a Table (Accept: ...;as=Table); answers one when the CRD has
  * printer columns. Returns 1 when it answered. */
 static int answer_table(struct kl_store *s, struct MHD_Connection *c, const struct route *rt, json_object *items,
-                        enum MHD_Result *x)
+                        const struct kl_page *pg, enum MHD_Result *x)
 {
   const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
   if (!accept || !strstr(accept, "as=Table"))
     return 0;
   json_object *crd = crd_of(s, &rt->r);
   char rv[32];
-  snprintf(rv, sizeof rv, "%lld", (long long)s->rv);
+  snprintf(rv, sizeof rv, "%lld", (long long)(pg ? pg->rv : s->rv));
   json_object *t = crd                  ? kl_table(crd, rt->r.version, items, rv)
                    : !is_custom(&rt->r) ? kl_table_builtin(rt->r.group, rt->r.plural, items, rv)
                                         : NULL;
   if (!t)
     return 0;
+  json_object *meta;
+  if (pg && pg->next && json_object_object_get_ex(t, "metadata", &meta))
+    set_str(meta, "continue", pg->next);
   *x = send_json(c, 200, t);
   json_object_put(t);
   return 1;
@@ -603,33 +607,33 @@ static enum MHD_Result do_list(struct kl_server *srv, struct MHD_Connection *c, 
     return x;
   }
   kl_selector_free(sel);
-  /* paging: the continue token is the index to start at, with the list's rv */
-  const char *lim = arg(c, "limit"), *cont = arg(c, "continue");
-  size_t start = cont && *cont ? strtoul(cont, NULL, 10) : 0, total = json_object_array_length(items);
-  size_t limit = lim ? strtoul(lim, NULL, 10) : 0;
+  struct kl_page pg;
+  unsigned refused = kl_page_of(items, arg(c, "limit"), arg(c, "continue"), s->rv, s->oldest_rv, &pg, why, sizeof why);
+  if (refused) {
+    json_object_put(items);
+    return fail(c, refused, refused == 410 ? "Expired" : "BadRequest", NULL, NULL, "%s", why);
+  }
   json_object *page = json_object_new_array();
-  size_t end = limit && start + limit < total ? start + limit : total;
-  for (size_t i = start; i < end; i++)
+  for (size_t i = pg.from; i < pg.to; i++)
     json_object_array_add(page, json_object_get(json_object_array_get_idx(items, i)));
   json_object_put(items);
   enum MHD_Result tx;
-  if (answer_table(s, c, rt, page, &tx)) {
+  if (answer_table(s, c, rt, page, &pg, &tx)) {
     json_object_put(page);
+    kl_page_free(&pg);
     return tx;
   }
   json_object *list = json_object_new_object(), *meta = json_object_new_object();
   char av[192], kind[96], rv[32];
   kl_resource_api_version(&rt->r, av, sizeof av);
   snprintf(kind, sizeof kind, "%sList", rt->r.kind);
-  snprintf(rv, sizeof rv, "%lld", (long long)s->rv);
+  snprintf(rv, sizeof rv, "%lld", (long long)pg.rv);
   set_str(list, "kind", kind);
   set_str(list, "apiVersion", av);
   set_str(meta, "resourceVersion", rv);
-  if (end < total) {
-    char next[32];
-    snprintf(next, sizeof next, "%zu", end);
-    set_str(meta, "continue", next);
-  }
+  if (pg.next)
+    set_str(meta, "continue", pg.next);
+  kl_page_free(&pg);
   json_object_object_add(list, "metadata", meta);
   json_object_object_add(list, "items", page);
   enum MHD_Result x = send_json(c, 200, list);
@@ -1398,7 +1402,7 @@ static enum MHD_Result dispatch(struct kl_server *srv, struct MHD_Connection *c,
     } else {
       json_object *one = json_object_new_array();
       json_object_array_add(one, json_object_get(cur));
-      if (rt.sub[0] || !answer_table(s, c, &rt, one, &x))
+      if (rt.sub[0] || !answer_table(s, c, &rt, one, NULL, &x))
         x = send_json(c, 200, cur);
       json_object_put(one);
     }

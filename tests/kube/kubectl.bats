@@ -118,6 +118,38 @@ Y
   assert_output --partial '"reason":"Expired"'
 }
 
+@test "chunked lists: every page at the first page's resourceVersion, the next page after the last key; kubectl --chunk-size lists all" {
+  k create namespace chunks
+  for n in a b c d e; do k create configmap "cm-$n" -n chunks >/dev/null; done
+  run k get configmaps -n chunks --chunk-size=2 -o name
+  assert_output "$(printf 'configmap/cm-%s\n' a b c d e)"
+  first=$(k get --raw '/api/v1/namespaces/chunks/configmaps?limit=2')
+  rv=$(jq -r .metadata.resourceVersion <<<"$first")
+  token=$(jq -r .metadata.continue <<<"$first")
+  [ "$(jq -r '[.items[].metadata.name] | join(" ")' <<<"$first")" = "cm-a cm-b" ]
+  # the token is the API server's: its list's resourceVersion and the last key
+  run python3 -c 'import base64,sys; t=sys.argv[1]; print(base64.urlsafe_b64decode(t + "=" * (-len(t) % 4)).decode())' "$token"
+  assert_output "{\"v\":\"meta.k8s.io/v1\",\"rv\":$rv,\"start\":\"chunks/cm-b\"}"
+  # between the pages one before the token goes and one after it comes: nothing
+  # is skipped, and the page is still at the first page's resourceVersion
+  k delete configmap cm-a -n chunks >/dev/null
+  k create configmap cm-bb -n chunks >/dev/null
+  second=$(k get --raw "/api/v1/namespaces/chunks/configmaps?limit=2&continue=$token")
+  [ "$(jq -r '[.items[].metadata.name] | join(" ")' <<<"$second")" = "cm-bb cm-c" ]
+  [ "$(jq -r .metadata.resourceVersion <<<"$second")" = "$rv" ]
+  run k get --raw '/api/v1/namespaces/chunks/configmaps?limit=2&continue=garbage'
+  assert_failure
+  assert_output --partial "continue key is not valid"
+  # a token older than the history (compacted) is 410 Expired, as the API server says
+  kl_fault "$KUBECONFIG" '{"forgetHistory":true}'
+  run k get --raw "/api/v1/namespaces/chunks/configmaps?limit=2&continue=$token"
+  assert_failure
+  assert_output --partial "The provided continue parameter is too old"
+  run k get configmaps -n chunks --chunk-size=2 -o name
+  assert_output "$(printf 'configmap/cm-%s\n' b bb c d e)"
+  k delete namespace chunks >/dev/null
+}
+
 @test "injected write failures come back as Status errors" {
   kl_fault "$KUBECONFIG" '{"failWrites":1,"code":500}'
   run k label namespace default x=y

@@ -221,7 +221,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB := $(filter-out $(BUILD)/lib/cri/% $(CRI_PB),$(LIB_OBJ))
 FUZZ_CTL := $(addprefix $(BUILD)/controller/,webhook.o steer.o policy.o inflight.o placement.o rebalance/json.o \
               rebalance/map.o)
-FUZZ_KL  := $(addprefix $(BUILD)/lite/kube-lite/,patch.o select.o protobuf.o pbjson.o) $(K8S_PB_OBJ)
+FUZZ_KL  := $(addprefix $(BUILD)/lite/kube-lite/,patch.o select.o paging.o jwt.o protobuf.o pbjson.o) $(K8S_PB_OBJ)
 FUZZ_A   := $(addprefix $(BUILD)/fuzz/,libctl.a libkl.a libferry.a)
 $(BUILD)/fuzz/libctl.a: $(FUZZ_CTL)
 $(BUILD)/fuzz/libkl.a: $(FUZZ_KL)

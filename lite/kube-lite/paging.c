@@ -17,7 +17,8 @@
 /* An item's key: NAMESPACE/NAME (NAME alone for a cluster-scoped kind, as "/NAME"). */
 static char *key_of(json_object *o)
 {
-  return ferry_asprintf("%s/%s", ferry_kube_str(o, "metadata.namespace") ?: "", ferry_kube_str(o, "metadata.name") ?: "");
+  return ferry_asprintf("%s/%s", ferry_kube_str(o, "metadata.namespace") ?: "",
+                        ferry_kube_str(o, "metadata.name") ?: "");
 }
 
 /* Compares an item with a key as the list is sorted: namespace, then name. */

@@ -123,6 +123,11 @@ Y
   for n in a b c d e; do k create configmap "cm-$n" -n chunks >/dev/null; done
   run k get configmaps -n chunks --chunk-size=2 -o name
   assert_output "$(printf 'configmap/cm-%s\n' a b c d e)"
+  # kubectl's table, chunked too (the Table carries the continue token)
+  run k get configmaps -n chunks --chunk-size=2 --no-headers -o custom-columns=N:.metadata.name
+  assert_output "$(printf 'cm-%s\n' a b c d e)"
+  run k get configmaps -n chunks --chunk-size=2 --no-headers
+  [ "${#lines[@]}" -eq 5 ]
   first=$(k get --raw '/api/v1/namespaces/chunks/configmaps?limit=2')
   rv=$(jq -r .metadata.resourceVersion <<<"$first")
   token=$(jq -r .metadata.continue <<<"$first")
